@@ -1,0 +1,1 @@
+//! Catalog and journal persistence behind one trait: SQLite (embedded default).

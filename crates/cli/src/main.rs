@@ -1,0 +1,2 @@
+//! The carnac binary: thin glue that parses arguments and wires the archive together.
+fn main() {}

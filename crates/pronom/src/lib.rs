@@ -1,0 +1,1 @@
+//! PRONOM format identification from bytes: DROID byte-sequence and container signatures.

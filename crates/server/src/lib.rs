@@ -1,0 +1,1 @@
+//! HTTP interface of the archive (axum): health, transfers, operations and replies.
