@@ -32,7 +32,9 @@ pub fn check(entries: &[Entry]) -> Layout {
         };
         let is_content = top.eq_ignore_ascii_case("content");
         match (e.kind, rest) {
-            (EntryKind::File, None) if top.ends_with("manifest.xml") => manifests.push(e.path.clone()),
+            (EntryKind::File, None) if top.ends_with("manifest.xml") => {
+                manifests.push(e.path.clone())
+            }
             (EntryKind::Directory, None) if is_content => note_dir(top, &mut content_dirs),
             (_, Some(_)) if is_content => {
                 note_dir(top, &mut content_dirs);

@@ -167,7 +167,13 @@ fn is_tar_header(block: &[u8]) -> bool {
     let sum: u32 = block
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u32 })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u32
+            }
+        })
         .sum();
     stored == sum && block.iter().any(|&b| b != 0)
 }
@@ -175,8 +181,12 @@ fn is_tar_header(block: &[u8]) -> bool {
 /// Checks a member name and returns its normalised form, or the problem with it.
 pub fn check_name(raw: &[u8], max_len: usize) -> Result<(String, bool), Problem> {
     let shown = String::from_utf8_lossy(raw).into_owned();
-    let name = std::str::from_utf8(raw)
-        .map_err(|_| Problem::new("NAME_NOT_UTF8", format!("member name {shown:?} is not valid UTF-8")))?;
+    let name = std::str::from_utf8(raw).map_err(|_| {
+        Problem::new(
+            "NAME_NOT_UTF8",
+            format!("member name {shown:?} is not valid UTF-8"),
+        )
+    })?;
     if name.len() > max_len {
         return Err(Problem::new(
             "NAME_TOO_LONG",
@@ -219,7 +229,10 @@ pub fn check_name(raw: &[u8], max_len: usize) -> Result<(String, bool), Problem>
         }
     }
     if parts.is_empty() {
-        return Err(Problem::new("INVALID_PATH", format!("member {shown:?} has no name")));
+        return Err(Problem::new(
+            "INVALID_PATH",
+            format!("member {shown:?} has no name"),
+        ));
     }
     Ok((parts.join("/"), is_dir))
 }
@@ -310,7 +323,11 @@ impl Container {
             listing.total_size = listing.total_size.saturating_add(size);
             listing.entries.push(Entry {
                 path,
-                kind: if is_dir { EntryKind::Directory } else { EntryKind::File },
+                kind: if is_dir {
+                    EntryKind::Directory
+                } else {
+                    EntryKind::File
+                },
                 size: if is_dir { 0 } else { size },
             });
             true
@@ -428,7 +445,9 @@ impl Container {
         };
         match self.kind {
             Kind::Zip => {
-                self.file.seek(SeekFrom::Start(0)).map_err(ContainerError::Io)?;
+                self.file
+                    .seek(SeekFrom::Start(0))
+                    .map_err(ContainerError::Io)?;
                 let mut zip = zip::ZipArchive::new(BufReader::new(&mut self.file))
                     .map_err(|e| ContainerError::Corrupt(e.to_string()))?;
                 for i in 0..zip.len() {
@@ -470,8 +489,7 @@ impl Container {
                     ) {
                         continue;
                     }
-                    let Ok((path, false)) =
-                        check_name(&entry.path_bytes(), limits.max_path_len)
+                    let Ok((path, false)) = check_name(&entry.path_bytes(), limits.max_path_len)
                     else {
                         continue;
                     };
@@ -545,7 +563,10 @@ impl<'a, R: Read> Guarded<'a, R> {
 impl<R: Read> Read for Guarded<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf).map_err(|e| {
-            io::Error::other(ContainerError::Corrupt(format!("member {:?}: {e}", self.path)))
+            io::Error::other(ContainerError::Corrupt(format!(
+                "member {:?}: {e}",
+                self.path
+            )))
         })?;
         self.read += n as u64;
         if self.read > self.declared {
@@ -573,7 +594,8 @@ impl<R: Read> Read for Guarded<'_, R> {
 
 /// Recovers a [`ContainerError`] that travelled inside an `io::Error` through a reader chain.
 pub fn container_error(e: &io::Error) -> Option<&ContainerError> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<ContainerError>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<ContainerError>())
 }
 
 #[cfg(test)]

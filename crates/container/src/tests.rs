@@ -64,10 +64,13 @@ fn detects_by_content_not_name() {
         let l = c.scan().unwrap();
         assert_eq!(l.entries.len(), 1);
         let mut got = Vec::new();
-        c.for_each_file(|_| true, |_, r| -> Result<(), ContainerError> {
-            r.read_to_end(&mut got)?;
-            Ok(())
-        })
+        c.for_each_file(
+            |_| true,
+            |_, r| -> Result<(), ContainerError> {
+                r.read_to_end(&mut got)?;
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(got, b"<a/>");
     }
@@ -88,7 +91,10 @@ fn names_are_checked() {
     assert_eq!(code(b"Content/a\nb"), "FORBIDDEN_CHARACTER");
     assert_eq!(code(b"Content//x"), "INVALID_PATH");
     assert_eq!(code(b"Content/\xff\xfe.txt"), "NAME_NOT_UTF8");
-    assert_eq!(check_name(b"Content/abcdef", 8).unwrap_err().code, "NAME_TOO_LONG");
+    assert_eq!(
+        check_name(b"Content/abcdef", 8).unwrap_err().code,
+        "NAME_TOO_LONG"
+    );
 }
 
 #[test]
@@ -116,12 +122,22 @@ fn tar_links_devices_duplicates_and_non_utf8_names() {
         (b"Content/dev", b"", tar::EntryType::Char),
         (b"Content/a.txt", b"1", tar::EntryType::Regular),
         (b"Content/a.txt", b"2", tar::EntryType::Regular),
-        (b"Content/\xe9t\xe9.txt", b"latin-1 name", tar::EntryType::Regular),
+        (
+            b"Content/\xe9t\xe9.txt",
+            b"latin-1 name",
+            tar::EntryType::Regular,
+        ),
     ]);
     let l = open(&t, Limits::default()).unwrap().scan().unwrap();
     assert_eq!(
         codes(&l),
-        ["LINK_OR_SPECIAL", "LINK_OR_SPECIAL", "LINK_OR_SPECIAL", "DUPLICATE_ENTRY", "NAME_NOT_UTF8"]
+        [
+            "LINK_OR_SPECIAL",
+            "LINK_OR_SPECIAL",
+            "LINK_OR_SPECIAL",
+            "DUPLICATE_ENTRY",
+            "NAME_NOT_UTF8"
+        ]
     );
 }
 
@@ -149,7 +165,10 @@ fn zip_duplicates_are_refused() {
 #[test]
 fn bombs_are_refused_from_declared_and_real_sizes() {
     let zeros = vec![0u8; 20 << 20];
-    let z = zip_bytes(&[("Content/zeros.bin", &zeros)], zip::CompressionMethod::Deflated);
+    let z = zip_bytes(
+        &[("Content/zeros.bin", &zeros)],
+        zip::CompressionMethod::Deflated,
+    );
     assert!(z.len() < 100_000);
     let l = open(&z, Limits::default()).unwrap().scan().unwrap();
     assert!(codes(&l).contains(&"CONTAINER_BOMB"), "{:?}", l.problems);
@@ -159,21 +178,28 @@ fn bombs_are_refused_from_declared_and_real_sizes() {
         max_total_size: 1 << 20,
         ..Limits::default()
     };
-    let t = tar_bytes(&[(b"Content/big.bin", &zeros[..2 << 20], tar::EntryType::Regular)]);
+    let t = tar_bytes(&[(
+        b"Content/big.bin",
+        &zeros[..2 << 20],
+        tar::EntryType::Regular,
+    )]);
     let mut c = open(&t, limits).unwrap();
     let l = c.scan().unwrap();
     assert!(codes(&l).contains(&"CONTAINER_BOMB"));
     let err = c
-        .for_each_file(|_| true, |_, r| -> Result<(), ContainerError> {
-            io::copy(r, &mut io::sink()).map_err(|e| match container_error(&e) {
-                Some(ContainerError::TooLarge { path, limit }) => ContainerError::TooLarge {
-                    path: path.clone(),
-                    limit: *limit,
-                },
-                _ => ContainerError::Io(e),
-            })?;
-            Ok(())
-        })
+        .for_each_file(
+            |_| true,
+            |_, r| -> Result<(), ContainerError> {
+                io::copy(r, &mut io::sink()).map_err(|e| match container_error(&e) {
+                    Some(ContainerError::TooLarge { path, limit }) => ContainerError::TooLarge {
+                        path: path.clone(),
+                        limit: *limit,
+                    },
+                    _ => ContainerError::Io(e),
+                })?;
+                Ok(())
+            },
+        )
         .unwrap_err();
     assert_eq!(err.code(), "CONTAINER_BOMB");
 
@@ -181,7 +207,9 @@ fn bombs_are_refused_from_declared_and_real_sizes() {
         max_entries: 3,
         ..Limits::default()
     };
-    let many: Vec<(String, &[u8])> = (0..10).map(|i| (format!("Content/{i}"), &b"x"[..])).collect();
+    let many: Vec<(String, &[u8])> = (0..10)
+        .map(|i| (format!("Content/{i}"), &b"x"[..]))
+        .collect();
     let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), *d)).collect();
     let l = open(&zip_bytes(&refs, zip::CompressionMethod::Stored), limits)
         .unwrap()
@@ -193,7 +221,10 @@ fn bombs_are_refused_from_declared_and_real_sizes() {
 #[test]
 fn truncated_containers_are_corrupt() {
     let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let z = zip_bytes(&[("manifest.xml", b"<a/>"), ("Content/x", &data)], zip::CompressionMethod::Deflated);
+    let z = zip_bytes(
+        &[("manifest.xml", b"<a/>"), ("Content/x", &data)],
+        zip::CompressionMethod::Deflated,
+    );
     let cut = &z[..z.len() / 2];
     let err = open(cut, Limits::default()).and_then(|mut c| c.scan().map(|_| ()));
     assert_eq!(err.unwrap_err().code(), "CONTAINER_CORRUPT");
@@ -213,18 +244,29 @@ fn corrupt_member_bytes_are_detected_by_crc() {
     z[100] ^= 0xff;
     let mut c = open(&z, Limits::default()).unwrap();
     c.scan().unwrap();
-    let r = c.for_each_file(|_| true, |_, r| -> Result<(), ContainerError> {
-        io::copy(r, &mut io::sink())?;
-        Ok(())
-    });
+    let r = c.for_each_file(
+        |_| true,
+        |_, r| -> Result<(), ContainerError> {
+            io::copy(r, &mut io::sink())?;
+            Ok(())
+        },
+    );
     assert!(r.is_err());
 }
 
 #[test]
 fn layout_rules() {
-    let e = |p: &str, k| Entry { path: p.into(), kind: k, size: 0 };
+    let e = |p: &str, k| Entry {
+        path: p.into(),
+        kind: k,
+        size: 0,
+    };
     use EntryKind::*;
-    let l = layout::check(&[e("manifest.xml", File), e("content", Directory), e("content/a.pdf", File)]);
+    let l = layout::check(&[
+        e("manifest.xml", File),
+        e("content", Directory),
+        e("content/a.pdf", File),
+    ]);
     assert!(l.problems.is_empty());
     assert_eq!(l.manifest.as_deref(), Some("manifest.xml"));
     assert_eq!(l.content_dir.as_deref(), Some("content"));
@@ -241,7 +283,14 @@ fn layout_rules() {
         e("stray.txt", File),
     ]);
     let c: Vec<_> = l.problems.iter().map(|p| p.code).collect();
-    assert_eq!(c, ["UNEXPECTED_ENTRY", "SEVERAL_MANIFESTS", "SEVERAL_CONTENT_FOLDERS"]);
+    assert_eq!(
+        c,
+        [
+            "UNEXPECTED_ENTRY",
+            "SEVERAL_MANIFESTS",
+            "SEVERAL_CONTENT_FOLDERS"
+        ]
+    );
     assert!(l.manifest.is_none());
 
     let l = layout::check(&[e("Content/a", File)]);

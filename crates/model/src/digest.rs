@@ -168,7 +168,10 @@ mod tests {
         h.update(b"c");
         let d = h.finish();
         let get = |a| d.iter().find(|x| x.algorithm == a).unwrap().hex.clone();
-        assert_eq!(get(DigestAlgorithm::Md5), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            get(DigestAlgorithm::Md5),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
         assert_eq!(
             get(DigestAlgorithm::Sha1),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
@@ -192,8 +195,17 @@ mod tests {
 
     #[test]
     fn declared_digests_are_checked_for_shape() {
-        assert!(Digest::parse_declared(DigestAlgorithm::Md5, "900150983CD24FB0D6963F7D28E17F72").is_some());
+        assert!(
+            Digest::parse_declared(DigestAlgorithm::Md5, "900150983CD24FB0D6963F7D28E17F72")
+                .is_some()
+        );
         assert!(Digest::parse_declared(DigestAlgorithm::Md5, "90015098").is_none());
-        assert!(Digest::parse_declared(DigestAlgorithm::Sha1, "zz9993e364706816aba3e25717850c26c9cd0d89d").is_none());
+        assert!(
+            Digest::parse_declared(
+                DigestAlgorithm::Sha1,
+                "zz9993e364706816aba3e25717850c26c9cd0d89d"
+            )
+            .is_none()
+        );
     }
 }

@@ -134,14 +134,41 @@ mod tests {
 
     #[test]
     fn end_dates() {
-        let y = |n| RuleDuration { amount: n, unit: DurationUnit::Year };
-        let m = |n| RuleDuration { amount: n, unit: DurationUnit::Month };
-        let d = |n| RuleDuration { amount: n, unit: DurationUnit::Day };
-        assert_eq!(end_date(date!(2016 - 06 - 03), y(10)), Some(date!(2026 - 06 - 03)));
-        assert_eq!(end_date(date!(2016 - 02 - 29), y(1)), Some(date!(2017 - 02 - 28)));
-        assert_eq!(end_date(date!(2016 - 01 - 31), m(1)), Some(date!(2016 - 02 - 29)));
-        assert_eq!(end_date(date!(2016 - 11 - 30), m(14)), Some(date!(2018 - 01 - 30)));
-        assert_eq!(end_date(date!(2016 - 12 - 31), d(1)), Some(date!(2017 - 01 - 01)));
-        assert_eq!(end_date(date!(2016 - 12 - 31), y(0)), Some(date!(2016 - 12 - 31)));
+        let y = |n| RuleDuration {
+            amount: n,
+            unit: DurationUnit::Year,
+        };
+        let m = |n| RuleDuration {
+            amount: n,
+            unit: DurationUnit::Month,
+        };
+        let d = |n| RuleDuration {
+            amount: n,
+            unit: DurationUnit::Day,
+        };
+        assert_eq!(
+            end_date(date!(2016 - 06 - 03), y(10)),
+            Some(date!(2026 - 06 - 03))
+        );
+        assert_eq!(
+            end_date(date!(2016 - 02 - 29), y(1)),
+            Some(date!(2017 - 02 - 28))
+        );
+        assert_eq!(
+            end_date(date!(2016 - 01 - 31), m(1)),
+            Some(date!(2016 - 02 - 29))
+        );
+        assert_eq!(
+            end_date(date!(2016 - 11 - 30), m(14)),
+            Some(date!(2018 - 01 - 30))
+        );
+        assert_eq!(
+            end_date(date!(2016 - 12 - 31), d(1)),
+            Some(date!(2017 - 01 - 01))
+        );
+        assert_eq!(
+            end_date(date!(2016 - 12 - 31), y(0)),
+            Some(date!(2016 - 12 - 31))
+        );
     }
 }

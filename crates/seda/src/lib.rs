@@ -1,1 +1,73 @@
-//! SEDA 2.1/2.2/2.3 manifests: streaming reader, XSD and profile validation with libxml2, and ArchiveTransferReply writer.
+//! SEDA 2.1/2.2/2.3 manifests: streaming reader, XSD and profile validation with libxml2, and
+//! ArchiveTransferReply writer.
+//!
+//! Parsers take readers ([`manifest::read`]); validation with libxml2 takes the path of the
+//! one temporary file the ingest keeps the manifest in, since libxml2 streams from it itself.
+//! Nothing here fetches anything: schemas are embedded and network URLs are refused.
+
+pub mod manifest;
+pub mod reply;
+pub mod schema;
+
+use std::fmt;
+
+/// The SEDA versions this crate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SedaVersion {
+    V2_1,
+    V2_2,
+    V2_3,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VersionError {
+    #[error("the root element has no namespace, so no SEDA version")]
+    NoNamespace,
+    #[error(
+        "SEDA {0} is not supported by this intake (it comes with the as@lae-compatible intake)"
+    )]
+    NotYet(&'static str),
+    #[error("the namespace {0:?} is not a supported SEDA version (2.1, 2.2, 2.3)")]
+    Unknown(String),
+}
+
+impl SedaVersion {
+    pub const ALL: [SedaVersion; 3] = [Self::V2_1, Self::V2_2, Self::V2_3];
+
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Self::V2_1 => "fr:gouv:culture:archivesdefrance:seda:v2.1",
+            Self::V2_2 => "fr:gouv:culture:archivesdefrance:seda:v2.2",
+            Self::V2_3 => "fr:gouv:culture:archivesdefrance:seda:v2.3",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V2_1 => "2.1",
+            Self::V2_2 => "2.2",
+            Self::V2_3 => "2.3",
+        }
+    }
+
+    pub fn from_namespace(ns: &str) -> Result<SedaVersion, VersionError> {
+        if let Some(v) = Self::ALL.into_iter().find(|v| v.namespace() == ns) {
+            return Ok(v);
+        }
+        match ns {
+            "fr:gouv:culture:archivesdefrance:seda:v1.0" => Err(VersionError::NotYet("1.0")),
+            "fr:gouv:ae:archive:draft:standard_echange_v0.2" => Err(VersionError::NotYet("0.2")),
+            other => Err(VersionError::Unknown(other.chars().take(200).collect())),
+        }
+    }
+}
+
+impl fmt::Display for SedaVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests;

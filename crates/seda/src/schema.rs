@@ -1,0 +1,326 @@
+//! Validation of manifests with libxml2: the official SEDA XSDs (embedded in the binary) and
+//! archive profiles (RelaxNG or XSD) supplied by the referentials.
+//!
+//! libxml2 loads everything through input callbacks that we register once: the embedded
+//! schemas answer `carnac-seda:///…` and the two W3C URLs the SEDA XSDs import; every other
+//! `http`, `https` or `ftp` URL gets an empty document, so no validation can reach the network.
+//! XSD validation streams the manifest (SAX), so memory stays flat whatever its size; each
+//! schema is compiled once per thread (a cold compile costs up to ~90 ms).
+
+use crate::SedaVersion;
+use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Once;
+
+/// One validation error: where and what, in libxml2's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    pub line: Option<i32>,
+    pub message: String,
+}
+
+impl std::fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "line {l}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaLoadError {
+    #[error("the schema does not compile: {0}")]
+    Invalid(String),
+}
+
+const SCHEME: &str = "carnac-seda:///";
+
+macro_rules! embed {
+    ($($v:literal),*) => {
+        &[$(
+            (concat!("seda-", $v, "/seda-", $v, "-main.xsd"), include_bytes!(concat!("../schemas/seda-", $v, "/seda-", $v, "-main.xsd")).as_slice()),
+            (concat!("seda-", $v, "/seda-", $v, "-types.xsd"), include_bytes!(concat!("../schemas/seda-", $v, "/seda-", $v, "-types.xsd")).as_slice()),
+            (concat!("seda-", $v, "/seda-", $v, "-technical.xsd"), include_bytes!(concat!("../schemas/seda-", $v, "/seda-", $v, "-technical.xsd")).as_slice()),
+            (concat!("seda-", $v, "/seda-", $v, "-management.xsd"), include_bytes!(concat!("../schemas/seda-", $v, "/seda-", $v, "-management.xsd")).as_slice()),
+            (concat!("seda-", $v, "/seda-", $v, "-descriptive.xsd"), include_bytes!(concat!("../schemas/seda-", $v, "/seda-", $v, "-descriptive.xsd")).as_slice()),
+            (concat!("seda-", $v, "/seda-", $v, "-ontology.xsd"), include_bytes!(concat!("../schemas/seda-", $v, "/seda-", $v, "-ontology.xsd")).as_slice()),
+        )*]
+    };
+}
+
+static EMBEDDED: &[(&str, &[u8])] = embed!("2.1", "2.2", "2.3");
+static XML_XSD: &[u8] = include_bytes!("../schemas/seda-2.1/xml.xsd");
+static XLINK_XSD: &[u8] = include_bytes!("../schemas/seda-2.1/xlink.xsd");
+
+fn resolve(url: &str) -> Option<Vec<u8>> {
+    if let Some(name) = url.strip_prefix(SCHEME) {
+        return EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, bytes)| bytes.to_vec())
+            .or_else(|| match name.rsplit('/').next() {
+                Some("xml.xsd") => Some(XML_XSD.to_vec()),
+                Some("xlink.xsd") => Some(XLINK_XSD.to_vec()),
+                _ => None,
+            });
+    }
+    match url {
+        "http://www.w3.org/2001/xml.xsd" => Some(XML_XSD.to_vec()),
+        "http://www.w3.org/1999/xlink.xsd" => Some(XLINK_XSD.to_vec()),
+        // Anything else remote becomes an empty document: a parse error, never a request.
+        _ => Some(Vec::new()),
+    }
+}
+
+fn is_ours(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    url.starts_with(SCHEME)
+        || lower.starts_with("http:")
+        || lower.starts_with("https:")
+        || lower.starts_with("ftp:")
+}
+
+/// Registers the input callbacks; idempotent. Call before any libxml2 work on any thread.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| libxml::io::register_input_callback(is_ours, resolve));
+}
+
+thread_local! {
+    static COMPILED: RefCell<HashMap<SedaVersion, SchemaValidationContext>> = RefCell::new(HashMap::new());
+}
+
+fn to_errors(errors: Vec<libxml::error::StructuredError>) -> Vec<SchemaError> {
+    errors
+        .into_iter()
+        .map(|e| SchemaError {
+            line: e.line,
+            message: e
+                .message
+                .unwrap_or_else(|| "unknown error".into())
+                .trim()
+                .to_owned(),
+        })
+        .collect()
+}
+
+fn compile_url(url: &str) -> Result<SchemaValidationContext, SchemaLoadError> {
+    init();
+    let mut parser = SchemaParserContext::from_file(url);
+    SchemaValidationContext::from_parser(&mut parser).map_err(|errs| {
+        SchemaLoadError::Invalid(
+            to_errors(errs)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+fn path_str(path: &Path) -> Result<&str, Vec<SchemaError>> {
+    path.to_str().ok_or_else(|| {
+        vec![SchemaError {
+            line: None,
+            message: "the manifest's temporary path is not UTF-8".into(),
+        }]
+    })
+}
+
+/// Validates the manifest at `path` against the official XSD of `version`, streaming.
+/// libxml2 reads the file itself, which is why this takes a path: the ingest keeps the
+/// manifest in one temporary file that every pass reads.
+pub fn validate_seda(version: SedaVersion, path: &Path) -> Result<(), Vec<SchemaError>> {
+    let path = path_str(path)?;
+    COMPILED.with(|cell| {
+        let mut map = cell.borrow_mut();
+        let ctx = match map.entry(version) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let url = format!("{SCHEME}seda-{0}/seda-{0}-main.xsd", version.as_str());
+                e.insert(compile_url(&url).map_err(|e| {
+                    vec![SchemaError {
+                        line: None,
+                        message: e.to_string(),
+                    }]
+                })?)
+            }
+        };
+        ctx.validate_file(path).map_err(to_errors)
+    })
+}
+
+/// An archive profile compiled for validation.
+pub enum Profile {
+    Xsd(SchemaValidationContext),
+    RelaxNg(rng::RelaxNg),
+}
+
+impl Profile {
+    pub fn xsd(bytes: &[u8]) -> Result<Profile, SchemaLoadError> {
+        init();
+        let mut parser = SchemaParserContext::from_buffer(bytes);
+        SchemaValidationContext::from_parser(&mut parser)
+            .map(Profile::Xsd)
+            .map_err(|errs| {
+                SchemaLoadError::Invalid(
+                    to_errors(errs)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })
+    }
+
+    pub fn relax_ng(bytes: &[u8]) -> Result<Profile, SchemaLoadError> {
+        init();
+        rng::RelaxNg::compile(bytes).map(Profile::RelaxNg)
+    }
+
+    /// Validates the manifest at `path` against this profile.
+    pub fn validate(&mut self, path: &Path) -> Result<(), Vec<SchemaError>> {
+        let path = path_str(path)?;
+        match self {
+            Profile::Xsd(ctx) => ctx.validate_file(path).map_err(to_errors),
+            Profile::RelaxNg(rng) => rng.validate_file(path),
+        }
+    }
+}
+
+/// RelaxNG through libxml2's C API: the `libxml` crate wraps XSD but not RelaxNG, and no other
+/// crate validates RelaxNG, so this module calls the five functions it needs directly.
+#[allow(unsafe_code)]
+pub mod rng {
+    use super::{SchemaError, SchemaLoadError};
+    use libxml::bindings as x;
+    use libxml::parser::{Parser, ParserOptions};
+    use std::ffi::{CStr, c_void};
+
+    pub struct RelaxNg {
+        schema: x::xmlRelaxNGPtr,
+    }
+
+    struct Collected(Vec<SchemaError>);
+
+    unsafe extern "C" fn collect(user: *mut c_void, error: x::xmlErrorPtr) {
+        if user.is_null() || error.is_null() {
+            return;
+        }
+        // SAFETY: `user` is the `Collected` we passed in, alive for the whole call that can
+        // report errors; `error` is valid for the duration of this callback.
+        let (sink, err) = unsafe { (&mut *(user as *mut Collected), &*error) };
+        let message = if err.message.is_null() {
+            "unknown RelaxNG error".to_owned()
+        } else {
+            // SAFETY: libxml2 gives a NUL-terminated message.
+            unsafe { CStr::from_ptr(err.message) }
+                .to_string_lossy()
+                .trim()
+                .to_owned()
+        };
+        sink.0.push(SchemaError {
+            line: (err.line > 0).then_some(err.line),
+            message,
+        });
+    }
+
+    impl RelaxNg {
+        pub fn compile(bytes: &[u8]) -> Result<RelaxNg, SchemaLoadError> {
+            let mut errors = Collected(Vec::new());
+            let len = i32::try_from(bytes.len())
+                .map_err(|_| SchemaLoadError::Invalid("profile too large".into()))?;
+            // SAFETY: the buffer outlives the parser context, freed before returning.
+            let schema = unsafe {
+                let pctxt = x::xmlRelaxNGNewMemParserCtxt(bytes.as_ptr() as *const _, len);
+                if pctxt.is_null() {
+                    return Err(SchemaLoadError::Invalid(
+                        "cannot create a RelaxNG parser".into(),
+                    ));
+                }
+                x::xmlRelaxNGSetParserStructuredErrors(
+                    pctxt,
+                    Some(collect),
+                    &mut errors as *mut Collected as *mut c_void,
+                );
+                let schema = x::xmlRelaxNGParse(pctxt);
+                x::xmlRelaxNGFreeParserCtxt(pctxt);
+                schema
+            };
+            if schema.is_null() {
+                let text = errors
+                    .0
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(SchemaLoadError::Invalid(if text.is_empty() {
+                    "the RelaxNG profile does not compile".into()
+                } else {
+                    text
+                }));
+            }
+            Ok(RelaxNg { schema })
+        }
+
+        /// RelaxNG validation needs the document tree; profiles constrain the transfers of one
+        /// flow (acts, accounting files), whose manifests are small.
+        pub fn validate_file(&mut self, path: &str) -> Result<(), Vec<SchemaError>> {
+            let parser = Parser::default();
+            let options = ParserOptions {
+                recover: false,
+                no_net: true,
+                no_def_dtd: true,
+                ..ParserOptions::default()
+            };
+            let doc = parser.parse_file_with_options(path, options).map_err(|e| {
+                vec![SchemaError {
+                    line: None,
+                    message: format!("the manifest cannot be parsed: {e:?}"),
+                }]
+            })?;
+            let mut errors = Collected(Vec::new());
+            // SAFETY: `schema` is a compiled RelaxNG owned by self; the document lives until
+            // the end of this function; the context is freed before returning.
+            let rc = unsafe {
+                let vctxt = x::xmlRelaxNGNewValidCtxt(self.schema);
+                if vctxt.is_null() {
+                    return Err(vec![SchemaError {
+                        line: None,
+                        message: "cannot create a RelaxNG validation context".into(),
+                    }]);
+                }
+                x::xmlRelaxNGSetValidStructuredErrors(
+                    vctxt,
+                    Some(collect),
+                    &mut errors as *mut Collected as *mut c_void,
+                );
+                let rc = x::xmlRelaxNGValidateDoc(vctxt, doc.doc_ptr());
+                x::xmlRelaxNGFreeValidCtxt(vctxt);
+                rc
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                if errors.0.is_empty() {
+                    errors.0.push(SchemaError {
+                        line: None,
+                        message: format!("RelaxNG validation failed (status {rc})"),
+                    });
+                }
+                Err(errors.0)
+            }
+        }
+    }
+
+    impl Drop for RelaxNg {
+        fn drop(&mut self) {
+            // SAFETY: compiled by xmlRelaxNGParse and freed exactly once.
+            unsafe { x::xmlRelaxNGFree(self.schema) }
+        }
+    }
+}
