@@ -1,1 +1,258 @@
-//! File storage offers behind one trait: local filesystem and in-memory, with batched durable writes.
+//! File storage offers behind one trait: local filesystem and in-memory, with batched durable
+//! writes.
+//!
+//! An offer stores the blobs of one operation as a *batch*: every blob is written under a
+//! temporary name, and [`Batch::commit`] makes the whole batch durable (data synced, then
+//! renamed to final names, then names synced) in a few system calls rather than one fsync per
+//! file. A batch that is not committed can always be discarded whole, which is what recovery
+//! does after a crash. Keys are `tenant/batch/name`: a tenant's blobs never share a prefix
+//! with another tenant's.
+//!
+//! Every implementation passes the same suite ([`conformance`]).
+
+pub mod fs;
+pub mod memory;
+
+use carnac_model::{OperationId, TenantId};
+use std::io::{self, Read, Write};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlobError {
+    #[error("offer {offer}: {context}: {source}")]
+    Io {
+        offer: String,
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("offer {offer}: no blob {key}")]
+    NotFound { offer: String, key: String },
+    #[error("offer {offer}: {message}")]
+    Invalid { offer: String, message: String },
+}
+
+impl BlobError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, BlobError::NotFound { .. })
+    }
+}
+
+/// Where a blob lives inside an offer, the same in every offer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobKey {
+    pub tenant: TenantId,
+    pub batch: OperationId,
+    /// A name inside the batch: an object id, or `manifest.xml`.
+    pub name: String,
+}
+
+impl BlobKey {
+    /// Names are restricted to what is safe as one path component everywhere.
+    pub fn check_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 128
+            && name != "."
+            && name != ".."
+            && !name.starts_with('.')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    }
+}
+
+impl std::fmt::Display for BlobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.tenant, self.batch, self.name)
+    }
+}
+
+/// One storage offer.
+pub trait BlobStore: Send + Sync {
+    /// The offer's name, as recorded with each copy.
+    fn name(&self) -> &str;
+
+    /// Starts writing the blobs of one operation.
+    fn begin(&self, tenant: &TenantId, batch: &OperationId) -> Result<Box<dyn Batch>, BlobError>;
+
+    /// Reads a committed blob.
+    fn open(&self, key: &BlobKey) -> Result<Box<dyn Read + Send>, BlobError>;
+
+    /// Size of a committed blob.
+    fn size(&self, key: &BlobKey) -> Result<u64, BlobError>;
+
+    /// Removes everything a batch wrote, committed or not, temporary files included.
+    /// Discarding a batch that does not exist is not an error.
+    fn discard(&self, tenant: &TenantId, batch: &OperationId) -> Result<(), BlobError>;
+
+    /// Every batch present in the offer, for recovery and consistency checks.
+    fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError>;
+
+    /// Names of the committed blobs of a batch (temporary files excluded).
+    fn list(&self, tenant: &TenantId, batch: &OperationId) -> Result<Vec<String>, BlobError>;
+}
+
+/// The blobs of one operation being written.
+pub trait Batch: Send {
+    /// Creates a blob; its bytes are not visible under `name` before [`Batch::commit`].
+    fn create(&mut self, name: &str) -> Result<Box<dyn BlobWriter + '_>, BlobError>;
+
+    /// Makes every created blob durable and visible under its final name.
+    fn commit(self: Box<Self>) -> Result<(), BlobError>;
+}
+
+/// A blob being written. Dropping it without [`BlobWriter::finish`] leaves a temporary file
+/// that the batch's discard removes.
+pub trait BlobWriter: Write + Send {
+    /// Ends the blob; returns the number of bytes written.
+    fn finish(self: Box<Self>) -> Result<u64, BlobError>;
+}
+
+/// Reads a whole blob into memory; for small blobs (manifests, replies) and tests.
+pub fn read_all(store: &dyn BlobStore, key: &BlobKey) -> Result<Vec<u8>, BlobError> {
+    let mut out = Vec::new();
+    store
+        .open(key)?
+        .read_to_end(&mut out)
+        .map_err(|source| BlobError::Io {
+            offer: store.name().to_owned(),
+            context: format!("reading {key}"),
+            source,
+        })?;
+    Ok(out)
+}
+
+/// The suite every implementation must pass; each implementation's tests call it.
+pub mod conformance {
+    use super::*;
+
+    fn t(s: &str) -> TenantId {
+        TenantId::new(s).expect("valid tenant id in tests")
+    }
+    fn op(s: &str) -> OperationId {
+        OperationId::new(s).expect("valid operation id in tests")
+    }
+
+    pub fn run(store: &dyn BlobStore) {
+        commit_makes_blobs_visible(store);
+        uncommitted_blobs_are_invisible_and_discardable(store);
+        tenants_are_isolated(store);
+        names_are_checked(store);
+        empty_blob(store);
+    }
+
+    fn write(batch: &mut dyn Batch, name: &str, bytes: &[u8]) {
+        let mut w = batch.create(name).expect("create");
+        for chunk in bytes.chunks(7) {
+            w.write_all(chunk).expect("write");
+        }
+        assert_eq!(w.finish().expect("finish"), bytes.len() as u64);
+    }
+
+    fn commit_makes_blobs_visible(store: &dyn BlobStore) {
+        let (tenant, batch) = (t("tenant-a"), op("op-1"));
+        let mut b = store.begin(&tenant, &batch).expect("begin");
+        write(&mut *b, "obj-1", b"hello world");
+        write(&mut *b, "manifest.xml", b"<a/>");
+        let key = BlobKey {
+            tenant: tenant.clone(),
+            batch: batch.clone(),
+            name: "obj-1".into(),
+        };
+        assert!(store.open(&key).is_err(), "not visible before commit");
+        b.commit().expect("commit");
+        assert_eq!(read_all(store, &key).expect("read"), b"hello world");
+        assert_eq!(store.size(&key).expect("size"), 11);
+        let mut names = store.list(&tenant, &batch).expect("list");
+        names.sort();
+        assert_eq!(names, ["manifest.xml", "obj-1"]);
+        assert!(
+            store
+                .batches()
+                .expect("batches")
+                .contains(&(tenant.clone(), batch.clone()))
+        );
+        let missing = BlobKey {
+            name: "nope".into(),
+            ..key.clone()
+        };
+        assert!(store.open(&missing).err().expect("missing").is_not_found());
+        store.discard(&tenant, &batch).expect("discard");
+        assert!(store.open(&key).is_err());
+        assert!(!store.batches().expect("batches").contains(&(tenant, batch)));
+    }
+
+    fn uncommitted_blobs_are_invisible_and_discardable(store: &dyn BlobStore) {
+        let (tenant, batch) = (t("tenant-a"), op("op-2"));
+        {
+            let mut b = store.begin(&tenant, &batch).expect("begin");
+            write(&mut *b, "obj-1", b"partial");
+            let mut w = b.create("obj-2").expect("create");
+            w.write_all(b"never finished").expect("write");
+            // Dropped without commit: a crash, as far as the offer can tell.
+        }
+        assert!(store.list(&tenant, &batch).expect("list").is_empty());
+        {
+            let mut b = store.begin(&tenant, &batch).expect("begin again");
+            let mut w = b.create("obj-3").expect("create");
+            w.write_all(b"cut short").expect("write");
+            drop(w);
+            assert!(
+                b.commit().is_err(),
+                "a batch with an unfinished blob cannot commit"
+            );
+        }
+        assert!(store.list(&tenant, &batch).expect("list").is_empty());
+        store.discard(&tenant, &batch).expect("discard");
+        store.discard(&tenant, &batch).expect("discard twice");
+        assert!(
+            !store
+                .batches()
+                .expect("batches")
+                .iter()
+                .any(|(_, b)| b == &batch)
+        );
+    }
+
+    fn tenants_are_isolated(store: &dyn BlobStore) {
+        let batch = op("op-3");
+        for (tenant, bytes) in [("tenant-a", &b"A"[..]), ("tenant-b", &b"B"[..])] {
+            let mut b = store.begin(&t(tenant), &batch).expect("begin");
+            write(&mut *b, "obj", bytes);
+            b.commit().expect("commit");
+        }
+        let key = |tenant| BlobKey {
+            tenant: t(tenant),
+            batch: batch.clone(),
+            name: "obj".into(),
+        };
+        assert_eq!(read_all(store, &key("tenant-a")).expect("a"), b"A");
+        assert_eq!(read_all(store, &key("tenant-b")).expect("b"), b"B");
+        store.discard(&t("tenant-a"), &batch).expect("discard");
+        assert_eq!(read_all(store, &key("tenant-b")).expect("b survives"), b"B");
+        store.discard(&t("tenant-b"), &batch).expect("discard");
+    }
+
+    fn names_are_checked(store: &dyn BlobStore) {
+        let mut b = store.begin(&t("tenant-a"), &op("op-4")).expect("begin");
+        for bad in ["../x", "a/b", "", ".hidden", "x".repeat(200).as_str()] {
+            assert!(b.create(bad).is_err(), "{bad:?} must be refused");
+        }
+        drop(b);
+        store.discard(&t("tenant-a"), &op("op-4")).expect("discard");
+    }
+
+    fn empty_blob(store: &dyn BlobStore) {
+        let (tenant, batch) = (t("tenant-a"), op("op-5"));
+        let mut b = store.begin(&tenant, &batch).expect("begin");
+        write(&mut *b, "empty", b"");
+        b.commit().expect("commit");
+        let key = BlobKey {
+            tenant: tenant.clone(),
+            batch: batch.clone(),
+            name: "empty".into(),
+        };
+        assert_eq!(read_all(store, &key).expect("read"), b"");
+        store.discard(&tenant, &batch).expect("discard");
+    }
+}
