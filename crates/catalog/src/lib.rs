@@ -1,1 +1,270 @@
 //! Catalog and journal persistence behind one trait: SQLite (embedded default).
+//!
+//! The catalog knows tenants, their referentials (every import is a new version), operations,
+//! archive units, object groups, objects and their copies, and the journal. Every method that
+//! changes state takes the journal event that records the change and writes both in one
+//! transaction. The journal is append-only: the SQLite schema refuses any update or delete of
+//! an event.
+//!
+//! PostgreSQL comes next behind the same trait; [`conformance`] is the suite every
+//! implementation passes.
+
+pub mod sqlite;
+
+use carnac_model::journal::{Event, NewEvent};
+use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, UnitId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    #[error("catalog storage: {0}")]
+    Storage(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("catalog content is corrupt: {0}")]
+    Corruption(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// The kinds of referential, each imported and versioned on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ReferentialKind {
+    Agencies,
+    Rules,
+    IngestContracts,
+    ArchiveProfiles,
+    Formats,
+}
+
+impl ReferentialKind {
+    pub const ALL: [ReferentialKind; 5] = [
+        Self::Agencies,
+        Self::Rules,
+        Self::IngestContracts,
+        Self::ArchiveProfiles,
+        Self::Formats,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agencies => "agencies",
+            Self::Rules => "rules",
+            Self::IngestContracts => "ingest_contracts",
+            Self::ArchiveProfiles => "archive_profiles",
+            Self::Formats => "formats",
+        }
+    }
+}
+
+/// One version of one referential, stored as its JSON form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferentialVersion {
+    pub kind: ReferentialKind,
+    pub version: u64,
+    pub operation: OperationId,
+    pub imported_at: String,
+    pub content: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperationState {
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    pub tenant: TenantId,
+    pub id: OperationId,
+    pub kind: String,
+    pub state: OperationState,
+    pub status: Option<Status>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    /// The outcome in machine-readable form (the CLI's `--json` summary for an ingest).
+    pub summary: Option<serde_json::Value>,
+    /// The reply sent to the transferring agency (ATR), when there is one.
+    pub reply: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRow {
+    pub id: UnitId,
+    pub xml_id: String,
+    pub title: String,
+    pub description_level: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub originating_agency: Option<String>,
+    /// System ids of the parent units (a unit may have several in SEDA).
+    pub parents: Vec<UnitId>,
+    pub object_groups: Vec<ObjectId>,
+    pub keywords: Vec<String>,
+    pub rules: Vec<UnitRule>,
+    /// The unit's own SEDA metadata, kept whole (XML).
+    pub metadata: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRule {
+    pub category: String,
+    pub rule: String,
+    pub start_date: Option<String>,
+    /// Computed from the start date and the rule's duration.
+    pub end_date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    pub id: ObjectId,
+    pub xml_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRow {
+    pub id: ObjectId,
+    pub group: ObjectId,
+    pub xml_id: String,
+    pub physical: bool,
+    pub version: Option<String>,
+    pub uri: Option<String>,
+    pub size: Option<u64>,
+    /// The archive's own digest (strong algorithm), computed at ingest.
+    pub digest: Option<Digest>,
+    pub puid: Option<String>,
+    pub format_name: Option<String>,
+    pub mime_type: Option<String>,
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyRow {
+    pub object: ObjectId,
+    pub offer: String,
+    /// The blob's name inside its batch (the operation).
+    pub blob: String,
+    pub size: u64,
+}
+
+/// Everything an accepted ingest adds to the catalog, written in one transaction.
+pub struct IngestCommit<'a> {
+    pub operation: &'a OperationId,
+    pub groups: &'a [GroupRow],
+    pub objects: &'a [ObjectRow],
+    pub copies: &'a [CopyRow],
+    /// Units arrive as a stream so that a transfer of any size commits in bounded memory.
+    pub units: &'a mut dyn Iterator<Item = Result<UnitRow, CatalogError>>,
+    pub status: Status,
+    pub summary: serde_json::Value,
+    pub reply: &'a str,
+    pub ended_at: &'a str,
+    pub event: &'a NewEvent,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub units: u64,
+    pub object_groups: u64,
+    pub objects: u64,
+    pub copies: u64,
+}
+
+/// A unit as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    pub id: UnitId,
+    pub operation: OperationId,
+    pub xml_id: String,
+    pub title: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub parents: Vec<UnitId>,
+    pub metadata: String,
+}
+
+pub trait Catalog: Send + Sync {
+    fn create_tenant(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError>;
+    fn tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, CatalogError>;
+    fn tenants(&self) -> Result<Vec<Tenant>, CatalogError>;
+
+    /// Stores new versions of the given referentials, with the import's operation and event.
+    fn import_referentials(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        at: &str,
+        content: &[(ReferentialKind, serde_json::Value)],
+        event: &NewEvent,
+    ) -> Result<Vec<u64>, CatalogError>;
+    /// The current version of one referential.
+    fn referential(
+        &self,
+        tenant: &TenantId,
+        kind: ReferentialKind,
+    ) -> Result<Option<ReferentialVersion>, CatalogError>;
+
+    /// Records an operation as running, before it touches any offer, so that recovery knows
+    /// what to clean if the process dies.
+    fn start_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        kind: &str,
+        at: &str,
+    ) -> Result<(), CatalogError>;
+    /// Ends an operation that added nothing (a rejected ingest), with its journal event.
+    fn finish_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        status: Status,
+        summary: &serde_json::Value,
+        reply: Option<&str>,
+        ended_at: &str,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError>;
+    /// Ends an accepted ingest: units, groups, objects, copies, the operation and its event,
+    /// all or nothing.
+    fn commit_ingest(
+        &self,
+        tenant: &TenantId,
+        commit: IngestCommit<'_>,
+    ) -> Result<(), CatalogError>;
+    fn operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<Operation>, CatalogError>;
+    /// Operations left running by a process that died, on every tenant (used by recovery).
+    fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
+
+    fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError>;
+    fn counts(&self, tenant: &TenantId) -> Result<Counts, CatalogError>;
+    fn units_of_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Vec<Unit>, CatalogError>;
+    fn objects_of_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Vec<ObjectRow>, CatalogError>;
+    /// Every copy of every object of a tenant, with the operation (blob batch) it belongs to.
+    fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError>;
+}
+
+pub mod conformance;

@@ -1,0 +1,334 @@
+//! The suite every catalog implementation passes.
+
+use crate::*;
+use serde_json::json;
+
+fn t(s: &str) -> TenantId {
+    TenantId::new(s).expect("valid id in tests")
+}
+fn op(s: &str) -> OperationId {
+    OperationId::new(s).expect("valid id in tests")
+}
+fn event(tenant: &str, operation: &str, kind: &str, outcome: Status) -> NewEvent {
+    NewEvent {
+        tenant: t(tenant),
+        operation: op(operation),
+        kind: kind.into(),
+        outcome,
+        time: "2026-11-29T04:00:00Z".into(),
+        agent: "test".into(),
+        detail: json!({"k": kind}),
+    }
+}
+
+pub fn run(c: &dyn Catalog) {
+    tenants(c);
+    referentials(c);
+    rejected_operation(c);
+    accepted_ingest(c);
+    failed_commit_leaves_nothing(c);
+    isolation(c);
+}
+
+fn tenants(c: &dyn Catalog) {
+    c.create_tenant(
+        &t("conf-a"),
+        "Commune A",
+        &event("conf-a", "op-ta", "TENANT_CREATE", Status::Ok),
+    )
+    .expect("create");
+    c.create_tenant(
+        &t("conf-b"),
+        "Commune B",
+        &event("conf-b", "op-tb", "TENANT_CREATE", Status::Ok),
+    )
+    .expect("create");
+    let again = c.create_tenant(
+        &t("conf-a"),
+        "x",
+        &event("conf-a", "op-ta2", "TENANT_CREATE", Status::Ok),
+    );
+    assert!(matches!(again, Err(CatalogError::Conflict(_))));
+    assert_eq!(
+        c.tenant(&t("conf-a")).expect("get").expect("exists").name,
+        "Commune A"
+    );
+    assert!(c.tenant(&t("nobody")).expect("get").is_none());
+    let ids: Vec<_> = c
+        .tenants()
+        .expect("list")
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    assert!(ids.contains(&t("conf-a")) && ids.contains(&t("conf-b")));
+    let mismatched = c.create_tenant(
+        &t("conf-c"),
+        "C",
+        &event("conf-a", "op-tc", "TENANT_CREATE", Status::Ok),
+    );
+    assert!(mismatched.is_err(), "an event of another tenant is refused");
+}
+
+fn referentials(c: &dyn Catalog) {
+    let a = t("conf-a");
+    let v = c
+        .import_referentials(
+            &a,
+            &op("op-ref1"),
+            "2026-11-29T04:00:00Z",
+            &[
+                (ReferentialKind::Agencies, json!([{"id": "AG1"}])),
+                (ReferentialKind::Rules, json!([])),
+            ],
+            &event("conf-a", "op-ref1", "REFERENTIAL_IMPORT", Status::Ok),
+        )
+        .expect("import");
+    assert_eq!(v, [1, 1]);
+    let v = c
+        .import_referentials(
+            &a,
+            &op("op-ref2"),
+            "2026-11-29T04:01:00Z",
+            &[(ReferentialKind::Agencies, json!([{"id": "AG2"}]))],
+            &event("conf-a", "op-ref2", "REFERENTIAL_IMPORT", Status::Ok),
+        )
+        .expect("import");
+    assert_eq!(v, [2]);
+    let cur = c
+        .referential(&a, ReferentialKind::Agencies)
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (cur.version, cur.content.clone()),
+        (2, json!([{"id": "AG2"}]))
+    );
+    assert_eq!(cur.operation, op("op-ref2"));
+    assert!(
+        c.referential(&a, ReferentialKind::Formats)
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        c.referential(&t("conf-b"), ReferentialKind::Agencies)
+            .expect("get")
+            .is_none()
+    );
+}
+
+fn rejected_operation(c: &dyn Catalog) {
+    let a = t("conf-a");
+    c.start_operation(&a, &op("op-ko"), "INGEST", "2026-11-29T04:02:00Z")
+        .expect("start");
+    assert!(
+        c.start_operation(&a, &op("op-ko"), "INGEST", "x").is_err(),
+        "ids are unique"
+    );
+    assert!(
+        c.running_operations()
+            .expect("running")
+            .contains(&(a.clone(), op("op-ko")))
+    );
+    c.finish_operation(
+        &a,
+        &op("op-ko"),
+        Status::Ko,
+        &json!({"status": "KO"}),
+        Some("<ATR/>"),
+        "2026-11-29T04:02:01Z",
+        &event("conf-a", "op-ko", "INGEST", Status::Ko),
+    )
+    .expect("finish");
+    let o = c.operation(&a, &op("op-ko")).expect("get").expect("exists");
+    assert_eq!(
+        (o.state, o.status, o.reply.as_deref()),
+        (OperationState::Done, Some(Status::Ko), Some("<ATR/>"))
+    );
+    assert!(
+        !c.running_operations()
+            .expect("running")
+            .iter()
+            .any(|(_, o)| o == &op("op-ko"))
+    );
+    assert!(
+        c.finish_operation(
+            &a,
+            &op("op-ko"),
+            Status::Ok,
+            &json!({}),
+            None,
+            "x",
+            &event("conf-a", "op-ko", "INGEST", Status::Ok)
+        )
+        .is_err(),
+        "an operation ends once"
+    );
+}
+
+fn unit(id: &str, parents: &[&str], groups: &[&str]) -> UnitRow {
+    UnitRow {
+        id: UnitId::new(id).expect("id"),
+        xml_id: format!("x-{id}"),
+        title: format!("title {id}"),
+        description_level: Some("Item".into()),
+        start_date: Some("2016-06-03".into()),
+        end_date: None,
+        originating_agency: Some("AG1".into()),
+        parents: parents
+            .iter()
+            .map(|p| UnitId::new(*p).expect("id"))
+            .collect(),
+        object_groups: groups
+            .iter()
+            .map(|g| ObjectId::new(*g).expect("id"))
+            .collect(),
+        keywords: vec!["k".into()],
+        rules: vec![UnitRule {
+            category: "AppraisalRule".into(),
+            rule: "APP-1".into(),
+            start_date: Some("2016-06-03".into()),
+            end_date: Some("2026-06-03".into()),
+        }],
+        metadata: format!("<ArchiveUnit id=\"x-{id}\"/>"),
+    }
+}
+
+fn accepted_ingest(c: &dyn Catalog) {
+    let a = t("conf-a");
+    let operation = op("op-ok");
+    c.start_operation(&a, &operation, "INGEST", "2026-11-29T04:03:00Z")
+        .expect("start");
+    let groups = [GroupRow {
+        id: ObjectId::new("g1").expect("id"),
+        xml_id: "G1".into(),
+    }];
+    let objects = [ObjectRow {
+        id: ObjectId::new("o1").expect("id"),
+        group: ObjectId::new("g1").expect("id"),
+        xml_id: "O1".into(),
+        physical: false,
+        version: Some("BinaryMaster_1".into()),
+        uri: Some("Content/a.pdf".into()),
+        size: Some(3),
+        digest: Some(Digest {
+            algorithm: carnac_model::DigestAlgorithm::Sha256,
+            hex: "ab".repeat(32),
+        }),
+        puid: Some("fmt/18".into()),
+        format_name: None,
+        mime_type: None,
+        filename: None,
+    }];
+    let copies = ["offer-1", "offer-2"].map(|offer| CopyRow {
+        object: ObjectId::new("o1").expect("id"),
+        offer: offer.into(),
+        blob: "o1".into(),
+        size: 3,
+    });
+    // The child comes before its parent in the stream.
+    let mut units = vec![Ok(unit("u2", &["u1"], &["g1"])), Ok(unit("u1", &[], &[]))].into_iter();
+    c.commit_ingest(
+        &a,
+        IngestCommit {
+            operation: &operation,
+            groups: &groups,
+            objects: &objects,
+            copies: &copies,
+            units: &mut units,
+            status: Status::Ok,
+            summary: json!({"status": "OK"}),
+            reply: "<ATR/>",
+            ended_at: "2026-11-29T04:03:01Z",
+            event: &event("conf-a", "op-ok", "INGEST", Status::Ok),
+        },
+    )
+    .expect("commit");
+    let counts = c.counts(&a).expect("counts");
+    assert_eq!(
+        (
+            counts.units,
+            counts.object_groups,
+            counts.objects,
+            counts.copies
+        ),
+        (2, 1, 1, 2)
+    );
+    let us = c.units_of_operation(&a, &operation).expect("units");
+    assert_eq!(us.len(), 2);
+    let u2 = us.iter().find(|u| u.id.as_str() == "u2").expect("u2");
+    assert_eq!(u2.parents, [UnitId::new("u1").expect("id")]);
+    assert_eq!(u2.metadata, "<ArchiveUnit id=\"x-u2\"/>");
+    let os = c.objects_of_operation(&a, &operation).expect("objects");
+    assert_eq!(os, objects);
+    let cs = c.copies(&a).expect("copies");
+    assert_eq!(cs.len(), 2);
+    assert!(cs.iter().all(|(o, _)| o == &operation));
+    let journal = c.journal(&a).expect("journal");
+    let seqs: Vec<u64> = journal.iter().map(|e| e.sequence).collect();
+    assert_eq!(
+        seqs,
+        (1..=journal.len() as u64).collect::<Vec<_>>(),
+        "sequences are dense from 1"
+    );
+    let last = journal.last().expect("event");
+    assert_eq!(
+        (last.event.operation.as_str(), last.event.kind.as_str()),
+        ("op-ok", "INGEST")
+    );
+}
+
+fn failed_commit_leaves_nothing(c: &dyn Catalog) {
+    let a = t("conf-a");
+    let before = c.counts(&a).expect("counts");
+    let journal_before = c.journal(&a).expect("journal").len();
+    let operation = op("op-fail");
+    c.start_operation(&a, &operation, "INGEST", "2026-11-29T04:04:00Z")
+        .expect("start");
+    let groups = [GroupRow {
+        id: ObjectId::new("g9").expect("id"),
+        xml_id: "G9".into(),
+    }];
+    let mut units = vec![
+        Ok(unit("u9", &[], &["g9"])),
+        Err(CatalogError::Storage("spool read failed".into())),
+    ]
+    .into_iter();
+    let r = c.commit_ingest(
+        &a,
+        IngestCommit {
+            operation: &operation,
+            groups: &groups,
+            objects: &[],
+            copies: &[],
+            units: &mut units,
+            status: Status::Ok,
+            summary: json!({}),
+            reply: "<ATR/>",
+            ended_at: "x",
+            event: &event("conf-a", "op-fail", "INGEST", Status::Ok),
+        },
+    );
+    assert!(r.is_err());
+    assert_eq!(c.counts(&a).expect("counts"), before);
+    assert_eq!(c.journal(&a).expect("journal").len(), journal_before);
+    let o = c.operation(&a, &operation).expect("get").expect("exists");
+    assert_eq!(
+        o.state,
+        OperationState::Running,
+        "still running, for recovery to end"
+    );
+}
+
+fn isolation(c: &dyn Catalog) {
+    let b = t("conf-b");
+    assert_eq!(c.counts(&b).expect("counts"), Counts::default());
+    assert!(c.operation(&b, &op("op-ok")).expect("get").is_none());
+    assert!(
+        c.units_of_operation(&b, &op("op-ok"))
+            .expect("units")
+            .is_empty()
+    );
+    assert!(c.copies(&b).expect("copies").is_empty());
+    let jb = c.journal(&b).expect("journal");
+    assert!(jb.iter().all(|e| e.event.tenant == b));
+    assert_eq!(jb.len(), 1);
+}

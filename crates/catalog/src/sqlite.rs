@@ -1,0 +1,927 @@
+//! The SQLite catalog: one file, WAL, synchronous commits (an acknowledged ingest survives a
+//! power cut), schema versioned with forward migrations.
+//!
+//! One connection behind a mutex: SQLite has one writer anyway, and an ingest's commit is one
+//! short transaction at its end, after every byte is stored and checked.
+
+use crate::*;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Schema migrations, in order; the index + 1 is the schema version they lead to.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE referentials (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    kind TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    operation TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    content TEXT NOT NULL,
+    PRIMARY KEY (tenant, kind, version)
+) STRICT;
+
+CREATE TABLE operations (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('RUNNING', 'DONE')),
+    status TEXT CHECK (status IN ('OK', 'WARNING', 'KO')),
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    summary TEXT,
+    reply TEXT,
+    PRIMARY KEY (tenant, id)
+) STRICT;
+CREATE INDEX operations_running ON operations(state) WHERE state = 'RUNNING';
+
+CREATE TABLE units (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    xml_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description_level TEXT,
+    start_date TEXT,
+    end_date TEXT,
+    originating_agency TEXT,
+    metadata TEXT NOT NULL,
+    PRIMARY KEY (tenant, id),
+    FOREIGN KEY (tenant, operation) REFERENCES operations(tenant, id)
+) STRICT;
+CREATE INDEX units_operation ON units(tenant, operation);
+CREATE INDEX units_title ON units(tenant, title);
+CREATE INDEX units_dates ON units(tenant, start_date, end_date);
+CREATE INDEX units_agency ON units(tenant, originating_agency);
+
+CREATE TABLE unit_parents (
+    tenant TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    PRIMARY KEY (tenant, unit, parent),
+    FOREIGN KEY (tenant, unit) REFERENCES units(tenant, id),
+    FOREIGN KEY (tenant, parent) REFERENCES units(tenant, id)
+) STRICT;
+
+CREATE TABLE unit_keywords (
+    tenant TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    keyword TEXT NOT NULL,
+    FOREIGN KEY (tenant, unit) REFERENCES units(tenant, id)
+) STRICT;
+CREATE INDEX unit_keywords_keyword ON unit_keywords(tenant, keyword);
+
+CREATE TABLE unit_rules (
+    tenant TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    category TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    start_date TEXT,
+    end_date TEXT,
+    FOREIGN KEY (tenant, unit) REFERENCES units(tenant, id)
+) STRICT;
+CREATE INDEX unit_rules_unit ON unit_rules(tenant, unit);
+
+CREATE TABLE object_groups (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    xml_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, id),
+    FOREIGN KEY (tenant, operation) REFERENCES operations(tenant, id)
+) STRICT;
+
+CREATE TABLE unit_object_groups (
+    tenant TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    object_group TEXT NOT NULL,
+    PRIMARY KEY (tenant, unit, object_group),
+    FOREIGN KEY (tenant, unit) REFERENCES units(tenant, id),
+    FOREIGN KEY (tenant, object_group) REFERENCES object_groups(tenant, id)
+) STRICT;
+
+CREATE TABLE objects (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    object_group TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    xml_id TEXT NOT NULL,
+    physical INTEGER NOT NULL,
+    version TEXT,
+    uri TEXT,
+    size INTEGER,
+    digest_algorithm TEXT,
+    digest TEXT,
+    puid TEXT,
+    format_name TEXT,
+    mime_type TEXT,
+    filename TEXT,
+    PRIMARY KEY (tenant, id),
+    FOREIGN KEY (tenant, object_group) REFERENCES object_groups(tenant, id),
+    FOREIGN KEY (tenant, operation) REFERENCES operations(tenant, id)
+) STRICT;
+CREATE INDEX objects_operation ON objects(tenant, operation);
+
+CREATE TABLE copies (
+    tenant TEXT NOT NULL,
+    object TEXT NOT NULL,
+    offer TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (tenant, object, offer),
+    FOREIGN KEY (tenant, object) REFERENCES objects(tenant, id)
+) STRICT;
+
+CREATE TABLE journal (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    sequence INTEGER NOT NULL,
+    format_version INTEGER NOT NULL,
+    operation TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    time TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (tenant, sequence)
+) STRICT;
+CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+"#];
+
+pub struct SqliteCatalog {
+    conn: Mutex<Connection>,
+}
+
+fn storage(e: rusqlite::Error) -> CatalogError {
+    CatalogError::Storage(e.to_string())
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> CatalogError {
+    CatalogError::Corruption(format!("{what}: {e}"))
+}
+
+impl SqliteCatalog {
+    /// Opens (creating and migrating if needed) the catalog at `path`.
+    pub fn open(path: &Path) -> Result<SqliteCatalog, CatalogError> {
+        let conn = Connection::open(path).map_err(storage)?;
+        Self::setup(conn)
+    }
+
+    /// A private in-memory catalog, for tests.
+    pub fn in_memory() -> Result<SqliteCatalog, CatalogError> {
+        Self::setup(Connection::open_in_memory().map_err(storage)?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<SqliteCatalog, CatalogError> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(storage)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(storage)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(storage)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(CatalogError::Corruption(format!(
+                "the catalog has schema version {version}, newer than this program knows ({known})"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            tx.execute_batch(sql).map_err(storage)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(storage)?;
+            tx.commit().map_err(storage)?;
+        }
+        Ok(SqliteCatalog {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock rolled its transaction back (the Transaction's drop),
+        // so the connection is usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(storage)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(storage)?;
+        Ok(out)
+    }
+}
+
+fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64, CatalogError> {
+    let next: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE tenant = ?1",
+            [event.tenant.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(storage)?;
+    tx.execute(
+        "INSERT INTO journal (tenant, sequence, format_version, operation, kind, outcome, time, agent, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            event.tenant.as_str(),
+            next,
+            carnac_model::journal::EVENT_FORMAT_VERSION,
+            event.operation.as_str(),
+            event.kind,
+            event.outcome.as_str(),
+            event.time,
+            event.agent,
+            event.detail.to_string(),
+        ],
+    )
+    .map_err(storage)?;
+    Ok(next as u64)
+}
+
+fn check_event_tenant(tenant: &TenantId, event: &NewEvent) -> Result<(), CatalogError> {
+    if &event.tenant != tenant {
+        return Err(CatalogError::Corruption(format!(
+            "an event of tenant {} cannot record a change of tenant {tenant}",
+            event.tenant
+        )));
+    }
+    Ok(())
+}
+
+fn parse_id<T: std::str::FromStr>(what: &str, s: String) -> Result<T, CatalogError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e| corrupt(what, e))
+}
+
+impl Catalog for SqliteCatalog {
+    fn create_tenant(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM tenants WHERE id = ?1)",
+                    [tenant.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(storage)?;
+            if exists {
+                return Err(CatalogError::Conflict(format!("tenant {tenant}")));
+            }
+            tx.execute(
+                "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![tenant.as_str(), name, event.time],
+            )
+            .map_err(storage)?;
+            tx.execute(
+                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at)
+                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5)",
+                params![
+                    tenant.as_str(),
+                    event.operation.as_str(),
+                    event.kind,
+                    event.outcome.as_str(),
+                    event.time
+                ],
+            )
+            .map_err(storage)?;
+            append_event(tx, event)?;
+            Ok(())
+        })
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, CatalogError> {
+        self.lock()
+            .query_row(
+                "SELECT id, name, created_at FROM tenants WHERE id = ?1",
+                [tenant.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(storage)?
+            .map(|(id, name, created_at)| {
+                Ok(Tenant {
+                    id: parse_id("tenant id", id)?,
+                    name,
+                    created_at,
+                })
+            })
+            .transpose()
+    }
+
+    fn tenants(&self) -> Result<Vec<Tenant>, CatalogError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT id, name, created_at FROM tenants ORDER BY id")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (id, name, created_at) = row.map_err(storage)?;
+            Ok(Tenant {
+                id: parse_id("tenant id", id)?,
+                name,
+                created_at,
+            })
+        })
+        .collect()
+    }
+
+    fn import_referentials(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        at: &str,
+        content: &[(ReferentialKind, serde_json::Value)],
+        event: &NewEvent,
+    ) -> Result<Vec<u64>, CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at)
+                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5)",
+                params![tenant.as_str(), operation.as_str(), event.kind, event.outcome.as_str(), at],
+            )
+            .map_err(storage)?;
+            let mut versions = Vec::new();
+            for (kind, value) in content {
+                let next: i64 = tx
+                    .query_row(
+                        "SELECT COALESCE(MAX(version), 0) + 1 FROM referentials WHERE tenant = ?1 AND kind = ?2",
+                        params![tenant.as_str(), kind.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(storage)?;
+                tx.execute(
+                    "INSERT INTO referentials (tenant, kind, version, operation, imported_at, content)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![tenant.as_str(), kind.as_str(), next, operation.as_str(), at, value.to_string()],
+                )
+                .map_err(storage)?;
+                versions.push(next as u64);
+            }
+            append_event(tx, event)?;
+            Ok(versions)
+        })
+    }
+
+    fn referential(
+        &self,
+        tenant: &TenantId,
+        kind: ReferentialKind,
+    ) -> Result<Option<ReferentialVersion>, CatalogError> {
+        let row = self
+            .lock()
+            .query_row(
+                "SELECT version, operation, imported_at, content FROM referentials
+                 WHERE tenant = ?1 AND kind = ?2 ORDER BY version DESC LIMIT 1",
+                params![tenant.as_str(), kind.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(storage)?;
+        row.map(|(version, operation, imported_at, content)| {
+            Ok(ReferentialVersion {
+                kind,
+                version: version as u64,
+                operation: parse_id("operation id", operation)?,
+                imported_at,
+                content: serde_json::from_str(&content)
+                    .map_err(|e| corrupt("referential content", e))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn start_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        kind: &str,
+        at: &str,
+    ) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO operations (tenant, id, kind, state, started_at) VALUES (?1, ?2, ?3, 'RUNNING', ?4)
+                     ON CONFLICT DO NOTHING",
+                    params![tenant.as_str(), operation.as_str(), kind, at],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(CatalogError::Conflict(format!("operation {operation}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn finish_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        status: Status,
+        summary: &serde_json::Value,
+        reply: Option<&str>,
+        ended_at: &str,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5, reply = ?6
+                     WHERE tenant = ?1 AND id = ?2 AND state = 'RUNNING'",
+                    params![tenant.as_str(), operation.as_str(), status.as_str(), ended_at, summary.to_string(), reply],
+                )
+                .map_err(storage)?;
+            if n != 1 {
+                return Err(CatalogError::NotFound(format!("running operation {operation}")));
+            }
+            append_event(tx, event)?;
+            Ok(())
+        })
+    }
+
+    fn commit_ingest(&self, tenant: &TenantId, c: IngestCommit<'_>) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, c.event)?;
+        let t = tenant.as_str();
+        let op = c.operation.as_str();
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5, reply = ?6
+                     WHERE tenant = ?1 AND id = ?2 AND state = 'RUNNING'",
+                    params![t, op, c.status.as_str(), c.ended_at, c.summary.to_string(), c.reply],
+                )
+                .map_err(storage)?;
+            if n != 1 {
+                return Err(CatalogError::NotFound(format!("running operation {op}")));
+            }
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT INTO object_groups (tenant, id, operation, xml_id) VALUES (?1, ?2, ?3, ?4)")
+                    .map_err(storage)?;
+                for g in c.groups {
+                    st.execute(params![t, g.id.as_str(), op, g.xml_id]).map_err(storage)?;
+                }
+            }
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT INTO objects (tenant, id, object_group, operation, xml_id, physical, version, uri, size,
+                         digest_algorithm, digest, puid, format_name, mime_type, filename)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    )
+                    .map_err(storage)?;
+                for o in c.objects {
+                    st.execute(params![
+                        t,
+                        o.id.as_str(),
+                        o.group.as_str(),
+                        op,
+                        o.xml_id,
+                        o.physical,
+                        o.version,
+                        o.uri,
+                        o.size.map(|s| s as i64),
+                        o.digest.as_ref().map(|d| d.algorithm.seda_name()),
+                        o.digest.as_ref().map(|d| d.hex.as_str()),
+                        o.puid,
+                        o.format_name,
+                        o.mime_type,
+                        o.filename,
+                    ])
+                    .map_err(storage)?;
+                }
+            }
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT INTO copies (tenant, object, offer, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)")
+                    .map_err(storage)?;
+                for copy in c.copies {
+                    st.execute(params![t, copy.object.as_str(), copy.offer, copy.blob, copy.size as i64])
+                        .map_err(storage)?;
+                }
+            }
+            // Parents are inserted once every unit exists (a parent may come later in the
+            // stream), so they wait in a list of small pairs.
+            let mut parents: Vec<(UnitId, UnitId)> = Vec::new();
+            {
+                let mut unit_st = tx
+                    .prepare_cached(
+                        "INSERT INTO units (tenant, id, operation, xml_id, title, description_level, start_date,
+                         end_date, originating_agency, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .map_err(storage)?;
+                let mut kw_st = tx
+                    .prepare_cached("INSERT INTO unit_keywords (tenant, unit, keyword) VALUES (?1, ?2, ?3)")
+                    .map_err(storage)?;
+                let mut rule_st = tx
+                    .prepare_cached(
+                        "INSERT INTO unit_rules (tenant, unit, category, rule, start_date, end_date)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )
+                    .map_err(storage)?;
+                let mut group_st = tx
+                    .prepare_cached("INSERT OR IGNORE INTO unit_object_groups (tenant, unit, object_group) VALUES (?1, ?2, ?3)")
+                    .map_err(storage)?;
+                for unit in c.units {
+                    let u = unit?;
+                    unit_st
+                        .execute(params![
+                            t,
+                            u.id.as_str(),
+                            op,
+                            u.xml_id,
+                            u.title,
+                            u.description_level,
+                            u.start_date,
+                            u.end_date,
+                            u.originating_agency,
+                            u.metadata
+                        ])
+                        .map_err(storage)?;
+                    for k in &u.keywords {
+                        kw_st.execute(params![t, u.id.as_str(), k]).map_err(storage)?;
+                    }
+                    for r in &u.rules {
+                        rule_st
+                            .execute(params![t, u.id.as_str(), r.category, r.rule, r.start_date, r.end_date])
+                            .map_err(storage)?;
+                    }
+                    for g in &u.object_groups {
+                        group_st.execute(params![t, u.id.as_str(), g.as_str()]).map_err(storage)?;
+                    }
+                    parents.extend(u.parents.iter().map(|p| (u.id.clone(), p.clone())));
+                }
+            }
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT OR IGNORE INTO unit_parents (tenant, unit, parent) VALUES (?1, ?2, ?3)")
+                    .map_err(storage)?;
+                for (unit, parent) in &parents {
+                    st.execute(params![t, unit.as_str(), parent.as_str()]).map_err(storage)?;
+                }
+            }
+            append_event(tx, c.event)?;
+            Ok(())
+        })
+    }
+
+    fn operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<Operation>, CatalogError> {
+        let row = self
+            .lock()
+            .query_row(
+                "SELECT kind, state, status, started_at, ended_at, summary, reply FROM operations
+                 WHERE tenant = ?1 AND id = ?2",
+                params![tenant.as_str(), operation.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(storage)?;
+        row.map(
+            |(kind, state, status, started_at, ended_at, summary, reply)| {
+                Ok(Operation {
+                    tenant: tenant.clone(),
+                    id: operation.clone(),
+                    kind,
+                    state: match state.as_str() {
+                        "RUNNING" => OperationState::Running,
+                        _ => OperationState::Done,
+                    },
+                    status: status.as_deref().and_then(Status::parse),
+                    started_at,
+                    ended_at,
+                    summary: summary
+                        .map(|s| {
+                            serde_json::from_str(&s).map_err(|e| corrupt("operation summary", e))
+                        })
+                        .transpose()?,
+                    reply,
+                })
+            },
+        )
+        .transpose()
+    }
+
+    fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT tenant, id FROM operations WHERE state = 'RUNNING' ORDER BY started_at",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (t, o) = row.map_err(storage)?;
+            Ok((parse_id("tenant id", t)?, parse_id("operation id", o)?))
+        })
+        .collect()
+    }
+
+    fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT sequence, format_version, operation, kind, outcome, time, agent, detail FROM journal
+                 WHERE tenant = ?1 ORDER BY sequence",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map([tenant.as_str()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (sequence, format_version, operation, kind, outcome, time, agent, detail) =
+                row.map_err(storage)?;
+            Ok(Event {
+                format_version: format_version as u32,
+                sequence: sequence as u64,
+                event: NewEvent {
+                    tenant: tenant.clone(),
+                    operation: parse_id("operation id", operation)?,
+                    kind,
+                    outcome: Status::parse(&outcome)
+                        .ok_or_else(|| corrupt("event outcome", &outcome))?,
+                    time,
+                    agent,
+                    detail: serde_json::from_str(&detail)
+                        .map_err(|e| corrupt("event detail", e))?,
+                },
+            })
+        })
+        .collect()
+    }
+
+    fn counts(&self, tenant: &TenantId) -> Result<Counts, CatalogError> {
+        let conn = self.lock();
+        let count = |table: &str| -> Result<u64, CatalogError> {
+            conn.query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE tenant = ?1"),
+                [tenant.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(storage)
+        };
+        Ok(Counts {
+            units: count("units")?,
+            object_groups: count("object_groups")?,
+            objects: count("objects")?,
+            copies: count("copies")?,
+        })
+    }
+
+    fn units_of_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Vec<Unit>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT u.id, u.xml_id, u.title, u.start_date, u.end_date, u.metadata,
+                        (SELECT group_concat(parent, ' ') FROM unit_parents p WHERE p.tenant = u.tenant AND p.unit = u.id)
+                 FROM units u WHERE u.tenant = ?1 AND u.operation = ?2 ORDER BY u.rowid",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str(), operation.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (id, xml_id, title, start_date, end_date, metadata, parents) =
+                row.map_err(storage)?;
+            Ok(Unit {
+                id: parse_id("unit id", id)?,
+                operation: operation.clone(),
+                xml_id,
+                title,
+                start_date,
+                end_date,
+                parents: parents
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(|p| parse_id("unit id", p.to_owned()))
+                    .collect::<Result<_, _>>()?,
+                metadata,
+            })
+        })
+        .collect()
+    }
+
+    fn objects_of_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Vec<ObjectRow>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT id, object_group, xml_id, physical, version, uri, size, digest_algorithm, digest, puid,
+                        format_name, mime_type, filename
+                 FROM objects WHERE tenant = ?1 AND operation = ?2 ORDER BY rowid",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str(), operation.as_str()], |r| {
+                Ok((
+                    (
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, bool>(3)?,
+                    ),
+                    (
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
+                    ),
+                    (
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                    ),
+                    (
+                        r.get::<_, Option<String>>(9)?,
+                        r.get::<_, Option<String>>(10)?,
+                        r.get::<_, Option<String>>(11)?,
+                        r.get::<_, Option<String>>(12)?,
+                    ),
+                ))
+            })
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (
+                (id, group, xml_id, physical),
+                (version, uri, size),
+                (algo, hex),
+                (puid, format_name, mime_type, filename),
+            ) = row.map_err(storage)?;
+            let digest = match (algo, hex) {
+                (Some(a), Some(hex)) => Some(Digest {
+                    algorithm: carnac_model::DigestAlgorithm::from_seda_name(&a)
+                        .ok_or_else(|| corrupt("digest algorithm", &a))?,
+                    hex,
+                }),
+                _ => None,
+            };
+            Ok(ObjectRow {
+                id: parse_id("object id", id)?,
+                group: parse_id("object group id", group)?,
+                xml_id,
+                physical,
+                version,
+                uri,
+                size: size.map(|s| s as u64),
+                digest,
+                puid,
+                format_name,
+                mime_type,
+                filename,
+            })
+        })
+        .collect()
+    }
+
+    fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT o.operation, c.object, c.offer, c.blob, c.size FROM copies c
+                 JOIN objects o ON o.tenant = c.tenant AND o.id = c.object
+                 WHERE c.tenant = ?1 ORDER BY o.operation, c.object, c.offer",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map([tenant.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (op, object, offer, blob, size) = row.map_err(storage)?;
+            Ok((
+                parse_id("operation id", op)?,
+                CopyRow {
+                    object: parse_id("object id", object)?,
+                    offer,
+                    blob,
+                    size: size as u64,
+                },
+            ))
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn conformance() {
+        crate::conformance::run(&super::SqliteCatalog::in_memory().unwrap());
+    }
+
+    #[test]
+    fn the_journal_refuses_updates_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        crate::conformance::run(&cat);
+        let conn = cat.lock();
+        let upd = conn.execute("UPDATE journal SET outcome = 'OK'", []);
+        assert!(upd.unwrap_err().to_string().contains("append-only"));
+        let del = conn.execute("DELETE FROM journal", []);
+        assert!(del.unwrap_err().to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        {
+            let cat = super::SqliteCatalog::open(&path).unwrap();
+            crate::conformance::run(&cat);
+        }
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        use crate::Catalog as _;
+        assert!(!cat.tenants().unwrap().is_empty());
+        let v: i64 = cat
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, super::MIGRATIONS.len() as i64);
+    }
+}
