@@ -130,12 +130,14 @@ fn rejected_operation(c: &dyn Catalog) {
     );
     c.finish_operation(
         &a,
-        &op("op-ko"),
-        Status::Ko,
-        &json!({"status": "KO"}),
-        Some("<ATR/>"),
-        "2026-11-29T04:02:01Z",
-        &event("conf-a", "op-ko", "INGEST", Status::Ko),
+        OperationEnd {
+            operation: &op("op-ko"),
+            status: Status::Ko,
+            summary: &json!({"status": "KO"}),
+            reply: Some("<ATR/>"),
+            ended_at: "2026-11-29T04:02:01Z",
+            event: &event("conf-a", "op-ko", "INGEST", Status::Ko),
+        },
     )
     .expect("finish");
     let o = c.operation(&a, &op("op-ko")).expect("get").expect("exists");

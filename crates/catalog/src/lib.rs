@@ -154,6 +154,16 @@ pub struct CopyRow {
     pub size: u64,
 }
 
+/// How a running operation ended, when it added nothing to the archive.
+pub struct OperationEnd<'a> {
+    pub operation: &'a OperationId,
+    pub status: Status,
+    pub summary: &'a serde_json::Value,
+    pub reply: Option<&'a str>,
+    pub ended_at: &'a str,
+    pub event: &'a NewEvent,
+}
+
 /// Everything an accepted ingest adds to the catalog, written in one transaction.
 pub struct IngestCommit<'a> {
     pub operation: &'a OperationId,
@@ -229,12 +239,7 @@ pub trait Catalog: Send + Sync {
     fn finish_operation(
         &self,
         tenant: &TenantId,
-        operation: &OperationId,
-        status: Status,
-        summary: &serde_json::Value,
-        reply: Option<&str>,
-        ended_at: &str,
-        event: &NewEvent,
+        end: OperationEnd<'_>,
     ) -> Result<(), CatalogError>;
     /// Ends an accepted ingest: units, groups, objects, copies, the operation and its event,
     /// all or nothing.

@@ -451,13 +451,16 @@ impl Catalog for SqliteCatalog {
     fn finish_operation(
         &self,
         tenant: &TenantId,
-        operation: &OperationId,
-        status: Status,
-        summary: &serde_json::Value,
-        reply: Option<&str>,
-        ended_at: &str,
-        event: &NewEvent,
+        end: OperationEnd<'_>,
     ) -> Result<(), CatalogError> {
+        let OperationEnd {
+            operation,
+            status,
+            summary,
+            reply,
+            ended_at,
+            event,
+        } = end;
         check_event_tenant(tenant, event)?;
         self.write(|tx| {
             let n = tx
