@@ -151,19 +151,18 @@ fn rejected_operation(c: &dyn Catalog) {
             .iter()
             .any(|(_, o)| o == &op("op-ko"))
     );
-    assert!(
-        c.finish_operation(
-            &a,
-            &op("op-ko"),
-            Status::Ok,
-            &json!({}),
-            None,
-            "x",
-            &event("conf-a", "op-ko", "INGEST", Status::Ok)
-        )
-        .is_err(),
-        "an operation ends once"
+    let again = c.finish_operation(
+        &a,
+        OperationEnd {
+            operation: &op("op-ko"),
+            status: Status::Ok,
+            summary: &json!({}),
+            reply: None,
+            ended_at: "x",
+            event: &event("conf-a", "op-ko", "INGEST", Status::Ok),
+        },
     );
+    assert!(again.is_err(), "an operation ends once");
 }
 
 fn unit(id: &str, parents: &[&str], groups: &[&str]) -> UnitRow {
