@@ -1,1 +1,373 @@
-//! Use cases of the archive (ingest first) over the catalog, blob store, scanner and clock traits.
+//! Use cases of the archive (ingest first) over the catalog, blob store, scanner and clock
+//! traits.
+//!
+//! [`Archive`] wires one catalog, the storage offers (at least two copies of every file), a
+//! clock, an identifier source, the format identifier and optionally an antivirus. Every use
+//! case takes the tenant first, records its operation in the tenant's journal in the same
+//! transaction as its effect, and leaves nothing half-done: an operation that dies midway is
+//! found by [`Archive::recover`] at the next start and its traces removed.
+//!
+//! The checks themselves are pure ([`ingest::checks`], [`referential`] parsers); this crate
+//! adds the orchestration and the I/O through the traits.
+
+pub mod antivirus;
+pub mod consistency;
+pub mod ingest;
+pub mod ports;
+pub mod referential;
+pub mod system;
+
+use carnac_blobstore::{BlobError, BlobStore};
+use carnac_catalog::{Catalog, CatalogError, OperationEnd, ReferentialKind};
+use carnac_model::journal::NewEvent;
+use carnac_model::{OperationId, Status, TenantId};
+use ports::{Clock, IdGenerator, IdKind, VirusScanner};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use ingest::{IngestOutcome, IngestSummary};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("the referential folder is refused, nothing was imported:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    ReferentialRejected(Vec<referential::FileError>),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("antivirus unavailable: {0}")]
+    Scanner(String),
+}
+
+impl ArchiveError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> ArchiveError {
+        ArchiveError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Settings of the ingest, all with defaults suitable for the embedded configuration.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub limits: carnac_container::Limits,
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_size: u64,
+    /// The archive's own identifier, written as `ArchivalAgency` in replies.
+    pub archival_agency: String,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            limits: carnac_container::Limits::default(),
+            max_manifest_size: 4 << 30,
+            archival_agency: "carnac".into(),
+        }
+    }
+}
+
+pub struct Archive {
+    pub(crate) catalog: Arc<dyn Catalog>,
+    pub(crate) offers: Vec<Arc<dyn BlobStore>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdGenerator>,
+    pub(crate) scanner: Option<Arc<dyn VirusScanner>>,
+    pub(crate) identifier: Arc<carnac_pronom::Identifier>,
+    pub(crate) config: IngestConfig,
+    /// Scratch files of running operations (manifest copies, metadata spools).
+    pub(crate) tmp: PathBuf,
+}
+
+/// The parts an [`Archive`] is made of.
+pub struct Parts {
+    pub catalog: Arc<dyn Catalog>,
+    pub offers: Vec<Arc<dyn BlobStore>>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub scanner: Option<Arc<dyn VirusScanner>>,
+    pub identifier: Arc<carnac_pronom::Identifier>,
+    pub config: IngestConfig,
+    pub tmp: PathBuf,
+}
+
+/// The outcome of a referential import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub operation: OperationId,
+    /// The new version of each referential imported.
+    pub versions: Vec<(ReferentialKind, u64)>,
+    pub counts: Vec<(ReferentialKind, usize)>,
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Archive {
+    pub fn new(parts: Parts) -> Result<Archive, ArchiveError> {
+        if parts.offers.is_empty() {
+            return Err(ArchiveError::Invalid(
+                "at least one storage offer is needed".into(),
+            ));
+        }
+        let mut names: Vec<&str> = parts.offers.iter().map(|o| o.name()).collect();
+        names.sort();
+        names.dedup();
+        if names.len() != parts.offers.len() {
+            return Err(ArchiveError::Invalid(
+                "storage offers must have distinct names".into(),
+            ));
+        }
+        std::fs::create_dir_all(&parts.tmp)
+            .map_err(|e| ArchiveError::io(format!("creating {}", parts.tmp.display()), e))?;
+        Ok(Archive {
+            catalog: parts.catalog,
+            offers: parts.offers,
+            clock: parts.clock,
+            ids: parts.ids,
+            scanner: parts.scanner,
+            identifier: parts.identifier,
+            config: parts.config,
+            tmp: parts.tmp,
+        })
+    }
+
+    pub fn catalog(&self) -> &dyn Catalog {
+        &*self.catalog
+    }
+
+    pub fn offers(&self) -> &[Arc<dyn BlobStore>] {
+        &self.offers
+    }
+
+    pub(crate) fn now(&self) -> String {
+        ports::timestamp(self.clock.now())
+    }
+
+    pub(crate) fn new_operation(&self) -> Result<OperationId, ArchiveError> {
+        OperationId::new(self.ids.next(IdKind::Operation))
+            .map_err(|e| ArchiveError::Invalid(e.to_string()))
+    }
+
+    pub(crate) fn require_tenant(&self, tenant: &TenantId) -> Result<(), ArchiveError> {
+        match self.catalog.tenant(tenant)? {
+            Some(_) => Ok(()),
+            None => Err(ArchiveError::NotFound(format!("tenant {tenant}"))),
+        }
+    }
+
+    /// Creates a tenant; its journal starts with this event.
+    pub fn create_tenant(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        agent: &str,
+    ) -> Result<OperationId, ArchiveError> {
+        let operation = self.new_operation()?;
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: "TENANT_CREATE".into(),
+            outcome: Status::Ok,
+            time: self.now(),
+            agent: agent.into(),
+            detail: json!({ "name": name }),
+        };
+        self.catalog
+            .create_tenant(tenant, name, &event)
+            .map_err(|e| match e {
+                CatalogError::Conflict(what) => ArchiveError::Conflict(what),
+                other => other.into(),
+            })?;
+        tracing::info!(%tenant, %operation, "tenant created");
+        Ok(operation)
+    }
+
+    /// Imports a referential folder: every file is checked first, and a folder with any
+    /// error is refused whole (the refusal is journaled; nothing else changes).
+    pub fn import_referentials(
+        &self,
+        tenant: &TenantId,
+        dir: &Path,
+        agent: &str,
+    ) -> Result<ImportOutcome, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let operation = self.new_operation()?;
+        let at = self.now();
+        let content = match referential::read_folder(dir) {
+            Ok(c) => c,
+            Err(errors) => {
+                self.catalog
+                    .start_operation(tenant, &operation, "REFERENTIAL_IMPORT", &at)?;
+                let detail = json!({ "folder": dir.display().to_string(), "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>() });
+                let event = NewEvent {
+                    tenant: tenant.clone(),
+                    operation: operation.clone(),
+                    kind: "REFERENTIAL_IMPORT".into(),
+                    outcome: Status::Ko,
+                    time: at.clone(),
+                    agent: agent.into(),
+                    detail: detail.clone(),
+                };
+                self.catalog.finish_operation(
+                    tenant,
+                    OperationEnd {
+                        operation: &operation,
+                        status: Status::Ko,
+                        summary: &detail,
+                        reply: None,
+                        ended_at: &at,
+                        event: &event,
+                    },
+                )?;
+                return Err(ArchiveError::ReferentialRejected(errors));
+            }
+        };
+        let r = &content.referentials;
+        let mut parts: Vec<(ReferentialKind, serde_json::Value, usize)> = Vec::new();
+        fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+            serde_json::to_value(v).expect("referential maps have string keys and serialise")
+        }
+        if let Some(m) = &r.agencies {
+            parts.push((ReferentialKind::Agencies, to_json(m), m.len()));
+        }
+        if let Some(m) = &r.rules {
+            parts.push((ReferentialKind::Rules, to_json(m), m.len()));
+        }
+        if let Some(m) = &r.contracts {
+            parts.push((ReferentialKind::IngestContracts, to_json(m), m.len()));
+        }
+        if let Some(m) = &r.profiles {
+            parts.push((ReferentialKind::ArchiveProfiles, to_json(m), m.len()));
+        }
+        if let Some(m) = &r.formats {
+            parts.push((ReferentialKind::Formats, to_json(m), m.len()));
+        }
+        if parts.is_empty() {
+            return Err(ArchiveError::Invalid(format!(
+                "{} holds no referential (agencies/, rules/, contracts/, profiles/ or formats/)",
+                dir.display()
+            )));
+        }
+        let counts: Vec<(ReferentialKind, usize)> =
+            parts.iter().map(|(k, _, n)| (*k, *n)).collect();
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: "REFERENTIAL_IMPORT".into(),
+            outcome: Status::Ok,
+            time: at.clone(),
+            agent: agent.into(),
+            detail: json!({
+                "folder": dir.display().to_string(),
+                "imported": counts.iter().map(|(k, n)| json!({"referential": k.as_str(), "entries": n})).collect::<Vec<_>>(),
+                "skipped": content.skipped.iter().map(|(f, why)| format!("{f}: {why}")).collect::<Vec<_>>(),
+            }),
+        };
+        let content_json: Vec<(ReferentialKind, serde_json::Value)> =
+            parts.into_iter().map(|(k, v, _)| (k, v)).collect();
+        let versions =
+            self.catalog
+                .import_referentials(tenant, &operation, &at, &content_json, &event)?;
+        tracing::info!(%tenant, %operation, "referentials imported");
+        Ok(ImportOutcome {
+            operation,
+            versions: content_json.iter().map(|(k, _)| *k).zip(versions).collect(),
+            counts,
+            skipped: content.skipped,
+        })
+    }
+
+    /// The tenant's current referentials, as the ingest checks against them.
+    pub fn referentials(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<referential::Referentials, ArchiveError> {
+        fn load<T: serde::de::DeserializeOwned>(
+            catalog: &dyn Catalog,
+            tenant: &TenantId,
+            kind: ReferentialKind,
+        ) -> Result<Option<T>, ArchiveError> {
+            match catalog.referential(tenant, kind)? {
+                None => Ok(None),
+                Some(v) => serde_json::from_value(v.content).map(Some).map_err(|e| {
+                    ArchiveError::Catalog(CatalogError::Corruption(format!(
+                        "{} referential: {e}",
+                        kind.as_str()
+                    )))
+                }),
+            }
+        }
+        let c = &*self.catalog;
+        Ok(referential::Referentials {
+            agencies: load(c, tenant, ReferentialKind::Agencies)?,
+            rules: load(c, tenant, ReferentialKind::Rules)?,
+            contracts: load(c, tenant, ReferentialKind::IngestContracts)?,
+            profiles: load(c, tenant, ReferentialKind::ArchiveProfiles)?,
+            formats: load(c, tenant, ReferentialKind::Formats)?,
+        })
+    }
+
+    /// Ends what a dead process left running: every operation still marked running has its
+    /// blobs removed from every offer, and is closed as interrupted in its tenant's journal.
+    /// Run at every start, before serving.
+    pub fn recover(&self) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
+        let running = self.catalog.running_operations()?;
+        for (tenant, operation) in &running {
+            for offer in &self.offers {
+                offer.discard(tenant, operation)?;
+            }
+            let at = self.now();
+            let detail = json!({
+                "status": "KO",
+                "reasons": [{"step": "RECOVERY", "code": "INTERRUPTED", "message": "the operation was interrupted (the process stopped); nothing of it was kept"}],
+            });
+            let kind = self
+                .catalog
+                .operation(tenant, operation)?
+                .map(|o| o.kind)
+                .unwrap_or_else(|| "UNKNOWN".into());
+            let event = NewEvent {
+                tenant: tenant.clone(),
+                operation: operation.clone(),
+                kind,
+                outcome: Status::Ko,
+                time: at.clone(),
+                agent: "system".into(),
+                detail: detail.clone(),
+            };
+            self.catalog.finish_operation(
+                tenant,
+                OperationEnd {
+                    operation,
+                    status: Status::Ko,
+                    summary: &detail,
+                    reply: None,
+                    ended_at: &at,
+                    event: &event,
+                },
+            )?;
+            tracing::warn!(%tenant, %operation, "interrupted operation cleaned up");
+        }
+        // Scratch files of the dead process.
+        if let Ok(entries) = std::fs::read_dir(&self.tmp) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        Ok(running)
+    }
+}

@@ -260,6 +260,20 @@ fn accepted_ingest(c: &dyn Catalog) {
     assert_eq!(u2.metadata, "<ArchiveUnit id=\"x-u2\"/>");
     let os = c.objects_of_operation(&a, &operation).expect("objects");
     assert_eq!(os, objects);
+    let ops = c.operations(&a).expect("operations");
+    let ok = ops.iter().find(|o| o.id == operation).expect("listed");
+    assert_eq!(
+        (ok.status, ok.reply.as_deref()),
+        (Some(Status::Ok), None),
+        "listing leaves replies out"
+    );
+    assert!(ops.iter().any(|o| o.id == op("op-ko")));
+    assert!(
+        c.operations(&t("conf-b"))
+            .expect("operations")
+            .iter()
+            .all(|o| o.tenant == t("conf-b") && o.id != operation)
+    );
     let cs = c.copies(&a).expect("copies");
     assert_eq!(cs.len(), 2);
     assert!(cs.iter().all(|(o, _)| o == &operation));

@@ -254,6 +254,8 @@ pub trait Catalog: Send + Sync {
         operation: &OperationId,
     ) -> Result<Option<Operation>, CatalogError>;
     /// Operations left running by a process that died, on every tenant (used by recovery).
+    /// Every operation of a tenant, oldest first, without their replies.
+    fn operations(&self, tenant: &TenantId) -> Result<Vec<Operation>, CatalogError>;
     fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
 
     fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError>;

@@ -267,6 +267,50 @@ fn check_event_tenant(tenant: &TenantId, event: &NewEvent) -> Result<(), Catalog
     Ok(())
 }
 
+type RawOperation = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn raw_operation(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawOperation> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+fn to_operation(tenant: &TenantId, raw: RawOperation) -> Result<Operation, CatalogError> {
+    let (id, kind, state, status, started_at, ended_at, summary, reply) = raw;
+    Ok(Operation {
+        tenant: tenant.clone(),
+        id: parse_id("operation id", id)?,
+        kind,
+        state: match state.as_str() {
+            "RUNNING" => OperationState::Running,
+            _ => OperationState::Done,
+        },
+        status: status.as_deref().and_then(Status::parse),
+        started_at,
+        ended_at,
+        summary: summary
+            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("operation summary", e)))
+            .transpose()?,
+        reply,
+    })
+}
+
 fn parse_id<T: std::str::FromStr>(what: &str, s: String) -> Result<T, CatalogError>
 where
     T::Err: std::fmt::Display,
@@ -609,49 +653,34 @@ impl Catalog for SqliteCatalog {
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Option<Operation>, CatalogError> {
-        let row = self
-            .lock()
-            .query_row(
-                "SELECT kind, state, status, started_at, ended_at, summary, reply FROM operations
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT id, kind, state, status, started_at, ended_at, summary, reply FROM operations
                  WHERE tenant = ?1 AND id = ?2",
-                params![tenant.as_str(), operation.as_str()],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                    ))
-                },
             )
-            .optional()
             .map_err(storage)?;
-        row.map(
-            |(kind, state, status, started_at, ended_at, summary, reply)| {
-                Ok(Operation {
-                    tenant: tenant.clone(),
-                    id: operation.clone(),
-                    kind,
-                    state: match state.as_str() {
-                        "RUNNING" => OperationState::Running,
-                        _ => OperationState::Done,
-                    },
-                    status: status.as_deref().and_then(Status::parse),
-                    started_at,
-                    ended_at,
-                    summary: summary
-                        .map(|s| {
-                            serde_json::from_str(&s).map_err(|e| corrupt("operation summary", e))
-                        })
-                        .transpose()?,
-                    reply,
-                })
-            },
-        )
-        .transpose()
+        let mut rows = st
+            .query_map(params![tenant.as_str(), operation.as_str()], raw_operation)
+            .map_err(storage)?;
+        rows.next()
+            .map(|r| to_operation(tenant, r.map_err(storage)?))
+            .transpose()
+    }
+
+    fn operations(&self, tenant: &TenantId) -> Result<Vec<Operation>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT id, kind, state, status, started_at, ended_at, summary, NULL FROM operations
+                 WHERE tenant = ?1 ORDER BY started_at, rowid",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map([tenant.as_str()], raw_operation)
+            .map_err(storage)?;
+        rows.map(|r| to_operation(tenant, r.map_err(storage)?))
+            .collect()
     }
 
     fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError> {

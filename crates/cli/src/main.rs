@@ -1,2 +1,364 @@
 //! The carnac binary: thin glue that parses arguments and wires the archive together.
-fn main() {}
+//!
+//! Exit codes are a contract with outside scripts: `ingest` exits 0 when the transfer is
+//! accepted (OK or WARNING), 2 when it is rejected, 1 when the command could not run; every
+//! other command exits 0 on success and 1 on failure.
+
+mod config;
+
+use anyhow::{Context, bail};
+use carnac_archive::ports::Progress;
+use carnac_archive::{Archive, Parts};
+use carnac_blobstore::BlobStore;
+use carnac_model::TenantId;
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Carnac, an electronic archive with probative value.
+#[derive(Parser)]
+#[command(name = "carnac", version)]
+struct Cli {
+    /// The data folder: catalog, offers, configuration (carnac.toml).
+    #[arg(
+        long,
+        global = true,
+        env = "CARNAC_DATA",
+        default_value = "carnac-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tenants (the local authorities whose archives are kept).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Referentials (agencies, rules, ingest contracts, archive profiles, formats).
+    Referential {
+        #[command(subcommand)]
+        command: ReferentialCommand,
+    },
+    /// Ingests a SEDA transfer (zip, tar, tar.gz, tar.bz2). Exit 0: accepted; 2: rejected;
+    /// 1: could not run.
+    Ingest {
+        /// The tenant the transfer is for.
+        #[arg(long)]
+        tenant: String,
+        /// The transfer container.
+        file: PathBuf,
+        /// Write the ArchiveTransferReply to this file (default: standard output).
+        #[arg(long)]
+        atr: Option<PathBuf>,
+        /// Print a JSON summary on standard output instead of the reply.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serves the HTTP API (loopback only until authentication exists).
+    Serve {
+        /// Address to listen on (default from carnac.toml, else 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Checks that the catalog and every offer agree. Exit 0: consistent; 2: problems found.
+    Check {
+        /// Also re-read every copy and compare its digest.
+        #[arg(long)]
+        digests: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Creates a tenant. ID: 1 to 64 of A-Z a-z 0-9 _ - (a SIREN in production).
+    Create {
+        id: String,
+        /// A human-readable name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Lists the tenants.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ReferentialCommand {
+    /// Imports a folder laid out as Vitam's referentials (agencies/, rules/, contracts/,
+    /// profiles/, formats/). A folder with any malformed file is refused whole.
+    Import {
+        #[arg(long)]
+        tenant: String,
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let default_level = if serving { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("carnac: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Holds the data folder's lock for as long as the process uses it: one process at a time,
+/// so that recovery never mistakes another process's running operations for dead ones.
+struct DataLock(#[allow(dead_code)] std::fs::File);
+
+fn lock(data: &Path) -> anyhow::Result<DataLock> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("creating the data folder {}", data.display()))?;
+    let path = data.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        bail!(
+            "the data folder {} is in use by another carnac process (a running `carnac serve`?); \
+             stop it, or send the work to its HTTP API",
+            data.display()
+        );
+    }
+    Ok(DataLock(file))
+}
+
+fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLock)> {
+    let guard = lock(data)?;
+    let config = config::Config::load(data)?;
+    let catalog = carnac_catalog::sqlite::SqliteCatalog::open(&data.join("catalog.sqlite"))
+        .context("opening the catalog")?;
+    let mut offers: Vec<Arc<dyn BlobStore>> = Vec::new();
+    for (i, dir) in config.storage.offers.iter().enumerate() {
+        let root = if dir.is_absolute() {
+            dir.clone()
+        } else {
+            data.join(dir)
+        };
+        let name = format!("offer-{}", i + 1);
+        offers.push(Arc::new(
+            carnac_blobstore::fs::FsStore::open(name, root).context("opening a storage offer")?,
+        ));
+    }
+    let scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>> =
+        match &config.antivirus.clamd_socket {
+            Some(socket) => {
+                let clamd = carnac_archive::antivirus::Clamd::new(socket);
+                clamd.ping().map_err(|e| {
+                    anyhow::anyhow!("the configured antivirus does not answer: {e}")
+                })?;
+                Some(Arc::new(clamd))
+            }
+            None => None,
+        };
+    let identifier =
+        carnac_pronom::Identifier::embedded().context("loading the PRONOM signatures")?;
+    let archive = Archive::new(Parts {
+        catalog: Arc::new(catalog),
+        offers,
+        clock: Arc::new(carnac_archive::system::SystemClock),
+        ids: Arc::new(carnac_archive::system::RandomIds),
+        scanner,
+        identifier: Arc::new(identifier),
+        config: carnac_archive::IngestConfig {
+            limits: carnac_container::Limits {
+                max_total_size: config.limits.max_total_size,
+                max_entries: config.limits.max_entries,
+                max_ratio: config.limits.max_ratio,
+                ..carnac_container::Limits::default()
+            },
+            max_manifest_size: config.limits.max_manifest_size,
+            archival_agency: config.archival_agency.clone(),
+        },
+        tmp: data.join("tmp"),
+    })?;
+    let recovered = archive
+        .recover()
+        .context("recovering interrupted operations")?;
+    for (tenant, op) in &recovered {
+        eprintln!(
+            "carnac: operation {op} of tenant {tenant} was interrupted; its partial data was removed"
+        );
+    }
+    Ok((archive, config, guard))
+}
+
+fn tenant(id: &str) -> anyhow::Result<TenantId> {
+    TenantId::new(id).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (archive, config, _guard) = open_archive(&cli.data)?;
+    match cli.command {
+        Command::Tenant {
+            command: TenantCommand::Create { id, name },
+        } => {
+            let t = tenant(&id)?;
+            let op = archive.create_tenant(&t, name.as_deref().unwrap_or(&id), "cli")?;
+            println!("tenant {t} created (operation {op})");
+        }
+        Command::Tenant {
+            command: TenantCommand::List,
+        } => {
+            for t in archive.catalog().tenants()? {
+                println!("{}\t{}\t{}", t.id, t.name, t.created_at);
+            }
+        }
+        Command::Referential {
+            command: ReferentialCommand::Import { tenant: t, dir },
+        } => {
+            let t = tenant(&t)?;
+            let outcome = archive.import_referentials(&t, &dir, "cli")?;
+            for ((kind, version), (_, count)) in outcome.versions.iter().zip(&outcome.counts) {
+                println!("{}: {count} entries, version {version}", kind.as_str());
+            }
+            for (file, why) in &outcome.skipped {
+                println!("skipped {file}: {why}");
+            }
+            println!("operation {}", outcome.operation);
+        }
+        Command::Ingest {
+            tenant: t,
+            file,
+            atr,
+            json,
+        } => {
+            let t = tenant(&t)?;
+            let container = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let bar = Bar::new();
+            let outcome = archive.ingest(&t, container, "cli", &bar)?;
+            if let Some(path) = &atr {
+                std::fs::write(path, &outcome.reply)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer(&mut out, &outcome.summary)?;
+                writeln!(out)?;
+            } else if atr.is_none() {
+                out.write_all(outcome.reply.as_bytes())?;
+            }
+            out.flush()?;
+            if !json {
+                eprintln!(
+                    "{}: {} (operation {})",
+                    file.display(),
+                    outcome.status(),
+                    outcome.operation()
+                );
+                for r in &outcome.summary.reasons {
+                    eprintln!("  {} {}.{}: {}", r.severity, r.step, r.code, r.message);
+                }
+            }
+            return Ok(ExitCode::from(if outcome.status().is_accepted() {
+                0
+            } else {
+                2
+            }));
+        }
+        Command::Serve { listen } => {
+            let listen = listen.unwrap_or(config.server.listen.clone());
+            serve(archive, &cli.data, &listen)?;
+        }
+        Command::Check { digests } => {
+            let problems = archive.check_consistency(digests)?;
+            for p in &problems {
+                println!("{p}");
+            }
+            if !problems.is_empty() {
+                return Ok(ExitCode::from(2));
+            }
+            println!("consistent");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(archive: Archive, data: &Path, listen: &str) -> anyhow::Result<()> {
+    let addr: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("{listen:?} is not an address:port"))?;
+    if !addr.ip().is_loopback() {
+        bail!(
+            "carnac serve binds to loopback addresses only until authentication exists ({addr} is not one)"
+        );
+    }
+    let uploads = data.join("tmp");
+    let state = Arc::new(carnac_server::AppState {
+        archive: Arc::new(archive),
+        uploads,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        eprintln!(
+            "carnac: serving on http://{addr} (loopback only: there is no authentication yet)"
+        );
+        carnac_server::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        anyhow::Ok(())
+    })
+}
+
+/// A progress bar on standard error, drawn only when it is a terminal.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    fn new() -> Bar {
+        Bar(std::io::stderr()
+            .is_terminal()
+            .then(indicatif::ProgressBar::hidden))
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, what: &str, total: u64) {
+        if let Some(b) = &self.0 {
+            b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            b.set_length(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.set_message(what.to_owned());
+        }
+    }
+    fn advance(&self, bytes: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(bytes);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -47,10 +47,12 @@ pub enum ObjectKind {
 pub struct DataObject {
     pub xml_id: String,
     pub kind: ObjectKind,
-    /// The enclosing `DataObjectGroup`, or the group named by `DataObjectGroupId` /
-    /// `DataObjectGroupReferenceId` (SEDA 2.1 style).
+    /// The enclosing `DataObjectGroup` element (SEDA 2.2 style), if any.
+    pub group_element: Option<String>,
+    /// The group named by the object itself: `DataObjectGroupId` (which declares it) or
+    /// `DataObjectGroupReferenceId` (which refers to it), SEDA 2.1 style.
     pub group: Option<String>,
-    /// Whether `group` was declared by this object (`DataObjectGroupId`) or by an element.
+    /// Whether `group` comes from `DataObjectGroupId`.
     pub declares_group: bool,
     pub version: Option<String>,
     pub uri: Option<String>,
@@ -427,7 +429,7 @@ fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, ManifestError
 fn new_object(
     e: &BytesStart<'_>,
     local: &[u8],
-    group: Option<String>,
+    group_element: Option<String>,
 ) -> Result<DataObject, ManifestError> {
     Ok(DataObject {
         xml_id: attr(e, b"id")?.unwrap_or_default(),
@@ -436,7 +438,8 @@ fn new_object(
         } else {
             ObjectKind::Physical
         },
-        group,
+        group_element,
+        group: None,
         declares_group: false,
         version: None,
         uri: None,

@@ -54,6 +54,7 @@ fn reads_the_structure_of_a_2_1_manifest() {
     assert_eq!(o.xml_id, "ID7");
     assert_eq!(o.kind, ObjectKind::Binary);
     assert_eq!(o.group.as_deref(), Some("ID6"));
+    assert_eq!(o.group_element, None);
     assert!(o.declares_group);
     assert_eq!(
         o.uri.as_deref(),

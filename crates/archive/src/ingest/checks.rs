@@ -1,0 +1,948 @@
+//! The checks of a manifest that XSD cannot express, against its container's files and the
+//! tenant's referentials. Pure: a manifest, a file list and referentials in; findings and a
+//! plan of what to store out. Every check runs and adds to the report.
+
+use crate::referential::Referentials;
+use carnac_model::referential::{ArchiveProfile, RuleCategory, end_date};
+use carnac_model::{Digest, DigestAlgorithm, Report};
+use carnac_seda::manifest::{Manifest, ObjectKind};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub const STEP_PACKAGE: &str = "CHECK_DATAOBJECTPACKAGE";
+pub const STEP_UNITS: &str = "CHECK_UNIT_SCHEMA";
+pub const STEP_HEADER: &str = "CHECK_HEADER";
+pub const STEP_PROFILE: &str = "CHECK_ARCHIVEPROFILE";
+pub const STEP_RULES: &str = "CHECK_RULES";
+
+/// The usages SEDA defines for `DataObjectVersion`, and whether each is for binary objects.
+const USAGES: [(&str, bool); 5] = [
+    ("BinaryMaster", true),
+    ("Dissemination", true),
+    ("Thumbnail", true),
+    ("TextContent", true),
+    ("PhysicalMaster", false),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedGroup {
+    pub xml_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedObject {
+    /// Index in [`Manifest::objects`].
+    pub index: usize,
+    /// Index in [`Plan::groups`].
+    pub group: usize,
+    /// Path of its file in the container.
+    pub file: Option<String>,
+    pub declared_digest: Option<Digest>,
+    pub declared_size: Option<u64>,
+    /// `Usage_Version`, e.g. `BinaryMaster_1`.
+    pub version: String,
+    pub physical: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRule {
+    pub category: RuleCategory,
+    pub rule: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedUnit {
+    /// Index in [`Manifest::units`].
+    pub index: usize,
+    /// Indexes in [`Plan::units`].
+    pub parents: Vec<usize>,
+    /// Indexes in [`Plan::groups`].
+    pub groups: Vec<usize>,
+    pub rules: Vec<PlannedRule>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub groups: Vec<PlannedGroup>,
+    pub objects: Vec<PlannedObject>,
+    pub units: Vec<PlannedUnit>,
+}
+
+/// The content files of the container.
+pub struct ContentFiles<'a> {
+    /// The content folder as spelled in the container.
+    pub dir: Option<&'a str>,
+    /// Container paths of the files under it.
+    pub files: &'a [String],
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_owned());
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The part of a path after the content folder, whatever its case (Vitam's samples write both
+/// `Content/` and `content/`).
+fn content_relative(path: &str) -> Option<&str> {
+    let (first, rest) = path.split_once('/')?;
+    first.eq_ignore_ascii_case("content").then_some(rest)
+}
+
+/// `BinaryMaster`, `BinaryMaster_2` → (usage, version).
+pub fn parse_version(v: &str) -> Option<(&'static str, u32)> {
+    let (usage, number) = match v.rsplit_once('_') {
+        Some((u, n)) => (u, n.parse::<u32>().ok().filter(|n| *n > 0)?),
+        None => (v, 1),
+    };
+    USAGES
+        .iter()
+        .find(|(u, _)| *u == usage)
+        .map(|(u, _)| (*u, number))
+}
+
+fn is_binary_usage(usage: &str) -> bool {
+    USAGES.iter().any(|(u, binary)| *u == usage && *binary)
+}
+
+/// A SEDA date or date-time, comparable: instants when both have a time, dates otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SedaDate {
+    pub date: time::Date,
+    pub instant: Option<time::OffsetDateTime>,
+}
+
+pub fn parse_date(s: &str) -> Option<SedaDate> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(SedaDate {
+            date: t.to_offset(time::UtcOffset::UTC).date(),
+            instant: Some(t),
+        });
+    }
+    let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(s.get(..10)?, &date_fmt).ok()?;
+    let rest = &s[10..];
+    if rest.is_empty() {
+        return Some(SedaDate {
+            date,
+            instant: None,
+        });
+    }
+    // A local date-time without offset, or a date with an offset: read as UTC.
+    let time_part = rest.strip_prefix('T')?;
+    let hms = time_part.get(..8)?;
+    let t_fmt = time::macros::format_description!("[hour]:[minute]:[second]");
+    let t = time::Time::parse(hms, &t_fmt).ok()?;
+    Some(SedaDate {
+        date,
+        instant: Some(time::PrimitiveDateTime::new(date, t).assume_utc()),
+    })
+}
+
+fn before(a: &SedaDate, b: &SedaDate) -> bool {
+    match (a.instant, b.instant) {
+        (Some(x), Some(y)) => x <= y,
+        _ => a.date <= b.date,
+    }
+}
+
+/// Structure: identifiers, groups, objects, files, units and their links.
+pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Report) -> Plan {
+    let mut plan = Plan::default();
+
+    // Identifiers are unique across the package.
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let all_ids = m
+        .group_elements
+        .iter()
+        .map(|g| (g.as_str(), "DataObjectGroup"))
+        .chain(m.objects.iter().map(|o| (o.xml_id.as_str(), "data object")))
+        .chain(m.units.iter().map(|u| (u.xml_id.as_str(), "ArchiveUnit")));
+    for (id, what) in all_ids {
+        if id.is_empty() {
+            report.error(STEP_PACKAGE, "MISSING_ID", format!("a {what} has no id"));
+        } else if let Some(first) = seen.insert(id, what) {
+            report.error(
+                STEP_PACKAGE,
+                "DUPLICATE_ID",
+                format!("id {id:?} is used by a {first} and by a {what}"),
+            );
+        }
+    }
+
+    // Groups: declared by elements, or by an object's DataObjectGroupId.
+    let mut group_index: BTreeMap<String, usize> = BTreeMap::new();
+    fn declare(plan: &mut Plan, index: &mut BTreeMap<String, usize>, id: &str) -> usize {
+        *index.entry(id.to_owned()).or_insert_with(|| {
+            plan.groups.push(PlannedGroup {
+                xml_id: id.to_owned(),
+            });
+            plan.groups.len() - 1
+        })
+    }
+    for g in &m.group_elements {
+        declare(&mut plan, &mut group_index, g);
+    }
+    for o in &m.objects {
+        if o.declares_group
+            && o.group_element.is_none()
+            && let Some(g) = &o.group
+        {
+            declare(&mut plan, &mut group_index, g);
+        }
+    }
+
+    // Content files by their path under the content folder.
+    let mut files: BTreeMap<&str, &str> = BTreeMap::new();
+    for f in content.files {
+        if let Some(rel) = content_relative(f) {
+            files.insert(rel, f.as_str());
+        }
+    }
+    let mut used_files: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut versions_in_group: BTreeSet<(usize, String)> = BTreeSet::new();
+
+    for (index, o) in m.objects.iter().enumerate() {
+        let label = format!(
+            "{} {:?}",
+            if o.kind == ObjectKind::Binary {
+                "BinaryDataObject"
+            } else {
+                "PhysicalDataObject"
+            },
+            o.xml_id
+        );
+        let physical = o.kind == ObjectKind::Physical;
+        if let (Some(element), Some(named)) = (&o.group_element, &o.group)
+            && element != named
+        {
+            report.warning(
+                STEP_PACKAGE,
+                "GROUP_CONFLICT",
+                format!("{label} sits in the DataObjectGroup {element:?} but names the group {named:?}; the enclosing group is used"),
+            );
+        }
+        let group = match o.group_element.as_ref().or(o.group.as_ref()) {
+            Some(g) => match group_index.get(g) {
+                Some(&i) => i,
+                None => {
+                    report.error(
+                        STEP_PACKAGE,
+                        "UNKNOWN_GROUP",
+                        format!("{label} refers to the object group {g:?}, which is not declared"),
+                    );
+                    declare(&mut plan, &mut group_index, g)
+                }
+            },
+            // An object outside any group forms a group of its own, named after it.
+            None => declare(&mut plan, &mut group_index, &o.xml_id),
+        };
+        let version = match o.version.as_deref() {
+            None => if physical {
+                "PhysicalMaster_1"
+            } else {
+                "BinaryMaster_1"
+            }
+            .to_owned(),
+            Some(v) => match parse_version(v) {
+                Some((usage, n)) => {
+                    if is_binary_usage(usage) == physical {
+                        report.error(
+                            STEP_PACKAGE,
+                            "VERSION_KIND_MISMATCH",
+                            format!(
+                                "{label} has DataObjectVersion {v:?}, a usage for {} objects",
+                                if physical { "binary" } else { "physical" }
+                            ),
+                        );
+                    }
+                    format!("{usage}_{n}")
+                }
+                None => {
+                    report.error(
+                        STEP_PACKAGE,
+                        "INVALID_VERSION",
+                        format!("{label} has DataObjectVersion {v:?}; expected BinaryMaster, Dissemination, Thumbnail, TextContent or PhysicalMaster, optionally followed by _N"),
+                    );
+                    v.to_owned()
+                }
+            },
+        };
+        if !versions_in_group.insert((group, version.clone())) {
+            report.error(
+                STEP_PACKAGE,
+                "DUPLICATE_VERSION",
+                format!("{label}: its object group already has a {version}"),
+            );
+        }
+
+        let mut planned = PlannedObject {
+            index,
+            group,
+            file: None,
+            declared_digest: None,
+            declared_size: None,
+            version,
+            physical,
+        };
+        if !physical {
+            match &o.digest {
+                None => report.error("CHECK_DIGEST", "DIGEST_MISSING", format!("{label} declares no MessageDigest")),
+                Some((algo, value)) => match DigestAlgorithm::from_seda_name(algo) {
+                    None => report.error(
+                        "CHECK_DIGEST",
+                        "DIGEST_ALGORITHM",
+                        format!("{label}: digest algorithm {algo:?} is not one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"),
+                    ),
+                    Some(a) => match Digest::parse_declared(a, value) {
+                        Some(d) => planned.declared_digest = Some(d),
+                        None => report.error("CHECK_DIGEST", "DIGEST_MALFORMED", format!("{label}: {value:?} is not a {a} digest in hexadecimal")),
+                    },
+                },
+            }
+            if let Some(size) = &o.size {
+                match size.trim().parse::<u64>() {
+                    Ok(s) => planned.declared_size = Some(s),
+                    Err(_) => report.error(
+                        STEP_PACKAGE,
+                        "INVALID_SIZE",
+                        format!("{label}: Size {size:?} is not a number of bytes"),
+                    ),
+                }
+            }
+            match o.uri.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+                None => report.error(STEP_PACKAGE, "NO_URI", format!("{label} has no Uri")),
+                Some(uri) => {
+                    let found = percent_decode(uri)
+                        .as_deref()
+                        .and_then(content_relative)
+                        .and_then(|rel| files.get(rel).copied())
+                        .or_else(|| content_relative(uri).and_then(|rel| files.get(rel).copied()));
+                    match found {
+                        None => report.error(
+                            STEP_PACKAGE,
+                            "MANIFEST_SUPERIOR_BDO",
+                            format!("{label} names the file {uri:?}, which is not in the container's content folder"),
+                        ),
+                        Some(path) => {
+                            if let Some(other) = used_files.insert(path, o.xml_id.as_str()) {
+                                report.error(STEP_PACKAGE, "DUPLICATE_URI", format!("{label} and {other:?} name the same file {path:?}"));
+                            } else {
+                                planned.file = Some(path.to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        plan.objects.push(planned);
+    }
+    for f in content.files {
+        if !used_files.contains_key(f.as_str()) {
+            report.error(
+                STEP_PACKAGE,
+                "MANIFEST_INFERIOR_BDO",
+                format!("the file {f:?} is in the container but no object declares it"),
+            );
+        }
+    }
+    if content.files.is_empty()
+        && content.dir.is_none()
+        && m.objects.iter().all(|o| o.kind == ObjectKind::Physical)
+    {
+        // Nothing to store but descriptions: accepted, and said.
+    }
+    if m.objects.is_empty() {
+        report.warning(
+            "STP_OG_CHECK_AND_TRANSFORME",
+            "NO_OBJECT",
+            "the transfer holds archive units but no data object",
+        );
+    }
+
+    // Units: real ones become catalog units; `ArchiveUnitRefId` elements only add a link.
+    let mut by_xml: HashMap<&str, usize> = HashMap::new();
+    for (i, u) in m.units.iter().enumerate() {
+        if u.ref_target.is_none() {
+            by_xml.insert(u.xml_id.as_str(), plan.units.len());
+            plan.units.push(PlannedUnit {
+                index: i,
+                parents: Vec::new(),
+                groups: Vec::new(),
+                rules: Vec::new(),
+            });
+        }
+    }
+    let object_group: HashMap<&str, usize> = plan
+        .objects
+        .iter()
+        .map(|o| (m.objects[o.index].xml_id.as_str(), o.group))
+        .collect();
+    let mut referenced_groups = BTreeSet::new();
+    // A reference may point at another reference element: follow the chain to a real unit.
+    let refs: HashMap<&str, &str> = m
+        .units
+        .iter()
+        .filter_map(|u| u.ref_target.as_deref().map(|t| (u.xml_id.as_str(), t)))
+        .collect();
+    let resolve = |target: &str| -> Option<usize> {
+        let mut current = target;
+        for _ in 0..=refs.len() {
+            if let Some(&real) = by_xml.get(current) {
+                return Some(real);
+            }
+            current = refs.get(current)?;
+        }
+        None
+    };
+    for (i, u) in m.units.iter().enumerate() {
+        let enclosing = u
+            .parent
+            .and_then(|p| by_xml.get(m.units[p].xml_id.as_str()).copied());
+        match &u.ref_target {
+            Some(target) => match resolve(target) {
+                Some(t) => {
+                    if let Some(p) = enclosing {
+                        plan.units[t].parents.push(p);
+                    }
+                }
+                None => report.error(
+                    STEP_PACKAGE,
+                    "UNKNOWN_UNIT",
+                    format!(
+                        "ArchiveUnit {:?} refers to the unit {target:?}, which is not declared",
+                        u.xml_id
+                    ),
+                ),
+            },
+            None => {
+                let me = by_xml[u.xml_id.as_str()];
+                if let Some(p) = enclosing {
+                    plan.units[me].parents.push(p);
+                }
+                for g in &u.group_refs {
+                    match group_index.get(g) {
+                        Some(&gi) => {
+                            plan.units[me].groups.push(gi);
+                            referenced_groups.insert(gi);
+                        }
+                        None => report.error(
+                            STEP_PACKAGE,
+                            "UNKNOWN_GROUP",
+                            format!("ArchiveUnit {:?} refers to the object group {g:?}, which is not declared", u.xml_id),
+                        ),
+                    }
+                }
+                for o in &u.object_refs {
+                    match object_group.get(o.as_str()) {
+                        Some(&gi) => {
+                            plan.units[me].groups.push(gi);
+                            referenced_groups.insert(gi);
+                        }
+                        None => report.error(
+                            STEP_PACKAGE,
+                            "UNKNOWN_OBJECT",
+                            format!("ArchiveUnit {:?} refers to the data object {o:?}, which is not declared", u.xml_id),
+                        ),
+                    }
+                }
+                check_unit_content(m, i, report);
+            }
+        }
+    }
+    for (gi, g) in plan.groups.iter().enumerate() {
+        if !referenced_groups.contains(&gi) {
+            report.error(
+                STEP_PACKAGE,
+                "ORPHAN_GROUP",
+                format!(
+                    "the object group {:?} is referenced by no archive unit",
+                    g.xml_id
+                ),
+            );
+        }
+    }
+    for cycle in cycles(&plan) {
+        let names: Vec<&str> = cycle
+            .iter()
+            .map(|&u| m.units[plan.units[u].index].xml_id.as_str())
+            .collect();
+        report.error(
+            STEP_PACKAGE,
+            "CYCLE",
+            format!("archive units form a cycle: {}", names.join(" -> ")),
+        );
+    }
+    plan
+}
+
+fn check_unit_content(m: &Manifest, i: usize, report: &mut Report) {
+    let u = &m.units[i];
+    if !u.has_content {
+        report.error(
+            STEP_UNITS,
+            "NO_CONTENT",
+            format!("ArchiveUnit {:?} has no Content", u.xml_id),
+        );
+        return;
+    }
+    if u.titles.iter().all(|t| t.trim().is_empty()) {
+        report.error(
+            STEP_UNITS,
+            "EMPTY_TITLE",
+            format!("ArchiveUnit {:?} has no non-empty Title", u.xml_id),
+        );
+    }
+    let parse = |what: &str, v: &Option<String>, report: &mut Report| -> Option<SedaDate> {
+        let v = v.as_deref()?;
+        let d = parse_date(v);
+        if d.is_none() {
+            report.error(
+                STEP_UNITS,
+                "INVALID_DATE",
+                format!("ArchiveUnit {:?}: {what} {v:?} is not a date", u.xml_id),
+            );
+        }
+        d
+    };
+    let start = parse("StartDate", &u.start_date, report);
+    let end = parse("EndDate", &u.end_date, report);
+    if let (Some(s), Some(e)) = (start, end)
+        && !before(&s, &e)
+    {
+        report.error(
+            STEP_UNITS,
+            "DATES_INCONSISTENT",
+            format!(
+                "ArchiveUnit {:?}: StartDate {} is after EndDate {}",
+                u.xml_id,
+                u.start_date.as_deref().unwrap_or_default(),
+                u.end_date.as_deref().unwrap_or_default()
+            ),
+        );
+    }
+}
+
+/// Every cycle of the parent relation, each reported once (as found by a depth-first walk).
+fn cycles(plan: &Plan) -> Vec<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let n = plan.units.len();
+    let mut mark = vec![Mark::New; n];
+    let mut found = Vec::new();
+    for root in 0..n {
+        if mark[root] != Mark::New {
+            continue;
+        }
+        // Iterative DFS over parent links: (node, next parent to visit).
+        let mut stack = vec![(root, 0usize)];
+        mark[root] = Mark::Open;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&p) = plan.units[node].parents.get(*next) {
+                *next += 1;
+                match mark[p] {
+                    Mark::New => {
+                        mark[p] = Mark::Open;
+                        stack.push((p, 0));
+                    }
+                    Mark::Open => {
+                        let start = stack.iter().position(|(u, _)| *u == p).unwrap_or(0);
+                        let mut cycle: Vec<usize> =
+                            stack[start..].iter().map(|(u, _)| *u).collect();
+                        cycle.push(p);
+                        found.push(cycle);
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                mark[node] = Mark::Done;
+                stack.pop();
+            }
+        }
+    }
+    found
+}
+
+/// The transfer's header against the tenant's referentials. Returns the archive profile the
+/// manifest must then conform to, when it declares one that may be used.
+pub fn check_header<'r>(
+    m: &Manifest,
+    refs: &'r Referentials,
+    report: &mut Report,
+) -> Option<&'r ArchiveProfile> {
+    let h = &m.header;
+    let nonempty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let agencies = refs.agencies.as_ref();
+    match nonempty(&h.originating_agency) {
+        None => report.error(
+            STEP_HEADER,
+            "CHECK_AGENT.ORIGINATING_MISSING",
+            "the manifest names no OriginatingAgencyIdentifier",
+        ),
+        Some(a) if !agencies.is_some_and(|m| m.contains_key(&a)) => report.error(
+            STEP_HEADER,
+            "CHECK_AGENT.UNKNOWN",
+            format!("the originating agency {a:?} is not in the tenant's agencies referential"),
+        ),
+        Some(_) => {}
+    }
+    if let Some(a) = nonempty(&h.submission_agency)
+        && !agencies.is_some_and(|m| m.contains_key(&a))
+    {
+        report.error(
+            STEP_HEADER,
+            "CHECK_AGENT.UNKNOWN",
+            format!("the submission agency {a:?} is not in the tenant's agencies referential"),
+        );
+    }
+
+    let contract = match nonempty(&h.archival_agreement) {
+        None => {
+            report.error(
+                STEP_HEADER,
+                "CHECK_CONTRACT_INGEST.CONTRACT_NOT_IN_MANIFEST",
+                "the manifest names no ArchivalAgreement (ingest contract)",
+            );
+            None
+        }
+        Some(id) => match refs.contracts.as_ref().and_then(|c| c.get(&id)) {
+            None => {
+                report.error(
+                    STEP_HEADER,
+                    "CHECK_CONTRACT_INGEST.CONTRACT_UNKNOWN",
+                    format!("the ingest contract {id:?} does not exist for this tenant"),
+                );
+                None
+            }
+            Some(c) if !c.active => {
+                report.error(
+                    STEP_HEADER,
+                    "CHECK_CONTRACT_INGEST.CONTRACT_INACTIVE",
+                    format!("the ingest contract {id:?} is inactive"),
+                );
+                None
+            }
+            Some(c) => Some(c),
+        },
+    };
+    let declared = nonempty(&h.archival_profile);
+    let contract = contract?;
+    match declared {
+        None => {
+            if !contract.archive_profiles.is_empty() {
+                report.error(
+                    STEP_PROFILE,
+                    "CHECK_IC_AP_RELATION.MISSING",
+                    format!(
+                        "the ingest contract {:?} requires one of the archive profiles {:?}, and the manifest declares none",
+                        contract.identifier, contract.archive_profiles
+                    ),
+                );
+            }
+            None
+        }
+        Some(p) => {
+            if !contract.archive_profiles.iter().any(|x| x == &p) {
+                report.error(
+                    STEP_PROFILE,
+                    "CHECK_IC_AP_RELATION.DIFF",
+                    format!(
+                        "the archive profile {p:?} is not allowed by the ingest contract {:?}",
+                        contract.identifier
+                    ),
+                );
+                return None;
+            }
+            match refs.profiles.as_ref().and_then(|ps| ps.get(&p)) {
+                None => {
+                    report.error(
+                        STEP_PROFILE,
+                        "PROFILE_UNKNOWN",
+                        format!("the archive profile {p:?} does not exist for this tenant"),
+                    );
+                    None
+                }
+                Some(profile) if !profile.active => {
+                    report.error(
+                        STEP_PROFILE,
+                        "PROFILE_INACTIVE",
+                        format!("the archive profile {p:?} is inactive"),
+                    );
+                    None
+                }
+                Some(profile) if profile.schema.is_none() => {
+                    report.error(
+                        STEP_PROFILE,
+                        "PROFILE_WITHOUT_SCHEMA",
+                        format!("the archive profile {p:?} has no schema file to validate against"),
+                    );
+                    None
+                }
+                Some(profile) => Some(profile),
+            }
+        }
+    }
+}
+
+/// Every rule exists in its category; end dates are computed from start dates.
+pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &mut Report) {
+    let rules = refs.rules.as_ref();
+    let resolve =
+        |owner: &str, r: &carnac_seda::manifest::RuleRef, report: &mut Report| -> PlannedRule {
+            let mut end = None;
+            match rules.and_then(|rs| rs.get(&r.rule)) {
+                None => report.error(
+                    STEP_RULES,
+                    "UNKNOWN_RULE",
+                    format!(
+                        "{owner}: the rule {:?} is not in the tenant's rules referential",
+                        r.rule
+                    ),
+                ),
+                Some(def) if def.category != r.category => report.error(
+                    STEP_RULES,
+                    "WRONG_CATEGORY",
+                    format!(
+                        "{owner}: the rule {:?} is a {}, used as a {}",
+                        r.rule,
+                        def.category.as_str(),
+                        r.category.as_str()
+                    ),
+                ),
+                Some(def) => {
+                    if let (Some(start), Some(duration)) = (r.start_date.as_deref(), def.duration) {
+                        match parse_date(start) {
+                            Some(d) => end = end_date(d.date, duration).map(|e| e.to_string()),
+                            None => report.error(
+                                STEP_RULES,
+                                "INVALID_DATE",
+                                format!(
+                                    "{owner}: rule {:?} has StartDate {start:?}, not a date",
+                                    r.rule
+                                ),
+                            ),
+                        }
+                    }
+                }
+            }
+            PlannedRule {
+                category: r.category,
+                rule: r.rule.clone(),
+                start_date: r.start_date.clone(),
+                end_date: end,
+            }
+        };
+    for r in &m.header.rules {
+        resolve("ManagementMetadata", r, report);
+    }
+    for unit in &mut plan.units {
+        let u = &m.units[unit.index];
+        let owner = format!("ArchiveUnit {:?}", u.xml_id);
+        unit.rules = u.rules.iter().map(|r| resolve(&owner, r, report)).collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carnac_seda::manifest;
+
+    fn read(xml: &str) -> Manifest {
+        manifest::read(xml.as_bytes(), &mut manifest::NoMetadata).unwrap()
+    }
+
+    fn codes(r: &Report) -> Vec<&str> {
+        r.findings().iter().map(|f| f.code.as_str()).collect()
+    }
+
+    const HEAD: &str = r#"<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1"><DataObjectPackage>"#;
+    const TAIL: &str = r#"<ManagementMetadata><OriginatingAgencyIdentifier>AG</OriginatingAgencyIdentifier></ManagementMetadata></DataObjectPackage></ArchiveTransfer>"#;
+
+    fn package(objects: &str, units: &str) -> Manifest {
+        read(&format!(
+            "{HEAD}{objects}<DescriptiveMetadata>{units}</DescriptiveMetadata>{TAIL}"
+        ))
+    }
+
+    fn bdo(id: &str, group: &str, uri: &str) -> String {
+        format!(
+            r#"<BinaryDataObject id="{id}"><DataObjectGroupId>{group}</DataObjectGroupId><DataObjectVersion>BinaryMaster_1</DataObjectVersion><Uri>{uri}</Uri><MessageDigest algorithm="SHA-256">{}</MessageDigest><Size>3</Size></BinaryDataObject>"#,
+            "a".repeat(64)
+        )
+    }
+
+    fn unit(id: &str, inner: &str) -> String {
+        format!(
+            r#"<ArchiveUnit id="{id}"><Content><Title>{id}</Title></Content>{inner}</ArchiveUnit>"#
+        )
+    }
+
+    #[test]
+    fn a_sound_package_plans_everything() {
+        let m = package(
+            &bdo("O1", "G1", "Content/a.pdf"),
+            &unit(
+                "U1",
+                &unit(
+                    "U2",
+                    "<DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference>",
+                ),
+            ),
+        );
+        let files = vec!["content/a.pdf".to_owned()];
+        let mut r = Report::new();
+        let plan = check_package(
+            &m,
+            &ContentFiles {
+                dir: Some("content"),
+                files: &files,
+            },
+            &mut r,
+        );
+        assert!(r.findings().is_empty(), "{r:?}");
+        assert_eq!(plan.groups.len(), 1);
+        assert_eq!(
+            plan.objects[0].file.as_deref(),
+            Some("content/a.pdf"),
+            "the content folder's case does not matter"
+        );
+        assert_eq!(plan.units.len(), 2);
+        assert_eq!(plan.units[1].parents, [0]);
+        assert_eq!(plan.units[1].groups, [0]);
+    }
+
+    #[test]
+    fn files_and_uris_are_counted_both_ways() {
+        let objects = format!(
+            "{}{}",
+            bdo("O1", "G1", "Content/a.pdf"),
+            bdo("O2", "G2", "Content/missing.pdf")
+        );
+        let units = unit(
+            "U1",
+            "<DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference><DataObjectReference><DataObjectGroupReferenceId>G2</DataObjectGroupReferenceId></DataObjectReference>",
+        );
+        let m = package(&objects, &units);
+        let files = vec!["Content/a.pdf".to_owned(), "Content/extra.txt".to_owned()];
+        let mut r = Report::new();
+        check_package(
+            &m,
+            &ContentFiles {
+                dir: Some("Content"),
+                files: &files,
+            },
+            &mut r,
+        );
+        assert_eq!(
+            codes(&r),
+            ["MANIFEST_SUPERIOR_BDO", "MANIFEST_INFERIOR_BDO"]
+        );
+        assert!(r.findings()[1].message.contains("extra.txt"));
+    }
+
+    #[test]
+    fn references_cycles_orphans_versions_and_digests() {
+        let objects = format!(
+            "{}{}<BinaryDataObject id=\"O3\"><DataObjectGroupReferenceId>GX</DataObjectGroupReferenceId><DataObjectVersion>PhysicalMaster</DataObjectVersion><Uri>Content/c</Uri><MessageDigest algorithm=\"SHA-257\">ab</MessageDigest></BinaryDataObject>",
+            bdo("O1", "G1", "Content/a"),
+            bdo("O2", "G2", "Content/b"),
+        );
+        let units = format!(
+            "{}{}{}",
+            unit(
+                "U1",
+                "<ArchiveUnit id=\"R1\"><ArchiveUnitRefId>U2</ArchiveUnitRefId></ArchiveUnit><DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference>"
+            ),
+            unit(
+                "U2",
+                "<ArchiveUnit id=\"R2\"><ArchiveUnitRefId>U1</ArchiveUnitRefId></ArchiveUnit><ArchiveUnit id=\"R3\"><ArchiveUnitRefId>NOPE</ArchiveUnitRefId></ArchiveUnit>"
+            ),
+            r#"<ArchiveUnit id="U3"><Content><Title> </Title><StartDate>2020-01-02</StartDate><EndDate>2020-01-01</EndDate></Content></ArchiveUnit>"#,
+        );
+        let m = package(&objects, &units);
+        let files = vec![
+            "Content/a".to_owned(),
+            "Content/b".to_owned(),
+            "Content/c".to_owned(),
+        ];
+        let mut r = Report::new();
+        check_package(
+            &m,
+            &ContentFiles {
+                dir: Some("Content"),
+                files: &files,
+            },
+            &mut r,
+        );
+        let c = codes(&r);
+        for expected in [
+            "UNKNOWN_GROUP",
+            "VERSION_KIND_MISMATCH",
+            "DIGEST_ALGORITHM",
+            "UNKNOWN_UNIT",
+            "EMPTY_TITLE",
+            "DATES_INCONSISTENT",
+            "ORPHAN_GROUP",
+            "CYCLE",
+        ] {
+            assert!(c.contains(&expected), "{expected} missing from {c:?}");
+        }
+        let cycle = r.findings().iter().find(|f| f.code == "CYCLE").unwrap();
+        assert!(
+            cycle.message.contains("U1") && cycle.message.contains("U2"),
+            "{}",
+            cycle.message
+        );
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("BinaryMaster"), Some(("BinaryMaster", 1)));
+        assert_eq!(parse_version("Dissemination_3"), Some(("Dissemination", 3)));
+        assert_eq!(parse_version("BinaryMaster_0"), None);
+        assert_eq!(parse_version("Original_1"), None);
+        assert_eq!(parse_version("BinaryMaster_x"), None);
+    }
+
+    #[test]
+    fn dates_compare_as_seda_means_them() {
+        let d = |s| parse_date(s).unwrap();
+        assert!(before(&d("2016-06-03"), &d("2016-06-03T15:28:00")));
+        assert!(before(&d("2016-06-03T15:28:00"), &d("2016-06-03T15:28:00")));
+        assert!(!before(
+            &d("2016-06-03T15:28:01"),
+            &d("2016-06-03T15:28:00")
+        ));
+        assert!(before(
+            &d("2016-06-03T17:00:00+02:00"),
+            &d("2016-06-03T15:30:00Z")
+        ));
+        assert!(parse_date("03/06/2016").is_none());
+    }
+}

@@ -1,0 +1,994 @@
+//! The ingest of a SEDA transfer: every check, storage in every offer, the catalog commit, the
+//! journal event and the ArchiveTransferReply.
+//!
+//! The path of a transfer: the container is scanned (names, links, bombs, layout); the
+//! manifest is copied to a scratch file, its version read, validated against the official XSD
+//! (streaming) and read into a plan ([`checks`]), checked against the tenant's referentials
+//! and its archive profile; then each content file streams once from the container to every
+//! offer ([`store`]), hashed, sampled for identification and scanned on the way. Only when
+//! nothing is wrong are the offers' batches committed (synced, renamed, synced), and then the
+//! catalog, in one transaction with the journal event. A rejected transfer leaves its
+//! operation, its event and its reply, and nothing else.
+
+pub mod checks;
+pub mod spool;
+pub mod store;
+
+use crate::ports::{IdKind, NoProgress, Progress, Verdict};
+use crate::{Archive, ArchiveError};
+use carnac_blobstore::Batch;
+use carnac_catalog::{CopyRow, GroupRow, IngestCommit, ObjectRow, OperationEnd, UnitRow, UnitRule};
+use carnac_container::{Container, ContainerError, layout};
+use carnac_model::journal::NewEvent;
+use carnac_model::{
+    Digest, DigestAlgorithm, ObjectId, OperationId, Report, Severity, Status, TenantId, UnitId,
+};
+use carnac_seda::SedaVersion;
+use carnac_seda::manifest::{self, Manifest};
+use carnac_seda::reply::{ReplyEvent, ReplyGroup, ReplyObject, ReplyUnit, TransferReply};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+
+pub const STEP_CONTAINER: &str = "CHECK_CONTAINER";
+pub const STEP_SEDA: &str = "CHECK_SEDA";
+pub const STEP_DIGEST: &str = "CHECK_DIGEST";
+pub const STEP_SIZE: &str = "CHECK_OBJECT_SIZE";
+pub const STEP_FORMAT: &str = "OG_OBJECTS_FORMAT_CHECK";
+pub const STEP_VIRUS: &str = "SANITY_CHECK_SIP";
+pub const STEP_STORAGE: &str = "STORAGE";
+
+/// The steps in the order they run, with what each does for a French archivist reading the
+/// reply.
+const STEPS: &[(&str, &str)] = &[
+    (STEP_CONTAINER, "Contrôle du conteneur du transfert"),
+    (
+        STEP_SEDA,
+        "Contrôle du bordereau (XML, version SEDA, schéma)",
+    ),
+    (
+        checks::STEP_HEADER,
+        "Contrôle de l'en-tête : services et contrat d'entrée",
+    ),
+    (
+        checks::STEP_PROFILE,
+        "Contrôle de conformité au profil d'archivage",
+    ),
+    (
+        checks::STEP_PACKAGE,
+        "Contrôle de la cohérence du paquet (objets, groupes, unités, fichiers)",
+    ),
+    (checks::STEP_UNITS, "Contrôle des unités d'archives"),
+    (checks::STEP_RULES, "Contrôle des règles de gestion"),
+    (STEP_DIGEST, "Vérification des empreintes"),
+    (STEP_SIZE, "Vérification des tailles"),
+    (STEP_FORMAT, "Identification des formats"),
+    (STEP_VIRUS, "Contrôle antivirus"),
+    ("STP_OG_CHECK_AND_TRANSFORME", "Contrôle des objets"),
+    (
+        STEP_STORAGE,
+        "Écriture des objets sur les offres de stockage",
+    ),
+];
+
+/// One object of an ingest, in the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectSummary {
+    pub id: String,
+    pub uri: Option<String>,
+    pub size: Option<u64>,
+    pub digest: Option<String>,
+    pub digest_algorithm: Option<String>,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub step: String,
+    pub code: String,
+    pub message: String,
+    pub severity: String,
+}
+
+/// The machine-readable outcome of an ingest (`carnac ingest --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestSummary {
+    pub status: Status,
+    pub operation: String,
+    pub units: usize,
+    pub objects: Vec<ObjectSummary>,
+    pub reasons: Vec<Reason>,
+    pub seda_version: Option<String>,
+    pub message_identifier: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOutcome {
+    pub summary: IngestSummary,
+    /// The ArchiveTransferReply, XML.
+    pub reply: String,
+}
+
+impl IngestOutcome {
+    pub fn status(&self) -> Status {
+        self.summary.status
+    }
+    pub fn operation(&self) -> &str {
+        &self.summary.operation
+    }
+}
+
+/// What the checks concluded, before anything is committed.
+struct Examination {
+    report: Report,
+    ran: Vec<&'static str>,
+    version: Option<SedaVersion>,
+    manifest: Option<Manifest>,
+    plan: checks::Plan,
+    /// Per planned object: what its bytes turned out to be.
+    examined: Vec<Option<store::Examined>>,
+    /// Open batches in every offer, when the content was stored.
+    batches: Vec<Box<dyn Batch>>,
+    spool: Option<spool::Spool>,
+    manifest_file: Option<File>,
+    /// The system id minted for each planned object.
+    object_ids: Vec<String>,
+}
+
+/// Removes the scratch files of an operation whatever happens.
+struct Scratch(Vec<std::path::PathBuf>);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Archive {
+    /// Ingests the transfer in `container` for `tenant`. `Ok` carries the outcome, accepted or
+    /// rejected; `Err` means the ingest could not run (unknown tenant, storage failure…), and
+    /// then nothing of it is kept but its operation, closed as failed in the journal.
+    pub fn ingest(
+        &self,
+        tenant: &TenantId,
+        container: File,
+        agent: &str,
+        progress: &dyn Progress,
+    ) -> Result<IngestOutcome, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let operation = self.new_operation()?;
+        let started = self.now();
+        self.catalog
+            .start_operation(tenant, &operation, "INGEST", &started)?;
+        let span = tracing::info_span!("ingest", %tenant, %operation);
+        let _enter = span.enter();
+        let scratch = Scratch(vec![
+            self.tmp.join(format!("{operation}.manifest.xml")),
+            self.tmp.join(format!("{operation}.units")),
+            self.tmp.join(format!("{operation}.zip")),
+        ]);
+        let result = self
+            .examine(tenant, &operation, container, &scratch, progress)
+            .and_then(|exam| self.conclude(tenant, &operation, agent, exam));
+        match result {
+            Ok(outcome) => {
+                tracing::info!(status = %outcome.status(), "ingest finished");
+                Ok(outcome)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ingest failed");
+                for offer in &self.offers {
+                    if let Err(d) = offer.discard(tenant, &operation) {
+                        tracing::error!(error = %d, offer = offer.name(), "discarding the failed ingest's blobs");
+                    }
+                }
+                let at = self.now();
+                let detail = serde_json::json!({"status": "KO", "reasons": [{"step": "INTERNAL", "code": "FAILURE", "message": e.to_string()}]});
+                let event = NewEvent {
+                    tenant: tenant.clone(),
+                    operation: operation.clone(),
+                    kind: "INGEST".into(),
+                    outcome: Status::Ko,
+                    time: at.clone(),
+                    agent: agent.into(),
+                    detail: detail.clone(),
+                };
+                // If even this fails, the operation stays running and recovery closes it.
+                let _ = self.catalog.finish_operation(
+                    tenant,
+                    OperationEnd {
+                        operation: &operation,
+                        status: Status::Ko,
+                        summary: &detail,
+                        reply: None,
+                        ended_at: &at,
+                        event: &event,
+                    },
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Archive::ingest`] of a file by path, without progress.
+    pub fn ingest_path(
+        &self,
+        tenant: &TenantId,
+        path: &std::path::Path,
+        agent: &str,
+    ) -> Result<IngestOutcome, ArchiveError> {
+        let file = File::open(path)
+            .map_err(|e| ArchiveError::io(format!("opening {}", path.display()), e))?;
+        self.ingest(tenant, file, agent, &NoProgress)
+    }
+
+    fn examine(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        file: File,
+        scratch: &Scratch,
+        progress: &dyn Progress,
+    ) -> Result<Examination, ArchiveError> {
+        let mut exam = Examination {
+            report: Report::new(),
+            ran: vec![STEP_CONTAINER],
+            version: None,
+            manifest: None,
+            plan: checks::Plan::default(),
+            examined: Vec::new(),
+            batches: Vec::new(),
+            spool: None,
+            manifest_file: None,
+            object_ids: Vec::new(),
+        };
+        let r = &mut exam.report;
+
+        // The container.
+        let mut container = match Container::open(file, self.config.limits) {
+            Ok(c) => c,
+            Err(e) => {
+                r.error(STEP_CONTAINER, e.code(), e.to_string());
+                return Ok(exam);
+            }
+        };
+        let listing = match container.scan() {
+            Ok(l) => l,
+            Err(e) => {
+                r.error(STEP_CONTAINER, e.code(), e.to_string());
+                return Ok(exam);
+            }
+        };
+        for p in &listing.problems {
+            r.error(STEP_CONTAINER, p.code, p.message.clone());
+        }
+        let layout = layout::check(&listing.entries);
+        for p in &layout.problems {
+            r.error(STEP_CONTAINER, p.code, p.message.clone());
+        }
+        let bomb = listing.problems.iter().any(|p| p.code == "CONTAINER_BOMB");
+        let Some(manifest_path) = layout.manifest.clone().filter(|_| !bomb) else {
+            return Ok(exam);
+        };
+
+        // The manifest, copied once to a scratch file that every later pass reads.
+        exam.ran.push(STEP_SEDA);
+        let manifest_tmp = &scratch.0[0];
+        let mut manifest_file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(manifest_tmp)
+            .map_err(|e| ArchiveError::io("creating the manifest scratch file", e))?;
+        let max = self.config.max_manifest_size;
+        let copied = container.for_each_file(
+            |p| p == manifest_path,
+            |entry, reader| -> Result<(), ContainerError> {
+                if entry.size > max {
+                    return Err(ContainerError::TooLarge {
+                        path: entry.path.clone(),
+                        limit: max,
+                    });
+                }
+                std::io::copy(&mut reader.take(max + 1), &mut manifest_file)
+                    .map_err(unwrap_container_error)?;
+                Ok(())
+            },
+        );
+        if let Err(e) = copied {
+            exam.report
+                .error(STEP_SEDA, e.code(), format!("reading the manifest: {e}"));
+            return Ok(exam);
+        }
+        manifest_file
+            .flush()
+            .map_err(|e| ArchiveError::io("writing the manifest scratch file", e))?;
+        let r = &mut exam.report;
+        let reopen = || {
+            File::open(manifest_tmp)
+                .map(BufReader::new)
+                .map_err(|e| ArchiveError::io("reading the manifest scratch file", e))
+        };
+        let version = match manifest::sniff_version(reopen()?) {
+            Ok(v) => v,
+            Err(e) => {
+                r.error(STEP_SEDA, e.code(), e.to_string());
+                return Ok(exam);
+            }
+        };
+        exam.version = Some(version);
+        if let Err(errors) = carnac_seda::schema::validate_seda(version, manifest_tmp) {
+            for e in errors.iter().take(100) {
+                r.error(
+                    STEP_SEDA,
+                    "NOT_XSD_VALID",
+                    format!("SEDA {version} schema: {e}"),
+                );
+            }
+            if errors.len() > 100 {
+                r.error(
+                    STEP_SEDA,
+                    "NOT_XSD_VALID",
+                    format!("… and {} more schema errors", errors.len() - 100),
+                );
+            }
+        }
+        let spool_file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&scratch.0[1])
+            .map_err(|e| ArchiveError::io("creating the metadata spool", e))?;
+        let mut spool = spool::Spool::new(spool_file);
+        let m = match manifest::read(reopen()?, &mut spool) {
+            Ok(m) => m,
+            Err(manifest::ManifestError::Sink(e)) => {
+                return Err(ArchiveError::io("writing the metadata spool", e));
+            }
+            Err(e) => {
+                r.error(STEP_SEDA, e.code(), e.to_string());
+                return Ok(exam);
+            }
+        };
+        spool
+            .flush()
+            .map_err(|e| ArchiveError::io("writing the metadata spool", e))?;
+        exam.spool = Some(spool);
+        exam.manifest_file = Some(manifest_file);
+
+        // What XSD cannot say, and the referentials.
+        let refs = self.referentials(tenant)?;
+        exam.ran.extend([
+            checks::STEP_HEADER,
+            checks::STEP_PROFILE,
+            checks::STEP_PACKAGE,
+            checks::STEP_UNITS,
+            checks::STEP_RULES,
+        ]);
+        let profile = checks::check_header(&m, &refs, r);
+        if let Some(profile) = profile {
+            let schema = profile.schema.as_deref().unwrap_or_default();
+            let compiled = match profile.format {
+                carnac_model::referential::ProfileFormat::RelaxNg => {
+                    carnac_seda::schema::Profile::relax_ng(schema)
+                }
+                carnac_model::referential::ProfileFormat::Xsd => {
+                    carnac_seda::schema::Profile::xsd(schema)
+                }
+            };
+            match compiled {
+                Err(e) => r.error(
+                    checks::STEP_PROFILE,
+                    "PROFILE_INVALID",
+                    format!(
+                        "the archive profile {:?} cannot be used: {e}",
+                        profile.identifier
+                    ),
+                ),
+                Ok(mut p) => {
+                    if let Err(errors) = p.validate(manifest_tmp) {
+                        for e in errors.iter().take(100) {
+                            r.error(
+                                checks::STEP_PROFILE,
+                                "NOT_CONFORMANT",
+                                format!("archive profile {:?}: {e}", profile.identifier),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let content = checks::ContentFiles {
+            dir: layout.content_dir.as_deref(),
+            files: &layout.files,
+        };
+        let mut plan = checks::check_package(&m, &content, r);
+        checks::check_rules(&m, &refs, &mut plan, r);
+
+        // The content: stored only while the transfer can still be accepted; read through in
+        // any case so that the reply lists every digest error.
+        let store_it = !r.has_errors();
+        if store_it {
+            for offer in &self.offers {
+                exam.batches.push(offer.begin(tenant, operation)?);
+            }
+        }
+        exam.ran.extend([STEP_DIGEST, STEP_SIZE, STEP_FORMAT]);
+        if self.scanner.is_some() {
+            exam.ran.push(STEP_VIRUS);
+        }
+        let object_ids: Vec<String> = plan
+            .objects
+            .iter()
+            .map(|_| self.ids.next(IdKind::Object))
+            .collect();
+        let by_file: HashMap<String, usize> = plan
+            .objects
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.file.clone().map(|f| (f, i)))
+            .collect();
+        let mut examined: Vec<Option<store::Examined>> = vec![None; plan.objects.len()];
+        let mut zip_spool = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&scratch.0[2])
+            .map_err(|e| ArchiveError::io("creating the zip scratch file", e))?;
+        let mut buf = vec![0u8; store::BUFFER];
+        let total: u64 = by_file
+            .keys()
+            .filter_map(|f| listing.entries.iter().find(|e| &e.path == f))
+            .map(|e| e.size)
+            .sum();
+        progress.start("storing", total);
+        let batches = &mut exam.batches;
+        let walked = container.for_each_file(
+            |p| by_file.contains_key(p),
+            |entry, reader| -> Result<(), IngestStop> {
+                let i = by_file[&entry.path];
+                let planned = &plan.objects[i];
+                let mut algorithms = vec![DigestAlgorithm::Sha256];
+                if let Some(d) = &planned.declared_digest
+                    && d.algorithm != DigestAlgorithm::Sha256
+                {
+                    algorithms.push(d.algorithm);
+                }
+                let scan = match &self.scanner {
+                    Some(s) => Some(
+                        s.session()
+                            .map_err(|e| IngestStop::Fatal(ArchiveError::Scanner(e.to_string())))?,
+                    ),
+                    None => None,
+                };
+                let name = m.objects[planned.index]
+                    .filename
+                    .clone()
+                    .unwrap_or_else(|| entry.path.clone());
+                let result = store::copy_one(
+                    reader,
+                    &name,
+                    &object_ids[i],
+                    batches,
+                    &algorithms,
+                    &self.identifier,
+                    &mut zip_spool,
+                    scan,
+                    &mut buf,
+                    progress,
+                );
+                match result {
+                    Ok(x) => {
+                        examined[i] = Some(x);
+                        Ok(())
+                    }
+                    Err(store::CopyError::Source(e)) => {
+                        Err(IngestStop::Container(unwrap_container_error(e)))
+                    }
+                    Err(store::CopyError::Blob(e)) => Err(IngestStop::Fatal(e.into())),
+                    Err(store::CopyError::Scan(e)) => {
+                        Err(IngestStop::Fatal(ArchiveError::Scanner(e)))
+                    }
+                    Err(store::CopyError::Temp(e)) => {
+                        Err(IngestStop::Fatal(ArchiveError::io("zip scratch file", e)))
+                    }
+                }
+            },
+        );
+        progress.finish();
+        match walked {
+            Ok(()) => {}
+            Err(IngestStop::Container(e)) => {
+                exam.report.error(STEP_CONTAINER, e.code(), e.to_string())
+            }
+            Err(IngestStop::Fatal(e)) => return Err(e),
+        }
+        let r = &mut exam.report;
+        let formats = refs.formats.as_ref();
+        for (i, planned) in plan.objects.iter().enumerate() {
+            let o = &m.objects[planned.index];
+            let label = format!("object {:?}", o.xml_id);
+            let Some(x) = &examined[i] else { continue };
+            if let Some(declared) = &planned.declared_digest {
+                let computed = x.digests.iter().find(|d| d.algorithm == declared.algorithm);
+                if computed.is_none_or(|c| c.hex != declared.hex) {
+                    r.error(
+                        STEP_DIGEST,
+                        "KO",
+                        format!(
+                            "{label}: declared {} {} but the file's is {}",
+                            declared.algorithm,
+                            declared.hex,
+                            computed.map(|c| c.hex.as_str()).unwrap_or("unknown")
+                        ),
+                    );
+                }
+            }
+            if let Some(declared) = planned.declared_size
+                && declared != x.size
+            {
+                r.warning(STEP_SIZE, "WARNING", format!("{label}: declared size {declared} bytes, the file has {}; the size is corrected", x.size));
+            }
+            match &x.identification {
+                None => r.error(
+                    STEP_FORMAT,
+                    "FILE_FORMAT.NOT_FOUND",
+                    format!(
+                        "{label}: the format of {:?} is not identified",
+                        planned.file.as_deref().unwrap_or_default()
+                    ),
+                ),
+                Some(id) => {
+                    if formats.is_some_and(|f| !f.contains_key(&id.puid)) {
+                        r.error(
+                            STEP_FORMAT,
+                            "FILE_FORMAT.UNCHARTED",
+                            format!("{label}: identified as {} ({}), a format absent from the tenant's format referential", id.puid, id.name),
+                        );
+                    }
+                    if let Some(declared) = o.format_id.as_deref().filter(|d| !d.is_empty())
+                        && declared != id.puid
+                    {
+                        r.warning(
+                            STEP_FORMAT,
+                            "FILE_FORMAT.MISMATCH",
+                            format!(
+                                "{label}: declared {declared}, identified as {} ({}, by {})",
+                                id.puid,
+                                id.name,
+                                id.method.as_str()
+                            ),
+                        );
+                    }
+                }
+            }
+            if let Some(Verdict::Infected(what)) = &x.verdict {
+                r.error(
+                    STEP_VIRUS,
+                    "VIRUS",
+                    format!("{label}: the antivirus found {what}"),
+                );
+            }
+        }
+        exam.examined = examined;
+        exam.manifest = Some(m);
+        exam.plan = plan;
+        exam.object_ids = object_ids;
+        Ok(exam)
+    }
+
+    /// Commits an accepted transfer or closes a rejected one, and writes the reply.
+    fn conclude(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        agent: &str,
+        mut exam: Examination,
+    ) -> Result<IngestOutcome, ArchiveError> {
+        let status = exam.report.status();
+        let accepted = status.is_accepted() && exam.manifest.is_some();
+        let at = self.now();
+        let m = exam.manifest.take();
+        let header = m.as_ref().map(|m| m.header.clone()).unwrap_or_default();
+
+        let object_ids = std::mem::take(&mut exam.object_ids);
+        let group_ids: Vec<String> = exam
+            .plan
+            .groups
+            .iter()
+            .map(|_| self.ids.next(IdKind::ObjectGroup))
+            .collect();
+        let unit_ids: Vec<String> = exam
+            .plan
+            .units
+            .iter()
+            .map(|_| self.ids.next(IdKind::Unit))
+            .collect();
+
+        let mut objects_summary = Vec::new();
+        let mut object_rows = Vec::new();
+        if let Some(m) = &m {
+            for (i, planned) in exam.plan.objects.iter().enumerate() {
+                let o = &m.objects[planned.index];
+                let x = exam.examined.get(i).and_then(Option::as_ref);
+                let strong: Option<Digest> = x.and_then(|x| {
+                    let preferred = planned
+                        .declared_digest
+                        .as_ref()
+                        .map(|d| d.algorithm)
+                        .filter(|a| a.is_strong())
+                        .unwrap_or(DigestAlgorithm::Sha256);
+                    x.digests.iter().find(|d| d.algorithm == preferred).cloned()
+                });
+                let id = x.and_then(|x| x.identification.as_ref());
+                objects_summary.push(ObjectSummary {
+                    id: object_ids[i].clone(),
+                    uri: o.uri.clone(),
+                    size: x.map(|x| x.size),
+                    digest: strong.as_ref().map(|d| d.hex.clone()),
+                    digest_algorithm: strong.as_ref().map(|d| d.algorithm.seda_name().to_owned()),
+                    format: id.map(|i| i.puid.clone()),
+                });
+                object_rows.push(ObjectRow {
+                    id: ObjectId::new(object_ids[i].clone())
+                        .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
+                    group: ObjectId::new(group_ids[planned.group].clone())
+                        .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
+                    xml_id: o.xml_id.clone(),
+                    physical: planned.physical,
+                    version: Some(planned.version.clone()),
+                    uri: o.uri.clone(),
+                    size: x.map(|x| x.size),
+                    digest: strong,
+                    puid: id.map(|i| i.puid.clone()),
+                    format_name: id.map(|i| i.name.clone()),
+                    mime_type: id.and_then(|i| i.mime_type.clone()),
+                    filename: o.filename.clone(),
+                });
+            }
+        }
+
+        // Store the manifest with the package, then make every offer's batch durable.
+        if accepted {
+            if let Some(mf) = exam.manifest_file.as_mut() {
+                for batch in &mut exam.batches {
+                    use std::io::Seek;
+                    mf.seek(std::io::SeekFrom::Start(0))
+                        .map_err(|e| ArchiveError::io("rereading the manifest", e))?;
+                    let mut w = batch.create("manifest.xml")?;
+                    std::io::copy(mf, &mut w)
+                        .map_err(|e| ArchiveError::io("storing the manifest", e))?;
+                    w.finish()?;
+                }
+            }
+            for batch in std::mem::take(&mut exam.batches) {
+                batch.commit()?;
+            }
+            exam.ran.push(STEP_STORAGE);
+        } else {
+            exam.batches.clear();
+            for offer in &self.offers {
+                offer.discard(tenant, operation)?;
+            }
+        }
+
+        let reasons: Vec<Reason> = exam
+            .report
+            .findings()
+            .iter()
+            .map(|f| Reason {
+                step: f.step.clone(),
+                code: f.code.clone(),
+                message: f.message.clone(),
+                severity: match f.severity {
+                    Severity::Warning => "WARNING".into(),
+                    Severity::Error => "KO".into(),
+                },
+            })
+            .collect();
+        let summary = IngestSummary {
+            status,
+            operation: operation.to_string(),
+            units: if accepted { exam.plan.units.len() } else { 0 },
+            objects: if accepted {
+                objects_summary
+            } else {
+                Vec::new()
+            },
+            reasons,
+            seda_version: exam.version.map(|v| v.as_str().to_owned()),
+            message_identifier: m
+                .as_ref()
+                .map(|m| m.header.message_identifier.clone())
+                .filter(|s| !s.is_empty()),
+        };
+
+        let reply = self.reply(
+            &exam,
+            m.as_ref(),
+            operation,
+            &at,
+            accepted,
+            &object_ids,
+            &group_ids,
+            &unit_ids,
+        );
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: "INGEST".into(),
+            outcome: status,
+            time: at.clone(),
+            agent: agent.into(),
+            detail: serde_json::json!({
+                "status": status,
+                "seda_version": summary.seda_version,
+                "message_identifier": header.message_identifier,
+                "archival_agreement": header.archival_agreement,
+                "originating_agency": header.originating_agency,
+                "units": summary.units,
+                "objects": summary.objects.len(),
+                "bytes": summary.objects.iter().filter_map(|o| o.size).sum::<u64>(),
+                "reasons": summary.reasons,
+            }),
+        };
+        let summary_json =
+            serde_json::to_value(&summary).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+        if !accepted {
+            self.catalog.finish_operation(
+                tenant,
+                OperationEnd {
+                    operation,
+                    status,
+                    summary: &summary_json,
+                    reply: Some(&reply),
+                    ended_at: &at,
+                    event: &event,
+                },
+            )?;
+            return Ok(IngestOutcome { summary, reply });
+        }
+
+        let m = m.as_ref().expect("accepted implies a manifest");
+        let groups: Vec<GroupRow> = exam
+            .plan
+            .groups
+            .iter()
+            .zip(&group_ids)
+            .map(|(g, id)| {
+                Ok(GroupRow {
+                    id: ObjectId::new(id.clone())
+                        .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
+                    xml_id: g.xml_id.clone(),
+                })
+            })
+            .collect::<Result<_, ArchiveError>>()?;
+        let copies: Vec<CopyRow> = object_rows
+            .iter()
+            .filter(|o| !o.physical)
+            .flat_map(|o| {
+                self.offers.iter().map(move |offer| CopyRow {
+                    object: o.id.clone(),
+                    offer: offer.name().to_owned(),
+                    blob: o.id.to_string(),
+                    size: o.size.unwrap_or(0),
+                })
+            })
+            .collect();
+        let spool = exam.spool.as_ref();
+        let plan = &exam.plan;
+        let mut units = plan.units.iter().enumerate().map(|(i, pu)| {
+            let u = &m.units[pu.index];
+            let metadata = spool
+                .map(|s| s.get(pu.index))
+                .transpose()
+                .map_err(|e| {
+                    carnac_catalog::CatalogError::Storage(format!(
+                        "reading the metadata spool: {e}"
+                    ))
+                })?
+                .unwrap_or_default();
+            let id = |s: &String| {
+                UnitId::new(s.clone())
+                    .map_err(|e| carnac_catalog::CatalogError::Corruption(e.to_string()))
+            };
+            Ok(UnitRow {
+                id: id(&unit_ids[i])?,
+                xml_id: u.xml_id.clone(),
+                title: u.title().to_owned(),
+                description_level: u.description_level.clone(),
+                start_date: u.start_date.clone(),
+                end_date: u.end_date.clone(),
+                originating_agency: u
+                    .originating_agency
+                    .clone()
+                    .or_else(|| m.header.originating_agency.clone()),
+                parents: pu
+                    .parents
+                    .iter()
+                    .map(|&p| id(&unit_ids[p]))
+                    .collect::<Result<_, _>>()?,
+                object_groups: pu
+                    .groups
+                    .iter()
+                    .map(|&g| {
+                        ObjectId::new(group_ids[g].clone())
+                            .map_err(|e| carnac_catalog::CatalogError::Corruption(e.to_string()))
+                    })
+                    .collect::<Result<_, _>>()?,
+                keywords: u.keywords.clone(),
+                rules: pu
+                    .rules
+                    .iter()
+                    .map(|r| UnitRule {
+                        category: r.category.as_str().to_owned(),
+                        rule: r.rule.clone(),
+                        start_date: r.start_date.clone(),
+                        end_date: r.end_date.clone(),
+                    })
+                    .collect(),
+                metadata: String::from_utf8_lossy(&metadata).into_owned(),
+            })
+        });
+        let committed = self.catalog.commit_ingest(
+            tenant,
+            IngestCommit {
+                operation,
+                groups: &groups,
+                objects: &object_rows,
+                copies: &copies,
+                units: &mut units,
+                status,
+                summary: summary_json,
+                reply: &reply,
+                ended_at: &at,
+                event: &event,
+            },
+        );
+        if let Err(e) = committed {
+            return Err(e.into());
+        }
+        Ok(IngestOutcome { summary, reply })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reply(
+        &self,
+        exam: &Examination,
+        m: Option<&Manifest>,
+        operation: &OperationId,
+        at: &str,
+        accepted: bool,
+        object_ids: &[String],
+        group_ids: &[String],
+        unit_ids: &[String],
+    ) -> String {
+        let report = &exam.report;
+        let mut events = Vec::new();
+        for (step, label) in STEPS {
+            if !exam.ran.contains(step) {
+                continue;
+            }
+            let outcome = report.step_status(step);
+            let count = report.findings().iter().filter(|f| f.step == *step).count();
+            events.push(ReplyEvent {
+                type_code: (*step).to_owned(),
+                label: (*label).to_owned(),
+                date_time: at.to_owned(),
+                outcome,
+                outcome_detail: format!("{step}.{}", outcome.as_str()),
+                message: if count == 0 {
+                    String::new()
+                } else {
+                    format!("{count} finding(s)")
+                },
+            });
+            for f in report.findings().iter().filter(|f| f.step == *step) {
+                let outcome = match f.severity {
+                    Severity::Warning => Status::Warning,
+                    Severity::Error => Status::Ko,
+                };
+                events.push(ReplyEvent {
+                    type_code: format!("{step}.{}", f.code),
+                    label: (*label).to_owned(),
+                    date_time: at.to_owned(),
+                    outcome,
+                    outcome_detail: format!("{step}.{}.{}", f.code, outcome.as_str()),
+                    message: f.message.clone(),
+                });
+            }
+        }
+        // Findings of steps outside the list (none today) are not lost.
+        for f in report
+            .findings()
+            .iter()
+            .filter(|f| !STEPS.iter().any(|(s, _)| *s == f.step))
+        {
+            events.push(ReplyEvent {
+                type_code: format!("{}.{}", f.step, f.code),
+                label: f.step.clone(),
+                date_time: at.to_owned(),
+                outcome: if f.severity == Severity::Error {
+                    Status::Ko
+                } else {
+                    Status::Warning
+                },
+                outcome_detail: format!("{}.{}", f.step, f.code),
+                message: f.message.clone(),
+            });
+        }
+        let mut groups = Vec::new();
+        let mut units = Vec::new();
+        if accepted && let Some(m) = m {
+            let mut by_group: Vec<Vec<ReplyObject>> = vec![Vec::new(); exam.plan.groups.len()];
+            for (i, o) in exam.plan.objects.iter().enumerate() {
+                by_group[o.group].push(ReplyObject {
+                    xml_id: m.objects[o.index].xml_id.clone(),
+                    system_id: object_ids[i].clone(),
+                    group_system_id: group_ids[o.group].clone(),
+                    version: Some(o.version.clone()),
+                    physical: o.physical,
+                });
+            }
+            for (gi, objects) in by_group.into_iter().enumerate() {
+                groups.push(ReplyGroup {
+                    xml_id: exam.plan.groups[gi].xml_id.clone(),
+                    objects,
+                });
+            }
+            for (i, u) in exam.plan.units.iter().enumerate() {
+                let mu = &m.units[u.index];
+                units.push(ReplyUnit {
+                    xml_id: mu.xml_id.clone(),
+                    system_id: unit_ids[i].clone(),
+                    title: mu.title().to_owned(),
+                });
+            }
+        }
+        let header = m.map(|m| &m.header);
+        TransferReply {
+            version: exam.version.unwrap_or(SedaVersion::V2_1),
+            message_identifier: operation.to_string(),
+            date: at.to_owned(),
+            request_identifier: header.map(|h| h.message_identifier.clone()),
+            archival_agreement: header.and_then(|h| h.archival_agreement.clone()),
+            archival_profile: header.and_then(|h| h.archival_profile.clone()),
+            status: report.status(),
+            grant_date: accepted.then(|| at.to_owned()),
+            events,
+            groups,
+            units,
+            archival_agency: Some(self.config.archival_agency.clone()),
+            transferring_agency: header.and_then(|h| h.transferring_agency.clone()),
+        }
+        .to_xml()
+    }
+}
+
+enum IngestStop {
+    Container(ContainerError),
+    Fatal(ArchiveError),
+}
+
+impl From<ContainerError> for IngestStop {
+    fn from(e: ContainerError) -> Self {
+        IngestStop::Container(e)
+    }
+}
+
+/// Container limits travel through readers as `io::Error`s; get the original back.
+fn unwrap_container_error(e: std::io::Error) -> ContainerError {
+    match e.into_inner() {
+        Some(inner) => match inner.downcast::<ContainerError>() {
+            Ok(ce) => *ce,
+            Err(other) => ContainerError::Corrupt(other.to_string()),
+        },
+        None => ContainerError::Corrupt("read failed".into()),
+    }
+}

@@ -1,0 +1,126 @@
+//! The configuration: `carnac.toml` in the data folder, every key optional, every default
+//! suitable for one machine. `carnac.example.toml` at the root documents each key.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The archive's identifier in replies (`ArchivalAgency`).
+    pub archival_agency: String,
+    pub storage: Storage,
+    pub limits: Limits,
+    pub antivirus: Antivirus,
+    pub server: Server,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// One folder per offer; relative paths are under the data folder. Every file is kept
+    /// once in each.
+    pub offers: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_total_size: u64,
+    pub max_entries: u64,
+    pub max_ratio: u64,
+    pub max_manifest_size: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Antivirus {
+    /// Path of clamd's local socket; no antivirus when absent.
+    pub clamd_socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            archival_agency: "carnac".into(),
+            storage: Storage::default(),
+            limits: Limits::default(),
+            antivirus: Antivirus::default(),
+            server: Server::default(),
+        }
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            offers: vec![
+                PathBuf::from("offers/offer-1"),
+                PathBuf::from("offers/offer-2"),
+            ],
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let c = carnac_container::Limits::default();
+        Limits {
+            max_total_size: c.max_total_size,
+            max_entries: c.max_entries,
+            max_ratio: c.max_ratio,
+            max_manifest_size: carnac_archive::IngestConfig::default().max_manifest_size,
+        }
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `carnac.toml` from the data folder, or the defaults when there is none.
+    pub fn load(data: &Path) -> anyhow::Result<Config> {
+        let path = data.join("carnac.toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let text = include_str!("../../../carnac.example.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        let d = Config::default();
+        assert_eq!(c.storage.offers, d.storage.offers);
+        assert_eq!(c.limits.max_total_size, d.limits.max_total_size);
+        assert_eq!(c.limits.max_ratio, d.limits.max_ratio);
+        assert_eq!(c.limits.max_entries, d.limits.max_entries);
+        assert_eq!(c.limits.max_manifest_size, d.limits.max_manifest_size);
+        assert_eq!(c.server.listen, d.server.listen);
+        assert_eq!(c.archival_agency, d.archival_agency);
+        assert!(
+            toml::from_str::<Config>("unknown = 1").is_err(),
+            "typos are errors"
+        );
+    }
+}
