@@ -13,6 +13,7 @@ pub const STEP_UNITS: &str = "CHECK_UNIT_SCHEMA";
 pub const STEP_HEADER: &str = "CHECK_HEADER";
 pub const STEP_PROFILE: &str = "CHECK_ARCHIVEPROFILE";
 pub const STEP_RULES: &str = "CHECK_RULES";
+pub const STEP_OBJECTS: &str = "STP_OG_CHECK_AND_TRANSFORME";
 
 /// The usages SEDA defines for `DataObjectVersion`, and whether each is for binary objects.
 const USAGES: [(&str, bool); 5] = [

@@ -65,7 +65,7 @@ const STEPS: &[(&str, &str)] = &[
     (STEP_SIZE, "Vérification des tailles"),
     (STEP_FORMAT, "Identification des formats"),
     (STEP_VIRUS, "Contrôle antivirus"),
-    ("STP_OG_CHECK_AND_TRANSFORME", "Contrôle des objets"),
+    (checks::STEP_OBJECTS, "Contrôle des objets"),
     (
         STEP_STORAGE,
         "Écriture des objets sur les offres de stockage",
@@ -872,7 +872,7 @@ impl Archive {
         let report = &exam.report;
         let mut events = Vec::new();
         for (step, label) in STEPS {
-            if !exam.ran.contains(step) {
+            if !exam.ran.contains(step) && !report.findings().iter().any(|f| f.step == *step) {
                 continue;
             }
             let outcome = report.step_status(step);

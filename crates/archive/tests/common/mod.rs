@@ -1,0 +1,96 @@
+//! A whole archive on memory offers and an in-memory catalog, with a fixed clock and
+//! sequential identifiers, for use-case tests.
+
+#![allow(dead_code)]
+
+use carnac_archive::system::fixed::{FixedClock, SequentialIds};
+use carnac_archive::{Archive, IngestConfig, Parts};
+use carnac_blobstore::BlobStore;
+use carnac_blobstore::memory::MemoryStore;
+use carnac_model::TenantId;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+pub fn identifier() -> Arc<carnac_pronom::Identifier> {
+    static ID: OnceLock<Arc<carnac_pronom::Identifier>> = OnceLock::new();
+    ID.get_or_init(|| Arc::new(carnac_pronom::Identifier::embedded().expect("embedded signatures")))
+        .clone()
+}
+
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+pub struct Fixture {
+    pub archive: Archive,
+    pub offers: Vec<MemoryStore>,
+    pub tmp: tempfile::TempDir,
+}
+
+pub fn fixture_with(config: IngestConfig) -> Fixture {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let offers = vec![MemoryStore::new("offer-1"), MemoryStore::new("offer-2")];
+    let archive = Archive::new(Parts {
+        catalog: Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().expect("catalog")),
+        offers: offers
+            .iter()
+            .map(|o| Arc::new(o.clone()) as Arc<dyn BlobStore>)
+            .collect(),
+        clock: Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC))),
+        ids: Arc::new(SequentialIds::default()),
+        scanner: None,
+        identifier: identifier(),
+        config,
+        tmp: tmp.path().join("tmp"),
+    })
+    .expect("archive");
+    Fixture {
+        archive,
+        offers,
+        tmp,
+    }
+}
+
+pub fn fixture() -> Fixture {
+    fixture_with(IngestConfig::default())
+}
+
+pub fn tenant(id: &str) -> TenantId {
+    TenantId::new(id).expect("tenant id")
+}
+
+impl Fixture {
+    /// A tenant with the referentials of a folder of `testdata/referentials`.
+    pub fn tenant_with(&self, id: &str, referentials: &str) -> TenantId {
+        let t = tenant(id);
+        self.archive
+            .create_tenant(&t, id, "test")
+            .expect("create tenant");
+        self.archive
+            .import_referentials(
+                &t,
+                &testdata().join("referentials").join(referentials),
+                "test",
+            )
+            .expect("import referentials");
+        t
+    }
+
+    /// Nothing of a rejected or failed ingest may remain: no blob, no scratch file.
+    pub fn assert_nothing_stored(&self, tenant: &TenantId) {
+        for o in &self.offers {
+            let batches = o.batches().expect("batches");
+            assert!(
+                batches.iter().all(|(t, _)| t != tenant),
+                "offer {} holds {batches:?}",
+                o.name()
+            );
+        }
+        let counts = self.archive.catalog().counts(tenant).expect("counts");
+        assert_eq!(counts, carnac_catalog::Counts::default());
+        let leftovers: Vec<_> = std::fs::read_dir(self.tmp.path().join("tmp"))
+            .expect("tmp")
+            .collect();
+        assert!(leftovers.is_empty(), "scratch files left: {leftovers:?}");
+    }
+}

@@ -1,0 +1,407 @@
+//! Bad input: each transfer is rejected with a reason that names the problem, and nothing of
+//! it is left behind (no blob, no catalog row, no scratch file), but its operation and event.
+
+mod common;
+
+use carnac_model::Status;
+use common::*;
+use std::io::Write;
+
+const MANIFEST_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+
+/// A small valid SEDA 2.1 transfer's manifest naming one file, `Content/a.txt` ("hello").
+fn valid_manifest() -> String {
+    format!(
+        r#"{MANIFEST_HEAD}
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
+  <Date>2026-11-29T04:00:00</Date>
+  <MessageIdentifier>hostile-test</MessageIdentifier>
+  <ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
+  <CodeListVersions>
+    <ReplyCodeListVersion>v</ReplyCodeListVersion>
+    <MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion>
+    <FileFormatCodeListVersion>v</FileFormatCodeListVersion>
+  </CodeListVersions>
+  <DataObjectPackage>
+    <BinaryDataObject id="O1">
+      <DataObjectGroupId>G1</DataObjectGroupId>
+      <DataObjectVersion>BinaryMaster_1</DataObjectVersion>
+      <Uri>Content/a.txt</Uri>
+      <MessageDigest algorithm="SHA-256">2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824</MessageDigest>
+      <Size>5</Size>
+    </BinaryDataObject>
+    <DescriptiveMetadata>
+      <ArchiveUnit id="U1">
+        <Content><DescriptionLevel>Item</DescriptionLevel><Title>a</Title></Content>
+        <DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference>
+      </ArchiveUnit>
+    </DescriptiveMetadata>
+    <ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier></ManagementMetadata>
+  </DataObjectPackage>
+  <ArchivalAgency><Identifier>A</Identifier></ArchivalAgency>
+  <TransferringAgency><Identifier>T</Identifier></TransferringAgency>
+</ArchiveTransfer>"#
+    )
+}
+
+fn zip(members: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, data) in members {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn tar(members: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.set_size(data.len() as u64);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Ingests `bytes` and checks the rejection: the codes expected, and nothing kept.
+fn rejected(
+    f: &Fixture,
+    t: &carnac_model::TenantId,
+    bytes: &[u8],
+    codes: &[&str],
+) -> carnac_archive::IngestOutcome {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(bytes).unwrap();
+    let outcome = f
+        .archive
+        .ingest(t, file, "test", &carnac_archive::ports::NoProgress)
+        .unwrap();
+    assert_eq!(
+        outcome.status(),
+        Status::Ko,
+        "{:#?}",
+        outcome.summary.reasons
+    );
+    let found: Vec<String> = outcome
+        .summary
+        .reasons
+        .iter()
+        .map(|r| format!("{}.{}", r.step, r.code))
+        .collect();
+    for c in codes {
+        assert!(found.iter().any(|x| x == c), "expected {c} among {found:?}");
+    }
+    for r in &outcome.summary.reasons {
+        assert!(!r.message.is_empty());
+    }
+    f.assert_nothing_stored(t);
+    let last = f.archive.catalog().journal(t).unwrap().pop().unwrap();
+    assert_eq!(
+        (last.event.kind.as_str(), last.event.outcome),
+        ("INGEST", Status::Ko)
+    );
+    outcome
+}
+
+fn setup() -> (Fixture, carnac_model::TenantId) {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    (f, t)
+}
+
+#[test]
+fn the_valid_baseline_is_accepted() {
+    let (f, t) = setup();
+    let bytes = zip(
+        &[
+            ("manifest.xml", valid_manifest().as_bytes()),
+            ("Content/a.txt", b"hello"),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&bytes).unwrap();
+    let outcome = f
+        .archive
+        .ingest(&t, file, "test", &carnac_archive::ports::NoProgress)
+        .unwrap();
+    assert!(
+        outcome.status().is_accepted(),
+        "{:#?}",
+        outcome.summary.reasons
+    );
+    // tar.gz, detected by content whatever the name.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar(&[
+        (b"manifest.xml", valid_manifest().as_bytes()),
+        (b"Content/a.txt", b"hello"),
+    ]))
+    .unwrap();
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&gz.finish().unwrap()).unwrap();
+    let outcome = f
+        .archive
+        .ingest(&t, file, "test", &carnac_archive::ports::NoProgress)
+        .unwrap();
+    assert!(
+        outcome.status().is_accepted(),
+        "{:#?}",
+        outcome.summary.reasons
+    );
+}
+
+#[test]
+fn zip_slip() {
+    let (f, t) = setup();
+    let m = valid_manifest();
+    let bytes = zip(
+        &[
+            ("manifest.xml", m.as_bytes()),
+            ("Content/a.txt", b"hello"),
+            ("../../../../tmp/carnac-zip-slip", b"owned"),
+            ("/etc/cron.d/x", b"owned"),
+        ],
+        zip::CompressionMethod::Stored,
+    );
+    let out = rejected(
+        &f,
+        &t,
+        &bytes,
+        &[
+            "CHECK_CONTAINER.PATH_TRAVERSAL",
+            "CHECK_CONTAINER.ABSOLUTE_PATH",
+        ],
+    );
+    assert!(!std::path::Path::new("/tmp/carnac-zip-slip").exists());
+    assert!(out.reply.contains("PATH_TRAVERSAL"));
+}
+
+#[test]
+fn decompression_bomb() {
+    let (f, t) = setup();
+    let zeros = vec![0u8; 64 << 20];
+    let bytes = zip(
+        &[
+            ("manifest.xml", valid_manifest().as_bytes()),
+            ("Content/a.txt", &zeros),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    assert!(bytes.len() < 1 << 20);
+    rejected(&f, &t, &bytes, &["CHECK_CONTAINER.CONTAINER_BOMB"]);
+
+    // A total over the configured limit.
+    let f = fixture_with(carnac_archive::IngestConfig {
+        limits: carnac_container::Limits {
+            max_total_size: 1 << 20,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let t = f.tenant_with("0", "tenant-0");
+    let data = vec![7u8; 2 << 20];
+    let bytes = tar(&[
+        (b"manifest.xml", valid_manifest().as_bytes()),
+        (b"Content/a.txt", &data),
+    ]);
+    rejected(&f, &t, &bytes, &["CHECK_CONTAINER.CONTAINER_BOMB"]);
+}
+
+#[test]
+fn xxe_reads_nothing() {
+    let (f, t) = setup();
+    let secret = f.tmp.path().join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-CONTENT").unwrap();
+    let m = valid_manifest().replace(
+        MANIFEST_HEAD,
+        &format!(
+            "{MANIFEST_HEAD}\n<!DOCTYPE ArchiveTransfer [<!ENTITY xxe SYSTEM \"file://{}\">]>",
+            secret.display()
+        ),
+    );
+    let m = m.replace(
+        "<MessageIdentifier>hostile-test",
+        "<MessageIdentifier>&xxe;",
+    );
+    let bytes = zip(
+        &[("manifest.xml", m.as_bytes()), ("Content/a.txt", b"hello")],
+        zip::CompressionMethod::Stored,
+    );
+    let out = rejected(&f, &t, &bytes, &["CHECK_SEDA.FORBIDDEN_DTD_OR_ENTITY"]);
+    assert!(!out.reply.contains("TOP-SECRET"));
+    assert!(
+        !serde_json::to_string(&out.summary)
+            .unwrap()
+            .contains("TOP-SECRET")
+    );
+}
+
+#[test]
+fn billion_laughs() {
+    let (f, t) = setup();
+    let mut dtd = String::from("<!DOCTYPE ArchiveTransfer [<!ENTITY l0 \"lol\">");
+    for i in 1..10 {
+        dtd.push_str(&format!(
+            "<!ENTITY l{i} \"{}\">",
+            format!("&l{};", i - 1).repeat(10)
+        ));
+    }
+    dtd.push_str("]>");
+    let m = valid_manifest()
+        .replace(MANIFEST_HEAD, &format!("{MANIFEST_HEAD}\n{dtd}"))
+        .replace("<MessageIdentifier>hostile-test", "<MessageIdentifier>&l9;");
+    let bytes = zip(
+        &[("manifest.xml", m.as_bytes()), ("Content/a.txt", b"hello")],
+        zip::CompressionMethod::Stored,
+    );
+    rejected(&f, &t, &bytes, &["CHECK_SEDA.FORBIDDEN_DTD_OR_ENTITY"]);
+}
+
+#[test]
+fn truncated_and_unknown_containers() {
+    let (f, t) = setup();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let good = zip(
+        &[
+            ("manifest.xml", valid_manifest().as_bytes()),
+            ("Content/a.txt", &data),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    rejected(
+        &f,
+        &t,
+        &good[..good.len() / 2],
+        &["CHECK_CONTAINER.CONTAINER_CORRUPT"],
+    );
+    rejected(&f, &t, b"", &["CHECK_CONTAINER.CONTAINER_FORMAT"]);
+    rejected(
+        &f,
+        &t,
+        valid_manifest().as_bytes(),
+        &["CHECK_CONTAINER.CONTAINER_FORMAT"],
+    );
+    // A tar cut in the middle of a member.
+    let t_bytes = tar(&[
+        (b"manifest.xml", valid_manifest().as_bytes()),
+        (b"Content/a.txt", &data),
+    ]);
+    rejected(
+        &f,
+        &t,
+        &t_bytes[..t_bytes.len() - 200_000],
+        &["CHECK_CONTAINER.CONTAINER_CORRUPT"],
+    );
+}
+
+#[test]
+fn non_utf8_names_links_and_layout() {
+    let (f, t) = setup();
+    let bytes = tar(&[
+        (b"manifest.xml", valid_manifest().as_bytes()),
+        (b"Content/a.txt", b"hello"),
+        (b"Content/\xe9t\xe9.txt", b"latin-1"),
+    ]);
+    rejected(&f, &t, &bytes, &["CHECK_CONTAINER.NAME_NOT_UTF8"]);
+
+    let mut b = tar::Builder::new(Vec::new());
+    let mut append = |name: &str, data: &[u8], kind: tar::EntryType| {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        if kind == tar::EntryType::Symlink {
+            h.set_link_name("/etc/passwd").unwrap();
+        }
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    };
+    append(
+        "manifest.xml",
+        valid_manifest().as_bytes(),
+        tar::EntryType::Regular,
+    );
+    append("Content/a.txt", b"hello", tar::EntryType::Regular);
+    append("Content/passwd", b"", tar::EntryType::Symlink);
+    rejected(
+        &f,
+        &t,
+        &b.into_inner().unwrap(),
+        &["CHECK_CONTAINER.LINK_OR_SPECIAL"],
+    );
+
+    let m = valid_manifest();
+    let bytes = zip(
+        &[
+            ("manifest.xml", m.as_bytes()),
+            ("other_manifest.xml", m.as_bytes()),
+            ("Content/a.txt", b"hello"),
+            ("stray.txt", b"x"),
+        ],
+        zip::CompressionMethod::Stored,
+    );
+    rejected(
+        &f,
+        &t,
+        &bytes,
+        &[
+            "CHECK_CONTAINER.SEVERAL_MANIFESTS",
+            "CHECK_CONTAINER.UNEXPECTED_ENTRY",
+        ],
+    );
+    let bytes = zip(
+        &[("Content/a.txt", b"hello")],
+        zip::CompressionMethod::Stored,
+    );
+    rejected(&f, &t, &bytes, &["CHECK_CONTAINER.NO_MANIFEST"]);
+}
+
+#[test]
+fn every_reason_is_listed_not_only_the_first() {
+    let (f, t) = setup();
+    let m = valid_manifest()
+        .replace("ArchivalAgreement0", "NoSuchContract")
+        .replace("FRAN_NP_009913", "NoSuchAgency")
+        .replace("<Title>a</Title>", "<Title></Title>")
+        .replace(
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+            &"0".repeat(64),
+        );
+    let bytes = zip(
+        &[
+            ("manifest.xml", m.as_bytes()),
+            ("Content/a.txt", b"hello"),
+            ("Content/undeclared.txt", b"?"),
+        ],
+        zip::CompressionMethod::Stored,
+    );
+    rejected(
+        &f,
+        &t,
+        &bytes,
+        &[
+            "CHECK_HEADER.CHECK_CONTRACT_INGEST.CONTRACT_UNKNOWN",
+            "CHECK_HEADER.CHECK_AGENT.UNKNOWN",
+            "CHECK_UNIT_SCHEMA.EMPTY_TITLE",
+            "CHECK_DIGEST.KO",
+            "CHECK_DATAOBJECTPACKAGE.MANIFEST_INFERIOR_BDO",
+        ],
+    );
+}
+
+#[test]
+fn unknown_tenant_cannot_run() {
+    let f = fixture();
+    let r = f.archive.ingest_path(
+        &tenant("nobody"),
+        &testdata().join("seda/OK_SIP_2_GO.zip"),
+        "test",
+    );
+    assert!(matches!(r, Err(carnac_archive::ArchiveError::NotFound(_))));
+}
