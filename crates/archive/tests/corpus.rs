@@ -2,6 +2,8 @@
 //! every KO is rejected, and the reply names the reason. Where Carnac deliberately decides
 //! otherwise than Vitam, the table below says so and why.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use carnac_model::Status;

@@ -1,6 +1,8 @@
 //! Bad input: each transfer is rejected with a reason that names the problem, and nothing of
 //! it is left behind (no blob, no catalog row, no scratch file), but its operation and event.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use carnac_model::Status;

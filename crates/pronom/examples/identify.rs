@@ -25,6 +25,17 @@ fn main() {
                 eprintln!("  signature {sig}: {d:?}");
             }
         }
+        if let Some(n) = std::env::var("REPEAT")
+            .ok()
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            let sample = carnac_pronom::Sample::of(&bytes);
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(id.identify(&sample, Some(&path)));
+            }
+            eprintln!("  {n} identifications: {:?} each", t.elapsed() / n);
+        }
         match got {
             Some(i) => println!(
                 "{path}\t{}\t{}\t{:?}",

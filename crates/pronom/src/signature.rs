@@ -35,6 +35,8 @@ pub struct Sub {
     pub anchor: Vec<Tok>,
     pub right: Vec<Tok>,
     left_len: (usize, Option<usize>),
+    /// The fewest bytes a placement takes, offset included.
+    min_len: usize,
     /// The longest run of literal bytes at a fixed offset in the anchor: candidates are found
     /// by searching it, as DROID's anchor search does, instead of trying every byte.
     literal: Option<(usize, memchr::memmem::Finder<'static>)>,
@@ -72,6 +74,8 @@ impl Sub {
         let literal =
             best.map(|(offset, bytes)| (offset, memchr::memmem::Finder::new(&bytes).into_owned()));
         let left_len = pattern::length_bounds(&left);
+        let min_len =
+            min + left_len.0 + pattern::length_bounds(&anchor).0 + pattern::length_bounds(&right).0;
         Sub {
             min,
             max,
@@ -79,6 +83,7 @@ impl Sub {
             anchor,
             right,
             left_len,
+            min_len,
             literal,
         }
     }
@@ -126,8 +131,18 @@ impl Sub {
             return None;
         }
         match &self.literal {
-            // A handful of possible positions: trying them beats setting up a search.
-            _ if hi - lo <= 16 => (lo..=hi).find_map(|a| self.placement(buf, a, from, to)),
+            // A short window: jump between occurrences of the literal's first byte.
+            Some((offset, finder)) if hi - lo <= 256 => {
+                let first = finder.needle()[0];
+                let start = lo + offset;
+                let stop = (hi + offset + 1).min(buf.len());
+                if start >= stop {
+                    return None;
+                }
+                memchr::memchr_iter(first, &buf[start..stop])
+                    .find_map(|hit| self.placement(buf, start + hit - offset, from, to))
+            }
+            None if hi - lo <= 256 => (lo..=hi).find_map(|a| self.placement(buf, a, from, to)),
             Some((offset, finder)) => {
                 let start = lo + offset;
                 let stop = hi
@@ -151,6 +166,8 @@ pub struct Sequence {
     pub anchor: Anchor,
     /// In matching order. For `Eof`, mirrored: matched from the start of the reversed window.
     pub subs: Vec<Sub>,
+    /// No file shorter than this can match.
+    min_len: usize,
 }
 
 impl Sequence {
@@ -176,6 +193,9 @@ impl Sequence {
     }
 
     pub fn matches(&self, sample: &Sample) -> bool {
+        if (sample.len as usize) < self.min_len {
+            return false;
+        }
         match self.anchor {
             Anchor::Bof => self.matches_in(&sample.bof, true),
             Anchor::Eof => self.matches_in(&sample.eof_reversed, true),
@@ -207,6 +227,10 @@ pub struct SignatureFile {
     signatures: BTreeMap<u32, Vec<Sequence>>,
     by_puid: HashMap<String, usize>,
     by_id: HashMap<u32, usize>,
+    /// Formats by extension (lowercase), in file order.
+    by_extension: HashMap<String, Vec<usize>>,
+    /// Formats by internal signature.
+    by_signature: HashMap<u32, Vec<usize>>,
 }
 
 #[derive(Default)]
@@ -309,7 +333,23 @@ fn compile(anchor: Anchor, mut raw: Vec<RawSub>, sig: u32) -> Result<Sequence, S
             sub
         });
     }
-    Ok(Sequence { anchor, subs })
+    // A variable sequence's first offset does not apply.
+    let min_len = subs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if i == 0 && anchor == Anchor::Variable {
+                s.min_len - s.min
+            } else {
+                s.min_len
+            }
+        })
+        .sum();
+    Ok(Sequence {
+        anchor,
+        subs,
+        min_len,
+    })
 }
 
 /// Builds internal signatures from the XML events of `InternalSignature` elements; shared by
@@ -509,12 +549,27 @@ impl SignatureFile {
             .map(|(i, f)| (f.puid.clone(), i))
             .collect();
         let by_id = formats.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+        let mut by_extension: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_signature: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (i, f) in formats.iter().enumerate() {
+            for e in &f.extensions {
+                let list = by_extension.entry(e.clone()).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+            for s in &f.signatures {
+                by_signature.entry(*s).or_default().push(i);
+            }
+        }
         Ok(SignatureFile {
             version,
             formats,
             signatures,
             by_puid,
             by_id,
+            by_extension,
+            by_signature,
         })
     }
 
@@ -532,20 +587,15 @@ impl SignatureFile {
 
     /// Indexes of the formats one of whose internal signatures matches, in file order.
     pub(crate) fn matching_formats(&self, sample: &Sample) -> Vec<usize> {
-        let matched: HashSet<u32> = self
+        let mut out: Vec<usize> = self
             .signatures
             .iter()
             .filter(|(_, seqs)| !seqs.is_empty() && seqs.iter().all(|s| s.matches(sample)))
-            .map(|(id, _)| *id)
+            .flat_map(|(id, _)| self.by_signature.get(id).into_iter().flatten().copied())
             .collect();
-        (0..self.formats.len())
-            .filter(|&i| {
-                self.formats[i]
-                    .signatures
-                    .iter()
-                    .any(|s| matched.contains(s))
-            })
-            .collect()
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Drops every format that another of the set has priority over.
@@ -562,9 +612,7 @@ impl SignatureFile {
     }
 
     pub(crate) fn formats_with_extension(&self, ext: &str) -> Vec<usize> {
-        (0..self.formats.len())
-            .filter(|&i| self.formats[i].extensions.iter().any(|e| e == ext))
-            .collect()
+        self.by_extension.get(ext).cloned().unwrap_or_default()
     }
 
     /// Time spent on each internal signature for one sample, slowest first (diagnostics).

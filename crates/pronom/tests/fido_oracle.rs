@@ -3,6 +3,8 @@
 //! real files. `scripts/test` installs fido and sets `CARNAC_REQUIRE_ORACLES=1`, which turns
 //! a missing fido into a failure.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use carnac_pronom::container::ContainerSignatures;
 use carnac_pronom::{Identifier, Method, Sample, SignatureFile};
 use std::collections::{BTreeMap, BTreeSet};

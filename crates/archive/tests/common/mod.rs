@@ -28,6 +28,13 @@ pub struct Fixture {
 }
 
 pub fn fixture_with(config: IngestConfig) -> Fixture {
+    fixture_full(config, None)
+}
+
+pub fn fixture_full(
+    config: IngestConfig,
+    scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>>,
+) -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
     let offers = vec![MemoryStore::new("offer-1"), MemoryStore::new("offer-2")];
     let archive = Archive::new(Parts {
@@ -38,7 +45,7 @@ pub fn fixture_with(config: IngestConfig) -> Fixture {
             .collect(),
         clock: Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC))),
         ids: Arc::new(SequentialIds::default()),
-        scanner: None,
+        scanner,
         identifier: identifier(),
         config,
         tmp: tmp.path().join("tmp"),

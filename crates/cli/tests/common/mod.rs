@@ -1,0 +1,114 @@
+//! Helpers to drive the `carnac` binary and to write transfers.
+
+#![allow(dead_code)]
+
+use sha2::Digest;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn carnac(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_carnac"));
+    c.arg("--data").arg(data).env("RUST_LOG", "error");
+    c
+}
+
+pub fn run(data: &Path, args: &[&str]) -> Output {
+    carnac(data).args(args).output().expect("run carnac")
+}
+
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+/// A data folder with tenant 0 and its referentials.
+pub fn data_with_tenant() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["tenant", "create", "0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refs = testdata().join("referentials/tenant-0");
+    let out = run(
+        dir.path(),
+        &[
+            "referential",
+            "import",
+            "--tenant",
+            "0",
+            refs.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// Writes a valid SEDA 2.1 transfer: one unit per file under a root unit, each file
+/// `size(i)` bytes of deterministic content; `description` bytes of text per unit.
+pub fn write_sip(path: &Path, files: usize, size: impl Fn(usize) -> usize, description: usize) {
+    let out = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(out));
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    let mut objects = String::new();
+    let mut units = String::new();
+    let text = "Délibération du conseil municipal relative aux marchés publics. "
+        .repeat(description / 66 + 1);
+    let text = &text[..text
+        .char_indices()
+        .take_while(|(i, _)| *i < description)
+        .last()
+        .map_or(0, |(i, c)| i + c.len_utf8())];
+    for i in 0..files {
+        let content = content(i, size(i));
+        let digest = hex::encode(sha2::Sha256::digest(&content));
+        zip.start_file(format!("Content/f{i}.bin"), stored).unwrap();
+        zip.write_all(&content).unwrap();
+        objects.push_str(&format!(
+            "<BinaryDataObject id=\"O{i}\"><DataObjectGroupId>G{i}</DataObjectGroupId><DataObjectVersion>BinaryMaster_1</DataObjectVersion><Uri>Content/f{i}.bin</Uri><MessageDigest algorithm=\"SHA-256\">{digest}</MessageDigest><Size>{}</Size></BinaryDataObject>\n",
+            content.len()
+        ));
+        units.push_str(&format!(
+            "<ArchiveUnit id=\"U{i}\"><Content><DescriptionLevel>Item</DescriptionLevel><Title>Pièce {i}</Title><Description>{text}</Description><StartDate>2020-01-01</StartDate><EndDate>2020-12-31</EndDate></Content><DataObjectReference><DataObjectGroupReferenceId>G{i}</DataObjectGroupReferenceId></DataObjectReference></ArchiveUnit>\n"
+        ));
+    }
+    zip.start_file("manifest.xml", stored).unwrap();
+    write!(
+        zip,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">
+<Date>2026-11-29T04:00:00</Date><MessageIdentifier>generated</MessageIdentifier><ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
+<CodeListVersions><ReplyCodeListVersion>v</ReplyCodeListVersion><MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion><FileFormatCodeListVersion>v</FileFormatCodeListVersion></CodeListVersions>
+<DataObjectPackage>
+{objects}<DescriptiveMetadata>
+<ArchiveUnit id="ROOT"><Content><DescriptionLevel>RecordGrp</DescriptionLevel><Title>Versement généré</Title></Content>
+{units}</ArchiveUnit>
+</DescriptiveMetadata>
+<ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier></ManagementMetadata>
+</DataObjectPackage>
+<ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency>
+</ArchiveTransfer>
+"#
+    )
+    .unwrap();
+    zip.finish().unwrap().flush().unwrap();
+}
+
+pub fn content(i: usize, len: usize) -> Vec<u8> {
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -1,0 +1,126 @@
+//! A `carnac ingest` killed at random instants (SIGKILL, at least 50 times): after each
+//! restart the catalog and both offers agree, no orphan or temporary file survives, and every
+//! accepted transfer is whole (every copy re-hashed).
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+/// A small xorshift generator; the seed is printed so that a failure can be replayed
+/// (`CARNAC_CRASH_SEED`).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn killed_ingests_leave_a_consistent_archive() {
+    let data = data_with_tenant();
+    let sip = data.path().join("transfer.zip");
+    // Many small files and a few large ones: kills land while copying, syncing, renaming and
+    // committing.
+    write_sip(
+        &sip,
+        300,
+        |i| if i % 100 == 0 { 3 << 20 } else { 8 << 10 },
+        200,
+    );
+
+    let started = Instant::now();
+    let out = run(
+        data.path(),
+        &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
+    );
+    let full = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let seed = std::env::var("CARNAC_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::UNIX_EPOCH
+                .elapsed()
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+                | 1
+        });
+    eprintln!("crash test: seed {seed}, a full ingest takes {full:?}");
+    let mut rng = Rng(seed);
+    let (mut killed, mut finished) = (0, 0);
+    for round in 0..50 {
+        let mut child = carnac(data.path())
+            .args(["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Anywhere from the start to a little past a full ingest's duration.
+        let delay = Duration::from_micros(rng.next() % (full.as_micros() as u64 * 12 / 10 + 1));
+        std::thread::sleep(delay);
+        match child.try_wait().unwrap() {
+            Some(_) => finished += 1,
+            None => {
+                child.kill().unwrap();
+                killed += 1;
+            }
+        }
+        child.wait().unwrap();
+
+        // The next start recovers; then everything must agree.
+        let out = run(data.path(), &["check", "--digests"]);
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round} (seed {seed}, killed after {delay:?}):\n{report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut files = Vec::new();
+        files_under(&data.path().join("offers"), &mut files);
+        let temporary: Vec<_> = files
+            .iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        assert!(
+            temporary.is_empty(),
+            "round {round}: temporary files survive: {temporary:?}"
+        );
+        let scratch: Vec<_> = std::fs::read_dir(data.path().join("tmp"))
+            .unwrap()
+            .collect();
+        assert!(scratch.is_empty(), "round {round}: scratch files survive");
+    }
+    eprintln!("crash test: {killed} ingests killed, {finished} finished before the kill");
+    assert!(
+        killed >= 25,
+        "most rounds must kill an ingest in progress ({killed} of 50)"
+    );
+}
