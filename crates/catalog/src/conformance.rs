@@ -219,12 +219,7 @@ fn accepted_ingest(c: &dyn Catalog) {
         mime_type: None,
         filename: None,
     }];
-    let copies = ["offer-1", "offer-2"].map(|offer| CopyRow {
-        object: ObjectId::new("o1").expect("id"),
-        offer: offer.into(),
-        blob: "o1".into(),
-        size: 3,
-    });
+    let offers = ["offer-1".to_owned(), "offer-2".to_owned()];
     // The child comes before its parent in the stream.
     let mut units = vec![Ok(unit("u2", &["u1"], &["g1"])), Ok(unit("u1", &[], &[]))].into_iter();
     c.commit_ingest(
@@ -233,7 +228,7 @@ fn accepted_ingest(c: &dyn Catalog) {
             operation: &operation,
             groups: &groups,
             objects: &objects,
-            copies: &copies,
+            offers: &offers,
             units: &mut units,
             status: Status::Ok,
             summary: json!({"status": "OK"}),
@@ -313,7 +308,7 @@ fn failed_commit_leaves_nothing(c: &dyn Catalog) {
             operation: &operation,
             groups: &groups,
             objects: &[],
-            copies: &[],
+            offers: &[],
             units: &mut units,
             status: Status::Ok,
             summary: json!({}),

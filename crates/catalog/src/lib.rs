@@ -169,7 +169,9 @@ pub struct IngestCommit<'a> {
     pub operation: &'a OperationId,
     pub groups: &'a [GroupRow],
     pub objects: &'a [ObjectRow],
-    pub copies: &'a [CopyRow],
+    /// The offers every binary object was written to; each gets one copy per offer, under
+    /// the object's id.
+    pub offers: &'a [String],
     /// Units arrive as a stream so that a transfer of any size commits in bounded memory.
     pub units: &'a mut dyn Iterator<Item = Result<UnitRow, CatalogError>>,
     pub status: Status,

@@ -578,9 +578,11 @@ impl Catalog for SqliteCatalog {
                 let mut st = tx
                     .prepare_cached("INSERT INTO copies (tenant, object, offer, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)")
                     .map_err(storage)?;
-                for copy in c.copies {
-                    st.execute(params![t, copy.object.as_str(), copy.offer, copy.blob, copy.size as i64])
-                        .map_err(storage)?;
+                for o in c.objects.iter().filter(|o| !o.physical) {
+                    for offer in c.offers {
+                        st.execute(params![t, o.id.as_str(), offer, o.id.as_str(), o.size.unwrap_or(0) as i64])
+                            .map_err(storage)?;
+                    }
                 }
             }
             // Parents are inserted once every unit exists (a parent may come later in the

@@ -1,5 +1,9 @@
-//! A valid 200 MB manifest (100,000 units) is ingested with bounded memory: the peak
-//! resident memory of the `carnac ingest` process stays far below the manifest's size.
+//! A valid 200 MB manifest (100,000 units) is ingested in memory that does not depend on the
+//! manifest's size: the manifest streams through the XSD validator and the reader, each
+//! unit's metadata is spooled to disk. What stays in memory is a few kilobytes of structure
+//! per unit and per object (identifiers, references, digests); the budget below guards it
+//! against regressions. Flat memory whatever the number of units needs that structure on
+//! disk too (noted on the issue as remaining work).
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 

@@ -80,7 +80,10 @@ fn token(s: Option<&str>) -> String {
 
 impl TransferReply {
     pub fn to_xml(&self) -> String {
-        let mut x = String::with_capacity(4096 + 256 * (self.units.len() + self.groups.len()));
+        let objects: usize = self.groups.iter().map(|g| g.objects.len()).sum();
+        let mut x = String::with_capacity(
+            4096 + 300 * self.units.len() + 400 * objects + 300 * self.events.len(),
+        );
         let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
         let _ = writeln!(
             x,

@@ -17,7 +17,7 @@ pub mod store;
 use crate::ports::{IdKind, NoProgress, Progress, Verdict};
 use crate::{Archive, ArchiveError};
 use carnac_blobstore::Batch;
-use carnac_catalog::{CopyRow, GroupRow, IngestCommit, ObjectRow, OperationEnd, UnitRow, UnitRule};
+use carnac_catalog::{GroupRow, IngestCommit, ObjectRow, OperationEnd, UnitRow, UnitRule};
 use carnac_container::{Container, ContainerError, layout};
 use carnac_model::journal::NewEvent;
 use carnac_model::{
@@ -457,9 +457,10 @@ impl Archive {
             .open(&scratch.0[2])
             .map_err(|e| ArchiveError::io("creating the zip scratch file", e))?;
         let mut buf = vec![0u8; store::BUFFER];
-        let total: u64 = by_file
-            .keys()
-            .filter_map(|f| listing.entries.iter().find(|e| &e.path == f))
+        let total: u64 = listing
+            .entries
+            .iter()
+            .filter(|e| by_file.contains_key(&e.path))
             .map(|e| e.size)
             .sum();
         progress.start("storing", total);
@@ -628,7 +629,6 @@ impl Archive {
             .map(|_| self.ids.next(IdKind::Unit))
             .collect();
 
-        let mut objects_summary = Vec::new();
         let mut object_rows = Vec::new();
         if let Some(m) = &m {
             for (i, planned) in exam.plan.objects.iter().enumerate() {
@@ -644,14 +644,6 @@ impl Archive {
                     x.digests.iter().find(|d| d.algorithm == preferred).cloned()
                 });
                 let id = x.and_then(|x| x.identification.as_ref());
-                objects_summary.push(ObjectSummary {
-                    id: object_ids[i].clone(),
-                    uri: o.uri.clone(),
-                    size: x.map(|x| x.size),
-                    digest: strong.as_ref().map(|d| d.hex.clone()),
-                    digest_algorithm: strong.as_ref().map(|d| d.algorithm.seda_name().to_owned()),
-                    format: id.map(|i| i.puid.clone()),
-                });
                 object_rows.push(ObjectRow {
                     id: ObjectId::new(object_ids[i].clone())
                         .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
@@ -688,6 +680,7 @@ impl Archive {
                 batch.commit()?;
             }
             exam.ran.push(STEP_STORAGE);
+            tracing::debug!(elapsed = ?phase.elapsed(), rss_mb = rss_mb(), "batches committed");
         } else {
             exam.batches.clear();
             for offer in &self.offers {
@@ -713,11 +706,8 @@ impl Archive {
             status,
             operation: operation.to_string(),
             units: if accepted { exam.plan.units.len() } else { 0 },
-            objects: if accepted {
-                objects_summary
-            } else {
-                Vec::new()
-            },
+            // Filled from the object rows once they are committed.
+            objects: Vec::new(),
             reasons,
             seda_version: exam.version.map(|v| v.as_str().to_owned()),
             message_identifier: m
@@ -750,7 +740,7 @@ impl Archive {
                 "archival_agreement": header.archival_agreement,
                 "originating_agency": header.originating_agency,
                 "units": summary.units,
-                "objects": summary.objects.len(),
+                "objects": if accepted { object_rows.len() } else { 0 },
                 "bytes": summary.objects.iter().filter_map(|o| o.size).sum::<u64>(),
                 "reasons": summary.reasons,
             }),
@@ -761,7 +751,7 @@ impl Archive {
             "status": summary.status,
             "operation": summary.operation,
             "units": summary.units,
-            "objects": summary.objects.len(),
+            "objects": if accepted { object_rows.len() } else { 0 },
             "reasons": summary.reasons,
             "seda_version": summary.seda_version,
             "message_identifier": summary.message_identifier,
@@ -795,18 +785,7 @@ impl Archive {
                 })
             })
             .collect::<Result<_, ArchiveError>>()?;
-        let copies: Vec<CopyRow> = object_rows
-            .iter()
-            .filter(|o| !o.physical)
-            .flat_map(|o| {
-                self.offers.iter().map(move |offer| CopyRow {
-                    object: o.id.clone(),
-                    offer: offer.name().to_owned(),
-                    blob: o.id.to_string(),
-                    size: o.size.unwrap_or(0),
-                })
-            })
-            .collect();
+        let offers: Vec<String> = self.offers.iter().map(|o| o.name().to_owned()).collect();
         let spool = exam.spool.as_ref();
         let plan = &exam.plan;
         let mut units = plan.units.iter().enumerate().map(|(i, pu)| {
@@ -869,7 +848,7 @@ impl Archive {
                 operation,
                 groups: &groups,
                 objects: &object_rows,
-                copies: &copies,
+                offers: &offers,
                 units: &mut units,
                 status,
                 summary: summary_json,
@@ -882,6 +861,22 @@ impl Archive {
         if let Err(e) = committed {
             return Err(e.into());
         }
+        drop(units);
+        let mut summary = summary;
+        summary.objects = object_rows
+            .into_iter()
+            .map(|o| ObjectSummary {
+                id: o.id.to_string(),
+                uri: o.uri,
+                size: o.size,
+                digest_algorithm: o
+                    .digest
+                    .as_ref()
+                    .map(|d| d.algorithm.seda_name().to_owned()),
+                digest: o.digest.map(|d| d.hex),
+                format: o.puid,
+            })
+            .collect();
         Ok(IngestOutcome { summary, reply })
     }
 
