@@ -186,15 +186,34 @@ fn zip_slip() {
 #[test]
 fn decompression_bomb() {
     let (f, t) = setup();
-    let zeros = vec![0u8; 64 << 20];
+    // bzip2 turns 256 MiB of zeros into a few hundred bytes.
+    let zeros = vec![0u8; 256 << 20];
+    let inner = tar(&[
+        (b"manifest.xml", valid_manifest().as_bytes()),
+        (b"Content/a.txt", &zeros),
+    ]);
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    bz.write_all(&inner).unwrap();
+    let bytes = bz.finish().unwrap();
+    assert!(bytes.len() < 100_000, "{} bytes", bytes.len());
+    rejected(&f, &t, &bytes, &["CHECK_CONTAINER.CONTAINER_BOMB"]);
+
+    // A deflated zip over a stricter configured ratio.
+    let f = fixture_with(carnac_archive::IngestConfig {
+        limits: carnac_container::Limits {
+            max_ratio: 100,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let t = f.tenant_with("0", "tenant-0");
     let bytes = zip(
         &[
             ("manifest.xml", valid_manifest().as_bytes()),
-            ("Content/a.txt", &zeros),
+            ("Content/a.txt", &zeros[..64 << 20]),
         ],
         zip::CompressionMethod::Deflated,
     );
-    assert!(bytes.len() < 1 << 20);
     rejected(&f, &t, &bytes, &["CHECK_CONTAINER.CONTAINER_BOMB"]);
 
     // A total over the configured limit.

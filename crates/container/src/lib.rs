@@ -57,7 +57,10 @@ impl Default for Limits {
         Limits {
             max_total_size: 1 << 40,
             max_entries: 1_000_000,
-            max_ratio: 200,
+            // Deflate cannot exceed about 1032:1 and nested archives are never expanded, so a
+            // higher ratio means overlapping entries (a zip bomb) or bzip2 runs; real
+            // transfers of repetitive text reach a few hundred (Vitam's load test: 225).
+            max_ratio: 1000,
             ratio_floor: 1 << 20,
             max_path_len: 1024,
         }
