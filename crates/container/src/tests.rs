@@ -300,3 +300,35 @@ fn layout_rules() {
     let l = layout::check(&[e("Content/a", File)]);
     assert_eq!(l.problems[0].code, "NO_MANIFEST");
 }
+
+#[test]
+fn zip64_members_are_read() {
+    let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    w.start_file("manifest.xml", opts).unwrap();
+    w.write_all(b"<a/>").unwrap();
+    w.start_file("Content/big.bin", opts).unwrap();
+    w.write_all(&[1u8; 100_000]).unwrap();
+    let bytes = w.finish().unwrap().into_inner();
+    assert!(
+        bytes
+            .windows(4)
+            .any(|x| x == [0x01, 0x00, 0x10, 0x00] || x == [0x01, 0x00, 0x08, 0x00]),
+        "a zip64 extra field is present"
+    );
+    let mut c = open(&bytes, Limits::default()).unwrap();
+    let l = c.scan().unwrap();
+    assert!(l.problems.is_empty(), "{:?}", l.problems);
+    let mut total = 0;
+    c.for_each_file(
+        |_| true,
+        |_, r| -> Result<(), ContainerError> {
+            total += io::copy(r, &mut io::sink())?;
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(total, 100_004);
+}

@@ -9,7 +9,8 @@
 //! - container signatures for zip-based formats (office documents, OpenDocument…), checked
 //!   when the byte identification says "zip";
 //! - extension fallback when no signature matches, against the formats that have no signature
-//!   (DROID's default; `fido` also considers formats that have one).
+//!   (DROID's default; `fido` also considers formats that have one);
+//! - last, as Siegfried does, plain text (`x-fmt/111`) for a file whose bytes are all text.
 //!
 //! Identification reads two windows of [`WINDOW`] bytes, the first and the last of the file,
 //! collected while the file streams past ([`Sampler`]): variable-position sequences are
@@ -31,6 +32,8 @@ pub enum Method {
     Signature,
     Container,
     Extension,
+    /// No signature or extension: the bytes are text (Siegfried's "text match").
+    Text,
 }
 
 impl Method {
@@ -39,6 +42,7 @@ impl Method {
             Method::Signature => "signature",
             Method::Container => "container",
             Method::Extension => "extension",
+            Method::Text => "text",
         }
     }
 }
@@ -147,6 +151,16 @@ pub struct Identifier {
     containers: Option<container::ContainerSignatures>,
 }
 
+const PLAIN_TEXT: &str = "x-fmt/111";
+
+/// Whether both windows hold text: no control character but tab, line feed, form feed,
+/// carriage return and escape, and at least one byte. Bytes above 0x7F are accepted (UTF-8
+/// or a legacy 8-bit encoding).
+fn is_text(sample: &Sample) -> bool {
+    let text = |b: &u8| !matches!(b, 0x00..=0x08 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F | 0x7F);
+    sample.len > 0 && sample.bof.iter().all(text) && sample.eof.iter().all(text)
+}
+
 fn extension_of(name: &str) -> Option<String> {
     let base = name.rsplit('/').next()?;
     let (_, ext) = base.rsplit_once('.')?;
@@ -216,6 +230,14 @@ impl Identifier {
                 Method::Signature,
             )
         };
+        if indexes.is_empty() && is_text(sample) {
+            let plain = self
+                .signatures
+                .format_index(PLAIN_TEXT)
+                .into_iter()
+                .collect();
+            return self.choose(plain, Method::Text, ext.as_deref());
+        }
         self.choose(indexes, method, ext.as_deref())
     }
 

@@ -177,3 +177,30 @@ fn priorities_drop_the_generic_format() {
         .unwrap();
     assert_eq!(got.candidates, ["fmt/101"]);
 }
+
+#[test]
+fn text_without_signature_or_extension_is_plain_text() {
+    let text = b"Datas for performance test!\r\n0123456789\r\n";
+    let got = embedded()
+        .identify(&Sample::of(text), Some("Data-Perf-1-00001"))
+        .unwrap();
+    assert_eq!((got.puid.as_str(), got.method), ("x-fmt/111", Method::Text));
+    let got = embedded()
+        .identify(&Sample::of(text), Some("ID7.seda"))
+        .unwrap();
+    assert_eq!(got.method, Method::Text);
+    // An extension that names a format wins over the text guess.
+    let got = embedded()
+        .identify(&Sample::of(text), Some("id5.sql"))
+        .unwrap();
+    assert_eq!(
+        (got.puid.as_str(), got.method),
+        ("fmt/206", Method::Extension)
+    );
+    assert!(
+        embedded()
+            .identify(&Sample::of(b"\x00\x01binary\x02"), None)
+            .is_none()
+    );
+    assert!(embedded().identify(&Sample::of(b""), None).is_none());
+}

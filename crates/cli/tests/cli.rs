@@ -1,0 +1,198 @@
+//! The command line as outside scripts see it: arguments, exit codes, outputs.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+
+#[test]
+fn ingest_exit_codes_and_outputs() {
+    let data = data_with_tenant();
+    let seda = testdata().join("seda");
+
+    let ok = run(
+        data.path(),
+        &[
+            "ingest",
+            "--tenant",
+            "0",
+            seda.join("OK_SIP-test-md5.zip").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let stdout = String::from_utf8(ok.stdout).unwrap();
+    assert!(
+        stdout.starts_with("<?xml") && stdout.contains("<ReplyCode>OK</ReplyCode>"),
+        "the ATR goes to stdout"
+    );
+
+    let atr = data.path().join("ko.xml");
+    let ko = run(
+        data.path(),
+        &[
+            "ingest",
+            "--tenant",
+            "0",
+            seda.join("KO_BORD_empreinte_KO.zip").to_str().unwrap(),
+            "--atr",
+            atr.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(ko.status.code(), Some(2));
+    let summary: serde_json::Value = serde_json::from_slice(&ko.stdout).unwrap();
+    for key in ["status", "operation", "units", "objects", "reasons"] {
+        assert!(summary.get(key).is_some(), "--json has {key}");
+    }
+    assert_eq!(summary["status"], "KO");
+    let reason = &summary["reasons"][0];
+    for key in ["step", "code", "message"] {
+        assert!(reason.get(key).is_some(), "reasons have {key}");
+    }
+    assert!(
+        std::fs::read_to_string(&atr)
+            .unwrap()
+            .contains("<ReplyCode>KO</ReplyCode>"),
+        "--atr is written with --json"
+    );
+
+    let json = run(
+        data.path(),
+        &[
+            "ingest",
+            "--tenant",
+            "0",
+            seda.join("OK_SIP_2_GO.zip").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(json.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["status"], "WARNING");
+    assert_eq!(v["objects"].as_array().unwrap().len(), 4);
+    for key in ["id", "uri", "size", "digest", "format"] {
+        assert!(v["objects"][0].get(key).is_some(), "objects have {key}");
+    }
+
+    let unknown = run(
+        data.path(),
+        &[
+            "ingest",
+            "--tenant",
+            "nobody",
+            seda.join("OK_SIP_2_GO.zip").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("tenant nobody not found"));
+    let missing = run(
+        data.path(),
+        &["ingest", "--tenant", "0", "/no/such/file.zip"],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+
+    let check = run(data.path(), &["check", "--digests"]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[test]
+fn tenants_and_referentials() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["", "a b", "../x", &"x".repeat(65)] {
+        let out = run(dir.path(), &["tenant", "create", bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+    }
+    assert_eq!(
+        run(
+            dir.path(),
+            &["tenant", "create", "213500283", "--name", "Commune"]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    let again = run(dir.path(), &["tenant", "create", "213500283"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let refs = dir.path().join("refs");
+    std::fs::create_dir_all(refs.join("rules")).unwrap();
+    std::fs::write(
+        refs.join("rules/rules.csv"),
+        "RuleId,RuleType,RuleValue,RuleDescription,RuleDuration,RuleMeasurement\nAPP-1,AppraisalRule,v,d,10,Year\nACC-1,Nonsense,v,d,1,Year\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "referential",
+            "import",
+            "--tenant",
+            "213500283",
+            refs.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rules/rules.csv:3") && err.contains("Nonsense"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_is_loopback_only_and_holds_the_data_folder() {
+    let data = data_with_tenant();
+    let public = run(data.path(), &["serve", "--listen", "0.0.0.0:18080"]);
+    assert_eq!(public.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&public.stderr).contains("loopback"));
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = carnac(data.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut answer = String::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            s.read_to_string(&mut answer).unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let busy = run(
+        data.path(),
+        &[
+            "ingest",
+            "--tenant",
+            "0",
+            testdata().join("seda/OK_SIP_2_GO.zip").to_str().unwrap(),
+        ],
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("\"status\":\"ok\""),
+        "{answer}"
+    );
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("in use by another carnac process"));
+}
