@@ -491,6 +491,7 @@ impl Archive {
                     reader,
                     &name,
                     &object_ids[i],
+                    entry.size,
                     batches,
                     &algorithms,
                     &self.identifier,

@@ -33,13 +33,70 @@ pub enum CopyError {
 
 pub const BUFFER: usize = 1 << 20;
 
+/// Files at least this large are hashed on a second thread while the first writes them.
+const PARALLEL_FROM: u64 = 2 * BUFFER as u64;
+
+/// Everything that looks at the bytes without storing them.
+struct Inspection {
+    hasher: MultiHasher,
+    sampler: Sampler,
+    scan: Option<Box<dyn ScanSession>>,
+}
+
+impl Inspection {
+    fn update(&mut self, chunk: &[u8]) -> Result<(), CopyError> {
+        self.hasher.update(chunk);
+        self.sampler.update(chunk);
+        if let Some(s) = self.scan.as_mut() {
+            s.update(chunk)
+                .map_err(|e| CopyError::Scan(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the bytes go: every offer, and the zip scratch file when the file is a zip.
+struct Sinks<'a, 'b> {
+    writers: Vec<Box<dyn BlobWriter + 'a>>,
+    zip: Option<&'b mut File>,
+    blob: &'b str,
+}
+
+impl Sinks<'_, '_> {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), CopyError> {
+        if let Some(z) = self.zip.as_mut() {
+            z.write_all(chunk).map_err(CopyError::Temp)?;
+        }
+        for w in &mut self.writers {
+            w.write_all(chunk).map_err(|source| BlobError::Io {
+                offer: String::new(),
+                context: format!("writing {}", self.blob),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> Result<usize, CopyError> {
+    loop {
+        match reader.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Source(e)),
+        }
+    }
+}
+
 /// Copies one file. `batches` is empty when nothing is to be stored (a transfer already
-/// rejected is still read through, so that its ATR lists every digest error).
+/// rejected is still read through, so that its ATR lists every digest error). `size_hint` is
+/// the size the container declares; large files are hashed on a second thread.
 #[allow(clippy::too_many_arguments)]
 pub fn copy_one(
     reader: &mut dyn Read,
     name: &str,
     blob: &str,
+    size_hint: u64,
     batches: &mut [Box<dyn Batch>],
     algorithms: &[DigestAlgorithm],
     identifier: &Identifier,
@@ -48,52 +105,96 @@ pub fn copy_one(
     buf: &mut [u8],
     progress: &dyn Progress,
 ) -> Result<Examined, CopyError> {
-    let mut writers: Vec<Box<dyn BlobWriter + '_>> = batches
+    let writers: Vec<Box<dyn BlobWriter + '_>> = batches
         .iter_mut()
         .map(|b| b.create(blob))
         .collect::<Result<_, _>>()?;
-    let mut hasher = MultiHasher::new(algorithms);
-    let mut sampler = Sampler::default();
-    let mut scan = scan;
-    let mut size = 0u64;
-    // Zip-based formats are told apart by their members, which needs random access: their
-    // bytes also go to a scratch file, reused from file to file.
-    let mut zip_copy: Option<&mut File> = None;
-    loop {
-        let n = match reader.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Source(e)),
-        };
-        let chunk = &buf[..n];
-        if size == 0 && chunk.starts_with(b"PK\x03\x04") {
-            zip_spool.set_len(0).map_err(CopyError::Temp)?;
-            zip_spool
-                .seek(SeekFrom::Start(0))
-                .map_err(CopyError::Temp)?;
-            zip_copy = Some(&mut *zip_spool);
-        }
-        size += n as u64;
-        hasher.update(chunk);
-        sampler.update(chunk);
-        if let Some(s) = scan.as_mut() {
-            s.update(chunk)
-                .map_err(|e| CopyError::Scan(e.to_string()))?;
-        }
-        if let Some(z) = zip_copy.as_mut() {
-            z.write_all(chunk).map_err(CopyError::Temp)?;
-        }
-        for w in &mut writers {
-            w.write_all(chunk).map_err(|source| BlobError::Io {
-                offer: String::new(),
-                context: format!("writing {blob}"),
-                source,
-            })?;
-        }
-        progress.advance(n as u64);
+    let mut sinks = Sinks {
+        writers,
+        zip: None,
+        blob,
+    };
+    let mut inspection = Inspection {
+        hasher: MultiHasher::new(algorithms),
+        sampler: Sampler::default(),
+        scan,
+    };
+
+    // The first chunk decides whether the file is a zip: zip-based formats are told apart
+    // by their members, which needs random access, so their bytes also go to a scratch
+    // file reused from file to file.
+    let first = read_some(reader, buf)?;
+    if buf[..first].starts_with(b"PK\x03\x04") {
+        zip_spool.set_len(0).map_err(CopyError::Temp)?;
+        zip_spool
+            .seek(SeekFrom::Start(0))
+            .map_err(CopyError::Temp)?;
+        sinks.zip = Some(&mut *zip_spool);
     }
-    for w in writers {
+    let mut size = first as u64;
+    sinks.write(&buf[..first])?;
+    inspection.update(&buf[..first])?;
+    progress.advance(first as u64);
+
+    if first > 0 && size_hint >= PARALLEL_FROM {
+        // Write on this thread, inspect on another; three buffers go round between them.
+        let (to_inspect, chunks) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+        let (give_back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+        let inspected = std::thread::scope(|scope| -> Result<Inspection, CopyError> {
+            let worker = scope.spawn(move || -> Result<Inspection, CopyError> {
+                for (chunk, n) in chunks {
+                    inspection.update(&chunk[..n])?;
+                    let _ = give_back.send(chunk);
+                }
+                Ok(inspection)
+            });
+            let mut spare = 3;
+            let result = (|| -> Result<(), CopyError> {
+                loop {
+                    let mut chunk = match returned.try_recv() {
+                        Ok(b) => b,
+                        Err(_) if spare > 0 => {
+                            spare -= 1;
+                            vec![0u8; BUFFER]
+                        }
+                        Err(_) => returned
+                            .recv()
+                            .map_err(|_| CopyError::Scan("the hashing thread stopped".into()))?,
+                    };
+                    let n = read_some(reader, &mut chunk)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    size += n as u64;
+                    sinks.write(&chunk[..n])?;
+                    progress.advance(n as u64);
+                    if to_inspect.send((chunk, n)).is_err() {
+                        return Ok(()); // The worker failed; its error is reported below.
+                    }
+                }
+            })();
+            drop(to_inspect);
+            let inspected = worker
+                .join()
+                .map_err(|_| CopyError::Scan("the hashing thread panicked".into()))?;
+            result?;
+            inspected
+        })?;
+        inspection = inspected;
+    } else if first > 0 {
+        loop {
+            let n = read_some(reader, buf)?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            sinks.write(&buf[..n])?;
+            inspection.update(&buf[..n])?;
+            progress.advance(n as u64);
+        }
+    }
+    let is_zip = sinks.zip.is_some();
+    for w in sinks.writers {
         let written = w.finish()?;
         if written != size {
             return Err(CopyError::Blob(BlobError::Invalid {
@@ -102,13 +203,13 @@ pub fn copy_one(
             }));
         }
     }
-    let verdict = match scan {
+    let verdict = match inspection.scan {
         Some(s) => Some(s.finish().map_err(|e| CopyError::Scan(e.to_string()))?),
         None => None,
     };
-    let sample: Sample = sampler.finish();
+    let sample: Sample = inspection.sampler.finish();
     let mut identification = identifier.identify(&sample, Some(name));
-    if let (Some(first), true) = (&identification, zip_copy.is_some())
+    if let (Some(first), true) = (&identification, is_zip)
         && identifier.is_zip_trigger(&first.puid)
     {
         zip_spool
@@ -120,7 +221,7 @@ pub fn copy_one(
     }
     Ok(Examined {
         size,
-        digests: hasher.finish(),
+        digests: inspection.hasher.finish(),
         identification,
         verdict,
     })
