@@ -169,6 +169,39 @@ impl Archive {
         }
     }
 
+    /// Ends a running operation that kept nothing, as KO, with its journal event.
+    pub(crate) fn close_failed(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        kind: &str,
+        agent: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), ArchiveError> {
+        let at = self.now();
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: kind.into(),
+            outcome: Status::Ko,
+            time: at.clone(),
+            agent: agent.into(),
+            detail: detail.clone(),
+        };
+        self.catalog.finish_operation(
+            tenant,
+            OperationEnd {
+                operation,
+                status: Status::Ko,
+                summary: detail,
+                reply: None,
+                ended_at: &at,
+                event: &event,
+            },
+        )?;
+        Ok(())
+    }
+
     /// Creates a tenant; its journal starts with this event.
     pub fn create_tenant(
         &self,
@@ -213,26 +246,7 @@ impl Archive {
                 self.catalog
                     .start_operation(tenant, &operation, "REFERENTIAL_IMPORT", &at)?;
                 let detail = json!({ "folder": dir.display().to_string(), "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>() });
-                let event = NewEvent {
-                    tenant: tenant.clone(),
-                    operation: operation.clone(),
-                    kind: "REFERENTIAL_IMPORT".into(),
-                    outcome: Status::Ko,
-                    time: at.clone(),
-                    agent: agent.into(),
-                    detail: detail.clone(),
-                };
-                self.catalog.finish_operation(
-                    tenant,
-                    OperationEnd {
-                        operation: &operation,
-                        status: Status::Ko,
-                        summary: &detail,
-                        reply: None,
-                        ended_at: &at,
-                        event: &event,
-                    },
-                )?;
+                self.close_failed(tenant, &operation, "REFERENTIAL_IMPORT", agent, &detail)?;
                 return Err(ArchiveError::ReferentialRejected(errors));
             }
         };
@@ -330,7 +344,6 @@ impl Archive {
             for offer in &self.offers {
                 offer.discard(tenant, operation)?;
             }
-            let at = self.now();
             let detail = json!({
                 "status": "KO",
                 "reasons": [{"step": "RECOVERY", "code": "INTERRUPTED", "message": "the operation was interrupted (the process stopped); nothing of it was kept"}],
@@ -340,26 +353,7 @@ impl Archive {
                 .operation(tenant, operation)?
                 .map(|o| o.kind)
                 .unwrap_or_else(|| "UNKNOWN".into());
-            let event = NewEvent {
-                tenant: tenant.clone(),
-                operation: operation.clone(),
-                kind,
-                outcome: Status::Ko,
-                time: at.clone(),
-                agent: "system".into(),
-                detail: detail.clone(),
-            };
-            self.catalog.finish_operation(
-                tenant,
-                OperationEnd {
-                    operation,
-                    status: Status::Ko,
-                    summary: &detail,
-                    reply: None,
-                    ended_at: &at,
-                    event: &event,
-                },
-            )?;
+            self.close_failed(tenant, operation, &kind, "system", &detail)?;
             tracing::warn!(%tenant, %operation, "interrupted operation cleaned up");
         }
         // Scratch files of the dead process.

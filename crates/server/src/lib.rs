@@ -192,23 +192,32 @@ async fn transfer(
     Ok((status, axum::Json(json!({"operation": outcome.operation(), "status": outcome.status(), "summary": outcome.summary}))).into_response())
 }
 
+/// The operation of a tenant, looked up off the async threads.
+async fn find_operation(
+    state: &AppState,
+    tenant: &str,
+    op: &str,
+) -> Result<carnac_catalog::Operation, ApiError> {
+    let (tenant, op) = (tenant_id(tenant)?, operation_id(op)?);
+    let archive = state.archive.clone();
+    tokio::task::spawn_blocking(move || archive.catalog().operation(&tenant, &op))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::from(ArchiveError::from(e)))?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such operation for this tenant",
+            )
+        })
+}
+
 async fn operation(
     State(state): State<Arc<AppState>>,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (tenant, op) = (tenant_id(&tenant)?, operation_id(&op)?);
-    let archive = state.archive.clone();
-    let found = tokio::task::spawn_blocking(move || archive.catalog().operation(&tenant, &op))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| ApiError::from(ArchiveError::from(e)))?;
-    let o = found.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such operation for this tenant",
-        )
-    })?;
+    let o = find_operation(&state, &tenant, &op).await?;
     Ok(axum::Json(json!({
         "operation": o.id,
         "kind": o.kind,
@@ -226,19 +235,16 @@ async fn atr(
     State(state): State<Arc<AppState>>,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (tenant, op) = (tenant_id(&tenant)?, operation_id(&op)?);
-    let archive = state.archive.clone();
-    let found = tokio::task::spawn_blocking(move || archive.catalog().operation(&tenant, &op))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| ApiError::from(ArchiveError::from(e)))?;
-    let reply = found.and_then(|o| o.reply).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no ArchiveTransferReply for this operation",
-        )
-    })?;
+    let reply = find_operation(&state, &tenant, &op)
+        .await?
+        .reply
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no ArchiveTransferReply for this operation",
+            )
+        })?;
     Ok((
         [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
         reply,

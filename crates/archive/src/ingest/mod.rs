@@ -197,29 +197,12 @@ impl Archive {
                         tracing::error!(error = %d, offer = offer.name(), "discarding the failed ingest's blobs");
                     }
                 }
-                let at = self.now();
                 let detail = serde_json::json!({"status": "KO", "reasons": [{"step": "INTERNAL", "code": "FAILURE", "message": e.to_string()}]});
-                let event = NewEvent {
-                    tenant: tenant.clone(),
-                    operation: operation.clone(),
-                    kind: "INGEST".into(),
-                    outcome: Status::Ko,
-                    time: at.clone(),
-                    agent: agent.into(),
-                    detail: detail.clone(),
-                };
                 // If even this fails, the operation stays running and recovery closes it.
-                let _ = self.catalog.finish_operation(
-                    tenant,
-                    OperationEnd {
-                        operation: &operation,
-                        status: Status::Ko,
-                        summary: &detail,
-                        reply: None,
-                        ended_at: &at,
-                        event: &event,
-                    },
-                );
+                if let Err(close) = self.close_failed(tenant, &operation, "INGEST", agent, &detail)
+                {
+                    tracing::error!(error = %close, "closing the failed ingest");
+                }
                 Err(e)
             }
         }
