@@ -72,9 +72,7 @@ pub struct Plan {
 
 /// The content files of the container.
 pub struct ContentFiles<'a> {
-    /// The content folder as spelled in the container.
-    pub dir: Option<&'a str>,
-    /// Container paths of the files under it.
+    /// Container paths of the files under the content folder.
     pub files: &'a [String],
 }
 
@@ -364,15 +362,9 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
             );
         }
     }
-    if content.files.is_empty()
-        && content.dir.is_none()
-        && m.objects.iter().all(|o| o.kind == ObjectKind::Physical)
-    {
-        // Nothing to store but descriptions: accepted, and said.
-    }
     if m.objects.is_empty() {
         report.warning(
-            "STP_OG_CHECK_AND_TRANSFORME",
+            STEP_OBJECTS,
             "NO_OBJECT",
             "the transfer holds archive units but no data object",
         );
@@ -818,14 +810,7 @@ mod tests {
         );
         let files = vec!["content/a.pdf".to_owned()];
         let mut r = Report::new();
-        let plan = check_package(
-            &m,
-            &ContentFiles {
-                dir: Some("content"),
-                files: &files,
-            },
-            &mut r,
-        );
+        let plan = check_package(&m, &ContentFiles { files: &files }, &mut r);
         assert!(r.findings().is_empty(), "{r:?}");
         assert_eq!(plan.groups.len(), 1);
         assert_eq!(
@@ -852,14 +837,7 @@ mod tests {
         let m = package(&objects, &units);
         let files = vec!["Content/a.pdf".to_owned(), "Content/extra.txt".to_owned()];
         let mut r = Report::new();
-        check_package(
-            &m,
-            &ContentFiles {
-                dir: Some("Content"),
-                files: &files,
-            },
-            &mut r,
-        );
+        check_package(&m, &ContentFiles { files: &files }, &mut r);
         assert_eq!(
             codes(&r),
             ["MANIFEST_SUPERIOR_BDO", "MANIFEST_INFERIOR_BDO"]
@@ -893,14 +871,7 @@ mod tests {
             "Content/c".to_owned(),
         ];
         let mut r = Report::new();
-        check_package(
-            &m,
-            &ContentFiles {
-                dir: Some("Content"),
-                files: &files,
-            },
-            &mut r,
-        );
+        check_package(&m, &ContentFiles { files: &files }, &mut r);
         let c = codes(&r);
         for expected in [
             "UNKNOWN_GROUP",

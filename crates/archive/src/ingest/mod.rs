@@ -401,7 +401,6 @@ impl Archive {
             }
         }
         let content = checks::ContentFiles {
-            dir: layout.content_dir.as_deref(),
             files: &layout.files,
         };
         let mut plan = checks::check_package(&m, &content, r);
