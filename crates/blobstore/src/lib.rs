@@ -8,8 +8,10 @@
 //! does after a crash. Keys are `tenant/batch/name`: a tenant's blobs never share a prefix
 //! with another tenant's.
 //!
-//! Every implementation passes the same suite ([`conformance`]).
+//! Every implementation passes the same suite ([`conformance`]); [`faulty::FaultyStore`]
+//! wraps any of them to inject failures in tests.
 
+pub mod faulty;
 pub mod fs;
 pub mod memory;
 

@@ -35,14 +35,26 @@ pub fn fixture_full(
     config: IngestConfig,
     scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>>,
 ) -> Fixture {
-    let tmp = tempfile::tempdir().expect("tempdir");
     let offers = vec![MemoryStore::new("offer-1"), MemoryStore::new("offer-2")];
+    let stores = offers
+        .iter()
+        .map(|o| Arc::new(o.clone()) as Arc<dyn BlobStore>)
+        .collect();
+    fixture_stores(config, scanner, offers, stores)
+}
+
+/// An archive over `stores`, whose contents `offers` let the test inspect (the same memory
+/// stores, possibly wrapped).
+pub fn fixture_stores(
+    config: IngestConfig,
+    scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>>,
+    offers: Vec<MemoryStore>,
+    stores: Vec<Arc<dyn BlobStore>>,
+) -> Fixture {
+    let tmp = tempfile::tempdir().expect("tempdir");
     let archive = Archive::new(Parts {
         catalog: Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().expect("catalog")),
-        offers: offers
-            .iter()
-            .map(|o| Arc::new(o.clone()) as Arc<dyn BlobStore>)
-            .collect(),
+        offers: stores,
         clock: Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC))),
         ids: Arc::new(SequentialIds::default()),
         scanner,
