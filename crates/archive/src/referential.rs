@@ -405,6 +405,32 @@ fn insert_unique<T>(
     map.insert(id, value);
 }
 
+/// Reads every file of one kind of referential and gathers its entries by identifier,
+/// refusing an identifier defined twice. `None` when the kind has no file at all.
+fn gather<T>(
+    dir: &Path,
+    files: Vec<PathBuf>,
+    errors: &mut Vec<FileError>,
+    mut parse: impl FnMut(&str, &[u8], &mut Vec<FileError>) -> Vec<(String, T)>,
+) -> Option<BTreeMap<String, T>> {
+    if files.is_empty() {
+        return None;
+    }
+    let (mut map, mut origin) = (BTreeMap::new(), BTreeMap::new());
+    for f in files {
+        let file = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
+        match std::fs::read(&f) {
+            Ok(bytes) => {
+                for (id, entry) in parse(&file, &bytes, errors) {
+                    insert_unique(&mut map, &mut origin, id, entry, &file, errors);
+                }
+            }
+            Err(e) => errors.push(err(&file, None, format!("cannot read: {e}"))),
+        }
+    }
+    Some(map)
+}
+
 /// Reads a referential folder. Unknown files are ignored; unknown sub-folders are named in
 /// `skipped` so that nothing is silently dropped.
 pub fn read_folder(dir: &Path) -> Result<FolderContent, Vec<FileError>> {
@@ -425,124 +451,79 @@ pub fn read_folder(dir: &Path) -> Result<FolderContent, Vec<FileError>> {
         files.sort();
         files
     };
-    let name = |p: &Path| p.strip_prefix(dir).unwrap_or(p).display().to_string();
-    let read = |p: &Path, errors: &mut Vec<FileError>| match std::fs::read(p) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            errors.push(err(&name(p), None, format!("cannot read: {e}")));
-            None
-        }
-    };
 
-    let files = list("agencies", &["csv"]);
-    if !files.is_empty() {
-        let (mut map, mut origin) = (BTreeMap::new(), BTreeMap::new());
-        for f in files {
-            if let Some(b) = read(&f, &mut errors) {
-                for (_, a) in parse_agencies(&name(&f), &b, &mut errors) {
-                    insert_unique(
-                        &mut map,
-                        &mut origin,
-                        a.identifier.clone(),
-                        a,
-                        &name(&f),
-                        &mut errors,
-                    );
-                }
-            }
+    let profiles_dir = dir.join("profiles");
+    let load_profile = |file: &str| -> Option<Vec<u8>> {
+        // Only plain file names of the profiles folder: a Path cannot point elsewhere.
+        if file.contains('/') || file.contains('\\') || file.starts_with('.') {
+            return None;
         }
-        content.referentials.agencies = Some(map);
-    }
-    let files = list("rules", &["csv"]);
-    if !files.is_empty() {
-        let (mut map, mut origin) = (BTreeMap::new(), BTreeMap::new());
-        for f in files {
-            if let Some(b) = read(&f, &mut errors) {
-                for (_, r) in parse_rules(&name(&f), &b, &mut errors) {
-                    insert_unique(
-                        &mut map,
-                        &mut origin,
-                        r.identifier.clone(),
-                        r,
-                        &name(&f),
-                        &mut errors,
-                    );
-                }
-            }
-        }
-        content.referentials.rules = Some(map);
-    }
-    let files = list("contracts", &["json"]);
-    if !files.is_empty() {
-        let (mut map, mut origin) = (BTreeMap::new(), BTreeMap::new());
-        for f in files {
-            if let Some(b) = read(&f, &mut errors) {
-                let (contracts, skipped) = parse_contracts(&name(&f), &b, &mut errors);
-                for c in contracts {
-                    insert_unique(
-                        &mut map,
-                        &mut origin,
-                        c.identifier.clone(),
-                        c,
-                        &name(&f),
-                        &mut errors,
-                    );
-                }
-                for s in skipped {
-                    content
-                        .skipped
-                        .push((name(&f), format!("{s}: not an ingest contract")));
-                }
-            }
-        }
-        content.referentials.contracts = Some(map);
-    }
-    let files = list("profiles", &["json"]);
-    if !files.is_empty() {
-        let (mut map, mut origin) = (BTreeMap::new(), BTreeMap::new());
-        let profiles_dir = dir.join("profiles");
-        let load = |file: &str| -> Option<Vec<u8>> {
-            // Only plain file names of the profiles folder: a Path cannot point elsewhere.
-            if file.contains('/') || file.contains('\\') || file.starts_with('.') {
-                return None;
-            }
-            std::fs::read(profiles_dir.join(file)).ok()
-        };
-        for f in files {
-            if let Some(b) = read(&f, &mut errors) {
-                for p in parse_profiles(&name(&f), &b, &load, &mut errors) {
-                    insert_unique(
-                        &mut map,
-                        &mut origin,
-                        p.identifier.clone(),
-                        p,
-                        &name(&f),
-                        &mut errors,
-                    );
-                }
-            }
-        }
-        content.referentials.profiles = Some(map);
-    }
-    let files = list("formats", &["xml"]);
-    if !files.is_empty() {
-        let (mut map, mut origin) = (BTreeMap::new(), BTreeMap::new());
-        for f in files {
-            if let Some(b) = read(&f, &mut errors) {
-                for ff in parse_formats(&name(&f), &b, &mut errors) {
-                    insert_unique(
-                        &mut map,
-                        &mut origin,
-                        ff.puid.clone(),
-                        ff,
-                        &name(&f),
-                        &mut errors,
-                    );
-                }
-            }
-        }
-        content.referentials.formats = Some(map);
-    }
+        std::fs::read(profiles_dir.join(file)).ok()
+    };
+    let mut skipped = Vec::new();
+    let r = &mut content.referentials;
+    r.agencies = gather(
+        dir,
+        list("agencies", &["csv"]),
+        &mut errors,
+        |file, b, errors| {
+            parse_agencies(file, b, errors)
+                .into_iter()
+                .map(|(_, a)| (a.identifier.clone(), a))
+                .collect()
+        },
+    );
+    r.rules = gather(
+        dir,
+        list("rules", &["csv"]),
+        &mut errors,
+        |file, b, errors| {
+            parse_rules(file, b, errors)
+                .into_iter()
+                .map(|(_, r)| (r.identifier.clone(), r))
+                .collect()
+        },
+    );
+    r.contracts = gather(
+        dir,
+        list("contracts", &["json"]),
+        &mut errors,
+        |file, b, errors| {
+            let (contracts, others) = parse_contracts(file, b, errors);
+            skipped.extend(
+                others
+                    .into_iter()
+                    .map(|s| (file.to_owned(), format!("{s}: not an ingest contract"))),
+            );
+            contracts
+                .into_iter()
+                .map(|c| (c.identifier.clone(), c))
+                .collect()
+        },
+    );
+    r.profiles = gather(
+        dir,
+        list("profiles", &["json"]),
+        &mut errors,
+        |file, b, errors| {
+            parse_profiles(file, b, &load_profile, errors)
+                .into_iter()
+                .map(|p| (p.identifier.clone(), p))
+                .collect()
+        },
+    );
+    r.formats = gather(
+        dir,
+        list("formats", &["xml"]),
+        &mut errors,
+        |file, b, errors| {
+            parse_formats(file, b, errors)
+                .into_iter()
+                .map(|f| (f.puid.clone(), f))
+                .collect()
+        },
+    );
+    content.skipped.extend(skipped);
     let known: BTreeSet<&str> = ["agencies", "rules", "contracts", "profiles", "formats"].into();
     if let Ok(rd) = std::fs::read_dir(dir) {
         let mut others: Vec<String> = rd

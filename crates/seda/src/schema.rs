@@ -111,15 +111,17 @@ fn to_errors(errors: Vec<libxml::error::StructuredError>) -> Vec<SchemaError> {
 fn compile_url(url: &str) -> Result<SchemaValidationContext, SchemaLoadError> {
     init();
     let mut parser = SchemaParserContext::from_file(url);
-    SchemaValidationContext::from_parser(&mut parser).map_err(|errs| {
-        SchemaLoadError::Invalid(
-            to_errors(errs)
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })
+    SchemaValidationContext::from_parser(&mut parser).map_err(load_error)
+}
+
+fn load_error(errors: Vec<libxml::error::StructuredError>) -> SchemaLoadError {
+    SchemaLoadError::Invalid(
+        to_errors(errors)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 fn path_str(path: &Path) -> Result<&str, Vec<SchemaError>> {
@@ -166,15 +168,7 @@ impl Profile {
         let mut parser = SchemaParserContext::from_buffer(bytes);
         SchemaValidationContext::from_parser(&mut parser)
             .map(Profile::Xsd)
-            .map_err(|errs| {
-                SchemaLoadError::Invalid(
-                    to_errors(errs)
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })
+            .map_err(load_error)
     }
 
     pub fn relax_ng(bytes: &[u8]) -> Result<Profile, SchemaLoadError> {
