@@ -145,8 +145,7 @@ fn the_eicar_file_is_rejected_and_clean_files_pass() {
     let clean = ingest(sip("clean.txt", b"nothing to see here\n"));
     assert!(clean.status().is_accepted(), "{:#?}", clean.summary.reasons);
     assert!(
-        clean
-            .reply
+        f.reply(&t, &clean)
             .contains("<EventTypeCode>SANITY_CHECK_SIP</EventTypeCode>")
     );
 }

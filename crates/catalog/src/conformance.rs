@@ -27,7 +27,36 @@ pub fn run(c: &dyn Catalog) {
     rejected_operation(c);
     accepted_ingest(c);
     failed_commit_leaves_nothing(c);
+    large_reply(c);
     isolation(c);
+}
+
+/// A reply larger than any buffer an implementation might use comes back byte for byte.
+fn large_reply(c: &dyn Catalog) {
+    let a = t("conf-a");
+    c.start_operation(&a, &op("op-large"), "INGEST", "2026-11-29T04:05:00Z")
+        .expect("start");
+    let atr: Vec<u8> = (0..(5 << 19) + 7).map(|i| (i % 251) as u8).collect();
+    c.finish_operation(
+        &a,
+        OperationEnd {
+            operation: &op("op-large"),
+            status: Status::Ko,
+            summary: &json!({"status": "KO"}),
+            reply: Some(&mut &atr[..]),
+            ended_at: "2026-11-29T04:05:01Z",
+            event: &event("conf-a", "op-large", "INGEST", Status::Ko),
+        },
+    )
+    .expect("finish");
+    let mut back = Vec::new();
+    assert!(c.reply(&a, &op("op-large"), &mut back).expect("reply"));
+    assert!(
+        back == atr,
+        "reply of {} bytes read back as {} bytes",
+        atr.len(),
+        back.len()
+    );
 }
 
 fn tenants(c: &dyn Catalog) {
@@ -134,7 +163,7 @@ fn rejected_operation(c: &dyn Catalog) {
             operation: &op("op-ko"),
             status: Status::Ko,
             summary: &json!({"status": "KO"}),
-            reply: Some("<ATR/>"),
+            reply: Some(&mut &b"<ATR/>"[..]),
             ended_at: "2026-11-29T04:02:01Z",
             event: &event("conf-a", "op-ko", "INGEST", Status::Ko),
         },
@@ -142,9 +171,12 @@ fn rejected_operation(c: &dyn Catalog) {
     .expect("finish");
     let o = c.operation(&a, &op("op-ko")).expect("get").expect("exists");
     assert_eq!(
-        (o.state, o.status, o.reply.as_deref()),
-        (OperationState::Done, Some(Status::Ko), Some("<ATR/>"))
+        (o.state, o.status, o.has_reply),
+        (OperationState::Done, Some(Status::Ko), true)
     );
+    let mut atr = Vec::new();
+    assert!(c.reply(&a, &op("op-ko"), &mut atr).expect("reply"));
+    assert_eq!(atr, b"<ATR/>");
     assert!(
         !c.running_operations()
             .expect("running")
@@ -226,13 +258,13 @@ fn accepted_ingest(c: &dyn Catalog) {
         &a,
         IngestCommit {
             operation: &operation,
-            groups: &groups,
-            objects: &objects,
+            groups: &mut groups.iter().cloned().map(Ok),
+            objects: &mut objects.iter().cloned().map(Ok),
             offers: &offers,
             units: &mut units,
             status: Status::Ok,
             summary: json!({"status": "OK"}),
-            reply: "<ATR/>",
+            reply: &mut &b"<ATR/>"[..],
             ended_at: "2026-11-29T04:03:01Z",
             event: &event("conf-a", "op-ok", "INGEST", Status::Ok),
         },
@@ -257,10 +289,14 @@ fn accepted_ingest(c: &dyn Catalog) {
     assert_eq!(os, objects);
     let ops = c.operations(&a).expect("operations");
     let ok = ops.iter().find(|o| o.id == operation).expect("listed");
-    assert_eq!(
-        (ok.status, ok.reply.as_deref()),
-        (Some(Status::Ok), None),
-        "listing leaves replies out"
+    assert_eq!((ok.status, ok.has_reply), (Some(Status::Ok), true));
+    let mut atr = Vec::new();
+    assert!(c.reply(&a, &operation, &mut atr).expect("reply"));
+    assert_eq!(atr, b"<ATR/>");
+    assert!(
+        !c.reply(&t("conf-b"), &operation, &mut Vec::new())
+            .expect("reply"),
+        "another tenant does not see the reply"
     );
     assert!(ops.iter().any(|o| o.id == op("op-ko")));
     assert!(
@@ -306,13 +342,13 @@ fn failed_commit_leaves_nothing(c: &dyn Catalog) {
         &a,
         IngestCommit {
             operation: &operation,
-            groups: &groups,
-            objects: &[],
+            groups: &mut groups.iter().cloned().map(Ok),
+            objects: &mut std::iter::empty(),
             offers: &[],
             units: &mut units,
             status: Status::Ok,
             summary: json!({}),
-            reply: "<ATR/>",
+            reply: &mut &b"<ATR/>"[..],
             ended_at: "x",
             event: &event("conf-a", "op-fail", "INGEST", Status::Ok),
         },

@@ -91,8 +91,9 @@ pub struct Operation {
     pub ended_at: Option<String>,
     /// The outcome in machine-readable form (the CLI's `--json` summary for an ingest).
     pub summary: Option<serde_json::Value>,
-    /// The reply sent to the transferring agency (ATR), when there is one.
-    pub reply: Option<String>,
+    /// Whether a reply was sent to the transferring agency (ATR); read it with
+    /// [`Catalog::reply`].
+    pub has_reply: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +160,8 @@ pub struct OperationEnd<'a> {
     pub operation: &'a OperationId,
     pub status: Status,
     pub summary: &'a serde_json::Value,
-    pub reply: Option<&'a str>,
+    /// The reply (ATR), streamed: it can be as large as the transfer's list of units.
+    pub reply: Option<&'a mut dyn std::io::Read>,
     pub ended_at: &'a str,
     pub event: &'a NewEvent,
 }
@@ -167,16 +169,18 @@ pub struct OperationEnd<'a> {
 /// Everything an accepted ingest adds to the catalog, written in one transaction.
 pub struct IngestCommit<'a> {
     pub operation: &'a OperationId,
-    pub groups: &'a [GroupRow],
-    pub objects: &'a [ObjectRow],
+    pub groups: &'a mut dyn Iterator<Item = Result<GroupRow, CatalogError>>,
+    /// Objects, after every group they belong to.
+    pub objects: &'a mut dyn Iterator<Item = Result<ObjectRow, CatalogError>>,
     /// The offers every binary object was written to; each gets one copy per offer, under
     /// the object's id.
     pub offers: &'a [String],
-    /// Units arrive as a stream so that a transfer of any size commits in bounded memory.
+    /// Groups, objects and units arrive as streams so that a transfer of any size commits in
+    /// bounded memory.
     pub units: &'a mut dyn Iterator<Item = Result<UnitRow, CatalogError>>,
     pub status: Status,
     pub summary: serde_json::Value,
-    pub reply: &'a str,
+    pub reply: &'a mut dyn std::io::Read,
     pub ended_at: &'a str,
     pub event: &'a NewEvent,
 }
@@ -255,6 +259,13 @@ pub trait Catalog: Send + Sync {
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Option<Operation>, CatalogError>;
+    /// Writes the reply of an operation to `out`; false when it has none.
+    fn reply(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        out: &mut dyn std::io::Write,
+    ) -> Result<bool, CatalogError>;
     /// Operations left running by a process that died, on every tenant (used by recovery).
     /// Every operation of a tenant, oldest first, without their replies.
     fn operations(&self, tenant: &TenantId) -> Result<Vec<Operation>, CatalogError>;
@@ -267,11 +278,26 @@ pub trait Catalog: Send + Sync {
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Vec<Unit>, CatalogError>;
+    /// Every object of an operation, in the order of the commit, handed to `each` one at a
+    /// time. `each` must not call the catalog (an implementation may hold its connection).
+    fn each_object_of_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        each: &mut dyn FnMut(ObjectRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError>;
     fn objects_of_operation(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-    ) -> Result<Vec<ObjectRow>, CatalogError>;
+    ) -> Result<Vec<ObjectRow>, CatalogError> {
+        let mut all = Vec::new();
+        self.each_object_of_operation(tenant, operation, &mut |o| {
+            all.push(o);
+            Ok(())
+        })?;
+        Ok(all)
+    }
     /// Every copy of every object of a tenant, with the operation (blob batch) it belongs to.
     fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError>;
 }

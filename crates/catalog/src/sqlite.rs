@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Schema migrations, in order; the index + 1 is the schema version they lead to.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -154,7 +155,26 @@ CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
     BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
     BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
-"#];
+"#,
+    // Replies in chunks: the ATR of a transfer of 100,000 units weighs some 50 MB, which is
+    // neither held in memory to be written nor to be read.
+    r#"
+CREATE TABLE operation_replies (
+    tenant TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    chunk BLOB NOT NULL,
+    PRIMARY KEY (tenant, operation, sequence),
+    FOREIGN KEY (tenant, operation) REFERENCES operations(tenant, id)
+) STRICT;
+INSERT INTO operation_replies (tenant, operation, sequence, chunk)
+    SELECT tenant, id, 0, CAST(reply AS BLOB) FROM operations WHERE reply IS NOT NULL;
+ALTER TABLE operations DROP COLUMN reply;
+"#,
+];
+
+/// Size of the chunks a reply is stored in.
+const REPLY_CHUNK: usize = 1 << 20;
 
 pub struct SqliteCatalog {
     conn: Mutex<Connection>,
@@ -257,6 +277,41 @@ fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64, CatalogEr
     Ok(next as u64)
 }
 
+/// Stores a reply in chunks, read from `reply` as it comes.
+fn store_reply(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    operation: &str,
+    reply: &mut dyn std::io::Read,
+) -> Result<(), CatalogError> {
+    let mut st = tx
+        .prepare_cached(
+            "INSERT INTO operation_replies (tenant, operation, sequence, chunk) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(storage)?;
+    let mut chunk = vec![0u8; REPLY_CHUNK];
+    for sequence in 0i64.. {
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match reply.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CatalogError::Storage(format!("reading the reply: {e}"))),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        st.execute(params![tenant, operation, sequence, &chunk[..filled]])
+            .map_err(storage)?;
+        if filled < chunk.len() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn check_event_tenant(tenant: &TenantId, event: &NewEvent) -> Result<(), CatalogError> {
     if &event.tenant != tenant {
         return Err(CatalogError::Corruption(format!(
@@ -275,7 +330,7 @@ type RawOperation = (
     String,
     Option<String>,
     Option<String>,
-    Option<String>,
+    bool,
 );
 
 fn raw_operation(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawOperation> {
@@ -292,7 +347,7 @@ fn raw_operation(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawOperation> {
 }
 
 fn to_operation(tenant: &TenantId, raw: RawOperation) -> Result<Operation, CatalogError> {
-    let (id, kind, state, status, started_at, ended_at, summary, reply) = raw;
+    let (id, kind, state, status, started_at, ended_at, summary, has_reply) = raw;
     Ok(Operation {
         tenant: tenant.clone(),
         id: parse_id("operation id", id)?,
@@ -307,7 +362,7 @@ fn to_operation(tenant: &TenantId, raw: RawOperation) -> Result<Operation, Catal
         summary: summary
             .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("operation summary", e)))
             .transpose()?,
-        reply,
+        has_reply,
     })
 }
 
@@ -509,13 +564,24 @@ impl Catalog for SqliteCatalog {
         self.write(|tx| {
             let n = tx
                 .execute(
-                    "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5, reply = ?6
+                    "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5
                      WHERE tenant = ?1 AND id = ?2 AND state = 'RUNNING'",
-                    params![tenant.as_str(), operation.as_str(), status.as_str(), ended_at, summary.to_string(), reply],
+                    params![
+                        tenant.as_str(),
+                        operation.as_str(),
+                        status.as_str(),
+                        ended_at,
+                        summary.to_string()
+                    ],
                 )
                 .map_err(storage)?;
             if n != 1 {
-                return Err(CatalogError::NotFound(format!("running operation {operation}")));
+                return Err(CatalogError::NotFound(format!(
+                    "running operation {operation}"
+                )));
+            }
+            if let Some(reply) = reply {
+                store_reply(tx, tenant.as_str(), operation.as_str(), reply)?;
             }
             append_event(tx, event)?;
             Ok(())
@@ -529,19 +595,21 @@ impl Catalog for SqliteCatalog {
         self.write(|tx| {
             let n = tx
                 .execute(
-                    "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5, reply = ?6
+                    "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5
                      WHERE tenant = ?1 AND id = ?2 AND state = 'RUNNING'",
-                    params![t, op, c.status.as_str(), c.ended_at, c.summary.to_string(), c.reply],
+                    params![t, op, c.status.as_str(), c.ended_at, c.summary.to_string()],
                 )
                 .map_err(storage)?;
             if n != 1 {
                 return Err(CatalogError::NotFound(format!("running operation {op}")));
             }
+            store_reply(tx, t, op, c.reply)?;
             {
                 let mut st = tx
                     .prepare_cached("INSERT INTO object_groups (tenant, id, operation, xml_id) VALUES (?1, ?2, ?3, ?4)")
                     .map_err(storage)?;
                 for g in c.groups {
+                    let g = g?;
                     st.execute(params![t, g.id.as_str(), op, g.xml_id]).map_err(storage)?;
                 }
             }
@@ -553,7 +621,11 @@ impl Catalog for SqliteCatalog {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     )
                     .map_err(storage)?;
+                let mut copy_st = tx
+                    .prepare_cached("INSERT INTO copies (tenant, object, offer, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)")
+                    .map_err(storage)?;
                 for o in c.objects {
+                    let o = o?;
                     st.execute(params![
                         t,
                         o.id.as_str(),
@@ -572,16 +644,12 @@ impl Catalog for SqliteCatalog {
                         o.filename,
                     ])
                     .map_err(storage)?;
-                }
-            }
-            {
-                let mut st = tx
-                    .prepare_cached("INSERT INTO copies (tenant, object, offer, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)")
-                    .map_err(storage)?;
-                for o in c.objects.iter().filter(|o| !o.physical) {
-                    for offer in c.offers {
-                        st.execute(params![t, o.id.as_str(), offer, o.id.as_str(), o.size.unwrap_or(0) as i64])
-                            .map_err(storage)?;
+                    if !o.physical {
+                        for offer in c.offers {
+                            copy_st
+                                .execute(params![t, o.id.as_str(), offer, o.id.as_str(), o.size.unwrap_or(0) as i64])
+                                .map_err(storage)?;
+                        }
                     }
                 }
             }
@@ -658,8 +726,9 @@ impl Catalog for SqliteCatalog {
         let conn = self.lock();
         let mut st = conn
             .prepare(
-                "SELECT id, kind, state, status, started_at, ended_at, summary, reply FROM operations
-                 WHERE tenant = ?1 AND id = ?2",
+                "SELECT id, kind, state, status, started_at, ended_at, summary,
+                        EXISTS(SELECT 1 FROM operation_replies r WHERE r.tenant = o.tenant AND r.operation = o.id)
+                 FROM operations o WHERE tenant = ?1 AND id = ?2",
             )
             .map_err(storage)?;
         let mut rows = st
@@ -670,12 +739,42 @@ impl Catalog for SqliteCatalog {
             .transpose()
     }
 
+    fn reply(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        out: &mut dyn std::io::Write,
+    ) -> Result<bool, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT chunk FROM operation_replies WHERE tenant = ?1 AND operation = ?2 ORDER BY sequence",
+            )
+            .map_err(storage)?;
+        let mut rows = st
+            .query(params![tenant.as_str(), operation.as_str()])
+            .map_err(storage)?;
+        let mut any = false;
+        while let Some(row) = rows.next().map_err(storage)? {
+            let chunk = row
+                .get_ref(0)
+                .map_err(storage)?
+                .as_blob()
+                .map_err(|e| corrupt("reply chunk", e))?;
+            out.write_all(chunk)
+                .map_err(|e| CatalogError::Storage(format!("writing the reply: {e}")))?;
+            any = true;
+        }
+        Ok(any)
+    }
+
     fn operations(&self, tenant: &TenantId) -> Result<Vec<Operation>, CatalogError> {
         let conn = self.lock();
         let mut st = conn
             .prepare(
-                "SELECT id, kind, state, status, started_at, ended_at, summary, NULL FROM operations
-                 WHERE tenant = ?1 ORDER BY started_at, rowid",
+                "SELECT id, kind, state, status, started_at, ended_at, summary,
+                        EXISTS(SELECT 1 FROM operation_replies r WHERE r.tenant = o.tenant AND r.operation = o.id)
+                 FROM operations o WHERE tenant = ?1 ORDER BY started_at, rowid",
             )
             .map_err(storage)?;
         let rows = st
@@ -812,11 +911,12 @@ impl Catalog for SqliteCatalog {
         .collect()
     }
 
-    fn objects_of_operation(
+    fn each_object_of_operation(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-    ) -> Result<Vec<ObjectRow>, CatalogError> {
+        each: &mut dyn FnMut(ObjectRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
         let conn = self.lock();
         let mut st = conn
             .prepare(
@@ -852,7 +952,7 @@ impl Catalog for SqliteCatalog {
                 ))
             })
             .map_err(storage)?;
-        rows.map(|row| {
+        for row in rows {
             let (
                 (id, group, xml_id, physical),
                 (version, uri, size),
@@ -867,7 +967,7 @@ impl Catalog for SqliteCatalog {
                 }),
                 _ => None,
             };
-            Ok(ObjectRow {
+            each(ObjectRow {
                 id: parse_id("object id", id)?,
                 group: parse_id("object group id", group)?,
                 xml_id,
@@ -880,9 +980,9 @@ impl Catalog for SqliteCatalog {
                 format_name,
                 mime_type,
                 filename,
-            })
-        })
-        .collect()
+            })?;
+        }
+        Ok(())
     }
 
     fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError> {
@@ -939,6 +1039,30 @@ mod tests {
         assert!(upd.unwrap_err().to_string().contains("append-only"));
         let del = conn.execute("DELETE FROM journal", []);
         assert!(del.unwrap_err().to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn replies_of_schema_1_move_to_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(super::MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO tenants VALUES ('t', 'T', 'x');
+                 INSERT INTO operations (tenant, id, kind, state, status, started_at, reply)
+                 VALUES ('t', 'op-1', 'INGEST', 'DONE', 'KO', 'x', '<ATR>é</ATR>');",
+            )
+            .unwrap();
+        }
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        use crate::Catalog as _;
+        let (t, op) = ("t".parse().unwrap(), "op-1".parse().unwrap());
+        let mut atr = Vec::new();
+        assert!(cat.reply(&t, &op, &mut atr).unwrap());
+        assert_eq!(String::from_utf8(atr).unwrap(), "<ATR>é</ATR>");
+        assert!(cat.operation(&t, &op).unwrap().unwrap().has_reply);
     }
 
     #[test]

@@ -247,16 +247,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("opening {}", file.display()))?;
             let bar = Bar::new();
             let outcome = archive.ingest(&t, container, "cli", &bar)?;
+            let op: carnac_model::OperationId = outcome.operation().parse()?;
             if let Some(path) = &atr {
-                std::fs::write(path, &outcome.reply)
+                let file = std::fs::File::create(path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                let mut w = std::io::BufWriter::new(file);
+                archive.reply(&t, &op, &mut w)?;
+                w.into_inner()
+                    .map_err(|e| e.into_error())
+                    .and_then(|f| f.sync_all())
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if json {
-                serde_json::to_writer(&mut out, &outcome.summary)?;
-                writeln!(out)?;
+                archive.write_ingest_json(&t, &outcome.summary, &mut out)?;
             } else if atr.is_none() {
-                out.write_all(outcome.reply.as_bytes())?;
+                archive.reply(&t, &op, &mut out)?;
             }
             out.flush()?;
             if !json {

@@ -5,7 +5,7 @@
 use crate::SedaVersion;
 use carnac_model::Status;
 use quick_xml::escape::escape;
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyEvent {
@@ -55,10 +55,15 @@ pub struct TransferReply {
     pub status: Status,
     pub grant_date: Option<String>,
     pub events: Vec<ReplyEvent>,
-    pub groups: Vec<ReplyGroup>,
-    pub units: Vec<ReplyUnit>,
     pub archival_agency: Option<String>,
     pub transferring_agency: Option<String>,
+}
+
+/// The groups and units of an accepted transfer, streamed into the reply one at a time so
+/// that a transfer of any size is answered in bounded memory.
+pub struct ReplyPackage<'a> {
+    pub groups: &'a mut dyn Iterator<Item = ReplyGroup>,
+    pub units: &'a mut dyn Iterator<Item = ReplyUnit>,
 }
 
 /// The reply code: Vitam's OK / WARNING / KO, which as@lae clients also read.
@@ -79,140 +84,153 @@ fn token(s: Option<&str>) -> String {
 }
 
 impl TransferReply {
+    /// The reply without a package (a rejected transfer), as a string.
     pub fn to_xml(&self) -> String {
-        let objects: usize = self.groups.iter().map(|g| g.objects.len()).sum();
-        let mut x = String::with_capacity(
-            4096 + 300 * self.units.len() + 400 * objects + 300 * self.events.len(),
-        );
-        let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-        let _ = writeln!(
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.write_xml(&mut out, None);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Writes the reply; `package` lists what an accepted transfer became.
+    pub fn write_xml(
+        &self,
+        x: &mut dyn Write,
+        package: Option<ReplyPackage<'_>>,
+    ) -> io::Result<()> {
+        writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+        writeln!(
             x,
             r#"<ArchiveTransferReply xmlns="{}" xmlns:xlink="http://www.w3.org/1999/xlink">"#,
             self.version.namespace()
-        );
-        let _ = writeln!(x, "  <Date>{}</Date>", esc(&self.date));
-        let _ = writeln!(
+        )?;
+        writeln!(x, "  <Date>{}</Date>", esc(&self.date))?;
+        writeln!(
             x,
             "  <MessageIdentifier>{}</MessageIdentifier>",
             esc(&self.message_identifier)
-        );
+        )?;
         if let Some(a) = self
             .archival_agreement
             .as_deref()
             .filter(|a| !a.trim().is_empty())
         {
-            let _ = writeln!(x, "  <ArchivalAgreement>{}</ArchivalAgreement>", esc(a));
+            writeln!(x, "  <ArchivalAgreement>{}</ArchivalAgreement>", esc(a))?;
         }
-        x.push_str("  <CodeListVersions>\n");
-        x.push_str("    <ReplyCodeListVersion>Carnac-ReplyCode-1</ReplyCodeListVersion>\n");
-        x.push_str("    <MessageDigestAlgorithmCodeListVersion>Carnac-DigestAlgorithm-1</MessageDigestAlgorithmCodeListVersion>\n");
-        x.push_str("    <FileFormatCodeListVersion>PRONOM</FileFormatCodeListVersion>\n");
-        x.push_str("  </CodeListVersions>\n");
-        if !self.units.is_empty() || !self.groups.is_empty() {
-            x.push_str("  <DataObjectPackage>\n");
-            for g in &self.groups {
-                let _ = writeln!(x, r#"    <DataObjectGroup id="{}">"#, esc(&g.xml_id));
+        x.write_all("  <CodeListVersions>\n".as_bytes())?;
+        x.write_all(
+            "    <ReplyCodeListVersion>Carnac-ReplyCode-1</ReplyCodeListVersion>\n".as_bytes(),
+        )?;
+        x.write_all("    <MessageDigestAlgorithmCodeListVersion>Carnac-DigestAlgorithm-1</MessageDigestAlgorithmCodeListVersion>\n".as_bytes())?;
+        x.write_all(
+            "    <FileFormatCodeListVersion>PRONOM</FileFormatCodeListVersion>\n".as_bytes(),
+        )?;
+        x.write_all("  </CodeListVersions>\n".as_bytes())?;
+        if let Some(package) = package {
+            x.write_all("  <DataObjectPackage>\n".as_bytes())?;
+            for g in package.groups {
+                writeln!(x, r#"    <DataObjectGroup id="{}">"#, esc(&g.xml_id))?;
                 for o in &g.objects {
                     let element = if o.physical {
                         "PhysicalDataObject"
                     } else {
                         "BinaryDataObject"
                     };
-                    let _ = writeln!(x, r#"      <{element} id="{}">"#, esc(&o.xml_id));
-                    let _ = writeln!(
+                    writeln!(x, r#"      <{element} id="{}">"#, esc(&o.xml_id))?;
+                    writeln!(
                         x,
                         "        <DataObjectSystemId>{}</DataObjectSystemId>",
                         esc(&o.system_id)
-                    );
-                    let _ = writeln!(
+                    )?;
+                    writeln!(
                         x,
                         "        <DataObjectGroupSystemId>{}</DataObjectGroupSystemId>",
                         esc(&o.group_system_id)
-                    );
+                    )?;
                     if let Some(v) = &o.version {
-                        let _ = writeln!(
+                        writeln!(
                             x,
                             "        <DataObjectVersion>{}</DataObjectVersion>",
                             esc(v)
-                        );
+                        )?;
                     }
-                    let _ = writeln!(x, "      </{element}>");
+                    writeln!(x, "      </{element}>")?;
                 }
-                x.push_str("    </DataObjectGroup>\n");
+                x.write_all("    </DataObjectGroup>\n".as_bytes())?;
             }
-            x.push_str("    <DescriptiveMetadata>\n");
-            for u in &self.units {
-                let _ = writeln!(x, r#"      <ArchiveUnit id="{}">"#, esc(&u.xml_id));
-                x.push_str("        <Content>\n");
-                let _ = writeln!(x, "          <Title>{}</Title>", esc(&u.title));
-                let _ = writeln!(x, "          <SystemId>{}</SystemId>", esc(&u.system_id));
-                x.push_str("        </Content>\n");
-                x.push_str("      </ArchiveUnit>\n");
+            x.write_all("    <DescriptiveMetadata>\n".as_bytes())?;
+            for u in package.units {
+                writeln!(x, r#"      <ArchiveUnit id="{}">"#, esc(&u.xml_id))?;
+                x.write_all("        <Content>\n".as_bytes())?;
+                writeln!(x, "          <Title>{}</Title>", esc(&u.title))?;
+                writeln!(x, "          <SystemId>{}</SystemId>", esc(&u.system_id))?;
+                x.write_all("        </Content>\n".as_bytes())?;
+                x.write_all("      </ArchiveUnit>\n".as_bytes())?;
             }
-            x.push_str("    </DescriptiveMetadata>\n");
-            x.push_str("    <ManagementMetadata>\n");
+            x.write_all("    </DescriptiveMetadata>\n".as_bytes())?;
+            x.write_all("    <ManagementMetadata>\n".as_bytes())?;
             if let Some(p) = self
                 .archival_profile
                 .as_deref()
                 .filter(|p| !p.trim().is_empty())
             {
-                let _ = writeln!(x, "      <ArchivalProfile>{}</ArchivalProfile>", esc(p));
+                writeln!(x, "      <ArchivalProfile>{}</ArchivalProfile>", esc(p))?;
             }
-            x.push_str("    </ManagementMetadata>\n");
-            x.push_str("  </DataObjectPackage>\n");
+            x.write_all("    </ManagementMetadata>\n".as_bytes())?;
+            x.write_all("  </DataObjectPackage>\n".as_bytes())?;
         }
-        let _ = writeln!(x, "  <ReplyCode>{}</ReplyCode>", reply_code(self.status));
+        writeln!(x, "  <ReplyCode>{}</ReplyCode>", reply_code(self.status))?;
         if !self.events.is_empty() {
-            x.push_str("  <Operation>\n");
+            x.write_all("  <Operation>\n".as_bytes())?;
             for e in &self.events {
-                x.push_str("    <Event>\n");
-                let _ = writeln!(
+                x.write_all("    <Event>\n".as_bytes())?;
+                writeln!(
                     x,
                     "      <EventTypeCode>{}</EventTypeCode>",
                     esc(&e.type_code)
-                );
-                let _ = writeln!(x, "      <EventType>{}</EventType>", esc(&e.label));
-                let _ = writeln!(
+                )?;
+                writeln!(x, "      <EventType>{}</EventType>", esc(&e.label))?;
+                writeln!(
                     x,
                     "      <EventDateTime>{}</EventDateTime>",
                     esc(&e.date_time)
-                );
-                let _ = writeln!(x, "      <Outcome>{}</Outcome>", e.outcome.as_str());
-                let _ = writeln!(
+                )?;
+                writeln!(x, "      <Outcome>{}</Outcome>", e.outcome.as_str())?;
+                writeln!(
                     x,
                     "      <OutcomeDetail>{}</OutcomeDetail>",
                     esc(&e.outcome_detail)
-                );
+                )?;
                 if !e.message.is_empty() {
-                    let _ = writeln!(
+                    writeln!(
                         x,
                         "      <OutcomeDetailMessage>{}</OutcomeDetailMessage>",
                         esc(&e.message)
-                    );
+                    )?;
                 }
-                x.push_str("    </Event>\n");
+                x.write_all("    </Event>\n".as_bytes())?;
             }
-            x.push_str("  </Operation>\n");
+            x.write_all("  </Operation>\n".as_bytes())?;
         }
-        let _ = writeln!(
+        writeln!(
             x,
             "  <MessageRequestIdentifier>{}</MessageRequestIdentifier>",
             esc(&token(self.request_identifier.as_deref()))
-        );
+        )?;
         if let Some(g) = &self.grant_date {
-            let _ = writeln!(x, "  <GrantDate>{}</GrantDate>", esc(g));
+            writeln!(x, "  <GrantDate>{}</GrantDate>", esc(g))?;
         }
-        let _ = writeln!(
+        writeln!(
             x,
             "  <ArchivalAgency>\n    <Identifier>{}</Identifier>\n  </ArchivalAgency>",
             esc(&token(self.archival_agency.as_deref()))
-        );
-        let _ = writeln!(
+        )?;
+        writeln!(
             x,
             "  <TransferringAgency>\n    <Identifier>{}</Identifier>\n  </TransferringAgency>",
             esc(&token(self.transferring_agency.as_deref()))
-        );
-        x.push_str("</ArchiveTransferReply>\n");
-        x
+        )?;
+        x.write_all("</ArchiveTransferReply>\n".as_bytes())?;
+        x.flush()
     }
 }

@@ -255,29 +255,6 @@ fn sample_reply(version: SedaVersion, accepted: bool) -> reply::TransferReply {
             outcome_detail: "CHECK_DIGEST.KO".into(),
             message: "object ID7: declared SHA-512 <x> differs".into(),
         }],
-        groups: if accepted {
-            vec![ReplyGroup {
-                xml_id: "ID6".into(),
-                objects: vec![ReplyObject {
-                    xml_id: "ID7".into(),
-                    system_id: "obj-1".into(),
-                    group_system_id: "grp-1".into(),
-                    version: Some("BinaryMaster_1".into()),
-                    physical: false,
-                }],
-            }]
-        } else {
-            vec![]
-        },
-        units: if accepted {
-            vec![ReplyUnit {
-                xml_id: "ID3".into(),
-                system_id: "unit-1".into(),
-                title: "monSIP".into(),
-            }]
-        } else {
-            vec![]
-        },
         archival_agency: Some("Identifier4".into()),
         transferring_agency: None,
     }
@@ -285,9 +262,42 @@ fn sample_reply(version: SedaVersion, accepted: bool) -> reply::TransferReply {
 
 #[test]
 fn replies_are_valid_in_every_version() {
+    use reply::{ReplyGroup, ReplyObject, ReplyPackage, ReplyUnit};
     for v in SedaVersion::ALL {
         for accepted in [true, false] {
-            let xml = sample_reply(v, accepted).to_xml();
+            let reply = sample_reply(v, accepted);
+            let xml = if accepted {
+                let mut groups = vec![ReplyGroup {
+                    xml_id: "ID6".into(),
+                    objects: vec![ReplyObject {
+                        xml_id: "ID7".into(),
+                        system_id: "obj-1".into(),
+                        group_system_id: "grp-1".into(),
+                        version: Some("BinaryMaster_1".into()),
+                        physical: false,
+                    }],
+                }]
+                .into_iter();
+                let mut units = vec![ReplyUnit {
+                    xml_id: "ID3".into(),
+                    system_id: "unit-1".into(),
+                    title: "monSIP".into(),
+                }]
+                .into_iter();
+                let mut out = Vec::new();
+                reply
+                    .write_xml(
+                        &mut out,
+                        Some(ReplyPackage {
+                            groups: &mut groups,
+                            units: &mut units,
+                        }),
+                    )
+                    .unwrap();
+                String::from_utf8(out).unwrap()
+            } else {
+                reply.to_xml()
+            };
             let tmp = temp_with(xml.as_bytes());
             if let Err(e) = schema::validate_seda(v, tmp.path()) {
                 panic!("SEDA {v} reply (accepted: {accepted}) is invalid: {e:?}\n{xml}");

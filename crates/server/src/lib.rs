@@ -226,30 +226,69 @@ async fn operation(
         "started_at": o.started_at,
         "ended_at": o.ended_at,
         "summary": o.summary,
-        "has_atr": o.reply.is_some(),
+        "has_atr": o.has_reply,
     }))
     .into_response())
 }
 
+/// The reply is copied from the catalog to a temporary file (a short local copy: the catalog
+/// is not held while a slow client reads), then streamed from that file.
 async fn atr(
     State(state): State<Arc<AppState>>,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let reply = find_operation(&state, &tenant, &op)
-        .await?
-        .reply
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no ArchiveTransferReply for this operation",
-            )
-        })?;
+    let (tenant, op) = (tenant_id(&tenant)?, operation_id(&op)?);
+    let archive = state.archive.clone();
+    let uploads = state.uploads.clone();
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "copying a reply");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the reply could not be read",
+        )
+    };
+    let copied = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let file = tempfile::tempfile_in(&uploads).map_err(internal)?;
+        let mut out = std::io::BufWriter::new(file);
+        let found = archive.reply(&tenant, &op, &mut out)?;
+        let mut file = out.into_inner().map_err(|e| internal(e.into_error()))?;
+        std::io::Seek::rewind(&mut file).map_err(internal)?;
+        Ok(found.then_some(file))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    let file = copied.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no ArchiveTransferReply for this operation",
+        )
+    })?;
     Ok((
         [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-        reply,
+        Body::from_stream(file_stream(tokio::fs::File::from_std(file))),
     )
         .into_response())
+}
+
+/// The bytes of a file as a stream of chunks.
+fn file_stream(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut file = file?;
+        let mut chunk = vec![0u8; 1 << 16];
+        match file.read(&mut chunk).await {
+            Ok(0) => None,
+            Ok(n) => {
+                chunk.truncate(n);
+                Some((Ok(chunk), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }
 
 #[cfg(test)]

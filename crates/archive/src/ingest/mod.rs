@@ -25,7 +25,9 @@ use carnac_model::{
 };
 use carnac_seda::SedaVersion;
 use carnac_seda::manifest::{self, Manifest};
-use carnac_seda::reply::{ReplyEvent, ReplyGroup, ReplyObject, ReplyUnit, TransferReply};
+use carnac_seda::reply::{
+    ReplyEvent, ReplyGroup, ReplyObject, ReplyPackage, ReplyUnit, TransferReply,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::File;
@@ -91,23 +93,27 @@ pub struct Reason {
     pub severity: String,
 }
 
-/// The machine-readable outcome of an ingest (`carnac ingest --json`).
+/// The outcome of an ingest, as the catalog keeps it with the operation. The list of its
+/// objects is in the catalog; [`Archive::write_ingest_json`] writes both as
+/// `carnac ingest --json` prints them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestSummary {
     pub status: Status,
     pub operation: String,
     pub units: usize,
-    pub objects: Vec<ObjectSummary>,
+    /// How many objects were stored.
+    pub objects: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
     pub reasons: Vec<Reason>,
     pub seda_version: Option<String>,
     pub message_identifier: Option<String>,
 }
 
+/// What an ingest returns; its reply (ATR) is in the catalog, read with [`Archive::reply`].
 #[derive(Debug, Clone)]
 pub struct IngestOutcome {
     pub summary: IngestSummary,
-    /// The ArchiveTransferReply, XML.
-    pub reply: String,
 }
 
 impl IngestOutcome {
@@ -181,10 +187,11 @@ impl Archive {
             self.tmp.join(format!("{operation}.manifest.xml")),
             self.tmp.join(format!("{operation}.units")),
             self.tmp.join(format!("{operation}.zip")),
+            self.tmp.join(format!("{operation}.atr.xml")),
         ]);
         let result = self
             .examine(tenant, &operation, container, &scratch, progress)
-            .and_then(|exam| self.conclude(tenant, &operation, agent, exam));
+            .and_then(|exam| self.conclude(tenant, &operation, agent, exam, &scratch.0[3]));
         match result {
             Ok(outcome) => {
                 tracing::info!(status = %outcome.status(), "ingest finished");
@@ -206,6 +213,71 @@ impl Archive {
                 Err(e)
             }
         }
+    }
+
+    /// Writes the reply (ATR) of an operation of `tenant` to `out`; false when it has none.
+    pub fn reply(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        out: &mut dyn Write,
+    ) -> Result<bool, ArchiveError> {
+        Ok(self.catalog.reply(tenant, operation, out)?)
+    }
+
+    /// Writes the outcome of an ingest as `carnac ingest --json` prints it:
+    /// `{"status","operation","units","objects":[{"id","uri","size","digest","format"…}],"reasons":[…]…}`,
+    /// the objects streamed from the catalog one at a time.
+    pub fn write_ingest_json(
+        &self,
+        tenant: &TenantId,
+        summary: &IngestSummary,
+        out: &mut dyn Write,
+    ) -> Result<(), ArchiveError> {
+        let io = |e: std::io::Error| ArchiveError::io("writing the summary", e);
+        let operation: OperationId = summary
+            .operation
+            .parse()
+            .map_err(|e: carnac_model::IdError| ArchiveError::Invalid(e.to_string()))?;
+        write!(
+            out,
+            "{{\"status\":{},\"operation\":{},\"units\":{},\"bytes\":{},\"objects\":[",
+            json(&summary.status),
+            json(&summary.operation),
+            summary.units,
+            summary.bytes
+        )
+        .map_err(io)?;
+        let mut first = true;
+        if summary.status.is_accepted() {
+            self.catalog
+                .each_object_of_operation(tenant, &operation, &mut |o| {
+                    let item = ObjectSummary {
+                        id: o.id.to_string(),
+                        uri: o.uri,
+                        size: o.size,
+                        digest_algorithm: o
+                            .digest
+                            .as_ref()
+                            .map(|d| d.algorithm.seda_name().to_owned()),
+                        digest: o.digest.map(|d| d.hex),
+                        format: o.puid,
+                    };
+                    let sep = if std::mem::take(&mut first) { "" } else { "," };
+                    write!(out, "{sep}{}", json(&item)).map_err(|e| {
+                        carnac_catalog::CatalogError::Storage(format!("writing the summary: {e}"))
+                    })
+                })?;
+        }
+        writeln!(
+            out,
+            "],\"reasons\":{},\"seda_version\":{},\"message_identifier\":{}}}",
+            json(&summary.reasons),
+            json(&summary.seda_version),
+            json(&summary.message_identifier)
+        )
+        .map_err(io)?;
+        Ok(())
     }
 
     /// [`Archive::ingest`] of a file by path, without progress.
@@ -590,6 +662,7 @@ impl Archive {
         operation: &OperationId,
         agent: &str,
         mut exam: Examination,
+        reply_path: &std::path::Path,
     ) -> Result<IngestOutcome, ArchiveError> {
         let phase = std::time::Instant::now();
         let status = exam.report.status();
@@ -611,40 +684,6 @@ impl Archive {
             .iter()
             .map(|_| self.ids.next(IdKind::Unit))
             .collect();
-
-        let mut object_rows = Vec::new();
-        if let Some(m) = &m {
-            for (i, planned) in exam.plan.objects.iter().enumerate() {
-                let o = &m.objects[planned.index];
-                let x = exam.examined.get(i).and_then(Option::as_ref);
-                let strong: Option<Digest> = x.and_then(|x| {
-                    let preferred = planned
-                        .declared_digest
-                        .as_ref()
-                        .map(|d| d.algorithm)
-                        .filter(|a| a.is_strong())
-                        .unwrap_or(DigestAlgorithm::Sha256);
-                    x.digests.iter().find(|d| d.algorithm == preferred).cloned()
-                });
-                let id = x.and_then(|x| x.identification.as_ref());
-                object_rows.push(ObjectRow {
-                    id: ObjectId::new(object_ids[i].clone())
-                        .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
-                    group: ObjectId::new(group_ids[planned.group].clone())
-                        .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
-                    xml_id: o.xml_id.clone(),
-                    physical: planned.physical,
-                    version: Some(planned.version.clone()),
-                    uri: o.uri.clone(),
-                    size: x.map(|x| x.size),
-                    digest: strong,
-                    puid: id.map(|i| i.puid.clone()),
-                    format_name: id.map(|i| i.name.clone()),
-                    mime_type: id.and_then(|i| i.mime_type.clone()),
-                    filename: o.filename.clone(),
-                });
-            }
-        }
 
         // Store the manifest with the package, then make every offer's batch durable.
         if accepted {
@@ -689,8 +728,12 @@ impl Archive {
             status,
             operation: operation.to_string(),
             units: if accepted { exam.plan.units.len() } else { 0 },
-            // Filled from the object rows once they are committed.
-            objects: Vec::new(),
+            objects: if accepted { exam.plan.objects.len() } else { 0 },
+            bytes: if accepted {
+                exam.examined.iter().flatten().map(|x| x.size).sum()
+            } else {
+                0
+            },
             reasons,
             seda_version: exam.version.map(|v| v.as_str().to_owned()),
             message_identifier: m
@@ -699,15 +742,22 @@ impl Archive {
                 .filter(|s| !s.is_empty()),
         };
 
-        let reply = self.reply(
+        let ids = SystemIds {
+            objects: &object_ids,
+            groups: &group_ids,
+            units: &unit_ids,
+        };
+        self.write_reply(
             &exam,
             m.as_ref(),
             operation,
             &at,
             accepted,
-            &object_ids,
-            &group_ids,
-            &unit_ids,
+            &ids,
+            reply_path,
+        )?;
+        let mut reply = BufReader::new(
+            File::open(reply_path).map_err(|e| ArchiveError::io("rereading the reply", e))?,
         );
         let event = NewEvent {
             tenant: tenant.clone(),
@@ -723,22 +773,13 @@ impl Archive {
                 "archival_agreement": header.archival_agreement,
                 "originating_agency": header.originating_agency,
                 "units": summary.units,
-                "objects": if accepted { object_rows.len() } else { 0 },
-                "bytes": summary.objects.iter().filter_map(|o| o.size).sum::<u64>(),
+                "objects": summary.objects,
+                "bytes": summary.bytes,
                 "reasons": summary.reasons,
             }),
         };
-        // The catalog keeps the summary without its list of objects, which the objects table
-        // holds already: a transfer of 100,000 files would otherwise store it twice.
-        let summary_json = serde_json::json!({
-            "status": summary.status,
-            "operation": summary.operation,
-            "units": summary.units,
-            "objects": if accepted { object_rows.len() } else { 0 },
-            "reasons": summary.reasons,
-            "seda_version": summary.seda_version,
-            "message_identifier": summary.message_identifier,
-        });
+        let summary_json = serde_json::to_value(&summary)
+            .map_err(|e| ArchiveError::Invalid(format!("summary: {e}")))?;
         if !accepted {
             self.catalog.finish_operation(
                 tenant,
@@ -746,31 +787,55 @@ impl Archive {
                     operation,
                     status,
                     summary: &summary_json,
-                    reply: Some(&reply),
+                    reply: Some(&mut reply),
                     ended_at: &at,
                     event: &event,
                 },
             )?;
-            return Ok(IngestOutcome { summary, reply });
+            return Ok(IngestOutcome { summary });
         }
 
         let m = m.as_ref().expect("accepted implies a manifest");
-        let groups: Vec<GroupRow> = exam
-            .plan
-            .groups
-            .iter()
-            .zip(&group_ids)
-            .map(|(g, id)| {
-                Ok(GroupRow {
-                    id: ObjectId::new(id.clone())
-                        .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
-                    xml_id: g.xml_id.clone(),
-                })
+        let corrupt =
+            |e: carnac_model::IdError| carnac_catalog::CatalogError::Corruption(e.to_string());
+        let mut groups = exam.plan.groups.iter().zip(&group_ids).map(|(g, id)| {
+            Ok(GroupRow {
+                id: ObjectId::new(id.clone()).map_err(corrupt)?,
+                xml_id: g.xml_id.clone(),
             })
-            .collect::<Result<_, ArchiveError>>()?;
+        });
+        let examined = &exam.examined;
+        let plan = &exam.plan;
+        let mut objects = plan.objects.iter().enumerate().map(|(i, planned)| {
+            let o = &m.objects[planned.index];
+            let x = examined.get(i).and_then(Option::as_ref);
+            let strong: Option<Digest> = x.and_then(|x| {
+                let preferred = planned
+                    .declared_digest
+                    .as_ref()
+                    .map(|d| d.algorithm)
+                    .filter(|a| a.is_strong())
+                    .unwrap_or(DigestAlgorithm::Sha256);
+                x.digests.iter().find(|d| d.algorithm == preferred).cloned()
+            });
+            let id = x.and_then(|x| x.identification.as_ref());
+            Ok(ObjectRow {
+                id: ObjectId::new(object_ids[i].clone()).map_err(corrupt)?,
+                group: ObjectId::new(group_ids[planned.group].clone()).map_err(corrupt)?,
+                xml_id: o.xml_id.clone(),
+                physical: planned.physical,
+                version: Some(planned.version.clone()),
+                uri: o.uri.clone(),
+                size: x.map(|x| x.size),
+                digest: strong,
+                puid: id.map(|i| i.puid.clone()),
+                format_name: id.map(|i| i.name.clone()),
+                mime_type: id.and_then(|i| i.mime_type.clone()),
+                filename: o.filename.clone(),
+            })
+        });
         let offers: Vec<String> = self.offers.iter().map(|o| o.name().to_owned()).collect();
         let spool = exam.spool.as_ref();
-        let plan = &exam.plan;
         let mut units = plan.units.iter().enumerate().map(|(i, pu)| {
             let u = &m.units[pu.index];
             let metadata = spool
@@ -782,10 +847,7 @@ impl Archive {
                     ))
                 })?
                 .unwrap_or_default();
-            let id = |s: &String| {
-                UnitId::new(s.clone())
-                    .map_err(|e| carnac_catalog::CatalogError::Corruption(e.to_string()))
-            };
+            let id = |s: &String| UnitId::new(s.clone()).map_err(corrupt);
             Ok(UnitRow {
                 id: id(&unit_ids[i])?,
                 xml_id: u.xml_id.clone(),
@@ -805,10 +867,7 @@ impl Archive {
                 object_groups: pu
                     .groups
                     .iter()
-                    .map(|&g| {
-                        ObjectId::new(group_ids[g].clone())
-                            .map_err(|e| carnac_catalog::CatalogError::Corruption(e.to_string()))
-                    })
+                    .map(|&g| ObjectId::new(group_ids[g].clone()).map_err(corrupt))
                     .collect::<Result<_, _>>()?,
                 keywords: u.keywords.clone(),
                 rules: pu
@@ -825,56 +884,37 @@ impl Archive {
             })
         });
         let phase = std::time::Instant::now();
-        let committed = self.catalog.commit_ingest(
+        self.catalog.commit_ingest(
             tenant,
             IngestCommit {
                 operation,
-                groups: &groups,
-                objects: &object_rows,
+                groups: &mut groups,
+                objects: &mut objects,
                 offers: &offers,
                 units: &mut units,
                 status,
                 summary: summary_json,
-                reply: &reply,
+                reply: &mut reply,
                 ended_at: &at,
                 event: &event,
             },
-        );
+        )?;
         tracing::debug!(elapsed = ?phase.elapsed(), rss_mb = rss_mb(), "catalog committed");
-        if let Err(e) = committed {
-            return Err(e.into());
-        }
-        drop(units);
-        let mut summary = summary;
-        summary.objects = object_rows
-            .into_iter()
-            .map(|o| ObjectSummary {
-                id: o.id.to_string(),
-                uri: o.uri,
-                size: o.size,
-                digest_algorithm: o
-                    .digest
-                    .as_ref()
-                    .map(|d| d.algorithm.seda_name().to_owned()),
-                digest: o.digest.map(|d| d.hex),
-                format: o.puid,
-            })
-            .collect();
-        Ok(IngestOutcome { summary, reply })
+        Ok(IngestOutcome { summary })
     }
 
+    /// Writes the ArchiveTransferReply to `path`, streaming the package's groups and units.
     #[allow(clippy::too_many_arguments)]
-    fn reply(
+    fn write_reply(
         &self,
         exam: &Examination,
         m: Option<&Manifest>,
         operation: &OperationId,
         at: &str,
         accepted: bool,
-        object_ids: &[String],
-        group_ids: &[String],
-        unit_ids: &[String],
-    ) -> String {
+        ids: &SystemIds<'_>,
+        path: &std::path::Path,
+    ) -> Result<(), ArchiveError> {
         let report = &exam.report;
         let mut events = Vec::new();
         for (step, label) in STEPS {
@@ -929,36 +969,8 @@ impl Archive {
                 message: f.message.clone(),
             });
         }
-        let mut groups = Vec::new();
-        let mut units = Vec::new();
-        if accepted && let Some(m) = m {
-            let mut by_group: Vec<Vec<ReplyObject>> = vec![Vec::new(); exam.plan.groups.len()];
-            for (i, o) in exam.plan.objects.iter().enumerate() {
-                by_group[o.group].push(ReplyObject {
-                    xml_id: m.objects[o.index].xml_id.clone(),
-                    system_id: object_ids[i].clone(),
-                    group_system_id: group_ids[o.group].clone(),
-                    version: Some(o.version.clone()),
-                    physical: o.physical,
-                });
-            }
-            for (gi, objects) in by_group.into_iter().enumerate() {
-                groups.push(ReplyGroup {
-                    xml_id: exam.plan.groups[gi].xml_id.clone(),
-                    objects,
-                });
-            }
-            for (i, u) in exam.plan.units.iter().enumerate() {
-                let mu = &m.units[u.index];
-                units.push(ReplyUnit {
-                    xml_id: mu.xml_id.clone(),
-                    system_id: unit_ids[i].clone(),
-                    title: mu.title().to_owned(),
-                });
-            }
-        }
         let header = m.map(|m| &m.header);
-        TransferReply {
+        let reply = TransferReply {
             version: exam.version.unwrap_or(SedaVersion::V2_1),
             message_identifier: operation.to_string(),
             date: at.to_owned(),
@@ -968,13 +980,68 @@ impl Archive {
             status: report.status(),
             grant_date: accepted.then(|| at.to_owned()),
             events,
-            groups,
-            units,
             archival_agency: Some(self.config.archival_agency.clone()),
             transferring_agency: header.and_then(|h| h.transferring_agency.clone()),
-        }
-        .to_xml()
+        };
+        let file = File::create(path).map_err(|e| ArchiveError::io("creating the reply", e))?;
+        let mut out = std::io::BufWriter::new(file);
+        let written = match m.filter(|_| accepted) {
+            None => reply.write_xml(&mut out, None),
+            Some(m) => {
+                let plan = &exam.plan;
+                // Objects in the order of their groups, without a list of objects per group.
+                let mut by_group: Vec<u32> = (0..plan.objects.len() as u32).collect();
+                by_group.sort_by_key(|&i| plan.objects[i as usize].group);
+                let mut cursor = 0;
+                let mut groups = plan.groups.iter().enumerate().map(|(gi, g)| {
+                    let mut objects = Vec::new();
+                    while let Some(&i) = by_group.get(cursor)
+                        && plan.objects[i as usize].group == gi
+                    {
+                        let o = &plan.objects[i as usize];
+                        objects.push(ReplyObject {
+                            xml_id: m.objects[o.index].xml_id.clone(),
+                            system_id: ids.objects[i as usize].clone(),
+                            group_system_id: ids.groups[gi].clone(),
+                            version: Some(o.version.clone()),
+                            physical: o.physical,
+                        });
+                        cursor += 1;
+                    }
+                    ReplyGroup {
+                        xml_id: g.xml_id.clone(),
+                        objects,
+                    }
+                });
+                let mut units = plan.units.iter().enumerate().map(|(i, u)| {
+                    let mu = &m.units[u.index];
+                    ReplyUnit {
+                        xml_id: mu.xml_id.clone(),
+                        system_id: ids.units[i].clone(),
+                        title: mu.title().to_owned(),
+                    }
+                });
+                reply.write_xml(
+                    &mut out,
+                    Some(ReplyPackage {
+                        groups: &mut groups,
+                        units: &mut units,
+                    }),
+                )
+            }
+        };
+        written
+            .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
+            .map_err(|e| ArchiveError::io("writing the reply", e))?;
+        Ok(())
     }
+}
+
+/// The system identifiers minted for a transfer, by plan index.
+struct SystemIds<'a> {
+    objects: &'a [String],
+    groups: &'a [String],
+    units: &'a [String],
 }
 
 enum IngestStop {
@@ -986,6 +1053,11 @@ impl From<ContainerError> for IngestStop {
     fn from(e: ContainerError) -> Self {
         IngestStop::Container(e)
     }
+}
+
+/// A value as JSON text; serialising strings, numbers and derived structs cannot fail.
+fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
 /// Container limits travel through readers as `io::Error`s; get the original back.

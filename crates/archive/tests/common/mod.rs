@@ -95,6 +95,17 @@ impl Fixture {
         t
     }
 
+    /// The reply (ATR) of an ingest, as the catalog keeps it.
+    pub fn reply(&self, tenant: &TenantId, outcome: &carnac_archive::IngestOutcome) -> String {
+        let op = carnac_model::OperationId::new(outcome.operation()).expect("operation id");
+        let mut out = Vec::new();
+        assert!(
+            self.archive.reply(tenant, &op, &mut out).expect("reply"),
+            "every ingest has a reply"
+        );
+        String::from_utf8(out).expect("UTF-8 reply")
+    }
+
     /// Nothing of a rejected or failed ingest may remain: no blob, no scratch file.
     pub fn assert_nothing_stored(&self, tenant: &TenantId) {
         for o in &self.offers {
