@@ -13,6 +13,7 @@
 pub mod antivirus;
 pub mod consistency;
 pub mod ingest;
+pub mod journal;
 pub mod ports;
 pub mod referential;
 pub mod system;

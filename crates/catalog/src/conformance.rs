@@ -29,6 +29,28 @@ pub fn run(c: &dyn Catalog) {
     failed_commit_leaves_nothing(c);
     large_reply(c);
     isolation(c);
+    chained(c);
+}
+
+/// Every tenant's journal is an intact hash chain of its own.
+fn chained(c: &dyn Catalog) {
+    for tenant in [t("conf-a"), t("conf-b")] {
+        let events = c.journal(&tenant).expect("journal");
+        assert!(!events.is_empty());
+        assert_eq!(events[0].previous, carnac_model::journal::GENESIS);
+        assert_eq!(
+            carnac_model::journal::verify_chain(&events),
+            [],
+            "journal of {tenant}"
+        );
+        let mut after = Vec::new();
+        c.each_event(&tenant, 2, &mut |row| {
+            after.push(row.expect("readable").sequence);
+            Ok(())
+        })
+        .expect("events");
+        assert_eq!(after, (3..=events.len() as u64).collect::<Vec<_>>());
+    }
 }
 
 /// A reply larger than any buffer an implementation might use comes back byte for byte.

@@ -185,6 +185,15 @@ pub struct IngestCommit<'a> {
     pub event: &'a NewEvent,
 }
 
+/// A journal row whose fields do not make an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableEvent {
+    pub sequence: u64,
+    pub reason: String,
+}
+
+pub type JournalRow = Result<Event, UnreadableEvent>;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub units: u64,
@@ -232,6 +241,14 @@ pub trait Catalog: Send + Sync {
         kind: ReferentialKind,
     ) -> Result<Option<ReferentialVersion>, CatalogError>;
 
+    /// Records an operation that changed nothing but the journal (a verification, an export…),
+    /// done at once: the operation, its summary and its event, in one transaction.
+    fn record_operation(
+        &self,
+        tenant: &TenantId,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError>;
     /// Records an operation as running, before it touches any offer, so that recovery knows
     /// what to clean if the process dies.
     fn start_operation(
@@ -271,7 +288,26 @@ pub trait Catalog: Send + Sync {
     fn operations(&self, tenant: &TenantId) -> Result<Vec<Operation>, CatalogError>;
     fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
 
-    fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError>;
+    /// The events of a tenant's journal after sequence number `after`, in order, handed to
+    /// `each` one at a time (which must not call the catalog). A row that cannot be read as an
+    /// event (its fields were tampered with) comes as an [`UnreadableEvent`], not as an error.
+    fn each_event(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        each: &mut dyn FnMut(JournalRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError>;
+    /// Every event of a tenant's journal; an unreadable one is an error.
+    fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError> {
+        let mut all = Vec::new();
+        self.each_event(tenant, 0, &mut |row| {
+            all.push(row.map_err(|u| {
+                CatalogError::Corruption(format!("journal event {}: {}", u.sequence, u.reason))
+            })?);
+            Ok(())
+        })?;
+        Ok(all)
+    }
     fn counts(&self, tenant: &TenantId) -> Result<Counts, CatalogError>;
     fn units_of_operation(
         &self,

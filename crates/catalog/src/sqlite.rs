@@ -5,6 +5,7 @@
 //! short transaction at its end, after every byte is stored and checked.
 
 use crate::*;
+use carnac_model::journal::{EVENT_FORMAT_VERSION, GENESIS, event_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -171,6 +172,25 @@ INSERT INTO operation_replies (tenant, operation, sequence, chunk)
     SELECT tenant, id, 0, CAST(reply AS BLOB) FROM operations WHERE reply IS NOT NULL;
 ALTER TABLE operations DROP COLUMN reply;
 "#,
+    // The hash chain. Events written before it get their links once, at the first start
+    // after the migration (`backfill_chain`); after that, an event cannot change at all and
+    // cannot be written without its links.
+    r#"
+ALTER TABLE journal ADD COLUMN previous_hash TEXT;
+ALTER TABLE journal ADD COLUMN hash TEXT;
+DROP TRIGGER journal_no_update;
+CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+    WHEN OLD.hash IS NOT NULL
+      OR NEW.tenant IS NOT OLD.tenant OR NEW.sequence IS NOT OLD.sequence
+      OR NEW.format_version IS NOT OLD.format_version OR NEW.operation IS NOT OLD.operation
+      OR NEW.kind IS NOT OLD.kind OR NEW.outcome IS NOT OLD.outcome OR NEW.time IS NOT OLD.time
+      OR NEW.agent IS NOT OLD.agent OR NEW.detail IS NOT OLD.detail
+    BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER journal_linked BEFORE INSERT ON journal
+    WHEN NEW.hash IS NULL OR NEW.previous_hash IS NULL
+    BEGIN SELECT RAISE(ABORT, 'a journal event is written with its hash and the previous one'); END;
+CREATE INDEX journal_unlinked ON journal(tenant) WHERE hash IS NULL;
+"#,
 ];
 
 /// Size of the chunks a reply is stored in.
@@ -225,6 +245,7 @@ impl SqliteCatalog {
                 .map_err(storage)?;
             tx.commit().map_err(storage)?;
         }
+        backfill_chain(&mut conn)?;
         Ok(SqliteCatalog {
             conn: Mutex::new(conn),
         })
@@ -251,30 +272,151 @@ impl SqliteCatalog {
 }
 
 fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64, CatalogError> {
-    let next: i64 = tx
+    let last: Option<(i64, Option<String>)> = tx
         .query_row(
-            "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE tenant = ?1",
+            "SELECT sequence, hash FROM journal WHERE tenant = ?1 ORDER BY sequence DESC LIMIT 1",
             [event.tenant.as_str()],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
+        .optional()
         .map_err(storage)?;
+    let (next, previous) = match last {
+        None => (1, GENESIS.to_owned()),
+        Some((s, Some(h))) => (s + 1, h),
+        Some((s, None)) => {
+            return Err(CatalogError::Corruption(format!(
+                "journal event {s} of tenant {} has no hash",
+                event.tenant
+            )));
+        }
+    };
+    let hash = event_hash(EVENT_FORMAT_VERSION, next as u64, event, &previous)
+        .map_err(|e| CatalogError::Storage(e.to_string()))?;
     tx.execute(
-        "INSERT INTO journal (tenant, sequence, format_version, operation, kind, outcome, time, agent, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO journal (tenant, sequence, format_version, operation, kind, outcome, time, agent, detail,
+                              previous_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             event.tenant.as_str(),
             next,
-            carnac_model::journal::EVENT_FORMAT_VERSION,
+            EVENT_FORMAT_VERSION,
             event.operation.as_str(),
             event.kind,
             event.outcome.as_str(),
             event.time,
             event.agent,
             event.detail.to_string(),
+            previous,
+            hash,
         ],
     )
     .map_err(storage)?;
     Ok(next as u64)
+}
+
+/// Links the events written before the hash chain existed (schema version 2 and older), in
+/// each tenant's order. Runs once: afterwards every event has its links.
+fn backfill_chain(conn: &mut Connection) -> Result<(), CatalogError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    let pending: i64 = tx
+        .query_row("SELECT COUNT(*) FROM journal WHERE hash IS NULL", [], |r| {
+            r.get(0)
+        })
+        .map_err(storage)?;
+    if pending == 0 {
+        return Ok(());
+    }
+    let rows: Vec<RawEvent> = {
+        let mut st = tx
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM journal ORDER BY tenant, sequence"
+            ))
+            .map_err(storage)?;
+        st.query_map([], raw_event)
+            .map_err(storage)?
+            .collect::<Result<_, _>>()
+            .map_err(storage)?
+    };
+    let mut previous: Option<(String, String)> = None;
+    for raw in rows {
+        let tenant = raw.tenant.clone();
+        let e = to_event(raw).map_err(|(s, why)| {
+            CatalogError::Corruption(format!("journal event {s} of tenant {tenant}: {why}"))
+        })?;
+        let prev = match &previous {
+            Some((t, h)) if *t == tenant => h.clone(),
+            _ => GENESIS.to_owned(),
+        };
+        let hash = if e.hash.is_empty() {
+            let h = event_hash(e.format_version, e.sequence, &e.event, &prev)
+                .map_err(|err| CatalogError::Corruption(err.to_string()))?;
+            tx.execute(
+                "UPDATE journal SET previous_hash = ?3, hash = ?4 WHERE tenant = ?1 AND sequence = ?2",
+                params![tenant, e.sequence as i64, prev, h],
+            )
+            .map_err(storage)?;
+            h
+        } else {
+            e.hash
+        };
+        previous = Some((tenant, hash));
+    }
+    tx.commit().map_err(storage)
+}
+
+const EVENT_COLUMNS: &str = "tenant, sequence, format_version, operation, kind, outcome, time, agent, detail, previous_hash, hash";
+
+/// A journal row as stored, before any parsing: a tampered row must still be reported.
+struct RawEvent {
+    tenant: String,
+    sequence: i64,
+    format_version: i64,
+    operation: String,
+    kind: String,
+    outcome: String,
+    time: String,
+    agent: String,
+    detail: String,
+    previous: Option<String>,
+    hash: Option<String>,
+}
+
+fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
+    Ok(RawEvent {
+        tenant: r.get(0)?,
+        sequence: r.get(1)?,
+        format_version: r.get(2)?,
+        operation: r.get(3)?,
+        kind: r.get(4)?,
+        outcome: r.get(5)?,
+        time: r.get(6)?,
+        agent: r.get(7)?,
+        detail: r.get(8)?,
+        previous: r.get(9)?,
+        hash: r.get(10)?,
+    })
+}
+
+fn to_event(raw: RawEvent) -> Result<Event, (u64, String)> {
+    let sequence = raw.sequence as u64;
+    let bad = |what: &str, e: &dyn std::fmt::Display| (sequence, format!("{what}: {e}"));
+    Ok(Event {
+        format_version: u32::try_from(raw.format_version).map_err(|e| bad("format version", &e))?,
+        sequence,
+        event: NewEvent {
+            tenant: raw.tenant.parse().map_err(|e| bad("tenant", &e))?,
+            operation: raw.operation.parse().map_err(|e| bad("operation", &e))?,
+            kind: raw.kind,
+            outcome: Status::parse(&raw.outcome).ok_or_else(|| bad("outcome", &raw.outcome))?,
+            time: raw.time,
+            agent: raw.agent,
+            detail: serde_json::from_str(&raw.detail).map_err(|e| bad("detail", &e))?,
+        },
+        previous: raw.previous.unwrap_or_default(),
+        hash: raw.hash.unwrap_or_default(),
+    })
 }
 
 /// Stores a reply in chunks, read from `reply` as it comes.
@@ -523,6 +665,31 @@ impl Catalog for SqliteCatalog {
             })
         })
         .transpose()
+    }
+
+    fn record_operation(
+        &self,
+        tenant: &TenantId,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary)
+                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6)",
+                params![
+                    tenant.as_str(),
+                    event.operation.as_str(),
+                    event.kind,
+                    event.outcome.as_str(),
+                    event.time,
+                    summary.to_string()
+                ],
+            )
+            .map_err(storage)?;
+            append_event(tx, event)
+        })
     }
 
     fn start_operation(
@@ -801,48 +968,28 @@ impl Catalog for SqliteCatalog {
         .collect()
     }
 
-    fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError> {
+    fn each_event(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        each: &mut dyn FnMut(JournalRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
         let conn = self.lock();
         let mut st = conn
-            .prepare(
-                "SELECT sequence, format_version, operation, kind, outcome, time, agent, detail FROM journal
-                 WHERE tenant = ?1 ORDER BY sequence",
-            )
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM journal WHERE tenant = ?1 AND sequence > ?2 ORDER BY sequence"
+            ))
             .map_err(storage)?;
         let rows = st
-            .query_map([tenant.as_str()], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                ))
-            })
+            .query_map(params![tenant.as_str(), after as i64], raw_event)
             .map_err(storage)?;
-        rows.map(|row| {
-            let (sequence, format_version, operation, kind, outcome, time, agent, detail) =
-                row.map_err(storage)?;
-            Ok(Event {
-                format_version: format_version as u32,
-                sequence: sequence as u64,
-                event: NewEvent {
-                    tenant: tenant.clone(),
-                    operation: parse_id("operation id", operation)?,
-                    kind,
-                    outcome: Status::parse(&outcome)
-                        .ok_or_else(|| corrupt("event outcome", &outcome))?,
-                    time,
-                    agent,
-                    detail: serde_json::from_str(&detail)
-                        .map_err(|e| corrupt("event detail", e))?,
-                },
-            })
-        })
-        .collect()
+        for row in rows {
+            each(
+                to_event(row.map_err(storage)?)
+                    .map_err(|(sequence, reason)| UnreadableEvent { sequence, reason }),
+            )?;
+        }
+        Ok(())
     }
 
     fn counts(&self, tenant: &TenantId) -> Result<Counts, CatalogError> {
@@ -1063,6 +1210,43 @@ mod tests {
         assert!(cat.reply(&t, &op, &mut atr).unwrap());
         assert_eq!(String::from_utf8(atr).unwrap(), "<ATR>é</ATR>");
         assert!(cat.operation(&t, &op).unwrap().unwrap().has_reply);
+    }
+
+    #[test]
+    fn events_of_schema_2_are_linked_into_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(super::MIGRATIONS[0]).unwrap();
+            conn.execute_batch(super::MIGRATIONS[1]).unwrap();
+            conn.execute_batch(
+                r#"PRAGMA user_version = 2;
+                 INSERT INTO tenants VALUES ('t', 'T', 'x'), ('u', 'U', 'x');
+                 INSERT INTO journal VALUES
+                   ('t', 1, 1, 'op-1', 'TENANT_CREATE', 'OK', '2026-11-28T10:00:00Z', 'cli', '{}'),
+                   ('u', 1, 1, 'op-2', 'TENANT_CREATE', 'OK', '2026-11-28T10:00:01Z', 'cli', '{}'),
+                   ('t', 2, 1, 'op-3', 'INGEST', 'KO', '2026-11-28T10:00:02Z', 'cli', '{"units":0}');"#,
+            )
+            .unwrap();
+        }
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        use crate::Catalog as _;
+        for t in ["t", "u"] {
+            let events = cat.journal(&t.parse().unwrap()).unwrap();
+            assert!(events.iter().all(|e| e.hash.len() == 64));
+            assert_eq!(events[0].previous, carnac_model::journal::GENESIS);
+            assert!(carnac_model::journal::verify_chain(&events).is_empty());
+        }
+        // Once linked, an event cannot change.
+        let upd = cat.lock().execute("UPDATE journal SET hash = 'x'", []);
+        assert!(upd.unwrap_err().to_string().contains("append-only"));
+        let ins = cat.lock().execute(
+            "INSERT INTO journal (tenant, sequence, format_version, operation, kind, outcome, time, agent, detail)
+             VALUES ('t', 3, 1, 'op-4', 'X', 'OK', 'x', 'x', '{}')",
+            [],
+        );
+        assert!(ins.unwrap_err().to_string().contains("with its hash"));
     }
 
     #[test]

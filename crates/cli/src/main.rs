@@ -1,8 +1,9 @@
 //! The carnac binary: thin glue that parses arguments and wires the archive together.
 //!
 //! Exit codes are a contract with outside scripts: `ingest` exits 0 when the transfer is
-//! accepted (OK or WARNING), 2 when it is rejected, 1 when the command could not run; every
-//! other command exits 0 on success and 1 on failure.
+//! accepted (OK or WARNING), 2 when it is rejected, 1 when the command could not run;
+//! `journal verify` and `check` exit 2 when they find damage; every other command exits 0 on
+//! success and 1 on failure.
 
 mod config;
 
@@ -66,6 +67,11 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// The tenants' journals.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
     /// Checks that the catalog and every offer agree. Exit 0: consistent; 2: problems found.
     Check {
         /// Also re-read every copy and compare its digest.
@@ -85,6 +91,19 @@ enum TenantCommand {
     },
     /// Lists the tenants.
     List,
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Recomputes the hash chain of a tenant's journal and lists every break (edited,
+    /// missing, inserted or moved events). Exit 0: intact; 2: broken; 1: could not run.
+    Verify {
+        #[arg(long)]
+        tenant: String,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -285,6 +304,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => {
             let listen = listen.unwrap_or(config.server.listen.clone());
             serve(archive, &cli.data, &listen)?;
+        }
+        Command::Journal {
+            command: JournalCommand::Verify { tenant: t, json },
+        } => {
+            let t = tenant(&t)?;
+            let v = archive.verify_journal(&t, "cli")?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                for p in &v.problems {
+                    println!("{} event {}: {}", p.code, p.sequence, p.message);
+                }
+                println!(
+                    "journal of tenant {t}: {} events, {}",
+                    v.events,
+                    if v.intact() {
+                        format!("intact (head {})", v.head.as_deref().unwrap_or("none"))
+                    } else {
+                        format!("{} problem(s)", v.problems.len())
+                    }
+                );
+            }
+            if !v.intact() {
+                return Ok(ExitCode::from(2));
+            }
         }
         Command::Check { digests } => {
             let problems = archive.check_consistency(digests)?;

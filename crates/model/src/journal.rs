@@ -1,14 +1,26 @@
 //! Journal events: what happened, to which tenant, in which operation, with which outcome.
 //!
-//! Events are append-only from the first version: the catalog never updates or deletes one.
-//! The hash chain and the sealing come with the evidence work; the encoding is already
-//! versioned so that events written now stay verifiable then.
+//! Events are append-only: the catalog never updates or deletes one. Each tenant's events form
+//! a hash chain: an event's hash covers its canonical encoding, which contains its sequence
+//! number and the previous event's hash, so that an event edited, removed, inserted or moved
+//! breaks the chain where it happened ([`verify_chain`]).
+//!
+//! The canonical encoding (format version 1), which anyone can recompute without this
+//! program: the JSON object
+//! `{"agent","detail","format_version","kind","operation","outcome","previous","sequence","tenant","time"}`
+//! serialised by the JSON Canonicalization Scheme (RFC 8785), where `previous` is the
+//! lowercase hexadecimal SHA-256 of the previous event's encoding (64 zeros for the first
+//! event of a tenant); the event's hash is the SHA-256 of those bytes.
 
 use crate::{OperationId, Status, TenantId};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 /// Version of the canonical encoding of an event.
 pub const EVENT_FORMAT_VERSION: u32 = 1;
+
+/// The `previous` hash of a tenant's first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEvent {
@@ -25,11 +37,291 @@ pub struct NewEvent {
     pub detail: serde_json::Value,
 }
 
-/// An event as stored, with its position in the tenant's journal.
+/// An event as stored, with its position in the tenant's journal and its link in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub format_version: u32,
     pub sequence: u64,
     #[serde(flatten)]
     pub event: NewEvent,
+    /// The hash of the previous event, as recorded with this one.
+    pub previous: String,
+    /// The hash of this event, as recorded.
+    pub hash: String,
+}
+
+#[derive(Serialize)]
+struct Canonical<'a> {
+    agent: &'a str,
+    detail: &'a serde_json::Value,
+    format_version: u32,
+    kind: &'a str,
+    operation: &'a str,
+    outcome: &'a str,
+    previous: &'a str,
+    sequence: u64,
+    tenant: &'a str,
+    time: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodingError {
+    #[error("event format version {0} is unknown")]
+    UnknownVersion(u32),
+    #[error("the event cannot be encoded canonically: {0}")]
+    Json(String),
+}
+
+/// The canonical encoding of `event` at position `sequence`, after `previous`.
+pub fn canonical(
+    format_version: u32,
+    sequence: u64,
+    event: &NewEvent,
+    previous: &str,
+) -> Result<Vec<u8>, EncodingError> {
+    if format_version != EVENT_FORMAT_VERSION {
+        return Err(EncodingError::UnknownVersion(format_version));
+    }
+    serde_json_canonicalizer::to_vec(&Canonical {
+        agent: &event.agent,
+        detail: &event.detail,
+        format_version,
+        kind: &event.kind,
+        operation: event.operation.as_str(),
+        outcome: event.outcome.as_str(),
+        previous,
+        sequence,
+        tenant: event.tenant.as_str(),
+        time: &event.time,
+    })
+    .map_err(|e| EncodingError::Json(e.to_string()))
+}
+
+/// The hash (lowercase hexadecimal SHA-256) of an event's canonical encoding.
+pub fn event_hash(
+    format_version: u32,
+    sequence: u64,
+    event: &NewEvent,
+    previous: &str,
+) -> Result<String, EncodingError> {
+    let bytes = canonical(format_version, sequence, event, previous)?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// What is wrong at one place of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainProblem {
+    /// The sequence number where the chain breaks.
+    pub sequence: u64,
+    /// `EDITED`, `MISSING`, `UNLINKED`, `UNREADABLE`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Checks a tenant's events, fed in the order of their sequence numbers, one at a time.
+/// Every break is reported, not the first: an edited event (its content no longer gives its
+/// hash), missing events (a gap in the numbering), and an event that does not follow the one
+/// before it (its recorded `previous` is not that event's hash: an event inserted, moved or
+/// replaced).
+#[derive(Debug, Default)]
+pub struct ChainVerifier {
+    /// Sequence and recorded hash of the last event seen (none when it was unreadable).
+    last: Option<(u64, Option<String>)>,
+    count: u64,
+    problems: Vec<ChainProblem>,
+}
+
+impl ChainVerifier {
+    pub fn new() -> ChainVerifier {
+        ChainVerifier::default()
+    }
+
+    /// A stored row that does not make an event (its fields were tampered with): reported,
+    /// and the next event's link cannot be checked.
+    pub fn push_unreadable(&mut self, sequence: u64, reason: &str) {
+        self.count += 1;
+        self.check_sequence(sequence);
+        self.problems.push(ChainProblem {
+            sequence,
+            code: "UNREADABLE".into(),
+            message: format!("event {sequence} cannot be read: {reason}"),
+        });
+        self.last = Some((sequence, None));
+    }
+
+    fn check_sequence(&mut self, sequence: u64) {
+        let expected_sequence = self.last.as_ref().map_or(1, |(s, _)| s + 1);
+        if sequence > expected_sequence {
+            self.problems.push(ChainProblem {
+                sequence,
+                code: "MISSING".into(),
+                message: if sequence == expected_sequence + 1 {
+                    format!("event {expected_sequence} is missing")
+                } else {
+                    format!("events {expected_sequence} to {} are missing", sequence - 1)
+                },
+            });
+        }
+    }
+
+    pub fn push(&mut self, e: &Event) {
+        self.count += 1;
+        self.check_sequence(e.sequence);
+        let mut problem = |code: &str, message: String| {
+            self.problems.push(ChainProblem {
+                sequence: e.sequence,
+                code: code.into(),
+                message,
+            })
+        };
+        let expected_previous = match &self.last {
+            None => Some(GENESIS),
+            Some((_, h)) => h.as_deref(),
+        };
+        if let Some(expected_previous) = expected_previous
+            && e.previous != expected_previous
+        {
+            problem(
+                "UNLINKED",
+                match &self.last {
+                    Some((s, _)) => format!(
+                        "event {} records {} as the hash of the event before it, but event {s} has {expected_previous}",
+                        e.sequence, e.previous
+                    ),
+                    None => format!(
+                        "event {} is the first of the journal but records a previous event {}",
+                        e.sequence, e.previous
+                    ),
+                },
+            );
+        }
+        match event_hash(e.format_version, e.sequence, &e.event, &e.previous) {
+            Ok(h) if h == e.hash => {}
+            Ok(h) => problem(
+                "EDITED",
+                format!(
+                    "event {} does not match its hash: recorded {}, its content gives {h}",
+                    e.sequence, e.hash
+                ),
+            ),
+            Err(err) => problem("UNREADABLE", format!("event {}: {err}", e.sequence)),
+        }
+        self.last = Some((e.sequence, Some(e.hash.clone())));
+    }
+
+    /// How many events were checked.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The hash of the last event checked: the head of the chain.
+    pub fn head(&self) -> Option<&str> {
+        self.last.as_ref().and_then(|(_, h)| h.as_deref())
+    }
+
+    pub fn finish(self) -> Vec<ChainProblem> {
+        self.problems
+    }
+}
+
+/// [`ChainVerifier`] over a slice.
+pub fn verify_chain(events: &[Event]) -> Vec<ChainProblem> {
+    let mut v = ChainVerifier::new();
+    for e in events {
+        v.push(e);
+    }
+    v.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: u64) -> Vec<Event> {
+        let mut out: Vec<Event> = Vec::new();
+        for sequence in 1..=n {
+            let event = NewEvent {
+                tenant: "t1".parse().unwrap(),
+                operation: format!("op-{sequence}").parse().unwrap(),
+                kind: "INGEST".into(),
+                outcome: Status::Ok,
+                time: format!("2026-11-29T04:00:0{sequence}Z"),
+                agent: "test".into(),
+                detail: serde_json::json!({"units": sequence, "note": "é\u{1F600}"}),
+            };
+            let previous = out.last().map_or(GENESIS.to_owned(), |e| e.hash.clone());
+            let hash = event_hash(1, sequence, &event, &previous).unwrap();
+            out.push(Event {
+                format_version: 1,
+                sequence,
+                event,
+                previous,
+                hash,
+            });
+        }
+        out
+    }
+
+    fn codes(events: &[Event]) -> Vec<(u64, String)> {
+        verify_chain(events)
+            .into_iter()
+            .map(|p| (p.sequence, p.code))
+            .collect()
+    }
+
+    #[test]
+    fn the_encoding_is_rfc_8785() {
+        let e = &chain(1)[0];
+        let bytes = canonical(1, 1, &e.event, GENESIS).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            format!(
+                r#"{{"agent":"test","detail":{{"note":"é😀","units":1}},"format_version":1,"kind":"INGEST","operation":"op-1","outcome":"OK","previous":"{GENESIS}","sequence":1,"tenant":"t1","time":"2026-11-29T04:00:01Z"}}"#
+            )
+        );
+        assert!(canonical(2, 1, &e.event, GENESIS).is_err());
+    }
+
+    #[test]
+    fn an_intact_chain_has_no_problem() {
+        assert!(verify_chain(&chain(5)).is_empty());
+        assert!(verify_chain(&[]).is_empty());
+    }
+
+    #[test]
+    fn each_kind_of_tampering_is_named_where_it_happened() {
+        // Edited: only that event.
+        let mut c = chain(5);
+        c[2].event.detail = serde_json::json!({"units": 0});
+        assert_eq!(codes(&c), [(3, "EDITED".to_owned())]);
+        // Deleted: the gap, and the next event no longer follows.
+        let mut c = chain(5);
+        c.remove(3);
+        assert_eq!(
+            codes(&c),
+            [(5, "MISSING".to_owned()), (5, "UNLINKED".to_owned())]
+        );
+        // Reordered: two events swap places (and numbers, to hide the swap).
+        let mut c = chain(5);
+        c.swap(1, 2);
+        c[1].sequence = 2;
+        c[2].sequence = 3;
+        let found = codes(&c);
+        assert!(found.contains(&(2, "UNLINKED".to_owned())), "{found:?}");
+        assert!(found.contains(&(2, "EDITED".to_owned())), "{found:?}");
+        assert!(found.contains(&(3, "EDITED".to_owned())), "{found:?}");
+        // Inserted: a well-formed event, chained to its predecessor, pushed in the middle.
+        let mut c = chain(5);
+        let mut forged = c[1].clone();
+        forged.sequence = 3;
+        forged.previous = c[1].hash.clone();
+        forged.hash = event_hash(1, 3, &forged.event, &forged.previous).unwrap();
+        c.insert(2, forged);
+        for (i, e) in c.iter_mut().enumerate().skip(3) {
+            e.sequence = i as u64 + 1;
+        }
+        let found = codes(&c);
+        assert!(found.contains(&(4, "UNLINKED".to_owned())), "{found:?}");
+        assert!(found.contains(&(4, "EDITED".to_owned())), "{found:?}");
+    }
 }
