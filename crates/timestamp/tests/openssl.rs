@@ -1,0 +1,237 @@
+//! Independent verifiers both ways: OpenSSL (`openssl ts -verify`) accepts the built-in TSA's
+//! tokens; our verifier accepts OpenSSL's TSA (`openssl ts -reply`, also over HTTP through
+//! `testdata/tsa/tsa_http.py`) and Bouncy Castle's vector, and refuses them against another
+//! authority's root.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+use carnac_timestamp::builtin::BuiltinTsa;
+use carnac_timestamp::client::HttpTsa;
+use carnac_timestamp::verify::{Expected, TrustStore, verify_response};
+use carnac_timestamp::{HashAlgorithm, Imprint, TimestampError, request};
+use der::{Decode, EncodePem};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+fn now() -> Duration {
+    #[allow(clippy::disallowed_methods)] // Tests may read the clock: openssl signs at real time.
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+}
+
+/// A throw-away OpenSSL PKI (root CA + TSA certificate) made by the workplace script.
+fn openssl_pki() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(testdata().join("tsa/make_test_pki.sh"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    dir
+}
+
+fn openssl_reply(pki: &Path, request: &[u8]) -> Vec<u8> {
+    let q = pki.join("q.tsq");
+    let r = pki.join("r.tsr");
+    std::fs::write(&q, request).unwrap();
+    let out = Command::new("openssl")
+        .args(["ts", "-reply", "-config"])
+        .arg(testdata().join("tsa/tsa.cnf"))
+        .arg("-queryfile")
+        .arg(&q)
+        .arg("-out")
+        .arg(&r)
+        .env("TSA_DIR", pki)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::fs::read(&r).unwrap()
+}
+
+fn anchors(pem_file: &Path) -> TrustStore {
+    TrustStore::new()
+        .with_anchors_pem(&std::fs::read(pem_file).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn openssl_verifies_builtin_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsa =
+        BuiltinTsa::create(now() - Duration::from_secs(60), Duration::from_secs(86_400)).unwrap();
+    let data = b"Deliberation 2026-042 du conseil municipal";
+    let imprint = Imprint::of(HashAlgorithm::Sha256, data);
+    let resp = tsa
+        .respond(&request(&imprint, Some(b"nonce"), None).unwrap(), now())
+        .unwrap();
+    std::fs::write(dir.path().join("resp.tsr"), &resp).unwrap();
+    std::fs::write(dir.path().join("data"), data).unwrap();
+    std::fs::write(
+        dir.path().join("root.pem"),
+        tsa.root().to_pem(der::pem::LineEnding::LF).unwrap(),
+    )
+    .unwrap();
+    let verify = |args: &[&str]| {
+        Command::new("openssl")
+            .args(["ts", "-verify", "-in", "resp.tsr", "-CAfile", "root.pem"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = verify(&["-data", "data"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Verification: OK"),
+        "{out:?}"
+    );
+    // And OpenSSL refuses it for other data.
+    std::fs::write(dir.path().join("other"), b"something else").unwrap();
+    let out = verify(&["-data", "other"]);
+    assert!(!out.status.success(), "{out:?}");
+}
+
+#[test]
+fn our_verifier_accepts_openssl_tokens_and_only_with_their_root() {
+    let pki = openssl_pki();
+    let imprint = Imprint::of(HashAlgorithm::Sha512, b"acte 2026-11-29");
+    let nonce = [0x9c, 1, 2, 3, 4, 5, 6, 7];
+    let policy = const_oid::ObjectIdentifier::new_unwrap("1.2.3.4.1");
+    let resp = openssl_reply(
+        pki.path(),
+        &request(&imprint, Some(&nonce), Some(policy)).unwrap(),
+    );
+    let expected = Expected {
+        imprint: &imprint,
+        nonce: Some(&nonce),
+        policy: Some(policy),
+    };
+    let v = verify_response(&resp, &expected, &anchors(&pki.path().join("ca.crt"))).unwrap();
+    assert!(v.tsa.contains("Test TSA"), "{}", v.tsa);
+    assert!(!v.is_builtin());
+    // A token from this TSA is worthless to someone who trusts another one.
+    let stranger = BuiltinTsa::create(now(), Duration::from_secs(86_400)).unwrap();
+    let err = verify_response(
+        &resp,
+        &expected,
+        &TrustStore::new().with_anchor(stranger.root().clone()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, TimestampError::Untrusted(_)), "{err}");
+}
+
+#[test]
+fn bouncy_castle_vector_verifies() {
+    let dir = testdata().join("evidence");
+    let req =
+        x509_tsp::TimeStampReq::from_der(&std::fs::read(dir.join("doc0.tsq")).unwrap()).unwrap();
+    let imprint = Imprint {
+        algorithm: HashAlgorithm::from_oid(&req.message_imprint.hash_algorithm.oid).unwrap(),
+        digest: req.message_imprint.hashed_message.as_bytes().to_vec(),
+    };
+    let nonce = req.nonce.as_ref().unwrap().as_bytes().to_vec();
+    let v = verify_response(
+        &std::fs::read(dir.join("doc0.tsr")).unwrap(),
+        &Expected {
+            imprint: &imprint,
+            nonce: Some(&nonce),
+            policy: None,
+        },
+        &anchors(&dir.join("ca.crt")),
+    )
+    .unwrap();
+    assert!(v.gen_time_text.starts_with("20"), "{}", v.gen_time_text);
+}
+
+/// The OpenSSL TSA served over HTTP on loopback.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(pki: &Path) -> HttpServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = HttpServer {
+        child: Command::new("python3")
+            .arg(testdata().join("tsa/tsa_http.py"))
+            .arg(port.to_string())
+            .env("TSA_DIR", pki)
+            .spawn()
+            .unwrap(),
+        port,
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the test TSA did not start on port {port}");
+}
+
+#[test]
+fn the_http_client_gets_verified_tokens_and_reports_transport_failures() {
+    let pki = openssl_pki();
+    let server = serve(pki.path());
+    let tsa = HttpTsa::new(
+        &format!("http://127.0.0.1:{}/", server.port),
+        anchors(&pki.path().join("ca.crt")),
+        None,
+        Duration::from_secs(10),
+        2,
+    );
+    let imprint = Imprint::of(HashAlgorithm::Sha256, b"seal root");
+    let v = tsa.stamp(&imprint).unwrap();
+    assert!(v.tsa.contains("Test TSA"));
+    // The same TSA, but the client trusts another root: no retry makes it acceptable.
+    let wrong = HttpTsa::new(
+        &format!("http://127.0.0.1:{}/", server.port),
+        TrustStore::new().with_anchor(
+            BuiltinTsa::create(now(), Duration::from_secs(60))
+                .unwrap()
+                .root()
+                .clone(),
+        ),
+        None,
+        Duration::from_secs(10),
+        2,
+    );
+    assert!(matches!(
+        wrong.stamp(&imprint),
+        Err(TimestampError::Untrusted(_))
+    ));
+    drop(server);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = HttpTsa::new(
+        &format!("http://127.0.0.1:{port}/"),
+        anchors(&pki.path().join("ca.crt")),
+        None,
+        Duration::from_secs(2),
+        1,
+    );
+    assert!(matches!(
+        down.stamp(&imprint),
+        Err(TimestampError::Transport(_))
+    ));
+}
