@@ -304,7 +304,8 @@ pub fn verify_token(
     })
 }
 
-pub(crate) fn rfc3339(t: Duration) -> String {
+/// A time as RFC 3339 (UTC, seconds).
+pub fn rfc3339(t: Duration) -> String {
     time::OffsetDateTime::from_unix_timestamp(t.as_secs() as i64)
         .ok()
         .and_then(|d| {
