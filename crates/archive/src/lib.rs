@@ -1,5 +1,5 @@
-//! Use cases of the archive (ingest first) over the catalog, blob store, scanner and clock
-//! traits.
+//! Use cases of the archive (ingest first) over the catalog, blob store, scanner, clock and
+//! timestamping traits.
 //!
 //! [`Archive`] wires one catalog, the storage offers (at least two copies of every file), a
 //! clock, an identifier source, the format identifier and optionally an antivirus. Every use
@@ -17,6 +17,7 @@ pub mod journal;
 pub mod ports;
 pub mod referential;
 pub mod system;
+pub mod timestamping;
 
 use carnac_blobstore::{BlobError, BlobStore};
 use carnac_catalog::{Catalog, CatalogError, OperationEnd, ReferentialKind};
@@ -52,6 +53,10 @@ pub enum ArchiveError {
     },
     #[error("antivirus unavailable: {0}")]
     Scanner(String),
+    #[error("timestamping: {0}")]
+    Timestamp(#[from] carnac_timestamp::TimestampError),
+    #[error("evidence: {0}")]
+    Evidence(#[from] carnac_evidence::EvidenceError),
 }
 
 impl ArchiveError {
@@ -90,6 +95,7 @@ pub struct Archive {
     pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) scanner: Option<Arc<dyn VirusScanner>>,
     pub(crate) identifier: Arc<carnac_pronom::Identifier>,
+    pub(crate) timestamps: Arc<dyn timestamping::TimestampAuthority>,
     pub(crate) config: IngestConfig,
     /// Scratch files of running operations (manifest copies, metadata spools).
     pub(crate) tmp: PathBuf,
@@ -103,6 +109,8 @@ pub struct Parts {
     pub ids: Arc<dyn IdGenerator>,
     pub scanner: Option<Arc<dyn VirusScanner>>,
     pub identifier: Arc<carnac_pronom::Identifier>,
+    /// Timestamps journal seals and evidence records.
+    pub timestamps: Arc<dyn timestamping::TimestampAuthority>,
     pub config: IngestConfig,
     pub tmp: PathBuf,
 }
@@ -141,6 +149,7 @@ impl Archive {
             ids: parts.ids,
             scanner: parts.scanner,
             identifier: parts.identifier,
+            timestamps: parts.timestamps,
             config: parts.config,
             tmp: parts.tmp,
         })
@@ -152,6 +161,11 @@ impl Archive {
 
     pub fn offers(&self) -> &[Arc<dyn BlobStore>] {
         &self.offers
+    }
+
+    /// The trust anchors of every timestamp the archive keeps.
+    pub fn trust(&self) -> carnac_timestamp::TrustStore {
+        self.timestamps.trust()
     }
 
     pub(crate) fn now(&self) -> String {

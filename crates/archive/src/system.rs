@@ -62,6 +62,28 @@ pub mod fixed {
             self.0
         }
     }
+
+    /// A clock the test moves forward (renewals, expiries).
+    pub struct ManualClock(std::sync::Mutex<time::OffsetDateTime>);
+
+    impl ManualClock {
+        pub fn new(at: time::OffsetDateTime) -> ManualClock {
+            ManualClock(std::sync::Mutex::new(at))
+        }
+        pub fn set(&self, at: time::OffsetDateTime) {
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+        }
+        pub fn advance(&self, by: time::Duration) {
+            let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            *t += by;
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> time::OffsetDateTime {
+            *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        }
+    }
 }
 
 #[cfg(test)]

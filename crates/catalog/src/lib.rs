@@ -185,6 +185,86 @@ pub struct IngestCommit<'a> {
     pub event: &'a NewEvent,
 }
 
+/// A seal of a tenant's journal: the events `first..=last` in a Merkle tree whose root,
+/// chained to the previous seal, is timestamped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealRow {
+    pub first: u64,
+    pub last: u64,
+    /// Hex SHA-256 root of the Merkle tree of the events' hashes.
+    pub merkle_root: String,
+    /// The previous seal's `sealed` (64 zeros for the first seal).
+    pub previous: String,
+    /// Hex SHA-256 of `previous` and `merkle_root` (bytes, in that order): what is stamped.
+    pub sealed: String,
+    /// The RFC 3161 token (DER) over `sealed`.
+    pub token: Vec<u8>,
+    pub stamped_at: String,
+    pub tsa: String,
+    pub operation: OperationId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EvidenceKind {
+    /// Files of one or more ingests, first timestamped.
+    Deposit,
+    /// RFC 4998 timestamp renewal: the leaves are hashes of earlier trees' tokens.
+    TimestampRenewal,
+    /// RFC 4998 hash-tree renewal: the leaves are the files' renewal hashes (new algorithm).
+    HashRenewal,
+}
+
+impl EvidenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deposit => "DEPOSIT",
+            Self::TimestampRenewal => "TIMESTAMP_RENEWAL",
+            Self::HashRenewal => "HASH_RENEWAL",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EvidenceKind> {
+        [Self::Deposit, Self::TimestampRenewal, Self::HashRenewal]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// One hash tree and the archive timestamp over its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceTreeRow {
+    pub id: String,
+    pub kind: EvidenceKind,
+    /// As SEDA spells it: `SHA-256`…
+    pub algorithm: String,
+    /// The leaves, concatenated (each of the algorithm's length).
+    pub leaves: Vec<u8>,
+    pub token: Vec<u8>,
+    pub stamped_at: String,
+    /// When the TSA certificate of the token ends: renew before.
+    pub certificate_until: String,
+    pub tsa: String,
+    pub builtin: bool,
+    pub operation: OperationId,
+}
+
+/// A new tree, what it covers and what it supersedes, with its journal event.
+pub struct EvidenceCommit<'a> {
+    pub tree: &'a EvidenceTreeRow,
+    /// Files whose chain `chain` starts in this tree at leaf `position`: (object, chain,
+    /// position).
+    pub objects: &'a [(ObjectId, u64, u64)],
+    /// Trees whose last timestamp this tree renews: (tree, position).
+    pub renews: &'a [(String, u64)],
+    /// Trees no longer at the head of any chain.
+    pub supersedes: &'a [String],
+    pub summary: &'a serde_json::Value,
+    pub event: &'a NewEvent,
+}
+
+/// A file's archive timestamps, chain by chain: each chain is its trees in order with the
+/// file's (or the previous tree's) leaf position in each.
+pub type EvidencePath = Vec<Vec<(EvidenceTreeRow, u64)>>;
+
 /// A journal row whose fields do not make an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnreadableEvent {
@@ -249,6 +329,47 @@ pub trait Catalog: Send + Sync {
         summary: &serde_json::Value,
         event: &NewEvent,
     ) -> Result<u64, CatalogError>;
+    /// Appends a seal, its operation and its event; refused (`Conflict`) unless it follows
+    /// the last seal.
+    fn record_seal(
+        &self,
+        tenant: &TenantId,
+        seal: &SealRow,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError>;
+    /// Every seal of a tenant, oldest first.
+    fn seals(&self, tenant: &TenantId) -> Result<Vec<SealRow>, CatalogError>;
+
+    /// Stored files without an evidence record yet (at most `limit`), with their digest.
+    fn pending_evidence(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<(ObjectId, Digest)>, CatalogError>;
+    /// Stores a tree, its links and its operation and event, all or nothing.
+    fn commit_evidence(
+        &self,
+        tenant: &TenantId,
+        commit: EvidenceCommit<'_>,
+    ) -> Result<(), CatalogError>;
+    /// Trees at the head of a chain (not yet renewed), the ones a timestamp renewal covers.
+    fn current_evidence_trees(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<EvidenceTreeRow>, CatalogError>;
+    /// The trees that make up a file's evidence record.
+    fn evidence_path(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<EvidencePath, CatalogError>;
+    /// Files with evidence, for a hash-tree renewal, with their catalog digest.
+    fn objects_with_evidence(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(ObjectId, OperationId, Digest)>, CatalogError>;
+
     /// Records an operation as running, before it touches any offer, so that recovery knows
     /// what to clean if the process dies.
     fn start_operation(

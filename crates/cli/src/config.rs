@@ -13,6 +13,41 @@ pub struct Config {
     pub limits: Limits,
     pub antivirus: Antivirus,
     pub server: Server,
+    pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timestamp {
+    /// External RFC 3161 TSAs over HTTP, tried in order; empty: the built-in TSA.
+    pub tsa: Vec<String>,
+    /// PEM files of the trust anchors of the external TSAs.
+    pub trust: Vec<PathBuf>,
+    /// The TSA policy (OID) every external token must carry, if any.
+    pub policy: Option<String>,
+    pub timeout_seconds: u64,
+    pub retries: u32,
+    /// Lifetime of the built-in TSA's certificate, and how long before its end it is replaced.
+    pub builtin_certificate_days: u64,
+    pub builtin_replace_days: u64,
+    /// How often `serve` seals the journals (at most 86,400: a day).
+    pub seal_interval_seconds: u64,
+}
+
+impl Default for Timestamp {
+    fn default() -> Self {
+        let b = carnac_archive::timestamping::BuiltinPolicy::default();
+        Timestamp {
+            tsa: Vec::new(),
+            trust: Vec::new(),
+            policy: None,
+            timeout_seconds: 30,
+            retries: 3,
+            builtin_certificate_days: b.certificate_validity.as_secs() / 86_400,
+            builtin_replace_days: b.replace_before.as_secs() / 86_400,
+            seal_interval_seconds: 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +88,7 @@ impl Default for Config {
             limits: Limits::default(),
             antivirus: Antivirus::default(),
             server: Server::default(),
+            timestamp: Timestamp::default(),
         }
     }
 }
@@ -94,7 +130,17 @@ impl Config {
         let path = data.join("carnac.toml");
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+                let c: Config = toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                if c.timestamp.seal_interval_seconds == 0
+                    || c.timestamp.seal_interval_seconds > 86_400
+                {
+                    anyhow::bail!(
+                        "{}: timestamp.seal_interval_seconds must be between 1 and 86400 (a journal is sealed at least daily)",
+                        path.display()
+                    );
+                }
+                Ok(c)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
@@ -118,6 +164,21 @@ mod tests {
         assert_eq!(c.limits.max_manifest_size, d.limits.max_manifest_size);
         assert_eq!(c.server.listen, d.server.listen);
         assert_eq!(c.archival_agency, d.archival_agency);
+        assert_eq!(c.timestamp.tsa, d.timestamp.tsa);
+        assert_eq!(
+            c.timestamp.seal_interval_seconds,
+            d.timestamp.seal_interval_seconds
+        );
+        assert_eq!(
+            c.timestamp.builtin_certificate_days,
+            d.timestamp.builtin_certificate_days
+        );
+        assert_eq!(
+            c.timestamp.builtin_replace_days,
+            d.timestamp.builtin_replace_days
+        );
+        assert_eq!(c.timestamp.retries, d.timestamp.retries);
+        assert_eq!(c.timestamp.timeout_seconds, d.timestamp.timeout_seconds);
         assert!(
             toml::from_str::<Config>("unknown = 1").is_err(),
             "typos are errors"

@@ -67,6 +67,12 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Seals the journal's events written since the last seal (a Merkle tree whose root,
+    /// chained to the previous seal, is timestamped), for one tenant or all.
+    Seal {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// The tenants' journals.
     Journal {
         #[command(subcommand)]
@@ -191,13 +197,17 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
         };
     let identifier =
         carnac_pronom::Identifier::embedded().context("loading the PRONOM signatures")?;
+    let clock: Arc<dyn carnac_archive::ports::Clock> =
+        Arc::new(carnac_archive::system::SystemClock);
+    let timestamps = timestamp_authority(data, &config.timestamp, clock.clone())?;
     let archive = Archive::new(Parts {
         catalog: Arc::new(catalog),
         offers,
-        clock: Arc::new(carnac_archive::system::SystemClock),
+        clock,
         ids: Arc::new(carnac_archive::system::RandomIds),
         scanner,
         identifier: Arc::new(identifier),
+        timestamps,
         config: carnac_archive::IngestConfig {
             limits: carnac_container::Limits {
                 max_total_size: config.limits.max_total_size,
@@ -219,6 +229,69 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
         );
     }
     Ok((archive, config, guard))
+}
+
+/// The built-in TSA, or the configured external ones (whose trust also takes the built-in
+/// root when one exists, so that tokens made before the switch still verify).
+fn timestamp_authority(
+    data: &Path,
+    config: &config::Timestamp,
+    clock: Arc<dyn carnac_archive::ports::Clock>,
+) -> anyhow::Result<Arc<dyn carnac_archive::timestamping::TimestampAuthority>> {
+    use carnac_archive::timestamping::{Builtin, BuiltinPolicy, External};
+    let builtin_dir = data.join("tsa");
+    if config.tsa.is_empty() {
+        let policy = BuiltinPolicy {
+            certificate_validity: std::time::Duration::from_secs(
+                config.builtin_certificate_days * 86_400,
+            ),
+            replace_before: std::time::Duration::from_secs(config.builtin_replace_days * 86_400),
+        };
+        return Ok(Arc::new(
+            Builtin::open(&builtin_dir, clock, policy).context("opening the built-in TSA")?,
+        ));
+    }
+    let mut trust = carnac_timestamp::TrustStore::new();
+    for pem in &config.trust {
+        let bytes = std::fs::read(pem).with_context(|| format!("reading {}", pem.display()))?;
+        trust = trust
+            .with_anchors_pem(&bytes)
+            .with_context(|| format!("reading {}", pem.display()))?;
+    }
+    if trust.is_empty() {
+        bail!(
+            "timestamp.tsa is set but timestamp.trust names no trust anchor: tokens could not be verified"
+        );
+    }
+    let policy = config
+        .policy
+        .as_deref()
+        .map(|p| {
+            p.parse()
+                .map_err(|e| anyhow::anyhow!("timestamp.policy {p:?}: {e}"))
+        })
+        .transpose()?;
+    let tsas = config
+        .tsa
+        .iter()
+        .map(|url| {
+            carnac_timestamp::client::HttpTsa::new(
+                url,
+                trust.clone(),
+                policy,
+                std::time::Duration::from_secs(config.timeout_seconds),
+                config.retries,
+            )
+        })
+        .collect();
+    // New tokens must come from the configured anchors; old ones may be the built-in TSA's.
+    let mut all = trust;
+    if let Ok(root) = std::fs::read(builtin_dir.join("root.pem")) {
+        all = all
+            .with_anchors_pem(&root)
+            .context("reading the built-in TSA's root")?;
+    }
+    Ok(Arc::new(External::new(tsas, all)))
 }
 
 fn tenant(id: &str) -> anyhow::Result<TenantId> {
@@ -303,7 +376,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => {
             let listen = listen.unwrap_or(config.server.listen.clone());
-            serve(archive, &cli.data, &listen)?;
+            serve(
+                archive,
+                &cli.data,
+                &listen,
+                config.timestamp.seal_interval_seconds,
+            )?;
+        }
+        Command::Seal { tenant: t } => {
+            let tenants = match t {
+                Some(t) => vec![tenant(&t)?],
+                None => archive
+                    .catalog()
+                    .tenants()?
+                    .into_iter()
+                    .map(|t| t.id)
+                    .collect(),
+            };
+            for t in &tenants {
+                match archive.seal(t, "cli")? {
+                    Some(s) => println!(
+                        "tenant {t}: events {} to {} sealed, {} by {} (operation {})",
+                        s.first, s.last, s.stamped_at, s.tsa, s.operation
+                    ),
+                    None => println!("tenant {t}: nothing to seal"),
+                }
+            }
         }
         Command::Journal {
             command: JournalCommand::Verify { tenant: t, json },
@@ -317,8 +415,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("{} event {}: {}", p.code, p.sequence, p.message);
                 }
                 println!(
-                    "journal of tenant {t}: {} events, {}",
+                    "journal of tenant {t}: {} events, {} seals up to event {}, {}",
                     v.events,
+                    v.seals,
+                    v.sealed_up_to,
                     if v.intact() {
                         format!("intact (head {})", v.head.as_deref().unwrap_or("none"))
                     } else {
@@ -344,7 +444,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(archive: Archive, data: &Path, listen: &str) -> anyhow::Result<()> {
+/// The periodic duties of a running archive; failures are logged, and retried next time.
+fn maintain(archive: &Archive) {
+    let tenants = match archive.catalog().tenants() {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "listing the tenants for maintenance");
+            return;
+        }
+    };
+    for t in tenants {
+        if let Err(e) = archive.seal(&t.id, "system") {
+            tracing::error!(tenant = %t.id, error = %e, "sealing the journal");
+        }
+    }
+}
+
+fn serve(archive: Archive, data: &Path, listen: &str, seal_interval: u64) -> anyhow::Result<()> {
     let addr: std::net::SocketAddr = listen
         .parse()
         .with_context(|| format!("{listen:?} is not an address:port"))?;
@@ -354,10 +470,21 @@ fn serve(archive: Archive, data: &Path, listen: &str) -> anyhow::Result<()> {
         );
     }
     let uploads = data.join("tmp");
-    let state = Arc::new(carnac_server::AppState {
-        archive: Arc::new(archive),
-        uploads,
-    });
+    let archive = Arc::new(archive);
+    let interval = std::time::Duration::from_secs(seal_interval);
+    {
+        // Sealing (and, with it, the other periodic duties) at every interval, and at start.
+        let archive = archive.clone();
+        std::thread::Builder::new()
+            .name("maintenance".into())
+            .spawn(move || {
+                loop {
+                    maintain(&archive);
+                    std::thread::sleep(interval);
+                }
+            })?;
+    }
+    let state = Arc::new(carnac_server::AppState { archive, uploads });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

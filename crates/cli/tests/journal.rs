@@ -47,11 +47,17 @@ fn an_intact_journal_verifies_and_the_verification_is_journaled() {
     let data = journal_with_events();
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("4 events, intact"), "{out}");
+    assert!(
+        out.contains("4 events, 0 seals up to event 0, intact"),
+        "{out}"
+    );
     // The verification is itself an event, and the chain still holds after it.
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("5 events, intact"), "{out}");
+    assert!(
+        out.contains("5 events, 0 seals up to event 0, intact"),
+        "{out}"
+    );
     let json = run(
         data.path(),
         &["journal", "verify", "--tenant", "0", "--json"],
@@ -170,4 +176,169 @@ fn an_unreadable_event_is_named() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("UNREADABLE event 3"), "{out}");
     assert!(!out.contains("MISSING"), "{out}");
+}
+
+fn seal(data: &Path) -> String {
+    let out = run(data, &["seal", "--tenant", "0"]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn seals_cover_new_events_only_and_verify() {
+    let data = journal_with_events();
+    assert!(seal(data.path()).contains("events 1 to 4 sealed"), "sealed");
+    // Only the seal's own event is new: nothing to seal.
+    assert!(seal(data.path()).contains("nothing to seal"));
+    let (code, out) = verify(data.path());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 seals up to event 4, intact"), "{out}");
+    // The verification is an event: the next seal covers it and the first seal's event.
+    assert!(seal(data.path()).contains("events 5 to 6 sealed"));
+    let (code, out) = verify(data.path());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 seals up to event 6, intact"), "{out}");
+    // All tenants at once.
+    let out = run(data.path(), &["seal"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tenant 0:"));
+}
+
+#[test]
+fn a_rewritten_chain_does_not_match_its_seal() {
+    let data = journal_with_events();
+    seal(data.path());
+    // The attacker edits event 2 and recomputes every hash after it: the chain holds...
+    let conn = rusqlite::Connection::open(data.path().join("catalog.sqlite")).unwrap();
+    conn.execute_batch("DROP TRIGGER journal_no_update;")
+        .unwrap();
+    type Row = (i64, String, String, String, String, String, String, String);
+    let rows: Vec<Row> = {
+        let mut st = conn
+            .prepare("SELECT sequence, operation, kind, outcome, time, agent, detail, previous_hash FROM journal WHERE tenant = '0' ORDER BY sequence")
+            .unwrap();
+        st.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let mut previous = rows[0].7.clone();
+    for (sequence, operation, kind, outcome, time, agent, detail, _) in rows {
+        let detail = if sequence == 2 {
+            r#"{"forged":true}"#.to_owned()
+        } else {
+            detail
+        };
+        let event = carnac_model::journal::NewEvent {
+            tenant: "0".parse().unwrap(),
+            operation: operation.parse().unwrap(),
+            kind,
+            outcome: carnac_model::Status::parse(&outcome).unwrap(),
+            time,
+            agent,
+            detail: serde_json::from_str(&detail).unwrap(),
+        };
+        let hash =
+            carnac_model::journal::event_hash(1, sequence as u64, &event, &previous).unwrap();
+        conn.execute(
+            "UPDATE journal SET detail = ?1, previous_hash = ?2, hash = ?3 WHERE tenant = '0' AND sequence = ?4",
+            rusqlite::params![detail, previous, hash, sequence],
+        )
+        .unwrap();
+        previous = hash;
+    }
+    drop(conn);
+    // ...but the seal does not.
+    let (code, out) = verify(data.path());
+    assert_eq!(code, 2, "{out}");
+    assert!(!out.contains("EDITED"), "{out}");
+    assert!(
+        out.contains("SEAL_MISMATCH event 1: the seal of events 1 to 4: the events give the root"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_damaged_journal_is_not_sealed() {
+    let data = journal_with_events();
+    tamper(
+        data.path(),
+        r#"UPDATE journal SET detail = '{}' WHERE tenant = '0' AND sequence = 3"#,
+    );
+    let out = run(data.path(), &["seal", "--tenant", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is damaged, it is not sealed: EDITED event 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_seal_token_from_another_tsa_is_refused() {
+    let data = journal_with_events();
+    seal(data.path());
+    let conn = rusqlite::Connection::open(data.path().join("catalog.sqlite")).unwrap();
+    let sealed: String = conn
+        .query_row(
+            "SELECT sealed FROM journal_seals WHERE tenant = '0'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // A genuine token over the same value, from a TSA the archive does not trust.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let other = carnac_timestamp::builtin::BuiltinTsa::create(
+        now - std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(86_400),
+    )
+    .unwrap();
+    let imprint = carnac_timestamp::Imprint {
+        algorithm: carnac_timestamp::HashAlgorithm::Sha256,
+        digest: hex::decode(&sealed).unwrap(),
+    };
+    let resp = other
+        .respond(
+            &carnac_timestamp::request(&imprint, None, None).unwrap(),
+            now,
+        )
+        .unwrap();
+    let token = carnac_timestamp::verify::verify_response(
+        &resp,
+        &carnac_timestamp::Expected {
+            imprint: &imprint,
+            nonce: None,
+            policy: None,
+        },
+        &carnac_timestamp::TrustStore::new().with_anchor(other.root().clone()),
+    )
+    .unwrap()
+    .token;
+    conn.execute_batch("DROP TRIGGER journal_seals_no_update;")
+        .unwrap();
+    conn.execute(
+        "UPDATE journal_seals SET token = ?1 WHERE tenant = '0'",
+        [token],
+    )
+    .unwrap();
+    drop(conn);
+    let (code, out) = verify(data.path());
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("SEAL_TOKEN event 1: the seal of events 1 to 4: its timestamp is not valid: no trust anchor vouches for the TSA"),
+        "{out}"
+    );
 }

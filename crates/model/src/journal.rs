@@ -136,6 +136,15 @@ impl ChainVerifier {
         ChainVerifier::default()
     }
 
+    /// A verifier that continues a chain after event `sequence`, whose recorded hash is
+    /// `hash` (checked earlier, or vouched for by a seal).
+    pub fn resume(sequence: u64, hash: &str) -> ChainVerifier {
+        ChainVerifier {
+            last: Some((sequence, Some(hash.to_owned()))),
+            ..ChainVerifier::default()
+        }
+    }
+
     /// A stored row that does not make an event (its fields were tampered with): reported,
     /// and the next event's link cannot be checked.
     pub fn push_unreadable(&mut self, sequence: u64, reason: &str) {

@@ -13,16 +13,21 @@ fn testdata() -> std::path::PathBuf {
 }
 
 fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
+    let clock: Arc<dyn carnac_archive::ports::Clock> =
+        Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC)));
     let archive = Archive::new(Parts {
         catalog: Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().unwrap()),
         offers: vec![
             Arc::new(MemoryStore::new("offer-1")),
             Arc::new(MemoryStore::new("offer-2")),
         ],
-        clock: Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC))),
+        clock: clock.clone(),
         ids: Arc::new(SequentialIds::default()),
         scanner: None,
         identifier: Arc::new(carnac_pronom::Identifier::embedded().unwrap()),
+        timestamps: Arc::new(
+            carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default()).unwrap(),
+        ),
         config: Default::default(),
         tmp: tmp.path().join("tmp"),
     })

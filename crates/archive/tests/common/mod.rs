@@ -52,13 +52,19 @@ pub fn fixture_stores(
     stores: Vec<Arc<dyn BlobStore>>,
 ) -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
+    let clock: Arc<dyn carnac_archive::ports::Clock> =
+        Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC)));
     let archive = Archive::new(Parts {
         catalog: Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().expect("catalog")),
         offers: stores,
-        clock: Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC))),
+        clock: clock.clone(),
         ids: Arc::new(SequentialIds::default()),
         scanner,
         identifier: identifier(),
+        timestamps: Arc::new(
+            carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default())
+                .expect("built-in TSA"),
+        ),
         config,
         tmp: tmp.path().join("tmp"),
     })
