@@ -12,6 +12,7 @@
 
 pub mod antivirus;
 pub mod consistency;
+pub mod evidence;
 pub mod ingest;
 pub mod journal;
 pub mod ports;

@@ -155,7 +155,22 @@ fn the_vitam_corpus() {
         let recorded = f.archive.catalog().operation(&t, &op).unwrap().unwrap();
         assert_eq!(recorded.status, Some(summary.status));
         assert!(recorded.has_reply);
-        let last = f.archive.catalog().journal(&t).unwrap().pop().unwrap();
+        // Its event; after it, for an accepted transfer, the files' evidence.
+        let mut journal = f.archive.catalog().journal(&t).unwrap();
+        let files = f
+            .archive
+            .catalog()
+            .objects_of_operation(&t, &op)
+            .unwrap()
+            .iter()
+            .filter(|o| !o.physical)
+            .count();
+        if files > 0 {
+            let evidence = journal.pop().unwrap();
+            assert_eq!(evidence.event.kind, "EVIDENCE_DEPOSIT", "{file}");
+            assert_eq!(evidence.event.detail["files"], files, "{file}");
+        }
+        let last = journal.pop().unwrap();
         assert_eq!(
             (
                 last.event.operation,

@@ -435,6 +435,12 @@ pub trait Catalog: Send + Sync {
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Vec<Unit>, CatalogError>;
+    /// One object of a tenant, with the operation (blob batch) that stored it.
+    fn object(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<Option<(OperationId, ObjectRow)>, CatalogError>;
     /// Every object of an operation, in the order of the commit, handed to `each` one at a
     /// time. `each` must not call the catalog (an implementation may hold its connection).
     fn each_object_of_operation(

@@ -568,6 +568,58 @@ fn to_operation(tenant: &TenantId, raw: RawOperation) -> Result<Operation, Catal
     })
 }
 
+const OBJECT_COLUMNS: &str =
+    "id, object_group, xml_id, physical, version, uri, size, digest_algorithm, digest, puid,
+                        format_name, mime_type, filename";
+
+type RawObject = (
+    (String, String, String, bool),
+    (Option<String>, Option<String>, Option<i64>),
+    (Option<String>, Option<String>),
+    (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ),
+);
+
+fn raw_object(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
+    Ok((
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+        (r.get(4)?, r.get(5)?, r.get(6)?),
+        (r.get(7)?, r.get(8)?),
+        (r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?),
+    ))
+}
+
+fn to_object(raw: RawObject) -> Result<ObjectRow, CatalogError> {
+    let (
+        (id, group, xml_id, physical),
+        (version, uri, size),
+        (algo, hex),
+        (puid, format_name, mime_type, filename),
+    ) = raw;
+    let digest = match (algo, hex) {
+        (Some(a), Some(hex)) => Some(digest_of(&a, hex)?),
+        _ => None,
+    };
+    Ok(ObjectRow {
+        id: parse_id("object id", id)?,
+        group: parse_id("object group id", group)?,
+        xml_id,
+        physical,
+        version,
+        uri,
+        size: size.map(|s| s as u64),
+        digest,
+        puid,
+        format_name,
+        mime_type,
+        filename,
+    })
+}
+
 const TREE_COLUMNS: &str =
     "id, kind, algorithm, leaves, token, stamped_at, certificate_until, tsa, builtin, operation";
 
@@ -1462,6 +1514,26 @@ impl Catalog for SqliteCatalog {
         .collect()
     }
 
+    fn object(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<Option<(OperationId, ObjectRow)>, CatalogError> {
+        let conn = self.lock();
+        let raw = conn
+            .query_row(
+                &format!(
+                    "SELECT {OBJECT_COLUMNS}, operation FROM objects WHERE tenant = ?1 AND id = ?2"
+                ),
+                params![tenant.as_str(), object.as_str()],
+                |r| Ok((raw_object(r)?, r.get::<_, String>(13)?)),
+            )
+            .optional()
+            .map_err(storage)?;
+        raw.map(|(o, op)| Ok((parse_id("operation id", op)?, to_object(o)?)))
+            .transpose()
+    }
+
     fn each_object_of_operation(
         &self,
         tenant: &TenantId,
@@ -1470,68 +1542,15 @@ impl Catalog for SqliteCatalog {
     ) -> Result<(), CatalogError> {
         let conn = self.lock();
         let mut st = conn
-            .prepare(
-                "SELECT id, object_group, xml_id, physical, version, uri, size, digest_algorithm, digest, puid,
-                        format_name, mime_type, filename
-                 FROM objects WHERE tenant = ?1 AND operation = ?2 ORDER BY rowid",
-            )
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE tenant = ?1 AND operation = ?2 ORDER BY rowid"
+            ))
             .map_err(storage)?;
         let rows = st
-            .query_map(params![tenant.as_str(), operation.as_str()], |r| {
-                Ok((
-                    (
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, bool>(3)?,
-                    ),
-                    (
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, Option<i64>>(6)?,
-                    ),
-                    (
-                        r.get::<_, Option<String>>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                    ),
-                    (
-                        r.get::<_, Option<String>>(9)?,
-                        r.get::<_, Option<String>>(10)?,
-                        r.get::<_, Option<String>>(11)?,
-                        r.get::<_, Option<String>>(12)?,
-                    ),
-                ))
-            })
+            .query_map(params![tenant.as_str(), operation.as_str()], raw_object)
             .map_err(storage)?;
         for row in rows {
-            let (
-                (id, group, xml_id, physical),
-                (version, uri, size),
-                (algo, hex),
-                (puid, format_name, mime_type, filename),
-            ) = row.map_err(storage)?;
-            let digest = match (algo, hex) {
-                (Some(a), Some(hex)) => Some(Digest {
-                    algorithm: carnac_model::DigestAlgorithm::from_seda_name(&a)
-                        .ok_or_else(|| corrupt("digest algorithm", &a))?,
-                    hex,
-                }),
-                _ => None,
-            };
-            each(ObjectRow {
-                id: parse_id("object id", id)?,
-                group: parse_id("object group id", group)?,
-                xml_id,
-                physical,
-                version,
-                uri,
-                size: size.map(|s| s as u64),
-                digest,
-                puid,
-                format_name,
-                mime_type,
-                filename,
-            })?;
+            each(to_object(row.map_err(storage)?)?)?;
         }
         Ok(())
     }

@@ -73,6 +73,26 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Evidence records (RFC 4998) of stored files.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+    /// Verifies a file against its evidence record, offline: needs no data folder and no
+    /// database. Exit 0: valid; 2: invalid (every problem listed); 1: could not run.
+    Verify {
+        /// The file.
+        file: PathBuf,
+        /// Its evidence record (DER, as `evidence export` writes it).
+        #[arg(long)]
+        evidence: PathBuf,
+        /// PEM file(s) of the trust anchors of the timestamping authorities.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// The tenants' journals.
     Journal {
         #[command(subcommand)]
@@ -97,6 +117,28 @@ enum TenantCommand {
     },
     /// Lists the tenants.
     List,
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Writes the evidence record of a stored file; with --bundle, also a folder with the
+    /// file, the record, the trust anchors and certificates, to verify without the archive.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        object: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
+    /// Makes the evidence records of stored files that have none yet (normally done after
+    /// each ingest and by `serve`'s maintenance).
+    Create {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,8 +341,65 @@ fn tenant(id: &str) -> anyhow::Result<TenantId> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Offline verification touches no data folder.
+    if let Command::Verify {
+        file,
+        evidence,
+        trust,
+        json,
+    } = &cli.command
+    {
+        return verify_offline(file, evidence, trust, *json);
+    }
     let (archive, config, _guard) = open_archive(&cli.data)?;
     match cli.command {
+        Command::Verify { .. } => unreachable!("handled above"),
+        Command::Evidence {
+            command:
+                EvidenceCommand::Export {
+                    tenant: t,
+                    object,
+                    out,
+                    bundle,
+                },
+        } => {
+            let t = tenant(&t)?;
+            let object: carnac_model::ObjectId =
+                object.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let made = archive.export_evidence(&t, &object, &out, bundle.as_deref(), "cli")?;
+            println!("{}: evidence record of {object}", out.display());
+            if let Some(b) = made {
+                println!(
+                    "{}: {}, {}, {}, {}, README.txt",
+                    b.dir.display(),
+                    b.file,
+                    b.record,
+                    b.trust,
+                    b.certificates
+                );
+            }
+        }
+        Command::Evidence {
+            command: EvidenceCommand::Create { tenant: t },
+        } => {
+            let tenants = match t {
+                Some(t) => vec![tenant(&t)?],
+                None => archive
+                    .catalog()
+                    .tenants()?
+                    .into_iter()
+                    .map(|t| t.id)
+                    .collect(),
+            };
+            for t in &tenants {
+                for b in archive.create_evidence(t, "cli")? {
+                    println!(
+                        "tenant {t}: {} files under one {} timestamp, {} by {} (operation {})",
+                        b.leaves, b.algorithm, b.stamped_at, b.tsa, b.operation
+                    );
+                }
+            }
+        }
         Command::Tenant {
             command: TenantCommand::Create { id, name },
         } => {
@@ -444,6 +543,106 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `carnac verify`: the file hashed once with every algorithm its record needs, then every
+/// chain and timestamp of the record checked.
+fn verify_offline(
+    file: &Path,
+    evidence: &Path,
+    trust_files: &[PathBuf],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use carnac_evidence::verify::{required_algorithms, verify};
+    let der = std::fs::read(evidence).with_context(|| format!("reading {}", evidence.display()))?;
+    let record = carnac_evidence::EvidenceRecord::from_der(&der)
+        .with_context(|| format!("reading {}", evidence.display()))?;
+    let mut trust = carnac_timestamp::TrustStore::new();
+    for t in trust_files {
+        let pem = std::fs::read(t).with_context(|| format!("reading {}", t.display()))?;
+        trust = trust
+            .with_anchors_pem(&pem)
+            .with_context(|| format!("reading {}", t.display()))?;
+    }
+    let algorithms = required_algorithms(&record);
+    let model: Vec<carnac_model::DigestAlgorithm> = algorithms
+        .iter()
+        .map(|a| {
+            carnac_model::DigestAlgorithm::from_seda_name(a.name()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the record uses {}, which cannot be computed here",
+                    a.name()
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut hasher = carnac_model::MultiHasher::new(&model);
+    let mut input =
+        std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut input, &mut buf)
+            .with_context(|| format!("reading {}", file.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let digests = hasher
+        .finish()
+        .into_iter()
+        .filter_map(|d| {
+            let a = algorithms
+                .iter()
+                .find(|a| a.name() == d.algorithm.seda_name())?;
+            Some((*a, hex::decode(&d.hex).ok()?))
+        })
+        .collect();
+    #[allow(clippy::disallowed_methods)] // Offline verification is against the real time.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    let v = verify(&record, &digests, &trust, now);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({
+                "valid": v.valid(),
+                "stamps": v.stamps,
+                "problems": v.problems,
+                "renew_before": v.renew_before,
+            }))?
+        );
+    } else {
+        for s in &v.stamps {
+            println!(
+                "chain {} timestamp {}: {} {} by {}{} (certificate until {})",
+                s.chain,
+                s.index,
+                s.algorithm,
+                s.time,
+                s.tsa,
+                if s.builtin { ", not qualified" } else { "" },
+                s.certificate_until
+            );
+        }
+        for p in &v.problems {
+            println!("INVALID: {p}");
+        }
+        if trust_files.is_empty() {
+            println!("no trust anchor was given (--trust): no timestamp can be trusted");
+        }
+        if v.valid() {
+            println!(
+                "VALID: {} existed unchanged at {}{}",
+                file.display(),
+                v.stamps.first().map_or("?", |s| s.time.as_str()),
+                v.renew_before
+                    .as_deref()
+                    .map(|r| format!("; renew the record before {r}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::from(if v.valid() { 0 } else { 2 }))
+}
+
 /// The periodic duties of a running archive; failures are logged, and retried next time.
 fn maintain(archive: &Archive) {
     let tenants = match archive.catalog().tenants() {
@@ -454,6 +653,9 @@ fn maintain(archive: &Archive) {
         }
     };
     for t in tenants {
+        if let Err(e) = archive.create_evidence(&t.id, "system") {
+            tracing::error!(tenant = %t.id, error = %e, "making evidence records");
+        }
         if let Err(e) = archive.seal(&t.id, "system") {
             tracing::error!(tenant = %t.id, error = %e, "sealing the journal");
         }

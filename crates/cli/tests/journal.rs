@@ -9,8 +9,8 @@ mod common;
 use common::*;
 use std::path::Path;
 
-/// A data folder whose tenant 0 has a journal of several events: creation, referential
-/// import, an accepted and a rejected ingest.
+/// A data folder whose tenant 0 has a journal of five events: creation, referential import,
+/// an accepted ingest and its files' evidence, a rejected ingest.
 fn journal_with_events() -> tempfile::TempDir {
     let data = data_with_tenant();
     for sip in ["OK_SIP_2_GO.zip", "KO_BORD_empreinte_KO.zip"] {
@@ -48,14 +48,14 @@ fn an_intact_journal_verifies_and_the_verification_is_journaled() {
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("4 events, 0 seals up to event 0, intact"),
+        out.contains("5 events, 0 seals up to event 0, intact"),
         "{out}"
     );
     // The verification is itself an event, and the chain still holds after it.
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("5 events, 0 seals up to event 0, intact"),
+        out.contains("6 events, 0 seals up to event 0, intact"),
         "{out}"
     );
     let json = run(
@@ -63,7 +63,7 @@ fn an_intact_journal_verifies_and_the_verification_is_journaled() {
         &["journal", "verify", "--tenant", "0", "--json"],
     );
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["events"], 6);
+    assert_eq!(v["events"], 7);
     assert_eq!(v["problems"], serde_json::json!([]));
     // An unknown tenant: the command cannot run.
     let out = run(data.path(), &["journal", "verify", "--tenant", "nobody"]);
@@ -187,17 +187,17 @@ fn seal(data: &Path) -> String {
 #[test]
 fn seals_cover_new_events_only_and_verify() {
     let data = journal_with_events();
-    assert!(seal(data.path()).contains("events 1 to 4 sealed"), "sealed");
+    assert!(seal(data.path()).contains("events 1 to 5 sealed"), "sealed");
     // Only the seal's own event is new: nothing to seal.
     assert!(seal(data.path()).contains("nothing to seal"));
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("1 seals up to event 4, intact"), "{out}");
+    assert!(out.contains("1 seals up to event 5, intact"), "{out}");
     // The verification is an event: the next seal covers it and the first seal's event.
-    assert!(seal(data.path()).contains("events 5 to 6 sealed"));
+    assert!(seal(data.path()).contains("events 6 to 7 sealed"));
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("2 seals up to event 6, intact"), "{out}");
+    assert!(out.contains("2 seals up to event 7, intact"), "{out}");
     // All tenants at once.
     let out = run(data.path(), &["seal"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("tenant 0:"));
@@ -263,7 +263,7 @@ fn a_rewritten_chain_does_not_match_its_seal() {
     assert_eq!(code, 2, "{out}");
     assert!(!out.contains("EDITED"), "{out}");
     assert!(
-        out.contains("SEAL_MISMATCH event 1: the seal of events 1 to 4: the events give the root"),
+        out.contains("SEAL_MISMATCH event 1: the seal of events 1 to 5: the events give the root"),
         "{out}"
     );
 }
@@ -338,7 +338,7 @@ fn a_seal_token_from_another_tsa_is_refused() {
     let (code, out) = verify(data.path());
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.contains("SEAL_TOKEN event 1: the seal of events 1 to 4: its timestamp is not valid: no trust anchor vouches for the TSA"),
+        out.contains("SEAL_TOKEN event 1: the seal of events 1 to 5: its timestamp is not valid: no trust anchor vouches for the TSA"),
         "{out}"
     );
 }

@@ -651,3 +651,17 @@ pub fn digest_with(
         .map(|a| a.digest(data))
         .ok_or_else(|| TimestampError::Unsupported(format!("hash algorithm {}", algorithm.oid)))
 }
+
+/// The certificates a token carries (its signer's, usually), unchecked.
+pub fn token_certificates(token: &[u8]) -> Result<Vec<Certificate>, TimestampError> {
+    let (sd, _, _) = open(token)?;
+    Ok(sd
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(c) => Some(c.clone()),
+            CertificateChoices::Other(_) => None,
+        })
+        .collect())
+}

@@ -195,6 +195,13 @@ impl Archive {
         match result {
             Ok(outcome) => {
                 tracing::info!(status = %outcome.status(), "ingest finished");
+                // The files' evidence right away; if the TSA cannot answer now, the next
+                // maintenance makes it (the files wait as pending, nothing is lost).
+                if outcome.status().is_accepted()
+                    && let Err(e) = self.create_evidence(tenant, "system")
+                {
+                    tracing::warn!(error = %e, "evidence records postponed");
+                }
                 Ok(outcome)
             }
             Err(e) => {

@@ -1,0 +1,451 @@
+//! Evidence records (RFC 4998) of stored files: made for every stored file in batches (one
+//! hash tree and one timestamp per batch and digest algorithm), exported alone or in a bundle
+//! that verifies without the archive, and renewed.
+//!
+//! The catalog keeps trees, not records: a tree's leaves, its token, which files start a chain
+//! at which leaf, and which tree renews which. A file's record is rebuilt on demand from its
+//! path through those trees, so that one renewal timestamp serves every file at once.
+
+use crate::{Archive, ArchiveError};
+use carnac_blobstore::BlobKey;
+use carnac_catalog::{EvidenceCommit, EvidenceKind, EvidenceTreeRow};
+use carnac_evidence::{ArchiveTimeStamp, EvidenceRecord, HashAlgorithm, HashTree};
+use carnac_model::journal::NewEvent;
+use carnac_model::{Digest, DigestAlgorithm, MultiHasher, ObjectId, OperationId, Status, TenantId};
+use carnac_timestamp::Imprint;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Files per deposit tree, at most.
+const TREE_LIMIT: usize = 1_000_000;
+
+/// One tree made and timestamped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceBatch {
+    pub operation: OperationId,
+    pub tree: String,
+    pub kind: String,
+    pub algorithm: String,
+    pub leaves: usize,
+    pub stamped_at: String,
+    pub tsa: String,
+}
+
+pub(crate) fn hash_algorithm(d: DigestAlgorithm) -> Option<HashAlgorithm> {
+    match d {
+        DigestAlgorithm::Sha256 => Some(HashAlgorithm::Sha256),
+        DigestAlgorithm::Sha384 => Some(HashAlgorithm::Sha384),
+        DigestAlgorithm::Sha512 => Some(HashAlgorithm::Sha512),
+        DigestAlgorithm::Md5 | DigestAlgorithm::Sha1 => None,
+    }
+}
+
+fn digest_algorithm(h: HashAlgorithm) -> DigestAlgorithm {
+    match h {
+        HashAlgorithm::Sha1 => DigestAlgorithm::Sha1,
+        HashAlgorithm::Sha256 => DigestAlgorithm::Sha256,
+        HashAlgorithm::Sha384 => DigestAlgorithm::Sha384,
+        HashAlgorithm::Sha512 => DigestAlgorithm::Sha512,
+    }
+}
+
+fn parse_algorithm(seda: &str) -> Result<HashAlgorithm, ArchiveError> {
+    DigestAlgorithm::from_seda_name(seda)
+        .and_then(hash_algorithm)
+        .ok_or_else(|| ArchiveError::Invalid(format!("evidence algorithm {seda:?}")))
+}
+
+/// The leaves of a stored tree.
+fn tree_of(row: &EvidenceTreeRow) -> Result<HashTree, ArchiveError> {
+    let algorithm = parse_algorithm(&row.algorithm)?;
+    let leaves = row
+        .leaves
+        .chunks(algorithm.output_len())
+        .map(<[u8]>::to_vec)
+        .collect();
+    Ok(HashTree::new(algorithm, leaves)?)
+}
+
+/// What a bundle holds, beside the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub file: String,
+    pub record: String,
+    pub trust: String,
+    pub certificates: String,
+}
+
+impl Archive {
+    /// Makes the evidence of every stored file of `tenant` that has none yet: one tree and
+    /// one timestamp per digest algorithm. Nothing to do gives an empty list.
+    pub fn create_evidence(
+        &self,
+        tenant: &TenantId,
+        agent: &str,
+    ) -> Result<Vec<EvidenceBatch>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let mut out = Vec::new();
+        loop {
+            let pending = self.catalog.pending_evidence(tenant, TREE_LIMIT)?;
+            if pending.is_empty() {
+                return Ok(out);
+            }
+            let full = pending.len() == TREE_LIMIT;
+            let mut by_algorithm: BTreeMap<&'static str, Vec<(ObjectId, Vec<u8>)>> =
+                BTreeMap::new();
+            for (object, digest) in pending {
+                let Some(a) = hash_algorithm(digest.algorithm) else {
+                    return Err(ArchiveError::Invalid(format!(
+                        "object {object} has a {} digest, too weak for evidence",
+                        digest.algorithm
+                    )));
+                };
+                let bytes = hex::decode(&digest.hex)
+                    .map_err(|e| ArchiveError::Invalid(format!("digest of {object}: {e}")))?;
+                by_algorithm
+                    .entry(a.name())
+                    .or_default()
+                    .push((object, bytes));
+            }
+            for (name, files) in by_algorithm {
+                let algorithm = parse_algorithm(name)?;
+                let objects: Vec<(ObjectId, u64, u64)> = files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (o, _))| (o.clone(), 0, i as u64))
+                    .collect();
+                let leaves = files.into_iter().map(|(_, h)| h).collect();
+                out.push(self.stamp_tree(
+                    tenant,
+                    agent,
+                    EvidenceKind::Deposit,
+                    algorithm,
+                    leaves,
+                    &objects,
+                    &[],
+                    &[],
+                )?);
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Timestamps a tree and stores it with its links, in one catalog transaction with its
+    /// journal event.
+    #[allow(clippy::too_many_arguments)]
+    fn stamp_tree(
+        &self,
+        tenant: &TenantId,
+        agent: &str,
+        kind: EvidenceKind,
+        algorithm: HashAlgorithm,
+        leaves: Vec<Vec<u8>>,
+        objects: &[(ObjectId, u64, u64)],
+        renews: &[(String, u64)],
+        supersedes: &[String],
+    ) -> Result<EvidenceBatch, ArchiveError> {
+        let count = leaves.len();
+        let tree = HashTree::new(algorithm, leaves)?;
+        let token = self.timestamps.stamp(&Imprint {
+            algorithm,
+            digest: tree.root().to_vec(),
+        })?;
+        let operation = self.new_operation()?;
+        let id = format!("tree-{operation}");
+        let mut concatenated = Vec::with_capacity(count * algorithm.output_len());
+        for i in 0..count {
+            concatenated.extend_from_slice(tree.leaf(i).unwrap_or_default());
+        }
+        let row = EvidenceTreeRow {
+            id: id.clone(),
+            kind,
+            algorithm: digest_algorithm(algorithm).seda_name().to_owned(),
+            leaves: concatenated,
+            token: token.token.clone(),
+            stamped_at: token.gen_time_text.clone(),
+            certificate_until: carnac_timestamp::verify::rfc3339(token.signer_not_after),
+            tsa: token.tsa.clone(),
+            builtin: token.is_builtin(),
+            operation: operation.clone(),
+        };
+        let detail = serde_json::json!({
+            "tree": id,
+            "kind": kind.as_str(),
+            "algorithm": row.algorithm,
+            "leaves": count,
+            "files": objects.len(),
+            "renews": renews.len(),
+            "root": hex::encode(tree.root()),
+            "stamped_at": row.stamped_at,
+            "tsa": row.tsa,
+            "qualified": !row.builtin,
+            "renew_before": row.certificate_until,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: format!("EVIDENCE_{}", kind.as_str()),
+            outcome: Status::Ok,
+            time: self.now(),
+            agent: agent.into(),
+            detail: detail.clone(),
+        };
+        self.catalog.commit_evidence(
+            tenant,
+            EvidenceCommit {
+                tree: &row,
+                objects,
+                renews,
+                supersedes,
+                summary: &detail,
+                event: &event,
+            },
+        )?;
+        tracing::info!(%tenant, tree = %id, kind = kind.as_str(), leaves = count, "evidence tree timestamped");
+        Ok(EvidenceBatch {
+            operation,
+            tree: id,
+            kind: kind.as_str().into(),
+            algorithm: row.algorithm,
+            leaves: count,
+            stamped_at: row.stamped_at,
+            tsa: row.tsa,
+        })
+    }
+
+    /// The evidence record of a stored file, rebuilt from its trees.
+    pub fn evidence_record(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<EvidenceRecord, ArchiveError> {
+        self.require_tenant(tenant)?;
+        if self.catalog.object(tenant, object)?.is_none() {
+            return Err(ArchiveError::NotFound(format!(
+                "object {object} of tenant {tenant}"
+            )));
+        }
+        let path = self.catalog.evidence_path(tenant, object)?;
+        if path.is_empty() {
+            return Err(ArchiveError::NotFound(format!(
+                "evidence of object {object} (not made yet: it is made after each ingest and at each maintenance)"
+            )));
+        }
+        let mut chains = Vec::new();
+        for chain in path {
+            let mut out = Vec::new();
+            for (row, position) in chain {
+                let tree = tree_of(&row)?;
+                let reduced = tree.reduced(position as usize).ok_or_else(|| {
+                    ArchiveError::Invalid(format!("leaf {position} is not in tree {}", row.id))
+                })?;
+                out.push(ArchiveTimeStamp::new(
+                    tree.algorithm(),
+                    reduced,
+                    &row.token,
+                )?);
+            }
+            chains.push(out);
+        }
+        Ok(EvidenceRecord::new(chains))
+    }
+
+    /// Copies a stored file to `out`, from the first offer whose copy has the catalog's digest
+    /// (and also hashes it with `more`); returns every digest computed.
+    pub(crate) fn read_verified(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+        more: &[DigestAlgorithm],
+        out: &mut dyn FnMut() -> std::io::Result<Box<dyn Write>>,
+    ) -> Result<Vec<Digest>, ArchiveError> {
+        let (operation, row) = self
+            .catalog
+            .object(tenant, object)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("object {object}")))?;
+        let expected = row
+            .digest
+            .ok_or_else(|| ArchiveError::Invalid(format!("object {object} has no digest")))?;
+        let mut algorithms = vec![expected.algorithm];
+        algorithms.extend(more.iter().copied().filter(|a| *a != expected.algorithm));
+        let key = BlobKey {
+            tenant: tenant.clone(),
+            batch: operation,
+            name: object.to_string(),
+        };
+        let mut failures = Vec::new();
+        for offer in &self.offers {
+            let mut attempt = || -> Result<Vec<Digest>, String> {
+                let mut reader = offer.open(&key).map_err(|e| e.to_string())?;
+                let mut writer = out().map_err(|e| e.to_string())?;
+                let mut hasher = MultiHasher::new(&algorithms);
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let n = match reader.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e.to_string()),
+                    };
+                    hasher.update(&buf[..n]);
+                    writer.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+                }
+                writer.flush().map_err(|e| e.to_string())?;
+                let digests = hasher.finish();
+                if !digests.contains(&expected) {
+                    return Err("its digest differs from the catalog's".into());
+                }
+                Ok(digests)
+            };
+            match attempt() {
+                Ok(d) => return Ok(d),
+                Err(e) => failures.push(format!("{}: {e}", offer.name())),
+            }
+        }
+        Err(ArchiveError::Invalid(format!(
+            "no good copy of object {object}: {}",
+            failures.join("; ")
+        )))
+    }
+
+    /// Writes a file's evidence record (DER) to `out`; with `bundle`, also a folder holding
+    /// the file itself (from a copy checked against its digest), the record, the trust
+    /// anchors and the certificates of every token, and a README saying how to verify them
+    /// without the archive. The export is journaled.
+    pub fn export_evidence(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+        out: &Path,
+        bundle: Option<&Path>,
+        agent: &str,
+    ) -> Result<Option<Bundle>, ArchiveError> {
+        let record = self.evidence_record(tenant, object)?;
+        let der = record.to_der()?;
+        write_file(out, &der)?;
+        let mut made = None;
+        if let Some(dir) = bundle {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ArchiveError::io(format!("creating {}", dir.display()), e))?;
+            let (_, row) = self
+                .catalog
+                .object(tenant, object)?
+                .ok_or_else(|| ArchiveError::NotFound(format!("object {object}")))?;
+            let name = safe_name(row.filename.as_deref().unwrap_or(object.as_str()), object);
+            let target = dir.join(&name);
+            let tmp = dir.join(format!(".{name}.part"));
+            self.read_verified(tenant, object, &[], &mut || {
+                Ok(Box::new(std::io::BufWriter::new(std::fs::File::create(
+                    &tmp,
+                )?)))
+            })?;
+            std::fs::rename(&tmp, &target)
+                .map_err(|e| ArchiveError::io(format!("writing {}", target.display()), e))?;
+            write_file(&dir.join("record.ers"), &der)?;
+            let trust = self.trust();
+            let mut anchors = String::new();
+            for cert in trust.anchors() {
+                anchors.push_str(&pem(cert)?);
+            }
+            write_file(&dir.join("trust.pem"), anchors.as_bytes())?;
+            let mut certificates = String::new();
+            for ats in record.archive_time_stamp_sequence.iter().flatten() {
+                let token = ats.token()?;
+                for cert in carnac_timestamp::verify::token_certificates(&token)? {
+                    let p = pem(&cert)?;
+                    if !certificates.contains(&p) {
+                        certificates.push_str(&p);
+                    }
+                }
+            }
+            write_file(&dir.join("certificates.pem"), certificates.as_bytes())?;
+            write_file(&dir.join("README.txt"), readme(&name, &record).as_bytes())?;
+            made = Some(Bundle {
+                dir: dir.to_owned(),
+                file: name,
+                record: "record.ers".into(),
+                trust: "trust.pem".into(),
+                certificates: "certificates.pem".into(),
+            });
+        }
+        let operation = self.new_operation()?;
+        let detail = serde_json::json!({
+            "object": object,
+            "timestamps": record.archive_time_stamp_sequence.iter().map(Vec::len).sum::<usize>(),
+            "bundle": bundle.is_some(),
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation,
+            kind: "EVIDENCE_EXPORT".into(),
+            outcome: Status::Ok,
+            time: self.now(),
+            agent: agent.into(),
+            detail: detail.clone(),
+        };
+        self.catalog.record_operation(tenant, &detail, &event)?;
+        Ok(made)
+    }
+}
+
+fn pem(cert: &x509_cert::Certificate) -> Result<String, ArchiveError> {
+    use der::EncodePem;
+    cert.to_pem(der::pem::LineEnding::LF)
+        .map_err(|e| ArchiveError::Invalid(format!("certificate: {e}")))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
+    std::fs::write(path, bytes)
+        .map_err(|e| ArchiveError::io(format!("writing {}", path.display()), e))
+}
+
+/// A file name from the transfer, reduced to one safe path component.
+fn safe_name(name: &str, object: &ObjectId) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base
+        .chars()
+        .map(|c| if c.is_control() || c == ':' { '_' } else { c })
+        .collect();
+    if clean.is_empty()
+        || clean.starts_with('.')
+        || clean == "record.ers"
+        || clean.ends_with(".pem")
+        || clean == "README.txt"
+    {
+        object.to_string()
+    } else {
+        clean
+    }
+}
+
+fn readme(file: &str, record: &EvidenceRecord) -> String {
+    let stamps: usize = record
+        .archive_time_stamp_sequence
+        .iter()
+        .map(Vec::len)
+        .sum();
+    format!(
+        "Evidence record (RFC 4998) of {file}\n\
+         \n\
+         record.ers        the evidence record, DER ({chains} chain(s), {stamps} archive timestamp(s))\n\
+         trust.pem         the trust anchors of the timestamping authorities\n\
+         certificates.pem  the certificates found in the timestamps, for reference\n\
+         \n\
+         To verify without the archive that made it:\n\
+         \n\
+           carnac verify '{file}' --evidence record.ers --trust trust.pem\n\
+         \n\
+         or with any RFC 4998 implementation (Bouncy Castle's org.bouncycastle.tsp.ers, for one),\n\
+         and each RFC 3161 token with `openssl ts -verify`. Timestamps of the built-in TSA say\n\
+         \"not qualified\" in their signer's name and carry the policy {policy}.\n\
+         No revocation data is included: the built-in TSA publishes none, and for an external TSA\n\
+         it must be fetched from its publication points.\n",
+        chains = record.archive_time_stamp_sequence.len(),
+        policy = carnac_timestamp::BUILTIN_POLICY,
+    )
+}
