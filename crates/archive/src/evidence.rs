@@ -127,6 +127,7 @@ impl Archive {
                     &objects,
                     &[],
                     &[],
+                    None,
                 )?);
             }
             if !full {
@@ -148,6 +149,7 @@ impl Archive {
         objects: &[(ObjectId, u64, u64)],
         renews: &[(String, u64)],
         supersedes: &[String],
+        must_outlive: Option<time::OffsetDateTime>,
     ) -> Result<EvidenceBatch, ArchiveError> {
         let count = leaves.len();
         let tree = HashTree::new(algorithm, leaves)?;
@@ -155,6 +157,15 @@ impl Archive {
             algorithm,
             digest: tree.root().to_vec(),
         })?;
+        // A renewal whose certificate ends no later than the renewed ones' gains nothing.
+        if let Some(latest) = must_outlive
+            && (token.signer_not_after.as_secs() as i64) <= latest.unix_timestamp()
+        {
+            return Err(ArchiveError::Invalid(format!(
+                "the TSA's certificate ends on {}, no later than the timestamps to renew: the renewal would gain nothing (give the TSA a new certificate first)",
+                carnac_timestamp::verify::rfc3339(token.signer_not_after)
+            )));
+        }
         let operation = self.new_operation()?;
         let id = format!("tree-{operation}");
         let mut concatenated = Vec::with_capacity(count * algorithm.output_len());
@@ -448,4 +459,135 @@ fn readme(file: &str, record: &EvidenceRecord) -> String {
         chains = record.archive_time_stamp_sequence.len(),
         policy = carnac_timestamp::BUILTIN_POLICY,
     )
+}
+
+/// When timestamp renewals are due: this long before the end of the TSA certificate of a
+/// tree's token (the built-in TSA replaces its own certificate earlier, so that the renewal
+/// gets a later one).
+pub const DEFAULT_RENEW_BEFORE: std::time::Duration = std::time::Duration::from_secs(60 * 86_400);
+
+fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+impl Archive {
+    /// RFC 4998 timestamp renewal of `tenant`'s evidence: every tree at the head of a chain
+    /// whose token's certificate ends within `renew_before` (every one, with `force`) gets a
+    /// new archive timestamp over its token; one tree and one timestamp per algorithm serve
+    /// them all.
+    pub fn renew_timestamps(
+        &self,
+        tenant: &TenantId,
+        renew_before: std::time::Duration,
+        force: bool,
+        agent: &str,
+    ) -> Result<Vec<EvidenceBatch>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let now = self.clock.now();
+        let horizon = now + renew_before;
+        let mut due: BTreeMap<&'static str, Vec<EvidenceTreeRow>> = BTreeMap::new();
+        for head in self.catalog.current_evidence_trees(tenant)? {
+            let ends = parse_time(&head.certificate_until).ok_or_else(|| {
+                ArchiveError::Invalid(format!(
+                    "tree {}: certificate end {:?}",
+                    head.id, head.certificate_until
+                ))
+            })?;
+            if force || ends <= horizon {
+                due.entry(parse_algorithm(&head.algorithm)?.name())
+                    .or_default()
+                    .push(head);
+            }
+        }
+        let mut out = Vec::new();
+        for (name, heads) in due {
+            let algorithm = parse_algorithm(name)?;
+            let leaves: Vec<Vec<u8>> = heads.iter().map(|h| algorithm.digest(&h.token)).collect();
+            let renews: Vec<(String, u64)> = heads
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.id.clone(), i as u64))
+                .collect();
+            let supersedes: Vec<String> = heads.iter().map(|h| h.id.clone()).collect();
+            let latest = heads
+                .iter()
+                .filter_map(|h| parse_time(&h.certificate_until))
+                .max();
+            let batch = self.stamp_tree(
+                tenant,
+                agent,
+                EvidenceKind::TimestampRenewal,
+                algorithm,
+                leaves,
+                &[],
+                &renews,
+                &supersedes,
+                latest,
+            )?;
+            out.push(batch);
+        }
+        Ok(out)
+    }
+
+    /// RFC 4998 hash-tree renewal of `tenant`'s evidence to `algorithm`: every stored file is
+    /// read again (from a copy that matches its digest), hashed with the new algorithm and
+    /// joined to its record so far; one tree and one timestamp cover them all and start a new
+    /// chain in each record.
+    pub fn renew_hash_trees(
+        &self,
+        tenant: &TenantId,
+        algorithm: DigestAlgorithm,
+        agent: &str,
+    ) -> Result<Option<EvidenceBatch>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let new = hash_algorithm(algorithm).ok_or_else(|| {
+            ArchiveError::Invalid(format!("{algorithm} is too weak for evidence records"))
+        })?;
+        let files = self.catalog.objects_with_evidence(tenant)?;
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let heads: Vec<String> = self
+            .catalog
+            .current_evidence_trees(tenant)?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let mut leaves = Vec::with_capacity(files.len());
+        let mut objects = Vec::with_capacity(files.len());
+        for (i, (object, _, _)) in files.iter().enumerate() {
+            let record = self.evidence_record(tenant, object)?;
+            let digests = self.read_verified(tenant, object, &[algorithm], &mut || {
+                Ok(Box::new(std::io::sink()))
+            })?;
+            let digest = digests
+                .iter()
+                .find(|d| d.algorithm == algorithm)
+                .and_then(|d| hex::decode(&d.hex).ok())
+                .ok_or_else(|| {
+                    ArchiveError::Invalid(format!("no {algorithm} digest of {object}"))
+                })?;
+            leaves.push(carnac_evidence::renewal_leaf(
+                new,
+                &digest,
+                &record.archive_time_stamp_sequence,
+            )?);
+            objects.push((
+                object.clone(),
+                record.archive_time_stamp_sequence.len() as u64,
+                i as u64,
+            ));
+        }
+        Ok(Some(self.stamp_tree(
+            tenant,
+            agent,
+            EvidenceKind::HashRenewal,
+            new,
+            leaves,
+            &objects,
+            &[],
+            &heads,
+            None,
+        )?))
+    }
 }

@@ -32,6 +32,8 @@ pub struct Timestamp {
     pub builtin_replace_days: u64,
     /// How often `serve` seals the journals (at most 86,400: a day).
     pub seal_interval_seconds: u64,
+    /// Evidence timestamps are renewed this many days before their TSA certificate ends.
+    pub renew_before_days: u64,
 }
 
 impl Default for Timestamp {
@@ -46,6 +48,7 @@ impl Default for Timestamp {
             builtin_certificate_days: b.certificate_validity.as_secs() / 86_400,
             builtin_replace_days: b.replace_before.as_secs() / 86_400,
             seal_interval_seconds: 3600,
+            renew_before_days: carnac_archive::evidence::DEFAULT_RENEW_BEFORE.as_secs() / 86_400,
         }
     }
 }
@@ -140,6 +143,14 @@ impl Config {
                         path.display()
                     );
                 }
+                if c.timestamp.tsa.is_empty()
+                    && c.timestamp.renew_before_days >= c.timestamp.builtin_replace_days
+                {
+                    anyhow::bail!(
+                        "{}: timestamp.renew_before_days must be less than timestamp.builtin_replace_days, so that renewals get the built-in TSA's next certificate",
+                        path.display()
+                    );
+                }
                 Ok(c)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
@@ -178,6 +189,7 @@ mod tests {
             d.timestamp.builtin_replace_days
         );
         assert_eq!(c.timestamp.retries, d.timestamp.retries);
+        assert_eq!(c.timestamp.renew_before_days, d.timestamp.renew_before_days);
         assert_eq!(c.timestamp.timeout_seconds, d.timestamp.timeout_seconds);
         assert!(
             toml::from_str::<Config>("unknown = 1").is_err(),

@@ -93,6 +93,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One pass of the periodic duties `serve` runs: pending evidence records, timestamp
+    /// renewals that are due, journal seals; for every tenant.
+    Maintain,
     /// The tenants' journals.
     Journal {
         #[command(subcommand)]
@@ -138,6 +141,15 @@ enum EvidenceCommand {
     Create {
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// Renews evidence records now (RFC 4998): a timestamp renewal of every record, or with
+    /// --hash a hash-tree renewal to that algorithm, which reads every stored file again.
+    Renew {
+        #[arg(long)]
+        tenant: String,
+        /// SHA-256, SHA-384 or SHA-512.
+        #[arg(long)]
+        hash: Option<String>,
     },
 }
 
@@ -379,6 +391,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        Command::Maintain => {
+            if !maintain(&archive, renew_before(&config)) {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Evidence {
+            command: EvidenceCommand::Renew { tenant: t, hash },
+        } => {
+            let t = tenant(&t)?;
+            let batches = match hash {
+                Some(h) => {
+                    let a = carnac_model::DigestAlgorithm::from_seda_name(&h).ok_or_else(|| {
+                        anyhow::anyhow!("--hash {h:?}: SHA-256, SHA-384 or SHA-512")
+                    })?;
+                    archive
+                        .renew_hash_trees(&t, a, "cli")?
+                        .into_iter()
+                        .collect()
+                }
+                None => archive.renew_timestamps(&t, renew_before(&config), true, "cli")?,
+            };
+            for b in &batches {
+                println!(
+                    "tenant {t}: {} {} of {} leaves, {} by {} (operation {})",
+                    b.kind, b.algorithm, b.leaves, b.stamped_at, b.tsa, b.operation
+                );
+            }
+            if batches.is_empty() {
+                println!("tenant {t}: no evidence to renew");
+            }
+        }
         Command::Evidence {
             command: EvidenceCommand::Create { tenant: t },
         } => {
@@ -480,6 +523,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &cli.data,
                 &listen,
                 config.timestamp.seal_interval_seconds,
+                renew_before(&config),
             )?;
         }
         Command::Seal { tenant: t } => {
@@ -643,26 +687,61 @@ fn verify_offline(
     Ok(ExitCode::from(if v.valid() { 0 } else { 2 }))
 }
 
-/// The periodic duties of a running archive; failures are logged, and retried next time.
-fn maintain(archive: &Archive) {
+fn renew_before(config: &config::Config) -> std::time::Duration {
+    std::time::Duration::from_secs(config.timestamp.renew_before_days * 86_400)
+}
+
+/// The periodic duties of a running archive; failures are logged (and retried next time).
+/// False when any failed.
+fn maintain(archive: &Archive, renew_before: std::time::Duration) -> bool {
     let tenants = match archive.catalog().tenants() {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "listing the tenants for maintenance");
-            return;
+            return false;
         }
     };
+    let mut ok = true;
     for t in tenants {
-        if let Err(e) = archive.create_evidence(&t.id, "system") {
-            tracing::error!(tenant = %t.id, error = %e, "making evidence records");
+        match archive.create_evidence(&t.id, "system") {
+            Ok(b) if !b.is_empty() => {
+                eprintln!("tenant {}: {} evidence tree(s) made", t.id, b.len())
+            }
+            Ok(_) => {}
+            Err(e) => {
+                ok = false;
+                tracing::error!(tenant = %t.id, error = %e, "making evidence records");
+            }
         }
-        if let Err(e) = archive.seal(&t.id, "system") {
-            tracing::error!(tenant = %t.id, error = %e, "sealing the journal");
+        match archive.renew_timestamps(&t.id, renew_before, false, "system") {
+            Ok(b) if !b.is_empty() => {
+                eprintln!("tenant {}: {} evidence timestamp renewal(s)", t.id, b.len())
+            }
+            Ok(_) => {}
+            Err(e) => {
+                ok = false;
+                tracing::error!(tenant = %t.id, error = %e, "renewing evidence timestamps");
+            }
+        }
+        match archive.seal(&t.id, "system") {
+            Ok(Some(s)) => eprintln!("tenant {}: events {} to {} sealed", t.id, s.first, s.last),
+            Ok(None) => {}
+            Err(e) => {
+                ok = false;
+                tracing::error!(tenant = %t.id, error = %e, "sealing the journal");
+            }
         }
     }
+    ok
 }
 
-fn serve(archive: Archive, data: &Path, listen: &str, seal_interval: u64) -> anyhow::Result<()> {
+fn serve(
+    archive: Archive,
+    data: &Path,
+    listen: &str,
+    seal_interval: u64,
+    renew_before: std::time::Duration,
+) -> anyhow::Result<()> {
     let addr: std::net::SocketAddr = listen
         .parse()
         .with_context(|| format!("{listen:?} is not an address:port"))?;
@@ -681,7 +760,7 @@ fn serve(archive: Archive, data: &Path, listen: &str, seal_interval: u64) -> any
             .name("maintenance".into())
             .spawn(move || {
                 loop {
-                    maintain(&archive);
+                    maintain(&archive, renew_before);
                     std::thread::sleep(interval);
                 }
             })?;
