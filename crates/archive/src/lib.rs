@@ -11,6 +11,7 @@
 //! adds the orchestration and the I/O through the traits.
 
 pub mod antivirus;
+pub mod audit;
 pub mod consistency;
 pub mod evidence;
 pub mod ingest;

@@ -187,7 +187,20 @@ impl Batch for FsBatch {
                 message: format!("invalid blob name {name:?}"),
             });
         }
+        if self.created.iter().any(|(n, _)| n == name) {
+            return Err(BlobError::Invalid {
+                offer: self.offer.clone(),
+                message: format!("blob {name:?} is written twice in one batch"),
+            });
+        }
         let path = self.temp(name);
+        // A temporary file left by a process that died; the data-folder lock rules out a live
+        // writer.
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io(format!("removing {}", path.display()), e)),
+        }
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -218,6 +231,15 @@ impl Batch for FsBatch {
                 .map_err(|e| self.io(format!("renaming {}", from.display()), e))?;
         }
         syncfs(&self.root).map_err(|e| self.io("syncing blob names".into(), e))
+    }
+}
+
+/// A batch dropped without its commit leaves no temporary file behind.
+impl Drop for FsBatch {
+    fn drop(&mut self) {
+        for (name, _) in &self.created {
+            let _ = fs::remove_file(self.temp(name));
+        }
     }
 }
 
@@ -286,9 +308,13 @@ mod tests {
         let mut w = b.create("x").unwrap();
         w.write_all(b"abc").unwrap();
         w.finish().unwrap();
-        drop(b);
         assert!(dir.path().join("t/op/.x.tmp").exists());
         assert!(store.list(&t, &op).unwrap().is_empty());
+        drop(b);
+        assert!(
+            !dir.path().join("t/op/.x.tmp").exists(),
+            "an abandoned batch leaves nothing"
+        );
         store.discard(&t, &op).unwrap();
         assert!(!dir.path().join("t/op").exists());
     }

@@ -141,6 +141,29 @@ pub mod conformance {
         tenants_are_isolated(store);
         names_are_checked(store);
         empty_blob(store);
+        a_committed_batch_takes_a_replacement(store);
+    }
+
+    /// A damaged copy is repaired by writing the blob again into its batch: the old bytes
+    /// stay until the commit, then the new ones replace them whole.
+    fn a_committed_batch_takes_a_replacement(store: &dyn BlobStore) {
+        let (tenant, batch) = (t("conf-repair"), op("op-repair"));
+        let key = BlobKey {
+            tenant: tenant.clone(),
+            batch: batch.clone(),
+            name: "obj".into(),
+        };
+        let mut b = store.begin(&tenant, &batch).expect("begin");
+        write(&mut *b, "obj", b"original bytes");
+        write(&mut *b, "other", b"untouched");
+        b.commit().expect("commit");
+        let mut again = store.begin(&tenant, &batch).expect("reopen");
+        write(&mut *again, "obj", b"repaired");
+        assert_eq!(read_all(store, &key).expect("read"), b"original bytes");
+        assert!(again.create("obj").is_err(), "one name once per batch");
+        again.commit().expect("commit the repair");
+        assert_eq!(read_all(store, &key).expect("read"), b"repaired");
+        assert_eq!(store.list(&tenant, &batch).expect("list"), ["obj", "other"]);
     }
 
     fn write(batch: &mut dyn Batch, name: &str, bytes: &[u8]) {

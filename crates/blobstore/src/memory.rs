@@ -141,6 +141,12 @@ impl Batch for MemoryBatch {
         }
         let buf = Arc::new(Mutex::new(Vec::new()));
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.iter().any(|(n, _, _)| n == name) {
+            return Err(BlobError::Invalid {
+                offer: self.store.name.clone(),
+                message: format!("blob {name:?} is written twice in one batch"),
+            });
+        }
         pending.push((name.to_owned(), buf.clone(), false));
         let index = pending.len() - 1;
         Ok(Box::new(MemoryWriter {

@@ -82,11 +82,13 @@ fn records_renewed_in_time_outlive_their_first_certificate() {
         "[timestamp]\nbuiltin_certificate_days = 10\nbuiltin_replace_days = 3\nrenew_before_days = 2\n",
     )
     .unwrap();
+    // Each process starts its own clock at the date given: later steps get later dates, as
+    // they would in life (a slow first start must not end after the next step began).
     let day0 = "2030-01-01 00:00:00";
     ok(at(day0, data, &["tenant", "create", "0"]));
     let refs = testdata().join("referentials/tenant-0");
     ok(at(
-        day0,
+        "2030-01-01 00:01:00",
         data,
         &[
             "referential",
@@ -98,14 +100,14 @@ fn records_renewed_in_time_outlive_their_first_certificate() {
     ));
     let sip = testdata().join("seda/OK_SIP_2_GO.zip");
     let out = ok(at(
-        day0,
+        "2030-01-01 00:02:00",
         data,
         &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
     ));
     let json = out.lines().next().unwrap();
     let summary: serde_json::Value = serde_json::from_str(json).unwrap();
     let object = summary["objects"][0]["id"].as_str().unwrap().to_owned();
-    let original = export(day0, data, &object, "original");
+    let original = export("2030-01-01 00:03:00", data, &object, "original");
     let file = std::fs::read_dir(&original)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -70,7 +70,10 @@ fn tsa_error<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> TimestampError +
 
 fn time_at(t: Duration) -> Result<Time, TimestampError> {
     // UTCTime up to 2049, GeneralizedTime after, as RFC 5280 4.1.2.5 requires.
-    let dt = der::DateTime::from_unix_duration(t).map_err(malformed("time"))?;
+    // Whole seconds, truncated: a token made in the same second as the certificate must not
+    // predate it.
+    let dt = der::DateTime::from_unix_duration(Duration::from_secs(t.as_secs()))
+        .map_err(malformed("time"))?;
     if dt.year() < 2050 {
         Ok(Time::UtcTime(
             der::asn1::UtcTime::from_date_time(dt).map_err(malformed("time"))?,

@@ -228,3 +228,23 @@ fn files_round_trip_and_renewal_changes_the_key() {
     mixed.tsa_key = files.root_key.clone();
     assert!(BuiltinTsa::from_files(&mixed).is_err());
 }
+
+#[test]
+fn a_token_in_the_certificates_first_second_verifies() {
+    let start = NOW + Duration::from_millis(900);
+    let tsa = BuiltinTsa::create(start, Duration::from_secs(DAY)).unwrap();
+    let imprint = Imprint::of(HashAlgorithm::Sha256, b"first second");
+    let resp = stamp(&tsa, &imprint, b"n", start + Duration::from_millis(50));
+    assert!(
+        verify_response(
+            &resp,
+            &Expected {
+                imprint: &imprint,
+                nonce: None,
+                policy: None
+            },
+            &trust(&tsa)
+        )
+        .is_ok()
+    );
+}

@@ -1,0 +1,300 @@
+//! The audit of a tenant's copies: every copy of every stored file is read again and hashed,
+//! compared with the digest in the catalog; a damaged or missing copy is rewritten from a good
+//! one (whose bytes are hashed again on the way, so that a repair can never spread wrong
+//! bytes); a file with no good copy left is reported as unrecoverable. What the audit found
+//! and did is one event of the tenant's journal.
+
+use crate::ports::Progress;
+use crate::{Archive, ArchiveError};
+use carnac_blobstore::{BlobKey, BlobStore};
+use carnac_model::journal::NewEvent;
+use carnac_model::{Digest, MultiHasher, ObjectId, OperationId, Status, TenantId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+
+/// What was wrong with one copy, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyDamage {
+    pub object: String,
+    pub offer: String,
+    /// `MISSING`, `SIZE`, `DIGEST`, `UNREADABLE`.
+    pub problem: String,
+    pub detail: String,
+    /// Rewritten from a good copy (of this offer).
+    pub repaired_from: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReport {
+    pub operation: OperationId,
+    pub files: u64,
+    pub copies: u64,
+    pub bytes: u64,
+    pub damaged: Vec<CopyDamage>,
+    /// Files none of whose copies is good: nothing was rewritten.
+    pub unrecoverable: Vec<String>,
+}
+
+impl AuditReport {
+    pub fn intact(&self) -> bool {
+        self.damaged.is_empty() && self.unrecoverable.is_empty()
+    }
+}
+
+enum Check {
+    Good,
+    Bad {
+        problem: &'static str,
+        detail: String,
+    },
+}
+
+/// Reads one copy through, hashing it; `Good` only with the expected size and digest.
+fn check_copy(
+    offer: &dyn BlobStore,
+    key: &BlobKey,
+    size: u64,
+    digest: &Digest,
+    progress: &dyn Progress,
+) -> (Check, u64) {
+    let mut reader = match offer.open(key) {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() => {
+            return (
+                Check::Bad {
+                    problem: "MISSING",
+                    detail: "the copy is missing".into(),
+                },
+                0,
+            );
+        }
+        Err(e) => {
+            return (
+                Check::Bad {
+                    problem: "UNREADABLE",
+                    detail: e.to_string(),
+                },
+                0,
+            );
+        }
+    };
+    let mut hasher = MultiHasher::new(&[digest.algorithm]);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                read += n as u64;
+                progress.advance(n as u64);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return (
+                    Check::Bad {
+                        problem: "UNREADABLE",
+                        detail: format!("after {read} bytes: {e}"),
+                    },
+                    read,
+                );
+            }
+        }
+    }
+    let got = hasher.finish();
+    if read != size {
+        return (
+            Check::Bad {
+                problem: "SIZE",
+                detail: format!("{read} bytes instead of {size}"),
+            },
+            read,
+        );
+    }
+    if !got.contains(digest) {
+        return (
+            Check::Bad {
+                problem: "DIGEST",
+                detail: format!(
+                    "{} {} instead of {}",
+                    digest.algorithm,
+                    got.first().map(|d| d.hex.as_str()).unwrap_or("?"),
+                    digest.hex
+                ),
+            },
+            read,
+        );
+    }
+    (Check::Good, read)
+}
+
+/// Rewrites `key` in `target` from `source`, hashing the bytes as they pass: committed only if
+/// they are the catalog's.
+fn repair(
+    source: &dyn BlobStore,
+    target: &dyn BlobStore,
+    key: &BlobKey,
+    digest: &Digest,
+) -> Result<(), String> {
+    let mut reader = source.open(key).map_err(|e| e.to_string())?;
+    let mut batch = target
+        .begin(&key.tenant, &key.batch)
+        .map_err(|e| e.to_string())?;
+    {
+        let mut writer = batch.create(&key.name).map_err(|e| e.to_string())?;
+        let mut hasher = MultiHasher::new(&[digest.algorithm]);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.to_string()),
+            };
+            hasher.update(&buf[..n]);
+            std::io::Write::write_all(&mut writer, &buf[..n]).map_err(|e| e.to_string())?;
+        }
+        if !hasher.finish().contains(digest) {
+            // The source changed under us: leave the batch uncommitted (its temporary file is
+            // removed by the next write or discard), never commit wrong bytes.
+            return Err("the good copy changed while it was read".into());
+        }
+        writer.finish().map_err(|e| e.to_string())?;
+    }
+    batch.commit().map_err(|e| e.to_string())
+}
+
+impl Archive {
+    /// Audits every copy of every stored file of `tenant` (see the module documentation).
+    pub fn audit(
+        &self,
+        tenant: &TenantId,
+        agent: &str,
+        progress: &dyn Progress,
+    ) -> Result<AuditReport, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let operation = self.new_operation()?;
+        let started = self.now();
+        // Files and the offers that should hold them.
+        let mut files: BTreeMap<ObjectId, (OperationId, Vec<String>)> = BTreeMap::new();
+        for (op, copy) in self.catalog.copies(tenant)? {
+            files
+                .entry(copy.object.clone())
+                .or_insert_with(|| (op.clone(), Vec::new()))
+                .1
+                .push(copy.offer);
+        }
+        let mut report = AuditReport {
+            operation: operation.clone(),
+            files: 0,
+            copies: 0,
+            bytes: 0,
+            damaged: Vec::new(),
+            unrecoverable: Vec::new(),
+        };
+        let mut total = 0u64;
+        let mut rows = Vec::with_capacity(files.len());
+        for (object, (op, offers)) in files {
+            let (_, row) = self
+                .catalog
+                .object(tenant, &object)?
+                .ok_or_else(|| ArchiveError::NotFound(format!("object {object} of a copy")))?;
+            let digest = row.digest.ok_or_else(|| {
+                ArchiveError::Invalid(format!("object {object} has copies but no digest"))
+            })?;
+            let size = row.size.unwrap_or(0);
+            total += size * offers.len() as u64;
+            rows.push((object, op, offers, size, digest));
+        }
+        progress.start("auditing", total);
+        for (object, op, offers, size, digest) in rows {
+            report.files += 1;
+            let key = BlobKey {
+                tenant: tenant.clone(),
+                batch: op,
+                name: object.to_string(),
+            };
+            let mut good: Option<Arc<dyn BlobStore>> = None;
+            let mut bad = Vec::new();
+            for name in &offers {
+                let Some(offer) = self.offers.iter().find(|o| o.name() == name) else {
+                    bad.push(CopyDamage {
+                        object: object.to_string(),
+                        offer: name.clone(),
+                        problem: "UNREADABLE".into(),
+                        detail: "the offer is not configured".into(),
+                        repaired_from: None,
+                    });
+                    continue;
+                };
+                report.copies += 1;
+                let (check, read) = check_copy(&**offer, &key, size, &digest, progress);
+                report.bytes += read;
+                match check {
+                    Check::Good => {
+                        good.get_or_insert_with(|| offer.clone());
+                    }
+                    Check::Bad { problem, detail } => {
+                        tracing::warn!(%tenant, %object, offer = name, problem, %detail, "damaged copy");
+                        bad.push(CopyDamage {
+                            object: object.to_string(),
+                            offer: name.clone(),
+                            problem: problem.into(),
+                            detail,
+                            repaired_from: None,
+                        });
+                    }
+                }
+            }
+            if bad.is_empty() {
+                continue;
+            }
+            match &good {
+                None => report.unrecoverable.push(object.to_string()),
+                Some(source) => {
+                    for damage in &mut bad {
+                        let Some(target) = self.offers.iter().find(|o| o.name() == damage.offer)
+                        else {
+                            continue;
+                        };
+                        match repair(&**source, &**target, &key, &digest) {
+                            Ok(()) => damage.repaired_from = Some(source.name().to_owned()),
+                            Err(e) => damage.detail.push_str(&format!("; not repaired: {e}")),
+                        }
+                    }
+                }
+            }
+            report.damaged.extend(bad);
+        }
+        progress.finish();
+        let unrepaired = report.damaged.iter().any(|d| d.repaired_from.is_none());
+        let outcome = if !report.unrecoverable.is_empty() || unrepaired {
+            Status::Ko
+        } else if report.damaged.is_empty() {
+            Status::Ok
+        } else {
+            Status::Warning
+        };
+        let detail = serde_json::json!({
+            "started_at": started,
+            "files": report.files,
+            "copies": report.copies,
+            "bytes": report.bytes,
+            "damaged": report.damaged,
+            "unrecoverable": report.unrecoverable,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation,
+            kind: "AUDIT".into(),
+            outcome,
+            time: self.now(),
+            agent: agent.into(),
+            detail: detail.clone(),
+        };
+        self.catalog.record_operation(tenant, &detail, &event)?;
+        Ok(report)
+    }
+}
