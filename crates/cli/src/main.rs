@@ -164,14 +164,44 @@ enum EvidenceCommand {
 
 #[derive(Subcommand)]
 enum JournalCommand {
-    /// Recomputes the hash chain of a tenant's journal and lists every break (edited,
-    /// missing, inserted or moved events). Exit 0: intact; 2: broken; 1: could not run.
+    /// Recomputes the hash chain of a tenant's journal and checks its seals, listing every
+    /// break (edited, missing, inserted or moved events, seals that do not match or whose
+    /// timestamp is not valid). With --export or --proof, checks an exported journal or one
+    /// event's proof offline instead (no data folder). Exit 0: intact; 2: broken; 1: could
+    /// not run.
     Verify {
+        #[arg(long, required_unless_present_any = ["export", "proof"])]
+        tenant: Option<String>,
+        /// A folder written by `journal export`.
+        #[arg(long, conflicts_with_all = ["tenant", "proof"])]
+        export: Option<PathBuf>,
+        /// A file written by `journal prove`.
+        #[arg(long, conflicts_with_all = ["tenant", "export"])]
+        proof: Option<PathBuf>,
+        /// PEM file(s) of the timestamping authorities' trust anchors (offline checks).
         #[arg(long)]
-        tenant: String,
+        trust: Vec<PathBuf>,
         /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
+    },
+    /// Writes a tenant's journal and seals to a folder, with nothing of other tenants, and how
+    /// to check them without Carnac.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Writes the proof of one event: its Merkle path to the timestamped seal that covers it.
+    Prove {
+        #[arg(long)]
+        tenant: String,
+        /// The event's sequence number.
+        #[arg(long)]
+        event: u64,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -371,6 +401,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } = &cli.command
     {
         return verify_offline(file, evidence, trust, *json);
+    }
+    if let Command::Journal {
+        command:
+            JournalCommand::Verify {
+                export,
+                proof,
+                trust,
+                json,
+                ..
+            },
+    } = &cli.command
+        && (export.is_some() || proof.is_some())
+    {
+        return verify_journal_offline(export.as_deref(), proof.as_deref(), trust, *json);
     }
     let (archive, config, _guard) = open_archive(&cli.data)?;
     match cli.command {
@@ -600,9 +644,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Journal {
-            command: JournalCommand::Verify { tenant: t, json },
+            command: JournalCommand::Export { tenant: t, out },
         } => {
             let t = tenant(&t)?;
+            let e = archive.export_journal(&t, &out, "cli")?;
+            println!(
+                "{}: journal of tenant {t}, {} events, {} seals",
+                out.display(),
+                e.events,
+                e.seals
+            );
+        }
+        Command::Journal {
+            command:
+                JournalCommand::Prove {
+                    tenant: t,
+                    event,
+                    out,
+                },
+        } => {
+            let t = tenant(&t)?;
+            let proof = archive.prove_event(&t, event)?;
+            std::fs::write(&out, serde_json::to_vec_pretty(&proof)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "{}: event {event} of tenant {t}, sealed with events {} to {} at {}",
+                out.display(),
+                proof.seal.first,
+                proof.seal.last,
+                proof.seal.stamped_at
+            );
+        }
+        Command::Journal {
+            command: JournalCommand::Verify {
+                tenant: t, json, ..
+            },
+        } => {
+            let t = tenant(t.as_deref().unwrap_or_default())?;
             let v = archive.verify_journal(&t, "cli")?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
@@ -640,6 +718,78 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn trust_store(files: &[PathBuf]) -> anyhow::Result<carnac_timestamp::TrustStore> {
+    let mut trust = carnac_timestamp::TrustStore::new();
+    for t in files {
+        let pem = std::fs::read(t).with_context(|| format!("reading {}", t.display()))?;
+        trust = trust
+            .with_anchors_pem(&pem)
+            .with_context(|| format!("reading {}", t.display()))?;
+    }
+    Ok(trust)
+}
+
+/// `carnac journal verify --export DIR | --proof FILE`: no data folder.
+fn verify_journal_offline(
+    export: Option<&Path>,
+    proof: Option<&Path>,
+    trust: &[PathBuf],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let trust = trust_store(trust)?;
+    if let Some(dir) = export {
+        let (events, seals, problems) = carnac_archive::journal::verify_export(dir, &trust)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"events": events, "seals": seals, "problems": problems})
+            );
+        } else {
+            for p in &problems {
+                println!("{} event {}: {}", p.code, p.sequence, p.message);
+            }
+            println!(
+                "{}: {events} events, {seals} seals, {}",
+                dir.display(),
+                if problems.is_empty() {
+                    "intact".to_owned()
+                } else {
+                    format!("{} problem(s)", problems.len())
+                }
+            );
+        }
+        return Ok(ExitCode::from(if problems.is_empty() { 0 } else { 2 }));
+    }
+    let Some(file) = proof else {
+        bail!("--export or --proof");
+    };
+    let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let proof: carnac_archive::journal::EventProof =
+        serde_json::from_slice(&text).with_context(|| format!("reading {}", file.display()))?;
+    match carnac_archive::journal::verify_proof(&proof, &trust) {
+        Ok(p) => {
+            if json {
+                println!("{}", serde_json::json!({"valid": true, "event": p}));
+            } else {
+                println!(
+                    "VALID: event {} ({}) is in the journal as sealed at {} by {}",
+                    p.sequence, p.kind, p.sealed_at, p.tsa
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({"valid": false, "problem": e}));
+            } else {
+                println!("INVALID: {e}");
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 /// `carnac verify`: the file hashed once with every algorithm its record needs, then every
 /// chain and timestamp of the record checked.
 fn verify_offline(
@@ -652,13 +802,7 @@ fn verify_offline(
     let der = std::fs::read(evidence).with_context(|| format!("reading {}", evidence.display()))?;
     let record = carnac_evidence::EvidenceRecord::from_der(&der)
         .with_context(|| format!("reading {}", evidence.display()))?;
-    let mut trust = carnac_timestamp::TrustStore::new();
-    for t in trust_files {
-        let pem = std::fs::read(t).with_context(|| format!("reading {}", t.display()))?;
-        trust = trust
-            .with_anchors_pem(&pem)
-            .with_context(|| format!("reading {}", t.display()))?;
-    }
+    let trust = trust_store(trust_files)?;
     let algorithms = required_algorithms(&record);
     let model: Vec<carnac_model::DigestAlgorithm> = algorithms
         .iter()

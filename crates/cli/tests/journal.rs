@@ -342,3 +342,128 @@ fn a_seal_token_from_another_tsa_is_refused() {
         "{out}"
     );
 }
+
+/// `carnac` run where there is no data folder (offline checks must not need one).
+fn offline(args: &[&str]) -> (i32, String) {
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carnac"))
+        .args(args)
+        .current_dir(empty.path())
+        .env_remove("CARNAC_DATA")
+        .output()
+        .unwrap();
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+    (
+        out.status.code().unwrap(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn an_exported_journal_and_an_event_proof_verify_offline() {
+    let data = journal_with_events();
+    // A second tenant, whose journal must not appear in the first one's export.
+    assert!(
+        run(data.path(), &["tenant", "create", "other"])
+            .status
+            .success()
+    );
+    seal(data.path());
+    let out_dir = data.path().join("export");
+    let out = run(
+        data.path(),
+        &[
+            "journal",
+            "export",
+            "--tenant",
+            "0",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let events = std::fs::read_to_string(out_dir.join("events.jsonl")).unwrap();
+    assert_eq!(events.lines().count(), 6);
+    assert!(
+        events.lines().all(|l| l.contains(r#""tenant":"0""#)),
+        "{events}"
+    );
+    let dir = out_dir.to_str().unwrap();
+    let trust = out_dir.join("trust.pem");
+    let trust = trust.to_str().unwrap();
+    let (code, out) = offline(&["journal", "verify", "--export", dir, "--trust", trust]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("6 events, 1 seals, intact"), "{out}");
+    // openssl checks the seal's token over the sealed value.
+    let seal: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(out_dir.join("seals.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let tsr = out_dir.join("seals/5.tsr");
+    let ossl = std::process::Command::new("openssl")
+        .args(["ts", "-verify", "-token_in", "-in"])
+        .arg(&tsr)
+        .args([
+            "-digest",
+            seal["sealed"].as_str().unwrap(),
+            "-CAfile",
+            trust,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ossl.stdout).contains("Verification: OK"),
+        "{ossl:?}"
+    );
+
+    // One event, alone.
+    let proof = data.path().join("proof.json");
+    let out = run(
+        data.path(),
+        &[
+            "journal",
+            "prove",
+            "--tenant",
+            "0",
+            "--event",
+            "3",
+            "--out",
+            proof.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let p = proof.to_str().unwrap();
+    let (code, out) = offline(&["journal", "verify", "--proof", p, "--trust", trust]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("VALID: event 3 (INGEST)"), "{out}");
+    // A changed event no longer matches its proof.
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    forged["event"]["outcome"] = "KO".into();
+    std::fs::write(&proof, serde_json::to_vec(&forged).unwrap()).unwrap();
+    let (code, out) = offline(&["journal", "verify", "--proof", p, "--trust", trust]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("INVALID: event 3: its fields give"), "{out}");
+    // A changed line in the export is found.
+    let edited = events.replacen(r#""outcome":"OK""#, r#""outcome":"KO""#, 1);
+    std::fs::write(out_dir.join("events.jsonl"), edited).unwrap();
+    let (code, out) = offline(&["journal", "verify", "--export", dir, "--trust", trust]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("EDITED event 1"), "{out}");
+    // An event not sealed yet has no proof.
+    let out = run(
+        data.path(),
+        &[
+            "journal", "prove", "--tenant", "0", "--event", "7", "--out", p,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
