@@ -31,6 +31,18 @@ impl Archive {
                 if op.state == OperationState::Running {
                     problems.push(format!("tenant {t}: operation {} is still running", op.id));
                 }
+                if op.kind == "JOURNAL_SEAL" && op.status == Some(carnac_model::Status::Ok) {
+                    let blobs = expected.entry((t.clone(), op.id.clone())).or_default();
+                    for name in crate::journal::SEGMENT_BLOBS {
+                        blobs.insert(
+                            name.into(),
+                            ExpectedBlob {
+                                size: None,
+                                digest: None,
+                            },
+                        );
+                    }
+                }
                 if op.kind == "INGEST" && op.status.is_some_and(|s| s.is_accepted()) {
                     let blobs = expected.entry((t.clone(), op.id.clone())).or_default();
                     blobs.insert(
@@ -79,7 +91,9 @@ impl Archive {
                     m
                 });
             for ((tenant, op), blobs) in expected.iter().filter(|((tt, _), _)| tt == &t) {
-                for name in blobs.keys().filter(|n| *n != "manifest.xml") {
+                for name in blobs.keys().filter(|n| {
+                    *n != "manifest.xml" && !crate::journal::SEGMENT_BLOBS.contains(&n.as_str())
+                }) {
                     let offers = per_object
                         .iter()
                         .find(|(o, _)| o.as_str() == name)
@@ -96,7 +110,7 @@ impl Archive {
             for batch in &present {
                 if !expected.contains_key(batch) {
                     problems.push(format!(
-                        "offer {}: {}/{} belongs to no accepted ingest",
+                        "offer {}: {}/{} belongs to no accepted ingest or seal",
                         offer.name(),
                         batch.0,
                         batch.1

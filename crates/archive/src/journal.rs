@@ -146,6 +146,15 @@ impl Archive {
             .map_or((0, GENESIS.to_owned()), |s| (s.last, s.sealed.clone()));
         let mut verifier: Option<ChainVerifier> = (after == 0).then(ChainVerifier::new);
         let mut hashes = Vec::new();
+        // The segment (the events this seal covers) goes to the offers with the seal: written
+        // to a scratch file first, as the events stream past.
+        let operation = self.new_operation()?;
+        let segment_path = self.tmp.join(format!("{operation}.segment.jsonl"));
+        let _scratch = ScratchFile(segment_path.clone());
+        let mut segment = std::io::BufWriter::new(
+            std::fs::File::create(&segment_path)
+                .map_err(|e| ArchiveError::io("creating the journal segment", e))?,
+        );
         let mut last = after;
         // Seal events alone do not call for a seal: an idle journal gets no seal at all.
         let mut only_seals = true;
@@ -166,9 +175,19 @@ impl Archive {
                 }
                 last = e.sequence;
                 only_seals &= e.event.kind == "JOURNAL_SEAL";
+                let line = serde_json::to_string(&e)
+                    .map_err(|err| carnac_catalog::CatalogError::Storage(err.to_string()))?;
+                std::io::Write::write_all(&mut segment, line.as_bytes())
+                    .and_then(|()| std::io::Write::write_all(&mut segment, b"\n"))
+                    .map_err(|err| {
+                        carnac_catalog::CatalogError::Storage(format!("journal segment: {err}"))
+                    })?;
                 hashes.push(e.hash);
                 Ok(())
             })?;
+        std::io::Write::flush(&mut segment)
+            .map_err(|e| ArchiveError::io("writing the journal segment", e))?;
+        drop(segment);
         let problems = verifier.map(ChainVerifier::finish).unwrap_or_else(|| {
             vec![ChainProblem {
                 sequence: after,
@@ -196,7 +215,6 @@ impl Archive {
             algorithm: HashAlgorithm::Sha256,
             digest: hex::decode(&sealed).map_err(|e| ArchiveError::Invalid(e.to_string()))?,
         })?;
-        let operation = self.new_operation()?;
         let seal = SealRow {
             first,
             last,
@@ -228,7 +246,23 @@ impl Archive {
             agent: agent.into(),
             detail: detail.clone(),
         };
-        self.catalog.record_seal(tenant, &seal, &detail, &event)?;
+        self.catalog
+            .start_operation(tenant, &operation, "JOURNAL_SEAL", &self.now())?;
+        let stored = self
+            .store_segment(tenant, &operation, &segment_path, &seal)
+            .and_then(|()| Ok(self.catalog.record_seal(tenant, &seal, &detail, &event)?));
+        if let Err(e) = stored {
+            for offer in &self.offers {
+                if let Err(d) = offer.discard(tenant, &operation) {
+                    tracing::error!(error = %d, offer = offer.name(), "discarding a failed seal's segment");
+                }
+            }
+            let why = serde_json::json!({"status": "KO", "reasons": [{"step": "SEAL", "code": "FAILURE", "message": e.to_string()}]});
+            if let Err(c) = self.close_failed(tenant, &operation, "JOURNAL_SEAL", agent, &why) {
+                tracing::error!(error = %c, "closing the failed seal");
+            }
+            return Err(e);
+        }
         tracing::info!(%tenant, first, last, "journal sealed");
         Ok(Some(SealOutcome {
             operation,
@@ -238,6 +272,52 @@ impl Archive {
             stamped_at: seal.stamped_at,
             tsa: seal.tsa,
         }))
+    }
+}
+
+/// Removes a scratch file whatever happens.
+struct ScratchFile(std::path::PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The blobs of a seal in every offer: the events it covers, and the seal with its token.
+pub const SEGMENT_BLOBS: [&str; 2] = ["journal-segment.jsonl", "seal.json"];
+
+impl Archive {
+    /// Stores a seal's segment and the seal in every offer, durably, under the seal's
+    /// operation.
+    fn store_segment(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        segment: &std::path::Path,
+        seal: &SealRow,
+    ) -> Result<(), ArchiveError> {
+        let seal_json = serde_json::to_vec_pretty(&ExportedSeal::from_row(seal))
+            .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+        for offer in &self.offers {
+            let mut batch = offer.begin(tenant, operation)?;
+            {
+                let mut w = batch.create(SEGMENT_BLOBS[0])?;
+                let mut f = std::fs::File::open(segment)
+                    .map_err(|e| ArchiveError::io("reading the journal segment", e))?;
+                std::io::copy(&mut f, &mut w)
+                    .map_err(|e| ArchiveError::io("storing the journal segment", e))?;
+                w.finish()?;
+            }
+            {
+                let mut w = batch.create(SEGMENT_BLOBS[1])?;
+                std::io::Write::write_all(&mut w, &seal_json)
+                    .map_err(|e| ArchiveError::io("storing the seal", e))?;
+                w.finish()?;
+            }
+            batch.commit()?;
+        }
+        Ok(())
     }
 }
 

@@ -53,6 +53,10 @@ fn seals(c: &dyn Catalog) {
     let a = t("conf-a");
     let genesis = carnac_model::journal::GENESIS;
     assert!(c.seals(&a).expect("seals").is_empty());
+    for o in ["op-seal-1", "op-seal-x", "op-seal-y", "op-seal-2"] {
+        c.start_operation(&a, &op(o), "JOURNAL_SEAL", "2026-11-29T05:00:00Z")
+            .expect("start");
+    }
     let first = seal_row(1, 3, genesis, "op-seal-1");
     c.record_seal(
         &a,

@@ -329,8 +329,8 @@ pub trait Catalog: Send + Sync {
         summary: &serde_json::Value,
         event: &NewEvent,
     ) -> Result<u64, CatalogError>;
-    /// Appends a seal, its operation and its event; refused (`Conflict`) unless it follows
-    /// the last seal.
+    /// Appends a seal and ends its running operation with its event; refused (`Conflict`)
+    /// unless it follows the last seal.
     fn record_seal(
         &self,
         tenant: &TenantId,

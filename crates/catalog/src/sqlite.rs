@@ -894,12 +894,16 @@ impl Catalog for SqliteCatalog {
                 ],
             )
             .map_err(storage)?;
-            tx.execute(
-                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary)
-                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6)",
-                params![t, event.operation.as_str(), event.kind, event.outcome.as_str(), event.time, summary.to_string()],
-            )
-            .map_err(storage)?;
+            let n = tx
+                .execute(
+                    "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5
+                     WHERE tenant = ?1 AND id = ?2 AND state = 'RUNNING'",
+                    params![t, event.operation.as_str(), event.outcome.as_str(), event.time, summary.to_string()],
+                )
+                .map_err(storage)?;
+            if n != 1 {
+                return Err(CatalogError::NotFound(format!("running operation {}", event.operation)));
+            }
             append_event(tx, event)
         })
     }

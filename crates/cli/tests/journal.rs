@@ -187,7 +187,28 @@ fn seal(data: &Path) -> String {
 #[test]
 fn seals_cover_new_events_only_and_verify() {
     let data = journal_with_events();
-    assert!(seal(data.path()).contains("events 1 to 5 sealed"), "sealed");
+    let sealed = seal(data.path());
+    assert!(sealed.contains("events 1 to 5 sealed"), "{sealed}");
+    // The segment is archived in both offers, like any file, and the catalog agrees.
+    let op = sealed
+        .trim()
+        .rsplit("operation ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')');
+    for offer in [1, 2] {
+        let dir = data.path().join(format!("offers/offer-{offer}/0/{op}"));
+        let segment = std::fs::read_to_string(dir.join("journal-segment.jsonl")).unwrap();
+        assert_eq!(segment.lines().count(), 5, "{segment}");
+        let seal: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("seal.json")).unwrap()).unwrap();
+        assert_eq!(
+            (seal["first"].as_u64(), seal["last"].as_u64()),
+            (Some(1), Some(5))
+        );
+    }
+    let out = run(data.path(), &["check", "--digests"]);
+    assert!(out.status.success(), "{out:?}");
     // Only the seal's own event is new: nothing to seal.
     assert!(seal(data.path()).contains("nothing to seal"));
     let (code, out) = verify(data.path());
