@@ -69,6 +69,10 @@ fn archive(dir: &Path) -> (Archive, Arc<Counting>) {
         scanner: None,
         identifier: Arc::new(carnac_pronom::Identifier::embedded().unwrap()),
         timestamps: tsa.clone(),
+        signer: Arc::new(
+            carnac_archive::attestation::open_signer(&dir.join("signing"), "bench", &SystemClock)
+                .unwrap(),
+        ),
         config: IngestConfig::default(),
         tmp: dir.join("tmp"),
     })

@@ -31,11 +31,16 @@ impl Archive {
                 if op.state == OperationState::Running {
                     problems.push(format!("tenant {t}: operation {} is still running", op.id));
                 }
-                if op.kind == "JOURNAL_SEAL" && op.status == Some(carnac_model::Status::Ok) {
+                let kept: &[&str] = match op.kind.as_str() {
+                    "JOURNAL_SEAL" => &crate::journal::SEGMENT_BLOBS,
+                    crate::attestation::KIND => &crate::attestation::ATTESTATION_BLOBS,
+                    _ => &[],
+                };
+                if !kept.is_empty() && op.status == Some(carnac_model::Status::Ok) {
                     let blobs = expected.entry((t.clone(), op.id.clone())).or_default();
-                    for name in crate::journal::SEGMENT_BLOBS {
+                    for name in kept {
                         blobs.insert(
-                            name.into(),
+                            (*name).into(),
                             ExpectedBlob {
                                 size: None,
                                 digest: None,
@@ -92,7 +97,9 @@ impl Archive {
                 });
             for ((tenant, op), blobs) in expected.iter().filter(|((tt, _), _)| tt == &t) {
                 for name in blobs.keys().filter(|n| {
-                    *n != "manifest.xml" && !crate::journal::SEGMENT_BLOBS.contains(&n.as_str())
+                    *n != "manifest.xml"
+                        && !crate::journal::SEGMENT_BLOBS.contains(&n.as_str())
+                        && !crate::attestation::ATTESTATION_BLOBS.contains(&n.as_str())
                 }) {
                     let offers = per_object
                         .iter()

@@ -11,6 +11,7 @@
 //! adds the orchestration and the I/O through the traits.
 
 pub mod antivirus;
+pub mod attestation;
 pub mod audit;
 pub mod consistency;
 pub mod evidence;
@@ -98,6 +99,7 @@ pub struct Archive {
     pub(crate) scanner: Option<Arc<dyn VirusScanner>>,
     pub(crate) identifier: Arc<carnac_pronom::Identifier>,
     pub(crate) timestamps: Arc<dyn timestamping::TimestampAuthority>,
+    pub(crate) signer: Arc<carnac_timestamp::signature::Signer>,
     pub(crate) config: IngestConfig,
     /// Scratch files of running operations (manifest copies, metadata spools).
     pub(crate) tmp: PathBuf,
@@ -113,6 +115,8 @@ pub struct Parts {
     pub identifier: Arc<carnac_pronom::Identifier>,
     /// Timestamps journal seals and evidence records.
     pub timestamps: Arc<dyn timestamping::TimestampAuthority>,
+    /// Signs the archive's attestations.
+    pub signer: Arc<carnac_timestamp::signature::Signer>,
     pub config: IngestConfig,
     pub tmp: PathBuf,
 }
@@ -152,6 +156,7 @@ impl Archive {
             scanner: parts.scanner,
             identifier: parts.identifier,
             timestamps: parts.timestamps,
+            signer: parts.signer,
             config: parts.config,
             tmp: parts.tmp,
         })

@@ -155,7 +155,8 @@ fn the_vitam_corpus() {
         let recorded = f.archive.catalog().operation(&t, &op).unwrap().unwrap();
         assert_eq!(recorded.status, Some(summary.status));
         assert!(recorded.has_reply);
-        // Its event; after it, for an accepted transfer, the files' evidence.
+        // Its event; after it, for an accepted transfer, the files' evidence and the deposit
+        // attestation.
         let mut journal = f.archive.catalog().journal(&t).unwrap();
         let files = f
             .archive
@@ -165,6 +166,11 @@ fn the_vitam_corpus() {
             .iter()
             .filter(|o| !o.physical)
             .count();
+        if accept {
+            let attestation = journal.pop().unwrap();
+            assert_eq!(attestation.event.kind, "DEPOSIT_ATTESTATION", "{file}");
+            assert_eq!(attestation.event.detail["of"], op.as_str(), "{file}");
+        }
         if files > 0 {
             let evidence = journal.pop().unwrap();
             assert_eq!(evidence.event.kind, "EVIDENCE_DEPOSIT", "{file}");

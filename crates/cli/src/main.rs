@@ -102,6 +102,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Deposit attestations: signed and timestamped statements of what each accepted transfer
+    /// delivered.
+    Attestation {
+        #[command(subcommand)]
+        command: AttestationCommand,
+    },
     /// One pass of the periodic duties `serve` runs: pending evidence records, timestamp
     /// renewals that are due, journal seals; for every tenant.
     Maintain,
@@ -159,6 +165,36 @@ enum EvidenceCommand {
         /// SHA-256, SHA-384 or SHA-512.
         #[arg(long)]
         hash: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AttestationCommand {
+    /// Copies the attestation of an accepted ingest (JSON, its signature, HTML, the archive's
+    /// certificate) to a folder.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// The ingest's operation.
+        #[arg(long)]
+        operation: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Checks an attestation offline: its signature by the archive and the signature's
+    /// timestamp. Exit 0: valid; 2: invalid.
+    Verify {
+        /// attestation.json
+        document: PathBuf,
+        /// attestation.p7s
+        #[arg(long)]
+        signature: PathBuf,
+        /// The archive's certificate (PEM), obtained from the archive independently.
+        #[arg(long)]
+        signer: PathBuf,
+        /// PEM file(s) of the timestamping authorities' trust anchors.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
     },
 }
 
@@ -293,6 +329,12 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
     let clock: Arc<dyn carnac_archive::ports::Clock> =
         Arc::new(carnac_archive::system::SystemClock);
     let timestamps = timestamp_authority(data, &config.timestamp, clock.clone())?;
+    let signer = carnac_archive::attestation::open_signer(
+        &data.join("signing"),
+        &config.archival_agency,
+        &*clock,
+    )
+    .context("opening the archive's signing key")?;
     let archive = Archive::new(Parts {
         catalog: Arc::new(catalog),
         offers,
@@ -301,6 +343,7 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
         scanner,
         identifier: Arc::new(identifier),
         timestamps,
+        signer: Arc::new(signer),
         config: carnac_archive::IngestConfig {
             limits: carnac_container::Limits {
                 max_total_size: config.limits.max_total_size,
@@ -402,6 +445,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return verify_offline(file, evidence, trust, *json);
     }
+    if let Command::Attestation {
+        command:
+            AttestationCommand::Verify {
+                document,
+                signature,
+                signer,
+                trust,
+            },
+    } = &cli.command
+    {
+        let sig =
+            std::fs::read(signature).with_context(|| format!("reading {}", signature.display()))?;
+        let pem = std::fs::read(signer).with_context(|| format!("reading {}", signer.display()))?;
+        let certs = x509_cert::Certificate::load_pem_chain(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", signer.display()))?;
+        return match carnac_archive::attestation::verify_attestation(
+            document,
+            &sig,
+            &certs,
+            &trust_store(trust)?,
+        ) {
+            Ok(v) => {
+                println!(
+                    "VALID: signed by {}, timestamped {} by {}",
+                    v.signer, v.timestamp.gen_time_text, v.timestamp.tsa
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("INVALID: {e}");
+                Ok(ExitCode::from(2))
+            }
+        };
+    }
     if let Command::Journal {
         command:
             JournalCommand::Verify {
@@ -488,6 +565,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         }
+        Command::Attestation {
+            command:
+                AttestationCommand::Export {
+                    tenant: t,
+                    operation,
+                    out,
+                },
+        } => {
+            let t = tenant(&t)?;
+            let op: carnac_model::OperationId =
+                operation.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            archive.export_attestation(&t, &op, &out)?;
+            println!(
+                "{}: {}",
+                out.display(),
+                carnac_archive::attestation::ATTESTATION_BLOBS.join(", ")
+            );
+        }
+        Command::Attestation {
+            command: AttestationCommand::Verify { .. },
+        } => unreachable!("handled above"),
         Command::Maintain => {
             if !maintain(&archive, renew_before(&config)) {
                 return Ok(ExitCode::from(1));
@@ -908,6 +1006,22 @@ fn maintain(archive: &Archive, renew_before: std::time::Duration) -> bool {
             Err(e) => {
                 ok = false;
                 tracing::error!(tenant = %t.id, error = %e, "making evidence records");
+            }
+        }
+        match archive.unattested(&t.id) {
+            Ok(ops) => {
+                for op in ops {
+                    if let Err(e) = archive.attest_deposit(&t.id, &op, "system") {
+                        ok = false;
+                        tracing::error!(tenant = %t.id, operation = %op, error = %e, "attesting a deposit");
+                    } else {
+                        eprintln!("tenant {}: deposit {op} attested", t.id);
+                    }
+                }
+            }
+            Err(e) => {
+                ok = false;
+                tracing::error!(tenant = %t.id, error = %e, "listing deposits to attest");
             }
         }
         match archive.renew_timestamps(&t.id, renew_before, false, "system") {

@@ -28,6 +28,13 @@ fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
         timestamps: Arc::new(
             carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default()).unwrap(),
         ),
+        signer: Arc::new(
+            carnac_timestamp::signature::Signer::create(
+                "test",
+                std::time::Duration::from_secs(1_795_900_000),
+            )
+            .unwrap(),
+        ),
         config: Default::default(),
         tmp: tmp.path().join("tmp"),
     })

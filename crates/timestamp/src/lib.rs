@@ -17,6 +17,7 @@
 pub mod builtin;
 pub mod client;
 pub mod ess;
+pub mod signature;
 pub mod verify;
 
 use const_oid::ObjectIdentifier;

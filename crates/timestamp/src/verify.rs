@@ -582,7 +582,7 @@ fn chain_to_anchor(
 
 /// Verifies `signature` over `message` with the key of `spki`. `digest_hint` is the
 /// SignerInfo's digest algorithm, for signature algorithms that do not name one.
-pub(crate) fn verify_signature(
+pub fn verify_signature(
     spki: &SubjectPublicKeyInfoOwned,
     signature_algorithm: &AlgorithmIdentifierOwned,
     digest_hint: Option<HashAlgorithm>,

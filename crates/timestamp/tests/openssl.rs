@@ -235,3 +235,75 @@ fn the_http_client_gets_verified_tokens_and_reports_transport_failures() {
         Err(TimestampError::Transport(_))
     ));
 }
+
+#[test]
+fn detached_signatures_verify_here_and_in_openssl() {
+    use carnac_timestamp::signature::{Signer, verify_detached};
+    let dir = tempfile::tempdir().unwrap();
+    let tsa =
+        BuiltinTsa::create(now() - Duration::from_secs(60), Duration::from_secs(86_400)).unwrap();
+    let tsa_trust = TrustStore::new().with_anchor(tsa.root().clone());
+    let stamp = |imprint: &Imprint| {
+        let resp = tsa.respond(&request(imprint, None, None)?, now())?;
+        verify_response(
+            &resp,
+            &Expected {
+                imprint,
+                nonce: None,
+                policy: None,
+            },
+            &tsa_trust,
+        )
+    };
+    let signer = Signer::create("Carnac région", now() - Duration::from_secs(60)).unwrap();
+    let document = br#"{"attestation":"deposit","files":3}"#;
+    let digest = HashAlgorithm::Sha256.digest(document);
+    let p7s = signer.sign_detached(&digest, &stamp).unwrap();
+    let v = verify_detached(&p7s, &digest, &[signer.certificate().clone()], &tsa_trust).unwrap();
+    assert!(v.signer.contains("attestations"), "{}", v.signer);
+    // Another document, another signer, another TSA: refused.
+    let other = HashAlgorithm::Sha256.digest(b"something else");
+    assert!(verify_detached(&p7s, &other, &[signer.certificate().clone()], &tsa_trust).is_err());
+    let stranger = Signer::create("other", now()).unwrap();
+    assert!(verify_detached(&p7s, &digest, &[stranger.certificate().clone()], &tsa_trust).is_err());
+    assert!(
+        verify_detached(
+            &p7s,
+            &digest,
+            &[signer.certificate().clone()],
+            &TrustStore::new()
+        )
+        .is_err()
+    );
+    // The same key and certificate come back from PEM.
+    let (cert, key) = signer.to_pem().unwrap();
+    assert!(Signer::from_pem(&cert, &key).is_ok());
+    assert!(Signer::from_pem(&cert, &stranger.to_pem().unwrap().1).is_err());
+
+    // OpenSSL checks the signature of the document.
+    std::fs::write(dir.path().join("doc.json"), document).unwrap();
+    std::fs::write(dir.path().join("doc.p7s"), &p7s).unwrap();
+    std::fs::write(dir.path().join("signer.pem"), &cert).unwrap();
+    let ossl = |content: &str| {
+        Command::new("openssl")
+            .args([
+                "cms", "-verify", "-binary", "-inform", "DER", "-in", "doc.p7s", "-content",
+                content,
+            ])
+            .args([
+                "-CAfile",
+                "signer.pem",
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = ossl("doc.json");
+    assert!(out.status.success(), "{out:?}");
+    std::fs::write(dir.path().join("tampered.json"), b"{}").unwrap();
+    assert!(!ossl("tampered.json").status.success());
+}

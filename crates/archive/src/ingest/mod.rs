@@ -197,10 +197,13 @@ impl Archive {
                 tracing::info!(status = %outcome.status(), "ingest finished");
                 // The files' evidence right away; if the TSA cannot answer now, the next
                 // maintenance makes it (the files wait as pending, nothing is lost).
-                if outcome.status().is_accepted()
-                    && let Err(e) = self.create_evidence(tenant, "system")
-                {
-                    tracing::warn!(error = %e, "evidence records postponed");
+                if outcome.status().is_accepted() {
+                    if let Err(e) = self.create_evidence(tenant, "system") {
+                        tracing::warn!(error = %e, "evidence records postponed");
+                    }
+                    if let Err(e) = self.attest_deposit(tenant, &operation, "system") {
+                        tracing::warn!(error = %e, "deposit attestation postponed");
+                    }
                 }
                 Ok(outcome)
             }

@@ -65,6 +65,13 @@ pub fn fixture_stores(
             carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default())
                 .expect("built-in TSA"),
         ),
+        signer: Arc::new(
+            carnac_timestamp::signature::Signer::create(
+                "test",
+                std::time::Duration::from_secs(1_795_900_000),
+            )
+            .expect("signer"),
+        ),
         config,
         tmp: tmp.path().join("tmp"),
     })

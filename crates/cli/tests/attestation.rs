@@ -1,0 +1,135 @@
+//! Deposit attestations: made at each accepted ingest, exported, verified offline (by
+//! `carnac attestation verify` and by `openssl cms`), refused once changed.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+#[test]
+fn an_accepted_transfer_gets_a_signed_timestamped_attestation() {
+    let data = data_with_tenant();
+    let d = data.path();
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let out = run(
+        d,
+        &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let op = summary["operation"].as_str().unwrap();
+    let dir = d.join("attestation");
+    let out = run(
+        d,
+        &[
+            "attestation",
+            "export",
+            "--tenant",
+            "0",
+            "--operation",
+            op,
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+
+    // What it says: the transfer and every file with its size and digest.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("attestation.json")).unwrap()).unwrap();
+    assert_eq!(json["operation"], op);
+    assert_eq!(json["units"], 7);
+    let files = json["files"].as_array().unwrap();
+    assert_eq!(files.len(), 4);
+    for (f, o) in files.iter().zip(summary["objects"].as_array().unwrap()) {
+        assert_eq!(
+            (&f["id"], &f["size"], &f["digest"]),
+            (&o["id"], &o["size"], &o["digest"])
+        );
+    }
+    let html = std::fs::read_to_string(dir.join("attestation.html")).unwrap();
+    assert!(html.contains("Attestation de dépôt"));
+    for o in summary["objects"].as_array().unwrap() {
+        assert!(html.contains(o["id"].as_str().unwrap()));
+    }
+    assert!(
+        html.contains("non qualifiée"),
+        "the built-in TSA says what it is"
+    );
+
+    // Offline: no data folder involved.
+    let verify = |document: &str| {
+        let empty = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_carnac"))
+            .args(["attestation", "verify"])
+            .arg(dir.join(document))
+            .arg("--signature")
+            .arg(dir.join("attestation.p7s"))
+            .arg("--signer")
+            .arg(dir.join("signer.pem"))
+            .arg("--trust")
+            .arg(d.join("tsa/root.pem"))
+            .current_dir(empty.path())
+            .env_remove("CARNAC_DATA")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = verify("attestation.json");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("VALID: signed by CN=carnac attestations"),
+        "{out}"
+    );
+    let ossl = Command::new("openssl")
+        .args(["cms", "-verify", "-binary", "-inform", "DER", "-in"])
+        .arg(dir.join("attestation.p7s"))
+        .arg("-content")
+        .arg(dir.join("attestation.json"))
+        .arg("-CAfile")
+        .arg(dir.join("signer.pem"))
+        .args(["-purpose", "any", "-out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(ossl.status.success(), "{ossl:?}");
+    // One digit changed: refused.
+    let text = std::fs::read_to_string(dir.join("attestation.json")).unwrap();
+    std::fs::write(
+        dir.join("changed.json"),
+        text.replacen("\"units\":7", "\"units\":8", 1),
+    )
+    .unwrap();
+    let (code, out) = verify("changed.json");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("INVALID"), "{out}");
+
+    // Kept in both offers like any file; the catalog agrees.
+    let out = run(d, &["check", "--digests"]);
+    assert!(out.status.success(), "{out:?}");
+    // A rejected transfer gets none.
+    let ko = testdata().join("seda/KO_BORD_empreinte_KO.zip");
+    let out = run(
+        d,
+        &["ingest", "--tenant", "0", ko.to_str().unwrap(), "--json"],
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = run(
+        d,
+        &[
+            "attestation",
+            "export",
+            "--tenant",
+            "0",
+            "--operation",
+            s["operation"].as_str().unwrap(),
+            "--out",
+            d.join("none").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
