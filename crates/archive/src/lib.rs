@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod journal;
 pub mod ports;
 pub mod referential;
+pub mod report;
 pub mod system;
 pub mod timestamping;
 

@@ -447,6 +447,15 @@ fn accepted_ingest(c: &dyn Catalog) {
     assert_eq!(u2.metadata, "<ArchiveUnit id=\"x-u2\"/>");
     let os = c.objects_of_operation(&a, &operation).expect("objects");
     assert_eq!(os, objects);
+    let (u, of_unit) = c
+        .unit(&a, &UnitId::new("u2").expect("id"))
+        .expect("unit")
+        .expect("exists");
+    assert_eq!(
+        (u.title.as_str(), of_unit.as_slice()),
+        (u2.title.as_str(), &objects[..])
+    );
+    assert!(c.unit(&t("conf-b"), &u.id).expect("unit").is_none());
     let ops = c.operations(&a).expect("operations");
     let ok = ops.iter().find(|o| o.id == operation).expect("listed");
     assert_eq!((ok.status, ok.has_reply), (Some(Status::Ok), true));

@@ -430,6 +430,12 @@ pub trait Catalog: Send + Sync {
         Ok(all)
     }
     fn counts(&self, tenant: &TenantId) -> Result<Counts, CatalogError>;
+    /// One unit of a tenant, with the objects of its object groups.
+    fn unit(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<(Unit, Vec<ObjectRow>)>, CatalogError>;
     fn units_of_operation(
         &self,
         tenant: &TenantId,

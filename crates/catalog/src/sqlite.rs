@@ -1471,6 +1471,67 @@ impl Catalog for SqliteCatalog {
         })
     }
 
+    fn unit(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<(Unit, Vec<ObjectRow>)>, CatalogError> {
+        let conn = self.lock();
+        let t = tenant.as_str();
+        let row = conn
+            .query_row(
+                "SELECT u.operation, u.xml_id, u.title, u.start_date, u.end_date, u.metadata,
+                        (SELECT group_concat(parent, ' ') FROM unit_parents p WHERE p.tenant = u.tenant AND p.unit = u.id)
+                 FROM units u WHERE u.tenant = ?1 AND u.id = ?2",
+                params![t, unit.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(storage)?;
+        let Some((operation, xml_id, title, start_date, end_date, metadata, parents)) = row else {
+            return Ok(None);
+        };
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE tenant = ?1 AND object_group IN
+                   (SELECT object_group FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2)
+                 ORDER BY rowid"
+            ))
+            .map_err(storage)?;
+        let objects = st
+            .query_map(params![t, unit.as_str()], raw_object)
+            .map_err(storage)?
+            .map(|r| to_object(r.map_err(storage)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((
+            Unit {
+                id: unit.clone(),
+                operation: parse_id("operation id", operation)?,
+                xml_id,
+                title,
+                start_date,
+                end_date,
+                parents: parents
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(|p| parse_id("unit id", p.to_owned()))
+                    .collect::<Result<_, _>>()?,
+                metadata,
+            },
+            objects,
+        )))
+    }
+
     fn units_of_operation(
         &self,
         tenant: &TenantId,

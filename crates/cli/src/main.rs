@@ -157,6 +157,17 @@ enum EvidenceCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// The evidence report of an archive unit ("relevé de valeur probante"): each file's
+    /// digest, copies, last audit and evidence record status, and the journal events that
+    /// concern it with their seals; signed by the archive and timestamped (JSON + HTML).
+    Report {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Renews evidence records now (RFC 4998): a timestamp renewal of every record, or with
     /// --hash a hash-tree renewal to that algorithm, which reads every stored file again.
     Renew {
@@ -589,6 +600,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Maintain => {
             if !maintain(&archive, renew_before(&config)) {
                 return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Evidence {
+            command:
+                EvidenceCommand::Report {
+                    tenant: t,
+                    unit,
+                    out,
+                },
+        } => {
+            let t = tenant(&t)?;
+            let unit: carnac_model::UnitId = unit.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let r = archive.evidence_report(&t, &unit, &out, "cli")?;
+            println!(
+                "{}: report.json, report.p7s, report.html, signer.pem ({} files, {} events)",
+                out.display(),
+                r.files.len(),
+                r.events.len()
+            );
+            for f in &r.files {
+                println!(
+                    "  {} {}: evidence {}",
+                    f.object,
+                    f.filename.as_deref().unwrap_or(""),
+                    f.evidence
+                );
             }
         }
         Command::Evidence {

@@ -133,3 +133,117 @@ fn an_accepted_transfer_gets_a_signed_timestamped_attestation() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_units_evidence_report_is_complete_signed_and_timestamped() {
+    let data = data_with_tenant();
+    let d = data.path();
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let out = run(
+        d,
+        &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(run(d, &["audit", "--tenant", "0"]).status.success());
+    assert!(run(d, &["seal", "--tenant", "0"]).status.success());
+    let (unit, object): (String, String) = rusqlite::Connection::open(d.join("catalog.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT g.unit, o.id FROM unit_object_groups g JOIN objects o
+             ON o.tenant = g.tenant AND o.object_group = g.object_group WHERE g.tenant = '0' LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let ers = d.join("x.ers");
+    assert!(
+        run(
+            d,
+            &[
+                "evidence",
+                "export",
+                "--tenant",
+                "0",
+                "--object",
+                &object,
+                "--out",
+                ers.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let dir = d.join("report");
+    let out = run(
+        d,
+        &[
+            "evidence",
+            "report",
+            "--tenant",
+            "0",
+            "--unit",
+            &unit,
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let files = r["files"].as_array().unwrap();
+    assert!(!files.is_empty());
+    for f in files {
+        assert_eq!(f["evidence"], "VALID", "{f}");
+        assert_eq!(f["reread"], true);
+        assert_eq!(f["copies"].as_array().unwrap().len(), 2);
+        assert_eq!(f["last_audit_found"], "INTACT");
+    }
+    let kinds: Vec<&str> = r["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in ["INGEST", "EVIDENCE_DEPOSIT", "AUDIT", "EVIDENCE_EXPORT"] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    let ingest = r["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "INGEST")
+        .unwrap();
+    assert!(
+        ingest["sealed_by"].is_array(),
+        "the ingest was sealed: {ingest}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Relevé de valeur probante"));
+    let out = Command::new(env!("CARGO_BIN_EXE_carnac"))
+        .args(["attestation", "verify"])
+        .arg(dir.join("report.json"))
+        .arg("--signature")
+        .arg(dir.join("report.p7s"))
+        .arg("--signer")
+        .arg(dir.join("signer.pem"))
+        .arg("--trust")
+        .arg(d.join("tsa/root.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // An unknown unit: the command cannot run.
+    let out = run(
+        d,
+        &[
+            "evidence",
+            "report",
+            "--tenant",
+            "0",
+            "--unit",
+            "au-none",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

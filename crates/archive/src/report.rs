@@ -1,0 +1,318 @@
+//! The evidence report of an archive unit ("relevé de valeur probante"), on demand: for each
+//! of its files, the digest, the copies and the last audit, the evidence record and what its
+//! verification says now, and the journal events that concern it with the seals that cover
+//! them. Written as JSON signed by the archive (detached CAdES-T signature) and as HTML, and
+//! journaled.
+
+use crate::evidence::hash_algorithm;
+use crate::{Archive, ArchiveError};
+use carnac_evidence::verify::{required_algorithms, verify};
+use carnac_model::journal::NewEvent;
+use carnac_model::{DigestAlgorithm, Status, TenantId, UnitId};
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedEvent {
+    pub sequence: u64,
+    pub kind: String,
+    pub time: String,
+    pub outcome: String,
+    pub operation: String,
+    /// The seal that covers it: (its last event, when it was stamped), if sealed yet.
+    pub sealed_by: Option<(u64, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedFile {
+    pub object: String,
+    pub filename: Option<String>,
+    pub size: Option<u64>,
+    pub digest_algorithm: Option<String>,
+    pub digest: Option<String>,
+    pub copies: Vec<String>,
+    /// A copy matching the digest was read again for this report.
+    pub reread: bool,
+    pub last_audit: Option<String>,
+    pub last_audit_found: Option<String>,
+    /// `VALID`, `INVALID` or `NONE`, with the verification's details.
+    pub evidence: String,
+    pub evidence_timestamps: Vec<String>,
+    pub evidence_problems: Vec<String>,
+    pub renew_before: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceReport {
+    pub report: String,
+    pub format_version: u32,
+    pub archive: String,
+    pub tenant: String,
+    pub unit: String,
+    pub title: String,
+    pub ingest: String,
+    pub produced_at: String,
+    pub files: Vec<ReportedFile>,
+    pub events: Vec<ReportedEvent>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+impl Archive {
+    /// Writes the evidence report of `unit` to `dir` (`report.json`, `report.p7s`,
+    /// `report.html`, `signer.pem`).
+    pub fn evidence_report(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+        dir: &Path,
+        agent: &str,
+    ) -> Result<EvidenceReport, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let (u, objects) = self
+            .catalog
+            .unit(tenant, unit)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("unit {unit} of tenant {tenant}")))?;
+        let now = self.now();
+        let now_unix =
+            std::time::Duration::from_secs(self.clock.now().unix_timestamp().max(0) as u64);
+        let trust = self.trust();
+        let mut copies: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (_, c) in self.catalog.copies(tenant)? {
+            copies
+                .entry(c.object.to_string())
+                .or_default()
+                .push(c.offer);
+        }
+        let ops = self.catalog.operations(tenant)?;
+        let last_audit = ops
+            .iter()
+            .rev()
+            .find(|o| o.kind == "AUDIT" && o.state == carnac_catalog::OperationState::Done);
+        // Operations whose events concern the unit: its ingest, its files' evidence trees,
+        // and (below) the exports of its files and every audit.
+        let mut concerned: BTreeSet<String> = BTreeSet::from([u.operation.to_string()]);
+        let mut files = Vec::new();
+        for o in objects.iter().filter(|o| !o.physical) {
+            let mut f = ReportedFile {
+                object: o.id.to_string(),
+                filename: o.filename.clone(),
+                size: o.size,
+                digest_algorithm: o
+                    .digest
+                    .as_ref()
+                    .map(|d| d.algorithm.seda_name().to_owned()),
+                digest: o.digest.as_ref().map(|d| d.hex.clone()),
+                copies: copies.remove(o.id.as_str()).unwrap_or_default(),
+                reread: false,
+                last_audit: last_audit.and_then(|a| a.ended_at.clone()),
+                last_audit_found: last_audit.map(|a| {
+                    let summary = a.summary.clone().unwrap_or_default();
+                    let mentions = |key: &str| {
+                        summary
+                            .get(key)
+                            .is_some_and(|v| v.to_string().contains(o.id.as_str()))
+                    };
+                    if mentions("unrecoverable") {
+                        "UNRECOVERABLE".into()
+                    } else if mentions("damaged") {
+                        "DAMAGED (see the audit)".into()
+                    } else {
+                        "INTACT".into()
+                    }
+                }),
+                evidence: "NONE".into(),
+                evidence_timestamps: Vec::new(),
+                evidence_problems: Vec::new(),
+                renew_before: None,
+            };
+            for chain in self.catalog.evidence_path(tenant, &o.id)? {
+                for (tree, _) in chain {
+                    concerned.insert(tree.operation.to_string());
+                }
+            }
+            match self.evidence_record(tenant, &o.id) {
+                Err(ArchiveError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+                Ok(record) => {
+                    let algorithms: Vec<DigestAlgorithm> = required_algorithms(&record)
+                        .into_iter()
+                        .filter_map(|a| DigestAlgorithm::from_seda_name(a.name()))
+                        .collect();
+                    let digests = self.read_verified(tenant, &o.id, &algorithms, &mut || {
+                        Ok(Box::new(std::io::sink()))
+                    });
+                    let data: std::collections::HashMap<_, _> = digests
+                        .iter()
+                        .flatten()
+                        .filter_map(|d| {
+                            Some((hash_algorithm(d.algorithm)?, hex::decode(&d.hex).ok()?))
+                        })
+                        .collect();
+                    f.reread = digests.is_ok();
+                    if let Err(e) = &digests {
+                        f.evidence_problems.push(e.to_string());
+                    }
+                    let v = verify(&record, &data, &trust, now_unix);
+                    f.evidence = if v.valid() { "VALID" } else { "INVALID" }.into();
+                    f.evidence_timestamps = v
+                        .stamps
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "chain {} timestamp {}: {} {} by {}{}",
+                                s.chain,
+                                s.index,
+                                s.algorithm,
+                                s.time,
+                                s.tsa,
+                                if s.builtin { " (not qualified)" } else { "" }
+                            )
+                        })
+                        .collect();
+                    f.evidence_problems.extend(v.problems);
+                    f.renew_before = v.renew_before;
+                }
+            }
+            files.push(f);
+        }
+        let objects_ids: BTreeSet<String> = files.iter().map(|f| f.object.clone()).collect();
+        let seals = self.catalog.seals(tenant)?;
+        let mut events = Vec::new();
+        self.catalog.each_event(tenant, 0, &mut |row| {
+            let Ok(e) = row else { return Ok(()) };
+            let about_a_file = e
+                .event
+                .detail
+                .get("object")
+                .and_then(|v| v.as_str())
+                .is_some_and(|o| objects_ids.contains(o));
+            if concerned.contains(e.event.operation.as_str())
+                || about_a_file
+                || e.event.kind == "AUDIT"
+            {
+                events.push(ReportedEvent {
+                    sequence: e.sequence,
+                    kind: e.event.kind.clone(),
+                    time: e.event.time.clone(),
+                    outcome: e.event.outcome.as_str().into(),
+                    operation: e.event.operation.to_string(),
+                    sealed_by: seals
+                        .iter()
+                        .find(|s| (s.first..=s.last).contains(&e.sequence))
+                        .map(|s| (s.last, s.stamped_at.clone())),
+                });
+            }
+            Ok(())
+        })?;
+        let report = EvidenceReport {
+            report: "EVIDENCE".into(),
+            format_version: 1,
+            archive: self.config.archival_agency.clone(),
+            tenant: tenant.to_string(),
+            unit: unit.to_string(),
+            title: u.title.clone(),
+            ingest: u.operation.to_string(),
+            produced_at: now,
+            files,
+            events,
+        };
+        let json =
+            serde_json::to_vec_pretty(&report).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+        let digest = sha2::Sha256::digest(&json).to_vec();
+        let signature = self
+            .signer
+            .sign_detached(&digest, &|imprint| self.timestamps.stamp(imprint))?;
+        let (signer_pem, _) = self.signer.to_pem()?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ArchiveError::io(format!("creating {}", dir.display()), e))?;
+        let write = |name: &str, bytes: &[u8]| {
+            std::fs::write(dir.join(name), bytes)
+                .map_err(|e| ArchiveError::io(format!("writing {name}"), e))
+        };
+        write("report.json", &json)?;
+        write("report.p7s", &signature)?;
+        write("signer.pem", signer_pem.as_bytes())?;
+        write(
+            "report.html",
+            html(&report, &hex::encode(&digest)).as_bytes(),
+        )?;
+        let operation = self.new_operation()?;
+        let detail = serde_json::json!({"unit": unit, "files": report.files.len(), "sha256": hex::encode(&digest)});
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation,
+            kind: "EVIDENCE_REPORT".into(),
+            outcome: Status::Ok,
+            time: self.now(),
+            agent: agent.into(),
+            detail: detail.clone(),
+        };
+        self.catalog.record_operation(tenant, &detail, &event)?;
+        Ok(report)
+    }
+}
+
+fn html(r: &EvidenceReport, sha256: &str) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Relevé de valeur probante {unit}</title>\
+         <style>body{{font-family:sans-serif}}td,th{{border:1px solid #999;padding:2px 6px;font-size:small;vertical-align:top}}table{{border-collapse:collapse}}</style></head><body>\n\
+         <h1>Relevé de valeur probante</h1>\n<table><tr><th>Service d'archives</th><td>{archive}</td></tr>\
+         <tr><th>Tenant</th><td>{tenant}</td></tr><tr><th>Unité d'archives</th><td>{unit} — {title}</td></tr>\
+         <tr><th>Entrée</th><td>{ingest}</td></tr><tr><th>Établi le</th><td>{at}</td></tr></table>\n<h2>Fichiers</h2>\n",
+        unit = esc(&r.unit),
+        archive = esc(&r.archive),
+        tenant = esc(&r.tenant),
+        title = esc(&r.title),
+        ingest = esc(&r.ingest),
+        at = esc(&r.produced_at),
+    );
+    for f in &r.files {
+        out.push_str(&format!(
+            "<table><tr><th>Fichier</th><td>{} {}</td></tr><tr><th>Taille</th><td>{}</td></tr>\
+             <tr><th>Empreinte</th><td>{} {}</td></tr><tr><th>Copies</th><td>{}{}</td></tr>\
+             <tr><th>Dernier audit</th><td>{} {}</td></tr><tr><th>Enregistrement de preuve (RFC 4998)</th><td>{}<br>{}<br>{}</td></tr></table><br>\n",
+            esc(&f.object),
+            esc(f.filename.as_deref().unwrap_or("")),
+            f.size.map(|s| s.to_string()).unwrap_or_default(),
+            esc(f.digest_algorithm.as_deref().unwrap_or("")),
+            esc(f.digest.as_deref().unwrap_or("")),
+            esc(&f.copies.join(", ")),
+            if f.reread { " (relue et vérifiée pour ce relevé)" } else { "" },
+            esc(f.last_audit.as_deref().unwrap_or("aucun")),
+            esc(f.last_audit_found.as_deref().unwrap_or("")),
+            esc(&f.evidence),
+            f.evidence_timestamps.iter().map(|s| esc(s)).collect::<Vec<_>>().join("<br>"),
+            f.evidence_problems.iter().map(|s| esc(s)).collect::<Vec<_>>().join("<br>"),
+        ));
+    }
+    out.push_str("<h2>Journal</h2>\n<table><tr><th>N°</th><th>Événement</th><th>Date</th><th>Résultat</th><th>Scellé</th></tr>\n");
+    for e in &r.events {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            e.sequence,
+            esc(&e.kind),
+            esc(&e.time),
+            esc(&e.outcome),
+            e.sealed_by
+                .as_ref()
+                .map(|(last, at)| format!(
+                    "scellé jusqu'à l'événement {last}, horodaté le {}",
+                    esc(at)
+                ))
+                .unwrap_or_else(|| "pas encore scellé".into())
+        ));
+    }
+    out.push_str(&format!(
+        "</table>\n<p>Version signée : <code>report.json</code> (SHA-256 <code>{sha256}</code>), signature détachée horodatée \
+         <code>report.p7s</code>, certificat du signataire <code>signer.pem</code>. Vérification : \
+         <code>carnac attestation verify report.json --signature report.p7s --signer signer.pem --trust &lt;racine de l'horodatage&gt;</code></p>\n</body></html>\n"
+    ));
+    out
+}
