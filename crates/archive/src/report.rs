@@ -183,34 +183,7 @@ impl Archive {
             files.push(f);
         }
         let objects_ids: BTreeSet<String> = files.iter().map(|f| f.object.clone()).collect();
-        let seals = self.catalog.seals(tenant)?;
-        let mut events = Vec::new();
-        self.catalog.each_event(tenant, 0, &mut |row| {
-            let Ok(e) = row else { return Ok(()) };
-            let about_a_file = e
-                .event
-                .detail
-                .get("object")
-                .and_then(|v| v.as_str())
-                .is_some_and(|o| objects_ids.contains(o));
-            if concerned.contains(e.event.operation.as_str())
-                || about_a_file
-                || e.event.kind == "AUDIT"
-            {
-                events.push(ReportedEvent {
-                    sequence: e.sequence,
-                    kind: e.event.kind.clone(),
-                    time: e.event.time.clone(),
-                    outcome: e.event.outcome.as_str().into(),
-                    operation: e.event.operation.to_string(),
-                    sealed_by: seals
-                        .iter()
-                        .find(|s| (s.first..=s.last).contains(&e.sequence))
-                        .map(|s| (s.last, s.stamped_at.clone())),
-                });
-            }
-            Ok(())
-        })?;
+        let events = self.events_concerning(tenant, &concerned, &objects_ids)?;
         let report = EvidenceReport {
             report: "EVIDENCE".into(),
             format_version: 1,
@@ -256,6 +229,95 @@ impl Archive {
         };
         self.catalog.record_operation(tenant, &detail, &event)?;
         Ok(report)
+    }
+}
+
+/// The lifecycle of a unit or a file: the journal events that concern it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    pub subject: String,
+    /// `UNIT` or `OBJECT`.
+    pub kind: String,
+    pub events: Vec<ReportedEvent>,
+}
+
+impl Archive {
+    /// Journal events about one of `operations` (or attesting one of them), naming one of
+    /// `objects`, and every audit; each with the seal that covers it.
+    fn events_concerning(
+        &self,
+        tenant: &TenantId,
+        operations: &BTreeSet<String>,
+        objects: &BTreeSet<String>,
+    ) -> Result<Vec<ReportedEvent>, ArchiveError> {
+        let seals = self.catalog.seals(tenant)?;
+        let mut events = Vec::new();
+        self.catalog.each_event(tenant, 0, &mut |row| {
+            let Ok(e) = row else { return Ok(()) };
+            let detail = |key: &str| e.event.detail.get(key).and_then(|v| v.as_str());
+            if operations.contains(e.event.operation.as_str())
+                || detail("object").is_some_and(|o| objects.contains(o))
+                || detail("of").is_some_and(|o| operations.contains(o))
+                || e.event.kind == "AUDIT"
+            {
+                events.push(ReportedEvent {
+                    sequence: e.sequence,
+                    kind: e.event.kind.clone(),
+                    time: e.event.time.clone(),
+                    outcome: e.event.outcome.as_str().into(),
+                    operation: e.event.operation.to_string(),
+                    sealed_by: seals
+                        .iter()
+                        .find(|s| (s.first..=s.last).contains(&e.sequence))
+                        .map(|s| (s.last, s.stamped_at.clone())),
+                });
+            }
+            Ok(())
+        })?;
+        Ok(events)
+    }
+
+    /// The lifecycle of an archive unit or a stored object: derived from the journal (each
+    /// operation's event, its files' evidence trees, exports naming it, attestations of its
+    /// deposit, audits), so that every entry is provable by the journal's seals
+    /// (`journal prove`).
+    pub fn lifecycle(&self, tenant: &TenantId, subject: &str) -> Result<Lifecycle, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let mut operations = BTreeSet::new();
+        let mut objects = BTreeSet::new();
+        let kind;
+        if let Ok(unit) = subject.parse::<UnitId>()
+            && let Some((u, of_unit)) = self.catalog.unit(tenant, &unit)?
+        {
+            kind = "UNIT";
+            operations.insert(u.operation.to_string());
+            objects.extend(of_unit.iter().map(|o| o.id.to_string()));
+        } else if let Ok(object) = subject.parse::<carnac_model::ObjectId>()
+            && let Some((op, _)) = self.catalog.object(tenant, &object)?
+        {
+            kind = "OBJECT";
+            operations.insert(op.to_string());
+            objects.insert(object.to_string());
+        } else {
+            return Err(ArchiveError::NotFound(format!(
+                "unit or object {subject} of tenant {tenant}"
+            )));
+        }
+        for object in &objects {
+            let id: carnac_model::ObjectId = object
+                .parse()
+                .map_err(|e: carnac_model::IdError| ArchiveError::Invalid(e.to_string()))?;
+            for chain in self.catalog.evidence_path(tenant, &id)? {
+                for (tree, _) in chain {
+                    operations.insert(tree.operation.to_string());
+                }
+            }
+        }
+        Ok(Lifecycle {
+            subject: subject.to_owned(),
+            kind: kind.into(),
+            events: self.events_concerning(tenant, &operations, &objects)?,
+        })
     }
 }
 

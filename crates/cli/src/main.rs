@@ -108,6 +108,17 @@ enum Command {
         #[command(subcommand)]
         command: AttestationCommand,
     },
+    /// The lifecycle of an archive unit or a stored object: the journal events that concern
+    /// it, each with the seal that covers it.
+    Lifecycle {
+        #[arg(long)]
+        tenant: String,
+        /// A unit id or an object id.
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// One pass of the periodic duties `serve` runs: pending evidence records, timestamp
     /// renewals that are due, journal seals; for every tenant.
     Maintain,
@@ -597,6 +608,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attestation {
             command: AttestationCommand::Verify { .. },
         } => unreachable!("handled above"),
+        Command::Lifecycle {
+            tenant: t,
+            subject,
+            json,
+        } => {
+            let t = tenant(&t)?;
+            let l = archive.lifecycle(&t, &subject)?;
+            if json {
+                println!("{}", serde_json::to_string(&l)?);
+            } else {
+                for e in &l.events {
+                    println!(
+                        "{:>8} {} {} {} ({}){}",
+                        e.sequence,
+                        e.time,
+                        e.kind,
+                        e.outcome,
+                        e.operation,
+                        e.sealed_by
+                            .as_ref()
+                            .map(|(last, at)| format!(", sealed up to event {last} at {at}"))
+                            .unwrap_or_else(|| ", not sealed yet".into())
+                    );
+                }
+            }
+        }
         Command::Maintain => {
             if !maintain(&archive, renew_before(&config)) {
                 return Ok(ExitCode::from(1));

@@ -231,6 +231,42 @@ fn a_units_evidence_report_is_complete_signed_and_timestamped() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    // The lifecycle of the file, and of its unit, from the journal.
+    for (subject, kind) in [(object.as_str(), "OBJECT"), (unit.as_str(), "UNIT")] {
+        let out = run(
+            d,
+            &["lifecycle", "--tenant", "0", "--subject", subject, "--json"],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let l: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(l["kind"], kind);
+        let kinds: Vec<&str> = l["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        for k in [
+            "INGEST",
+            "EVIDENCE_DEPOSIT",
+            "DEPOSIT_ATTESTATION",
+            "AUDIT",
+            "EVIDENCE_EXPORT",
+        ] {
+            assert!(kinds.contains(&k), "{subject}: {k} in {kinds:?}");
+        }
+    }
+    let out = run(d, &["lifecycle", "--tenant", "0", "--subject", &object]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("INGEST WARNING"),
+        "{out:?}"
+    );
+    assert_eq!(
+        run(d, &["lifecycle", "--tenant", "0", "--subject", "nothing"])
+            .status
+            .code(),
+        Some(1)
+    );
     // An unknown unit: the command cannot run.
     let out = run(
         d,
