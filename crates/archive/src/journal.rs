@@ -160,12 +160,7 @@ impl Archive {
         let mut only_seals = true;
         self.catalog
             .each_event(tenant, after.saturating_sub(1), &mut |row| {
-                let e = row.map_err(|u| {
-                    carnac_catalog::CatalogError::Corruption(format!(
-                        "journal event {}: {}",
-                        u.sequence, u.reason
-                    ))
-                })?;
+                let e = readable(row)?;
                 if e.sequence == after {
                     verifier = Some(ChainVerifier::resume(e.sequence, &e.hash));
                     return Ok(());
@@ -273,6 +268,18 @@ impl Archive {
             tsa: seal.tsa,
         }))
     }
+}
+
+/// An event, or the corruption of its row as an error (for work that needs every event).
+fn readable(
+    row: carnac_catalog::JournalRow,
+) -> Result<carnac_model::journal::Event, carnac_catalog::CatalogError> {
+    row.map_err(|u| {
+        carnac_catalog::CatalogError::Corruption(format!(
+            "journal event {}: {}",
+            u.sequence, u.reason
+        ))
+    })
 }
 
 /// Removes a scratch file whatever happens.
@@ -605,12 +612,7 @@ impl Archive {
         );
         let mut count = 0u64;
         self.catalog.each_event(tenant, 0, &mut |row| {
-            let e = row.map_err(|u| {
-                carnac_catalog::CatalogError::Corruption(format!(
-                    "journal event {}: {}",
-                    u.sequence, u.reason
-                ))
-            })?;
+            let e = readable(row)?;
             serde_json::to_writer(&mut events, &e)
                 .map_err(|err| carnac_catalog::CatalogError::Storage(err.to_string()))?;
             events
@@ -682,12 +684,7 @@ impl Archive {
         let mut events = Vec::new();
         self.catalog
             .each_event(tenant, seal.first - 1, &mut |row| {
-                let e = row.map_err(|u| {
-                    carnac_catalog::CatalogError::Corruption(format!(
-                        "journal event {}: {}",
-                        u.sequence, u.reason
-                    ))
-                })?;
+                let e = readable(row)?;
                 if e.sequence <= seal.last {
                     events.push(e);
                 }

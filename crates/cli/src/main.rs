@@ -409,6 +409,12 @@ fn timestamp_authority(
             Builtin::open(&builtin_dir, clock, policy).context("opening the built-in TSA")?,
         ));
     }
+    if let Some(url) = config.tsa.iter().find(|u| !u.starts_with("http://")) {
+        bail!(
+            "timestamp.tsa {url:?}: only http:// TSAs are supported for now (RFC 3161 tokens are \
+             signed, so plain HTTP is the usual transport; HTTPS needs a TLS stack not built in yet)"
+        );
+    }
     let mut trust = carnac_timestamp::TrustStore::new();
     for pem in &config.trust {
         let bytes = std::fs::read(pem).with_context(|| format!("reading {}", pem.display()))?;
@@ -450,6 +456,19 @@ fn timestamp_authority(
             .context("reading the built-in TSA's root")?;
     }
     Ok(Arc::new(External::new(tsas, all)))
+}
+
+/// The tenant given, or every tenant.
+fn tenant_or_all(archive: &Archive, id: Option<String>) -> anyhow::Result<Vec<TenantId>> {
+    Ok(match id {
+        Some(t) => vec![tenant(&t)?],
+        None => archive
+            .catalog()
+            .tenants()?
+            .into_iter()
+            .map(|t| t.id)
+            .collect(),
+    })
 }
 
 fn tenant(id: &str) -> anyhow::Result<TenantId> {
@@ -694,15 +713,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evidence {
             command: EvidenceCommand::Create { tenant: t },
         } => {
-            let tenants = match t {
-                Some(t) => vec![tenant(&t)?],
-                None => archive
-                    .catalog()
-                    .tenants()?
-                    .into_iter()
-                    .map(|t| t.id)
-                    .collect(),
-            };
+            let tenants = tenant_or_all(&archive, t)?;
             for t in &tenants {
                 for b in archive.create_evidence(t, "cli")? {
                     println!(
@@ -796,15 +807,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
         }
         Command::Seal { tenant: t } => {
-            let tenants = match t {
-                Some(t) => vec![tenant(&t)?],
-                None => archive
-                    .catalog()
-                    .tenants()?
-                    .into_iter()
-                    .map(|t| t.id)
-                    .collect(),
-            };
+            let tenants = tenant_or_all(&archive, t)?;
             for t in &tenants {
                 match archive.seal(t, "cli")? {
                     Some(s) => println!(
