@@ -125,6 +125,7 @@ impl Archive {
             "message_identifier": summary.get("message_identifier"),
             "units": summary.get("units"),
             "bytes": summary.get("bytes"),
+            "manifest_sha256": summary.get("manifest_sha256"),
         });
         let head_text =
             serde_json::to_string(&head).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
@@ -138,7 +139,8 @@ impl Archive {
              <tr><th>Service d'archives</th><td>{archive}</td></tr><tr><th>Tenant</th><td>{tenant}</td></tr>\
              <tr><th>Opération</th><td>{op}</td></tr><tr><th>Identifiant du transfert</th><td>{msg}</td></tr>\
              <tr><th>Accepté le</th><td>{at}</td></tr><tr><th>Statut</th><td>{status}</td></tr>\
-             <tr><th>Unités d'archives</th><td>{units}</td></tr><tr><th>Octets</th><td>{bytes}</td></tr></table>\n\
+             <tr><th>Unités d'archives</th><td>{units}</td></tr><tr><th>Octets</th><td>{bytes}</td></tr>\
+             <tr><th>Bordereau (SHA-256)</th><td>{manifest}</td></tr></table>\n\
              <h2>Fichiers</h2>\n<table><tr><th>Identifiant</th><th>Fichier</th><th>Taille</th><th>Empreinte</th><th>Format</th></tr>\n",
             op = html_escape(of.as_str()),
             archive = html_escape(&self.config.archival_agency),
@@ -148,6 +150,7 @@ impl Archive {
             status = ingest.status.map(|s| s.as_str()).unwrap_or(""),
             units = summary.get("units").and_then(|v| v.as_u64()).unwrap_or(0),
             bytes = summary.get("bytes").and_then(|v| v.as_u64()).unwrap_or(0),
+            manifest = html_escape(summary.get("manifest_sha256").and_then(|v| v.as_str()).unwrap_or("")),
         )
         .map_err(io)?;
         let mut files = 0u64;

@@ -50,11 +50,18 @@ impl Archive {
                 }
                 if op.kind == "INGEST" && op.status.is_some_and(|s| s.is_accepted()) {
                     let blobs = expected.entry((t.clone(), op.id.clone())).or_default();
+                    let manifest_sha256 = op
+                        .summary
+                        .as_ref()
+                        .and_then(|s| s.get("manifest_sha256")?.as_str().map(str::to_owned));
                     blobs.insert(
                         "manifest.xml".into(),
                         ExpectedBlob {
                             size: None,
-                            digest: None,
+                            digest: manifest_sha256.map(|hex| Digest {
+                                algorithm: carnac_model::DigestAlgorithm::Sha256,
+                                hex,
+                            }),
                         },
                     );
                     for o in self.catalog.objects_of_operation(&t, &op.id)? {

@@ -111,6 +111,23 @@ fn an_accepted_transfer_gets_a_signed_timestamped_attestation() {
     // Kept in both offers like any file; the catalog agrees.
     let out = run(d, &["check", "--digests"]);
     assert!(out.status.success(), "{out:?}");
+    // The manifest as stored is attested by its digest, which `check --digests` verifies.
+    let manifest = d.join(format!("offers/offer-2/0/{op}/manifest.xml"));
+    use sha2::Digest as _;
+    assert_eq!(
+        json["manifest_sha256"],
+        hex::encode(sha2::Sha256::digest(std::fs::read(&manifest).unwrap()))
+    );
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&manifest, bytes).unwrap();
+    let out = run(d, &["check", "--digests"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("manifest.xml does not have its recorded SHA-256 digest"),
+        "{out:?}"
+    );
     // A rejected transfer gets none.
     let ko = testdata().join("seda/KO_BORD_empreinte_KO.zip");
     let out = run(

@@ -21,7 +21,8 @@ use carnac_catalog::{GroupRow, IngestCommit, ObjectRow, OperationEnd, UnitRow, U
 use carnac_container::{Container, ContainerError, layout};
 use carnac_model::journal::NewEvent;
 use carnac_model::{
-    Digest, DigestAlgorithm, ObjectId, OperationId, Report, Severity, Status, TenantId, UnitId,
+    Digest, DigestAlgorithm, MultiHasher, ObjectId, OperationId, Report, Severity, Status,
+    TenantId, UnitId,
 };
 use carnac_seda::SedaVersion;
 use carnac_seda::manifest::{self, Manifest};
@@ -108,6 +109,9 @@ pub struct IngestSummary {
     pub reasons: Vec<Reason>,
     pub seda_version: Option<String>,
     pub message_identifier: Option<String>,
+    /// SHA-256 of the manifest as stored, when the transfer was accepted.
+    #[serde(default)]
+    pub manifest_sha256: Option<String>,
 }
 
 /// What an ingest returns; its reply (ATR) is in the catalog, read with [`Archive::reply`].
@@ -281,10 +285,11 @@ impl Archive {
         }
         writeln!(
             out,
-            "],\"reasons\":{},\"seda_version\":{},\"message_identifier\":{}}}",
+            "],\"reasons\":{},\"seda_version\":{},\"message_identifier\":{},\"manifest_sha256\":{}}}",
             json(&summary.reasons),
             json(&summary.seda_version),
-            json(&summary.message_identifier)
+            json(&summary.message_identifier),
+            json(&summary.manifest_sha256)
         )
         .map_err(io)?;
         Ok(())
@@ -695,16 +700,28 @@ impl Archive {
             .map(|_| self.ids.next(IdKind::Unit))
             .collect();
 
-        // Store the manifest with the package, then make every offer's batch durable.
+        // Store the manifest with the package (its SHA-256 goes into the summary, the journal
+        // event and the deposit attestation), then make every offer's batch durable.
+        let mut manifest_sha256 = None;
         if accepted {
             if let Some(mf) = exam.manifest_file.as_mut() {
-                for batch in &mut exam.batches {
+                for (i, batch) in exam.batches.iter_mut().enumerate() {
                     use std::io::Seek;
                     mf.seek(std::io::SeekFrom::Start(0))
                         .map_err(|e| ArchiveError::io("rereading the manifest", e))?;
                     let mut w = batch.create("manifest.xml")?;
-                    std::io::copy(mf, &mut w)
-                        .map_err(|e| ArchiveError::io("storing the manifest", e))?;
+                    if i == 0 {
+                        let mut hashing = HashingWriter {
+                            inner: &mut w,
+                            hasher: MultiHasher::new(&[DigestAlgorithm::Sha256]),
+                        };
+                        std::io::copy(mf, &mut hashing)
+                            .map_err(|e| ArchiveError::io("storing the manifest", e))?;
+                        manifest_sha256 = hashing.hasher.finish().pop().map(|d| d.hex);
+                    } else {
+                        std::io::copy(mf, &mut w)
+                            .map_err(|e| ArchiveError::io("storing the manifest", e))?;
+                    }
                     w.finish()?;
                 }
             }
@@ -745,6 +762,7 @@ impl Archive {
                 0
             },
             reasons,
+            manifest_sha256,
             seda_version: exam.version.map(|v| v.as_str().to_owned()),
             message_identifier: m
                 .as_ref()
@@ -785,6 +803,7 @@ impl Archive {
                 "units": summary.units,
                 "objects": summary.objects,
                 "bytes": summary.bytes,
+                "manifest_sha256": summary.manifest_sha256,
                 "reasons": summary.reasons,
             }),
         };
@@ -1062,6 +1081,23 @@ enum IngestStop {
 impl From<ContainerError> for IngestStop {
     fn from(e: ContainerError) -> Self {
         IngestStop::Container(e)
+    }
+}
+
+/// Hashes what it writes.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: MultiHasher,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
