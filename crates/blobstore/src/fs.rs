@@ -73,6 +73,7 @@ impl BlobStore for FsStore {
             root: self.root.clone(),
             dir,
             created: Vec::new(),
+            names: std::collections::HashSet::new(),
         }))
     }
 
@@ -164,6 +165,9 @@ struct FsBatch {
     dir: PathBuf,
     /// Blob names, and whether their writer finished.
     created: Vec<(String, bool)>,
+    /// The same names, to refuse a second blob of one name in constant time (a batch may hold
+    /// a hundred thousand files).
+    names: std::collections::HashSet<String>,
 }
 
 impl FsBatch {
@@ -187,7 +191,7 @@ impl Batch for FsBatch {
                 message: format!("invalid blob name {name:?}"),
             });
         }
-        if self.created.iter().any(|(n, _)| n == name) {
+        if !self.names.insert(name.to_owned()) {
             return Err(BlobError::Invalid {
                 offer: self.offer.clone(),
                 message: format!("blob {name:?} is written twice in one batch"),

@@ -61,6 +61,7 @@ impl BlobStore for MemoryStore {
             tenant: tenant.clone(),
             batch: batch.clone(),
             pending: Arc::default(),
+            names: std::collections::HashSet::new(),
         }))
     }
 
@@ -129,6 +130,8 @@ struct MemoryBatch {
     tenant: TenantId,
     batch: OperationId,
     pending: Pending,
+    /// Names written in this batch, to refuse a second one in constant time.
+    names: std::collections::HashSet<String>,
 }
 
 impl Batch for MemoryBatch {
@@ -141,7 +144,7 @@ impl Batch for MemoryBatch {
         }
         let buf = Arc::new(Mutex::new(Vec::new()));
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        if pending.iter().any(|(n, _, _)| n == name) {
+        if !self.names.insert(name.to_owned()) {
             return Err(BlobError::Invalid {
                 offer: self.store.name.clone(),
                 message: format!("blob {name:?} is written twice in one batch"),
