@@ -30,6 +30,8 @@ pub struct CopyDamage {
 pub struct AuditReport {
     pub operation: OperationId,
     pub files: u64,
+    /// Manifests of accepted transfers, checked against the SHA-256 recorded at ingest.
+    pub manifests: u64,
     pub copies: u64,
     pub bytes: u64,
     pub damaged: Vec<CopyDamage>,
@@ -55,7 +57,7 @@ enum Check {
 fn check_copy(
     offer: &dyn BlobStore,
     key: &BlobKey,
-    size: u64,
+    size: Option<u64>,
     digest: &Digest,
     progress: &dyn Progress,
 ) -> (Check, u64) {
@@ -104,7 +106,9 @@ fn check_copy(
         }
     }
     let got = hasher.finish();
-    if read != size {
+    if let Some(size) = size
+        && read != size
+    {
         return (
             Check::Bad {
                 problem: "SIZE",
@@ -189,6 +193,7 @@ impl Archive {
         let mut report = AuditReport {
             operation: operation.clone(),
             files: 0,
+            manifests: 0,
             copies: 0,
             bytes: 0,
             damaged: Vec::new(),
@@ -206,15 +211,51 @@ impl Archive {
             })?;
             let size = row.size.unwrap_or(0);
             total += size * offers.len() as u64;
-            rows.push((object, op, offers, size, digest));
+            rows.push((
+                object.to_string(),
+                op,
+                object.to_string(),
+                offers,
+                Some(size),
+                digest,
+            ));
+        }
+        // The manifests of accepted transfers, whose SHA-256 was recorded as they were stored.
+        let all_offers: Vec<String> = self.offers.iter().map(|o| o.name().to_owned()).collect();
+        for op in self.catalog.operations(tenant)? {
+            let sha256 = op
+                .summary
+                .as_ref()
+                .and_then(|s| s.get("manifest_sha256")?.as_str().map(str::to_owned));
+            if op.kind == "INGEST"
+                && op.status.is_some_and(|s| s.is_accepted())
+                && let Some(hex) = sha256
+            {
+                let digest = Digest {
+                    algorithm: carnac_model::DigestAlgorithm::Sha256,
+                    hex,
+                };
+                rows.push((
+                    format!("manifest of {}", op.id),
+                    op.id,
+                    "manifest.xml".to_owned(),
+                    all_offers.clone(),
+                    None,
+                    digest,
+                ));
+            }
         }
         progress.start("auditing", total);
-        for (object, op, offers, size, digest) in rows {
-            report.files += 1;
+        for (object, op, name, offers, size, digest) in rows {
+            if size.is_some() {
+                report.files += 1;
+            } else {
+                report.manifests += 1;
+            }
             let key = BlobKey {
                 tenant: tenant.clone(),
                 batch: op,
-                name: object.to_string(),
+                name,
             };
             let mut good: Option<Arc<dyn BlobStore>> = None;
             let mut bad = Vec::new();
@@ -237,7 +278,7 @@ impl Archive {
                         good.get_or_insert_with(|| offer.clone());
                     }
                     Check::Bad { problem, detail } => {
-                        tracing::warn!(%tenant, %object, offer = name, problem, %detail, "damaged copy");
+                        tracing::warn!(%tenant, object = %object, offer = name, problem, %detail, "damaged copy");
                         bad.push(CopyDamage {
                             object: object.to_string(),
                             offer: name.clone(),
@@ -280,6 +321,7 @@ impl Archive {
         let detail = serde_json::json!({
             "started_at": started,
             "files": report.files,
+            "manifests": report.manifests,
             "copies": report.copies,
             "bytes": report.bytes,
             "damaged": report.damaged,

@@ -586,8 +586,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("UNRECOVERABLE object {o}: no good copy is left");
                 }
                 println!(
-                    "tenant {t}: {} files, {} copies, {} bytes read, {} (operation {})",
+                    "tenant {t}: {} files, {} manifests, {} copies, {} bytes read, {} (operation {})",
                     report.files,
+                    report.manifests,
                     report.copies,
                     report.bytes,
                     if report.intact() {

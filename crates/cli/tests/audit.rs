@@ -52,14 +52,21 @@ fn damage_is_found_repaired_or_reported_unrecoverable() {
     let (op, objects) = ingested(d);
     let (code, out) = audit(d);
     assert_eq!(code, 0, "{out}");
+    let manifest_size = std::fs::metadata(copy(d, 1, &op, "manifest.xml"))
+        .unwrap()
+        .len();
     assert!(
-        out.contains("4 files, 8 copies, 313294 bytes read, intact"),
+        out.contains(&format!(
+            "4 files, 1 manifests, 10 copies, {} bytes read, intact",
+            313_294 + 2 * manifest_size
+        )),
         "{out}"
     );
 
-    // One byte changed in one copy; another copy deleted.
+    // One byte changed in one copy; another copy deleted; the manifest changed in one offer.
     let good = std::fs::read(copy(d, 2, &op, &objects[0])).unwrap();
     flip(&copy(d, 1, &op, &objects[0]), 1000);
+    flip(&copy(d, 1, &op, "manifest.xml"), 200);
     std::fs::remove_file(copy(d, 2, &op, &objects[1])).unwrap();
     let (code, out) = audit(d);
     assert_eq!(code, 2, "{out}");
@@ -77,7 +84,16 @@ fn damage_is_found_repaired_or_reported_unrecoverable() {
         )),
         "{out}"
     );
+    assert!(
+        out.contains(&format!("DIGEST object manifest of {op} in offer-1"))
+            && out.matches("repaired from offer-2").count() >= 2,
+        "{out}"
+    );
     assert_eq!(std::fs::read(copy(d, 1, &op, &objects[0])).unwrap(), good);
+    assert_eq!(
+        std::fs::read(copy(d, 1, &op, "manifest.xml")).unwrap(),
+        std::fs::read(copy(d, 2, &op, "manifest.xml")).unwrap()
+    );
     let (code, out) = audit(d);
     assert_eq!(code, 0, "repaired: {out}");
 
