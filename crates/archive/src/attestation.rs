@@ -5,10 +5,11 @@
 //! `attestation.html`, `signer.pem`) are kept in every offer under the attestation's
 //! operation, and journaled.
 
+use crate::files::{HashingWriter, Scratch, html_escape};
 use crate::{Archive, ArchiveError};
 use carnac_catalog::{OperationEnd, OperationState};
 use carnac_model::journal::NewEvent;
-use carnac_model::{OperationId, Status, TenantId};
+use carnac_model::{DigestAlgorithm, MultiHasher, OperationId, Status, TenantId};
 use carnac_timestamp::HashAlgorithm;
 use carnac_timestamp::signature::Signer;
 use serde::{Deserialize, Serialize};
@@ -35,30 +36,6 @@ pub struct Attestation {
     /// SHA-256 of `attestation.json`.
     pub sha256: String,
     pub signed_at: String,
-}
-
-/// Hashes what passes through.
-struct Hashing<W: Write> {
-    inner: W,
-    hasher: sha2::Sha256,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 impl Archive {
@@ -104,13 +81,13 @@ impl Archive {
         let operation = self.new_operation()?;
         let json_path = self.tmp.join(format!("{operation}.attestation.json"));
         let html_path = self.tmp.join(format!("{operation}.attestation.html"));
-        let _scratch = Scratch([json_path.clone(), html_path.clone()]);
+        let _scratch = Scratch(vec![json_path.clone(), html_path.clone()]);
         let io = |e: std::io::Error| ArchiveError::io("writing the attestation", e);
 
         // The JSON, hashed as it is written, and the HTML beside it, one pass over the files.
-        let mut json = Hashing {
+        let mut json = HashingWriter {
             inner: std::io::BufWriter::new(std::fs::File::create(&json_path).map_err(io)?),
-            hasher: sha2::Sha256::new(),
+            hasher: MultiHasher::new(&[DigestAlgorithm::Sha256]),
         };
         let mut html = std::io::BufWriter::new(std::fs::File::create(&html_path).map_err(io)?);
         let head = serde_json::json!({
@@ -197,9 +174,13 @@ impl Archive {
         }
         write!(json, "]}}").map_err(io)?;
         json.flush().map_err(io)?;
-        let Hashing { inner, hasher } = json;
+        let HashingWriter { inner, hasher } = json;
         drop(inner);
-        let digest = hasher.finalize().to_vec();
+        let digest = hasher
+            .finish()
+            .pop()
+            .and_then(|d| hex::decode(d.hex).ok())
+            .ok_or_else(|| ArchiveError::Invalid("hashing the attestation".into()))?;
 
         let signature = self
             .signer
@@ -357,16 +338,6 @@ enum Source<'a> {
     Bytes(&'a [u8]),
 }
 
-struct Scratch([std::path::PathBuf; 2]);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 /// Checks an attestation document against its detached signature, the archive's certificate
 /// and the TSA's trust anchors; returns who signed and when.
 pub fn verify_attestation(
@@ -408,18 +379,7 @@ pub fn open_signer(
     let signer = Signer::create(archive, now)?;
     let (cert_pem, key_pem) = signer.to_pem()?;
     for (path, text, mode) in [(&key, &key_pem, 0o600), (&cert, &cert_pem, 0o644)] {
-        use std::os::unix::fs::OpenOptionsExt;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(|e| ArchiveError::io(format!("writing {}", tmp.display()), e))?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, path))
+        crate::files::write_durably(path, text.as_bytes(), mode)
             .map_err(|e| ArchiveError::io(format!("writing {}", path.display()), e))?;
     }
     tracing::info!(dir = %dir.display(), "the archive's signing key was made");

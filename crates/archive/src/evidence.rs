@@ -358,17 +358,13 @@ impl Archive {
             std::fs::rename(&tmp, &target)
                 .map_err(|e| ArchiveError::io(format!("writing {}", target.display()), e))?;
             write_file(&dir.join("record.ers"), &der)?;
-            let trust = self.trust();
-            let mut anchors = String::new();
-            for cert in trust.anchors() {
-                anchors.push_str(&pem(cert)?);
-            }
+            let anchors = crate::files::anchors_pem(&self.trust())?;
             write_file(&dir.join("trust.pem"), anchors.as_bytes())?;
             let mut certificates = String::new();
             for ats in record.archive_time_stamp_sequence.iter().flatten() {
                 let token = ats.token()?;
                 for cert in carnac_timestamp::verify::token_certificates(&token)? {
-                    let p = pem(&cert)?;
+                    let p = crate::files::pem(&cert)?;
                     if !certificates.contains(&p) {
                         certificates.push_str(&p);
                     }
@@ -402,12 +398,6 @@ impl Archive {
         self.catalog.record_operation(tenant, &detail, &event)?;
         Ok(made)
     }
-}
-
-fn pem(cert: &x509_cert::Certificate) -> Result<String, ArchiveError> {
-    use der::EncodePem;
-    cert.to_pem(der::pem::LineEnding::LF)
-        .map_err(|e| ArchiveError::Invalid(format!("certificate: {e}")))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {

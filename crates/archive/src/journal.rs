@@ -150,7 +150,7 @@ impl Archive {
         // to a scratch file first, as the events stream past.
         let operation = self.new_operation()?;
         let segment_path = self.tmp.join(format!("{operation}.segment.jsonl"));
-        let _scratch = ScratchFile(segment_path.clone());
+        let _scratch = crate::files::Scratch(vec![segment_path.clone()]);
         let mut segment = std::io::BufWriter::new(
             std::fs::File::create(&segment_path)
                 .map_err(|e| ArchiveError::io("creating the journal segment", e))?,
@@ -280,15 +280,6 @@ fn readable(
             u.sequence, u.reason
         ))
     })
-}
-
-/// Removes a scratch file whatever happens.
-struct ScratchFile(std::path::PathBuf);
-
-impl Drop for ScratchFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// The blobs of a seal in every offer: the events it covers, and the seal with its token.
@@ -634,15 +625,7 @@ impl Archive {
                 .map_err(|e| io("a seal's token", e))?;
         }
         std::fs::write(dir.join("seals.jsonl"), out).map_err(|e| io("seals.jsonl", e))?;
-        let mut anchors = String::new();
-        for cert in self.trust().anchors() {
-            use der::EncodePem;
-            anchors.push_str(
-                &cert
-                    .to_pem(der::pem::LineEnding::LF)
-                    .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
-            );
-        }
+        let anchors = crate::files::anchors_pem(&self.trust())?;
         std::fs::write(dir.join("trust.pem"), anchors).map_err(|e| io("trust.pem", e))?;
         std::fs::write(dir.join("README.txt"), EXPORT_README).map_err(|e| io("README.txt", e))?;
         let operation = self.new_operation()?;

@@ -15,6 +15,7 @@ pub mod attestation;
 pub mod audit;
 pub mod consistency;
 pub mod evidence;
+mod files;
 pub mod ingest;
 pub mod journal;
 pub mod ports;

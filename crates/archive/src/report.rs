@@ -5,6 +5,7 @@
 //! journaled.
 
 use crate::evidence::hash_algorithm;
+use crate::files::html_escape as esc;
 use crate::{Archive, ArchiveError};
 use carnac_evidence::verify::{required_algorithms, verify};
 use carnac_model::journal::NewEvent;
@@ -56,12 +57,6 @@ pub struct EvidenceReport {
     pub produced_at: String,
     pub files: Vec<ReportedFile>,
     pub events: Vec<ReportedEvent>,
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 impl Archive {

@@ -113,21 +113,8 @@ fn save(dir: &Path, tsa: &BuiltinTsa) -> Result<(), TimestampError> {
         &files.tsa_key,
     ];
     for (name, text) in FILES.iter().zip(contents) {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(if name.ends_with(".key") { 0o600 } else { 0o644 })
-                .open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, dir.join(name))
-        };
-        write().map_err(|e| {
+        let mode = if name.ends_with(".key") { 0o600 } else { 0o644 };
+        crate::files::write_durably(&dir.join(name), text.as_bytes(), mode).map_err(|e| {
             TimestampError::Tsa(format!("writing {}: {e}", dir.join(name).display()))
         })?;
     }

@@ -14,6 +14,7 @@ pub mod checks;
 pub mod spool;
 pub mod store;
 
+use crate::files::{HashingWriter, Scratch};
 use crate::ports::{IdKind, NoProgress, Progress, Verdict};
 use crate::{Archive, ArchiveError};
 use carnac_blobstore::Batch;
@@ -156,17 +157,6 @@ fn rss_mb() -> u64 {
                 .and_then(|p| p.parse::<u64>().ok())
         })
         .map_or(0, |pages| pages * 4096 / 1_000_000)
-}
-
-/// Removes the scratch files of an operation whatever happens.
-struct Scratch(Vec<std::path::PathBuf>);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::fs::remove_file(p);
-        }
-    }
 }
 
 impl Archive {
@@ -1081,23 +1071,6 @@ enum IngestStop {
 impl From<ContainerError> for IngestStop {
     fn from(e: ContainerError) -> Self {
         IngestStop::Container(e)
-    }
-}
-
-/// Hashes what it writes.
-struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: MultiHasher,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -1,0 +1,71 @@
+//! Small file helpers the use cases share: scratch files removed whatever happens, a writer
+//! that hashes what passes, durable writes of key material, PEM and HTML text.
+
+use carnac_model::MultiHasher;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Removes its scratch files whatever happens.
+pub(crate) struct Scratch(pub Vec<PathBuf>);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Hashes what it writes.
+pub(crate) struct HashingWriter<W: Write> {
+    pub inner: W,
+    pub hasher: MultiHasher,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes `bytes` to `path` with `mode` (0o600 for keys) through a temporary name, synced
+/// before the rename: a crash leaves the old file or the new one, never half of one.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+pub(crate) fn pem(cert: &x509_cert::Certificate) -> Result<String, crate::ArchiveError> {
+    use der::EncodePem;
+    cert.to_pem(der::pem::LineEnding::LF)
+        .map_err(|e| crate::ArchiveError::Invalid(format!("certificate: {e}")))
+}
+
+/// Every trust anchor, PEM, one after the other.
+pub(crate) fn anchors_pem(
+    trust: &carnac_timestamp::TrustStore,
+) -> Result<String, crate::ArchiveError> {
+    trust.anchors().iter().map(pem).collect()
+}
+
+pub(crate) fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
