@@ -40,6 +40,12 @@ impl TimestampAuthority for Counting {
     fn describe(&self) -> String {
         self.0.describe()
     }
+    fn revocation(
+        &self,
+        certificates: &[x509_cert::Certificate],
+    ) -> carnac_archive::timestamping::Revocation {
+        self.0.revocation(certificates)
+    }
 }
 
 fn archive(dir: &Path) -> (Archive, Arc<Counting>) {
@@ -69,6 +75,7 @@ fn archive(dir: &Path) -> (Archive, Arc<Counting>) {
         scanner: None,
         identifier: Arc::new(carnac_pronom::Identifier::embedded().unwrap()),
         timestamps: tsa.clone(),
+        tenant_timestamps: Default::default(),
         signer: Arc::new(
             carnac_archive::attestation::open_signer(&dir.join("signing"), "bench", &SystemClock)
                 .unwrap(),

@@ -184,7 +184,7 @@ impl Archive {
 
         let signature = self
             .signer
-            .sign_detached(&digest, &|imprint| self.timestamps.stamp(imprint))?;
+            .sign_detached(&digest, &|imprint| self.tsa(tenant).stamp(imprint))?;
         let stamp = carnac_timestamp::verify::read_tst_info(&{
             // The signature's own timestamp, for the page.
             let v = carnac_timestamp::signature::verify_detached(

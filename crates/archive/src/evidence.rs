@@ -76,6 +76,11 @@ pub struct Bundle {
     pub record: String,
     pub trust: String,
     pub certificates: String,
+    /// The CRLs (PEM) the TSAs gave for the tokens' certificates at the export.
+    pub revocation: String,
+    /// The record checked at the export with that revocation data: what is wrong, and what
+    /// could not be had (empty: every certificate covered and not revoked).
+    pub revocation_problems: Vec<String>,
 }
 
 impl Archive {
@@ -153,7 +158,7 @@ impl Archive {
     ) -> Result<EvidenceBatch, ArchiveError> {
         let count = leaves.len();
         let tree = HashTree::new(algorithm, leaves)?;
-        let token = self.timestamps.stamp(&Imprint {
+        let token = self.tsa(tenant).stamp(&Imprint {
             algorithm,
             digest: tree.root().to_vec(),
         })?;
@@ -350,7 +355,12 @@ impl Archive {
             let name = safe_name(row.filename.as_deref().unwrap_or(object.as_str()), object);
             let target = dir.join(&name);
             let tmp = dir.join(format!(".{name}.part"));
-            self.read_verified(tenant, object, &[], &mut || {
+            let algorithms: Vec<DigestAlgorithm> =
+                carnac_evidence::verify::required_algorithms(&record)
+                    .into_iter()
+                    .map(digest_algorithm)
+                    .collect();
+            let digests = self.read_verified(tenant, object, &algorithms, &mut || {
                 Ok(Box::new(std::io::BufWriter::new(std::fs::File::create(
                     &tmp,
                 )?)))
@@ -358,26 +368,60 @@ impl Archive {
             std::fs::rename(&tmp, &target)
                 .map_err(|e| ArchiveError::io(format!("writing {}", target.display()), e))?;
             write_file(&dir.join("record.ers"), &der)?;
-            let anchors = crate::files::anchors_pem(&self.trust())?;
+            let trust = self.trust();
+            let anchors = crate::files::anchors_pem(&trust)?;
             write_file(&dir.join("trust.pem"), anchors.as_bytes())?;
             let mut certificates = String::new();
+            let mut token_certs = Vec::new();
             for ats in record.archive_time_stamp_sequence.iter().flatten() {
                 let token = ats.token()?;
                 for cert in carnac_timestamp::verify::token_certificates(&token)? {
                     let p = crate::files::pem(&cert)?;
                     if !certificates.contains(&p) {
                         certificates.push_str(&p);
+                        token_certs.push(cert);
                     }
                 }
             }
             write_file(&dir.join("certificates.pem"), certificates.as_bytes())?;
-            write_file(&dir.join("README.txt"), readme(&name, &record).as_bytes())?;
+            // The tenant's TSA, and the archive's when they differ (older tokens may be its).
+            let mut revocation = self.tsa(tenant).revocation(&token_certs);
+            if self.tenant_timestamps.contains_key(tenant) {
+                let more = self.timestamps.revocation(&token_certs);
+                revocation.crls.extend(more.crls);
+                revocation.notes.extend(more.notes);
+            }
+            let mut crls_pem = String::new();
+            for crl in &revocation.crls {
+                crls_pem.push_str(&crl.to_pem()?);
+            }
+            write_file(&dir.join("revocation.pem"), crls_pem.as_bytes())?;
+            let data = digests
+                .iter()
+                .filter_map(|d| Some((hash_algorithm(d.algorithm)?, hex::decode(&d.hex).ok()?)))
+                .collect();
+            let now = self.clock.now();
+            let checked = carnac_evidence::verify::verify_with_revocation(
+                &record,
+                &data,
+                &trust,
+                std::time::Duration::from_nanos(now.unix_timestamp_nanos().max(0) as u64),
+                Some(&revocation.crls),
+            );
+            let mut revocation_problems = revocation.notes;
+            revocation_problems.extend(checked.problems);
+            write_file(
+                &dir.join("README.txt"),
+                readme(&name, &record, &revocation_problems).as_bytes(),
+            )?;
             made = Some(Bundle {
                 dir: dir.to_owned(),
                 file: name,
                 record: "record.ers".into(),
                 trust: "trust.pem".into(),
                 certificates: "certificates.pem".into(),
+                revocation: "revocation.pem".into(),
+                revocation_problems,
             });
         }
         let operation = self.new_operation()?;
@@ -424,7 +468,20 @@ fn safe_name(name: &str, object: &ObjectId) -> String {
     }
 }
 
-fn readme(file: &str, record: &EvidenceRecord) -> String {
+fn readme(file: &str, record: &EvidenceRecord, revocation_problems: &[String]) -> String {
+    let revocation = if revocation_problems.is_empty() {
+        "Checked at the export: every timestamp's certificates are covered by these CRLs and\n\
+         were not revoked when it mattered.\n"
+            .to_owned()
+    } else {
+        format!(
+            "Checked at the export, with these problems:\n{}\n",
+            revocation_problems
+                .iter()
+                .map(|p| format!("  - {p}\n"))
+                .collect::<String>()
+        )
+    };
     let stamps: usize = record
         .archive_time_stamp_sequence
         .iter()
@@ -436,16 +493,22 @@ fn readme(file: &str, record: &EvidenceRecord) -> String {
          record.ers        the evidence record, DER ({chains} chain(s), {stamps} archive timestamp(s))\n\
          trust.pem         the trust anchors of the timestamping authorities\n\
          certificates.pem  the certificates found in the timestamps, for reference\n\
+         revocation.pem    the CRLs of the certificates' issuers at the export (RFC 5280)\n\
          \n\
          To verify without the archive that made it:\n\
          \n\
-           carnac verify '{file}' --evidence record.ers --trust trust.pem\n\
+           carnac verify '{file}' --evidence record.ers --trust trust.pem --crl revocation.pem\n\
          \n\
          or with any RFC 4998 implementation (Bouncy Castle's org.bouncycastle.tsp.ers, for one),\n\
-         and each RFC 3161 token with `openssl ts -verify`. Timestamps of the built-in TSA say\n\
-         \"not qualified\" in their signer's name and carry the policy {policy}.\n\
-         No revocation data is included: the built-in TSA publishes none, and for an external TSA\n\
-         it must be fetched from its publication points.\n",
+         each RFC 3161 token with `openssl ts -verify`, and each certificate against the CRLs\n\
+         with `openssl verify -crl_check -CAfile trust.pem -CRLfile revocation.pem CERT`.\n\
+         Timestamps of the built-in TSA say \"not qualified\" in their signer's name and carry the\n\
+         policy {policy}; its CRLs are signed by its root.\n\
+         \n\
+         Revocation: a certificate revoked before a timestamp's time voids it; one revoked for a\n\
+         compromise voids the timestamps it signed that were not renewed before. Later CRLs can\n\
+         be fetched from the distribution points the certificates name.\n\
+         {revocation}",
         chains = record.archive_time_stamp_sequence.len(),
         policy = carnac_timestamp::BUILTIN_POLICY,
     )

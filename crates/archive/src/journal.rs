@@ -206,7 +206,7 @@ impl Archive {
         let first = after + 1;
         let root = merkle_root(&hashes).map_err(ArchiveError::Invalid)?;
         let sealed = chain_seal(&previous, &root).map_err(ArchiveError::Invalid)?;
-        let token = self.timestamps.stamp(&Imprint {
+        let token = self.tsa(tenant).stamp(&Imprint {
             algorithm: HashAlgorithm::Sha256,
             digest: hex::decode(&sealed).map_err(|e| ArchiveError::Invalid(e.to_string()))?,
         })?;

@@ -30,6 +30,7 @@ use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId};
 use ports::{Clock, IdGenerator, IdKind, VirusScanner};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -101,6 +102,7 @@ pub struct Archive {
     pub(crate) scanner: Option<Arc<dyn VirusScanner>>,
     pub(crate) identifier: Arc<carnac_pronom::Identifier>,
     pub(crate) timestamps: Arc<dyn timestamping::TimestampAuthority>,
+    pub(crate) tenant_timestamps: BTreeMap<TenantId, Arc<dyn timestamping::TimestampAuthority>>,
     pub(crate) signer: Arc<carnac_timestamp::signature::Signer>,
     pub(crate) config: IngestConfig,
     /// Scratch files of running operations (manifest copies, metadata spools).
@@ -115,8 +117,10 @@ pub struct Parts {
     pub ids: Arc<dyn IdGenerator>,
     pub scanner: Option<Arc<dyn VirusScanner>>,
     pub identifier: Arc<carnac_pronom::Identifier>,
-    /// Timestamps journal seals and evidence records.
+    /// Timestamps journal seals, evidence records, attestations and reports.
     pub timestamps: Arc<dyn timestamping::TimestampAuthority>,
+    /// The tenants that have their own TSA instead.
+    pub tenant_timestamps: BTreeMap<TenantId, Arc<dyn timestamping::TimestampAuthority>>,
     /// Signs the archive's attestations.
     pub signer: Arc<carnac_timestamp::signature::Signer>,
     pub config: IngestConfig,
@@ -158,6 +162,7 @@ impl Archive {
             scanner: parts.scanner,
             identifier: parts.identifier,
             timestamps: parts.timestamps,
+            tenant_timestamps: parts.tenant_timestamps,
             signer: parts.signer,
             config: parts.config,
             tmp: parts.tmp,
@@ -172,9 +177,24 @@ impl Archive {
         &self.offers
     }
 
-    /// The trust anchors of every timestamp the archive keeps.
+    /// The trust anchors of every timestamp the archive keeps, whichever tenant's.
     pub fn trust(&self) -> carnac_timestamp::TrustStore {
-        self.timestamps.trust()
+        let mut trust = self.timestamps.trust();
+        for tsa in self.tenant_timestamps.values() {
+            for anchor in tsa.trust().anchors() {
+                if !trust.anchors().contains(anchor) {
+                    trust = trust.with_anchor(anchor.clone());
+                }
+            }
+        }
+        trust
+    }
+
+    /// The TSA that timestamps `tenant`'s seals and evidence: its own, or the archive's.
+    pub(crate) fn tsa(&self, tenant: &TenantId) -> &dyn timestamping::TimestampAuthority {
+        self.tenant_timestamps
+            .get(tenant)
+            .map_or(&*self.timestamps, |t| &**t)
     }
 
     pub(crate) fn now(&self) -> String {

@@ -196,7 +196,7 @@ impl Archive {
         let digest = sha2::Sha256::digest(&json).to_vec();
         let signature = self
             .signer
-            .sign_detached(&digest, &|imprint| self.timestamps.stamp(imprint))?;
+            .sign_detached(&digest, &|imprint| self.tsa(tenant).stamp(imprint))?;
         let (signer_pem, _) = self.signer.to_pem()?;
         std::fs::create_dir_all(dir)
             .map_err(|e| ArchiveError::io(format!("creating {}", dir.display()), e))?;

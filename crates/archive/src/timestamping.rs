@@ -5,11 +5,13 @@
 use crate::ports::Clock;
 use carnac_timestamp::builtin::{BuiltinFiles, BuiltinTsa};
 use carnac_timestamp::client::HttpTsa;
+use carnac_timestamp::revocation::{Crl, distribution_points};
 use carnac_timestamp::verify::{Expected, VerifiedToken, verify_response};
 use carnac_timestamp::{Imprint, TimestampError, TrustStore, random_bytes, request};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use x509_cert::Certificate;
 
 pub trait TimestampAuthority: Send + Sync {
     /// A verified token over `imprint`.
@@ -17,7 +19,20 @@ pub trait TimestampAuthority: Send + Sync {
     /// The anchors its tokens chain to.
     fn trust(&self) -> TrustStore;
     fn describe(&self) -> String;
+    /// The revocation data it can give now for `certificates` (those of its tokens): CRLs,
+    /// and what could not be had.
+    fn revocation(&self, certificates: &[Certificate]) -> Revocation;
 }
+
+/// CRLs for a set of certificates, and notes on what could not be fetched.
+#[derive(Debug, Clone, Default)]
+pub struct Revocation {
+    pub crls: Vec<Crl>,
+    pub notes: Vec<String>,
+}
+
+/// How long a CRL of the built-in TSA says it stays current.
+const BUILTIN_CRL_NEXT_UPDATE: Duration = Duration::from_secs(7 * 86_400);
 
 fn unix(t: time::OffsetDateTime) -> Duration {
     Duration::from_nanos(t.unix_timestamp_nanos().max(0) as u64)
@@ -153,6 +168,25 @@ impl TimestampAuthority for Builtin {
     fn describe(&self) -> String {
         "the built-in TSA (not qualified)".into()
     }
+
+    /// A CRL of its root, made now: the built-in TSA revokes nothing (a replaced certificate
+    /// stays good for the tokens it signed), and says so in a signed list.
+    fn revocation(&self, _: &[Certificate]) -> Revocation {
+        let tsa = self.tsa.lock().unwrap_or_else(|p| p.into_inner());
+        match tsa
+            .crl(unix(self.clock.now()), BUILTIN_CRL_NEXT_UPDATE, &[])
+            .and_then(|der| Crl::from_der(&der))
+        {
+            Ok(crl) => Revocation {
+                crls: vec![crl],
+                notes: Vec::new(),
+            },
+            Err(e) => Revocation {
+                crls: Vec::new(),
+                notes: vec![format!("the built-in TSA's CRL: {e}")],
+            },
+        }
+    }
 }
 
 /// External TSAs over HTTP, tried in the configured order.
@@ -184,6 +218,36 @@ impl TimestampAuthority for External {
 
     fn trust(&self) -> TrustStore {
         self.trust.clone()
+    }
+
+    /// The CRLs at the distribution points the certificates name, fetched now.
+    fn revocation(&self, certificates: &[Certificate]) -> Revocation {
+        let mut out = Revocation::default();
+        let Some(client) = self.tsas.first() else {
+            return out;
+        };
+        let mut urls: Vec<String> = Vec::new();
+        for cert in certificates {
+            let points = distribution_points(cert);
+            if points.is_empty() && !self.trust.anchors().contains(cert) {
+                out.notes.push(format!(
+                    "{} names no CRL distribution point",
+                    cert.tbs_certificate.subject
+                ));
+            }
+            for url in points {
+                if !urls.contains(&url) {
+                    urls.push(url);
+                }
+            }
+        }
+        for url in urls {
+            match client.fetch_crls(&url) {
+                Ok(crls) => out.crls.extend(crls),
+                Err(e) => out.notes.push(format!("CRL not fetched: {e}")),
+            }
+        }
+        out
     }
 
     fn describe(&self) -> String {

@@ -2,6 +2,7 @@
 //! suitable for one machine. `carnac.example.toml` at the root documents each key.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +35,22 @@ pub struct Timestamp {
     pub seal_interval_seconds: u64,
     /// Evidence timestamps are renewed this many days before their TSA certificate ends.
     pub renew_before_days: u64,
+    /// PEM files of the certification authorities trusted for `https://` TSAs; empty: the
+    /// Mozilla roots built in.
+    pub tls_trust: Vec<PathBuf>,
+    /// Tenants that use their own TSAs rather than the ones above.
+    pub tenants: BTreeMap<String, TenantTimestamp>,
+}
+
+/// A tenant's own TSAs (timeout and retries are the archive's).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantTimestamp {
+    pub tsa: Vec<String>,
+    pub trust: Vec<PathBuf>,
+    pub policy: Option<String>,
+    /// Empty: the archive's `tls_trust`.
+    pub tls_trust: Vec<PathBuf>,
 }
 
 impl Default for Timestamp {
@@ -49,6 +66,8 @@ impl Default for Timestamp {
             builtin_replace_days: b.replace_before.as_secs() / 86_400,
             seal_interval_seconds: 3600,
             renew_before_days: carnac_archive::evidence::DEFAULT_RENEW_BEFORE.as_secs() / 86_400,
+            tls_trust: Vec::new(),
+            tenants: BTreeMap::new(),
         }
     }
 }
@@ -150,6 +169,14 @@ impl Config {
                         "{}: timestamp.renew_before_days must be less than timestamp.builtin_replace_days, so that renewals get the built-in TSA's next certificate",
                         path.display()
                     );
+                }
+                for (tenant, t) in &c.timestamp.tenants {
+                    if t.tsa.is_empty() || t.trust.is_empty() {
+                        anyhow::bail!(
+                            "{}: timestamp.tenants.{tenant} needs `tsa` (its TSAs) and `trust` (their trust anchors); a tenant without its own TSA uses the archive's",
+                            path.display()
+                        );
+                    }
                 }
                 Ok(c)
             }

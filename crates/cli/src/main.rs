@@ -13,6 +13,7 @@ use carnac_archive::{Archive, Parts};
 use carnac_blobstore::BlobStore;
 use carnac_model::TenantId;
 use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -89,6 +90,10 @@ enum Command {
         /// PEM file(s) of the trust anchors of the timestamping authorities.
         #[arg(long)]
         trust: Vec<PathBuf>,
+        /// CRL file(s) (PEM or DER; a bundle's revocation.pem): every timestamp's certificates
+        /// must then be covered and not revoked when it mattered.
+        #[arg(long)]
+        crl: Vec<PathBuf>,
         /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
@@ -350,7 +355,8 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
         carnac_pronom::Identifier::embedded().context("loading the PRONOM signatures")?;
     let clock: Arc<dyn carnac_archive::ports::Clock> =
         Arc::new(carnac_archive::system::SystemClock);
-    let timestamps = timestamp_authority(data, &config.timestamp, clock.clone())?;
+    let (timestamps, tenant_timestamps) =
+        timestamp_authorities(data, &config.timestamp, clock.clone())?;
     let signer = carnac_archive::attestation::open_signer(
         &data.join("signing"),
         &config.archival_agency,
@@ -365,6 +371,7 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
         scanner,
         identifier: Arc::new(identifier),
         timestamps,
+        tenant_timestamps,
         signer: Arc::new(signer),
         config: carnac_archive::IngestConfig {
             limits: carnac_container::Limits {
@@ -389,15 +396,36 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
     Ok((archive, config, guard))
 }
 
+type Authority = Arc<dyn carnac_archive::timestamping::TimestampAuthority>;
+
 /// The built-in TSA, or the configured external ones (whose trust also takes the built-in
-/// root when one exists, so that tokens made before the switch still verify).
-fn timestamp_authority(
+/// root when one exists, so that tokens made before the switch still verify); and the
+/// tenants' own.
+fn timestamp_authorities(
     data: &Path,
     config: &config::Timestamp,
     clock: Arc<dyn carnac_archive::ports::Clock>,
-) -> anyhow::Result<Arc<dyn carnac_archive::timestamping::TimestampAuthority>> {
-    use carnac_archive::timestamping::{Builtin, BuiltinPolicy, External};
-    let builtin_dir = data.join("tsa");
+) -> anyhow::Result<(Authority, BTreeMap<TenantId, Authority>)> {
+    use carnac_archive::timestamping::{Builtin, BuiltinPolicy};
+    let builtin_root = data.join("tsa").join("root.pem");
+    let mut tenants: BTreeMap<TenantId, Authority> = BTreeMap::new();
+    for (id, t) in &config.tenants {
+        let tls = if t.tls_trust.is_empty() {
+            &config.tls_trust
+        } else {
+            &t.tls_trust
+        };
+        let external = external_tsas(
+            &format!("timestamp.tenants.{id}"),
+            &t.tsa,
+            &t.trust,
+            t.policy.as_deref(),
+            tls,
+            config,
+            &builtin_root,
+        )?;
+        tenants.insert(tenant(id)?, Arc::new(external));
+    }
     if config.tsa.is_empty() {
         let policy = BuiltinPolicy {
             certificate_validity: std::time::Duration::from_secs(
@@ -405,18 +433,40 @@ fn timestamp_authority(
             ),
             replace_before: std::time::Duration::from_secs(config.builtin_replace_days * 86_400),
         };
-        return Ok(Arc::new(
-            Builtin::open(&builtin_dir, clock, policy).context("opening the built-in TSA")?,
-        ));
+        let builtin =
+            Builtin::open(&data.join("tsa"), clock, policy).context("opening the built-in TSA")?;
+        return Ok((Arc::new(builtin), tenants));
     }
-    if let Some(url) = config.tsa.iter().find(|u| !u.starts_with("http://")) {
-        bail!(
-            "timestamp.tsa {url:?}: only http:// TSAs are supported for now (RFC 3161 tokens are \
-             signed, so plain HTTP is the usual transport; HTTPS needs a TLS stack not built in yet)"
-        );
+    let external = external_tsas(
+        "timestamp",
+        &config.tsa,
+        &config.trust,
+        config.policy.as_deref(),
+        &config.tls_trust,
+        config,
+        &builtin_root,
+    )?;
+    Ok((Arc::new(external), tenants))
+}
+
+/// External TSAs over HTTP(S), tried in order, whose tokens must chain to `trust`.
+fn external_tsas(
+    key: &str,
+    urls: &[String],
+    trust_files: &[PathBuf],
+    policy: Option<&str>,
+    tls_trust: &[PathBuf],
+    config: &config::Timestamp,
+    builtin_root: &Path,
+) -> anyhow::Result<carnac_archive::timestamping::External> {
+    if let Some(url) = urls
+        .iter()
+        .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+    {
+        bail!("{key}.tsa {url:?}: a TSA is reached by an http:// or https:// URL");
     }
     let mut trust = carnac_timestamp::TrustStore::new();
-    for pem in &config.trust {
+    for pem in trust_files {
         let bytes = std::fs::read(pem).with_context(|| format!("reading {}", pem.display()))?;
         trust = trust
             .with_anchors_pem(&bytes)
@@ -424,19 +474,26 @@ fn timestamp_authority(
     }
     if trust.is_empty() {
         bail!(
-            "timestamp.tsa is set but timestamp.trust names no trust anchor: tokens could not be verified"
+            "{key}.tsa is set but {key}.trust names no trust anchor: tokens could not be verified"
         );
     }
-    let policy = config
-        .policy
-        .as_deref()
+    let mut tls_roots = Vec::new();
+    for pem in tls_trust {
+        let bytes = std::fs::read(pem).with_context(|| format!("reading {}", pem.display()))?;
+        let certs = carnac_timestamp::certificates_from_pem(&bytes)
+            .with_context(|| format!("reading {}", pem.display()))?;
+        if certs.is_empty() {
+            bail!("{}: no certificate", pem.display());
+        }
+        tls_roots.extend(certs);
+    }
+    let policy = policy
         .map(|p| {
             p.parse()
-                .map_err(|e| anyhow::anyhow!("timestamp.policy {p:?}: {e}"))
+                .map_err(|e| anyhow::anyhow!("{key}.policy {p:?}: {e}"))
         })
         .transpose()?;
-    let tsas = config
-        .tsa
+    let tsas = urls
         .iter()
         .map(|url| {
             carnac_timestamp::client::HttpTsa::new(
@@ -446,16 +503,17 @@ fn timestamp_authority(
                 std::time::Duration::from_secs(config.timeout_seconds),
                 config.retries,
             )
+            .with_tls_roots(&tls_roots)
         })
         .collect();
     // New tokens must come from the configured anchors; old ones may be the built-in TSA's.
     let mut all = trust;
-    if let Ok(root) = std::fs::read(builtin_dir.join("root.pem")) {
+    if let Ok(root) = std::fs::read(builtin_root) {
         all = all
             .with_anchors_pem(&root)
             .context("reading the built-in TSA's root")?;
     }
-    Ok(Arc::new(External::new(tsas, all)))
+    Ok(carnac_archive::timestamping::External::new(tsas, all))
 }
 
 /// The tenant given, or every tenant.
@@ -481,10 +539,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         file,
         evidence,
         trust,
+        crl,
         json,
     } = &cli.command
     {
-        return verify_offline(file, evidence, trust, *json);
+        return verify_offline(file, evidence, trust, crl, *json);
     }
     if let Command::Attestation {
         command:
@@ -972,9 +1031,18 @@ fn verify_offline(
     file: &Path,
     evidence: &Path,
     trust_files: &[PathBuf],
+    crl_files: &[PathBuf],
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    use carnac_evidence::verify::{required_algorithms, verify};
+    use carnac_evidence::verify::{required_algorithms, verify_with_revocation};
+    let mut crls = Vec::new();
+    for f in crl_files {
+        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        crls.extend(
+            carnac_timestamp::revocation::read_crls(&bytes)
+                .with_context(|| format!("reading {}", f.display()))?,
+        );
+    }
     let der = std::fs::read(evidence).with_context(|| format!("reading {}", evidence.display()))?;
     let record = carnac_evidence::EvidenceRecord::from_der(&der)
         .with_context(|| format!("reading {}", evidence.display()))?;
@@ -1015,7 +1083,13 @@ fn verify_offline(
         .collect();
     #[allow(clippy::disallowed_methods)] // Offline verification is against the real time.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
-    let v = verify(&record, &digests, &trust, now);
+    let v = verify_with_revocation(
+        &record,
+        &digests,
+        &trust,
+        now,
+        (!crl_files.is_empty()).then_some(&crls[..]),
+    );
     if json {
         println!(
             "{}",
@@ -1038,9 +1112,15 @@ fn verify_offline(
                 if s.builtin { ", not qualified" } else { "" },
                 s.certificate_until
             );
+            for r in &s.revocation {
+                println!("  {r}");
+            }
         }
         for p in &v.problems {
             println!("INVALID: {p}");
+        }
+        if crl_files.is_empty() {
+            println!("no revocation data was given (--crl): revocation was not checked");
         }
         if trust_files.is_empty() {
             println!("no trust anchor was given (--trust): no timestamp can be trusted");

@@ -4,6 +4,7 @@
 use crate::tree::recover_root;
 use crate::{EvidenceRecord, HashAlgorithm, renewal_leaf, timestamp_renewal_leaf};
 use carnac_timestamp::Imprint;
+use carnac_timestamp::revocation::{Crl, check_chain};
 use carnac_timestamp::verify::{Expected, TrustStore, VerifiedToken, verify_token};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -22,6 +23,9 @@ pub struct StampSummary {
     pub builtin: bool,
     /// The end of the TSA certificate's validity: the next renewal had to come before it.
     pub certificate_until: String,
+    /// What the revocation data says of its certificates, when it was checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocation: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +64,21 @@ pub fn verify(
     trust: &TrustStore,
     now: Duration,
 ) -> Verification {
+    verify_with_revocation(record, data, trust, now, None)
+}
+
+/// [`verify`], and when `crls` is given, the revocation status of every timestamp's
+/// certificates: each must be covered by a CRL of its issuer issued after the timestamp, and
+/// not revoked before it nor, for a compromise, before the timestamp that renewed it (for the
+/// last one, before `now`). See [`carnac_timestamp::revocation::check_chain`].
+pub fn verify_with_revocation(
+    record: &EvidenceRecord,
+    data: &HashMap<HashAlgorithm, Vec<u8>>,
+    trust: &TrustStore,
+    now: Duration,
+    crls: Option<&[Crl]>,
+) -> Verification {
+    let mut good: Vec<(String, VerifiedToken)> = Vec::new();
     let mut stamps = Vec::new();
     let mut problems = Vec::new();
     let mut previous: Option<(usize, usize, VerifiedToken)> = None;
@@ -156,8 +175,20 @@ pub fn verify(
                 tsa: v.tsa.clone(),
                 builtin: v.is_builtin(),
                 certificate_until: carnac_timestamp_text(v.signer_not_after),
+                revocation: Vec::new(),
             });
+            good.push((at, v.clone()));
             previous = Some((c, i, v));
+        }
+    }
+    if let Some(crls) = crls {
+        // Timestamps come in renewal order: each one's deadline is the next one's time.
+        for (k, (at, v)) in good.iter().enumerate() {
+            let deadline = good.get(k + 1).map_or(now, |(_, next)| next.gen_time);
+            match check_chain(&v.chain, crls, v.gen_time, deadline) {
+                Ok(notes) => stamps[k].revocation = notes,
+                Err(found) => problems.extend(found.into_iter().map(|p| format!("{at}: {p}"))),
+            }
         }
     }
     let mut renew_before = None;

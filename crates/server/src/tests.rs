@@ -28,6 +28,7 @@ fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
         timestamps: Arc::new(
             carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default()).unwrap(),
         ),
+        tenant_timestamps: Default::default(),
         signer: Arc::new(
             carnac_timestamp::signature::Signer::create(
                 "test",

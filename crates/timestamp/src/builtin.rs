@@ -159,6 +159,92 @@ impl BuiltinTsa {
         Ok(())
     }
 
+    /// A CRL signed by the root, issued at `now`, next due `now + next_update`, listing
+    /// `revoked` (serial, date, RFC 5280 reason code). The built-in TSA revokes nothing by
+    /// itself: replaced certificates stay valid for the tokens they signed.
+    pub fn crl(
+        &self,
+        now: Duration,
+        next_update: Duration,
+        revoked: &[(SerialNumber, Duration, Option<u8>)],
+    ) -> Result<Vec<u8>, TimestampError> {
+        use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+        use x509_cert::ext::Extension;
+        let algorithm = x509_cert::spki::AlgorithmIdentifierOwned {
+            oid: oid::ECDSA_SHA256,
+            parameters: None,
+        };
+        let entries = revoked
+            .iter()
+            .map(|(serial, at, reason)| {
+                let extensions = match reason {
+                    None => None,
+                    Some(code) => Some(vec![Extension {
+                        extn_id: const_oid::db::rfc5280::ID_CE_CRL_REASONS,
+                        critical: false,
+                        // ENUMERATED, one byte.
+                        extn_value: OctetString::new(vec![0x0a, 0x01, *code])
+                            .map_err(malformed("CRL reason"))?,
+                    }]),
+                };
+                Ok(RevokedCert {
+                    serial_number: serial.clone(),
+                    revocation_date: time_at(*at)?,
+                    crl_entry_extensions: extensions,
+                })
+            })
+            .collect::<Result<Vec<_>, TimestampError>>()?;
+        // RFC 5280 5.2.3: a conforming issuer includes a monotonic CRL number; the issuing
+        // time in seconds is one.
+        let number =
+            der::asn1::Uint::new(&now.as_secs().to_be_bytes()).map_err(malformed("CRL number"))?;
+        let mut extensions = vec![Extension {
+            extn_id: const_oid::db::rfc5280::ID_CE_CRL_NUMBER,
+            critical: false,
+            extn_value: OctetString::new(number.to_der().map_err(malformed("CRL number"))?)
+                .map_err(malformed("CRL number"))?,
+        }];
+        if let Ok(Some((_, ski))) = self
+            .root
+            .tbs_certificate
+            .get::<x509_cert::ext::pkix::SubjectKeyIdentifier>()
+        {
+            let aki = x509_cert::ext::pkix::AuthorityKeyIdentifier {
+                key_identifier: Some(ski.0),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            };
+            extensions.push(Extension {
+                extn_id: const_oid::db::rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER,
+                critical: false,
+                extn_value: OctetString::new(aki.to_der().map_err(malformed("CRL"))?)
+                    .map_err(malformed("CRL"))?,
+            });
+        }
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: algorithm.clone(),
+            issuer: self.root.tbs_certificate.subject.clone(),
+            this_update: time_at(now)?,
+            next_update: Some(time_at(now + next_update)?),
+            revoked_certificates: (!entries.is_empty()).then_some(entries),
+            crl_extensions: Some(extensions),
+        };
+        let signature: DerSignature = p256::ecdsa::signature::Signer::try_sign(
+            &self.root_key,
+            &tbs.to_der().map_err(malformed("CRL"))?,
+        )
+        .map_err(tsa_error("signing the CRL"))?;
+        CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: algorithm,
+            signature: der::asn1::BitString::from_bytes(signature.as_bytes())
+                .map_err(malformed("CRL signature"))?,
+        }
+        .to_der()
+        .map_err(malformed("CRL"))
+    }
+
     pub fn root(&self) -> &Certificate {
         &self.root
     }

@@ -1,5 +1,5 @@
-//! The RFC 3161 client over HTTP (section 3.4): POST `application/timestamp-query`, receive
-//! `application/timestamp-reply`. Every request carries a fresh nonce; transport failures are
+//! The RFC 3161 client over HTTP or HTTPS (section 3.4): POST `application/timestamp-query`,
+//! receive `application/timestamp-reply`. Every request carries a fresh nonce; transport failures are
 //! retried with a growing pause; a token that fails verification is never retried into
 //! acceptance, it is an error.
 
@@ -13,6 +13,7 @@ use std::time::Duration;
 pub struct HttpTsa {
     url: String,
     agent: ureq::Agent,
+    timeout: Duration,
     retries: u32,
     policy: Option<ObjectIdentifier>,
     trust: TrustStore,
@@ -28,18 +29,31 @@ impl HttpTsa {
         timeout: Duration,
         retries: u32,
     ) -> HttpTsa {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
         HttpTsa {
             url: url.to_owned(),
-            agent,
+            agent: agent(timeout, ureq::tls::RootCerts::WebPki),
+            timeout,
             retries,
             policy,
             trust,
         }
+    }
+
+    /// For `https://` URLs: trust only these certification authorities (DER) for the TLS
+    /// connection, instead of the Mozilla roots built in. The TLS connection protects nothing
+    /// the token's own signature does not; it is there because some TSAs only listen on it.
+    pub fn with_tls_roots(mut self, roots: &[Vec<u8>]) -> HttpTsa {
+        if !roots.is_empty() {
+            let certs = roots
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect();
+            self.agent = agent(
+                self.timeout,
+                ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)),
+            );
+        }
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -76,6 +90,26 @@ impl HttpTsa {
         Err(last)
     }
 
+    /// The CRLs published at `url` (a certificate's distribution point), through this TSA's
+    /// connection settings. Their signatures are checked where they are used.
+    pub fn fetch_crls(&self, url: &str) -> Result<Vec<crate::revocation::Crl>, TimestampError> {
+        let transport =
+            |e: &dyn std::fmt::Display| TimestampError::Transport(format!("{url}: {e}"));
+        let mut resp = self.agent.get(url).call().map_err(|e| transport(&e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(transport(&format!("HTTP {status}")));
+        }
+        let mut body = Vec::new();
+        // A CRL of a TSA's issuer is small; a large answer is not one.
+        resp.body_mut()
+            .as_reader()
+            .take(16 << 20)
+            .read_to_end(&mut body)
+            .map_err(|e| transport(&e))?;
+        crate::revocation::read_crls(&body)
+    }
+
     fn post(&self, req: &[u8]) -> Result<Vec<u8>, TimestampError> {
         let transport =
             |e: &dyn std::fmt::Display| TimestampError::Transport(format!("{}: {e}", self.url));
@@ -97,4 +131,13 @@ impl HttpTsa {
             .map_err(|e| transport(&e))?;
         Ok(body)
     }
+}
+
+fn agent(timeout: Duration, roots: ureq::tls::RootCerts) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into()
 }

@@ -17,6 +17,7 @@
 pub mod builtin;
 pub mod client;
 pub mod ess;
+pub mod revocation;
 pub mod signature;
 pub mod verify;
 
@@ -57,10 +58,15 @@ pub mod oid {
     pub const RSA_SHA512: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
 }
 
-/// The policy of the built-in TSA's tokens: a UUID-based OID (ITU-T X.667, arc 2.25), so that
-/// no registration is needed and no one can mistake it for a qualified service's policy.
-pub const BUILTIN_POLICY: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.25.277912433298716932117392476917416452361");
+/// The policy of the built-in TSA's tokens, in the UUID arc (ITU-T X.667, 2.25) so that no
+/// registration is needed and no one can mistake it for a qualified service's policy.
+///
+/// The arc is small because const-oid 0.9 (the version `cms` and `x509-tsp` use) holds arcs in
+/// 32 bits: the full 128-bit UUID first written here wrapped silently to this value in release
+/// builds, and every token the built-in TSA has issued carries it; it is kept so that they keep
+/// being recognised as the built-in TSA's. A test checks that the text and the value agree.
+pub const BUILTIN_POLICY_TEXT: &str = "2.25.3898204425";
+pub const BUILTIN_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap(BUILTIN_POLICY_TEXT);
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum TimestampError {
@@ -221,3 +227,13 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], TimestampError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The DER of every certificate in a PEM file.
+pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, TimestampError> {
+    use der::Encode;
+    x509_cert::Certificate::load_pem_chain(pem)
+        .map_err(malformed("PEM certificates"))?
+        .iter()
+        .map(|c| c.to_der().map_err(malformed("certificate")))
+        .collect()
+}

@@ -248,3 +248,130 @@ fn a_token_in_the_certificates_first_second_verifies() {
         .is_ok()
     );
 }
+
+#[test]
+fn the_builtin_policy_is_the_oid_its_text_says() {
+    // const-oid's arcs are 32 bits: a larger arc would wrap without a word in release builds.
+    assert_eq!(
+        crate::BUILTIN_POLICY.to_string(),
+        crate::BUILTIN_POLICY_TEXT
+    );
+}
+
+mod revocation {
+    use super::*;
+    use crate::revocation::{Crl, check_chain, read_crls};
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// A token made an hour after NOW, and its certification path.
+    fn token(tsa: &BuiltinTsa) -> Vec<Vec<u8>> {
+        let imprint = Imprint::of(HashAlgorithm::Sha256, b"revocation");
+        let resp = stamp(tsa, &imprint, &[1, 2, 3], NOW + HOUR);
+        let v = verify_response(
+            &resp,
+            &Expected {
+                imprint: &imprint,
+                nonce: Some(&[1, 2, 3]),
+                policy: None,
+            },
+            &trust(tsa),
+        )
+        .unwrap();
+        v.chain
+    }
+
+    fn crl(tsa: &BuiltinTsa, issued: Duration, revoked: &[(Duration, Option<u8>)]) -> Crl {
+        let serial = tsa.certificate().tbs_certificate.serial_number.clone();
+        let entries: Vec<_> = revoked
+            .iter()
+            .map(|(at, reason)| (serial.clone(), *at, *reason))
+            .collect();
+        Crl::from_der(
+            &tsa.crl(issued, Duration::from_secs(7 * DAY), &entries)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_fresh_crl_of_the_root_vouches_for_the_tsa_certificate() {
+        let tsa = tsa();
+        let chain = token(&tsa);
+        let notes = check_chain(
+            &chain,
+            &[crl(&tsa, NOW + 2 * HOUR, &[])],
+            NOW + HOUR,
+            NOW + 3 * HOUR,
+        )
+        .unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("not revoked"), "{notes:?}");
+        // PEM round trip, several CRLs in one file.
+        let a = crl(&tsa, NOW + 2 * HOUR, &[]);
+        let pem = format!("{}{}", a.to_pem().unwrap(), a.to_pem().unwrap());
+        let read = read_crls(pem.as_bytes()).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[0].der, a.der);
+        assert_eq!(read_crls(&a.der).unwrap()[0].der, a.der);
+    }
+
+    #[test]
+    fn a_revocation_before_the_timestamp_is_fatal_whatever_the_reason() {
+        let tsa = tsa();
+        let chain = token(&tsa);
+        let list = crl(&tsa, NOW + 2 * HOUR, &[(NOW + HOUR / 2, Some(4))]);
+        let problems = check_chain(&chain, &[list], NOW + HOUR, NOW + 3 * HOUR).unwrap_err();
+        assert!(problems[0].contains("superseded"), "{problems:?}");
+        assert!(problems[0].contains("before the timestamp"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_later_compromise_is_fatal_only_before_the_renewal() {
+        let tsa = tsa();
+        let chain = token(&tsa);
+        let compromised = |reason| crl(&tsa, NOW + 10 * HOUR, &[(NOW + 5 * HOUR, reason)]);
+        // Renewed at NOW + 6h, after the compromise: the token proves nothing.
+        let problems =
+            check_chain(&chain, &[compromised(Some(1))], NOW + HOUR, NOW + 6 * HOUR).unwrap_err();
+        assert!(problems[0].contains("keyCompromise"), "{problems:?}");
+        assert!(
+            problems[0].contains("before the timestamp was renewed"),
+            "{problems:?}"
+        );
+        // No reason counts as a compromise.
+        assert!(check_chain(&chain, &[compromised(None)], NOW + HOUR, NOW + 6 * HOUR).is_err());
+        // Renewed at NOW + 4h, before it: the renewal took over in time.
+        check_chain(&chain, &[compromised(Some(1))], NOW + HOUR, NOW + 4 * HOUR).unwrap();
+        // Superseded after the timestamp: earlier tokens stay good.
+        check_chain(&chain, &[compromised(Some(4))], NOW + HOUR, NOW + 6 * HOUR).unwrap();
+    }
+
+    #[test]
+    fn missing_stale_or_forged_revocation_data_is_named() {
+        let tsa = tsa();
+        let chain = token(&tsa);
+        let none = check_chain(&chain, &[], NOW + HOUR, NOW + HOUR).unwrap_err();
+        assert!(none[0].contains("no revocation data for"), "{none:?}");
+        let stale =
+            check_chain(&chain, &[crl(&tsa, NOW, &[])], NOW + HOUR, NOW + HOUR).unwrap_err();
+        assert!(stale[0].contains("predates the timestamp"), "{stale:?}");
+        // Another built-in TSA's root has the same name but not the same key.
+        let other = super::tsa();
+        let forged = check_chain(
+            &chain,
+            &[crl(&other, NOW + 2 * HOUR, &[])],
+            NOW + HOUR,
+            NOW + HOUR,
+        )
+        .unwrap_err();
+        assert!(
+            forged.iter().any(|p| p.contains("not signed by its key")),
+            "{forged:?}"
+        );
+        assert!(
+            forged.iter().any(|p| p.contains("no revocation data")),
+            "{forged:?}"
+        );
+    }
+}

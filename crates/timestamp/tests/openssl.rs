@@ -307,3 +307,194 @@ fn detached_signatures_verify_here_and_in_openssl() {
     std::fs::write(dir.path().join("tampered.json"), b"{}").unwrap();
     assert!(!ossl("tampered.json").status.success());
 }
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .env("TSA_DIR", dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `make_https_pki.sh`: an OpenSSL TSA whose certificate names a CRL distribution point on
+/// `port`, a TLS certificate for 127.0.0.1 and a first CRL in `pub/`.
+fn https_pki(port: u16) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(testdata().join("tsa/make_https_pki.sh"))
+        .arg(dir.path())
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    dir
+}
+
+#[test]
+fn an_https_tsa_and_the_crls_at_its_distribution_point() {
+    use carnac_timestamp::revocation::{check_chain, distribution_points};
+    let port = free_port();
+    let pki = https_pki(port);
+    let p = pki.path();
+    let crl_url = format!("https://127.0.0.1:{port}/ca.crl");
+    let gencrl = || {
+        openssl(
+            p,
+            &[
+                "ca",
+                "-config",
+                "ca.cnf",
+                "-gencrl",
+                "-keyfile",
+                "ca.key",
+                "-cert",
+                "ca.crt",
+                "-out",
+                "pub/ca.crl",
+            ],
+        )
+    };
+    std::fs::remove_file(p.join("pub/ca.crl")).unwrap();
+    let _server = HttpServer {
+        child: Command::new("python3")
+            .arg(testdata().join("tsa/tsa_http.py"))
+            .arg(port.to_string())
+            .env("TSA_DIR", p)
+            .env("TLS_CERT", p.join("tls.crt"))
+            .env("TLS_KEY", p.join("tls.key"))
+            .spawn()
+            .unwrap(),
+        port,
+    };
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "the test TSA did not start");
+
+    let url = format!("https://127.0.0.1:{port}/");
+    let ca_der =
+        carnac_timestamp::certificates_from_pem(&std::fs::read(p.join("ca.crt")).unwrap()).unwrap();
+    let client = |roots: &[Vec<u8>]| {
+        HttpTsa::new(
+            &url,
+            anchors(&p.join("ca.crt")),
+            None,
+            Duration::from_secs(10),
+            0,
+        )
+        .with_tls_roots(roots)
+    };
+    let imprint = Imprint::of(HashAlgorithm::Sha256, b"over TLS");
+    // With the Mozilla roots, this server's certificate is unknown: no token.
+    assert!(matches!(
+        client(&[]).stamp(&imprint),
+        Err(TimestampError::Transport(_))
+    ));
+    let tsa = client(&ca_der);
+    let v = tsa.stamp(&imprint).unwrap();
+    assert!(v.tsa.contains("Test TSA"), "{}", v.tsa);
+    let signer = x509_cert::Certificate::from_der(&v.chain[0]).unwrap();
+    assert_eq!(distribution_points(&signer), vec![crl_url.clone()]);
+    let in_an_hour = now() + Duration::from_secs(3600);
+
+    // Nothing published yet: the fetch fails and says where.
+    let err = tsa.fetch_crls(&crl_url).unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    // OpenSSL's CRL, not revoking it: the token's certificate is vouched for.
+    gencrl();
+    let crls = tsa.fetch_crls(&crl_url).unwrap();
+    let notes = check_chain(&v.chain, &crls, v.gen_time, in_an_hour).unwrap();
+    assert!(notes[0].contains("Test TSA: not revoked"), "{notes:?}");
+    // Revoked for a key compromise before any renewal: the token proves nothing any more.
+    openssl(
+        p,
+        &[
+            "ca",
+            "-config",
+            "ca.cnf",
+            "-revoke",
+            "tsa.crt",
+            "-keyfile",
+            "ca.key",
+            "-cert",
+            "ca.crt",
+            "-crl_reason",
+            "keyCompromise",
+        ],
+    );
+    gencrl();
+    let crls = tsa.fetch_crls(&crl_url).unwrap();
+    let problems = check_chain(&v.chain, &crls, v.gen_time, in_an_hour).unwrap_err();
+    assert!(problems[0].contains("Test TSA was revoked"), "{problems:?}");
+    assert!(problems[0].contains("keyCompromise"), "{problems:?}");
+}
+
+#[test]
+fn openssl_reads_the_builtin_crls_and_their_revocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let tsa =
+        BuiltinTsa::create(now() - Duration::from_secs(60), Duration::from_secs(86_400)).unwrap();
+    let pem = |c: &x509_cert::Certificate| c.to_pem(der::pem::LineEnding::LF).unwrap();
+    std::fs::write(p.join("root.pem"), pem(tsa.root())).unwrap();
+    std::fs::write(p.join("tsa.pem"), pem(tsa.certificate())).unwrap();
+    let write_crl =
+        |revoked: &[(x509_cert::serial_number::SerialNumber, Duration, Option<u8>)]| {
+            let der = tsa
+                .crl(now(), Duration::from_secs(86_400), revoked)
+                .unwrap();
+            let crl = carnac_timestamp::revocation::Crl::from_der(&der).unwrap();
+            std::fs::write(p.join("crl.pem"), crl.to_pem().unwrap()).unwrap();
+        };
+    let verify = || {
+        let out = Command::new("openssl")
+            .args([
+                "verify",
+                "-crl_check",
+                "-CAfile",
+                "root.pem",
+                "-CRLfile",
+                "crl.pem",
+                "tsa.pem",
+            ])
+            .current_dir(p)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    write_crl(&[]);
+    assert!(verify().contains("tsa.pem: OK"), "{}", verify());
+    let serial = tsa.certificate().tbs_certificate.serial_number.clone();
+    write_crl(&[(serial, now() - Duration::from_secs(30), Some(1))]);
+    assert!(verify().contains("certificate revoked"), "{}", verify());
+    let text = Command::new("openssl")
+        .args([
+            "crl", "-in", "crl.pem", "-noout", "-text", "-CAfile", "root.pem",
+        ])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&text.stdout),
+        String::from_utf8_lossy(&text.stderr)
+    );
+    assert!(all.contains("verify OK"), "{all}");
+    assert!(all.contains("Key Compromise"), "{all}");
+    assert!(all.contains("CRL Number"), "{all}");
+}

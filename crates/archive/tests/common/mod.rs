@@ -65,6 +65,7 @@ pub fn fixture_stores(
             carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default())
                 .expect("built-in TSA"),
         ),
+        tenant_timestamps: Default::default(),
         signer: Arc::new(
             carnac_timestamp::signature::Signer::create(
                 "test",
