@@ -214,7 +214,7 @@ impl Archive {
         // Stored in every offer under the attestation's operation, then journaled.
         let (signer_pem, _) = self.signer.to_pem()?;
         self.catalog
-            .start_operation(tenant, &operation, KIND, &self.now())?;
+            .start_operation(tenant, &operation, KIND, &self.now(), agent)?;
         let stored = (|| -> Result<(), ArchiveError> {
             for offer in &self.offers {
                 let mut batch = offer.begin(tenant, &operation)?;

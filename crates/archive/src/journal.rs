@@ -242,7 +242,7 @@ impl Archive {
             detail: detail.clone(),
         };
         self.catalog
-            .start_operation(tenant, &operation, "JOURNAL_SEAL", &self.now())?;
+            .start_operation(tenant, &operation, "JOURNAL_SEAL", &self.now(), agent)?;
         let stored = self
             .store_segment(tenant, &operation, &segment_path, &seal)
             .and_then(|()| Ok(self.catalog.record_seal(tenant, &seal, &detail, &event)?));

@@ -10,6 +10,7 @@
 //! The checks themselves are pure ([`ingest::checks`], [`referential`] parsers); this crate
 //! adds the orchestration and the I/O through the traits.
 
+pub mod accounts;
 pub mod antivirus;
 pub mod attestation;
 pub mod audit;
@@ -45,6 +46,8 @@ pub enum ArchiveError {
     Conflict(String),
     #[error("invalid request: {0}")]
     Invalid(String),
+    #[error("tenant {0} is suspended: it reads and exports its archives, it takes no transfer")]
+    Suspended(TenantId),
     #[error("the referential folder is refused, nothing was imported:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     ReferentialRejected(Vec<referential::FileError>),
     #[error(transparent)]
@@ -253,6 +256,11 @@ impl Archive {
         name: &str,
         agent: &str,
     ) -> Result<OperationId, ArchiveError> {
+        if carnac_model::access::is_reserved(tenant) {
+            return Err(ArchiveError::Invalid(format!(
+                "tenant identifiers starting with '_' are reserved for the archive ({tenant})"
+            )));
+        }
         let operation = self.new_operation()?;
         let event = NewEvent {
             tenant: tenant.clone(),
@@ -288,7 +296,7 @@ impl Archive {
             Ok(c) => c,
             Err(errors) => {
                 self.catalog
-                    .start_operation(tenant, &operation, "REFERENTIAL_IMPORT", &at)?;
+                    .start_operation(tenant, &operation, "REFERENTIAL_IMPORT", &at, agent)?;
                 let detail = json!({ "folder": dir.display().to_string(), "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>() });
                 self.close_failed(tenant, &operation, "REFERENTIAL_IMPORT", agent, &detail)?;
                 return Err(ArchiveError::ReferentialRejected(errors));

@@ -32,6 +32,114 @@ pub fn run(c: &dyn Catalog) {
     seals(c);
     evidence(c);
     chained(c);
+    accounts(c);
+    suspension(c);
+}
+
+fn account(login: &str, role: Role, tenants: &[&str]) -> Account {
+    Account {
+        login: login.into(),
+        role,
+        kind: AccountKind::Application,
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        created_at: "2026-11-29T04:00:00Z".into(),
+        disabled_at: None,
+        tenants: tenants.iter().map(|x| t(x)).collect(),
+    }
+}
+
+/// Accounts, tokens and their events are written together or not at all.
+fn accounts(c: &dyn Catalog) {
+    let before = c.journal(&t("conf-a")).expect("journal").len();
+    let alice = account("alice", Role::Archivist, &["conf-a", "conf-b"]);
+    c.create_account(
+        &alice,
+        Some("hash-1"),
+        &[
+            event("conf-a", "op-acc-a", "ACCOUNT_CREATE", Status::Ok),
+            event("conf-b", "op-acc-b", "ACCOUNT_CREATE", Status::Ok),
+        ],
+    )
+    .expect("create");
+    assert_eq!(c.account("alice").expect("get"), Some(alice.clone()));
+    assert_eq!(c.account_by_token("hash-1").expect("by token"), Some(alice.clone()));
+    assert_eq!(c.account_by_token("hash-2").expect("by token"), None);
+    assert_eq!(c.journal(&t("conf-a")).expect("journal").len(), before + 1);
+    let op = c
+        .operation(&t("conf-a"), &op("op-acc-a"))
+        .expect("operation")
+        .expect("recorded");
+    assert_eq!(op.agent.as_deref(), Some("test"));
+    // The same login again: refused, nothing written.
+    let again = c.create_account(
+        &account("alice", Role::Auditor, &["conf-a"]),
+        Some("hash-x"),
+        &[event("conf-a", "op-acc-x", "ACCOUNT_CREATE", Status::Ok)],
+    );
+    assert!(matches!(again, Err(CatalogError::Conflict(_))), "{again:?}");
+    assert_eq!(c.account_by_token("hash-x").expect("by token"), None);
+    // An unknown tenant: refused, nothing written (not even the account).
+    let unknown = c.create_account(
+        &account("bob", Role::Producer, &["conf-a", "nobody"]),
+        None,
+        &[event("conf-a", "op-acc-bob", "ACCOUNT_CREATE", Status::Ok)],
+    );
+    assert!(matches!(unknown, Err(CatalogError::NotFound(_))), "{unknown:?}");
+    assert_eq!(c.account("bob").expect("get"), None);
+    assert_eq!(c.journal(&t("conf-a")).expect("journal").len(), before + 1);
+    // Another token for alice; one for nobody is refused.
+    c.add_token(
+        "alice",
+        "hash-2",
+        "2026-11-29T04:10:00Z",
+        &[event("conf-a", "op-tok", "ACCOUNT_TOKEN", Status::Ok)],
+    )
+    .expect("token");
+    assert_eq!(c.account_by_token("hash-2").expect("by token"), Some(alice.clone()));
+    assert!(matches!(
+        c.add_token("nobody", "hash-3", "x", &[]),
+        Err(CatalogError::NotFound(_))
+    ));
+    let op_account = account("root", Role::Operator, &[]);
+    c.create_account(&op_account, None, &[]).expect("operator");
+    let logins: Vec<String> = c
+        .accounts()
+        .expect("list")
+        .into_iter()
+        .map(|a| a.login)
+        .collect();
+    assert_eq!(logins, vec!["alice", "root"]);
+    // Events without a state change of their own.
+    let n = c.journal(&t("conf-b")).expect("journal").len();
+    c.append_events(&[
+        event("conf-b", "op-req-1", "ACCESS", Status::Ok),
+        event("conf-b", "op-req-2", "ACCESS_REFUSED", Status::Ko),
+    ])
+    .expect("append");
+    let journal = c.journal(&t("conf-b")).expect("journal");
+    assert_eq!(journal.len(), n + 2);
+    assert_eq!(journal[n + 1].event.kind, "ACCESS_REFUSED");
+}
+
+fn suspension(c: &dyn Catalog) {
+    let a = t("conf-a");
+    c.suspend_tenant(&a, true, &event("conf-a", "op-susp", "TENANT_SUSPEND", Status::Ok))
+        .expect("suspend");
+    assert_eq!(
+        c.tenant(&a).expect("get").expect("exists").suspended_at.as_deref(),
+        Some("2026-11-29T04:00:00Z")
+    );
+    c.suspend_tenant(&a, false, &event("conf-a", "op-resume", "TENANT_RESUME", Status::Ok))
+        .expect("resume");
+    assert_eq!(c.tenant(&a).expect("get").expect("exists").suspended_at, None);
+    assert!(matches!(
+        c.suspend_tenant(
+            &t("nobody"),
+            true,
+            &event("nobody", "op-susp-x", "TENANT_SUSPEND", Status::Ok)
+        ),
+        Err(CatalogError::NotFound(_))
+    ));
 }
 
 fn seal_row(first: u64, last: u64, previous: &str, operation: &str) -> SealRow {
@@ -54,7 +162,7 @@ fn seals(c: &dyn Catalog) {
     let genesis = carnac_model::journal::GENESIS;
     assert!(c.seals(&a).expect("seals").is_empty());
     for o in ["op-seal-1", "op-seal-x", "op-seal-y", "op-seal-2"] {
-        c.start_operation(&a, &op(o), "JOURNAL_SEAL", "2026-11-29T05:00:00Z")
+        c.start_operation(&a, &op(o), "JOURNAL_SEAL", "2026-11-29T05:00:00Z", "test")
             .expect("start");
     }
     let first = seal_row(1, 3, genesis, "op-seal-1");
@@ -194,7 +302,7 @@ fn chained(c: &dyn Catalog) {
 /// A reply larger than any buffer an implementation might use comes back byte for byte.
 fn large_reply(c: &dyn Catalog) {
     let a = t("conf-a");
-    c.start_operation(&a, &op("op-large"), "INGEST", "2026-11-29T04:05:00Z")
+    c.start_operation(&a, &op("op-large"), "INGEST", "2026-11-29T04:05:00Z", "test")
         .expect("start");
     let atr: Vec<u8> = (0..(5 << 19) + 7).map(|i| (i % 251) as u8).collect();
     c.finish_operation(
@@ -306,10 +414,10 @@ fn referentials(c: &dyn Catalog) {
 
 fn rejected_operation(c: &dyn Catalog) {
     let a = t("conf-a");
-    c.start_operation(&a, &op("op-ko"), "INGEST", "2026-11-29T04:02:00Z")
+    c.start_operation(&a, &op("op-ko"), "INGEST", "2026-11-29T04:02:00Z", "test")
         .expect("start");
     assert!(
-        c.start_operation(&a, &op("op-ko"), "INGEST", "x").is_err(),
+        c.start_operation(&a, &op("op-ko"), "INGEST", "x", "test").is_err(),
         "ids are unique"
     );
     assert!(
@@ -388,7 +496,7 @@ fn unit(id: &str, parents: &[&str], groups: &[&str]) -> UnitRow {
 fn accepted_ingest(c: &dyn Catalog) {
     let a = t("conf-a");
     let operation = op("op-ok");
-    c.start_operation(&a, &operation, "INGEST", "2026-11-29T04:03:00Z")
+    c.start_operation(&a, &operation, "INGEST", "2026-11-29T04:03:00Z", "test")
         .expect("start");
     let groups = [GroupRow {
         id: ObjectId::new("g1").expect("id"),
@@ -496,7 +604,7 @@ fn failed_commit_leaves_nothing(c: &dyn Catalog) {
     let before = c.counts(&a).expect("counts");
     let journal_before = c.journal(&a).expect("journal").len();
     let operation = op("op-fail");
-    c.start_operation(&a, &operation, "INGEST", "2026-11-29T04:04:00Z")
+    c.start_operation(&a, &operation, "INGEST", "2026-11-29T04:04:00Z", "test")
         .expect("start");
     let groups = [GroupRow {
         id: ObjectId::new("g9").expect("id"),

@@ -11,6 +11,7 @@
 
 pub mod sqlite;
 
+use carnac_model::access::{AccountKind, Role};
 use carnac_model::journal::{Event, NewEvent};
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, UnitId};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,22 @@ pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub created_at: String,
+    /// Since when it is suspended: it still reads and exports, it takes no transfer.
+    pub suspended_at: Option<String>,
+}
+
+/// An account: a person or an application, its role, the tenants it works on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub login: String,
+    pub role: Role,
+    pub kind: AccountKind,
+    /// Argon2id (PHC string) of the SHA-256 hex of the password, when it has one.
+    #[serde(skip_serializing)]
+    pub password_hash: Option<String>,
+    pub created_at: String,
+    pub disabled_at: Option<String>,
+    pub tenants: Vec<TenantId>,
 }
 
 /// The kinds of referential, each imported and versioned on its own.
@@ -94,6 +111,9 @@ pub struct Operation {
     /// Whether a reply was sent to the transferring agency (ATR); read it with
     /// [`Catalog::reply`].
     pub has_reply: bool,
+    /// Who started it (an account, `cli`, `system`); unknown for operations recorded before
+    /// accounts existed.
+    pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +324,38 @@ pub trait Catalog: Send + Sync {
     ) -> Result<(), CatalogError>;
     fn tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, CatalogError>;
     fn tenants(&self) -> Result<Vec<Tenant>, CatalogError>;
+    /// Suspends a tenant (or lifts the suspension), with its operation and event.
+    fn suspend_tenant(
+        &self,
+        tenant: &TenantId,
+        suspended: bool,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError>;
+
+    /// Creates an account (Conflict if the login exists, NotFound for an unknown tenant),
+    /// with a first API token when given, and the events (each with its own operation) in the
+    /// same transaction.
+    fn create_account(
+        &self,
+        account: &Account,
+        token_hash: Option<&str>,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError>;
+    /// Adds an API token (its SHA-256) to an account, with its events.
+    fn add_token(
+        &self,
+        login: &str,
+        token_hash: &str,
+        at: &str,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError>;
+    fn account(&self, login: &str) -> Result<Option<Account>, CatalogError>;
+    /// The account a valid (not revoked) token belongs to.
+    fn account_by_token(&self, token_hash: &str) -> Result<Option<Account>, CatalogError>;
+    fn accounts(&self) -> Result<Vec<Account>, CatalogError>;
+    /// Events that record no state change of their own (requests, refusals), in one
+    /// transaction.
+    fn append_events(&self, events: &[NewEvent]) -> Result<(), CatalogError>;
 
     /// Stores new versions of the given referentials, with the import's operation and event.
     fn import_referentials(
@@ -378,6 +430,7 @@ pub trait Catalog: Send + Sync {
         operation: &OperationId,
         kind: &str,
         at: &str,
+        agent: &str,
     ) -> Result<(), CatalogError>;
     /// Ends an operation that added nothing (a rejected ingest), with its journal event.
     fn finish_operation(

@@ -251,6 +251,36 @@ CREATE TABLE evidence_renewals (
     FOREIGN KEY (tenant, renewed_by) REFERENCES evidence_trees(tenant, id)
 ) STRICT;
 "#,
+    // Accounts, their tenants and their API tokens (SHA-256 of the token: tokens are random
+    // 256-bit values, so a fast hash is enough; passwords get Argon2id). Suspended tenants.
+    r#"
+ALTER TABLE tenants ADD COLUMN suspended_at TEXT;
+-- Who started an operation: a producer reads the replies of its own transfers only.
+ALTER TABLE operations ADD COLUMN agent TEXT;
+
+CREATE TABLE accounts (
+    login TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    password_hash TEXT,
+    created_at TEXT NOT NULL,
+    disabled_at TEXT
+) STRICT;
+
+CREATE TABLE account_tenants (
+    login TEXT NOT NULL REFERENCES accounts(login),
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    PRIMARY KEY (login, tenant)
+) STRICT;
+
+CREATE TABLE api_tokens (
+    hash TEXT PRIMARY KEY,
+    login TEXT NOT NULL REFERENCES accounts(login),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+) STRICT;
+CREATE INDEX api_tokens_login ON api_tokens(login);
+"#,
 ];
 
 /// Size of the chunks a reply is stored in.
@@ -329,6 +359,64 @@ impl SqliteCatalog {
         tx.commit().map_err(storage)?;
         Ok(out)
     }
+}
+
+/// An operation that is done as soon as it is recorded (administration), with its event.
+fn record_done_operation(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    event: &NewEvent,
+) -> Result<(), CatalogError> {
+    tx.execute(
+        "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, agent)
+         VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6)",
+        params![
+            tenant.as_str(),
+            event.operation.as_str(),
+            event.kind,
+            event.outcome.as_str(),
+            event.time,
+            event.agent
+        ],
+    )
+    .map_err(storage)?;
+    Ok(())
+}
+
+fn read_account(
+    conn: &Connection,
+    condition: &str,
+    value: &str,
+) -> Result<Option<Account>, CatalogError> {
+    let row: Option<(String, String, String, Option<String>, String, Option<String>)> = conn
+        .query_row(
+            &format!(
+                "SELECT login, role, kind, password_hash, created_at, disabled_at FROM accounts WHERE {condition}"
+            ),
+            [value],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()
+        .map_err(storage)?;
+    let Some((login, role, kind, password_hash, created_at, disabled_at)) = row else {
+        return Ok(None);
+    };
+    let tenants = conn
+        .prepare("SELECT tenant FROM account_tenants WHERE login = ?1 ORDER BY tenant")
+        .map_err(storage)?
+        .query_map([&login], |r| r.get::<_, String>(0))
+        .map_err(storage)?
+        .map(|t| parse_id("tenant id", t.map_err(storage)?))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Account {
+        role: Role::parse(&role).ok_or_else(|| corrupt("account role", &role))?,
+        kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind", &kind))?,
+        login,
+        password_hash,
+        created_at,
+        disabled_at,
+        tenants,
+    }))
 }
 
 fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64, CatalogError> {
@@ -533,6 +621,7 @@ type RawOperation = (
     Option<String>,
     Option<String>,
     bool,
+    Option<String>,
 );
 
 fn raw_operation(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawOperation> {
@@ -545,11 +634,12 @@ fn raw_operation(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawOperation> {
         r.get(5)?,
         r.get(6)?,
         r.get(7)?,
+        r.get(8)?,
     ))
 }
 
 fn to_operation(tenant: &TenantId, raw: RawOperation) -> Result<Operation, CatalogError> {
-    let (id, kind, state, status, started_at, ended_at, summary, has_reply) = raw;
+    let (id, kind, state, status, started_at, ended_at, summary, has_reply, agent) = raw;
     Ok(Operation {
         tenant: tenant.clone(),
         id: parse_id("operation id", id)?,
@@ -565,6 +655,7 @@ fn to_operation(tenant: &TenantId, raw: RawOperation) -> Result<Operation, Catal
             .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("operation summary", e)))
             .transpose()?,
         has_reply,
+        agent,
     })
 }
 
@@ -696,18 +787,7 @@ impl Catalog for SqliteCatalog {
                 params![tenant.as_str(), name, event.time],
             )
             .map_err(storage)?;
-            tx.execute(
-                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at)
-                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5)",
-                params![
-                    tenant.as_str(),
-                    event.operation.as_str(),
-                    event.kind,
-                    event.outcome.as_str(),
-                    event.time
-                ],
-            )
-            .map_err(storage)?;
+            record_done_operation(tx, tenant, event)?;
             append_event(tx, event)?;
             Ok(())
         })
@@ -716,17 +796,18 @@ impl Catalog for SqliteCatalog {
     fn tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, CatalogError> {
         self.lock()
             .query_row(
-                "SELECT id, name, created_at FROM tenants WHERE id = ?1",
+                "SELECT id, name, created_at, suspended_at FROM tenants WHERE id = ?1",
                 [tenant.as_str()],
-                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(storage)?
-            .map(|(id, name, created_at)| {
+            .map(|(id, name, created_at, suspended_at)| {
                 Ok(Tenant {
                     id: parse_id("tenant id", id)?,
                     name,
                     created_at,
+                    suspended_at,
                 })
             })
             .transpose()
@@ -735,20 +816,174 @@ impl Catalog for SqliteCatalog {
     fn tenants(&self) -> Result<Vec<Tenant>, CatalogError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT id, name, created_at FROM tenants ORDER BY id")
+            .prepare("SELECT id, name, created_at, suspended_at FROM tenants ORDER BY id")
             .map_err(storage)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .map_err(storage)?;
         rows.map(|row| {
-            let (id, name, created_at) = row.map_err(storage)?;
+            let (id, name, created_at, suspended_at) = row.map_err(storage)?;
             Ok(Tenant {
                 id: parse_id("tenant id", id)?,
                 name,
                 created_at,
+                suspended_at,
             })
         })
         .collect()
+    }
+
+    fn suspend_tenant(
+        &self,
+        tenant: &TenantId,
+        suspended: bool,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE tenants SET suspended_at = ?2 WHERE id = ?1",
+                    params![tenant.as_str(), suspended.then_some(&event.time)],
+                )
+                .map_err(storage)?;
+            if changed == 0 {
+                return Err(CatalogError::NotFound(format!("tenant {tenant}")));
+            }
+            record_done_operation(tx, tenant, event)?;
+            append_event(tx, event)?;
+            Ok(())
+        })
+    }
+
+    fn create_account(
+        &self,
+        account: &Account,
+        token_hash: Option<&str>,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM accounts WHERE login = ?1)",
+                    [&account.login],
+                    |r| r.get(0),
+                )
+                .map_err(storage)?;
+            if exists {
+                return Err(CatalogError::Conflict(format!("account {}", account.login)));
+            }
+            tx.execute(
+                "INSERT INTO accounts (login, role, kind, password_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    account.login,
+                    account.role.as_str(),
+                    account.kind.as_str(),
+                    account.password_hash,
+                    account.created_at
+                ],
+            )
+            .map_err(storage)?;
+            for t in &account.tenants {
+                tx.execute(
+                    "INSERT INTO account_tenants (login, tenant) VALUES (?1, ?2)",
+                    params![account.login, t.as_str()],
+                )
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        CatalogError::NotFound(format!("tenant {t}"))
+                    }
+                    e => storage(e),
+                })?;
+            }
+            if let Some(hash) = token_hash {
+                tx.execute(
+                    "INSERT INTO api_tokens (hash, login, created_at) VALUES (?1, ?2, ?3)",
+                    params![hash, account.login, account.created_at],
+                )
+                .map_err(storage)?;
+            }
+            for e in events {
+                record_done_operation(tx, &e.tenant, e)?;
+                append_event(tx, e)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn add_token(
+        &self,
+        login: &str,
+        token_hash: &str,
+        at: &str,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM accounts WHERE login = ?1)",
+                    [login],
+                    |r| r.get(0),
+                )
+                .map_err(storage)?;
+            if !exists {
+                return Err(CatalogError::NotFound(format!("account {login}")));
+            }
+            tx.execute(
+                "INSERT INTO api_tokens (hash, login, created_at) VALUES (?1, ?2, ?3)",
+                params![token_hash, login, at],
+            )
+            .map_err(storage)?;
+            for e in events {
+                record_done_operation(tx, &e.tenant, e)?;
+                append_event(tx, e)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn account(&self, login: &str) -> Result<Option<Account>, CatalogError> {
+        let conn = self.lock();
+        read_account(&conn, "login = ?1", login)
+    }
+
+    fn account_by_token(&self, token_hash: &str) -> Result<Option<Account>, CatalogError> {
+        let conn = self.lock();
+        read_account(
+            &conn,
+            "login = (SELECT login FROM api_tokens WHERE hash = ?1 AND revoked_at IS NULL)",
+            token_hash,
+        )
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, CatalogError> {
+        let conn = self.lock();
+        let logins: Vec<String> = conn
+            .prepare("SELECT login FROM accounts ORDER BY login")
+            .map_err(storage)?
+            .query_map([], |r| r.get(0))
+            .map_err(storage)?
+            .collect::<Result<_, _>>()
+            .map_err(storage)?;
+        let mut out = Vec::with_capacity(logins.len());
+        for login in logins {
+            out.extend(read_account(&conn, "login = ?1", &login)?);
+        }
+        Ok(out)
+    }
+
+    fn append_events(&self, events: &[NewEvent]) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            for e in events {
+                append_event(tx, e)?;
+            }
+            Ok(())
+        })
     }
 
     fn import_referentials(
@@ -762,9 +997,9 @@ impl Catalog for SqliteCatalog {
         check_event_tenant(tenant, event)?;
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at)
-                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5)",
-                params![tenant.as_str(), operation.as_str(), event.kind, event.outcome.as_str(), at],
+                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, agent)
+                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6)",
+                params![tenant.as_str(), operation.as_str(), event.kind, event.outcome.as_str(), at, event.agent],
             )
             .map_err(storage)?;
             let mut versions = Vec::new();
@@ -833,15 +1068,16 @@ impl Catalog for SqliteCatalog {
         check_event_tenant(tenant, event)?;
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary)
-                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6)",
+                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary, agent)
+                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6, ?7)",
                 params![
                     tenant.as_str(),
                     event.operation.as_str(),
                     event.kind,
                     event.outcome.as_str(),
                     event.time,
-                    summary.to_string()
+                    summary.to_string(),
+                    event.agent
                 ],
             )
             .map_err(storage)?;
@@ -1039,9 +1275,9 @@ impl Catalog for SqliteCatalog {
                 }
             }
             tx.execute(
-                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary)
-                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6)",
-                params![t, c.event.operation.as_str(), c.event.kind, c.event.outcome.as_str(), c.event.time, c.summary.to_string()],
+                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary, agent)
+                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6, ?7)",
+                params![t, c.event.operation.as_str(), c.event.kind, c.event.outcome.as_str(), c.event.time, c.summary.to_string(), c.event.agent],
             )
             .map_err(storage)?;
             append_event(tx, c.event)?;
@@ -1158,13 +1394,14 @@ impl Catalog for SqliteCatalog {
         operation: &OperationId,
         kind: &str,
         at: &str,
+        agent: &str,
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
             let n = tx
                 .execute(
-                    "INSERT INTO operations (tenant, id, kind, state, started_at) VALUES (?1, ?2, ?3, 'RUNNING', ?4)
+                    "INSERT INTO operations (tenant, id, kind, state, started_at, agent) VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5)
                      ON CONFLICT DO NOTHING",
-                    params![tenant.as_str(), operation.as_str(), kind, at],
+                    params![tenant.as_str(), operation.as_str(), kind, at, agent],
                 )
                 .map_err(storage)?;
             if n == 0 {
@@ -1354,7 +1591,8 @@ impl Catalog for SqliteCatalog {
         let mut st = conn
             .prepare(
                 "SELECT id, kind, state, status, started_at, ended_at, summary,
-                        EXISTS(SELECT 1 FROM operation_replies r WHERE r.tenant = o.tenant AND r.operation = o.id)
+                        EXISTS(SELECT 1 FROM operation_replies r WHERE r.tenant = o.tenant AND r.operation = o.id),
+                        agent
                  FROM operations o WHERE tenant = ?1 AND id = ?2",
             )
             .map_err(storage)?;
@@ -1400,7 +1638,8 @@ impl Catalog for SqliteCatalog {
         let mut st = conn
             .prepare(
                 "SELECT id, kind, state, status, started_at, ended_at, summary,
-                        EXISTS(SELECT 1 FROM operation_replies r WHERE r.tenant = o.tenant AND r.operation = o.id)
+                        EXISTS(SELECT 1 FROM operation_replies r WHERE r.tenant = o.tenant AND r.operation = o.id),
+                        agent
                  FROM operations o WHERE tenant = ?1 ORDER BY started_at, rowid",
             )
             .map_err(storage)?;

@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Accounts of people and applications, their roles and API tokens.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// Referentials (agencies, rules, ingest contracts, archive profiles, formats).
     Referential {
         #[command(subcommand)]
@@ -150,6 +155,39 @@ enum TenantCommand {
         name: Option<String>,
     },
     /// Lists the tenants.
+    List,
+    /// Suspends a tenant: it keeps reading and exporting its archives, it takes no transfer.
+    Suspend { id: String },
+    /// Lifts a tenant's suspension.
+    Resume { id: String },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Creates an account bound to the given tenants (none for an operator).
+    Create {
+        login: String,
+        #[arg(long, value_parser = ["operator", "archivist", "producer", "control-authority", "auditor"])]
+        role: String,
+        #[arg(long)]
+        tenant: Vec<String>,
+        /// A file whose first line is the password (people, and as@lae clients).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Write a new API token for the account to this file (readable by its owner only).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// A person (default) or an application.
+        #[arg(long, default_value = "person", value_parser = ["person", "application"])]
+        kind: String,
+    },
+    /// Writes a new API token for an existing account.
+    Token {
+        login: String,
+        #[arg(long)]
+        token_file: PathBuf,
+    },
+    /// Lists the accounts, their roles and tenants.
     List,
 }
 
@@ -516,6 +554,61 @@ fn external_tsas(
     Ok(carnac_archive::timestamping::External::new(tsas, all))
 }
 
+/// The first line of a password file.
+fn read_password(path: &Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let line = text.lines().next().unwrap_or_default().to_owned();
+    if line.is_empty() {
+        bail!("{}: the first line (the password) is empty", path.display());
+    }
+    Ok(line)
+}
+
+/// A file for a secret, readable by its owner only (created so, never widened), never
+/// overwriting one that exists (the token it holds may be in use); removed if nothing was
+/// written to it.
+pub(crate) struct SecretFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl SecretFile {
+    pub(crate) fn create(path: &Path) -> anyhow::Result<SecretFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| {
+                format!(
+                    "creating {} (a secret file is never overwritten)",
+                    path.display()
+                )
+            })?;
+        Ok(SecretFile {
+            path: path.to_owned(),
+            file: Some(file),
+        })
+    }
+
+    pub(crate) fn write(&mut self, secret: &str) -> anyhow::Result<()> {
+        let mut f = self.file.take().context("the secret was already written")?;
+        writeln!(f, "{secret}")
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+impl Drop for SecretFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// The tenant given, or every tenant.
 fn tenant_or_all(archive: &Archive, id: Option<String>) -> anyhow::Result<Vec<TenantId>> {
     Ok(match id {
@@ -794,7 +887,107 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: TenantCommand::List,
         } => {
             for t in archive.catalog().tenants()? {
-                println!("{}\t{}\t{}", t.id, t.name, t.created_at);
+                if carnac_model::access::is_reserved(&t.id) {
+                    continue;
+                }
+                println!(
+                    "{}\t{}\t{}{}",
+                    t.id,
+                    t.name,
+                    t.created_at,
+                    t.suspended_at
+                        .map(|s| format!("\tsuspended since {s}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        Command::Tenant {
+            command: TenantCommand::Suspend { id },
+        } => {
+            archive.suspend_tenant(&tenant(&id)?, true, "cli")?;
+            println!("tenant {id} suspended");
+        }
+        Command::Tenant {
+            command: TenantCommand::Resume { id },
+        } => {
+            archive.suspend_tenant(&tenant(&id)?, false, "cli")?;
+            println!("tenant {id} resumed");
+        }
+        Command::Account {
+            command:
+                AccountCommand::Create {
+                    login,
+                    role,
+                    tenant: tenants,
+                    password_file,
+                    token_file,
+                    kind,
+                },
+        } => {
+            use carnac_model::access::{AccountKind, Role};
+            let role = Role::parse(&role).context("unknown role")?;
+            let kind = AccountKind::parse(&kind).context("unknown kind")?;
+            let tenants = tenants
+                .iter()
+                .map(|t| tenant(t))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let password = password_file.as_deref().map(read_password).transpose()?;
+            // The file first: a token made for a file that cannot be written would be lost.
+            let mut secret = token_file.as_deref().map(SecretFile::create).transpose()?;
+            let (account, token) = archive.create_account(
+                &carnac_archive::accounts::NewAccount {
+                    login: &login,
+                    role,
+                    kind,
+                    tenants: &tenants,
+                    password: password.as_deref(),
+                    token: token_file.is_some(),
+                },
+                "cli",
+            )?;
+            if let (Some(f), Some(token)) = (secret.as_mut(), &token) {
+                f.write(token)?;
+            }
+            println!(
+                "account {} created: {} on {}",
+                account.login,
+                account.role,
+                if account.tenants.is_empty() {
+                    "the platform".to_owned()
+                } else {
+                    account
+                        .tenants
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+        }
+        Command::Account {
+            command: AccountCommand::Token { login, token_file },
+        } => {
+            let mut secret = SecretFile::create(&token_file)?;
+            let token = archive.issue_token(&login, "cli")?;
+            secret.write(&token)?;
+            println!("a new token for {login} is in {}", token_file.display());
+        }
+        Command::Account {
+            command: AccountCommand::List,
+        } => {
+            for a in archive.accounts()? {
+                println!(
+                    "{}\t{}\t{}\t{}{}",
+                    a.login,
+                    a.role,
+                    a.kind.as_str(),
+                    a.tenants
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    if a.disabled_at.is_some() { "\tdisabled" } else { "" }
+                );
             }
         }
         Command::Referential {

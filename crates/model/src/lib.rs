@@ -4,6 +4,7 @@
 //! Nothing here does I/O, reads the clock or draws random numbers: times and identifiers come
 //! in as arguments, which keeps every rule deterministic and testable.
 
+pub mod access;
 pub mod digest;
 pub mod id;
 pub mod journal;

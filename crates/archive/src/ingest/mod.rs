@@ -170,11 +170,20 @@ impl Archive {
         agent: &str,
         progress: &dyn Progress,
     ) -> Result<IngestOutcome, ArchiveError> {
-        self.require_tenant(tenant)?;
+        match self.catalog.tenant(tenant)? {
+            None => return Err(ArchiveError::NotFound(format!("tenant {tenant}"))),
+            Some(t) if t.suspended_at.is_some() => {
+                return Err(ArchiveError::Suspended(tenant.clone()));
+            }
+            Some(_) if carnac_model::access::is_reserved(tenant) => {
+                return Err(ArchiveError::NotFound(format!("tenant {tenant}")));
+            }
+            Some(_) => {}
+        }
         let operation = self.new_operation()?;
         let started = self.now();
         self.catalog
-            .start_operation(tenant, &operation, "INGEST", &started)?;
+            .start_operation(tenant, &operation, "INGEST", &started, agent)?;
         let span = tracing::info_span!("ingest", %tenant, %operation);
         let _enter = span.enter();
         let scratch = Scratch(vec![

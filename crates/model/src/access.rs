@@ -1,0 +1,369 @@
+//! Who may do what: the roles of accounts and the one decision function every request goes
+//! through. Pure, so that the whole matrix (role × action × own tenant / another) is tested
+//! here and the HTTP layer only has to name the action of each endpoint.
+
+use crate::TenantId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The journal of the platform: operator actions that concern no tenant (listing tenants,
+/// accounts of operators). Tenant identifiers starting with `_` are reserved for the archive.
+pub const PLATFORM: &str = "_platform";
+
+/// Whether `id` is reserved for the archive itself (no tenant may be created with it).
+pub fn is_reserved(id: &TenantId) -> bool {
+    id.as_str().starts_with('_')
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Runs the platform: tenants, referentials, accounts. Never sees content.
+    Operator,
+    /// Everything on its own tenants but administration.
+    Archivist,
+    /// Sends transfers, reads the replies of its own.
+    Producer,
+    /// The departmental archives: read the tenants it controls (and, later, visas).
+    ControlAuthority,
+    /// Journals and evidence only.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Operator,
+        Role::Archivist,
+        Role::Producer,
+        Role::ControlAuthority,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Archivist => "archivist",
+            Role::Producer => "producer",
+            Role::ControlAuthority => "control-authority",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether accounts of this role work on tenants (all but the operator).
+    pub fn needs_tenants(self) -> bool {
+        self != Role::Operator
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// People log in with a password; applications (Pastell, scripts) hold tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountKind {
+    Person,
+    Application,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Person => "person",
+            AccountKind::Application => "application",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccountKind> {
+        match s {
+            "person" => Some(AccountKind::Person),
+            "application" => Some(AccountKind::Application),
+            _ => None,
+        }
+    }
+}
+
+/// An authenticated account, as requests see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub login: String,
+    pub role: Role,
+    pub tenants: Vec<TenantId>,
+}
+
+/// What a request does. Tenant-scoped actions name their tenant in [`decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    // Platform administration.
+    TenantCreate,
+    TenantList,
+    TenantSuspend,
+    AccountCreate,
+    AccountList,
+    ReferentialImport,
+    /// The tenant's referentials and their versions.
+    ReferentialRead,
+    // Content.
+    TransferSubmit,
+    /// An operation's status, ACK and ATR; a producer only for the transfers it sent.
+    OperationRead,
+    UnitSearch,
+    UnitRead,
+    ObjectDownload,
+    // Proof.
+    JournalRead,
+    EvidenceRead,
+}
+
+impl Action {
+    pub const ALL: [Action; 14] = [
+        Action::TenantCreate,
+        Action::TenantList,
+        Action::TenantSuspend,
+        Action::AccountCreate,
+        Action::AccountList,
+        Action::ReferentialImport,
+        Action::ReferentialRead,
+        Action::TransferSubmit,
+        Action::OperationRead,
+        Action::UnitSearch,
+        Action::UnitRead,
+        Action::ObjectDownload,
+        Action::JournalRead,
+        Action::EvidenceRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::TenantCreate => "tenant_create",
+            Action::TenantList => "tenant_list",
+            Action::TenantSuspend => "tenant_suspend",
+            Action::AccountCreate => "account_create",
+            Action::AccountList => "account_list",
+            Action::ReferentialImport => "referential_import",
+            Action::ReferentialRead => "referential_read",
+            Action::TransferSubmit => "transfer_submit",
+            Action::OperationRead => "operation_read",
+            Action::UnitSearch => "unit_search",
+            Action::UnitRead => "unit_read",
+            Action::ObjectDownload => "object_download",
+            Action::JournalRead => "journal_read",
+            Action::EvidenceRead => "evidence_read",
+        }
+    }
+
+    /// Whether the action changes the archive's content (refused on a suspended tenant).
+    pub fn writes_content(self) -> bool {
+        matches!(self, Action::TransferSubmit)
+    }
+}
+
+/// The decision, with the reason of a refusal (journaled, and the code sent back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// The role never does this.
+    RoleForbids,
+    /// The account is not bound to that tenant.
+    OtherTenant,
+    /// A producer asking about another account's transfer.
+    NotOwner,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        *self == Decision::Allow
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Allow => "allowed",
+            Decision::RoleForbids => "role_forbids",
+            Decision::OtherTenant => "other_tenant",
+            Decision::NotOwner => "not_owner",
+        }
+    }
+}
+
+/// Whether `who` may do `action`, on `tenant` when the action concerns one; `owner` is the
+/// account that sent the transfer an [`Action::OperationRead`] is about.
+pub fn decide(
+    who: &Principal,
+    action: Action,
+    tenant: Option<&TenantId>,
+    owner: Option<&str>,
+) -> Decision {
+    use Action::*;
+    use Role::*;
+    let role_allows = match who.role {
+        Operator => matches!(
+            action,
+            TenantCreate
+                | TenantList
+                | TenantSuspend
+                | AccountCreate
+                | AccountList
+                | ReferentialImport
+                | ReferentialRead
+        ),
+        Archivist => matches!(
+            action,
+            ReferentialRead
+                | TransferSubmit
+                | OperationRead
+                | UnitSearch
+                | UnitRead
+                | ObjectDownload
+                | JournalRead
+                | EvidenceRead
+        ),
+        Producer => matches!(action, TransferSubmit | OperationRead),
+        ControlAuthority => matches!(
+            action,
+            ReferentialRead
+                | OperationRead
+                | UnitSearch
+                | UnitRead
+                | ObjectDownload
+                | JournalRead
+                | EvidenceRead
+        ),
+        Auditor => matches!(action, JournalRead | EvidenceRead),
+    };
+    if !role_allows {
+        return Decision::RoleForbids;
+    }
+    // The operator works across tenants; everyone else only on the tenants it is bound to.
+    if who.role != Operator
+        && let Some(t) = tenant
+        && !who.tenants.contains(t)
+    {
+        return Decision::OtherTenant;
+    }
+    if who.role == Producer && action == OperationRead && owner != Some(who.login.as_str()) {
+        return Decision::NotOwner;
+    }
+    Decision::Allow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(role: Role) -> Principal {
+        Principal {
+            login: "someone".into(),
+            role,
+            tenants: vec![TenantId::new("own").unwrap()],
+        }
+    }
+
+    /// The whole matrix, written out: what each role may do on its own tenant.
+    #[test]
+    fn each_role_does_exactly_its_part() {
+        use Action::*;
+        let expected: [(Role, &[Action]); 5] = [
+            (
+                Role::Operator,
+                &[
+                    TenantCreate,
+                    TenantList,
+                    TenantSuspend,
+                    AccountCreate,
+                    AccountList,
+                    ReferentialImport,
+                    ReferentialRead,
+                ],
+            ),
+            (
+                Role::Archivist,
+                &[
+                    ReferentialRead,
+                    TransferSubmit,
+                    OperationRead,
+                    UnitSearch,
+                    UnitRead,
+                    ObjectDownload,
+                    JournalRead,
+                    EvidenceRead,
+                ],
+            ),
+            (Role::Producer, &[TransferSubmit, OperationRead]),
+            (
+                Role::ControlAuthority,
+                &[
+                    ReferentialRead,
+                    OperationRead,
+                    UnitSearch,
+                    UnitRead,
+                    ObjectDownload,
+                    JournalRead,
+                    EvidenceRead,
+                ],
+            ),
+            (Role::Auditor, &[JournalRead, EvidenceRead]),
+        ];
+        let own = TenantId::new("own").unwrap();
+        let other = TenantId::new("other").unwrap();
+        for (role, allowed) in expected {
+            let p = who(role);
+            for action in Action::ALL {
+                let on_own = decide(&p, action, Some(&own), Some("someone"));
+                assert_eq!(
+                    on_own.allowed(),
+                    allowed.contains(&action),
+                    "{role} {action:?} on its own tenant: {on_own:?}"
+                );
+                let on_other = decide(&p, action, Some(&other), Some("someone"));
+                let expect_other = allowed.contains(&action) && role == Role::Operator;
+                assert_eq!(
+                    on_other.allowed(),
+                    expect_other,
+                    "{role} {action:?} on another tenant: {on_other:?}"
+                );
+                if allowed.contains(&action) && role != Role::Operator {
+                    assert_eq!(on_other, Decision::OtherTenant);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_producer_reads_only_the_replies_of_its_own_transfers() {
+        let p = who(Role::Producer);
+        let own = TenantId::new("own").unwrap();
+        assert!(decide(&p, Action::OperationRead, Some(&own), Some("someone")).allowed());
+        assert_eq!(
+            decide(&p, Action::OperationRead, Some(&own), Some("another")),
+            Decision::NotOwner
+        );
+        assert_eq!(
+            decide(&p, Action::OperationRead, Some(&own), None),
+            Decision::NotOwner
+        );
+        // The archivist of the tenant reads them all.
+        assert!(decide(&who(Role::Archivist), Action::OperationRead, Some(&own), Some("x")).allowed());
+    }
+
+    #[test]
+    fn names_round_trip_and_reserved_ids_are_recognised() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("admin"), None);
+        assert!(is_reserved(&TenantId::new(PLATFORM).unwrap()));
+        assert!(!is_reserved(&TenantId::new("213500283").unwrap()));
+        assert_eq!(
+            serde_json::to_string(&Role::ControlAuthority).unwrap(),
+            "\"control-authority\""
+        );
+    }
+}
