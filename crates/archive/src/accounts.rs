@@ -160,7 +160,11 @@ impl Archive {
         });
         let events = self.admin_events("ACCOUNT_CREATE", &tenants, agent, &at, &detail)?;
         self.catalog
-            .create_account(&account, token.as_deref().map(sha256_hex).as_deref(), &events)
+            .create_account(
+                &account,
+                token.as_deref().map(sha256_hex).as_deref(),
+                &events,
+            )
             .map_err(|e| match e {
                 CatalogError::Conflict(what) => ArchiveError::Conflict(what),
                 CatalogError::NotFound(what) => ArchiveError::NotFound(what),
@@ -347,8 +351,8 @@ fn new_token() -> Result<String, ArchiveError> {
 fn hash_password(digest: &str) -> Result<String, ArchiveError> {
     let salt = carnac_timestamp::random_bytes::<16>()
         .map_err(|e| ArchiveError::Invalid(format!("drawing a salt: {e}")))?;
-    let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| ArchiveError::Invalid(format!("salt: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| ArchiveError::Invalid(format!("salt: {e}")))?;
     argon2::Argon2::default()
         .hash_password(digest.as_bytes(), &salt)
         .map(|h| h.to_string())

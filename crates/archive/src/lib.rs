@@ -209,7 +209,8 @@ impl Archive {
             .map_err(|e| ArchiveError::Invalid(e.to_string()))
     }
 
-    pub(crate) fn require_tenant(&self, tenant: &TenantId) -> Result<(), ArchiveError> {
+    /// NotFound unless the tenant exists.
+    pub fn require_tenant(&self, tenant: &TenantId) -> Result<(), ArchiveError> {
         match self.catalog.tenant(tenant)? {
             Some(_) => Ok(()),
             None => Err(ArchiveError::NotFound(format!("tenant {tenant}"))),
@@ -295,8 +296,13 @@ impl Archive {
         let content = match referential::read_folder(dir) {
             Ok(c) => c,
             Err(errors) => {
-                self.catalog
-                    .start_operation(tenant, &operation, "REFERENTIAL_IMPORT", &at, agent)?;
+                self.catalog.start_operation(
+                    tenant,
+                    &operation,
+                    "REFERENTIAL_IMPORT",
+                    &at,
+                    agent,
+                )?;
                 let detail = json!({ "folder": dir.display().to_string(), "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>() });
                 self.close_failed(tenant, &operation, "REFERENTIAL_IMPORT", agent, &detail)?;
                 return Err(ArchiveError::ReferentialRejected(errors));

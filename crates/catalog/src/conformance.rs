@@ -62,7 +62,10 @@ fn accounts(c: &dyn Catalog) {
     )
     .expect("create");
     assert_eq!(c.account("alice").expect("get"), Some(alice.clone()));
-    assert_eq!(c.account_by_token("hash-1").expect("by token"), Some(alice.clone()));
+    assert_eq!(
+        c.account_by_token("hash-1").expect("by token"),
+        Some(alice.clone())
+    );
     assert_eq!(c.account_by_token("hash-2").expect("by token"), None);
     assert_eq!(c.journal(&t("conf-a")).expect("journal").len(), before + 1);
     let op = c
@@ -84,7 +87,10 @@ fn accounts(c: &dyn Catalog) {
         None,
         &[event("conf-a", "op-acc-bob", "ACCOUNT_CREATE", Status::Ok)],
     );
-    assert!(matches!(unknown, Err(CatalogError::NotFound(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(CatalogError::NotFound(_))),
+        "{unknown:?}"
+    );
     assert_eq!(c.account("bob").expect("get"), None);
     assert_eq!(c.journal(&t("conf-a")).expect("journal").len(), before + 1);
     // Another token for alice; one for nobody is refused.
@@ -95,7 +101,10 @@ fn accounts(c: &dyn Catalog) {
         &[event("conf-a", "op-tok", "ACCOUNT_TOKEN", Status::Ok)],
     )
     .expect("token");
-    assert_eq!(c.account_by_token("hash-2").expect("by token"), Some(alice.clone()));
+    assert_eq!(
+        c.account_by_token("hash-2").expect("by token"),
+        Some(alice.clone())
+    );
     assert!(matches!(
         c.add_token("nobody", "hash-3", "x", &[]),
         Err(CatalogError::NotFound(_))
@@ -123,15 +132,30 @@ fn accounts(c: &dyn Catalog) {
 
 fn suspension(c: &dyn Catalog) {
     let a = t("conf-a");
-    c.suspend_tenant(&a, true, &event("conf-a", "op-susp", "TENANT_SUSPEND", Status::Ok))
-        .expect("suspend");
+    c.suspend_tenant(
+        &a,
+        true,
+        &event("conf-a", "op-susp", "TENANT_SUSPEND", Status::Ok),
+    )
+    .expect("suspend");
     assert_eq!(
-        c.tenant(&a).expect("get").expect("exists").suspended_at.as_deref(),
+        c.tenant(&a)
+            .expect("get")
+            .expect("exists")
+            .suspended_at
+            .as_deref(),
         Some("2026-11-29T04:00:00Z")
     );
-    c.suspend_tenant(&a, false, &event("conf-a", "op-resume", "TENANT_RESUME", Status::Ok))
-        .expect("resume");
-    assert_eq!(c.tenant(&a).expect("get").expect("exists").suspended_at, None);
+    c.suspend_tenant(
+        &a,
+        false,
+        &event("conf-a", "op-resume", "TENANT_RESUME", Status::Ok),
+    )
+    .expect("resume");
+    assert_eq!(
+        c.tenant(&a).expect("get").expect("exists").suspended_at,
+        None
+    );
     assert!(matches!(
         c.suspend_tenant(
             &t("nobody"),
@@ -302,8 +326,14 @@ fn chained(c: &dyn Catalog) {
 /// A reply larger than any buffer an implementation might use comes back byte for byte.
 fn large_reply(c: &dyn Catalog) {
     let a = t("conf-a");
-    c.start_operation(&a, &op("op-large"), "INGEST", "2026-11-29T04:05:00Z", "test")
-        .expect("start");
+    c.start_operation(
+        &a,
+        &op("op-large"),
+        "INGEST",
+        "2026-11-29T04:05:00Z",
+        "test",
+    )
+    .expect("start");
     let atr: Vec<u8> = (0..(5 << 19) + 7).map(|i| (i % 251) as u8).collect();
     c.finish_operation(
         &a,
@@ -417,7 +447,8 @@ fn rejected_operation(c: &dyn Catalog) {
     c.start_operation(&a, &op("op-ko"), "INGEST", "2026-11-29T04:02:00Z", "test")
         .expect("start");
     assert!(
-        c.start_operation(&a, &op("op-ko"), "INGEST", "x", "test").is_err(),
+        c.start_operation(&a, &op("op-ko"), "INGEST", "x", "test")
+            .is_err(),
         "ids are unique"
     );
     assert!(

@@ -388,7 +388,15 @@ fn read_account(
     condition: &str,
     value: &str,
 ) -> Result<Option<Account>, CatalogError> {
-    let row: Option<(String, String, String, Option<String>, String, Option<String>)> = conn
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+    );
+    let row: Option<Row> = conn
         .query_row(
             &format!(
                 "SELECT login, role, kind, password_hash, created_at, disabled_at FROM accounts WHERE {condition}"

@@ -986,7 +986,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .map(ToString::to_string)
                         .collect::<Vec<_>>()
                         .join(","),
-                    if a.disabled_at.is_some() { "\tdisabled" } else { "" }
+                    if a.disabled_at.is_some() {
+                        "\tdisabled"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
@@ -1409,9 +1413,10 @@ fn serve(
         .with_context(|| format!("{listen:?} is not an address:port"))?;
     if !addr.ip().is_loopback() {
         bail!(
-            "carnac serve binds to loopback addresses only until authentication exists ({addr} is not one)"
+            "carnac serve binds to loopback addresses only until it speaks TLS: API tokens must not cross a network in clear ({addr} is not loopback)"
         );
     }
+    bootstrap_admin(&archive, data)?;
     let uploads = data.join("tmp");
     let archive = Arc::new(archive);
     let interval = std::time::Duration::from_secs(seal_interval);
@@ -1435,15 +1440,40 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
-        eprintln!(
-            "carnac: serving on http://{addr} (loopback only: there is no authentication yet)"
-        );
+        eprintln!("carnac: serving on http://{addr} (loopback only until TLS)");
         carnac_server::serve(listener, state, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
         anyhow::Ok(())
     })
+}
+
+/// On first start (no account at all), an operator account `admin` and its API token, in
+/// `<data>/admin-token`, readable by its owner only.
+fn bootstrap_admin(archive: &Archive, data: &Path) -> anyhow::Result<()> {
+    if !archive.accounts()?.is_empty() {
+        return Ok(());
+    }
+    let path = data.join("admin-token");
+    let mut secret = SecretFile::create(&path)?;
+    let (_, token) = archive.create_account(
+        &carnac_archive::accounts::NewAccount {
+            login: "admin",
+            role: carnac_model::access::Role::Operator,
+            kind: carnac_model::access::AccountKind::Person,
+            tenants: &[],
+            password: None,
+            token: true,
+        },
+        "system",
+    )?;
+    secret.write(token.as_deref().context("the first account got no token")?)?;
+    eprintln!(
+        "carnac: first start: operator account `admin` created; its API token is in {} (readable by you only)",
+        path.display()
+    );
+    Ok(())
 }
 
 /// A progress bar on standard error, drawn only when it is a terminal.

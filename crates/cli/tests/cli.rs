@@ -168,16 +168,38 @@ fn serve_is_loopback_only_and_holds_the_data_folder() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut answer = String::new();
-    for _ in 0..100 {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            s.read_to_string(&mut answer).unwrap();
-            break;
+    let http = |request: &str| {
+        let mut answer = String::new();
+        for _ in 0..100 {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                s.write_all(request.as_bytes()).unwrap();
+                s.read_to_string(&mut answer).unwrap();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+        answer
+    };
+    let answer = http("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    // First start: an operator account and its token, readable by the owner only.
+    let token_file = data.path().join("admin-token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let me = http(&format!(
+        "GET /api/v1/tenants HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        token.trim()
+    ));
+    assert!(
+        me.starts_with("HTTP/1.1 200") && me.contains(r#""id":"0""#),
+        "{me}"
+    );
+    assert!(!me.contains("_platform"), "{me}");
+    let anonymous =
+        http("GET /api/v1/tenants HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
     let busy = run(
         data.path(),
         &[
@@ -195,4 +217,134 @@ fn serve_is_loopback_only_and_holds_the_data_folder() {
     );
     assert_eq!(busy.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&busy.stderr).contains("in use by another carnac process"));
+}
+
+#[test]
+fn account_create_is_the_contract() {
+    let data = data_with_tenant();
+    let p = data.path();
+    let token_file = p.join("prod.token");
+    let password_file = p.join("prod.password");
+    std::fs::write(&password_file, "s3cret\n").unwrap();
+    let out = run(
+        p,
+        &[
+            "account",
+            "create",
+            "pastell",
+            "--role",
+            "producer",
+            "--tenant",
+            "0",
+            "--password-file",
+            password_file.to_str().unwrap(),
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the token file is the owner's only");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(
+        token.starts_with("carnac_") && token.trim().len() > 40,
+        "{token}"
+    );
+    let list = run(p, &["account", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "pastell\tproducer\tperson\t0\n"
+    );
+    // An existing token file is never overwritten; the account is not made either.
+    let again = run(
+        p,
+        &[
+            "account",
+            "create",
+            "other",
+            "--role",
+            "auditor",
+            "--tenant",
+            "0",
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("never overwritten"),
+        "{again:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
+    // Roles and tenants must agree; unknown tenants and logins taken are refused, and a
+    // refused account leaves no token file behind.
+    for (args, message) in [
+        (
+            vec!["account", "create", "x", "--role", "producer"],
+            "at least one",
+        ),
+        (
+            vec![
+                "account", "create", "x", "--role", "operator", "--tenant", "0",
+            ],
+            "give no tenant",
+        ),
+        (
+            vec![
+                "account",
+                "create",
+                "x",
+                "--role",
+                "archivist",
+                "--tenant",
+                "nobody",
+            ],
+            "not found",
+        ),
+        (
+            vec![
+                "account", "create", "pastell", "--role", "auditor", "--tenant", "0",
+            ],
+            "already exists",
+        ),
+        (
+            vec!["account", "create", "x", "--role", "admin"],
+            "invalid value",
+        ),
+    ] {
+        let mut args = args;
+        let file = p.join("refused.token");
+        args.extend(["--token-file", file.to_str().unwrap()]);
+        let out = run(p, &args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!file.exists(), "{args:?} left a token file");
+    }
+    // A second token for the account.
+    let second = p.join("second.token");
+    let out = run(
+        p,
+        &[
+            "account",
+            "token",
+            "pastell",
+            "--token-file",
+            second.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_ne!(std::fs::read_to_string(&second).unwrap(), token);
+    // The creation is in the tenant's journal.
+    let conn = rusqlite::Connection::open(p.join("catalog.sqlite")).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM journal WHERE tenant = '0' AND kind IN ('ACCOUNT_CREATE', 'ACCOUNT_TOKEN')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 2);
 }

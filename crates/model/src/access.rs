@@ -102,6 +102,8 @@ pub struct Principal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Who am I: any account.
+    Identify,
     // Platform administration.
     TenantCreate,
     TenantList,
@@ -124,7 +126,8 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
+        Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
         Action::TenantSuspend,
@@ -143,6 +146,7 @@ impl Action {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Action::Identify => "identify",
             Action::TenantCreate => "tenant_create",
             Action::TenantList => "tenant_list",
             Action::TenantSuspend => "tenant_suspend",
@@ -170,6 +174,8 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Allow,
+    /// No valid credential (never returned by [`decide`], recorded by the caller).
+    Unauthenticated,
     /// The role never does this.
     RoleForbids,
     /// The account is not bound to that tenant.
@@ -186,6 +192,7 @@ impl Decision {
     pub fn as_str(&self) -> &'static str {
         match self {
             Decision::Allow => "allowed",
+            Decision::Unauthenticated => "unauthenticated",
             Decision::RoleForbids => "role_forbids",
             Decision::OtherTenant => "other_tenant",
             Decision::NotOwner => "not_owner",
@@ -203,41 +210,42 @@ pub fn decide(
 ) -> Decision {
     use Action::*;
     use Role::*;
-    let role_allows = match who.role {
-        Operator => matches!(
-            action,
-            TenantCreate
-                | TenantList
-                | TenantSuspend
-                | AccountCreate
-                | AccountList
-                | ReferentialImport
-                | ReferentialRead
-        ),
-        Archivist => matches!(
-            action,
-            ReferentialRead
-                | TransferSubmit
-                | OperationRead
-                | UnitSearch
-                | UnitRead
-                | ObjectDownload
-                | JournalRead
-                | EvidenceRead
-        ),
-        Producer => matches!(action, TransferSubmit | OperationRead),
-        ControlAuthority => matches!(
-            action,
-            ReferentialRead
-                | OperationRead
-                | UnitSearch
-                | UnitRead
-                | ObjectDownload
-                | JournalRead
-                | EvidenceRead
-        ),
-        Auditor => matches!(action, JournalRead | EvidenceRead),
-    };
+    let role_allows = action == Identify
+        || match who.role {
+            Operator => matches!(
+                action,
+                TenantCreate
+                    | TenantList
+                    | TenantSuspend
+                    | AccountCreate
+                    | AccountList
+                    | ReferentialImport
+                    | ReferentialRead
+            ),
+            Archivist => matches!(
+                action,
+                ReferentialRead
+                    | TransferSubmit
+                    | OperationRead
+                    | UnitSearch
+                    | UnitRead
+                    | ObjectDownload
+                    | JournalRead
+                    | EvidenceRead
+            ),
+            Producer => matches!(action, TransferSubmit | OperationRead),
+            ControlAuthority => matches!(
+                action,
+                ReferentialRead
+                    | OperationRead
+                    | UnitSearch
+                    | UnitRead
+                    | ObjectDownload
+                    | JournalRead
+                    | EvidenceRead
+            ),
+            Auditor => matches!(action, JournalRead | EvidenceRead),
+        };
     if !role_allows {
         return Decision::RoleForbids;
     }
@@ -274,6 +282,7 @@ mod tests {
             (
                 Role::Operator,
                 &[
+                    Identify,
                     TenantCreate,
                     TenantList,
                     TenantSuspend,
@@ -286,6 +295,7 @@ mod tests {
             (
                 Role::Archivist,
                 &[
+                    Identify,
                     ReferentialRead,
                     TransferSubmit,
                     OperationRead,
@@ -296,10 +306,11 @@ mod tests {
                     EvidenceRead,
                 ],
             ),
-            (Role::Producer, &[TransferSubmit, OperationRead]),
+            (Role::Producer, &[Identify, TransferSubmit, OperationRead]),
             (
                 Role::ControlAuthority,
                 &[
+                    Identify,
                     ReferentialRead,
                     OperationRead,
                     UnitSearch,
@@ -309,7 +320,7 @@ mod tests {
                     EvidenceRead,
                 ],
             ),
-            (Role::Auditor, &[JournalRead, EvidenceRead]),
+            (Role::Auditor, &[Identify, JournalRead, EvidenceRead]),
         ];
         let own = TenantId::new("own").unwrap();
         let other = TenantId::new("other").unwrap();
@@ -350,7 +361,15 @@ mod tests {
             Decision::NotOwner
         );
         // The archivist of the tenant reads them all.
-        assert!(decide(&who(Role::Archivist), Action::OperationRead, Some(&own), Some("x")).allowed());
+        assert!(
+            decide(
+                &who(Role::Archivist),
+                Action::OperationRead,
+                Some(&own),
+                Some("x")
+            )
+            .allowed()
+        );
     }
 
     #[test]

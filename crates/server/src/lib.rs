@@ -1,17 +1,20 @@
-//! HTTP interface of the archive (axum): health, transfers, operations and replies.
+//! HTTP interface of the archive (axum): the REST API under `/api/v1`.
 //!
 //! [`app`] builds the router over an [`Archive`]; tests drive it with `oneshot`, the binary
-//! serves it. Errors reach the wire once, in [`ApiError`]: a status, a stable machine-readable
-//! code and a message; internals are logged, not sent. Authentication, the full API and the
-//! web UI come later; until then the binary only listens on loopback.
+//! serves it. Every request under `/api/v1` is authenticated, authorized and journaled
+//! ([`auth`]) before it does anything. Errors reach the wire once, in [`ApiError`]: a status,
+//! a stable machine-readable code and a message; internals are logged, not sent.
+
+mod auth;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use carnac_archive::{Archive, ArchiveError};
+use carnac_model::access::Action;
 use carnac_model::{OperationId, TenantId};
 use serde_json::json;
 use std::io::Write;
@@ -27,6 +30,12 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/health", get(health))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/tenants", get(tenants).post(create_tenant))
+        .route("/api/v1/tenants/{tenant}/suspend", post(suspend))
+        .route("/api/v1/tenants/{tenant}/resume", post(resume))
+        .route("/api/v1/tenants/{tenant}/referentials", get(referentials))
+        .route("/api/v1/accounts", get(accounts).post(create_account))
         .route("/api/v1/tenants/{tenant}/transfers", post(transfer))
         .route(
             "/api/v1/tenants/{tenant}/operations/{operation}",
@@ -59,7 +68,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -84,6 +97,9 @@ impl From<ArchiveError> for ApiError {
             ArchiveError::Invalid(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid", m.clone())
             }
+            ArchiveError::Suspended(_) => {
+                ApiError::new(StatusCode::CONFLICT, "tenant_suspended", e.to_string())
+            }
             _ => {
                 tracing::error!(error = %e, "request failed");
                 ApiError::new(
@@ -98,12 +114,39 @@ impl From<ArchiveError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             axum::Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"carnac\", Basic realm=\"carnac\""),
+            );
+        }
+        response
     }
+}
+
+impl From<carnac_catalog::CatalogError> for ApiError {
+    fn from(e: carnac_catalog::CatalogError) -> Self {
+        ApiError::from(ArchiveError::from(e))
+    }
+}
+
+/// Runs catalog and storage work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "a blocking task failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the archive could not complete the request; see its logs",
+        )
+    })?
 }
 
 fn tenant_id(s: &str) -> Result<TenantId, ApiError> {
@@ -127,23 +170,281 @@ async fn home() -> impl IntoResponse {
     )
 }
 
+/// Whether the archive answers: its catalog is readable. Says nothing of any tenant.
 async fn health(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let archive = state.archive.clone();
-    let tenants = tokio::task::spawn_blocking(move || archive.catalog().tenants().map(|t| t.len()))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| ApiError::from(ArchiveError::from(e)))?;
-    Ok(axum::Json(json!({"status": "ok", "tenants": tenants})))
+    blocking(move || Ok(archive.catalog().tenants().map(|_| ())?)).await?;
+    Ok(axum::Json(json!({"status": "ok"})))
+}
+
+fn request<'a>(
+    method: &'a Method,
+    path: &'a str,
+    action: Action,
+    tenant: Option<&'a TenantId>,
+) -> auth::Request<'a> {
+    auth::Request {
+        method,
+        path,
+        action,
+        tenant,
+        operation: None,
+        subject: None,
+    }
+}
+
+/// The account making the request.
+async fn me(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    // Any authenticated account may know itself; journaled like the rest.
+    let who = auth::authorize(
+        &state,
+        &headers,
+        auth::Request {
+            method: &method,
+            path: "/api/v1/me",
+            action: Action::Identify,
+            tenant: None,
+            operation: None,
+            subject: None,
+        },
+    )
+    .await?;
+    Ok(
+        axum::Json(json!({"login": who.login, "role": who.role, "tenants": who.tenants}))
+            .into_response(),
+    )
+}
+
+async fn tenants(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::authorize(
+        &state,
+        &headers,
+        request(&method, "/api/v1/tenants", Action::TenantList, None),
+    )
+    .await?;
+    let archive = state.archive.clone();
+    let list = blocking(move || Ok(archive.catalog().tenants()?)).await?;
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|t| !carnac_model::access::is_reserved(&t.id))
+        .map(|t| json!({"id": t.id, "name": t.name, "created_at": t.created_at, "suspended_at": t.suspended_at}))
+        .collect();
+    Ok(axum::Json(json!({ "tenants": list })).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    id: String,
+    name: Option<String>,
+}
+
+async fn create_tenant(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let who = auth::authorize(
+        &state,
+        &headers,
+        request(&method, "/api/v1/tenants", Action::TenantCreate, None),
+    )
+    .await?;
+    let new: NewTenant = json_body(&body)?;
+    let tenant = tenant_id(&new.id)?;
+    let archive = state.archive.clone();
+    let name = new.name.unwrap_or_else(|| new.id.clone());
+    let op = blocking(move || Ok(archive.create_tenant(&tenant, &name, &who.login)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"tenant": new.id, "operation": op})),
+    )
+        .into_response())
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
+}
+
+async fn suspend(
+    state: State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    set_suspended(state, method, headers, tenant, true).await
+}
+
+async fn resume(
+    state: State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    set_suspended(state, method, headers, tenant, false).await
+}
+
+async fn set_suspended(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    tenant: String,
+    suspended: bool,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let path = format!(
+        "/api/v1/tenants/{t}/{}",
+        if suspended { "suspend" } else { "resume" }
+    );
+    let who = auth::authorize(
+        &state,
+        &headers,
+        request(&method, &path, Action::TenantSuspend, Some(&t)),
+    )
+    .await?;
+    let archive = state.archive.clone();
+    blocking(move || Ok(archive.suspend_tenant(&t, suspended, &who.login)?)).await?;
+    Ok(axum::Json(json!({"tenant": tenant, "suspended": suspended})).into_response())
+}
+
+/// The tenant's referentials: each kind with its versions.
+async fn referentials(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let path = format!("/api/v1/tenants/{t}/referentials");
+    auth::authorize(
+        &state,
+        &headers,
+        request(&method, &path, Action::ReferentialRead, Some(&t)),
+    )
+    .await?;
+    let archive = state.archive.clone();
+    let kinds = blocking(move || {
+        archive.require_tenant(&t)?;
+        let mut out = Vec::new();
+        for kind in carnac_catalog::ReferentialKind::ALL {
+            if let Some(r) = archive.catalog().referential(&t, kind)? {
+                out.push(json!({
+                    "kind": kind.as_str(),
+                    "version": r.version,
+                    "imported_at": r.imported_at,
+                    "operation": r.operation,
+                    "content": r.content,
+                }));
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(axum::Json(json!({ "referentials": kinds })).into_response())
+}
+
+async fn accounts(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::authorize(
+        &state,
+        &headers,
+        request(&method, "/api/v1/accounts", Action::AccountList, None),
+    )
+    .await?;
+    let archive = state.archive.clone();
+    let list = blocking(move || Ok(archive.accounts()?)).await?;
+    Ok(axum::Json(json!({ "accounts": list })).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccountBody {
+    login: String,
+    role: carnac_model::access::Role,
+    #[serde(default = "person")]
+    kind: carnac_model::access::AccountKind,
+    #[serde(default)]
+    tenants: Vec<String>,
+    password: Option<String>,
+    /// Give it an API token, returned once in the response.
+    #[serde(default)]
+    token: bool,
+}
+
+fn person() -> carnac_model::access::AccountKind {
+    carnac_model::access::AccountKind::Person
+}
+
+async fn create_account(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let who = auth::authorize(
+        &state,
+        &headers,
+        request(&method, "/api/v1/accounts", Action::AccountCreate, None),
+    )
+    .await?;
+    let new: NewAccountBody = json_body(&body)?;
+    let tenants = new
+        .tenants
+        .iter()
+        .map(|t| tenant_id(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let archive = state.archive.clone();
+    let (account, token) = blocking(move || {
+        Ok(archive.create_account(
+            &carnac_archive::accounts::NewAccount {
+                login: &new.login,
+                role: new.role,
+                kind: new.kind,
+                tenants: &tenants,
+                password: new.password.as_deref(),
+                token: new.token,
+            },
+            &who.login,
+        )?)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"account": account, "token": token})),
+    )
+        .into_response())
 }
 
 /// The body is the container; it is streamed to a file (never held in memory), then ingested.
 async fn transfer(
     State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
     Path(tenant): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
     use futures_util::StreamExt;
     let tenant = tenant_id(&tenant)?;
+    let path = format!("/api/v1/tenants/{tenant}/transfers");
+    let who = auth::authorize(
+        &state,
+        &headers,
+        request(&method, &path, Action::TransferSubmit, Some(&tenant)),
+    )
+    .await?;
     let internal = |e: std::io::Error| {
         tracing::error!(error = %e, "writing an upload");
         ApiError::new(
@@ -178,12 +479,16 @@ async fn transfer(
         ));
     }
     let archive = state.archive.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
+    let outcome = blocking(move || {
         let _keep = path;
-        archive.ingest(&tenant, file, "http", &carnac_archive::ports::NoProgress)
+        Ok(archive.ingest(
+            &tenant,
+            file,
+            &who.login,
+            &carnac_archive::ports::NoProgress,
+        )?)
     })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    .await?;
     let status = if outcome.status().is_accepted() {
         StatusCode::CREATED
     } else {
@@ -192,18 +497,32 @@ async fn transfer(
     Ok((status, axum::Json(json!({"operation": outcome.operation(), "status": outcome.status(), "summary": outcome.summary}))).into_response())
 }
 
-/// The operation of a tenant, looked up off the async threads.
+/// Authorizes reading an operation of a tenant, then looks it up.
 async fn find_operation(
     state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
     tenant: &str,
     op: &str,
+    path: &str,
 ) -> Result<carnac_catalog::Operation, ApiError> {
     let (tenant, op) = (tenant_id(tenant)?, operation_id(op)?);
+    auth::authorize(
+        state,
+        headers,
+        auth::Request {
+            method,
+            path,
+            action: Action::OperationRead,
+            tenant: Some(&tenant),
+            operation: Some(&op),
+            subject: Some(op.as_str()),
+        },
+    )
+    .await?;
     let archive = state.archive.clone();
-    tokio::task::spawn_blocking(move || archive.catalog().operation(&tenant, &op))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| ApiError::from(ArchiveError::from(e)))?
+    blocking(move || Ok(archive.catalog().operation(&tenant, &op)?))
+        .await?
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -215,9 +534,12 @@ async fn find_operation(
 
 async fn operation(
     State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let o = find_operation(&state, &tenant, &op).await?;
+    let path = format!("/api/v1/tenants/{tenant}/operations/{op}");
+    let o = find_operation(&state, &method, &headers, &tenant, &op, &path).await?;
     Ok(axum::Json(json!({
         "operation": o.id,
         "kind": o.kind,
@@ -235,9 +557,14 @@ async fn operation(
 /// is not held while a slow client reads), then streamed from that file.
 async fn atr(
     State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (tenant, op) = (tenant_id(&tenant)?, operation_id(&op)?);
+    let path = format!("/api/v1/tenants/{tenant}/operations/{op}/atr");
+    let found = find_operation(&state, &method, &headers, &tenant, &op, &path).await?;
+    let tenant = found.tenant;
+    let op = found.id;
     let archive = state.archive.clone();
     let uploads = state.uploads.clone();
     let internal = |e: std::io::Error| {
@@ -248,7 +575,7 @@ async fn atr(
             "the reply could not be read",
         )
     };
-    let copied = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+    let copied = blocking(move || {
         let file = tempfile::tempfile_in(&uploads).map_err(internal)?;
         let mut out = std::io::BufWriter::new(file);
         let found = archive.reply(&tenant, &op, &mut out)?;
@@ -256,8 +583,7 @@ async fn atr(
         std::io::Seek::rewind(&mut file).map_err(internal)?;
         Ok(found.then_some(file))
     })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    .await?;
     let file = copied.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -6,10 +6,72 @@ use axum::http::Request;
 use carnac_archive::Parts;
 use carnac_archive::system::fixed::{FixedClock, SequentialIds};
 use carnac_blobstore::memory::MemoryStore;
+use carnac_model::access::Role;
 use tower::ServiceExt;
 
 fn testdata() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+/// Tokens of the test accounts: every role on tenant 0, and an archivist of tenant `other`.
+struct Tokens {
+    operator: String,
+    archivist: String,
+    producer: String,
+    other_producer: String,
+    control: String,
+    auditor: String,
+    other_archivist: String,
+}
+
+impl Tokens {
+    fn of(&self, role: Role) -> &str {
+        match role {
+            Role::Operator => &self.operator,
+            Role::Archivist => &self.archivist,
+            Role::Producer => &self.producer,
+            Role::ControlAuthority => &self.control,
+            Role::Auditor => &self.auditor,
+        }
+    }
+}
+
+fn account(archive: &Archive, login: &str, role: Role, tenants: &[&str]) -> String {
+    let tenants: Vec<TenantId> = tenants.iter().map(|t| TenantId::new(*t).unwrap()).collect();
+    archive
+        .create_account(
+            &carnac_archive::accounts::NewAccount {
+                login,
+                role,
+                kind: carnac_model::access::AccountKind::Application,
+                tenants: &tenants,
+                password: Some("secret"),
+                token: true,
+            },
+            "test",
+        )
+        .unwrap()
+        .1
+        .unwrap()
+}
+
+fn state_with_accounts(tmp: &tempfile::TempDir) -> (Arc<AppState>, Tokens) {
+    let st = state(tmp);
+    let a = &st.archive;
+    let other = TenantId::new("other").unwrap();
+    a.create_tenant(&other, "Other", "test").unwrap();
+    a.import_referentials(&other, &testdata().join("referentials/tenant-0"), "test")
+        .unwrap();
+    let tokens = Tokens {
+        operator: account(a, "op", Role::Operator, &[]),
+        archivist: account(a, "arch", Role::Archivist, &["0"]),
+        producer: account(a, "prod", Role::Producer, &["0"]),
+        other_producer: account(a, "prod2", Role::Producer, &["0"]),
+        control: account(a, "ctl", Role::ControlAuthority, &["0"]),
+        auditor: account(a, "aud", Role::Auditor, &["0"]),
+        other_archivist: account(a, "arch-other", Role::Archivist, &["other"]),
+    };
+    (st, tokens)
 }
 
 fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
@@ -68,33 +130,53 @@ async fn send(app: &Router, req: Request<Body>) -> (StatusCode, String, Option<S
     )
 }
 
-fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).unwrap()
+fn get(uri: &str, token: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post(uri: &str, token: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(body.into())
+        .unwrap()
+}
+
+fn sip(name: &str) -> Vec<u8> {
+    std::fs::read(testdata().join("seda").join(name)).unwrap()
 }
 
 #[tokio::test]
 async fn a_transfer_its_operation_and_its_reply() {
     let tmp = tempfile::tempdir().unwrap();
-    let app = app(state(&tmp));
-    let (status, body, _) = send(&app, get("/health")).await;
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st);
+    let (status, body, _) = send(&app, Request::get("/health").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"],
-        "ok"
-    );
+    assert_eq!(body, r#"{"status":"ok"}"#, "health says nothing of tenants");
 
-    let bytes = std::fs::read(testdata().join("seda/OK_SIP-test-md5.zip")).unwrap();
-    let req = Request::post("/api/v1/tenants/0/transfers")
-        .body(Body::from(bytes))
-        .unwrap();
+    let req = post(
+        "/api/v1/tenants/0/transfers",
+        &tokens.producer,
+        sip("OK_SIP-test-md5.zip"),
+    );
     let (status, body, _) = send(&app, req).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let op = v["operation"].as_str().unwrap().to_owned();
     assert_eq!(v["status"], "OK");
 
-    let (status, body, _) = send(&app, get(&format!("/api/v1/tenants/0/operations/{op}"))).await;
-    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/operations/{op}"),
+            &tokens.producer,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let o: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         (
@@ -105,11 +187,37 @@ async fn a_transfer_its_operation_and_its_reply() {
         (Some("INGEST"), Some("OK"), Some(true))
     );
 
-    let (status, body, content_type) =
-        send(&app, get(&format!("/api/v1/tenants/0/operations/{op}/atr"))).await;
+    let (status, body, content_type) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/operations/{op}/atr"),
+            &tokens.producer,
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.unwrap().starts_with("application/xml"));
     assert!(body.contains("<ReplyCode>OK</ReplyCode>"));
+
+    // Another producer of the same tenant does not read it; its archivist does.
+    let (status, _, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/operations/{op}/atr"),
+            &tokens.other_producer,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/operations/{op}/atr"),
+            &tokens.archivist,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 
     // Uploads are removed once ingested.
     assert_eq!(
@@ -121,11 +229,13 @@ async fn a_transfer_its_operation_and_its_reply() {
 #[tokio::test]
 async fn a_rejected_transfer_is_422_with_its_reasons() {
     let tmp = tempfile::tempdir().unwrap();
-    let app = app(state(&tmp));
-    let bytes = std::fs::read(testdata().join("seda/KO_BORD_empreinte_KO.zip")).unwrap();
-    let req = Request::post("/api/v1/tenants/0/transfers")
-        .body(Body::from(bytes))
-        .unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st);
+    let req = post(
+        "/api/v1/tenants/0/transfers",
+        &tokens.archivist,
+        sip("KO_BORD_empreinte_KO.zip"),
+    );
     let (status, body, _) = send(&app, req).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -142,43 +252,57 @@ async fn a_rejected_transfer_is_422_with_its_reasons() {
 #[tokio::test]
 async fn errors_have_one_shape_and_leak_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let app = app(state(&tmp));
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st);
+    let t = &tokens.archivist;
     let cases = [
         (
-            Request::post("/api/v1/tenants/nobody/transfers")
-                .body(Body::from("x"))
-                .unwrap(),
-            StatusCode::NOT_FOUND,
-            "not_found",
+            post("/api/v1/tenants/nobody/transfers", t, "x"),
+            StatusCode::FORBIDDEN,
+            "forbidden",
         ),
         (
-            Request::post("/api/v1/tenants/0/transfers")
-                .body(Body::empty())
-                .unwrap(),
+            post("/api/v1/tenants/0/transfers", t, Body::empty()),
             StatusCode::BAD_REQUEST,
             "empty_body",
         ),
         (
-            Request::post("/api/v1/tenants/..%2Fx/transfers")
-                .body(Body::from("x"))
-                .unwrap(),
+            post("/api/v1/tenants/..%2Fx/transfers", t, "x"),
             StatusCode::BAD_REQUEST,
             "invalid_tenant",
         ),
         (
-            get("/api/v1/tenants/0/operations/op-unknown"),
+            get("/api/v1/tenants/0/operations/op-unknown", t),
             StatusCode::NOT_FOUND,
             "not_found",
         ),
         (
-            get("/api/v1/tenants/0/operations/op-unknown/atr"),
+            get("/api/v1/tenants/0/operations/op-unknown/atr", t),
             StatusCode::NOT_FOUND,
             "not_found",
         ),
         (
-            get("/api/v1/tenants/0/operations/bad%20id"),
+            get("/api/v1/tenants/0/operations/bad%20id", t),
             StatusCode::BAD_REQUEST,
             "invalid_operation",
+        ),
+        (
+            get(
+                "/api/v1/tenants/0/operations/op-unknown",
+                "carnac_not-a-token",
+            ),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        ),
+        (
+            Request::get("/api/v1/me").body(Body::empty()).unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        ),
+        (
+            post("/api/v1/tenants", &tokens.operator, "{not json"),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
         ),
     ];
     for (req, expected, code) in cases {
@@ -192,30 +316,226 @@ async fn errors_have_one_shape_and_leak_nothing() {
 }
 
 #[tokio::test]
-async fn another_tenants_operation_is_not_found() {
+async fn another_tenant_looks_the_same_whether_it_exists_or_not() {
     let tmp = tempfile::tempdir().unwrap();
-    let st = state(&tmp);
-    let other = TenantId::new("other").unwrap();
-    st.archive.create_tenant(&other, "Other", "test").unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
     let app = app(st);
-    let bytes = std::fs::read(testdata().join("seda/OK_SIP-test-md5.zip")).unwrap();
     let (_, body, _) = send(
         &app,
-        Request::post("/api/v1/tenants/0/transfers")
-            .body(Body::from(bytes))
-            .unwrap(),
+        post(
+            "/api/v1/tenants/other/transfers",
+            &tokens.other_archivist,
+            sip("OK_SIP-test-md5.zip"),
+        ),
     )
     .await;
     let op = serde_json::from_str::<serde_json::Value>(&body).unwrap()["operation"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _, _) = send(&app, get(&format!("/api/v1/tenants/other/operations/{op}"))).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Tenant 0's archivist asks for `other`'s operation, and for a tenant that does not exist.
+    let mut answers = Vec::new();
+    for tenant in ["other", "ghost"] {
+        for suffix in ["", "/atr"] {
+            let (status, body, _) = send(
+                &app,
+                get(
+                    &format!("/api/v1/tenants/{tenant}/operations/{op}{suffix}"),
+                    &tokens.archivist,
+                ),
+            )
+            .await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            answers.push(body);
+        }
+    }
+    assert_eq!(
+        answers[0], answers[2],
+        "no difference between existing and not"
+    );
+    assert_eq!(answers[1], answers[3]);
+    // And its own tenant's namespace does not hold it.
     let (status, _, _) = send(
         &app,
-        get(&format!("/api/v1/tenants/other/operations/{op}/atr")),
+        get(
+            &format!("/api/v1/tenants/0/operations/{op}"),
+            &tokens.archivist,
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn basic_credentials_carry_the_sha256_of_the_password() {
+    use base64::Engine;
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    let app = app(st);
+    let basic = |login: &str, pass: &str| {
+        Request::get("/api/v1/me")
+            .header(
+                header::AUTHORIZATION,
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{login}:{pass}"))
+                ),
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let digest = carnac_archive::accounts::password_digest("secret");
+    let (status, body, _) = send(&app, basic("prod", &digest)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#""role":"producer""#), "{body}");
+    let (status, _, _) = send(&app, basic("prod", "secret")).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the password itself is not sent"
+    );
+    let (status, _, _) = send(&app, basic("nobody", &digest)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Every role, and no account, against every endpoint, on its own tenant and on another:
+/// the exact set of allowed requests, each journaled with who asked, in the right journal.
+#[tokio::test]
+async fn the_role_matrix_of_every_endpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let archive = st.archive.clone();
+    let app = app(st);
+    // An operation in each tenant, sent by a producer of 0 and the archivist of `other`.
+    let mut ops = std::collections::HashMap::new();
+    for (tenant, token) in [("0", &tokens.producer), ("other", &tokens.other_archivist)] {
+        let (status, body, _) = send(
+            &app,
+            post(
+                &format!("/api/v1/tenants/{tenant}/transfers"),
+                token,
+                sip("OK_SIP-test-md5.zip"),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        ops.insert(tenant, v["operation"].as_str().unwrap().to_owned());
+    }
+    use Role::*;
+    // (method, path with {t} and {op}, body, roles allowed on their own tenant).
+    let endpoints: Vec<(&str, &str, &str, Vec<Role>)> = vec![
+        ("GET", "/api/v1/me", "", Role::ALL.to_vec()),
+        ("GET", "/api/v1/tenants", "", vec![Operator]),
+        (
+            "POST",
+            "/api/v1/tenants",
+            r#"{"id":"new-{n}"}"#,
+            vec![Operator],
+        ),
+        ("GET", "/api/v1/accounts", "", vec![Operator]),
+        (
+            "POST",
+            "/api/v1/accounts",
+            r#"{"login":"new-{n}","role":"auditor","tenants":["0"],"token":true}"#,
+            vec![Operator],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/referentials",
+            "",
+            vec![Operator, Archivist, ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/transfers",
+            "SIP",
+            vec![Archivist, Producer],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/operations/{op}",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/operations/{op}/atr",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        ("POST", "/api/v1/tenants/{t}/suspend", "", vec![Operator]),
+        ("POST", "/api/v1/tenants/{t}/resume", "", vec![Operator]),
+    ];
+    let journal_len = |tenant: &str| {
+        archive
+            .catalog()
+            .journal(&TenantId::new(tenant).unwrap())
+            .unwrap()
+            .len()
+    };
+    let mut n = 0;
+    for (method, template, body, allowed) in &endpoints {
+        let scoped = template.contains("{t}");
+        let tenants: &[&str] = if scoped { &["0", "other"] } else { &["-"] };
+        for tenant in tenants {
+            let mut callers: Vec<(String, Option<Role>)> = Role::ALL
+                .iter()
+                .map(|r| (tokens.of(*r).to_owned(), Some(*r)))
+                .collect();
+            callers.push(("".to_owned(), None));
+            for (token, role) in callers {
+                n += 1;
+                let path = template
+                    .replace("{t}", tenant)
+                    .replace("{op}", ops.get(tenant).map_or("", |s| s.as_str()));
+                let body: Body = match *body {
+                    "SIP" => sip("OK_SIP-test-md5.zip").into(),
+                    b => b.replace("{n}", &n.to_string()).into(),
+                };
+                let mut req = Request::builder().method(*method).uri(&path);
+                if role.is_some() {
+                    req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+                }
+                let journal = if scoped {
+                    *tenant
+                } else {
+                    carnac_model::access::PLATFORM
+                };
+                let before = journal_len(journal);
+                let (status, answer, _) = send(&app, req.body(body).unwrap()).await;
+                let expected = match role {
+                    None => false,
+                    Some(r) => allowed.contains(&r) && (*tenant != "other" || r == Operator),
+                };
+                let what = format!("{role:?} {method} {path}: {status} {answer}");
+                match (role, expected) {
+                    (None, _) => assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}"),
+                    (Some(_), false) => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
+                    (Some(_), true) => assert!(
+                        status.is_success(),
+                        "allowed, and it should succeed: {what}"
+                    ),
+                }
+                // The request is in the journal, with who asked and whether it was allowed.
+                let events = archive
+                    .catalog()
+                    .journal(&TenantId::new(journal).unwrap())
+                    .unwrap();
+                let login = role.map(|r| match r {
+                    Operator => "op",
+                    Archivist => "arch",
+                    Producer => "prod",
+                    ControlAuthority => "ctl",
+                    Auditor => "aud",
+                });
+                let recorded = events[before..].iter().any(|e| {
+                    e.event.kind == if expected { "ACCESS" } else { "ACCESS_REFUSED" }
+                        && e.event.detail["path"] == path
+                        && login.is_none_or(|l| e.event.agent == l)
+                });
+                assert!(recorded, "not journaled in {journal}: {what}");
+            }
+        }
+    }
 }

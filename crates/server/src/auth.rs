@@ -1,0 +1,137 @@
+//! Who is asking, and may they: credentials from the request, the decision of
+//! [`carnac_model::access::decide`], and the journal event of every request, allowed or not.
+//!
+//! Credentials: `Authorization: Bearer <API token>`, or HTTP Basic with the SHA-256 hex of
+//! the password (what as@lae clients such as Pastell send). A refusal says why in its code
+//! (`unauthenticated`, `forbidden`) without telling whether what was asked for exists.
+
+use crate::{ApiError, AppState, blocking};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use base64::Engine;
+use carnac_archive::accounts::Access;
+use carnac_model::access::{Action, Decision, Principal, Role, decide};
+use carnac_model::{OperationId, TenantId};
+
+/// What a request asks for, to decide and to journal.
+pub(crate) struct Request<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub action: Action,
+    pub tenant: Option<&'a TenantId>,
+    /// The operation a [`Action::OperationRead`] is about: its owner decides for producers.
+    pub operation: Option<&'a OperationId>,
+    /// What the request is about, for the journal.
+    pub subject: Option<&'a str>,
+}
+
+enum Credentials {
+    None,
+    Token(String),
+    Basic { login: String, digest: String },
+    Malformed,
+}
+
+fn credentials(headers: &HeaderMap) -> Credentials {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Credentials::None;
+    };
+    let Ok(value) = value.to_str() else {
+        return Credentials::Malformed;
+    };
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Credentials::Token(token.trim().to_owned());
+    }
+    if let Some(b64) = value.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        if let Some((login, digest)) = decoded.as_deref().and_then(|s| s.split_once(':')) {
+            return Credentials::Basic {
+                login: login.to_owned(),
+                digest: digest.to_owned(),
+            };
+        }
+    }
+    Credentials::Malformed
+}
+
+/// Authenticates and authorizes a request, and journals it either way.
+pub(crate) async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Request<'_>,
+) -> Result<Principal, ApiError> {
+    let credentials = credentials(headers);
+    let archive = state.archive.clone();
+    let method = request.method.to_string();
+    let path = request.path.to_owned();
+    let action = request.action;
+    let tenant = request.tenant.cloned();
+    let operation = request.operation.cloned();
+    let subject = request.subject.map(str::to_owned);
+    blocking(move || {
+        let (who, principal) = match credentials {
+            Credentials::None => ("anonymous".to_owned(), None),
+            Credentials::Malformed => ("anonymous (malformed credentials)".to_owned(), None),
+            Credentials::Token(token) => match archive.authenticate_token(&token)? {
+                Some(p) => (p.login.clone(), Some(p)),
+                None => ("anonymous (unknown token)".to_owned(), None),
+            },
+            Credentials::Basic { login, digest } => {
+                match archive.authenticate_password(&login, &digest)? {
+                    Some(p) => (p.login.clone(), Some(p)),
+                    // The login as given: an attempt on an account is worth knowing.
+                    None => (format!("{login} (wrong credentials)"), None),
+                }
+            }
+        };
+        let decision = match &principal {
+            None => Decision::Unauthenticated,
+            Some(p) => {
+                let mut d = decide(p, action, tenant.as_ref(), None);
+                if d == Decision::NotOwner
+                    && p.role == Role::Producer
+                    && let (Some(t), Some(op)) = (&tenant, &operation)
+                {
+                    let owner = archive.catalog().operation(t, op)?.and_then(|o| o.agent);
+                    d = decide(p, action, Some(t), owner.as_deref());
+                }
+                d
+            }
+        };
+        archive.record_access(&Access {
+            who: &who,
+            method: &method,
+            path: &path,
+            action: action.as_str(),
+            tenant: tenant.as_ref(),
+            decision: &decision,
+            subject: subject.as_deref(),
+        })?;
+        match (decision, principal) {
+            (Decision::Allow, Some(p)) => Ok(p),
+            (Decision::Unauthenticated, _) | (_, None) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "a valid API token (Authorization: Bearer) or Basic credentials are required",
+            )),
+            (Decision::RoleForbids, _) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this account's role does not allow this request",
+            )),
+            (Decision::OtherTenant, _) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this account does not work on this tenant",
+            )),
+            (Decision::NotOwner, _) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "a producer reads the operations of its own transfers only",
+            )),
+        }
+    })
+    .await
+}
