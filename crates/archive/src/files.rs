@@ -50,6 +50,17 @@ pub(crate) fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Re
     std::fs::rename(&tmp, path)
 }
 
+/// Moves a file whose bytes are already synced to `target`, and syncs the folder, so that
+/// the new name survives a crash.
+pub(crate) fn write_durably_rename(from: &Path, target: &Path) -> std::io::Result<()> {
+    std::fs::File::open(from)?.sync_all()?;
+    std::fs::rename(from, target)?;
+    if let Some(dir) = target.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 pub(crate) fn pem(cert: &x509_cert::Certificate) -> Result<String, crate::ArchiveError> {
     use der::EncodePem;
     cert.to_pem(der::pem::LineEnding::LF)

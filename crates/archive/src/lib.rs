@@ -24,6 +24,7 @@ pub mod referential;
 pub mod report;
 pub mod system;
 pub mod timestamping;
+pub mod transfers;
 
 use carnac_blobstore::{BlobError, BlobStore};
 use carnac_catalog::{Catalog, CatalogError, OperationEnd, ReferentialKind};
@@ -155,8 +156,9 @@ impl Archive {
                 "storage offers must have distinct names".into(),
             ));
         }
-        std::fs::create_dir_all(&parts.tmp)
-            .map_err(|e| ArchiveError::io(format!("creating {}", parts.tmp.display()), e))?;
+        let incoming = parts.tmp.join("incoming");
+        std::fs::create_dir_all(&incoming)
+            .map_err(|e| ArchiveError::io(format!("creating {}", incoming.display()), e))?;
         Ok(Archive {
             catalog: parts.catalog,
             offers: parts.offers,
@@ -397,6 +399,8 @@ impl Archive {
     /// blobs removed from every offer, and is closed as interrupted in its tenant's journal.
     /// Run at every start, before serving.
     pub fn recover(&self) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
+        // Queued transfers caught in their ingest go back to the queue, not to failure.
+        self.requeue_interrupted()?;
         let running = self.catalog.running_operations()?;
         for (tenant, operation) in &running {
             for offer in &self.offers {
@@ -414,10 +418,21 @@ impl Archive {
             self.close_failed(tenant, operation, &kind, "system", &detail)?;
             tracing::warn!(%tenant, %operation, "interrupted operation cleaned up");
         }
-        // Scratch files of the dead process.
+        // Scratch files of the dead process (not the incoming folder, whose containers are
+        // the queued transfers').
         if let Ok(entries) = std::fs::read_dir(&self.tmp) {
             for e in entries.flatten() {
-                let _ = std::fs::remove_file(e.path());
+                if e.file_type().is_ok_and(|t| t.is_file()) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        // Uploads that never became queued transfers (the process stopped while receiving).
+        if let Ok(entries) = std::fs::read_dir(self.incoming_dir()) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(".upload") {
+                    let _ = std::fs::remove_file(e.path());
+                }
             }
         }
         Ok(running)

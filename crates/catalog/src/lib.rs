@@ -38,6 +38,17 @@ pub struct Tenant {
     pub suspended_at: Option<String>,
 }
 
+/// A transfer received (its container kept in the archive's incoming folder) and waiting
+/// for its ingest, or in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedTransfer {
+    pub tenant: TenantId,
+    pub operation: OperationId,
+    pub received_at: String,
+    pub agent: String,
+    pub bytes: u64,
+}
+
 /// An account: a person or an application, its role, the tenants it works on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -353,6 +364,34 @@ pub trait Catalog: Send + Sync {
     /// The account a valid (not revoked) token belongs to.
     fn account_by_token(&self, token_hash: &str) -> Result<Option<Account>, CatalogError>;
     fn accounts(&self) -> Result<Vec<Account>, CatalogError>;
+    /// Records a transfer received and waiting for its ingest, with its event.
+    fn enqueue_transfer(
+        &self,
+        transfer: &QueuedTransfer,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError>;
+    /// Every transfer waiting or in its ingest, oldest first.
+    fn queued_transfers(&self) -> Result<Vec<QueuedTransfer>, CatalogError>;
+    fn queued_transfer(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<QueuedTransfer>, CatalogError>;
+    /// The transfer's ingest is over (its operation is done).
+    fn dequeue_transfer(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<(), CatalogError>;
+    /// An ingest of a queued transfer was interrupted: its running operation is forgotten
+    /// (it kept nothing) so that the transfer is ingested again under the same identifier,
+    /// with the event that says so.
+    fn requeue_transfer(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError>;
     /// Events that record no state change of their own (requests, refusals), in one
     /// transaction.
     fn append_events(&self, events: &[NewEvent]) -> Result<(), CatalogError>;

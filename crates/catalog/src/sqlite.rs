@@ -281,6 +281,18 @@ CREATE TABLE api_tokens (
 ) STRICT;
 CREATE INDEX api_tokens_login ON api_tokens(login);
 "#,
+    // Transfers received over HTTP and waiting for (or in) their ingest. The operation row is
+    // made when the ingest starts; the queue row goes when it is done.
+    r#"
+CREATE TABLE transfer_queue (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    operation TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (tenant, operation)
+) STRICT;
+"#,
 ];
 
 /// Size of the chunks a reply is stored in.
@@ -983,6 +995,125 @@ impl Catalog for SqliteCatalog {
             out.extend(read_account(&conn, "login = ?1", &login)?);
         }
         Ok(out)
+    }
+
+    fn enqueue_transfer(
+        &self,
+        transfer: &QueuedTransfer,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(&transfer.tenant, event)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO transfer_queue (tenant, operation, received_at, agent, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    transfer.tenant.as_str(),
+                    transfer.operation.as_str(),
+                    transfer.received_at,
+                    transfer.agent,
+                    transfer.bytes as i64
+                ],
+            )
+            .map_err(storage)?;
+            append_event(tx, event)?;
+            Ok(())
+        })
+    }
+
+    fn queued_transfers(&self) -> Result<Vec<QueuedTransfer>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT tenant, operation, received_at, agent, bytes FROM transfer_queue
+                 ORDER BY received_at, rowid",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (t, o, received_at, agent, bytes) = row.map_err(storage)?;
+            Ok(QueuedTransfer {
+                tenant: parse_id("tenant id", t)?,
+                operation: parse_id("operation id", o)?,
+                received_at,
+                agent,
+                bytes: bytes as u64,
+            })
+        })
+        .collect()
+    }
+
+    fn queued_transfer(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<QueuedTransfer>, CatalogError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT received_at, agent, bytes FROM transfer_queue WHERE tenant = ?1 AND operation = ?2",
+                params![tenant.as_str(), operation.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+            )
+            .optional()
+            .map_err(storage)?
+            .map(|(received_at, agent, bytes)| QueuedTransfer {
+                tenant: tenant.clone(),
+                operation: operation.clone(),
+                received_at,
+                agent,
+                bytes: bytes as u64,
+            }))
+    }
+
+    fn dequeue_transfer(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM transfer_queue WHERE tenant = ?1 AND operation = ?2",
+                params![tenant.as_str(), operation.as_str()],
+            )
+            .map_err(storage)?;
+            Ok(())
+        })
+    }
+
+    fn requeue_transfer(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM operations WHERE tenant = ?1 AND id = ?2 AND state = 'RUNNING'
+                       AND EXISTS (SELECT 1 FROM transfer_queue q WHERE q.tenant = ?1 AND q.operation = ?2)",
+                    params![tenant.as_str(), operation.as_str()],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(CatalogError::NotFound(format!(
+                    "interrupted queued operation {operation}"
+                )));
+            }
+            append_event(tx, event)?;
+            Ok(())
+        })
     }
 
     fn append_events(&self, events: &[NewEvent]) -> Result<(), CatalogError> {

@@ -1432,7 +1432,15 @@ fn serve(
                 }
             })?;
     }
-    let state = Arc::new(carnac_server::AppState { archive, uploads });
+    let worker = Arc::new(
+        carnac_archive::transfers::Worker::start(archive.clone())
+            .context("starting the ingest worker")?,
+    );
+    let state = Arc::new(carnac_server::AppState {
+        archive,
+        uploads,
+        worker: worker.clone(),
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -1442,11 +1450,22 @@ fn serve(
             .with_context(|| format!("listening on {addr}"))?;
         eprintln!("carnac: serving on http://{addr} (loopback only until TLS)");
         carnac_server::serve(listener, state, async {
-            let _ = tokio::signal::ctrl_c().await;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing the SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("carnac: stopping: no new request; the ingest in progress finishes, queued transfers wait for the next start");
         })
         .await?;
         anyhow::Ok(())
-    })
+    })?;
+    // Requests are over; the ingest in progress ends, the queue stays for the next start.
+    worker.finish();
+    eprintln!("carnac: stopped");
+    Ok(())
 }
 
 /// On first start (no account at all), an operator account `admin` and its API token, in

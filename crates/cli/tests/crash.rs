@@ -123,10 +123,21 @@ fn killed_ingests_leave_a_consistent_archive() {
             temporary.is_empty(),
             "round {round}: temporary files survive: {temporary:?}"
         );
+        // Nothing but the (empty) folder of received transfers.
         let scratch: Vec<_> = std::fs::read_dir(data.path().join("tmp"))
             .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "incoming")
+            .chain(
+                std::fs::read_dir(data.path().join("tmp/incoming"))
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name()),
+            )
             .collect();
-        assert!(scratch.is_empty(), "round {round}: scratch files survive");
+        assert!(
+            scratch.is_empty(),
+            "round {round}: scratch files survive: {scratch:?}"
+        );
     }
     eprintln!("crash test: {killed} ingests killed, {finished} finished before the kill");
     assert!(

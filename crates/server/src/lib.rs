@@ -22,8 +22,10 @@ use std::sync::Arc;
 
 pub struct AppState {
     pub archive: Arc<Archive>,
-    /// Where uploads are written before their ingest.
+    /// Where replies are copied before they are sent.
     pub uploads: std::path::PathBuf,
+    /// Ingests the transfers received.
+    pub worker: Arc<carnac_archive::transfers::Worker>,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -453,8 +455,13 @@ async fn transfer(
             "the upload could not be stored",
         )
     };
-    let file = tempfile::NamedTempFile::new_in(&state.uploads).map_err(internal)?;
-    let (std_file, path) = file.into_parts();
+    // Received into the archive's incoming folder, then handed over whole: the sender gets
+    // its operation once the container is durably the archive's.
+    let file = tempfile::Builder::new()
+        .prefix(".upload")
+        .tempfile_in(state.archive.incoming_dir())
+        .map_err(internal)?;
+    let (std_file, temp_path) = file.into_parts();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std_file);
     let mut stream = body.into_data_stream();
     let mut received = 0u64;
@@ -479,22 +486,23 @@ async fn transfer(
         ));
     }
     let archive = state.archive.clone();
-    let outcome = blocking(move || {
-        let _keep = path;
-        Ok(archive.ingest(
-            &tenant,
-            file,
-            &who.login,
-            &carnac_archive::ports::NoProgress,
-        )?)
+    let transfer = blocking(move || {
+        file.sync_all().map_err(internal)?;
+        drop(file);
+        // The path is the archive's from here: moved into the queue, or removed if refused.
+        let path = temp_path.keep().map_err(|e| internal(e.error))?;
+        Ok(archive.receive_transfer(&tenant, &path, &who.login)?)
     })
     .await?;
-    let status = if outcome.status().is_accepted() {
-        StatusCode::CREATED
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok((status, axum::Json(json!({"operation": outcome.operation(), "status": outcome.status(), "summary": outcome.summary}))).into_response())
+    let body = json!({
+        "operation": transfer.operation,
+        "state": "RECEIVED",
+        "bytes": transfer.bytes,
+        "received_at": transfer.received_at,
+        "status_url": format!("/api/v1/tenants/{}/operations/{}", transfer.tenant, transfer.operation),
+    });
+    state.worker.submit(transfer);
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
 /// Authorizes reading an operation of a tenant, then looks it up.
@@ -505,7 +513,7 @@ async fn find_operation(
     tenant: &str,
     op: &str,
     path: &str,
-) -> Result<carnac_catalog::Operation, ApiError> {
+) -> Result<Found, ApiError> {
     let (tenant, op) = (tenant_id(tenant)?, operation_id(op)?);
     auth::authorize(
         state,
@@ -521,15 +529,30 @@ async fn find_operation(
     )
     .await?;
     let archive = state.archive.clone();
-    blocking(move || Ok(archive.catalog().operation(&tenant, &op)?))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such operation for this tenant",
-            )
-        })
+    let (found, queued) = blocking(move || {
+        let found = archive.catalog().operation(&tenant, &op)?;
+        let queued = match found {
+            Some(_) => None,
+            None => archive.catalog().queued_transfer(&tenant, &op)?,
+        };
+        Ok((found, queued))
+    })
+    .await?;
+    match (found, queued) {
+        (Some(o), _) => Ok(Found::Operation(o)),
+        (None, Some(q)) => Ok(Found::Queued(q)),
+        (None, None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such operation for this tenant",
+        )),
+    }
+}
+
+/// An operation, or a transfer received and waiting for its ingest.
+enum Found {
+    Operation(carnac_catalog::Operation),
+    Queued(carnac_catalog::QueuedTransfer),
 }
 
 async fn operation(
@@ -539,11 +562,27 @@ async fn operation(
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let path = format!("/api/v1/tenants/{tenant}/operations/{op}");
-    let o = find_operation(&state, &method, &headers, &tenant, &op, &path).await?;
+    let o = match find_operation(&state, &method, &headers, &tenant, &op, &path).await? {
+        Found::Operation(o) => o,
+        Found::Queued(q) => {
+            return Ok(axum::Json(json!({
+                "operation": q.operation,
+                "kind": "INGEST",
+                "state": "RECEIVED",
+                "received_at": q.received_at,
+                "bytes": q.bytes,
+                "has_atr": false,
+            }))
+            .into_response());
+        }
+    };
     Ok(axum::Json(json!({
         "operation": o.id,
         "kind": o.kind,
-        "state": o.state,
+        "state": match o.state {
+            carnac_catalog::OperationState::Running => "RUNNING",
+            carnac_catalog::OperationState::Done => "DONE",
+        },
         "status": o.status,
         "started_at": o.started_at,
         "ended_at": o.ended_at,
@@ -562,7 +601,16 @@ async fn atr(
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let path = format!("/api/v1/tenants/{tenant}/operations/{op}/atr");
-    let found = find_operation(&state, &method, &headers, &tenant, &op, &path).await?;
+    let found = match find_operation(&state, &method, &headers, &tenant, &op, &path).await? {
+        Found::Operation(o) if o.state == carnac_catalog::OperationState::Done => o,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_ready",
+                "the transfer is still being ingested: its reply comes when the operation is DONE",
+            ));
+        }
+    };
     let tenant = found.tenant;
     let op = found.id;
     let archive = state.archive.clone();

@@ -107,8 +107,10 @@ fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
     archive
         .import_referentials(&t, &testdata().join("referentials/tenant-0"), "test")
         .unwrap();
+    let archive = Arc::new(archive);
     Arc::new(AppState {
-        archive: Arc::new(archive),
+        worker: Arc::new(carnac_archive::transfers::Worker::start(archive.clone()).unwrap()),
+        archive,
         uploads: tmp.path().join("tmp"),
     })
 }
@@ -144,6 +146,41 @@ fn post(uri: &str, token: &str, body: impl Into<Body>) -> Request<Body> {
         .unwrap()
 }
 
+/// Polls an operation until its ingest is done; gives the operation.
+async fn wait_done(app: &Router, tenant: &str, op: &str, token: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let (status, body, _) = send(
+            app,
+            get(&format!("/api/v1/tenants/{tenant}/operations/{op}"), token),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["state"] == "DONE" {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("operation {op} not done in 60 s");
+}
+
+/// Sends a transfer: 202 and its operation.
+async fn submit(app: &Router, tenant: &str, token: &str, name: &str) -> String {
+    let (status, body, _) = send(
+        app,
+        post(
+            &format!("/api/v1/tenants/{tenant}/transfers"),
+            token,
+            sip(name),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["state"], "RECEIVED");
+    v["operation"].as_str().unwrap().to_owned()
+}
+
 fn sip(name: &str) -> Vec<u8> {
     std::fs::read(testdata().join("seda").join(name)).unwrap()
 }
@@ -157,27 +194,8 @@ async fn a_transfer_its_operation_and_its_reply() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, r#"{"status":"ok"}"#, "health says nothing of tenants");
 
-    let req = post(
-        "/api/v1/tenants/0/transfers",
-        &tokens.producer,
-        sip("OK_SIP-test-md5.zip"),
-    );
-    let (status, body, _) = send(&app, req).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let op = v["operation"].as_str().unwrap().to_owned();
-    assert_eq!(v["status"], "OK");
-
-    let (status, body, _) = send(
-        &app,
-        get(
-            &format!("/api/v1/tenants/0/operations/{op}"),
-            &tokens.producer,
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let o: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let op = submit(&app, "0", &tokens.producer, "OK_SIP-test-md5.zip").await;
+    let o = wait_done(&app, "0", &op, &tokens.producer).await;
     assert_eq!(
         (
             o["kind"].as_str(),
@@ -219,9 +237,11 @@ async fn a_transfer_its_operation_and_its_reply() {
     .await;
     assert_eq!(status, StatusCode::OK);
 
-    // Uploads are removed once ingested.
+    // Received containers are removed once ingested.
     assert_eq!(
-        std::fs::read_dir(tmp.path().join("tmp")).unwrap().count(),
+        std::fs::read_dir(tmp.path().join("tmp/incoming"))
+            .unwrap()
+            .count(),
         0
     );
 }
@@ -231,14 +251,8 @@ async fn a_rejected_transfer_is_422_with_its_reasons() {
     let tmp = tempfile::tempdir().unwrap();
     let (st, tokens) = state_with_accounts(&tmp);
     let app = app(st);
-    let req = post(
-        "/api/v1/tenants/0/transfers",
-        &tokens.archivist,
-        sip("KO_BORD_empreinte_KO.zip"),
-    );
-    let (status, body, _) = send(&app, req).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let op = submit(&app, "0", &tokens.archivist, "KO_BORD_empreinte_KO.zip").await;
+    let v = wait_done(&app, "0", &op, &tokens.archivist).await;
     assert_eq!(v["status"], "KO");
     assert!(
         v["summary"]["reasons"]
@@ -320,19 +334,14 @@ async fn another_tenant_looks_the_same_whether_it_exists_or_not() {
     let tmp = tempfile::tempdir().unwrap();
     let (st, tokens) = state_with_accounts(&tmp);
     let app = app(st);
-    let (_, body, _) = send(
+    let op = submit(
         &app,
-        post(
-            "/api/v1/tenants/other/transfers",
-            &tokens.other_archivist,
-            sip("OK_SIP-test-md5.zip"),
-        ),
+        "other",
+        &tokens.other_archivist,
+        "OK_SIP-test-md5.zip",
     )
     .await;
-    let op = serde_json::from_str::<serde_json::Value>(&body).unwrap()["operation"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    wait_done(&app, "other", &op, &tokens.other_archivist).await;
     // Tenant 0's archivist asks for `other`'s operation, and for a tenant that does not exist.
     let mut answers = Vec::new();
     for tenant in ["other", "ghost"] {
@@ -409,18 +418,9 @@ async fn the_role_matrix_of_every_endpoint() {
     // An operation in each tenant, sent by a producer of 0 and the archivist of `other`.
     let mut ops = std::collections::HashMap::new();
     for (tenant, token) in [("0", &tokens.producer), ("other", &tokens.other_archivist)] {
-        let (status, body, _) = send(
-            &app,
-            post(
-                &format!("/api/v1/tenants/{tenant}/transfers"),
-                token,
-                sip("OK_SIP-test-md5.zip"),
-            ),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        ops.insert(tenant, v["operation"].as_str().unwrap().to_owned());
+        let op = submit(&app, tenant, token, "OK_SIP-test-md5.zip").await;
+        wait_done(&app, tenant, &op, token).await;
+        ops.insert(tenant, op);
     }
     use Role::*;
     // (method, path with {t} and {op}, body, roles allowed on their own tenant).

@@ -170,6 +170,20 @@ impl Archive {
         agent: &str,
         progress: &dyn Progress,
     ) -> Result<IngestOutcome, ArchiveError> {
+        let operation = self.new_operation()?;
+        self.ingest_as(tenant, &operation, container, agent, progress)
+    }
+
+    /// [`Archive::ingest`] under an operation identifier already given (a queued transfer's).
+    pub(crate) fn ingest_as(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        container: File,
+        agent: &str,
+        progress: &dyn Progress,
+    ) -> Result<IngestOutcome, ArchiveError> {
+        let operation = operation.clone();
         match self.catalog.tenant(tenant)? {
             None => return Err(ArchiveError::NotFound(format!("tenant {tenant}"))),
             Some(t) if t.suspended_at.is_some() => {
@@ -180,7 +194,6 @@ impl Archive {
             }
             Some(_) => {}
         }
-        let operation = self.new_operation()?;
         let started = self.now();
         self.catalog
             .start_operation(tenant, &operation, "INGEST", &started, agent)?;

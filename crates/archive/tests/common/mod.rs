@@ -132,8 +132,16 @@ impl Fixture {
         }
         let counts = self.archive.catalog().counts(tenant).expect("counts");
         assert_eq!(counts, carnac_catalog::Counts::default());
+        // Nothing but the (empty) folder of received transfers.
         let leftovers: Vec<_> = std::fs::read_dir(self.tmp.path().join("tmp"))
             .expect("tmp")
+            .map(|e| e.expect("entry").file_name())
+            .filter(|n| n != "incoming")
+            .chain(
+                std::fs::read_dir(self.tmp.path().join("tmp/incoming"))
+                    .expect("incoming")
+                    .map(|e| e.expect("entry").file_name()),
+            )
             .collect();
         assert!(leftovers.is_empty(), "scratch files left: {leftovers:?}");
     }

@@ -1,0 +1,222 @@
+//! Transfers received over the network, ingested in the background.
+//!
+//! Receiving a transfer keeps its container in the incoming folder (durably) and records it
+//! as queued, with its journal event, before anything answers the sender: from then on it is
+//! the archive's to ingest, whatever happens. A worker ingests queued transfers one at a time,
+//! in the order they came, under the operation identifier given at receipt. An ingest
+//! interrupted by a stop is started again at the next start (its partial blobs discarded by
+//! recovery), so a transfer is never lost nor half-stored.
+
+use crate::files::write_durably_rename;
+use crate::ports::NoProgress;
+use crate::{Archive, ArchiveError};
+use carnac_catalog::QueuedTransfer;
+use carnac_model::journal::NewEvent;
+use carnac_model::{OperationId, Status, TenantId};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+impl Archive {
+    /// Where received containers wait for their ingest.
+    pub fn incoming_dir(&self) -> PathBuf {
+        self.tmp.join("incoming")
+    }
+
+    fn incoming_path(&self, tenant: &TenantId, operation: &OperationId) -> PathBuf {
+        self.incoming_dir().join(format!("{tenant}.{operation}"))
+    }
+
+    /// Takes a received container (a file in [`Archive::incoming_dir`], synced) for `tenant`:
+    /// it becomes the queued transfer of a new operation, journaled. The file is moved, or
+    /// removed if the transfer is refused (unknown or suspended tenant).
+    pub fn receive_transfer(
+        &self,
+        tenant: &TenantId,
+        upload: &Path,
+        agent: &str,
+    ) -> Result<QueuedTransfer, ArchiveError> {
+        let refuse = |e: ArchiveError| {
+            let _ = std::fs::remove_file(upload);
+            e
+        };
+        match self.catalog.tenant(tenant).map_err(|e| refuse(e.into()))? {
+            Some(t) if t.suspended_at.is_some() => {
+                return Err(refuse(ArchiveError::Suspended(tenant.clone())));
+            }
+            Some(_) if !carnac_model::access::is_reserved(tenant) => {}
+            _ => return Err(refuse(ArchiveError::NotFound(format!("tenant {tenant}")))),
+        }
+        let bytes = std::fs::metadata(upload)
+            .map_err(|e| refuse(ArchiveError::io(format!("reading {}", upload.display()), e)))?
+            .len();
+        let operation = self.new_operation().map_err(refuse)?;
+        let target = self.incoming_path(tenant, &operation);
+        write_durably_rename(upload, &target)
+            .map_err(|e| refuse(ArchiveError::io(format!("keeping {}", target.display()), e)))?;
+        let transfer = QueuedTransfer {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            received_at: self.now(),
+            agent: agent.to_owned(),
+            bytes,
+        };
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: "TRANSFER_RECEIVED".into(),
+            outcome: Status::Ok,
+            time: transfer.received_at.clone(),
+            agent: agent.into(),
+            detail: json!({ "bytes": bytes }),
+        };
+        if let Err(e) = self.catalog.enqueue_transfer(&transfer, &event) {
+            let _ = std::fs::remove_file(&target);
+            return Err(e.into());
+        }
+        tracing::info!(%tenant, %operation, bytes, "transfer received");
+        Ok(transfer)
+    }
+
+    /// Ingests one queued transfer, then forgets its container. An ingest that cannot run
+    /// (the tenant was suspended meanwhile, storage failed) ends its operation as failed, with
+    /// the reason, like any ingest.
+    pub fn process_transfer(&self, transfer: &QueuedTransfer) -> Result<(), ArchiveError> {
+        let (tenant, operation) = (&transfer.tenant, &transfer.operation);
+        let path = self.incoming_path(tenant, operation);
+        let done = self
+            .catalog
+            .operation(tenant, operation)?
+            .is_some_and(|o| o.state == carnac_catalog::OperationState::Done);
+        if !done {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| ArchiveError::io(format!("opening {}", path.display()), e))?;
+            match self.ingest_as(tenant, operation, file, &transfer.agent, &NoProgress) {
+                Ok(outcome) => {
+                    tracing::info!(%tenant, %operation, status = %outcome.status(), "queued transfer ingested");
+                }
+                Err(e @ (ArchiveError::Suspended(_) | ArchiveError::NotFound(_))) => {
+                    // Refused before it started: its operation records why.
+                    self.catalog.start_operation(
+                        tenant,
+                        operation,
+                        "INGEST",
+                        &self.now(),
+                        &transfer.agent,
+                    )?;
+                    let detail = json!({"status": "KO", "reasons": [{"step": "CHECK_TENANT", "code": "REFUSED", "message": e.to_string()}]});
+                    self.close_failed(tenant, operation, "INGEST", &transfer.agent, &detail)?;
+                }
+                // The operation was closed as failed, with the reason, by the ingest.
+                Err(e) => {
+                    tracing::error!(%tenant, %operation, error = %e, "queued transfer failed")
+                }
+            }
+        }
+        self.catalog.dequeue_transfer(tenant, operation)?;
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(path = %path.display(), error = %e, "removing an ingested container");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// At start, before recovery: the queued transfers whose ingest was interrupted are
+    /// put back in the queue (their running operation forgotten, journaled), so that recovery
+    /// discards their partial blobs and the worker ingests them again.
+    pub(crate) fn requeue_interrupted(&self) -> Result<Vec<OperationId>, ArchiveError> {
+        let mut out = Vec::new();
+        for t in self.catalog.queued_transfers()? {
+            let running = self
+                .catalog
+                .operation(&t.tenant, &t.operation)?
+                .is_some_and(|o| o.state == carnac_catalog::OperationState::Running);
+            if !running {
+                continue;
+            }
+            for offer in &self.offers {
+                offer.discard(&t.tenant, &t.operation)?;
+            }
+            let event = NewEvent {
+                tenant: t.tenant.clone(),
+                operation: t.operation.clone(),
+                kind: "INGEST_RESUMED".into(),
+                outcome: Status::Warning,
+                time: self.now(),
+                agent: "system".into(),
+                detail: json!({"reason": "the ingest was interrupted (the process stopped); its partial data was removed and the transfer is ingested again"}),
+            };
+            self.catalog
+                .requeue_transfer(&t.tenant, &t.operation, &event)?;
+            tracing::warn!(tenant = %t.tenant, operation = %t.operation, "interrupted ingest queued again");
+            out.push(t.operation);
+        }
+        Ok(out)
+    }
+}
+
+/// Ingests queued transfers in the background, one at a time, oldest first.
+pub struct Worker {
+    sender: Mutex<Option<mpsc::Sender<QueuedTransfer>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Starts the worker with every transfer already queued.
+    pub fn start(archive: Arc<Archive>) -> Result<Worker, ArchiveError> {
+        let (sender, receiver) = mpsc::channel::<QueuedTransfer>();
+        for t in archive.catalog.queued_transfers()? {
+            let _ = sender.send(t);
+        }
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
+        let thread = std::thread::Builder::new()
+            .name("ingest".into())
+            .spawn(move || {
+                for transfer in receiver {
+                    if stop.load(Ordering::SeqCst) {
+                        // Left queued: the next start ingests it.
+                        break;
+                    }
+                    if let Err(e) = archive.process_transfer(&transfer) {
+                        // It stays queued: the next start takes it again.
+                        tracing::error!(tenant = %transfer.tenant, operation = %transfer.operation, error = %e, "a queued transfer could not be processed");
+                    }
+                }
+            })
+            .map_err(|e| ArchiveError::io("starting the ingest worker", e))?;
+        Ok(Worker {
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(Some(thread)),
+            stopping,
+        })
+    }
+
+    /// Hands a received transfer to the worker.
+    pub fn submit(&self, transfer: QueuedTransfer) {
+        if let Some(s) = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            // A worker that stopped leaves it queued for the next start.
+            let _ = s.send(transfer);
+        }
+    }
+
+    /// Takes no more transfers, finishes the ingest in progress, and leaves the others
+    /// queued for the next start.
+    pub fn finish(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        drop(self.sender.lock().unwrap_or_else(|p| p.into_inner()).take());
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}

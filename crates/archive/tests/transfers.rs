@@ -1,0 +1,188 @@
+//! Transfers received over the network: journaled and queued before anyone is answered,
+//! ingested by the worker under the operation given at receipt, resumed after a stop, and
+//! refused (keeping nothing) for a suspended tenant.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use carnac_blobstore::BlobStore;
+use carnac_catalog::OperationState;
+use common::*;
+use std::io::Write;
+
+/// A container copied into the incoming folder, as the HTTP layer leaves it.
+fn upload(f: &Fixture, name: &str, sip: &str) -> std::path::PathBuf {
+    let path = f.archive.incoming_dir().join(format!(".upload-{name}"));
+    std::fs::copy(testdata().join("seda").join(sip), &path).unwrap();
+    path
+}
+
+fn kinds(f: &Fixture, tenant: &carnac_model::TenantId, op: &str) -> Vec<String> {
+    f.archive
+        .catalog()
+        .journal(tenant)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.operation.as_str() == op)
+        .map(|e| e.event.kind)
+        .collect()
+}
+
+fn incoming(f: &Fixture) -> Vec<String> {
+    std::fs::read_dir(f.archive.incoming_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_received_transfer_is_journaled_then_ingested_under_its_operation() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let path = upload(&f, "1", "OK_SIP-test-md5.zip");
+    let q = f.archive.receive_transfer(&t, &path, "pastell").unwrap();
+    assert!(!path.exists(), "the upload became the queued transfer's");
+    assert_eq!(incoming(&f).len(), 1);
+    assert_eq!(
+        f.archive.catalog().queued_transfers().unwrap(),
+        vec![q.clone()]
+    );
+    assert_eq!(kinds(&f, &t, q.operation.as_str()), ["TRANSFER_RECEIVED"]);
+    assert!(
+        f.archive
+            .catalog()
+            .operation(&t, &q.operation)
+            .unwrap()
+            .is_none()
+    );
+
+    f.archive.process_transfer(&q).unwrap();
+    let op = f
+        .archive
+        .catalog()
+        .operation(&t, &q.operation)
+        .unwrap()
+        .unwrap();
+    assert_eq!(op.state, OperationState::Done);
+    assert_eq!(op.status, Some(carnac_model::Status::Ok));
+    assert_eq!(op.agent.as_deref(), Some("pastell"), "the sender owns it");
+    assert_eq!(
+        kinds(&f, &t, q.operation.as_str())[..2],
+        ["TRANSFER_RECEIVED", "INGEST"]
+    );
+    assert!(f.archive.catalog().queued_transfers().unwrap().is_empty());
+    assert!(incoming(&f).is_empty(), "the container goes once ingested");
+}
+
+#[test]
+fn an_interrupted_ingest_is_started_again_and_keeps_nothing_of_the_first_try() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let q = f
+        .archive
+        .receive_transfer(&t, &upload(&f, "1", "OK_SIP-test-md5.zip"), "pastell")
+        .unwrap();
+    // The process stopped in the middle of the ingest: the operation is running and an
+    // offer holds part of its files.
+    f.archive
+        .catalog()
+        .start_operation(
+            &t,
+            &q.operation,
+            "INGEST",
+            "2026-11-29T04:00:00Z",
+            "pastell",
+        )
+        .unwrap();
+    let mut batch = f.offers[0].begin(&t, &q.operation).unwrap();
+    let mut w = batch.create("partial").unwrap();
+    w.write_all(b"half a file").unwrap();
+    w.finish().unwrap();
+    batch.commit().unwrap();
+    // Leftovers of an upload that was being received.
+    std::fs::write(f.archive.incoming_dir().join(".upload-dead"), b"x").unwrap();
+
+    let closed = f.archive.recover().unwrap();
+    assert!(closed.is_empty(), "nothing is closed as failed: {closed:?}");
+    assert!(
+        f.offers[0].batches().unwrap().is_empty(),
+        "partial blobs discarded"
+    );
+    assert!(
+        f.archive
+            .catalog()
+            .operation(&t, &q.operation)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        f.archive.catalog().queued_transfers().unwrap(),
+        vec![q.clone()]
+    );
+    assert_eq!(
+        incoming(&f).len(),
+        1,
+        "the container waits; the dead upload is gone"
+    );
+
+    f.archive.process_transfer(&q).unwrap();
+    let op = f
+        .archive
+        .catalog()
+        .operation(&t, &q.operation)
+        .unwrap()
+        .unwrap();
+    assert_eq!(op.status, Some(carnac_model::Status::Ok));
+    assert_eq!(
+        kinds(&f, &t, q.operation.as_str())[..3],
+        ["TRANSFER_RECEIVED", "INGEST_RESUMED", "INGEST"]
+    );
+    assert!(
+        f.archive
+            .verify_journal(&t, "test")
+            .unwrap()
+            .problems
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_suspended_tenant_takes_no_transfer_and_keeps_nothing_of_it() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    f.archive.suspend_tenant(&t, true, "operator").unwrap();
+    let path = upload(&f, "1", "OK_SIP-test-md5.zip");
+    let err = f
+        .archive
+        .receive_transfer(&t, &path, "pastell")
+        .unwrap_err();
+    assert!(
+        matches!(err, carnac_archive::ArchiveError::Suspended(_)),
+        "{err}"
+    );
+    assert!(incoming(&f).is_empty());
+    assert!(f.archive.catalog().queued_transfers().unwrap().is_empty());
+
+    // Received before the suspension, ingested after it: refused, with the reason.
+    f.archive.suspend_tenant(&t, false, "operator").unwrap();
+    let q = f
+        .archive
+        .receive_transfer(&t, &upload(&f, "2", "OK_SIP-test-md5.zip"), "pastell")
+        .unwrap();
+    f.archive.suspend_tenant(&t, true, "operator").unwrap();
+    f.archive.process_transfer(&q).unwrap();
+    let op = f
+        .archive
+        .catalog()
+        .operation(&t, &q.operation)
+        .unwrap()
+        .unwrap();
+    assert_eq!(op.status, Some(carnac_model::Status::Ko));
+    assert!(
+        op.summary.unwrap().to_string().contains("suspended"),
+        "the reason is recorded"
+    );
+    assert!(incoming(&f).is_empty());
+    f.assert_nothing_stored(&t);
+}
