@@ -32,6 +32,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/me", get(me))
         .route("/api/v1/tenants", get(tenants).post(create_tenant))
         .route("/api/v1/tenants/{tenant}/suspend", post(suspend))
@@ -170,6 +171,14 @@ async fn home() -> impl IntoResponse {
          <code>GET /api/v1/tenants/{id}/operations/{op}</code>, <code>…/atr</code>. \
          État : <a href=\"/health\">/health</a>.</p></body></html>",
     )
+}
+
+/// The API's description, committed beside the code (`crates/server/openapi.json`); a test
+/// checks that it and the router name the same endpoints.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 /// Whether the archive answers: its catalog is readable. Says nothing of any tenant.

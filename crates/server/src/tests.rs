@@ -539,3 +539,66 @@ async fn the_role_matrix_of_every_endpoint() {
         }
     }
 }
+
+/// The committed OpenAPI document and the router agree: every operation it describes is
+/// routed (and asks for credentials, but the document itself), and every route is described.
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_routes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = app(state(&tmp));
+    let (status, body, content_type) = send(
+        &app,
+        Request::get("/api/v1/openapi.json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut described = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            described.push(format!("{} {path}", method.to_uppercase()));
+            let uri = path.replace("{tenant}", "0").replace("{operation}", "op-x");
+            let (status, body, _) = send(
+                &app,
+                Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(&uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            let expected = if path == "/api/v1/openapi.json" {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(status, expected, "{method} {path}: {body}");
+        }
+    }
+    described.sort();
+    // The router's routes, read from its source: one `.route(` per path.
+    let source: String = include_str!("lib.rs").split_whitespace().collect();
+    let router =
+        &source[source.find("Router::new()").unwrap()..source.find(".with_state(").unwrap()];
+    let mut routed = Vec::new();
+    for route in router.split(".route(\"").skip(1) {
+        let (path, handlers) = route.split_once('"').unwrap();
+        for (name, method) in [
+            ("get(", "GET"),
+            ("post(", "POST"),
+            ("put(", "PUT"),
+            ("delete(", "DELETE"),
+        ] {
+            if handlers.contains(name) {
+                routed.push(format!("{method} {path}"));
+            }
+        }
+    }
+    routed.retain(|r| r.contains("/api/"));
+    routed.sort();
+    assert_eq!(described, routed);
+}
