@@ -34,6 +34,200 @@ pub fn run(c: &dyn Catalog) {
     chained(c);
     accounts(c);
     suspension(c);
+    search(c);
+}
+
+/// Units of two tenants, searched by words, title, agency, keyword and dates, with paging
+/// and facets; nothing of one tenant in the other's answers.
+fn search(c: &dyn Catalog) {
+    for (tenant, titles) in [
+        (
+            "conf-s",
+            [
+                "Délibération du conseil municipal",
+                "Budget primitif",
+                "Marché de voirie",
+            ],
+        ),
+        ("conf-s2", ["Délibération secrète", "Autre", "Encore"]),
+    ] {
+        c.create_tenant(
+            &t(tenant),
+            tenant,
+            &event(tenant, &format!("op-{tenant}"), "TENANT_CREATE", Status::Ok),
+        )
+        .expect("tenant");
+        let operation = op(&format!("op-{tenant}-ingest"));
+        c.start_operation(
+            &t(tenant),
+            &operation,
+            "INGEST",
+            "2026-11-29T04:03:00Z",
+            "test",
+        )
+        .expect("start");
+        let units: Vec<UnitRow> = titles
+            .iter()
+            .enumerate()
+            .map(|(i, title)| {
+                let mut u = unit(&format!("{tenant}-u{i}"), &[], &[]);
+                u.title = (*title).into();
+                u.originating_agency = Some(if i == 2 { "AG2" } else { "AG1" }.into());
+                u.start_date = Some(format!("20{}-01-01", 10 + i));
+                u.end_date = Some(format!("20{}-12-31", 10 + i));
+                u.keywords = vec![format!("kw{i}")];
+                u.metadata = format!(
+                    "<ArchiveUnit><Content><Description>finances année {i} &amp; travaux</Description></Content></ArchiveUnit>"
+                );
+                u
+            })
+            .collect();
+        c.commit_ingest(
+            &t(tenant),
+            IngestCommit {
+                operation: &operation,
+                groups: &mut std::iter::empty(),
+                objects: &mut std::iter::empty(),
+                offers: &["offer-1".to_owned()],
+                units: &mut units.into_iter().map(Ok),
+                status: Status::Ok,
+                summary: json!({"status": "OK"}),
+                reply: &mut &b"<ATR/>"[..],
+                ended_at: "2026-11-29T04:03:01Z",
+                event: &event(tenant, &format!("op-{tenant}-ingest"), "INGEST", Status::Ok),
+            },
+        )
+        .expect("commit");
+    }
+    let s = t("conf-s");
+    let ids = |q: UnitQuery| -> Vec<String> {
+        c.search_units(&s, &UnitQuery { limit: 50, ..q })
+            .expect("search")
+            .units
+            .into_iter()
+            .map(|u| u.id.to_string())
+            .collect()
+    };
+    // Free text: words of the title or the description, accents ignored, all required.
+    assert_eq!(
+        ids(UnitQuery {
+            text: Some("deliberation".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u0"]
+    );
+    assert_eq!(
+        ids(UnitQuery {
+            text: Some("travaux année 2".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u2"]
+    );
+    assert_eq!(
+        ids(UnitQuery {
+            text: Some("kw1".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u1"]
+    );
+    assert!(
+        ids(UnitQuery {
+            text: Some("secrète".into()),
+            ..Default::default()
+        })
+        .is_empty(),
+        "another tenant's words"
+    );
+    // FTS syntax typed by someone is just words.
+    assert!(
+        ids(UnitQuery {
+            text: Some("\"budget OR *".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        ids(UnitQuery {
+            title: Some("budget".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u1"]
+    );
+    assert!(
+        ids(UnitQuery {
+            title: Some("finances".into()),
+            ..Default::default()
+        })
+        .is_empty(),
+        "not in a title"
+    );
+    assert_eq!(
+        ids(UnitQuery {
+            agency: Some("AG2".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u2"]
+    );
+    assert_eq!(
+        ids(UnitQuery {
+            keyword: Some("kw0".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u0"]
+    );
+    assert_eq!(
+        ids(UnitQuery {
+            from: Some("2011-06-01".into()),
+            to: Some("2011-06-30".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u1"]
+    );
+    // Paging, in title order, and facets over every match.
+    let page = c
+        .search_units(
+            &s,
+            &UnitQuery {
+                offset: 1,
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .expect("search");
+    assert_eq!(page.total, 3);
+    assert_eq!(page.units.len(), 1);
+    assert_eq!(page.units[0].title, "Délibération du conseil municipal");
+    assert_eq!(
+        page.agencies,
+        vec![
+            Facet {
+                value: "AG1".into(),
+                count: 2
+            },
+            Facet {
+                value: "AG2".into(),
+                count: 1
+            }
+        ]
+    );
+    assert_eq!(
+        page.years
+            .iter()
+            .map(|f| f.value.as_str())
+            .collect::<Vec<_>>(),
+        ["2010", "2011", "2012"]
+    );
+    let details = c
+        .unit_details(&s, &UnitId::new("conf-s-u0").expect("id"))
+        .expect("details")
+        .expect("exists");
+    assert_eq!(details.keywords, ["kw0"]);
+    assert_eq!(details.rules.len(), 1);
+    assert!(
+        c.unit_details(&t("conf-s2"), &UnitId::new("conf-s-u0").expect("id"))
+            .expect("details")
+            .is_none()
+    );
 }
 
 fn account(login: &str, role: Role, tenants: &[&str]) -> Account {

@@ -9,11 +9,13 @@
 //! PostgreSQL comes next behind the same trait; [`conformance`] is the suite every
 //! implementation passes.
 
+pub mod search;
 pub mod sqlite;
 
 use carnac_model::access::{AccountKind, Role};
 use carnac_model::journal::{Event, NewEvent};
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, UnitId};
+pub use search::{Facet, UnitDetails, UnitPage, UnitQuery, UnitSummary};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +147,7 @@ pub struct UnitRow {
     pub metadata: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitRule {
     pub category: String,
     pub rule: String,
@@ -392,6 +394,15 @@ pub trait Catalog: Send + Sync {
         operation: &OperationId,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
+    /// The units of `tenant` that match, one page of them, with counts by agency and year.
+    fn search_units(&self, tenant: &TenantId, query: &UnitQuery) -> Result<UnitPage, CatalogError>;
+    /// What [`Catalog::unit`] does not say of a unit: level, agency, keywords, rules, children
+    /// and object groups.
+    fn unit_details(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<UnitDetails>, CatalogError>;
     /// Events that record no state change of their own (requests, refusals), in one
     /// transaction.
     fn append_events(&self, events: &[NewEvent]) -> Result<(), CatalogError>;

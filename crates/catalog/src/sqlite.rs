@@ -293,7 +293,16 @@ CREATE TABLE transfer_queue (
     PRIMARY KEY (tenant, operation)
 ) STRICT;
 "#,
+    // Free text over units (title; description, keywords and every other word of their
+    // metadata), rowid = the unit's rowid. Filled for existing units by the migration.
+    r#"
+CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE INDEX unit_parents_parent ON unit_parents(tenant, parent);
+"#,
 ];
+
+/// The migration that made `unit_text`, filled from the units already there.
+const FTS_MIGRATION: usize = 6;
 
 /// Size of the chunks a reply is stored in.
 const REPLY_CHUNK: usize = 1 << 20;
@@ -343,6 +352,9 @@ impl SqliteCatalog {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(storage)?;
             tx.execute_batch(sql).map_err(storage)?;
+            if i == FTS_MIGRATION {
+                index_existing_units(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(storage)?;
             tx.commit().map_err(storage)?;
@@ -484,6 +496,56 @@ fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64, CatalogEr
 
 /// Links the events written before the hash chain existed (schema version 2 and older), in
 /// each tenant's order. Runs once: afterwards every event has its links.
+/// The free-text document of a unit: its title, and its agency, keywords and metadata words.
+fn index_unit(
+    st: &mut rusqlite::CachedStatement<'_>,
+    rowid: i64,
+    title: &str,
+    agency: Option<&str>,
+    keywords: &[String],
+    metadata: &str,
+) -> Result<(), CatalogError> {
+    let mut body = crate::search::searchable_text(metadata);
+    for extra in agency
+        .into_iter()
+        .chain(keywords.iter().map(String::as_str))
+    {
+        body.push(' ');
+        body.push_str(extra);
+    }
+    st.execute(params![rowid, title, body]).map_err(storage)?;
+    Ok(())
+}
+
+fn index_existing_units(tx: &Transaction<'_>) -> Result<(), CatalogError> {
+    let mut st = tx
+        .prepare(
+            "SELECT u.rowid, u.title, u.originating_agency, u.metadata,
+                    (SELECT group_concat(keyword, char(31)) FROM unit_keywords k WHERE k.tenant = u.tenant AND k.unit = u.id)
+             FROM units u",
+        )
+        .map_err(storage)?;
+    let mut insert = tx
+        .prepare_cached("INSERT INTO unit_text (rowid, title, body) VALUES (?1, ?2, ?3)")
+        .map_err(storage)?;
+    let mut rows = st.query([]).map_err(storage)?;
+    while let Some(r) = rows.next().map_err(storage)? {
+        let keywords: Option<String> = r.get(4).map_err(storage)?;
+        let keywords: Vec<String> = keywords
+            .map(|k| k.split('\u{1f}').map(str::to_owned).collect())
+            .unwrap_or_default();
+        index_unit(
+            &mut insert,
+            r.get(0).map_err(storage)?,
+            &r.get::<_, String>(1).map_err(storage)?,
+            r.get::<_, Option<String>>(2).map_err(storage)?.as_deref(),
+            &keywords,
+            &r.get::<_, String>(3).map_err(storage)?,
+        )?;
+    }
+    Ok(())
+}
+
 fn backfill_chain(conn: &mut Connection) -> Result<(), CatalogError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -995,6 +1057,186 @@ impl Catalog for SqliteCatalog {
             out.extend(read_account(&conn, "login = ?1", &login)?);
         }
         Ok(out)
+    }
+
+    fn search_units(&self, tenant: &TenantId, q: &UnitQuery) -> Result<UnitPage, CatalogError> {
+        use rusqlite::types::Value;
+        let mut from = "units u".to_owned();
+        let mut conditions = vec!["u.tenant = ?".to_owned()];
+        let mut args: Vec<Value> = vec![tenant.as_str().to_owned().into()];
+        let text = q
+            .text
+            .as_deref()
+            .and_then(|t| crate::search::fts_query(t, None));
+        let title = q
+            .title
+            .as_deref()
+            .and_then(|t| crate::search::fts_query(t, Some("title")));
+        let fts: Vec<String> = text.into_iter().chain(title).collect();
+        let ranked = !fts.is_empty();
+        if ranked {
+            from.push_str(" JOIN unit_text f ON f.rowid = u.rowid");
+            conditions.push("f.unit_text MATCH ?".into());
+            args.push(fts.join(" AND ").into());
+        }
+        if let Some(a) = &q.agency {
+            conditions.push("u.originating_agency = ?".into());
+            args.push(a.clone().into());
+        }
+        if let Some(k) = &q.keyword {
+            conditions.push(
+                "EXISTS (SELECT 1 FROM unit_keywords k WHERE k.tenant = u.tenant AND k.unit = u.id AND k.keyword = ?)"
+                    .into(),
+            );
+            args.push(k.clone().into());
+        }
+        if let Some(d) = &q.from {
+            conditions.push("COALESCE(u.end_date, u.start_date) >= ?".into());
+            args.push(d.clone().into());
+        }
+        if let Some(d) = &q.to {
+            conditions.push("COALESCE(u.start_date, u.end_date) <= ?".into());
+            args.push(d.clone().into());
+        }
+        let filtered = format!("FROM {from} WHERE {}", conditions.join(" AND "));
+        let conn = self.lock();
+        let total: i64 = conn
+            .query_row(
+                &format!("SELECT COUNT(*) {filtered}"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(storage)?;
+        let order = if ranked {
+            "f.rank, u.rowid"
+        } else {
+            "u.title, u.id"
+        };
+        let mut page_args = args.clone();
+        page_args.push((q.limit.min(i64::MAX as u64) as i64).into());
+        page_args.push((q.offset.min(i64::MAX as u64) as i64).into());
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT u.id, u.title, u.description_level, u.start_date, u.end_date, u.originating_agency
+                 {filtered} ORDER BY {order} LIMIT ? OFFSET ?"
+            ))
+            .map_err(storage)?;
+        let units = st
+            .query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .map_err(storage)?
+            .map(|row| {
+                let (id, title, description_level, start_date, end_date, originating_agency) =
+                    row.map_err(storage)?;
+                Ok(UnitSummary {
+                    id: parse_id("unit id", id)?,
+                    title,
+                    description_level,
+                    start_date,
+                    end_date,
+                    originating_agency,
+                })
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        let facet = |select: &str, order: &str| -> Result<Vec<Facet>, CatalogError> {
+            let mut st = conn
+                .prepare(&format!(
+                    "SELECT {select} AS v, COUNT(*) AS n {filtered} AND {select} IS NOT NULL
+                     GROUP BY v ORDER BY {order} LIMIT 100"
+                ))
+                .map_err(storage)?;
+            st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok(Facet {
+                    value: r.get(0)?,
+                    count: r.get::<_, i64>(1)? as u64,
+                })
+            })
+            .map_err(storage)?
+            .collect::<Result<_, _>>()
+            .map_err(storage)
+        };
+        Ok(UnitPage {
+            total: total as u64,
+            units,
+            agencies: facet("u.originating_agency", "n DESC, v")?,
+            years: facet("substr(u.start_date, 1, 4)", "v")?,
+        })
+    }
+
+    fn unit_details(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<UnitDetails>, CatalogError> {
+        let conn = self.lock();
+        let (t, u) = (tenant.as_str(), unit.as_str());
+        let Some((description_level, originating_agency)) = conn
+            .query_row(
+                "SELECT description_level, originating_agency FROM units WHERE tenant = ?1 AND id = ?2",
+                params![t, u],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?)),
+            )
+            .optional()
+            .map_err(storage)?
+        else {
+            return Ok(None);
+        };
+        let strings = |sql: &str| -> Result<Vec<String>, CatalogError> {
+            conn.prepare(sql)
+                .map_err(storage)?
+                .query_map(params![t, u], |r| r.get::<_, String>(0))
+                .map_err(storage)?
+                .collect::<Result<_, _>>()
+                .map_err(storage)
+        };
+        let keywords = strings(
+            "SELECT keyword FROM unit_keywords WHERE tenant = ?1 AND unit = ?2 ORDER BY rowid",
+        )?;
+        let children = strings(
+            "SELECT unit FROM unit_parents WHERE tenant = ?1 AND parent = ?2 ORDER BY unit",
+        )?
+        .into_iter()
+        .map(|c| parse_id("unit id", c))
+        .collect::<Result<_, _>>()?;
+        let object_groups = strings(
+            "SELECT object_group FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2 ORDER BY object_group",
+        )?
+        .into_iter()
+        .map(|g| parse_id("object group id", g))
+        .collect::<Result<_, _>>()?;
+        let rules = conn
+            .prepare(
+                "SELECT category, rule, start_date, end_date FROM unit_rules
+                 WHERE tenant = ?1 AND unit = ?2 ORDER BY rowid",
+            )
+            .map_err(storage)?
+            .query_map(params![t, u], |r| {
+                Ok(UnitRule {
+                    category: r.get(0)?,
+                    rule: r.get(1)?,
+                    start_date: r.get(2)?,
+                    end_date: r.get(3)?,
+                })
+            })
+            .map_err(storage)?
+            .collect::<Result<_, _>>()
+            .map_err(storage)?;
+        Ok(Some(UnitDetails {
+            description_level,
+            originating_agency,
+            keywords,
+            rules,
+            children,
+            object_groups,
+        }))
     }
 
     fn enqueue_transfer(
@@ -1678,6 +1920,9 @@ impl Catalog for SqliteCatalog {
                 let mut group_st = tx
                     .prepare_cached("INSERT OR IGNORE INTO unit_object_groups (tenant, unit, object_group) VALUES (?1, ?2, ?3)")
                     .map_err(storage)?;
+                let mut text_st = tx
+                    .prepare_cached("INSERT INTO unit_text (rowid, title, body) VALUES (?1, ?2, ?3)")
+                    .map_err(storage)?;
                 for unit in c.units {
                     let u = unit?;
                     unit_st
@@ -1694,6 +1939,14 @@ impl Catalog for SqliteCatalog {
                             u.metadata
                         ])
                         .map_err(storage)?;
+                    index_unit(
+                        &mut text_st,
+                        tx.last_insert_rowid(),
+                        &u.title,
+                        u.originating_agency.as_deref(),
+                        &u.keywords,
+                        &u.metadata,
+                    )?;
                     for k in &u.keywords {
                         kw_st.execute(params![t, u.id.as_str(), k]).map_err(storage)?;
                     }

@@ -1,0 +1,159 @@
+//! Search over units: what the catalog indexes for free text, and the query it answers.
+
+use crate::{ObjectId, UnitId, UnitRule};
+use serde::{Deserialize, Serialize};
+
+/// A search of a tenant's units. Every criterion given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitQuery {
+    /// Words anywhere in the unit (title, description, keywords, agencies...), all of them.
+    pub text: Option<String>,
+    /// Words of the title, all of them.
+    pub title: Option<String>,
+    /// The originating agency's identifier, exactly.
+    pub agency: Option<String>,
+    /// A keyword, exactly.
+    pub keyword: Option<String>,
+    /// Units whose dates reach this day or later (YYYY-MM-DD).
+    pub from: Option<String>,
+    /// Units whose dates start this day or earlier (YYYY-MM-DD).
+    pub to: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitSummary {
+    pub id: UnitId,
+    pub title: String,
+    pub description_level: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub originating_agency: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facet {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitPage {
+    /// How many units match, in all.
+    pub total: u64,
+    pub units: Vec<UnitSummary>,
+    /// Matching units by originating agency (most first) and by the year they start.
+    pub agencies: Vec<Facet>,
+    pub years: Vec<Facet>,
+}
+
+/// A unit with everything about it but its files' bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitDetails {
+    pub description_level: Option<String>,
+    pub originating_agency: Option<String>,
+    pub keywords: Vec<String>,
+    pub rules: Vec<UnitRule>,
+    pub children: Vec<UnitId>,
+    pub object_groups: Vec<ObjectId>,
+}
+
+/// The words of a unit's SEDA metadata (its text and attribute values), for the free-text
+/// index: markup is not searched, and a unit's text is capped so that one huge description
+/// cannot bloat the index.
+pub fn searchable_text(xml: &str) -> String {
+    const CAP: usize = 64 * 1024;
+    let mut out = String::new();
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Text(t)) => {
+                if let Ok(s) = t.decode() {
+                    let s = quick_xml::escape::unescape(&s)
+                        .map(|c| c.into_owned())
+                        .unwrap_or_else(|_| s.into_owned());
+                    push_words(&mut out, &s);
+                }
+            }
+            Ok(quick_xml::events::Event::GeneralRef(r)) => {
+                let text = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.to_string()),
+                    _ => r.decode().ok().and_then(|name| {
+                        quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned)
+                    }),
+                };
+                if let Some(text) = text {
+                    push_words(&mut out, &text);
+                }
+            }
+            Ok(quick_xml::events::Event::CData(t)) => {
+                push_words(&mut out, &String::from_utf8_lossy(&t));
+            }
+            Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        if out.len() >= CAP {
+            let mut end = CAP;
+            while !out.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.truncate(end);
+            break;
+        }
+    }
+    out
+}
+
+fn push_words(out: &mut String, s: &str) {
+    let s = s.trim();
+    if !s.is_empty() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(s);
+    }
+}
+
+/// An FTS5 query from what a person typed: each word becomes a quoted term (so no character
+/// is ever read as FTS syntax), all of them required, optionally within one column.
+pub fn fts_query(text: &str, column: Option<&str>) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| match column {
+            Some(c) => format!("{c} : \"{w}\""),
+            None => format!("\"{w}\""),
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_of_metadata_without_markup() {
+        let xml = r#"<Content><Title>Délibération &amp; budget</Title><Description>Marchés <![CDATA[publics]]></Description><Keyword><KeywordContent>voirie</KeywordContent></Keyword></Content>"#;
+        assert_eq!(
+            searchable_text(xml),
+            "Délibération & budget Marchés publics voirie"
+        );
+        let huge = format!("<D>{}</D>", "mot ".repeat(100_000));
+        assert!(searchable_text(&huge).len() <= 64 * 1024);
+    }
+
+    #[test]
+    fn typed_text_cannot_inject_fts_syntax() {
+        assert_eq!(
+            fts_query("budget \"OR\" NEAR(x) *", None).as_deref(),
+            Some("\"budget\" AND \"OR\" AND \"NEAR\" AND \"x\"")
+        );
+        assert_eq!(
+            fts_query("conseil municipal", Some("title")).as_deref(),
+            Some("title : \"conseil\" AND title : \"municipal\"")
+        );
+        assert_eq!(fts_query(" -*- ", None), None);
+    }
+}
