@@ -22,6 +22,8 @@ pub struct ReportedEvent {
     pub time: String,
     pub outcome: String,
     pub operation: String,
+    /// Who did it (an account, `cli`, `system`).
+    pub agent: String,
     /// The seal that covers it: (its last event, when it was stamped), if sealed yet.
     pub sealed_by: Option<(u64, String)>,
 }
@@ -238,12 +240,13 @@ pub struct Lifecycle {
 
 impl Archive {
     /// Journal events about one of `operations` (or attesting one of them), naming one of
-    /// `objects`, and every audit; each with the seal that covers it.
+    /// `subjects` (objects, units, operations: what a request or an export was about), and
+    /// every audit; each with the seal that covers it.
     fn events_concerning(
         &self,
         tenant: &TenantId,
         operations: &BTreeSet<String>,
-        objects: &BTreeSet<String>,
+        subjects: &BTreeSet<String>,
     ) -> Result<Vec<ReportedEvent>, ArchiveError> {
         let seals = self.catalog.seals(tenant)?;
         let mut events = Vec::new();
@@ -251,7 +254,8 @@ impl Archive {
             let Ok(e) = row else { return Ok(()) };
             let detail = |key: &str| e.event.detail.get(key).and_then(|v| v.as_str());
             if operations.contains(e.event.operation.as_str())
-                || detail("object").is_some_and(|o| objects.contains(o))
+                || detail("object").is_some_and(|o| subjects.contains(o))
+                || detail("subject").is_some_and(|o| subjects.contains(o))
                 || detail("of").is_some_and(|o| operations.contains(o))
                 || e.event.kind == "AUDIT"
             {
@@ -261,6 +265,7 @@ impl Archive {
                     time: e.event.time.clone(),
                     outcome: e.event.outcome.as_str().into(),
                     operation: e.event.operation.to_string(),
+                    agent: e.event.agent.clone(),
                     sealed_by: seals
                         .iter()
                         .find(|s| (s.first..=s.last).contains(&e.sequence))
@@ -308,11 +313,25 @@ impl Archive {
                 }
             }
         }
+        let mut subjects = objects;
+        subjects.insert(subject.to_owned());
         Ok(Lifecycle {
             subject: subject.to_owned(),
             kind: kind.into(),
-            events: self.events_concerning(tenant, &operations, &objects)?,
+            events: self.events_concerning(tenant, &operations, &subjects)?,
         })
+    }
+
+    /// The journal of an operation: its own events, those that attest or renew what it made,
+    /// and the requests about it.
+    pub fn operation_journal(
+        &self,
+        tenant: &TenantId,
+        operation: &carnac_model::OperationId,
+    ) -> Result<Vec<ReportedEvent>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let ids: BTreeSet<String> = [operation.to_string()].into();
+        self.events_concerning(tenant, &ids, &ids)
     }
 }
 

@@ -40,6 +40,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/tenants/{tenant}/referentials", get(referentials))
         .route("/api/v1/accounts", get(accounts).post(create_account))
         .route("/api/v1/tenants/{tenant}/transfers", post(transfer))
+        .route("/api/v1/tenants/{tenant}/units", get(search_units))
+        .route("/api/v1/tenants/{tenant}/units/{unit}", get(unit))
+        .route("/api/v1/tenants/{tenant}/objects/{object}", get(download))
+        .route("/api/v1/tenants/{tenant}/journal", get(journal))
         .route(
             "/api/v1/tenants/{tenant}/operations/{operation}",
             get(operation),
@@ -539,11 +543,10 @@ async fn find_operation(
     .await?;
     let archive = state.archive.clone();
     let (found, queued) = blocking(move || {
+        // The queue first: its row goes only once the operation is done, so one of the two
+        // is always found, whatever the worker does meanwhile.
+        let queued = archive.catalog().queued_transfer(&tenant, &op)?;
         let found = archive.catalog().operation(&tenant, &op)?;
-        let queued = match found {
-            Some(_) => None,
-            None => archive.catalog().queued_transfer(&tenant, &op)?,
-        };
         Ok((found, queued))
     })
     .await?;
@@ -653,6 +656,465 @@ async fn atr(
         Body::from_stream(file_stream(tokio::fs::File::from_std(file))),
     )
         .into_response())
+}
+
+type Params = axum::extract::Query<std::collections::BTreeMap<String, String>>;
+
+/// Only the parameters an endpoint knows: a misspelt filter must not silently widen a search.
+fn check_params(params: &Params, known: &[&str]) -> Result<(), ApiError> {
+    let unknown: Vec<&str> = params
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !known.contains(k))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!(
+                "unknown parameter(s) {}; known: {}",
+                unknown.join(", "),
+                known.join(", ")
+            ),
+        ))
+    }
+}
+
+fn number(params: &Params, name: &str, default: u64, max: u64) -> Result<u64, ApiError> {
+    match params.get(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                format!("{name} must be a whole number from 1 to {max}"),
+            )),
+        },
+    }
+}
+
+fn day(params: &Params, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(v) = params.get(name) else {
+        return Ok(None);
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(v, format).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("{name} must be a day, YYYY-MM-DD"),
+        )
+    })?;
+    Ok(Some(v.clone()))
+}
+
+/// Units of a tenant: free text (`q`), title words, agency, keyword and dates, a page of
+/// them (`page`, `per_page`), with the counts of all matches by agency and year.
+async fn search_units(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let path = format!("/api/v1/tenants/{t}/units");
+    auth::authorize(
+        &state,
+        &headers,
+        request(&method, &path, Action::UnitSearch, Some(&t)),
+    )
+    .await?;
+    check_params(
+        &params,
+        &[
+            "q", "title", "agency", "keyword", "from", "to", "page", "per_page",
+        ],
+    )?;
+    let page = number(&params, "page", 1, 1_000_000)?;
+    let per_page = number(&params, "per_page", 20, 200)?;
+    let query = carnac_catalog::UnitQuery {
+        text: params.get("q").cloned(),
+        title: params.get("title").cloned(),
+        agency: params.get("agency").cloned(),
+        keyword: params.get("keyword").cloned(),
+        from: day(&params, "from")?,
+        to: day(&params, "to")?,
+        offset: (page - 1) * per_page,
+        limit: per_page,
+    };
+    let archive = state.archive.clone();
+    let found = blocking(move || {
+        archive.require_tenant(&t)?;
+        Ok(archive.catalog().search_units(&t, &query)?)
+    })
+    .await?;
+    Ok(axum::Json(json!({
+        "total": found.total,
+        "page": page,
+        "per_page": per_page,
+        "units": found.units,
+        "facets": {"agency": found.agencies, "year": found.years},
+    }))
+    .into_response())
+}
+
+/// A unit: its place in the tree, its metadata (the SEDA XML kept whole), rules, keywords
+/// and objects.
+async fn unit(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path((tenant, unit)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let u = carnac_model::UnitId::new(&unit)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
+    let path = format!("/api/v1/tenants/{t}/units/{u}");
+    auth::authorize(
+        &state,
+        &headers,
+        auth::Request {
+            subject: Some(u.as_str()),
+            ..request(&method, &path, Action::UnitRead, Some(&t))
+        },
+    )
+    .await?;
+    let archive = state.archive.clone();
+    let found = blocking(move || {
+        let unit = archive.catalog().unit(&t, &u)?;
+        let details = archive.catalog().unit_details(&t, &u)?;
+        Ok(unit.zip(details))
+    })
+    .await?;
+    let Some(((unit, objects), details)) = found else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such unit for this tenant",
+        ));
+    };
+    let objects: Vec<_> = objects
+        .into_iter()
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "group": o.group,
+                "version": o.version,
+                "physical": o.physical,
+                "uri": o.uri,
+                "filename": o.filename,
+                "size": o.size,
+                "digest": o.digest.map(|d| json!({"algorithm": d.algorithm.seda_name(), "value": d.hex})),
+                "format": {"puid": o.puid, "name": o.format_name, "mime_type": o.mime_type},
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "id": unit.id,
+        "title": unit.title,
+        "operation": unit.operation,
+        "description_level": details.description_level,
+        "start_date": unit.start_date,
+        "end_date": unit.end_date,
+        "originating_agency": details.originating_agency,
+        "parents": unit.parents,
+        "children": details.children,
+        "keywords": details.keywords,
+        "rules": details.rules,
+        "object_groups": details.object_groups,
+        "objects": objects,
+        "metadata": unit.metadata,
+    }))
+    .into_response())
+}
+
+/// One `bytes=` range of a file of `size` bytes: (first, last) inclusive. `Ok(None)`: the
+/// whole file. `Err`: not satisfiable (416).
+fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        // No Range, or a unit other than bytes: the whole representation (RFC 9110 14.2).
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        // Several ranges: answered whole, which RFC 9110 allows.
+        return Ok(None);
+    }
+    let (first, last) = spec.split_once('-').ok_or(())?;
+    let (first, last) = match (first.trim(), last.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| ())?;
+            if n == 0 || size == 0 {
+                return Err(());
+            }
+            (size.saturating_sub(n), size - 1)
+        }
+        (a, "") => (a.parse().map_err(|_| ())?, size.saturating_sub(1)),
+        (a, b) => {
+            let (a, b): (u64, u64) = (a.parse().map_err(|_| ())?, b.parse().map_err(|_| ())?);
+            (a, b.min(size.saturating_sub(1)))
+        }
+    };
+    if first >= size || first > last {
+        return Err(());
+    }
+    Ok(Some((first, last)))
+}
+
+/// A stored file, streamed from a copy (with `Range` support), its digest in `Repr-Digest`
+/// (RFC 9530) and `ETag`. The copy is hashed as it is sent: a whole download whose bytes do
+/// not match the catalog's digest is cut before its end, so the client cannot take it for
+/// good (and the mismatch is logged for the audit).
+async fn download(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path((tenant, object)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    use base64::Engine;
+    let t = tenant_id(&tenant)?;
+    let o = carnac_model::ObjectId::new(&object)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_object", e.to_string()))?;
+    let path = format!("/api/v1/tenants/{t}/objects/{o}");
+    auth::authorize(
+        &state,
+        &headers,
+        auth::Request {
+            subject: Some(o.as_str()),
+            ..request(&method, &path, Action::ObjectDownload, Some(&t))
+        },
+    )
+    .await?;
+    let archive = state.archive.clone();
+    let (tt, oo) = (t.clone(), o.clone());
+    let found = blocking(move || Ok(archive.catalog().object(&tt, &oo)?)).await?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such stored file for this tenant",
+        )
+    };
+    let Some((operation, row)) = found else {
+        return Err(not_found());
+    };
+    let (Some(size), Some(digest)) = (row.size, row.digest.clone()) else {
+        return Err(not_found());
+    };
+    if row.physical {
+        return Err(not_found());
+    }
+    let range = headers.get(header::RANGE).map(|v| v.to_str().unwrap_or(""));
+    let range = match byte_range(range, size) {
+        Ok(r) => r,
+        Err(()) => {
+            let mut r = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the file has {size} bytes"),
+            )
+            .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header::HeaderValue::from_str(&format!("bytes */{size}"))
+                    .map_err(|_| not_found())?,
+            );
+            return Ok(r);
+        }
+    };
+    let raw = hex::decode(&digest.hex).map_err(|_| not_found())?;
+    let repr = format!(
+        "{}=:{}:",
+        digest.algorithm.seda_name().to_ascii_lowercase(),
+        base64::engine::general_purpose::STANDARD.encode(&raw)
+    );
+    let (first, last) = range.unwrap_or((0, size.saturating_sub(1)));
+    let length = if size == 0 { 0 } else { last - first + 1 };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    let archive = state.archive.clone();
+    let key = carnac_blobstore::BlobKey {
+        tenant: t.clone(),
+        batch: operation,
+        name: o.to_string(),
+    };
+    let whole = range.is_none();
+    tokio::task::spawn_blocking(move || {
+        send_copy(&archive, &key, size, &digest, first, length, whole, &tx)
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    let mut response = Response::builder()
+        .status(if whole {
+            StatusCode::OK
+        } else {
+            StatusCode::PARTIAL_CONTENT
+        })
+        .header(
+            header::CONTENT_TYPE,
+            row.mime_type
+                .as_deref()
+                .filter(|m| header::HeaderValue::from_str(m).is_ok())
+                .unwrap_or("application/octet-stream"),
+        )
+        .header(header::CONTENT_LENGTH, length)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header("Repr-Digest", repr)
+        .header(header::ETAG, format!("\"{}\"", row_digest_hex(&raw)));
+    if !whole {
+        response = response.header(
+            header::CONTENT_RANGE,
+            format!("bytes {first}-{last}/{size}"),
+        );
+    }
+    if let Some(name) = row.filename.as_deref() {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        response = response.header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{safe}\""),
+        );
+    }
+    response.body(body).map_err(|e| {
+        tracing::error!(error = %e, "building a download");
+        not_found()
+    })
+}
+
+fn row_digest_hex(raw: &[u8]) -> String {
+    hex::encode(raw)
+}
+
+/// Reads a copy whose size is right, sending `length` bytes from `first`; a whole download
+/// is hashed on the way and cut (an error instead of its last chunk) if it does not match.
+#[allow(clippy::too_many_arguments)]
+fn send_copy(
+    archive: &Archive,
+    key: &carnac_blobstore::BlobKey,
+    size: u64,
+    digest: &carnac_model::Digest,
+    first: u64,
+    length: u64,
+    whole: bool,
+    tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+) {
+    use std::io::Read;
+    let fail = |msg: String| {
+        tracing::error!(tenant = %key.tenant, object = %key.name, "{msg}");
+        let _ = tx.blocking_send(Err(std::io::Error::other(msg)));
+    };
+    let Some(offer) = archive
+        .offers()
+        .iter()
+        .find(|o| o.size(key).is_ok_and(|s| s == size))
+    else {
+        return fail("no copy of the right size to send".into());
+    };
+    let mut reader = match offer.open(key) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("opening the copy in {}: {e}", offer.name())),
+    };
+    let mut hasher = carnac_model::MultiHasher::new(&[digest.algorithm]);
+    let mut position = 0u64;
+    let end = first + length;
+    let mut pending: Option<Vec<u8>> = None;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return fail(format!("reading the copy in {}: {e}", offer.name())),
+        };
+        let chunk = &buf[..n];
+        if whole {
+            hasher.update(chunk);
+        }
+        let (from, to) = (position, position + n as u64);
+        position = to;
+        let (a, b) = (first.max(from), end.min(to));
+        if a < b {
+            let part = chunk[(a - from) as usize..(b - from) as usize].to_vec();
+            // One chunk held back: the last is sent only once the digest is known good.
+            if let Some(previous) = pending.replace(part)
+                && tx.blocking_send(Ok(previous)).is_err()
+            {
+                return; // The client went away.
+            }
+        }
+        if !whole && position >= end {
+            break;
+        }
+    }
+    if whole {
+        let good = hasher.finish().iter().any(|d| d == digest);
+        if !good || position != size {
+            return fail(format!(
+                "the copy in {} does not match its digest: download cut; run the audit",
+                offer.name()
+            ));
+        }
+    }
+    if let Some(last) = pending {
+        let _ = tx.blocking_send(Ok(last));
+    }
+}
+
+/// The journal of an operation, a unit or an object (exactly one of them), each event with
+/// the seal that covers it.
+async fn journal(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let path = format!("/api/v1/tenants/{t}/journal");
+    let subject = ["operation", "unit", "object"]
+        .iter()
+        .filter_map(|k| params.get(*k).map(|v| (*k, v.clone())))
+        .collect::<Vec<_>>();
+    auth::authorize(
+        &state,
+        &headers,
+        auth::Request {
+            subject: subject.first().map(|(_, v)| v.as_str()),
+            ..request(&method, &path, Action::JournalRead, Some(&t))
+        },
+    )
+    .await?;
+    check_params(&params, &["operation", "unit", "object"])?;
+    let [(kind, id)] = <[(&str, String); 1]>::try_from(subject).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "give exactly one of operation, unit, object",
+        )
+    })?;
+    let archive = state.archive.clone();
+    let events = blocking(move || {
+        archive.require_tenant(&t)?;
+        if kind == "operation" {
+            let op = operation_id(&id)?;
+            Ok(archive.operation_journal(&t, &op)?)
+        } else {
+            Ok(archive.lifecycle(&t, &id)?.events)
+        }
+    })
+    .await?;
+    Ok(axum::Json(json!({ "events": events })).into_response())
 }
 
 /// The bytes of a file as a stream of chunks.
