@@ -348,3 +348,137 @@ fn account_create_is_the_contract() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+/// One HTTP/1.1 exchange on loopback (Connection: close): status line and body.
+fn http(port: u16, method: &str, path: &str, token: &str, body: &[u8]) -> (String, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+fn start_serve(data: &std::path::Path, port: u16) -> std::process::Child {
+    let child = carnac(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("carnac serve did not start");
+}
+
+fn stop(child: std::process::Child) -> String {
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "a stop is a clean exit: {err}");
+    err
+}
+
+#[test]
+fn a_transfer_received_before_a_stop_is_ingested_after_it() {
+    let data = data_with_tenant();
+    let token_file = data.path().join("producer.token");
+    let out = run(
+        data.path(),
+        &[
+            "account",
+            "create",
+            "pastell",
+            "--role",
+            "producer",
+            "--tenant",
+            "0",
+            "--kind",
+            "application",
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let server = start_serve(data.path(), port);
+    let sip = std::fs::read(testdata().join("seda-perf/SIP-1000-102400.zip")).unwrap();
+    let (status, body) = http(port, "POST", "/api/v1/tenants/0/transfers", &token, &sip);
+    assert!(status.contains("202"), "{status} {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let op = v["operation"].as_str().unwrap().to_owned();
+    // Stopped at once: the ingest in progress finishes, or the transfer waits in the queue.
+    let stderr = stop(server);
+    assert!(stderr.contains("carnac: stopped"), "{stderr}");
+
+    let done = |op: &str| {
+        for _ in 0..1200 {
+            let (_, body) = http(
+                port,
+                "GET",
+                &format!("/api/v1/tenants/0/operations/{op}"),
+                &token,
+                b"",
+            );
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if v["state"] == "DONE" {
+                return v;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{op} not done within two minutes");
+    };
+    let mut server = start_serve(data.path(), port);
+    let v = done(&op);
+    assert_eq!(v["status"], "OK", "{v}");
+    assert_eq!(v["summary"]["units"], 1001, "{v}");
+
+    // Killed (no chance to finish) while it ingests: at the next start the ingest is
+    // started again from the kept container, under the same operation.
+    let (status, body) = http(port, "POST", "/api/v1/tenants/0/transfers", &token, &sip);
+    assert!(status.contains("202"), "{status} {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let op = v["operation"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let server = start_serve(data.path(), port);
+    let v = done(&op);
+    stop(server);
+    assert_eq!(v["status"], "OK", "{v}");
+    let conn = rusqlite::Connection::open(data.path().join("catalog.sqlite")).unwrap();
+    let resumed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM journal WHERE tenant = '0' AND kind = 'INGEST_RESUMED' AND operation = ?1",
+            [&op],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // Whether the kill came during the ingest depends on timing; say which case ran.
+    eprintln!("killed during the ingest: {}", resumed == 1);
+    let check = run(data.path(), &["check", "--digests"]);
+    assert!(check.status.success(), "{check:?}");
+}
