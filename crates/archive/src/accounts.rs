@@ -32,6 +32,8 @@ pub struct NewAccount<'a> {
     pub password: Option<&'a str>,
     /// Give it an API token now.
     pub token: bool,
+    /// A TLS client certificate (DER) that identifies it.
+    pub certificate: Option<&'a [u8]>,
 }
 
 /// One request, as journaled.
@@ -125,9 +127,10 @@ impl Archive {
             }
             self.require_tenant(t)?;
         }
-        if new.kind == AccountKind::Person && new.password.is_none() && !new.token {
+        if new.password.is_none() && !new.token && new.certificate.is_none() {
             return Err(ArchiveError::Invalid(
-                "the account would have no credential: give it a password or a token".into(),
+                "the account would have no credential: give it a password, a token or a certificate"
+                    .into(),
             ));
         }
         let password_hash = new
@@ -140,6 +143,15 @@ impl Archive {
             })
             .transpose()?;
         let token = new.token.then(new_token).transpose()?;
+        let certificate = new
+            .certificate
+            .map(|der| {
+                <x509_cert::Certificate as der::Decode>::from_der(der).map_err(|e| {
+                    ArchiveError::Invalid(format!("the certificate cannot be read: {e}"))
+                })?;
+                Ok::<_, ArchiveError>(hex::encode(sha2::Sha256::digest(der)))
+            })
+            .transpose()?;
         let at = self.now();
         let account = Account {
             login: new.login.to_owned(),
@@ -157,12 +169,14 @@ impl Archive {
             "tenants": tenants,
             "password": new.password.is_some(),
             "token": new.token,
+            "certificate_sha256": certificate,
         });
         let events = self.admin_events("ACCOUNT_CREATE", &tenants, agent, &at, &detail)?;
         self.catalog
             .create_account(
                 &account,
                 token.as_deref().map(sha256_hex).as_deref(),
+                certificate.as_deref(),
                 &events,
             )
             .map_err(|e| match e {
@@ -192,6 +206,54 @@ impl Archive {
         self.catalog
             .add_token(login, &sha256_hex(&token), &at, &events)?;
         Ok(token)
+    }
+
+    /// Registers a TLS client certificate (DER) as a credential of `login`.
+    pub fn register_certificate(
+        &self,
+        login: &str,
+        certificate_der: &[u8],
+        agent: &str,
+    ) -> Result<String, ArchiveError> {
+        let account = self
+            .catalog
+            .account(login)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("account {login}")))?;
+        let cert = <x509_cert::Certificate as der::Decode>::from_der(certificate_der)
+            .map_err(|e| ArchiveError::Invalid(format!("the certificate cannot be read: {e}")))?;
+        let sha256 = hex::encode(sha2::Sha256::digest(certificate_der));
+        let at = self.now();
+        let events = self.admin_events(
+            "ACCOUNT_CERTIFICATE",
+            &account.tenants,
+            agent,
+            &at,
+            &json!({
+                "login": login,
+                "certificate_sha256": sha256,
+                "subject": cert.tbs_certificate.subject.to_string(),
+            }),
+        )?;
+        self.catalog
+            .add_certificate(login, &sha256, &at, &events)
+            .map_err(|e| match e {
+                CatalogError::Conflict(what) => ArchiveError::Conflict(what),
+                other => other.into(),
+            })?;
+        Ok(sha256)
+    }
+
+    /// The account a TLS client certificate (verified by the TLS layer) is registered to.
+    pub fn authenticate_certificate(
+        &self,
+        certificate_der: &[u8],
+    ) -> Result<Option<Principal>, ArchiveError> {
+        let sha256 = hex::encode(sha2::Sha256::digest(certificate_der));
+        Ok(self
+            .catalog
+            .account_by_certificate(&sha256)?
+            .filter(|a| a.disabled_at.is_none())
+            .map(principal))
     }
 
     /// One event per journal concerned: the platform's and each tenant's, each with its own

@@ -249,6 +249,7 @@ fn accounts(c: &dyn Catalog) {
     c.create_account(
         &alice,
         Some("hash-1"),
+        None,
         &[
             event("conf-a", "op-acc-a", "ACCOUNT_CREATE", Status::Ok),
             event("conf-b", "op-acc-b", "ACCOUNT_CREATE", Status::Ok),
@@ -271,6 +272,7 @@ fn accounts(c: &dyn Catalog) {
     let again = c.create_account(
         &account("alice", Role::Auditor, &["conf-a"]),
         Some("hash-x"),
+        None,
         &[event("conf-a", "op-acc-x", "ACCOUNT_CREATE", Status::Ok)],
     );
     assert!(matches!(again, Err(CatalogError::Conflict(_))), "{again:?}");
@@ -278,6 +280,7 @@ fn accounts(c: &dyn Catalog) {
     // An unknown tenant: refused, nothing written (not even the account).
     let unknown = c.create_account(
         &account("bob", Role::Producer, &["conf-a", "nobody"]),
+        None,
         None,
         &[event("conf-a", "op-acc-bob", "ACCOUNT_CREATE", Status::Ok)],
     );
@@ -303,8 +306,53 @@ fn accounts(c: &dyn Catalog) {
         c.add_token("nobody", "hash-3", "x", &[]),
         Err(CatalogError::NotFound(_))
     ));
+    // Client certificates: one account each, registered with their events.
+    c.add_certificate(
+        "alice",
+        "cert-1",
+        "2026-11-29T04:11:00Z",
+        &[event(
+            "conf-a",
+            "op-cert",
+            "ACCOUNT_CERTIFICATE",
+            Status::Ok,
+        )],
+    )
+    .expect("certificate");
+    assert_eq!(
+        c.account_by_certificate("cert-1").expect("by certificate"),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        c.account_by_certificate("cert-2").expect("by certificate"),
+        None
+    );
+    assert!(matches!(
+        c.add_certificate("alice", "cert-1", "x", &[]),
+        Err(CatalogError::Conflict(_))
+    ));
+    assert!(matches!(
+        c.add_certificate("nobody", "cert-3", "x", &[]),
+        Err(CatalogError::NotFound(_))
+    ));
     let op_account = account("root", Role::Operator, &[]);
-    c.create_account(&op_account, None, &[]).expect("operator");
+    // A certificate already registered: the whole account is refused.
+    let taken = c.create_account(
+        &account("carol", Role::Auditor, &["conf-a"]),
+        None,
+        Some("cert-1"),
+        &[],
+    );
+    assert!(matches!(taken, Err(CatalogError::Conflict(_))), "{taken:?}");
+    assert_eq!(c.account("carol").expect("get"), None);
+    c.create_account(&op_account, None, Some("cert-root"), &[])
+        .expect("operator");
+    assert_eq!(
+        c.account_by_certificate("cert-root")
+            .expect("by certificate")
+            .map(|a| a.login),
+        Some("root".into())
+    );
     let logins: Vec<String> = c
         .accounts()
         .expect("list")

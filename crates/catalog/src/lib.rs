@@ -345,13 +345,14 @@ pub trait Catalog: Send + Sync {
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
 
-    /// Creates an account (Conflict if the login exists, NotFound for an unknown tenant),
-    /// with a first API token when given, and the events (each with its own operation) in the
+    /// Creates an account (Conflict if the login or the certificate exists, NotFound for an
+    /// unknown tenant), with a first API token and a client certificate when given, and the events (each with its own operation) in the
     /// same transaction.
     fn create_account(
         &self,
         account: &Account,
         token_hash: Option<&str>,
+        certificate_sha256: Option<&str>,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
     /// Adds an API token (its SHA-256) to an account, with its events.
@@ -362,6 +363,16 @@ pub trait Catalog: Send + Sync {
         at: &str,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
+    /// Registers a TLS client certificate (its SHA-256) to an account, with its events.
+    fn add_certificate(
+        &self,
+        login: &str,
+        sha256: &str,
+        at: &str,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError>;
+    /// The account a registered client certificate belongs to.
+    fn account_by_certificate(&self, sha256: &str) -> Result<Option<Account>, CatalogError>;
     fn account(&self, login: &str) -> Result<Option<Account>, CatalogError>;
     /// The account a valid (not revoked) token belongs to.
     fn account_by_token(&self, token_hash: &str) -> Result<Option<Account>, CatalogError>;

@@ -299,6 +299,14 @@ CREATE TABLE transfer_queue (
 CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE INDEX unit_parents_parent ON unit_parents(tenant, parent);
 "#,
+    // TLS client certificates registered to accounts (SHA-256 of the DER certificate).
+    r#"
+CREATE TABLE account_certificates (
+    sha256 TEXT PRIMARY KEY,
+    login TEXT NOT NULL REFERENCES accounts(login),
+    added_at TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The migration that made `unit_text`, filled from the units already there.
@@ -944,6 +952,7 @@ impl Catalog for SqliteCatalog {
         &self,
         account: &Account,
         token_hash: Option<&str>,
+        certificate_sha256: Option<&str>,
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
@@ -990,6 +999,18 @@ impl Catalog for SqliteCatalog {
                 )
                 .map_err(storage)?;
             }
+            if let Some(sha256) = certificate_sha256 {
+                let n = tx
+                    .execute(
+                        "INSERT INTO account_certificates (sha256, login, added_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT DO NOTHING",
+                        params![sha256, account.login, account.created_at],
+                    )
+                    .map_err(storage)?;
+                if n == 0 {
+                    return Err(CatalogError::Conflict(format!("certificate {sha256}")));
+                }
+            }
             for e in events {
                 record_done_operation(tx, &e.tenant, e)?;
                 append_event(tx, e)?;
@@ -1027,6 +1048,51 @@ impl Catalog for SqliteCatalog {
             }
             Ok(())
         })
+    }
+
+    fn add_certificate(
+        &self,
+        login: &str,
+        sha256: &str,
+        at: &str,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM accounts WHERE login = ?1)",
+                    [login],
+                    |r| r.get(0),
+                )
+                .map_err(storage)?;
+            if !exists {
+                return Err(CatalogError::NotFound(format!("account {login}")));
+            }
+            let n = tx
+                .execute(
+                    "INSERT INTO account_certificates (sha256, login, added_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![sha256, login, at],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(CatalogError::Conflict(format!("certificate {sha256}")));
+            }
+            for e in events {
+                record_done_operation(tx, &e.tenant, e)?;
+                append_event(tx, e)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn account_by_certificate(&self, sha256: &str) -> Result<Option<Account>, CatalogError> {
+        let conn = self.lock();
+        read_account(
+            &conn,
+            "login = (SELECT login FROM account_certificates WHERE sha256 = ?1)",
+            sha256,
+        )
     }
 
     fn account(&self, login: &str) -> Result<Option<Account>, CatalogError> {

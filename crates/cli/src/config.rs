@@ -100,6 +100,13 @@ pub struct Antivirus {
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
     pub listen: String,
+    /// PEM certificate chain and key: the server speaks HTTPS (and may then listen beyond
+    /// loopback).
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificates of the authorities whose client certificates are accepted (each
+    /// registered to an account with `carnac account certificate`); none: tokens only.
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -142,6 +149,9 @@ impl Default for Server {
     fn default() -> Self {
         Server {
             listen: "127.0.0.1:8080".into(),
+            tls_certificate: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }

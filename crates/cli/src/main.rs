@@ -180,6 +180,15 @@ enum AccountCommand {
         /// A person (default) or an application.
         #[arg(long, default_value = "person", value_parser = ["person", "application"])]
         kind: String,
+        /// A TLS client certificate (PEM) that identifies the account over HTTPS.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+    },
+    /// Registers a TLS client certificate (PEM) as a credential of an existing account.
+    Certificate {
+        login: String,
+        #[arg(long)]
+        certificate: PathBuf,
     },
     /// Writes a new API token for an existing account.
     Token {
@@ -554,6 +563,21 @@ fn external_tsas(
     Ok(carnac_archive::timestamping::External::new(tsas, all))
 }
 
+/// The one certificate of a PEM file, DER.
+fn read_certificate(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut certs = carnac_timestamp::certificates_from_pem(&pem)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if certs.len() != 1 {
+        bail!(
+            "{}: one certificate expected, {} found",
+            path.display(),
+            certs.len()
+        );
+    }
+    Ok(certs.remove(0))
+}
+
 /// The first line of a password file.
 fn read_password(path: &Path) -> anyhow::Result<String> {
     let text =
@@ -922,8 +946,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     password_file,
                     token_file,
                     kind,
+                    certificate,
                 },
         } => {
+            let certificate = certificate.as_deref().map(read_certificate).transpose()?;
             use carnac_model::access::{AccountKind, Role};
             let role = Role::parse(&role).context("unknown role")?;
             let kind = AccountKind::parse(&kind).context("unknown kind")?;
@@ -942,12 +968,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     tenants: &tenants,
                     password: password.as_deref(),
                     token: token_file.is_some(),
+                    certificate: certificate.as_deref(),
                 },
                 "cli",
             )?;
             if let (Some(f), Some(token)) = (secret.as_mut(), &token) {
                 f.write(token)?;
             }
+
             println!(
                 "account {} created: {} on {}",
                 account.login,
@@ -971,6 +999,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let token = archive.issue_token(&login, "cli")?;
             secret.write(&token)?;
             println!("a new token for {login} is in {}", token_file.display());
+        }
+        Command::Account {
+            command: AccountCommand::Certificate { login, certificate },
+        } => {
+            let der = read_certificate(&certificate)?;
+            let sha256 = archive.register_certificate(&login, &der, "cli")?;
+            println!("certificate {sha256} registered to {login}");
         }
         Command::Account {
             command: AccountCommand::List,
@@ -1055,10 +1090,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => {
             let listen = listen.unwrap_or(config.server.listen.clone());
+            let under_data = |p: &Option<PathBuf>| p.as_ref().map(|p| cli.data.join(p));
+            let tls = match (
+                under_data(&config.server.tls_certificate),
+                under_data(&config.server.tls_key),
+            ) {
+                (Some(certificate), Some(key)) => Some(
+                    carnac_server::tls::server_config(
+                        &certificate,
+                        &key,
+                        under_data(&config.server.tls_client_ca).as_deref(),
+                    )
+                    .map_err(|e| anyhow::anyhow!("server TLS: {e}"))?,
+                ),
+                (None, None) => {
+                    if config.server.tls_client_ca.is_some() {
+                        bail!(
+                            "server.tls_client_ca needs server.tls_certificate and server.tls_key"
+                        );
+                    }
+                    None
+                }
+                _ => bail!("server.tls_certificate and server.tls_key go together"),
+            };
             serve(
                 archive,
                 &cli.data,
                 &listen,
+                tls,
                 config.timestamp.seal_interval_seconds,
                 renew_before(&config),
             )?;
@@ -1405,15 +1464,16 @@ fn serve(
     archive: Archive,
     data: &Path,
     listen: &str,
+    tls: Option<rustls::ServerConfig>,
     seal_interval: u64,
     renew_before: std::time::Duration,
 ) -> anyhow::Result<()> {
     let addr: std::net::SocketAddr = listen
         .parse()
         .with_context(|| format!("{listen:?} is not an address:port"))?;
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && tls.is_none() {
         bail!(
-            "carnac serve binds to loopback addresses only until it speaks TLS: API tokens must not cross a network in clear ({addr} is not loopback)"
+            "without TLS (server.tls_certificate and server.tls_key), carnac serve binds to loopback addresses only: API tokens must not cross a network in clear ({addr} is not loopback)"
         );
     }
     bootstrap_admin(&archive, data)?;
@@ -1448,18 +1508,25 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
-        eprintln!("carnac: serving on http://{addr} (loopback only until TLS)");
-        carnac_server::serve(listener, state, async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("installing the SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        let stop = async move {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
             eprintln!("carnac: stopping: no new request; the ingest in progress finishes, queued transfers wait for the next start");
-        })
-        .await?;
+        };
+        match tls {
+            Some(config) => {
+                eprintln!("carnac: serving on https://{addr}");
+                carnac_server::tls::serve_tls(listener, state, config, stop).await?;
+            }
+            None => {
+                eprintln!("carnac: serving on http://{addr} (loopback only without TLS)");
+                carnac_server::serve(listener, state, stop).await?;
+            }
+        }
         anyhow::Ok(())
     })?;
     // Requests are over; the ingest in progress ends, the queue stays for the next start.
@@ -1484,6 +1551,7 @@ fn bootstrap_admin(archive: &Archive, data: &Path) -> anyhow::Result<()> {
             tenants: &[],
             password: None,
             token: true,
+            certificate: None,
         },
         "system",
     )?;

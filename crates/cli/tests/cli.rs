@@ -368,7 +368,7 @@ fn http(port: u16, method: &str, path: &str, token: &str, body: &[u8]) -> (Strin
 }
 
 fn start_serve(data: &std::path::Path, port: u16) -> std::process::Child {
-    let child = carnac(data)
+    let mut child = carnac(data)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -379,6 +379,8 @@ fn start_serve(data: &std::path::Path, port: u16) -> std::process::Child {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("carnac serve did not start");
 }
 

@@ -5,6 +5,7 @@
 //! the password (what as@lae clients such as Pastell send). A refusal says why in its code
 //! (`unauthenticated`, `forbidden`) without telling whether what was asked for exists.
 
+use crate::tls::ClientCertificate;
 use crate::{ApiError, AppState, blocking};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use base64::Engine;
@@ -24,16 +25,47 @@ pub(crate) struct Request<'a> {
     pub subject: Option<&'a str>,
 }
 
+/// What the caller presented: the request's headers and, over TLS, its client certificate.
+pub(crate) struct Presented {
+    pub headers: HeaderMap,
+    pub client: Option<ClientCertificate>,
+}
+
+impl std::ops::Deref for Presented {
+    type Target = HeaderMap;
+    fn deref(&self) -> &HeaderMap {
+        &self.headers
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Presented {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Presented, Self::Rejection> {
+        Ok(Presented {
+            headers: parts.headers.clone(),
+            client: parts.extensions.get::<ClientCertificate>().cloned(),
+        })
+    }
+}
+
 enum Credentials {
     None,
     Token(String),
     Basic { login: String, digest: String },
+    Certificate(Vec<u8>),
     Malformed,
 }
 
-fn credentials(headers: &HeaderMap) -> Credentials {
+fn credentials(headers: &HeaderMap, client: Option<&ClientCertificate>) -> Credentials {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Credentials::None;
+        // No header: the TLS client certificate, if one was presented and verified.
+        return match client {
+            Some(c) => Credentials::Certificate(c.0.clone()),
+            None => Credentials::None,
+        };
     };
     let Ok(value) = value.to_str() else {
         return Credentials::Malformed;
@@ -59,10 +91,10 @@ fn credentials(headers: &HeaderMap) -> Credentials {
 /// Authenticates and authorizes a request, and journals it either way.
 pub(crate) async fn authorize(
     state: &AppState,
-    headers: &HeaderMap,
+    presented: &Presented,
     request: Request<'_>,
 ) -> Result<Principal, ApiError> {
-    let credentials = credentials(headers);
+    let credentials = credentials(&presented.headers, presented.client.as_ref());
     let archive = state.archive.clone();
     let method = request.method.to_string();
     let path = request.path.to_owned();
@@ -77,6 +109,10 @@ pub(crate) async fn authorize(
             Credentials::Token(token) => match archive.authenticate_token(&token)? {
                 Some(p) => (p.login.clone(), Some(p)),
                 None => ("anonymous (unknown token)".to_owned(), None),
+            },
+            Credentials::Certificate(der) => match archive.authenticate_certificate(&der)? {
+                Some(p) => (p.login.clone(), Some(p)),
+                None => ("anonymous (unregistered certificate)".to_owned(), None),
             },
             Credentials::Basic { login, digest } => {
                 match archive.authenticate_password(&login, &digest)? {

@@ -6,11 +6,12 @@
 //! a stable machine-readable code and a message; internals are logged, not sent.
 
 mod auth;
+pub mod tls;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use carnac_archive::{Archive, ArchiveError};
@@ -212,7 +213,7 @@ fn request<'a>(
 async fn me(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
 ) -> Result<Response, ApiError> {
     // Any authenticated account may know itself; journaled like the rest.
     let who = auth::authorize(
@@ -237,7 +238,7 @@ async fn me(
 async fn tenants(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
 ) -> Result<Response, ApiError> {
     auth::authorize(
         &state,
@@ -265,7 +266,7 @@ struct NewTenant {
 async fn create_tenant(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let who = auth::authorize(
@@ -294,7 +295,7 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 async fn suspend(
     state: State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path(tenant): Path<String>,
 ) -> Result<Response, ApiError> {
     set_suspended(state, method, headers, tenant, true).await
@@ -303,7 +304,7 @@ async fn suspend(
 async fn resume(
     state: State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path(tenant): Path<String>,
 ) -> Result<Response, ApiError> {
     set_suspended(state, method, headers, tenant, false).await
@@ -312,7 +313,7 @@ async fn resume(
 async fn set_suspended(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     tenant: String,
     suspended: bool,
 ) -> Result<Response, ApiError> {
@@ -336,7 +337,7 @@ async fn set_suspended(
 async fn referentials(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path(tenant): Path<String>,
 ) -> Result<Response, ApiError> {
     let t = tenant_id(&tenant)?;
@@ -371,7 +372,7 @@ async fn referentials(
 async fn accounts(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
 ) -> Result<Response, ApiError> {
     auth::authorize(
         &state,
@@ -406,7 +407,7 @@ fn person() -> carnac_model::access::AccountKind {
 async fn create_account(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let who = auth::authorize(
@@ -431,6 +432,7 @@ async fn create_account(
                 tenants: &tenants,
                 password: new.password.as_deref(),
                 token: new.token,
+                certificate: None,
             },
             &who.login,
         )?)
@@ -447,7 +449,7 @@ async fn create_account(
 async fn transfer(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path(tenant): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -522,7 +524,7 @@ async fn transfer(
 async fn find_operation(
     state: &AppState,
     method: &Method,
-    headers: &HeaderMap,
+    headers: &auth::Presented,
     tenant: &str,
     op: &str,
     path: &str,
@@ -570,7 +572,7 @@ enum Found {
 async fn operation(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let path = format!("/api/v1/tenants/{tenant}/operations/{op}");
@@ -609,7 +611,7 @@ async fn operation(
 async fn atr(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let path = format!("/api/v1/tenants/{tenant}/operations/{op}/atr");
@@ -716,7 +718,7 @@ fn day(params: &Params, name: &str) -> Result<Option<String>, ApiError> {
 async fn search_units(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path(tenant): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
@@ -767,7 +769,7 @@ async fn search_units(
 async fn unit(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path((tenant, unit)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let t = tenant_id(&tenant)?;
@@ -871,7 +873,7 @@ fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()>
 async fn download(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path((tenant, object)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     use base64::Engine;
@@ -1076,7 +1078,7 @@ fn send_copy(
 async fn journal(
     State(state): State<Arc<AppState>>,
     method: Method,
-    headers: HeaderMap,
+    headers: auth::Presented,
     Path(tenant): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {

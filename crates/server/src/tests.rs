@@ -47,6 +47,7 @@ fn account(archive: &Archive, login: &str, role: Role, tenants: &[&str]) -> Stri
                 tenants: &tenants,
                 password: Some("secret"),
                 token: true,
+                certificate: None,
             },
             "test",
         )
