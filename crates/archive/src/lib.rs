@@ -331,10 +331,11 @@ impl Archive {
             parts.push((ReferentialKind::Formats, to_json(m), m.len()));
         }
         if parts.is_empty() {
-            return Err(ArchiveError::Invalid(format!(
-                "{} holds no referential (agencies/, rules/, contracts/, profiles/ or formats/)",
-                dir.display()
-            )));
+            // No path in the message: over HTTP the folder is the archive's scratch space.
+            return Err(ArchiveError::Invalid(
+                "the folder holds no referential (agencies/, rules/, contracts/, profiles/ or formats/)"
+                    .into(),
+            ));
         }
         let counts: Vec<(ReferentialKind, usize)> =
             parts.iter().map(|(k, _, n)| (*k, *n)).collect();

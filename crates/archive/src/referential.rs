@@ -547,6 +547,38 @@ pub fn read_folder(dir: &Path) -> Result<FolderContent, Vec<FileError>> {
     }
 }
 
+/// Unpacks a referential folder sent as a container (zip, tar, tar.gz, tar.bz2) into `dir`,
+/// through the same checks as a transfer (paths, links, sizes, bombs). `Err`: every problem.
+pub fn unpack_folder(container: std::fs::File, dir: &Path) -> Result<(), Vec<String>> {
+    use carnac_container::{Container, ContainerError, Limits};
+    // A referential folder is small: files of rules, agencies, contracts, profiles.
+    let limits = Limits {
+        max_total_size: 256 << 20,
+        max_entries: 10_000,
+        ..Limits::default()
+    };
+    let mut container = Container::open(container, limits).map_err(|e| vec![e.to_string()])?;
+    let listing = container.scan().map_err(|e| vec![e.to_string()])?;
+    if !listing.problems.is_empty() {
+        return Err(listing.problems.iter().map(|p| p.message.clone()).collect());
+    }
+    container
+        .for_each_file(
+            |_| true,
+            |entry, reader| -> Result<(), ContainerError> {
+                // Paths were checked by the scan: relative, no `..`, no links.
+                let target = dir.join(&entry.path);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let mut out = std::fs::File::create(&target)?;
+                std::io::copy(reader, &mut out)?;
+                Ok(())
+            },
+        )
+        .map_err(|e| vec![e.to_string()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

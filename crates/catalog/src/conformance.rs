@@ -682,6 +682,21 @@ fn referentials(c: &dyn Catalog) {
             .expect("get")
             .is_none()
     );
+    let versions = c
+        .referential_versions(&a, ReferentialKind::Agencies)
+        .expect("versions");
+    assert_eq!(
+        versions
+            .iter()
+            .map(|v| (v.version, v.operation.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "op-ref1"), (2, "op-ref2")]
+    );
+    assert!(
+        c.referential_versions(&t("conf-b"), ReferentialKind::Agencies)
+            .expect("versions")
+            .is_empty()
+    );
 }
 
 fn rejected_operation(c: &dyn Catalog) {

@@ -94,6 +94,14 @@ impl ReferentialKind {
     }
 }
 
+/// When and by which operation a version of a referential was imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferentialVersionInfo {
+    pub version: u64,
+    pub operation: OperationId,
+    pub imported_at: String,
+}
+
 /// One version of one referential, stored as its JSON form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferentialVersion {
@@ -433,6 +441,13 @@ pub trait Catalog: Send + Sync {
         tenant: &TenantId,
         kind: ReferentialKind,
     ) -> Result<Option<ReferentialVersion>, CatalogError>;
+
+    /// Every version of one referential of `tenant`, oldest first (without their content).
+    fn referential_versions(
+        &self,
+        tenant: &TenantId,
+        kind: ReferentialKind,
+    ) -> Result<Vec<ReferentialVersionInfo>, CatalogError>;
 
     /// Records an operation that changed nothing but the journal (a verification, an export…),
     /// done at once: the operation, its summary and its event, in one transaction.

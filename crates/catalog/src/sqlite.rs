@@ -1471,6 +1471,37 @@ impl Catalog for SqliteCatalog {
         })
     }
 
+    fn referential_versions(
+        &self,
+        tenant: &TenantId,
+        kind: ReferentialKind,
+    ) -> Result<Vec<ReferentialVersionInfo>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT version, operation, imported_at FROM referentials
+                 WHERE tenant = ?1 AND kind = ?2 ORDER BY version",
+            )
+            .map_err(storage)?;
+        st.query_map(params![tenant.as_str(), kind.as_str()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(storage)?
+        .map(|row| {
+            let (version, operation, imported_at) = row.map_err(storage)?;
+            Ok(ReferentialVersionInfo {
+                version: version as u64,
+                operation: parse_id("operation id", operation)?,
+                imported_at,
+            })
+        })
+        .collect()
+    }
+
     fn referential(
         &self,
         tenant: &TenantId,

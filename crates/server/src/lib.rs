@@ -38,7 +38,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/tenants", get(tenants).post(create_tenant))
         .route("/api/v1/tenants/{tenant}/suspend", post(suspend))
         .route("/api/v1/tenants/{tenant}/resume", post(resume))
-        .route("/api/v1/tenants/{tenant}/referentials", get(referentials))
+        .route(
+            "/api/v1/tenants/{tenant}/referentials",
+            get(referentials).post(import_referentials),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/referentials/{kind}/versions",
+            get(referential_versions),
+        )
         .route("/api/v1/accounts", get(accounts).post(create_account))
         .route("/api/v1/tenants/{tenant}/transfers", post(transfer))
         .route("/api/v1/tenants/{tenant}/units", get(search_units))
@@ -73,6 +80,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Every reason, when a request is refused for several.
+    details: Vec<String>,
 }
 
 impl ApiError {
@@ -85,7 +94,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    fn with_details(mut self, details: Vec<String>) -> ApiError {
+        self.details = details;
+        self
     }
 }
 
@@ -108,6 +123,12 @@ impl From<ArchiveError> for ApiError {
             ArchiveError::Suspended(_) => {
                 ApiError::new(StatusCode::CONFLICT, "tenant_suspended", e.to_string())
             }
+            ArchiveError::ReferentialRejected(errors) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "referential_rejected",
+                "the referential folder is refused, nothing was imported",
+            )
+            .with_details(errors.iter().map(ToString::to_string).collect()),
             _ => {
                 tracing::error!(error = %e, "request failed");
                 ApiError::new(
@@ -122,11 +143,11 @@ impl From<ArchiveError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            axum::Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response();
+        let mut error = json!({"code": self.code, "message": self.message});
+        if !self.details.is_empty() {
+            error["details"] = json!(self.details);
+        }
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -367,6 +388,152 @@ async fn referentials(
     })
     .await?;
     Ok(axum::Json(json!({ "referentials": kinds })).into_response())
+}
+
+/// Imports a referential folder sent as a container (zip, tar, tar.gz, tar.bz2) holding
+/// what `carnac referential import` reads from a folder: the whole folder is checked and
+/// imported, or refused with every reason.
+async fn import_referentials(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: auth::Presented,
+    Path(tenant): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    use futures_util::StreamExt;
+    let t = tenant_id(&tenant)?;
+    let path = format!("/api/v1/tenants/{t}/referentials");
+    let who = auth::authorize(
+        &state,
+        &headers,
+        request(&method, &path, Action::ReferentialImport, Some(&t)),
+    )
+    .await?;
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "receiving a referential folder");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the upload could not be stored",
+        )
+    };
+    // Small by nature: a folder of referential files.
+    const MAX: u64 = 256 << 20;
+    let work = tempfile::tempdir_in(&state.uploads).map_err(internal)?;
+    let upload = work.path().join("folder.container");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&upload).map_err(internal)?);
+    let mut stream = body.into_data_stream();
+    let mut received = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "upload_interrupted",
+                format!("the upload was interrupted: {e}"),
+            )
+        })?;
+        received += chunk.len() as u64;
+        if received > MAX {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("a referential folder is at most {MAX} bytes"),
+            ));
+        }
+        out.write_all(&chunk).map_err(internal)?;
+    }
+    let file = out.into_inner().map_err(|e| internal(e.into_error()))?;
+    drop(file);
+    let archive = state.archive.clone();
+    let outcome = blocking(move || {
+        let dir = work.path().join("folder");
+        std::fs::create_dir(&dir).map_err(internal)?;
+        let container = std::fs::File::open(&upload).map_err(internal)?;
+        carnac_archive::referential::unpack_folder(container, &dir).map_err(|problems| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "referential_rejected",
+                "the container cannot be read safely; nothing was imported",
+            )
+            .with_details(problems)
+        })?;
+        // A folder packed from its parent: its one top folder is the referential folder
+        // (unless that folder is itself one of the referential's, like `rules/`).
+        let entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(internal)?
+            .filter_map(Result::ok)
+            .collect();
+        const PARTS: [&str; 5] = ["agencies", "rules", "contracts", "profiles", "formats"];
+        let root = match entries.as_slice() {
+            [one]
+                if one.path().is_dir()
+                    && !PARTS.contains(&one.file_name().to_string_lossy().as_ref()) =>
+            {
+                one.path()
+            }
+            _ => dir,
+        };
+        let outcome = archive.import_referentials(&t, &root, &who.login)?;
+        drop(work);
+        Ok(outcome)
+    })
+    .await?;
+    let versions: Vec<_> = outcome
+        .versions
+        .iter()
+        .zip(&outcome.counts)
+        .map(|((kind, version), (_, count))| json!({"kind": kind.as_str(), "version": version, "entries": count}))
+        .collect();
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "operation": outcome.operation,
+            "versions": versions,
+            "skipped": outcome.skipped.iter().map(|(file, why)| json!({"file": file, "reason": why})).collect::<Vec<_>>(),
+        })),
+    )
+        .into_response())
+}
+
+/// Every version of one referential of a tenant.
+async fn referential_versions(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: auth::Presented,
+    Path((tenant, kind)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let path = format!("/api/v1/tenants/{t}/referentials/{kind}/versions");
+    auth::authorize(
+        &state,
+        &headers,
+        request(&method, &path, Action::ReferentialRead, Some(&t)),
+    )
+    .await?;
+    let k = carnac_catalog::ReferentialKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!(
+                    "no referential kind {kind:?}; kinds: {}",
+                    carnac_catalog::ReferentialKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+    let archive = state.archive.clone();
+    let versions = blocking(move || {
+        archive.require_tenant(&t)?;
+        Ok(archive.catalog().referential_versions(&t, k)?)
+    })
+    .await?;
+    Ok(axum::Json(json!({"kind": kind, "versions": versions})).into_response())
 }
 
 async fn accounts(
