@@ -130,7 +130,14 @@ pub(crate) async fn authorize(
                     && p.role == Role::Producer
                     && let (Some(t), Some(op)) = (&tenant, &operation)
                 {
-                    let owner = archive.catalog().operation(t, op)?.and_then(|o| o.agent);
+                    // The queue first: its row goes only once the operation is done, so one of
+                    // the two always knows the sender, whatever the worker does meanwhile.
+                    let queued = archive.catalog().queued_transfer(t, op)?.map(|q| q.agent);
+                    let owner = archive
+                        .catalog()
+                        .operation(t, op)?
+                        .and_then(|o| o.agent)
+                        .or(queued);
                     d = decide(p, action, Some(t), owner.as_deref());
                 }
                 d

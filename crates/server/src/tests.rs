@@ -1053,3 +1053,26 @@ async fn an_operator_imports_referentials_over_http_whole_or_not_at_all() {
         "nothing more"
     );
 }
+
+#[tokio::test]
+async fn a_producer_follows_its_transfer_while_it_waits_in_the_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    // Received but not handed to the worker: it stays queued for this test.
+    let upload = st.archive.incoming_dir().join(".upload-test");
+    std::fs::write(&upload, sip("OK_SIP-test-md5.zip")).unwrap();
+    let q = st
+        .archive
+        .receive_transfer(&TenantId::new("0").unwrap(), &upload, "prod")
+        .unwrap();
+    let app = app(st);
+    let url = format!("/api/v1/tenants/0/operations/{}", q.operation);
+    let (status, body, _) = send(&app, get(&url, &tokens.producer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#""state":"RECEIVED""#), "{body}");
+    let (status, _, _) = send(&app, get(&url, &tokens.other_producer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body, _) = send(&app, get(&format!("{url}/atr"), &tokens.producer)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("not_ready"), "{body}");
+}

@@ -1,0 +1,164 @@
+//! Fills a tenant of a catalog with synthetic archive units, for the load benchmark
+//! (`scripts/bench-api`): titles, descriptions, keywords, agencies and dates drawn from a
+//! small French vocabulary with a fixed seed, committed 100,000 units per operation through
+//! the catalog's own ingest commit (so the free-text index and every table are filled as an
+//! ingest fills them). Units only: files are not what a search reads.
+//!
+//! Usage: cargo run --release -p carnac-catalog --example catalog_fill CATALOG.sqlite TENANT UNITS
+
+#![allow(clippy::unwrap_used)] // A benchmark tool: a failure is a crash with its message.
+
+use carnac_catalog::sqlite::SqliteCatalog;
+use carnac_catalog::{Catalog, IngestCommit, UnitRow, UnitRule};
+use carnac_model::journal::NewEvent;
+use carnac_model::{OperationId, Status, TenantId, UnitId};
+
+const WORDS: [&str; 40] = [
+    "délibération",
+    "conseil",
+    "municipal",
+    "budget",
+    "primitif",
+    "marché",
+    "public",
+    "voirie",
+    "école",
+    "cantine",
+    "urbanisme",
+    "permis",
+    "construire",
+    "arrêté",
+    "maire",
+    "subvention",
+    "association",
+    "travaux",
+    "assainissement",
+    "eau",
+    "personnel",
+    "recrutement",
+    "élection",
+    "cimetière",
+    "concession",
+    "fête",
+    "sport",
+    "culture",
+    "bibliothèque",
+    "transport",
+    "déchets",
+    "environnement",
+    "forêt",
+    "chemin",
+    "rural",
+    "église",
+    "mairie",
+    "salle",
+    "convention",
+    "contrat",
+];
+
+/// A fixed-seed generator (xorshift): the same catalog on every run.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn words(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| WORDS[self.pick(WORDS.len())])
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (path, tenant, units) = (
+        &args[1],
+        TenantId::new(&args[2]).unwrap(),
+        args[3].parse::<u64>().unwrap(),
+    );
+    let catalog = SqliteCatalog::open(std::path::Path::new(path)).unwrap();
+    let mut draw = Draw(0x9e37_79b9_7f4a_7c15);
+    let batch = 100_000u64;
+    let started = std::time::Instant::now();
+    let mut done = 0u64;
+    let mut op_number = 0u64;
+    while done < units {
+        op_number += 1;
+        let n = batch.min(units - done);
+        let operation = OperationId::new(format!("op-fill-{op_number:06}")).unwrap();
+        catalog
+            .start_operation(
+                &tenant,
+                &operation,
+                "INGEST",
+                "2026-11-29T04:00:00Z",
+                "bench",
+            )
+            .unwrap();
+        let first = done;
+        let mut rows = (0..n).map(|i| {
+            let k = first + i;
+            let year = 1990 + draw.pick(37);
+            let month = 1 + draw.pick(12);
+            let title = format!("{} {}", draw.words(4), k);
+            let description = draw.words(20);
+            Ok(UnitRow {
+                id: UnitId::new(format!("u{k:08}")).unwrap(),
+                xml_id: format!("U{k}"),
+                title,
+                description_level: Some("Item".into()),
+                start_date: Some(format!("{year}-{month:02}-01")),
+                end_date: Some(format!("{year}-{month:02}-28")),
+                originating_agency: Some(format!("AG{:02}", draw.pick(50))),
+                parents: Vec::new(),
+                object_groups: Vec::new(),
+                keywords: vec![WORDS[draw.pick(WORDS.len())].to_owned()],
+                rules: vec![UnitRule {
+                    category: "AppraisalRule".into(),
+                    rule: "APP-1".into(),
+                    start_date: Some(format!("{year}-01-01")),
+                    end_date: Some(format!("{}-01-01", year + 10)),
+                }],
+                metadata: format!(
+                    "<ArchiveUnit><Content><Description>{description}</Description></Content></ArchiveUnit>"
+                ),
+            })
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: "INGEST".into(),
+            outcome: Status::Ok,
+            time: "2026-11-29T04:00:00Z".into(),
+            agent: "bench".into(),
+            detail: serde_json::json!({"units": n, "synthetic": true}),
+        };
+        catalog
+            .commit_ingest(
+                &tenant,
+                IngestCommit {
+                    operation: &operation,
+                    groups: &mut std::iter::empty(),
+                    objects: &mut std::iter::empty(),
+                    offers: &[],
+                    units: &mut rows,
+                    status: Status::Ok,
+                    summary: serde_json::json!({"status": "OK", "units": n}),
+                    reply: &mut &b"<ArchiveTransferReply/>"[..],
+                    ended_at: "2026-11-29T04:00:00Z",
+                    event: &event,
+                },
+            )
+            .unwrap();
+        done += n;
+        eprintln!("{done} units ({:.0} s)", started.elapsed().as_secs_f64());
+    }
+}
