@@ -1128,6 +1128,8 @@ impl Catalog for SqliteCatalog {
     fn search_units(&self, tenant: &TenantId, q: &UnitQuery) -> Result<UnitPage, CatalogError> {
         use rusqlite::types::Value;
         let mut from = "units u".to_owned();
+        // With words, the full-text index drives (CROSS JOIN fixes the order): probing it
+        // once per unit of the tenant would run the text query once per unit.
         let mut conditions = vec!["u.tenant = ?".to_owned()];
         let mut args: Vec<Value> = vec![tenant.as_str().to_owned().into()];
         let text = q
@@ -1141,7 +1143,7 @@ impl Catalog for SqliteCatalog {
         let fts: Vec<String> = text.into_iter().chain(title).collect();
         let ranked = !fts.is_empty();
         if ranked {
-            from.push_str(" JOIN unit_text f ON f.rowid = u.rowid");
+            from = "unit_text f CROSS JOIN units u ON u.rowid = f.rowid".to_owned();
             conditions.push("f.unit_text MATCH ?".into());
             args.push(fts.join(" AND ").into());
         }
@@ -1150,10 +1152,12 @@ impl Catalog for SqliteCatalog {
             args.push(a.clone().into());
         }
         if let Some(k) = &q.keyword {
+            // A set computed once from the keyword index, not a lookup per unit.
             conditions.push(
-                "EXISTS (SELECT 1 FROM unit_keywords k WHERE k.tenant = u.tenant AND k.unit = u.id AND k.keyword = ?)"
+                "u.id IN (SELECT k.unit FROM unit_keywords k WHERE k.tenant = ? AND k.keyword = ?)"
                     .into(),
             );
+            args.push(tenant.as_str().to_owned().into());
             args.push(k.clone().into());
         }
         if let Some(d) = &q.from {
@@ -1161,7 +1165,12 @@ impl Catalog for SqliteCatalog {
             args.push(d.clone().into());
         }
         if let Some(d) = &q.to {
-            conditions.push("COALESCE(u.start_date, u.end_date) <= ?".into());
+            // The first condition can use the (tenant, start_date) index; the second keeps
+            // the units that have an end date only.
+            conditions.push(
+                "(u.start_date <= ? OR (u.start_date IS NULL AND u.end_date <= ?))".into(),
+            );
+            args.push(d.clone().into());
             args.push(d.clone().into());
         }
         let filtered = format!("FROM {from} WHERE {}", conditions.join(" AND "));
