@@ -316,8 +316,29 @@ const FTS_MIGRATION: usize = 6;
 const REPLY_CHUNK: usize = 1 << 20;
 
 pub struct SqliteCatalog {
+    /// The one connection that writes (SQLite has one writer at a time anyway).
     conn: Mutex<Connection>,
+    /// Read-only connections for the queries of requests (file catalogs only): in WAL mode
+    /// they read beside the writer and each other instead of queueing behind one mutex.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+    /// Events waiting for the next group commit (`append_events`).
+    group: Mutex<Group>,
 }
+
+/// The state of the group commit of journal events.
+#[derive(Default)]
+struct Group {
+    pending: Vec<NewEvent>,
+    /// Tickets handed out (one per call) and committed, in order.
+    issued: u64,
+    committed: u64,
+    /// Recent batches that failed: (first ticket, last ticket, why).
+    failures: Vec<(u64, u64, String)>,
+}
+
+/// Read-only connections of a file catalog.
+const READERS: usize = 4;
 
 fn storage(e: rusqlite::Error) -> CatalogError {
     CatalogError::Storage(e.to_string())
@@ -331,7 +352,23 @@ impl SqliteCatalog {
     /// Opens (creating and migrating if needed) the catalog at `path`.
     pub fn open(path: &Path) -> Result<SqliteCatalog, CatalogError> {
         let conn = Connection::open(path).map_err(storage)?;
-        Self::setup(conn)
+        let mut catalog = Self::setup(conn)?;
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(storage)?;
+            reader
+                .busy_timeout(std::time::Duration::from_secs(30))
+                .map_err(storage)?;
+            reader
+                .execute_batch("PRAGMA query_only = ON;")
+                .map_err(storage)?;
+            catalog.readers.push(Mutex::new(reader));
+        }
+        Ok(catalog)
     }
 
     /// A private in-memory catalog, for tests.
@@ -370,7 +407,28 @@ impl SqliteCatalog {
         backfill_chain(&mut conn)?;
         Ok(SqliteCatalog {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
+            group: Mutex::new(Group::default()),
         })
+    }
+
+    /// A connection to read with: a free reader if there is one, else the next in turn (or
+    /// the writer's, for an in-memory catalog, which has no other).
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.lock();
+        }
+        for r in &self.readers {
+            if let Ok(guard) = r.try_lock() {
+                return guard;
+            }
+        }
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -884,7 +942,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, CatalogError> {
-        self.lock()
+        self.read()
             .query_row(
                 "SELECT id, name, created_at, suspended_at FROM tenants WHERE id = ?1",
                 [tenant.as_str()],
@@ -1087,7 +1145,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn account_by_certificate(&self, sha256: &str) -> Result<Option<Account>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         read_account(
             &conn,
             "login = (SELECT login FROM account_certificates WHERE sha256 = ?1)",
@@ -1096,12 +1154,12 @@ impl Catalog for SqliteCatalog {
     }
 
     fn account(&self, login: &str) -> Result<Option<Account>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         read_account(&conn, "login = ?1", login)
     }
 
     fn account_by_token(&self, token_hash: &str) -> Result<Option<Account>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         read_account(
             &conn,
             "login = (SELECT login FROM api_tokens WHERE hash = ?1 AND revoked_at IS NULL)",
@@ -1110,7 +1168,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn accounts(&self) -> Result<Vec<Account>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         let logins: Vec<String> = conn
             .prepare("SELECT login FROM accounts ORDER BY login")
             .map_err(storage)?
@@ -1167,14 +1225,13 @@ impl Catalog for SqliteCatalog {
         if let Some(d) = &q.to {
             // The first condition can use the (tenant, start_date) index; the second keeps
             // the units that have an end date only.
-            conditions.push(
-                "(u.start_date <= ? OR (u.start_date IS NULL AND u.end_date <= ?))".into(),
-            );
+            conditions
+                .push("(u.start_date <= ? OR (u.start_date IS NULL AND u.end_date <= ?))".into());
             args.push(d.clone().into());
             args.push(d.clone().into());
         }
         let filtered = format!("FROM {from} WHERE {}", conditions.join(" AND "));
-        let conn = self.lock();
+        let conn = self.read();
         let total: i64 = conn
             .query_row(
                 &format!("SELECT COUNT(*) {filtered}"),
@@ -1251,7 +1308,7 @@ impl Catalog for SqliteCatalog {
         tenant: &TenantId,
         unit: &UnitId,
     ) -> Result<Option<UnitDetails>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         let (t, u) = (tenant.as_str(), unit.as_str());
         let Some((description_level, originating_agency)) = conn
             .query_row(
@@ -1376,7 +1433,7 @@ impl Catalog for SqliteCatalog {
         operation: &OperationId,
     ) -> Result<Option<QueuedTransfer>, CatalogError> {
         Ok(self
-            .lock()
+            .read()
             .query_row(
                 "SELECT received_at, agent, bytes FROM transfer_queue WHERE tenant = ?1 AND operation = ?2",
                 params![tenant.as_str(), operation.as_str()],
@@ -1433,13 +1490,50 @@ impl Catalog for SqliteCatalog {
         })
     }
 
+    /// Group commit: concurrent callers' events go into one transaction (one sync of the
+    /// journal for many requests), and each caller returns once its events are durable.
+    /// Whoever gets the writer first commits everything waiting; the others find theirs
+    /// already done.
     fn append_events(&self, events: &[NewEvent]) -> Result<(), CatalogError> {
-        self.write(|tx| {
-            for e in events {
-                append_event(tx, e)?;
+        let ticket = {
+            let mut g = self.group.lock().unwrap_or_else(|p| p.into_inner());
+            g.issued += 1;
+            g.pending.extend(events.iter().cloned());
+            g.issued
+        };
+        let mut conn = self.lock();
+        let (batch, upto) = {
+            let mut g = self.group.lock().unwrap_or_else(|p| p.into_inner());
+            if g.committed >= ticket {
+                return match g
+                    .failures
+                    .iter()
+                    .find(|(lo, hi, _)| (*lo..=*hi).contains(&ticket))
+                {
+                    Some((_, _, e)) => Err(CatalogError::Storage(e.clone())),
+                    None => Ok(()),
+                };
             }
-            Ok(())
-        })
+            (std::mem::take(&mut g.pending), g.issued)
+        };
+        let result = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            for e in &batch {
+                append_event(&tx, e)?;
+            }
+            tx.commit().map_err(storage)
+        })();
+        let mut g = self.group.lock().unwrap_or_else(|p| p.into_inner());
+        let from = g.committed + 1;
+        g.committed = upto;
+        if let Err(e) = &result {
+            g.failures.push((from, upto, e.to_string()));
+            let excess = g.failures.len().saturating_sub(64);
+            g.failures.drain(..excess);
+        }
+        result
     }
 
     fn import_referentials(
@@ -1485,7 +1579,7 @@ impl Catalog for SqliteCatalog {
         tenant: &TenantId,
         kind: ReferentialKind,
     ) -> Result<Vec<ReferentialVersionInfo>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut st = conn
             .prepare(
                 "SELECT version, operation, imported_at FROM referentials
@@ -1517,7 +1611,7 @@ impl Catalog for SqliteCatalog {
         kind: ReferentialKind,
     ) -> Result<Option<ReferentialVersion>, CatalogError> {
         let row = self
-            .lock()
+            .read()
             .query_row(
                 "SELECT version, operation, imported_at, content FROM referentials
                  WHERE tenant = ?1 AND kind = ?2 ORDER BY version DESC LIMIT 1",
@@ -2085,7 +2179,7 @@ impl Catalog for SqliteCatalog {
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Option<Operation>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut st = conn
             .prepare(
                 "SELECT id, kind, state, status, started_at, ended_at, summary,
@@ -2213,7 +2307,7 @@ impl Catalog for SqliteCatalog {
         tenant: &TenantId,
         unit: &UnitId,
     ) -> Result<Option<(Unit, Vec<ObjectRow>)>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         let t = tenant.as_str();
         let row = conn
             .query_row(
@@ -2321,7 +2415,7 @@ impl Catalog for SqliteCatalog {
         tenant: &TenantId,
         object: &ObjectId,
     ) -> Result<Option<(OperationId, ObjectRow)>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         let raw = conn
             .query_row(
                 &format!(
@@ -2490,5 +2584,55 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, super::MIGRATIONS.len() as i64);
+    }
+
+    /// Events appended from many threads at once (group commit): every one is kept, once,
+    /// in one unbroken chain.
+    #[test]
+    fn concurrent_appends_are_all_kept_in_one_chain() {
+        use crate::Catalog as _;
+        use carnac_model::journal::NewEvent;
+        use carnac_model::{OperationId, Status, TenantId};
+        let dir = tempfile::tempdir().unwrap();
+        let cat =
+            std::sync::Arc::new(super::SqliteCatalog::open(&dir.path().join("c.sqlite")).unwrap());
+        let t = TenantId::new("t").unwrap();
+        let ev = |op: String| NewEvent {
+            tenant: TenantId::new("t").unwrap(),
+            operation: OperationId::new(op).unwrap(),
+            kind: "ACCESS".into(),
+            outcome: Status::Ok,
+            time: "2026-11-29T04:00:00Z".into(),
+            agent: "test".into(),
+            detail: serde_json::json!({}),
+        };
+        cat.create_tenant(&t, "T", &ev("op-create".into())).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let cat = cat.clone();
+                std::thread::spawn(move || {
+                    for j in 0..25 {
+                        cat.append_events(&[ev(format!("op-{i}-{j}"))]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        let journal = cat.journal(&t).unwrap();
+        assert_eq!(journal.len(), 1 + 8 * 25);
+        let mut ops: Vec<_> = journal
+            .iter()
+            .map(|e| e.event.operation.to_string())
+            .collect();
+        ops.sort();
+        ops.dedup();
+        assert_eq!(ops.len(), journal.len(), "each event once");
+        let mut verifier = carnac_model::journal::ChainVerifier::new();
+        for e in &journal {
+            verifier.push(e);
+        }
+        assert!(verifier.finish().is_empty(), "one unbroken chain");
     }
 }
