@@ -16,7 +16,8 @@ pub struct UnitQuery {
     pub keyword: Option<String>,
     /// Units whose dates reach this day or later (YYYY-MM-DD).
     pub from: Option<String>,
-    /// Units whose dates start this day or earlier (YYYY-MM-DD).
+    /// Units whose dates start this day or earlier (YYYY-MM-DD); a unit without a start
+    /// date is not in such a search.
     pub to: Option<String>,
     pub offset: u64,
     pub limit: u64,
@@ -40,10 +41,16 @@ pub struct Facet {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitPage {
-    /// How many units match, in all.
+    /// How many units match: exactly, or (`total_exact` false) at least this many, when
+    /// there are more than the catalog counts exactly.
     pub total: u64,
+    pub total_exact: bool,
+    /// How the page is sorted: `relevance` or `title` for an exact count; beyond it, the
+    /// index's order (`ingest` for words, `identifier` otherwise), which costs nothing.
+    pub order: String,
     pub units: Vec<UnitSummary>,
-    /// Matching units by originating agency (most first) and by the year they start.
+    /// Matching units by originating agency (most first) and by the year they start
+    /// (over the first matches only when the count is not exact).
     pub agencies: Vec<Facet>,
     pub years: Vec<Facet>,
 }

@@ -337,6 +337,9 @@ struct Group {
     failures: Vec<(u64, u64, String)>,
 }
 
+/// A search counts, facets and sorts its matches exactly up to this many.
+const EXACT_UP_TO: u64 = 10_000;
+
 /// Read-only connections of a file catalog.
 const READERS: usize = 4;
 
@@ -1223,26 +1226,32 @@ impl Catalog for SqliteCatalog {
             args.push(d.clone().into());
         }
         if let Some(d) = &q.to {
-            // The first condition can use the (tenant, start_date) index; the second keeps
-            // the units that have an end date only.
-            conditions
-                .push("(u.start_date <= ? OR (u.start_date IS NULL AND u.end_date <= ?))".into());
-            args.push(d.clone().into());
+            // On the (tenant, start_date) index: a unit without a start date has no known
+            // beginning, and is not in a search bounded by `to`.
+            conditions.push("u.start_date <= ?".into());
             args.push(d.clone().into());
         }
         let filtered = format!("FROM {from} WHERE {}", conditions.join(" AND "));
         let conn = self.read();
-        let total: i64 = conn
+        // Counted, faceted and sorted exactly up to EXACT_UP_TO matches; beyond, the count
+        // and facets stop there and the order is the index's, so that a word in half the
+        // catalog costs what a word in ten thousand units costs.
+        let counted: i64 = conn
             .query_row(
-                &format!("SELECT COUNT(*) {filtered}"),
+                &format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 {filtered} LIMIT {})",
+                    EXACT_UP_TO + 1
+                ),
                 rusqlite::params_from_iter(args.iter()),
                 |r| r.get(0),
             )
             .map_err(storage)?;
-        let order = if ranked {
-            "f.rank, u.rowid"
-        } else {
-            "u.title, u.id"
+        let exact = counted as u64 <= EXACT_UP_TO;
+        let (order, order_name) = match (exact, ranked) {
+            (true, true) => ("f.rank, u.rowid", "relevance"),
+            (true, false) => ("u.title, u.id", "title"),
+            (false, true) => ("f.rowid", "ingest"),
+            (false, false) => ("u.id", "identifier"),
         };
         let mut page_args = args.clone();
         page_args.push((q.limit.min(i64::MAX as u64) as i64).into());
@@ -1281,8 +1290,8 @@ impl Catalog for SqliteCatalog {
         let facet = |select: &str, order: &str| -> Result<Vec<Facet>, CatalogError> {
             let mut st = conn
                 .prepare(&format!(
-                    "SELECT {select} AS v, COUNT(*) AS n {filtered} AND {select} IS NOT NULL
-                     GROUP BY v ORDER BY {order} LIMIT 100"
+                    "SELECT v, COUNT(*) AS n FROM (SELECT {select} AS v {filtered} LIMIT {EXACT_UP_TO})
+                     WHERE v IS NOT NULL GROUP BY v ORDER BY {order} LIMIT 100"
                 ))
                 .map_err(storage)?;
             st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
@@ -1296,7 +1305,9 @@ impl Catalog for SqliteCatalog {
             .map_err(storage)
         };
         Ok(UnitPage {
-            total: total as u64,
+            total: (counted as u64).min(EXACT_UP_TO),
+            total_exact: exact,
+            order: order_name.into(),
             units,
             agencies: facet("u.originating_agency", "n DESC, v")?,
             years: facet("substr(u.start_date, 1, 4)", "v")?,
@@ -2634,5 +2645,122 @@ mod tests {
             verifier.push(e);
         }
         assert!(verifier.finish().is_empty(), "one unbroken chain");
+    }
+
+    /// Beyond the exact count, a search stays bounded: the count and facets stop, the order
+    /// is the index's, and the answer says so.
+    #[test]
+    fn wide_searches_are_capped_and_say_it() {
+        use crate::{Catalog as _, IngestCommit, UnitQuery, UnitRow};
+        use carnac_model::journal::NewEvent;
+        use carnac_model::{OperationId, Status, TenantId, UnitId};
+        let cat = super::SqliteCatalog::in_memory().unwrap();
+        let t = TenantId::new("t").unwrap();
+        let ev = |op: &str, kind: &str| NewEvent {
+            tenant: t.clone(),
+            operation: OperationId::new(op).unwrap(),
+            kind: kind.into(),
+            outcome: Status::Ok,
+            time: "2026-11-29T04:00:00Z".into(),
+            agent: "test".into(),
+            detail: serde_json::json!({}),
+        };
+        cat.create_tenant(&t, "T", &ev("op-t", "TENANT_CREATE"))
+            .unwrap();
+        let op = OperationId::new("op-i").unwrap();
+        cat.start_operation(&t, &op, "INGEST", "2026-11-29T04:00:00Z", "test")
+            .unwrap();
+        let n = super::EXACT_UP_TO + 50;
+        let mut units = (0..n).map(|i| {
+            Ok(UnitRow {
+                id: UnitId::new(format!("u{i:06}")).unwrap(),
+                xml_id: format!("U{i}"),
+                title: format!("Délibération {i}"),
+                description_level: None,
+                start_date: Some("2020-01-01".into()),
+                end_date: None,
+                originating_agency: Some(format!("AG{}", i % 3)),
+                parents: Vec::new(),
+                object_groups: Vec::new(),
+                keywords: Vec::new(),
+                rules: Vec::new(),
+                metadata: "<ArchiveUnit/>".into(),
+            })
+        });
+        cat.commit_ingest(
+            &t,
+            IngestCommit {
+                operation: &op,
+                groups: &mut std::iter::empty(),
+                objects: &mut std::iter::empty(),
+                offers: &[],
+                units: &mut units,
+                status: Status::Ok,
+                summary: serde_json::json!({}),
+                reply: &mut &b"<ATR/>"[..],
+                ended_at: "2026-11-29T04:00:01Z",
+                event: &ev("op-i", "INGEST"),
+            },
+        )
+        .unwrap();
+        let wide = cat
+            .search_units(
+                &t,
+                &UnitQuery {
+                    text: Some("délibération".into()),
+                    limit: 5,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (wide.total, wide.total_exact, wide.order.as_str()),
+            (super::EXACT_UP_TO, false, "ingest")
+        );
+        assert_eq!(wide.units.len(), 5);
+        assert_eq!(
+            wide.agencies.iter().map(|f| f.count).sum::<u64>(),
+            super::EXACT_UP_TO
+        );
+        let all = cat
+            .search_units(
+                &t,
+                &UnitQuery {
+                    limit: 5,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!((all.total_exact, all.order.as_str()), (false, "identifier"));
+        assert_eq!(all.units[0].id.as_str(), "u000000");
+        // A narrower search is exact, in relevance or title order.
+        let narrow = cat
+            .search_units(
+                &t,
+                &UnitQuery {
+                    text: Some("délibération 42".into()),
+                    limit: 5,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (narrow.total, narrow.total_exact, narrow.order.as_str()),
+            (1, true, "relevance")
+        );
+        let agency = cat
+            .search_units(
+                &t,
+                &UnitQuery {
+                    agency: Some("AG1".into()),
+                    limit: 5,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (agency.total, agency.total_exact, agency.order.as_str()),
+            (n / 3, true, "title")
+        );
     }
 }

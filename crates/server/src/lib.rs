@@ -923,6 +923,8 @@ async fn search_units(
     .await?;
     Ok(axum::Json(json!({
         "total": found.total,
+        "total_exact": found.total_exact,
+        "order": found.order,
         "page": page,
         "per_page": per_page,
         "units": found.units,
