@@ -400,7 +400,6 @@ async fn import_referentials(
     Path(tenant): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    use futures_util::StreamExt;
     let t = tenant_id(&tenant)?;
     let path = format!("/api/v1/tenants/{t}/referentials");
     let who = auth::authorize(
@@ -421,29 +420,8 @@ async fn import_referentials(
     const MAX: u64 = 256 << 20;
     let work = tempfile::tempdir_in(&state.uploads).map_err(internal)?;
     let upload = work.path().join("folder.container");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&upload).map_err(internal)?);
-    let mut stream = body.into_data_stream();
-    let mut received = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "upload_interrupted",
-                format!("the upload was interrupted: {e}"),
-            )
-        })?;
-        received += chunk.len() as u64;
-        if received > MAX {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("a referential folder is at most {MAX} bytes"),
-            ));
-        }
-        out.write_all(&chunk).map_err(internal)?;
-    }
-    let file = out.into_inner().map_err(|e| internal(e.into_error()))?;
-    drop(file);
+    let file = std::fs::File::create(&upload).map_err(internal)?;
+    drop(receive_body(body, file, Some(MAX), "a referential folder").await?);
     let archive = state.archive.clone();
     let outcome = blocking(move || {
         let dir = work.path().join("folder");
@@ -620,7 +598,6 @@ async fn transfer(
     Path(tenant): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    use futures_util::StreamExt;
     let tenant = tenant_id(&tenant)?;
     let path = format!("/api/v1/tenants/{tenant}/transfers");
     let who = auth::authorize(
@@ -644,22 +621,7 @@ async fn transfer(
         .tempfile_in(state.archive.incoming_dir())
         .map_err(internal)?;
     let (std_file, temp_path) = file.into_parts();
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std_file);
-    let mut stream = body.into_data_stream();
-    let mut received = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "upload_interrupted",
-                format!("the upload was interrupted: {e}"),
-            )
-        })?;
-        received += chunk.len() as u64;
-        // Small writes to a buffered file: acceptable on the async thread.
-        out.write_all(&chunk).map_err(internal)?;
-    }
-    let file = out.into_inner().map_err(|e| internal(e.into_error()))?;
+    let (file, received) = receive_body(body, std_file, None, "a transfer").await?;
     if received == 0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -685,6 +647,51 @@ async fn transfer(
     });
     state.worker.submit(transfer);
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// Streams a request body into `file` (never held in memory), refusing it beyond `max`
+/// bytes; gives the file back with the number of bytes written.
+async fn receive_body(
+    body: Body,
+    file: std::fs::File,
+    max: Option<u64>,
+    what: &str,
+) -> Result<(std::fs::File, u64), ApiError> {
+    use futures_util::StreamExt;
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an upload");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the upload could not be stored",
+        )
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut stream = body.into_data_stream();
+    let mut received = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "upload_interrupted",
+                format!("the upload was interrupted: {e}"),
+            )
+        })?;
+        received += chunk.len() as u64;
+        if let Some(max) = max
+            && received > max
+        {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("{what} is at most {max} bytes"),
+            ));
+        }
+        // Small writes to a buffered file: acceptable on the async thread.
+        out.write_all(&chunk).map_err(internal)?;
+    }
+    let file = out.into_inner().map_err(|e| internal(e.into_error()))?;
+    Ok((file, received))
 }
 
 /// Authorizes reading an operation of a tenant, then looks it up.
