@@ -208,6 +208,35 @@ impl Archive {
         Ok(token)
     }
 
+    /// Disables an account: its tokens, password and certificates stop working at once (they
+    /// are kept, so that the journal's `who` stays meaningful); or enables it again.
+    pub fn set_account_disabled(
+        &self,
+        login: &str,
+        disabled: bool,
+        agent: &str,
+    ) -> Result<(), ArchiveError> {
+        let account = self
+            .catalog
+            .account(login)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("account {login}")))?;
+        let at = self.now();
+        let events = self.admin_events(
+            if disabled {
+                "ACCOUNT_DISABLE"
+            } else {
+                "ACCOUNT_ENABLE"
+            },
+            &account.tenants,
+            agent,
+            &at,
+            &json!({ "login": login }),
+        )?;
+        self.catalog
+            .set_account_disabled(login, disabled.then_some(at.as_str()), &events)?;
+        Ok(())
+    }
+
     /// Registers a TLS client certificate (DER) as a credential of `login`.
     pub fn register_certificate(
         &self,

@@ -306,6 +306,24 @@ fn accounts(c: &dyn Catalog) {
         c.add_token("nobody", "hash-3", "x", &[]),
         Err(CatalogError::NotFound(_))
     ));
+    // A disabled account is still found (its credentials are refused by the archive).
+    c.set_account_disabled(
+        "alice",
+        Some("2026-11-29T04:12:00Z"),
+        &[event("conf-a", "op-disable", "ACCOUNT_DISABLE", Status::Ok)],
+    )
+    .expect("disable");
+    assert_eq!(
+        c.account_by_token("hash-1")
+            .expect("by token")
+            .and_then(|a| a.disabled_at),
+        Some("2026-11-29T04:12:00Z".into())
+    );
+    c.set_account_disabled("alice", None, &[]).expect("enable");
+    assert!(matches!(
+        c.set_account_disabled("nobody", None, &[]),
+        Err(CatalogError::NotFound(_))
+    ));
     // Client certificates: one account each, registered with their events.
     c.add_certificate(
         "alice",

@@ -371,6 +371,14 @@ pub trait Catalog: Send + Sync {
         at: &str,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
+    /// Disables an account (every credential of it stops working) or enables it again, with
+    /// its events.
+    fn set_account_disabled(
+        &self,
+        login: &str,
+        disabled_at: Option<&str>,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError>;
     /// Registers a TLS client certificate (its SHA-256) to an account, with its events.
     fn add_certificate(
         &self,

@@ -1111,6 +1111,30 @@ impl Catalog for SqliteCatalog {
         })
     }
 
+    fn set_account_disabled(
+        &self,
+        login: &str,
+        disabled_at: Option<&str>,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE accounts SET disabled_at = ?2 WHERE login = ?1",
+                    params![login, disabled_at],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(CatalogError::NotFound(format!("account {login}")));
+            }
+            for e in events {
+                record_done_operation(tx, &e.tenant, e)?;
+                append_event(tx, e)?;
+            }
+            Ok(())
+        })
+    }
+
     fn add_certificate(
         &self,
         login: &str,

@@ -198,6 +198,10 @@ enum AccountCommand {
     },
     /// Lists the accounts, their roles and tenants.
     List,
+    /// Disables an account: its tokens, password and certificates stop working at once.
+    Disable { login: String },
+    /// Enables a disabled account again.
+    Enable { login: String },
 }
 
 #[derive(Subcommand)]
@@ -1006,6 +1010,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let der = read_certificate(&certificate)?;
             let sha256 = archive.register_certificate(&login, &der, "cli")?;
             println!("certificate {sha256} registered to {login}");
+        }
+        Command::Account {
+            command: AccountCommand::Disable { login },
+        } => {
+            archive.set_account_disabled(&login, true, "cli")?;
+            println!("account {login} disabled");
+        }
+        Command::Account {
+            command: AccountCommand::Enable { login },
+        } => {
+            archive.set_account_disabled(&login, false, "cli")?;
+            println!("account {login} enabled");
         }
         Command::Account {
             command: AccountCommand::List,

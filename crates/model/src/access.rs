@@ -110,6 +110,8 @@ pub enum Action {
     TenantSuspend,
     AccountCreate,
     AccountList,
+    /// Disable or enable an account.
+    AccountDisable,
     ReferentialImport,
     /// The tenant's referentials and their versions.
     ReferentialRead,
@@ -126,13 +128,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
         Action::TenantSuspend,
         Action::AccountCreate,
         Action::AccountList,
+        Action::AccountDisable,
         Action::ReferentialImport,
         Action::ReferentialRead,
         Action::TransferSubmit,
@@ -152,6 +155,7 @@ impl Action {
             Action::TenantSuspend => "tenant_suspend",
             Action::AccountCreate => "account_create",
             Action::AccountList => "account_list",
+            Action::AccountDisable => "account_disable",
             Action::ReferentialImport => "referential_import",
             Action::ReferentialRead => "referential_read",
             Action::TransferSubmit => "transfer_submit",
@@ -219,6 +223,7 @@ pub fn decide(
                     | TenantSuspend
                     | AccountCreate
                     | AccountList
+                    | AccountDisable
                     | ReferentialImport
                     | ReferentialRead
             ),
@@ -288,6 +293,7 @@ mod tests {
                     TenantSuspend,
                     AccountCreate,
                     AccountList,
+                    AccountDisable,
                     ReferentialImport,
                     ReferentialRead,
                 ],

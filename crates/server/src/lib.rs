@@ -47,6 +47,8 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(referential_versions),
         )
         .route("/api/v1/accounts", get(accounts).post(create_account))
+        .route("/api/v1/accounts/{login}/disable", post(disable_account))
+        .route("/api/v1/accounts/{login}/enable", post(enable_account))
         .route("/api/v1/tenants/{tenant}/transfers", post(transfer))
         .route("/api/v1/tenants/{tenant}/units", get(search_units))
         .route("/api/v1/tenants/{tenant}/units/{unit}", get(unit))
@@ -528,6 +530,51 @@ async fn accounts(
     let archive = state.archive.clone();
     let list = blocking(move || Ok(archive.accounts()?)).await?;
     Ok(axum::Json(json!({ "accounts": list })).into_response())
+}
+
+async fn disable_account(
+    state: State<Arc<AppState>>,
+    method: Method,
+    headers: auth::Presented,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    set_disabled(state, method, headers, login, true).await
+}
+
+async fn enable_account(
+    state: State<Arc<AppState>>,
+    method: Method,
+    headers: auth::Presented,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    set_disabled(state, method, headers, login, false).await
+}
+
+/// Disables an account (every credential of it stops at once) or enables it again.
+async fn set_disabled(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: auth::Presented,
+    login: String,
+    disabled: bool,
+) -> Result<Response, ApiError> {
+    let path = format!(
+        "/api/v1/accounts/{login}/{}",
+        if disabled { "disable" } else { "enable" }
+    );
+    let who = auth::authorize(
+        &state,
+        &headers,
+        auth::Request {
+            subject: Some(login.as_str()),
+            ..request(&method, &path, Action::AccountDisable, None)
+        },
+    )
+    .await?;
+    let archive = state.archive.clone();
+    let l = login.clone();
+    blocking(move || Ok(archive.set_account_disabled(&l, disabled, &who.login)?)).await?;
+    Ok(axum::Json(json!({"login": login, "disabled": disabled})).into_response())
 }
 
 #[derive(serde::Deserialize)]

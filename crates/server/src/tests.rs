@@ -434,6 +434,8 @@ async fn the_role_matrix_of_every_endpoint() {
         wait_done(&app, tenant, &op, token).await;
         ops.insert(tenant, op);
     }
+    // An account for the operator to disable and enable.
+    account(&archive, "spare", Role::Auditor, &["0"]);
     // A unit with a file in each tenant.
     let mut files = std::collections::HashMap::new();
     for tenant in ["0", "other"] {
@@ -464,6 +466,8 @@ async fn the_role_matrix_of_every_endpoint() {
             vec![Operator],
         ),
         ("GET", "/api/v1/accounts", "", vec![Operator]),
+        ("POST", "/api/v1/accounts/spare/disable", "", vec![Operator]),
+        ("POST", "/api/v1/accounts/spare/enable", "", vec![Operator]),
         (
             "POST",
             "/api/v1/accounts",
@@ -622,6 +626,7 @@ async fn the_openapi_document_describes_exactly_the_routes() {
             let uri = path
                 .replace("{tenant}", "0")
                 .replace("{operation}", "op-x")
+                .replace("{login}", "l-x")
                 .replace("{unit}", "u-x")
                 .replace("{object}", "o-x");
             let (status, body, _) = send(
@@ -1075,4 +1080,69 @@ async fn a_producer_follows_its_transfer_while_it_waits_in_the_queue() {
     let (status, body, _) = send(&app, get(&format!("{url}/atr"), &tokens.producer)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("not_ready"), "{body}");
+}
+
+#[tokio::test]
+async fn a_disabled_account_loses_every_credential_at_once() {
+    use base64::Engine;
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st);
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "arch:{}",
+            carnac_archive::accounts::password_digest("secret")
+        ))
+    );
+    let me_basic = || {
+        Request::get("/api/v1/me")
+            .header(header::AUTHORIZATION, basic.clone())
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        send(&app, get("/api/v1/me", &tokens.archivist)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(send(&app, me_basic()).await.0, StatusCode::OK);
+    let (status, body, _) = send(
+        &app,
+        post(
+            "/api/v1/accounts/arch/disable",
+            &tokens.operator,
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        send(&app, get("/api/v1/me", &tokens.archivist)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(send(&app, me_basic()).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(
+        &app,
+        post(
+            "/api/v1/accounts/arch/enable",
+            &tokens.operator,
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        send(&app, get("/api/v1/me", &tokens.archivist)).await.0,
+        StatusCode::OK
+    );
+    let (status, _, _) = send(
+        &app,
+        post(
+            "/api/v1/accounts/nobody/disable",
+            &tokens.operator,
+            Body::empty(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
