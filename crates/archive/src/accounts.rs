@@ -145,12 +145,7 @@ impl Archive {
         let token = new.token.then(new_token).transpose()?;
         let certificate = new
             .certificate
-            .map(|der| {
-                <x509_cert::Certificate as der::Decode>::from_der(der).map_err(|e| {
-                    ArchiveError::Invalid(format!("the certificate cannot be read: {e}"))
-                })?;
-                Ok::<_, ArchiveError>(hex::encode(sha2::Sha256::digest(der)))
-            })
+            .map(|der| read_certificate(der).map(|(sha256, _)| sha256))
             .transpose()?;
         let at = self.now();
         let account = Account {
@@ -248,9 +243,7 @@ impl Archive {
             .catalog
             .account(login)?
             .ok_or_else(|| ArchiveError::NotFound(format!("account {login}")))?;
-        let cert = <x509_cert::Certificate as der::Decode>::from_der(certificate_der)
-            .map_err(|e| ArchiveError::Invalid(format!("the certificate cannot be read: {e}")))?;
-        let sha256 = hex::encode(sha2::Sha256::digest(certificate_der));
+        let (sha256, cert) = read_certificate(certificate_der)?;
         let at = self.now();
         let events = self.admin_events(
             "ACCOUNT_CERTIFICATE",
@@ -420,6 +413,13 @@ impl Archive {
                 other => other.into(),
             })
     }
+}
+
+/// A client certificate (DER), read, and the SHA-256 it is registered under.
+fn read_certificate(der: &[u8]) -> Result<(String, x509_cert::Certificate), ArchiveError> {
+    let cert = <x509_cert::Certificate as der::Decode>::from_der(der)
+        .map_err(|e| ArchiveError::Invalid(format!("the certificate cannot be read: {e}")))?;
+    Ok((hex::encode(sha2::Sha256::digest(der)), cert))
 }
 
 fn principal(a: Account) -> Principal {

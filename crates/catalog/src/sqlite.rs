@@ -476,6 +476,50 @@ fn record_done_operation(
     Ok(())
 }
 
+/// The events of an administration step, each with its operation done at once.
+fn record_admin_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<(), CatalogError> {
+    for e in events {
+        record_done_operation(tx, &e.tenant, e)?;
+        append_event(tx, e)?;
+    }
+    Ok(())
+}
+
+fn require_account(tx: &Transaction<'_>, login: &str) -> Result<(), CatalogError> {
+    let exists: bool = tx
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM accounts WHERE login = ?1)",
+            [login],
+            |r| r.get(0),
+        )
+        .map_err(storage)?;
+    if exists {
+        Ok(())
+    } else {
+        Err(CatalogError::NotFound(format!("account {login}")))
+    }
+}
+
+/// A client certificate belongs to one account: a second registration is a conflict.
+fn insert_certificate(
+    tx: &Transaction<'_>,
+    sha256: &str,
+    login: &str,
+    at: &str,
+) -> Result<(), CatalogError> {
+    let n = tx
+        .execute(
+            "INSERT INTO account_certificates (sha256, login, added_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            params![sha256, login, at],
+        )
+        .map_err(storage)?;
+    if n == 0 {
+        return Err(CatalogError::Conflict(format!("certificate {sha256}")));
+    }
+    Ok(())
+}
+
 fn read_account(
     conn: &Connection,
     condition: &str,
@@ -1061,21 +1105,9 @@ impl Catalog for SqliteCatalog {
                 .map_err(storage)?;
             }
             if let Some(sha256) = certificate_sha256 {
-                let n = tx
-                    .execute(
-                        "INSERT INTO account_certificates (sha256, login, added_at) VALUES (?1, ?2, ?3)
-                         ON CONFLICT DO NOTHING",
-                        params![sha256, account.login, account.created_at],
-                    )
-                    .map_err(storage)?;
-                if n == 0 {
-                    return Err(CatalogError::Conflict(format!("certificate {sha256}")));
-                }
+                insert_certificate(tx, sha256, &account.login, &account.created_at)?;
             }
-            for e in events {
-                record_done_operation(tx, &e.tenant, e)?;
-                append_event(tx, e)?;
-            }
+            record_admin_events(tx, events)?;
             Ok(())
         })
     }
@@ -1088,25 +1120,13 @@ impl Catalog for SqliteCatalog {
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
-            let exists: bool = tx
-                .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM accounts WHERE login = ?1)",
-                    [login],
-                    |r| r.get(0),
-                )
-                .map_err(storage)?;
-            if !exists {
-                return Err(CatalogError::NotFound(format!("account {login}")));
-            }
+            require_account(tx, login)?;
             tx.execute(
                 "INSERT INTO api_tokens (hash, login, created_at) VALUES (?1, ?2, ?3)",
                 params![token_hash, login, at],
             )
             .map_err(storage)?;
-            for e in events {
-                record_done_operation(tx, &e.tenant, e)?;
-                append_event(tx, e)?;
-            }
+            record_admin_events(tx, events)?;
             Ok(())
         })
     }
@@ -1127,10 +1147,7 @@ impl Catalog for SqliteCatalog {
             if n == 0 {
                 return Err(CatalogError::NotFound(format!("account {login}")));
             }
-            for e in events {
-                record_done_operation(tx, &e.tenant, e)?;
-                append_event(tx, e)?;
-            }
+            record_admin_events(tx, events)?;
             Ok(())
         })
     }
@@ -1143,30 +1160,9 @@ impl Catalog for SqliteCatalog {
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
-            let exists: bool = tx
-                .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM accounts WHERE login = ?1)",
-                    [login],
-                    |r| r.get(0),
-                )
-                .map_err(storage)?;
-            if !exists {
-                return Err(CatalogError::NotFound(format!("account {login}")));
-            }
-            let n = tx
-                .execute(
-                    "INSERT INTO account_certificates (sha256, login, added_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    params![sha256, login, at],
-                )
-                .map_err(storage)?;
-            if n == 0 {
-                return Err(CatalogError::Conflict(format!("certificate {sha256}")));
-            }
-            for e in events {
-                record_done_operation(tx, &e.tenant, e)?;
-                append_event(tx, e)?;
-            }
+            require_account(tx, login)?;
+            insert_certificate(tx, sha256, login, at)?;
+            record_admin_events(tx, events)?;
             Ok(())
         })
     }

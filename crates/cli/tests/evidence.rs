@@ -10,26 +10,9 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// Ingests the corpus' accepted transfer and returns its objects (id, uri).
+/// Ingests the corpus' accepted transfer into tenant 0 and returns its objects (id, uri).
 fn ingested(data: &Path) -> Vec<(String, String)> {
-    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
-    let out = run(
-        data,
-        &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    summary["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            (
-                o["id"].as_str().unwrap().to_owned(),
-                o["uri"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    ingested_into(data, "0")
 }
 
 /// `carnac verify`, run where there is no data folder, which it must not create.
@@ -338,6 +321,7 @@ fn export_and_verify(
     (code, serde_json::from_str(&out).unwrap())
 }
 
+/// Ingests the corpus' accepted transfer into `tenant` and returns its objects (id, uri).
 fn ingested_into(data: &Path, tenant: &str) -> Vec<(String, String)> {
     let sip = testdata().join("seda/OK_SIP_2_GO.zip");
     let out = run(

@@ -1188,7 +1188,7 @@ async fn download(
         .header(header::CONTENT_LENGTH, length)
         .header(header::ACCEPT_RANGES, "bytes")
         .header("Repr-Digest", repr)
-        .header(header::ETAG, format!("\"{}\"", row_digest_hex(&raw)));
+        .header(header::ETAG, format!("\"{}\"", hex::encode(&raw)));
     if !whole {
         response = response.header(
             header::CONTENT_RANGE,
@@ -1215,10 +1215,6 @@ async fn download(
         tracing::error!(error = %e, "building a download");
         not_found()
     })
-}
-
-fn row_digest_hex(raw: &[u8]) -> String {
-    hex::encode(raw)
 }
 
 /// Reads a copy whose size is right, sending `length` bytes from `first`; a whole download
