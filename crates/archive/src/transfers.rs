@@ -10,7 +10,7 @@
 use crate::files::write_durably_rename;
 use crate::ports::NoProgress;
 use crate::{Archive, ArchiveError};
-use carnac_catalog::QueuedTransfer;
+use carnac_catalog::{Intake, IntakeMessage, QueuedTransfer};
 use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId};
 use serde_json::json;
@@ -62,6 +62,7 @@ impl Archive {
             received_at: self.now(),
             agent: agent.to_owned(),
             bytes,
+            intake: Intake::Package,
         };
         let event = NewEvent {
             tenant: tenant.clone(),
@@ -80,20 +81,164 @@ impl Archive {
         Ok(transfer)
     }
 
+    fn bordereau_path(&self, tenant: &TenantId, operation: &OperationId) -> PathBuf {
+        self.incoming_dir()
+            .join(format!("{tenant}.{operation}.bordereau.xml"))
+    }
+
+    /// Takes a transfer of the as@lae intake: a bordereau and, if it names files, the
+    /// container of its attachments (both files in [`Archive::incoming_dir`]). The bordereau
+    /// is read enough to know its version, its identifier and its agencies; the transfer is
+    /// then queued with its acknowledgement, journaled. Refused (files removed) when the
+    /// tenant cannot take it, when the bordereau cannot be read or lacks what identifies it,
+    /// or when the tenant already received a transfer with the same identifier from the same
+    /// agency.
+    pub fn receive_bordereau(
+        &self,
+        tenant: &TenantId,
+        bordereau: &Path,
+        attachments: Option<&Path>,
+        agent: &str,
+    ) -> Result<(QueuedTransfer, IntakeMessage), ArchiveError> {
+        let refuse = |e: ArchiveError| {
+            let _ = std::fs::remove_file(bordereau);
+            if let Some(a) = attachments {
+                let _ = std::fs::remove_file(a);
+            }
+            e
+        };
+        match self.catalog.tenant(tenant).map_err(|e| refuse(e.into()))? {
+            Some(t) if t.suspended_at.is_some() => {
+                return Err(refuse(ArchiveError::Suspended(tenant.clone())));
+            }
+            Some(_) if !carnac_model::access::is_reserved(tenant) => {}
+            _ => return Err(refuse(ArchiveError::NotFound(format!("tenant {tenant}")))),
+        }
+        let size = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.len())
+                .map_err(|e| ArchiveError::io(format!("reading {}", p.display()), e))
+        };
+        let bytes = size(bordereau).map_err(refuse)?
+            + match attachments {
+                Some(a) => size(a).map_err(refuse)?,
+                None => 0,
+            };
+        if size(bordereau).map_err(refuse)? > self.config.max_manifest_size {
+            return Err(refuse(ArchiveError::Invalid(format!(
+                "the bordereau is larger than the limit of {} bytes",
+                self.config.max_manifest_size
+            ))));
+        }
+        let header = read_header(bordereau).map_err(refuse)?;
+        let operation = self.new_operation().map_err(refuse)?;
+        let received_at = self.now();
+        let archival_agency = header
+            .archival_agency
+            .clone()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| self.config.archival_agency.clone());
+        let ack = carnac_seda::asalae::Acknowledgement {
+            version: header.version,
+            identifier: format!("ACK_{operation}"),
+            date: received_at.clone(),
+            received_identifier: header.message_id.clone(),
+            archival_agency,
+            transferring_agency: header.origin.clone(),
+            comment: "Votre transfert d'archives a été reçu ; il sera contrôlé et vous recevrez sa réponse (ArchiveTransferReply).".into(),
+        };
+        let message = IntakeMessage {
+            tenant: tenant.clone(),
+            origin: header.origin.clone(),
+            message_id: header.message_id.clone(),
+            operation: operation.clone(),
+            seda_version: header.version.as_str().to_owned(),
+            acknowledgement: ack.to_xml(),
+        };
+        let kept_bordereau = self.bordereau_path(tenant, &operation);
+        let kept_attachments = self.incoming_path(tenant, &operation);
+        let forget = || {
+            let _ = std::fs::remove_file(&kept_bordereau);
+            let _ = std::fs::remove_file(&kept_attachments);
+        };
+        write_durably_rename(bordereau, &kept_bordereau).map_err(|e| {
+            refuse(ArchiveError::io(
+                format!("keeping {}", kept_bordereau.display()),
+                e,
+            ))
+        })?;
+        if let Some(a) = attachments {
+            write_durably_rename(a, &kept_attachments).map_err(|e| {
+                forget();
+                refuse(ArchiveError::io(
+                    format!("keeping {}", kept_attachments.display()),
+                    e,
+                ))
+            })?;
+        }
+        let transfer = QueuedTransfer {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            received_at: received_at.clone(),
+            agent: agent.to_owned(),
+            bytes,
+            intake: Intake::Asalae,
+        };
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: "TRANSFER_RECEIVED".into(),
+            outcome: Status::Ok,
+            time: received_at,
+            agent: agent.into(),
+            detail: json!({
+                "bytes": bytes,
+                "intake": "asalae",
+                "seda_version": message.seda_version,
+                "origin": message.origin,
+                "message_identifier": message.message_id,
+                "acknowledgement": format!("ACK_{operation}"),
+            }),
+        };
+        if let Err(e) = self
+            .catalog
+            .enqueue_intake_message(&transfer, &message, &event)
+        {
+            forget();
+            return Err(e.into());
+        }
+        tracing::info!(%tenant, %operation, bytes, origin = %message.origin, message = %message.message_id, "as@lae transfer received");
+        Ok((transfer, message))
+    }
+
     /// Ingests one queued transfer, then forgets its container. An ingest that cannot run
     /// (the tenant was suspended meanwhile, storage failed) ends its operation as failed, with
     /// the reason, like any ingest.
     pub fn process_transfer(&self, transfer: &QueuedTransfer) -> Result<(), ArchiveError> {
         let (tenant, operation) = (&transfer.tenant, &transfer.operation);
         let path = self.incoming_path(tenant, operation);
+        let bordereau = self.bordereau_path(tenant, operation);
         let done = self
             .catalog
             .operation(tenant, operation)?
             .is_some_and(|o| o.state == carnac_catalog::OperationState::Done);
         if !done {
-            let file = std::fs::File::open(&path)
-                .map_err(|e| ArchiveError::io(format!("opening {}", path.display()), e))?;
-            match self.ingest_as(tenant, operation, file, &transfer.agent, &NoProgress) {
+            let open = |p: &Path| {
+                std::fs::File::open(p)
+                    .map_err(|e| ArchiveError::io(format!("opening {}", p.display()), e))
+            };
+            let source = match transfer.intake {
+                Intake::Package => crate::ingest::Source::Package(open(&path)?),
+                Intake::Asalae => crate::ingest::Source::Bordereau {
+                    bordereau: open(&bordereau)?,
+                    attachments: if path.exists() {
+                        Some(open(&path)?)
+                    } else {
+                        None
+                    },
+                },
+            };
+            match self.ingest_as(tenant, operation, source, &transfer.agent, &NoProgress) {
                 Ok(outcome) => {
                     tracing::info!(%tenant, %operation, status = %outcome.status(), "queued transfer ingested");
                 }
@@ -116,11 +261,13 @@ impl Archive {
             }
         }
         self.catalog.dequeue_transfer(tenant, operation)?;
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!(path = %path.display(), error = %e, "removing an ingested container");
+        for p in [&path, &bordereau] {
+            match std::fs::remove_file(p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    tracing::warn!(path = %p.display(), error = %e, "removing an ingested transfer's file");
+                }
+                _ => {}
             }
-            _ => {}
         }
         Ok(())
     }
@@ -219,4 +366,60 @@ impl Worker {
             let _ = t.join();
         }
     }
+}
+
+/// What the as@lae intake must know of a bordereau before taking it.
+struct BordereauHeader {
+    version: carnac_seda::SedaVersion,
+    message_id: String,
+    origin: String,
+    archival_agency: Option<String>,
+}
+
+/// Reads the bordereau (its structure only: no metadata kept) for what identifies it.
+fn read_header(path: &Path) -> Result<BordereauHeader, ArchiveError> {
+    use carnac_seda::manifest::{self, NoMetadata};
+    let open = || {
+        std::fs::File::open(path)
+            .map(std::io::BufReader::new)
+            .map_err(|e| ArchiveError::io("reading the bordereau", e))
+    };
+    let invalid = |e: manifest::ManifestError| {
+        ArchiveError::Invalid(format!("the bordereau cannot be read: {e}"))
+    };
+    let version = manifest::sniff_version(open()?).map_err(invalid)?;
+    let m = match version {
+        carnac_seda::SedaVersion::V1_0 => {
+            carnac_seda::v1::read(open()?, &mut NoMetadata)
+                .map_err(invalid)?
+                .0
+        }
+        _ => manifest::read(open()?, &mut NoMetadata).map_err(invalid)?,
+    };
+    let h = m.header;
+    let id_name = if version == carnac_seda::SedaVersion::V1_0 {
+        ("TransferIdentifier", "TransferringAgency/Identification")
+    } else {
+        ("MessageIdentifier", "TransferringAgency/Identifier")
+    };
+    let mut missing = Vec::new();
+    if h.message_identifier.trim().is_empty() {
+        missing.push(id_name.0);
+    }
+    let origin = h.transferring_agency.clone().unwrap_or_default();
+    if origin.trim().is_empty() {
+        missing.push(id_name.1);
+    }
+    if !missing.is_empty() {
+        return Err(ArchiveError::Invalid(format!(
+            "the bordereau has no {}: the transfer could not be found again by its sender",
+            missing.join(" and no ")
+        )));
+    }
+    Ok(BordereauHeader {
+        version,
+        message_id: h.message_identifier.trim().to_owned(),
+        origin: origin.trim().to_owned(),
+        archival_agency: h.archival_agency,
+    })
 }

@@ -49,6 +49,51 @@ pub struct QueuedTransfer {
     pub received_at: String,
     pub agent: String,
     pub bytes: u64,
+    /// Through which intake it came, hence what the incoming folder holds for it.
+    #[serde(default)]
+    pub intake: Intake,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intake {
+    /// A SEDA package (one container with its manifest), from the REST API.
+    #[default]
+    Package,
+    /// A bordereau and its attachments, from the as@lae-compatible intake.
+    Asalae,
+}
+
+impl Intake {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intake::Package => "package",
+            Intake::Asalae => "asalae",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Intake> {
+        match s {
+            "package" => Some(Intake::Package),
+            "asalae" => Some(Intake::Asalae),
+            _ => None,
+        }
+    }
+}
+
+/// A transfer received by the as@lae-compatible intake, found again by what its sender
+/// knows: the transferring agency and the transfer's identifier. Its acknowledgement is
+/// written when it is received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeMessage {
+    pub tenant: TenantId,
+    /// `TransferringAgency` of the transfer (as@lae's `originOrganizationIdentification`).
+    pub origin: String,
+    /// `TransferIdentifier` (1.0) or `MessageIdentifier` (2.x): `originMessageIdentifier`.
+    pub message_id: String,
+    pub operation: OperationId,
+    pub seda_version: String,
+    /// The acknowledgement, as XML.
+    pub acknowledgement: String,
 }
 
 /// An account: a person or an application, its role, the tenants it works on.
@@ -399,6 +444,22 @@ pub trait Catalog: Send + Sync {
         transfer: &QueuedTransfer,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
+    /// [`Catalog::enqueue_transfer`] of a transfer of the as@lae intake, with its message in
+    /// the same transaction; `Conflict` if the tenant already received a transfer with the
+    /// same origin and identifier.
+    fn enqueue_intake_message(
+        &self,
+        transfer: &QueuedTransfer,
+        message: &IntakeMessage,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError>;
+    /// The message of the tenant's transfer with that origin and identifier.
+    fn intake_message(
+        &self,
+        tenant: &TenantId,
+        origin: &str,
+        message_id: &str,
+    ) -> Result<Option<IntakeMessage>, CatalogError>;
     /// Every transfer waiting or in its ingest, oldest first.
     fn queued_transfers(&self) -> Result<Vec<QueuedTransfer>, CatalogError>;
     fn queued_transfer(

@@ -307,7 +307,45 @@ CREATE TABLE account_certificates (
     added_at TEXT NOT NULL
 ) STRICT;
 "#,
+    // The as@lae-compatible intake: how a queued transfer came, and the messages of that
+    // intake by what their sender knows of them.
+    r#"
+ALTER TABLE transfer_queue ADD COLUMN intake TEXT NOT NULL DEFAULT 'package';
+CREATE TABLE intake_messages (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    origin TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    seda_version TEXT NOT NULL,
+    acknowledgement TEXT NOT NULL,
+    PRIMARY KEY (tenant, origin, message_id)
+) STRICT;
+"#,
 ];
+
+fn insert_queued(
+    tx: &rusqlite::Transaction<'_>,
+    transfer: &QueuedTransfer,
+) -> Result<(), CatalogError> {
+    tx.execute(
+        "INSERT INTO transfer_queue (tenant, operation, received_at, agent, bytes, intake)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            transfer.tenant.as_str(),
+            transfer.operation.as_str(),
+            transfer.received_at,
+            transfer.agent,
+            transfer.bytes as i64,
+            transfer.intake.as_str()
+        ],
+    )
+    .map_err(storage)?;
+    Ok(())
+}
+
+fn parse_intake(s: &str) -> Result<Intake, CatalogError> {
+    Intake::parse(s).ok_or_else(|| CatalogError::Corruption(format!("unknown intake {s:?}")))
+}
 
 /// The migration that made `unit_text`, filled from the units already there.
 const FTS_MIGRATION: usize = 6;
@@ -1409,28 +1447,92 @@ impl Catalog for SqliteCatalog {
     ) -> Result<(), CatalogError> {
         check_event_tenant(&transfer.tenant, event)?;
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO transfer_queue (tenant, operation, received_at, agent, bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    transfer.tenant.as_str(),
-                    transfer.operation.as_str(),
-                    transfer.received_at,
-                    transfer.agent,
-                    transfer.bytes as i64
-                ],
-            )
-            .map_err(storage)?;
+            insert_queued(tx, transfer)?;
             append_event(tx, event)?;
             Ok(())
         })
+    }
+
+    fn enqueue_intake_message(
+        &self,
+        transfer: &QueuedTransfer,
+        message: &IntakeMessage,
+        event: &NewEvent,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(&transfer.tenant, event)?;
+        if message.tenant != transfer.tenant || message.operation != transfer.operation {
+            return Err(CatalogError::Corruption(
+                "an intake message must belong to its transfer".into(),
+            ));
+        }
+        self.write(|tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO intake_messages
+                     (tenant, origin, message_id, operation, seda_version, acknowledgement)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        message.tenant.as_str(),
+                        message.origin,
+                        message.message_id,
+                        message.operation.as_str(),
+                        message.seda_version,
+                        message.acknowledgement
+                    ],
+                )
+                .map_err(storage)?;
+            if inserted == 0 {
+                return Err(CatalogError::Conflict(format!(
+                    "the transfer {:?} of {:?}",
+                    message.message_id, message.origin
+                )));
+            }
+            insert_queued(tx, transfer)?;
+            append_event(tx, event)?;
+            Ok(())
+        })
+    }
+
+    fn intake_message(
+        &self,
+        tenant: &TenantId,
+        origin: &str,
+        message_id: &str,
+    ) -> Result<Option<IntakeMessage>, CatalogError> {
+        let row = self
+            .read()
+            .query_row(
+                "SELECT operation, seda_version, acknowledgement FROM intake_messages
+                 WHERE tenant = ?1 AND origin = ?2 AND message_id = ?3",
+                params![tenant.as_str(), origin, message_id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(storage)?;
+        row.map(|(operation, seda_version, acknowledgement)| {
+            Ok(IntakeMessage {
+                tenant: tenant.clone(),
+                origin: origin.to_owned(),
+                message_id: message_id.to_owned(),
+                operation: parse_id("operation id", operation)?,
+                seda_version,
+                acknowledgement,
+            })
+        })
+        .transpose()
     }
 
     fn queued_transfers(&self) -> Result<Vec<QueuedTransfer>, CatalogError> {
         let conn = self.lock();
         let mut st = conn
             .prepare(
-                "SELECT tenant, operation, received_at, agent, bytes FROM transfer_queue
+                "SELECT tenant, operation, received_at, agent, bytes, intake FROM transfer_queue
                  ORDER BY received_at, rowid",
             )
             .map_err(storage)?;
@@ -1442,17 +1544,19 @@ impl Catalog for SqliteCatalog {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
                 ))
             })
             .map_err(storage)?;
         rows.map(|row| {
-            let (t, o, received_at, agent, bytes) = row.map_err(storage)?;
+            let (t, o, received_at, agent, bytes, intake) = row.map_err(storage)?;
             Ok(QueuedTransfer {
                 tenant: parse_id("tenant id", t)?,
                 operation: parse_id("operation id", o)?,
                 received_at,
                 agent,
                 bytes: bytes as u64,
+                intake: parse_intake(&intake)?,
             })
         })
         .collect()
@@ -1463,22 +1567,26 @@ impl Catalog for SqliteCatalog {
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Option<QueuedTransfer>, CatalogError> {
-        Ok(self
+        self
             .read()
             .query_row(
-                "SELECT received_at, agent, bytes FROM transfer_queue WHERE tenant = ?1 AND operation = ?2",
+                "SELECT received_at, agent, bytes, intake FROM transfer_queue WHERE tenant = ?1 AND operation = ?2",
                 params![tenant.as_str(), operation.as_str()],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)),
             )
             .optional()
             .map_err(storage)?
-            .map(|(received_at, agent, bytes)| QueuedTransfer {
-                tenant: tenant.clone(),
-                operation: operation.clone(),
-                received_at,
-                agent,
-                bytes: bytes as u64,
-            }))
+            .map(|(received_at, agent, bytes, intake)| -> Result<_, CatalogError> {
+                Ok(QueuedTransfer {
+                    tenant: tenant.clone(),
+                    operation: operation.clone(),
+                    received_at,
+                    agent,
+                    bytes: bytes as u64,
+                    intake: parse_intake(&intake)?,
+                })
+            })
+            .transpose()
     }
 
     fn dequeue_transfer(

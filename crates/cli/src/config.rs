@@ -107,6 +107,8 @@ pub struct Server {
     /// PEM certificates of the authorities whose client certificates are accepted (each
     /// registered to an account with `carnac account certificate`); none: tokens only.
     pub tls_client_ca: Option<PathBuf>,
+    /// Where the as@lae-compatible intake (Pastell's "as@lae (REST)" connector) is served.
+    pub asalae_base_path: String,
 }
 
 impl Default for Config {
@@ -152,6 +154,7 @@ impl Default for Server {
             tls_certificate: None,
             tls_key: None,
             tls_client_ca: None,
+            asalae_base_path: "/restservices".into(),
         }
     }
 }

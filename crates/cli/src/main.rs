@@ -1106,6 +1106,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => {
             let listen = listen.unwrap_or(config.server.listen.clone());
+            if !carnac_server::asalae::valid_base(&config.server.asalae_base_path) {
+                bail!(
+                    "server.asalae_base_path {:?} must start with '/', not end with one, stay out of /api/ and hold letters, digits, '-', '_', '.' and '/' only",
+                    config.server.asalae_base_path
+                );
+            }
             let under_data = |p: &Option<PathBuf>| p.as_ref().map(|p| cli.data.join(p));
             let tls = match (
                 under_data(&config.server.tls_certificate),
@@ -1134,6 +1140,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &cli.data,
                 &listen,
                 tls,
+                &config.server.asalae_base_path,
                 config.timestamp.seal_interval_seconds,
                 renew_before(&config),
             )?;
@@ -1481,6 +1488,7 @@ fn serve(
     data: &Path,
     listen: &str,
     tls: Option<rustls::ServerConfig>,
+    asalae_base: &str,
     seal_interval: u64,
     renew_before: std::time::Duration,
 ) -> anyhow::Result<()> {
@@ -1516,6 +1524,7 @@ fn serve(
         archive,
         uploads,
         worker: worker.clone(),
+        asalae_base: asalae_base.to_owned(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

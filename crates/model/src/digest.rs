@@ -33,8 +33,19 @@ impl DigestAlgorithm {
         }
     }
 
+    /// The algorithm named as SEDA 2 writes it (`SHA-256`), or by the XML Signature URI that
+    /// SEDA 1.0 (`Integrity/@algorithme`) and as@lae's SEDA 2.1 write.
     pub fn from_seda_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.seda_name() == name.trim())
+        let name = name.trim();
+        let by_uri = match name {
+            "http://www.w3.org/2001/04/xmldsig-more#md5" => Some(Self::Md5),
+            "http://www.w3.org/2000/09/xmldsig#sha1" => Some(Self::Sha1),
+            "http://www.w3.org/2001/04/xmlenc#sha256" => Some(Self::Sha256),
+            "http://www.w3.org/2001/04/xmldsig-more#sha384" => Some(Self::Sha384),
+            "http://www.w3.org/2001/04/xmlenc#sha512" => Some(Self::Sha512),
+            _ => None,
+        };
+        by_uri.or_else(|| Self::ALL.into_iter().find(|a| a.seda_name() == name))
     }
 
     /// Whether a digest of this algorithm may serve as the archive's own integrity proof.

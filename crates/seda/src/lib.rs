@@ -5,15 +5,20 @@
 //! one temporary file the ingest keeps the manifest in, since libxml2 streams from it itself.
 //! Nothing here fetches anything: schemas are embedded and network URLs are refused.
 
+pub mod asalae;
 pub mod manifest;
 pub mod reply;
 pub mod schema;
+pub mod v1;
 
 use std::fmt;
 
 /// The SEDA versions this crate reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SedaVersion {
+    /// SEDA 1.0 (2012), still produced by the flows of acts and accounting files; it comes
+    /// through the as@lae-compatible intake.
+    V1_0,
     V2_1,
     V2_2,
     V2_3,
@@ -24,19 +29,20 @@ pub enum SedaVersion {
 pub enum VersionError {
     #[error("the root element has no namespace, so no SEDA version")]
     NoNamespace,
-    #[error(
-        "SEDA {0} is not supported by this intake (it comes with the as@lae-compatible intake)"
-    )]
+    #[error("SEDA {0} is not supported: transfers in SEDA 1.0, 2.1, 2.2 or 2.3 are")]
     NotYet(&'static str),
-    #[error("the namespace {0:?} is not a supported SEDA version (2.1, 2.2, 2.3)")]
+    #[error("the namespace {0:?} is not a supported SEDA version (1.0, 2.1, 2.2, 2.3)")]
     Unknown(String),
 }
 
 impl SedaVersion {
-    pub const ALL: [SedaVersion; 3] = [Self::V2_1, Self::V2_2, Self::V2_3];
+    pub const ALL: [SedaVersion; 4] = [Self::V1_0, Self::V2_1, Self::V2_2, Self::V2_3];
+    /// The versions of SEDA 2, whose packages carry their manifest inside.
+    pub const V2: [SedaVersion; 3] = [Self::V2_1, Self::V2_2, Self::V2_3];
 
     pub fn namespace(self) -> &'static str {
         match self {
+            Self::V1_0 => "fr:gouv:culture:archivesdefrance:seda:v1.0",
             Self::V2_1 => "fr:gouv:culture:archivesdefrance:seda:v2.1",
             Self::V2_2 => "fr:gouv:culture:archivesdefrance:seda:v2.2",
             Self::V2_3 => "fr:gouv:culture:archivesdefrance:seda:v2.3",
@@ -45,6 +51,7 @@ impl SedaVersion {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::V1_0 => "1.0",
             Self::V2_1 => "2.1",
             Self::V2_2 => "2.2",
             Self::V2_3 => "2.3",
@@ -56,7 +63,6 @@ impl SedaVersion {
             return Ok(v);
         }
         match ns {
-            "fr:gouv:culture:archivesdefrance:seda:v1.0" => Err(VersionError::NotYet("1.0")),
             "fr:gouv:ae:archive:draft:standard_echange_v0.2" => Err(VersionError::NotYet("0.2")),
             other => Err(VersionError::Unknown(other.chars().take(200).collect())),
         }

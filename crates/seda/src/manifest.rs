@@ -35,6 +35,11 @@ pub struct RuleRef {
     pub category: RuleCategory,
     pub rule: String,
     pub start_date: Option<String>,
+    /// SEDA 1.0 gives a rule's duration in the transfer itself (`AppraisalRule/Duration`, or
+    /// the access restriction code's legal delay) instead of naming a rule of the tenant's
+    /// referential: the ISO 8601 duration as written, or empty when the end cannot be
+    /// computed from the transfer (counted from a death, or unlimited). `None` in SEDA 2.
+    pub given_duration: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -568,6 +573,7 @@ fn close(
                             category,
                             rule: value,
                             start_date: None,
+                            given_duration: None,
                         };
                         match (unit, grandparent) {
                             (Some(i), Some(b"Management")) => m.units[i].rules.push(r),

@@ -53,6 +53,162 @@ macro_rules! embed {
 }
 
 static EMBEDDED: &[(&str, &[u8])] = embed!("2.1", "2.2", "2.3");
+/// The SEDA 1.0 schemas (official, from the SIAF), every file they include or import.
+static SEDA_1_0: &[(&str, &[u8])] = &[
+    (
+        "seda-1.0/seda_v1-0.xsd",
+        include_bytes!("../schemas/seda-1.0/seda_v1-0.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/UnqualifiedDataType_10p0.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/UnqualifiedDataType_10p0.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/XAdESv141.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/XAdESv141.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/IANA_CharacterSetCode_20101104.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/IANA_CharacterSetCode_20101104.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/IANA_MIMEMediaType_20110216.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/IANA_MIMEMediaType_20110216.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/ISO_ISO3AlphaCurrencyCode_20110218.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/ISO_ISO3AlphaCurrencyCode_20110218.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/ISO_ISOTwoletterCountryCode_SecondEdition2006VI-8.xsd",
+        include_bytes!(
+            "../schemas/seda-1.0/v10/codes/ISO_ISOTwoletterCountryCode_SecondEdition2006VI-8.xsd"
+        )
+        .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/UNECE_AgencyIdentificationCode_D10A.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/UNECE_AgencyIdentificationCode_D10A.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/UNECE_CharacterSetEncodingCode_40106.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/UNECE_CharacterSetEncodingCode_40106.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/UNECE_CommunicationMeansTypeCode_D10A.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/UNECE_CommunicationMeansTypeCode_D10A.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/UNECE_MeasurementUnitCommonCode_7.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/UNECE_MeasurementUnitCommonCode_7.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_accessrestriction_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_accessrestriction_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_appraisal_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_appraisal_code.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_authorisationReason_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_authorisationReason_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_descriptionlevel_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_descriptionlevel_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_documenttype_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_documenttype_code.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_filetype_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_filetype_code.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_keywordtype_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_keywordtype_code.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_language_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_language_code.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/codes/seda_v1-0_unitidentifier_code.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/codes/seda_v1-0_unitidentifier_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-1.0/v10/othermetadata.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/othermetadata.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_QualifiedDataType.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_QualifiedDataType.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_acknowledgement.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_acknowledgement.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_archive.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_archive.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_archivedelivery.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_archivedelivery.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_archivedestruction.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_archivedestruction.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_archivemodification.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_archivemodification.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_archiverestitution.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_archiverestitution.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_archivetransfer.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_archivetransfer.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_archivetransferrequest.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_archivetransferrequest.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_authorization.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_authorization.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_organization.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_organization.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/seda_v1-0_signature.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/seda_v1-0_signature.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/xades.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/xades.xsd").as_slice(),
+    ),
+    (
+        "seda-1.0/v10/xmldsig-core-schema.xsd",
+        include_bytes!("../schemas/seda-1.0/v10/xmldsig-core-schema.xsd").as_slice(),
+    ),
+];
 static XML_XSD: &[u8] = include_bytes!("../schemas/seda-2.1/xml.xsd");
 static XLINK_XSD: &[u8] = include_bytes!("../schemas/seda-2.1/xlink.xsd");
 
@@ -60,6 +216,7 @@ fn resolve(url: &str) -> Option<Vec<u8>> {
     if let Some(name) = url.strip_prefix(SCHEME) {
         return EMBEDDED
             .iter()
+            .chain(SEDA_1_0)
             .find(|(n, _)| *n == name)
             .map(|(_, bytes)| bytes.to_vec())
             .or_else(|| match name.rsplit('/').next() {
@@ -67,6 +224,17 @@ fn resolve(url: &str) -> Option<Vec<u8>> {
                 Some("xlink.xsd") => Some(XLINK_XSD.to_vec()),
                 _ => None,
             });
+    }
+    // The SEDA 1.0 data types import UN/CEFACT code lists by their public URL; the same
+    // files ship with the schemas.
+    if let Some(name) = url
+        .strip_prefix("http://www.unece.org/uncefact/codelist/standard/")
+        .or_else(|| url.strip_prefix("http://www.unece.org/uncefact/identifierlist/standard/"))
+    {
+        let local = format!("seda-1.0/v10/codes/{name}");
+        if let Some((_, bytes)) = SEDA_1_0.iter().find(|(n, _)| *n == local) {
+            return Some(bytes.to_vec());
+        }
     }
     match url {
         "http://www.w3.org/2001/xml.xsd" => Some(XML_XSD.to_vec()),
@@ -143,7 +311,10 @@ pub fn validate_seda(version: SedaVersion, path: &Path) -> Result<(), Vec<Schema
         let ctx = match map.entry(version) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let url = format!("{SCHEME}seda-{0}/seda-{0}-main.xsd", version.as_str());
+                let url = match version {
+                    SedaVersion::V1_0 => format!("{SCHEME}seda-1.0/seda_v1-0.xsd"),
+                    v => format!("{SCHEME}seda-{0}/seda-{0}-main.xsd", v.as_str()),
+                };
                 e.insert(compile_url(&url).map_err(|e| {
                     vec![SchemaError {
                         line: None,

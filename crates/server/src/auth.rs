@@ -103,45 +103,10 @@ pub(crate) async fn authorize(
     let operation = request.operation.cloned();
     let subject = request.subject.map(str::to_owned);
     blocking(move || {
-        let (who, principal) = match credentials {
-            Credentials::None => ("anonymous".to_owned(), None),
-            Credentials::Malformed => ("anonymous (malformed credentials)".to_owned(), None),
-            Credentials::Token(token) => match archive.authenticate_token(&token)? {
-                Some(p) => (p.login.clone(), Some(p)),
-                None => ("anonymous (unknown token)".to_owned(), None),
-            },
-            Credentials::Certificate(der) => match archive.authenticate_certificate(&der)? {
-                Some(p) => (p.login.clone(), Some(p)),
-                None => ("anonymous (unregistered certificate)".to_owned(), None),
-            },
-            Credentials::Basic { login, digest } => {
-                match archive.authenticate_password(&login, &digest)? {
-                    Some(p) => (p.login.clone(), Some(p)),
-                    // The login as given: an attempt on an account is worth knowing.
-                    None => (format!("{login} (wrong credentials)"), None),
-                }
-            }
-        };
+        let (who, principal) = authenticate(&archive, credentials)?;
         let decision = match &principal {
             None => Decision::Unauthenticated,
-            Some(p) => {
-                let mut d = decide(p, action, tenant.as_ref(), None);
-                if d == Decision::NotOwner
-                    && p.role == Role::Producer
-                    && let (Some(t), Some(op)) = (&tenant, &operation)
-                {
-                    // The queue first: its row goes only once the operation is done, so one of
-                    // the two always knows the sender, whatever the worker does meanwhile.
-                    let queued = archive.catalog().queued_transfer(t, op)?.map(|q| q.agent);
-                    let owner = archive
-                        .catalog()
-                        .operation(t, op)?
-                        .and_then(|o| o.agent)
-                        .or(queued);
-                    d = decide(p, action, Some(t), owner.as_deref());
-                }
-                d
-            }
+            Some(p) => decide_owned(&archive, p, action, tenant.as_ref(), operation.as_ref())?,
         };
         archive.record_access(&Access {
             who: &who,
@@ -154,27 +119,156 @@ pub(crate) async fn authorize(
         })?;
         match (decision, principal) {
             (Decision::Allow, Some(p)) => Ok(p),
-            (Decision::Unauthenticated, _) | (_, None) => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "a valid API token (Authorization: Bearer) or Basic credentials are required",
-            )),
-            (Decision::RoleForbids, _) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this account's role does not allow this request",
-            )),
-            (Decision::OtherTenant, _) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this account does not work on this tenant",
-            )),
-            (Decision::NotOwner, _) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "a producer reads the operations of its own transfers only",
-            )),
+            (decision, _) => Err(refusal(decision)),
         }
     })
     .await
+}
+
+/// What the as@lae intake learns while authorizing: the caller, its tenant, and the transfer
+/// asked about.
+pub(crate) struct IntakeCaller {
+    pub principal: Principal,
+    pub tenant: TenantId,
+    pub message: Option<carnac_catalog::IntakeMessage>,
+}
+
+/// Authorizes a request of the as@lae intake, and journals it either way. Its URLs name no
+/// tenant: the caller's account must work on exactly one, which the request is about. With
+/// `message` (origin agency, transfer identifier), the transfer is looked up in that tenant,
+/// and a producer may only read its own.
+pub(crate) async fn authorize_intake(
+    state: &AppState,
+    presented: &Presented,
+    method: &Method,
+    path: &str,
+    action: Action,
+    message: Option<(String, String)>,
+) -> Result<IntakeCaller, ApiError> {
+    let credentials = credentials(&presented.headers, presented.client.as_ref());
+    let archive = state.archive.clone();
+    let method = method.to_string();
+    let path = path.to_owned();
+    blocking(move || {
+        let (who, principal) = authenticate(&archive, credentials)?;
+        let tenant = principal
+            .as_ref()
+            .and_then(|p| (p.tenants.len() == 1).then(|| p.tenants[0].clone()));
+        let found = match (&tenant, &message) {
+            (Some(t), Some((origin, id))) => archive.catalog().intake_message(t, origin, id)?,
+            _ => None,
+        };
+        let decision = match (&principal, &tenant) {
+            (None, _) => Decision::Unauthenticated,
+            (Some(_), None) => Decision::OtherTenant,
+            (Some(p), Some(t)) => decide_owned(
+                &archive,
+                p,
+                action,
+                Some(t),
+                found.as_ref().map(|m| &m.operation),
+            )?,
+        };
+        let subject = message.as_ref().map(|(o, id)| format!("{o}/{id}"));
+        archive.record_access(&Access {
+            who: &who,
+            method: &method,
+            path: &path,
+            action: action.as_str(),
+            tenant: tenant.as_ref(),
+            decision: &decision,
+            subject: subject.as_deref(),
+        })?;
+        match (decision, principal, tenant) {
+            (Decision::Allow, Some(principal), Some(tenant)) => Ok(IntakeCaller {
+                principal,
+                tenant,
+                message: found,
+            }),
+            (Decision::OtherTenant, Some(_), None) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the as@lae intake takes the tenant from the account: this account must work on exactly one tenant",
+            )),
+            (decision, _, _) => Err(refusal(decision)),
+        }
+    })
+    .await
+}
+
+/// Who the credentials name; `None` when they name no enabled account.
+fn authenticate(
+    archive: &carnac_archive::Archive,
+    credentials: Credentials,
+) -> Result<(String, Option<Principal>), ApiError> {
+    Ok(match credentials {
+        Credentials::None => ("anonymous".to_owned(), None),
+        Credentials::Malformed => ("anonymous (malformed credentials)".to_owned(), None),
+        Credentials::Token(token) => match archive.authenticate_token(&token)? {
+            Some(p) => (p.login.clone(), Some(p)),
+            None => ("anonymous (unknown token)".to_owned(), None),
+        },
+        Credentials::Certificate(der) => match archive.authenticate_certificate(&der)? {
+            Some(p) => (p.login.clone(), Some(p)),
+            None => ("anonymous (unregistered certificate)".to_owned(), None),
+        },
+        Credentials::Basic { login, digest } => {
+            match archive.authenticate_password(&login, &digest)? {
+                Some(p) => (p.login.clone(), Some(p)),
+                // The login as given: an attempt on an account is worth knowing.
+                None => (format!("{login} (wrong credentials)"), None),
+            }
+        }
+    })
+}
+
+/// The decision, with the owner of `operation` looked up when it matters (a producer).
+fn decide_owned(
+    archive: &carnac_archive::Archive,
+    p: &Principal,
+    action: Action,
+    tenant: Option<&TenantId>,
+    operation: Option<&OperationId>,
+) -> Result<Decision, ApiError> {
+    let mut d = decide(p, action, tenant, None);
+    if d == Decision::NotOwner
+        && p.role == Role::Producer
+        && let (Some(t), Some(op)) = (tenant, operation)
+    {
+        // The queue first: its row goes only once the operation is done, so one of the two
+        // always knows the sender, whatever the worker does meanwhile.
+        let queued = archive.catalog().queued_transfer(t, op)?.map(|q| q.agent);
+        let owner = archive
+            .catalog()
+            .operation(t, op)?
+            .and_then(|o| o.agent)
+            .or(queued);
+        d = decide(p, action, Some(t), owner.as_deref());
+    }
+    Ok(d)
+}
+
+fn refusal(decision: Decision) -> ApiError {
+    match decision {
+        Decision::Allow | Decision::Unauthenticated => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a valid API token (Authorization: Bearer) or Basic credentials are required",
+        ),
+        Decision::RoleForbids => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this account's role does not allow this request",
+        ),
+        Decision::OtherTenant => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this account does not work on this tenant",
+        ),
+        Decision::NotOwner => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a producer reads the operations of its own transfers only",
+        ),
+    }
 }

@@ -5,6 +5,7 @@
 //! ([`auth`]) before it does anything. Errors reach the wire once, in [`ApiError`]: a status,
 //! a stable machine-readable code and a message; internals are logged, not sent.
 
+pub mod asalae;
 mod auth;
 pub mod tls;
 
@@ -27,10 +28,19 @@ pub struct AppState {
     pub uploads: std::path::PathBuf,
     /// Ingests the transfers received.
     pub worker: Arc<carnac_archive::transfers::Worker>,
+    /// Where the as@lae-compatible intake is served ([`asalae::DEFAULT_BASE`] by default).
+    pub asalae_base: String,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
+    let base = if asalae::valid_base(&state.asalae_base) {
+        state.asalae_base.clone()
+    } else {
+        tracing::error!(base = %state.asalae_base, "invalid as@lae base path; using the default");
+        asalae::DEFAULT_BASE.to_owned()
+    };
     Router::new()
+        .nest(&base, asalae::routes())
         .route("/", get(home))
         .route("/health", get(health))
         .route("/api/v1/openapi.json", get(openapi))
@@ -100,7 +110,7 @@ impl ApiError {
         }
     }
 
-    fn with_details(mut self, details: Vec<String>) -> ApiError {
+    pub(crate) fn with_details(mut self, details: Vec<String>) -> ApiError {
         self.details = details;
         self
     }
@@ -1339,7 +1349,7 @@ async fn journal(
 }
 
 /// The bytes of a file as a stream of chunks.
-fn file_stream(
+pub(crate) fn file_stream(
     file: tokio::fs::File,
 ) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send {
     futures_util::stream::unfold(Some(file), |file| async move {

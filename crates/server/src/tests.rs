@@ -119,6 +119,7 @@ fn state_on(tmp: &tempfile::TempDir, one: MemoryStore, two: MemoryStore) -> Arc<
         worker: Arc::new(carnac_archive::transfers::Worker::start(archive.clone()).unwrap()),
         archive,
         uploads: tmp.path().join("tmp"),
+        asalae_base: crate::asalae::DEFAULT_BASE.into(),
     })
 }
 
@@ -1145,4 +1146,441 @@ async fn a_disabled_account_loses_every_credential_at_once() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------------------------------
+// The as@lae-compatible intake, driven the way Pastell's "as@lae (REST)" connector does it.
+
+/// A tenant fed by Pastell: the referentials its bordereaux name (agencies, contracts, the
+/// SEDA 1.0 profiles of the bouquet), and a producer account with a password.
+fn asalae_state(tmp: &tempfile::TempDir) -> Arc<AppState> {
+    let st = state(tmp);
+    let t = TenantId::new("pastell").unwrap();
+    st.archive
+        .create_tenant(&t, "Collectivité", "test")
+        .unwrap();
+    st.archive
+        .import_referentials(&t, &testdata().join("asalae/referential"), "test")
+        .unwrap();
+    st.archive
+        .create_account(
+            &carnac_archive::accounts::NewAccount {
+                login: "pastell",
+                role: Role::Producer,
+                kind: carnac_model::access::AccountKind::Application,
+                tenants: std::slice::from_ref(&t),
+                password: Some("mot de passe"),
+                token: false,
+                certificate: None,
+            },
+            "test",
+        )
+        .unwrap();
+    st
+}
+
+/// What Pastell does before sending: it fills the bordereau from its connector settings and
+/// the files (dates, identifiers, agencies, digests and sizes); here the fixtures'
+/// placeholders and empty fields get such values, and each named file is made (a real PDF,
+/// XML, text or JPEG by its extension) with its digest and size written back.
+fn pastell_transfer(name: &str, id: &str) -> (String, Vec<(String, Vec<u8>)>) {
+    let dir = testdata().join("asalae/bordereaux");
+    let mut xml = std::fs::read_to_string(dir.join(name)).unwrap();
+    xml = xml
+        .replace(
+            "<Date>NOT TESTABLE</Date>",
+            "<Date>2026-11-29T10:00:00+01:00</Date>",
+        )
+        .replace(
+            ">NOT TESTABLE</TransferIdentifier>",
+            &format!(">{id}</TransferIdentifier>"),
+        );
+    let re_id =
+        regex::Regex::new(r"<TransferIdentifier([^>]*)>[^<]*</TransferIdentifier>").unwrap();
+    xml = re_id
+        .replace(
+            &xml,
+            format!("<TransferIdentifier$1>{id}</TransferIdentifier>"),
+        )
+        .into_owned();
+    // Empty agencies and agreement, as the acts and PES fixtures leave them to the connector.
+    let fill = |xml: String, agency: &str, value: &str| -> String {
+        let re = regex::Regex::new(&format!(r"(?s)<{agency}>(\s*)<Identification\s*/>")).unwrap();
+        re.replace(
+            &xml,
+            format!("<{agency}>$1<Identification>{value}</Identification>"),
+        )
+        .into_owned()
+    };
+    xml = fill(xml, "ArchivalAgency", "FRAD000");
+    xml = fill(xml, "TransferringAgency", "PASTELL_DEMO");
+    let agreement = if name.contains("helios") {
+        "ACCORD_PES"
+    } else {
+        "ACCORD_ACTES"
+    };
+    let re = regex::Regex::new(r"<ArchivalAgreement([^>]*)/>").unwrap();
+    xml = re
+        .replace(
+            &xml,
+            format!("<ArchivalAgreement$1>{agreement}</ArchivalAgreement>"),
+        )
+        .into_owned();
+    // The files, and their digests and sizes.
+    let formats = testdata().join("formats");
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let doc = regex::Regex::new(r"(?s)<Document>.*?</Document>").unwrap();
+    let filename = regex::Regex::new(r#"filename="([^"]*)""#).unwrap();
+    let integrity = regex::Regex::new(r"(<Integrity[^>]*>)[^<]*(</Integrity>)").unwrap();
+    let size = regex::Regex::new(r"(<Size[^>]*>)[^<]*(</Size>)").unwrap();
+    xml = doc
+        .replace_all(&xml, |c: &regex::Captures<'_>| {
+            let block = &c[0];
+            let Some(f) = filename.captures(block) else {
+                return block.to_owned();
+            };
+            let name = f[1].to_owned();
+            let bytes = match name.rsplit('.').next().unwrap_or_default() {
+                "pdf" => std::fs::read(formats.join("sip.pdf")).unwrap(),
+                "xml" => std::fs::read(formats.join("plain.xml")).unwrap(),
+                "jpg" | "jpeg" => std::fs::read(formats.join("lake.jpeg")).unwrap(),
+                _ => format!("Pièce {name}\n").into_bytes(),
+            };
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            let block = integrity.replace(block, format!("${{1}}{digest}${{2}}"));
+            let block = size.replace(&block, format!("${{1}}{}${{2}}", bytes.len()));
+            if !files.iter().any(|(n, _)| *n == name) {
+                files.push((name, bytes));
+            }
+            block.into_owned()
+        })
+        .into_owned();
+    (xml, files)
+}
+
+fn targz(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (name, bytes) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut h, name, bytes.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+const BOUNDARY: &str = "----pastell-asalae-boundary";
+
+/// A multipart/form-data body as PHP's curl builds it: text fields and file fields.
+fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file, value) in fields {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// Pastell's credentials: HTTP Basic with the SHA-256 hex of the password.
+fn pastell_auth() -> String {
+    use base64::Engine;
+    let digest = carnac_archive::accounts::password_digest("mot de passe");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("pastell:{digest}"))
+    )
+}
+
+fn pastell_post(uri: &str, body: Vec<u8>) -> Request<Body> {
+    Request::post(uri)
+        .header(header::AUTHORIZATION, pastell_auth())
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn pastell_get(uri: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::AUTHORIZATION, pastell_auth())
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// Sends a transfer as Pastell does (whole, or in chunks of `chunk` bytes), then polls the
+/// acknowledgement and the reply until the reply comes; gives the reply.
+async fn pastell_sends(
+    app: &Router,
+    bordereau: &str,
+    files: &[(String, Vec<u8>)],
+    chunk: Option<usize>,
+) -> (String, String) {
+    let origin = regex::Regex::new(r"(?s)<TransferringAgency>\s*<Identif\w+>([^<]*)<")
+        .unwrap()
+        .captures(bordereau)
+        .unwrap()[1]
+        .to_owned();
+    let id = regex::Regex::new(r"<(?:TransferIdentifier|MessageIdentifier)[^>]*>([^<]*)<")
+        .unwrap()
+        .captures(bordereau)
+        .unwrap()[1]
+        .to_owned();
+    let archive = targz(files);
+    let (status, body, _) = match chunk {
+        None => {
+            send(
+                app,
+                pastell_post(
+                    "/restservices/sedaMessages",
+                    multipart(&[
+                        ("seda_message", Some("bordereau.xml"), bordereau.as_bytes()),
+                        ("attachments", Some("archive.tar.gz"), &archive),
+                    ]),
+                ),
+            )
+            .await
+        }
+        Some(size) => {
+            let (status, body, _) = send(
+                app,
+                pastell_post(
+                    "/restservices/sedaMessages",
+                    multipart(&[
+                        ("seda_message", Some("bordereau.xml"), bordereau.as_bytes()),
+                        ("send_chunked_attachments", None, b"true"),
+                    ]),
+                ),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let session = v["chunk_session_identifier"].as_str().unwrap().to_owned();
+            let security = v["chunk_security_identifier"].as_str().unwrap().to_owned();
+            let chunks: Vec<&[u8]> = archive.chunks(size).collect();
+            let n = chunks.len().to_string();
+            let mut last = None;
+            for (i, c) in chunks.iter().enumerate() {
+                let index = (i + 1).to_string();
+                let r = send(
+                    app,
+                    pastell_post(
+                        "/restservices/sedaAttachmentsChunkFiles",
+                        multipart(&[
+                            ("chunk_content", Some("archive.tar.gz"), c),
+                            ("session_identifier", None, session.as_bytes()),
+                            ("security_identifier", None, security.as_bytes()),
+                            ("number_of_files", None, b"1"),
+                            ("file_index", None, b"1"),
+                            ("file_name", None, b"archive.tar.gz"),
+                            ("compression_algorithm", None, b"TARGZ"),
+                            ("number_of_chunks", None, n.as_bytes()),
+                            ("chunk_index", None, index.as_bytes()),
+                        ]),
+                    ),
+                )
+                .await;
+                assert_eq!(r.0, StatusCode::OK, "chunk {index}: {}", r.1);
+                last = Some(r);
+            }
+            last.unwrap()
+        }
+    };
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(&id), "{body}");
+    let selector = |message: &str| {
+        format!(
+            "/restservices/sedaMessages/sequence:ArchiveTransfer/message:{message}/originOrganizationIdentification:{origin}/originMessageIdentifier:{id}"
+        )
+    };
+    let (status, ack, ct) = send(app, pastell_get(&selector("Acknowledgement"))).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    assert!(ct.unwrap().starts_with("application/xml"));
+    assert!(
+        ack.contains(&format!(
+            "<MessageReceivedIdentifier>{id}</MessageReceivedIdentifier>"
+        )),
+        "{ack}"
+    );
+    // The reply, polled as Pastell does until it is there.
+    for _ in 0..600 {
+        let (status, atr, _) = send(app, pastell_get(&selector("ArchiveTransferReply"))).await;
+        match status {
+            StatusCode::OK => return (ack, atr),
+            StatusCode::CONFLICT => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            other => panic!("{other}: {atr}"),
+        }
+    }
+    panic!("no reply after 30 s");
+}
+
+fn reply_code(atr: &str) -> String {
+    regex::Regex::new(r"<ReplyCode[^>]*>([^<]*)<")
+        .unwrap()
+        .captures(atr)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_default()
+}
+
+/// Every SEDA 1.0 bordereau of the bouquet whose profile is there goes through the intake,
+/// whole and in chunks, and gets ReplyCode 000 with its archive identifier where Pastell reads
+/// it; the archive holds its units and files, and the reply is valid SEDA 1.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pastell_bordereaux_with_their_profile_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = asalae_state(&tmp);
+    let app = app(st.clone());
+    let (status, body, _) = send(
+        &app,
+        Request::get("/restservices/ping")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = send(&app, pastell_get("/restservices/versions")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.len() > 2);
+    let cases = [
+        (
+            "actes-generique-bordereau-seda1.0-Profil_ACTES_AP_v3.xml",
+            None,
+        ),
+        (
+            "helios-generique-bordereau-seda1.0-Profil_PES_AP_v3.xml",
+            Some(1000),
+        ),
+        ("dossier-marche-bordereau.xml", Some(64 * 1024)),
+        ("fakeSeda-bordereau.xml", Some(4096)),
+    ];
+    for (i, (name, chunk)) in cases.into_iter().enumerate() {
+        let id = format!("PASTELL-{i}");
+        let (bordereau, files) = pastell_transfer(name, &id);
+        let (ack, atr) = pastell_sends(&app, &bordereau, &files, chunk).await;
+        assert_eq!(reply_code(&atr), "000", "{name}:\n{atr}");
+        let archive_id = regex::Regex::new(
+            r"(?s)<Archive>\s*<ArchivalAgencyArchiveIdentifier>([^<]+)</ArchivalAgencyArchiveIdentifier>",
+        )
+        .unwrap()
+        .captures(&atr)
+        .unwrap_or_else(|| panic!("{name}: no archive identifier\n{atr}"))[1]
+            .to_owned();
+        // Both messages are valid SEDA 1.0.
+        for xml in [&ack, &atr] {
+            let f = tmp.path().join("message.xml");
+            std::fs::write(&f, xml).unwrap();
+            carnac_seda::schema::validate_seda(carnac_seda::SedaVersion::V1_0, &f)
+                .unwrap_or_else(|e| panic!("{name}: {e:?}\n{xml}"));
+        }
+        // The identifier is the archive's unit, with every file stored below it.
+        let t = TenantId::new("pastell").unwrap();
+        let (unit, _) = st
+            .archive
+            .catalog()
+            .unit(&t, &carnac_model::UnitId::new(archive_id.clone()).unwrap())
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: unit {archive_id} not in the catalog"));
+        assert!(!unit.title.is_empty());
+    }
+    // The intake's transfers are in the tenant's journal, with who sent them.
+    let t = TenantId::new("pastell").unwrap();
+    let received: Vec<_> = st
+        .archive
+        .catalog()
+        .journal(&t)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.kind == "TRANSFER_RECEIVED")
+        .collect();
+    assert_eq!(received.len(), 4);
+    for e in received {
+        assert_eq!(e.event.agent, "pastell");
+        assert_eq!(e.event.detail["intake"], "asalae");
+    }
+}
+
+/// A bordereau that cannot be accepted gets a reply that names every problem, each in its
+/// own Comment, with a rejection code; nothing of it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pastell_bordereaux_with_problems_are_refused_with_every_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = asalae_state(&tmp);
+    let app = app(st.clone());
+    // Known limit: two Documents naming one attachment (the PES Marché flow does it) are
+    // refused, each object being one file here.
+    let (bordereau, files) = pastell_transfer("pes-marche-bordereau.xml", "PES-MARCHE-1");
+    let (_, atr) = pastell_sends(&app, &bordereau, &files, None).await;
+    assert_eq!(reply_code(&atr), "101", "{atr}");
+    assert!(atr.contains("DUPLICATE_URI"), "{atr}");
+    // A digest that does not match, a file missing and an unknown producer: all three said.
+    let (bordereau, mut files) = pastell_transfer("fakeSeda-bordereau.xml", "FAKE-BAD-1");
+    let bordereau = bordereau.replace("FRPROD001", "INCONNU");
+    files[0].1.push(b'!');
+    files.pop();
+    let (_, atr) = pastell_sends(&app, &bordereau, &files, Some(2048)).await;
+    assert_ne!(reply_code(&atr), "000", "{atr}");
+    for reason in [
+        "CHECK_AGENT.UNKNOWN",
+        "CHECK_DIGEST",
+        "MANIFEST_SUPERIOR_BDO",
+    ] {
+        assert!(atr.contains(reason), "{reason} missing:\n{atr}");
+    }
+    assert!(!atr.contains("<Archive>"), "{atr}");
+    // Unreadable: refused at once, with the reason, and nothing queued.
+    let (status, body, _) = send(
+        &app,
+        pastell_post(
+            "/restservices/sedaMessages",
+            multipart(&[("seda_message", Some("bordereau.xml"), b"<ArchiveTransfer")]),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("cannot be read"), "{body}");
+    // The same transfer twice: the second is refused.
+    let (bordereau, files) = pastell_transfer("fakeSeda-bordereau.xml", "FAKE-TWICE");
+    let _ = pastell_sends(&app, &bordereau, &files, None).await;
+    let (status, body, _) = send(
+        &app,
+        pastell_post(
+            "/restservices/sedaMessages",
+            multipart(&[
+                ("seda_message", Some("bordereau.xml"), bordereau.as_bytes()),
+                ("attachments", Some("archive.tar.gz"), &targz(&files)),
+            ]),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Another tenant's producer cannot read these replies, and wrong credentials get nothing.
+    let (status, _, _) = send(
+        &app,
+        Request::get("/restservices/sedaMessages?sequence=ArchiveTransfer&message=Acknowledgement&originOrganizationIdentification=PASTELL_DEMO&originMessageIdentifier=FAKE-TWICE")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The query-string form reads the same message.
+    let (status, ack, _) = send(
+        &app,
+        pastell_get("/restservices/sedaMessages?sequence=ArchiveTransfer&message=Acknowledgement&originOrganizationIdentification=PASTELL_DEMO&originMessageIdentifier=FAKE-TWICE"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    assert!(ack.contains("FAKE-TWICE"), "{ack}");
 }

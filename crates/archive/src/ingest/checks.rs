@@ -3,7 +3,9 @@
 //! plan of what to store out. Every check runs and adds to the report.
 
 use crate::referential::Referentials;
-use carnac_model::referential::{ArchiveProfile, RuleCategory, end_date};
+use carnac_model::referential::{
+    ArchiveProfile, DurationUnit, RuleCategory, RuleDuration, end_date,
+};
 use carnac_model::{Digest, DigestAlgorithm, Report};
 use carnac_seda::manifest::{Manifest, ObjectKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -70,10 +72,42 @@ pub struct Plan {
     pub units: Vec<PlannedUnit>,
 }
 
+/// Where the transferred files sit, hence how the manifest names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileLayout {
+    /// A SEDA package: files under its `Content/` folder. SEDA 2 URIs include the folder
+    /// (`Content/a.pdf`); SEDA 1.0 file names do not (`a.pdf`).
+    Package,
+    /// The attachments of a bordereau: names are paths from the container's root.
+    Attachments,
+}
+
 /// The content files of the container.
 pub struct ContentFiles<'a> {
-    /// Container paths of the files under the content folder.
+    /// Container paths of the files (under the content folder, for a package).
     pub files: &'a [String],
+    pub layout: FileLayout,
+    pub version: carnac_seda::SedaVersion,
+}
+
+impl ContentFiles<'_> {
+    /// The key a file is known by: what the manifest's names are matched with.
+    fn key<'p>(&self, path: &'p str) -> Option<&'p str> {
+        match self.layout {
+            FileLayout::Package => content_relative(path),
+            FileLayout::Attachments => Some(path),
+        }
+    }
+
+    /// The key a manifest's name points at.
+    fn named<'u>(&self, uri: &'u str) -> Option<&'u str> {
+        match (self.layout, self.version) {
+            (FileLayout::Package, v) if v != carnac_seda::SedaVersion::V1_0 => {
+                content_relative(uri)
+            }
+            _ => Some(uri.strip_prefix("./").unwrap_or(uri)),
+        }
+    }
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -211,7 +245,7 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
     // Content files by their path under the content folder.
     let mut files: BTreeMap<&str, &str> = BTreeMap::new();
     for f in content.files {
-        if let Some(rel) = content_relative(f) {
+        if let Some(rel) = content.key(f) {
             files.insert(rel, f.as_str());
         }
     }
@@ -329,16 +363,25 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
             match o.uri.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
                 None => report.error(STEP_PACKAGE, "NO_URI", format!("{label} has no Uri")),
                 Some(uri) => {
-                    let found = percent_decode(uri)
-                        .as_deref()
-                        .and_then(content_relative)
+                    // As written first (SEDA 1.0 and as@lae send plain file names), then
+                    // percent-decoded (a URI).
+                    let found = content
+                        .named(uri)
                         .and_then(|rel| files.get(rel).copied())
-                        .or_else(|| content_relative(uri).and_then(|rel| files.get(rel).copied()));
+                        .or_else(|| {
+                            percent_decode(uri)
+                                .as_deref()
+                                .and_then(|u| content.named(u))
+                                .and_then(|rel| files.get(rel).copied())
+                        });
                     match found {
                         None => report.error(
                             STEP_PACKAGE,
                             "MANIFEST_SUPERIOR_BDO",
-                            format!("{label} names the file {uri:?}, which is not in the container's content folder"),
+                            match content.layout {
+                                FileLayout::Package => format!("{label} names the file {uri:?}, which is not in the container's content folder"),
+                                FileLayout::Attachments => format!("{label} names the file {uri:?}, which is not among the attachments"),
+                            },
                         ),
                         Some(path) => {
                             if let Some(other) = used_files.insert(path, o.xml_id.as_str()) {
@@ -456,7 +499,7 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
                         ),
                     }
                 }
-                check_unit_content(m, i, report);
+                check_unit_content(m, i, content.version, report);
             }
         }
     }
@@ -486,7 +529,12 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
     plan
 }
 
-fn check_unit_content(m: &Manifest, i: usize, report: &mut Report) {
+fn check_unit_content(
+    m: &Manifest,
+    i: usize,
+    version: carnac_seda::SedaVersion,
+    report: &mut Report,
+) {
     let u = &m.units[i];
     if !u.has_content {
         report.error(
@@ -520,16 +568,20 @@ fn check_unit_content(m: &Manifest, i: usize, report: &mut Report) {
     if let (Some(s), Some(e)) = (start, end)
         && !before(&s, &e)
     {
-        report.error(
-            STEP_UNITS,
-            "DATES_INCONSISTENT",
-            format!(
-                "ArchiveUnit {:?}: StartDate {} is after EndDate {}",
-                u.xml_id,
-                u.start_date.as_deref().unwrap_or_default(),
-                u.end_date.as_deref().unwrap_or_default()
-            ),
+        let message = format!(
+            "ArchiveUnit {:?}: StartDate {} is after EndDate {}",
+            u.xml_id,
+            u.start_date.as_deref().unwrap_or_default(),
+            u.end_date.as_deref().unwrap_or_default()
         );
+        // SEDA 1.0's OldestDate and LatestDate are filled by the flows of acts from two
+        // different dates (the act's and its acknowledgement's), which come in either order;
+        // as@lae takes them. Said, not refused.
+        if version == carnac_seda::SedaVersion::V1_0 {
+            report.warning(STEP_UNITS, "DATES_INCONSISTENT", message);
+        } else {
+            report.error(STEP_UNITS, "DATES_INCONSISTENT", message);
+        }
     }
 }
 
@@ -703,54 +755,104 @@ pub fn check_header<'r>(
     }
 }
 
+/// `P10Y`, `P6M`, `P30D` (one unit, as SEDA 1.0 durations are written); `Ok(None)` for an
+/// empty duration (an end the transfer cannot date).
+fn parse_iso_duration(s: &str) -> Result<Option<RuleDuration>, ()> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let body = s.strip_prefix('P').ok_or(())?;
+    let (number, unit) = body.split_at(body.len().checked_sub(1).ok_or(())?);
+    let amount: u32 = number.parse().map_err(|_| ())?;
+    let unit = match unit {
+        "Y" => DurationUnit::Year,
+        "M" => DurationUnit::Month,
+        "D" => DurationUnit::Day,
+        _ => return Err(()),
+    };
+    Ok(Some(RuleDuration { amount, unit }))
+}
+
 /// Every rule exists in its category; end dates are computed from start dates.
 pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &mut Report) {
     let rules = refs.rules.as_ref();
-    let resolve =
-        |owner: &str, r: &carnac_seda::manifest::RuleRef, report: &mut Report| -> PlannedRule {
-            let mut end = None;
-            match rules.and_then(|rs| rs.get(&r.rule)) {
-                None => report.error(
-                    STEP_RULES,
-                    "UNKNOWN_RULE",
-                    format!(
-                        "{owner}: the rule {:?} is not in the tenant's rules referential",
-                        r.rule
+    let resolve = |owner: &str,
+                   r: &carnac_seda::manifest::RuleRef,
+                   report: &mut Report|
+     -> PlannedRule {
+        let mut end = None;
+        if let Some(given) = &r.given_duration {
+            // SEDA 1.0: the transfer gives the duration; no referential is involved.
+            let start = r.start_date.as_deref().map(|s| (s, parse_date(s)));
+            match (parse_iso_duration(given), start) {
+                    (_, Some((s, None))) => report.error(
+                        STEP_RULES,
+                        "INVALID_DATE",
+                        format!("{owner}: rule {:?} has StartDate {s:?}, not a date", r.rule),
                     ),
-                ),
-                Some(def) if def.category != r.category => report.error(
-                    STEP_RULES,
-                    "WRONG_CATEGORY",
-                    format!(
-                        "{owner}: the rule {:?} is a {}, used as a {}",
-                        r.rule,
-                        def.category.as_str(),
-                        r.category.as_str()
+                    (Err(()), _) => report.error(
+                        STEP_RULES,
+                        "INVALID_DURATION",
+                        format!(
+                            "{owner}: rule {:?} has the duration {given:?}, not an ISO 8601 duration in years, months or days",
+                            r.rule
+                        ),
                     ),
-                ),
-                Some(def) => {
-                    if let (Some(start), Some(duration)) = (r.start_date.as_deref(), def.duration) {
-                        match parse_date(start) {
-                            Some(d) => end = end_date(d.date, duration).map(|e| e.to_string()),
-                            None => report.error(
-                                STEP_RULES,
-                                "INVALID_DATE",
-                                format!(
-                                    "{owner}: rule {:?} has StartDate {start:?}, not a date",
-                                    r.rule
-                                ),
-                            ),
-                        }
+                    (Ok(Some(d)), Some((_, Some(start)))) => {
+                        end = end_date(start.date, d).map(|e| e.to_string())
                     }
+                    _ => {}
                 }
-            }
-            PlannedRule {
+            return PlannedRule {
                 category: r.category,
                 rule: r.rule.clone(),
                 start_date: r.start_date.clone(),
                 end_date: end,
+            };
+        }
+        match rules.and_then(|rs| rs.get(&r.rule)) {
+            None => report.error(
+                STEP_RULES,
+                "UNKNOWN_RULE",
+                format!(
+                    "{owner}: the rule {:?} is not in the tenant's rules referential",
+                    r.rule
+                ),
+            ),
+            Some(def) if def.category != r.category => report.error(
+                STEP_RULES,
+                "WRONG_CATEGORY",
+                format!(
+                    "{owner}: the rule {:?} is a {}, used as a {}",
+                    r.rule,
+                    def.category.as_str(),
+                    r.category.as_str()
+                ),
+            ),
+            Some(def) => {
+                if let (Some(start), Some(duration)) = (r.start_date.as_deref(), def.duration) {
+                    match parse_date(start) {
+                        Some(d) => end = end_date(d.date, duration).map(|e| e.to_string()),
+                        None => report.error(
+                            STEP_RULES,
+                            "INVALID_DATE",
+                            format!(
+                                "{owner}: rule {:?} has StartDate {start:?}, not a date",
+                                r.rule
+                            ),
+                        ),
+                    }
+                }
             }
-        };
+        }
+        PlannedRule {
+            category: r.category,
+            rule: r.rule.clone(),
+            start_date: r.start_date.clone(),
+            end_date: end,
+        }
+    };
     for r in &m.header.rules {
         resolve("ManagementMetadata", r, report);
     }
@@ -810,7 +912,15 @@ mod tests {
         );
         let files = vec!["content/a.pdf".to_owned()];
         let mut r = Report::new();
-        let plan = check_package(&m, &ContentFiles { files: &files }, &mut r);
+        let plan = check_package(
+            &m,
+            &ContentFiles {
+                files: &files,
+                layout: FileLayout::Package,
+                version: carnac_seda::SedaVersion::V2_1,
+            },
+            &mut r,
+        );
         assert!(r.findings().is_empty(), "{r:?}");
         assert_eq!(plan.groups.len(), 1);
         assert_eq!(
@@ -837,7 +947,15 @@ mod tests {
         let m = package(&objects, &units);
         let files = vec!["Content/a.pdf".to_owned(), "Content/extra.txt".to_owned()];
         let mut r = Report::new();
-        check_package(&m, &ContentFiles { files: &files }, &mut r);
+        check_package(
+            &m,
+            &ContentFiles {
+                files: &files,
+                layout: FileLayout::Package,
+                version: carnac_seda::SedaVersion::V2_1,
+            },
+            &mut r,
+        );
         assert_eq!(
             codes(&r),
             ["MANIFEST_SUPERIOR_BDO", "MANIFEST_INFERIOR_BDO"]
@@ -871,7 +989,15 @@ mod tests {
             "Content/c".to_owned(),
         ];
         let mut r = Report::new();
-        check_package(&m, &ContentFiles { files: &files }, &mut r);
+        check_package(
+            &m,
+            &ContentFiles {
+                files: &files,
+                layout: FileLayout::Package,
+                version: carnac_seda::SedaVersion::V2_1,
+            },
+            &mut r,
+        );
         let c = codes(&r);
         for expected in [
             "UNKNOWN_GROUP",

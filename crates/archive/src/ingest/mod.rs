@@ -76,6 +76,20 @@ const STEPS: &[(&str, &str)] = &[
     ),
 ];
 
+/// What a transfer arrives as.
+pub enum Source {
+    /// A SEDA package: one container holding the manifest and a `Content/` folder; URIs
+    /// are paths under `Content/`.
+    Package(File),
+    /// A bordereau and, when it names files, the container of its attachments (zip or tar,
+    /// compressed or not), as the as@lae intake receives them; file names in the bordereau
+    /// are paths from the container's root.
+    Bordereau {
+        bordereau: File,
+        attachments: Option<File>,
+    },
+}
+
 /// One object of an ingest, in the summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectSummary {
@@ -171,7 +185,13 @@ impl Archive {
         progress: &dyn Progress,
     ) -> Result<IngestOutcome, ArchiveError> {
         let operation = self.new_operation()?;
-        self.ingest_as(tenant, &operation, container, agent, progress)
+        self.ingest_as(
+            tenant,
+            &operation,
+            Source::Package(container),
+            agent,
+            progress,
+        )
     }
 
     /// [`Archive::ingest`] under an operation identifier already given (a queued transfer's).
@@ -179,11 +199,12 @@ impl Archive {
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-        container: File,
+        source: Source,
         agent: &str,
         progress: &dyn Progress,
     ) -> Result<IngestOutcome, ArchiveError> {
         let operation = operation.clone();
+        let asalae = matches!(source, Source::Bordereau { .. });
         match self.catalog.tenant(tenant)? {
             None => return Err(ArchiveError::NotFound(format!("tenant {tenant}"))),
             Some(t) if t.suspended_at.is_some() => {
@@ -206,8 +227,8 @@ impl Archive {
             self.tmp.join(format!("{operation}.atr.xml")),
         ]);
         let result = self
-            .examine(tenant, &operation, container, &scratch, progress)
-            .and_then(|exam| self.conclude(tenant, &operation, agent, exam, &scratch.0[3]));
+            .examine(tenant, &operation, source, &scratch, progress)
+            .and_then(|exam| self.conclude(tenant, &operation, agent, exam, asalae, &scratch.0[3]));
         match result {
             Ok(outcome) => {
                 tracing::info!(status = %outcome.status(), "ingest finished");
@@ -323,7 +344,7 @@ impl Archive {
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-        file: File,
+        source: Source,
         scratch: &Scratch,
         progress: &dyn Progress,
     ) -> Result<Examination, ArchiveError> {
@@ -341,36 +362,6 @@ impl Archive {
         };
         let r = &mut exam.report;
 
-        // The container.
-        let mut container = match Container::open(file, self.config.limits) {
-            Ok(c) => c,
-            Err(e) => {
-                r.error(STEP_CONTAINER, e.code(), e.to_string());
-                return Ok(exam);
-            }
-        };
-        let listing = match container.scan() {
-            Ok(l) => l,
-            Err(e) => {
-                r.error(STEP_CONTAINER, e.code(), e.to_string());
-                return Ok(exam);
-            }
-        };
-        for p in &listing.problems {
-            r.error(STEP_CONTAINER, p.code, p.message.clone());
-        }
-        let layout = layout::check(&listing.entries);
-        for p in &layout.problems {
-            r.error(STEP_CONTAINER, p.code, p.message.clone());
-        }
-        let bomb = listing.problems.iter().any(|p| p.code == "CONTAINER_BOMB");
-        let Some(manifest_path) = layout.manifest.clone().filter(|_| !bomb) else {
-            return Ok(exam);
-        };
-
-        // The manifest, copied once to a scratch file that every later pass reads.
-        let phase = std::time::Instant::now();
-        exam.ran.push(STEP_SEDA);
         let manifest_tmp = &scratch.0[0];
         let mut manifest_file = File::options()
             .read(true)
@@ -380,25 +371,113 @@ impl Archive {
             .open(manifest_tmp)
             .map_err(|e| ArchiveError::io("creating the manifest scratch file", e))?;
         let max = self.config.max_manifest_size;
-        let copied = container.for_each_file(
-            |p| p == manifest_path,
-            |entry, reader| -> Result<(), ContainerError> {
-                if entry.size > max {
-                    return Err(ContainerError::TooLarge {
-                        path: entry.path.clone(),
-                        limit: max,
-                    });
+        let (mut container, entries, files, content_layout) = match source {
+            Source::Package(file) => {
+                // The container.
+                let mut container = match Container::open(file, self.config.limits) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        r.error(STEP_CONTAINER, e.code(), e.to_string());
+                        return Ok(exam);
+                    }
+                };
+                let listing = match container.scan() {
+                    Ok(l) => l,
+                    Err(e) => {
+                        r.error(STEP_CONTAINER, e.code(), e.to_string());
+                        return Ok(exam);
+                    }
+                };
+                for p in &listing.problems {
+                    r.error(STEP_CONTAINER, p.code, p.message.clone());
                 }
-                std::io::copy(&mut reader.take(max + 1), &mut manifest_file)
-                    .map_err(unwrap_container_error)?;
-                Ok(())
-            },
-        );
-        if let Err(e) = copied {
-            exam.report
-                .error(STEP_SEDA, e.code(), format!("reading the manifest: {e}"));
-            return Ok(exam);
-        }
+                let layout = layout::check(&listing.entries);
+                for p in &layout.problems {
+                    r.error(STEP_CONTAINER, p.code, p.message.clone());
+                }
+                let bomb = listing.problems.iter().any(|p| p.code == "CONTAINER_BOMB");
+                let Some(manifest_path) = layout.manifest.clone().filter(|_| !bomb) else {
+                    return Ok(exam);
+                };
+
+                // The manifest, copied once to a scratch file that every later pass reads.
+                exam.ran.push(STEP_SEDA);
+                let copied = container.for_each_file(
+                    |p| p == manifest_path,
+                    |entry, reader| -> Result<(), ContainerError> {
+                        if entry.size > max {
+                            return Err(ContainerError::TooLarge {
+                                path: entry.path.clone(),
+                                limit: max,
+                            });
+                        }
+                        std::io::copy(&mut reader.take(max + 1), &mut manifest_file)
+                            .map_err(unwrap_container_error)?;
+                        Ok(())
+                    },
+                );
+                if let Err(e) = copied {
+                    exam.report
+                        .error(STEP_SEDA, e.code(), format!("reading the manifest: {e}"));
+                    return Ok(exam);
+                }
+                (
+                    Some(container),
+                    listing.entries,
+                    layout.files,
+                    checks::FileLayout::Package,
+                )
+            }
+            Source::Bordereau {
+                bordereau,
+                attachments,
+            } => {
+                let mut scanned = None;
+                if let Some(file) = attachments {
+                    match Container::open(file, self.config.limits)
+                        .and_then(|mut c| c.scan().map(|l| (c, l)))
+                    {
+                        Ok((c, listing)) => {
+                            for p in &listing.problems {
+                                r.error(STEP_CONTAINER, p.code, p.message.clone());
+                            }
+                            if listing.problems.iter().any(|p| p.code == "CONTAINER_BOMB") {
+                                return Ok(exam);
+                            }
+                            scanned = Some((c, listing.entries));
+                        }
+                        Err(e) => {
+                            r.error(STEP_CONTAINER, e.code(), format!("the attachments: {e}"))
+                        }
+                    }
+                }
+                exam.ran.push(STEP_SEDA);
+                let copied = std::io::copy(
+                    &mut std::io::BufReader::new(bordereau).take(max + 1),
+                    &mut manifest_file,
+                )
+                .map_err(|e| ArchiveError::io("copying the bordereau", e))?;
+                if copied > max {
+                    exam.report.error(
+                        STEP_SEDA,
+                        "CONTAINER_LIMIT",
+                        format!("the bordereau is larger than the limit of {max} bytes"),
+                    );
+                    return Ok(exam);
+                }
+                let (container, entries) = match scanned {
+                    Some((c, e)) => (Some(c), e),
+                    None => (None, Vec::new()),
+                };
+                let files = entries
+                    .iter()
+                    .filter(|e| e.kind == carnac_container::EntryKind::File)
+                    .map(|e| e.path.clone())
+                    .collect();
+                (container, entries, files, checks::FileLayout::Attachments)
+            }
+        };
+        let phase = std::time::Instant::now();
         manifest_file
             .flush()
             .map_err(|e| ArchiveError::io("writing the manifest scratch file", e))?;
@@ -440,8 +519,17 @@ impl Archive {
             .open(&scratch.0[1])
             .map_err(|e| ArchiveError::io("creating the metadata spool", e))?;
         let mut spool = spool::Spool::new(spool_file);
-        let m = match manifest::read(reopen()?, &mut spool) {
-            Ok(m) => m,
+        let read = match version {
+            SedaVersion::V1_0 => carnac_seda::v1::read(reopen()?, &mut spool),
+            _ => manifest::read(reopen()?, &mut spool).map(|m| (m, Vec::new())),
+        };
+        let m = match read {
+            Ok((m, problems)) => {
+                for p in problems {
+                    r.error(STEP_SEDA, "UNSUPPORTED_CONSTRUCT", p);
+                }
+                m
+            }
             Err(manifest::ManifestError::Sink(e)) => {
                 return Err(ArchiveError::io("writing the metadata spool", e));
             }
@@ -500,7 +588,9 @@ impl Archive {
             }
         }
         let content = checks::ContentFiles {
-            files: &layout.files,
+            files: &files,
+            layout: content_layout,
+            version,
         };
         let mut plan = checks::check_package(&m, &content, r);
         checks::check_rules(&m, &refs, &mut plan, r);
@@ -538,67 +628,68 @@ impl Archive {
             .open(&scratch.0[2])
             .map_err(|e| ArchiveError::io("creating the zip scratch file", e))?;
         let mut buf = vec![0u8; store::BUFFER];
-        let total: u64 = listing
-            .entries
+        let total: u64 = entries
             .iter()
             .filter(|e| by_file.contains_key(&e.path))
             .map(|e| e.size)
             .sum();
         progress.start("storing", total);
         let batches = &mut exam.batches;
-        let walked = container.for_each_file(
-            |p| by_file.contains_key(p),
-            |entry, reader| -> Result<(), IngestStop> {
-                let i = by_file[&entry.path];
-                let planned = &plan.objects[i];
-                let mut algorithms = vec![DigestAlgorithm::Sha256];
-                if let Some(d) = &planned.declared_digest
-                    && d.algorithm != DigestAlgorithm::Sha256
-                {
-                    algorithms.push(d.algorithm);
-                }
-                let scan = match &self.scanner {
-                    Some(s) => Some(
-                        s.session()
-                            .map_err(|e| IngestStop::Fatal(ArchiveError::Scanner(e.to_string())))?,
-                    ),
-                    None => None,
-                };
-                let name = m.objects[planned.index]
-                    .filename
-                    .clone()
-                    .unwrap_or_else(|| entry.path.clone());
-                let result = store::copy_one(
-                    reader,
-                    &name,
-                    &object_ids[i],
-                    entry.size,
-                    batches,
-                    &algorithms,
-                    &self.identifier,
-                    &mut zip_spool,
-                    scan,
-                    &mut buf,
-                    progress,
-                );
-                match result {
-                    Ok(x) => {
-                        examined[i] = Some(x);
-                        Ok(())
+        let walked = match container.as_mut() {
+            None => Ok(()),
+            Some(container) => container.for_each_file(
+                |p| by_file.contains_key(p),
+                |entry, reader| -> Result<(), IngestStop> {
+                    let i = by_file[&entry.path];
+                    let planned = &plan.objects[i];
+                    let mut algorithms = vec![DigestAlgorithm::Sha256];
+                    if let Some(d) = &planned.declared_digest
+                        && d.algorithm != DigestAlgorithm::Sha256
+                    {
+                        algorithms.push(d.algorithm);
                     }
-                    Err(store::CopyError::Source(e)) => {
-                        Err(IngestStop::Container(unwrap_container_error(e)))
+                    let scan = match &self.scanner {
+                        Some(s) => Some(s.session().map_err(|e| {
+                            IngestStop::Fatal(ArchiveError::Scanner(e.to_string()))
+                        })?),
+                        None => None,
+                    };
+                    let name = m.objects[planned.index]
+                        .filename
+                        .clone()
+                        .unwrap_or_else(|| entry.path.clone());
+                    let result = store::copy_one(
+                        reader,
+                        &name,
+                        &object_ids[i],
+                        entry.size,
+                        batches,
+                        &algorithms,
+                        &self.identifier,
+                        &mut zip_spool,
+                        scan,
+                        &mut buf,
+                        progress,
+                    );
+                    match result {
+                        Ok(x) => {
+                            examined[i] = Some(x);
+                            Ok(())
+                        }
+                        Err(store::CopyError::Source(e)) => {
+                            Err(IngestStop::Container(unwrap_container_error(e)))
+                        }
+                        Err(store::CopyError::Blob(e)) => Err(IngestStop::Fatal(e.into())),
+                        Err(store::CopyError::Scan(e)) => {
+                            Err(IngestStop::Fatal(ArchiveError::Scanner(e)))
+                        }
+                        Err(store::CopyError::Temp(e)) => {
+                            Err(IngestStop::Fatal(ArchiveError::io("zip scratch file", e)))
+                        }
                     }
-                    Err(store::CopyError::Blob(e)) => Err(IngestStop::Fatal(e.into())),
-                    Err(store::CopyError::Scan(e)) => {
-                        Err(IngestStop::Fatal(ArchiveError::Scanner(e)))
-                    }
-                    Err(store::CopyError::Temp(e)) => {
-                        Err(IngestStop::Fatal(ArchiveError::io("zip scratch file", e)))
-                    }
-                }
-            },
-        );
+                },
+            ),
+        };
         progress.finish();
         tracing::debug!(elapsed = ?phase.elapsed(), rss_mb = rss_mb(), "content stored");
         match walked {
@@ -689,6 +780,7 @@ impl Archive {
         operation: &OperationId,
         agent: &str,
         mut exam: Examination,
+        asalae: bool,
         reply_path: &std::path::Path,
     ) -> Result<IngestOutcome, ArchiveError> {
         let phase = std::time::Instant::now();
@@ -787,15 +879,27 @@ impl Archive {
             groups: &group_ids,
             units: &unit_ids,
         };
-        self.write_reply(
-            &exam,
-            m.as_ref(),
-            operation,
-            &at,
-            accepted,
-            &ids,
-            reply_path,
-        )?;
+        if asalae || exam.version == Some(SedaVersion::V1_0) {
+            self.write_asalae_reply(
+                &mut exam,
+                m.as_ref(),
+                operation,
+                &at,
+                accepted,
+                &ids,
+                reply_path,
+            )?;
+        } else {
+            self.write_reply(
+                &exam,
+                m.as_ref(),
+                operation,
+                &at,
+                accepted,
+                &ids,
+                reply_path,
+            )?;
+        }
         let mut reply = BufReader::new(
             File::open(reply_path).map_err(|e| ArchiveError::io("rereading the reply", e))?,
         );
@@ -1072,6 +1176,115 @@ impl Archive {
             }
         };
         written
+            .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
+            .map_err(|e| ArchiveError::io("writing the reply", e))?;
+        Ok(())
+    }
+}
+
+/// The reply code of an as@lae reply (SEDA 1.0 code list of reply codes): `000` accepted;
+/// `101` the message cannot be read or is inconsistent (container, XML, schema, package);
+/// `200` an agency is unknown; `300` refused by the referentials (contract, profile, rules),
+/// the content (digests, formats, antivirus) or the storage.
+pub fn asalae_reply_code(report: &Report) -> &'static str {
+    if report.status().is_accepted() {
+        return "000";
+    }
+    let errors = || {
+        report
+            .findings()
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+    };
+    if errors().any(|f| {
+        [
+            STEP_CONTAINER,
+            STEP_SEDA,
+            checks::STEP_PACKAGE,
+            checks::STEP_UNITS,
+        ]
+        .contains(&f.step.as_str())
+    }) {
+        "101"
+    } else if errors().any(|f| f.code.starts_with("CHECK_AGENT")) {
+        "200"
+    } else {
+        "300"
+    }
+}
+
+impl Archive {
+    /// Writes the reply as as@lae does (see `carnac_seda::asalae`): for SEDA 1.0 transfers,
+    /// and for every transfer of the as@lae intake.
+    #[allow(clippy::too_many_arguments)]
+    fn write_asalae_reply(
+        &self,
+        exam: &mut Examination,
+        m: Option<&Manifest>,
+        operation: &OperationId,
+        at: &str,
+        accepted: bool,
+        ids: &SystemIds<'_>,
+        path: &std::path::Path,
+    ) -> Result<(), ArchiveError> {
+        use carnac_seda::asalae::{ReplyArchive, TransferReply as AsalaeReply};
+        let header = m.map(|m| m.header.clone()).unwrap_or_default();
+        let version = exam.version.unwrap_or(SedaVersion::V1_0);
+        let mut comments = vec![if accepted {
+            "Votre transfert d'archives a été accepté".to_owned()
+        } else {
+            "Votre transfert d'archives a été refusé".to_owned()
+        }];
+        for f in exam.report.findings() {
+            let level = match f.severity {
+                Severity::Error => "Erreur",
+                Severity::Warning => "Avertissement",
+            };
+            comments.push(format!("{level} [{}.{}] {}", f.step, f.code, f.message));
+        }
+        let reply = AsalaeReply {
+            version,
+            identifier: format!("ATR_{operation}"),
+            date: at.to_owned(),
+            transfer_identifier: header.message_identifier.clone(),
+            reply_code: asalae_reply_code(&exam.report).to_owned(),
+            accepted,
+            comments,
+            archival_agreement: header.archival_agreement.clone(),
+            archival_agency: self.config.archival_agency.clone(),
+            transferring_agency: header.transferring_agency.clone().unwrap_or_default(),
+        };
+        let archives: Vec<ReplyArchive> = match m.filter(|_| accepted) {
+            None => Vec::new(),
+            Some(m) => exam
+                .plan
+                .units
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| u.parents.is_empty())
+                .map(|(i, u)| ReplyArchive {
+                    identifier: ids.units[i].clone(),
+                    title: m.units[u.index].title().to_owned(),
+                })
+                .collect(),
+        };
+        let file = File::create(path).map_err(|e| ArchiveError::io("creating the reply", e))?;
+        let mut out = std::io::BufWriter::new(file);
+        let mut bordereau = match (&mut exam.manifest_file, version) {
+            (Some(f), SedaVersion::V1_0) if accepted => {
+                use std::io::Seek;
+                f.seek(std::io::SeekFrom::Start(0))
+                    .map_err(|e| ArchiveError::io("rereading the bordereau", e))?;
+                Some(BufReader::new(f))
+            }
+            _ => None,
+        };
+        reply
+            .write_xml(
+                &mut out,
+                &archives,
+                bordereau.as_mut().map(|b| b as &mut dyn std::io::BufRead),
+            )
             .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
             .map_err(|e| ArchiveError::io("writing the reply", e))?;
         Ok(())

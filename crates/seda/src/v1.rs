@@ -1,0 +1,693 @@
+//! SEDA 1.0 transfers, read into the same [`Manifest`] as SEDA 2 so that every later check,
+//! the storage and the catalog treat both alike.
+//!
+//! The mapping (the SIAF's correspondence between SEDA 1.0 and 2): each `Archive` and each
+//! `ArchiveObject` becomes a unit (title from `Name`, level, dates, keywords and rules from
+//! `ContentDescription` and the rules), each `Document` becomes a unit of its own (level
+//! `Item`, titled by its `Description` or its file name) holding one object group with one
+//! binary object, the file named by `Attachment/@filename`, with `Integrity` and `Size`.
+//! SEDA 1.0 has no identifiers on these elements: units are named by their position
+//! (`Archive[1]/ArchiveObject[2]/Document[1]`), which is also what every error message says.
+//! The metadata kept for each unit is its own element as written, without the units nested
+//! in it.
+//!
+//! Rules: SEDA 1.0 writes durations in the transfer, not names of a referential.
+//! `AppraisalRule` (`Code` conserver/detruire, `Duration`, `StartDate`) and
+//! `AccessRestrictionRule` (`Code` ARxxx of the code list, `StartDate`) become rules whose
+//! duration is given ([`RuleRef::given_duration`]); the access codes' legal delays come from
+//! the code list embedded in the official schemas (`seda_v1-0_accessrestriction_code.xsd`).
+//!
+//! Hostile XML is refused as in SEDA 2: no DOCTYPE, no entity but the predefined ones.
+
+use crate::manifest::{
+    DataObject, Manifest, ManifestError, MetadataSink, ObjectKind, RuleRef, Unit,
+};
+use carnac_model::referential::RuleCategory;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use std::io::BufRead;
+
+pub const NAMESPACE: &str = "fr:gouv:culture:archivesdefrance:seda:v1.0";
+
+/// The legal delay of each access restriction code of SEDA 1.0 (code list
+/// `seda_v1-0_accessrestriction_code.xsd`, Code du patrimoine L. 213-1 and 213-2), in years;
+/// `None` when the end is counted from an event the transfer does not date (a death, a birth)
+/// or never comes.
+pub const ACCESS_RESTRICTION_CODES: &[(&str, Option<u32>)] = &[
+    ("AR038", Some(0)),
+    ("AR039", Some(25)),
+    ("AR040", Some(25)),
+    ("AR041", Some(25)),
+    ("AR042", Some(25)),
+    ("AR043", None),
+    ("AR044", None),
+    ("AR045", None),
+    ("AR046", None),
+    ("AR047", None),
+    ("AR048", Some(50)),
+    ("AR049", Some(50)),
+    ("AR050", Some(50)),
+    ("AR051", Some(50)),
+    ("AR052", Some(75)),
+    ("AR053", Some(75)),
+    ("AR054", Some(75)),
+    ("AR055", Some(75)),
+    ("AR056", Some(75)),
+    ("AR057", Some(75)),
+    ("AR058", Some(100)),
+    ("AR059", Some(100)),
+    ("AR060", Some(100)),
+    ("AR061", None),
+    ("AR062", None),
+];
+
+/// The given duration of an access restriction code, as [`RuleRef::given_duration`] holds it;
+/// `None` for a code outside the list (the schema refuses it).
+pub fn access_restriction_duration(code: &str) -> Option<String> {
+    ACCESS_RESTRICTION_CODES
+        .iter()
+        .find(|(c, _)| *c == code.trim())
+        .map(|(_, years)| years.map(|y| format!("P{y}Y")).unwrap_or_default())
+}
+
+fn xml_err(e: impl std::fmt::Display) -> ManifestError {
+    ManifestError::NotXml(e.to_string())
+}
+
+fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, ManifestError> {
+    for a in e.attributes().with_checks(true) {
+        let a = a.map_err(xml_err)?;
+        if a.key.local_name().as_ref() == name {
+            return Ok(Some(a.unescape_value().map_err(xml_err)?.trim().to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UnitKind {
+    Archive,
+    ArchiveObject,
+    Document,
+}
+
+struct OpenUnit {
+    index: usize,
+    kind: UnitKind,
+    /// Stack depth of the unit's start tag.
+    depth: usize,
+    /// How many `ArchiveObject` and `Document` children it has opened, for their names.
+    objects: usize,
+    documents: usize,
+    /// The document's object, while its elements are read.
+    object: Option<DataObject>,
+    /// `Description` of a document, its title if it has one.
+    description: Option<String>,
+    writer: quick_xml::Writer<Vec<u8>>,
+}
+
+/// Reads a SEDA 1.0 `ArchiveTransfer`. Problems the checks must report (an attachment given
+/// inline rather than as a file) are returned with the manifest.
+pub fn read<R: BufRead>(
+    input: R,
+    sink: &mut dyn MetadataSink,
+) -> Result<(Manifest, Vec<String>), ManifestError> {
+    let mut reader = quick_xml::NsReader::from_reader(input);
+    reader.config_mut().check_end_names = true;
+    let mut buf = Vec::new();
+    let mut m = Manifest::default();
+    let mut problems = Vec::new();
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut text = String::new();
+    let mut units: Vec<OpenUnit> = Vec::new();
+    let mut archives = 0usize;
+    let mut seen_root = false;
+    // The agency a unit's ContentDescription names, by unit index.
+    let mut first_originating: Option<String> = None;
+
+    loop {
+        let event = reader.read_event_into(&mut buf).map_err(xml_err)?;
+        // Each unit keeps its own element as written, nested units excepted.
+        if let Some(u) = units.last_mut() {
+            let depth = stack.len();
+            let opens_nested = depth == u.depth + 1
+                && u.kind != UnitKind::Document
+                && matches!(&event, Event::Start(e) | Event::Empty(e)
+                    if matches!(e.local_name().as_ref(), b"ArchiveObject" | b"Document"));
+            let closes_unit = depth == u.depth + 1 && matches!(&event, Event::End(_));
+            if !opens_nested && !closes_unit && depth > u.depth {
+                match &event {
+                    Event::Start(_)
+                    | Event::End(_)
+                    | Event::Empty(_)
+                    | Event::Text(_)
+                    | Event::CData(_)
+                    | Event::GeneralRef(_) => {
+                        u.writer.write_event(event.borrow()).map_err(xml_err)?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        match event {
+            Event::DocType(_) => return Err(ManifestError::Doctype),
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                let local = e.local_name().as_ref().to_vec();
+                text.clear();
+                if stack.is_empty() {
+                    if seen_root {
+                        return Err(ManifestError::NotXml("more than one root element".into()));
+                    }
+                    seen_root = true;
+                    if local != b"ArchiveTransfer" {
+                        return Err(ManifestError::NotArchiveTransfer(
+                            String::from_utf8_lossy(&local).into_owned(),
+                        ));
+                    }
+                    match reader.resolve_element(e.name()).0 {
+                        ResolveResult::Bound(ns) if ns.as_ref() == NAMESPACE.as_bytes() => {}
+                        ResolveResult::Bound(ns) => {
+                            return Err(crate::VersionError::Unknown(
+                                String::from_utf8_lossy(ns.as_ref()).into_owned(),
+                            )
+                            .into());
+                        }
+                        _ => return Err(crate::VersionError::NoNamespace.into()),
+                    }
+                }
+                let depth = stack.len();
+                let parent_unit = units.last().filter(|u| u.depth + 1 == depth);
+                let opens = match (depth, local.as_slice(), parent_unit.map(|u| u.kind)) {
+                    (1, b"Archive", _) => {
+                        archives += 1;
+                        Some((UnitKind::Archive, format!("Archive[{archives}]")))
+                    }
+                    (_, b"ArchiveObject", Some(UnitKind::Archive | UnitKind::ArchiveObject)) => {
+                        let p = units.last_mut().expect("a parent unit");
+                        p.objects += 1;
+                        let name =
+                            format!("{}/ArchiveObject[{}]", m.units[p.index].xml_id, p.objects);
+                        Some((UnitKind::ArchiveObject, name))
+                    }
+                    (_, b"Document", Some(UnitKind::Archive | UnitKind::ArchiveObject)) => {
+                        let p = units.last_mut().expect("a parent unit");
+                        p.documents += 1;
+                        let name = format!("{}/Document[{}]", m.units[p.index].xml_id, p.documents);
+                        Some((UnitKind::Document, name))
+                    }
+                    _ => None,
+                };
+                if let Some((kind, xml_id)) = opens {
+                    let index = m.units.len();
+                    let parent = units.last().map(|u| u.index);
+                    let mut unit = Unit {
+                        xml_id: xml_id.clone(),
+                        parent,
+                        has_content: true,
+                        ..Unit::default()
+                    };
+                    let object = (kind == UnitKind::Document).then(|| {
+                        let group = format!("{xml_id}#group");
+                        unit.group_refs.push(group.clone());
+                        unit.description_level = Some("Item".into());
+                        DataObject {
+                            xml_id: format!("{xml_id}#object"),
+                            kind: ObjectKind::Binary,
+                            group_element: None,
+                            group: Some(group),
+                            declares_group: true,
+                            version: Some("BinaryMaster_1".into()),
+                            uri: None,
+                            digest: None,
+                            size: None,
+                            format_id: None,
+                            mime_type: None,
+                            format_litteral: None,
+                            filename: None,
+                        }
+                    });
+                    m.units.push(unit);
+                    let mut writer = quick_xml::Writer::new(Vec::with_capacity(1024));
+                    let mut start = BytesStart::new(String::from_utf8_lossy(&local).into_owned());
+                    start.push_attribute(("xmlns", NAMESPACE));
+                    for a in e.attributes().with_checks(true) {
+                        let a = a.map_err(xml_err)?;
+                        if a.key.as_ref() != b"xmlns" {
+                            start.push_attribute(a);
+                        }
+                    }
+                    writer.write_event(Event::Start(start)).map_err(xml_err)?;
+                    units.push(OpenUnit {
+                        index,
+                        kind,
+                        depth,
+                        objects: 0,
+                        documents: 0,
+                        object,
+                        description: None,
+                        writer,
+                    });
+                } else if let Some(u) = units.last_mut()
+                    && u.kind == UnitKind::Document
+                    && depth == u.depth + 1
+                {
+                    let o = u.object.as_mut().expect("a document's object");
+                    match local.as_slice() {
+                        b"Attachment" => {
+                            o.filename = attr(e, b"filename")?;
+                            o.uri = o.filename.clone();
+                            o.mime_type = attr(e, b"mimeCode")?;
+                            o.format_litteral = attr(e, b"format")?;
+                        }
+                        b"Integrity" => {
+                            o.digest =
+                                Some((attr(e, b"algorithme")?.unwrap_or_default(), String::new()));
+                        }
+                        _ => {}
+                    }
+                }
+                stack.push(local);
+                if is_empty {
+                    close(
+                        &mut stack,
+                        &mut text,
+                        &mut m,
+                        &mut units,
+                        &mut first_originating,
+                        &mut problems,
+                        sink,
+                    )?;
+                }
+            }
+            Event::Text(ref t) => {
+                text.push_str(&t.xml10_content().map_err(xml_err)?);
+            }
+            Event::CData(ref t) => text.push_str(&String::from_utf8_lossy(t.as_ref())),
+            Event::GeneralRef(ref r) => {
+                if let Some(c) = r.resolve_char_ref().map_err(xml_err)? {
+                    text.push(c);
+                } else {
+                    let name = r.decode().map_err(xml_err)?;
+                    match quick_xml::escape::resolve_xml_entity(&name) {
+                        Some(v) => text.push_str(v),
+                        None => return Err(ManifestError::UndefinedEntity(name.into_owned())),
+                    }
+                }
+            }
+            Event::End(_) => close(
+                &mut stack,
+                &mut text,
+                &mut m,
+                &mut units,
+                &mut first_originating,
+                &mut problems,
+                sink,
+            )?,
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if !seen_root {
+        return Err(ManifestError::NotXml("the document is empty".into()));
+    }
+    if !stack.is_empty() {
+        return Err(ManifestError::NotXml(
+            "the document ends inside an element".into(),
+        ));
+    }
+    // SEDA 1.0 names the originating agency in the description, where it is optional; the
+    // transferring agency is then the producer, as as@lae reads it.
+    m.header.originating_agency =
+        first_originating.or_else(|| m.header.transferring_agency.clone());
+    for u in &mut m.units {
+        if u.originating_agency.is_none() {
+            u.originating_agency = m.header.originating_agency.clone();
+        }
+    }
+    Ok((m, problems))
+}
+
+fn close(
+    stack: &mut Vec<Vec<u8>>,
+    text: &mut String,
+    m: &mut Manifest,
+    units: &mut Vec<OpenUnit>,
+    first_originating: &mut Option<String>,
+    problems: &mut Vec<String>,
+    sink: &mut dyn MetadataSink,
+) -> Result<(), ManifestError> {
+    let Some(local) = stack.pop() else {
+        return Ok(());
+    };
+    let value = std::mem::take(text).trim().to_owned();
+    let depth = stack.len();
+    // The unit's own end.
+    if units.last().is_some_and(|u| u.depth == depth) {
+        let mut u = units.pop().expect("checked");
+        u.writer
+            .write_event(Event::End(quick_xml::events::BytesEnd::new(
+                String::from_utf8_lossy(&local).into_owned(),
+            )))
+            .map_err(xml_err)?;
+        let unit = &mut m.units[u.index];
+        if let Some(o) = u.object.take() {
+            if unit.titles.is_empty() {
+                unit.titles.push(
+                    u.description
+                        .take()
+                        .or_else(|| o.filename.clone())
+                        .unwrap_or_default(),
+                );
+            }
+            m.objects.push(o);
+        }
+        sink.put(u.index, &u.writer.into_inner())
+            .map_err(ManifestError::Sink)?;
+        return Ok(());
+    }
+    // Header elements, children of the root.
+    if depth == 1 {
+        match local.as_slice() {
+            b"Comment" => m.header.comments.push(value),
+            b"Date" => m.header.date = value,
+            b"TransferIdentifier" => m.header.message_identifier = value,
+            _ => {}
+        }
+        return Ok(());
+    }
+    if depth == 2 && local == b"Identification" {
+        match stack[1].as_slice() {
+            b"ArchivalAgency" => m.header.archival_agency = Some(value),
+            b"TransferringAgency" => m.header.transferring_agency = Some(value),
+            _ => {}
+        }
+        return Ok(());
+    }
+    let Some(u) = units.last_mut() else {
+        return Ok(());
+    };
+    // The path inside the innermost unit: [child, grandchild, …].
+    let path: Vec<&[u8]> = stack[u.depth + 1..]
+        .iter()
+        .map(Vec::as_slice)
+        .chain(std::iter::once(local.as_slice()))
+        .collect();
+    let index = u.index;
+    let is_archive = u.kind == UnitKind::Archive;
+    match (u.kind, path.as_slice()) {
+        (UnitKind::Document, [b"Description"]) => u.description = Some(value),
+        (UnitKind::Document, [b"Attachment"]) if !value.is_empty() => {
+            problems.push(format!(
+                "{}: the attachment is given inline (base64 in the bordereau); send it as a file named by Attachment/@filename",
+                m.units[index].xml_id
+            ));
+        }
+        (UnitKind::Document, [b"Integrity"]) => {
+            if let Some(o) = u.object.as_mut()
+                && let Some(d) = o.digest.as_mut()
+            {
+                d.1 = value;
+            }
+        }
+        (UnitKind::Document, [b"Size"]) => {
+            if let Some(o) = u.object.as_mut() {
+                o.size = Some(value);
+            }
+        }
+        (UnitKind::Document, [b"Creation"]) => {
+            let unit = &mut m.units[index];
+            let day: String = value.chars().take(10).collect();
+            unit.start_date = Some(day.clone());
+            unit.end_date = Some(day);
+        }
+        (_, [b"Name"]) => m.units[index].titles.push(value),
+        (_, [b"ArchivalAgreement"]) if is_archive => {
+            if m.header.archival_agreement.is_none() {
+                m.header.archival_agreement = Some(value);
+            } else if m.header.archival_agreement.as_deref() != Some(value.as_str()) {
+                problems.push(format!(
+                    "{}: ArchivalAgreement {value:?} differs from the first Archive's",
+                    m.units[index].xml_id
+                ));
+            }
+        }
+        (_, [b"ArchivalProfile"]) if is_archive => {
+            if m.header.archival_profile.is_none() {
+                m.header.archival_profile = Some(value);
+            } else if m.header.archival_profile.as_deref() != Some(value.as_str()) {
+                problems.push(format!(
+                    "{}: ArchivalProfile {value:?} differs from the first Archive's",
+                    m.units[index].xml_id
+                ));
+            }
+        }
+        (_, [b"ContentDescription", b"DescriptionLevel"]) => {
+            m.units[index].description_level = Some(level(&value).to_owned())
+        }
+        (_, [b"ContentDescription", b"OldestDate"]) => m.units[index].start_date = Some(value),
+        (_, [b"ContentDescription", b"LatestDate"]) => m.units[index].end_date = Some(value),
+        (_, [b"ContentDescription", b"Keyword", b"KeywordContent"]) if !value.is_empty() => {
+            m.units[index].keywords.push(value)
+        }
+        (
+            _,
+            [
+                b"ContentDescription",
+                b"OriginatingAgency",
+                b"Identification",
+            ],
+        ) if !value.is_empty() => {
+            if first_originating.is_none() {
+                *first_originating = Some(value.clone());
+            }
+            m.units[index].originating_agency = Some(value);
+        }
+        (_, [b"AccessRestrictionRule" | b"AppraisalRule", field])
+        | (_, [b"ContentDescription", b"AccessRestrictionRule", field]) => {
+            let appraisal = path.contains(&b"AppraisalRule".as_slice());
+            let category = if appraisal {
+                RuleCategory::AppraisalRule
+            } else {
+                RuleCategory::AccessRule
+            };
+            let rules = &mut m.units[index].rules;
+            // The rule's fields come in order: Code first opens it.
+            let current = match rules.last_mut() {
+                Some(r) if r.category == category && *field != b"Code" => r,
+                _ => {
+                    rules.push(RuleRef {
+                        category,
+                        rule: String::new(),
+                        start_date: None,
+                        given_duration: Some(String::new()),
+                    });
+                    rules.last_mut().expect("pushed")
+                }
+            };
+            match *field {
+                b"Code" => {
+                    if !appraisal {
+                        current.given_duration = access_restriction_duration(&value);
+                    }
+                    current.rule = value;
+                }
+                b"Duration" => current.given_duration = Some(value),
+                b"StartDate" => current.start_date = Some(value),
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// SEDA 1.0 levels (ISAD(G) words in lower case) as SEDA 2 writes them.
+fn level(v: &str) -> &str {
+    match v {
+        "fonds" => "Fonds",
+        "subfonds" => "Subfonds",
+        "class" => "Class",
+        "collection" => "Collection",
+        "series" => "Series",
+        "subseries" => "Subseries",
+        "recordgrp" => "RecordGrp",
+        "subgrp" => "SubGrp",
+        "file" => "File",
+        "item" => "Item",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BORDEREAU: &str = r#"<?xml version="1.0"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v1.0">
+  <Comment>Transfert d&#xE9;lib&#xE9;ration</Comment>
+  <Date>2020-06-01T16:20:18+02:00</Date>
+  <TransferIdentifier>T-1</TransferIdentifier>
+  <ArchivalAgency><Identification>AD</Identification></ArchivalAgency>
+  <TransferringAgency><Identification>PASTELL</Identification></TransferringAgency>
+  <Archive>
+    <ArchivalAgreement>ACCORD</ArchivalAgreement>
+    <ArchivalProfile>PROFIL</ArchivalProfile>
+    <DescriptionLanguage>fra</DescriptionLanguage>
+    <Name>Un acte</Name>
+    <ContentDescription>
+      <DescriptionLevel>file</DescriptionLevel>
+      <Language>fra</Language>
+      <LatestDate>2020-06-01</LatestDate>
+      <OldestDate>2020-05-01</OldestDate>
+      <Keyword><KeywordContent>d&#xE9;lib&#xE9;ration</KeywordContent></Keyword>
+      <Keyword><KeywordContent/></Keyword>
+    </ContentDescription>
+    <AccessRestrictionRule><Code>AR048</Code><StartDate>2020-06-01</StartDate></AccessRestrictionRule>
+    <AppraisalRule><Code>detruire</Code><Duration>P10Y</Duration><StartDate>2020-06-01</StartDate></AppraisalRule>
+    <ArchiveObject>
+      <Name>Annexes</Name>
+      <Document>
+        <Attachment mimeCode="application/pdf" filename="annexe.pdf"/>
+        <Integrity algorithme="http://www.w3.org/2001/04/xmlenc#sha256">abc</Integrity>
+        <Size unitCode="AD">33</Size>
+        <Type>CDO</Type>
+      </Document>
+    </ArchiveObject>
+    <Document>
+      <Attachment mimeCode="application/pdf" filename="acte.pdf"/>
+      <Description>Acte transmis</Description>
+      <Integrity algorithme="http://www.w3.org/2001/04/xmlenc#sha256">def</Integrity>
+      <Type>CDO</Type>
+    </Document>
+  </Archive>
+</ArchiveTransfer>"#;
+
+    #[test]
+    fn archives_objects_and_documents_become_units_and_objects() {
+        let mut meta: Vec<Vec<u8>> = Vec::new();
+        let (m, problems) = read(BORDEREAU.as_bytes(), &mut meta).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(m.header.message_identifier, "T-1");
+        assert_eq!(m.header.comments, ["Transfert délibération"]);
+        assert_eq!(m.header.archival_agency.as_deref(), Some("AD"));
+        assert_eq!(m.header.transferring_agency.as_deref(), Some("PASTELL"));
+        assert_eq!(m.header.originating_agency.as_deref(), Some("PASTELL"));
+        assert_eq!(m.header.archival_agreement.as_deref(), Some("ACCORD"));
+        assert_eq!(m.header.archival_profile.as_deref(), Some("PROFIL"));
+        let ids: Vec<&str> = m.units.iter().map(|u| u.xml_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "Archive[1]",
+                "Archive[1]/ArchiveObject[1]",
+                "Archive[1]/ArchiveObject[1]/Document[1]",
+                "Archive[1]/Document[1]"
+            ]
+        );
+        let parents: Vec<Option<usize>> = m.units.iter().map(|u| u.parent).collect();
+        assert_eq!(parents, [None, Some(0), Some(1), Some(0)]);
+        let titles: Vec<&str> = m.units.iter().map(|u| u.title()).collect();
+        assert_eq!(
+            titles,
+            ["Un acte", "Annexes", "annexe.pdf", "Acte transmis"]
+        );
+        let a = &m.units[0];
+        assert_eq!(a.description_level.as_deref(), Some("File"));
+        assert_eq!(a.start_date.as_deref(), Some("2020-05-01"));
+        assert_eq!(a.end_date.as_deref(), Some("2020-06-01"));
+        assert_eq!(a.keywords, ["délibération"]);
+        let rules: Vec<(RuleCategory, &str, Option<&str>, Option<&str>)> = a
+            .rules
+            .iter()
+            .map(|r| {
+                (
+                    r.category,
+                    r.rule.as_str(),
+                    r.start_date.as_deref(),
+                    r.given_duration.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                (
+                    RuleCategory::AccessRule,
+                    "AR048",
+                    Some("2020-06-01"),
+                    Some("P50Y")
+                ),
+                (
+                    RuleCategory::AppraisalRule,
+                    "detruire",
+                    Some("2020-06-01"),
+                    Some("P10Y")
+                )
+            ]
+        );
+        assert_eq!(m.objects.len(), 2);
+        let o = &m.objects[0];
+        assert_eq!(o.uri.as_deref(), Some("annexe.pdf"));
+        assert_eq!(o.mime_type.as_deref(), Some("application/pdf"));
+        assert_eq!(o.size.as_deref(), Some("33"));
+        assert_eq!(
+            o.digest,
+            Some((
+                "http://www.w3.org/2001/04/xmlenc#sha256".into(),
+                "abc".into()
+            ))
+        );
+        assert_eq!(m.units[2].group_refs, [o.group.clone().unwrap()]);
+        assert!(o.declares_group);
+        // Each unit's metadata is its element without the nested units, well-formed.
+        let archive = String::from_utf8(meta[0].clone()).unwrap();
+        assert!(archive.contains("<Name>Un acte</Name>"), "{archive}");
+        assert!(!archive.contains("annexe.pdf"), "{archive}");
+        let doc = String::from_utf8(meta[3].clone()).unwrap();
+        assert!(
+            doc.starts_with("<Document xmlns=\"fr:gouv:culture:archivesdefrance:seda:v1.0\">"),
+            "{doc}"
+        );
+        assert!(doc.ends_with("</Document>"), "{doc}");
+        for x in &meta {
+            crate::manifest::read_fragment_check(x);
+        }
+    }
+
+    #[test]
+    fn access_codes_carry_their_legal_delay() {
+        assert_eq!(access_restriction_duration("AR038").as_deref(), Some("P0Y"));
+        assert_eq!(
+            access_restriction_duration("AR059").as_deref(),
+            Some("P100Y")
+        );
+        assert_eq!(access_restriction_duration("AR062").as_deref(), Some(""));
+        assert_eq!(access_restriction_duration("AR999"), None);
+        assert_eq!(ACCESS_RESTRICTION_CODES.len(), 25);
+    }
+
+    #[test]
+    fn hostile_and_foreign_documents_are_refused() {
+        let doctype = r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v1.0"/>"#;
+        assert!(matches!(
+            read(doctype.as_bytes(), &mut crate::manifest::NoMetadata),
+            Err(ManifestError::Doctype)
+        ));
+        let entity = r#"<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v1.0"><Comment>&x;</Comment></ArchiveTransfer>"#;
+        assert!(matches!(
+            read(entity.as_bytes(), &mut crate::manifest::NoMetadata),
+            Err(ManifestError::UndefinedEntity(_))
+        ));
+        let v2 = r#"<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1"/>"#;
+        assert!(read(v2.as_bytes(), &mut crate::manifest::NoMetadata).is_err());
+        let inline = BORDEREAU.replace(
+            r#"filename="acte.pdf"/>"#,
+            r#"filename="acte.pdf">QUJD</Attachment>"#,
+        );
+        let (_, problems) = read(inline.as_bytes(), &mut crate::manifest::NoMetadata).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("inline"), "{problems:?}");
+    }
+}
