@@ -428,11 +428,38 @@ impl Archive {
                 }
             }
         }
-        // Uploads that never became queued transfers (the process stopped while receiving).
+        // Uploads that never became queued transfers (the process stopped while receiving,
+        // or between keeping the files and queueing them).
+        let queued: std::collections::BTreeSet<String> = self
+            .catalog
+            .queued_transfers()?
+            .into_iter()
+            .map(|q| format!("{}.{}", q.tenant, q.operation))
+            .collect();
         if let Ok(entries) = std::fs::read_dir(self.incoming_dir()) {
             for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".upload") {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let is_file = e.file_type().is_ok_and(|t| t.is_file());
+                let key = name.strip_suffix(".bordereau.xml").unwrap_or(&name);
+                if is_file && (name.starts_with('.') || !queued.contains(key)) {
+                    tracing::warn!(file = %name, "removing an upload that was never queued");
                     let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        // Chunk sessions of the as@lae intake left unfinished for a day: their sender gave up.
+        if let Ok(entries) = std::fs::read_dir(self.incoming_dir().join("chunks")) {
+            let day = std::time::Duration::from_secs(24 * 3600);
+            for e in entries.flatten() {
+                let stale = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > day);
+                if stale {
+                    tracing::warn!(session = %e.file_name().to_string_lossy(), "removing an abandoned chunk session");
+                    let _ = std::fs::remove_dir_all(e.path());
                 }
             }
         }

@@ -35,6 +35,100 @@ pub fn run(c: &dyn Catalog) {
     accounts(c);
     suspension(c);
     search(c);
+    queue(c);
+}
+
+fn queued(tenant: &str, operation: &str, intake: Intake) -> QueuedTransfer {
+    QueuedTransfer {
+        tenant: t(tenant),
+        operation: op(operation),
+        received_at: "2026-11-29T04:00:00Z".into(),
+        agent: "producer".into(),
+        bytes: 42,
+        intake,
+    }
+}
+
+/// Transfers queued by both intakes; the as@lae intake's messages found again by origin and
+/// identifier in their tenant only; a second transfer with the same origin and identifier
+/// refused with nothing written.
+fn queue(c: &dyn Catalog) {
+    let (a, b) = (t("conf-a"), t("conf-b"));
+    c.enqueue_transfer(
+        &queued("conf-a", "op-q1", Intake::Package),
+        &event("conf-a", "op-q1", "TRANSFER_RECEIVED", Status::Ok),
+    )
+    .expect("enqueue");
+    let message = IntakeMessage {
+        tenant: a.clone(),
+        origin: "PASTELL".into(),
+        message_id: "T-1".into(),
+        operation: op("op-q2"),
+        seda_version: "1.0".into(),
+        acknowledgement: "<Acknowledgement/>".into(),
+    };
+    c.enqueue_intake_message(
+        &queued("conf-a", "op-q2", Intake::Asalae),
+        &message,
+        &event("conf-a", "op-q2", "TRANSFER_RECEIVED", Status::Ok),
+    )
+    .expect("enqueue a message");
+    let intakes: Vec<(String, Intake)> = c
+        .queued_transfers()
+        .expect("queue")
+        .into_iter()
+        .filter(|q| q.tenant == a)
+        .map(|q| (q.operation.to_string(), q.intake))
+        .collect();
+    assert_eq!(
+        intakes,
+        [
+            ("op-q1".to_owned(), Intake::Package),
+            ("op-q2".to_owned(), Intake::Asalae)
+        ]
+    );
+    assert_eq!(
+        c.queued_transfer(&a, &op("op-q2"))
+            .expect("get")
+            .map(|q| q.intake),
+        Some(Intake::Asalae)
+    );
+    assert_eq!(
+        c.intake_message(&a, "PASTELL", "T-1").expect("get"),
+        Some(message.clone())
+    );
+    assert_eq!(c.intake_message(&b, "PASTELL", "T-1").expect("get"), None);
+    assert_eq!(c.intake_message(&a, "OTHER", "T-1").expect("get"), None);
+    let journal_before = c.journal(&a).expect("journal").len();
+    let again = IntakeMessage {
+        operation: op("op-q3"),
+        ..message.clone()
+    };
+    assert!(matches!(
+        c.enqueue_intake_message(
+            &queued("conf-a", "op-q3", Intake::Asalae),
+            &again,
+            &event("conf-a", "op-q3", "TRANSFER_RECEIVED", Status::Ok),
+        ),
+        Err(CatalogError::Conflict(_))
+    ));
+    assert_eq!(c.queued_transfer(&a, &op("op-q3")).expect("get"), None);
+    assert_eq!(c.journal(&a).expect("journal").len(), journal_before);
+    // The same identifier from the same origin is another tenant's own business.
+    let other = IntakeMessage {
+        tenant: b.clone(),
+        operation: op("op-q4"),
+        ..message
+    };
+    c.enqueue_intake_message(
+        &queued("conf-b", "op-q4", Intake::Asalae),
+        &other,
+        &event("conf-b", "op-q4", "TRANSFER_RECEIVED", Status::Ok),
+    )
+    .expect("another tenant");
+    for (tenant, operation) in [(&a, "op-q1"), (&a, "op-q2"), (&b, "op-q4")] {
+        c.dequeue_transfer(tenant, &op(operation)).expect("dequeue");
+    }
 }
 
 /// Units of two tenants, searched by words, title, agency, keyword and dates, with paging

@@ -74,6 +74,19 @@ async fn versions(
     .into_response())
 }
 
+async fn form(
+    request: axum::extract::Request,
+    state: &Arc<AppState>,
+) -> Result<Multipart, ApiError> {
+    use axum::extract::FromRequest;
+    Multipart::from_request(request, state).await.map_err(|e| {
+        bad(
+            "invalid_form",
+            format!("a multipart/form-data body is expected: {e}"),
+        )
+    })
+}
+
 fn internal(e: std::io::Error) -> ApiError {
     tracing::error!(error = %e, "writing an as@lae upload");
     ApiError::new(
@@ -160,7 +173,7 @@ async fn seda_message(
     method: Method,
     presented: auth::Presented,
     OriginalUri(uri): OriginalUri,
-    mut form: Multipart,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let caller = auth::authorize_intake(
         &state,
@@ -171,6 +184,8 @@ async fn seda_message(
         None,
     )
     .await?;
+    // The form is read once the request is allowed (and journaled), not before.
+    let mut form = form(request, &state).await?;
     let mut bordereau = None;
     let mut attachments = None;
     let mut chunked = false;
@@ -284,7 +299,7 @@ async fn chunk(
     method: Method,
     presented: auth::Presented,
     OriginalUri(uri): OriginalUri,
-    mut form: Multipart,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let caller = auth::authorize_intake(
         &state,
@@ -295,6 +310,8 @@ async fn chunk(
         None,
     )
     .await?;
+    // The form is read once the request is allowed (and journaled), not before.
+    let mut form = form(request, &state).await?;
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
     let mut content = None;
     while let Some(field) = form
@@ -540,19 +557,22 @@ async fn reply_by_path(
         .split_once("/sedaMessages/")
         .map(|(_, r)| r)
         .unwrap_or_default();
-    let mut pairs = BTreeMap::new();
-    for segment in rest.split('/').filter(|s| !s.is_empty()) {
-        let decoded = percent_decode(segment)
-            .ok_or_else(|| bad("invalid_selector", format!("{segment:?} is not UTF-8")))?;
-        let Some((k, v)) = decoded.split_once(':') else {
-            return Err(bad(
-                "invalid_selector",
-                format!("{decoded:?} is not name:value"),
-            ));
-        };
-        pairs.insert(k.to_owned(), v.to_owned());
-    }
-    serve_reply(&state, &method, &presented, raw, selector(&pairs)?).await
+    let parsed = (|| {
+        let mut pairs = BTreeMap::new();
+        for segment in rest.split('/').filter(|s| !s.is_empty()) {
+            let decoded = percent_decode(segment)
+                .ok_or_else(|| bad("invalid_selector", format!("{segment:?} is not UTF-8")))?;
+            let Some((k, v)) = decoded.split_once(':') else {
+                return Err(bad(
+                    "invalid_selector",
+                    format!("{decoded:?} is not name:value"),
+                ));
+            };
+            pairs.insert(k.to_owned(), v.to_owned());
+        }
+        selector(&pairs)
+    })();
+    serve_reply(&state, &method, &presented, raw, parsed).await
 }
 
 async fn reply_by_query(
@@ -562,7 +582,7 @@ async fn reply_by_query(
     OriginalUri(uri): OriginalUri,
     axum::extract::Query(pairs): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    serve_reply(&state, &method, &presented, uri.path(), selector(&pairs)?).await
+    serve_reply(&state, &method, &presented, uri.path(), selector(&pairs)).await
 }
 
 async fn serve_reply(
@@ -570,17 +590,22 @@ async fn serve_reply(
     method: &Method,
     presented: &auth::Presented,
     path: &str,
-    s: Selector,
+    selector: Result<Selector, ApiError>,
 ) -> Result<Response, ApiError> {
+    // Authorized (and journaled) before the selector's problems are told.
     let caller = auth::authorize_intake(
         state,
         presented,
         method,
         path,
         Action::OperationRead,
-        Some((s.origin.clone(), s.message_id.clone())),
+        selector
+            .as_ref()
+            .ok()
+            .map(|s| (s.origin.clone(), s.message_id.clone())),
     )
     .await?;
+    let s = selector?;
     let message = caller.message.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

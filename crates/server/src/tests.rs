@@ -629,7 +629,10 @@ async fn the_openapi_document_describes_exactly_the_routes() {
                 .replace("{operation}", "op-x")
                 .replace("{login}", "l-x")
                 .replace("{unit}", "u-x")
-                .replace("{object}", "o-x");
+                .replace("{object}", "o-x")
+                .replace("{message}", "Acknowledgement")
+                .replace("{origin}", "AGENCY")
+                .replace("{id}", "T-1");
             let (status, body, _) = send(
                 &app,
                 Request::builder()
@@ -639,7 +642,7 @@ async fn the_openapi_document_describes_exactly_the_routes() {
                     .unwrap(),
             )
             .await;
-            let expected = if path == "/api/v1/openapi.json" {
+            let expected = if path == "/api/v1/openapi.json" || path == "/restservices/ping" {
                 StatusCode::OK
             } else {
                 StatusCode::UNAUTHORIZED
@@ -667,6 +670,21 @@ async fn the_openapi_document_describes_exactly_the_routes() {
         }
     }
     routed.retain(|r| r.contains("/api/"));
+    // The as@lae intake's, under its default base path.
+    let source: String = include_str!("asalae.rs").split_whitespace().collect();
+    let router = &source[source.find("Router::new()").unwrap()..source.find(".layer(").unwrap()];
+    for route in router.split(".route(\"").skip(1) {
+        let (path, handlers) = route.split_once('"').unwrap();
+        let path = path.replace(
+            "/{*selector}",
+            "/sequence:ArchiveTransfer/message:{message}/originOrganizationIdentification:{origin}/originMessageIdentifier:{id}",
+        );
+        for (name, method) in [("get(", "GET"), ("post(", "POST")] {
+            if handlers.contains(name) {
+                routed.push(format!("{method} /restservices{path}"));
+            }
+        }
+    }
     routed.sort();
     assert_eq!(described, routed);
 }
@@ -1233,6 +1251,33 @@ fn pastell_transfer(name: &str, id: &str) -> (String, Vec<(String, Vec<u8>)>) {
     let filename = regex::Regex::new(r#"filename="([^"]*)""#).unwrap();
     let integrity = regex::Regex::new(r"(<Integrity[^>]*>)[^<]*(</Integrity>)").unwrap();
     let size = regex::Regex::new(r"(<Size[^>]*>)[^<]*(</Size>)").unwrap();
+    // SEDA 2.1 as Pastell writes it for as@lae: BinaryDataObject with Uri, MessageDigest, Size.
+    let bdo = regex::Regex::new(r"(?s)<BinaryDataObject[^>]*>.*?</BinaryDataObject>").unwrap();
+    let uri = regex::Regex::new(r"<Uri>([^<]*)</Uri>").unwrap();
+    let message_digest =
+        regex::Regex::new(r"(<MessageDigest[^>]*>)[^<]*(</MessageDigest>)").unwrap();
+    xml = bdo
+        .replace_all(&xml, |c: &regex::Captures<'_>| {
+            let block = &c[0];
+            let Some(u) = uri.captures(block) else {
+                return block.to_owned();
+            };
+            let name = u[1].to_owned();
+            let bytes = std::fs::read(formats.join(if name.ends_with(".xml") {
+                "plain.xml"
+            } else {
+                "sip.pdf"
+            }))
+            .unwrap();
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            let block = message_digest.replace(block, format!("${{1}}{digest}${{2}}"));
+            let block = size.replace(&block, format!("${{1}}{}${{2}}", bytes.len()));
+            if !files.iter().any(|(n, _)| *n == name) {
+                files.push((name, bytes));
+            }
+            block.into_owned()
+        })
+        .into_owned();
     xml = doc
         .replace_all(&xml, |c: &regex::Captures<'_>| {
             let block = &c[0];
@@ -1464,6 +1509,7 @@ async fn pastell_bordereaux_with_their_profile_are_accepted() {
             Some(1000),
         ),
         ("dossier-marche-bordereau.xml", Some(64 * 1024)),
+        ("pes-marche-bordereau.xml", None),
         ("fakeSeda-bordereau.xml", Some(4096)),
     ];
     for (i, (name, chunk)) in cases.into_iter().enumerate() {
@@ -1505,11 +1551,69 @@ async fn pastell_bordereaux_with_their_profile_are_accepted() {
         .into_iter()
         .filter(|e| e.event.kind == "TRANSFER_RECEIVED")
         .collect();
-    assert_eq!(received.len(), 4);
+    assert_eq!(received.len(), 5);
     for e in received {
         assert_eq!(e.event.agent, "pastell");
         assert_eq!(e.event.detail["intake"], "asalae");
     }
+}
+
+/// A SEDA 2.1 transfer as Pastell writes it for as@lae (its test bordereau, with the
+/// agreement its connector is configured with) gets as@lae's SEDA 2.1 reply: ReplyCode 000,
+/// the transfer's identifier in MessageIdentifier, the reply's in MessageRequestIdentifier,
+/// and the archive identifier in the DescriptiveMetadata; the rules Pastell names in SEDA 1.0
+/// words (P10Y, AR038) come from the tenant's referential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pastell_seda_2_1_gets_the_asalae_2_1_reply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = asalae_state(&tmp);
+    let app = app(st.clone());
+    let (bordereau, files) = pastell_transfer("bordereau-seda2.1-pastell-sae-test.xml", "unused");
+    assert_eq!(files.len(), 1);
+    let bordereau = bordereau.replace(
+        "</MessageIdentifier>",
+        "</MessageIdentifier>\n    <ArchivalAgreement>ACCORD_PASTELL_21</ArchivalAgreement>",
+    );
+    for chunk in [None, Some(10_000)] {
+        let bordereau = bordereau.replace(
+            "22c2c40b-d2ff-4e45-a573-358edbc175a7</MessageIdentifier>",
+            &format!("22c2c40b-{}</MessageIdentifier>", chunk.is_some()),
+        );
+        let (ack, atr) = pastell_sends(&app, &bordereau, &files, chunk).await;
+        assert_eq!(reply_code(&atr), "000", "{atr}");
+        let flat = roxml_flat(&atr);
+        let id = format!("22c2c40b-{}", chunk.is_some());
+        assert!(
+            flat.contains(&format!("<MessageIdentifier>{id}</MessageIdentifier>")),
+            "{atr}"
+        );
+        assert!(flat.contains("<MessageRequestIdentifier>ATR_op-"), "{atr}");
+        let archive_id = regex::Regex::new(
+            r"(?s)<DataObjectPackage>\s*<DescriptiveMetadata>\s*<ArchiveUnit[^>]*>\s*<Content>.*?<ArchivalAgencyArchiveUnitIdentifier>([^<]+)<",
+        )
+        .unwrap()
+        .captures(&atr)
+        .unwrap_or_else(|| panic!("no archive identifier\n{atr}"))[1]
+            .to_owned();
+        for xml in [&ack, &atr] {
+            let f = tmp.path().join("message.xml");
+            std::fs::write(&f, xml).unwrap();
+            carnac_seda::schema::validate_seda(carnac_seda::SedaVersion::V2_1, &f)
+                .unwrap_or_else(|e| panic!("{e:?}\n{xml}"));
+        }
+        let t = TenantId::new("pastell").unwrap();
+        let (unit, _) = st
+            .archive
+            .catalog()
+            .unit(&t, &carnac_model::UnitId::new(archive_id).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(unit.title, "TEST 23072021");
+    }
+}
+
+fn roxml_flat(xml: &str) -> String {
+    xml.lines().map(str::trim).collect::<Vec<_>>().join("")
 }
 
 /// A bordereau that cannot be accepted gets a reply that names every problem, each in its
@@ -1519,12 +1623,6 @@ async fn pastell_bordereaux_with_problems_are_refused_with_every_reason() {
     let tmp = tempfile::tempdir().unwrap();
     let st = asalae_state(&tmp);
     let app = app(st.clone());
-    // Known limit: two Documents naming one attachment (the PES Marché flow does it) are
-    // refused, each object being one file here.
-    let (bordereau, files) = pastell_transfer("pes-marche-bordereau.xml", "PES-MARCHE-1");
-    let (_, atr) = pastell_sends(&app, &bordereau, &files, None).await;
-    assert_eq!(reply_code(&atr), "101", "{atr}");
-    assert!(atr.contains("DUPLICATE_URI"), "{atr}");
     // A digest that does not match, a file missing and an unknown producer: all three said.
     let (bordereau, mut files) = pastell_transfer("fakeSeda-bordereau.xml", "FAKE-BAD-1");
     let bordereau = bordereau.replace("FRPROD001", "INCONNU");

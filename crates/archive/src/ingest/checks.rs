@@ -384,10 +384,15 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
                             },
                         ),
                         Some(path) => {
-                            if let Some(other) = used_files.insert(path, o.xml_id.as_str()) {
-                                report.error(STEP_PACKAGE, "DUPLICATE_URI", format!("{label} and {other:?} name the same file {path:?}"));
-                            } else {
-                                planned.file = Some(path.to_owned());
+                            match used_files.insert(path, o.xml_id.as_str()) {
+                                // SEDA 1.0 describes documents: two may be the same file
+                                // (the PES Marché flow files one PES under two headings);
+                                // each object gets its own copy.
+                                Some(_) if content.version == carnac_seda::SedaVersion::V1_0 => {
+                                    planned.file = Some(path.to_owned());
+                                }
+                                Some(other) => report.error(STEP_PACKAGE, "DUPLICATE_URI", format!("{label} and {other:?} name the same file {path:?}")),
+                                None => planned.file = Some(path.to_owned()),
                             }
                         }
                     }
@@ -631,6 +636,23 @@ fn cycles(plan: &Plan) -> Vec<Vec<usize>> {
 
 /// The transfer's header against the tenant's referentials. Returns the archive profile the
 /// manifest must then conform to, when it declares one that may be used.
+/// The as@lae intake's reading of the producer: as@lae takes the originating agency from
+/// the description of the first archive unit, else from the transferring agency, when the
+/// package's `ManagementMetadata` names none (Pastell's SEDA 2.1 bordereaux do not).
+pub fn asalae_originating_agency(m: &mut Manifest) {
+    let named = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+    if named(&m.header.originating_agency) {
+        return;
+    }
+    m.header.originating_agency = m
+        .units
+        .iter()
+        .find(|u| u.parent.is_none())
+        .and_then(|u| u.originating_agency.clone())
+        .filter(|a| !a.trim().is_empty())
+        .or_else(|| m.header.transferring_agency.clone());
+}
+
 pub fn check_header<'r>(
     m: &Manifest,
     refs: &'r Referentials,

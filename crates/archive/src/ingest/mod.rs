@@ -225,6 +225,7 @@ impl Archive {
             self.tmp.join(format!("{operation}.units")),
             self.tmp.join(format!("{operation}.zip")),
             self.tmp.join(format!("{operation}.atr.xml")),
+            self.tmp.join(format!("{operation}.again")),
         ]);
         let result = self
             .examine(tenant, &operation, source, &scratch, progress)
@@ -523,7 +524,7 @@ impl Archive {
             SedaVersion::V1_0 => carnac_seda::v1::read(reopen()?, &mut spool),
             _ => manifest::read(reopen()?, &mut spool).map(|m| (m, Vec::new())),
         };
-        let m = match read {
+        let mut m = match read {
             Ok((m, problems)) => {
                 for p in problems {
                     r.error(STEP_SEDA, "UNSUPPORTED_CONSTRUCT", p);
@@ -538,6 +539,9 @@ impl Archive {
                 return Ok(exam);
             }
         };
+        if content_layout == checks::FileLayout::Attachments {
+            checks::asalae_originating_agency(&mut m);
+        }
         spool
             .flush()
             .map_err(|e| ArchiveError::io("writing the metadata spool", e))?;
@@ -613,12 +617,13 @@ impl Archive {
             .iter()
             .map(|_| self.ids.next(IdKind::Object))
             .collect();
-        let by_file: HashMap<String, usize> = plan
-            .objects
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| o.file.clone().map(|f| (f, i)))
-            .collect();
+        // The objects of each file: one, or several when SEDA 1.0 Documents share one.
+        let mut by_file: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, o) in plan.objects.iter().enumerate() {
+            if let Some(f) = &o.file {
+                by_file.entry(f.clone()).or_default().push(i);
+            }
+        }
         let mut examined: Vec<Option<store::Examined>> = vec![None; plan.objects.len()];
         let mut zip_spool = File::options()
             .read(true)
@@ -627,6 +632,13 @@ impl Archive {
             .truncate(true)
             .open(&scratch.0[2])
             .map_err(|e| ArchiveError::io("creating the zip scratch file", e))?;
+        let mut again_spool = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&scratch.0[4])
+            .map_err(|e| ArchiveError::io("creating a scratch file", e))?;
         let mut buf = vec![0u8; store::BUFFER];
         let total: u64 = entries
             .iter()
@@ -640,14 +652,19 @@ impl Archive {
             Some(container) => container.for_each_file(
                 |p| by_file.contains_key(p),
                 |entry, reader| -> Result<(), IngestStop> {
-                    let i = by_file[&entry.path];
+                    let objects = &by_file[&entry.path];
+                    let i = objects[0];
                     let planned = &plan.objects[i];
                     let mut algorithms = vec![DigestAlgorithm::Sha256];
-                    if let Some(d) = &planned.declared_digest
-                        && d.algorithm != DigestAlgorithm::Sha256
-                    {
-                        algorithms.push(d.algorithm);
+                    for &j in objects {
+                        if let Some(d) = &plan.objects[j].declared_digest
+                            && !algorithms.contains(&d.algorithm)
+                        {
+                            algorithms.push(d.algorithm);
+                        }
                     }
+                    let blobs: Vec<&str> =
+                        objects.iter().map(|&j| object_ids[j].as_str()).collect();
                     let scan = match &self.scanner {
                         Some(s) => Some(s.session().map_err(|e| {
                             IngestStop::Fatal(ArchiveError::Scanner(e.to_string()))
@@ -661,19 +678,28 @@ impl Archive {
                     let result = store::copy_one(
                         reader,
                         &name,
-                        &object_ids[i],
+                        &blobs,
                         entry.size,
                         batches,
                         &algorithms,
                         &self.identifier,
                         &mut zip_spool,
+                        &mut again_spool,
                         scan,
                         &mut buf,
                         progress,
                     );
+                    let result = result.and_then(|x| {
+                        if blobs.len() > 1 {
+                            store::copy_again(&mut again_spool, &blobs, x.size, batches, &mut buf)?;
+                        }
+                        Ok(x)
+                    });
                     match result {
                         Ok(x) => {
-                            examined[i] = Some(x);
+                            for &j in objects {
+                                examined[j] = Some(x.clone());
+                            }
                             Ok(())
                         }
                         Err(store::CopyError::Source(e)) => {

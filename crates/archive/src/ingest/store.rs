@@ -55,16 +55,21 @@ impl Inspection {
     }
 }
 
-/// Where the bytes go: every offer, and the zip scratch file when the file is a zip.
+/// Where the bytes go: every offer, the zip scratch file when the file is a zip, and the
+/// copy kept for the other objects of the same file.
 struct Sinks<'a, 'b> {
     writers: Vec<Box<dyn BlobWriter + 'a>>,
     zip: Option<&'b mut File>,
+    again: Option<&'b mut File>,
     blob: &'b str,
 }
 
 impl Sinks<'_, '_> {
     fn write(&mut self, chunk: &[u8]) -> Result<(), CopyError> {
         if let Some(z) = self.zip.as_mut() {
+            z.write_all(chunk).map_err(CopyError::Temp)?;
+        }
+        if let Some(z) = self.again.as_mut() {
             z.write_all(chunk).map_err(CopyError::Temp)?;
         }
         for w in &mut self.writers {
@@ -88,23 +93,33 @@ fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> Result<usize, CopyError> 
     }
 }
 
-/// Copies one file. `batches` is empty when nothing is to be stored (a transfer already
-/// rejected is still read through, so that its ATR lists every digest error). `size_hint` is
-/// the size the container declares; large files are hashed on a second thread.
+/// Copies one file into the blob of its object. When several objects are the same file
+/// (SEDA 1.0 Documents naming one attachment), `blobs` names them all: the first is written
+/// from the container and the bytes are also kept in `again`, from which [`copy_again`] then
+/// writes the others (a batch writes one blob at a time). `batches` is empty when nothing is to be stored (a transfer already rejected is
+/// still read through, so that its ATR lists every digest error). `size_hint` is the size the
+/// container declares; large files are hashed on a second thread.
 #[allow(clippy::too_many_arguments)]
 pub fn copy_one(
     reader: &mut dyn Read,
     name: &str,
-    blob: &str,
+    blobs: &[&str],
     size_hint: u64,
     batches: &mut [Box<dyn Batch>],
     algorithms: &[DigestAlgorithm],
     identifier: &Identifier,
     zip_spool: &mut File,
+    again: &mut File,
     scan: Option<Box<dyn ScanSession>>,
     buf: &mut [u8],
     progress: &dyn Progress,
 ) -> Result<Examined, CopyError> {
+    let blob = blobs.first().copied().unwrap_or_default();
+    let several = blobs.len() > 1 && !batches.is_empty();
+    if several {
+        again.set_len(0).map_err(CopyError::Temp)?;
+        again.seek(SeekFrom::Start(0)).map_err(CopyError::Temp)?;
+    }
     let writers: Vec<Box<dyn BlobWriter + '_>> = batches
         .iter_mut()
         .map(|b| b.create(blob))
@@ -112,6 +127,7 @@ pub fn copy_one(
     let mut sinks = Sinks {
         writers,
         zip: None,
+        again: several.then_some(&mut *again),
         blob,
     };
     let mut inspection = Inspection {
@@ -194,14 +210,17 @@ pub fn copy_one(
         }
     }
     let is_zip = sinks.zip.is_some();
-    for w in sinks.writers {
-        let written = w.finish()?;
+    let check = |blob: &str, written: u64| {
         if written != size {
             return Err(CopyError::Blob(BlobError::Invalid {
                 offer: String::new(),
                 message: format!("{blob}: {written} bytes stored of {size}"),
             }));
         }
+        Ok(())
+    };
+    for w in sinks.writers {
+        check(blob, w.finish()?)?;
     }
     let verdict = match inspection.scan {
         Some(s) => Some(s.finish().map_err(|e| CopyError::Scan(e.to_string()))?),
@@ -225,4 +244,40 @@ pub fn copy_one(
         identification,
         verdict,
     })
+}
+
+/// The other objects of a file that several objects are (see [`copy_one`]): their blobs in
+/// every batch, from the local copy `again` of `size` bytes.
+pub fn copy_again(
+    again: &mut File,
+    blobs: &[&str],
+    size: u64,
+    batches: &mut [Box<dyn Batch>],
+    buf: &mut [u8],
+) -> Result<(), CopyError> {
+    for other in blobs.iter().skip(1) {
+        for b in batches.iter_mut() {
+            again.seek(SeekFrom::Start(0)).map_err(CopyError::Temp)?;
+            let mut w = b.create(other)?;
+            loop {
+                let n = again.read(buf).map_err(CopyError::Temp)?;
+                if n == 0 {
+                    break;
+                }
+                w.write_all(&buf[..n]).map_err(|source| BlobError::Io {
+                    offer: String::new(),
+                    context: format!("writing {other}"),
+                    source,
+                })?;
+            }
+            let written = w.finish()?;
+            if written != size {
+                return Err(CopyError::Blob(BlobError::Invalid {
+                    offer: String::new(),
+                    message: format!("{other}: {written} bytes stored of {size}"),
+                }));
+            }
+        }
+    }
+    Ok(())
 }
