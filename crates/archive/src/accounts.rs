@@ -59,6 +59,11 @@ pub fn password_digest(password: &str) -> String {
     sha256_hex(password)
 }
 
+/// How a token is named in lists and revocations: the first 16 hex digits of its SHA-256.
+pub fn token_id(token: &str) -> String {
+    sha256_hex(token)[..16].to_owned()
+}
+
 fn check_login(login: &str) -> Result<(), ArchiveError> {
     let ok = !login.is_empty()
         && login.len() <= 128
@@ -196,11 +201,42 @@ impl Archive {
             &account.tenants,
             agent,
             &at,
-            &json!({"login": login}),
+            &json!({"login": login, "token": token_id(&token)}),
         )?;
         self.catalog
             .add_token(login, &sha256_hex(&token), &at, &events)?;
         Ok(token)
+    }
+
+    /// The tokens of an account: their ids (the beginning of their SHA-256), when they were
+    /// made and revoked.
+    pub fn tokens(&self, login: &str) -> Result<Vec<carnac_catalog::TokenRow>, ArchiveError> {
+        if self.catalog.account(login)?.is_none() {
+            return Err(ArchiveError::NotFound(format!("account {login}")));
+        }
+        Ok(self.catalog.tokens(login)?)
+    }
+
+    /// Revokes one token of an account (named by its id): it stops working at once; the
+    /// account's other credentials go on. Journaled in the platform's journal and the
+    /// account's tenants'.
+    pub fn revoke_token(&self, login: &str, id: &str, agent: &str) -> Result<(), ArchiveError> {
+        let account = self
+            .catalog
+            .account(login)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("account {login}")))?;
+        let at = self.now();
+        let events = self.admin_events(
+            "ACCOUNT_TOKEN_REVOKED",
+            &account.tenants,
+            agent,
+            &at,
+            &json!({"login": login, "token": id}),
+        )?;
+        match self.catalog.revoke_token(login, id, &at, &events) {
+            Err(carnac_catalog::CatalogError::NotFound(what)) => Err(ArchiveError::NotFound(what)),
+            other => Ok(other?),
+        }
     }
 
     /// Disables an account: its tokens, password and certificates stop working at once (they

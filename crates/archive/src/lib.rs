@@ -178,6 +178,11 @@ impl Archive {
         &*self.catalog
     }
 
+    /// The limits and names the ingest works with.
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
     pub fn offers(&self) -> &[Arc<dyn BlobStore>] {
         &self.offers
     }

@@ -40,6 +40,15 @@ pub struct Tenant {
     pub suspended_at: Option<String>,
 }
 
+/// An API token as it can be shown: never the token, only the beginning of its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    /// The first 16 hex digits of the token's SHA-256: enough to name it, useless to use it.
+    pub id: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
 /// A transfer received (its container kept in the archive's incoming folder) and waiting
 /// for its ingest, or in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -413,6 +422,17 @@ pub trait Catalog: Send + Sync {
         &self,
         login: &str,
         token_hash: &str,
+        at: &str,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError>;
+    /// The API tokens of an account (revoked ones too), oldest first.
+    fn tokens(&self, login: &str) -> Result<Vec<TokenRow>, CatalogError>;
+    /// Revokes one token of an account, named by its [`TokenRow::id`], with its events;
+    /// `NotFound` when the account has no such token still valid.
+    fn revoke_token(
+        &self,
+        login: &str,
+        id: &str,
         at: &str,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;

@@ -7,6 +7,7 @@
 use crate::*;
 use carnac_model::journal::{EVENT_FORMAT_VERSION, GENESIS, event_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -1169,6 +1170,53 @@ impl Catalog for SqliteCatalog {
         })
     }
 
+    fn tokens(&self, login: &str) -> Result<Vec<TokenRow>, CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT substr(hash, 1, 16), created_at, revoked_at FROM api_tokens
+                 WHERE login = ?1 ORDER BY created_at, rowid",
+            )
+            .map_err(storage)?;
+        st.query_map(params![login], |r| {
+            Ok(TokenRow {
+                id: r.get(0)?,
+                created_at: r.get(1)?,
+                revoked_at: r.get(2)?,
+            })
+        })
+        .map_err(storage)?
+        .map(|r| r.map_err(storage))
+        .collect()
+    }
+
+    fn revoke_token(
+        &self,
+        login: &str,
+        id: &str,
+        at: &str,
+        events: &[NewEvent],
+    ) -> Result<(), CatalogError> {
+        // Exactly the 16 hex digits a token is shown by: no pattern can widen the match.
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CatalogError::NotFound(format!("token {id:?} of {login}")));
+        }
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE api_tokens SET revoked_at = ?3
+                     WHERE login = ?1 AND substr(hash, 1, 16) = lower(?2) AND revoked_at IS NULL",
+                    params![login, id, at],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(CatalogError::NotFound(format!("token {id} of {login}")));
+            }
+            record_admin_events(tx, events)?;
+            Ok(())
+        })
+    }
+
     fn set_account_disabled(
         &self,
         login: &str,
@@ -1291,84 +1339,152 @@ impl Catalog for SqliteCatalog {
         }
         let filtered = format!("FROM {from} WHERE {}", conditions.join(" AND "));
         let conn = self.read();
-        // Counted, faceted and sorted exactly up to EXACT_UP_TO matches; beyond, the count
-        // and facets stop there and the order is the index's, so that a word in half the
-        // catalog costs what a word in ten thousand units costs.
-        let counted: i64 = conn
-            .query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 {filtered} LIMIT {})",
-                    EXACT_UP_TO + 1
-                ),
-                rusqlite::params_from_iter(args.iter()),
-                |r| r.get(0),
-            )
-            .map_err(storage)?;
-        let exact = counted as u64 <= EXACT_UP_TO;
-        let (order, order_name) = match (exact, ranked) {
-            (true, true) => ("f.rank, u.rowid", "relevance"),
-            (true, false) => ("u.title, u.id", "title"),
-            (false, true) => ("f.rowid", "ingest"),
-            (false, false) => ("u.id", "identifier"),
-        };
-        let mut page_args = args.clone();
-        page_args.push((q.limit.min(i64::MAX as u64) as i64).into());
-        page_args.push((q.offset.min(i64::MAX as u64) as i64).into());
+        // One evaluation of the query for count, facets and (exact) order: the first
+        // EXACT_UP_TO + 1 matches, a few small columns each, sorted and counted here. Beyond
+        // EXACT_UP_TO, the count and facets stop there and the order is the index's, so that
+        // a word in half the catalog costs what a word in ten thousand units costs.
+        struct Hit {
+            rowid: i64,
+            rank: f64,
+            id: String,
+            title: String,
+            agency: Option<String>,
+            year: Option<String>,
+        }
+        let rank = if ranked { "f.rank" } else { "0.0" };
         let mut st = conn
-            .prepare(&format!(
-                "SELECT u.id, u.title, u.description_level, u.start_date, u.end_date, u.originating_agency
-                 {filtered} ORDER BY {order} LIMIT ? OFFSET ?"
+            .prepare_cached(&format!(
+                "SELECT u.rowid, {rank}, u.id, u.title, u.originating_agency, substr(u.start_date, 1, 4)
+                 {filtered} LIMIT {}",
+                EXACT_UP_TO + 1
             ))
             .map_err(storage)?;
-        let units = st
-            .query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
-            .map_err(storage)?
-            .map(|row| {
-                let (id, title, description_level, start_date, end_date, originating_agency) =
-                    row.map_err(storage)?;
-                Ok(UnitSummary {
-                    id: parse_id("unit id", id)?,
-                    title,
-                    description_level,
-                    start_date,
-                    end_date,
-                    originating_agency,
-                })
-            })
-            .collect::<Result<Vec<_>, CatalogError>>()?;
-        let facet = |select: &str, order: &str| -> Result<Vec<Facet>, CatalogError> {
-            let mut st = conn
-                .prepare(&format!(
-                    "SELECT v, COUNT(*) AS n FROM (SELECT {select} AS v {filtered} LIMIT {EXACT_UP_TO})
-                     WHERE v IS NOT NULL GROUP BY v ORDER BY {order} LIMIT 100"
-                ))
-                .map_err(storage)?;
-            st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                Ok(Facet {
-                    value: r.get(0)?,
-                    count: r.get::<_, i64>(1)? as u64,
+        let mut hits: Vec<Hit> = st
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok(Hit {
+                    rowid: r.get(0)?,
+                    rank: r.get(1)?,
+                    id: r.get(2)?,
+                    title: r.get(3)?,
+                    agency: r.get(4)?,
+                    year: r.get(5)?,
                 })
             })
             .map_err(storage)?
             .collect::<Result<_, _>>()
-            .map_err(storage)
+            .map_err(storage)?;
+        let exact = hits.len() as u64 <= EXACT_UP_TO;
+        hits.truncate(EXACT_UP_TO as usize);
+        let facet = |value: &dyn Fn(&Hit) -> Option<&str>, by_count: bool| -> Vec<Facet> {
+            let mut counts: HashMap<&str, u64> = HashMap::new();
+            for h in &hits {
+                if let Some(v) = value(h) {
+                    *counts.entry(v).or_default() += 1;
+                }
+            }
+            let mut facets: Vec<Facet> = counts
+                .into_iter()
+                .map(|(v, count)| Facet {
+                    value: v.to_owned(),
+                    count,
+                })
+                .collect();
+            if by_count {
+                facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            } else {
+                facets.sort_by(|a, b| a.value.cmp(&b.value));
+            }
+            facets.truncate(100);
+            facets
         };
+        let agencies = facet(&|h: &Hit| h.agency.as_deref(), true);
+        let years = facet(&|h: &Hit| h.year.as_deref(), false);
+        let total = hits.len() as u64;
+        let (limit, offset) = (
+            q.limit.min(i64::MAX as u64) as i64,
+            q.offset.min(i64::MAX as u64) as i64,
+        );
+        let columns =
+            "u.id, u.title, u.description_level, u.start_date, u.end_date, u.originating_agency";
+        type SummaryRow = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let summary = |r: &rusqlite::Row<'_>| -> rusqlite::Result<SummaryRow> {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        };
+        let (order_name, rows) = if exact {
+            // Sorted here, then the page's rows read by rowid.
+            if ranked {
+                hits.sort_by(|a, b| a.rank.total_cmp(&b.rank).then(a.rowid.cmp(&b.rowid)));
+            } else {
+                hits.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
+            }
+            let page: Vec<i64> = hits
+                .iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .map(|h| h.rowid)
+                .collect();
+            let mut rows = Vec::with_capacity(page.len());
+            let mut one = conn
+                .prepare_cached(&format!("SELECT {columns} FROM units u WHERE u.rowid = ?1"))
+                .map_err(storage)?;
+            for rowid in page {
+                rows.push(one.query_row([rowid], summary).map_err(storage)?);
+            }
+            (if ranked { "relevance" } else { "title" }, rows)
+        } else {
+            // The index's order, which needs no sort: the page is read as it comes.
+            let order = if ranked { "f.rowid" } else { "u.id" };
+            let mut page_args = args.clone();
+            page_args.push(limit.into());
+            page_args.push(offset.into());
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {columns} {filtered} ORDER BY {order} LIMIT ? OFFSET ?"
+                ))
+                .map_err(storage)?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(page_args.iter()), summary)
+                .map_err(storage)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage)?;
+            (if ranked { "ingest" } else { "identifier" }, rows)
+        };
+        let units = rows
+            .into_iter()
+            .map(
+                |(id, title, description_level, start_date, end_date, originating_agency)| {
+                    Ok(UnitSummary {
+                        id: parse_id("unit id", id)?,
+                        title,
+                        description_level,
+                        start_date,
+                        end_date,
+                        originating_agency,
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>, CatalogError>>()?;
         Ok(UnitPage {
-            total: (counted as u64).min(EXACT_UP_TO),
+            total,
             total_exact: exact,
             order: order_name.into(),
             units,
-            agencies: facet("u.originating_agency", "n DESC, v")?,
-            years: facet("substr(u.start_date, 1, 4)", "v")?,
+            agencies,
+            years,
         })
     }
 

@@ -109,6 +109,9 @@ pub struct Server {
     pub tls_client_ca: Option<PathBuf>,
     /// Where the as@lae-compatible intake (Pastell's "as@lae (REST)" connector) is served.
     pub asalae_base_path: String,
+    /// The largest upload taken over HTTP, in bytes (a transfer, an attachments archive, or
+    /// all the chunks of one).
+    pub max_upload_bytes: u64,
 }
 
 impl Default for Config {
@@ -155,6 +158,7 @@ impl Default for Server {
             tls_key: None,
             tls_client_ca: None,
             asalae_base_path: "/restservices".into(),
+            max_upload_bytes: carnac_server::DEFAULT_MAX_UPLOAD,
         }
     }
 }

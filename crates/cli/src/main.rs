@@ -196,6 +196,10 @@ enum AccountCommand {
         #[arg(long)]
         token_file: PathBuf,
     },
+    /// Lists the API tokens of an account: id (the beginning of its SHA-256), made, revoked.
+    Tokens { login: String },
+    /// Revokes one API token of an account, named by its id; its other credentials go on.
+    RevokeToken { login: String, id: String },
     /// Lists the accounts, their roles and tenants.
     List,
     /// Disables an account: its tokens, password and certificates stop working at once.
@@ -1002,7 +1006,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut secret = SecretFile::create(&token_file)?;
             let token = archive.issue_token(&login, "cli")?;
             secret.write(&token)?;
-            println!("a new token for {login} is in {}", token_file.display());
+            println!(
+                "a new token for {login} is in {} (token id {})",
+                token_file.display(),
+                carnac_archive::accounts::token_id(&token)
+            );
         }
         Command::Account {
             command: AccountCommand::Certificate { login, certificate },
@@ -1010,6 +1018,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let der = read_certificate(&certificate)?;
             let sha256 = archive.register_certificate(&login, &der, "cli")?;
             println!("certificate {sha256} registered to {login}");
+        }
+        Command::Account {
+            command: AccountCommand::Tokens { login },
+        } => {
+            for t in archive.tokens(&login)? {
+                match &t.revoked_at {
+                    Some(r) => println!("{}\t{}\trevoked {r}", t.id, t.created_at),
+                    None => println!("{}\t{}", t.id, t.created_at),
+                }
+            }
+        }
+        Command::Account {
+            command: AccountCommand::RevokeToken { login, id },
+        } => {
+            archive.revoke_token(&login, &id, "cli")?;
+            println!("token {id} of {login} revoked");
         }
         Command::Account {
             command: AccountCommand::Disable { login },
@@ -1140,7 +1164,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &cli.data,
                 &listen,
                 tls,
-                &config.server.asalae_base_path,
+                &config.server,
                 config.timestamp.seal_interval_seconds,
                 renew_before(&config),
             )?;
@@ -1488,7 +1512,7 @@ fn serve(
     data: &Path,
     listen: &str,
     tls: Option<rustls::ServerConfig>,
-    asalae_base: &str,
+    server: &config::Server,
     seal_interval: u64,
     renew_before: std::time::Duration,
 ) -> anyhow::Result<()> {
@@ -1524,7 +1548,8 @@ fn serve(
         archive,
         uploads,
         worker: worker.clone(),
-        asalae_base: asalae_base.to_owned(),
+        asalae_base: server.asalae_base_path.clone(),
+        max_upload: server.max_upload_bytes,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

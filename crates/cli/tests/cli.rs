@@ -337,16 +337,40 @@ fn account_create_is_the_contract() {
     );
     assert!(out.status.success(), "{out:?}");
     assert_ne!(std::fs::read_to_string(&second).unwrap(), token);
+    // The tokens listed by id; the first one revoked, the second still valid.
+    let listed = |p: &std::path::Path| {
+        let out = run(p, &["account", "tokens", "pastell"]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = listed(p);
+    let ids: Vec<&str> = before
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{before}");
+    assert!(!before.contains(token.trim()), "a token is never shown");
+    let out = run(p, &["account", "revoke-token", "pastell", ids[0]]);
+    assert!(out.status.success(), "{out:?}");
+    let after = listed(p);
+    assert!(after.lines().next().unwrap().contains("revoked"), "{after}");
+    assert!(
+        !after.lines().nth(1).unwrap().contains("revoked"),
+        "{after}"
+    );
+    let out = run(p, &["account", "revoke-token", "pastell", ids[0]]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
     // The creation is in the tenant's journal.
     let conn = rusqlite::Connection::open(p.join("catalog.sqlite")).unwrap();
     let n: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM journal WHERE tenant = '0' AND kind IN ('ACCOUNT_CREATE', 'ACCOUNT_TOKEN')",
+            "SELECT COUNT(*) FROM journal WHERE tenant = '0' AND kind IN ('ACCOUNT_CREATE', 'ACCOUNT_TOKEN', 'ACCOUNT_TOKEN_REVOKED')",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
 }
 
 /// One HTTP/1.1 exchange on loopback (Connection: close): status line and body.

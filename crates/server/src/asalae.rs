@@ -105,6 +105,7 @@ async fn field_to_file(
     state: &AppState,
     mut field: axum::extract::multipart::Field<'_>,
     what: &str,
+    max: u64,
 ) -> Result<(tempfile::TempPath, u64), ApiError> {
     let file = tempfile::Builder::new()
         .prefix(".asalae")
@@ -120,6 +121,14 @@ async fn field_to_file(
         )
     })? {
         received += chunk.len() as u64;
+        if received > max {
+            // The temporary file goes with `path`.
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("{what} is at most {max} bytes"),
+            ));
+        }
         // Small writes to a buffered file: acceptable on the async thread.
         out.write_all(&chunk).map_err(internal)?;
     }
@@ -196,8 +205,21 @@ async fn seda_message(
         .map_err(|e| bad("invalid_form", format!("the multipart form: {e}")))?
     {
         match field.name().unwrap_or_default() {
-            "seda_message" => bordereau = Some(field_to_file(&state, field, "seda_message").await?),
-            "attachments" => attachments = Some(field_to_file(&state, field, "attachments").await?),
+            "seda_message" => {
+                bordereau = Some(
+                    field_to_file(
+                        &state,
+                        field,
+                        "seda_message",
+                        state.archive.config().max_manifest_size,
+                    )
+                    .await?,
+                )
+            }
+            "attachments" => {
+                attachments =
+                    Some(field_to_file(&state, field, "attachments", state.max_upload).await?)
+            }
             "send_chunked_attachments" => {
                 chunked = matches!(text_field(field).await?.as_str(), "true" | "1" | "yes")
             }
@@ -321,7 +343,7 @@ async fn chunk(
     {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "chunk_content" {
-            content = Some(field_to_file(&state, field, "chunk_content").await?);
+            content = Some(field_to_file(&state, field, "chunk_content", state.max_upload).await?);
         } else {
             fields.insert(name, text_field(field).await?);
         }
@@ -387,6 +409,7 @@ async fn chunk(
     let tenant = caller.tenant.to_string();
     let login = caller.principal.login.clone();
     let incoming = state.archive.incoming_dir();
+    let max_upload = state.max_upload;
     // Stores the chunk; when every chunk is there, assembles the attachments.
     let complete = blocking(move || -> Result<Option<(tempfile::TempPath, tempfile::TempPath)>, ApiError> {
         let unknown = || {
@@ -419,6 +442,20 @@ async fn chunk(
                 let json = serde_json::to_vec(&record).map_err(|e| internal(e.into()))?;
                 std::fs::write(dir.join("session.json"), json).map_err(internal)?;
             }
+        }
+        // All the chunks of a session together are one upload, under the same limit.
+        let others: u64 = (1..=number_of_chunks)
+            .filter(|&i| i != chunk_index)
+            .filter_map(|i| std::fs::metadata(dir.join(format!("chunk.{i}"))).ok())
+            .map(|m| m.len())
+            .sum();
+        let this = std::fs::metadata(&content).map_err(internal)?.len();
+        if others + this > max_upload {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the attachments are at most {max_upload} bytes"),
+            ));
         }
         content
             .persist(dir.join(format!("chunk.{chunk_index}")))

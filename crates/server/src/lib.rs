@@ -30,7 +30,13 @@ pub struct AppState {
     pub worker: Arc<carnac_archive::transfers::Worker>,
     /// Where the as@lae-compatible intake is served ([`asalae::DEFAULT_BASE`] by default).
     pub asalae_base: String,
+    /// The largest upload taken (a transfer, an attachments archive, all chunks of one):
+    /// beyond, the upload is refused (413) and what was received removed.
+    pub max_upload: u64,
 }
+
+/// The default of [`AppState::max_upload`]: 100 GiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 30;
 
 pub fn app(state: Arc<AppState>) -> Router {
     let base = if asalae::valid_base(&state.asalae_base) {
@@ -59,6 +65,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/accounts", get(accounts).post(create_account))
         .route("/api/v1/accounts/{login}/disable", post(disable_account))
         .route("/api/v1/accounts/{login}/enable", post(enable_account))
+        .route("/api/v1/accounts/{login}/tokens", get(account_tokens))
+        .route(
+            "/api/v1/accounts/{login}/tokens/{token}/revoke",
+            post(revoke_token),
+        )
         .route("/api/v1/tenants/{tenant}/transfers", post(transfer))
         .route("/api/v1/tenants/{tenant}/units", get(search_units))
         .route("/api/v1/tenants/{tenant}/units/{unit}", get(unit))
@@ -587,6 +598,52 @@ async fn set_disabled(
     Ok(axum::Json(json!({"login": login, "disabled": disabled})).into_response())
 }
 
+/// The API tokens of an account: ids (the beginning of their SHA-256), never the tokens.
+async fn account_tokens(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: auth::Presented,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    let path = format!("/api/v1/accounts/{login}/tokens");
+    auth::authorize(
+        &state,
+        &headers,
+        auth::Request {
+            subject: Some(login.as_str()),
+            ..request(&method, &path, Action::AccountList, None)
+        },
+    )
+    .await?;
+    let archive = state.archive.clone();
+    let l = login.clone();
+    let tokens = blocking(move || Ok(archive.tokens(&l)?)).await?;
+    Ok(axum::Json(json!({"login": login, "tokens": tokens})).into_response())
+}
+
+/// Revokes one token of an account; its other credentials go on.
+async fn revoke_token(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: auth::Presented,
+    Path((login, token)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let path = format!("/api/v1/accounts/{login}/tokens/{token}/revoke");
+    let who = auth::authorize(
+        &state,
+        &headers,
+        auth::Request {
+            subject: Some(login.as_str()),
+            ..request(&method, &path, Action::AccountDisable, None)
+        },
+    )
+    .await?;
+    let archive = state.archive.clone();
+    let (l, t) = (login.clone(), token.clone());
+    blocking(move || Ok(archive.revoke_token(&l, &t, &who.login)?)).await?;
+    Ok(axum::Json(json!({"login": login, "token": token, "revoked": true})).into_response())
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAccountBody {
@@ -642,7 +699,11 @@ async fn create_account(
     .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"account": account, "token": token})),
+        axum::Json(json!({
+            "account": account,
+            "token_id": token.as_deref().map(carnac_archive::accounts::token_id),
+            "token": token,
+        })),
     )
         .into_response())
 }
@@ -678,7 +739,8 @@ async fn transfer(
         .tempfile_in(state.archive.incoming_dir())
         .map_err(internal)?;
     let (std_file, temp_path) = file.into_parts();
-    let (file, received) = receive_body(body, std_file, None, "a transfer").await?;
+    let (file, received) =
+        receive_body(body, std_file, Some(state.max_upload), "a transfer").await?;
     if received == 0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -120,6 +120,7 @@ fn state_on(tmp: &tempfile::TempDir, one: MemoryStore, two: MemoryStore) -> Arc<
         archive,
         uploads: tmp.path().join("tmp"),
         asalae_base: crate::asalae::DEFAULT_BASE.into(),
+        max_upload: crate::DEFAULT_MAX_UPLOAD,
     })
 }
 
@@ -435,8 +436,12 @@ async fn the_role_matrix_of_every_endpoint() {
         wait_done(&app, tenant, &op, token).await;
         ops.insert(tenant, op);
     }
-    // An account for the operator to disable and enable.
+    // An account for the operator to disable and enable, with tokens to revoke (one per
+    // allowed request).
     account(&archive, "spare", Role::Auditor, &["0"]);
+    let mut spare_tokens: Vec<String> = (0..3)
+        .map(|_| carnac_archive::accounts::token_id(&archive.issue_token("spare", "test").unwrap()))
+        .collect();
     // A unit with a file in each tenant.
     let mut files = std::collections::HashMap::new();
     for tenant in ["0", "other"] {
@@ -469,6 +474,13 @@ async fn the_role_matrix_of_every_endpoint() {
         ("GET", "/api/v1/accounts", "", vec![Operator]),
         ("POST", "/api/v1/accounts/spare/disable", "", vec![Operator]),
         ("POST", "/api/v1/accounts/spare/enable", "", vec![Operator]),
+        ("GET", "/api/v1/accounts/spare/tokens", "", vec![Operator]),
+        (
+            "POST",
+            "/api/v1/accounts/spare/tokens/{spare_token}/revoke",
+            "",
+            vec![Operator],
+        ),
         (
             "POST",
             "/api/v1/accounts",
@@ -551,6 +563,17 @@ async fn the_role_matrix_of_every_endpoint() {
                     .replace("{op}", ops.get(tenant).map_or("", |s| s.as_str()))
                     .replace("{unit}", &unit)
                     .replace("{object}", &object);
+                // Each allowed revocation uses up a token; a refused one names any.
+                let path = if path.contains("{spare_token}") {
+                    let id = if role == Some(Operator) && *tenant != "other" {
+                        spare_tokens.pop().unwrap()
+                    } else {
+                        spare_tokens[0].clone()
+                    };
+                    path.replace("{spare_token}", &id)
+                } else {
+                    path
+                };
                 let body: Body = match *body {
                     "SIP" => sip("OK_SIP-test-md5.zip").into(),
                     "REFS" => tar_gz(&testdata().join("referentials/tenant-0"), false).into(),
@@ -630,6 +653,7 @@ async fn the_openapi_document_describes_exactly_the_routes() {
                 .replace("{login}", "l-x")
                 .replace("{unit}", "u-x")
                 .replace("{object}", "o-x")
+                .replace("{token}", "0123456789abcdef")
                 .replace("{message}", "Acknowledgement")
                 .replace("{origin}", "AGENCY")
                 .replace("{id}", "T-1");
@@ -1681,4 +1705,332 @@ async fn pastell_bordereaux_with_problems_are_refused_with_every_reason() {
     .await;
     assert_eq!(status, StatusCode::OK, "{ack}");
     assert!(ack.contains("FAKE-TWICE"), "{ack}");
+}
+
+/// Resident memory of this process (each test runs in its own under nextest), in MiB.
+fn rss_mib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096 / (1 << 20)
+}
+
+/// `mib` MiB of bytes made on the fly, one MiB at a time: nothing of it held by the client.
+fn streamed(mib: usize, prefix: Vec<u8>, suffix: Vec<u8>) -> Body {
+    let middle = (0..mib)
+        .map(|i| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![(i % 251) as u8; 1 << 20])));
+    let stream = std::iter::once(Ok(axum::body::Bytes::from(prefix)))
+        .chain(middle)
+        .chain(std::iter::once(Ok(axum::body::Bytes::from(suffix))));
+    Body::from_stream(futures_util::stream::iter(stream))
+}
+
+/// Uploads of a GiB, to the REST API and to the as@lae intake, go to disk as they come:
+/// the server's memory stays flat. Beyond the configured limit, an upload is refused (413)
+/// and nothing of it is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_uploads_stream_to_disk_in_flat_memory_and_stop_at_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = asalae_state(&tmp);
+    let producer = account(&st.archive, "prod", Role::Producer, &["0"]);
+    let app = app(st.clone());
+    let before = rss_mib();
+    let (status, body, _) = send(
+        &app,
+        Request::post("/api/v1/tenants/0/transfers")
+            .header(header::AUTHORIZATION, format!("Bearer {producer}"))
+            .body(streamed(1024, Vec::new(), Vec::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body.contains(&(1024u64 << 20).to_string()), "{body}");
+    let (bordereau, _) = pastell_transfer("fakeSeda-bordereau.xml", "BIG-1");
+    let mut head = multipart(&[("seda_message", Some("bordereau.xml"), bordereau.as_bytes())]);
+    head.truncate(head.len() - format!("--{BOUNDARY}--\r\n").len());
+    head.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"archive.tar.gz\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    let tail = format!("\r\n--{BOUNDARY}--\r\n").into_bytes();
+    let (status, body, _) = send(
+        &app,
+        Request::post("/restservices/sedaMessages")
+            .header(header::AUTHORIZATION, pastell_auth())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(streamed(1024, head, tail))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let grown = rss_mib().saturating_sub(before);
+    assert!(
+        grown < 200,
+        "2 GiB uploaded, memory grew by {grown} MiB: something holds the bytes"
+    );
+
+    // The limit: a smaller archive, the same uploads refused, nothing left behind.
+    let limited = Arc::new(AppState {
+        archive: st.archive.clone(),
+        uploads: st.uploads.clone(),
+        worker: st.worker.clone(),
+        asalae_base: st.asalae_base.clone(),
+        max_upload: 10 << 20,
+    });
+    let app = crate::app(limited);
+    let (status, body, _) = send(
+        &app,
+        Request::post("/api/v1/tenants/0/transfers")
+            .header(header::AUTHORIZATION, format!("Bearer {producer}"))
+            .body(streamed(20, Vec::new(), Vec::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body.contains("too_large"), "{body}");
+    let (bordereau, _) = pastell_transfer("fakeSeda-bordereau.xml", "BIG-2");
+    let mut head = multipart(&[("seda_message", Some("bordereau.xml"), bordereau.as_bytes())]);
+    head.truncate(head.len() - format!("--{BOUNDARY}--\r\n").len());
+    head.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"archive.tar.gz\"\r\n\r\n").as_bytes());
+    let (status, body, _) = send(
+        &app,
+        Request::post("/restservices/sedaMessages")
+            .header(header::AUTHORIZATION, pastell_auth())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(streamed(
+                20,
+                head,
+                format!("\r\n--{BOUNDARY}--\r\n").into_bytes(),
+            ))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // What was received of the refused uploads is gone.
+    let leftovers: Vec<String> = std::fs::read_dir(st.archive.incoming_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The as@lae intake's endpoints × every role and no account: the exact allowed set, the
+/// tenant always the account's own (a transfer of another tenant is not found, whoever
+/// asks), and every request journaled with who asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_matrix_of_the_asalae_intake() {
+    use Role::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let archive = st.archive.clone();
+    for t in ["0", "other"] {
+        archive
+            .import_referentials(
+                &TenantId::new(t).unwrap(),
+                &testdata().join("asalae/referential"),
+                "test",
+            )
+            .unwrap();
+    }
+    let app = app(st);
+    let post = |token: &str, id: &str| {
+        let (bordereau, files) = pastell_transfer("fakeSeda-bordereau.xml", id);
+        let mut req = Request::post("/restservices/sedaMessages").header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        );
+        if !token.is_empty() {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        req.body(Body::from(multipart(&[
+            ("seda_message", Some("bordereau.xml"), bordereau.as_bytes()),
+            ("attachments", Some("archive.tar.gz"), &targz(&files)),
+        ])))
+        .unwrap()
+    };
+    // A transfer of the producer of 0, and one of the archivist of `other`.
+    let (status, body, _) = send(&app, post(&tokens.producer, "MINE")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = send(&app, post(&tokens.other_archivist, "THEIRS")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ack = |id: &str| {
+        format!(
+            "/restservices/sedaMessages/sequence:ArchiveTransfer/message:Acknowledgement/originOrganizationIdentification:PASTELL_DEMO/originMessageIdentifier:{id}"
+        )
+    };
+    let journal_len = |tenant: &str| {
+        archive
+            .catalog()
+            .journal(&TenantId::new(tenant).unwrap())
+            .unwrap()
+            .len()
+    };
+    let mut n = 0;
+    // (what, allowed roles, the status of an allowed request).
+    let cases: Vec<(&str, Vec<Role>, StatusCode)> = vec![
+        (
+            "versions",
+            vec![Archivist, Producer, ControlAuthority, Auditor],
+            StatusCode::OK,
+        ),
+        ("send", vec![Archivist, Producer], StatusCode::OK),
+        (
+            "own ack",
+            vec![Archivist, Producer, ControlAuthority],
+            StatusCode::OK,
+        ),
+        (
+            "other tenant's ack",
+            vec![Archivist, ControlAuthority],
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (what, allowed, success) in &cases {
+        let mut callers: Vec<(String, Option<Role>)> = Role::ALL
+            .iter()
+            .map(|r| (tokens.of(*r).to_owned(), Some(*r)))
+            .collect();
+        callers.push((String::new(), None));
+        for (token, role) in callers {
+            n += 1;
+            let req = match *what {
+                "versions" => Request::get("/restservices/versions"),
+                "own ack" => Request::get(ack("MINE")),
+                "other tenant's ack" => Request::get(ack("THEIRS")),
+                _ => {
+                    let before = journal_len("0");
+                    let (status, body, _) = send(&app, post(&token, &format!("T-{n}"))).await;
+                    check(
+                        role,
+                        allowed,
+                        *success,
+                        status,
+                        &format!("{role:?} send: {body}"),
+                    );
+                    if role.is_some_and(|r| r != Operator) {
+                        assert!(journal_len("0") > before, "{role:?} send not journaled");
+                    }
+                    continue;
+                }
+            };
+            let req = if token.is_empty() {
+                req
+            } else {
+                req.header(header::AUTHORIZATION, format!("Bearer {token}"))
+            };
+            let journal = if role.is_some_and(|r| r != Operator) {
+                "0"
+            } else {
+                carnac_model::access::PLATFORM
+            };
+            let before = journal_len(journal);
+            let (status, body, _) = send(&app, req.body(Body::empty()).unwrap()).await;
+            check(
+                role,
+                allowed,
+                *success,
+                status,
+                &format!("{role:?} {what}: {body}"),
+            );
+            assert!(
+                journal_len(journal) > before,
+                "{role:?} {what} not journaled in {journal}"
+            );
+        }
+    }
+    // Nothing of `other` was told to the accounts of 0: the same answer as for a transfer
+    // that does not exist at all.
+    let (_, theirs, _) = send(
+        &app,
+        Request::get(ack("THEIRS"))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", tokens.archivist),
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let (_, nobody, _) = send(
+        &app,
+        Request::get(ack("NOBODY"))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", tokens.archivist),
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(theirs, nobody);
+}
+
+fn check(
+    role: Option<Role>,
+    allowed: &[Role],
+    success: StatusCode,
+    status: StatusCode,
+    what: &str,
+) {
+    match role {
+        None => assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}"),
+        Some(r) if allowed.contains(&r) => assert_eq!(status, success, "{what}"),
+        Some(_) => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
+    }
+}
+
+/// One token revoked stops at once; the account's other token goes on; the list shows
+/// which is which, never a token; revoking it again is "not found".
+#[tokio::test]
+async fn one_token_can_be_revoked_and_the_others_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let first = account(&st.archive, "two-tokens", Role::Auditor, &["0"]);
+    let second = st.archive.issue_token("two-tokens", "test").unwrap();
+    let app = app(st.clone());
+    let me = |t: &str| get("/api/v1/me", t);
+    assert_eq!(send(&app, me(&first)).await.0, StatusCode::OK);
+    let id = carnac_archive::accounts::token_id(&first);
+    let revoke = |id: &str| {
+        Request::post(format!("/api/v1/accounts/two-tokens/tokens/{id}/revoke"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", tokens.operator))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, body, _) = send(&app, revoke(&id)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(send(&app, me(&first)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&app, me(&second)).await.0, StatusCode::OK);
+    let (status, body, _) = send(
+        &app,
+        get("/api/v1/accounts/two-tokens/tokens", &tokens.operator),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let listed = listed["tokens"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert!(listed[0]["revoked_at"].is_string());
+    assert!(listed[1]["revoked_at"].is_null());
+    assert!(!body.contains(&first) && !body.contains(&second));
+    assert_eq!(send(&app, revoke(&id)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send(&app, revoke("%25")).await.0, StatusCode::NOT_FOUND);
+    // Journaled in the account's tenant.
+    let journal = st
+        .archive
+        .catalog()
+        .journal(&TenantId::new("0").unwrap())
+        .unwrap();
+    assert!(
+        journal
+            .iter()
+            .any(|e| e.event.kind == "ACCOUNT_TOKEN_REVOKED"
+                && e.event.detail["token"] == id.as_str()
+                && e.event.agent == "op")
+    );
 }
