@@ -269,6 +269,49 @@ fn search(c: &dyn Catalog) {
         }),
         ["conf-s-u0"]
     );
+    // Words within an agency or a keyword: exact values, not words, not prefixes.
+    assert_eq!(
+        ids(UnitQuery {
+            text: Some("travaux".into()),
+            agency: Some("AG2".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u2"]
+    );
+    let mut both = ids(UnitQuery {
+        text: Some("finances".into()),
+        agency: Some("AG1".into()),
+        ..Default::default()
+    });
+    both.sort();
+    assert_eq!(both, ["conf-s-u0", "conf-s-u1"]);
+    for agency in ["AG", "ag2", "AG2 AG1"] {
+        assert!(
+            ids(UnitQuery {
+                text: Some("travaux".into()),
+                agency: Some(agency.into()),
+                ..Default::default()
+            })
+            .is_empty(),
+            "{agency:?} is not an agency of these units"
+        );
+    }
+    assert_eq!(
+        ids(UnitQuery {
+            text: Some("finances".into()),
+            keyword: Some("kw1".into()),
+            ..Default::default()
+        }),
+        ["conf-s-u1"]
+    );
+    assert!(
+        ids(UnitQuery {
+            text: Some("finances".into()),
+            keyword: Some("KW1".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
     assert_eq!(
         ids(UnitQuery {
             from: Some("2011-06-01".into()),

@@ -15,7 +15,7 @@ pub mod sqlite;
 use carnac_model::access::{AccountKind, Role};
 use carnac_model::journal::{Event, NewEvent};
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, UnitId};
-pub use search::{Facet, UnitDetails, UnitPage, UnitQuery, UnitSummary};
+pub use search::{Facet, SEARCH_WINDOW, UnitDetails, UnitPage, UnitQuery, UnitSummary};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,12 @@
 use crate::{ObjectId, UnitId, UnitRule};
 use serde::{Deserialize, Serialize};
 
+/// How many matches a search counts, facets and sorts exactly, and how deep it pages: beyond,
+/// the count says "at least", the facets cover these first matches, the order is the index's
+/// and pages stop (narrow the search), so that a word in half the catalog costs what a word
+/// in ten thousand units costs.
+pub const SEARCH_WINDOW: u64 = 10_000;
+
 /// A search of a tenant's units. Every criterion given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitQuery {
@@ -120,6 +126,17 @@ fn push_words(out: &mut String, s: &str) {
         }
         out.push_str(s);
     }
+}
+
+/// The text index's tag of an originating agency: one token whatever the identifier holds
+/// (its bytes in hex), matched exactly.
+pub fn agency_tag(agency: &str) -> String {
+    format!("ag{}", hex::encode(agency.as_bytes()))
+}
+
+/// The text index's tag of a keyword, matched exactly as the keyword filter is.
+pub fn keyword_tag(keyword: &str) -> String {
+    format!("kw{}", hex::encode(keyword.as_bytes()))
 }
 
 /// An FTS5 query from what a person typed: each word becomes a quoted term (so no character

@@ -322,6 +322,20 @@ CREATE TABLE intake_messages (
     PRIMARY KEY (tenant, origin, message_id)
 ) STRICT;
 "#,
+    // Searches by dates reach a unit by its last known day: an index on that expression
+    // (the one the search writes) lets `from` start where the matches are.
+    r#"
+CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
+"#,
+    // The free-text index gets a column of exact tags (agency, keywords) so that a search of
+    // words within an agency or keyword intersects inside the index instead of joining every
+    // unit the words match. Rebuilt from the units, whose keywords are found by unit (an
+    // index they lacked: a unit's details and this rebuild read them so).
+    r#"
+CREATE INDEX unit_keywords_unit ON unit_keywords(tenant, unit);
+DROP TABLE unit_text;
+CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
+"#,
 ];
 
 fn insert_queued(
@@ -348,8 +362,9 @@ fn parse_intake(s: &str) -> Result<Intake, CatalogError> {
     Intake::parse(s).ok_or_else(|| CatalogError::Corruption(format!("unknown intake {s:?}")))
 }
 
-/// The migration that made `unit_text`, filled from the units already there.
-const FTS_MIGRATION: usize = 6;
+/// The migration that (re)made `unit_text` last, filled from the units already there
+/// (earlier ones that made it are followed by this one).
+const FTS_MIGRATION: usize = 10;
 
 /// Size of the chunks a reply is stored in.
 const REPLY_CHUNK: usize = 1 << 20;
@@ -376,8 +391,7 @@ struct Group {
     failures: Vec<(u64, u64, String)>,
 }
 
-/// A search counts, facets and sorts its matches exactly up to this many.
-const EXACT_UP_TO: u64 = 10_000;
+const EXACT_UP_TO: u64 = crate::search::SEARCH_WINDOW;
 
 /// Read-only connections of a file catalog.
 const READERS: usize = 4;
@@ -665,7 +679,11 @@ fn index_unit(
         body.push(' ');
         body.push_str(extra);
     }
-    st.execute(params![rowid, title, body]).map_err(storage)?;
+    let mut tags = Vec::with_capacity(1 + keywords.len());
+    tags.extend(agency.map(crate::search::agency_tag));
+    tags.extend(keywords.iter().map(|k| crate::search::keyword_tag(k)));
+    st.execute(params![rowid, title, body, tags.join(" ")])
+        .map_err(storage)?;
     Ok(())
 }
 
@@ -678,7 +696,7 @@ fn index_existing_units(tx: &Transaction<'_>) -> Result<(), CatalogError> {
         )
         .map_err(storage)?;
     let mut insert = tx
-        .prepare_cached("INSERT INTO unit_text (rowid, title, body) VALUES (?1, ?2, ?3)")
+        .prepare_cached("INSERT INTO unit_text (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)")
         .map_err(storage)?;
     let mut rows = st.query([]).map_err(storage)?;
     while let Some(r) = rows.next().map_err(storage)? {
@@ -1307,25 +1325,22 @@ impl Catalog for SqliteCatalog {
             .title
             .as_deref()
             .and_then(|t| crate::search::fts_query(t, Some("title")));
-        let fts: Vec<String> = text.into_iter().chain(title).collect();
+        let mut fts: Vec<String> = text.into_iter().chain(title).collect();
         let ranked = !fts.is_empty();
-        if ranked {
+        // The agency and keyword are exact tags of the text index: the index finds their
+        // units from its posting lists (and intersects them with words) faster than any
+        // join could.
+        if let Some(a) = &q.agency {
+            fts.push(format!("tags : \"{}\"", crate::search::agency_tag(a)));
+        }
+        if let Some(k) = &q.keyword {
+            fts.push(format!("tags : \"{}\"", crate::search::keyword_tag(k)));
+        }
+        let indexed = !fts.is_empty();
+        if indexed {
             from = "unit_text f CROSS JOIN units u ON u.rowid = f.rowid".to_owned();
             conditions.push("f.unit_text MATCH ?".into());
             args.push(fts.join(" AND ").into());
-        }
-        if let Some(a) = &q.agency {
-            conditions.push("u.originating_agency = ?".into());
-            args.push(a.clone().into());
-        }
-        if let Some(k) = &q.keyword {
-            // A set computed once from the keyword index, not a lookup per unit.
-            conditions.push(
-                "u.id IN (SELECT k.unit FROM unit_keywords k WHERE k.tenant = ? AND k.keyword = ?)"
-                    .into(),
-            );
-            args.push(tenant.as_str().to_owned().into());
-            args.push(k.clone().into());
         }
         if let Some(d) = &q.from {
             conditions.push("COALESCE(u.end_date, u.start_date) >= ?".into());
@@ -1351,16 +1366,42 @@ impl Catalog for SqliteCatalog {
             agency: Option<String>,
             year: Option<String>,
         }
-        let rank = if ranked { "f.rank" } else { "0.0" };
-        let mut st = conn
-            .prepare_cached(&format!(
-                "SELECT u.rowid, {rank}, u.id, u.title, u.originating_agency, substr(u.start_date, 1, 4)
-                 {filtered} LIMIT {}",
-                EXACT_UP_TO + 1
-            ))
-            .map_err(storage)?;
-        let mut hits: Vec<Hit> = st
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        // Without any condition but the tenant, the primary key gives identifier order for
+        // free; otherwise the order is that of the index the query runs on.
+        let unfiltered = conditions.len() == 1;
+        let natural = if unfiltered { "ORDER BY u.id" } else { "" };
+        // Relevance (from the words only: the tags weigh nothing) costs as much as the rest of
+        // the pass, and titles are read only to sort by them: both are read only when the order
+        // will be exact. The text index tells that in a few milliseconds when it drives (its
+        // matches in any tenant bound the tenant's); else, or rarely when the other criteria
+        // narrowed its matches, a second pass reads them.
+        let index_exact = indexed
+            && {
+                let n: i64 = conn
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM unit_text WHERE unit_text MATCH ? LIMIT {})",
+                    EXACT_UP_TO + 1
+                ))
+                .map_err(storage)?
+                .query_row([fts.join(" AND ")], |r| r.get(0))
+                .map_err(storage)?;
+                n as u64 <= EXACT_UP_TO
+            };
+        let pass = |sorting: bool| -> Result<Vec<Hit>, CatalogError> {
+            let rank = if sorting && ranked {
+                "bm25(f.unit_text, 1.0, 1.0, 0.0)"
+            } else {
+                "0.0"
+            };
+            let title = if sorting && !ranked { "u.title" } else { "''" };
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT u.rowid, {rank}, u.id, {title}, u.originating_agency, substr(u.start_date, 1, 4)
+                     {filtered} {natural} LIMIT {}",
+                    EXACT_UP_TO + 1
+                ))
+                .map_err(storage)?;
+            st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
                 Ok(Hit {
                     rowid: r.get(0)?,
                     rank: r.get(1)?,
@@ -1372,7 +1413,13 @@ impl Catalog for SqliteCatalog {
             })
             .map_err(storage)?
             .collect::<Result<_, _>>()
-            .map_err(storage)?;
+            .map_err(storage)
+        };
+        let sure = index_exact || !indexed;
+        let mut hits = pass(sure)?;
+        if !sure && hits.len() as u64 <= EXACT_UP_TO {
+            hits = pass(true)?;
+        }
         let exact = hits.len() as u64 <= EXACT_UP_TO;
         hits.truncate(EXACT_UP_TO as usize);
         let facet = |value: &dyn Fn(&Hit) -> Option<&str>, by_count: bool| -> Vec<Facet> {
@@ -1424,45 +1471,34 @@ impl Catalog for SqliteCatalog {
                 r.get(5)?,
             ))
         };
-        let (order_name, rows) = if exact {
-            // Sorted here, then the page's rows read by rowid.
-            if ranked {
+        // Sorted here when exact; beyond, the order the matches came in (pages stop at
+        // EXACT_UP_TO). Then the page's rows are read by rowid.
+        let order_name = match (exact, ranked) {
+            (true, true) => {
                 hits.sort_by(|a, b| a.rank.total_cmp(&b.rank).then(a.rowid.cmp(&b.rowid)));
-            } else {
+                "relevance"
+            }
+            (true, false) => {
                 hits.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
+                "title"
             }
-            let page: Vec<i64> = hits
-                .iter()
-                .skip(offset as usize)
-                .take(limit as usize)
-                .map(|h| h.rowid)
-                .collect();
-            let mut rows = Vec::with_capacity(page.len());
-            let mut one = conn
-                .prepare_cached(&format!("SELECT {columns} FROM units u WHERE u.rowid = ?1"))
-                .map_err(storage)?;
-            for rowid in page {
-                rows.push(one.query_row([rowid], summary).map_err(storage)?);
-            }
-            (if ranked { "relevance" } else { "title" }, rows)
-        } else {
-            // The index's order, which needs no sort: the page is read as it comes.
-            let order = if ranked { "f.rowid" } else { "u.id" };
-            let mut page_args = args.clone();
-            page_args.push(limit.into());
-            page_args.push(offset.into());
-            let mut st = conn
-                .prepare_cached(&format!(
-                    "SELECT {columns} {filtered} ORDER BY {order} LIMIT ? OFFSET ?"
-                ))
-                .map_err(storage)?;
-            let rows = st
-                .query_map(rusqlite::params_from_iter(page_args.iter()), summary)
-                .map_err(storage)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(storage)?;
-            (if ranked { "ingest" } else { "identifier" }, rows)
+            (false, true) => "ingest",
+            (false, false) if unfiltered => "identifier",
+            (false, false) => "index",
         };
+        let page: Vec<i64> = hits
+            .iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(|h| h.rowid)
+            .collect();
+        let mut rows = Vec::with_capacity(page.len());
+        let mut one = conn
+            .prepare_cached(&format!("SELECT {columns} FROM units u WHERE u.rowid = ?1"))
+            .map_err(storage)?;
+        for rowid in page {
+            rows.push(one.query_row([rowid], summary).map_err(storage)?);
+        }
         let units = rows
             .into_iter()
             .map(
@@ -2376,7 +2412,7 @@ impl Catalog for SqliteCatalog {
                     .prepare_cached("INSERT OR IGNORE INTO unit_object_groups (tenant, unit, object_group) VALUES (?1, ?2, ?3)")
                     .map_err(storage)?;
                 let mut text_st = tx
-                    .prepare_cached("INSERT INTO unit_text (rowid, title, body) VALUES (?1, ?2, ?3)")
+                    .prepare_cached("INSERT INTO unit_text (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)")
                     .map_err(storage)?;
                 for unit in c.units {
                     let u = unit?;

@@ -1,5 +1,6 @@
-//! SEDA 2.1/2.2/2.3 manifests: streaming reader, XSD and profile validation with libxml2, and
-//! ArchiveTransferReply writer.
+//! SEDA 1.0 and 2.1/2.2/2.3 manifests: streaming readers (SEDA 1.0 into the same model,
+//! [`v1`]), XSD and profile validation with libxml2, the ArchiveTransferReply writer, and the
+//! acknowledgements and replies of the as@lae-compatible intake ([`asalae`]).
 //!
 //! Parsers take readers ([`manifest::read`]); validation with libxml2 takes the path of the
 //! one temporary file the ingest keeps the manifest in, since libxml2 streams from it itself.

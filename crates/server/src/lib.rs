@@ -1031,6 +1031,16 @@ async fn search_units(
     )?;
     let page = number(&params, "page", 1, 1_000_000)?;
     let per_page = number(&params, "per_page", 20, 200)?;
+    if (page - 1) * per_page >= carnac_catalog::SEARCH_WINDOW {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too_deep",
+            format!(
+                "pages stop at the first {} matches: narrow the search (words, agency, dates)",
+                carnac_catalog::SEARCH_WINDOW
+            ),
+        ));
+    }
     let query = carnac_catalog::UnitQuery {
         text: params.get("q").cloned(),
         title: params.get("title").cloned(),
