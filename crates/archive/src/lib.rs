@@ -455,12 +455,13 @@ impl Archive {
         // Chunk sessions of the as@lae intake left unfinished for a day: their sender gave up.
         if let Ok(entries) = std::fs::read_dir(self.incoming_dir().join("chunks")) {
             let day = std::time::Duration::from_secs(24 * 3600);
+            let now = std::time::SystemTime::from(self.clock.now());
             for e in entries.flatten() {
                 let stale = e
                     .metadata()
                     .and_then(|m| m.modified())
                     .ok()
-                    .and_then(|t| t.elapsed().ok())
+                    .and_then(|t| now.duration_since(t).ok())
                     .is_some_and(|age| age > day);
                 if stale {
                     tracing::warn!(session = %e.file_name().to_string_lossy(), "removing an abandoned chunk session");

@@ -231,10 +231,16 @@ fn a_restart_removes_what_never_became_a_queued_transfer() {
     std::fs::create_dir_all(&stale).unwrap();
     let fresh = f.archive.incoming_dir().join("chunks").join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+    // Ages as the archive's clock (the fixture's) sees them.
+    let now = std::time::SystemTime::from(time::macros::datetime!(2026-11-29 04:00:00 UTC));
+    let day = std::time::Duration::from_secs(24 * 3600);
     std::fs::File::open(&stale)
         .unwrap()
-        .set_modified(old)
+        .set_modified(now - 2 * day)
+        .unwrap();
+    std::fs::File::open(&fresh)
+        .unwrap()
+        .set_modified(now - day / 2)
         .unwrap();
     f.archive.recover().unwrap();
     let mut left: Vec<String> = std::fs::read_dir(f.archive.incoming_dir())

@@ -68,8 +68,8 @@ fn a_received_transfer_is_journaled_then_ingested_under_its_operation() {
     assert_eq!(op.status, Some(carnac_model::Status::Ok));
     assert_eq!(op.agent.as_deref(), Some("pastell"), "the sender owns it");
     assert_eq!(
-        kinds(&f, &t, q.operation.as_str())[..2],
-        ["TRANSFER_RECEIVED", "INGEST"]
+        kinds(&f, &t, q.operation.as_str())[..3],
+        ["TRANSFER_RECEIVED", "TRANSFER_ACKNOWLEDGED", "INGEST"]
     );
     assert!(f.archive.catalog().queued_transfers().unwrap().is_empty());
     assert!(incoming(&f).is_empty(), "the container goes once ingested");
@@ -135,8 +135,13 @@ fn an_interrupted_ingest_is_started_again_and_keeps_nothing_of_the_first_try() {
         .unwrap();
     assert_eq!(op.status, Some(carnac_model::Status::Ok));
     assert_eq!(
-        kinds(&f, &t, q.operation.as_str())[..3],
-        ["TRANSFER_RECEIVED", "INGEST_RESUMED", "INGEST"]
+        kinds(&f, &t, q.operation.as_str())[..4],
+        [
+            "TRANSFER_RECEIVED",
+            "INGEST_RESUMED",
+            "TRANSFER_ACKNOWLEDGED",
+            "INGEST"
+        ]
     );
     assert!(
         f.archive

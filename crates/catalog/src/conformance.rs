@@ -98,6 +98,25 @@ fn queue(c: &dyn Catalog) {
         Some(message.clone())
     );
     assert_eq!(c.intake_message(&b, "PASTELL", "T-1").expect("get"), None);
+    // The intake's acknowledgement is the operation's; a package's is recorded once.
+    assert_eq!(
+        c.acknowledgement(&a, &op("op-q2")).expect("ack").as_deref(),
+        Some("<Acknowledgement/>")
+    );
+    assert_eq!(c.acknowledgement(&b, &op("op-q2")).expect("ack"), None);
+    assert_eq!(c.acknowledgement(&a, &op("op-q1")).expect("ack"), None);
+    let before = c.journal(&a).expect("journal").len();
+    let ack = event("conf-a", "op-q1", "TRANSFER_ACKNOWLEDGED", Status::Ok);
+    assert!(c.acknowledge(&a, &op("op-q1"), "<A1/>", &ack).expect("ack"));
+    assert!(
+        !c.acknowledge(&a, &op("op-q1"), "<A2/>", &ack)
+            .expect("again")
+    );
+    assert_eq!(
+        c.acknowledgement(&a, &op("op-q1")).expect("ack").as_deref(),
+        Some("<A1/>")
+    );
+    assert_eq!(c.journal(&a).expect("journal").len(), before + 1);
     assert_eq!(c.intake_message(&a, "OTHER", "T-1").expect("get"), None);
     let journal_before = c.journal(&a).expect("journal").len();
     let again = IntakeMessage {

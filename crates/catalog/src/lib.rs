@@ -473,6 +473,21 @@ pub trait Catalog: Send + Sync {
         message: &IntakeMessage,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
+    /// Records the acknowledgement of an operation's transfer, with its event, once: false
+    /// (and nothing written) when it already has one.
+    fn acknowledge(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        xml: &str,
+        event: &NewEvent,
+    ) -> Result<bool, CatalogError>;
+    /// The acknowledgement of an operation's transfer, once there is one.
+    fn acknowledgement(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<String>, CatalogError>;
     /// The message of the tenant's transfer with that origin and identifier.
     fn intake_message(
         &self,

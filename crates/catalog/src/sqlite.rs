@@ -336,6 +336,18 @@ CREATE INDEX unit_keywords_unit ON unit_keywords(tenant, unit);
 DROP TABLE unit_text;
 CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
 "#,
+    // The acknowledgement (SEDA Acknowledgement) of each transfer: made at receipt by the
+    // as@lae intake, when the manifest is read for a package.
+    r#"
+CREATE TABLE acknowledgements (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    operation TEXT NOT NULL,
+    xml TEXT NOT NULL,
+    PRIMARY KEY (tenant, operation)
+) STRICT;
+INSERT INTO acknowledgements (tenant, operation, xml)
+    SELECT tenant, operation, acknowledgement FROM intake_messages;
+"#,
 ];
 
 fn insert_queued(
@@ -1639,10 +1651,56 @@ impl Catalog for SqliteCatalog {
                     message.message_id, message.origin
                 )));
             }
+            tx.execute(
+                "INSERT INTO acknowledgements (tenant, operation, xml) VALUES (?1, ?2, ?3)",
+                params![
+                    message.tenant.as_str(),
+                    message.operation.as_str(),
+                    message.acknowledgement
+                ],
+            )
+            .map_err(storage)?;
             insert_queued(tx, transfer)?;
             append_event(tx, event)?;
             Ok(())
         })
+    }
+
+    fn acknowledge(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        xml: &str,
+        event: &NewEvent,
+    ) -> Result<bool, CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO acknowledgements (tenant, operation, xml) VALUES (?1, ?2, ?3)",
+                    params![tenant.as_str(), operation.as_str(), xml],
+                )
+                .map_err(storage)?;
+            if n == 1 {
+                append_event(tx, event)?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    fn acknowledgement(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<String>, CatalogError> {
+        self.read()
+            .query_row(
+                "SELECT xml FROM acknowledgements WHERE tenant = ?1 AND operation = ?2",
+                params![tenant.as_str(), operation.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage)
     }
 
     fn intake_message(

@@ -9,9 +9,9 @@ mod common;
 use common::*;
 use std::path::Path;
 
-/// A data folder whose tenant 0 has a journal of six events: creation, referential import,
-/// an accepted ingest with its files' evidence and its deposit attestation, a rejected
-/// ingest.
+/// A data folder whose tenant 0 has a journal of eight events: creation, referential import,
+/// an accepted ingest (its acknowledgement, its end, its files' evidence and its deposit
+/// attestation), a rejected ingest (its acknowledgement and its end).
 fn journal_with_events() -> tempfile::TempDir {
     let data = data_with_tenant();
     for sip in ["OK_SIP_2_GO.zip", "KO_BORD_empreinte_KO.zip"] {
@@ -49,14 +49,14 @@ fn an_intact_journal_verifies_and_the_verification_is_journaled() {
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("6 events, 0 seals up to event 0, intact"),
+        out.contains("8 events, 0 seals up to event 0, intact"),
         "{out}"
     );
     // The verification is itself an event, and the chain still holds after it.
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("7 events, 0 seals up to event 0, intact"),
+        out.contains("9 events, 0 seals up to event 0, intact"),
         "{out}"
     );
     let json = run(
@@ -64,7 +64,7 @@ fn an_intact_journal_verifies_and_the_verification_is_journaled() {
         &["journal", "verify", "--tenant", "0", "--json"],
     );
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["events"], 8);
+    assert_eq!(v["events"], 10);
     assert_eq!(v["problems"], serde_json::json!([]));
     // An unknown tenant: the command cannot run.
     let out = run(data.path(), &["journal", "verify", "--tenant", "nobody"]);
@@ -189,7 +189,7 @@ fn seal(data: &Path) -> String {
 fn seals_cover_new_events_only_and_verify() {
     let data = journal_with_events();
     let sealed = seal(data.path());
-    assert!(sealed.contains("events 1 to 6 sealed"), "{sealed}");
+    assert!(sealed.contains("events 1 to 8 sealed"), "{sealed}");
     // The segment is archived in both offers, like any file, and the catalog agrees.
     let op = sealed
         .trim()
@@ -200,12 +200,12 @@ fn seals_cover_new_events_only_and_verify() {
     for offer in [1, 2] {
         let dir = data.path().join(format!("offers/offer-{offer}/0/{op}"));
         let segment = std::fs::read_to_string(dir.join("journal-segment.jsonl")).unwrap();
-        assert_eq!(segment.lines().count(), 6, "{segment}");
+        assert_eq!(segment.lines().count(), 8, "{segment}");
         let seal: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("seal.json")).unwrap()).unwrap();
         assert_eq!(
             (seal["first"].as_u64(), seal["last"].as_u64()),
-            (Some(1), Some(6))
+            (Some(1), Some(8))
         );
     }
     let out = run(data.path(), &["check", "--digests"]);
@@ -214,12 +214,12 @@ fn seals_cover_new_events_only_and_verify() {
     assert!(seal(data.path()).contains("nothing to seal"));
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("1 seals up to event 6, intact"), "{out}");
+    assert!(out.contains("1 seals up to event 8, intact"), "{out}");
     // The verification is an event: the next seal covers it and the first seal's event.
-    assert!(seal(data.path()).contains("events 7 to 8 sealed"));
+    assert!(seal(data.path()).contains("events 9 to 10 sealed"));
     let (code, out) = verify(data.path());
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("2 seals up to event 8, intact"), "{out}");
+    assert!(out.contains("2 seals up to event 10, intact"), "{out}");
     // All tenants at once.
     let out = run(data.path(), &["seal"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("tenant 0:"));
@@ -285,7 +285,7 @@ fn a_rewritten_chain_does_not_match_its_seal() {
     assert_eq!(code, 2, "{out}");
     assert!(!out.contains("EDITED"), "{out}");
     assert!(
-        out.contains("SEAL_MISMATCH event 1: the seal of events 1 to 6: the events give the root"),
+        out.contains("SEAL_MISMATCH event 1: the seal of events 1 to 8: the events give the root"),
         "{out}"
     );
 }
@@ -360,7 +360,7 @@ fn a_seal_token_from_another_tsa_is_refused() {
     let (code, out) = verify(data.path());
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.contains("SEAL_TOKEN event 1: the seal of events 1 to 6: its timestamp is not valid: no trust anchor vouches for the TSA"),
+        out.contains("SEAL_TOKEN event 1: the seal of events 1 to 8: its timestamp is not valid: no trust anchor vouches for the TSA"),
         "{out}"
     );
 }
@@ -409,7 +409,7 @@ fn an_exported_journal_and_an_event_proof_verify_offline() {
     );
     assert!(out.status.success(), "{out:?}");
     let events = std::fs::read_to_string(out_dir.join("events.jsonl")).unwrap();
-    assert_eq!(events.lines().count(), 7);
+    assert_eq!(events.lines().count(), 9);
     assert!(
         events.lines().all(|l| l.contains(r#""tenant":"0""#)),
         "{events}"
@@ -419,7 +419,7 @@ fn an_exported_journal_and_an_event_proof_verify_offline() {
     let trust = trust.to_str().unwrap();
     let (code, out) = offline(&["journal", "verify", "--export", dir, "--trust", trust]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("7 events, 1 seals, intact"), "{out}");
+    assert!(out.contains("9 events, 1 seals, intact"), "{out}");
     // openssl checks the seal's token over the sealed value.
     let seal: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(out_dir.join("seals.jsonl"))
@@ -429,7 +429,7 @@ fn an_exported_journal_and_an_event_proof_verify_offline() {
             .unwrap(),
     )
     .unwrap();
-    let tsr = out_dir.join("seals/6.tsr");
+    let tsr = out_dir.join("seals/8.tsr");
     let ossl = std::process::Command::new("openssl")
         .args(["ts", "-verify", "-token_in", "-in"])
         .arg(&tsr)
@@ -456,7 +456,7 @@ fn an_exported_journal_and_an_event_proof_verify_offline() {
             "--tenant",
             "0",
             "--event",
-            "3",
+            "4",
             "--out",
             proof.to_str().unwrap(),
         ],
@@ -465,7 +465,7 @@ fn an_exported_journal_and_an_event_proof_verify_offline() {
     let p = proof.to_str().unwrap();
     let (code, out) = offline(&["journal", "verify", "--proof", p, "--trust", trust]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("VALID: event 3 (INGEST)"), "{out}");
+    assert!(out.contains("VALID: event 4 (INGEST)"), "{out}");
     // A changed event no longer matches its proof.
     let mut forged: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
@@ -473,7 +473,7 @@ fn an_exported_journal_and_an_event_proof_verify_offline() {
     std::fs::write(&proof, serde_json::to_vec(&forged).unwrap()).unwrap();
     let (code, out) = offline(&["journal", "verify", "--proof", p, "--trust", trust]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("INVALID: event 3: its fields give"), "{out}");
+    assert!(out.contains("INVALID: event 4: its fields give"), "{out}");
     // A changed line in the export is found.
     let edited = events.replacen(r#""outcome":"OK""#, r#""outcome":"KO""#, 1);
     std::fs::write(out_dir.join("events.jsonl"), edited).unwrap();
@@ -484,7 +484,7 @@ fn an_exported_journal_and_an_event_proof_verify_offline() {
     let out = run(
         data.path(),
         &[
-            "journal", "prove", "--tenant", "0", "--event", "7", "--out", p,
+            "journal", "prove", "--tenant", "0", "--event", "9", "--out", p,
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");

@@ -83,6 +83,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/v1/tenants/{tenant}/operations/{operation}/atr",
             get(atr),
         )
+        .route(
+            "/api/v1/tenants/{tenant}/operations/{operation}/ack",
+            get(ack),
+        )
         .with_state(state)
 }
 
@@ -897,6 +901,40 @@ async fn operation(
         "has_atr": o.has_reply,
     }))
     .into_response())
+}
+
+/// The acknowledgement of a transfer: made when its manifest is read (at receipt for the
+/// as@lae intake), in the transfer's SEDA version.
+async fn ack(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: auth::Presented,
+    Path((tenant, op)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let path = format!("/api/v1/tenants/{tenant}/operations/{op}/ack");
+    let found = find_operation(&state, &method, &headers, &tenant, &op, &path).await?;
+    let (tenant, op) = (tenant_id(&tenant)?, operation_id(&op)?);
+    let archive = state.archive.clone();
+    let xml = blocking(move || Ok(archive.catalog().acknowledgement(&tenant, &op)?)).await?;
+    match (xml, found) {
+        (Some(xml), _) => Ok((
+            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+            xml,
+        )
+            .into_response()),
+        (None, Found::Operation(o)) if o.state == carnac_catalog::OperationState::Done => {
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no acknowledgement: the transfer's manifest could not be read (its ArchiveTransferReply says why)",
+            ))
+        }
+        (None, _) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            "the transfer's manifest is not read yet: its acknowledgement comes then",
+        )),
+    }
 }
 
 /// The reply is copied from the catalog to a temporary file (a short local copy: the catalog

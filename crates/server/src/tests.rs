@@ -226,6 +226,30 @@ async fn a_transfer_its_operation_and_its_reply() {
     assert!(content_type.unwrap().starts_with("application/xml"));
     assert!(body.contains("<ReplyCode>OK</ReplyCode>"));
 
+    // Its acknowledgement, in the transfer's SEDA version, naming the transfer.
+    let (status, ack, content_type) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/operations/{op}/ack"),
+            &tokens.producer,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    assert!(content_type.unwrap().starts_with("application/xml"));
+    assert!(
+        ack.contains("<Acknowledgement xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\">"),
+        "{ack}"
+    );
+    assert!(
+        ack.contains(&format!("<MessageIdentifier>ACK_{op}</MessageIdentifier>")),
+        "{ack}"
+    );
+    let f = tmp.path().join("ack.xml");
+    std::fs::write(&f, &ack).unwrap();
+    carnac_seda::schema::validate_seda(carnac_seda::SedaVersion::V2_1, &f)
+        .unwrap_or_else(|e| panic!("{e:?}\n{ack}"));
+
     // Another producer of the same tenant does not read it; its archivist does.
     let (status, _, _) = send(
         &app,
@@ -508,6 +532,12 @@ async fn the_role_matrix_of_every_endpoint() {
         (
             "GET",
             "/api/v1/tenants/{t}/operations/{op}/atr",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/operations/{op}/ack",
             "",
             vec![Archivist, Producer, ControlAuthority],
         ),
@@ -1544,17 +1574,18 @@ async fn pastell_bordereaux_with_their_profile_are_accepted() {
         ("pes-marche-bordereau.xml", None),
         ("fakeSeda-bordereau.xml", Some(4096)),
     ];
+    let archive_identifier = regex::Regex::new(
+        r"(?s)<Archive>\s*<ArchivalAgencyArchiveIdentifier>([^<]+)</ArchivalAgencyArchiveIdentifier>",
+    )
+    .unwrap();
     for (i, (name, chunk)) in cases.into_iter().enumerate() {
         let id = format!("PASTELL-{i}");
         let (bordereau, files) = pastell_transfer(name, &id);
         let (ack, atr) = pastell_sends(&app, &bordereau, &files, chunk).await;
         assert_eq!(reply_code(&atr), "000", "{name}:\n{atr}");
-        let archive_id = regex::Regex::new(
-            r"(?s)<Archive>\s*<ArchivalAgencyArchiveIdentifier>([^<]+)</ArchivalAgencyArchiveIdentifier>",
-        )
-        .unwrap()
-        .captures(&atr)
-        .unwrap_or_else(|| panic!("{name}: no archive identifier\n{atr}"))[1]
+        let archive_id = archive_identifier
+            .captures(&atr)
+            .unwrap_or_else(|| panic!("{name}: no archive identifier\n{atr}"))[1]
             .to_owned();
         // Both messages are valid SEDA 1.0.
         for xml in [&ack, &atr] {
@@ -1606,6 +1637,10 @@ async fn pastell_seda_2_1_gets_the_asalae_2_1_reply() {
         "</MessageIdentifier>",
         "</MessageIdentifier>\n    <ArchivalAgreement>ACCORD_PASTELL_21</ArchivalAgreement>",
     );
+    let archive_identifier = regex::Regex::new(
+        r"(?s)<DataObjectPackage>\s*<DescriptiveMetadata>\s*<ArchiveUnit[^>]*>\s*<Content>.*?<ArchivalAgencyArchiveUnitIdentifier>([^<]+)<",
+    )
+    .unwrap();
     for chunk in [None, Some(10_000)] {
         let bordereau = bordereau.replace(
             "22c2c40b-d2ff-4e45-a573-358edbc175a7</MessageIdentifier>",
@@ -1620,12 +1655,9 @@ async fn pastell_seda_2_1_gets_the_asalae_2_1_reply() {
             "{atr}"
         );
         assert!(flat.contains("<MessageRequestIdentifier>ATR_op-"), "{atr}");
-        let archive_id = regex::Regex::new(
-            r"(?s)<DataObjectPackage>\s*<DescriptiveMetadata>\s*<ArchiveUnit[^>]*>\s*<Content>.*?<ArchivalAgencyArchiveUnitIdentifier>([^<]+)<",
-        )
-        .unwrap()
-        .captures(&atr)
-        .unwrap_or_else(|| panic!("no archive identifier\n{atr}"))[1]
+        let archive_id = archive_identifier
+            .captures(&atr)
+            .unwrap_or_else(|| panic!("no archive identifier\n{atr}"))[1]
             .to_owned();
         for xml in [&ack, &atr] {
             let f = tmp.path().join("message.xml");

@@ -541,6 +541,8 @@ impl Archive {
         };
         if content_layout == checks::FileLayout::Attachments {
             checks::asalae_originating_agency(&mut m);
+        } else {
+            self.acknowledge(tenant, operation, version, &m.header)?;
         }
         spool
             .flush()
@@ -1348,5 +1350,53 @@ fn unwrap_container_error(e: std::io::Error) -> ContainerError {
             Err(other) => ContainerError::Corrupt(other.to_string()),
         },
         None => ContainerError::Corrupt("read failed".into()),
+    }
+}
+
+impl Archive {
+    /// The acknowledgement of a package, once its manifest is read (the as@lae intake writes
+    /// its own at receipt): the transfer's identifier and agencies as it names them, in its
+    /// SEDA version; recorded once, with its event (an ingest resumed after a stop does not
+    /// acknowledge twice).
+    fn acknowledge(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        version: SedaVersion,
+        header: &manifest::Header,
+    ) -> Result<(), ArchiveError> {
+        let at = self.now();
+        let named = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let ack = carnac_seda::asalae::Acknowledgement {
+            version,
+            identifier: format!("ACK_{operation}"),
+            date: at.clone(),
+            received_identifier: if header.message_identifier.trim().is_empty() {
+                "unknown".into()
+            } else {
+                header.message_identifier.trim().to_owned()
+            },
+            archival_agency: named(&header.archival_agency)
+                .unwrap_or_else(|| self.config.archival_agency.clone()),
+            transferring_agency: named(&header.transferring_agency)
+                .unwrap_or_else(|| "unknown".into()),
+            comment: "Votre transfert d'archives a été reçu et son bordereau lu ; il est contrôlé et vous recevrez sa réponse (ArchiveTransferReply).".into(),
+        };
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: "TRANSFER_ACKNOWLEDGED".into(),
+            outcome: Status::Ok,
+            time: at,
+            agent: "system".into(),
+            detail: serde_json::json!({
+                "acknowledgement": ack.identifier,
+                "message_identifier": ack.received_identifier,
+                "seda_version": version.as_str(),
+            }),
+        };
+        self.catalog
+            .acknowledge(tenant, operation, &ack.to_xml(), &event)?;
+        Ok(())
     }
 }
