@@ -244,17 +244,7 @@ pub fn read<R: BufRead>(input: R, sink: &mut dyn MetadataSink) -> Result<Manifes
                 && matches!(&event, Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"ArchiveUnit");
             let closes_unit = stack.len() == u.depth + 1 && matches!(&event, Event::End(_));
             if !starts_nested && !closes_unit {
-                match &event {
-                    Event::Start(_)
-                    | Event::End(_)
-                    | Event::Empty(_)
-                    | Event::Text(_)
-                    | Event::CData(_)
-                    | Event::GeneralRef(_) => {
-                        u.writer.write_event(event.borrow()).map_err(xml_err)?;
-                    }
-                    _ => {}
-                }
+                keep_in_unit(&mut u.writer, &event)?;
             }
         }
         match event {
@@ -419,6 +409,22 @@ pub fn read<R: BufRead>(input: R, sink: &mut dyn MetadataSink) -> Result<Manifes
         ));
     }
     Ok(m)
+}
+
+/// Writes what a unit's metadata keeps of an event: elements, text and references.
+pub(crate) fn keep_in_unit(
+    writer: &mut quick_xml::Writer<Vec<u8>>,
+    event: &Event<'_>,
+) -> Result<(), ManifestError> {
+    match event {
+        Event::Start(_)
+        | Event::End(_)
+        | Event::Empty(_)
+        | Event::Text(_)
+        | Event::CData(_)
+        | Event::GeneralRef(_) => writer.write_event(event.borrow()).map_err(xml_err),
+        _ => Ok(()),
+    }
 }
 
 fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, ManifestError> {

@@ -136,17 +136,7 @@ pub fn read<R: BufRead>(
                     if matches!(e.local_name().as_ref(), b"ArchiveObject" | b"Document"));
             let closes_unit = depth == u.depth + 1 && matches!(&event, Event::End(_));
             if !opens_nested && !closes_unit && depth > u.depth {
-                match &event {
-                    Event::Start(_)
-                    | Event::End(_)
-                    | Event::Empty(_)
-                    | Event::Text(_)
-                    | Event::CData(_)
-                    | Event::GeneralRef(_) => {
-                        u.writer.write_event(event.borrow()).map_err(xml_err)?;
-                    }
-                    _ => {}
-                }
+                crate::manifest::keep_in_unit(&mut u.writer, &event)?;
             }
         }
         match event {
