@@ -8,6 +8,19 @@ use std::path::{Path, PathBuf};
 /// Removes its scratch files whatever happens.
 pub(crate) struct Scratch(pub Vec<PathBuf>);
 
+impl Scratch {
+    /// Creates (or empties) scratch file `i`, open to write and read back.
+    pub fn create(&self, i: usize, what: &str) -> Result<std::fs::File, crate::ArchiveError> {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.0[i])
+            .map_err(|e| crate::ArchiveError::io(format!("creating {what}"), e))
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         for p in &self.0 {

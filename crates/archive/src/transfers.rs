@@ -119,12 +119,13 @@ impl Archive {
                 .map(|m| m.len())
                 .map_err(|e| ArchiveError::io(format!("reading {}", p.display()), e))
         };
-        let bytes = size(bordereau).map_err(refuse)?
+        let bordereau_bytes = size(bordereau).map_err(refuse)?;
+        let bytes = bordereau_bytes
             + match attachments {
                 Some(a) => size(a).map_err(refuse)?,
                 None => 0,
             };
-        if size(bordereau).map_err(refuse)? > self.config.max_manifest_size {
+        if bordereau_bytes > self.config.max_manifest_size {
             return Err(refuse(ArchiveError::Invalid(format!(
                 "the bordereau is larger than the limit of {} bytes",
                 self.config.max_manifest_size

@@ -160,7 +160,7 @@ impl ManifestError {
     }
 }
 
-fn xml_err(e: impl std::fmt::Display) -> ManifestError {
+pub(crate) fn xml_err(e: impl std::fmt::Display) -> ManifestError {
     ManifestError::NotXml(e.to_string())
 }
 
@@ -373,17 +373,7 @@ pub fn read<R: BufRead>(input: R, sink: &mut dyn MetadataSink) -> Result<Manifes
             Event::CData(ref t) => {
                 text.push_str(&String::from_utf8_lossy(t.as_ref()));
             }
-            Event::GeneralRef(ref r) => {
-                if let Some(c) = r.resolve_char_ref().map_err(xml_err)? {
-                    text.push(c);
-                } else {
-                    let name = r.decode().map_err(xml_err)?;
-                    match quick_xml::escape::resolve_xml_entity(&name) {
-                        Some(v) => text.push_str(v),
-                        None => return Err(ManifestError::UndefinedEntity(name.into_owned())),
-                    }
-                }
-            }
+            Event::GeneralRef(ref r) => push_reference(&mut text, r)?,
             Event::End(_) => {
                 close(
                     &mut stack,
@@ -400,14 +390,7 @@ pub fn read<R: BufRead>(input: R, sink: &mut dyn MetadataSink) -> Result<Manifes
         }
         buf.clear();
     }
-    if !seen_root {
-        return Err(ManifestError::NotXml("the document is empty".into()));
-    }
-    if !stack.is_empty() {
-        return Err(ManifestError::NotXml(
-            "the document ends inside an element".into(),
-        ));
-    }
+    check_ended(seen_root, stack.is_empty())?;
     Ok(m)
 }
 
@@ -427,7 +410,40 @@ pub(crate) fn keep_in_unit(
     }
 }
 
-fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, ManifestError> {
+/// A reference in text: a character, or one of the five predefined entities; any other
+/// entity is refused, never expanded.
+pub(crate) fn push_reference(
+    text: &mut String,
+    r: &quick_xml::events::BytesRef<'_>,
+) -> Result<(), ManifestError> {
+    if let Some(c) = r.resolve_char_ref().map_err(xml_err)? {
+        text.push(c);
+        return Ok(());
+    }
+    let name = r.decode().map_err(xml_err)?;
+    match quick_xml::escape::resolve_xml_entity(&name) {
+        Some(v) => {
+            text.push_str(v);
+            Ok(())
+        }
+        None => Err(ManifestError::UndefinedEntity(name.into_owned())),
+    }
+}
+
+/// The document had a root element and closed every element it opened.
+pub(crate) fn check_ended(seen_root: bool, all_closed: bool) -> Result<(), ManifestError> {
+    if !seen_root {
+        return Err(ManifestError::NotXml("the document is empty".into()));
+    }
+    if !all_closed {
+        return Err(ManifestError::NotXml(
+            "the document ends inside an element".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, ManifestError> {
     for a in e.attributes().with_checks(true) {
         let a = a.map_err(xml_err)?;
         if a.key.local_name().as_ref() == name {

@@ -20,7 +20,7 @@
 //! Hostile XML is refused as in SEDA 2: no DOCTYPE, no entity but the predefined ones.
 
 use crate::manifest::{
-    DataObject, Manifest, ManifestError, MetadataSink, ObjectKind, RuleRef, Unit,
+    DataObject, Manifest, ManifestError, MetadataSink, ObjectKind, RuleRef, Unit, attr, xml_err,
 };
 use carnac_model::referential::RuleCategory;
 use quick_xml::events::{BytesStart, Event};
@@ -68,20 +68,6 @@ pub fn access_restriction_duration(code: &str) -> Option<String> {
         .iter()
         .find(|(c, _)| *c == code.trim())
         .map(|(_, years)| years.map(|y| format!("P{y}Y")).unwrap_or_default())
-}
-
-fn xml_err(e: impl std::fmt::Display) -> ManifestError {
-    ManifestError::NotXml(e.to_string())
-}
-
-fn attr(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, ManifestError> {
-    for a in e.attributes().with_checks(true) {
-        let a = a.map_err(xml_err)?;
-        if a.key.local_name().as_ref() == name {
-            return Ok(Some(a.unescape_value().map_err(xml_err)?.trim().to_owned()));
-        }
-    }
-    Ok(None)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -274,17 +260,7 @@ pub fn read<R: BufRead>(
                 text.push_str(&t.xml10_content().map_err(xml_err)?);
             }
             Event::CData(ref t) => text.push_str(&String::from_utf8_lossy(t.as_ref())),
-            Event::GeneralRef(ref r) => {
-                if let Some(c) = r.resolve_char_ref().map_err(xml_err)? {
-                    text.push(c);
-                } else {
-                    let name = r.decode().map_err(xml_err)?;
-                    match quick_xml::escape::resolve_xml_entity(&name) {
-                        Some(v) => text.push_str(v),
-                        None => return Err(ManifestError::UndefinedEntity(name.into_owned())),
-                    }
-                }
-            }
+            Event::GeneralRef(ref r) => crate::manifest::push_reference(&mut text, r)?,
             Event::End(_) => close(
                 &mut stack,
                 &mut text,
@@ -299,14 +275,7 @@ pub fn read<R: BufRead>(
         }
         buf.clear();
     }
-    if !seen_root {
-        return Err(ManifestError::NotXml("the document is empty".into()));
-    }
-    if !stack.is_empty() {
-        return Err(ManifestError::NotXml(
-            "the document ends inside an element".into(),
-        ));
-    }
+    crate::manifest::check_ended(seen_root, stack.is_empty())?;
     // SEDA 1.0 names the originating agency in the description, where it is optional; the
     // transferring agency is then the producer, as as@lae reads it.
     m.header.originating_agency =

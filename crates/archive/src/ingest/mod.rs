@@ -364,13 +364,7 @@ impl Archive {
         let r = &mut exam.report;
 
         let manifest_tmp = &scratch.0[0];
-        let mut manifest_file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(manifest_tmp)
-            .map_err(|e| ArchiveError::io("creating the manifest scratch file", e))?;
+        let mut manifest_file = scratch.create(0, "the manifest scratch file")?;
         let max = self.config.max_manifest_size;
         let (mut container, entries, files, content_layout) = match source {
             Source::Package(file) => {
@@ -512,13 +506,7 @@ impl Archive {
                 );
             }
         }
-        let spool_file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&scratch.0[1])
-            .map_err(|e| ArchiveError::io("creating the metadata spool", e))?;
+        let spool_file = scratch.create(1, "the metadata spool")?;
         let mut spool = spool::Spool::new(spool_file);
         let read = match version {
             SedaVersion::V1_0 => carnac_seda::v1::read(reopen()?, &mut spool),
@@ -627,20 +615,8 @@ impl Archive {
             }
         }
         let mut examined: Vec<Option<store::Examined>> = vec![None; plan.objects.len()];
-        let mut zip_spool = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&scratch.0[2])
-            .map_err(|e| ArchiveError::io("creating the zip scratch file", e))?;
-        let mut again_spool = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&scratch.0[4])
-            .map_err(|e| ArchiveError::io("creating a scratch file", e))?;
+        let mut zip_spool = scratch.create(2, "the zip scratch file")?;
+        let mut again_spool = scratch.create(4, "a scratch file")?;
         let mut buf = vec![0u8; store::BUFFER];
         let total: u64 = entries
             .iter()
