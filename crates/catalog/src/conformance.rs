@@ -35,6 +35,7 @@ pub fn run(c: &dyn Catalog) {
     accounts(c);
     suspension(c);
     search(c);
+    search_beyond_window(c);
     queue(c);
 }
 
@@ -384,6 +385,172 @@ fn search(c: &dyn Catalog) {
             .expect("details")
             .is_none()
     );
+}
+
+/// More matches than the search sorts exactly: what is still exact (counts kept at commit
+/// for no criterion or an agency alone), what stops at the window, and paging to its end.
+fn search_beyond_window(c: &dyn Catalog) {
+    let window = SEARCH_WINDOW;
+    let many = window + 500;
+    let few = 300u64;
+    for (tenant, n) in [("conf-w", many + few), ("conf-w2", 40)] {
+        c.create_tenant(
+            &t(tenant),
+            tenant,
+            &event(tenant, &format!("op-{tenant}"), "TENANT_CREATE", Status::Ok),
+        )
+        .expect("tenant");
+        let operation = op(&format!("op-{tenant}-ingest"));
+        c.start_operation(
+            &t(tenant),
+            &operation,
+            "INGEST",
+            "2026-11-29T04:03:00Z",
+            "test",
+        )
+        .expect("start");
+        // AGM holds `many` units over four years; AGF `few`, the last of them without a
+        // start date and without an agency.
+        let mut units = (0..n).map(|i| {
+            let mut u = unit(&format!("{tenant}-{i:06}"), &[], &[]);
+            u.title = format!("lot {}", n - i);
+            u.keywords = vec![];
+            if i < many {
+                u.originating_agency = Some("AGM".into());
+                u.start_date = Some(format!("{}-03-01", 2000 + i % 4));
+                u.end_date = Some(format!("{}-03-31", 2000 + i % 4));
+                u.metadata = "<ArchiveUnit><Content><Description>registre commun</Description></Content></ArchiveUnit>".into();
+            } else if i + 1 < n {
+                u.originating_agency = Some("AGF".into());
+                u.start_date = Some("2010-01-01".into());
+            } else {
+                u.originating_agency = None;
+                u.start_date = None;
+            }
+            Ok(u)
+        });
+        c.commit_ingest(
+            &t(tenant),
+            IngestCommit {
+                operation: &operation,
+                groups: &mut std::iter::empty(),
+                objects: &mut std::iter::empty(),
+                offers: &["offer-1".to_owned()],
+                units: &mut units,
+                status: Status::Ok,
+                summary: json!({"status": "OK"}),
+                reply: &mut &b"<ATR/>"[..],
+                ended_at: "2026-11-29T04:03:01Z",
+                event: &event(tenant, &format!("op-{tenant}-ingest"), "INGEST", Status::Ok),
+            },
+        )
+        .expect("commit");
+    }
+    let w = t("conf-w");
+    let search = |q: UnitQuery| {
+        c.search_units(&w, &UnitQuery { limit: 20, ..q })
+            .expect("search")
+    };
+    let facet = |v: &str, count: u64| Facet {
+        value: v.into(),
+        count,
+    };
+    // No criterion: exact however many, facets over every unit (another tenant's not
+    // counted), pages in identifier order up to the window.
+    let all = search(UnitQuery::default());
+    assert_eq!((all.total, all.total_exact), (many + few, true));
+    assert_eq!(all.order, "identifier");
+    assert_eq!(
+        all.agencies,
+        vec![facet("AGM", many), facet("AGF", few - 1)]
+    );
+    assert_eq!(
+        all.years,
+        vec![
+            facet("2000", many / 4),
+            facet("2001", many / 4),
+            facet("2002", many / 4),
+            facet("2003", many / 4),
+            facet("2010", few - 1)
+        ]
+    );
+    assert_eq!(all.units[0].id.as_str(), "conf-w-000000");
+    let last = search(UnitQuery {
+        offset: window - 5,
+        ..Default::default()
+    });
+    assert_eq!(last.units.len(), 5, "pages stop at the window");
+    assert_eq!(
+        last.units[0].id.as_str(),
+        format!("conf-w-{:06}", window - 5)
+    );
+    // One agency beyond the window: exact too, in the agency index's (ingest) order.
+    let m = search(UnitQuery {
+        agency: Some("AGM".into()),
+        offset: 20,
+        ..Default::default()
+    });
+    assert_eq!(
+        (m.total, m.total_exact, m.order.as_str()),
+        (many, true, "index")
+    );
+    assert_eq!(m.agencies, vec![facet("AGM", many)]);
+    assert_eq!(m.years.len(), 4);
+    assert_eq!(m.units[0].id.as_str(), "conf-w-000020");
+    assert!(
+        m.units
+            .iter()
+            .all(|u| u.originating_agency.as_deref() == Some("AGM"))
+    );
+    // One agency within the window: every match sorted by title.
+    let f = search(UnitQuery {
+        agency: Some("AGF".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        (f.total, f.total_exact, f.order.as_str()),
+        (few - 1, true, "title")
+    );
+    assert_eq!(f.years, vec![facet("2010", few - 1)]);
+    assert_eq!(f.units[0].title, "lot 10");
+    assert_eq!(f.units[1].title, "lot 100");
+    // Words beyond the window: counted up to it, in ingest order.
+    let words = search(UnitQuery {
+        text: Some("registre".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        (words.total, words.total_exact, words.order.as_str()),
+        (window, false, "ingest")
+    );
+    assert_eq!(words.agencies, vec![facet("AGM", window)]);
+    assert_eq!(words.units[0].id.as_str(), "conf-w-000000");
+    // Dates beyond the window: counted up to it; within it, exact.
+    let dates = search(UnitQuery {
+        from: Some("2000-01-01".into()),
+        ..Default::default()
+    });
+    assert_eq!((dates.total, dates.total_exact), (window, false));
+    assert!(dates.units.iter().all(|u| u.start_date.is_some()));
+    let year = search(UnitQuery {
+        from: Some("2001-01-01".into()),
+        to: Some("2001-12-31".into()),
+        ..Default::default()
+    });
+    assert_eq!((year.total, year.total_exact), (many / 4, true));
+    assert_eq!(year.years, vec![facet("2001", many / 4)]);
+    // The other tenant's counts are its own.
+    let other = c
+        .search_units(
+            &t("conf-w2"),
+            &UnitQuery {
+                limit: 5,
+                ..Default::default()
+            },
+        )
+        .expect("search");
+    assert_eq!((other.total, other.total_exact), (40, true));
+    assert_eq!(other.agencies, vec![facet("AGM", 40)]);
 }
 
 fn account(login: &str, role: Role, tenants: &[&str]) -> Account {

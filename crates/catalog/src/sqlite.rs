@@ -348,6 +348,44 @@ CREATE TABLE acknowledgements (
 INSERT INTO acknowledgements (tenant, operation, xml)
     SELECT tenant, operation, acknowledgement FROM intake_messages;
 "#,
+    // Searches by dates read what counting and facets need (agency, start year) from the
+    // index on the last known day itself, without reaching each unit's row.
+    // How many units each tenant has by originating agency and start year, kept by triggers
+    // in the transaction that adds or removes a unit: a search with no criterion but an
+    // agency counts and facets every unit from these few rows, exactly, instead of reading
+    // a million. '' stands for "none" (keys cannot be NULL).
+    r#"
+DROP INDEX units_reach;
+CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date), start_date, originating_agency);
+CREATE TABLE unit_counts (
+    tenant TEXT NOT NULL,
+    agency TEXT NOT NULL,
+    year TEXT NOT NULL,
+    n INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (tenant, agency, year)
+) STRICT, WITHOUT ROWID;
+INSERT INTO unit_counts (tenant, agency, year, n)
+    SELECT tenant, COALESCE(originating_agency, ''), COALESCE(substr(start_date, 1, 4), ''), COUNT(*)
+    FROM units GROUP BY 1, 2, 3;
+CREATE TRIGGER unit_counts_insert AFTER INSERT ON units BEGIN
+    INSERT INTO unit_counts (tenant, agency, year, n)
+    VALUES (NEW.tenant, COALESCE(NEW.originating_agency, ''), COALESCE(substr(NEW.start_date, 1, 4), ''), 1)
+    ON CONFLICT (tenant, agency, year) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER unit_counts_delete AFTER DELETE ON units BEGIN
+    UPDATE unit_counts SET n = n - 1
+    WHERE tenant = OLD.tenant AND agency = COALESCE(OLD.originating_agency, '')
+      AND year = COALESCE(substr(OLD.start_date, 1, 4), '');
+END;
+CREATE TRIGGER unit_counts_update AFTER UPDATE OF tenant, originating_agency, start_date ON units BEGIN
+    UPDATE unit_counts SET n = n - 1
+    WHERE tenant = OLD.tenant AND agency = COALESCE(OLD.originating_agency, '')
+      AND year = COALESCE(substr(OLD.start_date, 1, 4), '');
+    INSERT INTO unit_counts (tenant, agency, year, n)
+    VALUES (NEW.tenant, COALESCE(NEW.originating_agency, ''), COALESCE(substr(NEW.start_date, 1, 4), ''), 1)
+    ON CONFLICT (tenant, agency, year) DO UPDATE SET n = n + 1;
+END;
+"#,
 ];
 
 fn insert_queued(
@@ -390,6 +428,48 @@ pub struct SqliteCatalog {
     next_reader: std::sync::atomic::AtomicUsize,
     /// Events waiting for the next group commit (`append_events`).
     group: Mutex<Group>,
+    /// The thread that checkpoints the write-ahead log (file catalogs only); it stops when
+    /// the sender is dropped with the catalog.
+    checkpointer: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl Drop for SqliteCatalog {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.checkpointer.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// How often the write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Checkpoints the log beside the writer: left to SQLite, the commit that crosses its
+/// threshold copies the log and syncs the database file itself, and every request waiting
+/// for that commit (each request's journal event) waits for the checkpoint too. A passive
+/// checkpoint from another connection never blocks the writer or readers.
+fn checkpoint_in_background(
+    path: &Path,
+) -> Result<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>), CatalogError> {
+    let conn = Connection::open(path).map_err(storage)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(storage)?;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("catalog-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "catalog checkpoint failed; tried again later");
+                }
+            }
+            // The last connection to close checkpoints what is left.
+        })
+        .map_err(|e| CatalogError::Storage(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok((stop, thread))
 }
 
 /// The state of the group commit of journal events.
@@ -421,6 +501,11 @@ impl SqliteCatalog {
     pub fn open(path: &Path) -> Result<SqliteCatalog, CatalogError> {
         let conn = Connection::open(path).map_err(storage)?;
         let mut catalog = Self::setup(conn)?;
+        catalog
+            .lock()
+            .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(storage)?;
+        catalog.checkpointer = Some(checkpoint_in_background(path)?);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
                 path,
@@ -431,8 +516,11 @@ impl SqliteCatalog {
             reader
                 .busy_timeout(std::time::Duration::from_secs(30))
                 .map_err(storage)?;
+            // Requests' queries read pages through a shared memory map rather than copying
+            // them into each connection's small cache: at a million units this halves the
+            // time of a search (SQLite caps the map at its compiled maximum, 2 GB).
             reader
-                .execute_batch("PRAGMA query_only = ON;")
+                .execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 2147418112;")
                 .map_err(storage)?;
             catalog.readers.push(Mutex::new(reader));
         }
@@ -477,6 +565,7 @@ impl SqliteCatalog {
             conn: Mutex::new(conn),
             readers: Vec::new(),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
+            checkpointer: None,
             group: Mutex::new(Group::default()),
         })
     }
@@ -1020,6 +1109,57 @@ fn digest_of(algorithm: &str, hex: String) -> Result<Digest, CatalogError> {
     })
 }
 
+/// Facets from counts by value: agencies most first, years in order; at most 100.
+fn facets<'a>(counts: impl Iterator<Item = (&'a str, u64)>, by_count: bool) -> Vec<Facet> {
+    let mut facets: Vec<Facet> = counts
+        .map(|(v, count)| Facet {
+            value: v.to_owned(),
+            count,
+        })
+        .collect();
+    if by_count {
+        facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    } else {
+        facets.sort_by(|a, b| a.value.cmp(&b.value));
+    }
+    facets.truncate(100);
+    facets
+}
+
+/// The summaries of a page of units, read by rowid in the page's order.
+fn summaries(conn: &Connection, page: &[i64]) -> Result<Vec<UnitSummary>, CatalogError> {
+    let mut one = conn
+        .prepare_cached(
+            "SELECT id, title, description_level, start_date, end_date, originating_agency
+             FROM units WHERE rowid = ?1",
+        )
+        .map_err(storage)?;
+    page.iter()
+        .map(|rowid| {
+            let (id, title, description_level, start_date, end_date, originating_agency) = one
+                .query_row([rowid], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .map_err(storage)?;
+            Ok(UnitSummary {
+                id: parse_id("unit id", id)?,
+                title,
+                description_level,
+                start_date,
+                end_date,
+                originating_agency,
+            })
+        })
+        .collect()
+}
+
 fn parse_id<T: std::str::FromStr>(what: &str, s: String) -> Result<T, CatalogError>
 where
     T::Err: std::fmt::Display,
@@ -1339,6 +1479,84 @@ impl Catalog for SqliteCatalog {
             .and_then(|t| crate::search::fts_query(t, Some("title")));
         let mut fts: Vec<String> = text.into_iter().chain(title).collect();
         let ranked = !fts.is_empty();
+        let conn = self.read();
+        // No criterion but perhaps an agency: the counts kept at commit give the exact total
+        // and facets at once, and when the matches are more than the window sorts, the page
+        // is read straight from an index.
+        let counted = !ranked
+            && q.keyword.is_none()
+            && q.from.is_none()
+            && q.to.is_none()
+            && q.agency.as_deref() != Some("");
+        if counted {
+            let mut by_agency: HashMap<String, u64> = HashMap::new();
+            let mut by_year: HashMap<String, u64> = HashMap::new();
+            let mut total = 0u64;
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT agency, year, n FROM unit_counts WHERE tenant = ?1 AND n > 0",
+                )
+                .map_err(storage)?;
+            let mut rows = st.query([tenant.as_str()]).map_err(storage)?;
+            while let Some(r) = rows.next().map_err(storage)? {
+                let (agency, year, n): (String, String, i64) = (
+                    r.get(0).map_err(storage)?,
+                    r.get(1).map_err(storage)?,
+                    r.get(2).map_err(storage)?,
+                );
+                if q.agency.as_ref().is_some_and(|a| *a != agency) {
+                    continue;
+                }
+                let n = n as u64;
+                total += n;
+                if !agency.is_empty() {
+                    *by_agency.entry(agency).or_default() += n;
+                }
+                if !year.is_empty() {
+                    *by_year.entry(year).or_default() += n;
+                }
+            }
+            if total > EXACT_UP_TO {
+                let end = q.offset.saturating_add(q.limit).min(EXACT_UP_TO);
+                let limit = end.saturating_sub(q.offset) as i64;
+                let offset = q.offset.min(EXACT_UP_TO) as i64;
+                let page: Vec<i64> = match &q.agency {
+                    None => conn
+                        .prepare_cached(
+                            "SELECT rowid FROM units WHERE tenant = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+                        )
+                        .map_err(storage)?
+                        .query_map(params![tenant.as_str(), limit, offset], |r| r.get(0))
+                        .map_err(storage)?
+                        .collect::<Result<_, _>>()
+                        .map_err(storage)?,
+                    Some(agency) => conn
+                        .prepare_cached(
+                            "SELECT rowid FROM units INDEXED BY units_agency
+                             WHERE tenant = ?1 AND originating_agency = ?2
+                             ORDER BY rowid LIMIT ?3 OFFSET ?4",
+                        )
+                        .map_err(storage)?
+                        .query_map(params![tenant.as_str(), agency, limit, offset], |r| r.get(0))
+                        .map_err(storage)?
+                        .collect::<Result<_, _>>()
+                        .map_err(storage)?,
+                };
+                return Ok(UnitPage {
+                    total,
+                    total_exact: true,
+                    order: if q.agency.is_none() {
+                        "identifier"
+                    } else {
+                        "index"
+                    }
+                    .into(),
+                    units: summaries(&conn, &page)?,
+                    agencies: facets(by_agency.iter().map(|(v, n)| (v.as_str(), *n)), true),
+                    years: facets(by_year.iter().map(|(v, n)| (v.as_str(), *n)), false),
+                });
+            }
+        }
         // The agency and keyword are exact tags of the text index: the index finds their
         // units from its posting lists (and intersects them with words) faster than any
         // join could.
@@ -1353,6 +1571,11 @@ impl Catalog for SqliteCatalog {
             from = "unit_text f CROSS JOIN units u ON u.rowid = f.rowid".to_owned();
             conditions.push("f.unit_text MATCH ?".into());
             args.push(fts.join(" AND ").into());
+        } else if q.from.is_some() {
+            // By dates alone, the index on the last known day finds the matches first when
+            // `from` is given: every unit it reaches from there up to `to` matches, while
+            // the index on start dates would first walk every unit ended before `from`.
+            from = "units u INDEXED BY units_reach".to_owned();
         }
         if let Some(d) = &q.from {
             conditions.push("COALESCE(u.end_date, u.start_date) >= ?".into());
@@ -1365,7 +1588,6 @@ impl Catalog for SqliteCatalog {
             args.push(d.clone().into());
         }
         let filtered = format!("FROM {from} WHERE {}", conditions.join(" AND "));
-        let conn = self.read();
         // One evaluation of the query for count, facets and (exact) order: the first
         // EXACT_UP_TO + 1 matches, a few small columns each, sorted and counted here. Beyond
         // EXACT_UP_TO, the count and facets stop there and the order is the index's, so that
@@ -1385,9 +1607,10 @@ impl Catalog for SqliteCatalog {
         // Relevance (from the words only: the tags weigh nothing) costs as much as the rest of
         // the pass, and titles are read only to sort by them: both are read only when the order
         // will be exact. The text index tells that in a few milliseconds when it drives (its
-        // matches in any tenant bound the tenant's); else, or rarely when the other criteria
-        // narrowed its matches, a second pass reads them.
-        let index_exact = indexed
+        // matches in any tenant bound the tenant's); else (by dates, a first pass reads the
+        // date index alone), or rarely when the other criteria narrowed its matches, a
+        // second pass reads them.
+        let sure = indexed
             && {
                 let n: i64 = conn
                 .prepare_cached(&format!(
@@ -1405,10 +1628,14 @@ impl Catalog for SqliteCatalog {
             } else {
                 "0.0"
             };
-            let title = if sorting && !ranked { "u.title" } else { "''" };
+            let (id, title) = if sorting && !ranked {
+                ("u.id", "u.title")
+            } else {
+                ("''", "''")
+            };
             let mut st = conn
                 .prepare_cached(&format!(
-                    "SELECT u.rowid, {rank}, u.id, {title}, u.originating_agency, substr(u.start_date, 1, 4)
+                    "SELECT u.rowid, {rank}, {id}, {title}, u.originating_agency, substr(u.start_date, 1, 4)
                      {filtered} {natural} LIMIT {}",
                     EXACT_UP_TO + 1
                 ))
@@ -1427,62 +1654,24 @@ impl Catalog for SqliteCatalog {
             .collect::<Result<_, _>>()
             .map_err(storage)
         };
-        let sure = index_exact || !indexed;
         let mut hits = pass(sure)?;
         if !sure && hits.len() as u64 <= EXACT_UP_TO {
             hits = pass(true)?;
         }
         let exact = hits.len() as u64 <= EXACT_UP_TO;
         hits.truncate(EXACT_UP_TO as usize);
-        let facet = |value: &dyn Fn(&Hit) -> Option<&str>, by_count: bool| -> Vec<Facet> {
+        let count = |value: &dyn Fn(&Hit) -> Option<&str>| -> HashMap<&str, u64> {
             let mut counts: HashMap<&str, u64> = HashMap::new();
             for h in &hits {
                 if let Some(v) = value(h) {
                     *counts.entry(v).or_default() += 1;
                 }
             }
-            let mut facets: Vec<Facet> = counts
-                .into_iter()
-                .map(|(v, count)| Facet {
-                    value: v.to_owned(),
-                    count,
-                })
-                .collect();
-            if by_count {
-                facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-            } else {
-                facets.sort_by(|a, b| a.value.cmp(&b.value));
-            }
-            facets.truncate(100);
-            facets
+            counts
         };
-        let agencies = facet(&|h: &Hit| h.agency.as_deref(), true);
-        let years = facet(&|h: &Hit| h.year.as_deref(), false);
+        let agencies = facets(count(&|h: &Hit| h.agency.as_deref()).into_iter(), true);
+        let years = facets(count(&|h: &Hit| h.year.as_deref()).into_iter(), false);
         let total = hits.len() as u64;
-        let (limit, offset) = (
-            q.limit.min(i64::MAX as u64) as i64,
-            q.offset.min(i64::MAX as u64) as i64,
-        );
-        let columns =
-            "u.id, u.title, u.description_level, u.start_date, u.end_date, u.originating_agency";
-        type SummaryRow = (
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let summary = |r: &rusqlite::Row<'_>| -> rusqlite::Result<SummaryRow> {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        };
         // Sorted here when exact; beyond, the order the matches came in (pages stop at
         // EXACT_UP_TO). Then the page's rows are read by rowid.
         let order_name = match (exact, ranked) {
@@ -1500,37 +1689,15 @@ impl Catalog for SqliteCatalog {
         };
         let page: Vec<i64> = hits
             .iter()
-            .skip(offset as usize)
-            .take(limit as usize)
+            .skip(q.offset.min(usize::MAX as u64) as usize)
+            .take(q.limit.min(usize::MAX as u64) as usize)
             .map(|h| h.rowid)
             .collect();
-        let mut rows = Vec::with_capacity(page.len());
-        let mut one = conn
-            .prepare_cached(&format!("SELECT {columns} FROM units u WHERE u.rowid = ?1"))
-            .map_err(storage)?;
-        for rowid in page {
-            rows.push(one.query_row([rowid], summary).map_err(storage)?);
-        }
-        let units = rows
-            .into_iter()
-            .map(
-                |(id, title, description_level, start_date, end_date, originating_agency)| {
-                    Ok(UnitSummary {
-                        id: parse_id("unit id", id)?,
-                        title,
-                        description_level,
-                        start_date,
-                        end_date,
-                        originating_agency,
-                    })
-                },
-            )
-            .collect::<Result<Vec<_>, CatalogError>>()?;
         Ok(UnitPage {
             total,
             total_exact: exact,
             order: order_name.into(),
-            units,
+            units: summaries(&conn, &page)?,
             agencies,
             years,
         })
@@ -3069,7 +3236,11 @@ mod tests {
                 },
             )
             .unwrap();
-        assert_eq!((all.total_exact, all.order.as_str()), (false, "identifier"));
+        // Without criteria, the counts kept at commit make the total exact all the same.
+        assert_eq!(
+            (all.total, all.total_exact, all.order.as_str()),
+            (n, true, "identifier")
+        );
         assert_eq!(all.units[0].id.as_str(), "u000000");
         // A narrower search is exact, in relevance or title order.
         let narrow = cat
@@ -3100,5 +3271,29 @@ mod tests {
             (agency.total, agency.total_exact, agency.order.as_str()),
             (n / 3, true, "title")
         );
+        // The kept counts follow units removed or changed (elimination will), in the same
+        // statement's transaction, and always equal a recount.
+        let conn = cat.lock();
+        conn.execute_batch(
+            "DELETE FROM units WHERE id IN ('u000001', 'u000004');
+             UPDATE units SET originating_agency = NULL, start_date = '1999-12-31' WHERE id = 'u000002';",
+        )
+        .unwrap();
+        let read = |sql: &str| -> Vec<(String, String, i64)> {
+            conn.prepare(sql)
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let kept = read("SELECT agency, year, n FROM unit_counts WHERE n > 0 ORDER BY 1, 2");
+        let recount = read(
+            "SELECT COALESCE(originating_agency, ''), COALESCE(substr(start_date, 1, 4), ''), COUNT(*)
+             FROM units GROUP BY 1, 2 ORDER BY 1, 2",
+        );
+        assert_eq!(kept, recount);
+        assert!(kept.contains(&("".into(), "1999".into(), 1)));
+        assert!(kept.contains(&("AG1".into(), "2020".into(), (n / 3) as i64 - 2)));
     }
 }
