@@ -350,10 +350,11 @@ INSERT INTO acknowledgements (tenant, operation, xml)
 "#,
     // Searches by dates read what counting and facets need (agency, start year) from the
     // index on the last known day itself, without reaching each unit's row.
-    // How many units each tenant has by originating agency and start year, kept by triggers
-    // in the transaction that adds or removes a unit: a search with no criterion but an
-    // agency counts and facets every unit from these few rows, exactly, instead of reading
-    // a million. '' stands for "none" (keys cannot be NULL).
+    // How many units each tenant has by originating agency and start year, kept in the
+    // transaction that adds (the ingest's commit, in bulk) or removes or changes (triggers)
+    // a unit: a search with no criterion but an agency counts and facets every unit from
+    // these few rows, exactly, instead of reading a million. '' stands for "none" (keys
+    // cannot be NULL).
     r#"
 DROP INDEX units_reach;
 CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date), start_date, originating_agency);
@@ -367,11 +368,6 @@ CREATE TABLE unit_counts (
 INSERT INTO unit_counts (tenant, agency, year, n)
     SELECT tenant, COALESCE(originating_agency, ''), COALESCE(substr(start_date, 1, 4), ''), COUNT(*)
     FROM units GROUP BY 1, 2, 3;
-CREATE TRIGGER unit_counts_insert AFTER INSERT ON units BEGIN
-    INSERT INTO unit_counts (tenant, agency, year, n)
-    VALUES (NEW.tenant, COALESCE(NEW.originating_agency, ''), COALESCE(substr(NEW.start_date, 1, 4), ''), 1)
-    ON CONFLICT (tenant, agency, year) DO UPDATE SET n = n + 1;
-END;
 CREATE TRIGGER unit_counts_delete AFTER DELETE ON units BEGIN
     UPDATE unit_counts SET n = n - 1
     WHERE tenant = OLD.tenant AND agency = COALESCE(OLD.originating_agency, '')
@@ -2639,8 +2635,22 @@ impl Catalog for SqliteCatalog {
                 let mut text_st = tx
                     .prepare_cached("INSERT INTO unit_text (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)")
                     .map_err(storage)?;
+                // Counted here and written once at the end: a per-row trigger would dirty the
+                // same few pages for every unit, and a transaction of 100,000 units, which
+                // spills its pages to the log as it goes, wrote them again and again (twice
+                // the time of the whole commit).
+                let mut counts: HashMap<(String, String), i64> = HashMap::new();
                 for unit in c.units {
                     let u = unit?;
+                    *counts
+                        .entry((
+                            u.originating_agency.clone().unwrap_or_default(),
+                            u.start_date
+                                .as_deref()
+                                .map(|d| d.chars().take(4).collect())
+                                .unwrap_or_default(),
+                        ))
+                        .or_default() += 1;
                     unit_st
                         .execute(params![
                             t,
@@ -2675,6 +2685,15 @@ impl Catalog for SqliteCatalog {
                         group_st.execute(params![t, u.id.as_str(), g.as_str()]).map_err(storage)?;
                     }
                     parents.extend(u.parents.iter().map(|p| (u.id.clone(), p.clone())));
+                }
+                let mut count_st = tx
+                    .prepare_cached(
+                        "INSERT INTO unit_counts (tenant, agency, year, n) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (tenant, agency, year) DO UPDATE SET n = n + excluded.n",
+                    )
+                    .map_err(storage)?;
+                for ((agency, year), n) in counts {
+                    count_st.execute(params![t, agency, year, n]).map_err(storage)?;
                 }
             }
             {

@@ -419,6 +419,12 @@ async fn chunk(
                 "no such chunk session for this account",
             )
         };
+        // One chunk of a session at a time from here to the end: two chunks arriving together
+        // must not both find every chunk there and both complete the transfer. The lock goes
+        // with the file handle; a chunk that waited behind the one that completed the session
+        // finds it gone.
+        let lock = std::fs::File::open(dir.join("session.json")).map_err(|_| unknown())?;
+        lock.lock().map_err(internal)?;
         let record = std::fs::read(dir.join("session.json")).map_err(|_| unknown())?;
         let mut record: ChunkSession =
             serde_json::from_slice(&record).map_err(|e| internal(e.into()))?;

@@ -1430,11 +1430,21 @@ fn pastell_get(uri: &str) -> Request<Body> {
 
 /// Sends a transfer as Pastell does (whole, or in chunks of `chunk` bytes), then polls the
 /// acknowledgement and the reply until the reply comes; gives the reply.
+/// How a test client sends the attachments: whole, in chunks of a size one after the other (as
+/// Pastell does), or in a number of chunks all at the same time (as a client sending in
+/// parallel would).
+#[derive(Clone, Copy, Debug)]
+enum Sending {
+    Whole,
+    Chunks(usize),
+    ChunksAtOnce(usize),
+}
+
 async fn pastell_sends(
     app: &Router,
     bordereau: &str,
     files: &[(String, Vec<u8>)],
-    chunk: Option<usize>,
+    sending: Sending,
 ) -> (String, String) {
     let origin = regex::Regex::new(r"(?s)<TransferringAgency>\s*<Identif\w+>([^<]*)<")
         .unwrap()
@@ -1447,8 +1457,8 @@ async fn pastell_sends(
         .unwrap()[1]
         .to_owned();
     let archive = targz(files);
-    let (status, body, _) = match chunk {
-        None => {
+    let (status, body, _) = match sending {
+        Sending::Whole => {
             send(
                 app,
                 pastell_post(
@@ -1461,7 +1471,7 @@ async fn pastell_sends(
             )
             .await
         }
-        Some(size) => {
+        Sending::Chunks(_) | Sending::ChunksAtOnce(_) => {
             let (status, body, _) = send(
                 app,
                 pastell_post(
@@ -1477,33 +1487,55 @@ async fn pastell_sends(
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             let session = v["chunk_session_identifier"].as_str().unwrap().to_owned();
             let security = v["chunk_security_identifier"].as_str().unwrap().to_owned();
+            let size = match sending {
+                Sending::ChunksAtOnce(count) => archive.len().div_ceil(count),
+                Sending::Chunks(size) => size,
+                Sending::Whole => unreachable!("sent whole above"),
+            };
             let chunks: Vec<&[u8]> = archive.chunks(size).collect();
             let n = chunks.len().to_string();
-            let mut last = None;
-            for (i, c) in chunks.iter().enumerate() {
-                let index = (i + 1).to_string();
-                let r = send(
-                    app,
-                    pastell_post(
-                        "/restservices/sedaAttachmentsChunkFiles",
-                        multipart(&[
-                            ("chunk_content", Some("archive.tar.gz"), c),
-                            ("session_identifier", None, session.as_bytes()),
-                            ("security_identifier", None, security.as_bytes()),
-                            ("number_of_files", None, b"1"),
-                            ("file_index", None, b"1"),
-                            ("file_name", None, b"archive.tar.gz"),
-                            ("compression_algorithm", None, b"TARGZ"),
-                            ("number_of_chunks", None, n.as_bytes()),
-                            ("chunk_index", None, index.as_bytes()),
-                        ]),
-                    ),
+            let requests = chunks.iter().enumerate().map(|(i, c)| {
+                pastell_post(
+                    "/restservices/sedaAttachmentsChunkFiles",
+                    multipart(&[
+                        ("chunk_content", Some("archive.tar.gz"), c),
+                        ("session_identifier", None, session.as_bytes()),
+                        ("security_identifier", None, security.as_bytes()),
+                        ("number_of_files", None, b"1"),
+                        ("file_index", None, b"1"),
+                        ("file_name", None, b"archive.tar.gz"),
+                        ("compression_algorithm", None, b"TARGZ"),
+                        ("number_of_chunks", None, n.as_bytes()),
+                        ("chunk_index", None, (i + 1).to_string().as_bytes()),
+                    ]),
                 )
-                .await;
-                assert_eq!(r.0, StatusCode::OK, "chunk {index}: {}", r.1);
-                last = Some(r);
+            });
+            let replies = if matches!(sending, Sending::ChunksAtOnce(_)) {
+                let mut tasks = tokio::task::JoinSet::new();
+                for (i, request) in requests.enumerate() {
+                    let app = app.clone();
+                    tasks.spawn(async move { (i, send(&app, request).await) });
+                }
+                let mut replies = tasks.join_all().await;
+                replies.sort_by_key(|(i, _)| *i);
+                replies.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
+            } else {
+                let mut replies = Vec::new();
+                for request in requests {
+                    replies.push(send(app, request).await);
+                }
+                replies
+            };
+            for (i, r) in replies.iter().enumerate() {
+                assert_eq!(r.0, StatusCode::OK, "chunk {}: {}", i + 1, r.1);
             }
-            last.unwrap()
+            // Exactly one chunk completes the transfer, whatever the order they came in.
+            let mut completing: Vec<_> = replies
+                .into_iter()
+                .filter(|r| !r.1.contains("chunk_received"))
+                .collect();
+            assert_eq!(completing.len(), 1, "{completing:?}");
+            completing.pop().unwrap()
         }
     };
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1564,15 +1596,15 @@ async fn pastell_bordereaux_with_their_profile_are_accepted() {
     let cases = [
         (
             "actes-generique-bordereau-seda1.0-Profil_ACTES_AP_v3.xml",
-            None,
+            Sending::Whole,
         ),
         (
             "helios-generique-bordereau-seda1.0-Profil_PES_AP_v3.xml",
-            Some(1000),
+            Sending::ChunksAtOnce(16),
         ),
-        ("dossier-marche-bordereau.xml", Some(64 * 1024)),
-        ("pes-marche-bordereau.xml", None),
-        ("fakeSeda-bordereau.xml", Some(4096)),
+        ("dossier-marche-bordereau.xml", Sending::Chunks(64 * 1024)),
+        ("pes-marche-bordereau.xml", Sending::Whole),
+        ("fakeSeda-bordereau.xml", Sending::Chunks(4096)),
     ];
     let archive_identifier = regex::Regex::new(
         r"(?s)<Archive>\s*<ArchivalAgencyArchiveIdentifier>([^<]+)</ArchivalAgencyArchiveIdentifier>",
@@ -1641,15 +1673,18 @@ async fn pastell_seda_2_1_gets_the_asalae_2_1_reply() {
         r"(?s)<DataObjectPackage>\s*<DescriptiveMetadata>\s*<ArchiveUnit[^>]*>\s*<Content>.*?<ArchivalAgencyArchiveUnitIdentifier>([^<]+)<",
     )
     .unwrap();
-    for chunk in [None, Some(10_000)] {
+    for chunk in [Sending::Whole, Sending::Chunks(10_000)] {
         let bordereau = bordereau.replace(
             "22c2c40b-d2ff-4e45-a573-358edbc175a7</MessageIdentifier>",
-            &format!("22c2c40b-{}</MessageIdentifier>", chunk.is_some()),
+            &format!(
+                "22c2c40b-{}</MessageIdentifier>",
+                matches!(chunk, Sending::Chunks(_))
+            ),
         );
         let (ack, atr) = pastell_sends(&app, &bordereau, &files, chunk).await;
         assert_eq!(reply_code(&atr), "000", "{atr}");
         let flat = roxml_flat(&atr);
-        let id = format!("22c2c40b-{}", chunk.is_some());
+        let id = format!("22c2c40b-{}", matches!(chunk, Sending::Chunks(_)));
         assert!(
             flat.contains(&format!("<MessageIdentifier>{id}</MessageIdentifier>")),
             "{atr}"
@@ -1692,7 +1727,7 @@ async fn pastell_bordereaux_with_problems_are_refused_with_every_reason() {
     let bordereau = bordereau.replace("FRPROD001", "INCONNU");
     files[0].1.push(b'!');
     files.pop();
-    let (_, atr) = pastell_sends(&app, &bordereau, &files, Some(2048)).await;
+    let (_, atr) = pastell_sends(&app, &bordereau, &files, Sending::Chunks(2048)).await;
     assert_ne!(reply_code(&atr), "000", "{atr}");
     for reason in [
         "CHECK_AGENT.UNKNOWN",
@@ -1715,7 +1750,7 @@ async fn pastell_bordereaux_with_problems_are_refused_with_every_reason() {
     assert!(body.contains("cannot be read"), "{body}");
     // The same transfer twice: the second is refused.
     let (bordereau, files) = pastell_transfer("fakeSeda-bordereau.xml", "FAKE-TWICE");
-    let _ = pastell_sends(&app, &bordereau, &files, None).await;
+    let _ = pastell_sends(&app, &bordereau, &files, Sending::Whole).await;
     let (status, body, _) = send(
         &app,
         pastell_post(
