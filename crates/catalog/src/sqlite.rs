@@ -3152,6 +3152,55 @@ mod tests {
         assert_eq!(v, super::MIGRATIONS.len() as i64);
     }
 
+    /// A catalog made before the search's counts and narrow copy (schema 12) gets both
+    /// from the units it holds when it is opened.
+    #[test]
+    fn units_of_schema_12_are_counted_and_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        {
+            let cat = super::SqliteCatalog::open(&path).unwrap();
+            crate::conformance::run(&cat);
+            cat.lock()
+                .execute_batch(
+                    "DROP TRIGGER unit_derived_delete; DROP TRIGGER unit_derived_update;
+                     DROP TABLE unit_counts; DROP TABLE unit_facets; DROP INDEX units_reach;
+                     CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
+                     PRAGMA user_version = 12;",
+                )
+                .unwrap();
+        }
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        let conn = cat.lock();
+        let read = |sql: &str| -> Vec<(String, String, i64)> {
+            conn.prepare(sql)
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let kept = read("SELECT tenant || '/' || agency, year, n FROM unit_counts ORDER BY 1, 2");
+        assert!(kept.iter().map(|k| k.2).sum::<i64>() > 2_000, "{kept:?}");
+        assert_eq!(
+            kept,
+            read(
+                "SELECT tenant || '/' || COALESCE(originating_agency, ''), COALESCE(substr(start_date, 1, 4), ''), COUNT(*)
+                 FROM units GROUP BY 1, 2 ORDER BY 1, 2"
+            )
+        );
+        let sql = |table: &str, key: &str| {
+            format!(
+                "SELECT tenant || {key}, COALESCE(originating_agency, '') || COALESCE(start_date, '') || COALESCE(end_date, ''), 0
+                 FROM {table} ORDER BY {key}"
+            )
+        };
+        assert_eq!(
+            read(&sql("unit_facets", "unit")),
+            read(&sql("units", "rowid"))
+        );
+    }
+
     /// Events appended from many threads at once (group commit): every one is kept, once,
     /// in one unbroken chain.
     #[test]
