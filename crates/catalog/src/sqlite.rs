@@ -348,17 +348,16 @@ CREATE TABLE acknowledgements (
 INSERT INTO acknowledgements (tenant, operation, xml)
     SELECT tenant, operation, acknowledgement FROM intake_messages;
 "#,
-    // Searches by dates read what counting and facets need (agency, start year) from the
-    // index on the last known day itself, without reaching each unit's row.
-    // How many units each tenant has by originating agency and start year, kept in the
-    // transaction that adds (the ingest's commit, in bulk) or removes or changes (triggers)
-    // a unit: a search with no criterion but an agency counts and facets every unit from
-    // these few rows, exactly, instead of reading a million. '' stands for "none" (keys
-    // cannot be NULL).
-    // And what a search by words reads of each match (tenant, agency, dates), in rows of a
-    // few dozen bytes keyed by the unit's rowid: the text index's matches come in rowid
-    // order, so two thousand of them fall on a few dozen pages here instead of hundreds of
-    // pages of whole units (with their metadata).
+    // What searches read, without reaching each unit's row:
+    // - by dates: agency and start year from the index on the last known day itself;
+    // - with no criterion but an agency: `unit_counts`, how many units each tenant has by
+    //   agency and start year ('' for none: keys cannot be NULL), exact for a million units
+    //   from a few rows;
+    // - by words: `unit_facets`, each match's tenant, agency and dates in rows of a few dozen
+    //   bytes keyed by the unit's rowid (the text index's matches come in rowid order, so two
+    //   thousand fall on a few dozen pages here, not hundreds of pages of whole units).
+    // Both are kept in the transaction that changes the units: the ingest's commit adds to
+    // them (in bulk), triggers follow a unit removed or changed.
     r#"
 DROP INDEX units_reach;
 CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date), start_date, originating_agency);
