@@ -153,6 +153,41 @@ fn queue(c: &dyn Catalog) {
 
 /// Units of two tenants, searched by words, title, agency, keyword and dates, with paging
 /// and facets; nothing of one tenant in the other's answers.
+/// A new tenant whose one ingest commits these units.
+fn tenant_with_units(c: &dyn Catalog, tenant: &str, units: impl Iterator<Item = UnitRow>) {
+    c.create_tenant(
+        &t(tenant),
+        tenant,
+        &event(tenant, &format!("op-{tenant}"), "TENANT_CREATE", Status::Ok),
+    )
+    .expect("tenant");
+    let operation = op(&format!("op-{tenant}-ingest"));
+    c.start_operation(
+        &t(tenant),
+        &operation,
+        "INGEST",
+        "2026-11-29T04:03:00Z",
+        "test",
+    )
+    .expect("start");
+    c.commit_ingest(
+        &t(tenant),
+        IngestCommit {
+            operation: &operation,
+            groups: &mut std::iter::empty(),
+            objects: &mut std::iter::empty(),
+            offers: &["offer-1".to_owned()],
+            units: &mut units.map(Ok),
+            status: Status::Ok,
+            summary: json!({"status": "OK"}),
+            reply: &mut &b"<ATR/>"[..],
+            ended_at: "2026-11-29T04:03:01Z",
+            event: &event(tenant, &format!("op-{tenant}-ingest"), "INGEST", Status::Ok),
+        },
+    )
+    .expect("commit");
+}
+
 fn search(c: &dyn Catalog) {
     for (tenant, titles) in [
         (
@@ -165,21 +200,6 @@ fn search(c: &dyn Catalog) {
         ),
         ("conf-s2", ["Délibération secrète", "Autre", "Encore"]),
     ] {
-        c.create_tenant(
-            &t(tenant),
-            tenant,
-            &event(tenant, &format!("op-{tenant}"), "TENANT_CREATE", Status::Ok),
-        )
-        .expect("tenant");
-        let operation = op(&format!("op-{tenant}-ingest"));
-        c.start_operation(
-            &t(tenant),
-            &operation,
-            "INGEST",
-            "2026-11-29T04:03:00Z",
-            "test",
-        )
-        .expect("start");
         let units: Vec<UnitRow> = titles
             .iter()
             .enumerate()
@@ -196,22 +216,7 @@ fn search(c: &dyn Catalog) {
                 u
             })
             .collect();
-        c.commit_ingest(
-            &t(tenant),
-            IngestCommit {
-                operation: &operation,
-                groups: &mut std::iter::empty(),
-                objects: &mut std::iter::empty(),
-                offers: &["offer-1".to_owned()],
-                units: &mut units.into_iter().map(Ok),
-                status: Status::Ok,
-                summary: json!({"status": "OK"}),
-                reply: &mut &b"<ATR/>"[..],
-                ended_at: "2026-11-29T04:03:01Z",
-                event: &event(tenant, &format!("op-{tenant}-ingest"), "INGEST", Status::Ok),
-            },
-        )
-        .expect("commit");
+        tenant_with_units(c, tenant, units.into_iter());
     }
     let s = t("conf-s");
     let ids = |q: UnitQuery| -> Vec<String> {
@@ -394,24 +399,9 @@ fn search_beyond_window(c: &dyn Catalog) {
     let many = window + 500;
     let few = 300u64;
     for (tenant, n) in [("conf-w", many + few), ("conf-w2", 40)] {
-        c.create_tenant(
-            &t(tenant),
-            tenant,
-            &event(tenant, &format!("op-{tenant}"), "TENANT_CREATE", Status::Ok),
-        )
-        .expect("tenant");
-        let operation = op(&format!("op-{tenant}-ingest"));
-        c.start_operation(
-            &t(tenant),
-            &operation,
-            "INGEST",
-            "2026-11-29T04:03:00Z",
-            "test",
-        )
-        .expect("start");
         // AGM holds `many` units over four years; AGF `few`, the last of them without a
         // start date and without an agency.
-        let mut units = (0..n).map(|i| {
+        let units = (0..n).map(|i| {
             let mut u = unit(&format!("{tenant}-{i:06}"), &[], &[]);
             u.title = format!("lot {}", n - i);
             u.keywords = vec![];
@@ -427,24 +417,9 @@ fn search_beyond_window(c: &dyn Catalog) {
                 u.originating_agency = None;
                 u.start_date = None;
             }
-            Ok(u)
+            u
         });
-        c.commit_ingest(
-            &t(tenant),
-            IngestCommit {
-                operation: &operation,
-                groups: &mut std::iter::empty(),
-                objects: &mut std::iter::empty(),
-                offers: &["offer-1".to_owned()],
-                units: &mut units,
-                status: Status::Ok,
-                summary: json!({"status": "OK"}),
-                reply: &mut &b"<ATR/>"[..],
-                ended_at: "2026-11-29T04:03:01Z",
-                event: &event(tenant, &format!("op-{tenant}-ingest"), "INGEST", Status::Ok),
-            },
-        )
-        .expect("commit");
+        tenant_with_units(c, tenant, units);
     }
     let w = t("conf-w");
     let search = |q: UnitQuery| {
