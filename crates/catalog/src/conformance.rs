@@ -3,13 +3,13 @@
 use crate::*;
 use serde_json::json;
 
-fn t(s: &str) -> TenantId {
+pub(crate) fn t(s: &str) -> TenantId {
     TenantId::new(s).expect("valid id in tests")
 }
-fn op(s: &str) -> OperationId {
+pub(crate) fn op(s: &str) -> OperationId {
     OperationId::new(s).expect("valid id in tests")
 }
-fn event(tenant: &str, operation: &str, kind: &str, outcome: Status) -> NewEvent {
+pub(crate) fn event(tenant: &str, operation: &str, kind: &str, outcome: Status) -> NewEvent {
     NewEvent {
         tenant: t(tenant),
         operation: op(operation),
@@ -154,7 +154,11 @@ fn queue(c: &dyn Catalog) {
 /// Units of two tenants, searched by words, title, agency, keyword and dates, with paging
 /// and facets; nothing of one tenant in the other's answers.
 /// A new tenant whose one ingest commits these units.
-fn tenant_with_units(c: &dyn Catalog, tenant: &str, units: impl Iterator<Item = UnitRow>) {
+pub(crate) fn tenant_with_units(
+    c: &dyn Catalog,
+    tenant: &str,
+    units: impl Iterator<Item = UnitRow>,
+) {
     c.create_tenant(
         &t(tenant),
         tenant,
@@ -1069,7 +1073,7 @@ fn rejected_operation(c: &dyn Catalog) {
     assert!(again.is_err(), "an operation ends once");
 }
 
-fn unit(id: &str, parents: &[&str], groups: &[&str]) -> UnitRow {
+pub(crate) fn unit(id: &str, parents: &[&str], groups: &[&str]) -> UnitRow {
     UnitRow {
         id: UnitId::new(id).expect("id"),
         xml_id: format!("x-{id}"),

@@ -9,7 +9,8 @@ use carnac_model::journal::{EVENT_FORMAT_VERSION, GENESIS, event_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Schema migrations, in order; the index + 1 is the schema version they lead to.
 const MIGRATIONS: &[&str] = &[
@@ -438,6 +439,11 @@ pub struct SqliteCatalog {
     /// they read beside the writer and each other instead of queueing behind one mutex.
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// Read-only connections for searches, which keep their snapshot between searches.
+    searches: Arc<SearchPool>,
+    /// Counts the releases of the writer but those that only appended journal events (which
+    /// searches do not read): a search snapshot taken before the last one is not reused.
+    generation: AtomicU64,
     /// Events waiting for the next group commit (`append_events`).
     group: Mutex<Group>,
     /// The thread that checkpoints the write-ahead log (file catalogs only); it stops when
@@ -457,12 +463,28 @@ impl Drop for SqliteCatalog {
 /// How often the write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// Frames in the write-ahead log (64 MiB of 4 KiB pages) beyond which the checkpoint thread
+/// makes the log start again from its beginning. The writer does that by itself when it
+/// finds the whole log copied back and no reader in it; under steady load (every request
+/// commits its access event, searches overlap) that moment may never come, and the log
+/// would grow for as long as the load lasts.
+const LOG_RESTART_FRAMES: i64 = 16_384;
+
+/// How long a restart of the log may hold back writers (it waits for the readers still in
+/// the log, and writers wait for it) before it gives up until the next tick.
+const LOG_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The largest write-ahead log file kept once the log has started again (an ingest of a
+/// hundred thousand units leaves a log of gigabytes otherwise).
+const LOG_FILE_KEPT: i64 = 64 << 20;
+
 /// Checkpoints the log beside the writer: left to SQLite, the commit that crosses its
 /// threshold copies the log and syncs the database file itself, and every request waiting
 /// for that commit (each request's journal event) waits for the checkpoint too. A passive
 /// checkpoint from another connection never blocks the writer or readers.
 fn checkpoint_in_background(
     path: &Path,
+    searches: Arc<SearchPool>,
 ) -> Result<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>), CatalogError> {
     let conn = Connection::open(path).map_err(storage)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
@@ -474,7 +496,7 @@ fn checkpoint_in_background(
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                 stopped.recv_timeout(CHECKPOINT_EVERY)
             {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                if let Err(e) = checkpoint(&conn, &searches, LOG_RESTART_FRAMES) {
                     tracing::warn!(error = %e, "catalog checkpoint failed; tried again later");
                 }
             }
@@ -482,6 +504,160 @@ fn checkpoint_in_background(
         })
         .map_err(|e| CatalogError::Storage(format!("cannot start the checkpoint thread: {e}")))?;
     Ok((stop, thread))
+}
+
+/// One tick of the checkpoint thread: a log of more than `restart_frames` starts again.
+fn checkpoint(
+    conn: &Connection,
+    searches: &SearchPool,
+    restart_frames: i64,
+) -> rusqlite::Result<()> {
+    // An idle reader's snapshot would keep the log from being copied back past it.
+    let max_age = searches.max_age();
+    searches.end_idle_snapshots(|s| s.began.elapsed() >= max_age);
+    let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+    if frames <= restart_frames {
+        return Ok(());
+    }
+    // Searches stop keeping snapshots until the log has started again, so that the readers
+    // leave it after their search.
+    searches.release.store(true, Ordering::Release);
+    searches.end_idle_snapshots(|_| true);
+    conn.busy_timeout(LOG_RESTART_WAIT)?;
+    let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    if busy? == 0 {
+        searches.release.store(false, Ordering::Release);
+    } else {
+        tracing::debug!(frames, "the write-ahead log could not start again yet");
+    }
+    Ok(())
+}
+
+/// How long a search may keep reading the snapshot of an earlier one. Changes made through
+/// this catalog are seen by the next search at once (they end every snapshot); changes made
+/// by another process on the same file (a command-line ingest beside `serve`) within this
+/// delay.
+const SNAPSHOT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A read-only connection for searches that keeps its read transaction open from one search
+/// to the next. SQLite empties a connection's page cache whenever its next read transaction
+/// finds the file changed, and every request journals its access: with a transaction per
+/// search, each search read its pages again from the OS (measured at a million units: a
+/// word within an agency and dates, 8 ms with the cache kept, 15 ms emptied).
+struct SearchReader {
+    conn: Connection,
+    snapshot: Option<Snapshot>,
+}
+
+struct SearchPool {
+    readers: Vec<Mutex<SearchReader>>,
+    /// Set while the log waits to start again: snapshots end with their search.
+    release: AtomicBool,
+    /// SNAPSHOT_MAX_AGE in milliseconds (tests change it).
+    max_age_ms: AtomicU64,
+}
+
+impl Default for SearchPool {
+    fn default() -> Self {
+        SearchPool {
+            readers: Vec::new(),
+            release: AtomicBool::new(false),
+            max_age_ms: AtomicU64::new(SNAPSHOT_MAX_AGE.as_millis() as u64),
+        }
+    }
+}
+
+impl SearchPool {
+    fn max_age(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.max_age_ms.load(Ordering::Relaxed))
+    }
+
+    fn end_idle_snapshots(&self, whose: impl Fn(&Snapshot) -> bool) {
+        for reader in &self.readers {
+            if let Ok(mut r) = reader.try_lock()
+                && r.snapshot.as_ref().is_some_and(&whose)
+            {
+                r.end_snapshot();
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Snapshot {
+    began: std::time::Instant,
+    /// The catalog's generation when it began.
+    generation: u64,
+}
+
+impl SearchReader {
+    fn end_snapshot(&mut self) {
+        self.snapshot = None;
+        if !self.conn.is_autocommit() {
+            // A read transaction cannot fail to end; if it did, the next search finds the
+            // connection out of autocommit mode and ends it again.
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                tracing::warn!(error = %e, "ending a search snapshot failed");
+            }
+        }
+    }
+}
+
+/// The writer's connection, lent: when given back, searches stop reusing their snapshots
+/// (whatever was done with it may have changed what they read).
+struct WriterGuard<'a> {
+    conn: MutexGuard<'a, Connection>,
+    generation: &'a AtomicU64,
+}
+
+impl std::ops::Deref for WriterGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriterGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        // After the commit, so that a search that sees the new generation also sees the
+        // change.
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A connection to read with.
+enum ReadConn<'a> {
+    Reader(MutexGuard<'a, Connection>),
+    Writer(WriterGuard<'a>),
+    Search(MutexGuard<'a, SearchReader>, &'a AtomicBool),
+}
+
+impl Drop for ReadConn<'_> {
+    fn drop(&mut self) {
+        if let ReadConn::Search(r, release) = self
+            && release.load(Ordering::Acquire)
+        {
+            r.end_snapshot();
+        }
+    }
+}
+
+impl std::ops::Deref for ReadConn<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            ReadConn::Reader(c) => c,
+            ReadConn::Writer(c) => c,
+            ReadConn::Search(r, _) => &r.conn,
+        }
+    }
 }
 
 /// The state of the group commit of journal events.
@@ -508,17 +684,48 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> CatalogError {
     CatalogError::Corruption(format!("{what}: {e}"))
 }
 
+/// Turns off SQLite's memory statistics, once per process and before its first connection.
+/// With them (the default of most builds, Debian's among them), every allocation SQLite
+/// makes takes one process-wide mutex to count itself: searches running side by side then
+/// queue on that mutex (measured at a million units with 16 concurrent searches: a quarter
+/// of the process's time in that lock and the kernel's wake-ups). Nothing here reads the
+/// statistics. rusqlite has no safe call for this, hence the FFI.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[allow(unsafe_code)]
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int. sqlite3_config must not run beside
+        // another SQLite call: the Once runs it before this crate's first connection, and
+        // the programs of this workspace open their catalog before any other use of SQLite.
+        // Called after SQLite has started, it returns SQLITE_MISUSE and changes nothing.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            )
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite memory statistics left on (SQLite already started)"
+            );
+        }
+    });
+}
+
 impl SqliteCatalog {
     /// Opens (creating and migrating if needed) the catalog at `path`.
     pub fn open(path: &Path) -> Result<SqliteCatalog, CatalogError> {
+        configure_sqlite();
         let conn = Connection::open(path).map_err(storage)?;
         let mut catalog = Self::setup(conn)?;
         catalog
             .lock()
-            .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {LOG_FILE_KEPT};"
+            ))
             .map_err(storage)?;
-        catalog.checkpointer = Some(checkpoint_in_background(path)?);
-        for _ in 0..READERS {
+        let open_reader = || -> Result<Connection, CatalogError> {
             let reader = Connection::open_with_flags(
                 path,
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -529,20 +736,38 @@ impl SqliteCatalog {
                 .busy_timeout(std::time::Duration::from_secs(30))
                 .map_err(storage)?;
             // A search reads a few thousand pages; 32 MiB of cache each (not the default 2)
-            // keeps them for the request. The cache does not outlive the next commit (every
-            // request journals), so a memory map was tried too: re-mapped whenever the file
-            // grows, it cost more in page faults than it saved in copies (measured at a
-            // million units: the wider searches 1.5x slower).
+            // keeps them. A memory map was tried too: re-mapped whenever the file grows and
+            // dropped at every change of the file, it cost more in page faults than it
+            // saved in copies (measured at a million units: the wider searches 1.5x slower).
             reader
                 .execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -32768;")
                 .map_err(storage)?;
-            catalog.readers.push(Mutex::new(reader));
+            Ok(reader)
+        };
+        for _ in 0..READERS {
+            catalog.readers.push(Mutex::new(open_reader()?));
         }
+        catalog.searches = Arc::new(SearchPool {
+            readers: (0..READERS)
+                .map(|_| {
+                    Ok(Mutex::new(SearchReader {
+                        conn: open_reader()?,
+                        snapshot: None,
+                    }))
+                })
+                .collect::<Result<_, CatalogError>>()?,
+            ..SearchPool::default()
+        });
+        catalog.checkpointer = Some(checkpoint_in_background(
+            path,
+            Arc::clone(&catalog.searches),
+        )?);
         Ok(catalog)
     }
 
     /// A private in-memory catalog, for tests.
     pub fn in_memory() -> Result<SqliteCatalog, CatalogError> {
+        configure_sqlite();
         Self::setup(Connection::open_in_memory().map_err(storage)?)
     }
 
@@ -579,6 +804,8 @@ impl SqliteCatalog {
             conn: Mutex::new(conn),
             readers: Vec::new(),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
+            searches: Arc::default(),
+            generation: AtomicU64::new(0),
             checkpointer: None,
             group: Mutex::new(Group::default()),
         })
@@ -586,23 +813,62 @@ impl SqliteCatalog {
 
     /// A connection to read with: a free reader if there is one, else the next in turn (or
     /// the writer's, for an in-memory catalog, which has no other).
-    fn read(&self) -> MutexGuard<'_, Connection> {
+    fn read(&self) -> ReadConn<'_> {
         if self.readers.is_empty() {
-            return self.lock();
+            return ReadConn::Writer(self.lock());
         }
-        for r in &self.readers {
+        ReadConn::Reader(self.pick(&self.readers))
+    }
+
+    /// A connection to search with, in a read transaction: the snapshot of an earlier search
+    /// if nothing has been changed through this catalog since and it is recent, else a new
+    /// one.
+    fn search_read(&self) -> Result<ReadConn<'_>, CatalogError> {
+        if self.searches.readers.is_empty() {
+            return Ok(self.read());
+        }
+        let mut r = self.pick(&self.searches.readers);
+        // Read before the snapshot begins: a change committed in between then only makes
+        // the next search take a new snapshot.
+        let generation = self.generation.load(Ordering::Acquire);
+        let max_age = self.searches.max_age();
+        let reusable = r
+            .snapshot
+            .is_some_and(|s| s.generation == generation && s.began.elapsed() < max_age)
+            && !r.conn.is_autocommit()
+            && !self.searches.release.load(Ordering::Acquire);
+        if !reusable {
+            r.end_snapshot();
+            // The snapshot is taken by the search's first read.
+            r.conn.execute_batch("BEGIN").map_err(storage)?;
+            r.snapshot = Some(Snapshot {
+                began: std::time::Instant::now(),
+                generation,
+            });
+        }
+        Ok(ReadConn::Search(r, &self.searches.release))
+    }
+
+    /// A free connection of `pool` if there is one, else the next in turn.
+    fn pick<'a, T>(&self, pool: &'a [Mutex<T>]) -> MutexGuard<'a, T> {
+        for r in pool {
             if let Ok(guard) = r.try_lock() {
                 return guard;
             }
         }
-        let i = self
-            .next_reader
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % self.readers.len();
-        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % pool.len();
+        pool[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> WriterGuard<'_> {
+        WriterGuard {
+            conn: self.lock_for_events(),
+            generation: &self.generation,
+        }
+    }
+
+    /// The writer, for appending journal events only: searches keep their snapshots.
+    fn lock_for_events(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock rolled its transaction back (the Transaction's drop),
         // so the connection is usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -701,21 +967,23 @@ fn read_account(
         String,
         Option<String>,
     );
+    // Cached statements: every request reads its account (parsing the SQL cost as much as
+    // running it).
     let row: Option<Row> = conn
-        .query_row(
-            &format!(
-                "SELECT login, role, kind, password_hash, created_at, disabled_at FROM accounts WHERE {condition}"
-            ),
-            [value],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )
+        .prepare_cached(&format!(
+            "SELECT login, role, kind, password_hash, created_at, disabled_at FROM accounts WHERE {condition}"
+        ))
+        .map_err(storage)?
+        .query_row([value], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })
         .optional()
         .map_err(storage)?;
     let Some((login, role, kind, password_hash, created_at, disabled_at)) = row else {
         return Ok(None);
     };
     let tenants = conn
-        .prepare("SELECT tenant FROM account_tenants WHERE login = ?1 ORDER BY tenant")
+        .prepare_cached("SELECT tenant FROM account_tenants WHERE login = ?1 ORDER BY tenant")
         .map_err(storage)?
         .query_map([&login], |r| r.get::<_, String>(0))
         .map_err(storage)?
@@ -733,12 +1001,13 @@ fn read_account(
 }
 
 fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64, CatalogError> {
+    // Cached statements: every request appends its access event.
     let last: Option<(i64, Option<String>)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT sequence, hash FROM journal WHERE tenant = ?1 ORDER BY sequence DESC LIMIT 1",
-            [event.tenant.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
         )
+        .map_err(storage)?
+        .query_row([event.tenant.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(storage)?;
     let (next, previous) = match last {
@@ -753,11 +1022,13 @@ fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64, CatalogEr
     };
     let hash = event_hash(EVENT_FORMAT_VERSION, next as u64, event, &previous)
         .map_err(|e| CatalogError::Storage(e.to_string()))?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO journal (tenant, sequence, format_version, operation, kind, outcome, time, agent, detail,
                               previous_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
+    )
+    .map_err(storage)?
+    .execute(params![
             event.tenant.as_str(),
             next,
             EVENT_FORMAT_VERSION,
@@ -1478,6 +1749,7 @@ impl Catalog for SqliteCatalog {
 
     fn search_units(&self, tenant: &TenantId, q: &UnitQuery) -> Result<UnitPage, CatalogError> {
         use rusqlite::types::Value;
+        let conn = self.search_read()?;
         let mut from = "units u".to_owned();
         // With words, the full-text index drives (CROSS JOIN fixes the order): probing it
         // once per unit of the tenant would run the text query once per unit.
@@ -1493,7 +1765,6 @@ impl Catalog for SqliteCatalog {
             .and_then(|t| crate::search::fts_query(t, Some("title")));
         let mut fts: Vec<String> = text.into_iter().chain(title).collect();
         let ranked = !fts.is_empty();
-        let conn = self.read();
         // No criterion but perhaps an agency: the counts kept at commit give the exact total
         // and facets at once, and when the matches are more than the window sorts, the page
         // is read straight from an index.
@@ -1612,8 +1883,22 @@ impl Catalog for SqliteCatalog {
             rank: f64,
             id: String,
             title: String,
-            agency: Option<String>,
-            year: Option<String>,
+        }
+        // The facets are counted as the rows come, on their text as SQLite holds it: no
+        // string is made per match (allocations were a tenth of a search's time).
+        #[derive(Default)]
+        struct Counts(HashMap<String, u64>);
+        impl Counts {
+            fn add(&mut self, value: Option<&str>) {
+                if let Some(v) = value {
+                    match self.0.get_mut(v) {
+                        Some(n) => *n += 1,
+                        None => {
+                            self.0.insert(v.to_owned(), 1);
+                        }
+                    }
+                }
+            }
         }
         // Without any condition but the tenant, the primary key gives identifier order for
         // free; otherwise the order is that of the index the query runs on.
@@ -1637,7 +1922,7 @@ impl Catalog for SqliteCatalog {
                 .map_err(storage)?;
                 n as u64 <= EXACT_UP_TO
             };
-        let pass = |sorting: bool| -> Result<Vec<Hit>, CatalogError> {
+        let pass = |sorting: bool| -> Result<(Vec<Hit>, Counts, Counts), CatalogError> {
             let rank = if sorting && ranked {
                 "bm25(f.unit_text, 1.0, 1.0, 0.0)"
             } else {
@@ -1656,37 +1941,40 @@ impl Catalog for SqliteCatalog {
                     EXACT_UP_TO + 1
                 ))
                 .map_err(storage)?;
-            st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                Ok(Hit {
-                    rowid: r.get(0)?,
-                    rank: r.get(1)?,
-                    id: r.get(2)?,
-                    title: r.get(3)?,
-                    agency: r.get(4)?,
-                    year: r.get(5)?,
-                })
-            })
-            .map_err(storage)?
-            .collect::<Result<_, _>>()
-            .map_err(storage)
+            let mut rows = st
+                .query(rusqlite::params_from_iter(args.iter()))
+                .map_err(storage)?;
+            let (mut hits, mut agencies, mut years) =
+                (Vec::new(), Counts::default(), Counts::default());
+            while let Some(r) = rows.next().map_err(storage)? {
+                hits.push(Hit {
+                    rowid: r.get(0).map_err(storage)?,
+                    rank: r.get(1).map_err(storage)?,
+                    id: r.get(2).map_err(storage)?,
+                    title: r.get(3).map_err(storage)?,
+                });
+                // The window's last match is only there to tell that there are more.
+                if hits.len() as u64 <= EXACT_UP_TO {
+                    let text = |i| -> Result<Option<&str>, CatalogError> {
+                        r.get_ref(i)
+                            .map_err(storage)?
+                            .as_str_or_null()
+                            .map_err(|e| corrupt("unit facet", e))
+                    };
+                    agencies.add(text(4)?);
+                    years.add(text(5)?);
+                }
+            }
+            Ok((hits, agencies, years))
         };
-        let mut hits = pass(sure)?;
+        let (mut hits, mut by_agency, mut by_year) = pass(sure)?;
         if !sure && hits.len() as u64 <= EXACT_UP_TO {
-            hits = pass(true)?;
+            (hits, by_agency, by_year) = pass(true)?;
         }
         let exact = hits.len() as u64 <= EXACT_UP_TO;
         hits.truncate(EXACT_UP_TO as usize);
-        let count = |value: &dyn Fn(&Hit) -> Option<&str>| -> HashMap<&str, u64> {
-            let mut counts: HashMap<&str, u64> = HashMap::new();
-            for h in &hits {
-                if let Some(v) = value(h) {
-                    *counts.entry(v).or_default() += 1;
-                }
-            }
-            counts
-        };
-        let agencies = facets(count(&|h: &Hit| h.agency.as_deref()).into_iter(), true);
-        let years = facets(count(&|h: &Hit| h.year.as_deref()).into_iter(), false);
+        let agencies = facets(by_agency.0.iter().map(|(v, n)| (v.as_str(), *n)), true);
+        let years = facets(by_year.0.iter().map(|(v, n)| (v.as_str(), *n)), false);
         let total = hits.len() as u64;
         // Sorted here when exact; beyond, the order the matches came in (pages stop at
         // EXACT_UP_TO). Then the page's rows are read by rowid.
@@ -2033,7 +2321,8 @@ impl Catalog for SqliteCatalog {
             g.pending.extend(events.iter().cloned());
             g.issued
         };
-        let mut conn = self.lock();
+        // Journal rows only: searches do not read them.
+        let mut conn = self.lock_for_events();
         let (batch, upto) = {
             let mut g = self.group.lock().unwrap_or_else(|p| p.into_inner());
             if g.committed >= ticket {
@@ -3227,6 +3516,140 @@ mod tests {
 
     /// Beyond the exact count, a search stays bounded: the count and facets stop, the order
     /// is the index's, and the answer says so.
+    /// Units `ids` committed to `tenant` by one more ingest, `operation`.
+    fn add_units(c: &dyn crate::Catalog, tenant: &str, operation: &str, ids: &[&str]) {
+        use crate::conformance::{event, op, t, unit};
+        let o = op(operation);
+        c.start_operation(&t(tenant), &o, "INGEST", "2026-11-29T04:00:00Z", "test")
+            .unwrap();
+        c.commit_ingest(
+            &t(tenant),
+            crate::IngestCommit {
+                operation: &o,
+                groups: &mut std::iter::empty(),
+                objects: &mut std::iter::empty(),
+                offers: &[],
+                units: &mut ids.iter().map(|id| Ok(unit(id, &[], &[]))),
+                status: carnac_model::Status::Ok,
+                summary: serde_json::json!({}),
+                reply: &mut &b"<ATR/>"[..],
+                ended_at: "2026-11-29T04:00:01Z",
+                event: &event(tenant, operation, "INGEST", carnac_model::Status::Ok),
+            },
+        )
+        .unwrap();
+    }
+
+    fn units_found(c: &super::SqliteCatalog, tenant: &str) -> u64 {
+        use crate::Catalog as _;
+        let q = crate::UnitQuery {
+            text: Some("title".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let page = c.search_units(&crate::conformance::t(tenant), &q).unwrap();
+        page.total
+    }
+
+    /// When the first search reader's snapshot began, if it holds one (searches one at a
+    /// time always take the first reader).
+    fn first_snapshot(c: &super::SqliteCatalog) -> Option<std::time::Instant> {
+        c.searches.readers[0]
+            .lock()
+            .unwrap()
+            .snapshot
+            .map(|s| s.began)
+    }
+
+    #[test]
+    fn searches_keep_their_snapshot_only_while_what_they_read_is_unchanged() {
+        use crate::Catalog as _;
+        use crate::conformance::{event, tenant_with_units, unit};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        // Ages do not end snapshots in this test, however slow the machine, until said.
+        let max_age = |ms: u64| cat.searches.max_age_ms.store(ms, super::Ordering::Relaxed);
+        max_age(3_600_000);
+        tenant_with_units(
+            &cat,
+            "snap",
+            ["u0", "u1"].iter().map(|id| unit(id, &[], &[])),
+        );
+        assert_eq!(units_found(&cat, "snap"), 2);
+        let kept = first_snapshot(&cat);
+        assert!(kept.is_some(), "a search keeps its snapshot");
+        // A request's access event: the next search reads the same snapshot, page cache
+        // and all.
+        cat.append_events(&[event(
+            "snap",
+            "op-access",
+            "ACCESS",
+            carnac_model::Status::Ok,
+        )])
+        .unwrap();
+        assert_eq!(units_found(&cat, "snap"), 2);
+        assert_eq!(first_snapshot(&cat), kept);
+        // A change through this catalog: seen by the next search.
+        add_units(&cat, "snap", "op-more", &["u2"]);
+        assert_eq!(units_found(&cat, "snap"), 3);
+        assert_ne!(first_snapshot(&cat), kept);
+        // A change by another process: not seen while the snapshot is young enough, seen
+        // once it is older than the age allowed.
+        let other = super::SqliteCatalog::open(&path).unwrap();
+        add_units(&other, "snap", "op-other", &["u3"]);
+        assert_eq!(units_found(&cat, "snap"), 3);
+        max_age(50);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(units_found(&cat, "snap"), 4);
+    }
+
+    #[test]
+    fn the_log_starts_again_while_searches_hold_snapshots() {
+        use crate::Catalog as _;
+        use crate::conformance::{event, tenant_with_units, unit};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        // Only the restart ends the snapshot in this test, however slow the machine.
+        cat.searches
+            .max_age_ms
+            .store(3_600_000, super::Ordering::Relaxed);
+        tenant_with_units(&cat, "log", ["u0"].iter().map(|id| unit(id, &[], &[])));
+        let access = |i: usize| {
+            cat.append_events(&[event(
+                "log",
+                &format!("op-{i}"),
+                "ACCESS",
+                carnac_model::Status::Ok,
+            )])
+            .unwrap()
+        };
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let frames = || -> i64 {
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+                .unwrap()
+        };
+        // A search's snapshot pins the log: checkpoints cannot copy it back past the
+        // snapshot, so the writer cannot start it again, and it grows.
+        assert_eq!(units_found(&cat, "log"), 1);
+        for i in 0..40 {
+            access(i);
+        }
+        let grown = frames();
+        access(40);
+        assert!(frames() > grown, "the log grows while a snapshot pins it");
+        // Past the threshold, the tick ends idle snapshots and restarts the log: the next
+        // commit writes it from its beginning.
+        super::checkpoint(&conn, &cat.searches, grown / 2).unwrap();
+        assert_eq!(first_snapshot(&cat), None);
+        access(41);
+        assert!(frames() < grown / 2, "the log started again");
+        // Searches keep snapshots again afterwards.
+        assert_eq!(units_found(&cat, "log"), 1);
+        assert!(first_snapshot(&cat).is_some());
+    }
+
     #[test]
     fn wide_searches_are_capped_and_say_it() {
         use crate::{Catalog as _, IngestCommit, UnitQuery, UnitRow};
