@@ -457,6 +457,11 @@ impl Drop for SqliteCatalog {
             drop(stop);
             let _ = thread.join();
         }
+        // The writer closes last (after this, as a field): the last connection to close
+        // copies the log back and removes it, which a read-only one cannot do (it left
+        // gigabytes of log after a large ingest for the next start to copy).
+        self.readers.clear();
+        self.searches = Arc::default();
     }
 }
 
@@ -473,6 +478,9 @@ const LOG_RESTART_FRAMES: i64 = 16_384;
 /// How long a restart of the log may hold back writers (it waits for the readers still in
 /// the log, and writers wait for it) before it gives up until the next tick.
 const LOG_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The most frames a restart of the log may have to copy back itself (4 MiB).
+const LOG_RESTART_REMAINDER: i64 = 1_024;
 
 /// The largest write-ahead log file kept once the log has started again (an ingest of a
 /// hundred thousand units leaves a log of gigabytes otherwise).
@@ -515,7 +523,10 @@ fn checkpoint(
     // An idle reader's snapshot would keep the log from being copied back past it.
     let max_age = searches.max_age();
     searches.end_idle_snapshots(|s| s.began.elapsed() >= max_age);
-    let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+    let (frames, copied): (i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(1)?, r.get(2)?))
+        })?;
     if frames <= restart_frames {
         return Ok(());
     }
@@ -523,6 +534,11 @@ fn checkpoint(
     // leave it after their search.
     searches.release.store(true, Ordering::Release);
     searches.end_idle_snapshots(|_| true);
+    if frames - copied > LOG_RESTART_REMAINDER {
+        // What snapshots kept from being copied is copied by the next tick's passive
+        // checkpoint, not by the restart, which holds writers back while it copies.
+        return Ok(());
+    }
     conn.busy_timeout(LOG_RESTART_WAIT)?;
     let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
@@ -3602,6 +3618,22 @@ mod tests {
         max_age(50);
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(units_found(&cat, "snap"), 4);
+    }
+
+    #[test]
+    fn closing_the_catalog_copies_the_log_back_and_removes_it() {
+        use crate::conformance::{tenant_with_units, unit};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let log = dir.path().join("catalog.sqlite-wal");
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        tenant_with_units(&cat, "close", ["u0"].iter().map(|id| unit(id, &[], &[])));
+        assert_eq!(units_found(&cat, "close"), 1);
+        assert!(log.exists());
+        drop(cat);
+        assert!(!log.exists(), "the writer closed last and removed the log");
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        assert_eq!(units_found(&cat, "close"), 1);
     }
 
     #[test]
