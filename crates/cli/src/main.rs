@@ -1528,18 +1528,24 @@ fn serve(
     let uploads = data.join("tmp");
     let archive = Arc::new(archive);
     let interval = std::time::Duration::from_secs(seal_interval);
-    {
-        // Sealing (and, with it, the other periodic duties) at every interval, and at start.
+    // Sealing (and, with it, the other periodic duties) at every interval, and at start,
+    // until the stop (a seal in progress then finishes).
+    let (stop_maintenance, stopped) = std::sync::mpsc::channel::<()>();
+    let maintenance = {
         let archive = archive.clone();
         std::thread::Builder::new()
             .name("maintenance".into())
             .spawn(move || {
                 loop {
                     maintain(&archive, renew_before);
-                    std::thread::sleep(interval);
+                    if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
+                        stopped.recv_timeout(interval)
+                    {
+                        break;
+                    }
                 }
-            })?;
-    }
+            })?
+    };
     let worker = Arc::new(
         carnac_archive::transfers::Worker::start(archive.clone())
             .context("starting the ingest worker")?,
@@ -1579,8 +1585,16 @@ fn serve(
         }
         anyhow::Ok(())
     })?;
-    // Requests are over; the ingest in progress ends, the queue stays for the next start.
+    // Requests are over (the runtime's last blocking tasks with them); the ingest in
+    // progress ends, the queue stays for the next start.
+    drop(runtime);
     worker.finish();
+    drop(worker);
+    drop(stop_maintenance);
+    if maintenance.join().is_err() {
+        bail!("the maintenance thread panicked");
+    }
+    // The archive was theirs too: it is closed here, its catalog's log copied back.
     eprintln!("carnac: stopped");
     Ok(())
 }

@@ -459,6 +459,8 @@ fn a_transfer_received_before_a_stop_is_ingested_after_it() {
     // Stopped at once: the ingest in progress finishes, or the transfer waits in the queue.
     let stderr = stop(server);
     assert!(stderr.contains("carnac: stopped"), "{stderr}");
+    let log = data.path().join("catalog.sqlite-wal");
+    assert!(!log.exists(), "a stop closes the catalog, which removes its log");
 
     let done = |op: &str| {
         for _ in 0..1200 {
