@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 /// in two thousand units costs. (A search with no criterion but an agency is counted exactly
 /// whatever its size, from counts kept at commit.) Measured at a million units: with 10,000,
 /// a common word cost 20 ms of the catalog's time and 2 cores served 70 such searches a
-/// second; with 2,000, 2.5 ms and 220 to 320 a second.
+/// second over HTTP; with 2,000, 2.5 ms and 220 to 320 a second (470 to 720 since searches
+/// keep their snapshot and page cache, ARCHITECTURE.md).
 pub const SEARCH_WINDOW: u64 = 2_000;
 
 /// A search of a tenant's units. Every criterion given must hold.

@@ -460,7 +460,10 @@ fn a_transfer_received_before_a_stop_is_ingested_after_it() {
     let stderr = stop(server);
     assert!(stderr.contains("carnac: stopped"), "{stderr}");
     let log = data.path().join("catalog.sqlite-wal");
-    assert!(!log.exists(), "a stop closes the catalog, which removes its log");
+    assert!(
+        !log.exists(),
+        "a stop closes the catalog, which removes its log"
+    );
 
     let done = |op: &str| {
         for _ in 0..1200 {
