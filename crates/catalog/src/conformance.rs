@@ -165,19 +165,23 @@ pub(crate) fn tenant_with_units(
         &event(tenant, &format!("op-{tenant}"), "TENANT_CREATE", Status::Ok),
     )
     .expect("tenant");
-    let operation = op(&format!("op-{tenant}-ingest"));
-    c.start_operation(
-        &t(tenant),
-        &operation,
-        "INGEST",
-        "2026-11-29T04:03:00Z",
-        "test",
-    )
-    .expect("start");
+    ingest_units(c, tenant, &format!("op-{tenant}-ingest"), units);
+}
+
+/// One more ingest, `operation`, that commits these units to `tenant`.
+pub(crate) fn ingest_units(
+    c: &dyn Catalog,
+    tenant: &str,
+    operation: &str,
+    units: impl Iterator<Item = UnitRow>,
+) {
+    let o = op(operation);
+    c.start_operation(&t(tenant), &o, "INGEST", "2026-11-29T04:03:00Z", "test")
+        .expect("start");
     c.commit_ingest(
         &t(tenant),
         IngestCommit {
-            operation: &operation,
+            operation: &o,
             groups: &mut std::iter::empty(),
             objects: &mut std::iter::empty(),
             offers: &["offer-1".to_owned()],
@@ -186,7 +190,7 @@ pub(crate) fn tenant_with_units(
             summary: json!({"status": "OK"}),
             reply: &mut &b"<ATR/>"[..],
             ended_at: "2026-11-29T04:03:01Z",
-            event: &event(tenant, &format!("op-{tenant}-ingest"), "INGEST", Status::Ok),
+            event: &event(tenant, operation, "INGEST", Status::Ok),
         },
     )
     .expect("commit");

@@ -3530,32 +3530,6 @@ mod tests {
         assert!(verifier.finish().is_empty(), "one unbroken chain");
     }
 
-    /// Beyond the exact count, a search stays bounded: the count and facets stop, the order
-    /// is the index's, and the answer says so.
-    /// Units `ids` committed to `tenant` by one more ingest, `operation`.
-    fn add_units(c: &dyn crate::Catalog, tenant: &str, operation: &str, ids: &[&str]) {
-        use crate::conformance::{event, op, t, unit};
-        let o = op(operation);
-        c.start_operation(&t(tenant), &o, "INGEST", "2026-11-29T04:00:00Z", "test")
-            .unwrap();
-        c.commit_ingest(
-            &t(tenant),
-            crate::IngestCommit {
-                operation: &o,
-                groups: &mut std::iter::empty(),
-                objects: &mut std::iter::empty(),
-                offers: &[],
-                units: &mut ids.iter().map(|id| Ok(unit(id, &[], &[]))),
-                status: carnac_model::Status::Ok,
-                summary: serde_json::json!({}),
-                reply: &mut &b"<ATR/>"[..],
-                ended_at: "2026-11-29T04:00:01Z",
-                event: &event(tenant, operation, "INGEST", carnac_model::Status::Ok),
-            },
-        )
-        .unwrap();
-    }
-
     fn units_found(c: &super::SqliteCatalog, tenant: &str) -> u64 {
         use crate::Catalog as _;
         let q = crate::UnitQuery {
@@ -3580,7 +3554,7 @@ mod tests {
     #[test]
     fn searches_keep_their_snapshot_only_while_what_they_read_is_unchanged() {
         use crate::Catalog as _;
-        use crate::conformance::{event, tenant_with_units, unit};
+        use crate::conformance::{event, ingest_units, tenant_with_units, unit};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.sqlite");
         let cat = super::SqliteCatalog::open(&path).unwrap();
@@ -3607,13 +3581,18 @@ mod tests {
         assert_eq!(units_found(&cat, "snap"), 2);
         assert_eq!(first_snapshot(&cat), kept);
         // A change through this catalog: seen by the next search.
-        add_units(&cat, "snap", "op-more", &["u2"]);
+        ingest_units(&cat, "snap", "op-more", [unit("u2", &[], &[])].into_iter());
         assert_eq!(units_found(&cat, "snap"), 3);
         assert_ne!(first_snapshot(&cat), kept);
         // A change by another process: not seen while the snapshot is young enough, seen
         // once it is older than the age allowed.
         let other = super::SqliteCatalog::open(&path).unwrap();
-        add_units(&other, "snap", "op-other", &["u3"]);
+        ingest_units(
+            &other,
+            "snap",
+            "op-other",
+            [unit("u3", &[], &[])].into_iter(),
+        );
         assert_eq!(units_found(&cat, "snap"), 3);
         max_age(50);
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -3682,60 +3661,30 @@ mod tests {
         assert!(first_snapshot(&cat).is_some());
     }
 
+    /// Beyond the exact count, a search stays bounded: the count and facets stop, the order
+    /// is the index's, and the answer says so.
     #[test]
     fn wide_searches_are_capped_and_say_it() {
-        use crate::{Catalog as _, IngestCommit, UnitQuery, UnitRow};
-        use carnac_model::journal::NewEvent;
-        use carnac_model::{OperationId, Status, TenantId, UnitId};
+        use crate::{Catalog as _, UnitQuery, UnitRow};
+        use carnac_model::{TenantId, UnitId};
         let cat = super::SqliteCatalog::in_memory().unwrap();
-        let t = TenantId::new("t").unwrap();
-        let ev = |op: &str, kind: &str| NewEvent {
-            tenant: t.clone(),
-            operation: OperationId::new(op).unwrap(),
-            kind: kind.into(),
-            outcome: Status::Ok,
-            time: "2026-11-29T04:00:00Z".into(),
-            agent: "test".into(),
-            detail: serde_json::json!({}),
-        };
-        cat.create_tenant(&t, "T", &ev("op-t", "TENANT_CREATE"))
-            .unwrap();
-        let op = OperationId::new("op-i").unwrap();
-        cat.start_operation(&t, &op, "INGEST", "2026-11-29T04:00:00Z", "test")
-            .unwrap();
         let n = super::EXACT_UP_TO + 50;
-        let mut units = (0..n).map(|i| {
-            Ok(UnitRow {
-                id: UnitId::new(format!("u{i:06}")).unwrap(),
-                xml_id: format!("U{i}"),
-                title: format!("Délibération {i}"),
-                description_level: None,
-                start_date: Some("2020-01-01".into()),
-                end_date: None,
-                originating_agency: Some(format!("AG{}", i % 3)),
-                parents: Vec::new(),
-                object_groups: Vec::new(),
-                keywords: Vec::new(),
-                rules: Vec::new(),
-                metadata: "<ArchiveUnit/>".into(),
-            })
+        let units = (0..n).map(|i| UnitRow {
+            id: UnitId::new(format!("u{i:06}")).unwrap(),
+            xml_id: format!("U{i}"),
+            title: format!("Délibération {i}"),
+            description_level: None,
+            start_date: Some("2020-01-01".into()),
+            end_date: None,
+            originating_agency: Some(format!("AG{}", i % 3)),
+            parents: Vec::new(),
+            object_groups: Vec::new(),
+            keywords: Vec::new(),
+            rules: Vec::new(),
+            metadata: "<ArchiveUnit/>".into(),
         });
-        cat.commit_ingest(
-            &t,
-            IngestCommit {
-                operation: &op,
-                groups: &mut std::iter::empty(),
-                objects: &mut std::iter::empty(),
-                offers: &[],
-                units: &mut units,
-                status: Status::Ok,
-                summary: serde_json::json!({}),
-                reply: &mut &b"<ATR/>"[..],
-                ended_at: "2026-11-29T04:00:01Z",
-                event: &ev("op-i", "INGEST"),
-            },
-        )
-        .unwrap();
+        crate::conformance::tenant_with_units(&cat, "t", units);
+        let t = TenantId::new("t").unwrap();
         let wide = cat
             .search_units(
                 &t,
