@@ -390,7 +390,7 @@ fn read_header(path: &Path) -> Result<BordereauHeader, ArchiveError> {
     };
     let version = manifest::sniff_version(open()?).map_err(invalid)?;
     let m = match version {
-        carnac_seda::SedaVersion::V1_0 => {
+        v if v.describes_documents() => {
             carnac_seda::v1::read(open()?, &mut NoMetadata)
                 .map_err(invalid)?
                 .0
@@ -398,7 +398,7 @@ fn read_header(path: &Path) -> Result<BordereauHeader, ArchiveError> {
         _ => manifest::read(open()?, &mut NoMetadata).map_err(invalid)?,
     };
     let h = m.header;
-    let id_name = if version == carnac_seda::SedaVersion::V1_0 {
+    let id_name = if version.describes_documents() {
         ("TransferIdentifier", "TransferringAgency/Identification")
     } else {
         ("MessageIdentifier", "TransferringAgency/Identifier")

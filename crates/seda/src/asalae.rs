@@ -1,12 +1,18 @@
 //! The messages the as@lae-compatible intake answers with, shaped as as@lae writes them (its
 //! replies in `testdata/asalae/ack-atr/`), since Pastell reads them by those paths:
 //!
-//! - the acknowledgement (`Acknowledgement`) of a received transfer, SEDA 1.0 or 2.x;
+//! - the acknowledgement (`Acknowledgement`) of a received transfer, SEDA 1.0 or 2.x; in
+//!   SEDA 0.2, which has no acknowledgement, an `ArchiveTransferReply` with `ReplyCode` `000`,
+//!   the transfer's `TransferIdentifier` and the acknowledgement's `TransferReplyIdentifier`;
 //! - the transfer reply (`ArchiveTransferReply`): `ReplyCode` `000` when accepted, and the
 //!   archive's identifier of each archive at `/ArchiveTransferReply/Archive/
 //!   ArchivalAgencyArchiveIdentifier` (1.0: the transfer's `Archive` elements are given back,
 //!   each with its identifier first) or at `…/DataObjectPackage/DescriptiveMetadata/
-//!   ArchiveUnit/Content/ArchivalAgencyArchiveUnitIdentifier` (2.x). In SEDA 2 as@lae puts the
+//!   ArchiveUnit/Content/ArchivalAgencyArchiveUnitIdentifier` (2.x). SEDA 0.2 answers an
+//!   accepted transfer with an `ArchiveTransferAcceptance` (its `Archive` elements are the
+//!   transfer's `Contains` given back, identifier first) and a refused one with an
+//!   `ArchiveTransferReply`; its messages have one `Comment`, which then holds every reason,
+//!   a line each. In SEDA 2 as@lae puts the
 //!   transfer's identifier in `MessageIdentifier` and its own reply's in
 //!   `MessageRequestIdentifier`, the other way round from the standard; Pastell relies on it.
 //!   Every reason of a rejection (and every warning) is one `Comment`.
@@ -40,6 +46,33 @@ impl Acknowledgement {
     pub fn to_xml(&self) -> String {
         let mut x = String::new();
         x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        if self.version == SedaVersion::V0_2 {
+            x.push_str(&format!(
+                "<ArchiveTransferReply xmlns=\"{}\">\n",
+                self.version.namespace()
+            ));
+            x.push_str(&format!("  <Comment>{}</Comment>\n", esc(&self.comment)));
+            x.push_str(&format!("  <Date>{}</Date>\n", esc(&self.date)));
+            x.push_str(&format!("  <ReplyCode {CODE_LIST_0_2}>000</ReplyCode>\n"));
+            x.push_str(&format!(
+                "  <TransferIdentifier>{}</TransferIdentifier>\n",
+                esc(&token(&self.received_identifier))
+            ));
+            x.push_str(&format!(
+                "  <TransferReplyIdentifier>{}</TransferReplyIdentifier>\n",
+                esc(&self.identifier)
+            ));
+            x.push_str(&format!(
+                "  <TransferringAgency>\n    <Identification>{}</Identification>\n  </TransferringAgency>\n",
+                esc(&token(&self.transferring_agency))
+            ));
+            x.push_str(&format!(
+                "  <ArchivalAgency>\n    <Identification>{}</Identification>\n  </ArchivalAgency>\n",
+                esc(&token(&self.archival_agency))
+            ));
+            x.push_str("</ArchiveTransferReply>\n");
+            return x;
+        }
         x.push_str(&format!(
             "<Acknowledgement xmlns=\"{}\">\n",
             self.version.namespace()
@@ -113,6 +146,9 @@ pub struct ReplyArchive {
     pub title: String,
 }
 
+/// SEDA 0.2 codes name the edition of their list (as as@lae writes it).
+const CODE_LIST_0_2: &str = r#"listVersionID="edition 2009""#;
+
 /// Identifiers must not be empty in the replies' schemas; a visible placeholder otherwise.
 fn token(s: &str) -> String {
     let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -129,6 +165,9 @@ impl TransferReply {
         bordereau: Option<&mut dyn BufRead>,
     ) -> io::Result<()> {
         writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+        if self.version == SedaVersion::V0_2 {
+            return self.write_v0_2(out, archives, bordereau);
+        }
         writeln!(
             out,
             r#"<ArchiveTransferReply xmlns="{}">"#,
@@ -166,7 +205,7 @@ impl TransferReply {
             if self.accepted
                 && let Some(b) = bordereau
             {
-                copy_archives(b, archives, out)?;
+                copy_archives(b, b"Archive", archives, out)?;
             }
         } else {
             writeln!(
@@ -224,10 +263,69 @@ impl TransferReply {
     }
 }
 
-/// Copies each `Archive` element of a SEDA 1.0 transfer, its archive identifier first
-/// (replacing one the transfer may carry), streaming.
+impl TransferReply {
+    /// SEDA 0.2: `ArchiveTransferAcceptance` when accepted, `ArchiveTransferReply` otherwise.
+    fn write_v0_2(
+        &self,
+        out: &mut dyn Write,
+        archives: &[ReplyArchive],
+        bordereau: Option<&mut dyn BufRead>,
+    ) -> io::Result<()> {
+        let (root, identifier) = if self.accepted {
+            ("ArchiveTransferAcceptance", "TransferAcceptanceIdentifier")
+        } else {
+            ("ArchiveTransferReply", "TransferReplyIdentifier")
+        };
+        writeln!(out, r#"<{root} xmlns="{}">"#, self.version.namespace())?;
+        if !self.comments.is_empty() {
+            writeln!(
+                out,
+                "  <Comment>{}</Comment>",
+                esc(&self.comments.join("\n"))
+            )?;
+        }
+        writeln!(out, "  <Date>{}</Date>", esc(&self.date))?;
+        writeln!(
+            out,
+            "  <ReplyCode {CODE_LIST_0_2}>{}</ReplyCode>",
+            esc(&self.reply_code)
+        )?;
+        let transfer = format!(
+            "  <TransferIdentifier>{}</TransferIdentifier>",
+            esc(&token(&self.transfer_identifier))
+        );
+        let own = format!("  <{identifier}>{}</{identifier}>", esc(&self.identifier));
+        // The schema orders them so: the acceptance's identifier first, the reply's last.
+        if self.accepted {
+            writeln!(out, "{own}\n{transfer}")?;
+        } else {
+            writeln!(out, "{transfer}\n{own}")?;
+        }
+        writeln!(
+            out,
+            "  <TransferringAgency>\n    <Identification>{}</Identification>\n  </TransferringAgency>",
+            esc(&token(&self.transferring_agency))
+        )?;
+        writeln!(
+            out,
+            "  <ArchivalAgency>\n    <Identification>{}</Identification>\n  </ArchivalAgency>",
+            esc(&token(&self.archival_agency))
+        )?;
+        if self.accepted
+            && let Some(b) = bordereau
+        {
+            copy_archives(b, b"Contains", archives, out)?;
+        }
+        writeln!(out, "</{root}>")
+    }
+}
+
+/// Copies each archive element of a SEDA 1.0 or 0.2 transfer (`Archive`, or `Contains` in
+/// 0.2) as an `Archive`, its archive identifier first (replacing one the transfer may
+/// carry), streaming.
 fn copy_archives(
     input: &mut dyn BufRead,
+    archive_element: &[u8],
     archives: &[ReplyArchive],
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -246,7 +344,7 @@ fn copy_archives(
             Event::Eof => break,
             Event::Start(e) => {
                 depth += 1;
-                if depth == 2 && e.local_name().as_ref() == b"Archive" {
+                if depth == 2 && e.local_name().as_ref() == archive_element {
                     copying = true;
                     writer
                         .write_event(Event::Start(BytesStart::new("Archive")))

@@ -1,5 +1,5 @@
-//! SEDA 1.0 and 2.1/2.2/2.3 manifests: streaming readers (SEDA 1.0 into the same model,
-//! [`v1`]), XSD and profile validation with libxml2, the ArchiveTransferReply writer, and the
+//! SEDA 0.2, 1.0 and 2.1/2.2/2.3 manifests: streaming readers (SEDA 0.2 and 1.0 into the same
+//! model, [`v1`]), XSD and profile validation with libxml2, the ArchiveTransferReply writer, and the
 //! acknowledgements and replies of the as@lae-compatible intake ([`asalae`]).
 //!
 //! Parsers take readers ([`manifest::read`]); validation with libxml2 takes the path of the
@@ -17,6 +17,9 @@ use std::fmt;
 /// The SEDA versions this crate reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SedaVersion {
+    /// SEDA 0.2 (2006-2010), the first standard, still sent by flows set up before 1.0 (the
+    /// Mégalis PES flow); read only, through the as@lae-compatible intake.
+    V0_2,
     /// SEDA 1.0 (2012), still produced by the flows of acts and accounting files; it comes
     /// through the as@lae-compatible intake.
     V1_0,
@@ -30,19 +33,18 @@ pub enum SedaVersion {
 pub enum VersionError {
     #[error("the root element has no namespace, so no SEDA version")]
     NoNamespace,
-    #[error("SEDA {0} is not supported: transfers in SEDA 1.0, 2.1, 2.2 or 2.3 are")]
-    NotYet(&'static str),
-    #[error("the namespace {0:?} is not a supported SEDA version (1.0, 2.1, 2.2, 2.3)")]
+    #[error("the namespace {0:?} is not a supported SEDA version (0.2, 1.0, 2.1, 2.2, 2.3)")]
     Unknown(String),
 }
 
 impl SedaVersion {
-    pub const ALL: [SedaVersion; 4] = [Self::V1_0, Self::V2_1, Self::V2_2, Self::V2_3];
+    pub const ALL: [SedaVersion; 5] = [Self::V0_2, Self::V1_0, Self::V2_1, Self::V2_2, Self::V2_3];
     /// The versions of SEDA 2, whose packages carry their manifest inside.
     pub const V2: [SedaVersion; 3] = [Self::V2_1, Self::V2_2, Self::V2_3];
 
     pub fn namespace(self) -> &'static str {
         match self {
+            Self::V0_2 => "fr:gouv:ae:archive:draft:standard_echange_v0.2",
             Self::V1_0 => "fr:gouv:culture:archivesdefrance:seda:v1.0",
             Self::V2_1 => "fr:gouv:culture:archivesdefrance:seda:v2.1",
             Self::V2_2 => "fr:gouv:culture:archivesdefrance:seda:v2.2",
@@ -52,6 +54,7 @@ impl SedaVersion {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::V0_2 => "0.2",
             Self::V1_0 => "1.0",
             Self::V2_1 => "2.1",
             Self::V2_2 => "2.2",
@@ -63,10 +66,13 @@ impl SedaVersion {
         if let Some(v) = Self::ALL.into_iter().find(|v| v.namespace() == ns) {
             return Ok(v);
         }
-        match ns {
-            "fr:gouv:ae:archive:draft:standard_echange_v0.2" => Err(VersionError::NotYet("0.2")),
-            other => Err(VersionError::Unknown(other.chars().take(200).collect())),
-        }
+        Err(VersionError::Unknown(ns.chars().take(200).collect()))
+    }
+
+    /// SEDA 0.2 and 1.0: transfers describe documents (no packages, no object groups), whose
+    /// files come as attachments, and are answered as as@lae answers them.
+    pub fn describes_documents(self) -> bool {
+        matches!(self, Self::V0_2 | Self::V1_0)
     }
 }
 

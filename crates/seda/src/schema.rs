@@ -209,6 +209,167 @@ static SEDA_1_0: &[(&str, &[u8])] = &[
         include_bytes!("../schemas/seda-1.0/v10/xmldsig-core-schema.xsd").as_slice(),
     ),
 ];
+/// The SEDA 0.2 schemas (official, from the ADAE/SIAF), every file they include or import.
+static SEDA_0_2: &[(&str, &[u8])] = &[
+    (
+        "seda-0.2/seda_v0-2.xsd",
+        include_bytes!("../schemas/seda-0.2/seda_v0-2.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/UnqualifiedDataType_6p0.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/UnqualifiedDataType_6p0.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/XAdESv141.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/XAdESv141.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_QualifiedDataType.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_QualifiedDataType.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_archive.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_archive.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_archivedelivery.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_archivedelivery.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_archivedestruction.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_archivedestruction.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_archivemodification.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_archivemodification.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_archiverestitution.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_archiverestitution.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_archivetransfer.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_archivetransfer.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_archivetransferrequest.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_archivetransferrequest.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_hashcode.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_hashcode.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_organization.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_organization.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/archives_echanges_v0-2_signature.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/archives_echanges_v0-2_signature.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/IANA_CharacterSetCode_20070514.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/IANA_CharacterSetCode_20070514.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/IANA_MIMEMediaType_20081112.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/IANA_MIMEMediaType_20081112.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/ISO_ISO3AlphaCurrencyCode_20081112.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/ISO_ISO3AlphaCurrencyCode_20081112.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/ISO_ISOTwoletterCountryCode_SecondEdition2006VI-3.xsd",
+        include_bytes!(
+            "../schemas/seda-0.2/v02/codes/ISO_ISOTwoletterCountryCode_SecondEdition2006VI-3.xsd"
+        )
+        .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/UNECE_AgencyIdentificationCode_D08A.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/UNECE_AgencyIdentificationCode_D08A.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/UNECE_CharacterSetEncodingCode_40106.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/UNECE_CharacterSetEncodingCode_40106.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/UNECE_MeasurementUnitCommonCode_5.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/UNECE_MeasurementUnitCommonCode_5.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/archives_echanges_v0-2_accessrestriction_code.xsd",
+        include_bytes!(
+            "../schemas/seda-0.2/v02/codes/archives_echanges_v0-2_accessrestriction_code.xsd"
+        )
+        .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/archives_echanges_v0-2_appraisal_code.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/archives_echanges_v0-2_appraisal_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/archives_echanges_v0-2_descriptionlevel_code.xsd",
+        include_bytes!(
+            "../schemas/seda-0.2/v02/codes/archives_echanges_v0-2_descriptionlevel_code.xsd"
+        )
+        .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/archives_echanges_v0-2_documenttype_code.xsd",
+        include_bytes!(
+            "../schemas/seda-0.2/v02/codes/archives_echanges_v0-2_documenttype_code.xsd"
+        )
+        .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/archives_echanges_v0-2_filetype_code.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/archives_echanges_v0-2_filetype_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/archives_echanges_v0-2_keywordtype_code.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/archives_echanges_v0-2_keywordtype_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/archives_echanges_v0-2_language_code.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/archives_echanges_v0-2_language_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/codes/archives_echanges_v0-2_reply_code.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/codes/archives_echanges_v0-2_reply_code.xsd")
+            .as_slice(),
+    ),
+    (
+        "seda-0.2/v02/othermetadata.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/othermetadata.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/xades.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/xades.xsd").as_slice(),
+    ),
+    (
+        "seda-0.2/v02/xmldsig-core-schema.xsd",
+        include_bytes!("../schemas/seda-0.2/v02/xmldsig-core-schema.xsd").as_slice(),
+    ),
+];
 static XML_XSD: &[u8] = include_bytes!("../schemas/seda-2.1/xml.xsd");
 static XLINK_XSD: &[u8] = include_bytes!("../schemas/seda-2.1/xlink.xsd");
 
@@ -217,6 +378,7 @@ fn resolve(url: &str) -> Option<Vec<u8>> {
         return EMBEDDED
             .iter()
             .chain(SEDA_1_0)
+            .chain(SEDA_0_2)
             .find(|(n, _)| *n == name)
             .map(|(_, bytes)| bytes.to_vec())
             .or_else(|| match name.rsplit('/').next() {
@@ -225,14 +387,19 @@ fn resolve(url: &str) -> Option<Vec<u8>> {
                 _ => None,
             });
     }
-    // The SEDA 1.0 data types import UN/CEFACT code lists by their public URL; the same
-    // files ship with the schemas.
+    // The SEDA 1.0 and 0.2 data types import UN/CEFACT code lists by their public URL; the
+    // same files ship with the schemas (a list both use is the same file in both).
     if let Some(name) = url
         .strip_prefix("http://www.unece.org/uncefact/codelist/standard/")
         .or_else(|| url.strip_prefix("http://www.unece.org/uncefact/identifierlist/standard/"))
     {
-        let local = format!("seda-1.0/v10/codes/{name}");
-        if let Some((_, bytes)) = SEDA_1_0.iter().find(|(n, _)| *n == local) {
+        let in_1_0 = format!("seda-1.0/v10/codes/{name}");
+        let in_0_2 = format!("seda-0.2/v02/codes/{name}");
+        if let Some((_, bytes)) = SEDA_1_0
+            .iter()
+            .chain(SEDA_0_2)
+            .find(|(n, _)| *n == in_1_0 || *n == in_0_2)
+        {
             return Some(bytes.to_vec());
         }
     }
@@ -313,6 +480,7 @@ pub fn validate_seda(version: SedaVersion, path: &Path) -> Result<(), Vec<Schema
             std::collections::hash_map::Entry::Vacant(e) => {
                 let url = match version {
                     SedaVersion::V1_0 => format!("{SCHEME}seda-1.0/seda_v1-0.xsd"),
+                    SedaVersion::V0_2 => format!("{SCHEME}seda-0.2/seda_v0-2.xsd"),
                     v => format!("{SCHEME}seda-{0}/seda-{0}-main.xsd", v.as_str()),
                 };
                 e.insert(compile_url(&url).map_err(|e| {

@@ -132,12 +132,13 @@ fn versions_by_namespace() {
             v
         );
     }
-    let err =
+    assert_eq!(
         manifest::sniff_version(doc("fr:gouv:ae:archive:draft:standard_echange_v0.2").as_bytes())
-            .unwrap_err();
-    assert_eq!(err.code(), "UNSUPPORTED_SEDA_VERSION");
-    assert!(err.to_string().contains("0.2"), "{err}");
+            .unwrap(),
+        SedaVersion::V0_2
+    );
     let err = manifest::sniff_version(doc("urn:other").as_bytes()).unwrap_err();
+    assert_eq!(err.code(), "UNSUPPORTED_SEDA_VERSION");
     assert!(err.to_string().contains("urn:other"));
     let err = manifest::sniff_version(&b"<ArchiveTransfer/>"[..]).unwrap_err();
     assert_eq!(err.code(), "UNSUPPORTED_SEDA_VERSION");
@@ -369,6 +370,45 @@ fn seda_1_0_samples_validate_against_the_official_schema() {
     );
 }
 
+/// SEDA 0.2: the Mégalis bordereau (cd56) and as@lae's 0.2 acknowledgement and acceptance
+/// are valid against the embedded official 0.2 schemas, which do refuse what is not.
+#[test]
+fn seda_0_2_samples_validate_against_the_official_schema() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/asalae");
+    let files = [
+        "bordereaux/cd56-megalis-bordereau-PESV2_DEP56-1-seda0.2.xml",
+        "ack-atr/ACK-SEDA-0.2.xml",
+        "ack-atr/ATR-SEDA-0.2.xml",
+    ];
+    for f in files {
+        let path = dir.join(f);
+        let text = std::fs::read(&path).unwrap();
+        if f.starts_with("bordereaux/") {
+            assert_eq!(
+                manifest::sniff_version(text.as_slice()).ok(),
+                Some(SedaVersion::V0_2),
+                "{f}"
+            );
+        }
+        if let Err(e) = schema::validate_seda(SedaVersion::V0_2, &path) {
+            panic!("{f}: {e:?}");
+        }
+    }
+    let text = std::fs::read_to_string(dir.join(files[0]))
+        .unwrap()
+        .replace(
+            "<DescriptionLevel listVersionID=\"edition 2009\">file</DescriptionLevel>",
+            "<DescriptionLevel>dossier</DescriptionLevel>",
+        );
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tmp.path(), &text).unwrap();
+    let errors = schema::validate_seda(SedaVersion::V0_2, tmp.path()).unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.message.contains("dossier")),
+        "{errors:?}"
+    );
+}
+
 /// The as@lae-shaped acknowledgements and replies are valid against the official schemas of
 /// their version, accepted and rejected, and carry what Pastell reads where it reads it.
 #[test]
@@ -391,7 +431,16 @@ fn asalae_messages_are_valid_and_put_things_where_pastell_reads_them() {
             panic!("{e:?}\n{xml}");
         }
     };
-    for v in [SedaVersion::V1_0, SedaVersion::V2_1, SedaVersion::V2_2] {
+    let bordereau_0_2 = std::fs::read_to_string(
+        dir.join("bordereaux/cd56-megalis-bordereau-PESV2_DEP56-1-seda0.2.xml"),
+    )
+    .unwrap();
+    for v in [
+        SedaVersion::V0_2,
+        SedaVersion::V1_0,
+        SedaVersion::V2_1,
+        SedaVersion::V2_2,
+    ] {
         let ack = Acknowledgement {
             version: v,
             identifier: "ACK_op1".into(),
@@ -402,6 +451,12 @@ fn asalae_messages_are_valid_and_put_things_where_pastell_reads_them() {
             comment: "Votre transfert a été reçu".into(),
         };
         valid(v, &ack.to_xml());
+        if v == SedaVersion::V0_2 {
+            // Where Pastell reads a 0.2 acknowledgement: an ArchiveTransferReply with the
+            // transfer's identifier and its own.
+            let doc = roxmltree_like(&ack.to_xml());
+            assert!(doc.contains(r#"<ReplyCode listVersionID="edition 2009">000</ReplyCode><TransferIdentifier>T-42</TransferIdentifier><TransferReplyIdentifier>ACK_op1</TransferReplyIdentifier>"#), "{doc}");
+        }
         for accepted in [true, false] {
             let reply = TransferReply {
                 version: v,
@@ -420,20 +475,65 @@ fn asalae_messages_are_valid_and_put_things_where_pastell_reads_them() {
                 title: "Un acte".into(),
             }];
             let mut out = Vec::new();
-            let mut b = bordereau.as_bytes();
+            let mut b = if v == SedaVersion::V0_2 {
+                bordereau_0_2.as_bytes()
+            } else {
+                bordereau.as_bytes()
+            };
             reply
                 .write_xml(
                     &mut out,
                     &archives,
-                    (v == SedaVersion::V1_0).then_some(&mut b as &mut dyn std::io::BufRead),
+                    v.describes_documents()
+                        .then_some(&mut b as &mut dyn std::io::BufRead),
                 )
                 .unwrap();
             let xml = String::from_utf8(out).unwrap();
             valid(v, &xml);
             let doc = roxmltree_like(&xml);
-            assert!(doc.contains(&format!("<ReplyCode>{}</ReplyCode>", reply.reply_code)));
-            assert!(doc.contains("<Comment>Refusé : &lt;raison&gt; &amp; autre</Comment>"));
+            let code = if v == SedaVersion::V0_2 {
+                r#"<ReplyCode listVersionID="edition 2009">"#
+            } else {
+                "<ReplyCode>"
+            };
+            assert!(doc.contains(&format!("{code}{}</ReplyCode>", reply.reply_code)));
+            if v == SedaVersion::V0_2 {
+                // One Comment in 0.2: every reason in it, a line each.
+                assert!(
+                    xml.contains(
+                        "<Comment>Refusé : &lt;raison&gt; &amp; autre\nDeuxième raison</Comment>"
+                    ),
+                    "{xml}"
+                );
+            } else {
+                assert!(doc.contains("<Comment>Refusé : &lt;raison&gt; &amp; autre</Comment>"));
+            }
             match (v, accepted) {
+                (SedaVersion::V0_2, true) => {
+                    // Where Pastell reads an accepted 0.2 transfer: the acceptance's root, the
+                    // transfer's identifier and each archive's identifier.
+                    assert!(
+                        doc.starts_with(
+                            r#"<?xml version="1.0" encoding="UTF-8"?><ArchiveTransferAcceptance "#
+                        ),
+                        "{xml}"
+                    );
+                    assert!(doc.contains("<TransferAcceptanceIdentifier>ATR_op1</TransferAcceptanceIdentifier><TransferIdentifier>T-42</TransferIdentifier>"), "{xml}");
+                    assert!(doc.contains("<Archive><ArchivalAgencyArchiveIdentifier>unit-1</ArchivalAgencyArchiveIdentifier><ArchivalAgreement"), "{xml}");
+                    // The archive's description comes back whole, its objects nested.
+                    assert!(doc.contains("PES ACK"), "{xml}");
+                    assert_eq!(doc.matches("<Archive>").count(), 1, "{xml}");
+                }
+                (SedaVersion::V0_2, false) => {
+                    assert!(
+                        doc.starts_with(
+                            r#"<?xml version="1.0" encoding="UTF-8"?><ArchiveTransferReply "#
+                        ),
+                        "{xml}"
+                    );
+                    assert!(doc.contains("<TransferIdentifier>T-42</TransferIdentifier><TransferReplyIdentifier>ATR_op1</TransferReplyIdentifier>"), "{xml}");
+                    assert!(!doc.contains("unit-1"), "{xml}");
+                }
                 (SedaVersion::V1_0, true) => {
                     assert!(doc.contains("<Archive><ArchivalAgencyArchiveIdentifier>unit-1</ArchivalAgencyArchiveIdentifier>"), "{xml}");
                     // The archive's description comes back whole.

@@ -1,5 +1,5 @@
-//! SEDA 1.0 transfers, read into the same [`Manifest`] as SEDA 2 so that every later check,
-//! the storage and the catalog treat both alike.
+//! SEDA 1.0 transfers, and those of its predecessor SEDA 0.2, read into the same [`Manifest`]
+//! as SEDA 2 so that every later check, the storage and the catalog treat them alike.
 //!
 //! The mapping (the SIAF's correspondence between SEDA 1.0 and 2): each `Archive` and each
 //! `ArchiveObject` becomes a unit (title from `Name`, level, dates, keywords and rules from
@@ -17,6 +17,14 @@
 //! duration is given ([`RuleRef::given_duration`]); the access codes' legal delays come from
 //! the code list embedded in the official schemas (`seda_v1-0_accessrestriction_code.xsd`).
 //!
+//! SEDA 0.2 has the same model under other names, which [`Dialect`] holds: the archive and
+//! its objects are each a `Contains` (`Contains[1]/Contains[2]/Document[1]`), the level is a
+//! child of the unit rather than of its `ContentDescription`, keywords are
+//! `ContentDescriptive`, the rules `Appraisal` and `AccessRestriction` (same fields, same
+//! codes), and documents carry neither digest nor size: the digests are `Integrity` elements
+//! of the transfer, each naming its file (`UnitIdentifier`), given to every document that
+//! attaches that file.
+//!
 //! Hostile XML is refused as in SEDA 2: no DOCTYPE, no entity but the predefined ones.
 
 use crate::manifest::{
@@ -28,6 +36,45 @@ use quick_xml::name::ResolveResult;
 use std::io::BufRead;
 
 pub const NAMESPACE: &str = "fr:gouv:culture:archivesdefrance:seda:v1.0";
+pub const NAMESPACE_0_2: &str = "fr:gouv:ae:archive:draft:standard_echange_v0.2";
+
+/// The names one version gives to the elements of the shared model.
+struct Dialect {
+    namespace: &'static str,
+    /// The archive, child of the root.
+    archive: &'static [u8],
+    /// An object of an archive or of an object.
+    object: &'static [u8],
+    keyword: &'static [u8],
+    appraisal: &'static [u8],
+    access: &'static [u8],
+}
+
+const SEDA_1_0: Dialect = Dialect {
+    namespace: NAMESPACE,
+    archive: b"Archive",
+    object: b"ArchiveObject",
+    keyword: b"Keyword",
+    appraisal: b"AppraisalRule",
+    access: b"AccessRestrictionRule",
+};
+
+const SEDA_0_2: Dialect = Dialect {
+    namespace: NAMESPACE_0_2,
+    archive: b"Contains",
+    object: b"Contains",
+    keyword: b"ContentDescriptive",
+    appraisal: b"Appraisal",
+    access: b"AccessRestriction",
+};
+
+/// A digest SEDA 0.2 gives at the root, for the file it names.
+#[derive(Default)]
+struct RootIntegrity {
+    algorithm: String,
+    value: String,
+    file: String,
+}
 
 /// The legal delay of each access restriction code of SEDA 1.0 (code list
 /// `seda_v1-0_accessrestriction_code.xsd`, Code du patrimoine L. 213-1 and 213-2), in years;
@@ -92,8 +139,9 @@ struct OpenUnit {
     writer: quick_xml::Writer<Vec<u8>>,
 }
 
-/// Reads a SEDA 1.0 `ArchiveTransfer`. Problems the checks must report (an attachment given
-/// inline rather than as a file) are returned with the manifest.
+/// Reads a SEDA 1.0 or 0.2 `ArchiveTransfer` (by its namespace). Problems the checks must
+/// report (an attachment given inline rather than as a file, a digest for no document) are
+/// returned with the manifest.
 pub fn read<R: BufRead>(
     input: R,
     sink: &mut dyn MetadataSink,
@@ -110,6 +158,8 @@ pub fn read<R: BufRead>(
     let mut seen_root = false;
     // The agency a unit's ContentDescription names, by unit index.
     let mut first_originating: Option<String> = None;
+    let mut dialect = &SEDA_1_0;
+    let mut integrities: Vec<RootIntegrity> = Vec::new();
 
     loop {
         let event = reader.read_event_into(&mut buf).map_err(xml_err)?;
@@ -119,7 +169,8 @@ pub fn read<R: BufRead>(
             let opens_nested = depth == u.depth + 1
                 && u.kind != UnitKind::Document
                 && matches!(&event, Event::Start(e) | Event::Empty(e)
-                    if matches!(e.local_name().as_ref(), b"ArchiveObject" | b"Document"));
+                    if e.local_name().as_ref() == dialect.object
+                        || e.local_name().as_ref() == b"Document");
             let closes_unit = depth == u.depth + 1 && matches!(&event, Event::End(_));
             if !opens_nested && !closes_unit && depth > u.depth {
                 crate::manifest::keep_in_unit(&mut u.writer, &event)?;
@@ -143,6 +194,9 @@ pub fn read<R: BufRead>(
                     }
                     match reader.resolve_element(e.name()).0 {
                         ResolveResult::Bound(ns) if ns.as_ref() == NAMESPACE.as_bytes() => {}
+                        ResolveResult::Bound(ns) if ns.as_ref() == NAMESPACE_0_2.as_bytes() => {
+                            dialect = &SEDA_0_2;
+                        }
                         ResolveResult::Bound(ns) => {
                             return Err(crate::VersionError::Unknown(
                                 String::from_utf8_lossy(ns.as_ref()).into_owned(),
@@ -154,19 +208,24 @@ pub fn read<R: BufRead>(
                 }
                 let depth = stack.len();
                 let parent_unit = units.last().filter(|u| u.depth + 1 == depth);
-                let opens = match (depth, local.as_slice(), parent_unit.map(|u| u.kind)) {
-                    (1, b"Archive", _) => {
+                let in_unit = matches!(
+                    parent_unit.map(|u| u.kind),
+                    Some(UnitKind::Archive | UnitKind::ArchiveObject)
+                );
+                let element = || String::from_utf8_lossy(&local).into_owned();
+                let opens = match local.as_slice() {
+                    l if depth == 1 && l == dialect.archive => {
                         archives += 1;
-                        Some((UnitKind::Archive, format!("Archive[{archives}]")))
+                        Some((UnitKind::Archive, format!("{}[{archives}]", element())))
                     }
-                    (_, b"ArchiveObject", Some(UnitKind::Archive | UnitKind::ArchiveObject)) => {
+                    l if in_unit && l == dialect.object => {
                         let p = units.last_mut().expect("a parent unit");
                         p.objects += 1;
                         let name =
-                            format!("{}/ArchiveObject[{}]", m.units[p.index].xml_id, p.objects);
+                            format!("{}/{}[{}]", m.units[p.index].xml_id, element(), p.objects);
                         Some((UnitKind::ArchiveObject, name))
                     }
-                    (_, b"Document", Some(UnitKind::Archive | UnitKind::ArchiveObject)) => {
+                    b"Document" if in_unit => {
                         let p = units.last_mut().expect("a parent unit");
                         p.documents += 1;
                         let name = format!("{}/Document[{}]", m.units[p.index].xml_id, p.documents);
@@ -206,7 +265,7 @@ pub fn read<R: BufRead>(
                     m.units.push(unit);
                     let mut writer = quick_xml::Writer::new(Vec::with_capacity(1024));
                     let mut start = BytesStart::new(String::from_utf8_lossy(&local).into_owned());
-                    start.push_attribute(("xmlns", NAMESPACE));
+                    start.push_attribute(("xmlns", dialect.namespace));
                     for a in e.attributes().with_checks(true) {
                         let a = a.map_err(xml_err)?;
                         if a.key.as_ref() != b"xmlns" {
@@ -242,6 +301,15 @@ pub fn read<R: BufRead>(
                         }
                         _ => {}
                     }
+                } else if dialect.namespace == NAMESPACE_0_2 && depth == 1 && local == b"Integrity"
+                {
+                    integrities.push(RootIntegrity::default());
+                } else if depth == 2
+                    && stack[1] == b"Integrity"
+                    && local == b"Contains"
+                    && let Some(i) = integrities.last_mut()
+                {
+                    i.algorithm = attr(e, b"algorithme")?.unwrap_or_default();
                 }
                 stack.push(local);
                 if is_empty {
@@ -253,6 +321,8 @@ pub fn read<R: BufRead>(
                         &mut first_originating,
                         &mut problems,
                         sink,
+                        dialect,
+                        &mut integrities,
                     )?;
                 }
             }
@@ -269,6 +339,8 @@ pub fn read<R: BufRead>(
                 &mut first_originating,
                 &mut problems,
                 sink,
+                dialect,
+                &mut integrities,
             )?,
             Event::Eof => break,
             _ => {}
@@ -276,6 +348,7 @@ pub fn read<R: BufRead>(
         buf.clear();
     }
     crate::manifest::check_ended(seen_root, stack.is_empty())?;
+    give_integrities(&mut m, integrities, &mut problems);
     // SEDA 1.0 names the originating agency in the description, where it is optional; the
     // transferring agency is then the producer, as as@lae reads it.
     m.header.originating_agency =
@@ -288,6 +361,42 @@ pub fn read<R: BufRead>(
     Ok((m, problems))
 }
 
+/// SEDA 0.2's digests, given to the documents attaching the file each names; a digest for no
+/// document, or two different ones for one file, is a problem to report.
+fn give_integrities(m: &mut Manifest, integrities: Vec<RootIntegrity>, problems: &mut Vec<String>) {
+    if integrities.is_empty() {
+        return;
+    }
+    let mut by_file: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (k, o) in m.objects.iter().enumerate() {
+        if let Some(f) = &o.filename {
+            by_file.entry(f.trim().to_owned()).or_default().push(k);
+        }
+    }
+    for (n, i) in integrities.into_iter().enumerate() {
+        let file = i.file.trim();
+        let attaching = by_file.get(file).map(Vec::as_slice).unwrap_or_default();
+        let found = !attaching.is_empty();
+        for &k in attaching {
+            let o = &mut m.objects[k];
+            match &o.digest {
+                Some((a, v)) if *a != i.algorithm || *v != i.value => problems.push(format!(
+                    "Integrity[{}] gives the file {file:?} a digest other than an earlier Integrity does",
+                    n + 1
+                )),
+                _ => o.digest = Some((i.algorithm.clone(), i.value.clone())),
+            }
+        }
+        if !found {
+            problems.push(format!(
+                "Integrity[{}] gives a digest for the file {file:?}, which no Document attaches",
+                n + 1
+            ));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn close(
     stack: &mut Vec<Vec<u8>>,
     text: &mut String,
@@ -296,6 +405,8 @@ fn close(
     first_originating: &mut Option<String>,
     problems: &mut Vec<String>,
     sink: &mut dyn MetadataSink,
+    dialect: &Dialect,
+    integrities: &mut [RootIntegrity],
 ) -> Result<(), ManifestError> {
     let Some(local) = stack.pop() else {
         return Ok(());
@@ -333,6 +444,16 @@ fn close(
             b"Date" => m.header.date = value,
             b"TransferIdentifier" => m.header.message_identifier = value,
             _ => {}
+        }
+        return Ok(());
+    }
+    if depth == 2 && stack[1] == b"Integrity" {
+        if let Some(i) = integrities.last_mut() {
+            match local.as_slice() {
+                b"Contains" => i.value = value,
+                b"UnitIdentifier" => i.file = value,
+                _ => {}
+            }
         }
         return Ok(());
     }
@@ -402,12 +523,14 @@ fn close(
                 ));
             }
         }
-        (_, [b"ContentDescription", b"DescriptionLevel"]) => {
+        (_, [b"ContentDescription", b"DescriptionLevel"] | [b"DescriptionLevel"]) => {
             m.units[index].description_level = Some(level(&value).to_owned())
         }
         (_, [b"ContentDescription", b"OldestDate"]) => m.units[index].start_date = Some(value),
         (_, [b"ContentDescription", b"LatestDate"]) => m.units[index].end_date = Some(value),
-        (_, [b"ContentDescription", b"Keyword", b"KeywordContent"]) if !value.is_empty() => {
+        (_, [b"ContentDescription", keyword, b"KeywordContent"])
+            if *keyword == dialect.keyword && !value.is_empty() =>
+        {
             m.units[index].keywords.push(value)
         }
         (
@@ -423,9 +546,10 @@ fn close(
             }
             m.units[index].originating_agency = Some(value);
         }
-        (_, [b"AccessRestrictionRule" | b"AppraisalRule", field])
-        | (_, [b"ContentDescription", b"AccessRestrictionRule", field]) => {
-            let appraisal = path.contains(&b"AppraisalRule".as_slice());
+        (_, [rule, field]) | (_, [b"ContentDescription", rule, field])
+            if *rule == dialect.access || (*rule == dialect.appraisal && path.len() == 2) =>
+        {
+            let appraisal = *rule == dialect.appraisal;
             let category = if appraisal {
                 RuleCategory::AppraisalRule
             } else {
@@ -613,6 +737,194 @@ mod tests {
         for x in &meta {
             crate::manifest::read_fragment_check(x);
         }
+    }
+
+    /// SEDA 0.2 as the Mégalis PES flow writes it (cd56's bordereau, shortened), with the
+    /// digests at the root.
+    const BORDEREAU_0_2: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<ArchiveTransfer xmlns="fr:gouv:ae:archive:draft:standard_echange_v0.2">
+  <Comment>Transfert des flux comptables</Comment>
+  <Date>2016-03-08T16:04:19.2946109Z</Date>
+  <TransferIdentifier schemeAgencyName="Mégalis">DEP56_PESV2_2</TransferIdentifier>
+  <TransferringAgency><Identification>225600014_122</Identification></TransferringAgency>
+  <ArchivalAgency><Identification>FRCOL_761</Identification></ArchivalAgency>
+  <Integrity>
+    <Contains algorithme="http://www.w3.org/2001/04/xmlenc#sha256">aaaa</Contains>
+    <UnitIdentifier>flux.xml</UnitIdentifier>
+  </Integrity>
+  <Integrity>
+    <Contains algorithme="http://www.w3.org/2001/04/xmlenc#sha256">bbbb</Contains>
+    <UnitIdentifier>ack.xml</UnitIdentifier>
+  </Integrity>
+  <Contains>
+    <ArchivalAgreement>DEP56_ACCORD_PES_0001</ArchivalAgreement>
+    <ArchivalProfile>DEP56_PROFIL_PES_0001</ArchivalProfile>
+    <DescriptionLanguage>fr</DescriptionLanguage>
+    <DescriptionLevel>recordgrp</DescriptionLevel>
+    <Name>Flux comptable PES</Name>
+    <ContentDescription>
+      <Language>fr</Language>
+      <LatestDate>2014-12-01</LatestDate>
+      <OldestDate>2014-11-01</OldestDate>
+      <OriginatingAgency><Identification>225600014_122</Identification></OriginatingAgency>
+      <ContentDescriptive>
+        <AccessRestriction><Code>AR038</Code><StartDate>2014-12-01</StartDate></AccessRestriction>
+        <KeywordContent>Comptabilité publique</KeywordContent>
+        <KeywordType>subject</KeywordType>
+      </ContentDescriptive>
+    </ContentDescription>
+    <Appraisal><Code>detruire</Code><Duration>P10Y</Duration><StartDate>2014-12-01</StartDate></Appraisal>
+    <AccessRestriction><Code>AR048</Code><StartDate>2014-12-01</StartDate></AccessRestriction>
+    <Contains>
+      <ArchivalAgencyObjectIdentifier>DEP56_1</ArchivalAgencyObjectIdentifier>
+      <DescriptionLevel>file</DescriptionLevel>
+      <Name>Flux PES_Aller</Name>
+      <Document>
+        <Attachment format="fmt/101" mimeCode="application/xml" filename="flux.xml"/>
+        <Creation>2014-12-01T00:00:00.0000000</Creation>
+        <Description>Flux PES</Description>
+        <Type>CDO</Type>
+      </Document>
+      <Contains>
+        <DescriptionLevel>item</DescriptionLevel>
+        <Name>Accusé réception du flux</Name>
+        <Document>
+          <Attachment mimeCode="application/xml" filename="ack.xml"/>
+          <Type>CDO</Type>
+        </Document>
+      </Contains>
+    </Contains>
+  </Contains>
+</ArchiveTransfer>"#;
+
+    #[test]
+    fn seda_0_2_reads_into_the_same_model() {
+        let mut meta: Vec<Vec<u8>> = Vec::new();
+        let (m, problems) = read(BORDEREAU_0_2.as_bytes(), &mut meta).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(m.header.message_identifier, "DEP56_PESV2_2");
+        assert_eq!(m.header.archival_agency.as_deref(), Some("FRCOL_761"));
+        assert_eq!(
+            m.header.transferring_agency.as_deref(),
+            Some("225600014_122")
+        );
+        assert_eq!(
+            m.header.originating_agency.as_deref(),
+            Some("225600014_122")
+        );
+        assert_eq!(
+            m.header.archival_profile.as_deref(),
+            Some("DEP56_PROFIL_PES_0001")
+        );
+        let ids: Vec<&str> = m.units.iter().map(|u| u.xml_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "Contains[1]",
+                "Contains[1]/Contains[1]",
+                "Contains[1]/Contains[1]/Document[1]",
+                "Contains[1]/Contains[1]/Contains[1]",
+                "Contains[1]/Contains[1]/Contains[1]/Document[1]",
+            ]
+        );
+        let parents: Vec<Option<usize>> = m.units.iter().map(|u| u.parent).collect();
+        assert_eq!(parents, [None, Some(0), Some(1), Some(1), Some(3)]);
+        let levels: Vec<Option<&str>> = m
+            .units
+            .iter()
+            .map(|u| u.description_level.as_deref())
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                Some("RecordGrp"),
+                Some("File"),
+                Some("Item"),
+                Some("Item"),
+                Some("Item")
+            ]
+        );
+        let titles: Vec<&str> = m.units.iter().map(|u| u.title()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Flux comptable PES",
+                "Flux PES_Aller",
+                "Flux PES",
+                "Accusé réception du flux",
+                "ack.xml"
+            ]
+        );
+        let a = &m.units[0];
+        assert_eq!(a.keywords, ["Comptabilité publique"]);
+        assert_eq!(a.start_date.as_deref(), Some("2014-11-01"));
+        assert_eq!(a.end_date.as_deref(), Some("2014-12-01"));
+        // The keyword's own restriction is not the unit's rule.
+        let rules: Vec<(RuleCategory, &str, Option<&str>)> = a
+            .rules
+            .iter()
+            .map(|r| (r.category, r.rule.as_str(), r.given_duration.as_deref()))
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                (RuleCategory::AppraisalRule, "detruire", Some("P10Y")),
+                (RuleCategory::AccessRule, "AR048", Some("P50Y")),
+            ]
+        );
+        assert_eq!(m.units[2].start_date.as_deref(), Some("2014-12-01"));
+        // The root's digests went to the documents attaching their files.
+        let digests: Vec<(Option<&str>, Option<&str>)> = m
+            .objects
+            .iter()
+            .map(|o| {
+                (
+                    o.filename.as_deref(),
+                    o.digest.as_ref().map(|d| d.1.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            digests,
+            [
+                (Some("flux.xml"), Some("aaaa")),
+                (Some("ack.xml"), Some("bbbb"))
+            ]
+        );
+        assert_eq!(
+            m.objects[0].digest.as_ref().unwrap().0,
+            "http://www.w3.org/2001/04/xmlenc#sha256"
+        );
+        let archive = String::from_utf8(meta[0].clone()).unwrap();
+        assert!(
+            archive.starts_with(
+                r#"<Contains xmlns="fr:gouv:ae:archive:draft:standard_echange_v0.2">"#
+            ),
+            "{archive}"
+        );
+        assert!(!archive.contains("Flux PES_Aller"), "{archive}");
+        for x in &meta {
+            crate::manifest::read_fragment_check(x);
+        }
+    }
+
+    #[test]
+    fn seda_0_2_digests_must_name_a_document_and_agree() {
+        let stray = BORDEREAU_0_2.replace(
+            "<UnitIdentifier>ack.xml</UnitIdentifier>",
+            "<UnitIdentifier>absent.xml</UnitIdentifier>",
+        );
+        let (m, problems) = read(stray.as_bytes(), &mut crate::manifest::NoMetadata).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("Integrity[2]") && problems[0].contains("absent.xml"));
+        assert!(m.objects[1].digest.is_none());
+        let twice = BORDEREAU_0_2.replace(
+            "<UnitIdentifier>ack.xml</UnitIdentifier>",
+            "<UnitIdentifier>flux.xml</UnitIdentifier>",
+        );
+        let (_, problems) = read(twice.as_bytes(), &mut crate::manifest::NoMetadata).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("other than"), "{problems:?}");
     }
 
     #[test]

@@ -69,7 +69,7 @@ async fn versions(
         "application": "carnac",
         "version": env!("CARGO_PKG_VERSION"),
         "interface": "as@lae REST (restservices)",
-        "seda": ["1.0", "2.1", "2.2", "2.3"],
+        "seda": ["0.2", "1.0", "2.1", "2.2", "2.3"],
     }))
     .into_response())
 }

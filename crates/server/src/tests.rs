@@ -1262,7 +1262,8 @@ fn asalae_state(tmp: &tempfile::TempDir) -> Arc<AppState> {
 /// What Pastell does before sending: it fills the bordereau from its connector settings and
 /// the files (dates, identifiers, agencies, digests and sizes); here the fixtures'
 /// placeholders and empty fields get such values, and each named file is made (a real PDF,
-/// XML, text or JPEG by its extension) with its digest and size written back.
+/// XML, text or JPEG by its extension) with its digest and size written back (in SEDA 0.2,
+/// which gives digests at the root, an `Integrity` per file before the first archive).
 fn pastell_transfer(name: &str, id: &str) -> (String, Vec<(String, Vec<u8>)>) {
     let dir = testdata().join("asalae/bordereaux");
     let mut xml = std::fs::read_to_string(dir.join(name)).unwrap();
@@ -1362,6 +1363,21 @@ fn pastell_transfer(name: &str, id: &str) -> (String, Vec<(String, Vec<u8>)>) {
             block.into_owned()
         })
         .into_owned();
+    if xml.contains(carnac_seda::SedaVersion::V0_2.namespace()) {
+        let integrity: String = files
+            .iter()
+            .map(|(name, bytes)| {
+                format!(
+                    "<Integrity><Contains algorithme=\"http://www.w3.org/2001/04/xmlenc#sha256\">{}</Contains><UnitIdentifier>{name}</UnitIdentifier></Integrity>\n  ",
+                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+                )
+            })
+            .collect();
+        let first = regex::Regex::new(r"(?s)</ArchivalAgency>\s*<Contains>").unwrap();
+        xml = first
+            .replace(&xml, format!("</ArchivalAgency>\n  {integrity}<Contains>"))
+            .into_owned();
+    }
     (xml, files)
 }
 
@@ -1446,7 +1462,7 @@ async fn pastell_sends(
     files: &[(String, Vec<u8>)],
     sending: Sending,
 ) -> (String, String) {
-    let origin = regex::Regex::new(r"(?s)<TransferringAgency>\s*<Identif\w+>([^<]*)<")
+    let origin = regex::Regex::new(r"(?s)<TransferringAgency>.*?<Identif\w+[^>]*>([^<]*)<")
         .unwrap()
         .captures(bordereau)
         .unwrap()[1]
@@ -1548,12 +1564,13 @@ async fn pastell_sends(
     let (status, ack, ct) = send(app, pastell_get(&selector("Acknowledgement"))).await;
     assert_eq!(status, StatusCode::OK, "{ack}");
     assert!(ct.unwrap().starts_with("application/xml"));
-    assert!(
-        ack.contains(&format!(
-            "<MessageReceivedIdentifier>{id}</MessageReceivedIdentifier>"
-        )),
-        "{ack}"
-    );
+    // Where Pastell reads the transfer's identifier in the acknowledgement.
+    let received = if bordereau.contains(carnac_seda::SedaVersion::V0_2.namespace()) {
+        format!("<TransferIdentifier>{id}</TransferIdentifier>")
+    } else {
+        format!("<MessageReceivedIdentifier>{id}</MessageReceivedIdentifier>")
+    };
+    assert!(ack.contains(&received), "{ack}");
     // The reply, polled as Pastell does until it is there.
     for _ in 0..600 {
         let (status, atr, _) = send(app, pastell_get(&selector("ArchiveTransferReply"))).await;
@@ -1709,6 +1726,116 @@ async fn pastell_seda_2_1_gets_the_asalae_2_1_reply() {
             .unwrap();
         assert_eq!(unit.title, "TEST 23072021");
     }
+}
+
+/// SEDA 0.2, read only: the Mégalis bordereau (cd56) goes through the intake as Pastell sends
+/// it, with its digests at the root. As written it names a profile that is not in the bouquet
+/// and is refused for that; named against e-Mégalis's 0.2 PES profile it is refused with all
+/// that profile finds; under an agreement without a profile it is accepted. Every message is
+/// valid SEDA 0.2, shaped as as@lae writes it, with what Pastell reads where it reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pastell_seda_0_2_is_checked_and_answered_in_0_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = asalae_state(&tmp);
+    let app = app(st.clone());
+    let name = "cd56-megalis-bordereau-PESV2_DEP56-1-seda0.2.xml";
+    let valid = |xml: &str| {
+        let f = tmp.path().join("message.xml");
+        std::fs::write(&f, xml).unwrap();
+        carnac_seda::schema::validate_seda(carnac_seda::SedaVersion::V0_2, &f)
+            .unwrap_or_else(|e| panic!("{e:?}\n{xml}"));
+    };
+    // As written: its profile is not in the tenant's referential.
+    let (bordereau, files) = pastell_transfer(name, "DEP56-1");
+    assert_eq!(files.len(), 2);
+    valid(&bordereau);
+    let (ack, atr) = pastell_sends(&app, &bordereau, &files, Sending::Whole).await;
+    valid(&ack);
+    valid(&atr);
+    assert!(ack.contains("<ArchiveTransferReply "), "{ack}");
+    assert_ne!(reply_code(&atr), "000", "{atr}");
+    assert!(atr.contains("<ArchiveTransferReply "), "{atr}");
+    assert!(
+        atr.contains("PROFILE_UNKNOWN") && atr.contains("DEP56_PROFIL_PES_0001"),
+        "{atr}"
+    );
+    assert!(!atr.contains("<Archive>"), "{atr}");
+    // Against e-Mégalis's profile: refused with what the profile finds, all of it.
+    let (bordereau, files) = pastell_transfer(name, "DEP56-2");
+    let bordereau = bordereau.replace(">DEP56_PROFIL_PES_0001<", ">EMEG_PROFIL_PES_0002<");
+    let (_, atr) = pastell_sends(&app, &bordereau, &files, Sending::Chunks(4096)).await;
+    valid(&atr);
+    assert_ne!(reply_code(&atr), "000", "{atr}");
+    for found in ["NOT_CONFORMANT", "EMEG_PROFIL_PES_0002", "BusinessType"] {
+        assert!(atr.contains(found), "{found} missing:\n{atr}");
+    }
+    // Under an agreement without a profile: accepted.
+    let (bordereau, files) = pastell_transfer(name, "DEP56-3");
+    let bordereau = regex::Regex::new(r"<ArchivalProfile[^>]*>[^<]*</ArchivalProfile>")
+        .unwrap()
+        .replace(&bordereau, "")
+        .replace(">DEP56_ACCORD_PES_0001<", ">ACCORD_SEDA_02<");
+    let (ack, atr) = pastell_sends(&app, &bordereau, &files, Sending::Chunks(10_000)).await;
+    valid(&ack);
+    valid(&atr);
+    assert_eq!(reply_code(&atr), "000", "{atr}");
+    // Pastell's XPaths for a 0.2 acceptance.
+    let flat = roxml_flat(&atr);
+    let acceptance = regex::Regex::new(
+        r"<ArchiveTransferAcceptance [^>]*>.*<TransferAcceptanceIdentifier>ATR_([^<]+)</TransferAcceptanceIdentifier><TransferIdentifier>DEP56-3</TransferIdentifier>.*?<Archive><ArchivalAgencyArchiveIdentifier>([^<]+)</ArchivalAgencyArchiveIdentifier>",
+    )
+    .unwrap()
+    .captures(&flat)
+    .unwrap_or_else(|| panic!("not where Pastell reads it:\n{atr}"));
+    let (operation, archive_id) = (acceptance[1].to_owned(), acceptance[2].to_owned());
+    // The archive: five units (the archive, its object, the object's document, the nested
+    // object and its document), both files stored with the digests the root declared.
+    let t = TenantId::new("pastell").unwrap();
+    let (unit, _) = st
+        .archive
+        .catalog()
+        .unit(&t, &carnac_model::UnitId::new(archive_id).unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        unit.title.starts_with("Flux comptable PES Aller"),
+        "{}",
+        unit.title
+    );
+    assert_eq!(unit.xml_id, "Contains[1]");
+    let operation = carnac_model::OperationId::new(operation).unwrap();
+    let units = st
+        .archive
+        .catalog()
+        .units_of_operation(&t, &operation)
+        .unwrap();
+    assert_eq!(units.len(), 5);
+    let objects = st
+        .archive
+        .catalog()
+        .objects_of_operation(&t, &operation)
+        .unwrap();
+    let mut stored: Vec<(String, String)> = objects
+        .iter()
+        .map(|o| {
+            (
+                o.filename.clone().unwrap(),
+                o.digest.as_ref().unwrap().hex.clone(),
+            )
+        })
+        .collect();
+    stored.sort();
+    let mut sent: Vec<(String, String)> = files
+        .iter()
+        .map(|(n, b)| {
+            (
+                n.clone(),
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)),
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(stored, sent);
 }
 
 fn roxml_flat(xml: &str) -> String {

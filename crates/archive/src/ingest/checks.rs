@@ -76,7 +76,7 @@ pub struct Plan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileLayout {
     /// A SEDA package: files under its `Content/` folder. SEDA 2 URIs include the folder
-    /// (`Content/a.pdf`); SEDA 1.0 file names do not (`a.pdf`).
+    /// (`Content/a.pdf`); SEDA 0.2 and 1.0 file names do not (`a.pdf`).
     Package,
     /// The attachments of a bordereau: names are paths from the container's root.
     Attachments,
@@ -102,9 +102,7 @@ impl ContentFiles<'_> {
     /// The key a manifest's name points at.
     fn named<'u>(&self, uri: &'u str) -> Option<&'u str> {
         match (self.layout, self.version) {
-            (FileLayout::Package, v) if v != carnac_seda::SedaVersion::V1_0 => {
-                content_relative(uri)
-            }
+            (FileLayout::Package, v) if !v.describes_documents() => content_relative(uri),
             _ => Some(uri.strip_prefix("./").unwrap_or(uri)),
         }
     }
@@ -325,7 +323,7 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
         };
         if !physical {
             match &o.digest {
-                None => report.error("CHECK_DIGEST", "DIGEST_MISSING", format!("{label} declares no MessageDigest")),
+                None => report.error("CHECK_DIGEST", "DIGEST_MISSING", format!("{label} declares no digest (MessageDigest; Integrity in SEDA 0.2 and 1.0)")),
                 Some((algo, value)) => match DigestAlgorithm::from_seda_name(algo) {
                     None => report.error(
                         "CHECK_DIGEST",
@@ -373,10 +371,10 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
                         ),
                         Some(path) => {
                             match used_files.insert(path, o.xml_id.as_str()) {
-                                // SEDA 1.0 describes documents: two may be the same file
-                                // (the PES Marché flow files one PES under two headings);
-                                // each object gets its own copy.
-                                Some(_) if content.version == carnac_seda::SedaVersion::V1_0 => {
+                                // SEDA 0.2 and 1.0 describe documents: two may be the same
+                                // file (the PES Marché flow files one PES under two
+                                // headings); each object gets its own copy.
+                                Some(_) if content.version.describes_documents() => {
                                     planned.file = Some(path.to_owned());
                                 }
                                 Some(other) => report.error(STEP_PACKAGE, "DUPLICATE_URI", format!("{label} and {other:?} name the same file {path:?}")),
@@ -570,7 +568,7 @@ fn check_unit_content(
         // SEDA 1.0's OldestDate and LatestDate are filled by the flows of acts from two
         // different dates (the act's and its acknowledgement's), which come in either order;
         // as@lae takes them. Said, not refused.
-        if version == carnac_seda::SedaVersion::V1_0 {
+        if version.describes_documents() {
             report.warning(STEP_UNITS, "DATES_INCONSISTENT", message);
         } else {
             report.error(STEP_UNITS, "DATES_INCONSISTENT", message);
@@ -793,7 +791,7 @@ pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &
      -> PlannedRule {
         let mut end = None;
         if let Some(given) = &r.given_duration {
-            // SEDA 1.0: the transfer gives the duration; no referential is involved.
+            // SEDA 0.2 and 1.0: the transfer gives the duration; no referential is involved.
             let start = r.start_date.as_deref().map(|s| (s, parse_date(s)));
             match (parse_iso_duration(given), start) {
                     (_, Some((s, None))) => report.error(

@@ -509,7 +509,7 @@ impl Archive {
         let spool_file = scratch.create(1, "the metadata spool")?;
         let mut spool = spool::Spool::new(spool_file);
         let read = match version {
-            SedaVersion::V1_0 => carnac_seda::v1::read(reopen()?, &mut spool),
+            v if v.describes_documents() => carnac_seda::v1::read(reopen()?, &mut spool),
             _ => manifest::read(reopen()?, &mut spool).map(|m| (m, Vec::new())),
         };
         let mut m = match read {
@@ -883,7 +883,7 @@ impl Archive {
             groups: &group_ids,
             units: &unit_ids,
         };
-        if asalae || exam.version == Some(SedaVersion::V1_0) {
+        if asalae || exam.version.is_some_and(SedaVersion::describes_documents) {
             self.write_asalae_reply(
                 &mut exam,
                 m.as_ref(),
@@ -1218,7 +1218,7 @@ pub fn asalae_reply_code(report: &Report) -> &'static str {
 }
 
 impl Archive {
-    /// Writes the reply as as@lae does (see `carnac_seda::asalae`): for SEDA 1.0 transfers,
+    /// Writes the reply as as@lae does (see `carnac_seda::asalae`): for SEDA 0.2 and 1.0 transfers,
     /// and for every transfer of the as@lae intake.
     #[allow(clippy::too_many_arguments)]
     fn write_asalae_reply(
@@ -1275,7 +1275,7 @@ impl Archive {
         let file = File::create(path).map_err(|e| ArchiveError::io("creating the reply", e))?;
         let mut out = std::io::BufWriter::new(file);
         let mut bordereau = match (&mut exam.manifest_file, version) {
-            (Some(f), SedaVersion::V1_0) if accepted => {
+            (Some(f), v) if accepted && v.describes_documents() => {
                 use std::io::Seek;
                 f.seek(std::io::SeekFrom::Start(0))
                     .map_err(|e| ArchiveError::io("rereading the bordereau", e))?;
