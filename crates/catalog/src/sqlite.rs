@@ -1810,8 +1810,8 @@ impl Catalog for SqliteCatalog {
                 None => vec![tenant_arg],
             };
             let mut rows = st.query(args.as_slice()).map_err(storage)?;
-            let (mut by_agency, mut by_year): (Vec<(String, u64)>, Vec<(String, u64)>) =
-                (Vec::new(), Vec::new());
+            let mut by_agency: Vec<(String, u64)> = Vec::new();
+            let mut by_year: Vec<(String, u64)> = Vec::new();
             let mut total = 0u64;
             while let Some(r) = rows.next().map_err(storage)? {
                 let text = |i| -> Result<&str, CatalogError> {
@@ -1949,8 +1949,6 @@ impl Catalog for SqliteCatalog {
         // the window, a second reads them whole. (Asking the text index first, whose matches
         // in any tenant bound the tenant's, saved the second pass of narrow searches but cost
         // every wide one a third evaluation of its words: the wide ones are the costly ones.)
-        // The pass that only finds out whether the matches fit the window reads their rowids
-        // alone; the exact pass reads what sorting and facets need.
         let pass = |sorting: bool| -> Result<(Vec<Hit>, Counts, Counts), CatalogError> {
             let rank = if sorting && ranked {
                 "bm25(f.unit_text, 1.0, 1.0, 0.0)"

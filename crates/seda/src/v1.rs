@@ -77,7 +77,8 @@ struct RootIntegrity {
 }
 
 /// The legal delay of each access restriction code of SEDA 1.0 (code list
-/// `seda_v1-0_accessrestriction_code.xsd`, Code du patrimoine L. 213-1 and 213-2), in years;
+/// `seda_v1-0_accessrestriction_code.xsd`, the same codes as 0.2's; Code du patrimoine
+/// L. 213-1 and 213-2), in years;
 /// `None` when the end is counted from an event the transfer does not date (a death, a birth)
 /// or never comes.
 pub const ACCESS_RESTRICTION_CODES: &[(&str, Option<u32>)] = &[
