@@ -1779,6 +1779,14 @@ async fn pastell_seda_0_2_is_checked_and_answered_in_0_2() {
     valid(&ack);
     valid(&atr);
     assert_eq!(reply_code(&atr), "000", "{atr}");
+    // Both name the archival agency the bordereau names.
+    for message in [&ack, &atr] {
+        assert!(
+            roxml_flat(message)
+                .contains("<ArchivalAgency><Identification>FRCOL_761</Identification>"),
+            "{message}"
+        );
+    }
     // Pastell's XPaths for a 0.2 acceptance.
     let flat = roxml_flat(&atr);
     let acceptance = regex::Regex::new(

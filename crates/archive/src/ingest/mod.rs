@@ -1255,7 +1255,12 @@ impl Archive {
             accepted,
             comments,
             archival_agreement: header.archival_agreement.clone(),
-            archival_agency: self.config.archival_agency.clone(),
+            // The agency the acknowledgement named: the bordereau's, or this archive's.
+            archival_agency: header
+                .archival_agency
+                .clone()
+                .filter(|a| !a.trim().is_empty())
+                .unwrap_or_else(|| self.config.archival_agency.clone()),
             transferring_agency: header.transferring_agency.clone().unwrap_or_default(),
         };
         let archives: Vec<ReplyArchive> = match m.filter(|_| accepted) {
