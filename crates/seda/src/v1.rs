@@ -368,14 +368,20 @@ fn give_integrities(m: &mut Manifest, integrities: Vec<RootIntegrity>, problems:
     if integrities.is_empty() {
         return;
     }
+    // `./a.pdf` and `a.pdf` name one file, as the attachments' names are matched.
+    let key = |f: &str| -> String {
+        let f = f.trim();
+        f.strip_prefix("./").unwrap_or(f).to_owned()
+    };
     let mut by_file: std::collections::HashMap<String, Vec<usize>> = Default::default();
     for (k, o) in m.objects.iter().enumerate() {
         if let Some(f) = &o.filename {
-            by_file.entry(f.trim().to_owned()).or_default().push(k);
+            by_file.entry(key(f)).or_default().push(k);
         }
     }
     for (n, i) in integrities.into_iter().enumerate() {
-        let file = i.file.trim();
+        let file = key(&i.file);
+        let file = file.as_str();
         let attaching = by_file.get(file).map(Vec::as_slice).unwrap_or_default();
         let found = !attaching.is_empty();
         for &k in attaching {
@@ -926,6 +932,13 @@ mod tests {
         let (_, problems) = read(twice.as_bytes(), &mut crate::manifest::NoMetadata).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("other than"), "{problems:?}");
+        let dotted = BORDEREAU_0_2.replace(
+            "<UnitIdentifier>ack.xml</UnitIdentifier>",
+            "<UnitIdentifier> ./ack.xml </UnitIdentifier>",
+        );
+        let (m, problems) = read(dotted.as_bytes(), &mut crate::manifest::NoMetadata).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(m.objects[1].digest.as_ref().unwrap().1, "bbbb");
     }
 
     #[test]
