@@ -62,13 +62,15 @@ impl Acknowledgement {
                 "  <TransferReplyIdentifier>{}</TransferReplyIdentifier>\n",
                 esc(&self.identifier)
             ));
-            x.push_str(&format!(
-                "  <TransferringAgency>\n    <Identification>{}</Identification>\n  </TransferringAgency>\n",
-                esc(&token(&self.transferring_agency))
+            x.push_str(&organization(
+                "TransferringAgency",
+                "Identification",
+                &token(&self.transferring_agency),
             ));
-            x.push_str(&format!(
-                "  <ArchivalAgency>\n    <Identification>{}</Identification>\n  </ArchivalAgency>\n",
-                esc(&token(&self.archival_agency))
+            x.push_str(&organization(
+                "ArchivalAgency",
+                "Identification",
+                &token(&self.archival_agency),
             ));
             x.push_str("</ArchiveTransferReply>\n");
             return x;
@@ -88,13 +90,15 @@ impl Acknowledgement {
                 "  <MessageReceivedIdentifier>{}</MessageReceivedIdentifier>\n",
                 esc(&self.received_identifier)
             ));
-            x.push_str(&format!(
-                "  <Receiver>\n    <Identification>{}</Identification>\n  </Receiver>\n",
-                esc(&self.archival_agency)
+            x.push_str(&organization(
+                "Receiver",
+                "Identification",
+                &self.archival_agency,
             ));
-            x.push_str(&format!(
-                "  <Sender>\n    <Identification>{}</Identification>\n  </Sender>\n",
-                esc(&self.transferring_agency)
+            x.push_str(&organization(
+                "Sender",
+                "Identification",
+                &self.transferring_agency,
             ));
         } else {
             x.push_str(&format!(
@@ -105,13 +109,15 @@ impl Acknowledgement {
                 "  <MessageReceivedIdentifier>{}</MessageReceivedIdentifier>\n",
                 esc(&self.received_identifier)
             ));
-            x.push_str(&format!(
-                "  <Sender>\n    <Identifier>{}</Identifier>\n  </Sender>\n",
-                esc(&self.transferring_agency)
+            x.push_str(&organization(
+                "Sender",
+                "Identifier",
+                &self.transferring_agency,
             ));
-            x.push_str(&format!(
-                "  <Receiver>\n    <Identifier>{}</Identifier>\n  </Receiver>\n",
-                esc(&self.archival_agency)
+            x.push_str(&organization(
+                "Receiver",
+                "Identifier",
+                &self.archival_agency,
             ));
         }
         x.push_str("</Acknowledgement>\n");
@@ -148,6 +154,15 @@ pub struct ReplyArchive {
 
 /// SEDA 0.2 codes name the edition of their list (as as@lae writes it).
 const CODE_LIST_0_2: &str = r#"listVersionID="edition 2009""#;
+
+/// An organization as the messages name it (`Identification` in SEDA 0.2 and 1.0,
+/// `Identifier` in 2.x), on lines of its own.
+fn organization(element: &str, id_element: &str, id: &str) -> String {
+    format!(
+        "  <{element}>\n    <{id_element}>{}</{id_element}>\n  </{element}>\n",
+        esc(id)
+    )
+}
 
 /// Identifiers must not be empty in the replies' schemas; a visible placeholder otherwise.
 fn token(s: &str) -> String {
@@ -192,15 +207,16 @@ impl TransferReply {
                 "  <TransferReplyIdentifier>{}</TransferReplyIdentifier>",
                 esc(&self.identifier)
             )?;
-            writeln!(
-                out,
-                "  <ArchivalAgency>\n    <Identification>{}</Identification>\n  </ArchivalAgency>",
-                esc(&self.archival_agency)
+            out.write_all(
+                organization("ArchivalAgency", "Identification", &self.archival_agency).as_bytes(),
             )?;
-            writeln!(
-                out,
-                "  <TransferringAgency>\n    <Identification>{}</Identification>\n  </TransferringAgency>",
-                esc(&self.transferring_agency)
+            out.write_all(
+                organization(
+                    "TransferringAgency",
+                    "Identification",
+                    &self.transferring_agency,
+                )
+                .as_bytes(),
             )?;
             if self.accepted
                 && let Some(b) = bordereau
@@ -248,15 +264,21 @@ impl TransferReply {
             if self.accepted {
                 writeln!(out, "  <GrantDate>{}</GrantDate>", esc(&self.date))?;
             }
-            writeln!(
-                out,
-                "  <ArchivalAgency>\n    <Identifier>{}</Identifier>\n  </ArchivalAgency>",
-                esc(&token(&self.archival_agency))
+            out.write_all(
+                organization(
+                    "ArchivalAgency",
+                    "Identifier",
+                    &token(&self.archival_agency),
+                )
+                .as_bytes(),
             )?;
-            writeln!(
-                out,
-                "  <TransferringAgency>\n    <Identifier>{}</Identifier>\n  </TransferringAgency>",
-                esc(&token(&self.transferring_agency))
+            out.write_all(
+                organization(
+                    "TransferringAgency",
+                    "Identifier",
+                    &token(&self.transferring_agency),
+                )
+                .as_bytes(),
             )?;
         }
         writeln!(out, "</ArchiveTransferReply>")
@@ -301,15 +323,21 @@ impl TransferReply {
         } else {
             writeln!(out, "{transfer}\n{own}")?;
         }
-        writeln!(
-            out,
-            "  <TransferringAgency>\n    <Identification>{}</Identification>\n  </TransferringAgency>",
-            esc(&token(&self.transferring_agency))
+        out.write_all(
+            organization(
+                "TransferringAgency",
+                "Identification",
+                &token(&self.transferring_agency),
+            )
+            .as_bytes(),
         )?;
-        writeln!(
-            out,
-            "  <ArchivalAgency>\n    <Identification>{}</Identification>\n  </ArchivalAgency>",
-            esc(&token(&self.archival_agency))
+        out.write_all(
+            organization(
+                "ArchivalAgency",
+                "Identification",
+                &token(&self.archival_agency),
+            )
+            .as_bytes(),
         )?;
         if self.accepted
             && let Some(b) = bordereau

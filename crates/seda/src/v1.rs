@@ -48,6 +48,8 @@ struct Dialect {
     keyword: &'static [u8],
     appraisal: &'static [u8],
     access: &'static [u8],
+    /// Digests at the root (`Integrity` naming its file) rather than in each Document.
+    root_integrity: bool,
 }
 
 const SEDA_1_0: Dialect = Dialect {
@@ -57,6 +59,7 @@ const SEDA_1_0: Dialect = Dialect {
     keyword: b"Keyword",
     appraisal: b"AppraisalRule",
     access: b"AccessRestrictionRule",
+    root_integrity: false,
 };
 
 const SEDA_0_2: Dialect = Dialect {
@@ -66,6 +69,7 @@ const SEDA_0_2: Dialect = Dialect {
     keyword: b"ContentDescriptive",
     appraisal: b"Appraisal",
     access: b"AccessRestriction",
+    root_integrity: true,
 };
 
 /// A digest SEDA 0.2 gives at the root, for the file it names.
@@ -302,8 +306,7 @@ pub fn read<R: BufRead>(
                         }
                         _ => {}
                     }
-                } else if dialect.namespace == NAMESPACE_0_2 && depth == 1 && local == b"Integrity"
-                {
+                } else if dialect.root_integrity && depth == 1 && local == b"Integrity" {
                     integrities.push(RootIntegrity::default());
                 } else if depth == 2
                     && stack[1] == b"Integrity"

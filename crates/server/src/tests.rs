@@ -245,10 +245,7 @@ async fn a_transfer_its_operation_and_its_reply() {
         ack.contains(&format!("<MessageIdentifier>ACK_{op}</MessageIdentifier>")),
         "{ack}"
     );
-    let f = tmp.path().join("ack.xml");
-    std::fs::write(&f, &ack).unwrap();
-    carnac_seda::schema::validate_seda(carnac_seda::SedaVersion::V2_1, &f)
-        .unwrap_or_else(|e| panic!("{e:?}\n{ack}"));
+    assert_valid_seda(tmp.path(), carnac_seda::SedaVersion::V2_1, &ack);
 
     // Another producer of the same tenant does not read it; its archivist does.
     let (status, _, _) = send(
@@ -1638,10 +1635,7 @@ async fn pastell_bordereaux_with_their_profile_are_accepted() {
             .to_owned();
         // Both messages are valid SEDA 1.0.
         for xml in [&ack, &atr] {
-            let f = tmp.path().join("message.xml");
-            std::fs::write(&f, xml).unwrap();
-            carnac_seda::schema::validate_seda(carnac_seda::SedaVersion::V1_0, &f)
-                .unwrap_or_else(|e| panic!("{name}: {e:?}\n{xml}"));
+            assert_valid_seda(tmp.path(), carnac_seda::SedaVersion::V1_0, xml);
         }
         // The identifier is the archive's unit, with every file stored below it.
         let t = TenantId::new("pastell").unwrap();
@@ -1712,10 +1706,7 @@ async fn pastell_seda_2_1_gets_the_asalae_2_1_reply() {
             .unwrap_or_else(|| panic!("no archive identifier\n{atr}"))[1]
             .to_owned();
         for xml in [&ack, &atr] {
-            let f = tmp.path().join("message.xml");
-            std::fs::write(&f, xml).unwrap();
-            carnac_seda::schema::validate_seda(carnac_seda::SedaVersion::V2_1, &f)
-                .unwrap_or_else(|e| panic!("{e:?}\n{xml}"));
+            assert_valid_seda(tmp.path(), carnac_seda::SedaVersion::V2_1, xml);
         }
         let t = TenantId::new("pastell").unwrap();
         let (unit, _) = st
@@ -1739,12 +1730,7 @@ async fn pastell_seda_0_2_is_checked_and_answered_in_0_2() {
     let st = asalae_state(&tmp);
     let app = app(st.clone());
     let name = "cd56-megalis-bordereau-PESV2_DEP56-1-seda0.2.xml";
-    let valid = |xml: &str| {
-        let f = tmp.path().join("message.xml");
-        std::fs::write(&f, xml).unwrap();
-        carnac_seda::schema::validate_seda(carnac_seda::SedaVersion::V0_2, &f)
-            .unwrap_or_else(|e| panic!("{e:?}\n{xml}"));
-    };
+    let valid = |xml: &str| assert_valid_seda(tmp.path(), carnac_seda::SedaVersion::V0_2, xml);
     // As written: its profile is not in the tenant's referential.
     let (bordereau, files) = pastell_transfer(name, "DEP56-1");
     assert_eq!(files.len(), 2);
@@ -1844,6 +1830,15 @@ async fn pastell_seda_0_2_is_checked_and_answered_in_0_2() {
         .collect();
     sent.sort();
     assert_eq!(stored, sent);
+}
+
+/// `xml` is valid against the official schema of `version` (written to a file in `dir` for
+/// libxml2).
+fn assert_valid_seda(dir: &std::path::Path, version: carnac_seda::SedaVersion, xml: &str) {
+    let f = dir.join("message.xml");
+    std::fs::write(&f, xml).unwrap();
+    carnac_seda::schema::validate_seda(version, &f)
+        .unwrap_or_else(|e| panic!("not valid SEDA {version}: {e:?}\n{xml}"));
 }
 
 fn roxml_flat(xml: &str) -> String {
