@@ -4,7 +4,14 @@
 //! the catalog's own ingest commit (so the free-text index and every table are filled as an
 //! ingest fills them). Units only: files are not what a search reads.
 //!
-//! Usage: cargo run --release -p carnac-catalog --example catalog_fill CATALOG.sqlite TENANT UNITS
+//! Units come as transfers bring them (the default, `transfers`): runs of 1 to 4,096 units
+//! (median about 90) from one originating agency, dated within three years, as a SEDA transfer
+//! names one originating agency for its package and is most often a year's acts or accounts;
+//! so a catalog's units of one agency sit in runs of consecutive rows. `uniform` draws agency
+//! and year afresh for each unit: no catalog looks like that, but it is the worst case for a
+//! search that crosses words with an agency, each match in another part of the index.
+//!
+//! Usage: cargo run --release -p carnac-catalog --example catalog_fill CATALOG.sqlite TENANT UNITS [transfers|uniform]
 
 #![allow(clippy::unwrap_used)] // A benchmark tool: a failure is a crash with its message.
 
@@ -85,7 +92,14 @@ fn main() {
         args[3].parse::<u64>().unwrap(),
     );
     let catalog = SqliteCatalog::open(std::path::Path::new(path)).unwrap();
+    let uniform = match args.get(4).map(String::as_str) {
+        None | Some("transfers") => false,
+        Some("uniform") => true,
+        Some(other) => panic!("the spread is transfers or uniform, not {other}"),
+    };
     let mut draw = Draw(0x9e37_79b9_7f4a_7c15);
+    // The transfer being drawn: units left in it, its agency and its first year.
+    let mut transfer = (0u64, 0usize, 0usize);
     let batch = 100_000u64;
     let started = std::time::Instant::now();
     let mut done = 0u64;
@@ -106,7 +120,17 @@ fn main() {
         let first = done;
         let mut rows = (0..n).map(|i| {
             let k = first + i;
-            let year = 1990 + draw.pick(37);
+            let (agency, year) = if uniform {
+                (draw.pick(50), 1990 + draw.pick(37))
+            } else {
+                if transfer.0 == 0 {
+                    // Log-uniform sizes: 2^k to 2^(k+1) units, k drawn from 0 to 11.
+                    let base = 1u64 << draw.pick(12);
+                    transfer = (base + draw.next() % base, draw.pick(50), 1990 + draw.pick(35));
+                }
+                transfer.0 -= 1;
+                (transfer.1, transfer.2 + draw.pick(3))
+            };
             let month = 1 + draw.pick(12);
             let title = format!("{} {}", draw.words(4), k);
             let description = draw.words(20);
@@ -117,7 +141,7 @@ fn main() {
                 description_level: Some("Item".into()),
                 start_date: Some(format!("{year}-{month:02}-01")),
                 end_date: Some(format!("{year}-{month:02}-28")),
-                originating_agency: Some(format!("AG{:02}", draw.pick(50))),
+                originating_agency: Some(format!("AG{agency:02}")),
                 parents: Vec::new(),
                 object_groups: Vec::new(),
                 keywords: vec![WORDS[draw.pick(WORDS.len())].to_owned()],

@@ -207,6 +207,8 @@ fn search(c: &dyn Catalog) {
             ],
         ),
         ("conf-s2", ["Délibération secrète", "Autre", "Encore"]),
+        // Another tenant whose identifier differs only by case.
+        ("CONF-S", ["Homonyme en capitales", "Autre", "Encore"]),
     ] {
         let units: Vec<UnitRow> = titles
             .iter()
@@ -265,6 +267,58 @@ fn search(c: &dyn Catalog) {
         .is_empty(),
         "another tenant's words"
     );
+    assert!(
+        ids(UnitQuery {
+            text: Some("homonyme".into()),
+            ..Default::default()
+        })
+        .is_empty(),
+        "the words of a tenant named alike in other case"
+    );
+    let homonym = c
+        .search_units(
+            &t("CONF-S"),
+            &UnitQuery {
+                text: Some("homonyme".into()),
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .expect("search");
+    assert_eq!(homonym.total, 1);
+    assert_eq!(homonym.units[0].id.as_str(), "CONF-S-u0");
+    // A tenant with no unit yet: every kind of search finds nothing, exactly.
+    c.create_tenant(
+        &t("conf-s-empty"),
+        "empty",
+        &event(
+            "conf-s-empty",
+            "op-conf-s-empty",
+            "TENANT_CREATE",
+            Status::Ok,
+        ),
+    )
+    .expect("tenant");
+    for q in [
+        UnitQuery {
+            text: Some("travaux".into()),
+            ..Default::default()
+        },
+        UnitQuery {
+            agency: Some("AG1".into()),
+            ..Default::default()
+        },
+        UnitQuery {
+            keyword: Some("kw0".into()),
+            from: Some("2000-01-01".into()),
+            ..Default::default()
+        },
+        UnitQuery::default(),
+    ] {
+        let page = c.search_units(&t("conf-s-empty"), &q).expect("search");
+        assert_eq!((page.total, page.total_exact), (0, true), "{q:?}");
+        assert!(page.units.is_empty() && page.agencies.is_empty() && page.years.is_empty());
+    }
     // FTS syntax typed by someone is just words.
     assert!(
         ids(UnitQuery {

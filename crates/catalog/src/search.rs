@@ -4,8 +4,8 @@ use crate::{ObjectId, UnitId, UnitRule};
 use serde::{Deserialize, Serialize};
 
 /// How many matches a search counts, facets and sorts exactly, and how deep it pages: beyond,
-/// the count says "at least", the facets cover these first matches, the order is the index's
-/// and pages stop (narrow the search), so that a word in half the catalog costs what a word
+/// the count says "at least", there are no facets, the order is the index's and pages stop
+/// (narrow the search), so that a word in half the catalog costs what a word
 /// in two thousand units costs. (A search with no criterion but an agency is counted exactly
 /// whatever its size, from counts kept at commit.) Measured at a million units: with 10,000,
 /// a common word cost 20 ms of the catalog's time and 2 cores served 70 such searches a

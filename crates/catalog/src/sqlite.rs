@@ -399,6 +399,13 @@ CREATE TRIGGER unit_derived_update AFTER UPDATE OF tenant, originating_agency, s
     WHERE unit = OLD.rowid;
 END;
 "#,
+    // One free-text index per tenant (`text_table`), made by the tenant's first ingest and
+    // filled here from the units already there: a search walks only its tenant's postings.
+    // In one index for all, a word's matches in every tenant were each looked up to find
+    // the tenant's, which cost a small tenant what the whole platform's matches cost.
+    r#"
+DROP TABLE unit_text;
+"#,
 ];
 
 fn insert_queued(
@@ -425,9 +432,31 @@ fn parse_intake(s: &str) -> Result<Intake, CatalogError> {
     Intake::parse(s).ok_or_else(|| CatalogError::Corruption(format!("unknown intake {s:?}")))
 }
 
-/// The migration that (re)made `unit_text` last, filled from the units already there
-/// (earlier ones that made it are followed by this one).
-const FTS_MIGRATION: usize = 10;
+/// The migration after which the units already there are indexed for free text, each in its
+/// tenant's index (earlier migrations made one index for all, dropped by this one).
+const TEXT_MIGRATION: usize = 13;
+
+/// The free-text index of a tenant's units (FTS5; rowid = the unit's rowid): title, body
+/// (description, keywords and every other word of the metadata) and exact tags (agency,
+/// keywords). Named by the tenant's identifier in hexadecimal, as SQLite's names ignore case
+/// where identifiers do not, and identifiers may hold `-`.
+fn text_table(tenant: &str) -> String {
+    let mut name = String::with_capacity(10 + 2 * tenant.len());
+    name.push_str("unit_text_");
+    for b in tenant.bytes() {
+        name.push_str(&format!("{b:02x}"));
+    }
+    name
+}
+
+/// Makes the tenant's free-text index if it is not there yet; in the caller's transaction.
+fn create_text_table(tx: &Transaction<'_>, tenant: &str) -> Result<(), CatalogError> {
+    tx.execute_batch(&format!(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS {} USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');",
+        text_table(tenant)
+    ))
+    .map_err(storage)
+}
 
 /// Size of the chunks a reply is stored in.
 const REPLY_CHUNK: usize = 1 << 20;
@@ -808,7 +837,7 @@ impl SqliteCatalog {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(storage)?;
             tx.execute_batch(sql).map_err(storage)?;
-            if i == FTS_MIGRATION {
+            if i == TEXT_MIGRATION {
                 index_existing_units(&tx)?;
             }
             tx.pragma_update(None, "user_version", (i + 1) as i64)
@@ -1066,7 +1095,7 @@ fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64, CatalogEr
 /// each tenant's order. Runs once: afterwards every event has its links.
 /// The free-text document of a unit: its title, and its agency, keywords and metadata words.
 fn index_unit(
-    st: &mut rusqlite::CachedStatement<'_>,
+    st: &mut rusqlite::Statement<'_>,
     rowid: i64,
     title: &str,
     agency: Option<&str>,
@@ -1090,17 +1119,35 @@ fn index_unit(
 }
 
 fn index_existing_units(tx: &Transaction<'_>) -> Result<(), CatalogError> {
+    let tenants: Vec<String> = tx
+        .prepare("SELECT DISTINCT tenant FROM units")
+        .map_err(storage)?
+        .query_map([], |r| r.get(0))
+        .map_err(storage)?
+        .collect::<Result<_, _>>()
+        .map_err(storage)?;
+    for tenant in tenants {
+        index_tenant_units(tx, &tenant)?;
+    }
+    Ok(())
+}
+
+fn index_tenant_units(tx: &Transaction<'_>, tenant: &str) -> Result<(), CatalogError> {
+    create_text_table(tx, tenant)?;
     let mut st = tx
         .prepare(
             "SELECT u.rowid, u.title, u.originating_agency, u.metadata,
                     (SELECT group_concat(keyword, char(31)) FROM unit_keywords k WHERE k.tenant = u.tenant AND k.unit = u.id)
-             FROM units u",
+             FROM units u WHERE u.tenant = ?1",
         )
         .map_err(storage)?;
     let mut insert = tx
-        .prepare_cached("INSERT INTO unit_text (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)")
+        .prepare(&format!(
+            "INSERT INTO {} (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)",
+            text_table(tenant)
+        ))
         .map_err(storage)?;
-    let mut rows = st.query([]).map_err(storage)?;
+    let mut rows = st.query([tenant]).map_err(storage)?;
     while let Some(r) = rows.next().map_err(storage)? {
         let keywords: Option<String> = r.get(4).map_err(storage)?;
         let keywords: Vec<String> = keywords
@@ -1889,11 +1936,40 @@ impl Catalog for SqliteCatalog {
             fts.push(format!("tags : \"{}\"", crate::search::keyword_tag(k)));
         }
         let indexed = !fts.is_empty();
+        let text = text_table(tenant.as_str());
+        // What the first pass asks the text index when it alone decides (no dates): its
+        // matches are the tenant's by construction, so none is looked up.
+        let mut text_only: Option<(String, String, Vec<Value>)> = None;
         if indexed {
-            // `u` is then the narrow copy of what the conditions and facets read.
-            from = "unit_text f CROSS JOIN unit_facets u ON u.unit = f.rowid".to_owned();
-            conditions.push("f.unit_text MATCH ?".into());
-            args.push(fts.join(" AND ").into());
+            // A tenant's index is made by its first ingest: none yet, no unit yet.
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
+                .map_err(storage)?
+                .exists([&text])
+                .map_err(storage)?;
+            if !exists {
+                return Ok(UnitPage {
+                    total: 0,
+                    total_exact: true,
+                    order: if ranked { "relevance" } else { "title" }.into(),
+                    units: Vec::new(),
+                    agencies: Vec::new(),
+                    years: Vec::new(),
+                });
+            }
+            let query: Value = fts.join(" AND ").into();
+            if q.from.is_none() && q.to.is_none() {
+                text_only = Some((
+                    format!("{text} f"),
+                    format!("f.{text} MATCH ?"),
+                    vec![query.clone()],
+                ));
+            }
+            // `u` is then the narrow copy of what the conditions and facets read; its tenant
+            // is checked still, though the index holds no other tenant's units.
+            from = format!("{text} f CROSS JOIN unit_facets u ON u.unit = f.rowid");
+            conditions.push(format!("f.{text} MATCH ?"));
+            args.push(query);
         } else if q.from.is_some() {
             // By dates alone, the index on the last known day finds the matches first when
             // `from` is given: every unit it reaches from there up to `to` matches, while
@@ -1951,9 +2027,9 @@ impl Catalog for SqliteCatalog {
         // every wide one a third evaluation of its words: the wide ones are the costly ones.)
         let pass = |sorting: bool| -> Result<(Vec<Hit>, Counts, Counts), CatalogError> {
             let rank = if sorting && ranked {
-                "bm25(f.unit_text, 1.0, 1.0, 0.0)"
+                format!("bm25(f.{text}, 1.0, 1.0, 0.0)")
             } else {
-                "0.0"
+                "0.0".to_owned()
             };
             let (id, title, join) = match (sorting && !ranked, indexed) {
                 (false, _) => ("''", "''", ""),
@@ -1961,12 +2037,24 @@ impl Catalog for SqliteCatalog {
                 // Titles from the units themselves, for these (at most EXACT_UP_TO) matches.
                 (true, true) => ("t.id", "t.title", " CROSS JOIN units t ON t.rowid = u.unit"),
             };
-            let columns = if sorting {
-                format!(
-                    "u.rowid, {rank}, {id}, {title}, u.originating_agency, substr(u.start_date, 1, 4)"
-                )
-            } else {
-                "u.rowid".to_owned()
+            let (columns, from, matching, args) = match (&text_only, sorting) {
+                (_, true) => (
+                    format!(
+                        "u.rowid, {rank}, {id}, {title}, u.originating_agency, substr(u.start_date, 1, 4)"
+                    ),
+                    from.as_str(),
+                    matching.as_str(),
+                    &args,
+                ),
+                (Some((from, matching, args)), false) => {
+                    ("f.rowid".to_owned(), from.as_str(), matching.as_str(), args)
+                }
+                (None, false) => (
+                    "u.rowid".to_owned(),
+                    from.as_str(),
+                    matching.as_str(),
+                    &args,
+                ),
             };
             let mut st = conn
                 .prepare_cached(&format!(
@@ -2987,8 +3075,12 @@ impl Catalog for SqliteCatalog {
                 let mut group_st = tx
                     .prepare_cached("INSERT OR IGNORE INTO unit_object_groups (tenant, unit, object_group) VALUES (?1, ?2, ?3)")
                     .map_err(storage)?;
+                create_text_table(tx, t)?;
                 let mut text_st = tx
-                    .prepare_cached("INSERT INTO unit_text (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)")
+                    .prepare_cached(&format!(
+                        "INSERT INTO {} (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)",
+                        text_table(t)
+                    ))
                     .map_err(storage)?;
                 let mut facets_st = tx
                     .prepare_cached(
@@ -3487,27 +3579,77 @@ mod tests {
     }
 
     /// A catalog made before the search's counts and narrow copy (schema 12) gets both
-    /// from the units it holds when it is opened.
+    /// from the units it holds when it is opened, and its one free-text index for all
+    /// tenants becomes one per tenant that finds what the searches found before.
     #[test]
-    fn units_of_schema_12_are_counted_and_copied() {
+    fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
+        use crate::{Catalog as _, UnitQuery};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.sqlite");
+        let searches = |cat: &super::SqliteCatalog| -> Vec<(u64, Vec<String>)> {
+            let word = |w: &str| UnitQuery {
+                text: Some(w.into()),
+                limit: 50,
+                ..Default::default()
+            };
+            [
+                ("conf-s", word("travaux")),
+                ("conf-s", word("homonyme")),
+                ("conf-s2", word("secrète")),
+                ("CONF-S", word("homonyme")),
+                (
+                    "conf-s",
+                    UnitQuery {
+                        agency: Some("AG1".into()),
+                        ..word("finances")
+                    },
+                ),
+            ]
+            .into_iter()
+            .map(|(t, q)| {
+                let page = cat.search_units(&t.parse().unwrap(), &q).unwrap();
+                let ids = page.units.iter().map(|u| u.id.to_string()).collect();
+                (page.total, ids)
+            })
+            .collect()
+        };
+        let before;
         {
             let cat = super::SqliteCatalog::open(&path).unwrap();
             crate::conformance::run(&cat);
-            cat.lock()
-                .execute_batch(
-                    "DROP TRIGGER unit_derived_delete; DROP TRIGGER unit_derived_update;
-                     DROP TABLE unit_counts; DROP TABLE unit_facets; DROP INDEX units_reach;
-                     CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
-                     PRAGMA user_version = 12;",
-                )
+            before = searches(&cat);
+            let conn = cat.lock();
+            let per_tenant: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'unit_text_*' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
                 .unwrap();
+            assert!(per_tenant.len() >= 4, "{per_tenant:?}");
+            for table in per_tenant {
+                conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
+            }
+            conn.execute_batch(
+                "DROP TRIGGER unit_derived_delete; DROP TRIGGER unit_derived_update;
+                 DROP TABLE unit_counts; DROP TABLE unit_facets; DROP INDEX units_reach;
+                 CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
+                 CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
+                 PRAGMA user_version = 12;",
+            )
+            .unwrap();
         }
         let cat = super::SqliteCatalog::open(&path).unwrap();
-        let conn = cat.lock();
-        let kept = derived_tables_agree(&conn);
-        assert!(kept.iter().map(|k| k.2).sum::<i64>() > 2_000, "{kept:?}");
+        {
+            let conn = cat.lock();
+            let kept = derived_tables_agree(&conn);
+            assert!(kept.iter().map(|k| k.2).sum::<i64>() > 2_000, "{kept:?}");
+        }
+        let after = searches(&cat);
+        assert_eq!(after, before);
+        assert_eq!(after[0].0, 3);
+        assert_eq!(after[1], (0, vec![]));
+        assert_eq!(after[3], (1, vec!["CONF-S-u0".to_owned()]));
     }
 
     /// Events appended from many threads at once (group commit): every one is kept, once,
