@@ -107,7 +107,8 @@ fn main() {
     while done < units {
         op_number += 1;
         let n = batch.min(units - done);
-        let operation = OperationId::new(format!("op-fill-{op_number:06}")).unwrap();
+        let operation =
+            OperationId::new(format!("op-fill-{}-{op_number:06}", tenant.as_str())).unwrap();
         catalog
             .start_operation(
                 &tenant,

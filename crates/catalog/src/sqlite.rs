@@ -1475,17 +1475,23 @@ fn facets<'a>(counts: impl Iterator<Item = (&'a str, u64)>, by_count: bool) -> V
 }
 
 /// The summaries of a page of units, read by rowid in the page's order.
-fn summaries(conn: &Connection, page: &[i64]) -> Result<Vec<UnitSummary>, CatalogError> {
+/// The page's units, read by rowid. Each must be the tenant's: a rowid that is not (a text
+/// index out of step with the units) is an error, never another tenant's unit shown.
+fn summaries(
+    conn: &Connection,
+    tenant: &TenantId,
+    page: &[i64],
+) -> Result<Vec<UnitSummary>, CatalogError> {
     let mut one = conn
         .prepare_cached(
             "SELECT id, title, description_level, start_date, end_date, originating_agency
-             FROM units WHERE rowid = ?1",
+             FROM units WHERE rowid = ?1 AND tenant = ?2",
         )
         .map_err(storage)?;
     page.iter()
         .map(|rowid| {
             let (id, title, description_level, start_date, end_date, originating_agency) = one
-                .query_row([rowid], |r| {
+                .query_row(params![rowid, tenant.as_str()], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get(1)?,
@@ -1495,7 +1501,13 @@ fn summaries(conn: &Connection, page: &[i64]) -> Result<Vec<UnitSummary>, Catalo
                         r.get(5)?,
                     ))
                 })
-                .map_err(storage)?;
+                .optional()
+                .map_err(storage)?
+                .ok_or_else(|| {
+                    CatalogError::Corruption(format!(
+                        "a search of tenant {tenant} found unit row {rowid}, which is not one of its units"
+                    ))
+                })?;
             Ok(UnitSummary {
                 id: parse_id("unit id", id)?,
                 title,
@@ -1920,7 +1932,7 @@ impl Catalog for SqliteCatalog {
                         "index"
                     }
                     .into(),
-                    units: summaries(&conn, &page)?,
+                    units: summaries(&conn, tenant, &page)?,
                     agencies: facets(by_agency.iter().map(|(v, n)| (v.as_str(), *n)), true),
                     years: facets(by_year.iter().map(|(v, n)| (v.as_str(), *n)), false),
                 });
@@ -2135,7 +2147,7 @@ impl Catalog for SqliteCatalog {
             total,
             total_exact: exact,
             order: order_name.into(),
-            units: summaries(&conn, &page)?,
+            units: summaries(&conn, tenant, &page)?,
             agencies,
             years,
         })
@@ -3650,6 +3662,68 @@ mod tests {
         assert_eq!(after[0].0, 3);
         assert_eq!(after[1], (0, vec![]));
         assert_eq!(after[3], (1, vec!["CONF-S-u0".to_owned()]));
+    }
+
+    /// A tenant's text index that names another tenant's unit (out of step with the units,
+    /// whatever the cause) never shows that unit: the tenant is checked again where the
+    /// matches are counted and sorted, and a page read beyond them fails, naming the row.
+    #[test]
+    fn a_foreign_row_in_a_text_index_is_never_shown() {
+        use crate::conformance::{tenant_with_units, unit};
+        use crate::{Catalog as _, UnitQuery};
+        let cat = super::SqliteCatalog::in_memory().unwrap();
+        tenant_with_units(&cat, "ta", [unit("a-1", &[], &[])].into_iter());
+        let mut secret = unit("b-1", &[], &[]);
+        secret.title = "Rapport confidentiel".into();
+        tenant_with_units(&cat, "tb", [secret].into_iter());
+        let q = UnitQuery {
+            text: Some("confidentiel".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let ta = "ta".parse().unwrap();
+        let insert = |rowid: i64| {
+            cat.lock()
+                .execute(
+                    &format!(
+                        "INSERT INTO {} (rowid, title, body, tags) VALUES (?1, 'Rapport confidentiel', '', '')",
+                        super::text_table("ta")
+                    ),
+                    [rowid],
+                )
+                .unwrap();
+        };
+        let foreign: i64 = cat
+            .lock()
+            .query_row("SELECT rowid FROM units WHERE tenant = 'tb'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        insert(foreign);
+        let with_date = UnitQuery {
+            from: Some("1900-01-01".into()),
+            ..q.clone()
+        };
+        for q in [&q, &with_date] {
+            let page = cat.search_units(&ta, q).unwrap();
+            assert_eq!((page.total, page.units.len()), (0, 0), "{q:?}");
+        }
+        // Beyond the window, the page comes from the index's order: its first row is the
+        // foreign one.
+        for rowid in foreign + 1000..foreign + 3000 {
+            insert(rowid);
+        }
+        match cat.search_units(&ta, &q) {
+            Err(crate::CatalogError::Corruption(m)) => {
+                assert!(
+                    m.contains(&format!(
+                        "unit row {foreign}, which is not one of its units"
+                    )),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Events appended from many threads at once (group commit): every one is kept, once,
