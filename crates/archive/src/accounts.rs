@@ -7,14 +7,27 @@
 //!
 //! Administration is journaled in the platform's journal (a reserved tenant,
 //! [`carnac_model::access::PLATFORM`], made on first use) and in the journal of every tenant
-//! it concerns; requests are journaled in the journal of their tenant, or the platform's.
+//! it concerns. Requests are journaled in the journal of their tenant when the account works
+//! on it ([`carnac_model::access::journaled_in_tenant`]), otherwise in the platform's; what a
+//! client chose (the login it gave, the path, the subject) is escaped and cut
+//! ([`carnac_model::journal::bounded_text`]); refusals beyond a rate are counted in one
+//! summary event a minute rather than one event each ([`crate::throttle::RefusalLimiter`]).
+//!
+//! Password checks cost the same whether the login exists or not (an unknown, disabled or
+//! password-less login is checked against a dummy hash), are throttled per login and per
+//! client address ([`crate::throttle::LoginThrottle`]), run a few at a time
+//! ([`crate::throttle::Permits`]), and a success is remembered for a few minutes so that a
+//! client sending Basic credentials with every request (Pastell) does not pay Argon2 each
+//! time.
 
 use crate::{Archive, ArchiveError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use carnac_catalog::{Account, CatalogError};
-use carnac_model::access::{AccountKind, Decision, PLATFORM, Principal, Role, is_reserved};
-use carnac_model::journal::NewEvent;
+use carnac_model::access::{
+    AccountKind, Decision, PLATFORM, Principal, Role, is_reserved, journaled_in_tenant,
+};
+use carnac_model::journal::{NewEvent, bounded_text};
 use carnac_model::{Status, TenantId};
 use serde_json::json;
 use sha2::Digest;
@@ -41,6 +54,10 @@ pub struct NewAccount<'a> {
 pub struct Access<'a> {
     /// The account, or what was presented when authentication failed.
     pub who: &'a str,
+    /// The account, when the credentials named one.
+    pub principal: Option<&'a Principal>,
+    /// Where the request came from (over the network).
+    pub address: Option<std::net::IpAddr>,
     pub method: &'a str,
     pub path: &'a str,
     pub action: &'a str,
@@ -48,6 +65,77 @@ pub struct Access<'a> {
     pub decision: &'a Decision,
     /// The object, unit or operation the request is about, when there is one.
     pub subject: Option<&'a str>,
+}
+
+/// What a password check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Valid(Principal),
+    /// No enabled account with that login and password (which one is not said).
+    Invalid,
+    /// Too many failures for this login or from this address: not checked; try again after.
+    Locked(std::time::Duration),
+    /// Too many password checks running: not checked; try again in a moment.
+    Busy,
+}
+
+/// The archive's state about who is asking: locks, permits, remembered successes, and
+/// refusals waiting for their summary.
+pub(crate) struct Gate {
+    logins: std::sync::Mutex<crate::throttle::LoginThrottle>,
+    refusals: std::sync::Mutex<crate::throttle::RefusalLimiter>,
+    checks: crate::throttle::Permits,
+    verified: std::sync::Mutex<Verified>,
+    /// A hash of a random password, checked when the login has none, so that an unknown
+    /// login costs what a known one costs.
+    dummy: std::sync::OnceLock<String>,
+}
+
+impl Gate {
+    pub(crate) fn new(rates: crate::throttle::RefusalRates) -> Gate {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Gate {
+            logins: Default::default(),
+            refusals: std::sync::Mutex::new(crate::throttle::RefusalLimiter::new(rates)),
+            checks: crate::throttle::Permits::new(cores),
+            verified: Default::default(),
+            dummy: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// How long a verified password is remembered, and how many at most.
+const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+const VERIFIED_MAX: usize = 4096;
+/// How long a password check waits for a permit before the request is answered "busy".
+const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Successful password checks, by a keyed hash of login and digest (the key is random per
+/// process: nothing here helps anyone who reads the memory find a password).
+#[derive(Default)]
+struct Verified {
+    key: Option<[u8; 32]>,
+    seen: std::collections::HashMap<[u8; 32], std::time::Instant>,
+}
+
+impl Verified {
+    fn id(&mut self, login: &str, digest: &str) -> Result<[u8; 32], ArchiveError> {
+        let key = match self.key {
+            Some(k) => k,
+            None => {
+                let k = carnac_timestamp::random_bytes::<32>()
+                    .map_err(|e| ArchiveError::Invalid(format!("drawing a key: {e}")))?;
+                self.key = Some(k);
+                k
+            }
+        };
+        let mut h = sha2::Sha256::new();
+        h.update(key);
+        h.update(login.as_bytes());
+        h.update([0]);
+        h.update(digest.as_bytes());
+        Ok(h.finalize().into())
+    }
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -358,64 +446,215 @@ impl Archive {
             .map(principal))
     }
 
-    /// The account `login` if `password_sha256_hex` is the SHA-256 hex of its password.
+    /// Checks a login and the SHA-256 hex of its password (see the module documentation):
+    /// the same work whatever the login, throttled per login and per `address`.
     pub fn authenticate_password(
         &self,
         login: &str,
         password_sha256_hex: &str,
-    ) -> Result<Option<Principal>, ArchiveError> {
-        let Some(account) = self.catalog.account(login)? else {
-            return Ok(None);
-        };
-        let Some(hash) = account.password_hash.as_deref() else {
-            return Ok(None);
-        };
-        if account.disabled_at.is_some() {
-            return Ok(None);
+        address: Option<std::net::IpAddr>,
+    ) -> Result<PasswordCheck, ArchiveError> {
+        let now = crate::system::monotonic_now();
+        let gate = &self.gate;
+        if let Some(wait) = lock(&gate.logins).locked(login, address, now) {
+            return Ok(PasswordCheck::Locked(wait));
         }
-        let parsed = PasswordHash::new(hash)
-            .map_err(|e| ArchiveError::Invalid(format!("password hash of {login}: {e}")))?;
         let digest = password_sha256_hex.to_ascii_lowercase();
-        Ok(argon2::Argon2::default()
+        // Logins are at most 128 characters: a longer one names no account, and is not
+        // looked up (its cost is the dummy check's, like any unknown login).
+        let account = if login.len() <= 128 {
+            self.catalog.account(login)?
+        } else {
+            None
+        };
+        let usable = account
+            .filter(|a| a.disabled_at.is_none())
+            .and_then(|a| a.password_hash.clone().map(|h| (a, h)));
+        if let Some((account, _)) = &usable {
+            let id = lock(&gate.verified).id(login, &digest)?;
+            let mut verified = lock(&gate.verified);
+            if verified
+                .seen
+                .get(&id)
+                .is_some_and(|at| now.duration_since(*at) < VERIFIED_FOR)
+            {
+                drop(verified);
+                lock(&gate.logins).succeeded(login);
+                return Ok(PasswordCheck::Valid(principal(account.clone())));
+            }
+            verified.seen.remove(&id);
+        }
+        let Some(_permit) = gate.checks.acquire(CHECK_WAIT) else {
+            return Ok(PasswordCheck::Busy);
+        };
+        let hash = match &usable {
+            Some((_, hash)) => hash.clone(),
+            None => match gate.dummy.get() {
+                Some(h) => h.clone(),
+                None => {
+                    let random = carnac_timestamp::random_bytes::<32>()
+                        .map_err(|e| ArchiveError::Invalid(format!("drawing a password: {e}")))?;
+                    let h = hash_password(&hex::encode(random))?;
+                    gate.dummy.get_or_init(|| h).clone()
+                }
+            },
+        };
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| ArchiveError::Invalid(format!("password hash of {login}: {e}")))?;
+        let good = argon2::Argon2::default()
             .verify_password(digest.as_bytes(), &parsed)
-            .is_ok()
-            .then(|| principal(account)))
+            .is_ok();
+        drop(_permit);
+        match usable {
+            Some((account, _)) if good => {
+                lock(&gate.logins).succeeded(login);
+                let id = lock(&gate.verified).id(login, &digest)?;
+                let mut verified = lock(&gate.verified);
+                if verified.seen.len() >= VERIFIED_MAX {
+                    verified.seen.clear();
+                }
+                verified.seen.insert(id, now);
+                Ok(PasswordCheck::Valid(principal(account)))
+            }
+            _ => {
+                let locks = lock(&gate.logins).failed(login, address, now);
+                for l in locks {
+                    self.journal_lock(&l, address)?;
+                }
+                Ok(PasswordCheck::Invalid)
+            }
+        }
     }
 
-    /// Journals a request, allowed or refused, in its tenant's journal (the platform's when
-    /// it concerns none, or a tenant that does not exist).
-    pub fn record_access(&self, access: &Access<'_>) -> Result<(), ArchiveError> {
-        let tenant = match access.tenant {
-            Some(t) if self.catalog.tenant(t)?.is_some() => t.clone(),
-            _ => self.platform()?,
+    /// Journals a new lock in the platform's journal (counted in a summary past the rate of
+    /// refusals).
+    fn journal_lock(
+        &self,
+        l: &crate::throttle::Lock,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<(), ArchiveError> {
+        tracing::warn!(kind = l.kind, key = %l.key, failures = l.failures, seconds = l.duration.as_secs(), "login locked");
+        let platform = self.platform()?;
+        let at = self.now();
+        if !lock(&self.gate.refusals).admit(
+            platform.as_str(),
+            address,
+            "login_locked",
+            &l.key,
+            crate::system::monotonic_now(),
+            &at,
+        ) {
+            return Ok(());
+        }
+        let event = NewEvent {
+            tenant: platform,
+            operation: self.new_operation()?,
+            kind: "LOGIN_LOCKED".into(),
+            outcome: Status::Warning,
+            time: at,
+            agent: "system".into(),
+            detail: json!({
+                "locked": l.kind,
+                "key": bounded_text(&l.key, 160),
+                "failures": l.failures,
+                "seconds": l.duration.as_secs(),
+                "address": address.map(crate::throttle::address_key),
+            }),
         };
+        Ok(self.catalog.append_events(&[event])?)
+    }
+
+    /// Journals a request, allowed or refused (see the module documentation for which
+    /// journal, and what is kept of what the client sent).
+    pub fn record_access(&self, access: &Access<'_>) -> Result<(), ArchiveError> {
+        let in_tenant = match access.tenant {
+            Some(t)
+                if !is_reserved(t)
+                    && journaled_in_tenant(access.principal, access.decision, t)
+                    && self.catalog.tenant(t)?.is_some() =>
+            {
+                Some(t.clone())
+            }
+            _ => None,
+        };
+        let tenant = match &in_tenant {
+            Some(t) => t.clone(),
+            None => self.platform()?,
+        };
+        let at = self.now();
+        let allowed = access.decision.allowed();
+        if !allowed {
+            let sample = format!("{} {} {}", access.who, access.method, access.path);
+            let own = lock(&self.gate.refusals).admit(
+                tenant.as_str(),
+                access.address,
+                access.decision.as_str(),
+                &sample,
+                crate::system::monotonic_now(),
+                &at,
+            );
+            self.journal_refusal_summaries(false)?;
+            if !own {
+                return Ok(());
+            }
+        }
         let mut detail = json!({
-            "method": access.method,
-            "path": access.path,
+            "method": bounded_text(access.method, 16),
+            "path": bounded_text(access.path, 512),
             "action": access.action,
             "decision": access.decision.as_str(),
         });
         if let Some(s) = access.subject {
-            detail["subject"] = json!(s);
+            detail["subject"] = json!(bounded_text(s, 256));
+        }
+        if in_tenant.is_none()
+            && let Some(t) = access.tenant
+        {
+            // A request about a tenant, journaled in the platform's journal.
+            detail["tenant"] = json!(t);
+        }
+        if let Some(a) = access.address {
+            detail["address"] = json!(a.to_string());
         }
         let event = NewEvent {
             tenant,
             operation: self.new_operation()?,
-            kind: if access.decision.allowed() {
+            kind: if allowed {
                 "ACCESS".into()
             } else {
                 "ACCESS_REFUSED".into()
             },
-            outcome: if access.decision.allowed() {
-                Status::Ok
-            } else {
-                Status::Ko
-            },
-            time: self.now(),
-            agent: access.who.into(),
+            outcome: if allowed { Status::Ok } else { Status::Ko },
+            time: at,
+            agent: bounded_text(access.who, 200),
             detail,
         };
         Ok(self.catalog.append_events(&[event])?)
+    }
+
+    /// Journals the summaries of refusals counted without an event of their own: those of
+    /// the last minute, or (`all`) every one pending, as when the server stops. Returns how
+    /// many summaries were written.
+    pub fn journal_refusal_summaries(&self, all: bool) -> Result<usize, ArchiveError> {
+        let due = lock(&self.gate.refusals).due(crate::system::monotonic_now(), all);
+        let mut events = Vec::with_capacity(due.len());
+        for (journal, summary) in &due {
+            let tenant =
+                TenantId::new(journal).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+            events.push(NewEvent {
+                tenant,
+                operation: self.new_operation()?,
+                kind: "ACCESS_REFUSED_SUMMARY".into(),
+                outcome: Status::Ko,
+                time: self.now(),
+                agent: "system".into(),
+                detail: summary.detail(),
+            });
+        }
+        if !events.is_empty() {
+            self.catalog.append_events(&events)?;
+        }
+        Ok(events.len())
     }
 
     /// Suspends a tenant (it keeps reading and exporting, it takes no transfer), or lifts
@@ -456,6 +695,11 @@ fn read_certificate(der: &[u8]) -> Result<(String, x509_cert::Certificate), Arch
     let cert = <x509_cert::Certificate as der::Decode>::from_der(der)
         .map_err(|e| ArchiveError::Invalid(format!("the certificate cannot be read: {e}")))?;
     Ok((hex::encode(sha2::Sha256::digest(der)), cert))
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The state behind these locks is counters and caches: usable after a panic elsewhere.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn principal(a: Account) -> Principal {

@@ -23,6 +23,7 @@ pub mod ports;
 pub mod referential;
 pub mod report;
 pub mod system;
+pub mod throttle;
 pub mod timestamping;
 pub mod transfers;
 
@@ -86,6 +87,8 @@ pub struct IngestConfig {
     pub max_manifest_size: u64,
     /// The archive's own identifier, written as `ArchivalAgency` in replies.
     pub archival_agency: String,
+    /// How many refused requests are journaled one event each before they are counted.
+    pub refusal_rates: throttle::RefusalRates,
 }
 
 impl Default for IngestConfig {
@@ -94,6 +97,7 @@ impl Default for IngestConfig {
             limits: carnac_container::Limits::default(),
             max_manifest_size: 4 << 30,
             archival_agency: "carnac".into(),
+            refusal_rates: Default::default(),
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct Archive {
     pub(crate) config: IngestConfig,
     /// Scratch files of running operations (manifest copies, metadata spools).
     pub(crate) tmp: PathBuf,
+    /// Login locks, password-check permits, refusals waiting for their summary.
+    pub(crate) gate: accounts::Gate,
 }
 
 /// The parts an [`Archive`] is made of.
@@ -159,6 +165,7 @@ impl Archive {
         let incoming = parts.tmp.join("incoming");
         std::fs::create_dir_all(&incoming)
             .map_err(|e| ArchiveError::io(format!("creating {}", incoming.display()), e))?;
+        let gate = accounts::Gate::new(parts.config.refusal_rates);
         Ok(Archive {
             catalog: parts.catalog,
             offers: parts.offers,
@@ -171,6 +178,7 @@ impl Archive {
             signer: parts.signer,
             config: parts.config,
             tmp: parts.tmp,
+            gate,
         })
     }
 

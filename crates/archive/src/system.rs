@@ -11,6 +11,12 @@ impl Clock for SystemClock {
     }
 }
 
+/// The monotonic clock, for what is measured in elapsed time only (throttles, budgets):
+/// never persisted, never compared across processes.
+pub fn monotonic_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
 /// `prefix-` + 26 characters of Crockford base32: 48 bits of milliseconds then 80 random
 /// bits (the ULID layout), so identifiers sort by creation time and never collide in practice.
 pub struct RandomIds;

@@ -112,6 +112,35 @@ pub struct Server {
     /// The largest upload taken over HTTP, in bytes (a transfer, an attachments archive, or
     /// all the chunks of one).
     pub max_upload_bytes: u64,
+    /// A request's line and headers together, in bytes (beyond: 431).
+    pub max_header_bytes: usize,
+    /// Time to send a request's headers, and the longest a kept-alive connection stays idle.
+    pub header_timeout_seconds: u64,
+    /// The longest a request body may go without a byte while it is read.
+    pub body_timeout_seconds: u64,
+    /// Connections open at once, in all and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// How long a stop waits for the requests in flight.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Server {
+    /// The server's limits from this section.
+    pub fn limits(&self) -> carnac_server::Limits {
+        use std::time::Duration;
+        carnac_server::Limits {
+            http: carnac_server::HttpLimits {
+                max_header_bytes: self.max_header_bytes,
+                header_timeout: Duration::from_secs(self.header_timeout_seconds),
+                body_timeout: Duration::from_secs(self.body_timeout_seconds),
+                max_connections: self.max_connections,
+                max_connections_per_address: self.max_connections_per_address,
+                shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+            },
+            max_upload: self.max_upload_bytes,
+        }
+    }
 }
 
 impl Default for Config {
@@ -152,6 +181,7 @@ impl Default for Limits {
 
 impl Default for Server {
     fn default() -> Self {
+        let http = carnac_server::HttpLimits::default();
         Server {
             listen: "127.0.0.1:8080".into(),
             tls_certificate: None,
@@ -159,6 +189,12 @@ impl Default for Server {
             tls_client_ca: None,
             asalae_base_path: "/restservices".into(),
             max_upload_bytes: carnac_server::DEFAULT_MAX_UPLOAD,
+            max_header_bytes: http.max_header_bytes,
+            header_timeout_seconds: http.header_timeout.as_secs(),
+            body_timeout_seconds: http.body_timeout.as_secs(),
+            max_connections: http.max_connections,
+            max_connections_per_address: http.max_connections_per_address,
+            shutdown_grace_seconds: http.shutdown_grace.as_secs(),
         }
     }
 }

@@ -437,6 +437,7 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
             },
             max_manifest_size: config.limits.max_manifest_size,
             archival_agency: config.archival_agency.clone(),
+            ..Default::default()
         },
         tmp: data.join("tmp"),
     })?;
@@ -1551,11 +1552,9 @@ fn serve(
             .context("starting the ingest worker")?,
     );
     let state = Arc::new(carnac_server::AppState {
-        archive,
-        uploads,
-        worker: worker.clone(),
         asalae_base: server.asalae_base_path.clone(),
-        max_upload: server.max_upload_bytes,
+        limits: server.limits(),
+        ..carnac_server::AppState::new(archive, uploads, worker.clone())
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1573,21 +1572,18 @@ fn serve(
             }
             eprintln!("carnac: stopping: no new request; the ingest in progress finishes, queued transfers wait for the next start");
         };
-        match tls {
-            Some(config) => {
-                eprintln!("carnac: serving on https://{addr}");
-                carnac_server::tls::serve_tls(listener, state, config, stop).await?;
-            }
-            None => {
-                eprintln!("carnac: serving on http://{addr} (loopback only without TLS)");
-                carnac_server::serve(listener, state, stop).await?;
-            }
-        }
+        eprintln!(
+            "carnac: serving on {}://{addr}{}",
+            if tls.is_some() { "https" } else { "http" },
+            if tls.is_some() { "" } else { " (loopback only without TLS)" }
+        );
+        carnac_server::serve(listener, state, tls, stop).await?;
         anyhow::Ok(())
     })?;
-    // Requests are over (the runtime's last blocking tasks with them); the ingest in
+    // Requests are over, or were cut at the end of the grace period: the blocking work they
+    // left (which gives up as it sees the stop) gets as long again; then the ingest in
     // progress ends, the queue stays for the next start.
-    drop(runtime);
+    runtime.shutdown_timeout(server.limits().http.shutdown_grace);
     worker.finish();
     drop(worker);
     drop(stop_maintenance);

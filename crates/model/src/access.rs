@@ -186,6 +186,12 @@ pub enum Decision {
     OtherTenant,
     /// A producer asking about another account's transfer.
     NotOwner,
+    /// Too many failed logins for this login or from this address: refused without checking
+    /// the credentials (never returned by [`decide`]).
+    Throttled,
+    /// The request names nothing valid (a malformed identifier, an unknown route): refused
+    /// before anything is decided (never returned by [`decide`]).
+    InvalidRequest,
 }
 
 impl Decision {
@@ -200,8 +206,28 @@ impl Decision {
             Decision::RoleForbids => "role_forbids",
             Decision::OtherTenant => "other_tenant",
             Decision::NotOwner => "not_owner",
+            Decision::Throttled => "throttled",
+            Decision::InvalidRequest => "invalid_request",
         }
     }
+}
+
+/// Which journal a request's event belongs to: the tenant's when it was allowed there, or
+/// refused to an account that works on that tenant (its role forbids, or the transfer is
+/// another producer's); otherwise the platform's, so that nobody writes into the journal of
+/// a tenant they have no right on (no valid credential, an account of other tenants, a
+/// throttled login, a malformed request).
+pub fn journaled_in_tenant(
+    who: Option<&Principal>,
+    decision: &Decision,
+    tenant: &TenantId,
+) -> bool {
+    let works_there = who.is_some_and(|p| p.role == Role::Operator || p.tenants.contains(tenant));
+    works_there
+        && matches!(
+            decision,
+            Decision::Allow | Decision::RoleForbids | Decision::NotOwner
+        )
 }
 
 /// Whether `who` may do `action`, on `tenant` when the action concerns one; `owner` is the
@@ -390,5 +416,44 @@ mod tests {
             serde_json::to_string(&Role::ControlAuthority).unwrap(),
             "\"control-authority\""
         );
+    }
+
+    #[test]
+    fn refusals_go_to_the_journal_of_a_tenant_the_account_works_on_only() {
+        let t = TenantId::new("ta").unwrap();
+        let of = |role, tenants: &[&str]| Principal {
+            login: "x".into(),
+            role,
+            tenants: tenants.iter().map(|t| TenantId::new(*t).unwrap()).collect(),
+        };
+        let mine = of(Role::Producer, &["ta"]);
+        let theirs = of(Role::Archivist, &["tb"]);
+        let operator = of(Role::Operator, &[]);
+        assert!(journaled_in_tenant(Some(&mine), &Decision::Allow, &t));
+        assert!(journaled_in_tenant(Some(&mine), &Decision::RoleForbids, &t));
+        assert!(journaled_in_tenant(Some(&mine), &Decision::NotOwner, &t));
+        assert!(journaled_in_tenant(
+            Some(&operator),
+            &Decision::RoleForbids,
+            &t
+        ));
+        // decide() says RoleForbids before it looks at the tenant: still not ta's journal.
+        assert!(!journaled_in_tenant(
+            Some(&theirs),
+            &Decision::RoleForbids,
+            &t
+        ));
+        assert!(!journaled_in_tenant(
+            Some(&theirs),
+            &Decision::OtherTenant,
+            &t
+        ));
+        assert!(!journaled_in_tenant(None, &Decision::Unauthenticated, &t));
+        assert!(!journaled_in_tenant(
+            Some(&mine),
+            &Decision::InvalidRequest,
+            &t
+        ));
+        assert!(!journaled_in_tenant(None, &Decision::Throttled, &t));
     }
 }

@@ -242,6 +242,38 @@ pub fn verify_chain(events: &[Event]) -> Vec<ChainProblem> {
     v.finish()
 }
 
+/// A string a client chose, made fit for the permanent journal: control characters (CR, LF,
+/// NUL, escape sequences, bidirectional overrides…) are written as `\u{..}` escapes so that an entry reads as one
+/// line and shows what was sent, and the result is cut to at most `max` bytes at a character
+/// boundary, saying how much was left out. Whatever the client sends, the journal keeps at
+/// most `max` + 24 bytes of it.
+pub fn bounded_text(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max));
+    let mut consumed = 0usize;
+    for c in s.chars() {
+        let start = out.len();
+        // Bidirectional overrides too: they make a line read otherwise than it is.
+        if c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+        if out.len() > max {
+            out.truncate(start);
+            break;
+        }
+        consumed += c.len_utf8();
+    }
+    if consumed < s.len() {
+        use std::fmt::Write as _;
+        let _ = write!(out, "…(+{} bytes)", s.len() - consumed);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +364,26 @@ mod tests {
         let found = codes(&c);
         assert!(found.contains(&(4, "UNLINKED".to_owned())), "{found:?}");
         assert!(found.contains(&(4, "EDITED".to_owned())), "{found:?}");
+    }
+
+    #[test]
+    fn client_text_is_escaped_and_cut() {
+        assert_eq!(bounded_text("alice", 64), "alice");
+        assert_eq!(
+            bounded_text("a\r\nb\u{1b}[2J", 64),
+            "a\\u{d}\\u{a}b\\u{1b}[2J"
+        );
+        let long = "Z".repeat(300_000);
+        let cut = bounded_text(&long, 128);
+        assert!(cut.starts_with(&"Z".repeat(128)), "{cut}");
+        assert!(cut.ends_with("…(+299872 bytes)"), "{cut}");
+        assert!(cut.len() <= 128 + 24);
+        // Never cut inside a character, nor inside an escape.
+        let accents = "é".repeat(100);
+        let cut = bounded_text(&accents, 11);
+        assert_eq!(cut, format!("{}…(+190 bytes)", "é".repeat(5)));
+        let controls = "\n".repeat(10);
+        let cut = bounded_text(&controls, 13);
+        assert_eq!(cut, "\\u{a}\\u{a}…(+8 bytes)");
     }
 }

@@ -217,8 +217,9 @@ async fn seda_message(
                 )
             }
             "attachments" => {
-                attachments =
-                    Some(field_to_file(&state, field, "attachments", state.max_upload).await?)
+                attachments = Some(
+                    field_to_file(&state, field, "attachments", state.limits.max_upload).await?,
+                )
             }
             "send_chunked_attachments" => {
                 chunked = matches!(text_field(field).await?.as_str(), "true" | "1" | "yes")
@@ -343,7 +344,8 @@ async fn chunk(
     {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "chunk_content" {
-            content = Some(field_to_file(&state, field, "chunk_content", state.max_upload).await?);
+            content =
+                Some(field_to_file(&state, field, "chunk_content", state.limits.max_upload).await?);
         } else {
             fields.insert(name, text_field(field).await?);
         }
@@ -409,7 +411,7 @@ async fn chunk(
     let tenant = caller.tenant.to_string();
     let login = caller.principal.login.clone();
     let incoming = state.archive.incoming_dir();
-    let max_upload = state.max_upload;
+    let max_upload = state.limits.max_upload;
     // Stores the chunk; when every chunk is there, assembles the attachments.
     let complete = blocking(move || -> Result<Option<(tempfile::TempPath, tempfile::TempPath)>, ApiError> {
         let unknown = || {

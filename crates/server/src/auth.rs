@@ -3,15 +3,24 @@
 //!
 //! Credentials: `Authorization: Bearer <API token>`, or HTTP Basic with the SHA-256 hex of
 //! the password (what as@lae clients such as Pastell send). A refusal says why in its code
-//! (`unauthenticated`, `forbidden`) without telling whether what was asked for exists.
+//! (`unauthenticated`, `forbidden`, `throttled`) without telling whether what was asked for
+//! exists.
+//!
+//! Every request under `/api/v1` and the as@lae intake is journaled: by [`authorize`] when
+//! its handler gets that far, otherwise (a malformed identifier, an unknown route, a body
+//! the extractor refused) by [`journal_guard`] once the response is known.
 
+use crate::listen::ClientAddress;
 use crate::tls::ClientCertificate;
 use crate::{ApiError, AppState, blocking};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use base64::Engine;
-use carnac_archive::accounts::Access;
+use carnac_archive::accounts::{Access, PasswordCheck};
 use carnac_model::access::{Action, Decision, Principal, Role, decide};
 use carnac_model::{OperationId, TenantId};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a request asks for, to decide and to journal.
 pub(crate) struct Request<'a> {
@@ -25,10 +34,26 @@ pub(crate) struct Request<'a> {
     pub subject: Option<&'a str>,
 }
 
-/// What the caller presented: the request's headers and, over TLS, its client certificate.
+/// Set once a request's event is in the journal ([`journal_guard`] journals the others).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JournalMark(Arc<AtomicBool>);
+
+impl JournalMark {
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// What the caller presented: the request's headers, over TLS its client certificate, and
+/// the address it came from.
 pub(crate) struct Presented {
     pub headers: HeaderMap,
     pub client: Option<ClientCertificate>,
+    pub address: Option<IpAddr>,
+    mark: Option<JournalMark>,
 }
 
 impl std::ops::Deref for Presented {
@@ -47,6 +72,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Presented {
         Ok(Presented {
             headers: parts.headers.clone(),
             client: parts.extensions.get::<ClientCertificate>().cloned(),
+            address: parts.extensions.get::<ClientAddress>().map(|a| a.0),
+            mark: parts.extensions.get::<JournalMark>().cloned(),
         })
     }
 }
@@ -102,14 +129,21 @@ pub(crate) async fn authorize(
     let tenant = request.tenant.cloned();
     let operation = request.operation.cloned();
     let subject = request.subject.map(str::to_owned);
+    let address = presented.address;
+    let mark = presented.mark.clone();
     blocking(move || {
-        let (who, principal) = authenticate(&archive, credentials)?;
-        let decision = match &principal {
-            None => Decision::Unauthenticated,
-            Some(p) => decide_owned(&archive, p, action, tenant.as_ref(), operation.as_ref())?,
+        let caller = authenticate(&archive, credentials, address)?;
+        let decision = match &caller {
+            Caller::Known(_, p) => {
+                decide_owned(&archive, p, action, tenant.as_ref(), operation.as_ref())?
+            }
+            Caller::Throttled(..) | Caller::Busy(_) => Decision::Throttled,
+            Caller::Unknown(_) => Decision::Unauthenticated,
         };
         archive.record_access(&Access {
-            who: &who,
+            who: caller.who(),
+            principal: caller.principal(),
+            address,
             method: &method,
             path: &path,
             action: action.as_str(),
@@ -117,12 +151,67 @@ pub(crate) async fn authorize(
             decision: &decision,
             subject: subject.as_deref(),
         })?;
-        match (decision, principal) {
-            (Decision::Allow, Some(p)) => Ok(p),
+        if let Some(m) = &mark {
+            m.set();
+        }
+        match (decision, caller) {
+            (Decision::Allow, Caller::Known(_, p)) => Ok(p),
+            (_, Caller::Throttled(_, wait)) => Err(throttled(wait)),
+            (_, Caller::Busy(_)) => Err(busy()),
             (decision, _) => Err(refusal(decision)),
         }
     })
     .await
+}
+
+/// Journals, in the platform's journal, a request that ended before its handler journaled
+/// it: an identifier that is not one, an unknown route, a body its extractor refused.
+pub(crate) async fn journal_guard(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path().to_owned();
+    let watched = (path == "/api/v1"
+        || path.starts_with("/api/v1/") && path != "/api/v1/openapi.json")
+        || (path.starts_with(&state.asalae_base) && !path.ends_with("/ping"));
+    if !watched {
+        return next.run(request).await;
+    }
+    let mark = JournalMark::default();
+    request.extensions_mut().insert(mark.clone());
+    let credentials = credentials(
+        request.headers(),
+        request.extensions().get::<ClientCertificate>(),
+    );
+    let address = request.extensions().get::<ClientAddress>().map(|a| a.0);
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    if mark.is_set() {
+        return response;
+    }
+    let archive = state.archive.clone();
+    let status = response.status();
+    let recorded = blocking(move || {
+        let caller = authenticate(&archive, credentials, address)?;
+        archive.record_access(&Access {
+            who: caller.who(),
+            principal: caller.principal(),
+            address,
+            method: &method,
+            path: &path,
+            action: "invalid_request",
+            tenant: None,
+            decision: &Decision::InvalidRequest,
+            subject: Some(status.as_str()),
+        })?;
+        Ok(())
+    })
+    .await;
+    if let Err(e) = recorded {
+        tracing::error!(error = ?e, "journaling a request that failed before its handler");
+    }
+    response
 }
 
 /// What the as@lae intake learns while authorizing: the caller, its tenant, and the transfer
@@ -149,19 +238,22 @@ pub(crate) async fn authorize_intake(
     let archive = state.archive.clone();
     let method = method.to_string();
     let path = path.to_owned();
+    let address = presented.address;
+    let mark = presented.mark.clone();
     blocking(move || {
-        let (who, principal) = authenticate(&archive, credentials)?;
-        let tenant = principal
-            .as_ref()
+        let caller = authenticate(&archive, credentials, address)?;
+        let tenant = caller
+            .principal()
             .and_then(|p| (p.tenants.len() == 1).then(|| p.tenants[0].clone()));
         let found = match (&tenant, &message) {
             (Some(t), Some((origin, id))) => archive.catalog().intake_message(t, origin, id)?,
             _ => None,
         };
-        let decision = match (&principal, &tenant) {
-            (None, _) => Decision::Unauthenticated,
-            (Some(_), None) => Decision::OtherTenant,
-            (Some(p), Some(t)) => decide_owned(
+        let decision = match (&caller, &tenant) {
+            (Caller::Throttled(..) | Caller::Busy(_), _) => Decision::Throttled,
+            (Caller::Unknown(_), _) => Decision::Unauthenticated,
+            (Caller::Known(..), None) => Decision::OtherTenant,
+            (Caller::Known(_, p), Some(t)) => decide_owned(
                 &archive,
                 p,
                 action,
@@ -171,7 +263,9 @@ pub(crate) async fn authorize_intake(
         };
         let subject = message.as_ref().map(|(o, id)| format!("{o}/{id}"));
         archive.record_access(&Access {
-            who: &who,
+            who: caller.who(),
+            principal: caller.principal(),
+            address,
             method: &method,
             path: &path,
             action: action.as_str(),
@@ -179,13 +273,18 @@ pub(crate) async fn authorize_intake(
             decision: &decision,
             subject: subject.as_deref(),
         })?;
-        match (decision, principal, tenant) {
-            (Decision::Allow, Some(principal), Some(tenant)) => Ok(IntakeCaller {
+        if let Some(m) = &mark {
+            m.set();
+        }
+        match (decision, caller, tenant) {
+            (Decision::Allow, Caller::Known(_, principal), Some(tenant)) => Ok(IntakeCaller {
                 principal,
                 tenant,
                 message: found,
             }),
-            (Decision::OtherTenant, Some(_), None) => Err(ApiError::new(
+            (_, Caller::Throttled(_, wait), _) => Err(throttled(wait)),
+            (_, Caller::Busy(_), _) => Err(busy()),
+            (Decision::OtherTenant, Caller::Known(..), None) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "the as@lae intake takes the tenant from the account: this account must work on exactly one tenant",
@@ -196,27 +295,61 @@ pub(crate) async fn authorize_intake(
     .await
 }
 
-/// Who the credentials name; `None` when they name no enabled account.
+/// Who the credentials name.
+enum Caller {
+    Known(String, Principal),
+    /// What was presented (for the journal), naming no enabled account.
+    Unknown(String),
+    /// A login locked after failures, not checked.
+    Throttled(String, std::time::Duration),
+    /// Too many password checks at once, not checked.
+    Busy(String),
+}
+
+impl Caller {
+    fn who(&self) -> &str {
+        match self {
+            Caller::Known(w, _)
+            | Caller::Unknown(w)
+            | Caller::Throttled(w, _)
+            | Caller::Busy(w) => w,
+        }
+    }
+    fn principal(&self) -> Option<&Principal> {
+        match self {
+            Caller::Known(_, p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Who the credentials name (the journal cuts and escapes what a client chose).
 fn authenticate(
     archive: &carnac_archive::Archive,
     credentials: Credentials,
-) -> Result<(String, Option<Principal>), ApiError> {
+    address: Option<IpAddr>,
+) -> Result<Caller, ApiError> {
     Ok(match credentials {
-        Credentials::None => ("anonymous".to_owned(), None),
-        Credentials::Malformed => ("anonymous (malformed credentials)".to_owned(), None),
+        Credentials::None => Caller::Unknown("anonymous".to_owned()),
+        Credentials::Malformed => Caller::Unknown("anonymous (malformed credentials)".to_owned()),
         Credentials::Token(token) => match archive.authenticate_token(&token)? {
-            Some(p) => (p.login.clone(), Some(p)),
-            None => ("anonymous (unknown token)".to_owned(), None),
+            Some(p) => Caller::Known(p.login.clone(), p),
+            None => Caller::Unknown("anonymous (unknown token)".to_owned()),
         },
         Credentials::Certificate(der) => match archive.authenticate_certificate(&der)? {
-            Some(p) => (p.login.clone(), Some(p)),
-            None => ("anonymous (unregistered certificate)".to_owned(), None),
+            Some(p) => Caller::Known(p.login.clone(), p),
+            None => Caller::Unknown("anonymous (unregistered certificate)".to_owned()),
         },
         Credentials::Basic { login, digest } => {
-            match archive.authenticate_password(&login, &digest)? {
-                Some(p) => (p.login.clone(), Some(p)),
-                // The login as given: an attempt on an account is worth knowing.
-                None => (format!("{login} (wrong credentials)"), None),
+            // The login as given: an attempt on an account is worth knowing.
+            let given = carnac_model::journal::bounded_text(&login, 128);
+            match archive.authenticate_password(&login, &digest, address)? {
+                PasswordCheck::Valid(p) => Caller::Known(p.login.clone(), p),
+                PasswordCheck::Invalid => Caller::Unknown(format!("{given} (wrong credentials)")),
+                PasswordCheck::Locked(wait) => {
+                    Caller::Throttled(format!("{given} (locked after failed logins)"), wait)
+                }
+                PasswordCheck::Busy => Caller::Busy(format!("{given} (not checked: busy)")),
             }
         }
     })
@@ -248,8 +381,35 @@ fn decide_owned(
     Ok(d)
 }
 
+fn throttled(wait: std::time::Duration) -> ApiError {
+    let seconds = wait.as_secs().max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "throttled",
+        format!(
+            "too many failed logins for this login or from this address: try again in {seconds} s"
+        ),
+    )
+    .retry_after(seconds)
+}
+
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "too many logins are being checked at once: try again in a moment",
+    )
+    .retry_after(1)
+}
+
 fn refusal(decision: Decision) -> ApiError {
     match decision {
+        Decision::Throttled => busy(),
+        Decision::InvalidRequest => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request names nothing valid",
+        ),
         Decision::Allow | Decision::Unauthenticated => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",

@@ -7,7 +7,10 @@
 
 pub mod asalae;
 mod auth;
+pub mod listen;
 pub mod tls;
+
+pub use listen::{ClientAddress, HttpLimits, serve};
 
 use axum::Router;
 use axum::body::Body;
@@ -21,6 +24,7 @@ use carnac_model::{OperationId, TenantId};
 use serde_json::json;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 pub struct AppState {
     pub archive: Arc<Archive>,
@@ -30,12 +34,51 @@ pub struct AppState {
     pub worker: Arc<carnac_archive::transfers::Worker>,
     /// Where the as@lae-compatible intake is served ([`asalae::DEFAULT_BASE`] by default).
     pub asalae_base: String,
+    /// What a client may ask of the server (sizes, counts, times).
+    pub limits: Limits,
+    /// Set when the server stops: long work in requests gives up.
+    pub stopping: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// A state with the default limits and the as@lae intake at its default place.
+    pub fn new(
+        archive: Arc<Archive>,
+        uploads: std::path::PathBuf,
+        worker: Arc<carnac_archive::transfers::Worker>,
+    ) -> AppState {
+        AppState {
+            archive,
+            uploads,
+            worker,
+            asalae_base: asalae::DEFAULT_BASE.to_owned(),
+            limits: Limits::default(),
+            stopping: Arc::default(),
+        }
+    }
+}
+
+/// What a client may ask of the server: every number, size and time it chooses is bounded
+/// by one of these before it drives work (each documented with its default in
+/// `carnac.example.toml` and ARCHITECTURE.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub http: HttpLimits,
     /// The largest upload taken (a transfer, an attachments archive, all chunks of one):
     /// beyond, the upload is refused (413) and what was received removed.
     pub max_upload: u64,
 }
 
-/// The default of [`AppState::max_upload`]: 100 GiB.
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            http: HttpLimits::default(),
+            max_upload: DEFAULT_MAX_UPLOAD,
+        }
+    }
+}
+
+/// The default of [`Limits::max_upload`]: 100 GiB.
 pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 30;
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -87,18 +130,11 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/v1/tenants/{tenant}/operations/{operation}/ack",
             get(ack),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::journal_guard,
+        ))
         .with_state(state)
-}
-
-/// Serves the API on `listener` until `shutdown` completes; requests in flight finish first.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: Arc<AppState>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// The one error type that becomes a response.
@@ -109,6 +145,8 @@ pub struct ApiError {
     message: String,
     /// Every reason, when a request is refused for several.
     details: Vec<String>,
+    /// Seconds after which the client may try again (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -122,7 +160,13 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    pub(crate) fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub(crate) fn with_details(mut self, details: Vec<String>) -> ApiError {
@@ -175,6 +219,11 @@ impl IntoResponse for ApiError {
             error["details"] = json!(self.details);
         }
         let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -744,7 +793,7 @@ async fn transfer(
         .map_err(internal)?;
     let (std_file, temp_path) = file.into_parts();
     let (file, received) =
-        receive_body(body, std_file, Some(state.max_upload), "a transfer").await?;
+        receive_body(body, std_file, Some(state.limits.max_upload), "a transfer").await?;
     if received == 0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -1477,5 +1526,7 @@ pub(crate) fn file_stream(
     })
 }
 
+#[cfg(test)]
+mod hardening_tests;
 #[cfg(test)]
 mod tests;

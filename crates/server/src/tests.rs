@@ -9,19 +9,19 @@ use carnac_blobstore::memory::MemoryStore;
 use carnac_model::access::Role;
 use tower::ServiceExt;
 
-fn testdata() -> std::path::PathBuf {
+pub(crate) fn testdata() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
 /// Tokens of the test accounts: every role on tenant 0, and an archivist of tenant `other`.
-struct Tokens {
-    operator: String,
-    archivist: String,
-    producer: String,
-    other_producer: String,
-    control: String,
-    auditor: String,
-    other_archivist: String,
+pub(crate) struct Tokens {
+    pub operator: String,
+    pub archivist: String,
+    pub producer: String,
+    pub other_producer: String,
+    pub control: String,
+    pub auditor: String,
+    pub other_archivist: String,
 }
 
 impl Tokens {
@@ -36,7 +36,7 @@ impl Tokens {
     }
 }
 
-fn account(archive: &Archive, login: &str, role: Role, tenants: &[&str]) -> String {
+pub(crate) fn account(archive: &Archive, login: &str, role: Role, tenants: &[&str]) -> String {
     let tenants: Vec<TenantId> = tenants.iter().map(|t| TenantId::new(*t).unwrap()).collect();
     archive
         .create_account(
@@ -56,7 +56,7 @@ fn account(archive: &Archive, login: &str, role: Role, tenants: &[&str]) -> Stri
         .unwrap()
 }
 
-fn state_with_accounts(tmp: &tempfile::TempDir) -> (Arc<AppState>, Tokens) {
+pub(crate) fn state_with_accounts(tmp: &tempfile::TempDir) -> (Arc<AppState>, Tokens) {
     let st = state(tmp);
     let a = &st.archive;
     let other = TenantId::new("other").unwrap();
@@ -75,7 +75,7 @@ fn state_with_accounts(tmp: &tempfile::TempDir) -> (Arc<AppState>, Tokens) {
     (st, tokens)
 }
 
-fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
+pub(crate) fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
     state_on(
         tmp,
         MemoryStore::new("offer-1"),
@@ -84,7 +84,27 @@ fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
 }
 
 /// An archive on the two memory offers given (kept by the test, to damage a copy).
-fn state_on(tmp: &tempfile::TempDir, one: MemoryStore, two: MemoryStore) -> Arc<AppState> {
+pub(crate) fn state_on(
+    tmp: &tempfile::TempDir,
+    one: MemoryStore,
+    two: MemoryStore,
+) -> Arc<AppState> {
+    // Most tests here count refusals one by one: the rate beyond which they are summed is
+    // tested on its own (hardening_tests).
+    let rates = carnac_archive::throttle::RefusalRates {
+        per_address: (1_000_000, 1.0),
+        in_all: (1_000_000, 1.0),
+    };
+    state_built(tmp, one, two, rates)
+}
+
+/// An archive on the two memory offers given, journaling refusals one each up to `rates`.
+pub(crate) fn state_built(
+    tmp: &tempfile::TempDir,
+    one: MemoryStore,
+    two: MemoryStore,
+    refusal_rates: carnac_archive::throttle::RefusalRates,
+) -> Arc<AppState> {
     let clock: Arc<dyn carnac_archive::ports::Clock> =
         Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC)));
     let archive = Archive::new(Parts {
@@ -105,7 +125,10 @@ fn state_on(tmp: &tempfile::TempDir, one: MemoryStore, two: MemoryStore) -> Arc<
             )
             .unwrap(),
         ),
-        config: Default::default(),
+        config: carnac_archive::IngestConfig {
+            refusal_rates,
+            ..Default::default()
+        },
         tmp: tmp.path().join("tmp"),
     })
     .unwrap();
@@ -115,16 +138,11 @@ fn state_on(tmp: &tempfile::TempDir, one: MemoryStore, two: MemoryStore) -> Arc<
         .import_referentials(&t, &testdata().join("referentials/tenant-0"), "test")
         .unwrap();
     let archive = Arc::new(archive);
-    Arc::new(AppState {
-        worker: Arc::new(carnac_archive::transfers::Worker::start(archive.clone()).unwrap()),
-        archive,
-        uploads: tmp.path().join("tmp"),
-        asalae_base: crate::asalae::DEFAULT_BASE.into(),
-        max_upload: crate::DEFAULT_MAX_UPLOAD,
-    })
+    let worker = Arc::new(carnac_archive::transfers::Worker::start(archive.clone()).unwrap());
+    Arc::new(AppState::new(archive, tmp.path().join("tmp"), worker))
 }
 
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, String, Option<String>) {
+pub(crate) async fn send(app: &Router, req: Request<Body>) -> (StatusCode, String, Option<String>) {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let content_type = res
@@ -141,14 +159,14 @@ async fn send(app: &Router, req: Request<Body>) -> (StatusCode, String, Option<S
     )
 }
 
-fn get(uri: &str, token: &str) -> Request<Body> {
+pub(crate) fn get(uri: &str, token: &str) -> Request<Body> {
     Request::get(uri)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::empty())
         .unwrap()
 }
 
-fn post(uri: &str, token: &str, body: impl Into<Body>) -> Request<Body> {
+pub(crate) fn post(uri: &str, token: &str, body: impl Into<Body>) -> Request<Body> {
     Request::post(uri)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(body.into())
@@ -156,7 +174,12 @@ fn post(uri: &str, token: &str, body: impl Into<Body>) -> Request<Body> {
 }
 
 /// Polls an operation until its ingest is done; gives the operation.
-async fn wait_done(app: &Router, tenant: &str, op: &str, token: &str) -> serde_json::Value {
+pub(crate) async fn wait_done(
+    app: &Router,
+    tenant: &str,
+    op: &str,
+    token: &str,
+) -> serde_json::Value {
     for _ in 0..600 {
         let (status, body, _) = send(
             app,
@@ -174,7 +197,7 @@ async fn wait_done(app: &Router, tenant: &str, op: &str, token: &str) -> serde_j
 }
 
 /// Sends a transfer: 202 and its operation.
-async fn submit(app: &Router, tenant: &str, token: &str, name: &str) -> String {
+pub(crate) async fn submit(app: &Router, tenant: &str, token: &str, name: &str) -> String {
     let (status, body, _) = send(
         app,
         post(
@@ -190,7 +213,7 @@ async fn submit(app: &Router, tenant: &str, token: &str, name: &str) -> String {
     v["operation"].as_str().unwrap().to_owned()
 }
 
-fn sip(name: &str) -> Vec<u8> {
+pub(crate) fn sip(name: &str) -> Vec<u8> {
     std::fs::read(testdata().join("seda").join(name)).unwrap()
 }
 
@@ -610,7 +633,10 @@ async fn the_role_matrix_of_every_endpoint() {
                 if role.is_some() {
                     req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
                 }
-                let journal = if scoped {
+                // The tenant's journal for what an account that works on it asked (allowed or
+                // not); the platform's for the rest: nobody writes into the journal of a
+                // tenant they have no right on (issue 14).
+                let journal = if scoped && role.is_some_and(|r| r == Operator || *tenant == "0") {
                     *tenant
                 } else {
                     carnac_model::access::PLATFORM
@@ -1975,11 +2001,11 @@ async fn large_uploads_stream_to_disk_in_flat_memory_and_stop_at_the_limit() {
 
     // The limit: a smaller archive, the same uploads refused, nothing left behind.
     let limited = Arc::new(AppState {
-        archive: st.archive.clone(),
-        uploads: st.uploads.clone(),
-        worker: st.worker.clone(),
-        asalae_base: st.asalae_base.clone(),
-        max_upload: 10 << 20,
+        limits: crate::Limits {
+            max_upload: 10 << 20,
+            ..crate::Limits::default()
+        },
+        ..AppState::new(st.archive.clone(), st.uploads.clone(), st.worker.clone())
     });
     let app = crate::app(limited);
     let (status, body, _) = send(

@@ -1,13 +1,9 @@
-//! HTTPS: the same router behind rustls, with graceful shutdown. axum serves plain TCP only,
-//! so the accept loop is written here: TLS handshake (bounded in time), then HTTP/1.1 on
-//! the connection, every connection watched so that a stop lets requests in flight finish.
+//! HTTPS: the rustls configuration of the server (certificate, key, and the authorities
+//! whose client certificates are credentials). [`crate::listen`] serves the same router over
+//! it, the handshake bounded like the headers that follow.
 
-use crate::{AppState, app};
-use axum::body::Body;
-use hyper_util::rt::TokioIo;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The certificate the client presented and rustls verified, handed to the request.
 #[derive(Debug, Clone)]
@@ -60,71 +56,4 @@ pub fn server_config(
         .map_err(|e| format!("{}: {e}", certificate.display()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// Serves the API over TLS on `listener` until `shutdown` completes; then waits (30 s at
-/// most) for the requests in flight.
-pub async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    state: Arc<AppState>,
-    config: rustls::ServerConfig,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let router = app(state);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (tcp, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accepting a connection");
-                        continue;
-                    }
-                };
-                let acceptor = acceptor.clone();
-                let router = router.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake refused");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                    let client = stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .map(|c| ClientCertificate(c.to_vec()));
-                    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                        let mut request = request.map(Body::new);
-                        if let Some(c) = &client {
-                            request.extensions_mut().insert(c.clone());
-                        }
-                        tower::ServiceExt::oneshot(router.clone(), request)
-                    });
-                    let connection = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(connection).await {
-                        tracing::debug!(%peer, error = %e, "connection ended");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(Duration::from_secs(30)) => {
-            tracing::warn!("requests still running after 30 s were cut");
-        }
-    }
-    Ok(())
 }

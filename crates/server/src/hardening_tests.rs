@@ -1,0 +1,396 @@
+//! Regression tests of issue 14: what an attacker with an account, or without one, could do
+//! to the service. Each fails without its fix.
+
+use crate::tests::*;
+use crate::{AppState, ClientAddress, HttpLimits, Limits, app, serve};
+use axum::body::Body;
+use axum::http::Request;
+use axum::http::{StatusCode, header};
+use carnac_blobstore::memory::MemoryStore;
+use carnac_model::TenantId;
+use carnac_model::access::PLATFORM;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn journal(st: &AppState, tenant: &str) -> Vec<carnac_model::journal::Event> {
+    st.archive
+        .catalog()
+        .journal(&TenantId::new(tenant).unwrap())
+        .unwrap()
+}
+
+fn basic(login: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}"))
+    )
+}
+
+/// A request as it arrives from `address` (the listener sets it; `oneshot` does not).
+fn from(address: &str, mut request: Request<Body>) -> Request<Body> {
+    request
+        .extensions_mut()
+        .insert(ClientAddress(address.parse().unwrap()));
+    request
+}
+
+/// The server on a loopback port with `limits`; stops when the sender is dropped or sent.
+async fn serve_loopback(
+    state: Arc<AppState>,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let join = tokio::spawn(async move {
+        serve(listener, state, None, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, stop, join)
+}
+
+/// Reads what the server sends until it closes the connection (or `within` passes).
+async fn read_to_close(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    let mut out = Vec::new();
+    match tokio::time::timeout(within, stream.read_to_end(&mut out)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&out).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// Issue 14 §1: a refused Basic login of 300,000 bytes with CR/LF, on a tenant the client has
+/// no right on, wrote megabytes into that tenant's permanent journal.
+#[tokio::test]
+async fn a_refused_login_is_cut_escaped_and_kept_out_of_the_tenants_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    let app = app(st.clone());
+    let before_tenant = journal(&st, "0").len();
+    let before_platform = journal(&st, PLATFORM).len();
+    let login = format!("{}\r\nFAKE: entry\u{202e}", "Z".repeat(300_000));
+    let (status, _, _) = send(
+        &app,
+        Request::get("/api/v1/tenants/0/units")
+            .header(header::AUTHORIZATION, basic(&login, "x"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        journal(&st, "0").len(),
+        before_tenant,
+        "not in tenant 0's journal"
+    );
+    let platform = journal(&st, PLATFORM);
+    assert_eq!(platform.len(), before_platform + 1);
+    let e = &platform.last().unwrap().event;
+    assert_eq!(e.kind, "ACCESS_REFUSED");
+    assert_eq!(e.detail["tenant"], "0", "the tenant asked for is named");
+    assert_eq!(e.detail["decision"], "unauthenticated");
+    assert!(e.agent.len() < 300, "{} bytes", e.agent.len());
+    assert!(!e.agent.contains('\n') && !e.agent.contains('\r'));
+    assert!(!e.agent.contains('\u{202e}'));
+    assert!(e.agent.contains("bytes)"), "{}", e.agent);
+
+    // The journal's query parameters, journaled as the request's subject, are cut too.
+    let archivist = account(
+        &st.archive,
+        "arch2",
+        carnac_model::access::Role::Archivist,
+        &["0"],
+    );
+    let long = "x".repeat(30_000);
+    let (status, _, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/journal?unit={long}"),
+            &archivist,
+        ),
+    )
+    .await;
+    assert!(status.is_client_error() || status.is_success(), "{status}");
+    let e = journal(&st, "0").pop().unwrap().event;
+    assert_eq!(e.kind, "ACCESS");
+    assert!(e.detail["subject"].as_str().unwrap().len() < 300);
+    assert!(e.detail["path"].as_str().unwrap().len() < 600);
+}
+
+/// Issue 14 §1: refusals beyond a rate are counted in one summary event, not written one
+/// each, so that a flood cannot grow a journal without bound; a flood from one address does
+/// not hide another address's refusals.
+#[tokio::test]
+async fn refusals_beyond_the_rate_are_summed_in_the_platform_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = state_built(
+        &tmp,
+        MemoryStore::new("offer-1"),
+        MemoryStore::new("offer-2"),
+        Default::default(),
+    );
+    let app = app(st.clone());
+    let before = journal(&st, PLATFORM).len();
+    for i in 0..300 {
+        let (status, _, _) = send(
+            &app,
+            from(
+                "192.0.2.7",
+                Request::get("/api/v1/tenants/0/units")
+                    .header(header::AUTHORIZATION, format!("Bearer carnac_guess{i}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let rates = carnac_archive::throttle::RefusalRates::default();
+    let own = journal(&st, PLATFORM)[before..]
+        .iter()
+        .filter(|e| e.event.kind == "ACCESS_REFUSED")
+        .count();
+    assert_eq!(
+        own, rates.per_address.0 as usize,
+        "one event each up to the burst"
+    );
+    // Another address is still journaled one by one.
+    let (status, _, _) = send(
+        &app,
+        from(
+            "192.0.2.8",
+            Request::get("/api/v1/tenants/0/units")
+                .body(Body::empty())
+                .unwrap(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let last = journal(&st, PLATFORM).pop().unwrap();
+    assert_eq!(last.event.detail["address"], "192.0.2.8");
+    // The rest is counted: one summary (here forced, as a stop does).
+    assert_eq!(st.archive.journal_refusal_summaries(true).unwrap(), 1);
+    let summary = journal(&st, PLATFORM).pop().unwrap().event;
+    assert_eq!(summary.kind, "ACCESS_REFUSED_SUMMARY");
+    assert_eq!(summary.detail["refusals"], 300 - own as u64);
+    assert_eq!(summary.detail["addresses"][0]["address"], "192.0.2.7");
+}
+
+/// Issue 14 §1: a request refused before its handler authorized it (an identifier that is
+/// not one, an unknown route) was not journaled at all.
+#[tokio::test]
+async fn requests_that_name_nothing_valid_are_journaled_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st.clone());
+    for (uri, expected) in [
+        (
+            "/api/v1/tenants/ta%2f..%2ftb/units",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/api/v1/tenants/0/units/%ff%fe", StatusCode::BAD_REQUEST),
+        ("/api/v1/nowhere", StatusCode::NOT_FOUND),
+        ("/restservices/nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let before = journal(&st, PLATFORM).len();
+        let (status, body, _) = send(&app, get(uri, &tokens.archivist)).await;
+        assert_eq!(status, expected, "{uri}: {body}");
+        let events = journal(&st, PLATFORM);
+        assert_eq!(events.len(), before + 1, "{uri} journaled once");
+        let e = &events.last().unwrap().event;
+        assert_eq!(e.kind, "ACCESS_REFUSED", "{uri}");
+        assert_eq!(e.agent, "arch", "{uri}: who asked");
+        assert_eq!(e.detail["decision"], "invalid_request");
+        assert_eq!(e.detail["subject"], expected.as_str());
+    }
+    // An allowed request is journaled once, by its handler, not twice.
+    let before = journal(&st, "0").len();
+    let before_platform = journal(&st, PLATFORM).len();
+    let (status, _, _) = send(&app, get("/api/v1/tenants/0/units", &tokens.archivist)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(journal(&st, "0").len(), before + 1);
+    assert_eq!(journal(&st, PLATFORM).len(), before_platform);
+    // Pastell's network test is not a request of anyone's: not journaled.
+    let (status, _, _) = send(
+        &app,
+        Request::get("/restservices/ping")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(journal(&st, PLATFORM).len(), before_platform);
+}
+
+fn limited(tmp: &tempfile::TempDir, http: HttpLimits) -> Arc<AppState> {
+    let st = state(tmp);
+    Arc::new(AppState {
+        limits: Limits {
+            http,
+            ..Limits::default()
+        },
+        ..AppState::new(st.archive.clone(), st.uploads.clone(), st.worker.clone())
+    })
+}
+
+/// Issue 14 §1: headers were taken up to hyper's buffer (about 400 KB); now a clear 431.
+#[tokio::test]
+async fn headers_beyond_the_cap_get_431() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = limited(&tmp, HttpLimits::default());
+    let (addr, _stop, _join) = serve_loopback(st).await;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let big = format!(
+        "GET /api/v1/tenants/0/units HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\n\r\n",
+        "Z".repeat(40_000)
+    );
+    s.write_all(big.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // Under the cap, an ordinary request is answered.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Issue 14 §6: slow clients held connections forever. Headers sent a byte at a time are
+/// cut at the header timeout; a kept-alive connection that sends nothing is closed; a body
+/// that stops coming is cut, and its upload removed.
+#[tokio::test]
+async fn slow_headers_idle_connections_and_stalled_bodies_are_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let st = Arc::new(AppState {
+        limits: Limits {
+            http: HttpLimits {
+                header_timeout: Duration::from_secs(1),
+                body_timeout: Duration::from_secs(1),
+                ..HttpLimits::default()
+            },
+            ..Limits::default()
+        },
+        ..AppState::new(st.archive.clone(), st.uploads.clone(), st.worker.clone())
+    });
+    let (addr, _stop, _join) = serve_loopback(st.clone()).await;
+
+    // Slowloris: a byte every 200 ms, never the end of the headers.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let slow = async {
+        for b in b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        {
+            if s.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), slow)
+        .await
+        .unwrap();
+    let closed = read_to_close(&mut s, Duration::from_secs(5)).await;
+    assert!(closed.is_some(), "the server closed the connection");
+    assert!(started.elapsed() < Duration::from_secs(15));
+
+    // Kept alive after one answer, then silent: closed.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(10))
+        .await
+        .expect("closed after the idle timeout");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A transfer whose body stops after 1 KB of its announced 10 MB.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/tenants/0/transfers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 10485760\r\n\r\n",
+        tokens.producer
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&[0u8; 1024]).await.unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(10))
+        .await
+        .expect("the stalled upload is cut");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+        "{answer}"
+    );
+    // Nothing of it is left in the incoming folder.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let left: Vec<_> = std::fs::read_dir(st.archive.incoming_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Issue 14 §6: no cap on connections. Beyond the cap per address, a new connection is
+/// closed at once; another address still gets in; a slot comes back when a connection ends.
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = limited(
+        &tmp,
+        HttpLimits {
+            max_connections_per_address: 3,
+            max_connections: 5,
+            ..HttpLimits::default()
+        },
+    );
+    let (addr, _stop, _join) = serve_loopback(st).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fourth = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = fourth
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let answer = read_to_close(&mut fourth, Duration::from_secs(5)).await;
+    assert_eq!(answer.as_deref(), Some(""), "closed without an answer");
+    // From another loopback address: admitted.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = socket.connect(addr).await.unwrap();
+    other
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut other, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // One of the three goes: a new one is admitted.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = tokio::net::TcpStream::connect(addr).await.unwrap();
+    again
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut again, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
