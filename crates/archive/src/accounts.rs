@@ -89,6 +89,10 @@ pub(crate) struct Gate {
     /// A hash of a random password, checked when the login has none, so that an unknown
     /// login costs what a known one costs.
     dummy: std::sync::OnceLock<String>,
+    /// Password hashes computed, real or dummy (a metric; the tests read it too).
+    hashed: std::sync::atomic::AtomicU64,
+    /// Held while an account is disabled (see [`Archive::set_account_disabled`]).
+    accounts: std::sync::Mutex<()>,
 }
 
 impl Gate {
@@ -100,6 +104,8 @@ impl Gate {
             checks: crate::throttle::Permits::new(cores),
             verified: Default::default(),
             dummy: std::sync::OnceLock::new(),
+            hashed: Default::default(),
+            accounts: Default::default(),
         }
     }
 }
@@ -339,6 +345,27 @@ impl Archive {
             .catalog
             .account(login)?
             .ok_or_else(|| ArchiveError::NotFound(format!("account {login}")))?;
+        // One change of accounts at a time in this process, so that two operators disabling
+        // each other at once cannot both pass the check below.
+        let _serial = lock(&self.gate.accounts);
+        if disabled && login == agent {
+            return Err(ArchiveError::Invalid(format!(
+                "account {login} cannot disable itself: another operator must do it"
+            )));
+        }
+        if disabled
+            && account.role == Role::Operator
+            && account.disabled_at.is_none()
+            && !self
+                .catalog
+                .accounts()?
+                .iter()
+                .any(|a| a.login != login && a.role == Role::Operator && a.disabled_at.is_none())
+        {
+            return Err(ArchiveError::Invalid(format!(
+                "account {login} is the last enabled operator: disabling it would leave nobody to administer the archive; create or enable another operator first"
+            )));
+        }
         let at = self.now();
         let events = self.admin_events(
             if disabled {
@@ -504,6 +531,8 @@ impl Archive {
         let good = argon2::Argon2::default()
             .verify_password(digest.as_bytes(), &parsed)
             .is_ok();
+        gate.hashed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         drop(_permit);
         match usable {
             Some((account, _)) if good => {
@@ -524,6 +553,12 @@ impl Archive {
                 Ok(PasswordCheck::Invalid)
             }
         }
+    }
+
+    /// How many password hashes were computed since the start (a known login's or the
+    /// dummy's): the same count whatever the login, locked ones apart.
+    pub fn password_hashes_computed(&self) -> u64 {
+        self.gate.hashed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Journals a new lock in the platform's journal (counted in a summary past the rate of

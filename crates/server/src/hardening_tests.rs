@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
 
 fn journal(st: &AppState, tenant: &str) -> Vec<carnac_model::journal::Event> {
     st.archive
@@ -393,4 +394,141 @@ async fn connections_beyond_the_cap_are_closed() {
         .await
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Issue 14 §5: a wrong password for an existing login took 29-39 ms, an unknown, disabled
+/// or token-only login 3-5 ms, so the timing told which logins exist; and nothing slowed
+/// guessing. Every login is now checked against a hash (a dummy one when it has none), and
+/// failures lock the login and the address with growing delays, journaled.
+#[tokio::test]
+async fn logins_cost_the_same_whether_they_exist_and_failures_lock() {
+    use carnac_model::access::{AccountKind, Role};
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    let archive = &st.archive;
+    // A token-only account and a disabled one, beside "prod" (password "secret").
+    archive
+        .create_account(
+            &carnac_archive::accounts::NewAccount {
+                login: "robot",
+                role: Role::Producer,
+                kind: AccountKind::Application,
+                tenants: &[TenantId::new("0").unwrap()],
+                password: None,
+                token: true,
+                certificate: None,
+            },
+            "test",
+        )
+        .unwrap();
+    account(archive, "gone", Role::Producer, &["0"]);
+    archive.set_account_disabled("gone", true, "test").unwrap();
+    let digest = carnac_archive::accounts::password_digest;
+    for login in ["prod", "nobody", "robot", "gone"] {
+        let before = archive.password_hashes_computed();
+        let check = archive
+            .authenticate_password(login, &digest("wrong"), None)
+            .unwrap();
+        assert_eq!(check, carnac_archive::accounts::PasswordCheck::Invalid);
+        assert_eq!(
+            archive.password_hashes_computed(),
+            before + 1,
+            "{login}: one hash computed, as for any login"
+        );
+    }
+
+    let app = app(st.clone());
+    let attempt = |login: &str, password: &str, address: &str| {
+        from(
+            address,
+            Request::get("/api/v1/me")
+                .header(header::AUTHORIZATION, basic(login, &digest(password)))
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    // "prod" already failed once above; four more are free.
+    for _ in 0..4 {
+        let (status, _, _) = send(&app, attempt("prod", "guess", "198.51.100.1")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _, _) = send(&app, attempt("prod", "guess", "198.51.100.1")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the failure that locks");
+    let platform = journal(&st, PLATFORM);
+    let locks: Vec<_> = platform
+        .iter()
+        .filter(|e| e.event.kind == "LOGIN_LOCKED")
+        .collect();
+    assert!(
+        locks.iter().any(|e| e.event.detail["key"] == "prod"),
+        "the lock is journaled: {locks:?}"
+    );
+    // Locked: even the right password is not checked, and the answer says when to retry.
+    let before = archive.password_hashes_computed();
+    let res = app
+        .clone()
+        .oneshot(attempt("prod", "secret", "203.0.113.9"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key(header::RETRY_AFTER));
+    assert_eq!(archive.password_hashes_computed(), before, "not checked");
+    // An unknown login is locked the same way: the lock tells nothing of existence.
+    for _ in 0..6 {
+        send(&app, attempt("nobody-2", "guess", "198.51.100.2")).await;
+    }
+    let (status, _, _) = send(&app, attempt("nobody-2", "guess", "203.0.113.10")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // The address that guessed is locked for other logins too, once it failed as often;
+    // others are not.
+    let (status, _, _) = send(&app, attempt("someone", "guess", "198.51.100.1")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "its sixth failure");
+    let (status, _, _) = send(&app, attempt("ctl", "secret", "198.51.100.1")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _, _) = send(&app, attempt("ctl", "secret", "203.0.113.11")).await;
+    assert_eq!(status, StatusCode::OK);
+    // A success is remembered: the same credentials again compute no hash.
+    let before = archive.password_hashes_computed();
+    let (status, _, _) = send(&app, attempt("ctl", "secret", "203.0.113.11")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(archive.password_hashes_computed(), before);
+}
+
+/// Issue 14 §6: an operator could disable itself, or the last enabled operator, and leave
+/// the archive with nobody to administer it.
+#[tokio::test]
+async fn the_last_operator_and_oneself_cannot_be_disabled() {
+    use carnac_model::access::Role;
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st.clone());
+    let (status, body, _) = send(
+        &app,
+        post("/api/v1/accounts/op/disable", &tokens.operator, ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("cannot disable itself"), "{body}");
+    // Another operator may not disable the last enabled one either.
+    let second = account(&st.archive, "op2", Role::Operator, &[]);
+    let (status, body, _) = send(&app, post("/api/v1/accounts/op/disable", &second, "")).await;
+    assert_eq!(status, StatusCode::OK, "op2 is left: {body}");
+    let (status, body, _) = send(&app, post("/api/v1/accounts/op/enable", &second, "")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    st.archive.set_account_disabled("op2", true, "op").unwrap();
+    let err = st
+        .archive
+        .set_account_disabled("op", true, "cli")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("last enabled operator"), "{err}");
+    assert!(
+        st.archive
+            .catalog()
+            .account("op")
+            .unwrap()
+            .unwrap()
+            .disabled_at
+            .is_none()
+    );
 }

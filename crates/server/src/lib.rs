@@ -78,6 +78,19 @@ impl Default for Limits {
     }
 }
 
+/// How often [`housekeeping`] runs while serving.
+pub const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What the server does on its own while it serves, and once more (`stopping`) when it
+/// stops: the summaries of refusals counted over the last minute go to their journals.
+pub async fn housekeeping(state: Arc<AppState>, stopping: bool) {
+    let archive = state.archive.clone();
+    let done = blocking(move || Ok(archive.journal_refusal_summaries(stopping)?)).await;
+    if let Err(e) = done {
+        tracing::error!(error = ?e, "journaling the summaries of refusals");
+    }
+}
+
 /// The default of [`Limits::max_upload`]: 100 GiB.
 pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 30;
 

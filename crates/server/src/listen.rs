@@ -118,8 +118,13 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let connections = Arc::new(Connections::default());
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut tick = tokio::time::interval(crate::HOUSEKEEPING_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = tick.tick() => {
+                tokio::spawn(crate::housekeeping(state.clone(), false));
+            }
             accepted = listener.accept() => {
                 let (tcp, peer) = match accepted {
                     Ok(a) => a,
@@ -185,6 +190,7 @@ pub async fn serve(
             tracing::warn!(grace = ?limits.shutdown_grace, "requests still running at the end of the grace period were cut");
         }
     }
+    crate::housekeeping(state, true).await;
     Ok(())
 }
 
