@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod antivirus;
 pub mod attestation;
 pub mod audit;
+pub mod chunks;
 pub mod consistency;
 pub mod evidence;
 mod files;
@@ -460,23 +461,9 @@ impl Archive {
                 }
             }
         }
-        // Chunk sessions of the as@lae intake left unfinished for a day: their sender gave up.
-        if let Ok(entries) = std::fs::read_dir(self.incoming_dir().join("chunks")) {
-            let day = std::time::Duration::from_secs(24 * 3600);
-            let now = std::time::SystemTime::from(self.clock.now());
-            for e in entries.flatten() {
-                let stale = e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| now.duration_since(t).ok())
-                    .is_some_and(|age| age > day);
-                if stale {
-                    tracing::warn!(session = %e.file_name().to_string_lossy(), "removing an abandoned chunk session");
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
+        // Chunk sessions of the as@lae intake left unfinished for a day: their sender gave up
+        // (`serve` removes them sooner, after its configured idle time).
+        self.reclaim_chunk_sessions(std::time::Duration::from_secs(24 * 3600))?;
         Ok(running)
     }
 }

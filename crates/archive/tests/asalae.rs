@@ -227,21 +227,25 @@ fn a_restart_removes_what_never_became_a_queued_transfer() {
     put(&f, ".upload-cut", b"half a container");
     put(&f, "pastell.op-999999", b"orphan");
     put(&f, "pastell.op-999999.bordereau.xml", b"orphan");
-    let stale = f.archive.incoming_dir().join("chunks").join("abandoned");
-    std::fs::create_dir_all(&stale).unwrap();
-    let fresh = f.archive.incoming_dir().join("chunks").join("fresh");
-    std::fs::create_dir_all(&fresh).unwrap();
+    // Chunk sessions (`chunks/<account>/<session>/session.json`): one unused for two days,
+    // one for half a day, and one of the layout before accounts had folders.
+    let chunks = f.archive.incoming_dir().join("chunks");
+    let stale = chunks.join("0123456789abcdef").join("abandoned");
+    let fresh = chunks.join("0123456789abcdef").join("fresh");
+    let legacy = chunks.join("legacy");
     // Ages as the archive's clock (the fixture's) sees them.
     let now = std::time::SystemTime::from(time::macros::datetime!(2026-11-29 04:00:00 UTC));
     let day = std::time::Duration::from_secs(24 * 3600);
-    std::fs::File::open(&stale)
-        .unwrap()
-        .set_modified(now - 2 * day)
-        .unwrap();
-    std::fs::File::open(&fresh)
-        .unwrap()
-        .set_modified(now - day / 2)
-        .unwrap();
+    for (dir, age) in [(&stale, 2 * day), (&fresh, day / 2), (&legacy, 2 * day)] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("session.json"), b"{}").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join("session.json"))
+            .unwrap()
+            .set_modified(now - age)
+            .unwrap();
+    }
     f.archive.recover().unwrap();
     let mut left: Vec<String> = std::fs::read_dir(f.archive.incoming_dir())
         .unwrap()
@@ -257,5 +261,6 @@ fn a_restart_removes_what_never_became_a_queued_transfer() {
         ]
     );
     assert!(!stale.exists());
+    assert!(!legacy.exists());
     assert!(fresh.exists(), "a session in progress is kept");
 }

@@ -123,6 +123,13 @@ pub struct Server {
     pub max_connections_per_address: usize,
     /// How long a stop waits for the requests in flight.
     pub shutdown_grace_seconds: u64,
+    /// Chunk sessions of the as@lae intake: the most chunks a session may announce, the
+    /// sessions and bytes an account may hold open, and how long an unused one is kept.
+    pub max_chunks: u32,
+    pub chunk_sessions_per_account: usize,
+    /// Default: `max_upload_bytes`.
+    pub chunk_bytes_per_account: Option<u64>,
+    pub chunk_session_idle_seconds: u64,
 }
 
 impl Server {
@@ -139,6 +146,15 @@ impl Server {
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             },
             max_upload: self.max_upload_bytes,
+            chunks: carnac_archive::chunks::ChunkLimits {
+                max_chunks: self.max_chunks,
+                max_session_bytes: self.max_upload_bytes,
+                sessions_per_account: self.chunk_sessions_per_account,
+                bytes_per_account: self
+                    .chunk_bytes_per_account
+                    .unwrap_or(self.max_upload_bytes),
+                idle: Duration::from_secs(self.chunk_session_idle_seconds),
+            },
         }
     }
 }
@@ -182,6 +198,7 @@ impl Default for Limits {
 impl Default for Server {
     fn default() -> Self {
         let http = carnac_server::HttpLimits::default();
+        let chunks = carnac_archive::chunks::ChunkLimits::default();
         Server {
             listen: "127.0.0.1:8080".into(),
             tls_certificate: None,
@@ -195,6 +212,10 @@ impl Default for Server {
             max_connections: http.max_connections,
             max_connections_per_address: http.max_connections_per_address,
             shutdown_grace_seconds: http.shutdown_grace.as_secs(),
+            max_chunks: chunks.max_chunks,
+            chunk_sessions_per_account: chunks.sessions_per_account,
+            chunk_bytes_per_account: None,
+            chunk_session_idle_seconds: chunks.idle.as_secs(),
         }
     }
 }

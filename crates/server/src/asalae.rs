@@ -26,12 +26,11 @@ use axum::extract::{Multipart, OriginalUri, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use carnac_archive::chunks::{ChunkError, ChunkPosition};
 use carnac_model::access::Action;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The intake's routes, to be nested under its base path.
@@ -152,29 +151,44 @@ async fn text_field(field: axum::extract::multipart::Field<'_>) -> Result<String
     Ok(text.trim().to_owned())
 }
 
-/// A chunk session, kept beside its parts until the last chunk arrives.
-#[derive(Debug, Serialize, Deserialize)]
-struct ChunkSession {
-    tenant: String,
-    login: String,
-    /// SHA-256 of the security identifier given to the sender.
-    security_sha256: String,
-    number_of_chunks: Option<u32>,
+/// Fields a form of the intake may have: the known ones, and a few more to name in the
+/// refusal; beyond, the form is refused at once (a form of a million fields is not read).
+const MAX_FIELDS: usize = 32;
+
+/// The tenant takes transfers (not suspended): asked before a form's files are read, so that
+/// a suspended tenant's sender is refused at once rather than after its upload.
+async fn require_open_tenant(
+    state: &AppState,
+    tenant: &carnac_model::TenantId,
+) -> Result<(), ApiError> {
+    let archive = state.archive.clone();
+    let t = tenant.clone();
+    blocking(move || match archive.catalog().tenant(&t)? {
+        Some(x) if x.suspended_at.is_some() => {
+            Err(carnac_archive::ArchiveError::Suspended(t).into())
+        }
+        _ => Ok(()),
+    })
+    .await
 }
 
-fn sessions_dir(state: &AppState) -> PathBuf {
-    state.archive.incoming_dir().join("chunks")
-}
-
-fn random_hex(bytes: usize) -> Result<String, ApiError> {
-    let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b).map_err(|e| internal(std::io::Error::other(e.to_string())))?;
-    Ok(hex::encode(b))
-}
-
-fn sha256_hex(s: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+fn chunk_error(e: ChunkError) -> ApiError {
+    match e {
+        ChunkError::UnknownSession => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_session", e.to_string())
+        }
+        ChunkError::Invalid(m) => bad("invalid_chunk", m),
+        ChunkError::TooLarge(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
+        ChunkError::TooMany(m) => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_sessions", m)
+        }
+        ChunkError::Stopping => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", e.to_string())
+                .retry_after(30)
+        }
+        ChunkError::Archive(a) => a.into(),
+        other => ApiError::from(carnac_archive::ArchiveError::Invalid(other.to_string())),
+    }
 }
 
 async fn seda_message(
@@ -193,17 +207,26 @@ async fn seda_message(
         None,
     )
     .await?;
+    require_open_tenant(&state, &caller.tenant).await?;
     // The form is read once the request is allowed (and journaled), not before.
     let mut form = form(request, &state).await?;
     let mut bordereau = None;
     let mut attachments = None;
     let mut chunked = false;
     let mut unknown = Vec::new();
+    let mut fields = 0;
     while let Some(field) = form
         .next_field()
         .await
         .map_err(|e| bad("invalid_form", format!("the multipart form: {e}")))?
     {
+        fields += 1;
+        if fields > MAX_FIELDS {
+            return Err(bad(
+                "invalid_form",
+                format!("a form of the intake has at most {MAX_FIELDS} fields"),
+            ));
+        }
         match field.name().unwrap_or_default() {
             "seda_message" => {
                 bordereau = Some(
@@ -224,7 +247,7 @@ async fn seda_message(
             "send_chunked_attachments" => {
                 chunked = matches!(text_field(field).await?.as_str(), "true" | "1" | "yes")
             }
-            other => unknown.push(other.to_owned()),
+            other => unknown.push(carnac_model::journal::bounded_text(other, 64)),
         }
     }
     let mut problems = Vec::new();
@@ -245,28 +268,19 @@ async fn seda_message(
     }
     let (bordereau, _) = bordereau.expect("checked");
     if chunked {
-        let session = random_hex(16)?;
-        let security = random_hex(32)?;
-        let dir = sessions_dir(&state).join(&session);
-        let record = ChunkSession {
-            tenant: caller.tenant.to_string(),
-            login: caller.principal.login.clone(),
-            security_sha256: sha256_hex(&security),
-            number_of_chunks: None,
-        };
-        blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(internal)?;
-            bordereau
-                .persist(dir.join("bordereau.xml"))
-                .map_err(|e| internal(e.error))?;
-            let json = serde_json::to_vec(&record).map_err(|e| internal(e.into()))?;
-            std::fs::write(dir.join("session.json"), json).map_err(internal)?;
-            Ok(())
+        let archive = state.archive.clone();
+        let tenant = caller.tenant.clone();
+        let login = caller.principal.login.clone();
+        let limits = state.limits.chunks.clone();
+        let opened = blocking(move || {
+            archive
+                .open_chunk_session(&tenant, &login, bordereau, &limits)
+                .map_err(chunk_error)
         })
         .await?;
         return Ok(axum::Json(json!({
-            "chunk_session_identifier": session,
-            "chunk_security_identifier": security,
+            "chunk_session_identifier": opened.session,
+            "chunk_security_identifier": opened.security,
         }))
         .into_response());
     }
@@ -333,19 +347,35 @@ async fn chunk(
         None,
     )
     .await?;
+    require_open_tenant(&state, &caller.tenant).await?;
     // The form is read once the request is allowed (and journaled), not before.
     let mut form = form(request, &state).await?;
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
     let mut content = None;
+    let mut count = 0;
     while let Some(field) = form
         .next_field()
         .await
         .map_err(|e| bad("invalid_form", format!("the multipart form: {e}")))?
     {
-        let name = field.name().unwrap_or_default().to_owned();
+        count += 1;
+        if count > MAX_FIELDS {
+            return Err(bad(
+                "invalid_form",
+                format!("a form of the intake has at most {MAX_FIELDS} fields"),
+            ));
+        }
+        let name = carnac_model::journal::bounded_text(field.name().unwrap_or_default(), 64);
         if name == "chunk_content" {
-            content =
-                Some(field_to_file(&state, field, "chunk_content", state.limits.max_upload).await?);
+            content = Some(
+                field_to_file(
+                    &state,
+                    field,
+                    "chunk_content",
+                    state.limits.chunks.max_session_bytes,
+                )
+                .await?,
+            );
         } else {
             fields.insert(name, text_field(field).await?);
         }
@@ -379,13 +409,20 @@ async fn chunk(
     if let Some(a) = fields.get("compression_algorithm")
         && !matches!(a.to_ascii_uppercase().as_str(), "TARGZ" | "ZIP")
     {
-        problems.push(format!("compression_algorithm {a:?} is not TARGZ (or ZIP)"));
+        problems.push(format!(
+            "compression_algorithm {:?} is not TARGZ (or ZIP)",
+            carnac_model::journal::bounded_text(a, 64)
+        ));
     }
     if number_of_files > 1 || file_index > 1 {
         problems.push(
             "the attachments come as one archive file (number_of_files=1), as Pastell sends them"
                 .into(),
         );
+    }
+    let most = u64::from(state.limits.chunks.max_chunks).min(state.limits.chunks.max_session_bytes);
+    if u64::from(number_of_chunks) > most {
+        problems.push(format!("number_of_chunks must be from 1 to {most}"));
     }
     if chunk_index > number_of_chunks && number_of_chunks > 0 {
         problems.push(format!(
@@ -396,8 +433,24 @@ async fn chunk(
         .get("session_identifier")
         .cloned()
         .unwrap_or_default();
-    if !session.is_empty() && !session.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !session.is_empty()
+        && (session.len() > 64 || !session.chars().all(|c| c.is_ascii_hexdigit()))
+    {
         problems.push("session_identifier is not one this archive gave".into());
+    }
+    let known = [
+        "session_identifier",
+        "security_identifier",
+        "file_name",
+        "number_of_files",
+        "file_index",
+        "number_of_chunks",
+        "chunk_index",
+        "compression_algorithm",
+        "chunk_content",
+    ];
+    for name in fields.keys().filter(|k| !known.contains(&k.as_str())) {
+        problems.push(format!("unknown field {name:?}"));
     }
     if !problems.is_empty() {
         return Err(bad("invalid_chunk", "the chunk is refused").with_details(problems));
@@ -407,93 +460,29 @@ async fn chunk(
         .get("security_identifier")
         .cloned()
         .unwrap_or_default();
-    let dir = sessions_dir(&state).join(&session);
-    let tenant = caller.tenant.to_string();
+    let archive = state.archive.clone();
+    let tenant = caller.tenant.clone();
     let login = caller.principal.login.clone();
-    let incoming = state.archive.incoming_dir();
-    let max_upload = state.limits.max_upload;
-    // Stores the chunk; when every chunk is there, assembles the attachments.
-    let complete = blocking(move || -> Result<Option<(tempfile::TempPath, tempfile::TempPath)>, ApiError> {
-        let unknown = || {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_session",
-                "no such chunk session for this account",
+    let limits = state.limits.chunks.clone();
+    let stopping = state.stopping.clone();
+    // Stores the chunk (work that does not depend on how many chunks are announced); when
+    // every chunk is there, assembles the attachments.
+    let complete = blocking(move || {
+        archive
+            .add_chunk(
+                &tenant,
+                &login,
+                &session,
+                &security,
+                ChunkPosition {
+                    index: chunk_index,
+                    count: number_of_chunks,
+                },
+                content,
+                &limits,
+                &stopping,
             )
-        };
-        // One chunk of a session at a time from here to the end: two chunks arriving together
-        // must not both find every chunk there and both complete the transfer. The lock goes
-        // with the file handle; a chunk that waited behind the one that completed the session
-        // finds it gone.
-        let lock = std::fs::File::open(dir.join("session.json")).map_err(|_| unknown())?;
-        lock.lock().map_err(internal)?;
-        let record = std::fs::read(dir.join("session.json")).map_err(|_| unknown())?;
-        let mut record: ChunkSession =
-            serde_json::from_slice(&record).map_err(|e| internal(e.into()))?;
-        // The same answer whether the session is another's or wrong: nothing is told.
-        if record.tenant != tenant
-            || record.login != login
-            || record.security_sha256 != sha256_hex(&security)
-        {
-            return Err(unknown());
-        }
-        match record.number_of_chunks {
-            Some(n) if n != number_of_chunks => {
-                return Err(bad(
-                    "invalid_chunk",
-                    format!("number_of_chunks changed within the session ({n} before, {number_of_chunks} now)"),
-                ));
-            }
-            Some(_) => {}
-            None => {
-                record.number_of_chunks = Some(number_of_chunks);
-                let json = serde_json::to_vec(&record).map_err(|e| internal(e.into()))?;
-                std::fs::write(dir.join("session.json"), json).map_err(internal)?;
-            }
-        }
-        // All the chunks of a session together are one upload, under the same limit.
-        let others: u64 = (1..=number_of_chunks)
-            .filter(|&i| i != chunk_index)
-            .filter_map(|i| std::fs::metadata(dir.join(format!("chunk.{i}"))).ok())
-            .map(|m| m.len())
-            .sum();
-        let this = std::fs::metadata(&content).map_err(internal)?.len();
-        if others + this > max_upload {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the attachments are at most {max_upload} bytes"),
-            ));
-        }
-        content
-            .persist(dir.join(format!("chunk.{chunk_index}")))
-            .map_err(|e| internal(e.error))?;
-        let parts: Vec<PathBuf> = (1..=number_of_chunks)
-            .map(|i| dir.join(format!("chunk.{i}")))
-            .collect();
-        if !parts.iter().all(|p| p.exists()) {
-            return Ok(None);
-        }
-        // Every chunk is here: the attachments, in order (a file-to-file copy the kernel
-        // does), then the bordereau, both into the incoming folder.
-        let assembled = tempfile::Builder::new()
-            .prefix(".asalae")
-            .tempfile_in(&incoming)
-            .map_err(internal)?;
-        let (mut out, assembled) = assembled.into_parts();
-        for p in &parts {
-            let mut part = std::fs::File::open(p).map_err(internal)?;
-            std::io::copy(&mut part, &mut out).map_err(internal)?;
-        }
-        out.sync_all().map_err(internal)?;
-        let bordereau = tempfile::Builder::new()
-            .prefix(".asalae")
-            .tempfile_in(&incoming)
-            .map_err(internal)?
-            .into_temp_path();
-        std::fs::rename(dir.join("bordereau.xml"), &bordereau).map_err(internal)?;
-        std::fs::remove_dir_all(&dir).map_err(internal)?;
-        Ok(Some((bordereau, assembled)))
+            .map_err(chunk_error)
     })
     .await?;
     match complete {
@@ -503,9 +492,7 @@ async fn chunk(
             "number_of_chunks": number_of_chunks,
         }))
         .into_response()),
-        Some((bordereau, attachments)) => {
-            receive(&state, &caller, bordereau, Some(attachments)).await
-        }
+        Some(done) => receive(&state, &caller, done.bordereau, Some(done.attachments)).await,
     }
 }
 

@@ -532,3 +532,202 @@ async fn the_last_operator_and_oneself_cannot_be_disabled() {
             .is_none()
     );
 }
+
+fn chunk_form(
+    session: &str,
+    security: &str,
+    index: &str,
+    count: &str,
+    content: &[u8],
+) -> Request<Body> {
+    pastell_post(
+        "/restservices/sedaAttachmentsChunkFiles",
+        multipart(&[
+            ("chunk_content", Some("archive.tar.gz"), content),
+            ("session_identifier", None, session.as_bytes()),
+            ("security_identifier", None, security.as_bytes()),
+            ("number_of_files", None, b"1"),
+            ("file_index", None, b"1"),
+            ("file_name", None, b"archive.tar.gz"),
+            ("compression_algorithm", None, b"TARGZ"),
+            ("number_of_chunks", None, count.as_bytes()),
+            ("chunk_index", None, index.as_bytes()),
+        ]),
+    )
+}
+
+async fn open_session(app: &axum::Router, id: &str) -> (StatusCode, serde_json::Value) {
+    let (bordereau, _) = pastell_transfer("fakeSeda-bordereau.xml", id);
+    let (status, body, _) = send(
+        app,
+        pastell_post(
+            "/restservices/sedaMessages",
+            multipart(&[
+                ("seda_message", Some("bordereau.xml"), bordereau.as_bytes()),
+                ("send_chunked_attachments", None, b"true"),
+            ]),
+        ),
+    )
+    .await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn session_folders(st: &AppState) -> Vec<std::path::PathBuf> {
+    let root = st.archive.incoming_dir().join("chunks");
+    let mut out = Vec::new();
+    for account in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        for s in std::fs::read_dir(account.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if s.file_type().unwrap().is_dir() {
+                out.push(s.path());
+            }
+        }
+    }
+    out
+}
+
+/// Issue 14 §2: `number_of_chunks=4294967295` made a chunk request stat every index up to
+/// that count, holding the session's lock; abandoned sessions were not capped per account,
+/// were taken for a suspended tenant, and were reclaimed only at the next start.
+#[tokio::test]
+async fn chunk_counts_sessions_and_bytes_are_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = asalae_state(&tmp);
+    let st = Arc::new(AppState {
+        limits: Limits {
+            chunks: carnac_archive::chunks::ChunkLimits {
+                sessions_per_account: 3,
+                bytes_per_account: 1000,
+                max_session_bytes: 1000,
+                idle: Duration::from_secs(3600),
+                ..Default::default()
+            },
+            max_upload: 1000,
+            ..Limits::default()
+        },
+        ..AppState::new(st.archive.clone(), st.uploads.clone(), st.worker.clone())
+    });
+    let app = app(st.clone());
+    let (status, v) = open_session(&app, "CHUNKS-1").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let session = v["chunk_session_identifier"].as_str().unwrap().to_owned();
+    let security = v["chunk_security_identifier"].as_str().unwrap().to_owned();
+
+    // A count beyond what the limits allow is refused at once, whatever it is.
+    for count in ["4294967295", "1001"] {
+        let (status, body, _) =
+            send(&app, chunk_form(&session, &security, "1", count, b"abc")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body.contains("number_of_chunks must be from 1 to 1000"),
+            "{body}"
+        );
+    }
+    // A count within them: the session records what it has, not what is announced.
+    let (status, body, _) = send(&app, chunk_form(&session, &security, "7", "1000", b"abc")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let dir = session_folders(&st).pop().unwrap();
+    let record = std::fs::read_to_string(dir.join("session.json")).unwrap();
+    assert!(record.len() < 1000, "{record}");
+    assert!(record.contains("\"count\":1"), "{record}");
+    // Sent again, a chunk replaces itself: still one chunk, three bytes.
+    let (status, _, _) = send(&app, chunk_form(&session, &security, "7", "1000", b"xyz")).await;
+    assert_eq!(status, StatusCode::OK);
+    let record = std::fs::read_to_string(dir.join("session.json")).unwrap();
+    assert!(
+        record.contains("\"count\":1") && record.contains("\"bytes\":3"),
+        "{record}"
+    );
+    // An empty chunk names nothing.
+    let (status, body, _) = send(&app, chunk_form(&session, &security, "8", "1000", b"")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Bytes per account: this session holds 3; 998 more do not fit.
+    let (status, body, _) = send(
+        &app,
+        chunk_form(&session, &security, "9", "1000", &[1u8; 998]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // Sessions per account: 3 open, the fourth refused.
+    for i in 2..=3 {
+        let (status, v) = open_session(&app, &format!("CHUNKS-{i}")).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    let (status, v) = open_session(&app, "CHUNKS-4").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "too_many_sessions", "{v}");
+    assert_eq!(session_folders(&st).len(), 3);
+
+    // Unused for longer than the idle time (by the archive's clock): removed while serving.
+    let clock_now = std::time::SystemTime::from(time::macros::datetime!(2026-11-29 04:00:00 UTC));
+    for d in session_folders(&st) {
+        let old = clock_now - Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(d.join("session.json"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    crate::housekeeping(st.clone(), false).await;
+    assert!(session_folders(&st).is_empty());
+    let (status, v) = open_session(&app, "CHUNKS-5").await;
+    assert_eq!(status, StatusCode::OK, "room again: {v}");
+
+    // A suspended tenant's sender is refused at once, before its upload is read.
+    let t = TenantId::new("pastell").unwrap();
+    st.archive.suspend_tenant(&t, true, "test").unwrap();
+    let (status, v) = open_session(&app, "CHUNKS-6").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "tenant_suspended");
+    let (status, body, _) = send(&app, chunk_form(&session, &security, "1", "2", b"abc")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+/// Issue 14 §2: a stop cancels the assembly of a completed session rather than waiting for
+/// it; the session stays, and the last chunk sent again after the restart completes it.
+#[test]
+fn a_stop_interrupts_the_assembly_and_the_session_waits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = asalae_state(&tmp);
+    let archive = &st.archive;
+    let t = TenantId::new("pastell").unwrap();
+    let limits = carnac_archive::chunks::ChunkLimits::default();
+    let incoming = archive.incoming_dir();
+    let file = |bytes: &[u8]| {
+        let mut f = tempfile::Builder::new().tempfile_in(&incoming).unwrap();
+        std::io::Write::write_all(&mut f, bytes).unwrap();
+        f.into_temp_path()
+    };
+    let (bordereau, _) = pastell_transfer("fakeSeda-bordereau.xml", "STOP-1");
+    let opened = archive
+        .open_chunk_session(&t, "pastell", file(bordereau.as_bytes()), &limits)
+        .unwrap();
+    let add = |index, stopping: bool| {
+        archive.add_chunk(
+            &t,
+            "pastell",
+            &opened.session,
+            &opened.security,
+            carnac_archive::chunks::ChunkPosition { index, count: 2 },
+            file(b"part"),
+            &limits,
+            &std::sync::atomic::AtomicBool::new(stopping),
+        )
+    };
+    assert!(add(1, false).unwrap().is_none());
+    let err = add(2, true).unwrap_err();
+    assert!(
+        matches!(err, carnac_archive::chunks::ChunkError::Stopping),
+        "{err}"
+    );
+    let done = add(2, false).unwrap().expect("completed after the restart");
+    assert_eq!(std::fs::read(&done.attachments).unwrap(), b"partpart");
+}

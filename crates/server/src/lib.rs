@@ -67,6 +67,8 @@ pub struct Limits {
     /// The largest upload taken (a transfer, an attachments archive, all chunks of one):
     /// beyond, the upload is refused (413) and what was received removed.
     pub max_upload: u64,
+    /// Chunk sessions of the as@lae intake (`max_session_bytes` is `max_upload`).
+    pub chunks: carnac_archive::chunks::ChunkLimits,
 }
 
 impl Default for Limits {
@@ -74,6 +76,11 @@ impl Default for Limits {
         Limits {
             http: HttpLimits::default(),
             max_upload: DEFAULT_MAX_UPLOAD,
+            chunks: carnac_archive::chunks::ChunkLimits {
+                max_session_bytes: DEFAULT_MAX_UPLOAD,
+                bytes_per_account: DEFAULT_MAX_UPLOAD,
+                ..Default::default()
+            },
         }
     }
 }
@@ -82,12 +89,22 @@ impl Default for Limits {
 pub const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the server does on its own while it serves, and once more (`stopping`) when it
-/// stops: the summaries of refusals counted over the last minute go to their journals.
+/// stops: the summaries of refusals counted over the last minute go to their journals, and
+/// chunk sessions unused for their idle time are removed.
 pub async fn housekeeping(state: Arc<AppState>, stopping: bool) {
     let archive = state.archive.clone();
-    let done = blocking(move || Ok(archive.journal_refusal_summaries(stopping)?)).await;
+    let idle = state.limits.chunks.idle;
+    let done = blocking(move || {
+        archive.journal_refusal_summaries(stopping)?;
+        let removed = archive.reclaim_chunk_sessions(idle)?;
+        if removed > 0 {
+            tracing::info!(removed, "unused chunk sessions removed");
+        }
+        Ok(())
+    })
+    .await;
     if let Err(e) = done {
-        tracing::error!(error = ?e, "journaling the summaries of refusals");
+        tracing::error!(error = ?e, "housekeeping");
     }
 }
 

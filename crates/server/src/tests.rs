@@ -1256,7 +1256,7 @@ async fn a_disabled_account_loses_every_credential_at_once() {
 
 /// A tenant fed by Pastell: the referentials its bordereaux name (agencies, contracts, the
 /// SEDA 1.0 profiles of the bouquet), and a producer account with a password.
-fn asalae_state(tmp: &tempfile::TempDir) -> Arc<AppState> {
+pub(crate) fn asalae_state(tmp: &tempfile::TempDir) -> Arc<AppState> {
     let st = state(tmp);
     let t = TenantId::new("pastell").unwrap();
     st.archive
@@ -1287,7 +1287,7 @@ fn asalae_state(tmp: &tempfile::TempDir) -> Arc<AppState> {
 /// placeholders and empty fields get such values, and each named file is made (a real PDF,
 /// XML, text or JPEG by its extension) with its digest and size written back (in SEDA 0.2,
 /// which gives digests at the root, an `Integrity` per file before the first archive).
-fn pastell_transfer(name: &str, id: &str) -> (String, Vec<(String, Vec<u8>)>) {
+pub(crate) fn pastell_transfer(name: &str, id: &str) -> (String, Vec<(String, Vec<u8>)>) {
     let dir = testdata().join("asalae/bordereaux");
     let mut xml = std::fs::read_to_string(dir.join(name)).unwrap();
     xml = xml
@@ -1404,7 +1404,7 @@ fn pastell_transfer(name: &str, id: &str) -> (String, Vec<(String, Vec<u8>)>) {
     (xml, files)
 }
 
-fn targz(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn targz(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
     for (name, bytes) in files {
@@ -1420,7 +1420,7 @@ fn targz(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 const BOUNDARY: &str = "----pastell-asalae-boundary";
 
 /// A multipart/form-data body as PHP's curl builds it: text fields and file fields.
-fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+pub(crate) fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, file, value) in fields {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -1440,7 +1440,7 @@ fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
 }
 
 /// Pastell's credentials: HTTP Basic with the SHA-256 hex of the password.
-fn pastell_auth() -> String {
+pub(crate) fn pastell_auth() -> String {
     use base64::Engine;
     let digest = carnac_archive::accounts::password_digest("mot de passe");
     format!(
@@ -1449,7 +1449,7 @@ fn pastell_auth() -> String {
     )
 }
 
-fn pastell_post(uri: &str, body: Vec<u8>) -> Request<Body> {
+pub(crate) fn pastell_post(uri: &str, body: Vec<u8>) -> Request<Body> {
     Request::post(uri)
         .header(header::AUTHORIZATION, pastell_auth())
         .header(
@@ -1460,7 +1460,7 @@ fn pastell_post(uri: &str, body: Vec<u8>) -> Request<Body> {
         .unwrap()
 }
 
-fn pastell_get(uri: &str) -> Request<Body> {
+pub(crate) fn pastell_get(uri: &str) -> Request<Body> {
     Request::get(uri)
         .header(header::AUTHORIZATION, pastell_auth())
         .body(Body::empty())
