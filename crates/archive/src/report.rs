@@ -180,7 +180,8 @@ impl Archive {
             files.push(f);
         }
         let objects_ids: BTreeSet<String> = files.iter().map(|f| f.object.clone()).collect();
-        let events = self.events_concerning(tenant, &concerned, &objects_ids)?;
+        let (events, _) =
+            self.events_concerning(tenant, &concerned, &objects_ids, &JournalPage::all())?;
         let report = EvidenceReport {
             report: "EVIDENCE".into(),
             format_version: 1,
@@ -236,6 +237,30 @@ pub struct Lifecycle {
     /// `UNIT` or `OBJECT`.
     pub kind: String,
     pub events: Vec<ReportedEvent>,
+    /// More events follow the page's last (ask again with `after` = its sequence).
+    pub more: bool,
+}
+
+/// Which part of a journal view to read, and when to give up: a view reads the tenant's
+/// journal through, so over HTTP it is paged and given a time limit.
+#[derive(Debug, Clone)]
+pub struct JournalPage {
+    /// Events after this sequence number.
+    pub after: u64,
+    /// At most this many events.
+    pub limit: usize,
+    pub interrupt: carnac_catalog::Interrupt,
+}
+
+impl JournalPage {
+    /// The whole view, however long it takes.
+    pub fn all() -> JournalPage {
+        JournalPage {
+            after: 0,
+            limit: usize::MAX,
+            interrupt: carnac_catalog::Interrupt::none(),
+        }
+    }
 }
 
 impl Archive {
@@ -247,10 +272,19 @@ impl Archive {
         tenant: &TenantId,
         operations: &BTreeSet<String>,
         subjects: &BTreeSet<String>,
-    ) -> Result<Vec<ReportedEvent>, ArchiveError> {
+        page: &JournalPage,
+    ) -> Result<(Vec<ReportedEvent>, bool), ArchiveError> {
         let seals = self.catalog.seals(tenant)?;
         let mut events = Vec::new();
-        self.catalog.each_event(tenant, 0, &mut |row| {
+        let mut more = false;
+        let mut read = 0u64;
+        let walked = self.catalog.each_event(tenant, page.after, &mut |row| {
+            read += 1;
+            if read.is_multiple_of(1024) && page.interrupt.is_due() {
+                return Err(carnac_catalog::CatalogError::Interrupted(
+                    page.interrupt.reason().into(),
+                ));
+            }
             let Ok(e) = row else { return Ok(()) };
             let detail = |key: &str| e.event.detail.get(key).and_then(|v| v.as_str());
             if operations.contains(e.event.operation.as_str())
@@ -259,6 +293,11 @@ impl Archive {
                 || detail("of").is_some_and(|o| operations.contains(o))
                 || e.event.kind == "AUDIT"
             {
+                if events.len() >= page.limit {
+                    more = true;
+                    // Stops the walk: the page is full.
+                    return Err(carnac_catalog::CatalogError::Interrupted(String::new()));
+                }
                 events.push(ReportedEvent {
                     sequence: e.sequence,
                     kind: e.event.kind.clone(),
@@ -273,15 +312,24 @@ impl Archive {
                 });
             }
             Ok(())
-        })?;
-        Ok(events)
+        });
+        match walked {
+            Err(carnac_catalog::CatalogError::Interrupted(_)) if more => {}
+            other => other?,
+        }
+        Ok((events, more))
     }
 
     /// The lifecycle of an archive unit or a stored object: derived from the journal (each
     /// operation's event, its files' evidence trees, exports naming it, attestations of its
     /// deposit, audits), so that every entry is provable by the journal's seals
     /// (`journal prove`).
-    pub fn lifecycle(&self, tenant: &TenantId, subject: &str) -> Result<Lifecycle, ArchiveError> {
+    pub fn lifecycle(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+        page: &JournalPage,
+    ) -> Result<Lifecycle, ArchiveError> {
         self.require_tenant(tenant)?;
         let mut operations = BTreeSet::new();
         let mut objects = BTreeSet::new();
@@ -315,10 +363,12 @@ impl Archive {
         }
         let mut subjects = objects;
         subjects.insert(subject.to_owned());
+        let (events, more) = self.events_concerning(tenant, &operations, &subjects, page)?;
         Ok(Lifecycle {
             subject: subject.to_owned(),
             kind: kind.into(),
-            events: self.events_concerning(tenant, &operations, &subjects)?,
+            events,
+            more,
         })
     }
 
@@ -328,10 +378,11 @@ impl Archive {
         &self,
         tenant: &TenantId,
         operation: &carnac_model::OperationId,
-    ) -> Result<Vec<ReportedEvent>, ArchiveError> {
+        page: &JournalPage,
+    ) -> Result<(Vec<ReportedEvent>, bool), ArchiveError> {
         self.require_tenant(tenant)?;
         let ids: BTreeSet<String> = [operation.to_string()].into();
-        self.events_concerning(tenant, &ids, &ids)
+        self.events_concerning(tenant, &ids, &ids, page)
     }
 }
 

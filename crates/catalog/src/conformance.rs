@@ -230,7 +230,7 @@ fn search(c: &dyn Catalog) {
     }
     let s = t("conf-s");
     let ids = |q: UnitQuery| -> Vec<String> {
-        c.search_units(&s, &UnitQuery { limit: 50, ..q })
+        c.search_units(&s, &UnitQuery { limit: 50, ..q }, &Interrupt::none())
             .expect("search")
             .units
             .into_iter()
@@ -283,6 +283,7 @@ fn search(c: &dyn Catalog) {
                 limit: 50,
                 ..Default::default()
             },
+            &Interrupt::none(),
         )
         .expect("search");
     assert_eq!(homonym.total, 1);
@@ -315,7 +316,9 @@ fn search(c: &dyn Catalog) {
         },
         UnitQuery::default(),
     ] {
-        let page = c.search_units(&t("conf-s-empty"), &q).expect("search");
+        let page = c
+            .search_units(&t("conf-s-empty"), &q, &Interrupt::none())
+            .expect("search");
         assert_eq!((page.total, page.total_exact), (0, true), "{q:?}");
         assert!(page.units.is_empty() && page.agencies.is_empty() && page.years.is_empty());
     }
@@ -416,6 +419,7 @@ fn search(c: &dyn Catalog) {
                 limit: 1,
                 ..Default::default()
             },
+            &Interrupt::none(),
         )
         .expect("search");
     assert_eq!(page.total, 3);
@@ -485,7 +489,7 @@ fn search_beyond_window(c: &dyn Catalog) {
     }
     let w = t("conf-w");
     let search = |q: UnitQuery| {
-        c.search_units(&w, &UnitQuery { limit: 20, ..q })
+        c.search_units(&w, &UnitQuery { limit: 20, ..q }, &Interrupt::none())
             .expect("search")
     };
     let facet = |v: &str, count: u64| Facet {
@@ -589,10 +593,35 @@ fn search_beyond_window(c: &dyn Catalog) {
                 limit: 5,
                 ..Default::default()
             },
+            &Interrupt::none(),
         )
         .expect("search");
     assert_eq!((other.total, other.total_exact), (40, true));
     assert_eq!(other.agencies, vec![facet("AGM", 40)]);
+    // A search given up: past its deadline, or its flag set (its client gone, the server
+    // stopping), it ends with `Interrupted`, not a result (issue 14). The words of 2,800
+    // units take far more than one check of the interrupt.
+    let wide = UnitQuery {
+        text: Some("registre commun".into()),
+        from: Some("2000-01-01".into()),
+        limit: 20,
+        ..Default::default()
+    };
+    let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    for interrupt in [
+        Interrupt::new(None, vec![gone]),
+        Interrupt::new(Some(std::time::Instant::now()), vec![]),
+    ] {
+        match c.search_units(&w, &wide, &interrupt) {
+            Err(CatalogError::Interrupted(why)) => assert!(!why.is_empty()),
+            other => panic!("not interrupted: {other:?}"),
+        }
+    }
+    // And the next search, not interrupted, is whole.
+    let again = c
+        .search_units(&w, &wide, &Interrupt::none())
+        .expect("search");
+    assert_eq!((again.total, again.total_exact), (window, false));
 }
 
 fn account(login: &str, role: Role, tenants: &[&str]) -> Account {

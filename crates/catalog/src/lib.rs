@@ -15,7 +15,7 @@ pub mod sqlite;
 use carnac_model::access::{AccountKind, Role};
 use carnac_model::journal::{Event, NewEvent};
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, UnitId};
-pub use search::{Facet, SEARCH_WINDOW, UnitDetails, UnitPage, UnitQuery, UnitSummary};
+pub use search::{Facet, Interrupt, SEARCH_WINDOW, UnitDetails, UnitPage, UnitQuery, UnitSummary};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,9 @@ pub enum CatalogError {
     NotFound(String),
     #[error("catalog content is corrupt: {0}")]
     Corruption(String),
+    /// A read given up on the way ([`Interrupt`]): past its time limit, or no longer wanted.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -517,8 +520,14 @@ pub trait Catalog: Send + Sync {
         operation: &OperationId,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
-    /// The units of `tenant` that match, one page of them, with counts by agency and year.
-    fn search_units(&self, tenant: &TenantId, query: &UnitQuery) -> Result<UnitPage, CatalogError>;
+    /// The units of `tenant` that match, one page of them, with counts by agency and year;
+    /// given up ([`CatalogError::Interrupted`]) once `interrupt` is due.
+    fn search_units(
+        &self,
+        tenant: &TenantId,
+        query: &UnitQuery,
+        interrupt: &Interrupt,
+    ) -> Result<UnitPage, CatalogError>;
     /// What [`Catalog::unit`] does not say of a unit: level, agency, keywords, rules, children
     /// and object groups.
     fn unit_details(

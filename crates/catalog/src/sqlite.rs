@@ -694,6 +694,15 @@ impl Drop for ReadConn<'_> {
     }
 }
 
+impl ReadConn<'_> {
+    /// Ends the search snapshot this connection keeps, if it keeps one.
+    fn end_snapshot(&mut self) {
+        if let ReadConn::Search(r, _) = self {
+            r.end_snapshot();
+        }
+    }
+}
+
 impl std::ops::Deref for ReadConn<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
@@ -1527,6 +1536,353 @@ where
     s.parse().map_err(|e| corrupt(what, e))
 }
 
+impl SqliteCatalog {
+    /// [`Catalog::search_units`] on a connection given.
+    fn search_in(
+        &self,
+        conn: &Connection,
+        tenant: &TenantId,
+        q: &UnitQuery,
+    ) -> Result<UnitPage, CatalogError> {
+        use rusqlite::types::Value;
+        let mut from = "units u".to_owned();
+        // With words, the full-text index drives (CROSS JOIN fixes the order): probing it
+        // once per unit of the tenant would run the text query once per unit.
+        let mut conditions = vec!["u.tenant = ?".to_owned()];
+        let mut args: Vec<Value> = vec![tenant.as_str().to_owned().into()];
+        let text = q
+            .text
+            .as_deref()
+            .and_then(|t| crate::search::fts_query(t, None));
+        let title = q
+            .title
+            .as_deref()
+            .and_then(|t| crate::search::fts_query(t, Some("title")));
+        let mut fts: Vec<String> = text.into_iter().chain(title).collect();
+        let ranked = !fts.is_empty();
+        // No criterion but perhaps an agency: the counts kept at commit give the exact total
+        // and facets at once, and when the matches are more than the window sorts, the page
+        // is read straight from an index.
+        let counted = !ranked
+            && q.keyword.is_none()
+            && q.from.is_none()
+            && q.to.is_none()
+            && q.agency.as_deref() != Some("");
+        if counted {
+            // A tenant has a row per agency and year (thousands): summed as they come, in the
+            // key's order (agency first), with a string made only for each new agency or year
+            // (a string and a map entry per row cost more than the rest of the request).
+            let agency_only = if q.agency.is_some() {
+                " AND agency = ?2"
+            } else {
+                ""
+            };
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT agency, year, n FROM unit_counts
+                     WHERE tenant = ?1{agency_only} AND n > 0 ORDER BY agency"
+                ))
+                .map_err(storage)?;
+            let tenant_arg: &dyn rusqlite::ToSql = &tenant.as_str();
+            let args: Vec<&dyn rusqlite::ToSql> = match &q.agency {
+                Some(a) => vec![tenant_arg, a],
+                None => vec![tenant_arg],
+            };
+            let mut rows = st.query(args.as_slice()).map_err(storage)?;
+            let mut by_agency: Vec<(String, u64)> = Vec::new();
+            let mut by_year: Vec<(String, u64)> = Vec::new();
+            let mut total = 0u64;
+            while let Some(r) = rows.next().map_err(storage)? {
+                let text = |i| -> Result<&str, CatalogError> {
+                    r.get_ref(i)
+                        .map_err(storage)?
+                        .as_str()
+                        .map_err(|e| corrupt("unit count", e))
+                };
+                let (agency, year) = (text(0)?, text(1)?);
+                let n = r.get::<_, i64>(2).map_err(storage)?.max(0) as u64;
+                total += n;
+                // '' stands for none: counted in the total, not a facet.
+                if !agency.is_empty() {
+                    match by_agency.last_mut() {
+                        Some((a, c)) if a == agency => *c += n,
+                        _ => by_agency.push((agency.to_owned(), n)),
+                    }
+                }
+                if !year.is_empty() {
+                    match by_year.binary_search_by(|(y, _)| y.as_str().cmp(year)) {
+                        Ok(i) => by_year[i].1 += n,
+                        Err(i) => by_year.insert(i, (year.to_owned(), n)),
+                    }
+                }
+            }
+            drop(rows);
+            if total > EXACT_UP_TO {
+                let end = q.offset.saturating_add(q.limit).min(EXACT_UP_TO);
+                let limit = end.saturating_sub(q.offset) as i64;
+                let offset = q.offset.min(EXACT_UP_TO) as i64;
+                let page: Vec<i64> = match &q.agency {
+                    None => conn
+                        .prepare_cached(
+                            "SELECT rowid FROM units WHERE tenant = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+                        )
+                        .map_err(storage)?
+                        .query_map(params![tenant.as_str(), limit, offset], |r| r.get(0))
+                        .map_err(storage)?
+                        .collect::<Result<_, _>>()
+                        .map_err(storage)?,
+                    Some(agency) => conn
+                        .prepare_cached(
+                            "SELECT rowid FROM units INDEXED BY units_agency
+                             WHERE tenant = ?1 AND originating_agency = ?2
+                             ORDER BY rowid LIMIT ?3 OFFSET ?4",
+                        )
+                        .map_err(storage)?
+                        .query_map(params![tenant.as_str(), agency, limit, offset], |r| r.get(0))
+                        .map_err(storage)?
+                        .collect::<Result<_, _>>()
+                        .map_err(storage)?,
+                };
+                return Ok(UnitPage {
+                    total,
+                    total_exact: true,
+                    order: if q.agency.is_none() {
+                        "identifier"
+                    } else {
+                        "index"
+                    }
+                    .into(),
+                    units: summaries(conn, tenant, &page)?,
+                    agencies: facets(by_agency.iter().map(|(v, n)| (v.as_str(), *n)), true),
+                    years: facets(by_year.iter().map(|(v, n)| (v.as_str(), *n)), false),
+                });
+            }
+        }
+        // The agency and keyword are exact tags of the text index: the index finds their
+        // units from its posting lists (and intersects them with words) faster than any
+        // join could.
+        if let Some(a) = &q.agency {
+            fts.push(format!("tags : \"{}\"", crate::search::agency_tag(a)));
+        }
+        if let Some(k) = &q.keyword {
+            fts.push(format!("tags : \"{}\"", crate::search::keyword_tag(k)));
+        }
+        let indexed = !fts.is_empty();
+        let text = text_table(tenant.as_str());
+        // What the first pass asks the text index when it alone decides (no dates): its
+        // matches are the tenant's by construction, so none is looked up.
+        let mut text_only: Option<(String, String, Vec<Value>)> = None;
+        if indexed {
+            let query: Value = fts.join(" AND ").into();
+            if q.from.is_none() && q.to.is_none() {
+                text_only = Some((
+                    format!("{text} f"),
+                    format!("f.{text} MATCH ?"),
+                    vec![query.clone()],
+                ));
+            }
+            // `u` is then the narrow copy of what the conditions and facets read; its tenant
+            // is checked still, though the index holds no other tenant's units.
+            from = format!("{text} f CROSS JOIN unit_facets u ON u.unit = f.rowid");
+            conditions.push(format!("f.{text} MATCH ?"));
+            args.push(query);
+        } else if q.from.is_some() {
+            // By dates alone, the index on the last known day finds the matches first when
+            // `from` is given: every unit it reaches from there up to `to` matches, while
+            // the index on start dates would first walk every unit ended before `from`.
+            from = "units u INDEXED BY units_reach".to_owned();
+        }
+        if let Some(d) = &q.from {
+            conditions.push("COALESCE(u.end_date, u.start_date) >= ?".into());
+            args.push(d.clone().into());
+        }
+        if let Some(d) = &q.to {
+            // On the (tenant, start_date) index: a unit without a start date has no known
+            // beginning, and is not in a search bounded by `to`.
+            conditions.push("u.start_date <= ?".into());
+            args.push(d.clone().into());
+        }
+        let matching = conditions.join(" AND ");
+        // One evaluation of the query for count, facets and (exact) order: the first
+        // EXACT_UP_TO + 1 matches, a few small columns each, sorted and counted here. Beyond
+        // EXACT_UP_TO, the count stops there, the order is the index's and there are no
+        // facets (those of the first matches in index order would describe the oldest
+        // transfers, not the matches), so that a word in half the catalog costs what a word
+        // in ten thousand units costs.
+        struct Hit {
+            rowid: i64,
+            rank: f64,
+            id: String,
+            title: String,
+        }
+        // The facets are counted as the rows come, on their text as SQLite holds it: no
+        // string is made per match (allocations were a tenth of a search's time).
+        #[derive(Default)]
+        struct Counts(HashMap<String, u64>);
+        impl Counts {
+            fn add(&mut self, value: Option<&str>) {
+                if let Some(v) = value {
+                    match self.0.get_mut(v) {
+                        Some(n) => *n += 1,
+                        None => {
+                            self.0.insert(v.to_owned(), 1);
+                        }
+                    }
+                }
+            }
+        }
+        // Without any condition but the tenant, the primary key gives identifier order for
+        // free; otherwise the order is that of the index the query runs on.
+        let unfiltered = conditions.len() == 1;
+        let natural = if unfiltered { "ORDER BY u.id" } else { "" };
+        // Relevance (from the words only: the tags weigh nothing) costs as much as the rest of
+        // the pass, and titles are read only to sort by them: both are read only when the order
+        // will be exact. A first pass finds that out from rowids alone; when the matches fit
+        // the window, a second reads them whole. (Asking the text index first, whose matches
+        // in any tenant bound the tenant's, saved the second pass of narrow searches but cost
+        // every wide one a third evaluation of its words: the wide ones are the costly ones.)
+        let pass = |sorting: bool| -> Result<(Vec<Hit>, Counts, Counts), CatalogError> {
+            let rank = if sorting && ranked {
+                format!("bm25(f.{text}, 1.0, 1.0, 0.0)")
+            } else {
+                "0.0".to_owned()
+            };
+            let (id, title, join) = match (sorting && !ranked, indexed) {
+                (false, _) => ("''", "''", ""),
+                (true, false) => ("u.id", "u.title", ""),
+                // Titles from the units themselves, for these (at most EXACT_UP_TO) matches.
+                (true, true) => ("t.id", "t.title", " CROSS JOIN units t ON t.rowid = u.unit"),
+            };
+            let (columns, from, matching, args) = match (&text_only, sorting) {
+                (_, true) => (
+                    format!(
+                        "u.rowid, {rank}, {id}, {title}, u.originating_agency, substr(u.start_date, 1, 4)"
+                    ),
+                    from.as_str(),
+                    matching.as_str(),
+                    &args,
+                ),
+                (Some((from, matching, args)), false) => {
+                    ("f.rowid".to_owned(), from.as_str(), matching.as_str(), args)
+                }
+                (None, false) => (
+                    "u.rowid".to_owned(),
+                    from.as_str(),
+                    matching.as_str(),
+                    &args,
+                ),
+            };
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {columns} FROM {from}{join} WHERE {matching} {natural} LIMIT {}",
+                    EXACT_UP_TO + 1
+                ))
+                .map_err(storage)?;
+            let mut rows = st
+                .query(rusqlite::params_from_iter(args.iter()))
+                .map_err(storage)?;
+            let (mut hits, mut agencies, mut years) =
+                (Vec::new(), Counts::default(), Counts::default());
+            while let Some(r) = rows.next().map_err(storage)? {
+                if !sorting {
+                    hits.push(Hit {
+                        rowid: r.get(0).map_err(storage)?,
+                        rank: 0.0,
+                        id: String::new(),
+                        title: String::new(),
+                    });
+                    continue;
+                }
+                hits.push(Hit {
+                    rowid: r.get(0).map_err(storage)?,
+                    rank: r.get(1).map_err(storage)?,
+                    id: r.get(2).map_err(storage)?,
+                    title: r.get(3).map_err(storage)?,
+                });
+                // The window's last match is only there to tell that there are more.
+                if hits.len() as u64 <= EXACT_UP_TO {
+                    let text = |i| -> Result<Option<&str>, CatalogError> {
+                        r.get_ref(i)
+                            .map_err(storage)?
+                            .as_str_or_null()
+                            .map_err(|e| corrupt("unit facet", e))
+                    };
+                    agencies.add(text(4)?);
+                    years.add(text(5)?);
+                }
+            }
+            Ok((hits, agencies, years))
+        };
+        let (mut hits, mut by_agency, mut by_year) = match pass(false) {
+            Ok(found) => found,
+            // A tenant's index is made by its first ingest: none yet, no unit yet. Asked only
+            // when the search fails, as the schema's table is read row by row (a fifth of a
+            // search's time with five hundred tenants).
+            Err(e) => {
+                let exists = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    )
+                    .map_err(storage)?
+                    .exists([&text])
+                    .map_err(storage)?;
+                if indexed && !exists {
+                    return Ok(UnitPage {
+                        total: 0,
+                        total_exact: true,
+                        order: if ranked { "relevance" } else { "title" }.into(),
+                        units: Vec::new(),
+                        agencies: Vec::new(),
+                        years: Vec::new(),
+                    });
+                }
+                return Err(e);
+            }
+        };
+        if hits.len() as u64 <= EXACT_UP_TO {
+            (hits, by_agency, by_year) = pass(true)?;
+        }
+        let exact = hits.len() as u64 <= EXACT_UP_TO;
+        if !exact {
+            by_agency.0.clear();
+            by_year.0.clear();
+        }
+        hits.truncate(EXACT_UP_TO as usize);
+        let agencies = facets(by_agency.0.iter().map(|(v, n)| (v.as_str(), *n)), true);
+        let years = facets(by_year.0.iter().map(|(v, n)| (v.as_str(), *n)), false);
+        let total = hits.len() as u64;
+        // Sorted here when exact; beyond, the order the matches came in (pages stop at
+        // EXACT_UP_TO). Then the page's rows are read by rowid.
+        let order_name = match (exact, ranked) {
+            (true, true) => {
+                hits.sort_by(|a, b| a.rank.total_cmp(&b.rank).then(a.rowid.cmp(&b.rowid)));
+                "relevance"
+            }
+            (true, false) => {
+                hits.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
+                "title"
+            }
+            (false, true) => "ingest",
+            (false, false) if unfiltered => "identifier",
+            (false, false) => "index",
+        };
+        let page: Vec<i64> = hits
+            .iter()
+            .skip(q.offset.min(usize::MAX as u64) as usize)
+            .take(q.limit.min(usize::MAX as u64) as usize)
+            .map(|h| h.rowid)
+            .collect();
+        Ok(UnitPage {
+            total,
+            total_exact: exact,
+            order: order_name.into(),
+            units: summaries(conn, tenant, &page)?,
+            agencies,
+            years,
+        })
+    }
+}
+
 impl Catalog for SqliteCatalog {
     fn create_tenant(
         &self,
@@ -1822,346 +2178,28 @@ impl Catalog for SqliteCatalog {
         Ok(out)
     }
 
-    fn search_units(&self, tenant: &TenantId, q: &UnitQuery) -> Result<UnitPage, CatalogError> {
-        use rusqlite::types::Value;
-        let conn = self.search_read()?;
-        let mut from = "units u".to_owned();
-        // With words, the full-text index drives (CROSS JOIN fixes the order): probing it
-        // once per unit of the tenant would run the text query once per unit.
-        let mut conditions = vec!["u.tenant = ?".to_owned()];
-        let mut args: Vec<Value> = vec![tenant.as_str().to_owned().into()];
-        let text = q
-            .text
-            .as_deref()
-            .and_then(|t| crate::search::fts_query(t, None));
-        let title = q
-            .title
-            .as_deref()
-            .and_then(|t| crate::search::fts_query(t, Some("title")));
-        let mut fts: Vec<String> = text.into_iter().chain(title).collect();
-        let ranked = !fts.is_empty();
-        // No criterion but perhaps an agency: the counts kept at commit give the exact total
-        // and facets at once, and when the matches are more than the window sorts, the page
-        // is read straight from an index.
-        let counted = !ranked
-            && q.keyword.is_none()
-            && q.from.is_none()
-            && q.to.is_none()
-            && q.agency.as_deref() != Some("");
-        if counted {
-            // A tenant has a row per agency and year (thousands): summed as they come, in the
-            // key's order (agency first), with a string made only for each new agency or year
-            // (a string and a map entry per row cost more than the rest of the request).
-            let agency_only = if q.agency.is_some() {
-                " AND agency = ?2"
-            } else {
-                ""
-            };
-            let mut st = conn
-                .prepare_cached(&format!(
-                    "SELECT agency, year, n FROM unit_counts
-                     WHERE tenant = ?1{agency_only} AND n > 0 ORDER BY agency"
-                ))
-                .map_err(storage)?;
-            let tenant_arg: &dyn rusqlite::ToSql = &tenant.as_str();
-            let args: Vec<&dyn rusqlite::ToSql> = match &q.agency {
-                Some(a) => vec![tenant_arg, a],
-                None => vec![tenant_arg],
-            };
-            let mut rows = st.query(args.as_slice()).map_err(storage)?;
-            let mut by_agency: Vec<(String, u64)> = Vec::new();
-            let mut by_year: Vec<(String, u64)> = Vec::new();
-            let mut total = 0u64;
-            while let Some(r) = rows.next().map_err(storage)? {
-                let text = |i| -> Result<&str, CatalogError> {
-                    r.get_ref(i)
-                        .map_err(storage)?
-                        .as_str()
-                        .map_err(|e| corrupt("unit count", e))
-                };
-                let (agency, year) = (text(0)?, text(1)?);
-                let n = r.get::<_, i64>(2).map_err(storage)?.max(0) as u64;
-                total += n;
-                // '' stands for none: counted in the total, not a facet.
-                if !agency.is_empty() {
-                    match by_agency.last_mut() {
-                        Some((a, c)) if a == agency => *c += n,
-                        _ => by_agency.push((agency.to_owned(), n)),
-                    }
-                }
-                if !year.is_empty() {
-                    match by_year.binary_search_by(|(y, _)| y.as_str().cmp(year)) {
-                        Ok(i) => by_year[i].1 += n,
-                        Err(i) => by_year.insert(i, (year.to_owned(), n)),
-                    }
-                }
+    fn search_units(
+        &self,
+        tenant: &TenantId,
+        q: &UnitQuery,
+        interrupt: &Interrupt,
+    ) -> Result<UnitPage, CatalogError> {
+        let mut conn = self.search_read()?;
+        // SQLite calls the handler every thousand steps of a statement; a true answer stops
+        // the statement with SQLITE_INTERRUPT.
+        let due = interrupt.clone();
+        conn.progress_handler(1000, Some(move || due.is_due()));
+        let found = self.search_in(&conn, tenant, q);
+        conn.progress_handler(1000, None::<fn() -> bool>);
+        match found {
+            Err(_) if interrupt.is_due() => {
+                // Whatever the interrupted statement left, the next search starts afresh.
+                conn.end_snapshot();
+                Err(CatalogError::Interrupted(interrupt.reason().into()))
             }
-            drop(rows);
-            if total > EXACT_UP_TO {
-                let end = q.offset.saturating_add(q.limit).min(EXACT_UP_TO);
-                let limit = end.saturating_sub(q.offset) as i64;
-                let offset = q.offset.min(EXACT_UP_TO) as i64;
-                let page: Vec<i64> = match &q.agency {
-                    None => conn
-                        .prepare_cached(
-                            "SELECT rowid FROM units WHERE tenant = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
-                        )
-                        .map_err(storage)?
-                        .query_map(params![tenant.as_str(), limit, offset], |r| r.get(0))
-                        .map_err(storage)?
-                        .collect::<Result<_, _>>()
-                        .map_err(storage)?,
-                    Some(agency) => conn
-                        .prepare_cached(
-                            "SELECT rowid FROM units INDEXED BY units_agency
-                             WHERE tenant = ?1 AND originating_agency = ?2
-                             ORDER BY rowid LIMIT ?3 OFFSET ?4",
-                        )
-                        .map_err(storage)?
-                        .query_map(params![tenant.as_str(), agency, limit, offset], |r| r.get(0))
-                        .map_err(storage)?
-                        .collect::<Result<_, _>>()
-                        .map_err(storage)?,
-                };
-                return Ok(UnitPage {
-                    total,
-                    total_exact: true,
-                    order: if q.agency.is_none() {
-                        "identifier"
-                    } else {
-                        "index"
-                    }
-                    .into(),
-                    units: summaries(&conn, tenant, &page)?,
-                    agencies: facets(by_agency.iter().map(|(v, n)| (v.as_str(), *n)), true),
-                    years: facets(by_year.iter().map(|(v, n)| (v.as_str(), *n)), false),
-                });
-            }
+            other => other,
         }
-        // The agency and keyword are exact tags of the text index: the index finds their
-        // units from its posting lists (and intersects them with words) faster than any
-        // join could.
-        if let Some(a) = &q.agency {
-            fts.push(format!("tags : \"{}\"", crate::search::agency_tag(a)));
-        }
-        if let Some(k) = &q.keyword {
-            fts.push(format!("tags : \"{}\"", crate::search::keyword_tag(k)));
-        }
-        let indexed = !fts.is_empty();
-        let text = text_table(tenant.as_str());
-        // What the first pass asks the text index when it alone decides (no dates): its
-        // matches are the tenant's by construction, so none is looked up.
-        let mut text_only: Option<(String, String, Vec<Value>)> = None;
-        if indexed {
-            let query: Value = fts.join(" AND ").into();
-            if q.from.is_none() && q.to.is_none() {
-                text_only = Some((
-                    format!("{text} f"),
-                    format!("f.{text} MATCH ?"),
-                    vec![query.clone()],
-                ));
-            }
-            // `u` is then the narrow copy of what the conditions and facets read; its tenant
-            // is checked still, though the index holds no other tenant's units.
-            from = format!("{text} f CROSS JOIN unit_facets u ON u.unit = f.rowid");
-            conditions.push(format!("f.{text} MATCH ?"));
-            args.push(query);
-        } else if q.from.is_some() {
-            // By dates alone, the index on the last known day finds the matches first when
-            // `from` is given: every unit it reaches from there up to `to` matches, while
-            // the index on start dates would first walk every unit ended before `from`.
-            from = "units u INDEXED BY units_reach".to_owned();
-        }
-        if let Some(d) = &q.from {
-            conditions.push("COALESCE(u.end_date, u.start_date) >= ?".into());
-            args.push(d.clone().into());
-        }
-        if let Some(d) = &q.to {
-            // On the (tenant, start_date) index: a unit without a start date has no known
-            // beginning, and is not in a search bounded by `to`.
-            conditions.push("u.start_date <= ?".into());
-            args.push(d.clone().into());
-        }
-        let matching = conditions.join(" AND ");
-        // One evaluation of the query for count, facets and (exact) order: the first
-        // EXACT_UP_TO + 1 matches, a few small columns each, sorted and counted here. Beyond
-        // EXACT_UP_TO, the count stops there, the order is the index's and there are no
-        // facets (those of the first matches in index order would describe the oldest
-        // transfers, not the matches), so that a word in half the catalog costs what a word
-        // in ten thousand units costs.
-        struct Hit {
-            rowid: i64,
-            rank: f64,
-            id: String,
-            title: String,
-        }
-        // The facets are counted as the rows come, on their text as SQLite holds it: no
-        // string is made per match (allocations were a tenth of a search's time).
-        #[derive(Default)]
-        struct Counts(HashMap<String, u64>);
-        impl Counts {
-            fn add(&mut self, value: Option<&str>) {
-                if let Some(v) = value {
-                    match self.0.get_mut(v) {
-                        Some(n) => *n += 1,
-                        None => {
-                            self.0.insert(v.to_owned(), 1);
-                        }
-                    }
-                }
-            }
-        }
-        // Without any condition but the tenant, the primary key gives identifier order for
-        // free; otherwise the order is that of the index the query runs on.
-        let unfiltered = conditions.len() == 1;
-        let natural = if unfiltered { "ORDER BY u.id" } else { "" };
-        // Relevance (from the words only: the tags weigh nothing) costs as much as the rest of
-        // the pass, and titles are read only to sort by them: both are read only when the order
-        // will be exact. A first pass finds that out from rowids alone; when the matches fit
-        // the window, a second reads them whole. (Asking the text index first, whose matches
-        // in any tenant bound the tenant's, saved the second pass of narrow searches but cost
-        // every wide one a third evaluation of its words: the wide ones are the costly ones.)
-        let pass = |sorting: bool| -> Result<(Vec<Hit>, Counts, Counts), CatalogError> {
-            let rank = if sorting && ranked {
-                format!("bm25(f.{text}, 1.0, 1.0, 0.0)")
-            } else {
-                "0.0".to_owned()
-            };
-            let (id, title, join) = match (sorting && !ranked, indexed) {
-                (false, _) => ("''", "''", ""),
-                (true, false) => ("u.id", "u.title", ""),
-                // Titles from the units themselves, for these (at most EXACT_UP_TO) matches.
-                (true, true) => ("t.id", "t.title", " CROSS JOIN units t ON t.rowid = u.unit"),
-            };
-            let (columns, from, matching, args) = match (&text_only, sorting) {
-                (_, true) => (
-                    format!(
-                        "u.rowid, {rank}, {id}, {title}, u.originating_agency, substr(u.start_date, 1, 4)"
-                    ),
-                    from.as_str(),
-                    matching.as_str(),
-                    &args,
-                ),
-                (Some((from, matching, args)), false) => {
-                    ("f.rowid".to_owned(), from.as_str(), matching.as_str(), args)
-                }
-                (None, false) => (
-                    "u.rowid".to_owned(),
-                    from.as_str(),
-                    matching.as_str(),
-                    &args,
-                ),
-            };
-            let mut st = conn
-                .prepare_cached(&format!(
-                    "SELECT {columns} FROM {from}{join} WHERE {matching} {natural} LIMIT {}",
-                    EXACT_UP_TO + 1
-                ))
-                .map_err(storage)?;
-            let mut rows = st
-                .query(rusqlite::params_from_iter(args.iter()))
-                .map_err(storage)?;
-            let (mut hits, mut agencies, mut years) =
-                (Vec::new(), Counts::default(), Counts::default());
-            while let Some(r) = rows.next().map_err(storage)? {
-                if !sorting {
-                    hits.push(Hit {
-                        rowid: r.get(0).map_err(storage)?,
-                        rank: 0.0,
-                        id: String::new(),
-                        title: String::new(),
-                    });
-                    continue;
-                }
-                hits.push(Hit {
-                    rowid: r.get(0).map_err(storage)?,
-                    rank: r.get(1).map_err(storage)?,
-                    id: r.get(2).map_err(storage)?,
-                    title: r.get(3).map_err(storage)?,
-                });
-                // The window's last match is only there to tell that there are more.
-                if hits.len() as u64 <= EXACT_UP_TO {
-                    let text = |i| -> Result<Option<&str>, CatalogError> {
-                        r.get_ref(i)
-                            .map_err(storage)?
-                            .as_str_or_null()
-                            .map_err(|e| corrupt("unit facet", e))
-                    };
-                    agencies.add(text(4)?);
-                    years.add(text(5)?);
-                }
-            }
-            Ok((hits, agencies, years))
-        };
-        let (mut hits, mut by_agency, mut by_year) = match pass(false) {
-            Ok(found) => found,
-            // A tenant's index is made by its first ingest: none yet, no unit yet. Asked only
-            // when the search fails, as the schema's table is read row by row (a fifth of a
-            // search's time with five hundred tenants).
-            Err(e) => {
-                let exists = conn
-                    .prepare_cached(
-                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                    )
-                    .map_err(storage)?
-                    .exists([&text])
-                    .map_err(storage)?;
-                if indexed && !exists {
-                    return Ok(UnitPage {
-                        total: 0,
-                        total_exact: true,
-                        order: if ranked { "relevance" } else { "title" }.into(),
-                        units: Vec::new(),
-                        agencies: Vec::new(),
-                        years: Vec::new(),
-                    });
-                }
-                return Err(e);
-            }
-        };
-        if hits.len() as u64 <= EXACT_UP_TO {
-            (hits, by_agency, by_year) = pass(true)?;
-        }
-        let exact = hits.len() as u64 <= EXACT_UP_TO;
-        if !exact {
-            by_agency.0.clear();
-            by_year.0.clear();
-        }
-        hits.truncate(EXACT_UP_TO as usize);
-        let agencies = facets(by_agency.0.iter().map(|(v, n)| (v.as_str(), *n)), true);
-        let years = facets(by_year.0.iter().map(|(v, n)| (v.as_str(), *n)), false);
-        let total = hits.len() as u64;
-        // Sorted here when exact; beyond, the order the matches came in (pages stop at
-        // EXACT_UP_TO). Then the page's rows are read by rowid.
-        let order_name = match (exact, ranked) {
-            (true, true) => {
-                hits.sort_by(|a, b| a.rank.total_cmp(&b.rank).then(a.rowid.cmp(&b.rowid)));
-                "relevance"
-            }
-            (true, false) => {
-                hits.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
-                "title"
-            }
-            (false, true) => "ingest",
-            (false, false) if unfiltered => "identifier",
-            (false, false) => "index",
-        };
-        let page: Vec<i64> = hits
-            .iter()
-            .skip(q.offset.min(usize::MAX as u64) as usize)
-            .take(q.limit.min(usize::MAX as u64) as usize)
-            .map(|h| h.rowid)
-            .collect();
-        Ok(UnitPage {
-            total,
-            total_exact: exact,
-            order: order_name.into(),
-            units: summaries(&conn, tenant, &page)?,
-            agencies,
-            years,
-        })
     }
-
     fn unit_details(
         &self,
         tenant: &TenantId,
@@ -3628,7 +3666,9 @@ mod tests {
             ]
             .into_iter()
             .map(|(t, q)| {
-                let page = cat.search_units(&t.parse().unwrap(), &q).unwrap();
+                let page = cat
+                    .search_units(&t.parse().unwrap(), &q, &crate::Interrupt::none())
+                    .unwrap();
                 let ids = page.units.iter().map(|u| u.id.to_string()).collect();
                 (page.total, ids)
             })
@@ -3714,7 +3754,7 @@ mod tests {
             ..q.clone()
         };
         for q in [&q, &with_date] {
-            let page = cat.search_units(&ta, q).unwrap();
+            let page = cat.search_units(&ta, q, &crate::Interrupt::none()).unwrap();
             assert_eq!((page.total, page.units.len()), (0, 0), "{q:?}");
         }
         // Beyond the window, the page comes from the index's order: its first row is the
@@ -3722,7 +3762,7 @@ mod tests {
         for rowid in foreign + 1000..foreign + 3000 {
             insert(rowid);
         }
-        match cat.search_units(&ta, &q) {
+        match cat.search_units(&ta, &q, &crate::Interrupt::none()) {
             Err(crate::CatalogError::Corruption(m)) => {
                 assert!(
                     m.contains(&format!(
@@ -3792,7 +3832,13 @@ mod tests {
             limit: 10,
             ..Default::default()
         };
-        let page = c.search_units(&crate::conformance::t(tenant), &q).unwrap();
+        let page = c
+            .search_units(
+                &crate::conformance::t(tenant),
+                &q,
+                &crate::Interrupt::none(),
+            )
+            .unwrap();
         page.total
     }
 
@@ -3948,6 +3994,7 @@ mod tests {
                     limit: 5,
                     ..Default::default()
                 },
+                &crate::Interrupt::none(),
             )
             .unwrap();
         assert_eq!(
@@ -3964,6 +4011,7 @@ mod tests {
                     limit: 5,
                     ..Default::default()
                 },
+                &crate::Interrupt::none(),
             )
             .unwrap();
         // Without criteria, the counts kept at commit make the total exact all the same.
@@ -3981,6 +4029,7 @@ mod tests {
                     limit: 5,
                     ..Default::default()
                 },
+                &crate::Interrupt::none(),
             )
             .unwrap();
         assert_eq!(
@@ -3995,6 +4044,7 @@ mod tests {
                     limit: 5,
                     ..Default::default()
                 },
+                &crate::Interrupt::none(),
             )
             .unwrap();
         assert_eq!(

@@ -130,6 +130,14 @@ pub struct Server {
     /// Default: `max_upload_bytes`.
     pub chunk_bytes_per_account: Option<u64>,
     pub chunk_session_idle_seconds: u64,
+    /// Searches: their time (their wait for a place included), how many at once in all and
+    /// for one tenant; journal views likewise.
+    pub search_timeout_ms: u64,
+    pub searches_at_once: usize,
+    pub searches_per_tenant: usize,
+    pub journal_read_timeout_ms: u64,
+    pub journal_reads_at_once: usize,
+    pub journal_reads_per_tenant: usize,
 }
 
 impl Server {
@@ -154,6 +162,14 @@ impl Server {
                     .chunk_bytes_per_account
                     .unwrap_or(self.max_upload_bytes),
                 idle: Duration::from_secs(self.chunk_session_idle_seconds),
+            },
+            search: carnac_server::SearchLimits {
+                timeout: Duration::from_millis(self.search_timeout_ms),
+                at_once: self.searches_at_once,
+                per_tenant: self.searches_per_tenant,
+                journal_timeout: Duration::from_millis(self.journal_read_timeout_ms),
+                journal_at_once: self.journal_reads_at_once,
+                journal_per_tenant: self.journal_reads_per_tenant,
             },
         }
     }
@@ -199,6 +215,7 @@ impl Default for Server {
     fn default() -> Self {
         let http = carnac_server::HttpLimits::default();
         let chunks = carnac_archive::chunks::ChunkLimits::default();
+        let search = carnac_server::SearchLimits::default();
         Server {
             listen: "127.0.0.1:8080".into(),
             tls_certificate: None,
@@ -216,6 +233,12 @@ impl Default for Server {
             chunk_sessions_per_account: chunks.sessions_per_account,
             chunk_bytes_per_account: None,
             chunk_session_idle_seconds: chunks.idle.as_secs(),
+            search_timeout_ms: search.timeout.as_millis() as u64,
+            searches_at_once: search.at_once,
+            searches_per_tenant: search.per_tenant,
+            journal_read_timeout_ms: search.journal_timeout.as_millis() as u64,
+            journal_reads_at_once: search.journal_at_once,
+            journal_reads_per_tenant: search.journal_per_tenant,
         }
     }
 }

@@ -819,7 +819,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let t = tenant(&t)?;
-            let l = archive.lifecycle(&t, &subject)?;
+            let l = archive.lifecycle(&t, &subject, &carnac_archive::report::JournalPage::all())?;
             if json {
                 println!("{}", serde_json::to_string(&l)?);
             } else {
@@ -1551,11 +1551,11 @@ fn serve(
         carnac_archive::transfers::Worker::start(archive.clone())
             .context("starting the ingest worker")?,
     );
-    let state = Arc::new(carnac_server::AppState {
-        asalae_base: server.asalae_base_path.clone(),
-        limits: server.limits(),
-        ..carnac_server::AppState::new(archive, uploads, worker.clone())
-    });
+    let state = Arc::new(
+        carnac_server::AppState::new(archive, uploads, worker.clone())
+            .with_limits(server.limits())
+            .with_asalae_base(server.asalae_base_path.clone()),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

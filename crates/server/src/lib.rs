@@ -7,6 +7,7 @@
 
 pub mod asalae;
 mod auth;
+mod fair;
 pub mod listen;
 pub mod tls;
 
@@ -38,6 +39,14 @@ pub struct AppState {
     pub limits: Limits,
     /// Set when the server stops: long work in requests gives up.
     pub stopping: Arc<AtomicBool>,
+    /// The gates of costly reads, made from `limits` at their first use.
+    gates: std::sync::OnceLock<Gates>,
+}
+
+/// Costly reads, each shared fairly between tenants.
+struct Gates {
+    searches: fair::FairGate,
+    journal: fair::FairGate,
 }
 
 impl AppState {
@@ -54,7 +63,70 @@ impl AppState {
             asalae_base: asalae::DEFAULT_BASE.to_owned(),
             limits: Limits::default(),
             stopping: Arc::default(),
+            gates: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The same state with these limits.
+    pub fn with_limits(mut self, limits: Limits) -> AppState {
+        self.limits = limits;
+        self.gates = std::sync::OnceLock::new();
+        self
+    }
+
+    /// The same state with the as@lae intake under `base`.
+    pub fn with_asalae_base(mut self, base: impl Into<String>) -> AppState {
+        self.asalae_base = base.into();
+        self
+    }
+
+    fn gates(&self) -> &Gates {
+        self.gates.get_or_init(|| {
+            let s = &self.limits.search;
+            Gates {
+                searches: fair::FairGate::new(s.at_once, s.per_tenant),
+                journal: fair::FairGate::new(s.journal_at_once, s.journal_per_tenant),
+            }
+        })
+    }
+}
+
+/// Searches and journal views: how many at once (in all, per tenant) and for how long. Each
+/// is given up when its time is over, its client has gone or the server stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// A search's time, its wait for a place included. Default 3 s.
+    pub timeout: std::time::Duration,
+    /// Searches at once, in all (default 8) and for one tenant (default 4).
+    pub at_once: usize,
+    pub per_tenant: usize,
+    /// A journal view's time (it reads the tenant's journal through). Default 10 s.
+    pub journal_timeout: std::time::Duration,
+    /// Journal views at once, in all (default 2) and for one tenant (default 1).
+    pub journal_at_once: usize,
+    pub journal_per_tenant: usize,
+}
+
+impl Default for SearchLimits {
+    fn default() -> Self {
+        SearchLimits {
+            timeout: std::time::Duration::from_secs(3),
+            at_once: 8,
+            per_tenant: 4,
+            journal_timeout: std::time::Duration::from_secs(10),
+            journal_at_once: 2,
+            journal_per_tenant: 1,
+        }
+    }
+}
+
+/// Sets its flag when dropped: a request's work in a blocking thread learns that the request
+/// is over (its client went away, so hyper dropped the handler).
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -69,6 +141,7 @@ pub struct Limits {
     pub max_upload: u64,
     /// Chunk sessions of the as@lae intake (`max_session_bytes` is `max_upload`).
     pub chunks: carnac_archive::chunks::ChunkLimits,
+    pub search: SearchLimits,
 }
 
 impl Default for Limits {
@@ -81,6 +154,7 @@ impl Default for Limits {
                 bytes_per_account: DEFAULT_MAX_UPLOAD,
                 ..Default::default()
             },
+            search: SearchLimits::default(),
         }
     }
 }
@@ -224,6 +298,14 @@ impl From<ArchiveError> for ApiError {
             ArchiveError::Suspended(_) => {
                 ApiError::new(StatusCode::CONFLICT, "tenant_suspended", e.to_string())
             }
+            ArchiveError::Catalog(carnac_catalog::CatalogError::Interrupted(why)) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "interrupted",
+                format!(
+                    "{why}: narrow the request (fewer words, an agency, dates) or try again later"
+                ),
+            )
+            .retry_after(1),
             ArchiveError::ReferentialRejected(errors) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "referential_rejected",
@@ -1108,6 +1190,17 @@ fn number(params: &Params, name: &str, default: u64, max: u64) -> Result<u64, Ap
     }
 }
 
+/// A tenant already has as many costly reads of this kind running as it may, or the server
+/// as many as it runs at once, for longer than the request's time limit.
+fn busy_reading(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        format!("too many {what} are running for this tenant or in all: try again in a moment"),
+    )
+    .retry_after(1)
+}
+
 fn day(params: &Params, name: &str) -> Result<Option<String>, ApiError> {
     let Some(v) = params.get(name) else {
         return Ok(None);
@@ -1168,10 +1261,30 @@ async fn search_units(
         offset: (page - 1) * per_page,
         limit: per_page,
     };
+    let problems = query.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "the search is refused: narrow it",
+        )
+        .with_details(problems));
+    }
+    let limits = &state.limits.search;
+    let started = std::time::Instant::now();
+    let Some(_permit) = state.gates().searches.enter(&t, limits.timeout).await else {
+        return Err(busy_reading("searches"));
+    };
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(cancelled.clone());
+    let interrupt = carnac_catalog::Interrupt::new(
+        Some(started + limits.timeout),
+        vec![cancelled, state.stopping.clone()],
+    );
     let archive = state.archive.clone();
     let found = blocking(move || {
         archive.require_tenant(&t)?;
-        Ok(archive.catalog().search_units(&t, &query)?)
+        Ok(archive.catalog().search_units(&t, &query, &interrupt)?)
     })
     .await?;
     Ok(axum::Json(json!({
@@ -1515,7 +1628,7 @@ async fn journal(
         },
     )
     .await?;
-    check_params(&params, &["operation", "unit", "object"])?;
+    check_params(&params, &["operation", "unit", "object", "after", "limit"])?;
     let [(kind, id)] = <[(&str, String); 1]>::try_from(subject).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -1523,18 +1636,45 @@ async fn journal(
             "give exactly one of operation, unit, object",
         )
     })?;
+    let after = match params.get("after") {
+        None => 0,
+        Some(_) => number(&params, "after", 1, u64::MAX)?,
+    };
+    let limit = number(&params, "limit", 1000, 10_000)? as usize;
+    let limits = &state.limits.search;
+    let started = std::time::Instant::now();
+    let Some(_permit) = state
+        .gates()
+        .journal
+        .enter(&t, limits.journal_timeout)
+        .await
+    else {
+        return Err(busy_reading("journal views"));
+    };
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(cancelled.clone());
+    let page = carnac_archive::report::JournalPage {
+        after,
+        limit,
+        interrupt: carnac_catalog::Interrupt::new(
+            Some(started + limits.journal_timeout),
+            vec![cancelled, state.stopping.clone()],
+        ),
+    };
     let archive = state.archive.clone();
-    let events = blocking(move || {
+    let (events, more) = blocking(move || {
         archive.require_tenant(&t)?;
         if kind == "operation" {
             let op = operation_id(&id)?;
-            Ok(archive.operation_journal(&t, &op)?)
+            Ok(archive.operation_journal(&t, &op, &page)?)
         } else {
-            Ok(archive.lifecycle(&t, &id)?.events)
+            let l = archive.lifecycle(&t, &id, &page)?;
+            Ok((l.events, l.more))
         }
     })
     .await?;
-    Ok(axum::Json(json!({ "events": events })).into_response())
+    let next = more.then(|| events.last().map(|e| e.sequence)).flatten();
+    Ok(axum::Json(json!({ "events": events, "more": more, "next_after": next })).into_response())
 }
 
 /// The bytes of a file as a stream of chunks.
