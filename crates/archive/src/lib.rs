@@ -90,6 +90,12 @@ pub struct IngestConfig {
     pub archival_agency: String,
     /// How many refused requests are journaled one event each before they are counted.
     pub refusal_rates: throttle::RefusalRates,
+    /// How deep elements may nest in a manifest.
+    pub max_xml_depth: usize,
+    /// How long an ingest may take.
+    pub time_budget: ingest::TimeBudget,
+    /// Transfers received over the network ingested at once (each of another tenant).
+    pub ingest_workers: usize,
 }
 
 impl Default for IngestConfig {
@@ -99,6 +105,9 @@ impl Default for IngestConfig {
             max_manifest_size: 4 << 30,
             archival_agency: "carnac".into(),
             refusal_rates: Default::default(),
+            max_xml_depth: carnac_seda::manifest::DEFAULT_MAX_DEPTH,
+            time_budget: Default::default(),
+            ingest_workers: 2,
         }
     }
 }

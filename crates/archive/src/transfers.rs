@@ -2,8 +2,9 @@
 //!
 //! Receiving a transfer keeps its container in the incoming folder (durably) and records it
 //! as queued, with its journal event, before anything answers the sender: from then on it is
-//! the archive's to ingest, whatever happens. A worker ingests queued transfers one at a time,
-//! in the order they came, under the operation identifier given at receipt. An ingest
+//! the archive's to ingest, whatever happens. Workers ingest queued transfers a few at a
+//! time, tenants in turn and each tenant's in the order they came, under the operation
+//! identifier given at receipt. An ingest
 //! interrupted by a stop is started again at the next start (its partial blobs discarded by
 //! recovery), so a transfer is never lost nor half-stored.
 
@@ -14,10 +15,9 @@ use carnac_catalog::{Intake, IntakeMessage, QueuedTransfer};
 use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId};
 use serde_json::json;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 impl Archive {
     /// Where received containers wait for their ingest.
@@ -131,7 +131,13 @@ impl Archive {
                 self.config.max_manifest_size
             ))));
         }
-        let header = read_header(bordereau).map_err(refuse)?;
+        // Read within the ingest's limits: its depth, and the time its size allows.
+        let deadline = crate::ingest::Deadline::new(self.config.time_budget, bordereau_bytes);
+        let limits = carnac_seda::manifest::ReadLimits {
+            max_depth: self.config.max_xml_depth,
+            stop: &|| deadline.over(),
+        };
+        let header = read_header(bordereau, &limits).map_err(refuse)?;
         let operation = self.new_operation().map_err(refuse)?;
         let received_at = self.now();
         let archival_agency = header
@@ -307,65 +313,141 @@ impl Archive {
     }
 }
 
-/// Ingests queued transfers in the background, one at a time, oldest first.
+/// Ingests queued transfers in the background: a few at a time
+/// ([`crate::IngestConfig::ingest_workers`]), a tenant's in the order they came, one of each
+/// tenant at a time, tenants served in turn. One tenant's slow or many transfers then hold
+/// at most one worker; another tenant's transfer waits only when every worker is busy with
+/// other tenants', and then at most as long as their time budget.
 pub struct Worker {
-    sender: Mutex<Option<mpsc::Sender<QueuedTransfer>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    stopping: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Each tenant's transfers, oldest first.
+    waiting: HashMap<TenantId, VecDeque<QueuedTransfer>>,
+    /// Tenants with a transfer waiting and none running, in the order they are served.
+    turn: VecDeque<TenantId>,
+    running: HashSet<TenantId>,
+    stopping: bool,
+}
+
+impl Queue {
+    fn push(&mut self, transfer: QueuedTransfer) {
+        let tenant = transfer.tenant.clone();
+        self.waiting
+            .entry(tenant.clone())
+            .or_default()
+            .push_back(transfer);
+        if !self.running.contains(&tenant) && !self.turn.contains(&tenant) {
+            self.turn.push_back(tenant);
+        }
+    }
+
+    /// The next transfer to ingest: the oldest of the tenant whose turn it is.
+    fn next(&mut self) -> Option<QueuedTransfer> {
+        let tenant = self.turn.pop_front()?;
+        let transfer = self.waiting.get_mut(&tenant)?.pop_front()?;
+        self.running.insert(tenant);
+        Some(transfer)
+    }
+
+    /// A tenant's transfer is done: its next one, if any, takes its turn after the others'.
+    fn done(&mut self, tenant: &TenantId) {
+        self.running.remove(tenant);
+        match self.waiting.get(tenant) {
+            Some(w) if !w.is_empty() => self.turn.push_back(tenant.clone()),
+            _ => {
+                self.waiting.remove(tenant);
+            }
+        }
+    }
 }
 
 impl Worker {
-    /// Starts the worker with every transfer already queued.
+    /// Starts the workers with every transfer already queued.
     pub fn start(archive: Arc<Archive>) -> Result<Worker, ArchiveError> {
-        let (sender, receiver) = mpsc::channel::<QueuedTransfer>();
-        for t in archive.catalog.queued_transfers()? {
-            let _ = sender.send(t);
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            changed: Condvar::new(),
+        });
+        {
+            let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            for t in archive.catalog.queued_transfers()? {
+                q.push(t);
+            }
         }
-        let stopping = Arc::new(AtomicBool::new(false));
-        let stop = stopping.clone();
-        let thread = std::thread::Builder::new()
-            .name("ingest".into())
-            .spawn(move || {
-                for transfer in receiver {
-                    if stop.load(Ordering::SeqCst) {
-                        // Left queued: the next start ingests it.
-                        break;
-                    }
-                    if let Err(e) = archive.process_transfer(&transfer) {
-                        // It stays queued: the next start takes it again.
-                        tracing::error!(tenant = %transfer.tenant, operation = %transfer.operation, error = %e, "a queued transfer could not be processed");
-                    }
-                }
-            })
-            .map_err(|e| ArchiveError::io("starting the ingest worker", e))?;
+        let mut threads = Vec::new();
+        for i in 0..archive.config.ingest_workers.max(1) {
+            let shared = shared.clone();
+            let archive = archive.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("ingest-{i}"))
+                .spawn(move || work(&archive, &shared))
+                .map_err(|e| ArchiveError::io("starting an ingest worker", e))?;
+            threads.push(thread);
+        }
         Ok(Worker {
-            sender: Mutex::new(Some(sender)),
-            thread: Mutex::new(Some(thread)),
-            stopping,
+            shared,
+            threads: Mutex::new(threads),
         })
     }
 
-    /// Hands a received transfer to the worker.
+    /// Hands a received transfer to the workers.
     pub fn submit(&self, transfer: QueuedTransfer) {
-        if let Some(s) = self
-            .sender
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            // A worker that stopped leaves it queued for the next start.
-            let _ = s.send(transfer);
+        let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.stopping {
+            // Left queued in the catalog: the next start ingests it.
+            return;
         }
+        q.push(transfer);
+        self.shared.changed.notify_one();
     }
 
-    /// Takes no more transfers, finishes the ingest in progress, and leaves the others
+    /// Takes no more transfers, finishes the ingests in progress, and leaves the others
     /// queued for the next start.
     pub fn finish(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        drop(self.sender.lock().unwrap_or_else(|p| p.into_inner()).take());
-        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        self.shared
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stopping = true;
+        self.shared.changed.notify_all();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
             let _ = t.join();
         }
+    }
+}
+
+/// One worker: takes the next transfer in turn, ingests it, until the stop.
+fn work(archive: &Archive, shared: &Shared) {
+    loop {
+        let transfer = {
+            let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if q.stopping {
+                    return;
+                }
+                if let Some(t) = q.next() {
+                    break t;
+                }
+                q = shared.changed.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        if let Err(e) = archive.process_transfer(&transfer) {
+            // It stays queued: the next start takes it again.
+            tracing::error!(tenant = %transfer.tenant, operation = %transfer.operation, error = %e, "a queued transfer could not be processed");
+        }
+        let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.done(&transfer.tenant);
+        shared.changed.notify_one();
     }
 }
 
@@ -378,7 +460,10 @@ struct BordereauHeader {
 }
 
 /// Reads the bordereau (its structure only: no metadata kept) for what identifies it.
-fn read_header(path: &Path) -> Result<BordereauHeader, ArchiveError> {
+fn read_header(
+    path: &Path,
+    limits: &carnac_seda::manifest::ReadLimits<'_>,
+) -> Result<BordereauHeader, ArchiveError> {
     use carnac_seda::manifest::{self, NoMetadata};
     let open = || {
         std::fs::File::open(path)
@@ -391,11 +476,11 @@ fn read_header(path: &Path) -> Result<BordereauHeader, ArchiveError> {
     let version = manifest::sniff_version(open()?).map_err(invalid)?;
     let m = match version {
         v if v.describes_documents() => {
-            carnac_seda::v1::read(open()?, &mut NoMetadata)
+            carnac_seda::v1::read_with(open()?, &mut NoMetadata, limits)
                 .map_err(invalid)?
                 .0
         }
-        _ => manifest::read(open()?, &mut NoMetadata).map_err(invalid)?,
+        _ => manifest::read_with(open()?, &mut NoMetadata, limits).map_err(invalid)?,
     };
     let h = m.header;
     let id_name = if version.describes_documents() {

@@ -426,3 +426,60 @@ fn unknown_tenant_cannot_run() {
     );
     assert!(matches!(r, Err(carnac_archive::ArchiveError::NotFound(_))));
 }
+
+/// Issue 14 §3: a 3.6 KB zip whose manifest nests 400,000 elements kept its ingest RUNNING
+/// for 46 s (the cost grew with the square of the depth), every other transfer waiting.
+/// Refused now for its depth, with a reason that says so.
+#[test]
+fn deep_nesting_is_refused_for_its_depth() {
+    let (f, t) = setup();
+    let depth = 400_000;
+    let manifest = valid_manifest().replace(
+        "<Title>a</Title>",
+        &format!(
+            "<Title>a</Title>{}{}",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        ),
+    );
+    let bytes = zip(
+        &[
+            ("manifest.xml", manifest.as_bytes()),
+            ("Content/a.txt", b"hello"),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    assert!(bytes.len() < 20_000, "{} bytes", bytes.len());
+    let outcome = rejected(&f, &t, &bytes, &["CHECK_SEDA.MANIFEST_TOO_DEEP"]);
+    let reason = outcome
+        .summary
+        .reasons
+        .iter()
+        .find(|r| r.code == "MANIFEST_TOO_DEEP")
+        .unwrap();
+    assert!(reason.message.contains("at most 256"), "{}", reason.message);
+}
+
+/// Issue 14 §3: an ingest's time is bounded (its budget grows with its size); past it the
+/// transfer is rejected, saying why, and nothing of it is kept.
+#[test]
+fn an_ingest_past_its_time_budget_is_rejected() {
+    let f = fixture_with(carnac_archive::IngestConfig {
+        time_budget: carnac_archive::ingest::TimeBudget {
+            base: std::time::Duration::ZERO,
+            bytes_per_second: u64::MAX,
+        },
+        ..Default::default()
+    });
+    let t = f.tenant_with("0", "tenant-0");
+    let bytes = zip(
+        &[
+            ("manifest.xml", valid_manifest().as_bytes()),
+            ("Content/a.txt", b"hello"),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    let outcome = rejected(&f, &t, &bytes, &["CHECK_TIME_BUDGET.TIME_BUDGET"]);
+    let reply = f.reply(&t, &outcome);
+    assert!(reply.contains("CHECK_TIME_BUDGET"), "{reply}");
+}

@@ -191,3 +191,134 @@ fn a_suspended_tenant_takes_no_transfer_and_keeps_nothing_of_it() {
     assert!(incoming(&f).is_empty());
     f.assert_nothing_stored(&t);
 }
+
+/// An offer whose batches for one tenant wait at their start until the test opens the gate:
+/// that tenant's ingests are as slow as the test wants.
+struct Gated {
+    inner: carnac_blobstore::memory::MemoryStore,
+    tenant: carnac_model::TenantId,
+    open: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl BlobStore for Gated {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn begin(
+        &self,
+        tenant: &carnac_model::TenantId,
+        batch: &carnac_model::OperationId,
+    ) -> Result<Box<dyn carnac_blobstore::Batch>, carnac_blobstore::BlobError> {
+        if *tenant == self.tenant {
+            let (lock, cv) = &*self.open;
+            let mut open = lock.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+        }
+        self.inner.begin(tenant, batch)
+    }
+    fn open(
+        &self,
+        key: &carnac_blobstore::BlobKey,
+    ) -> Result<Box<dyn std::io::Read + Send>, carnac_blobstore::BlobError> {
+        self.inner.open(key)
+    }
+    fn size(&self, key: &carnac_blobstore::BlobKey) -> Result<u64, carnac_blobstore::BlobError> {
+        self.inner.size(key)
+    }
+    fn discard(
+        &self,
+        tenant: &carnac_model::TenantId,
+        batch: &carnac_model::OperationId,
+    ) -> Result<(), carnac_blobstore::BlobError> {
+        self.inner.discard(tenant, batch)
+    }
+    fn batches(
+        &self,
+    ) -> Result<Vec<(carnac_model::TenantId, carnac_model::OperationId)>, carnac_blobstore::BlobError>
+    {
+        self.inner.batches()
+    }
+    fn list(
+        &self,
+        tenant: &carnac_model::TenantId,
+        batch: &carnac_model::OperationId,
+    ) -> Result<Vec<String>, carnac_blobstore::BlobError> {
+        self.inner.list(tenant, batch)
+    }
+}
+
+/// Issue 14 §3: one worker ingested every tenant's transfers in arrival order, so a slow
+/// transfer of one tenant held every other tenant's queue. Tenants are now served in turn
+/// by several workers, one transfer of each at a time: while tenant A's transfer is stuck,
+/// tenant B's is ingested at once, and A's next transfer does not take B's place.
+#[test]
+fn a_slow_transfer_of_one_tenant_does_not_hold_another_tenants() {
+    let offers = vec![
+        carnac_blobstore::memory::MemoryStore::new("offer-1"),
+        carnac_blobstore::memory::MemoryStore::new("offer-2"),
+    ];
+    let gate = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let a = tenant("a");
+    let stores: Vec<std::sync::Arc<dyn BlobStore>> = offers
+        .iter()
+        .map(|o| {
+            std::sync::Arc::new(Gated {
+                inner: o.clone(),
+                tenant: a.clone(),
+                open: gate.clone(),
+            }) as std::sync::Arc<dyn BlobStore>
+        })
+        .collect();
+    let f = fixture_stores(
+        carnac_archive::IngestConfig::default(),
+        None,
+        offers,
+        stores,
+    );
+    f.tenant_with("a", "tenant-0");
+    let b = f.tenant_with("b", "tenant-0");
+    let a1 = f
+        .archive
+        .receive_transfer(&a, &upload(&f, "a1", "OK_SIP-test-md5.zip"), "p")
+        .unwrap();
+    let a2 = f
+        .archive
+        .receive_transfer(&a, &upload(&f, "a2", "OK_SIP-test-md5.zip"), "p")
+        .unwrap();
+    let b1 = f
+        .archive
+        .receive_transfer(&b, &upload(&f, "b1", "OK_SIP-test-md5.zip"), "p")
+        .unwrap();
+    let Fixture { archive, tmp, .. } = f;
+    let archive = std::sync::Arc::new(archive);
+    let worker = carnac_archive::transfers::Worker::start(archive.clone()).unwrap();
+    let state = |t: &carnac_model::TenantId, q: &carnac_catalog::QueuedTransfer| {
+        archive
+            .catalog()
+            .operation(t, &q.operation)
+            .unwrap()
+            .map(|o| o.state)
+    };
+    let mut waited = 0;
+    while state(&b, &b1) != Some(OperationState::Done) {
+        assert!(waited < 600, "tenant b's transfer waited behind tenant a's");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    assert_eq!(state(&a, &a1), Some(OperationState::Running), "a1 is stuck");
+    assert_eq!(state(&a, &a2), None, "a's next waits its turn, behind a1");
+    // The gate opens: a's transfers go through, in their order.
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    waited = 0;
+    while state(&a, &a2) != Some(OperationState::Done) {
+        assert!(waited < 600, "a's transfers never ended");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    assert_eq!(state(&a, &a1), Some(OperationState::Done));
+    worker.finish();
+    drop(tmp);
+}

@@ -87,6 +87,13 @@ pub struct Limits {
     pub max_entries: u64,
     pub max_ratio: u64,
     pub max_manifest_size: u64,
+    /// How deep elements may nest in a manifest.
+    pub max_xml_depth: usize,
+    /// An ingest's time: this many seconds, plus one per `ingest_bytes_per_second` bytes.
+    pub ingest_seconds: u64,
+    pub ingest_bytes_per_second: u64,
+    /// Transfers received over the network ingested at once (each of another tenant).
+    pub ingest_workers: usize,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -202,11 +209,16 @@ impl Default for Storage {
 impl Default for Limits {
     fn default() -> Self {
         let c = carnac_container::Limits::default();
+        let ingest = carnac_archive::IngestConfig::default();
         Limits {
             max_total_size: c.max_total_size,
             max_entries: c.max_entries,
             max_ratio: c.max_ratio,
-            max_manifest_size: carnac_archive::IngestConfig::default().max_manifest_size,
+            max_manifest_size: ingest.max_manifest_size,
+            max_xml_depth: ingest.max_xml_depth,
+            ingest_seconds: ingest.time_budget.base.as_secs(),
+            ingest_bytes_per_second: ingest.time_budget.bytes_per_second,
+            ingest_workers: ingest.ingest_workers,
         }
     }
 }

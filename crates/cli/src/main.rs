@@ -437,6 +437,12 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
             },
             max_manifest_size: config.limits.max_manifest_size,
             archival_agency: config.archival_agency.clone(),
+            max_xml_depth: config.limits.max_xml_depth,
+            time_budget: carnac_archive::ingest::TimeBudget {
+                base: std::time::Duration::from_secs(config.limits.ingest_seconds),
+                bytes_per_second: config.limits.ingest_bytes_per_second.max(1),
+            },
+            ingest_workers: config.limits.ingest_workers.max(1),
             ..Default::default()
         },
         tmp: data.join("tmp"),

@@ -145,6 +145,12 @@ pub enum ManifestError {
     Version(#[from] crate::VersionError),
     #[error("storing unit metadata: {0}")]
     Sink(std::io::Error),
+    /// Elements nested deeper than the reader takes ([`ReadLimits::max_depth`]).
+    #[error("the manifest nests elements {0} deep, deeper than SEDA needs (at most {1})")]
+    TooDeep(usize, usize),
+    /// The reader was told to stop ([`ReadLimits::stop`]): the ingest's time is over.
+    #[error("reading the manifest was stopped: {0}")]
+    Stopped(String),
 }
 
 impl ManifestError {
@@ -156,7 +162,51 @@ impl ManifestError {
             ManifestError::NotArchiveTransfer(_) => "NOT_ARCHIVE_TRANSFER",
             ManifestError::Version(_) => "UNSUPPORTED_SEDA_VERSION",
             ManifestError::Sink(_) => "INTERNAL",
+            ManifestError::TooDeep(..) => "MANIFEST_TOO_DEEP",
+            ManifestError::Stopped(_) => "TIME_BUDGET",
         }
+    }
+}
+
+/// How deep elements may nest in a manifest by default. SEDA's own structure takes about
+/// ten levels, a unit tree two more per level of units, descriptive metadata a few more:
+/// a fonds of fifty levels of units stays far below. Beyond, the reader refuses the manifest
+/// before it does any work that grows with the depth.
+pub const DEFAULT_MAX_DEPTH: usize = 256;
+
+/// What a reader is allowed: how deep elements may nest, and when it must stop (asked every
+/// few thousand XML events; the caller decides, from its clock, when time is over).
+pub struct ReadLimits<'a> {
+    pub max_depth: usize,
+    /// `Some(why)` when the reader must stop now.
+    pub stop: &'a dyn Fn() -> Option<String>,
+}
+
+impl Default for ReadLimits<'_> {
+    fn default() -> Self {
+        ReadLimits {
+            max_depth: DEFAULT_MAX_DEPTH,
+            stop: &|| None,
+        }
+    }
+}
+
+/// How many XML events a reader handles between two questions to [`ReadLimits::stop`].
+pub(crate) const STOP_EVERY: u64 = 4096;
+
+impl ReadLimits<'_> {
+    /// Refuses an element opening at `depth` deeper than allowed (0: no element opens);
+    /// asks whether to stop every [`STOP_EVERY`] events.
+    pub(crate) fn check(&self, depth: usize, events: u64) -> Result<(), ManifestError> {
+        if depth > self.max_depth {
+            return Err(ManifestError::TooDeep(depth, self.max_depth));
+        }
+        if events.is_multiple_of(STOP_EVERY)
+            && let Some(why) = (self.stop)()
+        {
+            return Err(ManifestError::Stopped(why));
+        }
+        Ok(())
     }
 }
 
@@ -219,8 +269,17 @@ struct OpenUnit {
     writer: quick_xml::Writer<Vec<u8>>,
 }
 
-/// Reads the whole manifest.
+/// Reads the whole manifest, within the default limits.
 pub fn read<R: BufRead>(input: R, sink: &mut dyn MetadataSink) -> Result<Manifest, ManifestError> {
+    read_with(input, sink, &ReadLimits::default())
+}
+
+/// Reads the whole manifest within `limits`.
+pub fn read_with<R: BufRead>(
+    input: R,
+    sink: &mut dyn MetadataSink,
+    limits: &ReadLimits<'_>,
+) -> Result<Manifest, ManifestError> {
     let mut reader = quick_xml::NsReader::from_reader(input);
     reader.config_mut().check_end_names = true;
     let mut buf = Vec::new();
@@ -234,9 +293,13 @@ pub fn read<R: BufRead>(input: R, sink: &mut dyn MetadataSink) -> Result<Manifes
     let mut root_namespaces: Vec<(String, String)> = Vec::new();
     let mut seda_ns = String::new();
     let mut seen_root = false;
+    let mut events = 0u64;
 
     loop {
         let event = reader.read_event_into(&mut buf).map_err(xml_err)?;
+        events += 1;
+        let opens = matches!(event, Event::Start(_) | Event::Empty(_));
+        limits.check(if opens { stack.len() + 1 } else { 0 }, events)?;
         // Serialise the unit's own metadata: everything inside the innermost open unit,
         // except nested units (they are units of their own).
         if let Some(u) = units.last_mut() {
@@ -519,9 +582,10 @@ fn close(
         }
         _ => {}
     }
-    // Leaf values, by where they sit.
-    let in_object = stack.iter().any(|(_, s)| *s == Scope::Object);
-    if in_object && let Some(o) = current_object.as_mut() {
+    // Leaf values, by where they sit. An object is being read exactly while an element
+    // that opened one is on the stack (it is taken when that element closes): no walk of
+    // the stack, whose depth an attacker chooses, for every element.
+    if let Some(o) = current_object.as_mut() {
         match (name.as_slice(), parent.map(|p| p.0)) {
             (b"DataObjectGroupId", Some(b"BinaryDataObject" | b"PhysicalDataObject")) => {
                 o.group = Some(value);

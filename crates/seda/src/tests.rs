@@ -560,3 +560,67 @@ fn asalae_messages_are_valid_and_put_things_where_pastell_reads_them() {
 fn roxmltree_like(xml: &str) -> String {
     xml.lines().map(str::trim).collect::<Vec<_>>().join("")
 }
+
+/// A SEDA 2.1 manifest whose one unit holds `depth` nested `<a>` in its Content, or SEDA 1.0
+/// with them in its Archive.
+fn nested(version: &str, depth: usize) -> Vec<u8> {
+    let inner = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
+    match version {
+        "2.1" => format!(
+            r#"<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1"><Date>2020-01-01T00:00:00</Date><MessageIdentifier>m</MessageIdentifier><ArchivalAgreement>a</ArchivalAgreement><CodeListVersions/><DataObjectPackage><DescriptiveMetadata><ArchiveUnit id="u"><Content><Title>t</Title>{inner}</Content></ArchiveUnit></DescriptiveMetadata><ManagementMetadata/></DataObjectPackage><ArchivalAgency><Identifier>x</Identifier></ArchivalAgency><TransferringAgency><Identifier>y</Identifier></TransferringAgency></ArchiveTransfer>"#
+        ),
+        _ => format!(
+            r#"<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v1.0"><TransferIdentifier>m</TransferIdentifier><Archive><Name>n</Name>{inner}</Archive></ArchiveTransfer>"#
+        ),
+    }
+    .into_bytes()
+}
+
+/// Issue 14 §3: a 3.6 KB zip holding a manifest nested 400,000 elements deep kept an ingest
+/// busy for 46 s (a walk of the element stack at every end tag), every other tenant's
+/// transfer waiting behind it. The readers refuse depth beyond their limit as the element
+/// opens, before any work that grows with the depth.
+#[test]
+fn nesting_beyond_the_limit_is_refused_as_it_opens() {
+    for version in ["2.1", "1.0"] {
+        let read = |xml: &[u8], limits: &manifest::ReadLimits<'_>| match version {
+            "2.1" => manifest::read_with(xml, &mut manifest::NoMetadata, limits).map(|_| ()),
+            _ => v1::read_with(xml, &mut manifest::NoMetadata, limits).map(|_| ()),
+        };
+        let deep = nested(version, 400_000);
+        match read(&deep, &manifest::ReadLimits::default()) {
+            Err(e @ ManifestError::TooDeep(depth, 256)) => {
+                assert_eq!(depth, 257);
+                assert_eq!(e.code(), "MANIFEST_TOO_DEEP");
+                assert!(e.to_string().contains("at most 256"), "{e}");
+            }
+            other => panic!("{version}: {other:?}"),
+        }
+        // Under the limit, the depth is read as any other content.
+        let fine = nested(version, 200);
+        assert!(
+            read(&fine, &manifest::ReadLimits::default()).is_ok(),
+            "{version}"
+        );
+        let strict = manifest::ReadLimits {
+            max_depth: 100,
+            ..Default::default()
+        };
+        assert!(matches!(
+            read(&fine, &strict),
+            Err(ManifestError::TooDeep(_, 100))
+        ));
+        // Told to stop, it stops, saying why.
+        let stop = manifest::ReadLimits {
+            max_depth: 256,
+            stop: &|| Some("the ingest's time is over".into()),
+        };
+        let many = String::from_utf8(nested(version, 100))
+            .unwrap()
+            .replace("<a>", &format!("<a>{}", "<b/>".repeat(50)));
+        match read(many.as_bytes(), &stop) {
+            Err(e @ ManifestError::Stopped(_)) => assert_eq!(e.code(), "TIME_BUDGET"),
+            other => panic!("{version}: {other:?}"),
+        }
+    }
+}

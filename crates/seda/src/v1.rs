@@ -151,6 +151,15 @@ pub fn read<R: BufRead>(
     input: R,
     sink: &mut dyn MetadataSink,
 ) -> Result<(Manifest, Vec<String>), ManifestError> {
+    read_with(input, sink, &crate::manifest::ReadLimits::default())
+}
+
+/// [`read`] within `limits`.
+pub fn read_with<R: BufRead>(
+    input: R,
+    sink: &mut dyn MetadataSink,
+    limits: &crate::manifest::ReadLimits<'_>,
+) -> Result<(Manifest, Vec<String>), ManifestError> {
     let mut reader = quick_xml::NsReader::from_reader(input);
     reader.config_mut().check_end_names = true;
     let mut buf = Vec::new();
@@ -165,9 +174,13 @@ pub fn read<R: BufRead>(
     let mut first_originating: Option<String> = None;
     let mut dialect = &SEDA_1_0;
     let mut integrities: Vec<RootIntegrity> = Vec::new();
+    let mut events = 0u64;
 
     loop {
         let event = reader.read_event_into(&mut buf).map_err(xml_err)?;
+        events += 1;
+        let opens = matches!(event, Event::Start(_) | Event::Empty(_));
+        limits.check(if opens { stack.len() + 1 } else { 0 }, events)?;
         // Each unit keeps its own element as written, nested units excepted.
         if let Some(u) = units.last_mut() {
             let depth = stack.len();

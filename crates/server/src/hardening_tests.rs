@@ -835,3 +835,36 @@ async fn journal_views_are_paged() {
 fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
+
+/// Issue 14 §3: the as@lae intake reads the bordereau within the HTTP request: it paid the
+/// same cost of depth there. Refused at once now, for its depth.
+#[tokio::test]
+async fn a_deep_bordereau_is_refused_by_the_intake_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = asalae_state(&tmp);
+    let app = app(st.clone());
+    let (bordereau, _) = pastell_transfer("fakeSeda-bordereau.xml", "DEEP-1");
+    let depth = 400_000;
+    let deep = bordereau.replacen(
+        "</TransferIdentifier>",
+        &format!(
+            "</TransferIdentifier><Comment>{}{}</Comment>",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        ),
+        1,
+    );
+    let (status, body, _) = send(
+        &app,
+        pastell_post(
+            "/restservices/sedaMessages",
+            multipart(&[
+                ("seda_message", Some("bordereau.xml"), deep.as_bytes()),
+                ("attachments", Some("archive.tar.gz"), b"x"),
+            ]),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("deeper than SEDA needs"), "{body}");
+}

@@ -42,6 +42,7 @@ pub const STEP_SIZE: &str = "CHECK_OBJECT_SIZE";
 pub const STEP_FORMAT: &str = "OG_OBJECTS_FORMAT_CHECK";
 pub const STEP_VIRUS: &str = "SANITY_CHECK_SIP";
 pub const STEP_STORAGE: &str = "STORAGE";
+pub const STEP_BUDGET: &str = "CHECK_TIME_BUDGET";
 
 /// The steps in the order they run, with what each does for a French archivist reading the
 /// reply.
@@ -74,7 +75,84 @@ const STEPS: &[(&str, &str)] = &[
         STEP_STORAGE,
         "Écriture des objets sur les offres de stockage",
     ),
+    (STEP_BUDGET, "Respect du temps alloué au traitement"),
 ];
+
+/// The time an ingest may take: `base`, plus a second for every `bytes_per_second` bytes of
+/// the transfer (as received, or once expanded if more). Past it, the ingest stops where it
+/// is (the manifest's reader every few thousand XML events, the copy of the content every
+/// buffer, the other steps between them) and the transfer is rejected with every reason
+/// found so far: one transfer cannot hold an ingest worker longer than its size warrants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBudget {
+    pub base: std::time::Duration,
+    pub bytes_per_second: u64,
+}
+
+impl Default for TimeBudget {
+    /// Ten minutes, and a second per 10 MB: a 1 TB transfer may take 28 hours, ten times
+    /// what it takes here (91 MB/s).
+    fn default() -> Self {
+        TimeBudget {
+            base: std::time::Duration::from_secs(600),
+            bytes_per_second: 10_000_000,
+        }
+    }
+}
+
+/// An ingest's deadline under its [`TimeBudget`].
+pub(crate) struct Deadline {
+    started: std::time::Instant,
+    budget: TimeBudget,
+    bytes: std::cell::Cell<u64>,
+}
+
+impl Deadline {
+    pub(crate) fn new(budget: TimeBudget, bytes: u64) -> Deadline {
+        Deadline {
+            started: crate::system::monotonic_now(),
+            budget,
+            bytes: std::cell::Cell::new(bytes),
+        }
+    }
+
+    /// The transfer holds this many bytes (expanded): the budget grows with them.
+    fn grow_to(&self, bytes: u64) {
+        self.bytes.set(self.bytes.get().max(bytes));
+    }
+
+    fn allowed(&self) -> std::time::Duration {
+        let per_byte = self.bytes.get() / self.budget.bytes_per_second.max(1);
+        self.budget.base + std::time::Duration::from_secs(per_byte)
+    }
+
+    /// Why the ingest must stop now, if it must.
+    pub(crate) fn over(&self) -> Option<String> {
+        let allowed = self.allowed();
+        (crate::system::monotonic_now().duration_since(self.started) > allowed).then(|| {
+            format!(
+                "the ingest took longer than the {} s its {} bytes allow; it was stopped (a manifest or content that costs this much is refused)",
+                allowed.as_secs(),
+                self.bytes.get()
+            )
+        })
+    }
+}
+
+/// A reader that fails once the ingest's time is over.
+struct Timed<'a, R> {
+    inner: R,
+    deadline: &'a Deadline,
+}
+
+impl<R: Read> Read for Timed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(why) = self.deadline.over() {
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why));
+        }
+        self.inner.read(buf)
+    }
+}
 
 /// What a transfer arrives as.
 pub enum Source {
@@ -227,9 +305,33 @@ impl Archive {
             self.tmp.join(format!("{operation}.atr.xml")),
             self.tmp.join(format!("{operation}.again")),
         ]);
+        let received = match &source {
+            Source::Package(file) => file.metadata().map(|m| m.len()).unwrap_or(0),
+            Source::Bordereau {
+                bordereau,
+                attachments,
+            } => {
+                bordereau.metadata().map(|m| m.len()).unwrap_or(0)
+                    + attachments
+                        .as_ref()
+                        .and_then(|a| a.metadata().ok())
+                        .map_or(0, |m| m.len())
+            }
+        };
+        let deadline = Deadline::new(self.config.time_budget, received);
         let result = self
-            .examine(tenant, &operation, source, &scratch, progress)
-            .and_then(|exam| self.conclude(tenant, &operation, agent, exam, asalae, &scratch.0[3]));
+            .examine(tenant, &operation, source, &scratch, progress, &deadline)
+            .and_then(|exam| {
+                self.conclude(
+                    tenant,
+                    &operation,
+                    agent,
+                    exam,
+                    asalae,
+                    &scratch.0[3],
+                    &deadline,
+                )
+            });
         match result {
             Ok(outcome) => {
                 tracing::info!(status = %outcome.status(), "ingest finished");
@@ -348,6 +450,7 @@ impl Archive {
         source: Source,
         scratch: &Scratch,
         progress: &dyn Progress,
+        deadline: &Deadline,
     ) -> Result<Examination, ArchiveError> {
         let mut exam = Examination {
             report: Report::new(),
@@ -360,6 +463,15 @@ impl Archive {
             spool: None,
             manifest_file: None,
             object_ids: Vec::new(),
+        };
+        let received = deadline.bytes.get();
+        // Past the ingest's time, the transfer is rejected with what was found so far.
+        let over = |r: &mut Report| match deadline.over() {
+            Some(why) => {
+                r.error(STEP_BUDGET, "TIME_BUDGET", why);
+                true
+            }
+            None => false,
         };
         let r = &mut exam.report;
 
@@ -386,6 +498,7 @@ impl Archive {
                 for p in &listing.problems {
                     r.error(STEP_CONTAINER, p.code, p.message.clone());
                 }
+                deadline.grow_to(listing.entries.iter().map(|e| e.size).sum());
                 let layout = layout::check(&listing.entries);
                 for p in &layout.problems {
                     r.error(STEP_CONTAINER, p.code, p.message.clone());
@@ -439,6 +552,9 @@ impl Archive {
                             if listing.problems.iter().any(|p| p.code == "CONTAINER_BOMB") {
                                 return Ok(exam);
                             }
+                            deadline.grow_to(
+                                received + listing.entries.iter().map(|e| e.size).sum::<u64>(),
+                            );
                             scanned = Some((c, listing.entries));
                         }
                         Err(e) => {
@@ -482,6 +598,9 @@ impl Archive {
                 .map(BufReader::new)
                 .map_err(|e| ArchiveError::io("reading the manifest scratch file", e))
         };
+        if over(r) {
+            return Ok(exam);
+        }
         let version = match manifest::sniff_version(reopen()?) {
             Ok(v) => v,
             Err(e) => {
@@ -506,11 +625,20 @@ impl Archive {
                 );
             }
         }
+        if over(r) {
+            return Ok(exam);
+        }
         let spool_file = scratch.create(1, "the metadata spool")?;
         let mut spool = spool::Spool::new(spool_file);
+        let limits = manifest::ReadLimits {
+            max_depth: self.config.max_xml_depth,
+            stop: &|| deadline.over(),
+        };
         let read = match version {
-            v if v.describes_documents() => carnac_seda::v1::read(reopen()?, &mut spool),
-            _ => manifest::read(reopen()?, &mut spool).map(|m| (m, Vec::new())),
+            v if v.describes_documents() => {
+                carnac_seda::v1::read_with(reopen()?, &mut spool, &limits)
+            }
+            _ => manifest::read_with(reopen()?, &mut spool, &limits).map(|m| (m, Vec::new())),
         };
         let mut m = match read {
             Ok((m, problems)) => {
@@ -521,6 +649,10 @@ impl Archive {
             }
             Err(manifest::ManifestError::Sink(e)) => {
                 return Err(ArchiveError::io("writing the metadata spool", e));
+            }
+            Err(manifest::ManifestError::Stopped(why)) => {
+                r.error(STEP_BUDGET, "TIME_BUDGET", why);
+                return Ok(exam);
             }
             Err(e) => {
                 r.error(STEP_SEDA, e.code(), e.to_string());
@@ -588,6 +720,10 @@ impl Archive {
         };
         let mut plan = checks::check_package(&m, &content, r);
         checks::check_rules(&m, &refs, &mut plan, r);
+        if over(r) {
+            exam.manifest = Some(m);
+            return Ok(exam);
+        }
 
         // The content: stored only while the transfer can still be accepted; read through in
         // any case so that the reply lists every digest error.
@@ -630,6 +766,14 @@ impl Archive {
             Some(container) => container.for_each_file(
                 |p| by_file.contains_key(p),
                 |entry, reader| -> Result<(), IngestStop> {
+                    if let Some(why) = deadline.over() {
+                        return Err(IngestStop::Budget(why));
+                    }
+                    let mut reader = Timed {
+                        inner: reader,
+                        deadline,
+                    };
+                    let reader = &mut reader;
                     let objects = &by_file[&entry.path];
                     let i = objects[0];
                     let planned = &plan.objects[i];
@@ -680,9 +824,10 @@ impl Archive {
                             }
                             Ok(())
                         }
-                        Err(store::CopyError::Source(e)) => {
-                            Err(IngestStop::Container(unwrap_container_error(e)))
-                        }
+                        Err(store::CopyError::Source(e)) => match deadline.over() {
+                            Some(why) => Err(IngestStop::Budget(why)),
+                            None => Err(IngestStop::Container(unwrap_container_error(e))),
+                        },
                         Err(store::CopyError::Blob(e)) => Err(IngestStop::Fatal(e.into())),
                         Err(store::CopyError::Scan(e)) => {
                             Err(IngestStop::Fatal(ArchiveError::Scanner(e)))
@@ -701,8 +846,11 @@ impl Archive {
             Err(IngestStop::Container(e)) => {
                 exam.report.error(STEP_CONTAINER, e.code(), e.to_string())
             }
+            Err(IngestStop::Budget(why)) => exam.report.error(STEP_BUDGET, "TIME_BUDGET", why),
             Err(IngestStop::Fatal(e)) => return Err(e),
         }
+        // What the content step found is kept; past the time, the transfer is not committed.
+        over(&mut exam.report);
         let r = &mut exam.report;
         let formats = refs.formats.as_ref();
         for (i, planned) in plan.objects.iter().enumerate() {
@@ -778,6 +926,7 @@ impl Archive {
     }
 
     /// Commits an accepted transfer or closes a rejected one, and writes the reply.
+    #[allow(clippy::too_many_arguments)]
     fn conclude(
         &self,
         tenant: &TenantId,
@@ -786,8 +935,16 @@ impl Archive {
         mut exam: Examination,
         asalae: bool,
         reply_path: &std::path::Path,
+        deadline: &Deadline,
     ) -> Result<IngestOutcome, ArchiveError> {
         let phase = std::time::Instant::now();
+        // The last moment to stop: from here the transfer is committed (the catalog's
+        // transaction is not given up midway).
+        if exam.report.status().is_accepted()
+            && let Some(why) = deadline.over()
+        {
+            exam.report.error(STEP_BUDGET, "TIME_BUDGET", why);
+        }
         let status = exam.report.status();
         let accepted = status.is_accepted() && exam.manifest.is_some();
         let at = self.now();
@@ -1309,6 +1466,8 @@ struct SystemIds<'a> {
 
 enum IngestStop {
     Container(ContainerError),
+    /// The ingest's time is over.
+    Budget(String),
     Fatal(ArchiveError),
 }
 
