@@ -211,8 +211,21 @@ impl Archive {
         html.flush().map_err(io)?;
         drop(html);
 
-        // Stored in every offer under the attestation's operation, then journaled.
+        // Stored in every offer under the attestation's operation, then journaled with the
+        // digest of each of its files, so that their copies are checked like any stored file.
         let (signer_pem, _) = self.signer.to_pem()?;
+        let html_sha256 = {
+            let mut f = std::fs::File::open(&html_path).map_err(io)?;
+            let mut h = sha2::Sha256::new();
+            std::io::copy(&mut f, &mut h).map_err(io)?;
+            hex::encode(h.finalize())
+        };
+        let blobs = serde_json::json!({
+            ATTESTATION_BLOBS[0]: sha256,
+            ATTESTATION_BLOBS[1]: hex::encode(sha2::Sha256::digest(&signature)),
+            ATTESTATION_BLOBS[2]: html_sha256,
+            ATTESTATION_BLOBS[3]: hex::encode(sha2::Sha256::digest(signer_pem.as_bytes())),
+        });
         self.catalog
             .start_operation(tenant, &operation, KIND, &self.now(), agent)?;
         let stored = (|| -> Result<(), ArchiveError> {
@@ -242,6 +255,7 @@ impl Archive {
                 "sha256": sha256,
                 "signed_at": signed_at,
                 "qualified_timestamp": qualified,
+                "blobs_sha256": blobs,
             });
             let event = NewEvent {
                 tenant: tenant.clone(),

@@ -1,5 +1,6 @@
-//! The audit of a tenant's copies: every copy of every stored file is read again and hashed,
-//! compared with the digest in the catalog; a damaged or missing copy is rewritten from a good
+//! The audit of a tenant's copies: every copy of every stored file (and of every other file
+//! kept in the offers: manifests, journal segments and seals, attestations) is read again and
+//! hashed, compared with the digest recorded when it was written; a damaged or missing copy is rewritten from a good
 //! one (whose bytes are hashed again on the way, so that a repair can never spread wrong
 //! bytes); a file with no good copy left is reported as unrecoverable. What the audit found
 //! and did is one event of the tenant's journal.
@@ -32,6 +33,13 @@ pub struct AuditReport {
     pub files: u64,
     /// Manifests of accepted transfers, checked against the SHA-256 recorded at ingest.
     pub manifests: u64,
+    /// Journal segments and seals kept in the offers, checked against the digests their
+    /// seal recorded.
+    #[serde(default)]
+    pub journal_files: u64,
+    /// Files of deposit attestations, checked against the digests their event recorded.
+    #[serde(default)]
+    pub attestation_files: u64,
     pub copies: u64,
     pub bytes: u64,
     pub damaged: Vec<CopyDamage>,
@@ -194,6 +202,8 @@ impl Archive {
             operation: operation.clone(),
             files: 0,
             manifests: 0,
+            journal_files: 0,
+            attestation_files: 0,
             copies: 0,
             bytes: 0,
             damaged: Vec::new(),
@@ -220,37 +230,34 @@ impl Archive {
                 digest,
             ));
         }
-        // The manifests of accepted transfers, whose SHA-256 was recorded as they were stored.
+        // The other files kept in every offer: manifests of accepted transfers, journal
+        // segments and seals, attestations; each with the digest recorded when it was written.
         let all_offers: Vec<String> = self.offers.iter().map(|o| o.name().to_owned()).collect();
-        for op in self.catalog.operations(tenant)? {
-            let sha256 = op
-                .summary
-                .as_ref()
-                .and_then(|s| s.get("manifest_sha256")?.as_str().map(str::to_owned));
-            if op.kind == "INGEST"
-                && op.status.is_some_and(|s| s.is_accepted())
-                && let Some(hex) = sha256
-            {
-                let digest = Digest {
-                    algorithm: carnac_model::DigestAlgorithm::Sha256,
-                    hex,
-                };
-                rows.push((
-                    format!("manifest of {}", op.id),
-                    op.id,
-                    "manifest.xml".to_owned(),
-                    all_offers.clone(),
-                    None,
-                    digest,
-                ));
-            }
+        let operations = self.catalog.operations(tenant)?;
+        for kept in self.kept_files(tenant, &operations)? {
+            let Some(digest) = kept.digest else {
+                // An attestation's files from before their digests were recorded (its
+                // document is checked; its signature vouches for it).
+                continue;
+            };
+            rows.push((
+                kept.label,
+                kept.operation,
+                kept.name,
+                all_offers.clone(),
+                None,
+                digest,
+            ));
         }
         progress.start("auditing", total);
         for (object, op, name, offers, size, digest) in rows {
-            if size.is_some() {
-                report.files += 1;
-            } else {
-                report.manifests += 1;
+            match (size, name.as_str()) {
+                (Some(_), _) => report.files += 1,
+                (None, "manifest.xml") => report.manifests += 1,
+                (None, n) if crate::journal::SEGMENT_BLOBS.contains(&n) => {
+                    report.journal_files += 1
+                }
+                (None, _) => report.attestation_files += 1,
             }
             let key = BlobKey {
                 tenant: tenant.clone(),
@@ -322,6 +329,8 @@ impl Archive {
             "started_at": started,
             "files": report.files,
             "manifests": report.manifests,
+            "journal_files": report.journal_files,
+            "attestation_files": report.attestation_files,
             "copies": report.copies,
             "bytes": report.bytes,
             "damaged": report.damaged,

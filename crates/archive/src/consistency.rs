@@ -1,11 +1,14 @@
 //! Checks that the catalog and the offers agree: every copy the catalog records exists in its
 //! offer with its size (and, on request, its digest), and every blob in an offer belongs to
-//! an accepted ingest. Used after recovery in the crash tests; the periodic audit will build
-//! on it.
+//! an accepted ingest, a seal or an attestation. Every file the archive writes to the offers
+//! has a digest to be checked against: objects and manifests theirs from the ingest, a seal's
+//! segment and seal theirs from the seal's event (or, for seals made before it recorded them,
+//! recomputed from the catalog's events and seal), an attestation's files theirs from its
+//! event. Used after recovery in the crash tests, by `carnac check` and by the audit.
 
 use crate::{Archive, ArchiveError};
 use carnac_blobstore::BlobKey;
-use carnac_catalog::OperationState;
+use carnac_catalog::{Operation, OperationState};
 use carnac_model::{Digest, MultiHasher, OperationId, TenantId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -19,7 +22,143 @@ struct ExpectedBlob {
 
 type Expected = BTreeMap<(TenantId, OperationId), BTreeMap<String, ExpectedBlob>>;
 
+/// A file the archive keeps in every offer beside the objects: a transfer's manifest, a
+/// seal's segment and seal, an attestation's files; with the digest its copies must have.
+pub(crate) struct KeptFile {
+    pub operation: OperationId,
+    pub name: String,
+    /// What it is, in words ("manifest of op-…"), for reports.
+    pub label: String,
+    pub digest: Option<Digest>,
+}
+
+fn sha256(hex: String) -> Digest {
+    Digest {
+        algorithm: carnac_model::DigestAlgorithm::Sha256,
+        hex,
+    }
+}
+
 impl Archive {
+    /// The files `tenant`'s `operations` keep in every offer beside the objects.
+    pub(crate) fn kept_files(
+        &self,
+        tenant: &TenantId,
+        operations: &[Operation],
+    ) -> Result<Vec<KeptFile>, ArchiveError> {
+        let mut out = Vec::new();
+        let mut unrecorded_seals = Vec::new();
+        let text = |op: &Operation, key: &str| {
+            op.summary
+                .as_ref()
+                .and_then(|s| s.get(key)?.as_str().map(str::to_owned))
+        };
+        for op in operations {
+            if op.kind == "INGEST" && op.status.is_some_and(|s| s.is_accepted()) {
+                out.push(KeptFile {
+                    operation: op.id.clone(),
+                    name: "manifest.xml".into(),
+                    label: format!("manifest of {}", op.id),
+                    digest: text(op, "manifest_sha256").map(sha256),
+                });
+            }
+            if op.status != Some(carnac_model::Status::Ok) {
+                continue;
+            }
+            if op.kind == "JOURNAL_SEAL" {
+                match (text(op, "segment_sha256"), text(op, "seal_sha256")) {
+                    (Some(segment), Some(seal)) => {
+                        for (name, hex) in crate::journal::SEGMENT_BLOBS.iter().zip([segment, seal])
+                        {
+                            out.push(KeptFile {
+                                operation: op.id.clone(),
+                                name: (*name).into(),
+                                label: format!("{name} of {}", op.id),
+                                digest: Some(sha256(hex)),
+                            });
+                        }
+                    }
+                    _ => unrecorded_seals.push(op.id.clone()),
+                }
+            }
+            if op.kind == crate::attestation::KIND {
+                let recorded = op
+                    .summary
+                    .as_ref()
+                    .and_then(|s| s.get("blobs_sha256"))
+                    .cloned();
+                for name in crate::attestation::ATTESTATION_BLOBS {
+                    let hex = recorded
+                        .as_ref()
+                        .and_then(|b| b.get(name)?.as_str().map(str::to_owned))
+                        // Attestations made before their files' digests were recorded: the
+                        // document's own is (its signature vouches for it).
+                        .or_else(|| {
+                            (name == "attestation.json")
+                                .then(|| text(op, "sha256"))
+                                .flatten()
+                        });
+                    out.push(KeptFile {
+                        operation: op.id.clone(),
+                        name: name.into(),
+                        label: format!("{name} of {}", op.id),
+                        digest: hex.map(sha256),
+                    });
+                }
+            }
+        }
+        if !unrecorded_seals.is_empty() {
+            out.extend(self.seal_files_from_catalog(tenant, &unrecorded_seals)?);
+        }
+        Ok(out)
+    }
+
+    /// The digests of the segment and seal of seals made before their event recorded them:
+    /// both files are what the catalog's events and seal give, written as the seal wrote them.
+    fn seal_files_from_catalog(
+        &self,
+        tenant: &TenantId,
+        operations: &[OperationId],
+    ) -> Result<Vec<KeptFile>, ArchiveError> {
+        let seals: Vec<_> = self
+            .catalog
+            .seals(tenant)?
+            .into_iter()
+            .filter(|s| operations.contains(&s.operation))
+            .collect();
+        let mut hashers: Vec<sha2::Sha256> = seals
+            .iter()
+            .map(|_| <sha2::Sha256 as sha2::Digest>::new())
+            .collect();
+        self.catalog.each_event(tenant, 0, &mut |row| {
+            let Ok(e) = row else { return Ok(()) };
+            for (seal, h) in seals.iter().zip(hashers.iter_mut()) {
+                if (seal.first..=seal.last).contains(&e.sequence) {
+                    let line = crate::journal::segment_line(&e)
+                        .map_err(|err| carnac_catalog::CatalogError::Storage(err.to_string()))?;
+                    sha2::Digest::update(h, line.as_bytes());
+                }
+            }
+            Ok(())
+        })?;
+        let mut out = Vec::new();
+        for (seal, h) in seals.iter().zip(hashers) {
+            let blob = crate::journal::seal_blob(seal)?;
+            for (name, hex) in crate::journal::SEGMENT_BLOBS.iter().zip([
+                hex::encode(sha2::Digest::finalize(h)),
+                crate::journal::sha256_hex(&blob),
+            ]) {
+                out.push(KeptFile {
+                    operation: seal.operation.clone(),
+                    name: (*name).into(),
+                    label: format!("{name} of {}", seal.operation),
+                    digest: Some(sha256(hex)),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Every disagreement found, in words; empty when all is consistent.
     pub fn check_consistency(&self, verify_digests: bool) -> Result<Vec<String>, ArchiveError> {
         let mut problems = Vec::new();
@@ -27,43 +166,13 @@ impl Archive {
         let mut expected: Expected = BTreeMap::new();
         for tenant in self.catalog.tenants()? {
             let t = tenant.id;
-            for op in self.catalog.operations(&t)? {
+            let operations = self.catalog.operations(&t)?;
+            for op in &operations {
                 if op.state == OperationState::Running {
                     problems.push(format!("tenant {t}: operation {} is still running", op.id));
                 }
-                let kept: &[&str] = match op.kind.as_str() {
-                    "JOURNAL_SEAL" => &crate::journal::SEGMENT_BLOBS,
-                    crate::attestation::KIND => &crate::attestation::ATTESTATION_BLOBS,
-                    _ => &[],
-                };
-                if !kept.is_empty() && op.status == Some(carnac_model::Status::Ok) {
-                    let blobs = expected.entry((t.clone(), op.id.clone())).or_default();
-                    for name in kept {
-                        blobs.insert(
-                            (*name).into(),
-                            ExpectedBlob {
-                                size: None,
-                                digest: None,
-                            },
-                        );
-                    }
-                }
                 if op.kind == "INGEST" && op.status.is_some_and(|s| s.is_accepted()) {
                     let blobs = expected.entry((t.clone(), op.id.clone())).or_default();
-                    let manifest_sha256 = op
-                        .summary
-                        .as_ref()
-                        .and_then(|s| s.get("manifest_sha256")?.as_str().map(str::to_owned));
-                    blobs.insert(
-                        "manifest.xml".into(),
-                        ExpectedBlob {
-                            size: None,
-                            digest: manifest_sha256.map(|hex| Digest {
-                                algorithm: carnac_model::DigestAlgorithm::Sha256,
-                                hex,
-                            }),
-                        },
-                    );
                     for o in self.catalog.objects_of_operation(&t, &op.id)? {
                         if !o.physical {
                             blobs.insert(
@@ -76,6 +185,18 @@ impl Archive {
                         }
                     }
                 }
+            }
+            for kept in self.kept_files(&t, &operations)? {
+                expected
+                    .entry((t.clone(), kept.operation))
+                    .or_default()
+                    .insert(
+                        kept.name,
+                        ExpectedBlob {
+                            size: None,
+                            digest: kept.digest,
+                        },
+                    );
             }
             let copies = self.catalog.copies(&t)?;
             for (op, copy) in &copies {

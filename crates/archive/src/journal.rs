@@ -151,10 +151,15 @@ impl Archive {
         let operation = self.new_operation()?;
         let segment_path = self.tmp.join(format!("{operation}.segment.jsonl"));
         let _scratch = crate::files::Scratch(vec![segment_path.clone()]);
-        let mut segment = std::io::BufWriter::new(
-            std::fs::File::create(&segment_path)
-                .map_err(|e| ArchiveError::io("creating the journal segment", e))?,
-        );
+        // Hashed as it is written: its digest goes into the seal's event, so that the copies
+        // in the offers are checked like any stored file (`check --digests`, the audit).
+        let mut segment = crate::files::HashingWriter {
+            inner: std::io::BufWriter::new(
+                std::fs::File::create(&segment_path)
+                    .map_err(|e| ArchiveError::io("creating the journal segment", e))?,
+            ),
+            hasher: carnac_model::MultiHasher::new(&[carnac_model::DigestAlgorithm::Sha256]),
+        };
         let mut last = after;
         // Seal events alone do not call for a seal: an idle journal gets no seal at all.
         let mut only_seals = true;
@@ -170,19 +175,19 @@ impl Archive {
                 }
                 last = e.sequence;
                 only_seals &= e.event.kind == "JOURNAL_SEAL";
-                let line = serde_json::to_string(&e)
+                let line = segment_line(&e)
                     .map_err(|err| carnac_catalog::CatalogError::Storage(err.to_string()))?;
-                std::io::Write::write_all(&mut segment, line.as_bytes())
-                    .and_then(|()| std::io::Write::write_all(&mut segment, b"\n"))
-                    .map_err(|err| {
-                        carnac_catalog::CatalogError::Storage(format!("journal segment: {err}"))
-                    })?;
+                std::io::Write::write_all(&mut segment, line.as_bytes()).map_err(|err| {
+                    carnac_catalog::CatalogError::Storage(format!("journal segment: {err}"))
+                })?;
                 hashes.push(e.hash);
                 Ok(())
             })?;
         std::io::Write::flush(&mut segment)
             .map_err(|e| ArchiveError::io("writing the journal segment", e))?;
-        drop(segment);
+        let crate::files::HashingWriter { inner, hasher } = segment;
+        drop(inner);
+        let segment_sha256 = hasher.finish().pop().map(|d| d.hex).unwrap_or_default();
         let problems = verifier.map(ChainVerifier::finish).unwrap_or_else(|| {
             vec![ChainProblem {
                 sequence: after,
@@ -221,6 +226,7 @@ impl Archive {
             tsa: token.tsa.clone(),
             operation: operation.clone(),
         };
+        let seal_json = seal_blob(&seal)?;
         let detail = serde_json::json!({
             "first": first,
             "last": last,
@@ -231,6 +237,8 @@ impl Archive {
             "stamped_at": seal.stamped_at,
             "tsa": seal.tsa,
             "qualified": !token.is_builtin(),
+            "segment_sha256": segment_sha256,
+            "seal_sha256": sha256_hex(&seal_json),
         });
         let event = NewEvent {
             tenant: tenant.clone(),
@@ -244,7 +252,7 @@ impl Archive {
         self.catalog
             .start_operation(tenant, &operation, "JOURNAL_SEAL", &self.now(), agent)?;
         let stored = self
-            .store_segment(tenant, &operation, &segment_path, &seal)
+            .store_segment(tenant, &operation, &segment_path, &seal_json)
             .and_then(|()| Ok(self.catalog.record_seal(tenant, &seal, &detail, &event)?));
         if let Err(e) = stored {
             for offer in &self.offers {
@@ -285,6 +293,24 @@ fn readable(
 /// The blobs of a seal in every offer: the events it covers, and the seal with its token.
 pub const SEGMENT_BLOBS: [&str; 2] = ["journal-segment.jsonl", "seal.json"];
 
+/// A seal as its `seal.json` holds it.
+pub(crate) fn seal_blob(seal: &SealRow) -> Result<Vec<u8>, ArchiveError> {
+    serde_json::to_vec_pretty(&ExportedSeal::from_row(seal))
+        .map_err(|e| ArchiveError::Invalid(e.to_string()))
+}
+
+/// One event as its segment holds it: a line of JSON.
+pub(crate) fn segment_line(e: &carnac_model::journal::Event) -> Result<String, serde_json::Error> {
+    serde_json::to_string(e).map(|mut l| {
+        l.push('\n');
+        l
+    })
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(HashAlgorithm::Sha256.digest(bytes))
+}
+
 impl Archive {
     /// Stores a seal's segment and the seal in every offer, durably, under the seal's
     /// operation.
@@ -293,10 +319,8 @@ impl Archive {
         tenant: &TenantId,
         operation: &OperationId,
         segment: &std::path::Path,
-        seal: &SealRow,
+        seal_json: &[u8],
     ) -> Result<(), ArchiveError> {
-        let seal_json = serde_json::to_vec_pretty(&ExportedSeal::from_row(seal))
-            .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
         for offer in &self.offers {
             let mut batch = offer.begin(tenant, operation)?;
             {
@@ -309,7 +333,7 @@ impl Archive {
             }
             {
                 let mut w = batch.create(SEGMENT_BLOBS[1])?;
-                std::io::Write::write_all(&mut w, &seal_json)
+                std::io::Write::write_all(&mut w, seal_json)
                     .map_err(|e| ArchiveError::io("storing the seal", e))?;
                 w.finish()?;
             }
@@ -728,4 +752,117 @@ pub fn verify_export(
     problems.extend(check_seals(&seals, &hashes, trust));
     problems.sort_by_key(|p| p.sequence);
     Ok((events, seals.len() as u64, problems))
+}
+
+/// What [`export_from_offer`] rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferExport {
+    pub events: u64,
+    pub seals: u64,
+    /// What the offer lacks or holds unreadable (a seal without its segment…); the chain and
+    /// the seals themselves are checked by [`verify_export`] on the folder written.
+    pub problems: Vec<ChainProblem>,
+}
+
+/// Rebuilds a tenant's sealed journal from one offer's copies alone, without the catalog:
+/// every seal's `seal.json` and `journal-segment.jsonl`, in the order of the events they
+/// cover, written to `dir` as [`Archive::export_journal`] writes an export (with
+/// `anchors_pem` as its `trust.pem`). Events written after the last seal are in the catalog
+/// only: an offer holds what was sealed.
+pub fn export_from_offer(
+    offer: &dyn carnac_blobstore::BlobStore,
+    tenant: &TenantId,
+    dir: &std::path::Path,
+    anchors_pem: &[u8],
+) -> Result<OfferExport, String> {
+    use std::io::{BufRead, Write};
+    let mut problems = Vec::new();
+    let mut found: Vec<(SealRow, OperationId)> = Vec::new();
+    let batches = offer.batches().map_err(|e| e.to_string())?;
+    for (t, op) in batches.into_iter().filter(|(t, _)| t == tenant) {
+        let names = offer.list(&t, &op).map_err(|e| e.to_string())?;
+        let has = |n: &str| names.iter().any(|x| x == n);
+        match (has(SEGMENT_BLOBS[0]), has(SEGMENT_BLOBS[1])) {
+            (false, false) => continue,
+            (true, true) => {}
+            (segment, _) => {
+                problems.push(ChainProblem {
+                    sequence: 0,
+                    code: "SEGMENT_MISSING".into(),
+                    message: format!(
+                        "{op}: the offer holds the {} of a seal but not its {}",
+                        if segment { "segment" } else { "seal" },
+                        if segment { "seal" } else { "segment" }
+                    ),
+                });
+                continue;
+            }
+        }
+        let key = carnac_blobstore::BlobKey {
+            tenant: t.clone(),
+            batch: op.clone(),
+            name: SEGMENT_BLOBS[1].into(),
+        };
+        let mut text = Vec::new();
+        let mut reader = offer.open(&key).map_err(|e| e.to_string())?;
+        // A seal is a few kilobytes; a larger file is not one.
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut reader, 1 << 20), &mut text)
+            .map_err(|e| format!("{key}: {e}"))?;
+        match serde_json::from_slice::<ExportedSeal>(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.to_row())
+        {
+            Ok(seal) => found.push((seal, op)),
+            Err(e) => problems.push(ChainProblem {
+                sequence: 0,
+                code: "SEAL_UNREADABLE".into(),
+                message: format!("{key}: {e}"),
+            }),
+        }
+    }
+    found.sort_by_key(|(s, _)| s.first);
+    let io = |what: &str, e: std::io::Error| format!("writing {what}: {e}");
+    std::fs::create_dir_all(dir.join("seals")).map_err(|e| io("the export folder", e))?;
+    let mut events = std::io::BufWriter::new(
+        std::fs::File::create(dir.join("events.jsonl")).map_err(|e| io("events.jsonl", e))?,
+    );
+    let mut seals = String::new();
+    let mut count = 0u64;
+    for (seal, op) in &found {
+        let key = carnac_blobstore::BlobKey {
+            tenant: tenant.clone(),
+            batch: op.clone(),
+            name: SEGMENT_BLOBS[0].into(),
+        };
+        let reader = std::io::BufReader::new(offer.open(&key).map_err(|e| e.to_string())?);
+        for line in reader.lines() {
+            let line = line.map_err(|e| format!("{key}: {e}"))?;
+            if line.is_empty() {
+                continue;
+            }
+            events
+                .write_all(line.as_bytes())
+                .and_then(|()| events.write_all(b"\n"))
+                .map_err(|e| io("events.jsonl", e))?;
+            count += 1;
+        }
+        seals.push_str(
+            &serde_json::to_string(&ExportedSeal::from_row(seal)).map_err(|e| e.to_string())?,
+        );
+        seals.push('\n');
+        std::fs::write(
+            dir.join("seals").join(format!("{}.tsr", seal.last)),
+            &seal.token,
+        )
+        .map_err(|e| io("a seal's token", e))?;
+    }
+    events.flush().map_err(|e| io("events.jsonl", e))?;
+    std::fs::write(dir.join("seals.jsonl"), seals).map_err(|e| io("seals.jsonl", e))?;
+    std::fs::write(dir.join("trust.pem"), anchors_pem).map_err(|e| io("trust.pem", e))?;
+    std::fs::write(dir.join("README.txt"), EXPORT_README).map_err(|e| io("README.txt", e))?;
+    Ok(OfferExport {
+        events: count,
+        seals: found.len() as u64,
+        problems,
+    })
 }

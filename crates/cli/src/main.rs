@@ -285,17 +285,22 @@ enum JournalCommand {
     /// Recomputes the hash chain of a tenant's journal and checks its seals, listing every
     /// break (edited, missing, inserted or moved events, seals that do not match or whose
     /// timestamp is not valid). With --export or --proof, checks an exported journal or one
-    /// event's proof offline instead (no data folder). Exit 0: intact; 2: broken; 1: could
-    /// not run.
+    /// event's proof offline instead (no data folder); with --offer and --tenant, the
+    /// tenant's sealed journal as one storage offer keeps it, without the catalog. Exit 0:
+    /// intact; 2: broken; 1: could not run.
     Verify {
         #[arg(long, required_unless_present_any = ["export", "proof"])]
         tenant: Option<String>,
         /// A folder written by `journal export`.
-        #[arg(long, conflicts_with_all = ["tenant", "proof"])]
+        #[arg(long, conflicts_with_all = ["tenant", "proof", "offer"])]
         export: Option<PathBuf>,
         /// A file written by `journal prove`.
-        #[arg(long, conflicts_with_all = ["tenant", "export"])]
+        #[arg(long, conflicts_with_all = ["tenant", "export", "offer"])]
         proof: Option<PathBuf>,
+        /// A storage offer's folder (`offers/offer-1`): its copies of the seals and journal
+        /// segments alone are checked.
+        #[arg(long, requires = "tenant")]
+        offer: Option<PathBuf>,
         /// PEM file(s) of the timestamping authorities' trust anchors (offline checks).
         #[arg(long)]
         trust: Vec<PathBuf>,
@@ -304,12 +309,20 @@ enum JournalCommand {
         json: bool,
     },
     /// Writes a tenant's journal and seals to a folder, with nothing of other tenants, and how
-    /// to check them without Carnac.
+    /// to check them without Carnac. With --offer, rebuilds the tenant's sealed journal from
+    /// one storage offer's copies alone (no data folder, no catalog: what survives the loss
+    /// of the catalog), the trust anchors given written beside it.
     Export {
         #[arg(long)]
         tenant: String,
         #[arg(long)]
         out: PathBuf,
+        /// A storage offer's folder (`offers/offer-1`).
+        #[arg(long)]
+        offer: Option<PathBuf>,
+        /// With --offer: PEM file(s) of the timestamping authorities' trust anchors.
+        #[arg(long, requires = "offer")]
+        trust: Vec<PathBuf>,
     },
     /// Writes the proof of one event: its Merkle path to the timestamped seal that covers it.
     Prove {
@@ -723,7 +736,58 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } = &cli.command
         && (export.is_some() || proof.is_some())
     {
-        return verify_journal_offline(export.as_deref(), proof.as_deref(), trust, *json);
+        return verify_journal_offline(export.as_deref(), proof.as_deref(), trust, *json, None);
+    }
+    if let Command::Journal {
+        command:
+            JournalCommand::Verify {
+                offer: Some(offer),
+                tenant: Some(t),
+                trust,
+                json,
+                ..
+            },
+    } = &cli.command
+    {
+        let work = tempfile::tempdir().context("making a scratch folder")?;
+        let rebuilt = rebuild_from_offer(offer, t, trust, work.path())?;
+        let shown = format!("tenant {t} in {}", offer.display());
+        let mut result =
+            verify_journal_offline(Some(work.path()), None, trust, *json, Some(&shown))?;
+        for p in &rebuilt.problems {
+            println!("{} event {}: {}", p.code, p.sequence, p.message);
+        }
+        if !rebuilt.problems.is_empty() {
+            result = ExitCode::from(2);
+        }
+        return Ok(result);
+    }
+    if let Command::Journal {
+        command:
+            JournalCommand::Export {
+                offer: Some(offer),
+                tenant: t,
+                out,
+                trust,
+            },
+    } = &cli.command
+    {
+        let rebuilt = rebuild_from_offer(offer, t, trust, out)?;
+        for p in &rebuilt.problems {
+            println!("{} event {}: {}", p.code, p.sequence, p.message);
+        }
+        println!(
+            "{}: sealed journal of tenant {t} rebuilt from {}, {} events, {} seals",
+            out.display(),
+            offer.display(),
+            rebuilt.events,
+            rebuilt.seals
+        );
+        return Ok(if rebuilt.problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
     }
     let (archive, config, _guard) = open_archive(&cli.data)?;
     match cli.command {
@@ -777,9 +841,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("UNRECOVERABLE object {o}: no good copy is left");
                 }
                 println!(
-                    "tenant {t}: {} files, {} manifests, {} copies, {} bytes read, {} (operation {})",
+                    "tenant {t}: {} files, {} manifests, {} journal files, {} attestation files, {} copies, {} bytes read, {} (operation {})",
                     report.files,
                     report.manifests,
+                    report.journal_files,
+                    report.attestation_files,
                     report.copies,
                     report.bytes,
                     if report.intact() {
@@ -1189,7 +1255,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Journal {
-            command: JournalCommand::Export { tenant: t, out },
+            command: JournalCommand::Export { tenant: t, out, .. },
         } => {
             let t = tenant(&t)?;
             let e = archive.export_journal(&t, &out, "cli")?;
@@ -1275,11 +1341,32 @@ fn trust_store(files: &[PathBuf]) -> anyhow::Result<carnac_timestamp::TrustStore
 }
 
 /// `carnac journal verify --export DIR | --proof FILE`: no data folder.
+/// A tenant's sealed journal rebuilt from one offer's folder into `out` (an export).
+fn rebuild_from_offer(
+    offer: &Path,
+    t: &str,
+    trust: &[PathBuf],
+    out: &Path,
+) -> anyhow::Result<carnac_archive::journal::OfferExport> {
+    if !offer.is_dir() {
+        bail!("{}: not a storage offer's folder", offer.display());
+    }
+    let t = tenant(t)?;
+    let mut anchors = Vec::new();
+    for f in trust {
+        anchors.extend(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?);
+    }
+    let store = carnac_blobstore::fs::FsStore::open("offer", offer)?;
+    carnac_archive::journal::export_from_offer(&store, &t, out, &anchors)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", offer.display()))
+}
+
 fn verify_journal_offline(
     export: Option<&Path>,
     proof: Option<&Path>,
     trust: &[PathBuf],
     json: bool,
+    shown: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let trust = trust_store(trust)?;
     if let Some(dir) = export {
@@ -1296,7 +1383,7 @@ fn verify_journal_offline(
             }
             println!(
                 "{}: {events} events, {seals} seals, {}",
-                dir.display(),
+                shown.map_or_else(|| dir.display().to_string(), str::to_owned),
                 if problems.is_empty() {
                     "intact".to_owned()
                 } else {

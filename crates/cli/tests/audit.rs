@@ -55,10 +55,19 @@ fn damage_is_found_repaired_or_reported_unrecoverable() {
     let manifest_size = std::fs::metadata(copy(d, 1, &op, "manifest.xml"))
         .unwrap()
         .len();
+    // The deposit's attestation: its four files in each offer are audited too.
+    let attestation: u64 = std::fs::read_dir(d.join("offers/offer-1/0"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("attestation.p7s").exists())
+        .flat_map(|p| std::fs::read_dir(p).unwrap().flatten())
+        .map(|f| f.metadata().unwrap().len())
+        .sum();
     assert!(
         out.contains(&format!(
-            "4 files, 1 manifests, 10 copies, {} bytes read, intact",
-            313_294 + 2 * manifest_size
+            "4 files, 1 manifests, 0 journal files, 4 attestation files, 18 copies, {} bytes read, intact",
+            313_294 + 2 * manifest_size + 2 * attestation
         )),
         "{out}"
     );
@@ -147,4 +156,41 @@ fn damage_is_found_repaired_or_reported_unrecoverable() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(outcomes, ["OK", "WARNING", "OK", "KO"]);
+}
+
+/// Issue 14 §7, the same class: the files of a deposit attestation were written to every
+/// offer and never checked again. Each is now checked against the digest its event
+/// recorded, and repaired from a good copy.
+#[test]
+fn attestation_files_are_checked_and_repaired() {
+    let data = data_with_tenant();
+    ingested(data.path());
+    let attestation = std::fs::read_dir(data.path().join("offers/offer-1/0"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("attestation.p7s").exists())
+        .expect("the deposit's attestation");
+    let op = attestation
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for name in ["attestation.p7s", "attestation.html", "signer.pem"] {
+        let path = data.path().join(format!("offers/offer-2/0/{op}/{name}"));
+        flip(&path, 10);
+        let out = run(data.path(), &["check", "--digests"]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("0/{op}/{name} does not have its recorded")),
+            "{text}"
+        );
+        let (code, out) = audit(data.path());
+        assert_eq!(code, 2, "{name}: {out}");
+        assert!(out.contains("repaired from offer-1"), "{name}: {out}");
+        let out = run(data.path(), &["check", "--digests"]);
+        assert!(out.status.success(), "{name}: {out:?}");
+    }
 }

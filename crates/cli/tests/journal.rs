@@ -489,3 +489,136 @@ fn an_exported_journal_and_an_event_proof_verify_offline() {
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+/// The operation of the last seal `carnac seal` printed.
+fn sealed_operation(sealed: &str) -> String {
+    sealed
+        .trim()
+        .rsplit("operation ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_owned()
+}
+
+/// Issue 14 §7: the seals write each sealed segment, and the seal, to every offer: what
+/// survives the loss of the catalog. One event changed in one offer's copy went unseen by
+/// `check --digests`, `audit` and `journal verify`. Now each copy is checked against the
+/// digest its seal recorded, the audit repairs it from a good copy, and the journal can be
+/// verified (and rebuilt) from one offer alone.
+#[test]
+fn the_journal_kept_in_the_offers_is_checked_repaired_and_verifiable_alone() {
+    let data = journal_with_events();
+    let op = sealed_operation(&seal(data.path()));
+    let segment = data
+        .path()
+        .join(format!("offers/offer-2/0/{op}/journal-segment.jsonl"));
+    let original = std::fs::read_to_string(&segment).unwrap();
+    let changed = original.replacen(r#""outcome":"KO""#, r#""outcome":"OK""#, 1);
+    assert_ne!(changed, original);
+    std::fs::write(&segment, &changed).unwrap();
+
+    let out = run(data.path(), &["check", "--digests"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "offer offer-2: 0/{op}/journal-segment.jsonl does not have its recorded SHA-256 digest"
+        )),
+        "{text}"
+    );
+    // Verified from that offer alone: the changed event breaks the chain there.
+    let trust = data.path().join("tsa/root.pem");
+    let trust_arg = trust.to_str().unwrap();
+    let offer2 = data.path().join("offers/offer-2");
+    let (code, out) = offline(&[
+        "journal",
+        "verify",
+        "--offer",
+        offer2.to_str().unwrap(),
+        "--tenant",
+        "0",
+        "--trust",
+        trust_arg,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("EDITED"), "{out}");
+
+    // The audit finds the copy and rewrites it from offer-1's.
+    let out = run(data.path(), &["audit", "--tenant", "0", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["journal_files"], 2, "{report}");
+    assert_eq!(report["damaged"][0]["offer"], "offer-2", "{report}");
+    assert_eq!(report["damaged"][0]["repaired_from"], "offer-1", "{report}");
+    assert_eq!(std::fs::read_to_string(&segment).unwrap(), original);
+    let out = run(data.path(), &["check", "--digests"]);
+    assert!(out.status.success(), "{out:?}");
+
+    // The catalog is lost: the tenant's sealed journal comes back from one offer.
+    let out = run(
+        data.path(),
+        &[
+            "journal",
+            "export",
+            "--tenant",
+            "0",
+            "--out",
+            data.path().join("from-catalog").to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    for f in ["catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
+        let _ = std::fs::remove_file(data.path().join(f));
+    }
+    let offer1 = data.path().join("offers/offer-1");
+    let (code, out) = offline(&[
+        "journal",
+        "verify",
+        "--offer",
+        offer1.to_str().unwrap(),
+        "--tenant",
+        "0",
+        "--trust",
+        trust_arg,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("8 events, 1 seals, intact"), "{out}");
+    let rebuilt = data.path().join("rebuilt");
+    let (code, out) = offline(&[
+        "journal",
+        "export",
+        "--offer",
+        offer1.to_str().unwrap(),
+        "--tenant",
+        "0",
+        "--trust",
+        trust_arg,
+        "--out",
+        rebuilt.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = offline(&[
+        "journal",
+        "verify",
+        "--export",
+        rebuilt.to_str().unwrap(),
+        "--trust",
+        rebuilt.join("trust.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // The same events as the catalog's export had, up to the seal.
+    let before: Vec<String> =
+        std::fs::read_to_string(data.path().join("from-catalog/events.jsonl"))
+            .unwrap()
+            .lines()
+            .take(8)
+            .map(str::to_owned)
+            .collect();
+    let after: Vec<String> = std::fs::read_to_string(rebuilt.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(before, after);
+}
