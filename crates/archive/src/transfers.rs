@@ -15,7 +15,7 @@ use carnac_catalog::{Intake, IntakeMessage, QueuedTransfer};
 use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId};
 use serde_json::json;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -334,7 +334,8 @@ struct Queue {
     waiting: HashMap<TenantId, VecDeque<QueuedTransfer>>,
     /// Tenants with a transfer waiting and none running, in the order they are served.
     turn: VecDeque<TenantId>,
-    running: HashSet<TenantId>,
+    /// Tenants with a transfer in its ingest, and its bytes.
+    running: HashMap<TenantId, u64>,
     stopping: bool,
 }
 
@@ -345,7 +346,7 @@ impl Queue {
             .entry(tenant.clone())
             .or_default()
             .push_back(transfer);
-        if !self.running.contains(&tenant) && !self.turn.contains(&tenant) {
+        if !self.running.contains_key(&tenant) && !self.turn.contains(&tenant) {
             self.turn.push_back(tenant);
         }
     }
@@ -354,7 +355,7 @@ impl Queue {
     fn next(&mut self) -> Option<QueuedTransfer> {
         let tenant = self.turn.pop_front()?;
         let transfer = self.waiting.get_mut(&tenant)?.pop_front()?;
-        self.running.insert(tenant);
+        self.running.insert(tenant, transfer.bytes);
         Some(transfer)
     }
 
@@ -397,6 +398,18 @@ impl Worker {
             shared,
             threads: Mutex::new(threads),
         })
+    }
+
+    /// How many transfers of `tenant` wait or are in their ingest, and their bytes.
+    pub fn load(&self, tenant: &TenantId) -> (usize, u64) {
+        let q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let waiting = q.waiting.get(tenant);
+        let running = q.running.get(tenant);
+        (
+            waiting.map_or(0, VecDeque::len) + usize::from(running.is_some()),
+            waiting.map_or(0, |w| w.iter().map(|t| t.bytes).sum::<u64>())
+                + running.copied().unwrap_or(0),
+        )
     }
 
     /// Hands a received transfer to the workers.

@@ -145,6 +145,10 @@ pub struct Server {
     pub journal_read_timeout_ms: u64,
     pub journal_reads_at_once: usize,
     pub journal_reads_per_tenant: usize,
+    /// Transfers of one tenant waiting for their ingest, and their bytes (default: twice
+    /// `max_upload_bytes`).
+    pub queued_per_tenant: usize,
+    pub queued_bytes_per_tenant: Option<u64>,
 }
 
 impl Server {
@@ -178,6 +182,10 @@ impl Server {
                 journal_at_once: self.journal_reads_at_once,
                 journal_per_tenant: self.journal_reads_per_tenant,
             },
+            queued_per_tenant: self.queued_per_tenant,
+            queued_bytes_per_tenant: self
+                .queued_bytes_per_tenant
+                .unwrap_or(self.max_upload_bytes.saturating_mul(2)),
         }
     }
 }
@@ -251,6 +259,8 @@ impl Default for Server {
             journal_read_timeout_ms: search.journal_timeout.as_millis() as u64,
             journal_reads_at_once: search.journal_at_once,
             journal_reads_per_tenant: search.journal_per_tenant,
+            queued_per_tenant: carnac_server::Limits::default().queued_per_tenant,
+            queued_bytes_per_tenant: None,
         }
     }
 }

@@ -208,6 +208,7 @@ async fn seda_message(
     )
     .await?;
     require_open_tenant(&state, &caller.tenant).await?;
+    crate::queue_room(&state, &caller.tenant, 0)?;
     // The form is read once the request is allowed (and journaled), not before.
     let mut form = form(request, &state).await?;
     let mut bordereau = None;
@@ -294,6 +295,12 @@ async fn receive(
     bordereau: tempfile::TempPath,
     attachments: Option<tempfile::TempPath>,
 ) -> Result<Response, ApiError> {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    crate::queue_room(
+        state,
+        &caller.tenant,
+        size(&bordereau) + attachments.as_deref().map_or(0, size),
+    )?;
     let archive = state.archive.clone();
     let tenant = caller.tenant.clone();
     let login = caller.principal.login.clone();

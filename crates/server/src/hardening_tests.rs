@@ -868,3 +868,50 @@ async fn a_deep_bordereau_is_refused_by_the_intake_at_once() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("deeper than SEDA needs"), "{body}");
 }
+
+/// Issue 14, the same class as §2: a producer could queue transfers without end, filling the
+/// incoming folder that every tenant shares. A tenant's queue is bounded in transfers and
+/// bytes; beyond, 429 before the upload is read (or once its size is known), nothing kept.
+#[tokio::test]
+async fn a_tenants_queue_is_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let limited = |count, bytes| {
+        Arc::new(AppState {
+            limits: Limits {
+                queued_per_tenant: count,
+                queued_bytes_per_tenant: bytes,
+                ..Limits::default()
+            },
+            ..AppState::new(st.archive.clone(), st.uploads.clone(), st.worker.clone())
+        })
+    };
+    let sip = sip("OK_SIP-test-md5.zip");
+    for (state, why) in [
+        (limited(0, 1 << 30), "transfers"),
+        (limited(10, 100), "bytes"),
+    ] {
+        let app = app(state);
+        let (status, body, _) = send(
+            &app,
+            post("/api/v1/tenants/0/transfers", &tokens.producer, sip.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{why}: {body}");
+        assert!(body.contains("queue_full"), "{body}");
+        let left: Vec<_> = std::fs::read_dir(st.archive.incoming_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().unwrap().is_file())
+            .collect();
+        assert!(left.is_empty(), "{why}: {left:?}");
+    }
+    // Within the bounds, taken.
+    let app = app(limited(10, 1 << 30));
+    let (status, body, _) = send(
+        &app,
+        post("/api/v1/tenants/0/transfers", &tokens.producer, sip),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}

@@ -142,6 +142,11 @@ pub struct Limits {
     /// Chunk sessions of the as@lae intake (`max_session_bytes` is `max_upload`).
     pub chunks: carnac_archive::chunks::ChunkLimits,
     pub search: SearchLimits,
+    /// Transfers of one tenant waiting for their ingest (or in it), and their bytes: beyond,
+    /// a new one is refused (429) until they are ingested. Defaults 1,000 and twice the
+    /// upload limit.
+    pub queued_per_tenant: usize,
+    pub queued_bytes_per_tenant: u64,
 }
 
 impl Default for Limits {
@@ -155,8 +160,32 @@ impl Default for Limits {
                 ..Default::default()
             },
             search: SearchLimits::default(),
+            queued_per_tenant: 1000,
+            queued_bytes_per_tenant: 2 * DEFAULT_MAX_UPLOAD,
         }
     }
+}
+
+/// Refuses a new transfer of `tenant` while its queue is full (asked before the upload is
+/// read, and again with its size once it is): one tenant cannot fill the incoming folder
+/// and the queue that every tenant shares.
+pub(crate) fn queue_room(state: &AppState, tenant: &TenantId, bytes: u64) -> Result<(), ApiError> {
+    let (count, queued) = state.worker.load(tenant);
+    let limits = &state.limits;
+    if count >= limits.queued_per_tenant
+        || queued.saturating_add(bytes) > limits.queued_bytes_per_tenant
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "queue_full",
+            format!(
+                "this tenant has {count} transfers ({queued} bytes) waiting for their ingest, as many as it may (at most {} transfers, {} bytes): send again once they are ingested",
+                limits.queued_per_tenant, limits.queued_bytes_per_tenant
+            ),
+        )
+        .retry_after(60));
+    }
+    Ok(())
 }
 
 /// How often [`housekeeping`] runs while serving.
@@ -889,6 +918,7 @@ async fn transfer(
         request(&method, &path, Action::TransferSubmit, Some(&tenant)),
     )
     .await?;
+    queue_room(&state, &tenant, 0)?;
     let internal = |e: std::io::Error| {
         tracing::error!(error = %e, "writing an upload");
         ApiError::new(
@@ -913,6 +943,7 @@ async fn transfer(
             "the request body must be the transfer container",
         ));
     }
+    queue_room(&state, &tenant, received)?;
     let archive = state.archive.clone();
     let transfer = blocking(move || {
         file.sync_all().map_err(internal)?;
