@@ -555,6 +555,25 @@ impl Archive {
         }
     }
 
+    /// Whether connections from `address` are refused at once: it is locked after failed
+    /// logins. The refusal is counted in the platform's summary of refusals.
+    pub fn refuse_connection(&self, address: std::net::IpAddr) -> bool {
+        let now = crate::system::monotonic_now();
+        if !lock(&self.gate.logins).address_locked(address, now) {
+            return false;
+        }
+        // The platform's journal exists: the lock was journaled there.
+        lock(&self.gate.refusals).count(
+            PLATFORM,
+            Some(address),
+            "address_locked",
+            "connection refused: the address is locked after failed logins",
+            now,
+            &self.now(),
+        );
+        true
+    }
+
     /// How many password hashes were computed since the start (a known login's or the
     /// dummy's): the same count whatever the login, locked ones apart.
     pub fn password_hashes_computed(&self) -> u64 {

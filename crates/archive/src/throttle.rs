@@ -84,6 +84,14 @@ impl LoginThrottle {
         by_login.max(by_address)
     }
 
+    /// Whether `address` is locked now (whatever the login).
+    pub fn address_locked(&self, address: IpAddr, now: Instant) -> bool {
+        self.addresses
+            .get(&address_key(address))
+            .and_then(|f| f.locked_until)
+            .is_some_and(|u| u > now)
+    }
+
     /// Counts a failure; returns the locks it starts.
     pub fn failed(&mut self, login: &str, address: Option<IpAddr>, now: Instant) -> Vec<Lock> {
         let mut locks = Vec::new();
@@ -312,6 +320,21 @@ impl RefusalLimiter {
         {
             return true;
         }
+        self.count(journal, address, decision, sample, now, at);
+        false
+    }
+
+    /// Counts a refusal in the pending summary of `journal`, without an event of its own.
+    pub fn count(
+        &mut self,
+        journal: &str,
+        address: Option<IpAddr>,
+        decision: &'static str,
+        sample: &str,
+        now: Instant,
+        at: &str,
+    ) {
+        let key = address.map_or_else(|| "unknown".to_owned(), address_key);
         let s = self
             .pending
             .entry(journal.to_owned())
@@ -339,7 +362,6 @@ impl RefusalLimiter {
                 s.samples.push(sample);
             }
         }
-        false
     }
 
     /// The summaries whose period is over (all of them with `all`), taken out.

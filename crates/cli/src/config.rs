@@ -149,6 +149,13 @@ pub struct Server {
     /// `max_upload_bytes`).
     pub queued_per_tenant: usize,
     pub queued_bytes_per_tenant: Option<u64>,
+    /// Authenticated requests handled at once, in all and for one account, and how long an
+    /// account's request waits for its turn.
+    pub requests_at_once: usize,
+    pub requests_per_account: usize,
+    pub request_wait_seconds: u64,
+    /// Requests an account may send a second on average (0: no limit).
+    pub requests_per_second_per_account: u32,
 }
 
 impl Server {
@@ -186,6 +193,10 @@ impl Server {
             queued_bytes_per_tenant: self
                 .queued_bytes_per_tenant
                 .unwrap_or(self.max_upload_bytes.saturating_mul(2)),
+            requests_at_once: self.requests_at_once,
+            requests_per_account: self.requests_per_account,
+            request_wait: Duration::from_secs(self.request_wait_seconds),
+            requests_per_second_per_account: self.requests_per_second_per_account,
         }
     }
 }
@@ -236,6 +247,7 @@ impl Default for Server {
         let http = carnac_server::HttpLimits::default();
         let chunks = carnac_archive::chunks::ChunkLimits::default();
         let search = carnac_server::SearchLimits::default();
+        let server = carnac_server::Limits::default();
         Server {
             listen: "127.0.0.1:8080".into(),
             tls_certificate: None,
@@ -259,8 +271,12 @@ impl Default for Server {
             journal_read_timeout_ms: search.journal_timeout.as_millis() as u64,
             journal_reads_at_once: search.journal_at_once,
             journal_reads_per_tenant: search.journal_per_tenant,
-            queued_per_tenant: carnac_server::Limits::default().queued_per_tenant,
+            queued_per_tenant: server.queued_per_tenant,
             queued_bytes_per_tenant: None,
+            requests_at_once: server.requests_at_once,
+            requests_per_account: server.requests_per_account,
+            request_wait_seconds: server.request_wait.as_secs(),
+            requests_per_second_per_account: server.requests_per_second_per_account,
         }
     }
 }

@@ -47,6 +47,11 @@ impl JournalMark {
     }
 }
 
+/// Where an allowed request keeps its account's place ([`crate::fair::FairGate`]) until
+/// [`journal_guard`] has its response.
+#[derive(Clone, Default)]
+pub(crate) struct AccountPlace(Arc<std::sync::Mutex<Option<crate::fair::FairPermit>>>);
+
 /// What the caller presented: the request's headers, over TLS its client certificate, and
 /// the address it came from.
 pub(crate) struct Presented {
@@ -54,6 +59,7 @@ pub(crate) struct Presented {
     pub client: Option<ClientCertificate>,
     pub address: Option<IpAddr>,
     mark: Option<JournalMark>,
+    place: Option<AccountPlace>,
 }
 
 impl std::ops::Deref for Presented {
@@ -74,6 +80,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Presented {
             client: parts.extensions.get::<ClientCertificate>().cloned(),
             address: parts.extensions.get::<ClientAddress>().map(|a| a.0),
             mark: parts.extensions.get::<JournalMark>().cloned(),
+            place: parts.extensions.get::<AccountPlace>().cloned(),
         })
     }
 }
@@ -131,15 +138,20 @@ pub(crate) async fn authorize(
     let subject = request.subject.map(str::to_owned);
     let address = presented.address;
     let mark = presented.mark.clone();
-    blocking(move || {
+    let rates = state.gates().rates.clone();
+    let principal = blocking(move || {
         let caller = authenticate(&archive, credentials, address)?;
-        let decision = match &caller {
+        let mut decision = match &caller {
             Caller::Known(_, p) => {
                 decide_owned(&archive, p, action, tenant.as_ref(), operation.as_ref())?
             }
             Caller::Throttled(..) | Caller::Busy(_) => Decision::Throttled,
             Caller::Unknown(_) => Decision::Unauthenticated,
         };
+        let over_rate = over_rate(&rates, &caller, &decision);
+        if over_rate {
+            decision = Decision::Throttled;
+        }
         archive.record_access(&Access {
             who: caller.who(),
             principal: caller.principal(),
@@ -156,12 +168,38 @@ pub(crate) async fn authorize(
         }
         match (decision, caller) {
             (Decision::Allow, Caller::Known(_, p)) => Ok(p),
+            _ if over_rate => Err(rate_limited(&rates)),
             (_, Caller::Throttled(_, wait)) => Err(throttled(wait)),
             (_, Caller::Busy(_)) => Err(busy()),
             (decision, _) => Err(refusal(decision)),
         }
     })
-    .await
+    .await?;
+    take_place(state, presented, &principal.login).await?;
+    Ok(principal)
+}
+
+/// Waits for a place among the account's requests (at most its share of those the server
+/// handles at once): one account's flood of requests queues behind itself.
+async fn take_place(state: &AppState, presented: &Presented, login: &str) -> Result<(), ApiError> {
+    let Some(place) = &presented.place else {
+        return Ok(());
+    };
+    let permit = state
+        .gates()
+        .requests
+        .enter(login, state.limits.request_wait)
+        .await
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "this account has as many requests running as it may: try again in a moment",
+            )
+            .retry_after(1)
+        })?;
+    *place.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(permit);
+    Ok(())
 }
 
 /// Journals, in the platform's journal, a request that ended before its handler journaled
@@ -180,6 +218,9 @@ pub(crate) async fn journal_guard(
     }
     let mark = JournalMark::default();
     request.extensions_mut().insert(mark.clone());
+    // Held until the response is made: the account's place among the requests at once.
+    let place = AccountPlace::default();
+    request.extensions_mut().insert(place.clone());
     let credentials = credentials(
         request.headers(),
         request.extensions().get::<ClientCertificate>(),
@@ -187,6 +228,7 @@ pub(crate) async fn journal_guard(
     let address = request.extensions().get::<ClientAddress>().map(|a| a.0);
     let method = request.method().to_string();
     let response = next.run(request).await;
+    drop(place);
     if mark.is_set() {
         return response;
     }
@@ -240,7 +282,8 @@ pub(crate) async fn authorize_intake(
     let path = path.to_owned();
     let address = presented.address;
     let mark = presented.mark.clone();
-    blocking(move || {
+    let rates = state.gates().rates.clone();
+    let caller = blocking(move || {
         let caller = authenticate(&archive, credentials, address)?;
         let tenant = caller
             .principal()
@@ -249,7 +292,7 @@ pub(crate) async fn authorize_intake(
             (Some(t), Some((origin, id))) => archive.catalog().intake_message(t, origin, id)?,
             _ => None,
         };
-        let decision = match (&caller, &tenant) {
+        let mut decision = match (&caller, &tenant) {
             (Caller::Throttled(..) | Caller::Busy(_), _) => Decision::Throttled,
             (Caller::Unknown(_), _) => Decision::Unauthenticated,
             (Caller::Known(..), None) => Decision::OtherTenant,
@@ -261,6 +304,10 @@ pub(crate) async fn authorize_intake(
                 found.as_ref().map(|m| &m.operation),
             )?,
         };
+        let over_rate = over_rate(&rates, &caller, &decision);
+        if over_rate {
+            decision = Decision::Throttled;
+        }
         let subject = message.as_ref().map(|(o, id)| format!("{o}/{id}"));
         archive.record_access(&Access {
             who: caller.who(),
@@ -282,6 +329,7 @@ pub(crate) async fn authorize_intake(
                 tenant,
                 message: found,
             }),
+            _ if over_rate => Err(rate_limited(&rates)),
             (_, Caller::Throttled(_, wait), _) => Err(throttled(wait)),
             (_, Caller::Busy(_), _) => Err(busy()),
             (Decision::OtherTenant, Caller::Known(..), None) => Err(ApiError::new(
@@ -292,7 +340,9 @@ pub(crate) async fn authorize_intake(
             (decision, _, _) => Err(refusal(decision)),
         }
     })
-    .await
+    .await?;
+    take_place(state, presented, &caller.principal.login).await?;
+    Ok(caller)
 }
 
 /// Who the credentials name.
@@ -379,6 +429,60 @@ fn decide_owned(
         d = decide(p, action, Some(t), owner.as_deref());
     }
     Ok(d)
+}
+
+/// Requests of one account allowed a second: a burst, then a steady rate; beyond, refused
+/// (429) before any work, and journaled as refusals are (counted past their own rate).
+pub(crate) struct AccountRates {
+    /// Requests a second, 0: no limit.
+    per_second: u32,
+    burst: u32,
+    buckets:
+        std::sync::Mutex<std::collections::HashMap<String, carnac_archive::throttle::TokenBucket>>,
+}
+
+impl AccountRates {
+    pub(crate) fn new(per_second: u32) -> AccountRates {
+        AccountRates {
+            per_second,
+            burst: per_second.saturating_mul(4),
+            buckets: Default::default(),
+        }
+    }
+}
+
+/// Whether an allowed request of a known account goes beyond the account's rate.
+fn over_rate(rates: &AccountRates, caller: &Caller, decision: &Decision) -> bool {
+    let (Caller::Known(_, p), Decision::Allow) = (caller, decision) else {
+        return false;
+    };
+    if rates.per_second == 0 {
+        return false;
+    }
+    let now = carnac_archive::system::monotonic_now();
+    let mut buckets = rates.buckets.lock().unwrap_or_else(|p| p.into_inner());
+    !buckets
+        .entry(p.login.clone())
+        .or_insert_with(|| {
+            carnac_archive::throttle::TokenBucket::new(
+                rates.burst,
+                f64::from(rates.per_second),
+                now,
+            )
+        })
+        .take(now)
+}
+
+fn rate_limited(rates: &AccountRates) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!(
+            "this account sends more than {} requests a second: slow down",
+            rates.per_second
+        ),
+    )
+    .retry_after(1)
 }
 
 fn throttled(wait: std::time::Duration) -> ApiError {

@@ -781,7 +781,7 @@ async fn searches_are_bounded_and_shared_between_tenants() {
     let held = st
         .gates()
         .searches
-        .enter(&TenantId::new("0").unwrap(), Duration::from_secs(1))
+        .enter("0", Duration::from_secs(1))
         .await
         .unwrap();
     let res = app
@@ -914,4 +914,115 @@ async fn a_tenants_queue_is_bounded() {
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
+
+/// Issue 14 (the load check's finding): an account's flood of cheap, allowed requests took
+/// the cores from everyone. An account's requests are bounded in rate (beyond: 429, journaled
+/// as a refusal, counted past the rate of refusals) and in number at once (beyond: they wait
+/// behind the account's own, then 503); another account is not affected.
+#[tokio::test]
+async fn an_accounts_requests_are_bounded_in_rate_and_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let st = Arc::new(AppState {
+        limits: Limits {
+            requests_per_second_per_account: 1,
+            requests_per_account: 2,
+            request_wait: Duration::from_millis(200),
+            ..Limits::default()
+        },
+        ..AppState::new(st.archive.clone(), st.uploads.clone(), st.worker.clone())
+    });
+    let app = app(st.clone());
+    let me = |token: &str| get("/api/v1/me", token);
+    // A burst of four, then one a second.
+    for i in 0..4 {
+        let (status, body, _) = send(&app, me(&tokens.archivist)).await;
+        assert_eq!(status, StatusCode::OK, "request {i}: {body}");
+    }
+    let before = journal(&st, PLATFORM).len();
+    let res = app.clone().oneshot(me(&tokens.archivist)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key(header::RETRY_AFTER));
+    let refused = journal(&st, PLATFORM);
+    assert_eq!(refused.len(), before + 1);
+    assert_eq!(
+        refused.last().unwrap().event.detail["decision"],
+        "throttled"
+    );
+    assert_eq!(refused.last().unwrap().event.agent, "arch");
+    // Another account still gets in.
+    let (status, _, _) = send(&app, me(&tokens.control)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // At once: the auditor's two places held, its third request waits, then 503.
+    let held = (
+        st.gates()
+            .requests
+            .enter("aud", Duration::from_secs(1))
+            .await
+            .unwrap(),
+        st.gates()
+            .requests
+            .enter("aud", Duration::from_secs(1))
+            .await
+            .unwrap(),
+    );
+    let res = app.clone().oneshot(me(&tokens.auditor)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let (status, _, _) = send(&app, me(&tokens.operator)).await;
+    assert_eq!(status, StatusCode::OK, "another account is not held");
+    drop(held);
+    let (status, _, _) = send(&app, me(&tokens.auditor)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Issue 14 §5: an address locked after failed logins kept costing a request each time;
+/// its new connections are now closed at once while the lock lasts.
+#[tokio::test]
+async fn a_locked_address_gets_no_new_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    let (addr, _stop, _join) = serve_loopback(st.clone()).await;
+    let from = |ip: &str| {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+        socket.connect(addr)
+    };
+    let guess = |i: usize| {
+        format!(
+            "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {}\r\n\r\n",
+            basic(&format!("guess{i}"), "x")
+        )
+    };
+    for i in 0..6 {
+        let mut s = from("127.0.0.5").await.unwrap();
+        s.write_all(guess(i).as_bytes()).await.unwrap();
+        let answer = read_to_close(&mut s, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{i}: {answer}");
+    }
+    let mut s = from("127.0.0.5").await.unwrap();
+    let _ = s.write_all(guess(7).as_bytes()).await;
+    let answer = read_to_close(&mut s, Duration::from_secs(10)).await;
+    assert_eq!(answer.as_deref(), Some(""), "closed without an answer");
+    // Counted in the platform's summary of refusals.
+    st.archive.journal_refusal_summaries(true).unwrap();
+    let summary = journal(&st, PLATFORM).pop().unwrap().event;
+    assert_eq!(summary.kind, "ACCESS_REFUSED_SUMMARY");
+    assert_eq!(
+        summary.detail["decisions"]["address_locked"], 1,
+        "{}",
+        summary.detail
+    );
+    // Another address is served.
+    let mut s = from("127.0.0.6").await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }

@@ -47,6 +47,9 @@ pub struct AppState {
 struct Gates {
     searches: fair::FairGate,
     journal: fair::FairGate,
+    /// Every authenticated request, by account.
+    requests: fair::FairGate,
+    rates: Arc<auth::AccountRates>,
 }
 
 impl AppState {
@@ -86,6 +89,13 @@ impl AppState {
             Gates {
                 searches: fair::FairGate::new(s.at_once, s.per_tenant),
                 journal: fair::FairGate::new(s.journal_at_once, s.journal_per_tenant),
+                requests: fair::FairGate::new(
+                    self.limits.requests_at_once,
+                    self.limits.requests_per_account,
+                ),
+                rates: Arc::new(auth::AccountRates::new(
+                    self.limits.requests_per_second_per_account,
+                )),
             }
         })
     }
@@ -147,6 +157,15 @@ pub struct Limits {
     /// upload limit.
     pub queued_per_tenant: usize,
     pub queued_bytes_per_tenant: u64,
+    /// Authenticated requests handled at once, in all (default 256) and for one account
+    /// (default 4): an account's further requests wait behind its own, at most
+    /// `request_wait` (default 10 s), then 503.
+    pub requests_at_once: usize,
+    pub requests_per_account: usize,
+    pub request_wait: std::time::Duration,
+    /// Requests an account may send a second, on average (four times as many at once);
+    /// beyond, 429. Default 50; 0: no limit.
+    pub requests_per_second_per_account: u32,
 }
 
 impl Default for Limits {
@@ -162,6 +181,10 @@ impl Default for Limits {
             search: SearchLimits::default(),
             queued_per_tenant: 1000,
             queued_bytes_per_tenant: 2 * DEFAULT_MAX_UPLOAD,
+            requests_at_once: 256,
+            requests_per_account: 4,
+            request_wait: std::time::Duration::from_secs(10),
+            requests_per_second_per_account: 50,
         }
     }
 }
@@ -1303,7 +1326,12 @@ async fn search_units(
     }
     let limits = &state.limits.search;
     let started = std::time::Instant::now();
-    let Some(_permit) = state.gates().searches.enter(&t, limits.timeout).await else {
+    let Some(_permit) = state
+        .gates()
+        .searches
+        .enter(t.as_str(), limits.timeout)
+        .await
+    else {
         return Err(busy_reading("searches"));
     };
     let cancelled = Arc::new(AtomicBool::new(false));
@@ -1677,7 +1705,7 @@ async fn journal(
     let Some(_permit) = state
         .gates()
         .journal
-        .enter(&t, limits.journal_timeout)
+        .enter(t.as_str(), limits.journal_timeout)
         .await
     else {
         return Err(busy_reading("journal views"));

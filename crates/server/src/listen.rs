@@ -140,6 +140,12 @@ pub async fn serve(
                     drop(tcp);
                     continue;
                 };
+                // An address locked after failed logins gets nothing more to read: its
+                // connections close at once (counted in the summary of refusals).
+                if state.archive.refuse_connection(peer.ip()) {
+                    drop(tcp);
+                    continue;
+                }
                 let watcher = graceful.watcher();
                 let router = router.clone();
                 let acceptor = acceptor.clone();
