@@ -353,6 +353,15 @@ mod tests {
         assert_eq!(c.timestamp.retries, d.timestamp.retries);
         assert_eq!(c.timestamp.renew_before_days, d.timestamp.renew_before_days);
         assert_eq!(c.timestamp.timeout_seconds, d.timestamp.timeout_seconds);
+        assert_eq!(c.limits.max_xml_depth, d.limits.max_xml_depth);
+        assert_eq!(c.limits.ingest_seconds, d.limits.ingest_seconds);
+        assert_eq!(
+            c.limits.ingest_bytes_per_second,
+            d.limits.ingest_bytes_per_second
+        );
+        assert_eq!(c.limits.ingest_workers, d.limits.ingest_workers);
+        // Every limit of the server: the example's values are the defaults.
+        assert_eq!(c.server.limits(), d.server.limits());
         assert!(
             toml::from_str::<Config>("unknown = 1").is_err(),
             "typos are errors"
