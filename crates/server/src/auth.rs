@@ -174,9 +174,20 @@ pub(crate) async fn authorize(
             (decision, _) => Err(refusal(decision)),
         }
     })
-    .await?;
+    .await;
+    let principal = tarpit(principal).await?;
     take_place(state, presented, &principal.login).await?;
     Ok(principal)
+}
+
+/// A refusal for being throttled waits [`crate::TARPIT`] before it is sent.
+async fn tarpit<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(e) = &result
+        && e.status() == StatusCode::TOO_MANY_REQUESTS
+    {
+        tokio::time::sleep(crate::TARPIT).await;
+    }
+    result
 }
 
 /// Waits for a place among the account's requests (at most its share of those the server
@@ -340,7 +351,8 @@ pub(crate) async fn authorize_intake(
             (decision, _, _) => Err(refusal(decision)),
         }
     })
-    .await?;
+    .await;
+    let caller = tarpit(caller).await?;
     take_place(state, presented, &caller.principal.login).await?;
     Ok(caller)
 }

@@ -164,7 +164,7 @@ pub struct Limits {
     pub requests_per_account: usize,
     pub request_wait: std::time::Duration,
     /// Requests an account may send a second, on average (four times as many at once);
-    /// beyond, 429. Default 50; 0: no limit.
+    /// beyond, 429. Default 20; 0: no limit.
     pub requests_per_second_per_account: u32,
 }
 
@@ -184,7 +184,7 @@ impl Default for Limits {
             requests_at_once: 256,
             requests_per_account: 4,
             request_wait: std::time::Duration::from_secs(10),
-            requests_per_second_per_account: 50,
+            requests_per_second_per_account: 20,
         }
     }
 }
@@ -210,6 +210,11 @@ pub(crate) fn queue_room(state: &AppState, tenant: &TenantId, bytes: u64) -> Res
     }
     Ok(())
 }
+
+/// How long a refusal for being throttled (a locked login or address, an account past its
+/// rate) waits before it is sent: the client that floods gets its answers at this pace per
+/// connection, which costs the server a timer, not a core.
+pub const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often [`housekeeping`] runs while serving.
 pub const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -318,6 +323,10 @@ impl ApiError {
             details: Vec::new(),
             retry_after: None,
         }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
     }
 
     pub(crate) fn retry_after(mut self, seconds: u64) -> ApiError {

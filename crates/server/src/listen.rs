@@ -148,13 +148,14 @@ pub async fn serve(
                 }
                 let watcher = graceful.watcher();
                 let router = router.clone();
+                let archive = state.archive.clone();
                 let acceptor = acceptor.clone();
                 let limits = limits.clone();
                 tokio::spawn(async move {
                     let _slot = slot;
                     match acceptor {
                         None => {
-                            let connection = connection(&limits, TokioIo::new(tcp), router, peer, None);
+                            let connection = connection(&limits, TokioIo::new(tcp), router, archive, peer, None);
                             if let Err(e) = watcher.watch(connection).await {
                                 tracing::debug!(%peer, error = %e, "connection ended");
                             }
@@ -175,7 +176,7 @@ pub async fn serve(
                                 .peer_certificates()
                                 .and_then(|c| c.first())
                                 .map(|c| ClientCertificate(c.to_vec()));
-                            let connection = connection(&limits, TokioIo::new(stream), router, peer, client);
+                            let connection = connection(&limits, TokioIo::new(stream), router, archive, peer, client);
                             if let Err(e) = watcher.watch(connection).await {
                                 tracing::debug!(%peer, error = %e, "connection ended");
                             }
@@ -206,6 +207,7 @@ fn connection<I>(
     limits: &HttpLimits,
     io: TokioIo<I>,
     router: axum::Router,
+    archive: Arc<carnac_archive::Archive>,
     peer: SocketAddr,
     client: Option<ClientCertificate>,
 ) -> hyper::server::conn::http1::Connection<
@@ -223,19 +225,57 @@ where
     let body_timeout = limits.body_timeout;
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            // An address that got locked while its connection was open: its next requests
+            // are answered before any routing (counted in the refusals' summary), each after
+            // a pause, so that a flood on kept-alive connections runs at one request a
+            // second per connection (and connections per address are capped).
+            if archive.refuse_connection(peer.ip()) {
+                return futures_util::future::Either::Left(Box::pin(async {
+                    tokio::time::sleep(crate::TARPIT).await;
+                    Ok(locked())
+                })
+                    as std::pin::Pin<
+                        Box<
+                            dyn Future<
+                                    Output = Result<
+                                        axum::response::Response,
+                                        std::convert::Infallible,
+                                    >,
+                                > + Send,
+                        >,
+                    >);
+            }
             let mut request =
                 request.map(|body| Body::new(ProgressTimeout::new(body, body_timeout)));
             request.extensions_mut().insert(ClientAddress(peer.ip()));
             if let Some(c) = &client {
                 request.extensions_mut().insert(c.clone());
             }
-            tower::ServiceExt::oneshot(router.clone(), request)
+            futures_util::future::Either::Right(tower::ServiceExt::oneshot(router.clone(), request))
         });
     hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_header_size(limits.max_header_bytes)
         .serve_connection(io, service)
+}
+
+/// The answer to a request from an address locked after failed logins.
+fn locked() -> axum::response::Response {
+    let mut r = axum::response::Response::new(Body::from(
+        r#"{"error":{"code":"throttled","message":"too many failed logins from this address: try again later"}}"#,
+    ));
+    *r.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    let headers = r.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("60"),
+    );
+    r
 }
 
 /// A request body that fails when the client sends nothing for `limit` while it is being
