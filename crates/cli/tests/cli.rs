@@ -513,3 +513,69 @@ fn a_transfer_received_before_a_stop_is_ingested_after_it() {
     let check = run(data.path(), &["check", "--digests"]);
     assert!(check.status.success(), "{check:?}");
 }
+
+/// Issue 14 §2: requests in flight (there, chunk requests announcing 4,294,967,295 chunks)
+/// kept `carnac serve` from stopping: SIGTERM had no effect within 50 s. A stop now waits
+/// for requests in flight at most its grace period, then ends; uploads cut that way leave
+/// nothing behind.
+#[test]
+fn a_stop_ends_within_its_grace_period_whatever_the_clients_do() {
+    let data = data_with_tenant();
+    let p = data.path();
+    std::fs::write(
+        p.join("carnac.toml"),
+        "[server]\nshutdown_grace_seconds = 2\nbody_timeout_seconds = 600\n",
+    )
+    .unwrap();
+    let token = p.join("prod.token");
+    let out = run(
+        p,
+        &[
+            "account",
+            "create",
+            "prod",
+            "--role",
+            "producer",
+            "--tenant",
+            "0",
+            "--token-file",
+            token.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let token = std::fs::read_to_string(&token).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = start_serve(p, port);
+    // Uploads that stop halfway and stay open, as a slow or hostile client's would.
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "POST /api/v1/tenants/0/transfers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 1000000000\r\n\r\n",
+            token.trim()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&[0u8; 65536]).unwrap();
+        stalled.push(s);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let err = stop(child);
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "a stop took {took:?} with uploads in flight: {err}"
+    );
+    drop(stalled);
+    let left: Vec<_> = std::fs::read_dir(p.join("tmp/incoming"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
