@@ -202,6 +202,14 @@ impl Archive {
         agent: &str,
     ) -> Result<(Account, Option<String>), ArchiveError> {
         check_login(new.login)?;
+        // A control authority may work on every authority of its département; more than
+        // this is a mistake, and each one is looked up.
+        const MAX_TENANTS: usize = 10_000;
+        if new.tenants.len() > MAX_TENANTS {
+            return Err(ArchiveError::Invalid(format!(
+                "an account works on at most {MAX_TENANTS} tenants"
+            )));
+        }
         let mut tenants = new.tenants.to_vec();
         tenants.sort();
         tenants.dedup();

@@ -287,6 +287,11 @@ impl Archive {
                 "tenant identifiers starting with '_' are reserved for the archive ({tenant})"
             )));
         }
+        if name.chars().count() > 256 || name.chars().any(char::is_control) {
+            return Err(ArchiveError::Invalid(
+                "a tenant's name is at most 256 characters, without control characters".into(),
+            ));
+        }
         let operation = self.new_operation()?;
         let event = NewEvent {
             tenant: tenant.clone(),

@@ -515,6 +515,15 @@ fn read_header(
             missing.join(" and no ")
         )));
     }
+    for (name, v) in [(id_name.0, &h.message_identifier), (id_name.1, &origin)] {
+        if v.trim().len() > crate::ingest::checks::MAX_IDENTIFIER {
+            return Err(ArchiveError::Invalid(format!(
+                "the bordereau's {name} has {} bytes; an identifier has at most {}",
+                v.trim().len(),
+                crate::ingest::checks::MAX_IDENTIFIER
+            )));
+        }
+    }
     Ok(BordereauHeader {
         version,
         message_id: h.message_identifier.trim().to_owned(),

@@ -483,3 +483,66 @@ fn an_ingest_past_its_time_budget_is_rejected() {
     let reply = f.reply(&t, &outcome);
     assert!(reply.contains("CHECK_TIME_BUDGET"), "{reply}");
 }
+
+/// Issue 14, the same class as §1: what a transfer chooses went into the journal and the
+/// catalog at any size (a header identifier of megabytes, a million reasons in the ingest's
+/// event). Identifiers are bounded (refused beyond, quoted short), and the summary and the
+/// journal event keep the first reasons and their count; the reply keeps every one.
+#[test]
+fn a_transfer_cannot_make_the_journal_hold_what_it_wants() {
+    let (f, t) = setup();
+    let long = "M".repeat(100_000);
+    let manifest = valid_manifest().replace(
+        "<MessageIdentifier>hostile-test</MessageIdentifier>",
+        &format!("<MessageIdentifier>{long}</MessageIdentifier>"),
+    );
+    let bytes = zip(
+        &[
+            ("manifest.xml", manifest.as_bytes()),
+            ("Content/a.txt", b"hello"),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    rejected(&f, &t, &bytes, &["CHECK_HEADER.IDENTIFIER_TOO_LONG"]);
+    let event = f.archive.catalog().journal(&t).unwrap().pop().unwrap();
+    let size = serde_json::to_string(&event.event.detail).unwrap().len();
+    assert!(size < 10_000, "{size} bytes in the journal");
+
+    // 1,500 objects naming files the container does not hold: 1,500 reasons at least.
+    let objects: String = (0..1500)
+        .map(|i| format!(
+            r#"<BinaryDataObject id="X{i}"><DataObjectGroupId>GX{i}</DataObjectGroupId><DataObjectVersion>BinaryMaster_1</DataObjectVersion><Uri>Content/missing-{i}.txt</Uri><MessageDigest algorithm="SHA-256">2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824</MessageDigest><Size>5</Size></BinaryDataObject>"#
+        ))
+        .collect();
+    let manifest = valid_manifest().replace(
+        "<DescriptiveMetadata>",
+        &format!("{objects}<DescriptiveMetadata>"),
+    );
+    let bytes = zip(
+        &[
+            ("manifest.xml", manifest.as_bytes()),
+            ("Content/a.txt", b"hello"),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    let outcome = rejected(&f, &t, &bytes, &[]);
+    assert_eq!(
+        outcome.summary.reasons.len(),
+        carnac_archive::ingest::MAX_SUMMARY_REASONS
+    );
+    assert!(
+        outcome.summary.reasons_omitted >= 500,
+        "{}",
+        outcome.summary.reasons_omitted
+    );
+    let event = f.archive.catalog().journal(&t).unwrap().pop().unwrap();
+    assert_eq!(
+        event.event.detail["reasons"].as_array().unwrap().len(),
+        carnac_archive::ingest::MAX_EVENT_REASONS
+    );
+    let total = event.event.detail["reasons_total"].as_u64().unwrap();
+    assert!(total >= 1500, "{total}");
+    // The reply lists every one.
+    let reply = f.reply(&t, &outcome);
+    assert!(reply.matches("missing-").count() >= 1500);
+}

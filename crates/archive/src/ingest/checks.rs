@@ -639,6 +639,44 @@ pub fn asalae_originating_agency(m: &mut Manifest) {
         .or_else(|| m.header.transferring_agency.clone());
 }
 
+/// The longest identifier a manifest's header may give (message, agreement, profile,
+/// agencies): SEDA leaves them unbounded, and each goes into the reply, the catalog and the
+/// journal.
+pub const MAX_IDENTIFIER: usize = 1024;
+
+/// Refuses header identifiers longer than [`MAX_IDENTIFIER`], and cuts them so that every
+/// later message quotes a short form (the reply still names the problem).
+pub fn bound_header(m: &mut Manifest, report: &mut Report) {
+    let h = &mut m.header;
+    let mut fields: Vec<(&str, &mut String)> =
+        vec![("MessageIdentifier", &mut h.message_identifier)];
+    for (name, v) in [
+        ("ArchivalAgreement", &mut h.archival_agreement),
+        ("ArchivalAgency", &mut h.archival_agency),
+        ("TransferringAgency", &mut h.transferring_agency),
+        ("ArchivalProfile", &mut h.archival_profile),
+        ("OriginatingAgencyIdentifier", &mut h.originating_agency),
+        ("SubmissionAgencyIdentifier", &mut h.submission_agency),
+    ] {
+        if let Some(v) = v.as_mut() {
+            fields.push((name, v));
+        }
+    }
+    for (name, v) in fields {
+        if v.len() > MAX_IDENTIFIER {
+            report.error(
+                STEP_HEADER,
+                "IDENTIFIER_TOO_LONG",
+                format!(
+                    "{name} has {} bytes; an identifier has at most {MAX_IDENTIFIER}",
+                    v.len()
+                ),
+            );
+            *v = carnac_model::journal::bounded_text(v, 64);
+        }
+    }
+}
+
 pub fn check_header<'r>(
     m: &Manifest,
     refs: &'r Referentials,

@@ -199,13 +199,27 @@ pub struct IngestSummary {
     pub objects: usize,
     /// Their total size in bytes.
     pub bytes: u64,
+    /// The first [`MAX_SUMMARY_REASONS`] reasons; the reply (ATR) lists every one.
     pub reasons: Vec<Reason>,
+    /// How many reasons beyond those (a transfer of a million bad objects has a million).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasons_omitted: u64,
     pub seda_version: Option<String>,
     pub message_identifier: Option<String>,
     /// SHA-256 of the manifest as stored, when the transfer was accepted.
     #[serde(default)]
     pub manifest_sha256: Option<String>,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Reasons kept in an ingest's summary (the operation's row, the CLI's `--json`); the reply
+/// keeps every one, and the journal event the first [`MAX_EVENT_REASONS`]: what a transfer
+/// can make the catalog and the journal hold is bounded, whatever it holds.
+pub const MAX_SUMMARY_REASONS: usize = 1000;
+pub const MAX_EVENT_REASONS: usize = 100;
 
 /// What an ingest returns; its reply (ATR) is in the catalog, read with [`Archive::reply`].
 #[derive(Debug, Clone)]
@@ -659,6 +673,7 @@ impl Archive {
                 return Ok(exam);
             }
         };
+        checks::bound_header(&mut m, r);
         if content_layout == checks::FileLayout::Attachments {
             checks::asalae_originating_agency(&mut m);
         } else {
@@ -1002,10 +1017,12 @@ impl Archive {
             }
         }
 
+        let total_reasons = exam.report.findings().len();
         let reasons: Vec<Reason> = exam
             .report
             .findings()
             .iter()
+            .take(MAX_SUMMARY_REASONS)
             .map(|f| Reason {
                 step: f.step.clone(),
                 code: f.code.clone(),
@@ -1027,6 +1044,7 @@ impl Archive {
                 0
             },
             reasons,
+            reasons_omitted: (total_reasons.saturating_sub(MAX_SUMMARY_REASONS)) as u64,
             manifest_sha256,
             seda_version: exam.version.map(|v| v.as_str().to_owned()),
             message_identifier: m
@@ -1081,7 +1099,8 @@ impl Archive {
                 "objects": summary.objects,
                 "bytes": summary.bytes,
                 "manifest_sha256": summary.manifest_sha256,
-                "reasons": summary.reasons,
+                "reasons": &summary.reasons[..summary.reasons.len().min(MAX_EVENT_REASONS)],
+                "reasons_total": total_reasons,
             }),
         };
         let summary_json = serde_json::to_value(&summary)
