@@ -4,9 +4,9 @@
 //! as queued, with its journal event, before anything answers the sender: from then on it is
 //! the archive's to ingest, whatever happens. Workers ingest queued transfers a few at a
 //! time, tenants in turn and each tenant's in the order they came, under the operation
-//! identifier given at receipt. An ingest
-//! interrupted by a stop is started again at the next start (its partial blobs discarded by
-//! recovery), so a transfer is never lost nor half-stored.
+//! identifier given at receipt. An ingest interrupted by a stop is started again at the next
+//! start (its partial blobs discarded by recovery), so a transfer is never lost nor
+//! half-stored.
 
 use crate::files::write_durably_rename;
 use crate::ports::NoProgress;
