@@ -486,6 +486,7 @@ fn read_header(
     let invalid = |e: manifest::ManifestError| {
         ArchiveError::Invalid(format!("the bordereau cannot be read: {e}"))
     };
+    manifest::check_structure(open()?, limits).map_err(invalid)?;
     let version = manifest::sniff_version(open()?).map_err(invalid)?;
     let m = match version {
         v if v.describes_documents() => {

@@ -624,3 +624,120 @@ fn nesting_beyond_the_limit_is_refused_as_it_opens() {
         }
     }
 }
+
+/// Issue 14, the class of §3: one element with 300,000 attributes (a 700 KB zip) held an
+/// ingest worker for minutes inside libxml2's validation, which compares each attribute
+/// with the ones before it and cannot be interrupted. Every reader refuses an element with
+/// more than [`manifest::MAX_ATTRIBUTES`], looking at no more than that many.
+#[test]
+fn an_element_with_too_many_attributes_is_refused_before_work_grows_with_them() {
+    let attributes = |n: usize| (0..n).map(|i| format!(" a{i}=\"\"")).collect::<String>();
+    let defaults = manifest::ReadLimits::default();
+    for version in ["2.1", "1.0"] {
+        let with = |n: usize| {
+            String::from_utf8(nested(version, 1))
+                .unwrap()
+                .replacen("<a>", &format!("<a{}>", attributes(n)), 1)
+                .into_bytes()
+        };
+        let read = |xml: &[u8]| match version {
+            "2.1" => manifest::read_with(xml, &mut manifest::NoMetadata, &defaults).map(|_| ()),
+            _ => v1::read_with(xml, &mut manifest::NoMetadata, &defaults).map(|_| ()),
+        };
+        let most = with(manifest::MAX_ATTRIBUTES);
+        assert!(read(&most).is_ok(), "{version}");
+        assert!(manifest::check_structure(&most[..], &defaults).is_ok());
+        for n in [manifest::MAX_ATTRIBUTES + 1, 300_000] {
+            let xml = with(n);
+            for outcome in [read(&xml), manifest::check_structure(&xml[..], &defaults)] {
+                match outcome {
+                    Err(e @ ManifestError::TooManyAttributes(..)) => {
+                        assert_eq!(e.code(), "MANIFEST_TOO_MANY_ATTRIBUTES");
+                        assert!(e.to_string().contains("<a> carries more than 64"), "{e}");
+                    }
+                    other => panic!("{version}, {n} attributes: {other:?}"),
+                }
+            }
+        }
+    }
+    // Namespace declarations are attributes too: the root's are counted when the version
+    // is sniffed, before a namespace-resolving reader would look each name up among them.
+    let declarations: String = (0..300_000)
+        .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
+        .collect();
+    let root = String::from_utf8(nested("2.1", 1)).unwrap().replacen(
+        "<ArchiveTransfer ",
+        &format!("<ArchiveTransfer{declarations} "),
+        1,
+    );
+    assert!(matches!(
+        manifest::sniff_version(root.as_bytes()),
+        Err(ManifestError::TooManyAttributes(..))
+    ));
+}
+
+/// The cheap walk that runs before schema validation refuses what the readers refuse for
+/// their shape, and stops when told to.
+#[test]
+fn the_structure_walk_refuses_bad_shapes_and_stops_when_told() {
+    let defaults = manifest::ReadLimits::default();
+    let walk = |xml: &[u8], limits: &manifest::ReadLimits<'_>| {
+        manifest::check_structure(xml, limits).map_err(|e| e.code())
+    };
+    assert_eq!(walk(&nested("2.1", 200), &defaults), Ok(()));
+    assert_eq!(
+        walk(&nested("2.1", 400_000), &defaults),
+        Err("MANIFEST_TOO_DEEP")
+    );
+    let doctype = b"<!DOCTYPE ArchiveTransfer [<!ENTITY e \"x\">]><ArchiveTransfer/>";
+    assert_eq!(walk(doctype, &defaults), Err("FORBIDDEN_DTD_OR_ENTITY"));
+    assert_eq!(
+        walk(b"<ArchiveTransfer><a></b></ArchiveTransfer>", &defaults),
+        Err("NOT_XML_FILE")
+    );
+    // Namespace declarations in scope are bounded, wherever they are made; declarations that
+    // went out of scope no longer count.
+    let declaring = |n: usize| {
+        let declarations: String = (0..n).map(|i| format!(" xmlns:p{i}=\"urn:{i}\"")).collect();
+        format!("<x{declarations}>")
+    };
+    let scoped = |open: &str, siblings: usize| {
+        String::from_utf8(nested("2.1", 1)).unwrap().replacen(
+            "<a>",
+            &format!("{}<a>", format!("{open}<b/></x>").repeat(siblings)),
+            1,
+        )
+    };
+    // The root declares one namespace: 63 more fit, 64 do not.
+    assert_eq!(
+        walk(scoped(&declaring(63), 1).as_bytes(), &defaults),
+        Ok(())
+    );
+    assert_eq!(
+        walk(scoped(&declaring(63), 1000).as_bytes(), &defaults),
+        Ok(())
+    );
+    assert_eq!(
+        walk(scoped(&declaring(64), 1).as_bytes(), &defaults),
+        Err("MANIFEST_TOO_MANY_NAMESPACES")
+    );
+    let nested_declarations = String::from_utf8(nested("2.1", 1)).unwrap().replacen(
+        "<a>",
+        &format!("{}<b/>{}<a>", declaring(40).repeat(2), "</x>".repeat(2)),
+        1,
+    );
+    match manifest::check_structure(nested_declarations.as_bytes(), &defaults) {
+        Err(e @ ManifestError::TooManyNamespaces(..)) => {
+            assert!(e.to_string().contains("<x> has more than 64"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let stop = manifest::ReadLimits {
+        max_depth: 256,
+        stop: &|| Some("the ingest's time is over".into()),
+    };
+    let many = String::from_utf8(nested("2.1", 10))
+        .unwrap()
+        .replace("<a>", &format!("<a>{}", "<b/>".repeat(1000)));
+    assert_eq!(walk(many.as_bytes(), &stop), Err("TIME_BUDGET"));
+}

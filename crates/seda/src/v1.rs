@@ -180,7 +180,7 @@ pub fn read_with<R: BufRead>(
         let event = reader.read_event_into(&mut buf).map_err(xml_err)?;
         events += 1;
         let opens = matches!(event, Event::Start(_) | Event::Empty(_));
-        limits.check(if opens { stack.len() + 1 } else { 0 }, events)?;
+        limits.check(&event, if opens { stack.len() + 1 } else { 0 }, events)?;
         // Each unit keeps its own element as written, nested units excepted.
         if let Some(u) = units.last_mut() {
             let depth = stack.len();

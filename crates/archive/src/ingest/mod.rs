@@ -615,6 +615,23 @@ impl Archive {
         if over(r) {
             return Ok(exam);
         }
+        let limits = manifest::ReadLimits {
+            max_depth: self.config.max_xml_depth,
+            stop: &|| deadline.over(),
+        };
+        // The shape first, cheaply: libxml2's validation below cannot be interrupted, and
+        // some shapes (thousands of attributes on one element) cost it the square of their size.
+        match manifest::check_structure(reopen()?, &limits) {
+            Ok(()) => {}
+            Err(manifest::ManifestError::Stopped(why)) => {
+                r.error(STEP_BUDGET, "TIME_BUDGET", why);
+                return Ok(exam);
+            }
+            Err(e) => {
+                r.error(STEP_SEDA, e.code(), e.to_string());
+                return Ok(exam);
+            }
+        }
         let version = match manifest::sniff_version(reopen()?) {
             Ok(v) => v,
             Err(e) => {
@@ -644,10 +661,6 @@ impl Archive {
         }
         let spool_file = scratch.create(1, "the metadata spool")?;
         let mut spool = spool::Spool::new(spool_file);
-        let limits = manifest::ReadLimits {
-            max_depth: self.config.max_xml_depth,
-            stop: &|| deadline.over(),
-        };
         let read = match version {
             v if v.describes_documents() => {
                 carnac_seda::v1::read_with(reopen()?, &mut spool, &limits)
