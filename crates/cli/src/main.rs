@@ -67,7 +67,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serves the HTTP API (loopback only until authentication exists).
+    /// Serves the web UI and the HTTP API (loopback only without TLS).
     Serve {
         /// Address to listen on (default from carnac.toml, else 127.0.0.1:8080).
         #[arg(long)]

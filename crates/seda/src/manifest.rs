@@ -156,6 +156,18 @@ pub enum ManifestError {
         "the element <{0}> has more than {1} namespace declarations in scope; a SEDA manifest needs a handful"
     )]
     TooManyNamespaces(String, usize),
+    /// More text directly inside one element, or one piece of text, markup or comment
+    /// larger, than the walk takes ([`MAX_TEXT`]).
+    #[error(
+        "at <{0}>, a text, tag or comment is longer than {1} bytes; a SEDA manifest describes files, it does not carry them inline"
+    )]
+    TextTooLong(String, usize),
+    /// An archive unit's own metadata, with that of the units it is nested in, is larger
+    /// than the reader holds ([`MAX_UNIT_METADATA`]).
+    #[error(
+        "an archive unit's metadata, with that of the units it is nested in, is larger than {0} bytes"
+    )]
+    UnitTooLarge(usize),
     /// The reader was told to stop ([`ReadLimits::stop`]): the ingest's time is over.
     #[error("reading the manifest was stopped: {0}")]
     Stopped(String),
@@ -173,6 +185,8 @@ impl ManifestError {
             ManifestError::TooDeep(..) => "MANIFEST_TOO_DEEP",
             ManifestError::TooManyAttributes(..) => "MANIFEST_TOO_MANY_ATTRIBUTES",
             ManifestError::TooManyNamespaces(..) => "MANIFEST_TOO_MANY_NAMESPACES",
+            ManifestError::TextTooLong(..) => "MANIFEST_TEXT_TOO_LONG",
+            ManifestError::UnitTooLarge(..) => "UNIT_METADATA_TOO_LARGE",
             ManifestError::Stopped(_) => "TIME_BUDGET",
         }
     }
@@ -200,6 +214,22 @@ pub const MAX_ATTRIBUTES: usize = 64;
 /// cost twelve thousand comparisons, and a 6 KB zip took 3.7 s of uninterruptible validation
 /// (0.26 s without the declarations).
 pub const MAX_NAMESPACES: usize = 64;
+
+/// How many bytes of text one element may hold directly (in one piece or several), and how
+/// long one piece of a manifest (a text, a tag, a comment) may be. libxml2's schema
+/// validation gathers an element's text by appending each small piece the parser hands it to
+/// a string whose length it measures every time: its cost grows with the square of the
+/// text's length. A 40 MB description took 6.2 s to validate, a 300 MB one (a 3.8 MB zip)
+/// 521 s and 1.2 GB, uninterruptibly. A mebibyte is a book's worth of description; files
+/// travel as attachments, and inline content (`Attachment`) is refused anyway.
+pub const MAX_TEXT: usize = 1 << 20;
+
+/// How many bytes of metadata a unit may have of its own (its element, nested units apart),
+/// together with the units it is nested in. The reader holds a unit's metadata in memory
+/// until the unit closes, then spools it to disk; the catalog keeps it in one row and the
+/// API serves it in one answer. Real units take a few kilobytes (1,750 bytes each in the
+/// 10,000-unit sample); without a bound, one unit could hold most of a 4 GiB manifest.
+pub const MAX_UNIT_METADATA: usize = 16 << 20;
 
 /// What a reader is allowed: how deep elements may nest, and when it must stop (asked every
 /// few thousand XML events; the caller decides, from its clock, when time is over).
@@ -267,26 +297,41 @@ fn check_attributes(e: &BytesStart<'_>) -> Result<(), ManifestError> {
 
 /// Walks the whole manifest once, cheaply, and refuses it if it is not well-formed, declares
 /// a DOCTYPE, nests deeper than `limits` allow, or carries more attributes on one element
-/// ([`MAX_ATTRIBUTES`]) or namespace declarations in scope ([`MAX_NAMESPACES`]) than any
-/// manifest needs.
+/// ([`MAX_ATTRIBUTES`]), namespace declarations in scope ([`MAX_NAMESPACES`]) or text in one
+/// element or piece ([`MAX_TEXT`]) than any manifest needs. Its memory is bounded by these.
 ///
 /// This runs before anything whose cost grows faster than the manifest's size, libxml2's
 /// schema validation first: libxml2 cannot be interrupted, so what it is given must already
 /// be known to be of a reasonable shape. The walk itself is linear, keeps no names (a plain
 /// reader, not a namespace-resolving one) and asks `limits.stop` as it goes.
 pub fn check_structure<R: BufRead>(input: R, limits: &ReadLimits<'_>) -> Result<(), ManifestError> {
-    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut reader = quick_xml::Reader::from_reader(Metered {
+        inner: input,
+        read: 0,
+        limit: std::cell::Cell::new(MAX_TEXT as u64),
+    });
     reader.config_mut().check_end_names = true;
     let mut buf = Vec::new();
-    // Namespace declarations made by each open element.
-    let mut declared: Vec<usize> = Vec::new();
+    let mut open: Vec<OpenElement> = Vec::new();
     let mut in_scope = 0usize;
     let mut events = 0u64;
+    let name = |e: &BytesStart<'_>| -> String {
+        String::from_utf8_lossy(e.name().as_ref())
+            .chars()
+            .take(100)
+            .collect()
+    };
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(xml_err)?;
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(e) => e,
+            Err(_) if reader.get_ref().over() => return Err(too_long(&open)),
+            Err(e) => return Err(xml_err(e)),
+        };
+        // The next event may not run further than this.
+        let next_limit = reader.buffer_position() + MAX_TEXT as u64;
         events += 1;
         let opens = matches!(event, Event::Start(_) | Event::Empty(_));
-        limits.check(&event, if opens { declared.len() + 1 } else { 0 }, events)?;
+        limits.check(&event, if opens { open.len() + 1 } else { 0 }, events)?;
         match event {
             Event::DocType(_) => return Err(ManifestError::Doctype),
             Event::Start(ref e) | Event::Empty(ref e) => {
@@ -298,24 +343,115 @@ pub fn check_structure<R: BufRead>(input: R, limits: &ReadLimits<'_>) -> Result<
                     .filter(|a| a.key.as_namespace_binding().is_some())
                     .count();
                 if in_scope + here > MAX_NAMESPACES {
-                    return Err(ManifestError::TooManyNamespaces(
-                        String::from_utf8_lossy(e.name().as_ref())
-                            .chars()
-                            .take(100)
-                            .collect(),
-                        MAX_NAMESPACES,
-                    ));
+                    return Err(ManifestError::TooManyNamespaces(name(e), MAX_NAMESPACES));
+                }
+                if let Some(parent) = open.last_mut() {
+                    parent.has_children = true;
                 }
                 if matches!(event, Event::Start(_)) {
-                    declared.push(here);
+                    open.push(OpenElement {
+                        name: name(e),
+                        declared: here,
+                        text: 0,
+                        has_children: false,
+                    });
                     in_scope += here;
                 }
             }
-            Event::End(_) => in_scope -= declared.pop().unwrap_or(0),
+            Event::Text(ref t) => add_text(&mut open, PIECE + t.len())?,
+            Event::CData(ref t) => add_text(&mut open, PIECE + t.len())?,
+            Event::GeneralRef(ref t) => add_text(&mut open, PIECE + t.len())?,
+            Event::End(_) => in_scope -= open.pop().map_or(0, |e| e.declared),
             Event::Eof => return Ok(()),
             _ => {}
         }
+        reader.get_ref().limit.set(next_limit);
         buf.clear();
+    }
+}
+
+/// What each piece of an element's text (a run between comments, a reference, a CDATA
+/// section) counts toward [`MAX_TEXT`] beyond its bytes: libxml2 appends each piece to the
+/// text gathered so far, and its cost grows with their number as well as their length
+/// (200,000 `&amp;` in one element took 210 ms to validate, 50,000 took 26 ms).
+const PIECE: usize = 64;
+
+/// An element the walk is inside.
+struct OpenElement {
+    /// Its name, cut to 100 characters, for the reasons.
+    name: String,
+    /// The namespace declarations it made.
+    declared: usize,
+    /// The text it holds directly before its first child element, with [`PIECE`] for each
+    /// piece. Only that text costs libxml2: an element with simple content gathers its text,
+    /// and one with child elements has no simple content (its whitespace is skipped, other
+    /// text is an error; measured linear either way).
+    text: usize,
+    has_children: bool,
+}
+
+fn too_long(open: &[OpenElement]) -> ManifestError {
+    let at = open.last().map_or("the root", |e| e.name.as_str());
+    ManifestError::TextTooLong(at.to_owned(), MAX_TEXT)
+}
+
+fn add_text(open: &mut [OpenElement], len: usize) -> Result<(), ManifestError> {
+    if let Some(e) = open.last_mut()
+        && !e.has_children
+    {
+        e.text += len;
+        if e.text > MAX_TEXT {
+            return Err(too_long(open));
+        }
+    }
+    Ok(())
+}
+
+/// A reader that refuses to be read past a position its user moves forward: the XML reader
+/// reads a whole text, tag or comment into memory before it hands it over, so its length
+/// has to be bounded below it (hand-written: no crate bounds a `BufRead` this way).
+struct Metered<R> {
+    inner: R,
+    /// Bytes consumed so far.
+    read: u64,
+    limit: std::cell::Cell<u64>,
+}
+
+impl<R> Metered<R> {
+    fn over(&self) -> bool {
+        self.read > self.limit.get()
+    }
+
+    /// How many bytes may still be read (at least one: one past the limit is how the
+    /// reader learns it is over), or an error once over.
+    fn room(&self) -> std::io::Result<usize> {
+        if self.over() {
+            return Err(std::io::Error::other("a piece of the manifest is too long"));
+        }
+        Ok(usize::try_from(self.limit.get() - self.read + 1).unwrap_or(usize::MAX))
+    }
+}
+
+impl<R: BufRead> std::io::Read for Metered<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let room = self.room()?;
+        let n = out.len().min(room);
+        let n = self.inner.read(&mut out[..n])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Metered<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let room = self.room()?;
+        let available = self.inner.fill_buf()?;
+        Ok(&available[..available.len().min(room)])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.read += n as u64;
+        self.inner.consume(n);
     }
 }
 
@@ -376,6 +512,8 @@ struct OpenUnit {
     index: usize,
     /// Element depth of the `<ArchiveUnit>` start tag.
     depth: usize,
+    /// Bytes of metadata the enclosing open units held when this one opened.
+    held: usize,
     writer: quick_xml::Writer<Vec<u8>>,
 }
 
@@ -417,7 +555,7 @@ pub fn read_with<R: BufRead>(
                 && matches!(&event, Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"ArchiveUnit");
             let closes_unit = stack.len() == u.depth + 1 && matches!(&event, Event::End(_));
             if !starts_nested && !closes_unit {
-                keep_in_unit(&mut u.writer, &event)?;
+                keep_in_unit(&mut u.writer, u.held, &event)?;
             }
         }
         match event {
@@ -500,9 +638,13 @@ pub fn read_with<R: BufRead>(
                             start.push_attribute(a);
                         }
                         writer.write_event(Event::Start(start)).map_err(xml_err)?;
+                        let held = units
+                            .last()
+                            .map_or(0, |p| p.held + p.writer.get_ref().len());
                         units.push(OpenUnit {
                             index,
                             depth: stack.len(),
+                            held,
                             writer,
                         });
                         Scope::Unit
@@ -570,6 +712,7 @@ pub fn read_with<R: BufRead>(
 /// Writes what a unit's metadata keeps of an event: elements, text and references.
 pub(crate) fn keep_in_unit(
     writer: &mut quick_xml::Writer<Vec<u8>>,
+    held: usize,
     event: &Event<'_>,
 ) -> Result<(), ManifestError> {
     match event {
@@ -578,9 +721,13 @@ pub(crate) fn keep_in_unit(
         | Event::Empty(_)
         | Event::Text(_)
         | Event::CData(_)
-        | Event::GeneralRef(_) => writer.write_event(event.borrow()).map_err(xml_err),
-        _ => Ok(()),
+        | Event::GeneralRef(_) => writer.write_event(event.borrow()).map_err(xml_err)?,
+        _ => {}
     }
+    if held + writer.get_ref().len() > MAX_UNIT_METADATA {
+        return Err(ManifestError::UnitTooLarge(MAX_UNIT_METADATA));
+    }
+    Ok(())
 }
 
 /// A reference in text: a character, or one of the five predefined entities; any other

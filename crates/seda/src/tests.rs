@@ -647,7 +647,7 @@ fn an_element_with_too_many_attributes_is_refused_before_work_grows_with_them() 
         let most = with(manifest::MAX_ATTRIBUTES);
         assert!(read(&most).is_ok(), "{version}");
         assert!(manifest::check_structure(&most[..], &defaults).is_ok());
-        for n in [manifest::MAX_ATTRIBUTES + 1, 300_000] {
+        for n in [manifest::MAX_ATTRIBUTES + 1, 50_000] {
             let xml = with(n);
             for outcome in [read(&xml), manifest::check_structure(&xml[..], &defaults)] {
                 match outcome {
@@ -740,4 +740,121 @@ fn the_structure_walk_refuses_bad_shapes_and_stops_when_told() {
         .unwrap()
         .replace("<a>", &format!("<a>{}", "<b/>".repeat(1000)));
     assert_eq!(walk(many.as_bytes(), &stop), Err("TIME_BUDGET"));
+}
+
+/// Issue 14, the class of §3: libxml2's validation gathers an element's text with a cost
+/// that grows with the square of its length (a 300 MB description in a 3.8 MB zip: 521 s,
+/// uninterruptible, 1.2 GB). The walk refuses more than [`manifest::MAX_TEXT`] bytes of
+/// text in one element, in one piece or several, and any longer piece, reading no further.
+#[test]
+fn text_longer_than_the_limit_is_refused_by_the_walk() {
+    let defaults = manifest::ReadLimits::default();
+    let walk = |inner: &str| {
+        let xml = String::from_utf8(nested("2.1", 1))
+            .unwrap()
+            .replacen("<a></a>", inner, 1);
+        manifest::check_structure(xml.as_bytes(), &defaults)
+    };
+    let max = manifest::MAX_TEXT;
+    // Each piece counts 64 bytes beyond its own.
+    assert!(walk(&format!("<a>{}</a>", "x".repeat(max - 64))).is_ok());
+    // Whitespace between child elements is not simple content: it does not count, however
+    // much of it there is (a unit of 100,000 children on their own lines).
+    assert!(walk(&format!("<a>\n{}</a>", "<b/>\n".repeat(max / 64 + 1))).is_ok());
+    // Many elements each under the limit are fine: the bound is per element.
+    assert!(walk(&format!("<a>{}</a>", "x".repeat(max - 64)).repeat(3)).is_ok());
+    for (what, inner) in [
+        ("one piece", format!("<a>{}</a>", "x".repeat(max + 1))),
+        (
+            "pieces",
+            format!("<a>{0}<!-- c -->{0}</a>", "x".repeat(max / 2 + 1)),
+        ),
+        (
+            "references",
+            format!("<a>{}</a>", "&amp;".repeat(max / 64 + 1)),
+        ),
+        (
+            "comments",
+            format!("<a>{}</a>", "x<!---->".repeat(max / 64 + 1)),
+        ),
+        (
+            "CDATA",
+            format!("<a><![CDATA[{}]]></a>", "x<".repeat(max / 2 + 1)),
+        ),
+        (
+            "a comment",
+            format!("<a><!--{}--></a>", "x".repeat(max + 1)),
+        ),
+        ("a tag", format!("<a b=\"{}\"/>", "x".repeat(max + 1))),
+    ] {
+        match walk(&inner) {
+            Err(e @ ManifestError::TextTooLong(..)) => {
+                assert_eq!(e.code(), "MANIFEST_TEXT_TOO_LONG");
+                assert!(e.to_string().contains("longer than 1048576 bytes"), "{e}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    // A 300 MB text is refused having read about a mebibyte of it.
+    struct Endless(usize);
+    impl std::io::Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            self.0 += out.len();
+            out.fill(b'x');
+            Ok(out.len())
+        }
+    }
+    let head: &[u8] = b"<ArchiveTransfer xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><a>";
+    let mut source = std::io::BufReader::new(head.chain(Endless(0)));
+    assert!(matches!(
+        manifest::check_structure(&mut source, &defaults),
+        Err(ManifestError::TextTooLong(..))
+    ));
+    let read = source.into_inner().into_inner().1.0;
+    assert!(read < 2 * max, "read {read} bytes");
+}
+
+/// A unit's metadata is held in memory until the unit closes: the readers refuse a unit
+/// whose own metadata, with that of the units it is nested in, passes
+/// [`manifest::MAX_UNIT_METADATA`].
+#[test]
+fn a_unit_larger_than_the_limit_is_refused_by_the_readers() {
+    let defaults = manifest::ReadLimits::default();
+    let piece = format!("<b>{}</b>", "x".repeat(1 << 20));
+    let pieces = |n: usize| piece.repeat(n);
+    let over = manifest::MAX_UNIT_METADATA / (1 << 20) + 1;
+    for version in ["2.1", "1.0"] {
+        let read = |inner: &str| {
+            let xml = String::from_utf8(nested(version, 1))
+                .unwrap()
+                .replacen("<a></a>", inner, 1);
+            match version {
+                "2.1" => manifest::read_with(xml.as_bytes(), &mut manifest::NoMetadata, &defaults)
+                    .map(|_| ()),
+                _ => {
+                    v1::read_with(xml.as_bytes(), &mut manifest::NoMetadata, &defaults).map(|_| ())
+                }
+            }
+        };
+        assert!(read(&pieces(over - 2)).is_ok(), "{version}");
+        match read(&pieces(over)) {
+            Err(e @ ManifestError::UnitTooLarge(_)) => {
+                assert_eq!(e.code(), "UNIT_METADATA_TOO_LARGE")
+            }
+            other => panic!("{version}: {other:?}"),
+        }
+    }
+    // Nested units count together: each half of the limit is not enough.
+    let half = pieces(over / 2 + 1);
+    let xml = String::from_utf8(nested("2.1", 1)).unwrap().replacen(
+        "<a></a>",
+        &format!(
+            "{half}</Content><ArchiveUnit id=\"v\"><Content><Title>t</Title>{half}</Content></ArchiveUnit><Content>"
+        ),
+        1,
+    );
+    assert!(matches!(
+        manifest::read_with(xml.as_bytes(), &mut manifest::NoMetadata, &defaults),
+        Err(ManifestError::UnitTooLarge(_))
+    ));
 }

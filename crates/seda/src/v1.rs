@@ -134,6 +134,8 @@ struct OpenUnit {
     kind: UnitKind,
     /// Stack depth of the unit's start tag.
     depth: usize,
+    /// Bytes of metadata the enclosing open units held when this one opened.
+    held: usize,
     /// How many `ArchiveObject` and `Document` children it has opened, for their names.
     objects: usize,
     documents: usize,
@@ -191,7 +193,7 @@ pub fn read_with<R: BufRead>(
                         || e.local_name().as_ref() == b"Document");
             let closes_unit = depth == u.depth + 1 && matches!(&event, Event::End(_));
             if !opens_nested && !closes_unit && depth > u.depth {
-                crate::manifest::keep_in_unit(&mut u.writer, &event)?;
+                crate::manifest::keep_in_unit(&mut u.writer, u.held, &event)?;
             }
         }
         match event {
@@ -291,10 +293,14 @@ pub fn read_with<R: BufRead>(
                         }
                     }
                     writer.write_event(Event::Start(start)).map_err(xml_err)?;
+                    let held = units
+                        .last()
+                        .map_or(0, |p| p.held + p.writer.get_ref().len());
                     units.push(OpenUnit {
                         index,
                         kind,
                         depth,
+                        held,
                         objects: 0,
                         documents: 0,
                         object,

@@ -492,6 +492,12 @@ impl Archive {
         let manifest_tmp = &scratch.0[0];
         let mut manifest_file = scratch.create(0, "the manifest scratch file")?;
         let max = self.config.max_manifest_size;
+        let limits = manifest::ReadLimits {
+            max_depth: self.config.max_xml_depth,
+            stop: &|| deadline.over(),
+        };
+        // What the walk of the manifest's shape found, as it was copied.
+        let mut shape: Result<(), manifest::ManifestError> = Ok(());
         let (mut container, entries, files, content_layout) = match source {
             Source::Package(file) => {
                 // The container.
@@ -524,6 +530,7 @@ impl Archive {
 
                 // The manifest, copied once to a scratch file that every later pass reads.
                 exam.ran.push(STEP_SEDA);
+                let mut write_failure = None;
                 let copied = container.for_each_file(
                     |p| p == manifest_path,
                     |entry, reader| -> Result<(), ContainerError> {
@@ -533,11 +540,17 @@ impl Archive {
                                 limit: max,
                             });
                         }
-                        std::io::copy(&mut reader.take(max + 1), &mut manifest_file)
-                            .map_err(unwrap_container_error)?;
+                        match copy_walking(reader.take(max + 1), &mut manifest_file, &limits) {
+                            Ok((_, walked)) => shape = walked,
+                            Err(CopyFailure::Read(e)) => return Err(unwrap_container_error(e)),
+                            Err(CopyFailure::Write(e)) => write_failure = Some(e),
+                        }
                         Ok(())
                     },
                 );
+                if let Some(e) = write_failure {
+                    return Err(ArchiveError::io("writing the manifest scratch file", e));
+                }
                 if let Err(e) = copied {
                     exam.report
                         .error(STEP_SEDA, e.code(), format!("reading the manifest: {e}"));
@@ -577,11 +590,10 @@ impl Archive {
                     }
                 }
                 exam.ran.push(STEP_SEDA);
-                let copied = std::io::copy(
-                    &mut std::io::BufReader::new(bordereau).take(max + 1),
-                    &mut manifest_file,
-                )
-                .map_err(|e| ArchiveError::io("copying the bordereau", e))?;
+                let (copied, walked) =
+                    copy_walking(bordereau.take(max + 1), &mut manifest_file, &limits)
+                        .map_err(|e| ArchiveError::io("copying the bordereau", e.into_inner()))?;
+                shape = walked;
                 if copied > max {
                     exam.report.error(
                         STEP_SEDA,
@@ -615,13 +627,10 @@ impl Archive {
         if over(r) {
             return Ok(exam);
         }
-        let limits = manifest::ReadLimits {
-            max_depth: self.config.max_xml_depth,
-            stop: &|| deadline.over(),
-        };
-        // The shape first, cheaply: libxml2's validation below cannot be interrupted, and
-        // some shapes (thousands of attributes on one element) cost it the square of their size.
-        match manifest::check_structure(reopen()?, &limits) {
+        // The shape first: libxml2's validation below cannot be interrupted, and some shapes
+        // (thousands of attributes on one element, a long text) cost it the square of their
+        // size.
+        match shape {
             Ok(()) => {}
             Err(manifest::ManifestError::Stopped(why)) => {
                 r.error(STEP_BUDGET, "TIME_BUDGET", why);
@@ -1515,6 +1524,70 @@ fn json<T: Serialize + ?Sized>(v: &T) -> String {
 }
 
 /// Container limits travel through readers as `io::Error`s; get the original back.
+/// Why [`copy_walking`] could not copy: the source, or the scratch file.
+enum CopyFailure {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+impl CopyFailure {
+    fn into_inner(self) -> std::io::Error {
+        match self {
+            CopyFailure::Read(e) | CopyFailure::Write(e) => e,
+        }
+    }
+}
+
+/// Copies a manifest to its scratch file while walking its shape
+/// ([`manifest::check_structure`]) in the same pass, and stops where the walk refuses it: a
+/// 4 MB zip holding a 300 MB description is refused having expanded a mebibyte of it, not
+/// after writing 300 MB to disk. Returns the bytes copied and the walk's verdict.
+fn copy_walking(
+    source: impl Read,
+    out: &mut impl Write,
+    limits: &manifest::ReadLimits<'_>,
+) -> Result<(u64, Result<(), manifest::ManifestError>), CopyFailure> {
+    struct Tee<R, W> {
+        source: R,
+        out: W,
+        copied: u64,
+        failure: Option<CopyFailure>,
+    }
+    impl<R: Read, W: Write> Read for Tee<R, W> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            // The walk sees a failure as the end of its input; the copy reports the cause.
+            let n = match self.source.read(buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.failure = Some(CopyFailure::Read(e));
+                    return Err(std::io::Error::other("the copy failed"));
+                }
+            };
+            if let Err(e) = self.out.write_all(&buf[..n]) {
+                self.failure = Some(CopyFailure::Write(e));
+                return Err(std::io::Error::other("the copy failed"));
+            }
+            self.copied += n as u64;
+            Ok(n)
+        }
+    }
+    let mut tee = BufReader::with_capacity(
+        64 * 1024,
+        Tee {
+            source,
+            out,
+            copied: 0,
+            failure: None,
+        },
+    );
+    let walked = manifest::check_structure(&mut tee, limits);
+    let tee = tee.into_inner();
+    match tee.failure {
+        Some(failure) => Err(failure),
+        None => Ok((tee.copied, walked)),
+    }
+}
+
 fn unwrap_container_error(e: std::io::Error) -> ContainerError {
     match e.into_inner() {
         Some(inner) => match inner.downcast::<ContainerError>() {
@@ -1570,5 +1643,51 @@ impl Archive {
         self.catalog
             .acknowledge(tenant, operation, &ack.to_xml(), &event)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The copy stops where the walk refuses: a 300 MB text is not written out whole.
+    #[test]
+    fn the_copy_of_a_manifest_stops_where_its_walk_refuses_it() {
+        let head: &[u8] = b"<ArchiveTransfer><Description>";
+        let source = head.chain(std::io::repeat(b'x').take(300 << 20));
+        let mut out = Vec::new();
+        let (copied, walked) = copy_walking(source, &mut out, &manifest::ReadLimits::default())
+            .unwrap_or_else(|_| panic!("the copy failed"));
+        assert!(matches!(
+            walked,
+            Err(manifest::ManifestError::TextTooLong(..))
+        ));
+        assert_eq!(copied, out.len() as u64);
+        assert!(copied < 3 << 20, "{copied} bytes copied");
+
+        // A manifest the walk accepts is copied whole, byte for byte.
+        let xml = format!(
+            "<ArchiveTransfer>{}</ArchiveTransfer>\n",
+            "<a>text</a><!-- c -->\n".repeat(10_000)
+        )
+        .into_bytes();
+        let mut out = Vec::new();
+        let (copied, walked) = copy_walking(&xml[..], &mut out, &manifest::ReadLimits::default())
+            .unwrap_or_else(|_| panic!("the copy failed"));
+        assert!(walked.is_ok(), "{walked:?}");
+        assert_eq!(copied, xml.len() as u64);
+        assert_eq!(out, xml);
+
+        // A failing source is reported as such, not as a malformed manifest.
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk gone"))
+            }
+        }
+        assert!(matches!(
+            copy_walking(Failing, &mut Vec::new(), &manifest::ReadLimits::default()),
+            Err(CopyFailure::Read(_))
+        ));
     }
 }
