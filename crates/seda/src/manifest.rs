@@ -159,7 +159,7 @@ pub enum ManifestError {
     /// More text directly inside one element, or one piece of text, markup or comment
     /// larger, than the walk takes ([`MAX_TEXT`]).
     #[error(
-        "at <{0}>, a text, tag or comment is longer than {1} bytes; a SEDA manifest describes files, it does not carry them inline"
+        "at <{0}>, the text, or a tag or comment, is longer than {1} bytes; a SEDA manifest describes files, it does not carry them inline"
     )]
     TextTooLong(String, usize),
     /// An archive unit's own metadata, with that of the units it is nested in, is larger
@@ -215,8 +215,9 @@ pub const MAX_ATTRIBUTES: usize = 64;
 /// (0.26 s without the declarations).
 pub const MAX_NAMESPACES: usize = 64;
 
-/// How many bytes of text one element may hold directly (in one piece or several), and how
-/// long one piece of a manifest (a text, a tag, a comment) may be. libxml2's schema
+/// How many bytes of text one element may hold directly before its first child element (in
+/// one piece or several), and how long one piece of a manifest (a text, a tag, a comment)
+/// may be. libxml2's schema
 /// validation gathers an element's text by appending each small piece the parser hands it to
 /// a string whose length it measures every time: its cost grows with the square of the
 /// text's length. A 40 MB description took 6.2 s to validate, a 300 MB one (a 3.8 MB zip)
@@ -302,8 +303,8 @@ fn check_attributes(e: &BytesStart<'_>) -> Result<(), ManifestError> {
 ///
 /// This runs before anything whose cost grows faster than the manifest's size, libxml2's
 /// schema validation first: libxml2 cannot be interrupted, so what it is given must already
-/// be known to be of a reasonable shape. The walk itself is linear, keeps no names (a plain
-/// reader, not a namespace-resolving one) and asks `limits.stop` as it goes.
+/// be known to be of a reasonable shape. The walk itself is linear, keeps only the open elements'
+/// names (cut, for the reasons), resolves no namespace, and asks `limits.stop` as it goes.
 pub fn check_structure<R: BufRead>(input: R, limits: &ReadLimits<'_>) -> Result<(), ManifestError> {
     let mut reader = quick_xml::Reader::from_reader(Metered {
         inner: input,

@@ -1523,7 +1523,6 @@ fn json<T: Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Container limits travel through readers as `io::Error`s; get the original back.
 /// Why [`copy_walking`] could not copy: the source, or the scratch file.
 enum CopyFailure {
     Read(std::io::Error),
@@ -1555,7 +1554,7 @@ fn copy_walking(
     }
     impl<R: Read, W: Write> Read for Tee<R, W> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            // The walk sees a failure as the end of its input; the copy reports the cause.
+            // The walk fails on the error it gets; the copy keeps the cause to report it.
             let n = match self.source.read(buf) {
                 Ok(n) => n,
                 Err(e) => {
@@ -1588,6 +1587,7 @@ fn copy_walking(
     }
 }
 
+/// Container limits travel through readers as `io::Error`s; get the original back.
 fn unwrap_container_error(e: std::io::Error) -> ContainerError {
     match e.into_inner() {
         Some(inner) => match inner.downcast::<ContainerError>() {
