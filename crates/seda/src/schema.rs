@@ -491,7 +491,7 @@ pub fn validate_seda(version: SedaVersion, path: &Path) -> Result<(), Vec<Schema
                 })?)
             }
         };
-        ctx.validate_file(path).map_err(to_errors)
+        validate_xsd(ctx, path)
     })
 }
 
@@ -519,8 +519,102 @@ impl Profile {
     pub fn validate(&mut self, path: &Path) -> Result<(), Vec<SchemaError>> {
         let path = path_str(path)?;
         match self {
-            Profile::Xsd(ctx) => ctx.validate_file(path).map_err(to_errors),
+            Profile::Xsd(ctx) => validate_xsd(ctx, path),
             Profile::RelaxNg(rng) => rng.validate_file(path),
+        }
+    }
+}
+
+/// How many validation errors are kept; beyond, they are counted. libxml2 reports one error
+/// per offending piece, and the `libxml` crate keeps every one: a 16 MB manifest of two
+/// million text pieces where only elements belong made 2,000,000 errors and 600 MB.
+pub const MAX_SCHEMA_ERRORS: usize = 100;
+
+/// Errors as libxml2 reports them, the first [`MAX_SCHEMA_ERRORS`] kept, the others counted.
+#[derive(Default)]
+struct Collected {
+    kept: Vec<SchemaError>,
+    more: u64,
+}
+
+impl Collected {
+    /// The errors kept, and one that says how many more there were.
+    fn finish(self) -> Vec<SchemaError> {
+        let mut errors = self.kept;
+        if self.more > 0 {
+            errors.push(SchemaError {
+                line: None,
+                message: format!("… and {} more errors", self.more),
+            });
+        }
+        errors
+    }
+}
+
+#[allow(unsafe_code)]
+unsafe extern "C" fn collect(user: *mut std::ffi::c_void, error: libxml::bindings::xmlErrorPtr) {
+    if user.is_null() || error.is_null() {
+        return;
+    }
+    // SAFETY: `user` is the `Collected` passed with this callback, alive for the whole call
+    // that can report errors; `error` is valid for the duration of this callback.
+    let (sink, err) = unsafe { (&mut *(user as *mut Collected), &*error) };
+    if sink.kept.len() >= MAX_SCHEMA_ERRORS {
+        sink.more += 1;
+        return;
+    }
+    let message = if err.message.is_null() {
+        "unknown validation error".to_owned()
+    } else {
+        // SAFETY: libxml2 gives a NUL-terminated message.
+        unsafe { std::ffi::CStr::from_ptr(err.message) }
+            .to_string_lossy()
+            .trim()
+            .to_owned()
+    };
+    sink.kept.push(SchemaError {
+        line: (err.line > 0).then_some(err.line),
+        message,
+    });
+}
+
+/// Validates the file at `path` with a compiled XSD, streaming, keeping the first errors
+/// ([`Collected`]). Through the C API because the crate's own `validate_file` keeps every
+/// error libxml2 reports.
+#[allow(unsafe_code)]
+fn validate_xsd(ctx: &mut SchemaValidationContext, path: &str) -> Result<(), Vec<SchemaError>> {
+    use libxml::bindings as x;
+    let c_path = std::ffi::CString::new(path).map_err(|_| {
+        vec![SchemaError {
+            line: None,
+            message: "the manifest's path contains a NUL byte".into(),
+        }]
+    })?;
+    let mut errors = Collected::default();
+    // SAFETY: the context is valid for `ctx`'s life; our handler and its `Collected` are set
+    // for this call only and removed before `errors` goes out of scope.
+    let rc = unsafe {
+        let v = ctx.as_ptr();
+        x::xmlSchemaSetValidStructuredErrors(
+            v,
+            Some(collect),
+            &mut errors as *mut Collected as *mut std::ffi::c_void,
+        );
+        let rc = x::xmlSchemaValidateFile(v, c_path.as_ptr(), 0);
+        x::xmlSchemaSetValidStructuredErrors(v, None, std::ptr::null_mut());
+        rc
+    };
+    let mut errors = errors.finish();
+    match rc {
+        0 => Ok(()),
+        _ => {
+            if errors.is_empty() {
+                errors.push(SchemaError {
+                    line: None,
+                    message: format!("schema validation failed (status {rc})"),
+                });
+            }
+            Err(errors)
         }
     }
 }
@@ -529,42 +623,18 @@ impl Profile {
 /// crate validates RelaxNG, so this module calls the five functions it needs directly.
 #[allow(unsafe_code)]
 pub mod rng {
-    use super::{SchemaError, SchemaLoadError};
+    use super::{Collected, SchemaError, SchemaLoadError, collect};
     use libxml::bindings as x;
     use libxml::parser::{Parser, ParserOptions};
-    use std::ffi::{CStr, c_void};
+    use std::ffi::c_void;
 
     pub struct RelaxNg {
         schema: x::xmlRelaxNGPtr,
     }
 
-    struct Collected(Vec<SchemaError>);
-
-    unsafe extern "C" fn collect(user: *mut c_void, error: x::xmlErrorPtr) {
-        if user.is_null() || error.is_null() {
-            return;
-        }
-        // SAFETY: `user` is the `Collected` we passed in, alive for the whole call that can
-        // report errors; `error` is valid for the duration of this callback.
-        let (sink, err) = unsafe { (&mut *(user as *mut Collected), &*error) };
-        let message = if err.message.is_null() {
-            "unknown RelaxNG error".to_owned()
-        } else {
-            // SAFETY: libxml2 gives a NUL-terminated message.
-            unsafe { CStr::from_ptr(err.message) }
-                .to_string_lossy()
-                .trim()
-                .to_owned()
-        };
-        sink.0.push(SchemaError {
-            line: (err.line > 0).then_some(err.line),
-            message,
-        });
-    }
-
     impl RelaxNg {
         pub fn compile(bytes: &[u8]) -> Result<RelaxNg, SchemaLoadError> {
-            let mut errors = Collected(Vec::new());
+            let mut errors = Collected::default();
             let len = i32::try_from(bytes.len())
                 .map_err(|_| SchemaLoadError::Invalid("profile too large".into()))?;
             // SAFETY: the buffer outlives the parser context, freed before returning.
@@ -586,7 +656,7 @@ pub mod rng {
             };
             if schema.is_null() {
                 let text = errors
-                    .0
+                    .finish()
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
@@ -616,7 +686,7 @@ pub mod rng {
                     message: format!("the manifest cannot be parsed: {e:?}"),
                 }]
             })?;
-            let mut errors = Collected(Vec::new());
+            let mut errors = Collected::default();
             // SAFETY: `schema` is a compiled RelaxNG owned by self; the document lives until
             // the end of this function; the context is freed before returning.
             let rc = unsafe {
@@ -636,16 +706,17 @@ pub mod rng {
                 x::xmlRelaxNGFreeValidCtxt(vctxt);
                 rc
             };
+            let mut errors = errors.finish();
             if rc == 0 {
                 Ok(())
             } else {
-                if errors.0.is_empty() {
-                    errors.0.push(SchemaError {
+                if errors.is_empty() {
+                    errors.push(SchemaError {
                         line: None,
                         message: format!("RelaxNG validation failed (status {rc})"),
                     });
                 }
-                Err(errors.0)
+                Err(errors)
             }
         }
     }

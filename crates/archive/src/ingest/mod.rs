@@ -649,19 +649,13 @@ impl Archive {
             }
         };
         exam.version = Some(version);
+        // The first errors, then their count (`schema::MAX_SCHEMA_ERRORS`).
         if let Err(errors) = carnac_seda::schema::validate_seda(version, manifest_tmp) {
-            for e in errors.iter().take(100) {
+            for e in &errors {
                 r.error(
                     STEP_SEDA,
                     "NOT_XSD_VALID",
                     format!("SEDA {version} schema: {e}"),
-                );
-            }
-            if errors.len() > 100 {
-                r.error(
-                    STEP_SEDA,
-                    "NOT_XSD_VALID",
-                    format!("… and {} more schema errors", errors.len() - 100),
                 );
             }
         }
@@ -739,7 +733,7 @@ impl Archive {
                 ),
                 Ok(mut p) => {
                     if let Err(errors) = p.validate(manifest_tmp) {
-                        for e in errors.iter().take(100) {
+                        for e in &errors {
                             r.error(
                                 checks::STEP_PROFILE,
                                 "NOT_CONFORMANT",
