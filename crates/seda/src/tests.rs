@@ -343,6 +343,19 @@ fn relax_ng_profiles_validate() {
     assert!(!errs.is_empty());
     assert!(schema::Profile::relax_ng(b"<grammar/>").is_err());
     assert!(schema::Profile::relax_ng(b"not xml").is_err());
+    // Its validation holds the document's tree in memory: a manifest larger than the bound
+    // is refused without being parsed (a 4 GiB one would have taken some 24 GB), whatever
+    // it holds, and the reason says what to do.
+    let mut large = std::fs::File::create(ok.path()).unwrap();
+    std::io::Write::write_all(
+        &mut large,
+        br#"<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1"><Comment>expected</Comment></ArchiveTransfer>"#,
+    )
+    .unwrap();
+    large.set_len(schema::MAX_RELAXNG_MANIFEST + 1).unwrap();
+    let errs = p.validate(ok.path()).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].message.contains("split the transfer"), "{errs:?}");
 }
 
 /// The as@lae samples (testdata/asalae, from Pastell's and as@lae's test sets): what Pastell
