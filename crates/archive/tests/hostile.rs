@@ -460,6 +460,37 @@ fn deep_nesting_is_refused_for_its_depth() {
     assert!(reason.message.contains("at most 256"), "{}", reason.message);
 }
 
+/// Ingests the valid manifest with `<Title>a</Title>` replaced, expects it rejected for
+/// `code` before schema validation ran (whose errors would be listed too), and returns the
+/// reason's message.
+fn refused_before_validation(
+    f: &Fixture,
+    t: &carnac_model::TenantId,
+    title: &str,
+    code: &str,
+) -> String {
+    let manifest = valid_manifest().replace("<Title>a</Title>", title);
+    let bytes = zip(
+        &[
+            ("manifest.xml", manifest.as_bytes()),
+            ("Content/a.txt", b"hello"),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    let outcome = rejected(f, t, &bytes, &[&format!("CHECK_SEDA.{code}")]);
+    let reasons = &outcome.summary.reasons;
+    assert!(
+        reasons.iter().all(|r| r.code != "NOT_XSD_VALID"),
+        "{reasons:?}"
+    );
+    reasons
+        .iter()
+        .find(|r| r.code == code)
+        .unwrap()
+        .message
+        .clone()
+}
+
 /// Issue 14, the class of §3: a 700 KB zip whose manifest puts 300,000 attributes on one
 /// element held an ingest for minutes inside libxml2's schema validation (it compares each
 /// attribute with those before it, and cannot be interrupted). A cheap walk refuses the
@@ -468,36 +499,15 @@ fn deep_nesting_is_refused_for_its_depth() {
 fn an_element_with_thousands_of_attributes_is_refused_before_validation() {
     let (f, t) = setup();
     let attributes: String = (0..50_000).map(|i| format!(" a{i}=\"\"")).collect();
-    let manifest =
-        valid_manifest().replace("<Title>a</Title>", &format!("<Title{attributes}>a</Title>"));
-    let bytes = zip(
-        &[
-            ("manifest.xml", manifest.as_bytes()),
-            ("Content/a.txt", b"hello"),
-        ],
-        zip::CompressionMethod::Deflated,
+    let message = refused_before_validation(
+        &f,
+        &t,
+        &format!("<Title{attributes}>a</Title>"),
+        "MANIFEST_TOO_MANY_ATTRIBUTES",
     );
-    let outcome = rejected(&f, &t, &bytes, &["CHECK_SEDA.MANIFEST_TOO_MANY_ATTRIBUTES"]);
-    let reason = outcome
-        .summary
-        .reasons
-        .iter()
-        .find(|r| r.code == "MANIFEST_TOO_MANY_ATTRIBUTES")
-        .unwrap();
     assert!(
-        reason.message.contains("<Title> carries more than 64"),
-        "{}",
-        reason.message
-    );
-    // Nothing else was tried on it: no schema validation, whose errors would be listed too.
-    assert!(
-        outcome
-            .summary
-            .reasons
-            .iter()
-            .all(|r| r.code != "NOT_XSD_VALID"),
-        "{:?}",
-        outcome.summary.reasons
+        message.contains("<Title> carries more than 64"),
+        "{message}"
     );
 }
 
@@ -517,23 +527,11 @@ fn thousands_of_namespace_declarations_in_scope_are_refused_before_validation() 
         "<b/>".repeat(100_000),
         "</x>".repeat(200)
     );
-    let manifest = valid_manifest().replace("<Title>a</Title>", &format!("<Title>a</Title>{nest}"));
-    let bytes = zip(
-        &[
-            ("manifest.xml", manifest.as_bytes()),
-            ("Content/a.txt", b"hello"),
-        ],
-        zip::CompressionMethod::Deflated,
-    );
-    let outcome = rejected(&f, &t, &bytes, &["CHECK_SEDA.MANIFEST_TOO_MANY_NAMESPACES"]);
-    assert!(
-        outcome
-            .summary
-            .reasons
-            .iter()
-            .all(|r| r.code != "NOT_XSD_VALID"),
-        "{:?}",
-        outcome.summary.reasons
+    refused_before_validation(
+        &f,
+        &t,
+        &format!("<Title>a</Title>{nest}"),
+        "MANIFEST_TOO_MANY_NAMESPACES",
     );
 }
 
@@ -544,38 +542,13 @@ fn thousands_of_namespace_declarations_in_scope_are_refused_before_validation() 
 fn a_description_of_megabytes_is_refused_before_validation() {
     let (f, t) = setup();
     let text = "a".repeat(4 << 20);
-    let manifest = valid_manifest().replace(
-        "<Title>a</Title>",
+    let message = refused_before_validation(
+        &f,
+        &t,
         &format!("<Title>a</Title><Description>{text}</Description>"),
+        "MANIFEST_TEXT_TOO_LONG",
     );
-    let bytes = zip(
-        &[
-            ("manifest.xml", manifest.as_bytes()),
-            ("Content/a.txt", b"hello"),
-        ],
-        zip::CompressionMethod::Deflated,
-    );
-    let outcome = rejected(&f, &t, &bytes, &["CHECK_SEDA.MANIFEST_TEXT_TOO_LONG"]);
-    let reason = outcome
-        .summary
-        .reasons
-        .iter()
-        .find(|r| r.code == "MANIFEST_TEXT_TOO_LONG")
-        .unwrap();
-    assert!(
-        reason.message.contains("at <Description>"),
-        "{}",
-        reason.message
-    );
-    assert!(
-        outcome
-            .summary
-            .reasons
-            .iter()
-            .all(|r| r.code != "NOT_XSD_VALID"),
-        "{:?}",
-        outcome.summary.reasons
-    );
+    assert!(message.contains("at <Description>"), "{message}");
 }
 
 /// Issue 14 §3: an ingest's time is bounded (its budget grows with its size); past it the

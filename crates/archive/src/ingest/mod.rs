@@ -2,15 +2,20 @@
 //! journal event and the ArchiveTransferReply.
 //!
 //! The path of a transfer: the container is scanned (names, links, bombs, layout); the
-//! manifest is copied to a scratch file, its version read, validated against the official XSD
-//! (streaming) and read into a plan ([`checks`]), checked against the tenant's referentials
+//! manifest is copied to a scratch file and its shape walked in the same pass (`copy`), its
+//! version read, validated against the official XSD (streaming) and read into a plan
+//! ([`checks`]), checked against the tenant's referentials
 //! and its archive profile; then each content file streams once from the container to every
 //! offer ([`store`]), hashed, sampled for identification and scanned on the way. Only when
 //! nothing is wrong are the offers' batches committed (synced, renamed, synced), and then the
 //! catalog, in one transaction with the journal event. A rejected transfer leaves its
 //! operation, its event and its reply, and nothing else.
+//!
+//! This file is long because it holds that sequence whole, each step next to the decision it
+//! feeds; what stands alone lives beside it (`checks`, `copy`, `spool`, `store`).
 
 pub mod checks;
+mod copy;
 pub mod spool;
 pub mod store;
 
@@ -30,6 +35,7 @@ use carnac_seda::manifest::{self, Manifest};
 use carnac_seda::reply::{
     ReplyEvent, ReplyGroup, ReplyObject, ReplyPackage, ReplyUnit, TransferReply,
 };
+use copy::{CopyFailure, copy_walking};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::File;
@@ -630,16 +636,9 @@ impl Archive {
         // The shape first: libxml2's validation below cannot be interrupted, and some shapes
         // (thousands of attributes on one element, a long text) cost it the square of their
         // size.
-        match shape {
-            Ok(()) => {}
-            Err(manifest::ManifestError::Stopped(why)) => {
-                r.error(STEP_BUDGET, "TIME_BUDGET", why);
-                return Ok(exam);
-            }
-            Err(e) => {
-                r.error(STEP_SEDA, e.code(), e.to_string());
-                return Ok(exam);
-            }
+        if let Err(e) = shape {
+            refuse_manifest(r, e);
+            return Ok(exam);
         }
         let version = match manifest::sniff_version(reopen()?) {
             Ok(v) => v,
@@ -680,12 +679,8 @@ impl Archive {
             Err(manifest::ManifestError::Sink(e)) => {
                 return Err(ArchiveError::io("writing the metadata spool", e));
             }
-            Err(manifest::ManifestError::Stopped(why)) => {
-                r.error(STEP_BUDGET, "TIME_BUDGET", why);
-                return Ok(exam);
-            }
             Err(e) => {
-                r.error(STEP_SEDA, e.code(), e.to_string());
+                refuse_manifest(r, e);
                 return Ok(exam);
             }
         };
@@ -1517,67 +1512,11 @@ fn json<T: Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Why [`copy_walking`] could not copy: the source, or the scratch file.
-enum CopyFailure {
-    Read(std::io::Error),
-    Write(std::io::Error),
-}
-
-impl CopyFailure {
-    fn into_inner(self) -> std::io::Error {
-        match self {
-            CopyFailure::Read(e) | CopyFailure::Write(e) => e,
-        }
-    }
-}
-
-/// Copies a manifest to its scratch file while walking its shape
-/// ([`manifest::check_structure`]) in the same pass, and stops where the walk refuses it: a
-/// 4 MB zip holding a 300 MB description is refused having expanded a mebibyte of it, not
-/// after writing 300 MB to disk. Returns the bytes copied and the walk's verdict.
-fn copy_walking(
-    source: impl Read,
-    out: &mut impl Write,
-    limits: &manifest::ReadLimits<'_>,
-) -> Result<(u64, Result<(), manifest::ManifestError>), CopyFailure> {
-    struct Tee<R, W> {
-        source: R,
-        out: W,
-        copied: u64,
-        failure: Option<CopyFailure>,
-    }
-    impl<R: Read, W: Write> Read for Tee<R, W> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            // The walk fails on the error it gets; the copy keeps the cause to report it.
-            let n = match self.source.read(buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.failure = Some(CopyFailure::Read(e));
-                    return Err(std::io::Error::other("the copy failed"));
-                }
-            };
-            if let Err(e) = self.out.write_all(&buf[..n]) {
-                self.failure = Some(CopyFailure::Write(e));
-                return Err(std::io::Error::other("the copy failed"));
-            }
-            self.copied += n as u64;
-            Ok(n)
-        }
-    }
-    let mut tee = BufReader::with_capacity(
-        64 * 1024,
-        Tee {
-            source,
-            out,
-            copied: 0,
-            failure: None,
-        },
-    );
-    let walked = manifest::check_structure(&mut tee, limits);
-    let tee = tee.into_inner();
-    match tee.failure {
-        Some(failure) => Err(failure),
-        None => Ok((tee.copied, walked)),
+/// Reports why a reader refused the manifest: its time was over, or what it found.
+fn refuse_manifest(r: &mut Report, e: manifest::ManifestError) {
+    match e {
+        manifest::ManifestError::Stopped(why) => r.error(STEP_BUDGET, "TIME_BUDGET", why),
+        e => r.error(STEP_SEDA, e.code(), e.to_string()),
     }
 }
 
@@ -1637,51 +1576,5 @@ impl Archive {
         self.catalog
             .acknowledge(tenant, operation, &ack.to_xml(), &event)?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The copy stops where the walk refuses: a 300 MB text is not written out whole.
-    #[test]
-    fn the_copy_of_a_manifest_stops_where_its_walk_refuses_it() {
-        let head: &[u8] = b"<ArchiveTransfer><Description>";
-        let source = head.chain(std::io::repeat(b'x').take(300 << 20));
-        let mut out = Vec::new();
-        let (copied, walked) = copy_walking(source, &mut out, &manifest::ReadLimits::default())
-            .unwrap_or_else(|_| panic!("the copy failed"));
-        assert!(matches!(
-            walked,
-            Err(manifest::ManifestError::TextTooLong(..))
-        ));
-        assert_eq!(copied, out.len() as u64);
-        assert!(copied < 3 << 20, "{copied} bytes copied");
-
-        // A manifest the walk accepts is copied whole, byte for byte.
-        let xml = format!(
-            "<ArchiveTransfer>{}</ArchiveTransfer>\n",
-            "<a>text</a><!-- c -->\n".repeat(10_000)
-        )
-        .into_bytes();
-        let mut out = Vec::new();
-        let (copied, walked) = copy_walking(&xml[..], &mut out, &manifest::ReadLimits::default())
-            .unwrap_or_else(|_| panic!("the copy failed"));
-        assert!(walked.is_ok(), "{walked:?}");
-        assert_eq!(copied, xml.len() as u64);
-        assert_eq!(out, xml);
-
-        // A failing source is reported as such, not as a malformed manifest.
-        struct Failing;
-        impl Read for Failing {
-            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-                Err(std::io::Error::other("disk gone"))
-            }
-        }
-        assert!(matches!(
-            copy_walking(Failing, &mut Vec::new(), &manifest::ReadLimits::default()),
-            Err(CopyFailure::Read(_))
-        ));
     }
 }
