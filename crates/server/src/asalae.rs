@@ -2,7 +2,10 @@
 //! speaks, under a configurable base path (`/restservices` by default), so that an existing
 //! Pastell sends its transfers here by changing one URL.
 //!
-//! - `GET /ping` (no credentials: Pastell's network test) and `GET /versions` (credentials).
+//! - `GET /ping` (no credentials: Pastell's network test; a JSON string, as as@lae answers)
+//!   and `GET /versions` (credentials).
+//! - Paths with repeated slashes (`…/restservices//ping`, from a connector URL that ends in
+//!   `/`) are served as if merged, as Apache in front of as@lae does (see `crate::app`).
 //! - `POST /sedaMessages`, multipart: `seda_message` (the bordereau) and `attachments` (a
 //!   tar.gz or zip of the files it names). Both are streamed to disk; the transfer is then
 //!   received as the REST API's are (durably, queued, journaled) with its acknowledgement.
@@ -45,9 +48,13 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
+/// A JSON string, as as@lae answers: Pastell's connector shows the decoded value as text.
 async fn ping() -> impl IntoResponse {
-    axum::Json(json!({"application": "carnac", "status": "ok"}))
+    axum::Json(PING_ANSWER)
 }
+
+/// as@lae's own words, so that Pastell shows what it shows for as@lae, and who answers.
+pub(crate) const PING_ANSWER: &str = "webservices as@lae accessibles (carnac)";
 
 async fn versions(
     State(state): State<Arc<AppState>>,

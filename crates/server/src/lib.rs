@@ -243,6 +243,43 @@ pub async fn housekeeping(state: Arc<AppState>, stopping: bool) {
 pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 30;
 
 pub fn app(state: Arc<AppState>) -> Router {
+    // Routing sees paths with their repeated slashes merged, as Apache (in front of as@lae)
+    // merges them: Pastell's connector, given a URL that ends in `/`, asks for
+    // `…/restservices//ping`. An empty segment means nothing anywhere in this API.
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .map_request(merge_slashes)
+            .service(routes(state)),
+    )
+}
+
+/// The request with `//` (and longer runs) in its path made one `/`; the query is untouched.
+fn merge_slashes<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let uri = request.uri();
+    if !uri.path().contains("//") {
+        return request;
+    }
+    let mut path = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(merged) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = merged;
+        }
+    }
+    request
+}
+
+fn routes(state: Arc<AppState>) -> Router {
     let base = if asalae::valid_base(&state.asalae_base) {
         state.asalae_base.clone()
     } else {

@@ -1479,8 +1479,11 @@ enum Sending {
     ChunksAtOnce(usize),
 }
 
+/// Sends as Pastell's connector does, `url` being the connector's URL as configured: Pastell
+/// appends `/ping`, `/sedaMessages`… to it, so that a URL ending in `/` makes `//`.
 async fn pastell_sends(
     app: &Router,
+    url: &str,
     bordereau: &str,
     files: &[(String, Vec<u8>)],
     sending: Sending,
@@ -1501,7 +1504,7 @@ async fn pastell_sends(
             send(
                 app,
                 pastell_post(
-                    "/restservices/sedaMessages",
+                    &format!("{url}/sedaMessages"),
                     multipart(&[
                         ("seda_message", Some("bordereau.xml"), bordereau.as_bytes()),
                         ("attachments", Some("archive.tar.gz"), &archive),
@@ -1514,7 +1517,7 @@ async fn pastell_sends(
             let (status, body, _) = send(
                 app,
                 pastell_post(
-                    "/restservices/sedaMessages",
+                    &format!("{url}/sedaMessages"),
                     multipart(&[
                         ("seda_message", Some("bordereau.xml"), bordereau.as_bytes()),
                         ("send_chunked_attachments", None, b"true"),
@@ -1535,7 +1538,7 @@ async fn pastell_sends(
             let n = chunks.len().to_string();
             let requests = chunks.iter().enumerate().map(|(i, c)| {
                 pastell_post(
-                    "/restservices/sedaAttachmentsChunkFiles",
+                    &format!("{url}/sedaAttachmentsChunkFiles"),
                     multipart(&[
                         ("chunk_content", Some("archive.tar.gz"), c),
                         ("session_identifier", None, session.as_bytes()),
@@ -1581,7 +1584,7 @@ async fn pastell_sends(
     assert!(body.contains(&id), "{body}");
     let selector = |message: &str| {
         format!(
-            "/restservices/sedaMessages/sequence:ArchiveTransfer/message:{message}/originOrganizationIdentification:{origin}/originMessageIdentifier:{id}"
+            "{url}/sedaMessages/sequence:ArchiveTransfer/message:{message}/originOrganizationIdentification:{origin}/originMessageIdentifier:{id}"
         )
     };
     let (status, ack, ct) = send(app, pastell_get(&selector("Acknowledgement"))).await;
@@ -1622,17 +1625,37 @@ async fn pastell_bordereaux_with_their_profile_are_accepted() {
     let tmp = tempfile::tempdir().unwrap();
     let st = asalae_state(&tmp);
     let app = app(st.clone());
-    let (status, body, _) = send(
+    // Pastell's ping decodes a JSON string and shows it as text, whatever its URL's end.
+    for url in [
+        "/restservices/ping",
+        "/restservices//ping",
+        "//restservices///ping",
+    ] {
+        let (status, body, _) = send(&app, Request::get(url).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer, crate::asalae::PING_ANSWER, "{url}");
+    }
+    for url in ["/restservices/versions", "/restservices//versions"] {
+        let (status, body, _) = send(&app, pastell_get(url)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        assert!(body.contains("\"version\""), "{body}");
+    }
+    // The same merging everywhere, the query kept; an unknown path stays unknown.
+    let (status, _, _) = send(
         &app,
-        Request::get("/restservices/ping")
+        Request::get("//health?x=1").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(
+        &app,
+        Request::get("/restservices//nothing")
             .body(Body::empty())
             .unwrap(),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body, _) = send(&app, pastell_get("/restservices/versions")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body.len() > 2);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let cases = [
         (
             "actes-generique-bordereau-seda1.0-Profil_ACTES_AP_v3.xml",
@@ -1653,7 +1676,7 @@ async fn pastell_bordereaux_with_their_profile_are_accepted() {
     for (i, (name, chunk)) in cases.into_iter().enumerate() {
         let id = format!("PASTELL-{i}");
         let (bordereau, files) = pastell_transfer(name, &id);
-        let (ack, atr) = pastell_sends(&app, &bordereau, &files, chunk).await;
+        let (ack, atr) = pastell_sends(&app, "/restservices", &bordereau, &files, chunk).await;
         assert_eq!(reply_code(&atr), "000", "{name}:\n{atr}");
         let archive_id = archive_identifier
             .captures(&atr)
@@ -1718,7 +1741,7 @@ async fn pastell_seda_2_1_gets_the_asalae_2_1_reply() {
                 matches!(chunk, Sending::Chunks(_))
             ),
         );
-        let (ack, atr) = pastell_sends(&app, &bordereau, &files, chunk).await;
+        let (ack, atr) = pastell_sends(&app, "/restservices", &bordereau, &files, chunk).await;
         assert_eq!(reply_code(&atr), "000", "{atr}");
         let flat = roxml_flat(&atr);
         let id = format!("22c2c40b-{}", matches!(chunk, Sending::Chunks(_)));
@@ -1761,7 +1784,7 @@ async fn pastell_seda_0_2_is_checked_and_answered_in_0_2() {
     let (bordereau, files) = pastell_transfer(name, "DEP56-1");
     assert_eq!(files.len(), 2);
     valid(&bordereau);
-    let (ack, atr) = pastell_sends(&app, &bordereau, &files, Sending::Whole).await;
+    let (ack, atr) = pastell_sends(&app, "/restservices", &bordereau, &files, Sending::Whole).await;
     valid(&ack);
     valid(&atr);
     assert!(ack.contains("<ArchiveTransferReply "), "{ack}");
@@ -1775,7 +1798,15 @@ async fn pastell_seda_0_2_is_checked_and_answered_in_0_2() {
     // Against e-Mégalis's profile: refused with what the profile finds, all of it.
     let (bordereau, files) = pastell_transfer(name, "DEP56-2");
     let bordereau = bordereau.replace(">DEP56_PROFIL_PES_0001<", ">EMEG_PROFIL_PES_0002<");
-    let (_, atr) = pastell_sends(&app, &bordereau, &files, Sending::Chunks(4096)).await;
+    // Through a connector URL that ends in `/`, as Pastell's own tests configure it.
+    let (_, atr) = pastell_sends(
+        &app,
+        "/restservices/",
+        &bordereau,
+        &files,
+        Sending::Chunks(4096),
+    )
+    .await;
     valid(&atr);
     assert_ne!(reply_code(&atr), "000", "{atr}");
     for found in ["NOT_CONFORMANT", "EMEG_PROFIL_PES_0002", "BusinessType"] {
@@ -1787,7 +1818,14 @@ async fn pastell_seda_0_2_is_checked_and_answered_in_0_2() {
         .unwrap()
         .replace(&bordereau, "")
         .replace(">DEP56_ACCORD_PES_0001<", ">ACCORD_SEDA_02<");
-    let (ack, atr) = pastell_sends(&app, &bordereau, &files, Sending::Chunks(10_000)).await;
+    let (ack, atr) = pastell_sends(
+        &app,
+        "/restservices/",
+        &bordereau,
+        &files,
+        Sending::Chunks(10_000),
+    )
+    .await;
     valid(&ack);
     valid(&atr);
     assert_eq!(reply_code(&atr), "000", "{atr}");
@@ -1883,7 +1921,14 @@ async fn pastell_bordereaux_with_problems_are_refused_with_every_reason() {
     let bordereau = bordereau.replace("FRPROD001", "INCONNU");
     files[0].1.push(b'!');
     files.pop();
-    let (_, atr) = pastell_sends(&app, &bordereau, &files, Sending::Chunks(2048)).await;
+    let (_, atr) = pastell_sends(
+        &app,
+        "/restservices",
+        &bordereau,
+        &files,
+        Sending::Chunks(2048),
+    )
+    .await;
     assert_ne!(reply_code(&atr), "000", "{atr}");
     for reason in [
         "CHECK_AGENT.UNKNOWN",
@@ -1906,7 +1951,7 @@ async fn pastell_bordereaux_with_problems_are_refused_with_every_reason() {
     assert!(body.contains("cannot be read"), "{body}");
     // The same transfer twice: the second is refused.
     let (bordereau, files) = pastell_transfer("fakeSeda-bordereau.xml", "FAKE-TWICE");
-    let _ = pastell_sends(&app, &bordereau, &files, Sending::Whole).await;
+    let _ = pastell_sends(&app, "/restservices", &bordereau, &files, Sending::Whole).await;
     let (status, body, _) = send(
         &app,
         pastell_post(
