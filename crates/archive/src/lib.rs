@@ -27,6 +27,7 @@ pub mod system;
 pub mod throttle;
 pub mod timestamping;
 pub mod transfers;
+pub mod unit_profile;
 
 use carnac_blobstore::{BlobError, BlobStore};
 use carnac_catalog::{Catalog, CatalogError, OperationEnd, ReferentialKind};
@@ -96,7 +97,13 @@ pub struct IngestConfig {
     pub time_budget: ingest::TimeBudget,
     /// Transfers received over the network ingested at once (each of another tenant).
     pub ingest_workers: usize,
+    /// The `ClassificationLevel`s a transfer may give (the platform's, for every tenant).
+    pub classification_levels: Vec<String>,
 }
+
+/// Vitam's default list of classification levels.
+pub const DEFAULT_CLASSIFICATION_LEVELS: [&str; 3] =
+    ["Non protégé", "Secret Défense", "Confidentiel Défense"];
 
 impl Default for IngestConfig {
     fn default() -> Self {
@@ -108,6 +115,7 @@ impl Default for IngestConfig {
             max_xml_depth: carnac_seda::manifest::DEFAULT_MAX_DEPTH,
             time_budget: Default::default(),
             ingest_workers: 2,
+            classification_levels: DEFAULT_CLASSIFICATION_LEVELS.map(String::from).to_vec(),
         }
     }
 }
@@ -358,10 +366,13 @@ impl Archive {
         if let Some(m) = &r.formats {
             parts.push((ReferentialKind::Formats, to_json(m), m.len()));
         }
+        if let Some(m) = &r.unit_profiles {
+            parts.push((ReferentialKind::UnitProfiles, to_json(m), m.len()));
+        }
         if parts.is_empty() {
             // No path in the message: over HTTP the folder is the archive's scratch space.
             return Err(ArchiveError::Invalid(
-                "the folder holds no referential (agencies/, rules/, contracts/, profiles/ or formats/)"
+                "the folder holds no referential (agencies/, rules/, contracts/, profiles/, formats/ or archiveUnitProfiles/)"
                     .into(),
             ));
         }
@@ -421,6 +432,7 @@ impl Archive {
             contracts: load(c, tenant, ReferentialKind::IngestContracts)?,
             profiles: load(c, tenant, ReferentialKind::ArchiveProfiles)?,
             formats: load(c, tenant, ReferentialKind::Formats)?,
+            unit_profiles: load(c, tenant, ReferentialKind::UnitProfiles)?,
         })
     }
 

@@ -2,7 +2,8 @@
 //!
 //! A referential folder is laid out as Vitam's test data: `agencies/*.csv`, `rules/*.csv`,
 //! `contracts/*.json`, `profiles/*.json` with their RelaxNG/XSD files, `formats/*.xml` (a
-//! DROID signature file). Parsing is pure (bytes in, values or errors out); only
+//! DROID signature file), `archiveUnitProfiles/*.json` (each with its JSON Schema, compiled at
+//! import so that one that cannot be used is refused then, not at the first transfer). Parsing is pure (bytes in, values or errors out); only
 //! [`read_folder`] touches the disk. A folder with any malformed file is refused whole: every
 //! error is reported with its file, line and reason, and nothing is stored.
 
@@ -37,6 +38,9 @@ pub struct Referentials {
     pub contracts: Option<BTreeMap<String, IngestContract>>,
     pub profiles: Option<BTreeMap<String, ArchiveProfile>>,
     pub formats: Option<BTreeMap<String, FileFormat>>,
+    /// Archive unit profiles (absent from catalogs written before they were imported).
+    #[serde(default)]
+    pub unit_profiles: Option<BTreeMap<String, ArchiveUnitProfile>>,
 }
 
 /// What a folder held, before it is stored.
@@ -361,6 +365,69 @@ pub fn parse_profiles(
     out
 }
 
+/// The largest `ControlSchema` imported: Vitam's richest profiles are tens of kilobytes.
+pub const MAX_CONTROL_SCHEMA: usize = 1 << 20;
+
+/// Archive unit profiles from an `archiveUnitProfiles/*.json` file. Each `ControlSchema` is
+/// compiled now: one that is not JSON, is too large or is not a usable JSON Schema (draft 4,
+/// no reference outside itself) makes the file an error.
+pub fn parse_unit_profiles(
+    file: &str,
+    bytes: &[u8],
+    errors: &mut Vec<FileError>,
+) -> Vec<ArchiveUnitProfile> {
+    let mut out = Vec::new();
+    for m in json_array(file, bytes, errors) {
+        let Some(id) = str_field(&m, "Identifier") else {
+            errors.push(err(file, None, "an archive unit profile has no Identifier"));
+            continue;
+        };
+        let control_schema = match m.get("ControlSchema") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) if s.trim().is_empty() => None,
+            // Vitam gives the schema as a string; an object is taken as well.
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(v @ serde_json::Value::Object(_)) => Some(v.to_string()),
+            Some(_) => {
+                errors.push(err(
+                    file,
+                    None,
+                    format!("{id}: ControlSchema is neither a string nor an object"),
+                ));
+                continue;
+            }
+        };
+        if let Some(schema) = &control_schema {
+            if schema.len() > MAX_CONTROL_SCHEMA {
+                errors.push(err(
+                    file,
+                    None,
+                    format!(
+                        "{id}: its ControlSchema has {} bytes, more than the {MAX_CONTROL_SCHEMA} accepted",
+                        schema.len()
+                    ),
+                ));
+                continue;
+            }
+            if let Err(e) = crate::unit_profile::compile(schema) {
+                errors.push(err(
+                    file,
+                    None,
+                    format!("{id}: its ControlSchema cannot be used: {e}"),
+                ));
+                continue;
+            }
+        }
+        out.push(ArchiveUnitProfile {
+            name: str_field(&m, "Name").unwrap_or_else(|| id.clone()),
+            active: active(file, &id, &m, errors),
+            identifier: id,
+            control_schema,
+        });
+    }
+    out
+}
+
 /// The formats of a DROID signature file (the format referential).
 pub fn parse_formats(file: &str, bytes: &[u8], errors: &mut Vec<FileError>) -> Vec<FileFormat> {
     match carnac_pronom::SignatureFile::parse(bytes) {
@@ -523,8 +590,27 @@ pub fn read_folder(dir: &Path) -> Result<FolderContent, Vec<FileError>> {
                 .collect()
         },
     );
+    r.unit_profiles = gather(
+        dir,
+        list("archiveUnitProfiles", &["json"]),
+        &mut errors,
+        |file, b, errors| {
+            parse_unit_profiles(file, b, errors)
+                .into_iter()
+                .map(|p| (p.identifier.clone(), p))
+                .collect()
+        },
+    );
     content.skipped.extend(skipped);
-    let known: BTreeSet<&str> = ["agencies", "rules", "contracts", "profiles", "formats"].into();
+    let known: BTreeSet<&str> = [
+        "agencies",
+        "rules",
+        "contracts",
+        "profiles",
+        "formats",
+        "archiveUnitProfiles",
+    ]
+    .into();
     if let Ok(rd) = std::fs::read_dir(dir) {
         let mut others: Vec<String> = rd
             .filter_map(|e| e.ok())
@@ -652,6 +738,60 @@ mod tests {
         );
         assert!(skipped.is_empty());
         assert_eq!(access.len(), 2);
+        // The three archive unit profiles, their schemas compiled.
+        let mut ids = Vec::new();
+        for f in [
+            "OK_AUP_schema_mail_Seda2.2.json",
+            "aup_ok.json",
+            "aup_ok_custom_schema.json",
+        ] {
+            let bytes = std::fs::read(base.join("archiveUnitProfiles").join(f)).unwrap();
+            for p in parse_unit_profiles(f, &bytes, &mut errors) {
+                assert!(p.active && p.control_schema.is_some());
+                ids.push(p.identifier);
+            }
+        }
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            ids,
+            ["AUP_IDENTIFIER_2.2", "AUP_IDENTIFIER", "AUP_CUSTOM_SCHEMA"]
+        );
+    }
+
+    #[test]
+    fn an_archive_unit_profile_whose_schema_cannot_be_used_is_refused() {
+        let profile = |schema: serde_json::Value| {
+            serde_json::to_vec(&serde_json::json!([{
+                "Identifier": "AUP", "Name": "n", "Status": "ACTIVE", "ControlSchema": schema
+            }]))
+            .unwrap()
+        };
+        let refused = |bytes: Vec<u8>| {
+            let mut errors = Vec::new();
+            let got = parse_unit_profiles("aup.json", &bytes, &mut errors);
+            assert!(got.is_empty(), "{got:?}");
+            errors.pop().unwrap().message
+        };
+        // Not JSON, not a schema (draft 4: `type` names a type), outside itself.
+        assert!(refused(profile("{ \"type\": ".into())).contains("not JSON"));
+        assert!(refused(profile(r#"{"type": "text"}"#.into())).contains("cannot be used"));
+        assert!(
+            refused(profile(r#"{"$ref": "https://example.org/s.json"}"#.into()))
+                .contains("cannot be used")
+        );
+        assert!(
+            refused(profile(
+                r#"{"properties": {"Title": {"pattern": "(("}}}"#.into()
+            ))
+            .contains("cannot be used")
+        );
+        let big = format!(r#"{{"description": "{}"}}"#, "x".repeat(MAX_CONTROL_SCHEMA));
+        assert!(refused(profile(big.into())).contains("more than"));
+        // Without a schema: imported; a unit that declares it will be refused.
+        let mut errors = Vec::new();
+        let got = parse_unit_profiles("aup.json", &profile(serde_json::Value::Null), &mut errors);
+        assert!(errors.is_empty());
+        assert_eq!(got[0].control_schema, None);
     }
 
     #[test]

@@ -130,15 +130,17 @@ pub enum ReferentialKind {
     IngestContracts,
     ArchiveProfiles,
     Formats,
+    UnitProfiles,
 }
 
 impl ReferentialKind {
-    pub const ALL: [ReferentialKind; 5] = [
+    pub const ALL: [ReferentialKind; 6] = [
         Self::Agencies,
         Self::Rules,
         Self::IngestContracts,
         Self::ArchiveProfiles,
         Self::Formats,
+        Self::UnitProfiles,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -147,6 +149,7 @@ impl ReferentialKind {
             Self::IngestContracts => "ingest_contracts",
             Self::ArchiveProfiles => "archive_profiles",
             Self::Formats => "formats",
+            Self::UnitProfiles => "archive_unit_profiles",
         }
     }
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// The archive's identifier in replies (`ArchivalAgency`).
     pub archival_agency: String,
+    /// The `ClassificationLevel`s a transfer may give, for every tenant.
+    pub classification_levels: Vec<String>,
     pub storage: Storage,
     pub limits: Limits,
     pub antivirus: Antivirus,
@@ -205,6 +207,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             archival_agency: "carnac".into(),
+            classification_levels: carnac_archive::IngestConfig::default().classification_levels,
             storage: Storage::default(),
             limits: Limits::default(),
             antivirus: Antivirus::default(),
@@ -337,6 +340,7 @@ mod tests {
         assert_eq!(c.limits.max_manifest_size, d.limits.max_manifest_size);
         assert_eq!(c.server.listen, d.server.listen);
         assert_eq!(c.archival_agency, d.archival_agency);
+        assert_eq!(c.classification_levels, d.classification_levels);
         assert_eq!(c.timestamp.tsa, d.timestamp.tsa);
         assert_eq!(
             c.timestamp.seal_interval_seconds,

@@ -339,7 +339,8 @@ enum JournalCommand {
 #[derive(Subcommand)]
 enum ReferentialCommand {
     /// Imports a folder laid out as Vitam's referentials (agencies/, rules/, contracts/,
-    /// profiles/, formats/). A folder with any malformed file is refused whole.
+    /// profiles/, formats/, archiveUnitProfiles/). A folder with any malformed file (an
+    /// archive unit profile whose schema cannot be compiled among them) is refused whole.
     Import {
         #[arg(long)]
         tenant: String,
@@ -450,6 +451,7 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
             },
             max_manifest_size: config.limits.max_manifest_size,
             archival_agency: config.archival_agency.clone(),
+            classification_levels: config.classification_levels.clone(),
             max_xml_depth: config.limits.max_xml_depth,
             time_budget: carnac_archive::ingest::TimeBudget {
                 base: std::time::Duration::from_secs(config.limits.ingest_seconds),

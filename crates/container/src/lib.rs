@@ -181,8 +181,14 @@ fn is_tar_header(block: &[u8]) -> bool {
     stored == sum && block.iter().any(|&b| b != 0)
 }
 
-/// Checks a member name and returns its normalised form, or the problem with it.
-pub fn check_name(raw: &[u8], max_len: usize) -> Result<(String, bool), Problem> {
+/// Checks a member name and returns its normalised form and whether it is a folder, `None`
+/// for the bare `./` entry (the container's own root), or the problem with it.
+///
+/// `zip -r x.zip ./` and `tar czf x.tgz ./` write a `./` entry and `./`-prefixed names; Vitam
+/// accepts them, and a leading `./` names nothing but the root, so it is dropped. Anywhere
+/// else an empty or `.` component is refused: it has no reason to be there, and two spellings
+/// of one path would hide a duplicate.
+pub fn check_name(raw: &[u8], max_len: usize) -> Result<Option<(String, bool)>, Problem> {
     let shown = String::from_utf8_lossy(raw).into_owned();
     let name = std::str::from_utf8(raw).map_err(|_| {
         Problem::new(
@@ -211,8 +217,14 @@ pub fn check_name(raw: &[u8], max_len: usize) -> Result<(String, bool), Problem>
             format!("member name {shown:?} contains the forbidden character {c:?}"),
         ));
     }
+    if name == "./" {
+        return Ok(None);
+    }
     let is_dir = name.ends_with('/');
-    let trimmed = name.trim_end_matches('/');
+    let trimmed = name
+        .strip_prefix("./")
+        .unwrap_or(name)
+        .trim_end_matches('/');
     let mut parts = Vec::new();
     for part in trimmed.split('/') {
         match part {
@@ -237,7 +249,7 @@ pub fn check_name(raw: &[u8], max_len: usize) -> Result<(String, bool), Problem>
             format!("member {shown:?} has no name"),
         ));
     }
-    Ok((parts.join("/"), is_dir))
+    Ok(Some((parts.join("/"), is_dir)))
 }
 
 /// An opened container.
@@ -291,7 +303,8 @@ impl Container {
                 return false;
             }
             let (path, is_dir) = match check_name(raw, limits.max_path_len) {
-                Ok(v) => v,
+                Ok(Some(v)) => v,
+                Ok(None) => return true,
                 Err(p) => {
                     listing.problems.push(p);
                     return true;
@@ -460,7 +473,8 @@ impl Container {
                     if f.is_dir() || f.is_symlink() {
                         continue;
                     }
-                    let Ok((path, false)) = check_name(f.name_raw(), limits.max_path_len) else {
+                    let Ok(Some((path, false))) = check_name(f.name_raw(), limits.max_path_len)
+                    else {
                         continue;
                     };
                     if !wanted(&path) {
@@ -492,7 +506,8 @@ impl Container {
                     ) {
                         continue;
                     }
-                    let Ok((path, false)) = check_name(&entry.path_bytes(), limits.max_path_len)
+                    let Ok(Some((path, false))) =
+                        check_name(&entry.path_bytes(), limits.max_path_len)
                     else {
                         continue;
                     };

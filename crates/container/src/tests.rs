@@ -78,7 +78,7 @@ fn detects_by_content_not_name() {
 
 #[test]
 fn names_are_checked() {
-    let ok = |n: &str| check_name(n.as_bytes(), 1024).map(|(p, _)| p);
+    let ok = |n: &str| check_name(n.as_bytes(), 1024).map(|v| v.unwrap().0);
     assert_eq!(ok("Content/a b.pdf").unwrap(), "Content/a b.pdf");
     assert_eq!(ok("Content/").unwrap(), "Content");
     assert_eq!(ok("Content/é.txt").unwrap(), "Content/é.txt");
@@ -90,6 +90,17 @@ fn names_are_checked() {
     assert_eq!(code(b"Content\\..\\x"), "FORBIDDEN_CHARACTER");
     assert_eq!(code(b"Content/a\nb"), "FORBIDDEN_CHARACTER");
     assert_eq!(code(b"Content//x"), "INVALID_PATH");
+    // `zip -r x.zip ./`: a leading `./` is dropped, the bare `./` entry ignored; `.` and
+    // empty components anywhere else are still refused.
+    assert_eq!(ok("./Content/a.pdf").unwrap(), "Content/a.pdf");
+    assert_eq!(ok("./manifest.xml").unwrap(), "manifest.xml");
+    assert_eq!(check_name(b"./", 1024).unwrap(), None);
+    assert_eq!(code(b"."), "INVALID_PATH");
+    assert_eq!(code(b"././Content/a.pdf"), "INVALID_PATH");
+    assert_eq!(code(b".//Content/a.pdf"), "INVALID_PATH");
+    assert_eq!(code(b"Content/./a.pdf"), "INVALID_PATH");
+    assert_eq!(code(b"./../a.pdf"), "PATH_TRAVERSAL");
+    assert_eq!(code(b"/./a.pdf"), "ABSOLUTE_PATH");
     assert_eq!(code(b"Content/\xff\xfe.txt"), "NAME_NOT_UTF8");
     assert_eq!(
         check_name(b"Content/abcdef", 8).unwrap_err().code,

@@ -1,5 +1,5 @@
 //! Referentials a transfer is checked against: agencies, management rules, ingest contracts,
-//! archive profiles and accepted file formats. Each tenant has its own.
+//! archive profiles, archive unit profiles and accepted file formats. Each tenant has its own.
 
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,8 @@ pub struct IngestContract {
     pub identifier: String,
     pub name: String,
     pub active: bool,
-    /// Profiles a transfer under this contract may declare; empty means none is allowed.
+    /// Profiles a transfer under this contract may declare; empty means any profile of the
+    /// tenant that exists and is active (and a transfer may declare none).
     pub archive_profiles: Vec<String>,
     /// Agencies allowed to appear as originating agency; `None` means any known agency.
     pub originating_agencies: Option<Vec<String>>,
@@ -97,6 +98,18 @@ pub struct ArchiveProfile {
     /// The schema itself; a profile declared without its file cannot validate anything, and a
     /// transfer that names it is rejected.
     pub schema: Option<Vec<u8>>,
+}
+
+/// An archive unit profile (Vitam's "document type"): a JSON Schema that the metadata of every
+/// unit declaring it (`ArchiveUnitProfile`) must satisfy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveUnitProfile {
+    pub identifier: String,
+    pub name: String,
+    pub active: bool,
+    /// The `ControlSchema` as given (JSON Schema draft 4, as Vitam reads it); `None` when the
+    /// profile has none yet, and then a unit that declares it is refused.
+    pub control_schema: Option<String>,
 }
 
 /// One accepted file format (a PRONOM entry).

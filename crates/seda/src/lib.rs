@@ -10,6 +10,7 @@ pub mod asalae;
 pub mod manifest;
 pub mod reply;
 pub mod schema;
+pub mod unit_json;
 pub mod v1;
 
 use std::fmt;

@@ -28,6 +28,10 @@ pub struct Header {
     pub submission_agency: Option<String>,
     /// Rules declared for the whole package in `ManagementMetadata`.
     pub rules: Vec<RuleRef>,
+    /// `RefNonRuleId`s of `ManagementMetadata`, with the rule element they sit in.
+    pub ref_non_rules: Vec<(RuleCategory, String)>,
+    /// `ClassificationRule/ClassificationLevel` of `ManagementMetadata`.
+    pub classification_level: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +91,12 @@ pub struct Unit {
     pub keywords: Vec<String>,
     pub originating_agency: Option<String>,
     pub has_content: bool,
+    /// `ArchiveUnitProfile`: the archive unit profile its metadata must conform to.
+    pub profile: Option<String>,
+    /// `RefNonRuleId`s, with the rule element they sit in.
+    pub ref_non_rules: Vec<(RuleCategory, String)>,
+    /// `ClassificationRule/ClassificationLevel`.
+    pub classification_level: Option<String>,
 }
 
 impl Unit {
@@ -887,8 +897,10 @@ fn close(
         Some(Scope::Unit) => {
             if let Some(u) = units.last() {
                 let unit = &mut m.units[u.index];
-                if name == b"ArchiveUnitRefId" {
-                    unit.ref_target = Some(value);
+                match name.as_slice() {
+                    b"ArchiveUnitRefId" => unit.ref_target = Some(value),
+                    b"ArchiveUnitProfile" => unit.profile = Some(value),
+                    _ => {}
                 }
             }
         }
@@ -941,6 +953,30 @@ fn close(
                         last.start_date = Some(value);
                     }
                 }
+                (b"RefNonRuleId", cat, Some(b"Management" | b"ManagementMetadata")) => {
+                    if let Some(category) =
+                        std::str::from_utf8(cat).ok().and_then(RuleCategory::parse)
+                    {
+                        match (unit, grandparent) {
+                            (Some(i), Some(b"Management")) => {
+                                m.units[i].ref_non_rules.push((category, value))
+                            }
+                            (_, Some(b"ManagementMetadata")) => {
+                                m.header.ref_non_rules.push((category, value))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                (
+                    b"ClassificationLevel",
+                    b"ClassificationRule",
+                    Some(b"Management" | b"ManagementMetadata"),
+                ) => match (unit, grandparent) {
+                    (Some(i), Some(b"Management")) => m.units[i].classification_level = Some(value),
+                    (_, Some(b"ManagementMetadata")) => m.header.classification_level = Some(value),
+                    _ => {}
+                },
                 (b"KeywordContent", b"Keyword", _) => {
                     if let Some(i) = unit {
                         m.units[i].keywords.push(value);

@@ -727,7 +727,14 @@ async fn import_referentials(
             .map_err(internal)?
             .filter_map(Result::ok)
             .collect();
-        const PARTS: [&str; 5] = ["agencies", "rules", "contracts", "profiles", "formats"];
+        const PARTS: [&str; 6] = [
+            "agencies",
+            "rules",
+            "contracts",
+            "profiles",
+            "formats",
+            "archiveUnitProfiles",
+        ];
         let root = match entries.as_slice() {
             [one]
                 if one.path().is_dir()

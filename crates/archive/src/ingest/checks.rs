@@ -14,7 +14,9 @@ pub const STEP_PACKAGE: &str = "CHECK_DATAOBJECTPACKAGE";
 pub const STEP_UNITS: &str = "CHECK_UNIT_SCHEMA";
 pub const STEP_HEADER: &str = "CHECK_HEADER";
 pub const STEP_PROFILE: &str = "CHECK_ARCHIVEPROFILE";
-pub const STEP_RULES: &str = "CHECK_RULES";
+/// Vitam's name for the step that resolves each rule in the referential and computes its end.
+pub const STEP_RULES: &str = "UNITS_RULES_COMPUTE";
+pub const STEP_CLASSIFICATION: &str = "CHECK_CLASSIFICATION_LEVEL";
 pub const STEP_OBJECTS: &str = "STP_OG_CHECK_AND_TRANSFORME";
 
 /// The usages SEDA defines for `DataObjectVersion`, and whether each is for binary objects.
@@ -114,6 +116,34 @@ fn percent_decode(s: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(|c| c.into_owned())
+}
+
+/// A SEDA 2 `Uri` that found its file by the file's literal name, where reading it as the
+/// URI it is (RFC 3986) would name another: a `#` starts a fragment, a `%` an escape. Carnac
+/// accepts it (the file is unambiguous in the container, and Pastell and as@lae write names
+/// as they are), but says so, because the manifest is kept as evidence and whoever reads it
+/// later by the standard reaches another name. Names are not refused for these characters:
+/// file names of the field carry `#` and `%` (« Délibération n°12 #2.pdf », « TVA 20%.ods »),
+/// and what makes a name unsafe on disk or in another system (controls, `\ : * ? " < > |`,
+/// `..`, absolute paths) is refused by the container's checks already.
+fn warn_literal_uri(label: &str, uri: &str, report: &mut Report) {
+    let as_uri = uri.split('#').next().unwrap_or(uri);
+    let decoded = percent_decode(as_uri);
+    if decoded.as_deref() == Some(uri) {
+        return;
+    }
+    let means = match decoded {
+        Some(d) if uri.contains('#') => format!("{d:?} followed by a fragment"),
+        Some(d) => format!("{d:?}"),
+        None => "no UTF-8 name at all".to_owned(),
+    };
+    report.warning(
+        STEP_PACKAGE,
+        "URI_LITERAL_NAME",
+        format!(
+            "{label}: its Uri {uri:?} is the file's name as written; read as a URI it means {means}. Write '#' as %23 and '%' as %25"
+        ),
+    );
 }
 
 /// The part of a path after the content folder, whatever its case (Vitam's samples write both
@@ -351,15 +381,16 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
                 Some(uri) => {
                     // As written first (SEDA 1.0 and as@lae send plain file names), then
                     // percent-decoded (a URI).
-                    let found = content
-                        .named(uri)
-                        .and_then(|rel| files.get(rel).copied())
-                        .or_else(|| {
-                            percent_decode(uri)
-                                .as_deref()
-                                .and_then(|u| content.named(u))
-                                .and_then(|rel| files.get(rel).copied())
-                        });
+                    let literal = content.named(uri).and_then(|rel| files.get(rel).copied());
+                    let found = literal.or_else(|| {
+                        percent_decode(uri)
+                            .as_deref()
+                            .and_then(|u| content.named(u))
+                            .and_then(|rel| files.get(rel).copied())
+                    });
+                    if literal.is_some() && !content.version.describes_documents() {
+                        warn_literal_uri(&label, uri, report);
+                    }
                     match found {
                         None => report.error(
                             STEP_PACKAGE,
@@ -422,6 +453,12 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
         .iter()
         .map(|o| (m.objects[o.index].xml_id.as_str(), o.group))
         .collect();
+    let in_declared_group: BTreeSet<&str> = m
+        .objects
+        .iter()
+        .filter(|o| o.group_element.is_some() || o.group.is_some())
+        .map(|o| o.xml_id.as_str())
+        .collect();
     let mut referenced_groups = BTreeSet::new();
     // A reference may point at another reference element: follow the chain to a real unit.
     let refs: HashMap<&str, &str> = m
@@ -479,6 +516,18 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
                 }
                 for o in &u.object_refs {
                     match object_group.get(o.as_str()) {
+                        // Vitam refuses it: the group is what a unit holds, and naming one
+                        // of its objects would attach the unit to all its versions unsaid.
+                        Some(&gi) if in_declared_group.contains(o.as_str()) => report.error(
+                            STEP_PACKAGE,
+                            "OBJECT_REFERENCE_IN_GROUP",
+                            format!(
+                                "ArchiveUnit {:?} refers to the data object {o:?}, which belongs to the object group {:?}: refer to the group (DataObjectGroupReferenceId)",
+                                u.xml_id, plan.groups[gi].xml_id
+                            ),
+                        ),
+                        // An object declared without a group has a group of its own (as
+                        // Vitam's technical group): the unit is attached to it.
                         Some(&gi) => {
                             plan.units[me].groups.push(gi);
                             referenced_groups.insert(gi);
@@ -759,7 +808,12 @@ pub fn check_header<'r>(
             None
         }
         Some(p) => {
-            if !contract.archive_profiles.iter().any(|x| x == &p) {
+            // A contract that lists no profile lets a transfer declare any profile of the
+            // tenant that exists and is active (checked below), as Vitam does; one that lists
+            // some allows those only.
+            if !contract.archive_profiles.is_empty()
+                && !contract.archive_profiles.iter().any(|x| x == &p)
+            {
                 report.error(
                     STEP_PROFILE,
                     "CHECK_IC_AP_RELATION.DIFF",
@@ -858,9 +912,10 @@ pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &
             };
         }
         match rules.and_then(|rs| rs.get(&r.rule)) {
+            // Vitam's outcomes: UNKNOWN, and CONSISTENCY for a rule of another category.
             None => report.error(
                 STEP_RULES,
-                "UNKNOWN_RULE",
+                "UNKNOWN",
                 format!(
                     "{owner}: the rule {:?} is not in the tenant's rules referential",
                     r.rule
@@ -868,9 +923,9 @@ pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &
             ),
             Some(def) if def.category != r.category => report.error(
                 STEP_RULES,
-                "WRONG_CATEGORY",
+                "CONSISTENCY",
                 format!(
-                    "{owner}: the rule {:?} is a {}, used as a {}",
+                    "{owner}: the rule {:?} is a {} in the referential, used as a {}",
                     r.rule,
                     def.category.as_str(),
                     r.category.as_str()
@@ -899,13 +954,73 @@ pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &
             end_date: end,
         }
     };
+    // A RefNonRuleId removes one inherited rule of its own category: naming a rule that does
+    // not exist, or one of another category, removes nothing and says the transfer is not
+    // what its producer meant (Vitam: REF_INCONSISTENCY).
+    let excluded = |owner: &str, refs: &[(RuleCategory, String)], report: &mut Report| {
+        for (category, id) in refs {
+            match rules.and_then(|rs| rs.get(id)) {
+                None => report.error(
+                    STEP_RULES,
+                    "REF_INCONSISTENCY",
+                    format!(
+                        "{owner}: RefNonRuleId {id:?} in {} names no rule of the tenant's rules referential",
+                        category.as_str()
+                    ),
+                ),
+                Some(def) if def.category != *category => report.error(
+                    STEP_RULES,
+                    "REF_INCONSISTENCY",
+                    format!(
+                        "{owner}: RefNonRuleId {id:?} in {} names a {}",
+                        category.as_str(),
+                        def.category.as_str()
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    };
     for r in &m.header.rules {
         resolve("ManagementMetadata", r, report);
     }
+    excluded("ManagementMetadata", &m.header.ref_non_rules, report);
     for unit in &mut plan.units {
         let u = &m.units[unit.index];
         let owner = format!("ArchiveUnit {:?}", u.xml_id);
         unit.rules = u.rules.iter().map(|r| resolve(&owner, r, report)).collect();
+        excluded(&owner, &u.ref_non_rules, report);
+    }
+}
+
+/// Every `ClassificationLevel` (of a unit or of the package's `ManagementMetadata`) is one
+/// the platform allows. The list is the platform's, not a tenant's: it is bounded by what the
+/// operator is approved to hold (IGI 1300), which a tenant cannot widen.
+pub fn check_classification(m: &Manifest, allowed: &[String], report: &mut Report) {
+    let mut check = |owner: &str, level: &Option<String>| {
+        if let Some(level) = level
+            && !allowed.iter().any(|a| a == level)
+        {
+            report.error(
+                STEP_CLASSIFICATION,
+                "LEVEL_NOT_ALLOWED",
+                format!(
+                    "{owner}: the classification level {level:?} is not one this archive accepts ({})",
+                    if allowed.is_empty() {
+                        "it accepts none".to_owned()
+                    } else {
+                        format!("{allowed:?}")
+                    }
+                ),
+            );
+        }
+    };
+    check("ManagementMetadata", &m.header.classification_level);
+    for u in m.units.iter().filter(|u| u.ref_target.is_none()) {
+        check(
+            &format!("ArchiveUnit {:?}", u.xml_id),
+            &u.classification_level,
+        );
     }
 }
 

@@ -72,6 +72,14 @@ const STEPS: &[(&str, &str)] = &[
     ),
     (checks::STEP_UNITS, "Contrôle des unités d'archives"),
     (checks::STEP_RULES, "Contrôle des règles de gestion"),
+    (
+        checks::STEP_CLASSIFICATION,
+        "Contrôle des niveaux de classification",
+    ),
+    (
+        crate::unit_profile::STEP,
+        "Contrôle de conformité aux profils d'unité archivistique",
+    ),
     (STEP_DIGEST, "Vérification des empreintes"),
     (STEP_SIZE, "Vérification des tailles"),
     (STEP_FORMAT, "Identification des formats"),
@@ -705,6 +713,8 @@ impl Archive {
             checks::STEP_PACKAGE,
             checks::STEP_UNITS,
             checks::STEP_RULES,
+            checks::STEP_CLASSIFICATION,
+            crate::unit_profile::STEP,
         ]);
         let profile = checks::check_header(&m, &refs, r);
         if let Some(profile) = profile {
@@ -746,6 +756,19 @@ impl Archive {
         };
         let mut plan = checks::check_package(&m, &content, r);
         checks::check_rules(&m, &refs, &mut plan, r);
+        checks::check_classification(&m, &self.config.classification_levels, r);
+        if let Some(spool) = exam.spool.as_ref() {
+            crate::unit_profile::check_units(
+                &m,
+                &plan,
+                &refs,
+                &|i| spool.get(i),
+                &|| deadline.over().is_some(),
+                &mut exam.report,
+            )
+            .map_err(|e| ArchiveError::io("reading the metadata spool", e))?;
+        }
+        let r = &mut exam.report;
         if over(r) {
             exam.manifest = Some(m);
             return Ok(exam);
