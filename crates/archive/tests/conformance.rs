@@ -696,3 +696,65 @@ fn names_that_are_not_uris_as_written() {
         assert!(warnings(accepted(&f, &t, &with_file(uri, name))).is_empty());
     }
 }
+
+/// Vitam's own mail transfer (SEDA 2.3), whose first mail (ID3) has the shape
+/// AUP_IDENTIFIER_2.2 describes (agent, writer, addressees, hold rule…), declaring that
+/// profile: accepted, which checks the JSON built of a real unit against the profile written
+/// for it. The two other mails have no Agent: refused if they declare it. Then the first
+/// mail loses its access rule, which the profile requires.
+#[test]
+fn vitams_mail_transfer_meets_its_profile() {
+    let (f, t) = setup();
+    let sample = std::fs::read(testdata().join("seda/WARNING_SIP_mail_Seda2.3.zip")).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(sample)).unwrap();
+    let mut manifest = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("manifest.xml").unwrap(), &mut manifest)
+        .unwrap();
+    let mut binary = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name("Content/binary.txt").unwrap(), &mut binary)
+        .unwrap();
+    let declaring = |ids: &[&str]| {
+        let mut declared = manifest.clone();
+        for id in ids {
+            declared = declared.replace(
+                &format!(r#"<ArchiveUnit id="{id}">"#),
+                &format!(
+                    r#"<ArchiveUnit id="{id}"><ArchiveUnitProfile>AUP_IDENTIFIER_2.2</ArchiveUnitProfile>"#
+                ),
+            );
+        }
+        assert_eq!(declared.matches("AUP_IDENTIFIER_2.2").count(), ids.len());
+        declared
+    };
+    let packed = |manifest: &str| {
+        zip_of(&[
+            ("manifest.xml", manifest.as_bytes()),
+            ("Content/binary.txt", &binary),
+        ])
+    };
+    let declared = declaring(&["ID3"]);
+    accepted(&f, &t, &packed(&declared));
+    let outcome = ingest(&f, &t, &packed(&declaring(&["ID3", "ID8", "ID9"])));
+    let missing: Vec<String> = findings(&outcome)
+        .into_iter()
+        .filter(|(c, _)| c == "CHECK_ARCHIVE_UNIT_PROFILE.NOT_AU_JSON_VALID")
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(
+        missing,
+        ["ID8", "ID9"].map(|id| format!(
+            r#"ArchiveUnit "{id}": archive unit profile "AUP_IDENTIFIER_2.2": "Agent" is a required property"#
+        ))
+    );
+    let start = declared.find(r#"<ArchiveUnit id="ID3">"#).unwrap();
+    let access = start + declared[start..].find("<AccessRule>").unwrap();
+    let end = access + declared[access..].find("</AccessRule>").unwrap() + "</AccessRule>".len();
+    let without_access = format!("{}{}", &declared[..access], &declared[end..]);
+    refused(
+        &f,
+        &t,
+        &packed(&without_access),
+        "CHECK_ARCHIVE_UNIT_PROFILE.NOT_AU_JSON_VALID",
+        r#"ArchiveUnit "ID3": archive unit profile "AUP_IDENTIFIER_2.2": "AccessRule" is a required property (at /#management)"#,
+    );
+}
