@@ -69,12 +69,11 @@ fn parse(xml: &[u8]) -> Result<Node, UnitJsonError> {
                 }
             }
             Event::End(_) => {
-                let node = stack.pop().expect("balanced");
-                stack
-                    .last_mut()
-                    .ok_or_else(|| UnitJsonError("unbalanced end tag".into()))?
-                    .children
-                    .push(node);
+                if stack.len() < 2 {
+                    return Err(UnitJsonError("unbalanced end tag".into()));
+                }
+                let node = stack.pop().expect("two nodes");
+                stack.last_mut().expect("one node").children.push(node);
             }
             Event::Text(ref t) => {
                 let s = t.xml10_content().map_err(|e| err(&e))?;
@@ -499,6 +498,13 @@ mod tests {
             })
         );
         assert_eq!(v["Title"], "t");
+    }
+
+    #[test]
+    fn what_is_not_one_unit_is_an_error_not_a_panic() {
+        for xml in ["", "<a/><b/>", "<a></a></b>", "<a>", "text"] {
+            assert!(unit_to_json(xml.as_bytes()).is_err(), "{xml}");
+        }
     }
 
     #[test]
