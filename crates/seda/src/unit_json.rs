@@ -15,6 +15,8 @@
 //!   `TextType` serialiser writes the value alone), except `xml:lang` on `Title` and
 //!   `Description`: the first without a language is `Title`, the others `Title_` (language →
 //!   text).
+//! - Elements of `Content` that are not SEDA's fields (extensions) as Vitam's `ElementMapper`
+//!   maps them: every value a list, text or an object of the children's lists.
 //! - Dates as written, but an offset date (`2016-06-03+02:00`) becomes an offset date-time
 //!   (`2016-06-03T00:00:00+02:00`), as `LocalDateUtil` does for the dates it maps.
 //! - `Event`s with Vitam's field names (`evId`, `evTypeProc`, `evType`, `evDateTime`,
@@ -161,6 +163,89 @@ fn is_list(parent: &str, child: &str) -> bool {
     }
 }
 
+/// The fields of `Content` that Vitam's model names (`DescriptiveMetadataModel`); any other
+/// element there is an extension, mapped as [`extension`] says. `History` goes to the unit's
+/// history, not to its fields.
+const CONTENT_FIELDS: [&str; 46] = [
+    "DescriptionLevel",
+    "Title",
+    "FilePlanPosition",
+    "SystemId",
+    "OriginatingSystemId",
+    "ArchivalAgencyArchiveUnitIdentifier",
+    "OriginatingAgencyArchiveUnitIdentifier",
+    "TransferringAgencyArchiveUnitIdentifier",
+    "Description",
+    "CustodialHistory",
+    "Type",
+    "DocumentType",
+    "Language",
+    "DescriptionLanguage",
+    "Status",
+    "Version",
+    "Tag",
+    "Keyword",
+    "Coverage",
+    "OriginatingAgency",
+    "SubmissionAgency",
+    "AuthorizedAgent",
+    "Agent",
+    "Writer",
+    "Addressee",
+    "Recipient",
+    "Transmitter",
+    "Sender",
+    "Source",
+    "RelatedObjectReference",
+    "CreatedDate",
+    "TransactedDate",
+    "AcquiredDate",
+    "SentDate",
+    "ReceivedDate",
+    "RegisteredDate",
+    "StartDate",
+    "EndDate",
+    "Event",
+    "Signature",
+    "SigningInformation",
+    "Gps",
+    "TextContent",
+    "OriginatingSystemIdReplyTo",
+    "DateLitteral",
+    "PersistentIdentifier",
+];
+
+/// An element Vitam's model does not name (an extension of `Content`, the content of
+/// `OrganizationDescriptiveMetadata`), as `ElementMapper` maps it: its values, always a list:
+/// its text if it has any, else one object of its children's values by name, each a list
+/// too; nothing for an empty element.
+fn extension(node: &Node) -> Vec<Value> {
+    let text = node.text.trim();
+    if !text.is_empty() {
+        return vec![Value::String(text.to_owned())];
+    }
+    if node.children.is_empty() {
+        return Vec::new();
+    }
+    vec![Value::Object(extensions(&node.children))]
+}
+
+/// Elements by name, each name's values gathered in one list.
+fn extensions(nodes: &[Node]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for n in nodes {
+        let values = extension(n);
+        match out
+            .entry(n.name.clone())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(a) => a.extend(values),
+            _ => unreachable!("only arrays are inserted"),
+        }
+    }
+    out
+}
+
 /// Vitam's names for the fields of an `Event` (`EventTypeModel`).
 fn event_field(name: &str) -> &str {
     match name {
@@ -227,6 +312,10 @@ fn leaf_or_object(node: &Node, rename: fn(&str) -> &str) -> Value {
     let parent = node.name.as_str();
     for child in &node.children {
         let key = rename(&child.name).to_owned();
+        if child.name == "OrganizationDescriptiveMetadata" {
+            out.insert(key, Value::Object(extensions(&child.children)));
+            continue;
+        }
         let value = if parent == "Event" {
             leaf_or_object(child, |n| n)
         } else if child.name == "Event" {
@@ -287,6 +376,17 @@ fn content(node: &Node, out: &mut Map<String, Value>) {
                 leaf_or_object(child, event_field),
                 true,
             ),
+            "History" => {}
+            other if !CONTENT_FIELDS.contains(&other) => {
+                let values = extension(child);
+                match out
+                    .entry(other.to_owned())
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    Value::Array(a) => a.extend(values),
+                    _ => unreachable!("an extension's name is not a field's"),
+                }
+            }
             d if MAPPED_DATES.contains(&d) && child.children.is_empty() => push(
                 out,
                 d.to_owned(),
@@ -468,6 +568,29 @@ mod tests {
                 "ReceivedDate": "2016-06-04T10:00:00",
                 "EndDate": "2016-06-05+02:00",
                 "Event": [{"evId": "e1", "evDateTime": "2016-06-03T10:00:00", "evTypeDetail": "envoi"}],
+            })
+        );
+    }
+
+    #[test]
+    fn extensions_are_lists_as_vitam_maps_them() {
+        let v = unit(
+            r#"<Content><Title>t</Title>
+              <OriginatingAgency><Identifier>A</Identifier><OrganizationDescriptiveMetadata><Name>Mairie</Name><Name>Ville</Name></OrganizationDescriptiveMetadata></OriginatingAgency>
+              <Dossier xmlns="urn:x"><Numero>12</Numero><Pieces><Piece>a</Piece><Piece>b</Piece></Pieces><Vide/></Dossier>
+              <Commune xmlns="urn:x">Rennes</Commune><Commune xmlns="urn:x">Brest</Commune>
+              <Nothing xmlns="urn:x"/>
+            </Content>"#,
+        );
+        assert_eq!(
+            v,
+            json!({
+                "#management": {},
+                "Title": "t",
+                "OriginatingAgency": {"Identifier": "A", "OrganizationDescriptiveMetadata": {"Name": ["Mairie", "Ville"]}},
+                "Dossier": [{"Numero": ["12"], "Pieces": [{"Piece": ["a", "b"]}], "Vide": []}],
+                "Commune": ["Rennes", "Brest"],
+                "Nothing": [],
             })
         );
     }
