@@ -506,6 +506,18 @@ fn direct_references_to_objects() {
         "CHECK_DATAOBJECTPACKAGE.OBJECT_REFERENCE_IN_GROUP",
         "refer to the group",
     );
+    // One reason: the group is not also called orphan.
+    let outcome = ingest(
+        &f,
+        &t,
+        &Sip {
+            units: by_object.into(),
+            ..Sip::default()
+        }
+        .zip(),
+    );
+    let codes: Vec<String> = findings(&outcome).into_iter().map(|(c, _)| c).collect();
+    assert_eq!(codes, ["CHECK_DATAOBJECTPACKAGE.OBJECT_REFERENCE_IN_GROUP"]);
     // The same object declared in a DataObjectGroup element (SEDA 2.1's other way).
     refused(
         &f,

@@ -518,14 +518,18 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
                     match object_group.get(o.as_str()) {
                         // Vitam refuses it: the group is what a unit holds, and naming one
                         // of its objects would attach the unit to all its versions unsaid.
-                        Some(&gi) if in_declared_group.contains(o.as_str()) => report.error(
-                            STEP_PACKAGE,
-                            "OBJECT_REFERENCE_IN_GROUP",
-                            format!(
-                                "ArchiveUnit {:?} refers to the data object {o:?}, which belongs to the object group {:?}: refer to the group (DataObjectGroupReferenceId)",
-                                u.xml_id, plan.groups[gi].xml_id
-                            ),
-                        ),
+                        // (The group is not orphan for it: one reason, not two.)
+                        Some(&gi) if in_declared_group.contains(o.as_str()) => {
+                            referenced_groups.insert(gi);
+                            report.error(
+                                STEP_PACKAGE,
+                                "OBJECT_REFERENCE_IN_GROUP",
+                                format!(
+                                    "ArchiveUnit {:?} refers to the data object {o:?}, which belongs to the object group {:?}: refer to the group (DataObjectGroupReferenceId)",
+                                    u.xml_id, plan.groups[gi].xml_id
+                                ),
+                            )
+                        }
                         // An object declared without a group has a group of its own (as
                         // Vitam's technical group): the unit is attached to it.
                         Some(&gi) => {
