@@ -135,7 +135,7 @@ impl Archive {
             for (seal, h) in seals.iter().zip(hashers.iter_mut()) {
                 if (seal.first..=seal.last).contains(&e.sequence) {
                     let line = crate::journal::segment_line(&e)
-                        .map_err(|err| carnac_catalog::CatalogError::Storage(err.to_string()))?;
+                        .map_err(carnac_catalog::CatalogError::storage)?;
                     sha2::Digest::update(h, line.as_bytes());
                 }
             }

@@ -175,10 +175,9 @@ impl Archive {
                 }
                 last = e.sequence;
                 only_seals &= e.event.kind == "JOURNAL_SEAL";
-                let line = segment_line(&e)
-                    .map_err(|err| carnac_catalog::CatalogError::Storage(err.to_string()))?;
+                let line = segment_line(&e).map_err(carnac_catalog::CatalogError::storage)?;
                 std::io::Write::write_all(&mut segment, line.as_bytes()).map_err(|err| {
-                    carnac_catalog::CatalogError::Storage(format!("journal segment: {err}"))
+                    carnac_catalog::CatalogError::storage_in("journal segment", err)
                 })?;
                 hashes.push(e.hash);
                 Ok(())
@@ -629,10 +628,10 @@ impl Archive {
         self.catalog.each_event(tenant, 0, &mut |row| {
             let e = readable(row)?;
             serde_json::to_writer(&mut events, &e)
-                .map_err(|err| carnac_catalog::CatalogError::Storage(err.to_string()))?;
+                .map_err(carnac_catalog::CatalogError::storage)?;
             events
                 .write_all(b"\n")
-                .map_err(|err| carnac_catalog::CatalogError::Storage(err.to_string()))?;
+                .map_err(carnac_catalog::CatalogError::storage)?;
             count += 1;
             Ok(())
         })?;

@@ -124,7 +124,10 @@ pub fn read_all(store: &dyn BlobStore, key: &BlobKey) -> Result<Vec<u8>, BlobErr
     Ok(out)
 }
 
-/// The suite every implementation must pass; each implementation's tests call it.
+/// The suite every implementation must pass; each implementation's tests call it. Compiled
+/// for tests and for the `conformance` feature (another backend's crate enables it in its
+/// dev-dependencies), not into the binary.
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance {
     use super::*;
 

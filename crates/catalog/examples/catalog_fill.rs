@@ -15,8 +15,9 @@
 
 #![allow(clippy::unwrap_used)] // A benchmark tool: a failure is a crash with its message.
 
+use carnac_catalog::prelude::*;
 use carnac_catalog::sqlite::SqliteCatalog;
-use carnac_catalog::{Catalog, IngestCommit, UnitRow, UnitRule};
+use carnac_catalog::{IngestCommit, UnitRow, UnitRule};
 use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId, UnitId};
 

@@ -37,6 +37,9 @@ pub fn run(c: &dyn Catalog) {
     search(c);
     search_beyond_window(c);
     queue(c);
+    tokens(c);
+    requeue(c);
+    recorded_operation(c);
 }
 
 fn queued(tenant: &str, operation: &str, intake: Intake) -> QueuedTransfer {
@@ -151,8 +154,6 @@ fn queue(c: &dyn Catalog) {
     }
 }
 
-/// Units of two tenants, searched by words, title, agency, keyword and dates, with paging
-/// and facets; nothing of one tenant in the other's answers.
 /// A new tenant whose one ingest commits these units.
 pub(crate) fn tenant_with_units(
     c: &dyn Catalog,
@@ -196,6 +197,8 @@ pub(crate) fn ingest_units(
     .expect("commit");
 }
 
+/// Units of two tenants, searched by words, title, agency, keyword and dates, with paging
+/// and facets; nothing of one tenant in the other's answers.
 fn search(c: &dyn Catalog) {
     for (tenant, titles) in [
         (
@@ -1255,6 +1258,20 @@ fn accepted_ingest(c: &dyn Catalog) {
     assert_eq!(u2.metadata, "<ArchiveUnit id=\"x-u2\"/>");
     let os = c.objects_of_operation(&a, &operation).expect("objects");
     assert_eq!(os, objects);
+    // Each object by its identifier, with the operation (blob batch) that stored it; in its
+    // tenant only.
+    for o in &objects {
+        assert_eq!(
+            c.object(&a, &o.id).expect("object"),
+            Some((operation.clone(), o.clone()))
+        );
+        assert_eq!(c.object(&t("conf-b"), &o.id).expect("object"), None);
+    }
+    assert_eq!(
+        c.object(&a, &ObjectId::new("nothing").expect("id"))
+            .expect("object"),
+        None
+    );
     let (u, of_unit) = c
         .unit(&a, &UnitId::new("u2").expect("id"))
         .expect("unit")
@@ -1312,7 +1329,7 @@ fn failed_commit_leaves_nothing(c: &dyn Catalog) {
     }];
     let mut units = vec![
         Ok(unit("u9", &[], &["g9"])),
-        Err(CatalogError::Storage("spool read failed".into())),
+        Err(CatalogError::storage_failed("spool read failed")),
     ]
     .into_iter();
     let r = c.commit_ingest(
@@ -1354,4 +1371,178 @@ fn isolation(c: &dyn Catalog) {
     let jb = c.journal(&b).expect("journal");
     assert!(jb.iter().all(|e| e.event.tenant == b));
     assert_eq!(jb.len(), 1);
+}
+
+/// An account's API tokens, oldest first, each named by the first 16 hex digits of its
+/// SHA-256; one revoked stops working and says when; nothing else matches a revocation.
+fn tokens(c: &dyn Catalog) {
+    let first = format!("0123456789abcdef{}", "0".repeat(48));
+    let second = format!("fedcba9876543210{}", "1".repeat(48));
+    let dave = account("dave", Role::Producer, &["conf-a"]);
+    c.create_account(&dave, Some(&first), None, &[])
+        .expect("create");
+    c.add_token("dave", &second, "2026-11-29T05:00:00Z", &[])
+        .expect("token");
+    let listed = c.tokens("dave").expect("tokens");
+    let ids: Vec<&str> = listed.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["0123456789abcdef", "fedcba9876543210"]);
+    assert!(listed.iter().all(|t| t.revoked_at.is_none()));
+    assert!(c.tokens("nobody").expect("tokens").is_empty());
+    let before = c.journal(&t("conf-a")).expect("journal").len();
+    c.revoke_token(
+        "dave",
+        "FEDCBA9876543210",
+        "2026-11-29T05:01:00Z",
+        &[event(
+            "conf-a",
+            "op-revoke",
+            "ACCOUNT_TOKEN_REVOKE",
+            Status::Ok,
+        )],
+    )
+    .expect("revoke, whatever the case of the digits");
+    assert_eq!(c.journal(&t("conf-a")).expect("journal").len(), before + 1);
+    assert_eq!(c.account_by_token(&second).expect("by token"), None);
+    assert_eq!(
+        c.account_by_token(&first).expect("by token"),
+        Some(dave.clone())
+    );
+    assert_eq!(
+        c.tokens("dave").expect("tokens")[1].revoked_at.as_deref(),
+        Some("2026-11-29T05:01:00Z")
+    );
+    // Already revoked, another account's, not 16 hex digits (no pattern widens the match):
+    // not found, nothing written.
+    for (login, id) in [
+        ("dave", "fedcba9876543210"),
+        ("alice", "0123456789abcdef"),
+        ("dave", "0123456789abcde%"),
+        ("dave", "0123456789abcde"),
+        ("dave", "%"),
+    ] {
+        let r = c.revoke_token(
+            login,
+            id,
+            "x",
+            &[event(
+                "conf-a",
+                "op-revoke-2",
+                "ACCOUNT_TOKEN_REVOKE",
+                Status::Ok,
+            )],
+        );
+        assert!(
+            matches!(r, Err(CatalogError::NotFound(_))),
+            "{login} {id}: {r:?}"
+        );
+    }
+    assert_eq!(c.journal(&t("conf-a")).expect("journal").len(), before + 1);
+    assert_eq!(c.account_by_token(&first).expect("by token"), Some(dave));
+}
+
+/// A queued transfer whose ingest was interrupted goes back to the queue: its running
+/// operation is forgotten (it kept nothing), with the event that says so; an operation that
+/// is not a queued transfer's, or not running, is not.
+fn requeue(c: &dyn Catalog) {
+    let a = t("conf-a");
+    c.enqueue_transfer(
+        &queued("conf-a", "op-rq", Intake::Package),
+        &event("conf-a", "op-rq", "TRANSFER_RECEIVED", Status::Ok),
+    )
+    .expect("enqueue");
+    c.start_operation(&a, &op("op-rq"), "INGEST", "2026-11-29T05:02:00Z", "test")
+        .expect("start");
+    let before = c.journal(&a).expect("journal").len();
+    c.requeue_transfer(
+        &a,
+        &op("op-rq"),
+        &event("conf-a", "op-rq", "INGEST_RESUMED", Status::Ok),
+    )
+    .expect("requeue");
+    assert_eq!(c.operation(&a, &op("op-rq")).expect("operation"), None);
+    assert!(
+        !c.running_operations()
+            .expect("running")
+            .contains(&(a.clone(), op("op-rq")))
+    );
+    assert!(
+        c.queued_transfer(&a, &op("op-rq"))
+            .expect("queued")
+            .is_some()
+    );
+    assert_eq!(c.journal(&a).expect("journal").len(), before + 1);
+    // Started again under the same identifier, as the worker does.
+    c.start_operation(&a, &op("op-rq"), "INGEST", "2026-11-29T05:03:00Z", "test")
+        .expect("start again");
+    c.finish_operation(
+        &a,
+        OperationEnd {
+            operation: &op("op-rq"),
+            status: Status::Ko,
+            summary: &json!({"status": "KO"}),
+            reply: None,
+            ended_at: "2026-11-29T05:03:01Z",
+            event: &event("conf-a", "op-rq", "INGEST", Status::Ko),
+        },
+    )
+    .expect("finish");
+    c.dequeue_transfer(&a, &op("op-rq")).expect("dequeue");
+    // Done, or never queued: not requeued, nothing written.
+    let before = c.journal(&a).expect("journal").len();
+    for operation in ["op-rq", "op-ko"] {
+        let r = c.requeue_transfer(
+            &a,
+            &op(operation),
+            &event("conf-a", operation, "INGEST_RESUMED", Status::Ok),
+        );
+        assert!(
+            matches!(r, Err(CatalogError::NotFound(_))),
+            "{operation}: {r:?}"
+        );
+    }
+    assert_eq!(c.journal(&a).expect("journal").len(), before);
+}
+
+/// An operation that changed nothing but the journal: done at once, with its summary and
+/// event, and its sequence number returned.
+fn recorded_operation(c: &dyn Catalog) {
+    let a = t("conf-a");
+    let before = c.journal(&a).expect("journal");
+    let sequence = c
+        .record_operation(
+            &a,
+            &json!({"verified": 3}),
+            &event("conf-a", "op-verify", "JOURNAL_VERIFY", Status::Ok),
+        )
+        .expect("record");
+    let after = c.journal(&a).expect("journal");
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after.last().map(|e| e.sequence), Some(sequence));
+    let o = c
+        .operation(&a, &op("op-verify"))
+        .expect("operation")
+        .expect("recorded");
+    assert_eq!(o.state, OperationState::Done);
+    assert_eq!(o.status, Some(Status::Ok));
+    assert_eq!(o.summary, Some(json!({"verified": 3})));
+    assert_eq!(o.kind, "JOURNAL_VERIFY");
+    // Its identifier is taken: the same again is refused, nothing written.
+    assert!(
+        c.record_operation(
+            &a,
+            &json!({}),
+            &event("conf-a", "op-verify", "JOURNAL_VERIFY", Status::Ok),
+        )
+        .is_err()
+    );
+    // An event of another tenant is refused.
+    assert!(
+        c.record_operation(
+            &a,
+            &json!({}),
+            &event("conf-b", "op-verify-b", "JOURNAL_VERIFY", Status::Ok),
+        )
+        .is_err()
+    );
+    assert_eq!(c.journal(&a).expect("journal").len(), before.len() + 1);
 }

@@ -1,4 +1,4 @@
-//! Catalog and journal persistence behind one trait: SQLite (embedded default).
+//! Catalog and journal persistence behind traits: SQLite (embedded default).
 //!
 //! The catalog knows tenants, their referentials (every import is a new version), operations,
 //! archive units, object groups, objects and their copies, and the journal. Every method that
@@ -6,8 +6,10 @@
 //! transaction. The journal is append-only: the SQLite schema refuses any update or delete of
 //! an event.
 //!
-//! PostgreSQL comes next behind the same trait; [`conformance`] is the suite every
-//! implementation passes.
+//! The catalog is one trait per aggregate (tenants, accounts, intake queue, referentials,
+//! operations, holdings, journal, evidence, search), gathered by [`Catalog`]; use cases that
+//! need less ask for a narrower trait. PostgreSQL comes next behind the same traits;
+//! `conformance` (feature `conformance`) is the suite every implementation passes.
 
 pub mod search;
 pub mod sqlite;
@@ -21,8 +23,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogError {
-    #[error("catalog storage: {0}")]
-    Storage(String),
+    /// The storage failed: `source` is the backend's own error (SQLite's, an I/O error…)
+    /// when there is one, for callers that inspect it.
+    #[error("catalog storage: {message}")]
+    Storage {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     #[error("{0} already exists")]
     Conflict(String),
     #[error("{0} not found")]
@@ -32,6 +40,35 @@ pub enum CatalogError {
     /// A read given up on the way ([`Interrupt`]): past its time limit, or no longer wanted.
     #[error("{0}")]
     Interrupted(String),
+}
+
+impl CatalogError {
+    /// A storage failure, with its cause as source.
+    pub fn storage(cause: impl std::error::Error + Send + Sync + 'static) -> CatalogError {
+        CatalogError::Storage {
+            message: cause.to_string(),
+            source: Some(Box::new(cause)),
+        }
+    }
+
+    /// A storage failure while doing `what`, with its cause as source.
+    pub fn storage_in(
+        what: &str,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> CatalogError {
+        CatalogError::Storage {
+            message: format!("{what}: {cause}"),
+            source: Some(Box::new(cause)),
+        }
+    }
+
+    /// A storage failure known by its description alone.
+    pub fn storage_failed(message: impl Into<String>) -> CatalogError {
+        CatalogError::Storage {
+            message: message.into(),
+            source: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +227,7 @@ pub struct Operation {
     /// The outcome in machine-readable form (the CLI's `--json` summary for an ingest).
     pub summary: Option<serde_json::Value>,
     /// Whether a reply was sent to the transferring agency (ATR); read it with
-    /// [`Catalog::reply`].
+    /// [`OperationStore::reply`].
     pub has_reply: bool,
     /// Who started it (an account, `cli`, `system`); unknown for operations recorded before
     /// accounts existed.
@@ -396,15 +433,19 @@ pub struct Unit {
     pub metadata: String,
 }
 
-pub trait Catalog: Send + Sync {
+/// Tenants: each one authority whose records, journal and referentials are apart.
+pub trait TenantStore: Send + Sync {
     fn create_tenant(
         &self,
         tenant: &TenantId,
         name: &str,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
+
     fn tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, CatalogError>;
+
     fn tenants(&self) -> Result<Vec<Tenant>, CatalogError>;
+
     /// Suspends a tenant (or lifts the suspension), with its operation and event.
     fn suspend_tenant(
         &self,
@@ -412,7 +453,10 @@ pub trait Catalog: Send + Sync {
         suspended: bool,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
+}
 
+/// Accounts and their credentials (API tokens, TLS client certificates).
+pub trait AccountStore: Send + Sync {
     /// Creates an account (Conflict if the login or the certificate exists, NotFound for an
     /// unknown tenant), with a first API token and a client certificate when given, and the events (each with its own operation) in the
     /// same transaction.
@@ -423,6 +467,7 @@ pub trait Catalog: Send + Sync {
         certificate_sha256: Option<&str>,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
+
     /// Adds an API token (its SHA-256) to an account, with its events.
     fn add_token(
         &self,
@@ -431,8 +476,10 @@ pub trait Catalog: Send + Sync {
         at: &str,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
+
     /// The API tokens of an account (revoked ones too), oldest first.
     fn tokens(&self, login: &str) -> Result<Vec<TokenRow>, CatalogError>;
+
     /// Revokes one token of an account, named by its [`TokenRow::id`], with its events;
     /// `NotFound` when the account has no such token still valid.
     fn revoke_token(
@@ -442,6 +489,7 @@ pub trait Catalog: Send + Sync {
         at: &str,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
+
     /// Disables an account (every credential of it stops working) or enables it again, with
     /// its events.
     fn set_account_disabled(
@@ -450,6 +498,7 @@ pub trait Catalog: Send + Sync {
         disabled_at: Option<&str>,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
+
     /// Registers a TLS client certificate (its SHA-256) to an account, with its events.
     fn add_certificate(
         &self,
@@ -458,19 +507,29 @@ pub trait Catalog: Send + Sync {
         at: &str,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
+
     /// The account a registered client certificate belongs to.
     fn account_by_certificate(&self, sha256: &str) -> Result<Option<Account>, CatalogError>;
+
     fn account(&self, login: &str) -> Result<Option<Account>, CatalogError>;
+
     /// The account a valid (not revoked) token belongs to.
     fn account_by_token(&self, token_hash: &str) -> Result<Option<Account>, CatalogError>;
+
     fn accounts(&self) -> Result<Vec<Account>, CatalogError>;
+}
+
+/// Transfers received and waiting for their ingest, the as@lae intake's messages, and
+/// every transfer's acknowledgement.
+pub trait IntakeQueue: Send + Sync {
     /// Records a transfer received and waiting for its ingest, with its event.
     fn enqueue_transfer(
         &self,
         transfer: &QueuedTransfer,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
-    /// [`Catalog::enqueue_transfer`] of a transfer of the as@lae intake, with its message in
+
+    /// [`IntakeQueue::enqueue_transfer`] of a transfer of the as@lae intake, with its message in
     /// the same transaction; `Conflict` if the tenant already received a transfer with the
     /// same origin and identifier.
     fn enqueue_intake_message(
@@ -479,6 +538,7 @@ pub trait Catalog: Send + Sync {
         message: &IntakeMessage,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
+
     /// Records the acknowledgement of an operation's transfer, with its event, once: false
     /// (and nothing written) when it already has one.
     fn acknowledge(
@@ -488,12 +548,14 @@ pub trait Catalog: Send + Sync {
         xml: &str,
         event: &NewEvent,
     ) -> Result<bool, CatalogError>;
+
     /// The acknowledgement of an operation's transfer, once there is one.
     fn acknowledgement(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Option<String>, CatalogError>;
+
     /// The message of the tenant's transfer with that origin and identifier.
     fn intake_message(
         &self,
@@ -501,19 +563,23 @@ pub trait Catalog: Send + Sync {
         origin: &str,
         message_id: &str,
     ) -> Result<Option<IntakeMessage>, CatalogError>;
+
     /// Every transfer waiting or in its ingest, oldest first.
     fn queued_transfers(&self) -> Result<Vec<QueuedTransfer>, CatalogError>;
+
     fn queued_transfer(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Option<QueuedTransfer>, CatalogError>;
+
     /// The transfer's ingest is over (its operation is done).
     fn dequeue_transfer(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<(), CatalogError>;
+
     /// An ingest of a queued transfer was interrupted: its running operation is forgotten
     /// (it kept nothing) so that the transfer is ingested again under the same identifier,
     /// with the event that says so.
@@ -523,25 +589,10 @@ pub trait Catalog: Send + Sync {
         operation: &OperationId,
         event: &NewEvent,
     ) -> Result<(), CatalogError>;
-    /// The units of `tenant` that match, one page of them, with counts by agency and year;
-    /// given up ([`CatalogError::Interrupted`]) once `interrupt` is due.
-    fn search_units(
-        &self,
-        tenant: &TenantId,
-        query: &UnitQuery,
-        interrupt: &Interrupt,
-    ) -> Result<UnitPage, CatalogError>;
-    /// What [`Catalog::unit`] does not say of a unit: level, agency, keywords, rules, children
-    /// and object groups.
-    fn unit_details(
-        &self,
-        tenant: &TenantId,
-        unit: &UnitId,
-    ) -> Result<Option<UnitDetails>, CatalogError>;
-    /// Events that record no state change of their own (requests, refusals), in one
-    /// transaction.
-    fn append_events(&self, events: &[NewEvent]) -> Result<(), CatalogError>;
+}
 
+/// Each tenant's referentials, every import a new version.
+pub trait ReferentialStore: Send + Sync {
     /// Stores new versions of the given referentials, with the import's operation and event.
     fn import_referentials(
         &self,
@@ -551,6 +602,7 @@ pub trait Catalog: Send + Sync {
         content: &[(ReferentialKind, serde_json::Value)],
         event: &NewEvent,
     ) -> Result<Vec<u64>, CatalogError>;
+
     /// The current version of one referential.
     fn referential(
         &self,
@@ -564,7 +616,11 @@ pub trait Catalog: Send + Sync {
         tenant: &TenantId,
         kind: ReferentialKind,
     ) -> Result<Vec<ReferentialVersionInfo>, CatalogError>;
+}
 
+/// Operations (ingests, imports, seals, verifications…): running, then done with their
+/// summary and reply.
+pub trait OperationStore: Send + Sync {
     /// Records an operation that changed nothing but the journal (a verification, an export…),
     /// done at once: the operation, its summary and its event, in one transaction.
     fn record_operation(
@@ -573,46 +629,6 @@ pub trait Catalog: Send + Sync {
         summary: &serde_json::Value,
         event: &NewEvent,
     ) -> Result<u64, CatalogError>;
-    /// Appends a seal and ends its running operation with its event; refused (`Conflict`)
-    /// unless it follows the last seal.
-    fn record_seal(
-        &self,
-        tenant: &TenantId,
-        seal: &SealRow,
-        summary: &serde_json::Value,
-        event: &NewEvent,
-    ) -> Result<u64, CatalogError>;
-    /// Every seal of a tenant, oldest first.
-    fn seals(&self, tenant: &TenantId) -> Result<Vec<SealRow>, CatalogError>;
-
-    /// Stored files without an evidence record yet (at most `limit`), with their digest.
-    fn pending_evidence(
-        &self,
-        tenant: &TenantId,
-        limit: usize,
-    ) -> Result<Vec<(ObjectId, Digest)>, CatalogError>;
-    /// Stores a tree, its links and its operation and event, all or nothing.
-    fn commit_evidence(
-        &self,
-        tenant: &TenantId,
-        commit: EvidenceCommit<'_>,
-    ) -> Result<(), CatalogError>;
-    /// Trees at the head of a chain (not yet renewed), the ones a timestamp renewal covers.
-    fn current_evidence_trees(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Vec<EvidenceTreeRow>, CatalogError>;
-    /// The trees that make up a file's evidence record.
-    fn evidence_path(
-        &self,
-        tenant: &TenantId,
-        object: &ObjectId,
-    ) -> Result<EvidencePath, CatalogError>;
-    /// Files with evidence, for a hash-tree renewal, with their catalog digest.
-    fn objects_with_evidence(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Vec<(ObjectId, OperationId, Digest)>, CatalogError>;
 
     /// Records an operation as running, before it touches any offer, so that recovery knows
     /// what to clean if the process dies.
@@ -624,24 +640,20 @@ pub trait Catalog: Send + Sync {
         at: &str,
         agent: &str,
     ) -> Result<(), CatalogError>;
+
     /// Ends an operation that added nothing (a rejected ingest), with its journal event.
     fn finish_operation(
         &self,
         tenant: &TenantId,
         end: OperationEnd<'_>,
     ) -> Result<(), CatalogError>;
-    /// Ends an accepted ingest: units, groups, objects, copies, the operation and its event,
-    /// all or nothing.
-    fn commit_ingest(
-        &self,
-        tenant: &TenantId,
-        commit: IngestCommit<'_>,
-    ) -> Result<(), CatalogError>;
+
     fn operation(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
     ) -> Result<Option<Operation>, CatalogError>;
+
     /// Writes the reply of an operation to `out`; false when it has none.
     fn reply(
         &self,
@@ -649,38 +661,44 @@ pub trait Catalog: Send + Sync {
         operation: &OperationId,
         out: &mut dyn std::io::Write,
     ) -> Result<bool, CatalogError>;
-    /// Operations left running by a process that died, on every tenant (used by recovery).
+
     /// Every operation of a tenant, oldest first, without their replies.
     fn operations(&self, tenant: &TenantId) -> Result<Vec<Operation>, CatalogError>;
-    fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
 
-    /// The events of a tenant's journal after sequence number `after`, in order, handed to
-    /// `each` one at a time (which must not call the catalog). A row that cannot be read as an
-    /// event (its fields were tampered with) comes as an [`UnreadableEvent`], not as an error.
-    fn each_event(
+    /// Operations left running by a process that died, on every tenant (used by recovery).
+    fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
+}
+
+/// What is held: archive units, object groups, objects and their copies, written by an
+/// ingest's commit.
+pub trait HoldingStore: Send + Sync {
+    /// Ends an accepted ingest: units, groups, objects, copies, the operation and its event,
+    /// all or nothing.
+    fn commit_ingest(
         &self,
         tenant: &TenantId,
-        after: u64,
-        each: &mut dyn FnMut(JournalRow) -> Result<(), CatalogError>,
+        commit: IngestCommit<'_>,
     ) -> Result<(), CatalogError>;
-    /// Every event of a tenant's journal; an unreadable one is an error.
-    fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError> {
-        let mut all = Vec::new();
-        self.each_event(tenant, 0, &mut |row| {
-            all.push(row.map_err(|u| {
-                CatalogError::Corruption(format!("journal event {}: {}", u.sequence, u.reason))
-            })?);
-            Ok(())
-        })?;
-        Ok(all)
-    }
+
     fn counts(&self, tenant: &TenantId) -> Result<Counts, CatalogError>;
+
     /// One unit of a tenant, with the objects of its object groups.
     fn unit(
         &self,
         tenant: &TenantId,
         unit: &UnitId,
     ) -> Result<Option<(Unit, Vec<ObjectRow>)>, CatalogError>;
+
+    /// What [`HoldingStore::unit`] does not say of a unit: level, agency, keywords, rules, children
+    /// and object groups.
+    fn unit_details(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<UnitDetails>, CatalogError>;
+
+    /// Every unit an operation (an ingest) made: what a transfer brought, for the lifecycle
+    /// operations that select by transfer and the transfer's page.
     fn units_of_operation(
         &self,
         tenant: &TenantId,
@@ -692,6 +710,7 @@ pub trait Catalog: Send + Sync {
         tenant: &TenantId,
         object: &ObjectId,
     ) -> Result<Option<(OperationId, ObjectRow)>, CatalogError>;
+
     /// Every object of an operation, in the order of the commit, handed to `each` one at a
     /// time. `each` must not call the catalog (an implementation may hold its connection).
     fn each_object_of_operation(
@@ -700,6 +719,7 @@ pub trait Catalog: Send + Sync {
         operation: &OperationId,
         each: &mut dyn FnMut(ObjectRow) -> Result<(), CatalogError>,
     ) -> Result<(), CatalogError>;
+
     fn objects_of_operation(
         &self,
         tenant: &TenantId,
@@ -712,8 +732,141 @@ pub trait Catalog: Send + Sync {
         })?;
         Ok(all)
     }
+
     /// Every copy of every object of a tenant, with the operation (blob batch) it belongs to.
     fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError>;
 }
 
+/// The journal: each tenant's hash chain of events, and its seals.
+pub trait JournalStore: Send + Sync {
+    /// Events that record no state change of their own (requests, refusals), in one
+    /// transaction.
+    fn append_events(&self, events: &[NewEvent]) -> Result<(), CatalogError>;
+
+    /// The events of a tenant's journal after sequence number `after`, in order, handed to
+    /// `each` one at a time (which must not call the catalog). A row that cannot be read as an
+    /// event (its fields were tampered with) comes as an [`UnreadableEvent`], not as an error.
+    fn each_event(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        each: &mut dyn FnMut(JournalRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError>;
+
+    /// Every event of a tenant's journal; an unreadable one is an error.
+    fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError> {
+        let mut all = Vec::new();
+        self.each_event(tenant, 0, &mut |row| {
+            all.push(row.map_err(|u| {
+                CatalogError::Corruption(format!("journal event {}: {}", u.sequence, u.reason))
+            })?);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// Appends a seal and ends its running operation with its event; refused (`Conflict`)
+    /// unless it follows the last seal.
+    fn record_seal(
+        &self,
+        tenant: &TenantId,
+        seal: &SealRow,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError>;
+
+    /// Every seal of a tenant, oldest first.
+    fn seals(&self, tenant: &TenantId) -> Result<Vec<SealRow>, CatalogError>;
+}
+
+/// Evidence records (RFC 4998): hash trees, the files whose chains they start, the trees
+/// that renew them.
+pub trait EvidenceStore: Send + Sync {
+    /// Stored files without an evidence record yet (at most `limit`), with their digest.
+    fn pending_evidence(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<(ObjectId, Digest)>, CatalogError>;
+
+    /// Stores a tree, its links and its operation and event, all or nothing.
+    fn commit_evidence(
+        &self,
+        tenant: &TenantId,
+        commit: EvidenceCommit<'_>,
+    ) -> Result<(), CatalogError>;
+
+    /// Trees at the head of a chain (not yet renewed), the ones a timestamp renewal covers.
+    fn current_evidence_trees(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<EvidenceTreeRow>, CatalogError>;
+
+    /// The trees that make up a file's evidence record.
+    fn evidence_path(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<EvidencePath, CatalogError>;
+
+    /// Files with evidence, for a hash-tree renewal, with their catalog digest.
+    fn objects_with_evidence(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(ObjectId, OperationId, Digest)>, CatalogError>;
+}
+
+/// Search over a tenant's units.
+pub trait SearchIndex: Send + Sync {
+    /// The units of `tenant` that match, one page of them, with counts by agency and year;
+    /// given up ([`CatalogError::Interrupted`]) once `interrupt` is due.
+    fn search_units(
+        &self,
+        tenant: &TenantId,
+        query: &UnitQuery,
+        interrupt: &Interrupt,
+    ) -> Result<UnitPage, CatalogError>;
+}
+
+/// Every part of the catalog: what an archive runs on. Use cases that need less ask for the
+/// narrower trait; anything that implements all of them is a `Catalog`.
+pub trait Catalog:
+    TenantStore
+    + AccountStore
+    + IntakeQueue
+    + ReferentialStore
+    + OperationStore
+    + HoldingStore
+    + JournalStore
+    + EvidenceStore
+    + SearchIndex
+{
+}
+
+impl<
+    T: TenantStore
+        + AccountStore
+        + IntakeQueue
+        + ReferentialStore
+        + OperationStore
+        + HoldingStore
+        + JournalStore
+        + EvidenceStore
+        + SearchIndex
+        + ?Sized,
+> Catalog for T
+{
+}
+
+/// The catalog's traits, for callers that use several of them through a [`Catalog`].
+pub mod prelude {
+    pub use crate::{
+        AccountStore, Catalog, EvidenceStore, HoldingStore, IntakeQueue, JournalStore,
+        OperationStore, ReferentialStore, SearchIndex, TenantStore,
+    };
+}
+
+/// The suite every implementation passes; compiled for tests and for the `conformance`
+/// feature (another backend's crate enables it in its dev-dependencies), not into the binary.
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

@@ -443,7 +443,7 @@ impl Archive {
                     };
                     let sep = if std::mem::take(&mut first) { "" } else { "," };
                     write!(out, "{sep}{}", json(&item)).map_err(|e| {
-                        carnac_catalog::CatalogError::Storage(format!("writing the summary: {e}"))
+                        carnac_catalog::CatalogError::storage_in("writing the summary", e)
                     })
                 })?;
         }
@@ -1201,9 +1201,7 @@ impl Archive {
                 .map(|s| s.get(pu.index))
                 .transpose()
                 .map_err(|e| {
-                    carnac_catalog::CatalogError::Storage(format!(
-                        "reading the metadata spool: {e}"
-                    ))
+                    carnac_catalog::CatalogError::storage_in("reading the metadata spool", e)
                 })?
                 .unwrap_or_default();
             let id = |s: &String| UnitId::new(s.clone()).map_err(corrupt);

@@ -1,0 +1,506 @@
+//! Units, object groups, objects and copies: an ingest's commit and what reads them.
+
+use super::*;
+
+pub(super) const OBJECT_COLUMNS: &str =
+    "id, object_group, xml_id, physical, version, uri, size, digest_algorithm, digest, puid,
+                        format_name, mime_type, filename";
+
+pub(super) type RawObject = (
+    (String, String, String, bool),
+    (Option<String>, Option<String>, Option<i64>),
+    (Option<String>, Option<String>),
+    (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ),
+);
+
+pub(super) fn raw_object(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
+    Ok((
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+        (r.get(4)?, r.get(5)?, r.get(6)?),
+        (r.get(7)?, r.get(8)?),
+        (r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?),
+    ))
+}
+
+pub(super) fn to_object(raw: RawObject) -> Result<ObjectRow, CatalogError> {
+    let (
+        (id, group, xml_id, physical),
+        (version, uri, size),
+        (algo, hex),
+        (puid, format_name, mime_type, filename),
+    ) = raw;
+    let digest = match (algo, hex) {
+        (Some(a), Some(hex)) => Some(digest_of(&a, hex)?),
+        _ => None,
+    };
+    Ok(ObjectRow {
+        id: parse_id("object id", id)?,
+        group: parse_id("object group id", group)?,
+        xml_id,
+        physical,
+        version,
+        uri,
+        size: size.map(|s| s as u64),
+        digest,
+        puid,
+        format_name,
+        mime_type,
+        filename,
+    })
+}
+
+impl HoldingStore for SqliteCatalog {
+    fn unit_details(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<UnitDetails>, CatalogError> {
+        let conn = self.read();
+        let (t, u) = (tenant.as_str(), unit.as_str());
+        let Some((description_level, originating_agency)) = conn
+            .query_row(
+                "SELECT description_level, originating_agency FROM units WHERE tenant = ?1 AND id = ?2",
+                params![t, u],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?)),
+            )
+            .optional()
+            .map_err(storage)?
+        else {
+            return Ok(None);
+        };
+        let strings = |sql: &str| -> Result<Vec<String>, CatalogError> {
+            conn.prepare(sql)
+                .map_err(storage)?
+                .query_map(params![t, u], |r| r.get::<_, String>(0))
+                .map_err(storage)?
+                .collect::<Result<_, _>>()
+                .map_err(storage)
+        };
+        let keywords = strings(
+            "SELECT keyword FROM unit_keywords WHERE tenant = ?1 AND unit = ?2 ORDER BY rowid",
+        )?;
+        let children = strings(
+            "SELECT unit FROM unit_parents WHERE tenant = ?1 AND parent = ?2 ORDER BY unit",
+        )?
+        .into_iter()
+        .map(|c| parse_id("unit id", c))
+        .collect::<Result<_, _>>()?;
+        let object_groups = strings(
+            "SELECT object_group FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2 ORDER BY object_group",
+        )?
+        .into_iter()
+        .map(|g| parse_id("object group id", g))
+        .collect::<Result<_, _>>()?;
+        let rules = conn
+            .prepare(
+                "SELECT category, rule, start_date, end_date FROM unit_rules
+                 WHERE tenant = ?1 AND unit = ?2 ORDER BY rowid",
+            )
+            .map_err(storage)?
+            .query_map(params![t, u], |r| {
+                Ok(UnitRule {
+                    category: r.get(0)?,
+                    rule: r.get(1)?,
+                    start_date: r.get(2)?,
+                    end_date: r.get(3)?,
+                })
+            })
+            .map_err(storage)?
+            .collect::<Result<_, _>>()
+            .map_err(storage)?;
+        Ok(Some(UnitDetails {
+            description_level,
+            originating_agency,
+            keywords,
+            rules,
+            children,
+            object_groups,
+        }))
+    }
+
+    fn commit_ingest(&self, tenant: &TenantId, c: IngestCommit<'_>) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, c.event)?;
+        let t = tenant.as_str();
+        let op = c.operation.as_str();
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5
+                     WHERE tenant = ?1 AND id = ?2 AND state = 'RUNNING'",
+                    params![t, op, c.status.as_str(), c.ended_at, c.summary.to_string()],
+                )
+                .map_err(storage)?;
+            if n != 1 {
+                return Err(CatalogError::NotFound(format!("running operation {op}")));
+            }
+            store_reply(tx, t, op, c.reply)?;
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT INTO object_groups (tenant, id, operation, xml_id) VALUES (?1, ?2, ?3, ?4)")
+                    .map_err(storage)?;
+                for g in c.groups {
+                    let g = g?;
+                    st.execute(params![t, g.id.as_str(), op, g.xml_id]).map_err(storage)?;
+                }
+            }
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT INTO objects (tenant, id, object_group, operation, xml_id, physical, version, uri, size,
+                         digest_algorithm, digest, puid, format_name, mime_type, filename)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    )
+                    .map_err(storage)?;
+                let mut copy_st = tx
+                    .prepare_cached("INSERT INTO copies (tenant, object, offer, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)")
+                    .map_err(storage)?;
+                for o in c.objects {
+                    let o = o?;
+                    st.execute(params![
+                        t,
+                        o.id.as_str(),
+                        o.group.as_str(),
+                        op,
+                        o.xml_id,
+                        o.physical,
+                        o.version,
+                        o.uri,
+                        o.size.map(|s| s as i64),
+                        o.digest.as_ref().map(|d| d.algorithm.seda_name()),
+                        o.digest.as_ref().map(|d| d.hex.as_str()),
+                        o.puid,
+                        o.format_name,
+                        o.mime_type,
+                        o.filename,
+                    ])
+                    .map_err(storage)?;
+                    if !o.physical {
+                        for offer in c.offers {
+                            copy_st
+                                .execute(params![t, o.id.as_str(), offer, o.id.as_str(), o.size.unwrap_or(0) as i64])
+                                .map_err(storage)?;
+                        }
+                    }
+                }
+            }
+            // Parents are inserted once every unit exists (a parent may come later in the
+            // stream), so they wait in a list of small pairs.
+            let mut parents: Vec<(UnitId, UnitId)> = Vec::new();
+            {
+                let mut unit_st = tx
+                    .prepare_cached(
+                        "INSERT INTO units (tenant, id, operation, xml_id, title, description_level, start_date,
+                         end_date, originating_agency, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .map_err(storage)?;
+                let mut kw_st = tx
+                    .prepare_cached("INSERT INTO unit_keywords (tenant, unit, keyword) VALUES (?1, ?2, ?3)")
+                    .map_err(storage)?;
+                let mut rule_st = tx
+                    .prepare_cached(
+                        "INSERT INTO unit_rules (tenant, unit, category, rule, start_date, end_date)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )
+                    .map_err(storage)?;
+                let mut group_st = tx
+                    .prepare_cached("INSERT OR IGNORE INTO unit_object_groups (tenant, unit, object_group) VALUES (?1, ?2, ?3)")
+                    .map_err(storage)?;
+                create_text_table(tx, t)?;
+                let mut text_st = tx
+                    .prepare_cached(&format!(
+                        "INSERT INTO {} (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)",
+                        text_table(t)
+                    ))
+                    .map_err(storage)?;
+                let mut facets_st = tx
+                    .prepare_cached(
+                        "INSERT INTO unit_facets (unit, tenant, originating_agency, start_date, end_date)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(storage)?;
+                // Counted here and written once at the end: a per-row trigger would dirty the
+                // same few pages for every unit, and a transaction of 100,000 units, which
+                // spills its pages to the log as it goes, wrote them again and again (twice
+                // the time of the whole commit).
+                let mut counts: HashMap<(String, String), i64> = HashMap::new();
+                for unit in c.units {
+                    let u = unit?;
+                    *counts
+                        .entry((
+                            u.originating_agency.clone().unwrap_or_default(),
+                            u.start_date
+                                .as_deref()
+                                .map(|d| d.chars().take(4).collect())
+                                .unwrap_or_default(),
+                        ))
+                        .or_default() += 1;
+                    unit_st
+                        .execute(params![
+                            t,
+                            u.id.as_str(),
+                            op,
+                            u.xml_id,
+                            u.title,
+                            u.description_level,
+                            u.start_date,
+                            u.end_date,
+                            u.originating_agency,
+                            u.metadata
+                        ])
+                        .map_err(storage)?;
+                    let rowid = tx.last_insert_rowid();
+                    facets_st
+                        .execute(params![rowid, t, u.originating_agency, u.start_date, u.end_date])
+                        .map_err(storage)?;
+                    index_unit(
+                        &mut text_st,
+                        rowid,
+                        &u.title,
+                        u.originating_agency.as_deref(),
+                        &u.keywords,
+                        &u.metadata,
+                    )?;
+                    for k in &u.keywords {
+                        kw_st.execute(params![t, u.id.as_str(), k]).map_err(storage)?;
+                    }
+                    for r in &u.rules {
+                        rule_st
+                            .execute(params![t, u.id.as_str(), r.category, r.rule, r.start_date, r.end_date])
+                            .map_err(storage)?;
+                    }
+                    for g in &u.object_groups {
+                        group_st.execute(params![t, u.id.as_str(), g.as_str()]).map_err(storage)?;
+                    }
+                    parents.extend(u.parents.iter().map(|p| (u.id.clone(), p.clone())));
+                }
+                let mut count_st = tx
+                    .prepare_cached(
+                        "INSERT INTO unit_counts (tenant, agency, year, n) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (tenant, agency, year) DO UPDATE SET n = n + excluded.n",
+                    )
+                    .map_err(storage)?;
+                for ((agency, year), n) in counts {
+                    count_st.execute(params![t, agency, year, n]).map_err(storage)?;
+                }
+            }
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT OR IGNORE INTO unit_parents (tenant, unit, parent) VALUES (?1, ?2, ?3)")
+                    .map_err(storage)?;
+                for (unit, parent) in &parents {
+                    st.execute(params![t, unit.as_str(), parent.as_str()]).map_err(storage)?;
+                }
+            }
+            append_event(tx, c.event)?;
+            Ok(())
+        })
+    }
+
+    fn counts(&self, tenant: &TenantId) -> Result<Counts, CatalogError> {
+        let conn = self.lock();
+        let count = |table: &str| -> Result<u64, CatalogError> {
+            conn.query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE tenant = ?1"),
+                [tenant.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(storage)
+        };
+        Ok(Counts {
+            units: count("units")?,
+            object_groups: count("object_groups")?,
+            objects: count("objects")?,
+            copies: count("copies")?,
+        })
+    }
+
+    fn unit(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<(Unit, Vec<ObjectRow>)>, CatalogError> {
+        let conn = self.read();
+        let t = tenant.as_str();
+        let row = conn
+            .query_row(
+                "SELECT u.operation, u.xml_id, u.title, u.start_date, u.end_date, u.metadata,
+                        (SELECT group_concat(parent, ' ') FROM unit_parents p WHERE p.tenant = u.tenant AND p.unit = u.id)
+                 FROM units u WHERE u.tenant = ?1 AND u.id = ?2",
+                params![t, unit.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(storage)?;
+        let Some((operation, xml_id, title, start_date, end_date, metadata, parents)) = row else {
+            return Ok(None);
+        };
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE tenant = ?1 AND object_group IN
+                   (SELECT object_group FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2)
+                 ORDER BY rowid"
+            ))
+            .map_err(storage)?;
+        let objects = st
+            .query_map(params![t, unit.as_str()], raw_object)
+            .map_err(storage)?
+            .map(|r| to_object(r.map_err(storage)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((
+            Unit {
+                id: unit.clone(),
+                operation: parse_id("operation id", operation)?,
+                xml_id,
+                title,
+                start_date,
+                end_date,
+                parents: parents
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(|p| parse_id("unit id", p.to_owned()))
+                    .collect::<Result<_, _>>()?,
+                metadata,
+            },
+            objects,
+        )))
+    }
+
+    fn units_of_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Vec<Unit>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT u.id, u.xml_id, u.title, u.start_date, u.end_date, u.metadata,
+                        (SELECT group_concat(parent, ' ') FROM unit_parents p WHERE p.tenant = u.tenant AND p.unit = u.id)
+                 FROM units u WHERE u.tenant = ?1 AND u.operation = ?2 ORDER BY u.rowid",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str(), operation.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (id, xml_id, title, start_date, end_date, metadata, parents) =
+                row.map_err(storage)?;
+            Ok(Unit {
+                id: parse_id("unit id", id)?,
+                operation: operation.clone(),
+                xml_id,
+                title,
+                start_date,
+                end_date,
+                parents: parents
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(|p| parse_id("unit id", p.to_owned()))
+                    .collect::<Result<_, _>>()?,
+                metadata,
+            })
+        })
+        .collect()
+    }
+
+    fn object(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<Option<(OperationId, ObjectRow)>, CatalogError> {
+        let conn = self.read();
+        let raw = conn
+            .query_row(
+                &format!(
+                    "SELECT {OBJECT_COLUMNS}, operation FROM objects WHERE tenant = ?1 AND id = ?2"
+                ),
+                params![tenant.as_str(), object.as_str()],
+                |r| Ok((raw_object(r)?, r.get::<_, String>(13)?)),
+            )
+            .optional()
+            .map_err(storage)?;
+        raw.map(|(o, op)| Ok((parse_id("operation id", op)?, to_object(o)?)))
+            .transpose()
+    }
+
+    fn each_object_of_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        each: &mut dyn FnMut(ObjectRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE tenant = ?1 AND operation = ?2 ORDER BY rowid"
+            ))
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str(), operation.as_str()], raw_object)
+            .map_err(storage)?;
+        for row in rows {
+            each(to_object(row.map_err(storage)?)?)?;
+        }
+        Ok(())
+    }
+
+    fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT o.operation, c.object, c.offer, c.blob, c.size FROM copies c
+                 JOIN objects o ON o.tenant = c.tenant AND o.id = c.object
+                 WHERE c.tenant = ?1 ORDER BY o.operation, c.object, c.offer",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map([tenant.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(storage)?;
+        rows.map(|row| {
+            let (op, object, offer, blob, size) = row.map_err(storage)?;
+            Ok((
+                parse_id("operation id", op)?,
+                CopyRow {
+                    object: parse_id("object id", object)?,
+                    offer,
+                    blob,
+                    size: size as u64,
+                },
+            ))
+        })
+        .collect()
+    }
+}
