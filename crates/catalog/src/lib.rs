@@ -17,7 +17,7 @@ pub mod sqlite;
 use carnac_model::access::{AccountKind, Role};
 use carnac_model::journal::{Event, NewEvent};
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, UnitId};
-pub use search::{Facet, Interrupt, SEARCH_WINDOW, UnitDetails, UnitPage, UnitQuery, UnitSummary};
+pub use search::{Facet, Interrupt, SearchOrder, UnitDetails, UnitPage, UnitQuery, UnitSummary};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -818,6 +818,12 @@ pub trait EvidenceStore: Send + Sync {
 
 /// Search over a tenant's units.
 pub trait SearchIndex: Send + Sync {
+    /// How many matches a search counts, facets and sorts exactly, and how deep it pages:
+    /// beyond, the count says "at least", facets are empty, the order is the index's and
+    /// pages stop (the API refuses a page past it). A tenant's units, and an agency's, are
+    /// counted exactly whatever their number.
+    fn search_window(&self) -> u64;
+
     /// The units of `tenant` that match, one page of them, with counts by agency and year;
     /// given up ([`CatalogError::Interrupted`]) once `interrupt` is due.
     fn search_units(

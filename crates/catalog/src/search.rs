@@ -14,16 +14,6 @@ pub const MAX_QUERY_WORDS: usize = 16;
 /// The longest agency or keyword a search may name, in bytes.
 pub const MAX_FILTER_BYTES: usize = 256;
 
-/// How many matches a search counts, facets and sorts exactly, and how deep it pages: beyond,
-/// the count says "at least", there are no facets, the order is the index's and pages stop
-/// (narrow the search), so that a word in half the catalog costs what a word
-/// in two thousand units costs. (A search with no criterion but an agency is counted exactly
-/// whatever its size, from counts kept at commit.) Measured at a million units: with 10,000,
-/// a common word cost 20 ms of the catalog's time and 2 cores served 70 such searches a
-/// second over HTTP; with 2,000, 2.5 ms and 220 to 320 a second (470 to 720 since searches
-/// keep their snapshot and page cache, ARCHITECTURE.md).
-pub const SEARCH_WINDOW: u64 = 2_000;
-
 /// A search of a tenant's units. Every criterion given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitQuery {
@@ -127,15 +117,50 @@ pub struct Facet {
     pub count: u64,
 }
 
+/// How a page of matches is sorted. Within the backend's window
+/// ([`crate::SearchIndex::search_window`]) matches are sorted: by relevance when words are
+/// searched, by title otherwise. Beyond it, a search costs what a narrow one costs because
+/// the page comes in the order of the backend's index, which it names (SQLite: the order of
+/// ingest for words, of identifiers for a tenant's units, of its agency index for an agency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchOrder {
+    Relevance,
+    Title,
+    /// Beyond the window: the order units were ingested in.
+    Ingest,
+    /// Beyond the window: units' identifiers.
+    Identifier,
+    /// Beyond the window: another order of the backend's index, stable from page to page.
+    Index,
+}
+
+impl SearchOrder {
+    /// The name the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchOrder::Relevance => "relevance",
+            SearchOrder::Title => "title",
+            SearchOrder::Ingest => "ingest",
+            SearchOrder::Identifier => "identifier",
+            SearchOrder::Index => "index",
+        }
+    }
+
+    /// Whether the matches are sorted (within the window), not in an index's order.
+    pub fn is_sorted(self) -> bool {
+        matches!(self, SearchOrder::Relevance | SearchOrder::Title)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitPage {
     /// How many units match: exactly, or (`total_exact` false) at least this many, when
     /// there are more than the catalog counts exactly.
     pub total: u64,
     pub total_exact: bool,
-    /// How the page is sorted: `relevance` or `title` for an exact count; beyond it, the
-    /// index's order (`ingest` for words, `identifier` otherwise), which costs nothing.
-    pub order: String,
+    /// How the page is sorted.
+    pub order: SearchOrder,
     pub units: Vec<UnitSummary>,
     /// Matching units by originating agency (most first) and by the year they start
     /// (over the first matches only when the count is not exact).
@@ -210,30 +235,6 @@ fn push_words(out: &mut String, s: &str) {
     }
 }
 
-/// The text index's tag of an originating agency: one token whatever the identifier holds
-/// (its bytes in hex), matched exactly.
-pub fn agency_tag(agency: &str) -> String {
-    format!("ag{}", hex::encode(agency.as_bytes()))
-}
-
-/// The text index's tag of a keyword, matched exactly as the keyword filter is.
-pub fn keyword_tag(keyword: &str) -> String {
-    format!("kw{}", hex::encode(keyword.as_bytes()))
-}
-
-/// An FTS5 query from what a person typed: each word becomes a quoted term (so no character
-/// is ever read as FTS syntax), all of them required, optionally within one column.
-pub fn fts_query(text: &str, column: Option<&str>) -> Option<String> {
-    let terms: Vec<String> = words(text)
-        .into_iter()
-        .map(|w| match column {
-            Some(c) => format!("{c} : \"{w}\""),
-            None => format!("\"{w}\""),
-        })
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" AND "))
-}
-
 /// The distinct words of what a person typed, in order, each once (the index folds case,
 /// so "Budget budget" is one word).
 pub fn words(text: &str) -> Vec<&str> {
@@ -260,26 +261,9 @@ mod tests {
     }
 
     #[test]
-    fn typed_text_cannot_inject_fts_syntax() {
-        assert_eq!(
-            fts_query("budget \"OR\" NEAR(x) *", None).as_deref(),
-            Some("\"budget\" AND \"OR\" AND \"NEAR\" AND \"x\"")
-        );
-        assert_eq!(
-            fts_query("conseil municipal", Some("title")).as_deref(),
-            Some("title : \"conseil\" AND title : \"municipal\"")
-        );
-        assert_eq!(fts_query(" -*- ", None), None);
-    }
-
-    #[test]
     fn words_are_distinct_and_queries_bounded() {
         assert_eq!(words("Budget budget, BUDGET voirie"), ["Budget", "voirie"]);
-        assert_eq!(
-            fts_query(&["a"; 30_000].join(" "), None).as_deref(),
-            Some("\"a\""),
-            "thirty thousand times one word is one word"
-        );
+        assert_eq!(words(&["a"; 30_000].join(" ")), ["a"]);
         let q = |text: &str| UnitQuery {
             text: Some(text.to_owned()),
             ..UnitQuery::default()

@@ -1348,13 +1348,13 @@ async fn search_units(
     )?;
     let page = number(&params, "page", 1, 1_000_000)?;
     let per_page = number(&params, "per_page", 20, 200)?;
-    if (page - 1) * per_page >= carnac_catalog::SEARCH_WINDOW {
+    let window = state.archive.catalog().search_window();
+    if (page - 1) * per_page >= window {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "too_deep",
             format!(
-                "pages stop at the first {} matches: narrow the search (words, agency, dates)",
-                carnac_catalog::SEARCH_WINDOW
+                "pages stop at the first {window} matches: narrow the search (words, agency, dates)"
             ),
         ));
     }

@@ -24,7 +24,40 @@ pub(super) fn create_text_table(tx: &Transaction<'_>, tenant: &str) -> Result<()
     .map_err(storage)
 }
 
-pub(super) const EXACT_UP_TO: u64 = crate::search::SEARCH_WINDOW;
+/// How many matches a search counts, facets and sorts exactly, and how deep it pages: beyond,
+/// the count says "at least", there are no facets, the order is the index's and pages stop
+/// (narrow the search), so that a word in half the catalog costs what a word
+/// in two thousand units costs. (A search with no criterion but an agency is counted exactly
+/// whatever its size, from counts kept at commit.) Measured at a million units: with 10,000,
+/// a common word cost 20 ms of the catalog's time and 2 cores served 70 such searches a
+/// second over HTTP; with 2,000, 2.5 ms and 220 to 320 a second (470 to 720 since searches
+/// keep their snapshot and page cache, ARCHITECTURE.md).
+pub const SEARCH_WINDOW: u64 = 2_000;
+pub(super) const EXACT_UP_TO: u64 = SEARCH_WINDOW;
+
+/// The text index's tag of an originating agency: one token whatever the identifier holds
+/// (its bytes in hex), matched exactly.
+pub(super) fn agency_tag(agency: &str) -> String {
+    format!("ag{}", hex::encode(agency.as_bytes()))
+}
+
+/// The text index's tag of a keyword, matched exactly as the keyword filter is.
+pub(super) fn keyword_tag(keyword: &str) -> String {
+    format!("kw{}", hex::encode(keyword.as_bytes()))
+}
+
+/// An FTS5 query from what a person typed: each word becomes a quoted term (so no character
+/// is ever read as FTS syntax), all of them required, optionally within one column.
+pub(super) fn fts_query(text: &str, column: Option<&str>) -> Option<String> {
+    let terms: Vec<String> = crate::search::words(text)
+        .into_iter()
+        .map(|w| match column {
+            Some(c) => format!("{c} : \"{w}\""),
+            None => format!("\"{w}\""),
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
 
 /// The free-text document of a unit: its title, and its agency, keywords and metadata words.
 pub(super) fn index_unit(
@@ -44,8 +77,8 @@ pub(super) fn index_unit(
         body.push_str(extra);
     }
     let mut tags = Vec::with_capacity(1 + keywords.len());
-    tags.extend(agency.map(crate::search::agency_tag));
-    tags.extend(keywords.iter().map(|k| crate::search::keyword_tag(k)));
+    tags.extend(agency.map(agency_tag));
+    tags.extend(keywords.iter().map(|k| keyword_tag(k)));
     st.execute(params![rowid, title, body, tags.join(" ")])
         .map_err(storage)?;
     Ok(())
@@ -181,14 +214,8 @@ impl SqliteCatalog {
         // once per unit of the tenant would run the text query once per unit.
         let mut conditions = vec!["u.tenant = ?".to_owned()];
         let mut args: Vec<Value> = vec![tenant.as_str().to_owned().into()];
-        let text = q
-            .text
-            .as_deref()
-            .and_then(|t| crate::search::fts_query(t, None));
-        let title = q
-            .title
-            .as_deref()
-            .and_then(|t| crate::search::fts_query(t, Some("title")));
+        let text = q.text.as_deref().and_then(|t| fts_query(t, None));
+        let title = q.title.as_deref().and_then(|t| fts_query(t, Some("title")));
         let mut fts: Vec<String> = text.into_iter().chain(title).collect();
         let ranked = !fts.is_empty();
         // No criterion but perhaps an agency: the counts kept at commit give the exact total
@@ -278,11 +305,10 @@ impl SqliteCatalog {
                     total,
                     total_exact: true,
                     order: if q.agency.is_none() {
-                        "identifier"
+                        SearchOrder::Identifier
                     } else {
-                        "index"
-                    }
-                    .into(),
+                        SearchOrder::Index
+                    },
                     units: summaries(conn, tenant, &page)?,
                     agencies: facets(by_agency.iter().map(|(v, n)| (v.as_str(), *n)), true),
                     years: facets(by_year.iter().map(|(v, n)| (v.as_str(), *n)), false),
@@ -293,10 +319,10 @@ impl SqliteCatalog {
         // units from its posting lists (and intersects them with words) faster than any
         // join could.
         if let Some(a) = &q.agency {
-            fts.push(format!("tags : \"{}\"", crate::search::agency_tag(a)));
+            fts.push(format!("tags : \"{}\"", agency_tag(a)));
         }
         if let Some(k) = &q.keyword {
-            fts.push(format!("tags : \"{}\"", crate::search::keyword_tag(k)));
+            fts.push(format!("tags : \"{}\"", keyword_tag(k)));
         }
         let indexed = !fts.is_empty();
         let text = text_table(tenant.as_str());
@@ -461,7 +487,11 @@ impl SqliteCatalog {
                     return Ok(UnitPage {
                         total: 0,
                         total_exact: true,
-                        order: if ranked { "relevance" } else { "title" }.into(),
+                        order: if ranked {
+                            SearchOrder::Relevance
+                        } else {
+                            SearchOrder::Title
+                        },
                         units: Vec::new(),
                         agencies: Vec::new(),
                         years: Vec::new(),
@@ -484,18 +514,18 @@ impl SqliteCatalog {
         let total = hits.len() as u64;
         // Sorted here when exact; beyond, the order the matches came in (pages stop at
         // EXACT_UP_TO). Then the page's rows are read by rowid.
-        let order_name = match (exact, ranked) {
+        let order = match (exact, ranked) {
             (true, true) => {
                 hits.sort_by(|a, b| a.rank.total_cmp(&b.rank).then(a.rowid.cmp(&b.rowid)));
-                "relevance"
+                SearchOrder::Relevance
             }
             (true, false) => {
                 hits.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
-                "title"
+                SearchOrder::Title
             }
-            (false, true) => "ingest",
-            (false, false) if unfiltered => "identifier",
-            (false, false) => "index",
+            (false, true) => SearchOrder::Ingest,
+            (false, false) if unfiltered => SearchOrder::Identifier,
+            (false, false) => SearchOrder::Index,
         };
         let page: Vec<i64> = hits
             .iter()
@@ -506,7 +536,7 @@ impl SqliteCatalog {
         Ok(UnitPage {
             total,
             total_exact: exact,
-            order: order_name.into(),
+            order,
             units: summaries(conn, tenant, &page)?,
             agencies,
             years,
@@ -515,6 +545,10 @@ impl SqliteCatalog {
 }
 
 impl SearchIndex for SqliteCatalog {
+    fn search_window(&self) -> u64 {
+        SEARCH_WINDOW
+    }
+
     fn search_units(
         &self,
         tenant: &TenantId,

@@ -552,3 +552,22 @@ fn derived_tables_agree(conn: &rusqlite::Connection) -> Vec<(String, String, i64
     assert_eq!(copy("unit_facets", "unit"), copy("units", "rowid"));
     kept
 }
+
+#[test]
+fn typed_text_cannot_inject_fts_syntax() {
+    use super::fts_query;
+    assert_eq!(
+        fts_query("budget \"OR\" NEAR(x) *", None).as_deref(),
+        Some("\"budget\" AND \"OR\" AND \"NEAR\" AND \"x\"")
+    );
+    assert_eq!(
+        fts_query("conseil municipal", Some("title")).as_deref(),
+        Some("title : \"conseil\" AND title : \"municipal\"")
+    );
+    assert_eq!(fts_query(" -*- ", None), None);
+    assert_eq!(
+        fts_query(&["a"; 30_000].join(" "), None).as_deref(),
+        Some("\"a\""),
+        "thirty thousand times one word is one word"
+    );
+}
