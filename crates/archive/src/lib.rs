@@ -20,6 +20,7 @@ pub mod evidence;
 mod files;
 pub mod ingest;
 pub mod journal;
+pub mod maintenance;
 pub mod ports;
 pub mod referential;
 pub mod report;

@@ -74,12 +74,142 @@ impl Default for Timestamp {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
-    /// One folder per offer; relative paths are under the data folder. Every file is kept
-    /// once in each.
-    pub offers: Vec<PathBuf>,
+    /// The first form: one folder per offer (relative paths are under the data folder),
+    /// named `offer-1`, `offer-2`… in the order they were first seen. The names are recorded
+    /// in the data folder (`offers.json`), so that reordering the list changes nothing.
+    /// Every file is kept once in each offer. `None`: the default two, unless `offer` is
+    /// given.
+    pub offers: Option<Vec<PathBuf>>,
+    /// Offers declared by name and kind (`[[storage.offer]]`); either this or `offers`.
+    pub offer: Vec<OfferConfig>,
+}
+
+/// One offer declared by name: `name` is what the catalog's copies record, so it must never
+/// change; `path` may (the folder moved).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OfferConfig {
+    pub name: String,
+    /// `fs`: a folder. (S3 offers come with their own issue.)
+    pub kind: String,
+    pub path: PathBuf,
+}
+
+/// An offer as the archive opens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedOffer {
+    pub name: String,
+    /// Absolute.
+    pub root: PathBuf,
+}
+
+/// Where the names of the first form's offers are recorded, in the data folder.
+pub const OFFER_NAMES: &str = "offers.json";
+
+impl Storage {
+    /// The offers by name. For the first form, each folder's name is the one recorded for it;
+    /// a folder seen for the first time gets the next `offer-N` (by its place in the list, as
+    /// every data folder made before names were recorded had them), and the record is
+    /// written.
+    pub fn resolve(&self, data: &Path) -> anyhow::Result<Vec<NamedOffer>> {
+        let absolute = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                data.join(p)
+            }
+        };
+        let valid_name = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !self.offer.is_empty() {
+            anyhow::ensure!(
+                self.offers.is_none(),
+                "storage: give the offers either as `offers = [...]` or as `[[storage.offer]]`, not both"
+            );
+            let mut seen = std::collections::BTreeSet::new();
+            let mut out = Vec::new();
+            for o in &self.offer {
+                anyhow::ensure!(
+                    valid_name(&o.name),
+                    "storage.offer: the name {:?} is not 1 to 64 of A-Z a-z 0-9 - _",
+                    o.name
+                );
+                anyhow::ensure!(
+                    seen.insert(o.name.clone()),
+                    "storage.offer: the name {:?} is given twice",
+                    o.name
+                );
+                anyhow::ensure!(
+                    o.kind == "fs",
+                    "storage.offer {:?}: kind {:?} is not supported (only \"fs\", a folder)",
+                    o.name,
+                    o.kind
+                );
+                out.push(NamedOffer {
+                    name: o.name.clone(),
+                    root: absolute(&o.path),
+                });
+            }
+            return Ok(out);
+        }
+        let folders = self.offers.clone().unwrap_or_else(default_offer_folders);
+        let record = data.join(OFFER_NAMES);
+        let mut names: BTreeMap<String, PathBuf> = match std::fs::read(&record) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", record.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(anyhow::anyhow!("{}: {e}", record.display())),
+        };
+        let mut changed = false;
+        let mut out = Vec::new();
+        for (i, folder) in folders.iter().enumerate() {
+            let root = absolute(folder);
+            let name = match names.iter().find(|(_, p)| **p == root) {
+                Some((n, _)) => n.clone(),
+                None => {
+                    // Its place in the list, as before names were recorded; then the next free.
+                    let mut n = i + 1;
+                    while names.contains_key(&format!("offer-{n}")) {
+                        n += 1;
+                    }
+                    let name = format!("offer-{n}");
+                    names.insert(name.clone(), root.clone());
+                    changed = true;
+                    name
+                }
+            };
+            anyhow::ensure!(
+                !out.iter().any(|o: &NamedOffer| o.name == name),
+                "storage.offers: the folder {} is given twice",
+                root.display()
+            );
+            out.push(NamedOffer { name, root });
+        }
+        if changed {
+            let tmp = data.join(format!("{OFFER_NAMES}.tmp"));
+            let bytes = serde_json::to_vec_pretty(&names)?;
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, &bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &record)?;
+            std::fs::File::open(data)?.sync_all()?;
+        }
+        Ok(out)
+    }
+}
+
+fn default_offer_folders() -> Vec<PathBuf> {
+    vec![
+        PathBuf::from("offers/offer-1"),
+        PathBuf::from("offers/offer-2"),
+    ]
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,17 +347,6 @@ impl Default for Config {
     }
 }
 
-impl Default for Storage {
-    fn default() -> Self {
-        Storage {
-            offers: vec![
-                PathBuf::from("offers/offer-1"),
-                PathBuf::from("offers/offer-2"),
-            ],
-        }
-    }
-}
-
 impl Default for Limits {
     fn default() -> Self {
         let c = carnac_container::Limits::default();
@@ -328,12 +447,78 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn storage(text: &str) -> Storage {
+        toml::from_str::<Config>(text).unwrap().storage
+    }
+
+    #[test]
+    fn offers_keep_their_names_whatever_their_order() {
+        let data = tempfile::tempdir().unwrap();
+        let names = |s: &Storage| -> Vec<(String, PathBuf)> {
+            s.resolve(data.path())
+                .unwrap()
+                .into_iter()
+                .map(|o| (o.name, o.root))
+                .collect()
+        };
+        let at = |p: &str| data.path().join(p);
+        // A data folder of before: names by place, then recorded.
+        let first = names(&storage("[storage]\noffers = [\"a\", \"b\"]"));
+        assert_eq!(
+            first,
+            [("offer-1".into(), at("a")), ("offer-2".into(), at("b"))]
+        );
+        assert!(data.path().join(OFFER_NAMES).exists());
+        // Reordered: the same names; a new folder gets the next free name.
+        assert_eq!(
+            names(&storage("[storage]\noffers = [\"b\", \"c\", \"a\"]")),
+            [
+                ("offer-2".into(), at("b")),
+                ("offer-3".into(), at("c")),
+                ("offer-1".into(), at("a"))
+            ]
+        );
+        assert!(
+            storage("[storage]\noffers = [\"a\", \"a\"]")
+                .resolve(data.path())
+                .is_err()
+        );
+        // By name: as given; bad names, doubles, unknown kinds and both forms refused.
+        let named = storage(
+            "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"/srv/a\"\n\
+             [[storage.offer]]\nname = \"site-b\"\nkind = \"fs\"\npath = \"b\"",
+        );
+        assert_eq!(
+            names(&named),
+            [
+                ("site-a".into(), PathBuf::from("/srv/a")),
+                ("site-b".into(), at("b"))
+            ]
+        );
+        for bad in [
+            "[[storage.offer]]\nname = \"a/b\"\nkind = \"fs\"\npath = \"x\"",
+            "[[storage.offer]]\nname = \"\"\nkind = \"fs\"\npath = \"x\"",
+            "[[storage.offer]]\nname = \"a\"\nkind = \"s3\"\npath = \"x\"",
+            "[[storage.offer]]\nname = \"a\"\nkind = \"fs\"\npath = \"x\"\n[[storage.offer]]\nname = \"a\"\nkind = \"fs\"\npath = \"y\"",
+            "[storage]\noffers = [\"x\"]\n[[storage.offer]]\nname = \"a\"\nkind = \"fs\"\npath = \"x\"",
+        ] {
+            assert!(storage(bad).resolve(data.path()).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn the_example_file_is_the_defaults() {
         let text = include_str!("../../../carnac.example.toml");
         let c: Config = toml::from_str(text).unwrap();
         let d = Config::default();
-        assert_eq!(c.storage.offers, d.storage.offers);
+        assert_eq!(
+            c.storage
+                .offers
+                .clone()
+                .unwrap_or_else(default_offer_folders),
+            default_offer_folders()
+        );
+        assert_eq!(d.storage.offers, None);
         assert_eq!(c.limits.max_total_size, d.limits.max_total_size);
         assert_eq!(c.limits.max_ratio, d.limits.max_ratio);
         assert_eq!(c.limits.max_entries, d.limits.max_entries);

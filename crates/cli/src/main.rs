@@ -398,15 +398,10 @@ fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLoc
     let catalog = carnac_catalog::sqlite::SqliteCatalog::open(&data.join("catalog.sqlite"))
         .context("opening the catalog")?;
     let mut offers: Vec<Arc<dyn BlobStore>> = Vec::new();
-    for (i, dir) in config.storage.offers.iter().enumerate() {
-        let root = if dir.is_absolute() {
-            dir.clone()
-        } else {
-            data.join(dir)
-        };
-        let name = format!("offer-{}", i + 1);
+    for offer in config.storage.resolve(data)? {
         offers.push(Arc::new(
-            carnac_blobstore::fs::FsStore::open(name, root).context("opening a storage offer")?,
+            carnac_blobstore::fs::FsStore::open(offer.name, offer.root)
+                .context("opening a storage offer")?,
         ));
     }
     let scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>> =
@@ -1545,62 +1540,19 @@ fn renew_before(config: &config::Config) -> std::time::Duration {
 
 /// The periodic duties of a running archive; failures are logged (and retried next time).
 /// False when any failed.
+/// One maintenance pass (`Archive::maintain`), said on stderr; false if a duty failed.
 fn maintain(archive: &Archive, renew_before: std::time::Duration) -> bool {
-    let tenants = match archive.catalog().tenants() {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "listing the tenants for maintenance");
-            return false;
-        }
-    };
-    let mut ok = true;
-    for t in tenants {
-        match archive.create_evidence(&t.id, "system") {
-            Ok(b) if !b.is_empty() => {
-                eprintln!("tenant {}: {} evidence tree(s) made", t.id, b.len())
-            }
-            Ok(_) => {}
-            Err(e) => {
-                ok = false;
-                tracing::error!(tenant = %t.id, error = %e, "making evidence records");
-            }
-        }
-        match archive.unattested(&t.id) {
-            Ok(ops) => {
-                for op in ops {
-                    if let Err(e) = archive.attest_deposit(&t.id, &op, "system") {
-                        ok = false;
-                        tracing::error!(tenant = %t.id, operation = %op, error = %e, "attesting a deposit");
-                    } else {
-                        eprintln!("tenant {}: deposit {op} attested", t.id);
-                    }
-                }
-            }
-            Err(e) => {
-                ok = false;
-                tracing::error!(tenant = %t.id, error = %e, "listing deposits to attest");
-            }
-        }
-        match archive.renew_timestamps(&t.id, renew_before, false, "system") {
-            Ok(b) if !b.is_empty() => {
-                eprintln!("tenant {}: {} evidence timestamp renewal(s)", t.id, b.len())
-            }
-            Ok(_) => {}
-            Err(e) => {
-                ok = false;
-                tracing::error!(tenant = %t.id, error = %e, "renewing evidence timestamps");
-            }
-        }
-        match archive.seal(&t.id, "system") {
-            Ok(Some(s)) => eprintln!("tenant {}: events {} to {} sealed", t.id, s.first, s.last),
-            Ok(None) => {}
-            Err(e) => {
-                ok = false;
-                tracing::error!(tenant = %t.id, error = %e, "sealing the journal");
-            }
+    let m = archive.maintain(renew_before);
+    for (tenant, duty) in &m.done {
+        eprintln!("tenant {tenant}: {duty}");
+    }
+    for (tenant, what, e) in &m.failed {
+        match tenant {
+            Some(t) => tracing::error!(tenant = %t, error = %e, "{what}"),
+            None => tracing::error!(error = %e, "{what}"),
         }
     }
-    ok
+    m.is_ok()
 }
 
 fn serve(

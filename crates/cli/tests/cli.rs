@@ -579,3 +579,71 @@ fn a_stop_ends_within_its_grace_period_whatever_the_clients_do() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Offers keep their names whatever their order in `carnac.toml` (issue 16): a damaged copy
+/// is reported in the offer that holds it after the list is reordered, and when the offers
+/// are declared by name.
+#[test]
+fn offers_keep_their_names_when_the_list_changes() {
+    let data = data_with_tenant();
+    let d = data.path();
+    let sip = d.join("sip.zip");
+    write_sip(&sip, 3, |i| 1000 + i, 10);
+    let out = run(d, &["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(d, &["check", "--digests"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Damage one file of the folder offers/offer-1.
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(&d.join("offers/offer-1"), &mut all);
+    let victim = all
+        .into_iter()
+        .find(|p| (1000..1003).contains(&std::fs::metadata(p).unwrap().len()))
+        .expect("a content file");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&victim, bytes).unwrap();
+    let blamed = |what: &str| {
+        let out = run(d, &["check", "--digests"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{what}: {text}");
+        assert!(
+            text.contains("offer offer-1:") && !text.contains("offer offer-2:"),
+            "{what}: {text}"
+        );
+    };
+    blamed("as made");
+    std::fs::write(
+        d.join("carnac.toml"),
+        "[storage]\noffers = [\"offers/offer-2\", \"offers/offer-1\"]\n",
+    )
+    .unwrap();
+    blamed("reordered");
+    let names = std::fs::read_to_string(d.join("offers.json")).unwrap();
+    assert!(names.contains("offers/offer-1"), "{names}");
+    std::fs::write(
+        d.join("carnac.toml"),
+        "[[storage.offer]]\nname = \"offer-2\"\nkind = \"fs\"\npath = \"offers/offer-2\"\n\
+         [[storage.offer]]\nname = \"offer-1\"\nkind = \"fs\"\npath = \"offers/offer-1\"\n",
+    )
+    .unwrap();
+    blamed("by name");
+}

@@ -1,0 +1,118 @@
+//! What the archive does on its own, at every seal interval of `serve` and on `carnac
+//! maintain`: for each tenant, evidence records for the files that have none, deposit
+//! attestations for the transfers that have none, timestamp renewals that are due, and a
+//! seal of the journal. Each duty may fail (a TSA unreachable) without stopping the others:
+//! what was not done is done at the next pass.
+
+use crate::{Archive, ArchiveError};
+use carnac_model::{OperationId, TenantId};
+
+/// What one pass did, and what failed.
+#[derive(Debug, Default)]
+pub struct Maintenance {
+    pub done: Vec<(TenantId, Duty)>,
+    /// What could not be done, with why; tried again at the next pass.
+    pub failed: Vec<(Option<TenantId>, &'static str, ArchiveError)>,
+}
+
+impl Maintenance {
+    pub fn is_ok(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// One duty done for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Duty {
+    /// Evidence trees made (one per digest algorithm of the files without a record).
+    Evidence {
+        trees: usize,
+    },
+    DepositAttested {
+        operation: OperationId,
+    },
+    TimestampsRenewed {
+        trees: usize,
+    },
+    /// Events `first` to `last` sealed.
+    Sealed {
+        first: u64,
+        last: u64,
+    },
+}
+
+impl std::fmt::Display for Duty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Duty::Evidence { trees } => write!(f, "{trees} evidence tree(s) made"),
+            Duty::DepositAttested { operation } => write!(f, "deposit {operation} attested"),
+            Duty::TimestampsRenewed { trees } => {
+                write!(f, "{trees} evidence timestamp renewal(s)")
+            }
+            Duty::Sealed { first, last } => write!(f, "events {first} to {last} sealed"),
+        }
+    }
+}
+
+impl Archive {
+    /// One pass of every duty over every tenant; `renew_before` is how long before their
+    /// certificates end evidence timestamps are renewed.
+    pub fn maintain(&self, renew_before: std::time::Duration) -> Maintenance {
+        let mut m = Maintenance::default();
+        let tenants = match self.catalog.tenants() {
+            Ok(t) => t,
+            Err(e) => {
+                m.failed.push((None, "listing the tenants", e.into()));
+                return m;
+            }
+        };
+        for t in tenants {
+            let t = t.id;
+            match self.create_evidence(&t, "system") {
+                Ok(b) if !b.is_empty() => {
+                    m.done.push((t.clone(), Duty::Evidence { trees: b.len() }))
+                }
+                Ok(_) => {}
+                Err(e) => m
+                    .failed
+                    .push((Some(t.clone()), "making evidence records", e)),
+            }
+            match self.unattested(&t) {
+                Ok(ops) => {
+                    for operation in ops {
+                        match self.attest_deposit(&t, &operation, "system") {
+                            Ok(_) => m
+                                .done
+                                .push((t.clone(), Duty::DepositAttested { operation })),
+                            Err(e) => m.failed.push((Some(t.clone()), "attesting a deposit", e)),
+                        }
+                    }
+                }
+                Err(e) => m
+                    .failed
+                    .push((Some(t.clone()), "listing deposits to attest", e)),
+            }
+            match self.renew_timestamps(&t, renew_before, false, "system") {
+                Ok(b) if !b.is_empty() => m
+                    .done
+                    .push((t.clone(), Duty::TimestampsRenewed { trees: b.len() })),
+                Ok(_) => {}
+                Err(e) => m
+                    .failed
+                    .push((Some(t.clone()), "renewing evidence timestamps", e)),
+            }
+            match self.seal(&t, "system") {
+                Ok(Some(s)) => m.done.push((
+                    t.clone(),
+                    Duty::Sealed {
+                        first: s.first,
+                        last: s.last,
+                    },
+                )),
+                Ok(None) => {}
+                Err(e) => m.failed.push((Some(t.clone()), "sealing the journal", e)),
+            }
+        }
+        m
+    }
+}
