@@ -1,0 +1,228 @@
+//! The HTTP boundary, driven with `oneshot`, one file per resource; here, the state and
+//! requests every file builds on.
+
+mod access;
+mod asalae;
+mod referentials;
+mod transfers;
+mod units;
+
+pub(crate) use access::check;
+pub(crate) use asalae::*;
+pub(crate) use referentials::tar_gz;
+
+use super::*;
+use axum::http::Request;
+use carnac_archive::Parts;
+use carnac_archive::system::fixed::{FixedClock, SequentialIds};
+use carnac_blobstore::memory::MemoryStore;
+use carnac_model::access::Role;
+use tower::ServiceExt;
+
+pub(crate) fn testdata() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+/// Tokens of the test accounts: every role on tenant 0, and an archivist of tenant `other`.
+pub(crate) struct Tokens {
+    pub operator: String,
+    pub archivist: String,
+    pub producer: String,
+    pub other_producer: String,
+    pub control: String,
+    pub auditor: String,
+    pub other_archivist: String,
+}
+
+impl Tokens {
+    fn of(&self, role: Role) -> &str {
+        match role {
+            Role::Operator => &self.operator,
+            Role::Archivist => &self.archivist,
+            Role::Producer => &self.producer,
+            Role::ControlAuthority => &self.control,
+            Role::Auditor => &self.auditor,
+        }
+    }
+}
+
+pub(crate) fn account(archive: &Archive, login: &str, role: Role, tenants: &[&str]) -> String {
+    let tenants: Vec<TenantId> = tenants.iter().map(|t| TenantId::new(*t).unwrap()).collect();
+    archive
+        .create_account(
+            &carnac_archive::accounts::NewAccount {
+                login,
+                role,
+                kind: carnac_model::access::AccountKind::Application,
+                tenants: &tenants,
+                password: Some("secret"),
+                token: true,
+                certificate: None,
+            },
+            "test",
+        )
+        .unwrap()
+        .1
+        .unwrap()
+}
+
+pub(crate) fn state_with_accounts(tmp: &tempfile::TempDir) -> (Arc<AppState>, Tokens) {
+    let st = state(tmp);
+    let a = &st.archive;
+    let other = TenantId::new("other").unwrap();
+    a.create_tenant(&other, "Other", "test").unwrap();
+    a.import_referentials(&other, &testdata().join("referentials/tenant-0"), "test")
+        .unwrap();
+    let tokens = Tokens {
+        operator: account(a, "op", Role::Operator, &[]),
+        archivist: account(a, "arch", Role::Archivist, &["0"]),
+        producer: account(a, "prod", Role::Producer, &["0"]),
+        other_producer: account(a, "prod2", Role::Producer, &["0"]),
+        control: account(a, "ctl", Role::ControlAuthority, &["0"]),
+        auditor: account(a, "aud", Role::Auditor, &["0"]),
+        other_archivist: account(a, "arch-other", Role::Archivist, &["other"]),
+    };
+    (st, tokens)
+}
+
+pub(crate) fn state(tmp: &tempfile::TempDir) -> Arc<AppState> {
+    state_on(
+        tmp,
+        MemoryStore::new("offer-1"),
+        MemoryStore::new("offer-2"),
+    )
+}
+
+/// An archive on the two memory offers given (kept by the test, to damage a copy).
+pub(crate) fn state_on(
+    tmp: &tempfile::TempDir,
+    one: MemoryStore,
+    two: MemoryStore,
+) -> Arc<AppState> {
+    // Most tests here count refusals one by one: the rate beyond which they are summed is
+    // tested on its own (hardening_tests).
+    let rates = carnac_archive::throttle::RefusalRates {
+        per_address: (1_000_000, 1.0),
+        in_all: (1_000_000, 1.0),
+    };
+    state_built(tmp, one, two, rates)
+}
+
+/// An archive on the two memory offers given, journaling refusals one each up to `rates`.
+pub(crate) fn state_built(
+    tmp: &tempfile::TempDir,
+    one: MemoryStore,
+    two: MemoryStore,
+    refusal_rates: carnac_archive::throttle::RefusalRates,
+) -> Arc<AppState> {
+    let clock: Arc<dyn carnac_archive::ports::Clock> =
+        Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC)));
+    let archive = Archive::new(Parts {
+        catalog: Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().unwrap()),
+        offers: vec![Arc::new(one), Arc::new(two)],
+        clock: clock.clone(),
+        ids: Arc::new(SequentialIds::default()),
+        scanner: None,
+        identifier: Arc::new(carnac_pronom::Identifier::embedded().unwrap()),
+        timestamps: Arc::new(
+            carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default()).unwrap(),
+        ),
+        tenant_timestamps: Default::default(),
+        signer: Arc::new(
+            carnac_timestamp::signature::Signer::create(
+                "test",
+                std::time::Duration::from_secs(1_795_900_000),
+            )
+            .unwrap(),
+        ),
+        config: carnac_archive::IngestConfig {
+            refusal_rates,
+            ..Default::default()
+        },
+        tmp: tmp.path().join("tmp"),
+    })
+    .unwrap();
+    let t = TenantId::new("0").unwrap();
+    archive.create_tenant(&t, "Tenant 0", "test").unwrap();
+    archive
+        .import_referentials(&t, &testdata().join("referentials/tenant-0"), "test")
+        .unwrap();
+    let archive = Arc::new(archive);
+    let worker = Arc::new(carnac_archive::transfers::Worker::start(archive.clone()).unwrap());
+    Arc::new(AppState::new(archive, tmp.path().join("tmp"), worker))
+}
+
+pub(crate) async fn send(app: &Router, req: Request<Body>) -> (StatusCode, String, Option<String>) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let content_type = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        String::from_utf8_lossy(&body).into_owned(),
+        content_type,
+    )
+}
+
+pub(crate) fn get(uri: &str, token: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+pub(crate) fn post(uri: &str, token: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(body.into())
+        .unwrap()
+}
+
+/// Polls an operation until its ingest is done; gives the operation.
+pub(crate) async fn wait_done(
+    app: &Router,
+    tenant: &str,
+    op: &str,
+    token: &str,
+) -> serde_json::Value {
+    for _ in 0..600 {
+        let (status, body, _) = send(
+            app,
+            get(&format!("/api/v1/tenants/{tenant}/operations/{op}"), token),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{op}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["state"] == "DONE" {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("operation {op} not done in 60 s");
+}
+
+/// Sends a transfer: 202 and its operation.
+pub(crate) async fn submit(app: &Router, tenant: &str, token: &str, name: &str) -> String {
+    let (status, body, _) = send(
+        app,
+        post(
+            &format!("/api/v1/tenants/{tenant}/transfers"),
+            token,
+            sip(name),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["state"], "RECEIVED");
+    v["operation"].as_str().unwrap().to_owned()
+}
+
+pub(crate) fn sip(name: &str) -> Vec<u8> {
+    std::fs::read(testdata().join("seda").join(name)).unwrap()
+}

@@ -1,0 +1,268 @@
+//! Search, a unit, and its file downloaded whole or in part.
+
+use super::*;
+
+#[tokio::test]
+async fn search_a_unit_and_download_its_file_whole_or_in_part() {
+    use base64::Engine;
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, two) = (MemoryStore::new("offer-1"), MemoryStore::new("offer-2"));
+    let st = state_on(&tmp, one.clone(), two.clone());
+    let archivist = account(&st.archive, "arch", Role::Archivist, &["0"]);
+    let producer = account(&st.archive, "prod", Role::Producer, &["0"]);
+    let app = app(st);
+    let op = submit(&app, "0", &producer, "OK_SIP_2_GO.zip").await;
+    assert_eq!(
+        wait_done(&app, "0", &op, &producer).await["status"],
+        "WARNING"
+    );
+
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+    // Pages stop at the search window: deeper, narrow the search.
+    let (status, body, _) = send(
+        &app,
+        get("/api/v1/tenants/0/units?per_page=100&page=101", &archivist),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("too_deep"), "{body}");
+    let (status, body, _) = send(
+        &app,
+        get("/api/v1/tenants/0/units?per_page=200", &archivist),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let all = json(&body);
+    let total = all["total"].as_u64().unwrap();
+    assert!(total >= 2, "{body}");
+    assert!(
+        all["facets"]["agency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["count"].as_u64().unwrap())
+            .sum::<u64>()
+            <= total
+    );
+    // A word of one title finds that unit first.
+    let title = all["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["title"].as_str().unwrap().to_owned())
+        .find(|t| t.chars().any(char::is_alphanumeric))
+        .unwrap();
+    let word: String = title
+        .split(|c: char| !c.is_alphanumeric())
+        .max_by_key(|w| w.len())
+        .unwrap()
+        .to_owned();
+    let (_, body, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/units?q={}", urlencode(&word)),
+            &archivist,
+        ),
+    )
+    .await;
+    let found = json(&body);
+    assert!(found["total"].as_u64().unwrap() >= 1, "{word}: {body}");
+    // Paging.
+    let (_, body, _) = send(
+        &app,
+        get("/api/v1/tenants/0/units?per_page=1&page=2", &archivist),
+    )
+    .await;
+    assert_eq!(json(&body)["units"].as_array().unwrap().len(), 1);
+    // Bad parameters are named.
+    for bad in [
+        "per_page=0",
+        "per_page=201",
+        "from=2020-13-01",
+        "sort=title",
+    ] {
+        let (status, body, _) = send(
+            &app,
+            get(&format!("/api/v1/tenants/0/units?{bad}"), &archivist),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(json(&body)["error"]["code"], "invalid_parameter");
+    }
+
+    // A unit with a file; the file whole, then in part.
+    let mut file_unit = None;
+    for u in all["units"].as_array().unwrap() {
+        let (status, body, _) = send(
+            &app,
+            get(
+                &format!("/api/v1/tenants/0/units/{}", u["id"].as_str().unwrap()),
+                &archivist,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let unit = json(&body);
+        assert!(
+            unit["metadata"].as_str().unwrap().contains("<"),
+            "the metadata is kept whole"
+        );
+        if unit["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["size"].as_u64().unwrap_or(0) > 20)
+        {
+            file_unit = Some(unit);
+            break;
+        }
+    }
+    let unit = file_unit.expect("a unit with a file");
+    let object = unit["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["size"].as_u64().unwrap_or(0) > 20)
+        .unwrap()
+        .clone();
+    let id = object["id"].as_str().unwrap();
+    let size = object["size"].as_u64().unwrap() as usize;
+    let url = format!("/api/v1/tenants/0/objects/{id}");
+    let res = app.clone().oneshot(get(&url, &archivist)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let repr = res.headers()["repr-digest"].to_str().unwrap().to_owned();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(bytes.len(), size);
+    let algorithm = object["digest"]["algorithm"].as_str().unwrap();
+    let digest = match algorithm {
+        "SHA-256" => <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec(),
+        "SHA-512" => <sha2::Sha512 as sha2::Digest>::digest(&bytes).to_vec(),
+        other => panic!("{other}"),
+    };
+    assert_eq!(
+        hex::encode(&digest),
+        object["digest"]["value"].as_str().unwrap()
+    );
+    assert_eq!(
+        repr,
+        format!(
+            "{}=:{}:",
+            algorithm.to_ascii_lowercase(),
+            base64::engine::general_purpose::STANDARD.encode(&digest)
+        )
+    );
+    let ranged = Request::get(&url)
+        .header(header::AUTHORIZATION, format!("Bearer {archivist}"))
+        .header(header::RANGE, "bytes=5-14")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(ranged).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        res.headers()[header::CONTENT_RANGE],
+        format!("bytes 5-14/{size}").as_str()
+    );
+    let part = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(&part[..], &bytes[5..15]);
+    let suffix = Request::get(&url)
+        .header(header::AUTHORIZATION, format!("Bearer {archivist}"))
+        .header(header::RANGE, "bytes=-4")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(suffix).await.unwrap();
+    let part = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(&part[..], &bytes[size - 4..]);
+    let beyond = Request::get(&url)
+        .header(header::AUTHORIZATION, format!("Bearer {archivist}"))
+        .header(header::RANGE, format!("bytes={size}-"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(beyond).await.unwrap();
+    assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        res.headers()[header::CONTENT_RANGE],
+        format!("bytes */{size}").as_str()
+    );
+
+    // Both copies damaged (same size): the download is cut, never served whole as good.
+    let key = carnac_blobstore::BlobKey {
+        tenant: TenantId::new("0").unwrap(),
+        batch: carnac_model::OperationId::new(unit["operation"].as_str().unwrap()).unwrap(),
+        name: id.to_owned(),
+    };
+    let mut bad = bytes.to_vec();
+    bad[size / 2] ^= 1;
+    one.corrupt(&key, bad.clone());
+    two.corrupt(&key, bad);
+    let res = app.clone().oneshot(get(&url, &archivist)).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "the headers went before the bytes"
+    );
+    assert!(
+        axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .is_err(),
+        "cut"
+    );
+
+    // The journal of the object has the downloads; the unit's has its ingest.
+    let (status, body, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/journal?object={id}"),
+            &archivist,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events = json(&body)["events"].as_array().unwrap().clone();
+    assert!(
+        events.iter().filter(|e| e["kind"] == "ACCESS").count() >= 4,
+        "{body}"
+    );
+    assert!(events.iter().any(|e| e["kind"] == "INGEST"), "{body}");
+    let (_, body, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/journal?operation={op}"),
+            &archivist,
+        ),
+    )
+    .await;
+    let kinds: Vec<String> = json(&body)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"TRANSFER_RECEIVED".to_owned()) && kinds.contains(&"INGEST".to_owned()),
+        "{kinds:?}"
+    );
+    let (status, _, _) = send(
+        &app,
+        get("/api/v1/tenants/0/journal?operation=a&unit=b", &archivist),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+pub(crate) fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
