@@ -27,6 +27,7 @@ use carnac_catalog::{Account, CatalogError};
 use carnac_model::access::{
     AccountKind, Decision, PLATFORM, Principal, Role, is_reserved, journaled_in_tenant,
 };
+use carnac_model::journal::EventKind;
 use carnac_model::journal::{NewEvent, bounded_text};
 use carnac_model::{Status, TenantId};
 use serde_json::json;
@@ -181,7 +182,7 @@ impl Archive {
             let event = NewEvent {
                 tenant: id.clone(),
                 operation: self.new_operation()?,
-                kind: "PLATFORM_CREATE".into(),
+                kind: EventKind::PlatformCreate,
                 outcome: Status::Ok,
                 time: self.now(),
                 agent: "system".into(),
@@ -273,7 +274,7 @@ impl Archive {
             "token": new.token,
             "certificate_sha256": certificate,
         });
-        let events = self.admin_events("ACCOUNT_CREATE", &tenants, agent, &at, &detail)?;
+        let events = self.admin_events(EventKind::AccountCreate, &tenants, agent, &at, &detail)?;
         self.catalog
             .create_account(
                 &account,
@@ -299,7 +300,7 @@ impl Archive {
         let token = new_token()?;
         let at = self.now();
         let events = self.admin_events(
-            "ACCOUNT_TOKEN",
+            EventKind::AccountToken,
             &account.tenants,
             agent,
             &at,
@@ -329,7 +330,7 @@ impl Archive {
             .ok_or_else(|| ArchiveError::NotFound(format!("account {login}")))?;
         let at = self.now();
         let events = self.admin_events(
-            "ACCOUNT_TOKEN_REVOKED",
+            EventKind::AccountTokenRevoked,
             &account.tenants,
             agent,
             &at,
@@ -377,9 +378,9 @@ impl Archive {
         let at = self.now();
         let events = self.admin_events(
             if disabled {
-                "ACCOUNT_DISABLE"
+                EventKind::AccountDisable
             } else {
-                "ACCOUNT_ENABLE"
+                EventKind::AccountEnable
             },
             &account.tenants,
             agent,
@@ -405,7 +406,7 @@ impl Archive {
         let (sha256, cert) = read_certificate(certificate_der)?;
         let at = self.now();
         let events = self.admin_events(
-            "ACCOUNT_CERTIFICATE",
+            EventKind::AccountCertificate,
             &account.tenants,
             agent,
             &at,
@@ -441,7 +442,7 @@ impl Archive {
     /// operation.
     fn admin_events(
         &self,
-        kind: &str,
+        kind: EventKind,
         tenants: &[TenantId],
         agent: &str,
         at: &str,
@@ -455,7 +456,7 @@ impl Archive {
                 Ok(NewEvent {
                     tenant,
                     operation: self.new_operation()?,
-                    kind: kind.into(),
+                    kind: kind.clone(),
                     outcome: Status::Ok,
                     time: at.to_owned(),
                     agent: agent.into(),
@@ -611,7 +612,7 @@ impl Archive {
         let event = NewEvent {
             tenant: platform,
             operation: self.new_operation()?,
-            kind: "LOGIN_LOCKED".into(),
+            kind: EventKind::LoginLocked,
             outcome: Status::Warning,
             time: at,
             agent: "system".into(),
@@ -682,9 +683,9 @@ impl Archive {
             tenant,
             operation: self.new_operation()?,
             kind: if allowed {
-                "ACCESS".into()
+                EventKind::Access
             } else {
-                "ACCESS_REFUSED".into()
+                EventKind::AccessRefused
             },
             outcome: if allowed { Status::Ok } else { Status::Ko },
             time: at,
@@ -706,7 +707,7 @@ impl Archive {
             events.push(NewEvent {
                 tenant,
                 operation: self.new_operation()?,
-                kind: "ACCESS_REFUSED_SUMMARY".into(),
+                kind: EventKind::AccessRefusedSummary,
                 outcome: Status::Ko,
                 time: self.now(),
                 agent: "system".into(),
@@ -734,9 +735,9 @@ impl Archive {
             tenant: tenant.clone(),
             operation: self.new_operation()?,
             kind: if suspended {
-                "TENANT_SUSPEND".into()
+                EventKind::TenantSuspend
             } else {
-                "TENANT_RESUME".into()
+                EventKind::TenantResume
             },
             outcome: Status::Ok,
             time: self.now(),

@@ -8,6 +8,7 @@
 use crate::files::{HashingWriter, Scratch, html_escape};
 use crate::{Archive, ArchiveError};
 use carnac_catalog::{OperationEnd, OperationState};
+use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
 use carnac_model::{DigestAlgorithm, MultiHasher, OperationId, Status, TenantId};
 use carnac_timestamp::HashAlgorithm;
@@ -55,7 +56,7 @@ impl Archive {
         Ok(ops
             .into_iter()
             .filter(|o| {
-                o.kind == "INGEST"
+                o.kind == EventKind::Ingest.as_str()
                     && o.state == OperationState::Done
                     && o.status.is_some_and(|s| s.is_accepted())
                     && !attested.contains(o.id.as_str())
@@ -75,7 +76,9 @@ impl Archive {
         let ingest = self
             .catalog
             .operation(tenant, of)?
-            .filter(|o| o.kind == "INGEST" && o.status.is_some_and(|s| s.is_accepted()))
+            .filter(|o| {
+                o.kind == EventKind::Ingest.as_str() && o.status.is_some_and(|s| s.is_accepted())
+            })
             .ok_or_else(|| ArchiveError::NotFound(format!("accepted ingest {of}")))?;
         let summary = ingest.summary.clone().unwrap_or_default();
         let operation = self.new_operation()?;
@@ -284,7 +287,13 @@ impl Archive {
                 let _ = offer.discard(tenant, &operation);
             }
             let why = serde_json::json!({"status": "KO", "reasons": [{"step": "ATTESTATION", "code": "FAILURE", "message": e.to_string()}]});
-            if let Err(c) = self.close_failed(tenant, &operation, KIND, agent, &why) {
+            if let Err(c) = self.close_failed(
+                tenant,
+                &operation,
+                EventKind::DepositAttestation,
+                agent,
+                &why,
+            ) {
                 tracing::error!(error = %c, "closing the failed attestation");
             }
             return Err(e);

@@ -8,6 +8,7 @@
 use crate::ports::Progress;
 use crate::{Archive, ArchiveError};
 use carnac_blobstore::{BlobKey, BlobStore};
+use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
 use carnac_model::{Digest, MultiHasher, ObjectId, OperationId, Status, TenantId};
 use serde::{Deserialize, Serialize};
@@ -339,7 +340,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation,
-            kind: "AUDIT".into(),
+            kind: EventKind::Audit,
             outcome,
             time: self.now(),
             agent: agent.into(),

@@ -9,6 +9,7 @@
 use crate::{Archive, ArchiveError};
 use carnac_blobstore::BlobKey;
 use carnac_catalog::{Operation, OperationState};
+use carnac_model::journal::EventKind;
 use carnac_model::{Digest, MultiHasher, OperationId, TenantId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -54,7 +55,7 @@ impl Archive {
                 .and_then(|s| s.get(key)?.as_str().map(str::to_owned))
         };
         for op in operations {
-            if op.kind == "INGEST" && op.status.is_some_and(|s| s.is_accepted()) {
+            if op.kind == EventKind::Ingest.as_str() && op.status.is_some_and(|s| s.is_accepted()) {
                 out.push(KeptFile {
                     operation: op.id.clone(),
                     name: "manifest.xml".into(),
@@ -65,7 +66,7 @@ impl Archive {
             if op.status != Some(carnac_model::Status::Ok) {
                 continue;
             }
-            if op.kind == "JOURNAL_SEAL" {
+            if op.kind == EventKind::JournalSeal.as_str() {
                 match (text(op, "segment_sha256"), text(op, "seal_sha256")) {
                     (Some(segment), Some(seal)) => {
                         for (name, hex) in crate::journal::SEGMENT_BLOBS.iter().zip([segment, seal])
@@ -171,7 +172,9 @@ impl Archive {
                 if op.state == OperationState::Running {
                     problems.push(format!("tenant {t}: operation {} is still running", op.id));
                 }
-                if op.kind == "INGEST" && op.status.is_some_and(|s| s.is_accepted()) {
+                if op.kind == EventKind::Ingest.as_str()
+                    && op.status.is_some_and(|s| s.is_accepted())
+                {
                     let blobs = expected.entry((t.clone(), op.id.clone())).or_default();
                     for o in self.catalog.objects_of_operation(&t, &op.id)? {
                         if !o.physical {

@@ -10,7 +10,7 @@ use crate::{Archive, ArchiveError};
 use carnac_blobstore::BlobKey;
 use carnac_catalog::{EvidenceCommit, EvidenceKind, EvidenceTreeRow};
 use carnac_evidence::{ArchiveTimeStamp, EvidenceRecord, HashAlgorithm, HashTree};
-use carnac_model::journal::NewEvent;
+use carnac_model::journal::{EventKind, NewEvent};
 use carnac_model::{Digest, DigestAlgorithm, MultiHasher, ObjectId, OperationId, Status, TenantId};
 use carnac_timestamp::Imprint;
 use serde::{Deserialize, Serialize};
@@ -205,7 +205,11 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: format!("EVIDENCE_{}", kind.as_str()),
+            kind: match kind {
+                EvidenceKind::Deposit => EventKind::EvidenceDeposit,
+                EvidenceKind::TimestampRenewal => EventKind::EvidenceTimestampRenewal,
+                EvidenceKind::HashRenewal => EventKind::EvidenceHashRenewal,
+            },
             outcome: Status::Ok,
             time: self.now(),
             agent: agent.into(),
@@ -433,7 +437,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation,
-            kind: "EVIDENCE_EXPORT".into(),
+            kind: EventKind::EvidenceExport,
             outcome: Status::Ok,
             time: self.now(),
             agent: agent.into(),

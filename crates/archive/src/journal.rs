@@ -10,6 +10,7 @@
 use crate::{Archive, ArchiveError};
 use carnac_catalog::SealRow;
 use carnac_evidence::{HashAlgorithm, HashTree};
+use carnac_model::journal::EventKind;
 use carnac_model::journal::{ChainProblem, ChainVerifier, GENESIS, NewEvent};
 use carnac_model::{OperationId, Status, TenantId};
 use carnac_timestamp::verify::{Expected, verify_token};
@@ -112,7 +113,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: "JOURNAL_VERIFY".into(),
+            kind: EventKind::JournalVerify,
             outcome,
             time: self.now(),
             agent: agent.into(),
@@ -174,7 +175,7 @@ impl Archive {
                     v.push(&e);
                 }
                 last = e.sequence;
-                only_seals &= e.event.kind == "JOURNAL_SEAL";
+                only_seals &= e.event.kind == EventKind::JournalSeal;
                 let line = segment_line(&e).map_err(carnac_catalog::CatalogError::storage)?;
                 std::io::Write::write_all(&mut segment, line.as_bytes()).map_err(|err| {
                     carnac_catalog::CatalogError::storage_in("journal segment", err)
@@ -242,14 +243,19 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: "JOURNAL_SEAL".into(),
+            kind: EventKind::JournalSeal,
             outcome: Status::Ok,
             time: self.now(),
             agent: agent.into(),
             detail: detail.clone(),
         };
-        self.catalog
-            .start_operation(tenant, &operation, "JOURNAL_SEAL", &self.now(), agent)?;
+        self.catalog.start_operation(
+            tenant,
+            &operation,
+            EventKind::JournalSeal.as_str(),
+            &self.now(),
+            agent,
+        )?;
         let stored = self
             .store_segment(tenant, &operation, &segment_path, &seal_json)
             .and_then(|()| Ok(self.catalog.record_seal(tenant, &seal, &detail, &event)?));
@@ -260,7 +266,9 @@ impl Archive {
                 }
             }
             let why = serde_json::json!({"status": "KO", "reasons": [{"step": "SEAL", "code": "FAILURE", "message": e.to_string()}]});
-            if let Err(c) = self.close_failed(tenant, &operation, "JOURNAL_SEAL", agent, &why) {
+            if let Err(c) =
+                self.close_failed(tenant, &operation, EventKind::JournalSeal, agent, &why)
+            {
                 tracing::error!(error = %c, "closing the failed seal");
             }
             return Err(e);
@@ -572,7 +580,7 @@ pub fn verify_proof(proof: &EventProof, trust: &TrustStore) -> Result<ProvenEven
     .map_err(|err| format!("the seal's timestamp: {err}"))?;
     Ok(ProvenEvent {
         sequence: e.sequence,
-        kind: e.event.kind.clone(),
+        kind: e.event.kind.to_string(),
         sealed_at: token.gen_time_text,
         tsa: token.tsa,
     })
@@ -656,7 +664,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation,
-            kind: "JOURNAL_EXPORT".into(),
+            kind: EventKind::JournalExport,
             outcome: Status::Ok,
             time: self.now(),
             agent: agent.into(),

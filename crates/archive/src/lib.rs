@@ -32,6 +32,7 @@ pub mod unit_profile;
 
 use carnac_blobstore::{BlobError, BlobStore};
 use carnac_catalog::{Catalog, CatalogError, OperationEnd, ReferentialKind};
+use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId};
 use ports::{Clock, IdGenerator, IdKind, VirusScanner};
@@ -256,7 +257,7 @@ impl Archive {
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-        kind: &str,
+        kind: EventKind,
         agent: &str,
         detail: &serde_json::Value,
     ) -> Result<(), ArchiveError> {
@@ -264,7 +265,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: kind.into(),
+            kind,
             outcome: Status::Ko,
             time: at.clone(),
             agent: agent.into(),
@@ -305,7 +306,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: "TENANT_CREATE".into(),
+            kind: EventKind::TenantCreate,
             outcome: Status::Ok,
             time: self.now(),
             agent: agent.into(),
@@ -343,7 +344,13 @@ impl Archive {
                     agent,
                 )?;
                 let detail = json!({ "folder": dir.display().to_string(), "errors": errors.iter().map(ToString::to_string).collect::<Vec<_>>() });
-                self.close_failed(tenant, &operation, "REFERENTIAL_IMPORT", agent, &detail)?;
+                self.close_failed(
+                    tenant,
+                    &operation,
+                    EventKind::ReferentialImport,
+                    agent,
+                    &detail,
+                )?;
                 return Err(ArchiveError::ReferentialRejected(errors));
             }
         };
@@ -382,7 +389,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: "REFERENTIAL_IMPORT".into(),
+            kind: EventKind::ReferentialImport,
             outcome: Status::Ok,
             time: at.clone(),
             agent: agent.into(),
@@ -457,7 +464,13 @@ impl Archive {
                 .operation(tenant, operation)?
                 .map(|o| o.kind)
                 .unwrap_or_else(|| "UNKNOWN".into());
-            self.close_failed(tenant, operation, &kind, "system", &detail)?;
+            self.close_failed(
+                tenant,
+                operation,
+                EventKind::from(kind.as_str()),
+                "system",
+                &detail,
+            )?;
             tracing::warn!(%tenant, %operation, "interrupted operation cleaned up");
         }
         // Scratch files of the dead process (not the incoming folder, whose containers are

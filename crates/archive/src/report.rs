@@ -8,6 +8,7 @@ use crate::evidence::hash_algorithm;
 use crate::files::html_escape as esc;
 use crate::{Archive, ArchiveError};
 use carnac_evidence::verify::{required_algorithms, verify};
+use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
 use carnac_model::{DigestAlgorithm, Status, TenantId, UnitId};
 use serde::{Deserialize, Serialize};
@@ -88,10 +89,9 @@ impl Archive {
                 .push(c.offer);
         }
         let ops = self.catalog.operations(tenant)?;
-        let last_audit = ops
-            .iter()
-            .rev()
-            .find(|o| o.kind == "AUDIT" && o.state == carnac_catalog::OperationState::Done);
+        let last_audit = ops.iter().rev().find(|o| {
+            o.kind == EventKind::Audit.as_str() && o.state == carnac_catalog::OperationState::Done
+        });
         // Operations whose events concern the unit: its ingest, its files' evidence trees,
         // and (below) the exports of its files and every audit.
         let mut concerned: BTreeSet<String> = BTreeSet::from([u.operation.to_string()]);
@@ -219,7 +219,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation,
-            kind: "EVIDENCE_REPORT".into(),
+            kind: EventKind::EvidenceReport,
             outcome: Status::Ok,
             time: self.now(),
             agent: agent.into(),
@@ -291,7 +291,7 @@ impl Archive {
                 || detail("object").is_some_and(|o| subjects.contains(o))
                 || detail("subject").is_some_and(|o| subjects.contains(o))
                 || detail("of").is_some_and(|o| operations.contains(o))
-                || e.event.kind == "AUDIT"
+                || e.event.kind == EventKind::Audit
             {
                 if events.len() >= page.limit {
                     more = true;
@@ -300,7 +300,7 @@ impl Archive {
                 }
                 events.push(ReportedEvent {
                     sequence: e.sequence,
-                    kind: e.event.kind.clone(),
+                    kind: e.event.kind.to_string(),
                     time: e.event.time.clone(),
                     outcome: e.event.outcome.as_str().into(),
                     operation: e.event.operation.to_string(),

@@ -12,6 +12,7 @@ use crate::files::write_durably_rename;
 use crate::ports::NoProgress;
 use crate::{Archive, ArchiveError};
 use carnac_catalog::{Intake, IntakeMessage, QueuedTransfer};
+use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId};
 use serde_json::json;
@@ -67,7 +68,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: "TRANSFER_RECEIVED".into(),
+            kind: EventKind::TransferReceived,
             outcome: Status::Ok,
             time: transfer.received_at.clone(),
             agent: agent.into(),
@@ -194,7 +195,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: "TRANSFER_RECEIVED".into(),
+            kind: EventKind::TransferReceived,
             outcome: Status::Ok,
             time: received_at,
             agent: agent.into(),
@@ -254,12 +255,18 @@ impl Archive {
                     self.catalog.start_operation(
                         tenant,
                         operation,
-                        "INGEST",
+                        EventKind::Ingest.as_str(),
                         &self.now(),
                         &transfer.agent,
                     )?;
                     let detail = json!({"status": "KO", "reasons": [{"step": "CHECK_TENANT", "code": "REFUSED", "message": e.to_string()}]});
-                    self.close_failed(tenant, operation, "INGEST", &transfer.agent, &detail)?;
+                    self.close_failed(
+                        tenant,
+                        operation,
+                        EventKind::Ingest,
+                        &transfer.agent,
+                        &detail,
+                    )?;
                 }
                 // The operation was closed as failed, with the reason, by the ingest.
                 Err(e) => {
@@ -298,7 +305,7 @@ impl Archive {
             let event = NewEvent {
                 tenant: t.tenant.clone(),
                 operation: t.operation.clone(),
-                kind: "INGEST_RESUMED".into(),
+                kind: EventKind::IngestResumed,
                 outcome: Status::Warning,
                 time: self.now(),
                 agent: "system".into(),

@@ -25,7 +25,7 @@ fn kinds(f: &Fixture, tenant: &carnac_model::TenantId, op: &str) -> Vec<String> 
         .unwrap()
         .into_iter()
         .filter(|e| e.event.operation.as_str() == op)
-        .map(|e| e.event.kind)
+        .map(|e| e.event.kind.to_string())
         .collect()
 }
 

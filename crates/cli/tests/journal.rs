@@ -264,7 +264,7 @@ fn a_rewritten_chain_does_not_match_its_seal() {
         let event = carnac_model::journal::NewEvent {
             tenant: "0".parse().unwrap(),
             operation: operation.parse().unwrap(),
-            kind,
+            kind: kind.into(),
             outcome: carnac_model::Status::parse(&outcome).unwrap(),
             time,
             agent,

@@ -22,12 +22,114 @@ pub const EVENT_FORMAT_VERSION: u32 = 1;
 /// The `previous` hash of a tenant's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Declares [`EventKind`]: each variant with the name the journal stores.
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// What an event records, by the name the journal stores and the canonical encoding
+        /// covers (`INGEST`, `JOURNAL_SEAL`…). A name this version does not know (an event
+        /// written by a later one) is kept as it is ([`EventKind::Other`]).
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum EventKind {
+            $($(#[$doc])* $variant,)*
+            /// A name this version does not know.
+            Other(String),
+        }
+
+        impl EventKind {
+            /// The name the journal stores.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(EventKind::$variant => $name,)*
+                    EventKind::Other(name) => name,
+                }
+            }
+        }
+
+        impl From<&str> for EventKind {
+            fn from(name: &str) -> EventKind {
+                match name {
+                    $($name => EventKind::$variant,)*
+                    other => EventKind::Other(other.to_owned()),
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    /// A transfer ingested, accepted or not.
+    Ingest = "INGEST",
+    /// A queued transfer's ingest started again after a stop.
+    IngestResumed = "INGEST_RESUMED",
+    TransferReceived = "TRANSFER_RECEIVED",
+    TransferAcknowledged = "TRANSFER_ACKNOWLEDGED",
+    JournalSeal = "JOURNAL_SEAL",
+    JournalVerify = "JOURNAL_VERIFY",
+    JournalExport = "JOURNAL_EXPORT",
+    Audit = "AUDIT",
+    /// A request allowed.
+    Access = "ACCESS",
+    AccessRefused = "ACCESS_REFUSED",
+    /// Refusals past the rate journaled one by one, counted.
+    AccessRefusedSummary = "ACCESS_REFUSED_SUMMARY",
+    LoginLocked = "LOGIN_LOCKED",
+    PlatformCreate = "PLATFORM_CREATE",
+    TenantCreate = "TENANT_CREATE",
+    TenantSuspend = "TENANT_SUSPEND",
+    TenantResume = "TENANT_RESUME",
+    AccountCreate = "ACCOUNT_CREATE",
+    AccountToken = "ACCOUNT_TOKEN",
+    AccountTokenRevoked = "ACCOUNT_TOKEN_REVOKED",
+    AccountCertificate = "ACCOUNT_CERTIFICATE",
+    AccountDisable = "ACCOUNT_DISABLE",
+    AccountEnable = "ACCOUNT_ENABLE",
+    ReferentialImport = "REFERENTIAL_IMPORT",
+    /// An evidence tree of deposited files, timestamped.
+    EvidenceDeposit = "EVIDENCE_DEPOSIT",
+    EvidenceTimestampRenewal = "EVIDENCE_TIMESTAMP_RENEWAL",
+    EvidenceHashRenewal = "EVIDENCE_HASH_RENEWAL",
+    EvidenceExport = "EVIDENCE_EXPORT",
+    EvidenceReport = "EVIDENCE_REPORT",
+    DepositAttestation = "DEPOSIT_ATTESTATION",
+}
+
+impl From<String> for EventKind {
+    fn from(name: String) -> EventKind {
+        EventKind::from(name.as_str())
+    }
+}
+
+impl From<EventKind> for String {
+    fn from(kind: EventKind) -> String {
+        kind.as_str().to_owned()
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for EventKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEvent {
     pub tenant: TenantId,
     pub operation: OperationId,
-    /// What kind of action: `INGEST`, `TENANT_CREATE`, `REFERENTIAL_IMPORT`…
-    pub kind: String,
+    /// What kind of action.
+    pub kind: EventKind,
     pub outcome: Status,
     /// RFC 3339 UTC time, supplied by the caller's clock.
     pub time: String,
@@ -86,7 +188,7 @@ pub fn canonical(
         agent: &event.agent,
         detail: &event.detail,
         format_version,
-        kind: &event.kind,
+        kind: event.kind.as_str(),
         operation: event.operation.as_str(),
         outcome: event.outcome.as_str(),
         previous,
@@ -277,6 +379,27 @@ pub fn bounded_text(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_kinds_are_their_names_and_unknown_ones_are_kept() {
+        for name in [
+            "INGEST",
+            "JOURNAL_SEAL",
+            "EVIDENCE_HASH_RENEWAL",
+            "ACCESS_REFUSED",
+        ] {
+            let kind = EventKind::from(name);
+            assert!(!matches!(kind, EventKind::Other(_)), "{name}");
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+        }
+        assert_eq!(EventKind::from("INGEST"), EventKind::Ingest);
+        // A kind a later version writes reads, and writes back, as it was.
+        let later: EventKind = serde_json::from_str("\"UNIT_ELIMINATION\"").unwrap();
+        assert_eq!(later, EventKind::Other("UNIT_ELIMINATION".into()));
+        assert_eq!(later.as_str(), "UNIT_ELIMINATION");
+        assert_eq!(later, "UNIT_ELIMINATION");
+    }
 
     fn chain(n: u64) -> Vec<Event> {
         let mut out: Vec<Event> = Vec::new();

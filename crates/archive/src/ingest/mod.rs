@@ -25,6 +25,7 @@ use crate::{Archive, ArchiveError};
 use carnac_blobstore::Batch;
 use carnac_catalog::{GroupRow, IngestCommit, ObjectRow, OperationEnd, UnitRow, UnitRule};
 use carnac_container::{Container, ContainerError, layout};
+use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
 use carnac_model::{
     Digest, DigestAlgorithm, MultiHasher, ObjectId, OperationId, Report, Severity, Status,
@@ -322,8 +323,13 @@ impl Archive {
             Some(_) => {}
         }
         let started = self.now();
-        self.catalog
-            .start_operation(tenant, &operation, "INGEST", &started, agent)?;
+        self.catalog.start_operation(
+            tenant,
+            &operation,
+            EventKind::Ingest.as_str(),
+            &started,
+            agent,
+        )?;
         let span = tracing::info_span!("ingest", %tenant, %operation);
         let _enter = span.enter();
         let scratch = Scratch(vec![
@@ -384,7 +390,8 @@ impl Archive {
                 }
                 let detail = serde_json::json!({"status": "KO", "reasons": [{"step": "INTERNAL", "code": "FAILURE", "message": e.to_string()}]});
                 // If even this fails, the operation stays running and recovery closes it.
-                if let Err(close) = self.close_failed(tenant, &operation, "INGEST", agent, &detail)
+                if let Err(close) =
+                    self.close_failed(tenant, &operation, EventKind::Ingest, agent, &detail)
                 {
                     tracing::error!(error = %close, "closing the failed ingest");
                 }
@@ -1119,7 +1126,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: "INGEST".into(),
+            kind: EventKind::Ingest,
             outcome: status,
             time: at.clone(),
             agent: agent.into(),
@@ -1584,7 +1591,7 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: "TRANSFER_ACKNOWLEDGED".into(),
+            kind: EventKind::TransferAcknowledged,
             outcome: Status::Ok,
             time: at,
             agent: "system".into(),

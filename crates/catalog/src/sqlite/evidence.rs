@@ -126,7 +126,7 @@ impl EvidenceStore for SqliteCatalog {
             tx.execute(
                 "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary, agent)
                  VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6, ?7)",
-                params![t, c.event.operation.as_str(), c.event.kind, c.event.outcome.as_str(), c.event.time, c.summary.to_string(), c.event.agent],
+                params![t, c.event.operation.as_str(), c.event.kind.as_str(), c.event.outcome.as_str(), c.event.time, c.summary.to_string(), c.event.agent],
             )
             .map_err(storage)?;
             append_event(tx, c.event)?;

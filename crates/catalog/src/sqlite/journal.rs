@@ -47,7 +47,7 @@ pub(super) fn append_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<u64
             next,
             EVENT_FORMAT_VERSION,
             event.operation.as_str(),
-            event.kind,
+            event.kind.as_str(),
             event.outcome.as_str(),
             event.time,
             event.agent,
@@ -154,7 +154,7 @@ pub(super) fn to_event(raw: RawEvent) -> Result<Event, (u64, String)> {
         event: NewEvent {
             tenant: raw.tenant.parse().map_err(|e| bad("tenant", &e))?,
             operation: raw.operation.parse().map_err(|e| bad("operation", &e))?,
-            kind: raw.kind,
+            kind: raw.kind.into(),
             outcome: Status::parse(&raw.outcome).ok_or_else(|| bad("outcome", &raw.outcome))?,
             time: raw.time,
             agent: raw.agent,

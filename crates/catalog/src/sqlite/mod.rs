@@ -85,7 +85,7 @@ fn record_done_operation(
         params![
             tenant.as_str(),
             event.operation.as_str(),
-            event.kind,
+            event.kind.as_str(),
             event.outcome.as_str(),
             event.time,
             event.agent

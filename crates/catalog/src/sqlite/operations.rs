@@ -105,7 +105,7 @@ impl OperationStore for SqliteCatalog {
                 params![
                     tenant.as_str(),
                     event.operation.as_str(),
-                    event.kind,
+                    event.kind.as_str(),
                     event.outcome.as_str(),
                     event.time,
                     summary.to_string(),

@@ -16,7 +16,7 @@ impl ReferentialStore for SqliteCatalog {
             tx.execute(
                 "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, agent)
                  VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6)",
-                params![tenant.as_str(), operation.as_str(), event.kind, event.outcome.as_str(), at, event.agent],
+                params![tenant.as_str(), operation.as_str(), event.kind.as_str(), event.outcome.as_str(), at, event.agent],
             )
             .map_err(storage)?;
             let mut versions = Vec::new();
