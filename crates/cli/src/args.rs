@@ -1,0 +1,332 @@
+//! The command line, as clap reads it: every command and its arguments.
+
+use crate::*;
+
+/// Carnac, an electronic archive with probative value.
+#[derive(Parser)]
+#[command(name = "carnac", version)]
+pub(crate) struct Cli {
+    /// The data folder: catalog, offers, configuration (carnac.toml).
+    #[arg(
+        long,
+        global = true,
+        env = "CARNAC_DATA",
+        default_value = "carnac-data"
+    )]
+    pub(crate) data: PathBuf,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Tenants (the local authorities whose archives are kept).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Accounts of people and applications, their roles and API tokens.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Referentials (agencies, rules, ingest contracts, archive profiles, formats).
+    Referential {
+        #[command(subcommand)]
+        command: ReferentialCommand,
+    },
+    /// Ingests a SEDA transfer (zip, tar, tar.gz, tar.bz2). Exit 0: accepted; 2: rejected;
+    /// 1: could not run.
+    Ingest {
+        /// The tenant the transfer is for.
+        #[arg(long)]
+        tenant: String,
+        /// The transfer container.
+        file: PathBuf,
+        /// Write the ArchiveTransferReply to this file (default: standard output).
+        #[arg(long)]
+        atr: Option<PathBuf>,
+        /// Print a JSON summary on standard output instead of the reply.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serves the web UI and the HTTP API (loopback only without TLS).
+    Serve {
+        /// Address to listen on (default from carnac.toml, else 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Seals the journal's events written since the last seal (a Merkle tree whose root,
+    /// chained to the previous seal, is timestamped), for one tenant or all.
+    Seal {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Evidence records (RFC 4998) of stored files.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+    /// Verifies a file against its evidence record, offline: needs no data folder and no
+    /// database. Exit 0: valid; 2: invalid (every problem listed); 1: could not run.
+    Verify {
+        /// The file.
+        file: PathBuf,
+        /// Its evidence record (DER, as `evidence export` writes it).
+        #[arg(long)]
+        evidence: PathBuf,
+        /// PEM file(s) of the trust anchors of the timestamping authorities.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+        /// CRL file(s) (PEM or DER; a bundle's revocation.pem): every timestamp's certificates
+        /// must then be covered and not revoked when it mattered.
+        #[arg(long)]
+        crl: Vec<PathBuf>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reads every copy of every stored file of a tenant, compares it with the catalog's
+    /// digest, repairs a damaged or missing copy from a good one. Exit 0: intact; 2: damage
+    /// found (repaired or not, every case listed).
+    Audit {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deposit attestations: signed and timestamped statements of what each accepted transfer
+    /// delivered.
+    Attestation {
+        #[command(subcommand)]
+        command: AttestationCommand,
+    },
+    /// The lifecycle of an archive unit or a stored object: the journal events that concern
+    /// it, each with the seal that covers it.
+    Lifecycle {
+        #[arg(long)]
+        tenant: String,
+        /// A unit id or an object id.
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One pass of the periodic duties `serve` runs: pending evidence records, timestamp
+    /// renewals that are due, journal seals; for every tenant.
+    Maintain,
+    /// The tenants' journals.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Checks that the catalog and every offer agree. Exit 0: consistent; 2: problems found.
+    Check {
+        /// Also re-read every copy and compare its digest.
+        #[arg(long)]
+        digests: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TenantCommand {
+    /// Creates a tenant. ID: 1 to 64 of A-Z a-z 0-9 _ - (a SIREN in production).
+    Create {
+        id: String,
+        /// A human-readable name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Lists the tenants.
+    List,
+    /// Suspends a tenant: it keeps reading and exporting its archives, it takes no transfer.
+    Suspend { id: String },
+    /// Lifts a tenant's suspension.
+    Resume { id: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AccountCommand {
+    /// Creates an account bound to the given tenants (none for an operator).
+    Create {
+        login: String,
+        #[arg(long, value_parser = ["operator", "archivist", "producer", "control-authority", "auditor"])]
+        role: String,
+        #[arg(long)]
+        tenant: Vec<String>,
+        /// A file whose first line is the password (people, and as@lae clients).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Write a new API token for the account to this file (readable by its owner only).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// A person (default) or an application.
+        #[arg(long, default_value = "person", value_parser = ["person", "application"])]
+        kind: String,
+        /// A TLS client certificate (PEM) that identifies the account over HTTPS.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+    },
+    /// Registers a TLS client certificate (PEM) as a credential of an existing account.
+    Certificate {
+        login: String,
+        #[arg(long)]
+        certificate: PathBuf,
+    },
+    /// Writes a new API token for an existing account.
+    Token {
+        login: String,
+        #[arg(long)]
+        token_file: PathBuf,
+    },
+    /// Lists the API tokens of an account: id (the beginning of its SHA-256), made, revoked.
+    Tokens { login: String },
+    /// Revokes one API token of an account, named by its id; its other credentials go on.
+    RevokeToken { login: String, id: String },
+    /// Lists the accounts, their roles and tenants.
+    List,
+    /// Disables an account: its tokens, password and certificates stop working at once.
+    Disable { login: String },
+    /// Enables a disabled account again.
+    Enable { login: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum EvidenceCommand {
+    /// Writes the evidence record of a stored file; with --bundle, also a folder with the
+    /// file, the record, the trust anchors and certificates, to verify without the archive.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        object: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
+    /// Makes the evidence records of stored files that have none yet (normally done after
+    /// each ingest and by `serve`'s maintenance).
+    Create {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// The evidence report of an archive unit ("relevé de valeur probante"): each file's
+    /// digest, copies, last audit and evidence record status, and the journal events that
+    /// concern it with their seals; signed by the archive and timestamped (JSON + HTML).
+    Report {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Renews evidence records now (RFC 4998): a timestamp renewal of every record, or with
+    /// --hash a hash-tree renewal to that algorithm, which reads every stored file again.
+    Renew {
+        #[arg(long)]
+        tenant: String,
+        /// SHA-256, SHA-384 or SHA-512.
+        #[arg(long)]
+        hash: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AttestationCommand {
+    /// Copies the attestation of an accepted ingest (JSON, its signature, HTML, the archive's
+    /// certificate) to a folder.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// The ingest's operation.
+        #[arg(long)]
+        operation: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Checks an attestation offline: its signature by the archive and the signature's
+    /// timestamp. Exit 0: valid; 2: invalid.
+    Verify {
+        /// attestation.json
+        document: PathBuf,
+        /// attestation.p7s
+        #[arg(long)]
+        signature: PathBuf,
+        /// The archive's certificate (PEM), obtained from the archive independently.
+        #[arg(long)]
+        signer: PathBuf,
+        /// PEM file(s) of the timestamping authorities' trust anchors.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum JournalCommand {
+    /// Recomputes the hash chain of a tenant's journal and checks its seals, listing every
+    /// break (edited, missing, inserted or moved events, seals that do not match or whose
+    /// timestamp is not valid). With --export or --proof, checks an exported journal or one
+    /// event's proof offline instead (no data folder); with --offer and --tenant, the
+    /// tenant's sealed journal as one storage offer keeps it, without the catalog. Exit 0:
+    /// intact; 2: broken; 1: could not run.
+    Verify {
+        #[arg(long, required_unless_present_any = ["export", "proof"])]
+        tenant: Option<String>,
+        /// A folder written by `journal export`.
+        #[arg(long, conflicts_with_all = ["tenant", "proof", "offer"])]
+        export: Option<PathBuf>,
+        /// A file written by `journal prove`.
+        #[arg(long, conflicts_with_all = ["tenant", "export", "offer"])]
+        proof: Option<PathBuf>,
+        /// A storage offer's folder (`offers/offer-1`): its copies of the seals and journal
+        /// segments alone are checked.
+        #[arg(long, requires = "tenant")]
+        offer: Option<PathBuf>,
+        /// PEM file(s) of the timestamping authorities' trust anchors (offline checks).
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes a tenant's journal and seals to a folder, with nothing of other tenants, and how
+    /// to check them without Carnac. With --offer, rebuilds the tenant's sealed journal from
+    /// one storage offer's copies alone (no data folder, no catalog: what survives the loss
+    /// of the catalog), the trust anchors given written beside it.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// A storage offer's folder (`offers/offer-1`).
+        #[arg(long)]
+        offer: Option<PathBuf>,
+        /// With --offer: PEM file(s) of the timestamping authorities' trust anchors.
+        #[arg(long, requires = "offer")]
+        trust: Vec<PathBuf>,
+    },
+    /// Writes the proof of one event: its Merkle path to the timestamped seal that covers it.
+    Prove {
+        #[arg(long)]
+        tenant: String,
+        /// The event's sequence number.
+        #[arg(long)]
+        event: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReferentialCommand {
+    /// Imports a folder laid out as Vitam's referentials (agencies/, rules/, contracts/,
+    /// profiles/, formats/, archiveUnitProfiles/). A folder with any malformed file (an
+    /// archive unit profile whose schema cannot be compiled among them) is refused whole.
+    Import {
+        #[arg(long)]
+        tenant: String,
+        dir: PathBuf,
+    },
+}

@@ -1,0 +1,135 @@
+//! `serve`: the HTTP server, the ingest workers, and maintenance at every seal interval.
+
+use crate::*;
+
+/// The periodic duties of a running archive; failures are logged (and retried next time).
+/// False when any failed.
+/// One maintenance pass (`Archive::maintain`), said on stderr; false if a duty failed.
+pub(crate) fn maintain(archive: &Archive, renew_before: std::time::Duration) -> bool {
+    let m = archive.maintain(renew_before);
+    for (tenant, duty) in &m.done {
+        eprintln!("tenant {tenant}: {duty}");
+    }
+    for (tenant, what, e) in &m.failed {
+        match tenant {
+            Some(t) => tracing::error!(tenant = %t, error = %e, "{what}"),
+            None => tracing::error!(error = %e, "{what}"),
+        }
+    }
+    m.is_ok()
+}
+
+pub(crate) fn serve(
+    archive: Archive,
+    data: &Path,
+    listen: &str,
+    tls: Option<rustls::ServerConfig>,
+    server: &config::Server,
+    seal_interval: u64,
+    renew_before: std::time::Duration,
+) -> anyhow::Result<()> {
+    let addr: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("{listen:?} is not an address:port"))?;
+    if !addr.ip().is_loopback() && tls.is_none() {
+        bail!(
+            "without TLS (server.tls_certificate and server.tls_key), carnac serve binds to loopback addresses only: API tokens must not cross a network in clear ({addr} is not loopback)"
+        );
+    }
+    bootstrap_admin(&archive, data)?;
+    let uploads = data.join("tmp");
+    let archive = Arc::new(archive);
+    let interval = std::time::Duration::from_secs(seal_interval);
+    // Sealing (and, with it, the other periodic duties) at every interval, and at start,
+    // until the stop (a seal in progress then finishes).
+    let (stop_maintenance, stopped) = std::sync::mpsc::channel::<()>();
+    let maintenance = {
+        let archive = archive.clone();
+        std::thread::Builder::new()
+            .name("maintenance".into())
+            .spawn(move || {
+                loop {
+                    maintain(&archive, renew_before);
+                    if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
+                        stopped.recv_timeout(interval)
+                    {
+                        break;
+                    }
+                }
+            })?
+    };
+    let worker = Arc::new(
+        carnac_archive::transfers::Worker::start(archive.clone())
+            .context("starting the ingest worker")?,
+    );
+    let state = Arc::new(
+        carnac_server::AppState::new(archive, uploads, worker.clone())
+            .with_limits(server.limits())
+            .with_asalae_base(server.asalae_base_path.clone()),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        let stop = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("carnac: stopping: no new request; the ingest in progress finishes, queued transfers wait for the next start");
+        };
+        eprintln!(
+            "carnac: serving on {}://{addr}{}",
+            if tls.is_some() { "https" } else { "http" },
+            if tls.is_some() { "" } else { " (loopback only without TLS)" }
+        );
+        carnac_server::serve(listener, state, tls, stop).await?;
+        anyhow::Ok(())
+    })?;
+    // Requests are over, or were cut at the end of the grace period: the blocking work they
+    // left (which gives up as it sees the stop) gets as long again; then the ingest in
+    // progress ends, the queue stays for the next start.
+    runtime.shutdown_timeout(server.limits().http.shutdown_grace);
+    worker.finish();
+    drop(worker);
+    drop(stop_maintenance);
+    if maintenance.join().is_err() {
+        bail!("the maintenance thread panicked");
+    }
+    // The archive was theirs too: it is closed here, its catalog's log copied back.
+    eprintln!("carnac: stopped");
+    Ok(())
+}
+
+/// On first start (no account at all), an operator account `admin` and its API token, in
+/// `<data>/admin-token`, readable by its owner only.
+pub(crate) fn bootstrap_admin(archive: &Archive, data: &Path) -> anyhow::Result<()> {
+    if !archive.accounts()?.is_empty() {
+        return Ok(());
+    }
+    let path = data.join("admin-token");
+    let mut secret = SecretFile::create(&path)?;
+    let (_, token) = archive.create_account(
+        &carnac_archive::accounts::NewAccount {
+            login: "admin",
+            role: carnac_model::access::Role::Operator,
+            kind: carnac_model::access::AccountKind::Person,
+            tenants: &[],
+            password: None,
+            token: true,
+            certificate: None,
+        },
+        "system",
+    )?;
+    secret.write(token.as_deref().context("the first account got no token")?)?;
+    eprintln!(
+        "carnac: first start: operator account `admin` created; its API token is in {} (readable by you only)",
+        path.display()
+    );
+    Ok(())
+}
