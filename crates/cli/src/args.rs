@@ -1,6 +1,8 @@
 //! The command line, as clap reads it: every command and its arguments.
 
-use crate::*;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
 
 /// Carnac, an electronic archive with probative value.
 #[derive(Parser)]

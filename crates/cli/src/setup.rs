@@ -1,7 +1,19 @@
 //! Opening an archive from a data folder: the lock, the configuration, the catalog, the
 //! offers, the timestamping authorities.
 
-use crate::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use carnac_archive::{Archive, Parts};
+use carnac_blobstore::BlobStore;
+use carnac_model::TenantId;
+
+use crate::commands::tenant;
+use crate::config;
+
+type Authority = Arc<dyn carnac_archive::timestamping::TimestampAuthority>;
 
 /// Holds the data folder's lock for as long as the process uses it: one process at a time,
 /// so that recovery never mistakes another process's running operations for dead ones.

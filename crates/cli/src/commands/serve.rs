@@ -1,11 +1,77 @@
-//! `serve`: the HTTP server, the ingest workers, and maintenance at every seal interval.
+//! `serve`: the HTTP server, the ingest workers, and maintenance at every seal interval;
+//! `maintain`: one maintenance pass.
 
-use crate::*;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
 
-/// The periodic duties of a running archive; failures are logged (and retried next time).
-/// False when any failed.
-/// One maintenance pass (`Archive::maintain`), said on stderr; false if a duty failed.
-pub(crate) fn maintain(archive: &Archive, renew_before: std::time::Duration) -> bool {
+use anyhow::{Context, bail};
+use carnac_archive::Archive;
+
+use super::SecretFile;
+use crate::config;
+use crate::setup::renew_before;
+
+/// `carnac serve`: the listening address of the command line or the configuration, TLS
+/// when the configuration names a certificate and its key.
+pub(crate) fn run(
+    archive: Archive,
+    data: &Path,
+    config: &config::Config,
+    listen: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let listen = listen.unwrap_or(config.server.listen.clone());
+    if !carnac_server::asalae::valid_base(&config.server.asalae_base_path) {
+        bail!(
+            "server.asalae_base_path {:?} must start with '/', not end with one, stay out of /api/ and hold letters, digits, '-', '_', '.' and '/' only",
+            config.server.asalae_base_path
+        );
+    }
+    let under_data = |p: &Option<PathBuf>| p.as_ref().map(|p| data.join(p));
+    let tls = match (
+        under_data(&config.server.tls_certificate),
+        under_data(&config.server.tls_key),
+    ) {
+        (Some(certificate), Some(key)) => Some(
+            carnac_server::tls::server_config(
+                &certificate,
+                &key,
+                under_data(&config.server.tls_client_ca).as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!("server TLS: {e}"))?,
+        ),
+        (None, None) => {
+            if config.server.tls_client_ca.is_some() {
+                bail!("server.tls_client_ca needs server.tls_certificate and server.tls_key");
+            }
+            None
+        }
+        _ => bail!("server.tls_certificate and server.tls_key go together"),
+    };
+    serve(
+        archive,
+        data,
+        &listen,
+        tls,
+        &config.server,
+        config.timestamp.seal_interval_seconds,
+        renew_before(config),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `carnac maintain`: exit 1 when a duty failed.
+pub(crate) fn maintain_once(archive: &Archive, config: &config::Config) -> ExitCode {
+    if maintain(archive, renew_before(config)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// One maintenance pass (`Archive::maintain`), said on stderr; false if a duty failed
+/// (failures are logged, and retried at the next pass).
+fn maintain(archive: &Archive, renew_before: std::time::Duration) -> bool {
     let m = archive.maintain(renew_before);
     for (tenant, duty) in &m.done {
         eprintln!("tenant {tenant}: {duty}");
@@ -19,7 +85,7 @@ pub(crate) fn maintain(archive: &Archive, renew_before: std::time::Duration) -> 
     m.is_ok()
 }
 
-pub(crate) fn serve(
+fn serve(
     archive: Archive,
     data: &Path,
     listen: &str,
@@ -108,7 +174,7 @@ pub(crate) fn serve(
 
 /// On first start (no account at all), an operator account `admin` and its API token, in
 /// `<data>/admin-token`, readable by its owner only.
-pub(crate) fn bootstrap_admin(archive: &Archive, data: &Path) -> anyhow::Result<()> {
+fn bootstrap_admin(archive: &Archive, data: &Path) -> anyhow::Result<()> {
     if !archive.accounts()?.is_empty() {
         return Ok(());
     }

@@ -1,7 +1,12 @@
 //! Verifications that need nothing but exported files and trust anchors: evidence records,
 //! exported journals and event proofs, an offer's copies of a journal.
 
-use crate::*;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use super::tenant;
 
 pub(crate) fn trust_store(files: &[PathBuf]) -> anyhow::Result<carnac_timestamp::TrustStore> {
     let mut trust = carnac_timestamp::TrustStore::new();
