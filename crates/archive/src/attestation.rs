@@ -26,7 +26,7 @@ pub const ATTESTATION_BLOBS: [&str; 4] = [
     "signer.pem",
 ];
 
-pub const KIND: &str = "DEPOSIT_ATTESTATION";
+pub const KIND: EventKind = EventKind::DepositAttestation;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attestation {
@@ -56,7 +56,7 @@ impl Archive {
         Ok(ops
             .into_iter()
             .filter(|o| {
-                o.kind == EventKind::Ingest.as_str()
+                o.kind == EventKind::Ingest
                     && o.state == OperationState::Done
                     && o.status.is_some_and(|s| s.is_accepted())
                     && !attested.contains(o.id.as_str())
@@ -77,7 +77,7 @@ impl Archive {
             .catalog
             .operation(tenant, of)?
             .filter(|o| {
-                o.kind == EventKind::Ingest.as_str() && o.status.is_some_and(|s| s.is_accepted())
+                o.kind == EventKind::Ingest && o.status.is_some_and(|s| s.is_accepted())
             })
             .ok_or_else(|| ArchiveError::NotFound(format!("accepted ingest {of}")))?;
         let summary = ingest.summary.clone().unwrap_or_default();
@@ -230,7 +230,7 @@ impl Archive {
             ATTESTATION_BLOBS[3]: hex::encode(sha2::Sha256::digest(signer_pem.as_bytes())),
         });
         self.catalog
-            .start_operation(tenant, &operation, KIND, &self.now(), agent)?;
+            .start_operation(tenant, &operation, &KIND, &self.now(), agent)?;
         let stored = (|| -> Result<(), ArchiveError> {
             for offer in &self.offers {
                 let mut batch = offer.begin(tenant, &operation)?;
@@ -263,7 +263,7 @@ impl Archive {
             let event = NewEvent {
                 tenant: tenant.clone(),
                 operation: operation.clone(),
-                kind: KIND.into(),
+                kind: KIND,
                 outcome: Status::Ok,
                 time: self.now(),
                 agent: agent.into(),

@@ -1,6 +1,8 @@
 //! Checks that the catalog and the offers agree: every copy the catalog records exists in its
 //! offer with its size (and, on request, its digest), and every blob in an offer belongs to
-//! an accepted ingest, a seal or an attestation. Every file the archive writes to the offers
+//! an object the tenant holds now (not to every object its ingests once brought: elimination
+//! and transfer out take objects away), to an accepted ingest (its manifest), a seal or an
+//! attestation. Every file the archive writes to the offers
 //! has a digest to be checked against: objects and manifests theirs from the ingest, a seal's
 //! segment and seal theirs from the seal's event (or, for seals made before it recorded them,
 //! recomputed from the catalog's events and seal), an attestation's files theirs from its
@@ -14,7 +16,7 @@ use carnac_model::{Digest, MultiHasher, OperationId, TenantId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-/// A blob an accepted ingest must have in every offer.
+/// A blob every offer must have.
 struct ExpectedBlob {
     /// Known for objects; the manifest's size is not recorded.
     size: Option<u64>,
@@ -55,7 +57,7 @@ impl Archive {
                 .and_then(|s| s.get(key)?.as_str().map(str::to_owned))
         };
         for op in operations {
-            if op.kind == EventKind::Ingest.as_str() && op.status.is_some_and(|s| s.is_accepted()) {
+            if op.kind == EventKind::Ingest && op.status.is_some_and(|s| s.is_accepted()) {
                 out.push(KeptFile {
                     operation: op.id.clone(),
                     name: "manifest.xml".into(),
@@ -66,7 +68,7 @@ impl Archive {
             if op.status != Some(carnac_model::Status::Ok) {
                 continue;
             }
-            if op.kind == EventKind::JournalSeal.as_str() {
+            if op.kind == EventKind::JournalSeal {
                 match (text(op, "segment_sha256"), text(op, "seal_sha256")) {
                     (Some(segment), Some(seal)) => {
                         for (name, hex) in crate::journal::SEGMENT_BLOBS.iter().zip([segment, seal])
@@ -172,23 +174,21 @@ impl Archive {
                 if op.state == OperationState::Running {
                     problems.push(format!("tenant {t}: operation {} is still running", op.id));
                 }
-                if op.kind == EventKind::Ingest.as_str()
-                    && op.status.is_some_and(|s| s.is_accepted())
-                {
-                    let blobs = expected.entry((t.clone(), op.id.clone())).or_default();
-                    for o in self.catalog.objects_of_operation(&t, &op.id)? {
-                        if !o.physical {
-                            blobs.insert(
-                                o.id.to_string(),
-                                ExpectedBlob {
-                                    size: Some(o.size.unwrap_or(0)),
-                                    digest: o.digest.clone(),
-                                },
-                            );
-                        }
-                    }
-                }
             }
+            // The files the tenant holds now, not those its ingests once brought: what left
+            // the archive (an elimination, a transfer out) must have left the offers too.
+            self.catalog.each_held_object(&t, &mut |op, o| {
+                if !o.physical {
+                    expected.entry((t.clone(), op)).or_default().insert(
+                        o.id.to_string(),
+                        ExpectedBlob {
+                            size: Some(o.size.unwrap_or(0)),
+                            digest: o.digest,
+                        },
+                    );
+                }
+                Ok(())
+            })?;
             for kept in self.kept_files(&t, &operations)? {
                 expected
                     .entry((t.clone(), kept.operation))
@@ -214,7 +214,7 @@ impl Archive {
                     .is_some_and(|b| b.contains_key(&copy.blob))
                 {
                     problems.push(format!(
-                        "tenant {t}: copy of {} in operation {op} belongs to no accepted ingest",
+                        "tenant {t}: copy of {} in operation {op} belongs to no object the tenant holds",
                         copy.object
                     ));
                 }
@@ -248,7 +248,7 @@ impl Archive {
             for batch in &present {
                 if !expected.contains_key(batch) {
                     problems.push(format!(
-                        "offer {}: {}/{} belongs to no accepted ingest or seal",
+                        "offer {}: {}/{} belongs to no held object, accepted ingest, seal or attestation",
                         offer.name(),
                         batch.0,
                         batch.1

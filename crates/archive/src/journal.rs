@@ -252,7 +252,7 @@ impl Archive {
         self.catalog.start_operation(
             tenant,
             &operation,
-            EventKind::JournalSeal.as_str(),
+            &EventKind::JournalSeal,
             &self.now(),
             agent,
         )?;

@@ -339,7 +339,7 @@ impl Archive {
                 self.catalog.start_operation(
                     tenant,
                     &operation,
-                    "REFERENTIAL_IMPORT",
+                    &EventKind::ReferentialImport,
                     &at,
                     agent,
                 )?;

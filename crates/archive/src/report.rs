@@ -90,7 +90,7 @@ impl Archive {
         }
         let ops = self.catalog.operations(tenant)?;
         let last_audit = ops.iter().rev().find(|o| {
-            o.kind == EventKind::Audit.as_str() && o.state == carnac_catalog::OperationState::Done
+            o.kind == EventKind::Audit && o.state == carnac_catalog::OperationState::Done
         });
         // Operations whose events concern the unit: its ingest, its files' evidence trees,
         // and (below) the exports of its files and every audit.

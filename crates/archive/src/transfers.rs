@@ -255,7 +255,7 @@ impl Archive {
                     self.catalog.start_operation(
                         tenant,
                         operation,
-                        EventKind::Ingest.as_str(),
+                        &EventKind::Ingest,
                         &self.now(),
                         &transfer.agent,
                     )?;

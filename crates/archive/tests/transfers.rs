@@ -90,7 +90,7 @@ fn an_interrupted_ingest_is_started_again_and_keeps_nothing_of_the_first_try() {
         .start_operation(
             &t,
             &q.operation,
-            "INGEST",
+            &"INGEST".into(),
             "2026-11-29T04:00:00Z",
             "pastell",
         )

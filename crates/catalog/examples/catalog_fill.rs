@@ -114,7 +114,7 @@ fn main() {
             .start_operation(
                 &tenant,
                 &operation,
-                "INGEST",
+                &"INGEST".into(),
                 "2026-11-29T04:00:00Z",
                 "bench",
             )

@@ -177,7 +177,7 @@ pub(crate) fn ingest_units(
     units: impl Iterator<Item = UnitRow>,
 ) {
     let o = op(operation);
-    c.start_operation(&t(tenant), &o, "INGEST", "2026-11-29T04:03:00Z", "test")
+    c.start_operation(&t(tenant), &o, &"INGEST".into(), "2026-11-29T04:03:00Z", "test")
         .expect("start");
     c.commit_ingest(
         &t(tenant),
@@ -883,7 +883,7 @@ fn seals(c: &dyn Catalog) {
     let genesis = carnac_model::journal::GENESIS;
     assert!(c.seals(&a).expect("seals").is_empty());
     for o in ["op-seal-1", "op-seal-x", "op-seal-y", "op-seal-2"] {
-        c.start_operation(&a, &op(o), "JOURNAL_SEAL", "2026-11-29T05:00:00Z", "test")
+        c.start_operation(&a, &op(o), &"JOURNAL_SEAL".into(), "2026-11-29T05:00:00Z", "test")
             .expect("start");
     }
     let first = seal_row(1, 3, genesis, "op-seal-1");
@@ -1026,7 +1026,7 @@ fn large_reply(c: &dyn Catalog) {
     c.start_operation(
         &a,
         &op("op-large"),
-        "INGEST",
+        &"INGEST".into(),
         "2026-11-29T04:05:00Z",
         "test",
     )
@@ -1156,10 +1156,10 @@ fn referentials(c: &dyn Catalog) {
 
 fn rejected_operation(c: &dyn Catalog) {
     let a = t("conf-a");
-    c.start_operation(&a, &op("op-ko"), "INGEST", "2026-11-29T04:02:00Z", "test")
+    c.start_operation(&a, &op("op-ko"), &"INGEST".into(), "2026-11-29T04:02:00Z", "test")
         .expect("start");
     assert!(
-        c.start_operation(&a, &op("op-ko"), "INGEST", "x", "test")
+        c.start_operation(&a, &op("op-ko"), &"INGEST".into(), "x", "test")
             .is_err(),
         "ids are unique"
     );
@@ -1239,7 +1239,7 @@ pub(crate) fn unit(id: &str, parents: &[&str], groups: &[&str]) -> UnitRow {
 fn accepted_ingest(c: &dyn Catalog) {
     let a = t("conf-a");
     let operation = op("op-ok");
-    c.start_operation(&a, &operation, "INGEST", "2026-11-29T04:03:00Z", "test")
+    c.start_operation(&a, &operation, &"INGEST".into(), "2026-11-29T04:03:00Z", "test")
         .expect("start");
     let groups = [GroupRow {
         id: ObjectId::new("g1").expect("id"),
@@ -1298,6 +1298,19 @@ fn accepted_ingest(c: &dyn Catalog) {
     assert_eq!(u2.metadata, "<ArchiveUnit id=\"x-u2\"/>");
     let os = c.objects_of_operation(&a, &operation).expect("objects");
     assert_eq!(os, objects);
+    // What the tenant holds: the objects of its accepted ingests, each with its batch; nothing
+    // of another tenant.
+    let held = |tenant: &TenantId| {
+        let mut all = Vec::new();
+        c.each_held_object(tenant, &mut |op, o| {
+            all.push((op, o));
+            Ok(())
+        })
+        .expect("held objects");
+        all
+    };
+    assert_eq!(held(&a), [(operation.clone(), objects[0].clone())]);
+    assert!(held(&t("conf-b")).is_empty());
     // Each object by its identifier, with the operation (blob batch) that stored it; in its
     // tenant only.
     for o in &objects {
@@ -1361,7 +1374,7 @@ fn failed_commit_leaves_nothing(c: &dyn Catalog) {
     let before = c.counts(&a).expect("counts");
     let journal_before = c.journal(&a).expect("journal").len();
     let operation = op("op-fail");
-    c.start_operation(&a, &operation, "INGEST", "2026-11-29T04:04:00Z", "test")
+    c.start_operation(&a, &operation, &"INGEST".into(), "2026-11-29T04:04:00Z", "test")
         .expect("start");
     let groups = [GroupRow {
         id: ObjectId::new("g9").expect("id"),
@@ -1490,7 +1503,7 @@ fn requeue(c: &dyn Catalog) {
         &event("conf-a", "op-rq", "TRANSFER_RECEIVED", Status::Ok),
     )
     .expect("enqueue");
-    c.start_operation(&a, &op("op-rq"), "INGEST", "2026-11-29T05:02:00Z", "test")
+    c.start_operation(&a, &op("op-rq"), &"INGEST".into(), "2026-11-29T05:02:00Z", "test")
         .expect("start");
     let before = c.journal(&a).expect("journal").len();
     c.requeue_transfer(
@@ -1512,7 +1525,7 @@ fn requeue(c: &dyn Catalog) {
     );
     assert_eq!(c.journal(&a).expect("journal").len(), before + 1);
     // Started again under the same identifier, as the worker does.
-    c.start_operation(&a, &op("op-rq"), "INGEST", "2026-11-29T05:03:00Z", "test")
+    c.start_operation(&a, &op("op-rq"), &"INGEST".into(), "2026-11-29T05:03:00Z", "test")
         .expect("start again");
     c.finish_operation(
         &a,

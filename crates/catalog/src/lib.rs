@@ -15,7 +15,7 @@ pub mod search;
 pub mod sqlite;
 
 use carnac_model::access::{AccountKind, Role};
-use carnac_model::journal::{Event, NewEvent};
+use carnac_model::journal::{Event, NewEvent, OperationKind};
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, UnitId};
 pub use search::{Facet, Interrupt, SearchOrder, UnitDetails, UnitPage, UnitQuery, UnitSummary};
 use serde::{Deserialize, Serialize};
@@ -219,7 +219,7 @@ pub enum OperationState {
 pub struct Operation {
     pub tenant: TenantId,
     pub id: OperationId,
-    pub kind: String,
+    pub kind: OperationKind,
     pub state: OperationState,
     pub status: Option<Status>,
     pub started_at: String,
@@ -636,7 +636,7 @@ pub trait OperationStore: Send + Sync {
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-        kind: &str,
+        kind: &OperationKind,
         at: &str,
         agent: &str,
     ) -> Result<(), CatalogError>;
@@ -732,6 +732,17 @@ pub trait HoldingStore: Send + Sync {
         })?;
         Ok(all)
     }
+
+    /// Every object `tenant` holds now, with the operation (blob batch) that stored it, by
+    /// operation, handed to `each` one at a time: what a check of the offers expects to find.
+    /// An object that left the archive (an elimination, a transfer out) is not in it, even
+    /// though the operation that brought it in is still in the history. `each` must not call
+    /// the catalog.
+    fn each_held_object(
+        &self,
+        tenant: &TenantId,
+        each: &mut dyn FnMut(OperationId, ObjectRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError>;
 
     /// Every copy of every object of a tenant, with the operation (blob batch) it belongs to.
     fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError>;

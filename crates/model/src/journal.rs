@@ -94,6 +94,11 @@ event_kinds! {
     DepositAttestation = "DEPOSIT_ATTESTATION",
 }
 
+/// What an operation does. An operation is named by the event that records its outcome
+/// (`INGEST`, `AUDIT`, `JOURNAL_SEAL`…), as Vitam names an operation by its master event's
+/// type: the two share one vocabulary.
+pub type OperationKind = EventKind;
+
 impl From<String> for EventKind {
     fn from(name: String) -> EventKind {
         EventKind::from(name.as_str())

@@ -326,7 +326,7 @@ impl Archive {
         self.catalog.start_operation(
             tenant,
             &operation,
-            EventKind::Ingest.as_str(),
+            &EventKind::Ingest,
             &started,
             agent,
         )?;

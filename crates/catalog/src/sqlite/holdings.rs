@@ -469,6 +469,29 @@ impl HoldingStore for SqliteCatalog {
         Ok(())
     }
 
+    fn each_held_object(
+        &self,
+        tenant: &TenantId,
+        each: &mut dyn FnMut(OperationId, ObjectRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {OBJECT_COLUMNS}, operation FROM objects WHERE tenant = ?1 ORDER BY operation, rowid"
+            ))
+            .map_err(storage)?;
+        let rows = st
+            .query_map([tenant.as_str()], |r| {
+                Ok((r.get::<_, String>(13)?, raw_object(r)?))
+            })
+            .map_err(storage)?;
+        for row in rows {
+            let (operation, raw) = row.map_err(storage)?;
+            each(parse_id("operation id", operation)?, to_object(raw)?)?;
+        }
+        Ok(())
+    }
+
     fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError> {
         let conn = self.lock();
         let mut st = conn

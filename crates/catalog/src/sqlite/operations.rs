@@ -74,7 +74,7 @@ pub(super) fn to_operation(
     Ok(Operation {
         tenant: tenant.clone(),
         id: parse_id("operation id", id)?,
-        kind,
+        kind: OperationKind::from(kind),
         state: match state.as_str() {
             "RUNNING" => OperationState::Running,
             _ => OperationState::Done,
@@ -121,7 +121,7 @@ impl OperationStore for SqliteCatalog {
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-        kind: &str,
+        kind: &OperationKind,
         at: &str,
         agent: &str,
     ) -> Result<(), CatalogError> {
@@ -130,7 +130,7 @@ impl OperationStore for SqliteCatalog {
                 .execute(
                     "INSERT INTO operations (tenant, id, kind, state, started_at, agent) VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5)
                      ON CONFLICT DO NOTHING",
-                    params![tenant.as_str(), operation.as_str(), kind, at, agent],
+                    params![tenant.as_str(), operation.as_str(), kind.as_str(), at, agent],
                 )
                 .map_err(storage)?;
             if n == 0 {
