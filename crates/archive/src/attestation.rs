@@ -76,9 +76,7 @@ impl Archive {
         let ingest = self
             .catalog
             .operation(tenant, of)?
-            .filter(|o| {
-                o.kind == EventKind::Ingest && o.status.is_some_and(|s| s.is_accepted())
-            })
+            .filter(|o| o.kind == EventKind::Ingest && o.status.is_some_and(|s| s.is_accepted()))
             .ok_or_else(|| ArchiveError::NotFound(format!("accepted ingest {of}")))?;
         let summary = ingest.summary.clone().unwrap_or_default();
         let operation = self.new_operation()?;

@@ -177,8 +177,14 @@ pub(crate) fn ingest_units(
     units: impl Iterator<Item = UnitRow>,
 ) {
     let o = op(operation);
-    c.start_operation(&t(tenant), &o, &"INGEST".into(), "2026-11-29T04:03:00Z", "test")
-        .expect("start");
+    c.start_operation(
+        &t(tenant),
+        &o,
+        &"INGEST".into(),
+        "2026-11-29T04:03:00Z",
+        "test",
+    )
+    .expect("start");
     c.commit_ingest(
         &t(tenant),
         IngestCommit {
@@ -883,8 +889,14 @@ fn seals(c: &dyn Catalog) {
     let genesis = carnac_model::journal::GENESIS;
     assert!(c.seals(&a).expect("seals").is_empty());
     for o in ["op-seal-1", "op-seal-x", "op-seal-y", "op-seal-2"] {
-        c.start_operation(&a, &op(o), &"JOURNAL_SEAL".into(), "2026-11-29T05:00:00Z", "test")
-            .expect("start");
+        c.start_operation(
+            &a,
+            &op(o),
+            &"JOURNAL_SEAL".into(),
+            "2026-11-29T05:00:00Z",
+            "test",
+        )
+        .expect("start");
     }
     let first = seal_row(1, 3, genesis, "op-seal-1");
     c.record_seal(
@@ -1156,8 +1168,14 @@ fn referentials(c: &dyn Catalog) {
 
 fn rejected_operation(c: &dyn Catalog) {
     let a = t("conf-a");
-    c.start_operation(&a, &op("op-ko"), &"INGEST".into(), "2026-11-29T04:02:00Z", "test")
-        .expect("start");
+    c.start_operation(
+        &a,
+        &op("op-ko"),
+        &"INGEST".into(),
+        "2026-11-29T04:02:00Z",
+        "test",
+    )
+    .expect("start");
     assert!(
         c.start_operation(&a, &op("op-ko"), &"INGEST".into(), "x", "test")
             .is_err(),
@@ -1239,8 +1257,14 @@ pub(crate) fn unit(id: &str, parents: &[&str], groups: &[&str]) -> UnitRow {
 fn accepted_ingest(c: &dyn Catalog) {
     let a = t("conf-a");
     let operation = op("op-ok");
-    c.start_operation(&a, &operation, &"INGEST".into(), "2026-11-29T04:03:00Z", "test")
-        .expect("start");
+    c.start_operation(
+        &a,
+        &operation,
+        &"INGEST".into(),
+        "2026-11-29T04:03:00Z",
+        "test",
+    )
+    .expect("start");
     let groups = [GroupRow {
         id: ObjectId::new("g1").expect("id"),
         xml_id: "G1".into(),
@@ -1374,8 +1398,14 @@ fn failed_commit_leaves_nothing(c: &dyn Catalog) {
     let before = c.counts(&a).expect("counts");
     let journal_before = c.journal(&a).expect("journal").len();
     let operation = op("op-fail");
-    c.start_operation(&a, &operation, &"INGEST".into(), "2026-11-29T04:04:00Z", "test")
-        .expect("start");
+    c.start_operation(
+        &a,
+        &operation,
+        &"INGEST".into(),
+        "2026-11-29T04:04:00Z",
+        "test",
+    )
+    .expect("start");
     let groups = [GroupRow {
         id: ObjectId::new("g9").expect("id"),
         xml_id: "G9".into(),
@@ -1503,8 +1533,14 @@ fn requeue(c: &dyn Catalog) {
         &event("conf-a", "op-rq", "TRANSFER_RECEIVED", Status::Ok),
     )
     .expect("enqueue");
-    c.start_operation(&a, &op("op-rq"), &"INGEST".into(), "2026-11-29T05:02:00Z", "test")
-        .expect("start");
+    c.start_operation(
+        &a,
+        &op("op-rq"),
+        &"INGEST".into(),
+        "2026-11-29T05:02:00Z",
+        "test",
+    )
+    .expect("start");
     let before = c.journal(&a).expect("journal").len();
     c.requeue_transfer(
         &a,
@@ -1525,8 +1561,14 @@ fn requeue(c: &dyn Catalog) {
     );
     assert_eq!(c.journal(&a).expect("journal").len(), before + 1);
     // Started again under the same identifier, as the worker does.
-    c.start_operation(&a, &op("op-rq"), &"INGEST".into(), "2026-11-29T05:03:00Z", "test")
-        .expect("start again");
+    c.start_operation(
+        &a,
+        &op("op-rq"),
+        &"INGEST".into(),
+        "2026-11-29T05:03:00Z",
+        "test",
+    )
+    .expect("start again");
     c.finish_operation(
         &a,
         OperationEnd {

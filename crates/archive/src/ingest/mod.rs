@@ -323,13 +323,8 @@ impl Archive {
             Some(_) => {}
         }
         let started = self.now();
-        self.catalog.start_operation(
-            tenant,
-            &operation,
-            &EventKind::Ingest,
-            &started,
-            agent,
-        )?;
+        self.catalog
+            .start_operation(tenant, &operation, &EventKind::Ingest, &started, agent)?;
         let span = tracing::info_span!("ingest", %tenant, %operation);
         let _enter = span.enter();
         let scratch = Scratch(vec![

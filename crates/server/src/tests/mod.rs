@@ -11,8 +11,9 @@ pub(crate) use access::check;
 pub(crate) use asalae::*;
 pub(crate) use referentials::tar_gz;
 
-use super::*;
-use axum::http::Request;
+pub(crate) use super::*;
+pub(crate) use axum::body::Body;
+pub(crate) use axum::http::{Request, StatusCode, header};
 use carnac_archive::Parts;
 use carnac_archive::system::fixed::{FixedClock, SequentialIds};
 use carnac_blobstore::memory::MemoryStore;

@@ -1,0 +1,155 @@
+//! `/api/v1/tenants/{tenant}/referentials`: the tenant's referentials, imported as a
+//! container and listed with their versions.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::Caller;
+use super::transfers::receive_body;
+use crate::{ApiError, AppState, blocking, tenant_id};
+
+/// The tenant's referentials: each kind with its versions.
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let archive = state.archive.clone();
+    let kinds = blocking(move || {
+        archive.require_tenant(&t)?;
+        let mut out = Vec::new();
+        for kind in carnac_catalog::ReferentialKind::ALL {
+            if let Some(r) = archive.catalog().referential(&t, kind)? {
+                out.push(json!({
+                    "kind": kind.as_str(),
+                    "version": r.version,
+                    "imported_at": r.imported_at,
+                    "operation": r.operation,
+                    "content": r.content,
+                }));
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(axum::Json(json!({ "referentials": kinds })).into_response())
+}
+
+/// Imports a referential folder sent as a container (zip, tar, tar.gz, tar.bz2) holding
+/// what `carnac referential import` reads from a folder: the whole folder is checked and
+/// imported, or refused with every reason.
+pub(super) async fn import(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path(tenant): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "receiving a referential folder");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the upload could not be stored",
+        )
+    };
+    // Small by nature: a folder of referential files.
+    const MAX: u64 = 256 << 20;
+    let work = tempfile::tempdir_in(&state.uploads).map_err(internal)?;
+    let upload = work.path().join("folder.container");
+    let file = std::fs::File::create(&upload).map_err(internal)?;
+    drop(receive_body(body, file, Some(MAX), "a referential folder").await?);
+    let archive = state.archive.clone();
+    let outcome = blocking(move || {
+        let dir = work.path().join("folder");
+        std::fs::create_dir(&dir).map_err(internal)?;
+        let container = std::fs::File::open(&upload).map_err(internal)?;
+        carnac_archive::referential::unpack_folder(container, &dir).map_err(|problems| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "referential_rejected",
+                "the container cannot be read safely; nothing was imported",
+            )
+            .with_details(problems)
+        })?;
+        // A folder packed from its parent: its one top folder is the referential folder
+        // (unless that folder is itself one of the referential's, like `rules/`).
+        let entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(internal)?
+            .filter_map(Result::ok)
+            .collect();
+        const PARTS: [&str; 6] = [
+            "agencies",
+            "rules",
+            "contracts",
+            "profiles",
+            "formats",
+            "archiveUnitProfiles",
+        ];
+        let root = match entries.as_slice() {
+            [one]
+                if one.path().is_dir()
+                    && !PARTS.contains(&one.file_name().to_string_lossy().as_ref()) =>
+            {
+                one.path()
+            }
+            _ => dir,
+        };
+        let outcome = archive.import_referentials(&t, &root, &who.login)?;
+        drop(work);
+        Ok(outcome)
+    })
+    .await?;
+    let versions: Vec<_> = outcome
+        .versions
+        .iter()
+        .zip(&outcome.counts)
+        .map(|((kind, version), (_, count))| json!({"kind": kind.as_str(), "version": version, "entries": count}))
+        .collect();
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "operation": outcome.operation,
+            "versions": versions,
+            "skipped": outcome.skipped.iter().map(|(file, why)| json!({"file": file, "reason": why})).collect::<Vec<_>>(),
+        })),
+    )
+        .into_response())
+}
+
+/// Every version of one referential of a tenant.
+pub(super) async fn versions(
+    State(state): State<Arc<AppState>>,
+    Path((tenant, kind)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let k = carnac_catalog::ReferentialKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!(
+                    "no referential kind {kind:?}; kinds: {}",
+                    carnac_catalog::ReferentialKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+    let archive = state.archive.clone();
+    let versions = blocking(move || {
+        archive.require_tenant(&t)?;
+        Ok(archive.catalog().referential_versions(&t, k)?)
+    })
+    .await?;
+    Ok(axum::Json(json!({"kind": kind, "versions": versions})).into_response())
+}

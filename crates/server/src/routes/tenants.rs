@@ -1,0 +1,75 @@
+//! `/api/v1/tenants`: the member authorities, created, listed, suspended, resumed.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::Caller;
+use super::params::*;
+use crate::{ApiError, AppState, blocking, tenant_id};
+
+pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let archive = state.archive.clone();
+    let list = blocking(move || Ok(archive.catalog().tenants()?)).await?;
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|t| !carnac_model::access::is_reserved(&t.id))
+        .map(|t| json!({"id": t.id, "name": t.name, "created_at": t.created_at, "suspended_at": t.suspended_at}))
+        .collect();
+    Ok(axum::Json(json!({ "tenants": list })).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    id: String,
+    name: Option<String>,
+}
+
+pub(super) async fn create(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let new: NewTenant = json_body(&body)?;
+    let tenant = tenant_id(&new.id)?;
+    let archive = state.archive.clone();
+    let name = new.name.unwrap_or_else(|| new.id.clone());
+    let op = blocking(move || Ok(archive.create_tenant(&tenant, &name, &who.login)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"tenant": new.id, "operation": op})),
+    )
+        .into_response())
+}
+
+pub(super) async fn suspend(
+    state: State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    set_suspended(state, caller, tenant, true).await
+}
+
+pub(super) async fn resume(
+    state: State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    set_suspended(state, caller, tenant, false).await
+}
+
+async fn set_suspended(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    tenant: String,
+    suspended: bool,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let archive = state.archive.clone();
+    blocking(move || Ok(archive.suspend_tenant(&t, suspended, &who.login)?)).await?;
+    Ok(axum::Json(json!({"tenant": tenant, "suspended": suspended})).into_response())
+}

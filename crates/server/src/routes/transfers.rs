@@ -1,0 +1,259 @@
+//! `/api/v1/tenants/{tenant}/transfers` and `…/operations/{operation}`: transfers sent as
+//! one body, and the state, acknowledgement and reply of each operation.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::Caller;
+use crate::{ApiError, AppState, blocking, file_stream, operation_id, queue_room, tenant_id};
+
+/// The body is the container; it is streamed to a file (never held in memory), then ingested.
+pub(super) async fn submit(
+    State(state): State<Arc<AppState>>,
+    Caller(who): Caller,
+    Path(tenant): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_id(&tenant)?;
+    queue_room(&state, &tenant, 0)?;
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an upload");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the upload could not be stored",
+        )
+    };
+    // Received into the archive's incoming folder, then handed over whole: the sender gets
+    // its operation once the container is durably the archive's.
+    let file = tempfile::Builder::new()
+        .prefix(".upload")
+        .tempfile_in(state.archive.incoming_dir())
+        .map_err(internal)?;
+    let (std_file, temp_path) = file.into_parts();
+    let (file, received) =
+        receive_body(body, std_file, Some(state.limits.max_upload), "a transfer").await?;
+    if received == 0 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_body",
+            "the request body must be the transfer container",
+        ));
+    }
+    queue_room(&state, &tenant, received)?;
+    let archive = state.archive.clone();
+    let transfer = blocking(move || {
+        file.sync_all().map_err(internal)?;
+        drop(file);
+        // The path is the archive's from here: moved into the queue, or removed if refused.
+        let path = temp_path.keep().map_err(|e| internal(e.error))?;
+        Ok(archive.receive_transfer(&tenant, &path, &who.login)?)
+    })
+    .await?;
+    let body = json!({
+        "operation": transfer.operation,
+        "state": "RECEIVED",
+        "bytes": transfer.bytes,
+        "received_at": transfer.received_at,
+        "status_url": format!("/api/v1/tenants/{}/operations/{}", transfer.tenant, transfer.operation),
+    });
+    state.worker.submit(transfer);
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// Streams a request body into `file` (never held in memory), refusing it beyond `max`
+/// bytes; gives the file back with the number of bytes written.
+pub(super) async fn receive_body(
+    body: Body,
+    file: std::fs::File,
+    max: Option<u64>,
+    what: &str,
+) -> Result<(std::fs::File, u64), ApiError> {
+    use futures_util::StreamExt;
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an upload");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the upload could not be stored",
+        )
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut stream = body.into_data_stream();
+    let mut received = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "upload_interrupted",
+                format!("the upload was interrupted: {e}"),
+            )
+        })?;
+        received += chunk.len() as u64;
+        if let Some(max) = max
+            && received > max
+        {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("{what} is at most {max} bytes"),
+            ));
+        }
+        // Small writes to a buffered file: acceptable on the async thread.
+        out.write_all(&chunk).map_err(internal)?;
+    }
+    let file = out.into_inner().map_err(|e| internal(e.into_error()))?;
+    Ok((file, received))
+}
+
+/// An operation of a tenant (its reading was authorized with the route), or its transfer
+/// still in the queue.
+async fn find_operation(state: &AppState, tenant: &str, op: &str) -> Result<Found, ApiError> {
+    let (tenant, op) = (tenant_id(tenant)?, operation_id(op)?);
+    let archive = state.archive.clone();
+    let (found, queued) = blocking(move || {
+        // The queue first: its row goes only once the operation is done, so one of the two
+        // is always found, whatever the worker does meanwhile.
+        let queued = archive.catalog().queued_transfer(&tenant, &op)?;
+        let found = archive.catalog().operation(&tenant, &op)?;
+        Ok((found, queued))
+    })
+    .await?;
+    match (found, queued) {
+        (Some(o), _) => Ok(Found::Operation(o)),
+        (None, Some(q)) => Ok(Found::Queued(q)),
+        (None, None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such operation for this tenant",
+        )),
+    }
+}
+
+/// An operation, or a transfer received and waiting for its ingest.
+enum Found {
+    Operation(carnac_catalog::Operation),
+    Queued(carnac_catalog::QueuedTransfer),
+}
+
+pub(super) async fn operation(
+    State(state): State<Arc<AppState>>,
+    Path((tenant, op)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let o = match find_operation(&state, &tenant, &op).await? {
+        Found::Operation(o) => o,
+        Found::Queued(q) => {
+            return Ok(axum::Json(json!({
+                "operation": q.operation,
+                "kind": "INGEST",
+                "state": "RECEIVED",
+                "received_at": q.received_at,
+                "bytes": q.bytes,
+                "has_atr": false,
+            }))
+            .into_response());
+        }
+    };
+    Ok(axum::Json(json!({
+        "operation": o.id,
+        "kind": o.kind,
+        "state": match o.state {
+            carnac_catalog::OperationState::Running => "RUNNING",
+            carnac_catalog::OperationState::Done => "DONE",
+        },
+        "status": o.status,
+        "started_at": o.started_at,
+        "ended_at": o.ended_at,
+        "summary": o.summary,
+        "has_atr": o.has_reply,
+    }))
+    .into_response())
+}
+
+/// The acknowledgement of a transfer: made when its manifest is read (at receipt for the
+/// as@lae intake), in the transfer's SEDA version.
+pub(super) async fn ack(
+    State(state): State<Arc<AppState>>,
+    Path((tenant, op)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let found = find_operation(&state, &tenant, &op).await?;
+    let (tenant, op) = (tenant_id(&tenant)?, operation_id(&op)?);
+    let archive = state.archive.clone();
+    let xml = blocking(move || Ok(archive.catalog().acknowledgement(&tenant, &op)?)).await?;
+    match (xml, found) {
+        (Some(xml), _) => Ok((
+            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+            xml,
+        )
+            .into_response()),
+        (None, Found::Operation(o)) if o.state == carnac_catalog::OperationState::Done => {
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no acknowledgement: the transfer's manifest could not be read (its ArchiveTransferReply says why)",
+            ))
+        }
+        (None, _) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            "the transfer's manifest is not read yet: its acknowledgement comes then",
+        )),
+    }
+}
+
+/// The reply is copied from the catalog to a temporary file (a short local copy: the catalog
+/// is not held while a slow client reads), then streamed from that file.
+pub(super) async fn atr(
+    State(state): State<Arc<AppState>>,
+    Path((tenant, op)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let found = match find_operation(&state, &tenant, &op).await? {
+        Found::Operation(o) if o.state == carnac_catalog::OperationState::Done => o,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_ready",
+                "the transfer is still being ingested: its reply comes when the operation is DONE",
+            ));
+        }
+    };
+    let tenant = found.tenant;
+    let op = found.id;
+    let archive = state.archive.clone();
+    let uploads = state.uploads.clone();
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "copying a reply");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the reply could not be read",
+        )
+    };
+    let copied = blocking(move || {
+        let file = tempfile::tempfile_in(&uploads).map_err(internal)?;
+        let mut out = std::io::BufWriter::new(file);
+        let found = archive.reply(&tenant, &op, &mut out)?;
+        let mut file = out.into_inner().map_err(|e| internal(e.into_error()))?;
+        std::io::Seek::rewind(&mut file).map_err(internal)?;
+        Ok(found.then_some(file))
+    })
+    .await?;
+    let file = copied.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no ArchiveTransferReply for this operation",
+        )
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        Body::from_stream(file_stream(tokio::fs::File::from_std(file))),
+    )
+        .into_response())
+}

@@ -1,0 +1,376 @@
+//! `/api/v1/tenants/{tenant}/units` and `…/objects/{object}`: search, one unit, and its
+//! files streamed from a verified copy.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::params::*;
+use crate::{ApiError, AppState, CancelOnDrop, blocking, tenant_id};
+use carnac_archive::Archive;
+use std::sync::atomic::AtomicBool;
+
+/// Units of a tenant: free text (`q`), title words, agency, keyword and dates, a page of
+/// them (`page`, `per_page`), with the counts of all matches by agency and year.
+pub(super) async fn search(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    check_params(
+        &params,
+        &[
+            "q", "title", "agency", "keyword", "from", "to", "page", "per_page",
+        ],
+    )?;
+    let page = number(&params, "page", 1, 1_000_000)?;
+    let per_page = number(&params, "per_page", 20, 200)?;
+    let window = state.archive.catalog().search_window();
+    if (page - 1) * per_page >= window {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too_deep",
+            format!(
+                "pages stop at the first {window} matches: narrow the search (words, agency, dates)"
+            ),
+        ));
+    }
+    let query = carnac_catalog::UnitQuery {
+        text: params.get("q").cloned(),
+        title: params.get("title").cloned(),
+        agency: params.get("agency").cloned(),
+        keyword: params.get("keyword").cloned(),
+        from: day(&params, "from")?,
+        to: day(&params, "to")?,
+        offset: (page - 1) * per_page,
+        limit: per_page,
+    };
+    let problems = query.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "the search is refused: narrow it",
+        )
+        .with_details(problems));
+    }
+    let limits = &state.limits.search;
+    let started = std::time::Instant::now();
+    let Some(_permit) = state
+        .gates()
+        .searches
+        .enter(t.as_str(), limits.timeout)
+        .await
+    else {
+        return Err(busy_reading("searches"));
+    };
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(cancelled.clone());
+    let interrupt = carnac_catalog::Interrupt::new(
+        Some(started + limits.timeout),
+        vec![cancelled, state.stopping.clone()],
+    );
+    let archive = state.archive.clone();
+    let found = blocking(move || {
+        archive.require_tenant(&t)?;
+        Ok(archive.catalog().search_units(&t, &query, &interrupt)?)
+    })
+    .await?;
+    Ok(axum::Json(json!({
+        "total": found.total,
+        "total_exact": found.total_exact,
+        "order": found.order,
+        "page": page,
+        "per_page": per_page,
+        "units": found.units,
+        "facets": {"agency": found.agencies, "year": found.years},
+    }))
+    .into_response())
+}
+
+/// A unit: its place in the tree, its metadata (the SEDA XML kept whole), rules, keywords
+/// and objects.
+pub(super) async fn unit(
+    State(state): State<Arc<AppState>>,
+    Path((tenant, unit)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let t = tenant_id(&tenant)?;
+    let u = carnac_model::UnitId::new(&unit)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
+    let archive = state.archive.clone();
+    let found = blocking(move || {
+        let unit = archive.catalog().unit(&t, &u)?;
+        let details = archive.catalog().unit_details(&t, &u)?;
+        Ok(unit.zip(details))
+    })
+    .await?;
+    let Some(((unit, objects), details)) = found else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such unit for this tenant",
+        ));
+    };
+    let objects: Vec<_> = objects
+        .into_iter()
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "group": o.group,
+                "version": o.version,
+                "physical": o.physical,
+                "uri": o.uri,
+                "filename": o.filename,
+                "size": o.size,
+                "digest": o.digest.map(|d| json!({"algorithm": d.algorithm.seda_name(), "value": d.hex})),
+                "format": {"puid": o.puid, "name": o.format_name, "mime_type": o.mime_type},
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "id": unit.id,
+        "title": unit.title,
+        "operation": unit.operation,
+        "description_level": details.description_level,
+        "start_date": unit.start_date,
+        "end_date": unit.end_date,
+        "originating_agency": details.originating_agency,
+        "parents": unit.parents,
+        "children": details.children,
+        "keywords": details.keywords,
+        "rules": details.rules,
+        "object_groups": details.object_groups,
+        "objects": objects,
+        "metadata": unit.metadata,
+    }))
+    .into_response())
+}
+
+/// One `bytes=` range of a file of `size` bytes: (first, last) inclusive. `Ok(None)`: the
+/// whole file. `Err`: not satisfiable (416).
+fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        // No Range, or a unit other than bytes: the whole representation (RFC 9110 14.2).
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        // Several ranges: answered whole, which RFC 9110 allows.
+        return Ok(None);
+    }
+    let (first, last) = spec.split_once('-').ok_or(())?;
+    let (first, last) = match (first.trim(), last.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| ())?;
+            if n == 0 || size == 0 {
+                return Err(());
+            }
+            (size.saturating_sub(n), size - 1)
+        }
+        (a, "") => (a.parse().map_err(|_| ())?, size.saturating_sub(1)),
+        (a, b) => {
+            let (a, b): (u64, u64) = (a.parse().map_err(|_| ())?, b.parse().map_err(|_| ())?);
+            (a, b.min(size.saturating_sub(1)))
+        }
+    };
+    if first >= size || first > last {
+        return Err(());
+    }
+    Ok(Some((first, last)))
+}
+
+/// A stored file, streamed from a copy (with `Range` support), its digest in `Repr-Digest`
+/// (RFC 9530) and `ETag`. The copy is hashed as it is sent: a whole download whose bytes do
+/// not match the catalog's digest is cut before its end, so the client cannot take it for
+/// good (and the mismatch is logged for the audit).
+pub(super) async fn download(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, object)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    use base64::Engine;
+    let t = tenant_id(&tenant)?;
+    let o = carnac_model::ObjectId::new(&object)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_object", e.to_string()))?;
+    let archive = state.archive.clone();
+    let (tt, oo) = (t.clone(), o.clone());
+    let found = blocking(move || Ok(archive.catalog().object(&tt, &oo)?)).await?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such stored file for this tenant",
+        )
+    };
+    let Some((operation, row)) = found else {
+        return Err(not_found());
+    };
+    let (Some(size), Some(digest)) = (row.size, row.digest.clone()) else {
+        return Err(not_found());
+    };
+    if row.physical {
+        return Err(not_found());
+    }
+    let range = headers.get(header::RANGE).map(|v| v.to_str().unwrap_or(""));
+    let range = match byte_range(range, size) {
+        Ok(r) => r,
+        Err(()) => {
+            let mut r = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the file has {size} bytes"),
+            )
+            .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header::HeaderValue::from_str(&format!("bytes */{size}"))
+                    .map_err(|_| not_found())?,
+            );
+            return Ok(r);
+        }
+    };
+    let raw = hex::decode(&digest.hex).map_err(|_| not_found())?;
+    let repr = format!(
+        "{}=:{}:",
+        digest.algorithm.seda_name().to_ascii_lowercase(),
+        base64::engine::general_purpose::STANDARD.encode(&raw)
+    );
+    let (first, last) = range.unwrap_or((0, size.saturating_sub(1)));
+    let length = if size == 0 { 0 } else { last - first + 1 };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    let archive = state.archive.clone();
+    let key = carnac_blobstore::BlobKey {
+        tenant: t.clone(),
+        batch: operation,
+        name: o.to_string(),
+    };
+    let whole = range.is_none();
+    tokio::task::spawn_blocking(move || {
+        send_copy(&archive, &key, size, &digest, first, length, whole, &tx)
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    let mut response = Response::builder()
+        .status(if whole {
+            StatusCode::OK
+        } else {
+            StatusCode::PARTIAL_CONTENT
+        })
+        .header(
+            header::CONTENT_TYPE,
+            row.mime_type
+                .as_deref()
+                .filter(|m| header::HeaderValue::from_str(m).is_ok())
+                .unwrap_or("application/octet-stream"),
+        )
+        .header(header::CONTENT_LENGTH, length)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header("Repr-Digest", repr)
+        .header(header::ETAG, format!("\"{}\"", hex::encode(&raw)));
+    if !whole {
+        response = response.header(
+            header::CONTENT_RANGE,
+            format!("bytes {first}-{last}/{size}"),
+        );
+    }
+    if let Some(name) = row.filename.as_deref() {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        response = response.header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{safe}\""),
+        );
+    }
+    response.body(body).map_err(|e| {
+        tracing::error!(error = %e, "building a download");
+        not_found()
+    })
+}
+
+/// Reads a copy whose size is right, sending `length` bytes from `first`; a whole download
+/// is hashed on the way and cut (an error instead of its last chunk) if it does not match.
+#[allow(clippy::too_many_arguments)]
+fn send_copy(
+    archive: &Archive,
+    key: &carnac_blobstore::BlobKey,
+    size: u64,
+    digest: &carnac_model::Digest,
+    first: u64,
+    length: u64,
+    whole: bool,
+    tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+) {
+    use std::io::Read;
+    let fail = |msg: String| {
+        tracing::error!(tenant = %key.tenant, object = %key.name, "{msg}");
+        let _ = tx.blocking_send(Err(std::io::Error::other(msg)));
+    };
+    let Some(offer) = archive
+        .offers()
+        .iter()
+        .find(|o| o.size(key).is_ok_and(|s| s == size))
+    else {
+        return fail("no copy of the right size to send".into());
+    };
+    let mut reader = match offer.open(key) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("opening the copy in {}: {e}", offer.name())),
+    };
+    let mut hasher = carnac_model::MultiHasher::new(&[digest.algorithm]);
+    let mut position = 0u64;
+    let end = first + length;
+    let mut pending: Option<Vec<u8>> = None;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return fail(format!("reading the copy in {}: {e}", offer.name())),
+        };
+        let chunk = &buf[..n];
+        if whole {
+            hasher.update(chunk);
+        }
+        let (from, to) = (position, position + n as u64);
+        position = to;
+        let (a, b) = (first.max(from), end.min(to));
+        if a < b {
+            let part = chunk[(a - from) as usize..(b - from) as usize].to_vec();
+            // One chunk held back: the last is sent only once the digest is known good.
+            if let Some(previous) = pending.replace(part)
+                && tx.blocking_send(Ok(previous)).is_err()
+            {
+                return; // The client went away.
+            }
+        }
+        if !whole && position >= end {
+            break;
+        }
+    }
+    if whole {
+        let good = hasher.finish().iter().any(|d| d == digest);
+        if !good || position != size {
+            return fail(format!(
+                "the copy in {} does not match its digest: download cut; run the audit",
+                offer.name()
+            ));
+        }
+    }
+    if let Some(last) = pending {
+        let _ = tx.blocking_send(Ok(last));
+    }
+}
