@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod journal;
 pub mod maintenance;
 pub mod ports;
+pub mod reading;
 pub mod referential;
 pub mod report;
 pub mod system;

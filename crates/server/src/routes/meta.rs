@@ -34,7 +34,7 @@ pub(super) async fn health(
     State(state): State<Arc<AppState>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let archive = state.archive.clone();
-    blocking(move || Ok(archive.catalog().tenants().map(|_| ())?)).await?;
+    blocking(move || Ok(archive.catalog_answers()?)).await?;
     Ok(axum::Json(json!({"status": "ok"})))
 }
 

@@ -21,20 +21,19 @@ pub(super) async fn list(
     let t = tenant_id(&tenant)?;
     let archive = state.archive.clone();
     let kinds = blocking(move || {
-        archive.require_tenant(&t)?;
-        let mut out = Vec::new();
-        for kind in carnac_catalog::ReferentialKind::ALL {
-            if let Some(r) = archive.catalog().referential(&t, kind)? {
-                out.push(json!({
+        Ok(archive
+            .current_referentials(&t)?
+            .into_iter()
+            .map(|(kind, r)| {
+                json!({
                     "kind": kind.as_str(),
                     "version": r.version,
                     "imported_at": r.imported_at,
                     "operation": r.operation,
                     "content": r.content,
-                }));
-            }
-        }
-        Ok(out)
+                })
+            })
+            .collect::<Vec<_>>())
     })
     .await?;
     Ok(axum::Json(json!({ "referentials": kinds })).into_response())
@@ -146,10 +145,6 @@ pub(super) async fn versions(
             )
         })?;
     let archive = state.archive.clone();
-    let versions = blocking(move || {
-        archive.require_tenant(&t)?;
-        Ok(archive.catalog().referential_versions(&t, k)?)
-    })
-    .await?;
+    let versions = blocking(move || Ok(archive.referential_versions(&t, k)?)).await?;
     Ok(axum::Json(json!({"kind": kind, "versions": versions})).into_response())
 }

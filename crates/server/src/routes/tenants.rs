@@ -13,10 +13,9 @@ use crate::{ApiError, AppState, blocking, tenant_id};
 
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let archive = state.archive.clone();
-    let list = blocking(move || Ok(archive.catalog().tenants()?)).await?;
+    let list = blocking(move || Ok(archive.member_tenants()?)).await?;
     let list: Vec<_> = list
         .into_iter()
-        .filter(|t| !carnac_model::access::is_reserved(&t.id))
         .map(|t| json!({"id": t.id, "name": t.name, "created_at": t.created_at, "suspended_at": t.suspended_at}))
         .collect();
     Ok(axum::Json(json!({ "tenants": list })).into_response())

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::Caller;
 use crate::{ApiError, AppState, blocking, file_stream, operation_id, queue_room, tenant_id};
+use carnac_archive::reading::OperationFound;
 
 /// The body is the container; it is streamed to a file (never held in memory), then ingested.
 pub(super) async fn submit(
@@ -114,21 +115,16 @@ pub(super) async fn receive_body(
 
 /// An operation of a tenant (its reading was authorized with the route), or its transfer
 /// still in the queue.
-async fn find_operation(state: &AppState, tenant: &str, op: &str) -> Result<Found, ApiError> {
+async fn find_operation(
+    state: &AppState,
+    tenant: &str,
+    op: &str,
+) -> Result<OperationFound, ApiError> {
     let (tenant, op) = (tenant_id(tenant)?, operation_id(op)?);
     let archive = state.archive.clone();
-    let (found, queued) = blocking(move || {
-        // The queue first: its row goes only once the operation is done, so one of the two
-        // is always found, whatever the worker does meanwhile.
-        let queued = archive.catalog().queued_transfer(&tenant, &op)?;
-        let found = archive.catalog().operation(&tenant, &op)?;
-        Ok((found, queued))
-    })
-    .await?;
-    match (found, queued) {
-        (Some(o), _) => Ok(Found::Operation(o)),
-        (None, Some(q)) => Ok(Found::Queued(q)),
-        (None, None) => Err(ApiError::new(
+    match blocking(move || Ok(archive.operation_or_queued(&tenant, &op)?)).await? {
+        Some(found) => Ok(found),
+        None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "no such operation for this tenant",
@@ -136,19 +132,13 @@ async fn find_operation(state: &AppState, tenant: &str, op: &str) -> Result<Foun
     }
 }
 
-/// An operation, or a transfer received and waiting for its ingest.
-enum Found {
-    Operation(carnac_catalog::Operation),
-    Queued(carnac_catalog::QueuedTransfer),
-}
-
 pub(super) async fn operation(
     State(state): State<Arc<AppState>>,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let o = match find_operation(&state, &tenant, &op).await? {
-        Found::Operation(o) => o,
-        Found::Queued(q) => {
+        OperationFound::Operation(o) => o,
+        OperationFound::Queued(q) => {
             return Ok(axum::Json(json!({
                 "operation": q.operation,
                 "kind": "INGEST",
@@ -185,14 +175,14 @@ pub(super) async fn ack(
     let found = find_operation(&state, &tenant, &op).await?;
     let (tenant, op) = (tenant_id(&tenant)?, operation_id(&op)?);
     let archive = state.archive.clone();
-    let xml = blocking(move || Ok(archive.catalog().acknowledgement(&tenant, &op)?)).await?;
+    let xml = blocking(move || Ok(archive.acknowledgement(&tenant, &op)?)).await?;
     match (xml, found) {
         (Some(xml), _) => Ok((
             [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
             xml,
         )
             .into_response()),
-        (None, Found::Operation(o)) if o.state == carnac_catalog::OperationState::Done => {
+        (None, OperationFound::Operation(o)) if o.state == carnac_catalog::OperationState::Done => {
             Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -214,7 +204,7 @@ pub(super) async fn atr(
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let found = match find_operation(&state, &tenant, &op).await? {
-        Found::Operation(o) if o.state == carnac_catalog::OperationState::Done => o,
+        OperationFound::Operation(o) if o.state == carnac_catalog::OperationState::Done => o,
         _ => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,

@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::params::*;
 use crate::{ApiError, AppState, CancelOnDrop, blocking, tenant_id};
-use carnac_archive::Archive;
 use std::sync::atomic::AtomicBool;
 
 /// Units of a tenant: free text (`q`), title words, agency, keyword and dates, a page of
@@ -30,7 +29,7 @@ pub(super) async fn search(
     )?;
     let page = number(&params, "page", 1, 1_000_000)?;
     let per_page = number(&params, "per_page", 20, 200)?;
-    let window = state.archive.catalog().search_window();
+    let window = state.archive.search_window();
     if (page - 1) * per_page >= window {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -76,11 +75,7 @@ pub(super) async fn search(
         vec![cancelled, state.stopping.clone()],
     );
     let archive = state.archive.clone();
-    let found = blocking(move || {
-        archive.require_tenant(&t)?;
-        Ok(archive.catalog().search_units(&t, &query, &interrupt)?)
-    })
-    .await?;
+    let found = blocking(move || Ok(archive.search_units(&t, &query, &interrupt)?)).await?;
     Ok(axum::Json(json!({
         "total": found.total,
         "total_exact": found.total_exact,
@@ -103,13 +98,13 @@ pub(super) async fn unit(
     let u = carnac_model::UnitId::new(&unit)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
     let archive = state.archive.clone();
-    let found = blocking(move || {
-        let unit = archive.catalog().unit(&t, &u)?;
-        let details = archive.catalog().unit_details(&t, &u)?;
-        Ok(unit.zip(details))
-    })
-    .await?;
-    let Some(((unit, objects), details)) = found else {
+    let found = blocking(move || Ok(archive.unit_record(&t, &u)?)).await?;
+    let Some(carnac_archive::reading::UnitRecord {
+        unit,
+        objects,
+        details,
+    }) = found
+    else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -197,8 +192,12 @@ pub(super) async fn download(
     let o = carnac_model::ObjectId::new(&object)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_object", e.to_string()))?;
     let archive = state.archive.clone();
-    let (tt, oo) = (t.clone(), o.clone());
-    let found = blocking(move || Ok(archive.catalog().object(&tt, &oo)?)).await?;
+    let found = blocking(move || match archive.stored_file(&t, &o) {
+        Ok(file) => Ok(Some(file)),
+        Err(carnac_archive::ArchiveError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    })
+    .await?;
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -206,15 +205,10 @@ pub(super) async fn download(
             "no such stored file for this tenant",
         )
     };
-    let Some((operation, row)) = found else {
+    let Some(file) = found else {
         return Err(not_found());
     };
-    let (Some(size), Some(digest)) = (row.size, row.digest.clone()) else {
-        return Err(not_found());
-    };
-    if row.physical {
-        return Err(not_found());
-    }
+    let size = file.size;
     let range = headers.get(header::RANGE).map(|v| v.to_str().unwrap_or(""));
     let range = match byte_range(range, size) {
         Ok(r) => r,
@@ -233,25 +227,20 @@ pub(super) async fn download(
             return Ok(r);
         }
     };
-    let raw = hex::decode(&digest.hex).map_err(|_| not_found())?;
+    let raw = hex::decode(&file.digest.hex).map_err(|_| not_found())?;
     let repr = format!(
         "{}=:{}:",
-        digest.algorithm.seda_name().to_ascii_lowercase(),
+        file.digest.algorithm.seda_name().to_ascii_lowercase(),
         base64::engine::general_purpose::STANDARD.encode(&raw)
     );
     let (first, last) = range.unwrap_or((0, size.saturating_sub(1)));
     let length = if size == 0 { 0 } else { last - first + 1 };
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
-    let archive = state.archive.clone();
-    let key = carnac_blobstore::BlobKey {
-        tenant: t.clone(),
-        batch: operation,
-        name: o.to_string(),
-    };
     let whole = range.is_none();
-    tokio::task::spawn_blocking(move || {
-        send_copy(&archive, &key, size, &digest, first, length, whole, &tx)
-    });
+    let archive = state.archive.clone();
+    let sent = file.clone();
+    let reader = blocking(move || Ok(archive.open_object(&sent, first, length)?)).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    tokio::task::spawn_blocking(move || send(reader, &tx));
     let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }));
@@ -263,7 +252,7 @@ pub(super) async fn download(
         })
         .header(
             header::CONTENT_TYPE,
-            row.mime_type
+            file.mime_type
                 .as_deref()
                 .filter(|m| header::HeaderValue::from_str(m).is_ok())
                 .unwrap_or("application/octet-stream"),
@@ -278,7 +267,7 @@ pub(super) async fn download(
             format!("bytes {first}-{last}/{size}"),
         );
     }
-    if let Some(name) = row.filename.as_deref() {
+    if let Some(name) = file.filename.as_deref() {
         let safe: String = name
             .chars()
             .map(|c| {
@@ -300,77 +289,27 @@ pub(super) async fn download(
     })
 }
 
-/// Reads a copy whose size is right, sending `length` bytes from `first`; a whole download
-/// is hashed on the way and cut (an error instead of its last chunk) if it does not match.
-#[allow(clippy::too_many_arguments)]
-fn send_copy(
-    archive: &Archive,
-    key: &carnac_blobstore::BlobKey,
-    size: u64,
-    digest: &carnac_model::Digest,
-    first: u64,
-    length: u64,
-    whole: bool,
+/// Sends what `reader` gives, in chunks, until its end, its error (a copy that does not
+/// match its digest: the download is cut before its last bytes), or the client's departure.
+fn send(
+    mut reader: carnac_archive::reading::ObjectReader,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
 ) {
     use std::io::Read;
-    let fail = |msg: String| {
-        tracing::error!(tenant = %key.tenant, object = %key.name, "{msg}");
-        let _ = tx.blocking_send(Err(std::io::Error::other(msg)));
-    };
-    let Some(offer) = archive
-        .offers()
-        .iter()
-        .find(|o| o.size(key).is_ok_and(|s| s == size))
-    else {
-        return fail("no copy of the right size to send".into());
-    };
-    let mut reader = match offer.open(key) {
-        Ok(r) => r,
-        Err(e) => return fail(format!("opening the copy in {}: {e}", offer.name())),
-    };
-    let mut hasher = carnac_model::MultiHasher::new(&[digest.algorithm]);
-    let mut position = 0u64;
-    let end = first + length;
-    let mut pending: Option<Vec<u8>> = None;
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return fail(format!("reading the copy in {}: {e}", offer.name())),
-        };
-        let chunk = &buf[..n];
-        if whole {
-            hasher.update(chunk);
-        }
-        let (from, to) = (position, position + n as u64);
-        position = to;
-        let (a, b) = (first.max(from), end.min(to));
-        if a < b {
-            let part = chunk[(a - from) as usize..(b - from) as usize].to_vec();
-            // One chunk held back: the last is sent only once the digest is known good.
-            if let Some(previous) = pending.replace(part)
-                && tx.blocking_send(Ok(previous)).is_err()
-            {
-                return; // The client went away.
+        match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if tx.blocking_send(Ok(buf[..n].to_vec())).is_err() {
+                    return; // The client went away.
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
             }
         }
-        if !whole && position >= end {
-            break;
-        }
-    }
-    if whole {
-        let good = hasher.finish().iter().any(|d| d == digest);
-        if !good || position != size {
-            return fail(format!(
-                "the copy in {} does not match its digest: download cut; run the audit",
-                offer.name()
-            ));
-        }
-    }
-    if let Some(last) = pending {
-        let _ = tx.blocking_send(Ok(last));
     }
 }

@@ -1,0 +1,308 @@
+//! What the archive gives back to those allowed to read it: a tenant's units (searched, or
+//! one with its details), its stored files read from a copy and verified on the way, its
+//! operations and their replies, its referentials. The HTTP layer and the CLI read through
+//! these, never the catalog itself, so that what a reader sees follows the archive's rules
+//! (a suspended or unknown tenant, a file that no longer matches its digest).
+
+use std::io::Read;
+
+use carnac_blobstore::BlobKey;
+use carnac_catalog::{
+    Interrupt, ObjectRow, Operation, QueuedTransfer, ReferentialKind, ReferentialVersion,
+    ReferentialVersionInfo, Tenant, Unit, UnitDetails, UnitPage, UnitQuery,
+};
+use carnac_model::{Digest, MultiHasher, ObjectId, OperationId, TenantId, UnitId};
+
+use crate::{Archive, ArchiveError};
+
+/// One unit with all the catalog knows of it.
+#[derive(Debug, Clone)]
+pub struct UnitRecord {
+    pub unit: Unit,
+    /// Its objects, physical ones included.
+    pub objects: Vec<ObjectRow>,
+    pub details: UnitDetails,
+}
+
+/// An operation, or a transfer received and waiting for its ingest.
+#[derive(Debug, Clone)]
+pub enum OperationFound {
+    Operation(Operation),
+    Queued(QueuedTransfer),
+}
+
+/// A file the tenant holds, as the catalog describes it: what a reader is told before the
+/// bytes (size, digest, type, name).
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub tenant: TenantId,
+    pub object: ObjectId,
+    /// The operation (blob batch) that stored it.
+    pub operation: OperationId,
+    pub size: u64,
+    pub digest: Digest,
+    pub mime_type: Option<String>,
+    pub filename: Option<String>,
+}
+
+impl Archive {
+    /// The tenants of the platform, without the reserved ones.
+    pub fn member_tenants(&self) -> Result<Vec<Tenant>, ArchiveError> {
+        Ok(self
+            .catalog
+            .tenants()?
+            .into_iter()
+            .filter(|t| !carnac_model::access::is_reserved(&t.id))
+            .collect())
+    }
+
+    /// Whether the catalog answers (for a health check; says nothing of any tenant).
+    pub fn catalog_answers(&self) -> Result<(), ArchiveError> {
+        self.catalog.tenants()?;
+        Ok(())
+    }
+
+    /// How deep a search pages: beyond, a reader narrows it.
+    pub fn search_window(&self) -> u64 {
+        self.catalog.search_window()
+    }
+
+    /// A page of the tenant's units that match, with counts by agency and year.
+    pub fn search_units(
+        &self,
+        tenant: &TenantId,
+        query: &UnitQuery,
+        interrupt: &Interrupt,
+    ) -> Result<UnitPage, ArchiveError> {
+        self.require_tenant(tenant)?;
+        Ok(self.catalog.search_units(tenant, query, interrupt)?)
+    }
+
+    /// One unit of the tenant with its objects and details; None if the tenant has none
+    /// such.
+    pub fn unit_record(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<UnitRecord>, ArchiveError> {
+        let found = self.catalog.unit(tenant, unit)?;
+        let details = self.catalog.unit_details(tenant, unit)?;
+        Ok(found
+            .zip(details)
+            .map(|((unit, objects), details)| UnitRecord {
+                unit,
+                objects,
+                details,
+            }))
+    }
+
+    /// An operation of the tenant, or its transfer still in the queue.
+    pub fn operation_or_queued(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<OperationFound>, ArchiveError> {
+        // The queue first: its row goes only once the operation is done, so one of the two
+        // is always found, whatever the worker does meanwhile.
+        let queued = self.catalog.queued_transfer(tenant, operation)?;
+        let found = self.catalog.operation(tenant, operation)?;
+        Ok(match (found, queued) {
+            (Some(o), _) => Some(OperationFound::Operation(o)),
+            (None, Some(q)) => Some(OperationFound::Queued(q)),
+            (None, None) => None,
+        })
+    }
+
+    /// The acknowledgement of a transfer, once its manifest was read.
+    pub fn acknowledgement(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<String>, ArchiveError> {
+        Ok(self.catalog.acknowledgement(tenant, operation)?)
+    }
+
+    /// The current version of each referential the tenant has.
+    pub fn current_referentials(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(ReferentialKind, ReferentialVersion)>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let mut out = Vec::new();
+        for kind in ReferentialKind::ALL {
+            if let Some(r) = self.catalog.referential(tenant, kind)? {
+                out.push((kind, r));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every version of one referential of the tenant, oldest first.
+    pub fn referential_versions(
+        &self,
+        tenant: &TenantId,
+        kind: ReferentialKind,
+    ) -> Result<Vec<ReferentialVersionInfo>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        Ok(self.catalog.referential_versions(tenant, kind)?)
+    }
+
+    /// The stored file `object` of the tenant; NotFound for a physical object, or one the
+    /// tenant does not hold.
+    pub fn stored_file(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<StoredFile, ArchiveError> {
+        let not_found = || ArchiveError::NotFound(format!("stored file {object}"));
+        let (operation, row) = self.catalog.object(tenant, object)?.ok_or_else(not_found)?;
+        match (row.size, row.digest, row.physical) {
+            (Some(size), Some(digest), false) => Ok(StoredFile {
+                tenant: tenant.clone(),
+                object: object.clone(),
+                operation,
+                size,
+                digest,
+                mime_type: row.mime_type,
+                filename: row.filename,
+            }),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// A reader of `length` bytes of `file` from `first`, from a copy of the right size.
+    /// Read whole (`first` 0, `length` its size), it is verified on the way: its last bytes
+    /// come only once the digest matched, and a copy that does not match ends in an error
+    /// instead, so that a reader cannot take a damaged copy for good.
+    pub fn open_object(
+        &self,
+        file: &StoredFile,
+        first: u64,
+        length: u64,
+    ) -> Result<ObjectReader, ArchiveError> {
+        let key = BlobKey {
+            tenant: file.tenant.clone(),
+            batch: file.operation.clone(),
+            name: file.object.to_string(),
+        };
+        let offer = self
+            .offers
+            .iter()
+            .find(|o| o.size(&key).is_ok_and(|s| s == file.size))
+            .ok_or_else(|| {
+                tracing::error!(tenant = %file.tenant, object = %file.object, "no copy of the right size");
+                ArchiveError::io(
+                    format!("reading {}", file.object),
+                    std::io::Error::other("no copy has its recorded size: run the audit"),
+                )
+            })?;
+        let reader = offer.open(&key)?;
+        let whole = first == 0 && length == file.size;
+        Ok(ObjectReader {
+            inner: reader,
+            offer: offer.name().to_owned(),
+            tenant: file.tenant.clone(),
+            object: file.object.clone(),
+            hasher: whole.then(|| MultiHasher::new(&[file.digest.algorithm])),
+            digest: file.digest.clone(),
+            size: file.size,
+            position: 0,
+            first,
+            end: first.saturating_add(length),
+            held: Vec::new(),
+            ready: Vec::new(),
+            ready_at: 0,
+            buf: vec![0u8; 1 << 16],
+            finished: false,
+        })
+    }
+}
+
+/// The bytes of a stored file, read once from one copy (see [`Archive::open_object`]).
+pub struct ObjectReader {
+    inner: Box<dyn Read + Send>,
+    offer: String,
+    tenant: TenantId,
+    object: ObjectId,
+    /// Present when the whole file is read: then it is verified.
+    hasher: Option<MultiHasher>,
+    digest: Digest,
+    size: u64,
+    /// Bytes read from the copy so far.
+    position: u64,
+    first: u64,
+    end: u64,
+    /// The last chunk read, held back until the next one (or the verified end).
+    held: Vec<u8>,
+    ready: Vec<u8>,
+    ready_at: usize,
+    buf: Vec<u8>,
+    finished: bool,
+}
+
+impl ObjectReader {
+    /// The offer the bytes come from.
+    pub fn offer(&self) -> &str {
+        &self.offer
+    }
+
+    fn end_of_copy(&mut self) -> std::io::Result<()> {
+        if let Some(hasher) = self.hasher.take() {
+            let good = hasher.finish().contains(&self.digest);
+            if !good || self.position != self.size {
+                tracing::error!(tenant = %self.tenant, object = %self.object, offer = %self.offer,
+                    "a copy does not match its digest: read cut; run the audit");
+                return Err(std::io::Error::other(format!(
+                    "the copy of {} in {} does not match its digest: run the audit",
+                    self.object, self.offer
+                )));
+            }
+        }
+        self.ready = std::mem::take(&mut self.held);
+        self.ready_at = 0;
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.ready_at < self.ready.len() {
+                let n = out.len().min(self.ready.len() - self.ready_at);
+                out[..n].copy_from_slice(&self.ready[self.ready_at..self.ready_at + n]);
+                self.ready_at += n;
+                return Ok(n);
+            }
+            if self.finished {
+                return Ok(0);
+            }
+            if self.hasher.is_none() && self.position >= self.end {
+                self.end_of_copy()?;
+                continue;
+            }
+            let n = match self.inner.read(&mut self.buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                self.end_of_copy()?;
+                continue;
+            }
+            let chunk = &self.buf[..n];
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(chunk);
+            }
+            let (from, to) = (self.position, self.position + n as u64);
+            self.position = to;
+            let (a, b) = (self.first.max(from), self.end.min(to));
+            if a < b {
+                let part = chunk[(a - from) as usize..(b - from) as usize].to_vec();
+                // One chunk held back: the last is given only once the digest is known good.
+                self.ready = std::mem::replace(&mut self.held, part);
+                self.ready_at = 0;
+            }
+        }
+    }
+}
