@@ -5,16 +5,19 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::Caller;
 use super::params::*;
+use super::responses::*;
 use crate::{ApiError, AppState, blocking, tenant_id};
 
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let archive = state.archive.clone();
     let list = blocking(move || Ok(archive.accounts()?)).await?;
-    Ok(axum::Json(json!({ "accounts": list })).into_response())
+    Ok(axum::Json(Accounts {
+        accounts: list.into_iter().map(Into::into).collect(),
+    })
+    .into_response())
 }
 
 pub(super) async fn disable(
@@ -43,7 +46,7 @@ async fn set_disabled(
     let archive = state.archive.clone();
     let l = login.clone();
     blocking(move || Ok(archive.set_account_disabled(&l, disabled, &who.login)?)).await?;
-    Ok(axum::Json(json!({"login": login, "disabled": disabled})).into_response())
+    Ok(axum::Json(AccountState { login, disabled }).into_response())
 }
 
 /// The API tokens of an account: ids (the beginning of their SHA-256), never the tokens.
@@ -54,7 +57,11 @@ pub(super) async fn tokens(
     let archive = state.archive.clone();
     let l = login.clone();
     let tokens = blocking(move || Ok(archive.tokens(&l)?)).await?;
-    Ok(axum::Json(json!({"login": login, "tokens": tokens})).into_response())
+    Ok(axum::Json(AccountTokens {
+        login,
+        tokens: tokens.into_iter().map(Into::into).collect(),
+    })
+    .into_response())
 }
 
 /// Revokes one token of an account; its other credentials go on.
@@ -66,7 +73,12 @@ pub(super) async fn revoke_token(
     let archive = state.archive.clone();
     let (l, t) = (login.clone(), token.clone());
     blocking(move || Ok(archive.revoke_token(&l, &t, &who.login)?)).await?;
-    Ok(axum::Json(json!({"login": login, "token": token, "revoked": true})).into_response())
+    Ok(axum::Json(TokenRevoked {
+        login,
+        token,
+        revoked: true,
+    })
+    .into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -117,11 +129,11 @@ pub(super) async fn create(
     .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({
-            "account": account,
-            "token_id": token.as_deref().map(carnac_archive::accounts::token_id),
-            "token": token,
-        })),
+        axum::Json(AccountCreated {
+            account: account.into(),
+            token_id: token.as_deref().map(carnac_archive::accounts::token_id),
+            token,
+        }),
     )
         .into_response())
 }

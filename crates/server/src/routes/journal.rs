@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::params::*;
+use super::responses::*;
 use crate::{ApiError, AppState, CancelOnDrop, blocking, operation_id, tenant_id};
 use std::sync::atomic::AtomicBool;
 
@@ -69,5 +69,10 @@ pub(super) async fn journal(
     })
     .await?;
     let next = more.then(|| events.last().map(|e| e.sequence)).flatten();
-    Ok(axum::Json(json!({ "events": events, "more": more, "next_after": next })).into_response())
+    Ok(axum::Json(JournalView {
+        events: events.into_iter().map(Into::into).collect(),
+        more,
+        next_after: next,
+    })
+    .into_response())
 }

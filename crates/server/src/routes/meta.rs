@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::Caller;
+use super::responses::*;
 use crate::{ApiError, AppState, blocking};
 
 pub(super) async fn home() -> impl IntoResponse {
@@ -35,14 +35,11 @@ pub(super) async fn health(
 ) -> Result<impl IntoResponse, ApiError> {
     let archive = state.archive.clone();
     blocking(move || Ok(archive.catalog_answers()?)).await?;
-    Ok(axum::Json(json!({"status": "ok"})))
+    Ok(axum::Json(Health { status: "ok" }))
 }
 
 /// The account making the request.
 pub(super) async fn me(Caller(who): Caller) -> Result<Response, ApiError> {
     // Any authenticated account may know itself; journaled like the rest.
-    Ok(
-        axum::Json(json!({"login": who.login, "role": who.role, "tenants": who.tenants}))
-            .into_response(),
-    )
+    Ok(axum::Json(Me::from(who)).into_response())
 }

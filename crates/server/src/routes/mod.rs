@@ -15,6 +15,7 @@ mod journal;
 pub(crate) mod meta;
 mod params;
 mod referentials;
+pub(crate) mod responses;
 mod tenants;
 mod transfers;
 mod units;

@@ -7,9 +7,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::Caller;
+use super::responses::*;
 use super::transfers::receive_body;
 use crate::{ApiError, AppState, blocking, tenant_id};
 
@@ -24,19 +24,14 @@ pub(super) async fn list(
         Ok(archive
             .current_referentials(&t)?
             .into_iter()
-            .map(|(kind, r)| {
-                json!({
-                    "kind": kind.as_str(),
-                    "version": r.version,
-                    "imported_at": r.imported_at,
-                    "operation": r.operation,
-                    "content": r.content,
-                })
-            })
+            .map(ReferentialView::from)
             .collect::<Vec<_>>())
     })
     .await?;
-    Ok(axum::Json(json!({ "referentials": kinds })).into_response())
+    Ok(axum::Json(Referentials {
+        referentials: kinds,
+    })
+    .into_response())
 }
 
 /// Imports a referential folder sent as a container (zip, tar, tar.gz, tar.bz2) holding
@@ -104,19 +99,9 @@ pub(super) async fn import(
         Ok(outcome)
     })
     .await?;
-    let versions: Vec<_> = outcome
-        .versions
-        .iter()
-        .zip(&outcome.counts)
-        .map(|((kind, version), (_, count))| json!({"kind": kind.as_str(), "version": version, "entries": count}))
-        .collect();
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({
-            "operation": outcome.operation,
-            "versions": versions,
-            "skipped": outcome.skipped.iter().map(|(file, why)| json!({"file": file, "reason": why})).collect::<Vec<_>>(),
-        })),
+        axum::Json(ReferentialImport::from(outcome)),
     )
         .into_response())
 }
@@ -146,5 +131,9 @@ pub(super) async fn versions(
         })?;
     let archive = state.archive.clone();
     let versions = blocking(move || Ok(archive.referential_versions(&t, k)?)).await?;
-    Ok(axum::Json(json!({"kind": kind, "versions": versions})).into_response())
+    Ok(axum::Json(ReferentialVersions {
+        kind,
+        versions: versions.into_iter().map(Into::into).collect(),
+    })
+    .into_response())
 }

@@ -5,20 +5,19 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::Caller;
 use super::params::*;
+use super::responses::*;
 use crate::{ApiError, AppState, blocking, tenant_id};
 
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let archive = state.archive.clone();
     let list = blocking(move || Ok(archive.member_tenants()?)).await?;
-    let list: Vec<_> = list
-        .into_iter()
-        .map(|t| json!({"id": t.id, "name": t.name, "created_at": t.created_at, "suspended_at": t.suspended_at}))
-        .collect();
-    Ok(axum::Json(json!({ "tenants": list })).into_response())
+    Ok(axum::Json(TenantList {
+        tenants: list.into_iter().map(Into::into).collect(),
+    })
+    .into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -40,7 +39,10 @@ pub(super) async fn create(
     let op = blocking(move || Ok(archive.create_tenant(&tenant, &name, &who.login)?)).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"tenant": new.id, "operation": op})),
+        axum::Json(TenantCreated {
+            tenant: new.id,
+            operation: op,
+        }),
     )
         .into_response())
 }
@@ -70,5 +72,5 @@ async fn set_suspended(
     let t = tenant_id(&tenant)?;
     let archive = state.archive.clone();
     blocking(move || Ok(archive.suspend_tenant(&t, suspended, &who.login)?)).await?;
-    Ok(axum::Json(json!({"tenant": tenant, "suspended": suspended})).into_response())
+    Ok(axum::Json(TenantSuspension { tenant, suspended }).into_response())
 }

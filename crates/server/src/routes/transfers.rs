@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::Caller;
+use super::responses::*;
 use crate::{ApiError, AppState, blocking, file_stream, operation_id, queue_room, tenant_id};
 use carnac_archive::reading::OperationFound;
 
@@ -57,13 +57,7 @@ pub(super) async fn submit(
         Ok(archive.receive_transfer(&tenant, &path, &who.login)?)
     })
     .await?;
-    let body = json!({
-        "operation": transfer.operation,
-        "state": "RECEIVED",
-        "bytes": transfer.bytes,
-        "received_at": transfer.received_at,
-        "status_url": format!("/api/v1/tenants/{}/operations/{}", transfer.tenant, transfer.operation),
-    });
+    let body = TransferReceived::from(&transfer);
     state.worker.submit(transfer);
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
@@ -136,34 +130,11 @@ pub(super) async fn operation(
     State(state): State<Arc<AppState>>,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let o = match find_operation(&state, &tenant, &op).await? {
-        OperationFound::Operation(o) => o,
-        OperationFound::Queued(q) => {
-            return Ok(axum::Json(json!({
-                "operation": q.operation,
-                "kind": "INGEST",
-                "state": "RECEIVED",
-                "received_at": q.received_at,
-                "bytes": q.bytes,
-                "has_atr": false,
-            }))
-            .into_response());
-        }
+    let view = match find_operation(&state, &tenant, &op).await? {
+        OperationFound::Operation(o) => OperationView::from(o),
+        OperationFound::Queued(q) => OperationView::from(q),
     };
-    Ok(axum::Json(json!({
-        "operation": o.id,
-        "kind": o.kind,
-        "state": match o.state {
-            carnac_catalog::OperationState::Running => "RUNNING",
-            carnac_catalog::OperationState::Done => "DONE",
-        },
-        "status": o.status,
-        "started_at": o.started_at,
-        "ended_at": o.ended_at,
-        "summary": o.summary,
-        "has_atr": o.has_reply,
-    }))
-    .into_response())
+    Ok(axum::Json(view).into_response())
 }
 
 /// The acknowledgement of a transfer: made when its manifest is read (at receipt for the

@@ -7,9 +7,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::params::*;
+use super::responses::*;
 use crate::{ApiError, AppState, CancelOnDrop, blocking, tenant_id};
 use std::sync::atomic::AtomicBool;
 
@@ -76,16 +76,7 @@ pub(super) async fn search(
     );
     let archive = state.archive.clone();
     let found = blocking(move || Ok(archive.search_units(&t, &query, &interrupt)?)).await?;
-    Ok(axum::Json(json!({
-        "total": found.total,
-        "total_exact": found.total_exact,
-        "order": found.order,
-        "page": page,
-        "per_page": per_page,
-        "units": found.units,
-        "facets": {"agency": found.agencies, "year": found.years},
-    }))
-    .into_response())
+    Ok(axum::Json(SearchPage::new(found, page, per_page)).into_response())
 }
 
 /// A unit: its place in the tree, its metadata (the SEDA XML kept whole), rules, keywords
@@ -99,51 +90,14 @@ pub(super) async fn unit(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
     let archive = state.archive.clone();
     let found = blocking(move || Ok(archive.unit_record(&t, &u)?)).await?;
-    let Some(carnac_archive::reading::UnitRecord {
-        unit,
-        objects,
-        details,
-    }) = found
-    else {
+    let Some(record) = found else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "no such unit for this tenant",
         ));
     };
-    let objects: Vec<_> = objects
-        .into_iter()
-        .map(|o| {
-            json!({
-                "id": o.id,
-                "group": o.group,
-                "version": o.version,
-                "physical": o.physical,
-                "uri": o.uri,
-                "filename": o.filename,
-                "size": o.size,
-                "digest": o.digest.map(|d| json!({"algorithm": d.algorithm.seda_name(), "value": d.hex})),
-                "format": {"puid": o.puid, "name": o.format_name, "mime_type": o.mime_type},
-            })
-        })
-        .collect();
-    Ok(axum::Json(json!({
-        "id": unit.id,
-        "title": unit.title,
-        "operation": unit.operation,
-        "description_level": details.description_level,
-        "start_date": unit.start_date,
-        "end_date": unit.end_date,
-        "originating_agency": details.originating_agency,
-        "parents": unit.parents,
-        "children": details.children,
-        "keywords": details.keywords,
-        "rules": details.rules,
-        "object_groups": details.object_groups,
-        "objects": objects,
-        "metadata": unit.metadata,
-    }))
-    .into_response())
+    Ok(axum::Json(UnitView::from(record)).into_response())
 }
 
 /// One `bytes=` range of a file of `size` bytes: (first, last) inclusive. `Ok(None)`: the

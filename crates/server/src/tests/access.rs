@@ -380,7 +380,7 @@ async fn the_role_matrix_of_every_endpoint() {
                     carnac_model::access::PLATFORM
                 };
                 let before = journal_len(journal);
-                let (status, answer, _) = send(&app, req.body(body).unwrap()).await;
+                let (status, answer, content_type) = send(&app, req.body(body).unwrap()).await;
                 let expected = match role {
                     None => false,
                     Some(r) => allowed.contains(&r) && (*tenant != "other" || r == Operator),
@@ -389,10 +389,18 @@ async fn the_role_matrix_of_every_endpoint() {
                 match (role, expected) {
                     (None, _) => assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}"),
                     (Some(_), false) => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
-                    (Some(_), true) => assert!(
-                        status.is_success(),
-                        "allowed, and it should succeed: {what}"
-                    ),
+                    (Some(_), true) => {
+                        assert!(
+                            status.is_success(),
+                            "allowed, and it should succeed: {what}"
+                        );
+                        if content_type
+                            .as_deref()
+                            .is_some_and(|c| c.starts_with("application/json"))
+                        {
+                            check_against_document(method, &as_routed(template), status, &answer);
+                        }
+                    }
                 }
                 // The request is in the journal, with who asked and whether it was allowed.
                 let events = archive
@@ -436,8 +444,21 @@ async fn the_openapi_document_describes_exactly_the_routes() {
     assert_eq!(doc["openapi"], "3.0.3");
     let mut described = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys() {
+        for (method, operation) in item.as_object().unwrap() {
             described.push(format!("{} {path}", method.to_uppercase()));
+            // Every JSON answer of the API is described by a named schema (which the role
+            // matrix validates answers against), the document itself aside.
+            if path.starts_with("/api/") && path != "/api/v1/openapi.json" {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    let schema = &response["content"]["application/json"]["schema"];
+                    if status.starts_with('2') && !schema.is_null() {
+                        assert!(
+                            schema["$ref"].is_string(),
+                            "{method} {path} {status}: no named schema"
+                        );
+                    }
+                }
+            }
             let uri = path
                 .replace("{tenant}", "0")
                 .replace("{operation}", "op-x")

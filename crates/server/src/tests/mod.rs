@@ -227,3 +227,43 @@ pub(crate) async fn submit(app: &Router, tenant: &str, token: &str, name: &str) 
 pub(crate) fn sip(name: &str) -> Vec<u8> {
     std::fs::read(testdata().join("seda").join(name)).unwrap()
 }
+
+/// Checks a JSON answer against the schema the OpenAPI document gives for its route (as the
+/// router names it) and status: every answer the API sends is what the document says.
+pub(crate) fn check_against_document(method: &str, route: &str, status: StatusCode, body: &str) {
+    let doc: serde_json::Value = serde_json::from_str(crate::routes::meta::OPENAPI).unwrap();
+    let schema = &doc["paths"][route][method.to_lowercase()]["responses"][status.as_str()]["content"]
+        ["application/json"]["schema"];
+    assert!(
+        !schema.is_null(),
+        "the document gives no JSON schema for {method} {route} {status}"
+    );
+    // OpenAPI 3.0 schemas as JSON Schema (draft 4): `nullable` becomes a null type.
+    fn json_schema(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if o.remove("nullable") == Some(serde_json::Value::Bool(true))
+                    && let Some(serde_json::Value::String(t)) = o.get("type").cloned()
+                {
+                    o.insert("type".into(), serde_json::json!([t, "null"]));
+                }
+                o.values_mut().for_each(json_schema);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(json_schema),
+            _ => {}
+        }
+    }
+    let mut root = serde_json::json!({"allOf": [schema], "components": doc["components"]});
+    json_schema(&mut root);
+    let validator = jsonschema::draft4::new(&root).unwrap();
+    let answer: serde_json::Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("{method} {route}: not JSON ({e}): {body}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&answer)
+        .map(|e| format!("{e} (at {})", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {route} {status} differs from the document: {errors:?}\n{body}"
+    );
+}

@@ -1,0 +1,539 @@
+//! What the API answers, as types: each JSON body a handler sends is one of these, built
+//! from the archive's own types, so that a change inside the archive (a catalog row gaining
+//! a field) never reaches the wire unseen. `openapi.json` describes each under
+//! `components/schemas` by the same name; the role-matrix test validates every answer it
+//! gets against the schema the document gives for its route.
+
+use carnac_catalog::{
+    Account, Facet, ObjectRow, Operation, OperationState, QueuedTransfer, ReferentialKind,
+    ReferentialVersion, ReferentialVersionInfo, SearchOrder, Tenant, TokenRow, UnitPage, UnitRule,
+    UnitSummary,
+};
+use carnac_model::access::{AccountKind, Principal, Role};
+use carnac_model::journal::OperationKind;
+use carnac_model::{ObjectId, OperationId, Status, TenantId, UnitId};
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub(crate) struct Health {
+    pub status: &'static str,
+}
+
+/// `GET /api/v1/me`.
+#[derive(Serialize)]
+pub(crate) struct Me {
+    pub login: String,
+    pub role: Role,
+    pub tenants: Vec<TenantId>,
+}
+
+impl From<Principal> for Me {
+    fn from(p: Principal) -> Me {
+        Me {
+            login: p.login,
+            role: p.role,
+            tenants: p.tenants,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct TenantView {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: String,
+    pub suspended_at: Option<String>,
+}
+
+impl From<Tenant> for TenantView {
+    fn from(t: Tenant) -> TenantView {
+        TenantView {
+            id: t.id,
+            name: t.name,
+            created_at: t.created_at,
+            suspended_at: t.suspended_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct TenantList {
+    pub tenants: Vec<TenantView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TenantCreated {
+    pub tenant: String,
+    pub operation: OperationId,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TenantSuspension {
+    pub tenant: String,
+    pub suspended: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ReferentialView {
+    pub kind: &'static str,
+    pub version: u64,
+    pub imported_at: String,
+    pub operation: OperationId,
+    /// The referential as the archive keeps it (its JSON form).
+    pub content: serde_json::Value,
+}
+
+impl From<(ReferentialKind, ReferentialVersion)> for ReferentialView {
+    fn from((kind, r): (ReferentialKind, ReferentialVersion)) -> ReferentialView {
+        ReferentialView {
+            kind: kind.as_str(),
+            version: r.version,
+            imported_at: r.imported_at,
+            operation: r.operation,
+            content: r.content,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct Referentials {
+    pub referentials: Vec<ReferentialView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ImportedVersion {
+    pub kind: &'static str,
+    pub version: u64,
+    pub entries: usize,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SkippedFile {
+    pub file: String,
+    pub reason: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ReferentialImport {
+    pub operation: OperationId,
+    pub versions: Vec<ImportedVersion>,
+    pub skipped: Vec<SkippedFile>,
+}
+
+impl From<carnac_archive::ImportOutcome> for ReferentialImport {
+    fn from(o: carnac_archive::ImportOutcome) -> ReferentialImport {
+        ReferentialImport {
+            operation: o.operation,
+            versions: o
+                .versions
+                .iter()
+                .zip(&o.counts)
+                .map(|((kind, version), (_, entries))| ImportedVersion {
+                    kind: kind.as_str(),
+                    version: *version,
+                    entries: *entries,
+                })
+                .collect(),
+            skipped: o
+                .skipped
+                .into_iter()
+                .map(|(file, reason)| SkippedFile { file, reason })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct VersionView {
+    pub version: u64,
+    pub operation: OperationId,
+    pub imported_at: String,
+}
+
+impl From<ReferentialVersionInfo> for VersionView {
+    fn from(v: ReferentialVersionInfo) -> VersionView {
+        VersionView {
+            version: v.version,
+            operation: v.operation,
+            imported_at: v.imported_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ReferentialVersions {
+    pub kind: String,
+    pub versions: Vec<VersionView>,
+}
+
+/// An account as it may be shown: never a password hash.
+#[derive(Serialize)]
+pub(crate) struct AccountView {
+    pub login: String,
+    pub role: Role,
+    pub kind: AccountKind,
+    pub created_at: String,
+    pub disabled_at: Option<String>,
+    pub tenants: Vec<TenantId>,
+}
+
+impl From<Account> for AccountView {
+    fn from(a: Account) -> AccountView {
+        AccountView {
+            login: a.login,
+            role: a.role,
+            kind: a.kind,
+            created_at: a.created_at,
+            disabled_at: a.disabled_at,
+            tenants: a.tenants,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct Accounts {
+    pub accounts: Vec<AccountView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AccountCreated {
+    pub account: AccountView,
+    pub token_id: Option<String>,
+    /// The API token, shown this once.
+    pub token: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AccountState {
+    pub login: String,
+    pub disabled: bool,
+}
+
+/// A token by its id (the beginning of its SHA-256), never the token.
+#[derive(Serialize)]
+pub(crate) struct TokenView {
+    pub id: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl From<TokenRow> for TokenView {
+    fn from(t: TokenRow) -> TokenView {
+        TokenView {
+            id: t.id,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct AccountTokens {
+    pub login: String,
+    pub tokens: Vec<TokenView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TokenRevoked {
+    pub login: String,
+    pub token: String,
+    pub revoked: bool,
+}
+
+/// `202` to a transfer: received, its ingest to come.
+#[derive(Serialize)]
+pub(crate) struct TransferReceived {
+    pub operation: OperationId,
+    pub state: &'static str,
+    pub bytes: u64,
+    pub received_at: String,
+    pub status_url: String,
+}
+
+impl From<&QueuedTransfer> for TransferReceived {
+    fn from(t: &QueuedTransfer) -> TransferReceived {
+        TransferReceived {
+            operation: t.operation.clone(),
+            state: "RECEIVED",
+            bytes: t.bytes,
+            received_at: t.received_at.clone(),
+            status_url: format!("/api/v1/tenants/{}/operations/{}", t.tenant, t.operation),
+        }
+    }
+}
+
+/// An operation: a transfer still waiting for its ingest, or an operation that started.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum OperationView {
+    Received {
+        operation: OperationId,
+        kind: &'static str,
+        state: &'static str,
+        received_at: String,
+        bytes: u64,
+        has_atr: bool,
+    },
+    Started {
+        operation: OperationId,
+        kind: OperationKind,
+        /// `RUNNING` or `DONE`.
+        state: &'static str,
+        status: Option<Status>,
+        started_at: String,
+        ended_at: Option<String>,
+        summary: Option<serde_json::Value>,
+        has_atr: bool,
+    },
+}
+
+impl From<QueuedTransfer> for OperationView {
+    fn from(q: QueuedTransfer) -> OperationView {
+        OperationView::Received {
+            operation: q.operation,
+            kind: "INGEST",
+            state: "RECEIVED",
+            received_at: q.received_at,
+            bytes: q.bytes,
+            has_atr: false,
+        }
+    }
+}
+
+impl From<Operation> for OperationView {
+    fn from(o: Operation) -> OperationView {
+        OperationView::Started {
+            operation: o.id,
+            kind: o.kind,
+            state: match o.state {
+                OperationState::Running => "RUNNING",
+                OperationState::Done => "DONE",
+            },
+            status: o.status,
+            started_at: o.started_at,
+            ended_at: o.ended_at,
+            summary: o.summary,
+            has_atr: o.has_reply,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct UnitSummaryView {
+    pub id: UnitId,
+    pub title: String,
+    pub description_level: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub originating_agency: Option<String>,
+}
+
+impl From<UnitSummary> for UnitSummaryView {
+    fn from(u: UnitSummary) -> UnitSummaryView {
+        UnitSummaryView {
+            id: u.id,
+            title: u.title,
+            description_level: u.description_level,
+            start_date: u.start_date,
+            end_date: u.end_date,
+            originating_agency: u.originating_agency,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct FacetView {
+    pub value: String,
+    pub count: u64,
+}
+
+impl From<Facet> for FacetView {
+    fn from(f: Facet) -> FacetView {
+        FacetView {
+            value: f.value,
+            count: f.count,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct Facets {
+    pub agency: Vec<FacetView>,
+    pub year: Vec<FacetView>,
+}
+
+/// A page of a search.
+#[derive(Serialize)]
+pub(crate) struct SearchPage {
+    /// Exact, or (`total_exact` false) at least this many.
+    pub total: u64,
+    pub total_exact: bool,
+    pub order: SearchOrder,
+    pub page: u64,
+    pub per_page: u64,
+    pub units: Vec<UnitSummaryView>,
+    pub facets: Facets,
+}
+
+impl SearchPage {
+    pub(crate) fn new(found: UnitPage, page: u64, per_page: u64) -> SearchPage {
+        SearchPage {
+            total: found.total,
+            total_exact: found.total_exact,
+            order: found.order,
+            page,
+            per_page,
+            units: found.units.into_iter().map(Into::into).collect(),
+            facets: Facets {
+                agency: found.agencies.into_iter().map(Into::into).collect(),
+                year: found.years.into_iter().map(Into::into).collect(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct DigestView {
+    /// As SEDA names it (`SHA-512`).
+    pub algorithm: &'static str,
+    pub value: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FormatView {
+    pub puid: Option<String>,
+    pub name: Option<String>,
+    pub mime_type: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ObjectView {
+    pub id: ObjectId,
+    pub group: ObjectId,
+    pub version: Option<String>,
+    pub physical: bool,
+    pub uri: Option<String>,
+    pub filename: Option<String>,
+    pub size: Option<u64>,
+    pub digest: Option<DigestView>,
+    pub format: FormatView,
+}
+
+impl From<ObjectRow> for ObjectView {
+    fn from(o: ObjectRow) -> ObjectView {
+        ObjectView {
+            id: o.id,
+            group: o.group,
+            version: o.version,
+            physical: o.physical,
+            uri: o.uri,
+            filename: o.filename,
+            size: o.size,
+            digest: o.digest.map(|d| DigestView {
+                algorithm: d.algorithm.seda_name(),
+                value: d.hex,
+            }),
+            format: FormatView {
+                puid: o.puid,
+                name: o.format_name,
+                mime_type: o.mime_type,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RuleView {
+    pub category: String,
+    pub rule: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+}
+
+impl From<UnitRule> for RuleView {
+    fn from(r: UnitRule) -> RuleView {
+        RuleView {
+            category: r.category,
+            rule: r.rule,
+            start_date: r.start_date,
+            end_date: r.end_date,
+        }
+    }
+}
+
+/// One unit: its place in the tree, metadata (the SEDA XML kept whole), rules, keywords,
+/// objects.
+#[derive(Serialize)]
+pub(crate) struct UnitView {
+    pub id: UnitId,
+    pub title: String,
+    pub operation: OperationId,
+    pub description_level: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub originating_agency: Option<String>,
+    pub parents: Vec<UnitId>,
+    pub children: Vec<UnitId>,
+    pub keywords: Vec<String>,
+    pub rules: Vec<RuleView>,
+    pub object_groups: Vec<ObjectId>,
+    pub objects: Vec<ObjectView>,
+    pub metadata: String,
+}
+
+impl From<carnac_archive::reading::UnitRecord> for UnitView {
+    fn from(r: carnac_archive::reading::UnitRecord) -> UnitView {
+        let (unit, details) = (r.unit, r.details);
+        UnitView {
+            id: unit.id,
+            title: unit.title,
+            operation: unit.operation,
+            description_level: details.description_level,
+            start_date: unit.start_date,
+            end_date: unit.end_date,
+            originating_agency: details.originating_agency,
+            parents: unit.parents,
+            children: details.children,
+            keywords: details.keywords,
+            rules: details.rules.into_iter().map(Into::into).collect(),
+            object_groups: details.object_groups,
+            objects: r.objects.into_iter().map(Into::into).collect(),
+            metadata: unit.metadata,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct EventView {
+    pub sequence: u64,
+    pub kind: String,
+    pub time: String,
+    pub outcome: String,
+    pub operation: String,
+    pub agent: String,
+    /// The seal that covers it: `[its last event, when it was stamped]`, if sealed yet.
+    pub sealed_by: Option<(u64, String)>,
+}
+
+impl From<carnac_archive::report::ReportedEvent> for EventView {
+    fn from(e: carnac_archive::report::ReportedEvent) -> EventView {
+        EventView {
+            sequence: e.sequence,
+            kind: e.kind,
+            time: e.time,
+            outcome: e.outcome,
+            operation: e.operation,
+            agent: e.agent,
+            sealed_by: e.sealed_by,
+        }
+    }
+}
+
+/// A page of journal events.
+#[derive(Serialize)]
+pub(crate) struct JournalView {
+    pub events: Vec<EventView>,
+    pub more: bool,
+    /// Ask again with `after` = this to read on.
+    pub next_after: Option<u64>,
+}
