@@ -1,25 +1,15 @@
-//! A whole archive on memory offers and an in-memory catalog, with a fixed clock and
-//! sequential identifiers, for use-case tests.
+//! A whole archive on memory offers (wired by `carnac_testkit::archive`), with what the
+//! use-case tests check of it.
 
 #![allow(dead_code)]
 
-use carnac_archive::system::fixed::{FixedClock, SequentialIds};
-use carnac_archive::{Archive, IngestConfig, Parts};
+use carnac_archive::{Archive, IngestConfig};
 use carnac_blobstore::BlobStore;
 use carnac_blobstore::memory::MemoryStore;
 use carnac_model::TenantId;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-pub fn identifier() -> Arc<carnac_pronom::Identifier> {
-    static ID: OnceLock<Arc<carnac_pronom::Identifier>> = OnceLock::new();
-    ID.get_or_init(|| Arc::new(carnac_pronom::Identifier::embedded().expect("embedded signatures")))
-        .clone()
-}
-
-pub fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
+pub use carnac_testkit::testdata;
 
 pub struct Fixture {
     pub archive: Archive,
@@ -52,31 +42,7 @@ pub fn fixture_stores(
     stores: Vec<Arc<dyn BlobStore>>,
 ) -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let clock: Arc<dyn carnac_archive::ports::Clock> =
-        Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC)));
-    let archive = Archive::new(Parts {
-        catalog: Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().expect("catalog")),
-        offers: stores,
-        clock: clock.clone(),
-        ids: Arc::new(SequentialIds::default()),
-        scanner,
-        identifier: identifier(),
-        timestamps: Arc::new(
-            carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default())
-                .expect("built-in TSA"),
-        ),
-        tenant_timestamps: Default::default(),
-        signer: Arc::new(
-            carnac_timestamp::signature::Signer::create(
-                "test",
-                std::time::Duration::from_secs(1_795_900_000),
-            )
-            .expect("signer"),
-        ),
-        config,
-        tmp: tmp.path().join("tmp"),
-    })
-    .expect("archive");
+    let archive = carnac_testkit::archive(config, stores, scanner, &tmp.path().join("tmp"));
     Fixture {
         archive,
         offers,

@@ -156,39 +156,13 @@ pub(crate) fn pastell_transfer(name: &str, id: &str) -> (String, Vec<(String, Ve
     (xml, files)
 }
 
-pub(crate) fn targz(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    for (name, bytes) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, name, bytes.as_slice()).unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap()
-}
+pub(crate) use carnac_testkit::targz;
 
 pub(crate) const BOUNDARY: &str = "----pastell-asalae-boundary";
 
-/// A multipart/form-data body as PHP's curl builds it: text fields and file fields.
+/// A multipart/form-data body as PHP's curl builds it, with Pastell's boundary.
 pub(crate) fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, file, value) in fields {
-        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
-        match file {
-            Some(f) => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(value);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
+    carnac_testkit::multipart(BOUNDARY, fields)
 }
 
 /// Pastell's credentials: HTTP Basic with the SHA-256 hex of the password.

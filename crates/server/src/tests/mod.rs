@@ -14,15 +14,11 @@ pub(crate) use referentials::tar_gz;
 pub(crate) use super::*;
 pub(crate) use axum::body::Body;
 pub(crate) use axum::http::{Request, StatusCode, header};
-use carnac_archive::Parts;
-use carnac_archive::system::fixed::{FixedClock, SequentialIds};
 use carnac_blobstore::memory::MemoryStore;
 use carnac_model::access::Role;
 use tower::ServiceExt;
 
-pub(crate) fn testdata() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
+pub(crate) use carnac_testkit::testdata;
 
 /// Tokens of the test accounts: every role on tenant 0, and an archivist of tenant `other`.
 pub(crate) struct Tokens {
@@ -116,33 +112,15 @@ pub(crate) fn state_built(
     two: MemoryStore,
     refusal_rates: carnac_archive::throttle::RefusalRates,
 ) -> Arc<AppState> {
-    let clock: Arc<dyn carnac_archive::ports::Clock> =
-        Arc::new(FixedClock(time::macros::datetime!(2026-11-29 04:00:00 UTC)));
-    let archive = Archive::new(Parts {
-        catalog: Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().unwrap()),
-        offers: vec![Arc::new(one), Arc::new(two)],
-        clock: clock.clone(),
-        ids: Arc::new(SequentialIds::default()),
-        scanner: None,
-        identifier: Arc::new(carnac_pronom::Identifier::embedded().unwrap()),
-        timestamps: Arc::new(
-            carnac_archive::timestamping::Builtin::ephemeral(clock, Default::default()).unwrap(),
-        ),
-        tenant_timestamps: Default::default(),
-        signer: Arc::new(
-            carnac_timestamp::signature::Signer::create(
-                "test",
-                std::time::Duration::from_secs(1_795_900_000),
-            )
-            .unwrap(),
-        ),
-        config: carnac_archive::IngestConfig {
+    let archive = carnac_testkit::archive(
+        carnac_archive::IngestConfig {
             refusal_rates,
             ..Default::default()
         },
-        tmp: tmp.path().join("tmp"),
-    })
-    .unwrap();
+        vec![Arc::new(one), Arc::new(two)],
+        None,
+        &tmp.path().join("tmp"),
+    );
     let t = TenantId::new("0").unwrap();
     archive.create_tenant(&t, "Tenant 0", "test").unwrap();
     archive

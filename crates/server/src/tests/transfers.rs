@@ -130,12 +130,7 @@ async fn a_producer_follows_its_transfer_while_it_waits_in_the_queue() {
     assert!(body.contains("not_ready"), "{body}");
 }
 
-/// Resident memory of this process (each test runs in its own under nextest), in MiB.
-pub(crate) fn rss_mib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096 / (1 << 20)
-}
+pub(crate) use carnac_testkit::rss_mib;
 
 /// `mib` MiB of bytes made on the fly, one MiB at a time: nothing of it held by the client.
 pub(crate) fn streamed(mib: usize, prefix: Vec<u8>, suffix: Vec<u8>) -> Body {
