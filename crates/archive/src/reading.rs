@@ -8,8 +8,8 @@ use std::io::Read;
 
 use carnac_blobstore::BlobKey;
 use carnac_catalog::{
-    Interrupt, ObjectRow, Operation, QueuedTransfer, ReferentialKind, ReferentialVersion,
-    ReferentialVersionInfo, Tenant, Unit, UnitDetails, UnitPage, UnitQuery,
+    IntakeMessage, Interrupt, ObjectRow, Operation, QueuedTransfer, ReferentialKind,
+    ReferentialVersion, ReferentialVersionInfo, Tenant, Unit, UnitDetails, UnitPage, UnitQuery,
 };
 use carnac_model::{Digest, MultiHasher, ObjectId, OperationId, TenantId, UnitId};
 
@@ -54,6 +54,42 @@ impl Archive {
             .into_iter()
             .filter(|t| !carnac_model::access::is_reserved(&t.id))
             .collect())
+    }
+
+    /// A tenant as the platform knows it (suspended or not); None if there is none such.
+    pub fn tenant(&self, tenant: &TenantId) -> Result<Option<Tenant>, ArchiveError> {
+        Ok(self.catalog.tenant(tenant)?)
+    }
+
+    /// The transfer of the tenant that came with that origin agency and message identifier
+    /// (the as@lae intake's names for it).
+    pub fn intake_message(
+        &self,
+        tenant: &TenantId,
+        origin: &str,
+        message_id: &str,
+    ) -> Result<Option<IntakeMessage>, ArchiveError> {
+        Ok(self.catalog.intake_message(tenant, origin, message_id)?)
+    }
+
+    /// Who started an operation of the tenant (an account), or sent the transfer still in
+    /// the queue; None for an unknown operation or one from before accounts.
+    pub fn operation_agent(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<String>, ArchiveError> {
+        // The queue first: its row goes only once the operation is done, so one of the two
+        // always knows the sender, whatever the worker does meanwhile.
+        let queued = self
+            .catalog
+            .queued_transfer(tenant, operation)?
+            .map(|q| q.agent);
+        Ok(self
+            .catalog
+            .operation(tenant, operation)?
+            .and_then(|o| o.agent)
+            .or(queued))
     }
 
     /// Whether the catalog answers (for a health check; says nothing of any tenant).

@@ -170,7 +170,7 @@ async fn require_open_tenant(
 ) -> Result<(), ApiError> {
     let archive = state.archive.clone();
     let t = tenant.clone();
-    blocking(move || match archive.catalog().tenant(&t)? {
+    blocking(move || match archive.tenant(&t)? {
         Some(x) if x.suspended_at.is_some() => {
             Err(carnac_archive::ArchiveError::Suspended(t).into())
         }
@@ -662,10 +662,11 @@ async fn serve_reply(
     let archive = state.archive.clone();
     let uploads = state.uploads.clone();
     let reply = blocking(move || {
-        let done = archive
-            .catalog()
-            .operation(&message.tenant, &message.operation)?
-            .is_some_and(|o| o.state == carnac_catalog::OperationState::Done);
+        let done = matches!(
+            archive.operation_or_queued(&message.tenant, &message.operation)?,
+            Some(carnac_archive::reading::OperationFound::Operation(o))
+                if o.state == carnac_catalog::OperationState::Done
+        );
         if !done {
             return Ok(None);
         }

@@ -300,7 +300,7 @@ pub(crate) async fn authorize_intake(
             .principal()
             .and_then(|p| (p.tenants.len() == 1).then(|| p.tenants[0].clone()));
         let found = match (&tenant, &message) {
-            (Some(t), Some((origin, id))) => archive.catalog().intake_message(t, origin, id)?,
+            (Some(t), Some((origin, id))) => archive.intake_message(t, origin, id)?,
             _ => None,
         };
         let mut decision = match (&caller, &tenant) {
@@ -430,14 +430,7 @@ fn decide_owned(
         && p.role == Role::Producer
         && let (Some(t), Some(op)) = (tenant, operation)
     {
-        // The queue first: its row goes only once the operation is done, so one of the two
-        // always knows the sender, whatever the worker does meanwhile.
-        let queued = archive.catalog().queued_transfer(t, op)?.map(|q| q.agent);
-        let owner = archive
-            .catalog()
-            .operation(t, op)?
-            .and_then(|o| o.agent)
-            .or(queued);
+        let owner = archive.operation_agent(t, op)?;
         d = decide(p, action, Some(t), owner.as_deref());
     }
     Ok(d)
