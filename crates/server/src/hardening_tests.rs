@@ -1,5 +1,8 @@
 //! Regression tests of issue 14: what an attacker with an account, or without one, could do
 //! to the service. Each fails without its fix.
+//!
+//! About 1,000 lines because each attack is one test with its own server and setup (raw
+//! sockets, slow clients, floods), kept together as the record of that review.
 
 use crate::tests::*;
 use crate::{AppState, ClientAddress, HttpLimits, Limits, app, serve};
