@@ -157,19 +157,9 @@ fn repair(
         .map_err(|e| e.to_string())?;
     {
         let mut writer = batch.create(&key.name).map_err(|e| e.to_string())?;
-        let mut hasher = MultiHasher::new(&[digest.algorithm]);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.to_string()),
-            };
-            hasher.update(&buf[..n]);
-            std::io::Write::write_all(&mut writer, &buf[..n]).map_err(|e| e.to_string())?;
-        }
-        if !hasher.finish().contains(digest) {
+        let digests = crate::files::copy_hashed(&mut reader, &mut writer, &[digest.algorithm])
+            .map_err(|e| e.to_string())?;
+        if !digests.contains(digest) {
             // The source changed under us: leave the batch uncommitted (its temporary file is
             // removed by the next write or discard), never commit wrong bytes.
             return Err("the good copy changed while it was read".into());

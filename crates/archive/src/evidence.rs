@@ -11,11 +11,11 @@ use carnac_blobstore::BlobKey;
 use carnac_catalog::{EvidenceCommit, EvidenceKind, EvidenceTreeRow};
 use carnac_evidence::{ArchiveTimeStamp, EvidenceRecord, HashAlgorithm, HashTree};
 use carnac_model::journal::{EventKind, NewEvent};
-use carnac_model::{Digest, DigestAlgorithm, MultiHasher, ObjectId, OperationId, Status, TenantId};
+use carnac_model::{Digest, DigestAlgorithm, ObjectId, OperationId, Status, TenantId};
 use carnac_timestamp::Imprint;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Files per deposit tree, at most.
@@ -303,20 +303,9 @@ impl Archive {
             let mut attempt = || -> Result<Vec<Digest>, String> {
                 let mut reader = offer.open(&key).map_err(|e| e.to_string())?;
                 let mut writer = out().map_err(|e| e.to_string())?;
-                let mut hasher = MultiHasher::new(&algorithms);
-                let mut buf = vec![0u8; 1 << 20];
-                loop {
-                    let n = match reader.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(e.to_string()),
-                    };
-                    hasher.update(&buf[..n]);
-                    writer.write_all(&buf[..n]).map_err(|e| e.to_string())?;
-                }
+                let digests = crate::files::copy_hashed(&mut reader, &mut writer, &algorithms)
+                    .map_err(|e| e.to_string())?;
                 writer.flush().map_err(|e| e.to_string())?;
-                let digests = hasher.finish();
                 if !digests.contains(&expected) {
                     return Err("its digest differs from the catalog's".into());
                 }

@@ -46,6 +46,28 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Copies `reader` to `writer` in one pass of 1 MiB reads, hashing the bytes with
+/// `algorithms` on the way: their digests.
+pub(crate) fn copy_hashed(
+    reader: &mut dyn std::io::Read,
+    writer: &mut dyn Write,
+    algorithms: &[carnac_model::DigestAlgorithm],
+) -> std::io::Result<Vec<carnac_model::Digest>> {
+    let mut hasher = MultiHasher::new(algorithms);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        writer.write_all(&buf[..n])?;
+    }
+    Ok(hasher.finish())
+}
+
 /// Writes `bytes` to `path` with `mode` (0o600 for keys) through a temporary name, synced
 /// before the rename: a crash leaves the old file or the new one, never half of one.
 pub(crate) fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {

@@ -33,7 +33,6 @@ use carnac_archive::chunks::{ChunkError, ChunkPosition};
 use carnac_model::access::Action;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 
 /// The intake's routes, to be nested under its base path.
@@ -109,7 +108,7 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
 /// A multipart field streamed into a new file of the incoming folder.
 async fn field_to_file(
     state: &AppState,
-    mut field: axum::extract::multipart::Field<'_>,
+    field: axum::extract::multipart::Field<'_>,
     what: &str,
     max: u64,
 ) -> Result<(tempfile::TempPath, u64), ApiError> {
@@ -118,27 +117,7 @@ async fn field_to_file(
         .tempfile_in(state.archive.incoming_dir())
         .map_err(internal)?;
     let (file, path) = file.into_parts();
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut received = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(|e| {
-        bad(
-            "upload_interrupted",
-            format!("{what}: the upload was interrupted: {e}"),
-        )
-    })? {
-        received += chunk.len() as u64;
-        if received > max {
-            // The temporary file goes with `path`.
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("{what} is at most {max} bytes"),
-            ));
-        }
-        // Small writes to a buffered file: acceptable on the async thread.
-        out.write_all(&chunk).map_err(internal)?;
-    }
-    let file = out.into_inner().map_err(|e| internal(e.into_error()))?;
+    let (file, received) = crate::stream_to_file(field, file, max, what).await?;
     blocking(move || file.sync_all().map_err(internal)).await?;
     Ok((path, received))
 }
@@ -198,6 +177,21 @@ fn chunk_error(e: ChunkError) -> ApiError {
     }
 }
 
+/// Who sends a transfer to the intake: allowed (and journaled), on a tenant that takes
+/// transfers.
+async fn sender(
+    state: &AppState,
+    method: &Method,
+    presented: &auth::Presented,
+    path: &str,
+) -> Result<IntakeCaller, ApiError> {
+    let caller =
+        auth::authorize_intake(state, presented, method, path, Action::TransferSubmit, None)
+            .await?;
+    require_open_tenant(state, &caller.tenant).await?;
+    Ok(caller)
+}
+
 async fn seda_message(
     State(state): State<Arc<AppState>>,
     method: Method,
@@ -205,16 +199,7 @@ async fn seda_message(
     OriginalUri(uri): OriginalUri,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let caller = auth::authorize_intake(
-        &state,
-        &presented,
-        &method,
-        uri.path(),
-        Action::TransferSubmit,
-        None,
-    )
-    .await?;
-    require_open_tenant(&state, &caller.tenant).await?;
+    let caller = sender(&state, &method, &presented, uri.path()).await?;
     crate::queue_room(&state, &caller.tenant, 0)?;
     // The form is read once the request is allowed (and journaled), not before.
     let mut form = form(request, &state).await?;
@@ -352,16 +337,7 @@ async fn chunk(
     OriginalUri(uri): OriginalUri,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let caller = auth::authorize_intake(
-        &state,
-        &presented,
-        &method,
-        uri.path(),
-        Action::TransferSubmit,
-        None,
-    )
-    .await?;
-    require_open_tenant(&state, &caller.tenant).await?;
+    let caller = sender(&state, &method, &presented, uri.path()).await?;
     // The form is read once the request is allowed (and journaled), not before.
     let mut form = form(request, &state).await?;
     let mut fields: BTreeMap<String, String> = BTreeMap::new();

@@ -148,24 +148,21 @@ pub(crate) async fn authorize(
             Caller::Throttled(..) | Caller::Busy(_) => Decision::Throttled,
             Caller::Unknown(_) => Decision::Unauthenticated,
         };
-        let over_rate = over_rate(&rates, &caller, &decision);
-        if over_rate {
-            decision = Decision::Throttled;
-        }
-        archive.record_access(&Access {
-            who: caller.who(),
-            principal: caller.principal(),
-            address,
-            method: &method,
-            path: &path,
-            action: action.as_str(),
-            tenant: tenant.as_ref(),
-            decision: &decision,
-            subject: subject.as_deref(),
-        })?;
-        if let Some(m) = &mark {
-            m.set();
-        }
+        let over_rate = journal_decision(
+            &archive,
+            &rates,
+            &caller,
+            &mut decision,
+            &Asked {
+                address,
+                method: &method,
+                path: &path,
+                action,
+                tenant: tenant.as_ref(),
+                subject: subject.as_deref(),
+            },
+            mark.as_ref(),
+        )?;
         match (decision, caller) {
             (Decision::Allow, Caller::Known(_, p)) => Ok(p),
             _ if over_rate => Err(rate_limited(&rates)),
@@ -315,25 +312,22 @@ pub(crate) async fn authorize_intake(
                 found.as_ref().map(|m| &m.operation),
             )?,
         };
-        let over_rate = over_rate(&rates, &caller, &decision);
-        if over_rate {
-            decision = Decision::Throttled;
-        }
         let subject = message.as_ref().map(|(o, id)| format!("{o}/{id}"));
-        archive.record_access(&Access {
-            who: caller.who(),
-            principal: caller.principal(),
-            address,
-            method: &method,
-            path: &path,
-            action: action.as_str(),
-            tenant: tenant.as_ref(),
-            decision: &decision,
-            subject: subject.as_deref(),
-        })?;
-        if let Some(m) = &mark {
-            m.set();
-        }
+        let over_rate = journal_decision(
+            &archive,
+            &rates,
+            &caller,
+            &mut decision,
+            &Asked {
+                address,
+                method: &method,
+                path: &path,
+                action,
+                tenant: tenant.as_ref(),
+                subject: subject.as_deref(),
+            },
+            mark.as_ref(),
+        )?;
         match (decision, caller, tenant) {
             (Decision::Allow, Caller::Known(_, principal), Some(tenant)) => Ok(IntakeCaller {
                 principal,
@@ -457,6 +451,48 @@ impl AccountRates {
 }
 
 /// Whether an allowed request of a known account goes beyond the account's rate.
+/// What a request asked, as its journal event records it.
+struct Asked<'a> {
+    address: Option<IpAddr>,
+    method: &'a str,
+    path: &'a str,
+    action: Action,
+    tenant: Option<&'a TenantId>,
+    subject: Option<&'a str>,
+}
+
+/// Counts an allowed request against its account's rate (past it, the decision becomes
+/// throttled), journals the decision and marks the request journaled. True when the rate
+/// was passed.
+fn journal_decision(
+    archive: &carnac_archive::Archive,
+    rates: &AccountRates,
+    caller: &Caller,
+    decision: &mut Decision,
+    asked: &Asked<'_>,
+    mark: Option<&JournalMark>,
+) -> Result<bool, ApiError> {
+    let passed = over_rate(rates, caller, decision);
+    if passed {
+        *decision = Decision::Throttled;
+    }
+    archive.record_access(&Access {
+        who: caller.who(),
+        principal: caller.principal(),
+        address: asked.address,
+        method: asked.method,
+        path: asked.path,
+        action: asked.action.as_str(),
+        tenant: asked.tenant,
+        decision,
+        subject: asked.subject,
+    })?;
+    if let Some(m) = mark {
+        m.set();
+    }
+    Ok(passed)
+}
+
 fn over_rate(rates: &AccountRates, caller: &Caller, decision: &Decision) -> bool {
     let (Caller::Known(_, p), Decision::Allow) = (caller, decision) else {
         return false;

@@ -275,6 +275,50 @@ fn merge_slashes<B>(mut request: axum::http::Request<B>) -> axum::http::Request<
     request
 }
 
+/// Streams `chunks` (a request body, a multipart field) into `file`, never held in memory,
+/// refusing more than `max` bytes: the file back, flushed, with the number of bytes written.
+pub(crate) async fn stream_to_file<E: std::fmt::Display>(
+    chunks: impl futures_util::Stream<Item = Result<axum::body::Bytes, E>>,
+    file: std::fs::File,
+    max: u64,
+    what: &str,
+) -> Result<(std::fs::File, u64), ApiError> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an upload");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the upload could not be stored",
+        )
+    };
+    let mut chunks = std::pin::pin!(chunks);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut received = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "upload_interrupted",
+                format!("{what}: the upload was interrupted: {e}"),
+            )
+        })?;
+        received += chunk.len() as u64;
+        if received > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("{what} is at most {max} bytes"),
+            ));
+        }
+        // Small writes to a buffered file: acceptable on the async thread.
+        out.write_all(&chunk).map_err(internal)?;
+    }
+    let file = out.into_inner().map_err(|e| internal(e.into_error()))?;
+    Ok((file, received))
+}
+
 /// The API of [`routes::ROUTES`], the as@lae intake at its base, and the journal of every
 /// request that no handler journaled.
 fn routes(state: Arc<AppState>) -> Router {

@@ -27,6 +27,14 @@ pub(super) fn raw_object(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
     ))
 }
 
+/// A unit's parents, as the `units` table keeps them (identifiers separated by spaces).
+fn parents_of(text: Option<String>) -> Result<Vec<UnitId>, CatalogError> {
+    text.unwrap_or_default()
+        .split_whitespace()
+        .map(|p| parse_id("unit id", p.to_owned()))
+        .collect()
+}
+
 pub(super) fn to_object(raw: RawObject) -> Result<ObjectRow, CatalogError> {
     let (
         (id, group, xml_id, physical),
@@ -370,11 +378,7 @@ impl HoldingStore for SqliteCatalog {
                 title,
                 start_date,
                 end_date,
-                parents: parents
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(|p| parse_id("unit id", p.to_owned()))
-                    .collect::<Result<_, _>>()?,
+                parents: parents_of(parents)?,
                 metadata,
             },
             objects,
@@ -417,11 +421,7 @@ impl HoldingStore for SqliteCatalog {
                 title,
                 start_date,
                 end_date,
-                parents: parents
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(|p| parse_id("unit id", p.to_owned()))
-                    .collect::<Result<_, _>>()?,
+                parents: parents_of(parents)?,
                 metadata,
             })
         })

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::Caller;
 use super::responses::*;
-use super::transfers::receive_body;
 use crate::{ApiError, AppState, blocking, tenant_id};
 
 /// The tenant's referentials: each kind with its versions.
@@ -57,7 +56,7 @@ pub(super) async fn import(
     let work = tempfile::tempdir_in(&state.uploads).map_err(internal)?;
     let upload = work.path().join("folder.container");
     let file = std::fs::File::create(&upload).map_err(internal)?;
-    drop(receive_body(body, file, Some(MAX), "a referential folder").await?);
+    drop(crate::stream_to_file(body.into_data_stream(), file, MAX, "a referential folder").await?);
     let archive = state.archive.clone();
     let outcome = blocking(move || {
         let dir = work.path().join("folder");

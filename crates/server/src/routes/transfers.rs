@@ -1,7 +1,6 @@
 //! `/api/v1/tenants/{tenant}/transfers` and `…/operations/{operation}`: transfers sent as
 //! one body, and the state, acknowledgement and reply of each operation.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -38,8 +37,13 @@ pub(super) async fn submit(
         .tempfile_in(state.archive.incoming_dir())
         .map_err(internal)?;
     let (std_file, temp_path) = file.into_parts();
-    let (file, received) =
-        receive_body(body, std_file, Some(state.limits.max_upload), "a transfer").await?;
+    let (file, received) = crate::stream_to_file(
+        body.into_data_stream(),
+        std_file,
+        state.limits.max_upload,
+        "a transfer",
+    )
+    .await?;
     if received == 0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -60,51 +64,6 @@ pub(super) async fn submit(
     let body = TransferReceived::from(&transfer);
     state.worker.submit(transfer);
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
-}
-
-/// Streams a request body into `file` (never held in memory), refusing it beyond `max`
-/// bytes; gives the file back with the number of bytes written.
-pub(super) async fn receive_body(
-    body: Body,
-    file: std::fs::File,
-    max: Option<u64>,
-    what: &str,
-) -> Result<(std::fs::File, u64), ApiError> {
-    use futures_util::StreamExt;
-    let internal = |e: std::io::Error| {
-        tracing::error!(error = %e, "writing an upload");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the upload could not be stored",
-        )
-    };
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut stream = body.into_data_stream();
-    let mut received = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "upload_interrupted",
-                format!("the upload was interrupted: {e}"),
-            )
-        })?;
-        received += chunk.len() as u64;
-        if let Some(max) = max
-            && received > max
-        {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("{what} is at most {max} bytes"),
-            ));
-        }
-        // Small writes to a buffered file: acceptable on the async thread.
-        out.write_all(&chunk).map_err(internal)?;
-    }
-    let file = out.into_inner().map_err(|e| internal(e.into_error()))?;
-    Ok((file, received))
 }
 
 /// An operation of a tenant (its reading was authorized with the route), or its transfer
