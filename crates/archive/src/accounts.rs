@@ -184,7 +184,7 @@ impl Archive {
                 operation: self.new_operation()?,
                 kind: EventKind::PlatformCreate,
                 outcome: Status::Ok,
-                time: self.now(),
+                time: self.now().into(),
                 agent: "system".into(),
                 detail: json!({"purpose": "journal of the operator's actions that concern no tenant"}),
             };
@@ -388,7 +388,7 @@ impl Archive {
             &json!({ "login": login }),
         )?;
         self.catalog
-            .set_account_disabled(login, disabled.then_some(at.as_str()), &events)?;
+            .set_account_disabled(login, disabled.then_some(&at), &events)?;
         Ok(())
     }
 
@@ -614,7 +614,7 @@ impl Archive {
             operation: self.new_operation()?,
             kind: EventKind::LoginLocked,
             outcome: Status::Warning,
-            time: at,
+            time: at.to_string(),
             agent: "system".into(),
             detail: json!({
                 "locked": l.kind,
@@ -688,7 +688,7 @@ impl Archive {
                 EventKind::AccessRefused
             },
             outcome: if allowed { Status::Ok } else { Status::Ko },
-            time: at,
+            time: at.to_string(),
             agent: bounded_text(access.who, 200),
             detail,
         };
@@ -709,7 +709,7 @@ impl Archive {
                 operation: self.new_operation()?,
                 kind: EventKind::AccessRefusedSummary,
                 outcome: Status::Ko,
-                time: self.now(),
+                time: self.now().into(),
                 agent: "system".into(),
                 detail: summary.detail(),
             });
@@ -740,7 +740,7 @@ impl Archive {
                 EventKind::TenantResume
             },
             outcome: Status::Ok,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: json!({}),
         };

@@ -258,12 +258,13 @@ impl Archive {
                 "qualified_timestamp": qualified,
                 "blobs_sha256": blobs,
             });
+            let ended_at = self.now();
             let event = NewEvent {
                 tenant: tenant.clone(),
                 operation: operation.clone(),
                 kind: KIND,
                 outcome: Status::Ok,
-                time: self.now(),
+                time: ended_at.to_string(),
                 agent: agent.into(),
                 detail: detail.clone(),
             };
@@ -274,7 +275,7 @@ impl Archive {
                     status: Status::Ok,
                     summary: &detail,
                     reply: None,
-                    ended_at: &event.time,
+                    ended_at: &ended_at,
                     event: &event,
                 },
             )?;

@@ -332,7 +332,7 @@ impl Archive {
             operation,
             kind: EventKind::Audit,
             outcome,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: detail.clone(),
         };

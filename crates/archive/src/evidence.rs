@@ -183,8 +183,12 @@ impl Archive {
             algorithm: digest_algorithm(algorithm).seda_name().to_owned(),
             leaves: concatenated,
             token: token.token.clone(),
-            stamped_at: token.gen_time_text.clone(),
-            certificate_until: carnac_timestamp::verify::rfc3339(token.signer_not_after),
+            stamped_at: carnac_model::Timestamp::parse(&token.gen_time_text)
+                .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
+            certificate_until: carnac_model::Timestamp::parse(&carnac_timestamp::verify::rfc3339(
+                token.signer_not_after,
+            ))
+            .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
             tsa: token.tsa.clone(),
             builtin: token.is_builtin(),
             operation: operation.clone(),
@@ -211,7 +215,7 @@ impl Archive {
                 EvidenceKind::HashRenewal => EventKind::EvidenceHashRenewal,
             },
             outcome: Status::Ok,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: detail.clone(),
         };
@@ -233,7 +237,7 @@ impl Archive {
             kind: kind.as_str().into(),
             algorithm: row.algorithm,
             leaves: count,
-            stamped_at: row.stamped_at,
+            stamped_at: row.stamped_at.to_string(),
             tsa: row.tsa,
         })
     }
@@ -428,7 +432,7 @@ impl Archive {
             operation,
             kind: EventKind::EvidenceExport,
             outcome: Status::Ok,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: detail.clone(),
         };

@@ -115,7 +115,7 @@ impl Archive {
             operation: operation.clone(),
             kind: EventKind::JournalVerify,
             outcome,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: detail.clone(),
         };
@@ -222,7 +222,8 @@ impl Archive {
             previous,
             sealed: sealed.clone(),
             token: token.token.clone(),
-            stamped_at: token.gen_time_text.clone(),
+            stamped_at: carnac_model::Timestamp::parse(&token.gen_time_text)
+                .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
             tsa: token.tsa.clone(),
             operation: operation.clone(),
         };
@@ -245,7 +246,7 @@ impl Archive {
             operation: operation.clone(),
             kind: EventKind::JournalSeal,
             outcome: Status::Ok,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: detail.clone(),
         };
@@ -279,7 +280,7 @@ impl Archive {
             first,
             last,
             sealed,
-            stamped_at: seal.stamped_at,
+            stamped_at: seal.stamped_at.to_string(),
             tsa: seal.tsa,
         }))
     }
@@ -476,7 +477,7 @@ impl ExportedSeal {
             merkle_root: s.merkle_root.clone(),
             previous: s.previous.clone(),
             sealed: s.sealed.clone(),
-            stamped_at: s.stamped_at.clone(),
+            stamped_at: s.stamped_at.to_string(),
             tsa: s.tsa.clone(),
             token: base64::engine::general_purpose::STANDARD.encode(&s.token),
         }
@@ -495,7 +496,8 @@ impl ExportedSeal {
                 .map_err(|e| {
                     format!("seal of events {} to {}: token: {e}", self.first, self.last)
                 })?,
-            stamped_at: self.stamped_at.clone(),
+            stamped_at: carnac_model::Timestamp::parse(&self.stamped_at)
+                .map_err(|e| format!("seal of events {} to {}: {e}", self.first, self.last))?,
             tsa: self.tsa.clone(),
             operation: OperationId::new("exported").map_err(|e| e.to_string())?,
         })
@@ -666,7 +668,7 @@ impl Archive {
             operation,
             kind: EventKind::JournalExport,
             outcome: Status::Ok,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: detail.clone(),
         };

@@ -236,8 +236,8 @@ impl Archive {
             .map_or(&*self.timestamps, |t| &**t)
     }
 
-    pub(crate) fn now(&self) -> String {
-        ports::timestamp(self.clock.now())
+    pub(crate) fn now(&self) -> carnac_model::Timestamp {
+        carnac_model::Timestamp::from_datetime(self.clock.now())
     }
 
     pub(crate) fn new_operation(&self) -> Result<OperationId, ArchiveError> {
@@ -268,7 +268,7 @@ impl Archive {
             operation: operation.clone(),
             kind,
             outcome: Status::Ko,
-            time: at.clone(),
+            time: at.to_string(),
             agent: agent.into(),
             detail: detail.clone(),
         };
@@ -309,7 +309,7 @@ impl Archive {
             operation: operation.clone(),
             kind: EventKind::TenantCreate,
             outcome: Status::Ok,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: json!({ "name": name }),
         };
@@ -392,7 +392,7 @@ impl Archive {
             operation: operation.clone(),
             kind: EventKind::ReferentialImport,
             outcome: Status::Ok,
-            time: at.clone(),
+            time: at.to_string(),
             agent: agent.into(),
             detail: json!({
                 "folder": dir.display().to_string(),

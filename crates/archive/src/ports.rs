@@ -7,16 +7,6 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> time::OffsetDateTime;
 }
 
-/// RFC 3339 in UTC with milliseconds, the form every persisted time takes.
-pub fn timestamp(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.format(&fmt)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdKind {
     Operation,

@@ -108,7 +108,9 @@ impl Archive {
                 digest: o.digest.as_ref().map(|d| d.hex.clone()),
                 copies: copies.remove(o.id.as_str()).unwrap_or_default(),
                 reread: false,
-                last_audit: last_audit.and_then(|a| a.ended_at.clone()),
+                last_audit: last_audit
+                    .and_then(|a| a.ended_at.clone())
+                    .map(String::from),
                 last_audit_found: last_audit.map(|a| {
                     let summary = a.summary.clone().unwrap_or_default();
                     let mentions = |key: &str| {
@@ -190,7 +192,7 @@ impl Archive {
             unit: unit.to_string(),
             title: u.title.clone(),
             ingest: u.operation.to_string(),
-            produced_at: now,
+            produced_at: now.to_string(),
             files,
             events,
         };
@@ -221,7 +223,7 @@ impl Archive {
             operation,
             kind: EventKind::EvidenceReport,
             outcome: Status::Ok,
-            time: self.now(),
+            time: self.now().into(),
             agent: agent.into(),
             detail: detail.clone(),
         };
@@ -308,7 +310,7 @@ impl Archive {
                     sealed_by: seals
                         .iter()
                         .find(|s| (s.first..=s.last).contains(&e.sequence))
-                        .map(|s| (s.last, s.stamped_at.clone())),
+                        .map(|s| (s.last, s.stamped_at.to_string())),
                 });
             }
             Ok(())

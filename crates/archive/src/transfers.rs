@@ -70,7 +70,7 @@ impl Archive {
             operation: operation.clone(),
             kind: EventKind::TransferReceived,
             outcome: Status::Ok,
-            time: transfer.received_at.clone(),
+            time: transfer.received_at.to_string(),
             agent: agent.into(),
             detail: json!({ "bytes": bytes }),
         };
@@ -149,7 +149,7 @@ impl Archive {
         let ack = carnac_seda::asalae::Acknowledgement {
             version: header.version,
             identifier: format!("ACK_{operation}"),
-            date: received_at.clone(),
+            date: received_at.to_string(),
             received_identifier: header.message_id.clone(),
             archival_agency,
             transferring_agency: header.origin.clone(),
@@ -197,7 +197,7 @@ impl Archive {
             operation: operation.clone(),
             kind: EventKind::TransferReceived,
             outcome: Status::Ok,
-            time: received_at,
+            time: received_at.to_string(),
             agent: agent.into(),
             detail: json!({
                 "bytes": bytes,
@@ -307,7 +307,7 @@ impl Archive {
                 operation: t.operation.clone(),
                 kind: EventKind::IngestResumed,
                 outcome: Status::Warning,
-                time: self.now(),
+                time: self.now().into(),
                 agent: "system".into(),
                 detail: json!({"reason": "the ingest was interrupted (the process stopped); its partial data was removed and the transfer is ingested again"}),
             };

@@ -91,7 +91,7 @@ fn an_interrupted_ingest_is_started_again_and_keeps_nothing_of_the_first_try() {
             &t,
             &q.operation,
             &"INGEST".into(),
-            "2026-11-29T04:00:00Z",
+            &carnac_model::Timestamp::parse("2026-11-29T04:00:00Z").unwrap(),
             "pastell",
         )
         .unwrap();

@@ -115,7 +115,7 @@ fn main() {
                 &tenant,
                 &operation,
                 &"INGEST".into(),
-                "2026-11-29T04:00:00Z",
+                &carnac_model::Timestamp::parse("2026-11-29T04:00:00Z").unwrap(),
                 "bench",
             )
             .unwrap();
@@ -179,7 +179,7 @@ fn main() {
                     status: Status::Ok,
                     summary: serde_json::json!({"status": "OK", "units": n}),
                     reply: &mut &b"<ArchiveTransferReply/>"[..],
-                    ended_at: "2026-11-29T04:00:00Z",
+                    ended_at: &carnac_model::Timestamp::parse("2026-11-29T04:00:00Z").unwrap(),
                     event: &event,
                 },
             )

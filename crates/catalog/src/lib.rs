@@ -16,7 +16,7 @@ pub mod sqlite;
 
 use carnac_model::access::{AccountKind, Role};
 use carnac_model::journal::{Event, NewEvent, OperationKind};
-use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, UnitId};
+use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, Timestamp, UnitId};
 pub use search::{Facet, Interrupt, SearchOrder, UnitDetails, UnitPage, UnitQuery, UnitSummary};
 use serde::{Deserialize, Serialize};
 
@@ -75,9 +75,9 @@ impl CatalogError {
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Since when it is suspended: it still reads and exports, it takes no transfer.
-    pub suspended_at: Option<String>,
+    pub suspended_at: Option<Timestamp>,
 }
 
 /// An API token as it can be shown: never the token, only the beginning of its SHA-256.
@@ -85,8 +85,8 @@ pub struct Tenant {
 pub struct TokenRow {
     /// The first 16 hex digits of the token's SHA-256: enough to name it, useless to use it.
     pub id: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// A transfer received (its container kept in the archive's incoming folder) and waiting
@@ -95,7 +95,7 @@ pub struct TokenRow {
 pub struct QueuedTransfer {
     pub tenant: TenantId,
     pub operation: OperationId,
-    pub received_at: String,
+    pub received_at: Timestamp,
     pub agent: String,
     pub bytes: u64,
     /// Through which intake it came, hence what the incoming folder holds for it.
@@ -154,8 +154,8 @@ pub struct Account {
     /// Argon2id (PHC string) of the SHA-256 hex of the password, when it has one.
     #[serde(skip_serializing)]
     pub password_hash: Option<String>,
-    pub created_at: String,
-    pub disabled_at: Option<String>,
+    pub created_at: Timestamp,
+    pub disabled_at: Option<Timestamp>,
     pub tenants: Vec<TenantId>,
 }
 
@@ -196,7 +196,7 @@ impl ReferentialKind {
 pub struct ReferentialVersionInfo {
     pub version: u64,
     pub operation: OperationId,
-    pub imported_at: String,
+    pub imported_at: Timestamp,
 }
 
 /// One version of one referential, stored as its JSON form.
@@ -205,7 +205,7 @@ pub struct ReferentialVersion {
     pub kind: ReferentialKind,
     pub version: u64,
     pub operation: OperationId,
-    pub imported_at: String,
+    pub imported_at: Timestamp,
     pub content: serde_json::Value,
 }
 
@@ -222,8 +222,8 @@ pub struct Operation {
     pub kind: OperationKind,
     pub state: OperationState,
     pub status: Option<Status>,
-    pub started_at: String,
-    pub ended_at: Option<String>,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
     /// The outcome in machine-readable form (the CLI's `--json` summary for an ingest).
     pub summary: Option<serde_json::Value>,
     /// Whether a reply was sent to the transferring agency (ATR); read it with
@@ -300,7 +300,7 @@ pub struct OperationEnd<'a> {
     pub summary: &'a serde_json::Value,
     /// The reply (ATR), streamed: it can be as large as the transfer's list of units.
     pub reply: Option<&'a mut dyn std::io::Read>,
-    pub ended_at: &'a str,
+    pub ended_at: &'a Timestamp,
     pub event: &'a NewEvent,
 }
 
@@ -319,7 +319,7 @@ pub struct IngestCommit<'a> {
     pub status: Status,
     pub summary: serde_json::Value,
     pub reply: &'a mut dyn std::io::Read,
-    pub ended_at: &'a str,
+    pub ended_at: &'a Timestamp,
     pub event: &'a NewEvent,
 }
 
@@ -337,7 +337,7 @@ pub struct SealRow {
     pub sealed: String,
     /// The RFC 3161 token (DER) over `sealed`.
     pub token: Vec<u8>,
-    pub stamped_at: String,
+    pub stamped_at: Timestamp,
     pub tsa: String,
     pub operation: OperationId,
 }
@@ -377,9 +377,9 @@ pub struct EvidenceTreeRow {
     /// The leaves, concatenated (each of the algorithm's length).
     pub leaves: Vec<u8>,
     pub token: Vec<u8>,
-    pub stamped_at: String,
+    pub stamped_at: Timestamp,
     /// When the TSA certificate of the token ends: renew before.
-    pub certificate_until: String,
+    pub certificate_until: Timestamp,
     pub tsa: String,
     pub builtin: bool,
     pub operation: OperationId,
@@ -473,7 +473,7 @@ pub trait AccountStore: Send + Sync {
         &self,
         login: &str,
         token_hash: &str,
-        at: &str,
+        at: &Timestamp,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
 
@@ -486,7 +486,7 @@ pub trait AccountStore: Send + Sync {
         &self,
         login: &str,
         id: &str,
-        at: &str,
+        at: &Timestamp,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
 
@@ -495,7 +495,7 @@ pub trait AccountStore: Send + Sync {
     fn set_account_disabled(
         &self,
         login: &str,
-        disabled_at: Option<&str>,
+        disabled_at: Option<&Timestamp>,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
 
@@ -504,7 +504,7 @@ pub trait AccountStore: Send + Sync {
         &self,
         login: &str,
         sha256: &str,
-        at: &str,
+        at: &Timestamp,
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
 
@@ -598,7 +598,7 @@ pub trait ReferentialStore: Send + Sync {
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-        at: &str,
+        at: &Timestamp,
         content: &[(ReferentialKind, serde_json::Value)],
         event: &NewEvent,
     ) -> Result<Vec<u64>, CatalogError>;
@@ -637,7 +637,7 @@ pub trait OperationStore: Send + Sync {
         tenant: &TenantId,
         operation: &OperationId,
         kind: &OperationKind,
-        at: &str,
+        at: &Timestamp,
         agent: &str,
     ) -> Result<(), CatalogError>;
 

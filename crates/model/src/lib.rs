@@ -10,7 +10,9 @@ pub mod id;
 pub mod journal;
 pub mod referential;
 pub mod report;
+pub mod timestamp;
 
 pub use digest::{Digest, DigestAlgorithm, MultiHasher};
 pub use id::{IdError, ObjectId, OperationId, TenantId, UnitId};
 pub use report::{Finding, Report, Severity, Status};
+pub use timestamp::{Timestamp, TimestampError};

@@ -1123,7 +1123,7 @@ impl Archive {
             operation: operation.clone(),
             kind: EventKind::Ingest,
             outcome: status,
-            time: at.clone(),
+            time: at.to_string(),
             agent: agent.into(),
             detail: serde_json::json!({
                 "status": status,
@@ -1571,7 +1571,7 @@ impl Archive {
         let ack = carnac_seda::asalae::Acknowledgement {
             version,
             identifier: format!("ACK_{operation}"),
-            date: at.clone(),
+            date: at.to_string(),
             received_identifier: if header.message_identifier.trim().is_empty() {
                 "unknown".into()
             } else {
@@ -1588,7 +1588,7 @@ impl Archive {
             operation: operation.clone(),
             kind: EventKind::TransferAcknowledged,
             outcome: Status::Ok,
-            time: at,
+            time: at.to_string(),
             agent: "system".into(),
             detail: serde_json::json!({
                 "acknowledgement": ack.identifier,

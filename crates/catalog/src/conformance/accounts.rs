@@ -83,7 +83,7 @@ pub(super) fn account(login: &str, role: Role, tenants: &[&str]) -> Account {
         role,
         kind: AccountKind::Application,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
-        created_at: "2026-11-29T04:00:00Z".into(),
+        created_at: at("2026-11-29T04:00:00Z"),
         disabled_at: None,
         tenants: tenants.iter().map(|x| t(x)).collect(),
     }
@@ -141,7 +141,7 @@ pub(super) fn accounts(c: &dyn Catalog) {
     c.add_token(
         "alice",
         "hash-2",
-        "2026-11-29T04:10:00Z",
+        &at("2026-11-29T04:10:00Z"),
         &[event("conf-a", "op-tok", "ACCOUNT_TOKEN", Status::Ok)],
     )
     .expect("token");
@@ -150,13 +150,13 @@ pub(super) fn accounts(c: &dyn Catalog) {
         Some(alice.clone())
     );
     assert!(matches!(
-        c.add_token("nobody", "hash-3", "x", &[]),
+        c.add_token("nobody", "hash-3", &at("2026-11-29T04:00:00Z"), &[]),
         Err(CatalogError::NotFound(_))
     ));
     // A disabled account is still found (its credentials are refused by the archive).
     c.set_account_disabled(
         "alice",
-        Some("2026-11-29T04:12:00Z"),
+        Some(&at("2026-11-29T04:12:00Z")),
         &[event("conf-a", "op-disable", "ACCOUNT_DISABLE", Status::Ok)],
     )
     .expect("disable");
@@ -164,7 +164,7 @@ pub(super) fn accounts(c: &dyn Catalog) {
         c.account_by_token("hash-1")
             .expect("by token")
             .and_then(|a| a.disabled_at),
-        Some("2026-11-29T04:12:00Z".into())
+        Some(at("2026-11-29T04:12:00Z"))
     );
     c.set_account_disabled("alice", None, &[]).expect("enable");
     assert!(matches!(
@@ -175,7 +175,7 @@ pub(super) fn accounts(c: &dyn Catalog) {
     c.add_certificate(
         "alice",
         "cert-1",
-        "2026-11-29T04:11:00Z",
+        &at("2026-11-29T04:11:00Z"),
         &[event(
             "conf-a",
             "op-cert",
@@ -193,11 +193,11 @@ pub(super) fn accounts(c: &dyn Catalog) {
         None
     );
     assert!(matches!(
-        c.add_certificate("alice", "cert-1", "x", &[]),
+        c.add_certificate("alice", "cert-1", &at("2026-11-29T04:00:00Z"), &[]),
         Err(CatalogError::Conflict(_))
     ));
     assert!(matches!(
-        c.add_certificate("nobody", "cert-3", "x", &[]),
+        c.add_certificate("nobody", "cert-3", &at("2026-11-29T04:00:00Z"), &[]),
         Err(CatalogError::NotFound(_))
     ));
     let op_account = account("root", Role::Operator, &[]);
@@ -245,7 +245,7 @@ pub(super) fn tokens(c: &dyn Catalog) {
     let dave = account("dave", Role::Producer, &["conf-a"]);
     c.create_account(&dave, Some(&first), None, &[])
         .expect("create");
-    c.add_token("dave", &second, "2026-11-29T05:00:00Z", &[])
+    c.add_token("dave", &second, &at("2026-11-29T05:00:00Z"), &[])
         .expect("token");
     let listed = c.tokens("dave").expect("tokens");
     let ids: Vec<&str> = listed.iter().map(|t| t.id.as_str()).collect();
@@ -256,7 +256,7 @@ pub(super) fn tokens(c: &dyn Catalog) {
     c.revoke_token(
         "dave",
         "FEDCBA9876543210",
-        "2026-11-29T05:01:00Z",
+        &at("2026-11-29T05:01:00Z"),
         &[event(
             "conf-a",
             "op-revoke",
@@ -287,7 +287,7 @@ pub(super) fn tokens(c: &dyn Catalog) {
         let r = c.revoke_token(
             login,
             id,
-            "x",
+            &at("2026-11-29T04:00:00Z"),
             &[event(
                 "conf-a",
                 "op-revoke-2",

@@ -10,7 +10,7 @@ pub(super) fn accepted_ingest(c: &dyn Catalog) {
         &a,
         &operation,
         &"INGEST".into(),
-        "2026-11-29T04:03:00Z",
+        &at("2026-11-29T04:03:00Z"),
         "test",
     )
     .expect("start");
@@ -49,7 +49,7 @@ pub(super) fn accepted_ingest(c: &dyn Catalog) {
             status: Status::Ok,
             summary: json!({"status": "OK"}),
             reply: &mut &b"<ATR/>"[..],
-            ended_at: "2026-11-29T04:03:01Z",
+            ended_at: &at("2026-11-29T04:03:01Z"),
             event: &event("conf-a", "op-ok", "INGEST", Status::Ok),
         },
     )
@@ -151,7 +151,7 @@ pub(super) fn failed_commit_leaves_nothing(c: &dyn Catalog) {
         &a,
         &operation,
         &"INGEST".into(),
-        "2026-11-29T04:04:00Z",
+        &at("2026-11-29T04:04:00Z"),
         "test",
     )
     .expect("start");
@@ -175,7 +175,7 @@ pub(super) fn failed_commit_leaves_nothing(c: &dyn Catalog) {
             status: Status::Ok,
             summary: json!({}),
             reply: &mut &b"<ATR/>"[..],
-            ended_at: "x",
+            ended_at: &at("2026-11-29T04:00:00Z"),
             event: &event("conf-a", "op-fail", "INGEST", Status::Ok),
         },
     );

@@ -10,7 +10,7 @@ pub(super) fn seal_row(first: u64, last: u64, previous: &str, operation: &str) -
         previous: previous.to_owned(),
         sealed: format!("{:064x}", last),
         token: vec![0x30, 0],
-        stamped_at: "2026-11-29T05:00:00Z".into(),
+        stamped_at: at("2026-11-29T05:00:00Z"),
         tsa: "test".into(),
         operation: op(operation),
     }
@@ -26,7 +26,7 @@ pub(super) fn seals(c: &dyn Catalog) {
             &a,
             &op(o),
             &"JOURNAL_SEAL".into(),
-            "2026-11-29T05:00:00Z",
+            &at("2026-11-29T05:00:00Z"),
             "test",
         )
         .expect("start");
@@ -99,8 +99,8 @@ pub(super) fn tree(id: &str, kind: EvidenceKind, operation: &str) -> EvidenceTre
         algorithm: "SHA-256".into(),
         leaves: vec![7; 64],
         token: vec![0x30, 0],
-        stamped_at: "2026-11-29T05:00:00Z".into(),
-        certificate_until: "2029-11-29T05:00:00Z".into(),
+        stamped_at: at("2026-11-29T05:00:00Z"),
+        certificate_until: at("2029-11-29T05:00:00Z"),
         tsa: "test".into(),
         builtin: true,
         operation: op(operation),

@@ -18,6 +18,10 @@ pub(crate) fn t(s: &str) -> TenantId {
     TenantId::new(s).expect("valid id in tests")
 }
 
+/// A time written in a test, which must be one.
+pub(crate) fn at(s: &str) -> carnac_model::Timestamp {
+    carnac_model::Timestamp::parse(s).expect("a valid time in tests")
+}
 pub(crate) fn op(s: &str) -> OperationId {
     OperationId::new(s).expect("valid id in tests")
 }
@@ -82,7 +86,7 @@ pub(crate) fn ingest_units(
         &t(tenant),
         &o,
         &"INGEST".into(),
-        "2026-11-29T04:03:00Z",
+        &at("2026-11-29T04:03:00Z"),
         "test",
     )
     .expect("start");
@@ -97,7 +101,7 @@ pub(crate) fn ingest_units(
             status: Status::Ok,
             summary: json!({"status": "OK"}),
             reply: &mut &b"<ATR/>"[..],
-            ended_at: "2026-11-29T04:03:01Z",
+            ended_at: &at("2026-11-29T04:03:01Z"),
             event: &event(tenant, operation, "INGEST", Status::Ok),
         },
     )

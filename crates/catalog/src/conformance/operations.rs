@@ -8,13 +8,19 @@ pub(super) fn rejected_operation(c: &dyn Catalog) {
         &a,
         &op("op-ko"),
         &"INGEST".into(),
-        "2026-11-29T04:02:00Z",
+        &at("2026-11-29T04:02:00Z"),
         "test",
     )
     .expect("start");
     assert!(
-        c.start_operation(&a, &op("op-ko"), &"INGEST".into(), "x", "test")
-            .is_err(),
+        c.start_operation(
+            &a,
+            &op("op-ko"),
+            &"INGEST".into(),
+            &at("2026-11-29T04:00:00Z"),
+            "test"
+        )
+        .is_err(),
         "ids are unique"
     );
     assert!(
@@ -29,7 +35,7 @@ pub(super) fn rejected_operation(c: &dyn Catalog) {
             status: Status::Ko,
             summary: &json!({"status": "KO"}),
             reply: Some(&mut &b"<ATR/>"[..]),
-            ended_at: "2026-11-29T04:02:01Z",
+            ended_at: &at("2026-11-29T04:02:01Z"),
             event: &event("conf-a", "op-ko", "INGEST", Status::Ko),
         },
     )
@@ -55,7 +61,7 @@ pub(super) fn rejected_operation(c: &dyn Catalog) {
             status: Status::Ok,
             summary: &json!({}),
             reply: None,
-            ended_at: "x",
+            ended_at: &at("2026-11-29T04:00:00Z"),
             event: &event("conf-a", "op-ko", "INGEST", Status::Ok),
         },
     );
@@ -69,7 +75,7 @@ pub(super) fn large_reply(c: &dyn Catalog) {
         &a,
         &op("op-large"),
         &"INGEST".into(),
-        "2026-11-29T04:05:00Z",
+        &at("2026-11-29T04:05:00Z"),
         "test",
     )
     .expect("start");
@@ -81,7 +87,7 @@ pub(super) fn large_reply(c: &dyn Catalog) {
             status: Status::Ko,
             summary: &json!({"status": "KO"}),
             reply: Some(&mut &atr[..]),
-            ended_at: "2026-11-29T04:05:01Z",
+            ended_at: &at("2026-11-29T04:05:01Z"),
             event: &event("conf-a", "op-large", "INGEST", Status::Ko),
         },
     )

@@ -6,7 +6,7 @@ pub(super) fn queued(tenant: &str, operation: &str, intake: Intake) -> QueuedTra
     QueuedTransfer {
         tenant: t(tenant),
         operation: op(operation),
-        received_at: "2026-11-29T04:00:00Z".into(),
+        received_at: at("2026-11-29T04:00:00Z"),
         agent: "producer".into(),
         bytes: 42,
         intake,
@@ -128,7 +128,7 @@ pub(super) fn requeue(c: &dyn Catalog) {
         &a,
         &op("op-rq"),
         &"INGEST".into(),
-        "2026-11-29T05:02:00Z",
+        &at("2026-11-29T05:02:00Z"),
         "test",
     )
     .expect("start");
@@ -156,7 +156,7 @@ pub(super) fn requeue(c: &dyn Catalog) {
         &a,
         &op("op-rq"),
         &"INGEST".into(),
-        "2026-11-29T05:03:00Z",
+        &at("2026-11-29T05:03:00Z"),
         "test",
     )
     .expect("start again");
@@ -167,7 +167,7 @@ pub(super) fn requeue(c: &dyn Catalog) {
             status: Status::Ko,
             summary: &json!({"status": "KO"}),
             reply: None,
-            ended_at: "2026-11-29T05:03:01Z",
+            ended_at: &at("2026-11-29T05:03:01Z"),
             event: &event("conf-a", "op-rq", "INGEST", Status::Ko),
         },
     )

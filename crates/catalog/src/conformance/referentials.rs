@@ -8,7 +8,7 @@ pub(super) fn referentials(c: &dyn Catalog) {
         .import_referentials(
             &a,
             &op("op-ref1"),
-            "2026-11-29T04:00:00Z",
+            &at("2026-11-29T04:00:00Z"),
             &[
                 (ReferentialKind::Agencies, json!([{"id": "AG1"}])),
                 (ReferentialKind::Rules, json!([])),
@@ -21,7 +21,7 @@ pub(super) fn referentials(c: &dyn Catalog) {
         .import_referentials(
             &a,
             &op("op-ref2"),
-            "2026-11-29T04:01:00Z",
+            &at("2026-11-29T04:01:00Z"),
             &[(ReferentialKind::Agencies, json!([{"id": "AG2"}]))],
             &event("conf-a", "op-ref2", "REFERENTIAL_IMPORT", Status::Ok),
         )

@@ -22,13 +22,13 @@ pub(super) fn insert_certificate(
     tx: &Transaction<'_>,
     sha256: &str,
     login: &str,
-    at: &str,
+    at: &Timestamp,
 ) -> Result<(), CatalogError> {
     let n = tx
         .execute(
             "INSERT INTO account_certificates (sha256, login, added_at) VALUES (?1, ?2, ?3)
              ON CONFLICT DO NOTHING",
-            params![sha256, login, at],
+            params![sha256, login, at.as_str()],
         )
         .map_err(storage)?;
     if n == 0 {
@@ -77,8 +77,8 @@ pub(super) fn read_account(
         kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind", &kind))?,
         login,
         password_hash,
-        created_at,
-        disabled_at,
+        created_at: stored_time(created_at)?,
+        disabled_at: disabled_at.map(stored_time).transpose()?,
         tenants,
     }))
 }
@@ -110,7 +110,7 @@ impl AccountStore for SqliteCatalog {
                     account.role.as_str(),
                     account.kind.as_str(),
                     account.password_hash,
-                    account.created_at
+                    account.created_at.as_str()
                 ],
             )
             .map_err(storage)?;
@@ -131,7 +131,7 @@ impl AccountStore for SqliteCatalog {
             if let Some(hash) = token_hash {
                 tx.execute(
                     "INSERT INTO api_tokens (hash, login, created_at) VALUES (?1, ?2, ?3)",
-                    params![hash, account.login, account.created_at],
+                    params![hash, account.login, account.created_at.as_str()],
                 )
                 .map_err(storage)?;
             }
@@ -147,14 +147,14 @@ impl AccountStore for SqliteCatalog {
         &self,
         login: &str,
         token_hash: &str,
-        at: &str,
+        at: &Timestamp,
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
             require_account(tx, login)?;
             tx.execute(
                 "INSERT INTO api_tokens (hash, login, created_at) VALUES (?1, ?2, ?3)",
-                params![token_hash, login, at],
+                params![token_hash, login, at.as_str()],
             )
             .map_err(storage)?;
             record_admin_events(tx, events)?;
@@ -173,8 +173,8 @@ impl AccountStore for SqliteCatalog {
         st.query_map(params![login], |r| {
             Ok(TokenRow {
                 id: r.get(0)?,
-                created_at: r.get(1)?,
-                revoked_at: r.get(2)?,
+                created_at: time_at(r, 1)?,
+                revoked_at: optional_time_at(r, 2)?,
             })
         })
         .map_err(storage)?
@@ -186,7 +186,7 @@ impl AccountStore for SqliteCatalog {
         &self,
         login: &str,
         id: &str,
-        at: &str,
+        at: &Timestamp,
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         // Exactly the 16 hex digits a token is shown by: no pattern can widen the match.
@@ -198,7 +198,7 @@ impl AccountStore for SqliteCatalog {
                 .execute(
                     "UPDATE api_tokens SET revoked_at = ?3
                      WHERE login = ?1 AND substr(hash, 1, 16) = lower(?2) AND revoked_at IS NULL",
-                    params![login, id, at],
+                    params![login, id, at.as_str()],
                 )
                 .map_err(storage)?;
             if n == 0 {
@@ -212,14 +212,14 @@ impl AccountStore for SqliteCatalog {
     fn set_account_disabled(
         &self,
         login: &str,
-        disabled_at: Option<&str>,
+        disabled_at: Option<&Timestamp>,
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
             let n = tx
                 .execute(
                     "UPDATE accounts SET disabled_at = ?2 WHERE login = ?1",
-                    params![login, disabled_at],
+                    params![login, disabled_at.map(|t| t.as_str())],
                 )
                 .map_err(storage)?;
             if n == 0 {
@@ -234,7 +234,7 @@ impl AccountStore for SqliteCatalog {
         &self,
         login: &str,
         sha256: &str,
-        at: &str,
+        at: &Timestamp,
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         self.write(|tx| {

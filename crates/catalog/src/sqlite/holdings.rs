@@ -140,7 +140,7 @@ impl HoldingStore for SqliteCatalog {
                 .execute(
                     "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5
                      WHERE tenant = ?1 AND id = ?2 AND state = 'RUNNING'",
-                    params![t, op, c.status.as_str(), c.ended_at, c.summary.to_string()],
+                    params![t, op, c.status.as_str(), c.ended_at.as_str(), c.summary.to_string()],
                 )
                 .map_err(storage)?;
             if n != 1 {

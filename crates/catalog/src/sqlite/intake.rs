@@ -12,7 +12,7 @@ pub(super) fn insert_queued(
         params![
             transfer.tenant.as_str(),
             transfer.operation.as_str(),
-            transfer.received_at,
+            transfer.received_at.as_str(),
             transfer.agent,
             transfer.bytes as i64,
             transfer.intake.as_str()
@@ -186,7 +186,7 @@ impl IntakeQueue for SqliteCatalog {
             Ok(QueuedTransfer {
                 tenant: parse_id("tenant id", t)?,
                 operation: parse_id("operation id", o)?,
-                received_at,
+                received_at: stored_time(received_at)?,
                 agent,
                 bytes: bytes as u64,
                 intake: parse_intake(&intake)?,
@@ -213,7 +213,7 @@ impl IntakeQueue for SqliteCatalog {
                 Ok(QueuedTransfer {
                     tenant: tenant.clone(),
                     operation: operation.clone(),
-                    received_at,
+                    received_at: stored_time(received_at)?,
                     agent,
                     bytes: bytes as u64,
                     intake: parse_intake(&intake)?,

@@ -262,7 +262,7 @@ impl JournalStore for SqliteCatalog {
                     seal.previous,
                     seal.sealed,
                     seal.token,
-                    seal.stamped_at,
+                    seal.stamped_at.as_str(),
                     seal.tsa,
                     seal.operation.as_str()
                 ],
@@ -321,7 +321,7 @@ impl JournalStore for SqliteCatalog {
                 previous,
                 sealed,
                 token,
-                stamped_at,
+                stamped_at: stored_time(stamped_at)?,
                 tsa,
                 operation: parse_id("operation id", operation)?,
             })

@@ -118,3 +118,31 @@ where
 {
     s.parse().map_err(|e| corrupt(what, e))
 }
+
+/// A time column as a [`Timestamp`]: a stored text that is not RFC 3339 is an error that
+/// names its column, never a silent string.
+pub(super) fn time_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Timestamp> {
+    let text: String = r.get(i)?;
+    Timestamp::parse(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// A time column that may be NULL.
+pub(super) fn optional_time_at(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Option<Timestamp>> {
+    let text: Option<String> = r.get(i)?;
+    text.map(|t| {
+        Timestamp::parse(&t).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        })
+    })
+    .transpose()
+}
+
+/// A stored time read as text elsewhere, checked.
+pub(super) fn stored_time(text: String) -> Result<Timestamp, CatalogError> {
+    Timestamp::parse(&text).map_err(|e| CatalogError::storage_failed(format!("a stored time: {e}")))
+}

@@ -80,8 +80,8 @@ pub(super) fn to_operation(
             _ => OperationState::Done,
         },
         status: status.as_deref().and_then(Status::parse),
-        started_at,
-        ended_at,
+        started_at: stored_time(started_at)?,
+        ended_at: ended_at.map(stored_time).transpose()?,
         summary: summary
             .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("operation summary", e)))
             .transpose()?,
@@ -122,7 +122,7 @@ impl OperationStore for SqliteCatalog {
         tenant: &TenantId,
         operation: &OperationId,
         kind: &OperationKind,
-        at: &str,
+        at: &Timestamp,
         agent: &str,
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
@@ -130,7 +130,7 @@ impl OperationStore for SqliteCatalog {
                 .execute(
                     "INSERT INTO operations (tenant, id, kind, state, started_at, agent) VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5)
                      ON CONFLICT DO NOTHING",
-                    params![tenant.as_str(), operation.as_str(), kind.as_str(), at, agent],
+                    params![tenant.as_str(), operation.as_str(), kind.as_str(), at.as_str(), agent],
                 )
                 .map_err(storage)?;
             if n == 0 {
@@ -163,7 +163,7 @@ impl OperationStore for SqliteCatalog {
                         tenant.as_str(),
                         operation.as_str(),
                         status.as_str(),
-                        ended_at,
+                        ended_at.as_str(),
                         summary.to_string()
                     ],
                 )

@@ -7,7 +7,7 @@ impl ReferentialStore for SqliteCatalog {
         &self,
         tenant: &TenantId,
         operation: &OperationId,
-        at: &str,
+        at: &Timestamp,
         content: &[(ReferentialKind, serde_json::Value)],
         event: &NewEvent,
     ) -> Result<Vec<u64>, CatalogError> {
@@ -16,7 +16,7 @@ impl ReferentialStore for SqliteCatalog {
             tx.execute(
                 "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, agent)
                  VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6)",
-                params![tenant.as_str(), operation.as_str(), event.kind.as_str(), event.outcome.as_str(), at, event.agent],
+                params![tenant.as_str(), operation.as_str(), event.kind.as_str(), event.outcome.as_str(), at.as_str(), event.agent],
             )
             .map_err(storage)?;
             let mut versions = Vec::new();
@@ -31,7 +31,7 @@ impl ReferentialStore for SqliteCatalog {
                 tx.execute(
                     "INSERT INTO referentials (tenant, kind, version, operation, imported_at, content)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![tenant.as_str(), kind.as_str(), next, operation.as_str(), at, value.to_string()],
+                    params![tenant.as_str(), kind.as_str(), next, operation.as_str(), at.as_str(), value.to_string()],
                 )
                 .map_err(storage)?;
                 versions.push(next as u64);
@@ -66,7 +66,7 @@ impl ReferentialStore for SqliteCatalog {
             Ok(ReferentialVersionInfo {
                 version: version as u64,
                 operation: parse_id("operation id", operation)?,
-                imported_at,
+                imported_at: stored_time(imported_at)?,
             })
         })
         .collect()
@@ -99,7 +99,7 @@ impl ReferentialStore for SqliteCatalog {
                 kind,
                 version: version as u64,
                 operation: parse_id("operation id", operation)?,
-                imported_at,
+                imported_at: stored_time(imported_at)?,
                 content: serde_json::from_str(&content)
                     .map_err(|e| corrupt("referential content", e))?,
             })

@@ -37,7 +37,14 @@ impl TenantStore for SqliteCatalog {
             .query_row(
                 "SELECT id, name, created_at, suspended_at FROM tenants WHERE id = ?1",
                 [tenant.as_str()],
-                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get(1)?,
+                        time_at(r, 2)?,
+                        optional_time_at(r, 3)?,
+                    ))
+                },
             )
             .optional()
             .map_err(storage)?
@@ -59,7 +66,12 @@ impl TenantStore for SqliteCatalog {
             .map_err(storage)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    time_at(r, 2)?,
+                    optional_time_at(r, 3)?,
+                ))
             })
             .map_err(storage)?;
         rows.map(|row| {

@@ -30,9 +30,9 @@ fn replies_of_schema_1_move_to_chunks() {
         conn.execute_batch(super::MIGRATIONS[0]).unwrap();
         conn.execute_batch(
             "PRAGMA user_version = 1;
-             INSERT INTO tenants VALUES ('t', 'T', 'x');
+             INSERT INTO tenants VALUES ('t', 'T', '2026-11-29T04:00:00Z');
              INSERT INTO operations (tenant, id, kind, state, status, started_at, reply)
-             VALUES ('t', 'op-1', 'INGEST', 'DONE', 'KO', 'x', '<ATR>é</ATR>');",
+             VALUES ('t', 'op-1', 'INGEST', 'DONE', 'KO', '2026-11-29T04:00:00Z', '<ATR>é</ATR>');",
         )
         .unwrap();
     }
@@ -55,7 +55,7 @@ fn events_of_schema_2_are_linked_into_the_chain() {
         conn.execute_batch(super::MIGRATIONS[1]).unwrap();
         conn.execute_batch(
             r#"PRAGMA user_version = 2;
-             INSERT INTO tenants VALUES ('t', 'T', 'x'), ('u', 'U', 'x');
+             INSERT INTO tenants VALUES ('t', 'T', '2026-11-29T04:00:00Z'), ('u', 'U', '2026-11-29T04:00:00Z');
              INSERT INTO journal VALUES
                ('t', 1, 1, 'op-1', 'TENANT_CREATE', 'OK', '2026-11-28T10:00:00Z', 'cli', '{}'),
                ('u', 1, 1, 'op-2', 'TENANT_CREATE', 'OK', '2026-11-28T10:00:01Z', 'cli', '{}'),

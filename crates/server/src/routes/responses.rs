@@ -11,7 +11,7 @@ use carnac_catalog::{
 };
 use carnac_model::access::{AccountKind, Principal, Role};
 use carnac_model::journal::OperationKind;
-use carnac_model::{ObjectId, OperationId, Status, TenantId, UnitId};
+use carnac_model::{ObjectId, OperationId, Status, TenantId, Timestamp, UnitId};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -41,8 +41,8 @@ impl From<Principal> for Me {
 pub(crate) struct TenantView {
     pub id: TenantId,
     pub name: String,
-    pub created_at: String,
-    pub suspended_at: Option<String>,
+    pub created_at: Timestamp,
+    pub suspended_at: Option<Timestamp>,
 }
 
 impl From<Tenant> for TenantView {
@@ -77,7 +77,7 @@ pub(crate) struct TenantSuspension {
 pub(crate) struct ReferentialView {
     pub kind: &'static str,
     pub version: u64,
-    pub imported_at: String,
+    pub imported_at: Timestamp,
     pub operation: OperationId,
     /// The referential as the archive keeps it (its JSON form).
     pub content: serde_json::Value,
@@ -147,7 +147,7 @@ impl From<carnac_archive::ImportOutcome> for ReferentialImport {
 pub(crate) struct VersionView {
     pub version: u64,
     pub operation: OperationId,
-    pub imported_at: String,
+    pub imported_at: Timestamp,
 }
 
 impl From<ReferentialVersionInfo> for VersionView {
@@ -172,8 +172,8 @@ pub(crate) struct AccountView {
     pub login: String,
     pub role: Role,
     pub kind: AccountKind,
-    pub created_at: String,
-    pub disabled_at: Option<String>,
+    pub created_at: Timestamp,
+    pub disabled_at: Option<Timestamp>,
     pub tenants: Vec<TenantId>,
 }
 
@@ -213,8 +213,8 @@ pub(crate) struct AccountState {
 #[derive(Serialize)]
 pub(crate) struct TokenView {
     pub id: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
 }
 
 impl From<TokenRow> for TokenView {
@@ -246,7 +246,7 @@ pub(crate) struct TransferReceived {
     pub operation: OperationId,
     pub state: &'static str,
     pub bytes: u64,
-    pub received_at: String,
+    pub received_at: Timestamp,
     pub status_url: String,
 }
 
@@ -270,7 +270,7 @@ pub(crate) enum OperationView {
         operation: OperationId,
         kind: &'static str,
         state: &'static str,
-        received_at: String,
+        received_at: Timestamp,
         bytes: u64,
         has_atr: bool,
     },
@@ -280,8 +280,8 @@ pub(crate) enum OperationView {
         /// `RUNNING` or `DONE`.
         state: &'static str,
         status: Option<Status>,
-        started_at: String,
-        ended_at: Option<String>,
+        started_at: Timestamp,
+        ended_at: Option<Timestamp>,
         summary: Option<serde_json::Value>,
         has_atr: bool,
     },
