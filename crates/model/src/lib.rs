@@ -10,6 +10,7 @@ pub mod id;
 pub mod journal;
 pub mod referential;
 pub mod report;
+pub mod rules;
 pub mod timestamp;
 
 pub use digest::{Digest, DigestAlgorithm, MultiHasher};
