@@ -147,9 +147,18 @@ fn a_seda_1_0_transfer_becomes_units_objects_and_dated_rules() {
     assert_eq!(
         rules,
         [
-            ("AccessRule", "AR048", Some("2076-06-01")),
-            ("AppraisalRule", "detruire", Some("2036-06-01"))
+            ("AppraisalRule", "detruire", Some("2036-06-01")),
+            ("AccessRule", "AR048", Some("2076-06-01"))
         ]
+    );
+    // SEDA 1.0's appraisal code is the FinalAction.
+    let management = details.management.unwrap();
+    assert_eq!(
+        management
+            .category(carnac_model::referential::RuleCategory::AppraisalRule)
+            .unwrap()
+            .final_action,
+        Some(carnac_model::rules::FinalAction::Destroy)
     );
 
     // One file, two Documents: two objects, each with its own copy in every offer.

@@ -17,7 +17,7 @@
 
 use carnac_catalog::prelude::*;
 use carnac_catalog::sqlite::SqliteCatalog;
-use carnac_catalog::{IngestCommit, UnitRow, UnitRule};
+use carnac_catalog::{IngestCommit, UnitRow};
 use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId, UnitId};
 
@@ -147,12 +147,18 @@ fn main() {
                 parents: Vec::new(),
                 object_groups: Vec::new(),
                 keywords: vec![WORDS[draw.pick(WORDS.len())].to_owned()],
-                rules: vec![UnitRule {
-                    category: "AppraisalRule".into(),
-                    rule: "APP-1".into(),
-                    start_date: Some(format!("{year}-01-01")),
-                    end_date: Some(format!("{}-01-01", year + 10)),
-                }],
+                management: {
+                    let mut m = carnac_model::rules::Management::default();
+                    let c = m.category_mut(carnac_model::referential::RuleCategory::AppraisalRule);
+                    c.rules.push(carnac_model::rules::Rule {
+                        rule: "APP-1".into(),
+                        start_date: Some(format!("{year}-01-01").into()),
+                        end_date: Some(format!("{}-01-01", year + 10).into()),
+                        ..Default::default()
+                    });
+                    c.final_action = Some(carnac_model::rules::FinalAction::Destroy);
+                    m
+                },
                 metadata: format!(
                     "<ArchiveUnit><Content><Description>{description}</Description></Content></ArchiveUnit>"
                 ),

@@ -16,6 +16,7 @@ pub mod sqlite;
 
 use carnac_model::access::{AccountKind, Role};
 use carnac_model::journal::{Event, NewEvent, OperationKind};
+use carnac_model::rules::Management;
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, Timestamp, UnitId};
 pub use search::{Facet, Interrupt, SearchOrder, UnitDetails, UnitPage, UnitQuery, UnitSummary};
 use serde::{Deserialize, Serialize};
@@ -247,9 +248,33 @@ pub struct UnitRow {
     pub parents: Vec<UnitId>,
     pub object_groups: Vec<ObjectId>,
     pub keywords: Vec<String>,
-    pub rules: Vec<UnitRule>,
+    /// Its own management rules, as given (with the package's, for a root unit), end dates
+    /// computed. Inherited rules are computed when read, from the units above.
+    pub management: Management,
     /// The unit's own SEDA metadata, kept whole (XML).
     pub metadata: String,
+}
+
+/// What a unit's effective rules are computed from: its own management, its parents and
+/// its originating agency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRules {
+    pub id: UnitId,
+    pub parents: Vec<UnitId>,
+    pub originating_agency: Option<String>,
+    /// `None` for a unit ingested before management was kept, not filled yet.
+    pub management: Option<Management>,
+}
+
+/// A unit ingested before its management was kept: what finding it again in its transfer's
+/// manifest takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitToFill {
+    pub operation: OperationId,
+    pub id: UnitId,
+    pub xml_id: String,
+    /// Its own rules as recorded at ingest, end dates included.
+    pub rules: Vec<UnitRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -746,6 +771,31 @@ pub trait HoldingStore: Send + Sync {
 
     /// Every copy of every object of a tenant, with the operation (blob batch) it belongs to.
     fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError>;
+
+    /// `units` and every unit above them (parents, their parents…), each once, with what
+    /// its effective rules are computed from. Unknown units are left out.
+    fn rules_graph(
+        &self,
+        tenant: &TenantId,
+        units: &[UnitId],
+    ) -> Result<Vec<UnitRules>, CatalogError>;
+
+    /// Up to `limit` units of a tenant whose management is not recorded (ingested before it
+    /// was kept), grouped by operation.
+    fn units_to_fill(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<UnitToFill>, CatalogError>;
+
+    /// Records the management of units ingested before it was kept, in one transaction.
+    /// Only a unit that has none yet is changed: it is what the unit was given at ingest,
+    /// not a change, so it has no history entry.
+    fn fill_management(
+        &self,
+        tenant: &TenantId,
+        units: &[(UnitId, Management)],
+    ) -> Result<usize, CatalogError>;
 }
 
 /// The journal: each tenant's hash chain of events, and its seals.

@@ -174,7 +174,11 @@ pub struct UnitDetails {
     pub description_level: Option<String>,
     pub originating_agency: Option<String>,
     pub keywords: Vec<String>,
+    /// Its own rules as recorded at ingest, flat.
     pub rules: Vec<UnitRule>,
+    /// Its own management as given; `None` for a unit ingested before it was kept, until
+    /// it is filled.
+    pub management: Option<carnac_model::rules::Management>,
     pub children: Vec<UnitId>,
     pub object_groups: Vec<ObjectId>,
 }

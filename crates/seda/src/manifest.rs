@@ -14,6 +14,7 @@
 
 use crate::SedaVersion;
 use carnac_model::referential::RuleCategory;
+use carnac_model::rules::Hold;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use std::io::BufRead;
@@ -35,6 +36,10 @@ pub struct Header {
     pub ref_non_rules: Vec<(RuleCategory, String)>,
     /// `ClassificationRule/ClassificationLevel` of `ManagementMetadata`.
     pub classification_level: Option<String>,
+    /// `FinalAction`s of `ManagementMetadata`, as written, with their rule element.
+    pub final_actions: Vec<(RuleCategory, String)>,
+    /// `PreventInheritance`s of `ManagementMetadata`, as written, with their rule element.
+    pub prevent_inheritance: Vec<(RuleCategory, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +52,8 @@ pub struct RuleRef {
     /// referential: the ISO 8601 duration as written, or empty when the end cannot be
     /// computed from the transfer (counted from a death, or unlimited). `None` in SEDA 2.
     pub given_duration: Option<String>,
+    /// What a `HoldRule` says of this rule besides it (SEDA 2.2+), dates as written.
+    pub hold: Hold,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +107,10 @@ pub struct Unit {
     pub ref_non_rules: Vec<(RuleCategory, String)>,
     /// `ClassificationRule/ClassificationLevel`.
     pub classification_level: Option<String>,
+    /// `FinalAction`s, as written, with their rule element.
+    pub final_actions: Vec<(RuleCategory, String)>,
+    /// `PreventInheritance`s, as written, with their rule element.
+    pub prevent_inheritance: Vec<(RuleCategory, String)>,
 }
 
 impl Unit {
@@ -933,6 +944,7 @@ fn close(
                             rule: value,
                             start_date: None,
                             given_duration: None,
+                            hold: Hold::default(),
                         };
                         match (unit, grandparent) {
                             (Some(i), Some(b"Management")) => m.units[i].rules.push(r),
@@ -941,19 +953,65 @@ fn close(
                         }
                     }
                 }
-                (b"StartDate", cat, Some(b"Management" | b"ManagementMetadata"))
-                    if std::str::from_utf8(cat)
-                        .ok()
-                        .and_then(RuleCategory::parse)
-                        .is_some() =>
+                (
+                    field @ (b"StartDate"
+                    | b"HoldEndDate"
+                    | b"HoldOwner"
+                    | b"HoldReassessingDate"
+                    | b"HoldReason"
+                    | b"PreventRearrangement"),
+                    cat,
+                    Some(b"Management" | b"ManagementMetadata"),
+                ) if std::str::from_utf8(cat)
+                    .ok()
+                    .and_then(RuleCategory::parse)
+                    .is_some() =>
                 {
                     let rules = match (unit, grandparent) {
                         (Some(i), Some(b"Management")) => Some(&mut m.units[i].rules),
                         (_, Some(b"ManagementMetadata")) => Some(&mut m.header.rules),
                         _ => None,
                     };
+                    // Each field follows the `Rule` it belongs to (XSD sequence).
                     if let Some(last) = rules.and_then(|r| r.last_mut()) {
-                        last.start_date = Some(value);
+                        let hold = &mut last.hold;
+                        match field {
+                            b"StartDate" => last.start_date = Some(value),
+                            b"HoldEndDate" => hold.end_date = Some(value),
+                            b"HoldOwner" => hold.owner = Some(value),
+                            b"HoldReassessingDate" => hold.reassessing_date = Some(value),
+                            b"HoldReason" => hold.reason = Some(value),
+                            _ => {
+                                hold.prevent_rearrangement =
+                                    Some(matches!(value.trim(), "true" | "1"))
+                            }
+                        }
+                    }
+                }
+                (
+                    field @ (b"FinalAction" | b"PreventInheritance"),
+                    cat,
+                    Some(b"Management" | b"ManagementMetadata"),
+                ) => {
+                    if let Some(category) =
+                        std::str::from_utf8(cat).ok().and_then(RuleCategory::parse)
+                    {
+                        let (actions, prevents) = match (unit, grandparent) {
+                            (Some(i), Some(b"Management")) => {
+                                let u = &mut m.units[i];
+                                (&mut u.final_actions, &mut u.prevent_inheritance)
+                            }
+                            (_, Some(b"ManagementMetadata")) => (
+                                &mut m.header.final_actions,
+                                &mut m.header.prevent_inheritance,
+                            ),
+                            _ => return Ok(()),
+                        };
+                        if field == b"FinalAction" {
+                            actions.push((category, value));
+                        } else {
+                            prevents.push((category, value));
+                        }
                     }
                 }
                 (b"RefNonRuleId", cat, Some(b"Management" | b"ManagementMetadata")) => {

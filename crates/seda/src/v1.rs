@@ -594,6 +594,7 @@ fn close(
                         rule: String::new(),
                         start_date: None,
                         given_duration: Some(String::new()),
+                        hold: Default::default(),
                     });
                     rules.last_mut().expect("pushed")
                 }
@@ -602,7 +603,14 @@ fn close(
                 b"Code" => {
                     if !appraisal {
                         current.given_duration = access_restriction_duration(&value);
+                    } else if let Some(action) = appraisal_final_action(&value) {
+                        // SEDA 1.0's appraisal code is what SEDA 2 calls the FinalAction.
+                        m.units[index]
+                            .final_actions
+                            .push((category, action.to_owned()));
                     }
+                    let rules = &mut m.units[index].rules;
+                    let current = rules.last_mut().expect("pushed");
                     current.rule = value;
                 }
                 b"Duration" => current.given_duration = Some(value),
@@ -613,6 +621,15 @@ fn close(
         _ => {}
     }
     Ok(())
+}
+
+/// SEDA 1.0's appraisal codes (`seda_v1-0_appraisal_code.xsd`): `conserver`, `detruire`.
+fn appraisal_final_action(code: &str) -> Option<&'static str> {
+    match code.trim() {
+        "conserver" => Some("Keep"),
+        "detruire" => Some("Destroy"),
+        _ => None,
+    }
 }
 
 /// SEDA 1.0 levels (ISAD(G) words in lower case) as SEDA 2 writes them.

@@ -11,6 +11,7 @@ use crate::referential::Referentials;
 use carnac_model::referential::{
     ArchiveProfile, DurationUnit, RuleCategory, RuleDuration, end_date,
 };
+use carnac_model::rules::{FinalAction, Hold, Management, Rule};
 use carnac_model::{Digest, DigestAlgorithm, Report};
 use carnac_seda::manifest::{Manifest, ObjectKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -54,14 +55,6 @@ pub struct PlannedObject {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedRule {
-    pub category: RuleCategory,
-    pub rule: String,
-    pub start_date: Option<String>,
-    pub end_date: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedUnit {
     /// Index in [`Manifest::units`].
     pub index: usize,
@@ -69,7 +62,9 @@ pub struct PlannedUnit {
     pub parents: Vec<usize>,
     /// Indexes in [`Plan::groups`].
     pub groups: Vec<usize>,
-    pub rules: Vec<PlannedRule>,
+    /// Its own management rules with their end dates; a root unit's include the package's
+    /// (`ManagementMetadata`).
+    pub management: Management,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -449,7 +444,7 @@ pub fn check_package(m: &Manifest, content: &ContentFiles<'_>, report: &mut Repo
                 index: i,
                 parents: Vec::new(),
                 groups: Vec::new(),
-                rules: Vec::new(),
+                management: Management::default(),
             });
         }
     }
@@ -883,14 +878,20 @@ fn parse_iso_duration(s: &str) -> Result<Option<RuleDuration>, ()> {
     Ok(Some(RuleDuration { amount, unit }))
 }
 
-/// Every rule exists in its category; end dates are computed from start dates.
+/// Every rule exists in its category; end dates are computed from start dates; each unit's
+/// own management (with the package's, for root units) goes into the plan.
 pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &mut Report) {
     let rules = refs.rules.as_ref();
-    let resolve = |owner: &str,
-                   r: &carnac_seda::manifest::RuleRef,
-                   report: &mut Report|
-     -> PlannedRule {
+    let resolve = |owner: &str, r: &carnac_seda::manifest::RuleRef, report: &mut Report| -> Rule {
         let mut end = None;
+        let planned = |end: Option<String>| Rule {
+            rule: r.rule.clone(),
+            start_date: r.start_date.clone(),
+            end_date: end,
+            given_duration: r.given_duration.clone(),
+            hold: r.hold.clone(),
+            ..Rule::default()
+        };
         if let Some(given) = &r.given_duration {
             // SEDA 0.2 and 1.0: the transfer gives the duration; no referential is involved.
             let start = r.start_date.as_deref().map(|s| (s, parse_date(s)));
@@ -913,12 +914,7 @@ pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &
                     }
                     _ => {}
                 }
-            return PlannedRule {
-                category: r.category,
-                rule: r.rule.clone(),
-                start_date: r.start_date.clone(),
-                end_date: end,
-            };
+            return planned(end);
         }
         match rules.and_then(|rs| rs.get(&r.rule)) {
             // Vitam's outcomes: UNKNOWN, and CONSISTENCY for a rule of another category.
@@ -941,27 +937,27 @@ pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &
                 ),
             ),
             Some(def) => {
-                if let (Some(start), Some(duration)) = (r.start_date.as_deref(), def.duration) {
-                    match parse_date(start) {
-                        Some(d) => end = end_date(d.date, duration).map(|e| e.to_string()),
-                        None => report.error(
-                            STEP_RULES,
-                            "INVALID_DATE",
-                            format!(
-                                "{owner}: rule {:?} has StartDate {start:?}, not a date",
-                                r.rule
-                            ),
-                        ),
-                    }
-                }
+                let start = match r.start_date.as_deref() {
+                    Some(s) => match parse_date(s) {
+                        Some(d) => Some(d.date),
+                        None => {
+                            report.error(
+                                STEP_RULES,
+                                "INVALID_DATE",
+                                format!(
+                                    "{owner}: rule {:?} has StartDate {s:?}, not a date",
+                                    r.rule
+                                ),
+                            );
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                end = hold_or_rule_end(owner, r, def.duration, start, report);
             }
         }
-        PlannedRule {
-            category: r.category,
-            rule: r.rule.clone(),
-            start_date: r.start_date.clone(),
-            end_date: end,
-        }
+        planned(end)
     };
     // A RefNonRuleId removes one inherited rule of its own category: naming a rule that does
     // not exist, or one of another category, removes nothing and says the transfer is not
@@ -990,15 +986,118 @@ pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &
             }
         }
     };
-    for r in &m.header.rules {
-        resolve("ManagementMetadata", r, report);
-    }
-    excluded("ManagementMetadata", &m.header.ref_non_rules, report);
+    let management = |owner: &str,
+                      given: &[carnac_seda::manifest::RuleRef],
+                      refs: &[(RuleCategory, String)],
+                      actions: &[(RuleCategory, String)],
+                      prevents: &[(RuleCategory, String)],
+                      report: &mut Report|
+     -> Management {
+        let mut out = Management::default();
+        for r in given {
+            let rule = resolve(owner, r, report);
+            out.category_mut(r.category).rules.push(rule);
+        }
+        excluded(owner, refs, report);
+        for (category, id) in refs {
+            out.category_mut(*category)
+                .ref_non_rule_ids
+                .push(id.clone());
+        }
+        for (category, value) in actions {
+            match FinalAction::parse(value.trim()) {
+                Some(a) if a.fits(*category) => out.category_mut(*category).final_action = Some(a),
+                _ => report.error(
+                    STEP_RULES,
+                    "FINAL_ACTION",
+                    format!(
+                        "{owner}: FinalAction {value:?} is not one a {} may have",
+                        category.as_str()
+                    ),
+                ),
+            }
+        }
+        for (category, value) in prevents {
+            if matches!(value.trim(), "true" | "1") {
+                out.category_mut(*category).prevent_inheritance = true;
+            }
+        }
+        out
+    };
+    let h = &m.header;
+    let package = management(
+        "ManagementMetadata",
+        &h.rules,
+        &h.ref_non_rules,
+        &h.final_actions,
+        &h.prevent_inheritance,
+        report,
+    );
     for unit in &mut plan.units {
         let u = &m.units[unit.index];
         let owner = format!("ArchiveUnit {:?}", u.xml_id);
-        unit.rules = u.rules.iter().map(|r| resolve(&owner, r, report)).collect();
-        excluded(&owner, &u.ref_non_rules, report);
+        unit.management = management(
+            &owner,
+            &u.rules,
+            &u.ref_non_rules,
+            &u.final_actions,
+            &u.prevent_inheritance,
+            report,
+        );
+        if unit.parents.is_empty() {
+            unit.management.merge_package_rules(&package);
+        }
+    }
+}
+
+/// A rule's end: its start plus the referential's duration. A hold (SEDA 2.2) whose rule has
+/// no duration ends at its `HoldEndDate`, or never; one whose rule has a duration cannot
+/// also give a `HoldEndDate` (Vitam: `HOLD_END_DATE_ONLY_ALLOWED_FOR_HOLD_RULE_WITH_UNDEFINED_DURATION`).
+fn hold_or_rule_end(
+    owner: &str,
+    r: &carnac_seda::manifest::RuleRef,
+    duration: Option<RuleDuration>,
+    start: Option<time::Date>,
+    report: &mut Report,
+) -> Option<String> {
+    let Hold {
+        end_date: hold_end, ..
+    } = &r.hold;
+    match (r.category, duration, hold_end) {
+        (RuleCategory::HoldRule, None, Some(given)) => {
+            let Some(end) = parse_date(given) else {
+                report.error(
+                    STEP_RULES,
+                    "INVALID_DATE",
+                    format!(
+                        "{owner}: hold {:?} has HoldEndDate {given:?}, not a date",
+                        r.rule
+                    ),
+                );
+                return None;
+            };
+            if start.is_some_and(|s| end.date < s) {
+                report.error(
+                    STEP_RULES,
+                    "HOLD_END_DATE_BEFORE_START_DATE",
+                    format!("{owner}: hold {:?} ends ({given}) before it starts", r.rule),
+                );
+            }
+            Some(end.date.to_string())
+        }
+        (RuleCategory::HoldRule, Some(_), Some(given)) => {
+            report.error(
+                STEP_RULES,
+                "HOLD_END_DATE_ONLY_ALLOWED_FOR_HOLD_RULE_WITH_UNDEFINED_DURATION",
+                format!(
+                    "{owner}: hold {:?} gives HoldEndDate {given:?}, but its rule has a duration",
+                    r.rule
+                ),
+            );
+            None
+        }
+        (_, Some(d), _) => start.and_then(|s| end_date(s, d)).map(|e| e.to_string()),
+        (_, None, _) => None,
     }
 }
 

@@ -23,7 +23,7 @@ use crate::files::{HashingWriter, Scratch};
 use crate::ports::{IdKind, NoProgress, Progress, Verdict};
 use crate::{Archive, ArchiveError};
 use carnac_blobstore::Batch;
-use carnac_catalog::{GroupRow, IngestCommit, ObjectRow, OperationEnd, UnitRow, UnitRule};
+use carnac_catalog::{GroupRow, IngestCommit, ObjectRow, OperationEnd, UnitRow};
 use carnac_container::{Container, ContainerError, layout};
 use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
@@ -1229,16 +1229,7 @@ impl Archive {
                     .map(|&g| ObjectId::new(group_ids[g].clone()).map_err(corrupt))
                     .collect::<Result<_, _>>()?,
                 keywords: u.keywords.clone(),
-                rules: pu
-                    .rules
-                    .iter()
-                    .map(|r| UnitRule {
-                        category: r.category.as_str().to_owned(),
-                        rule: r.rule.clone(),
-                        start_date: r.start_date.clone(),
-                        end_date: r.end_date.clone(),
-                    })
-                    .collect(),
+                management: pu.management.clone(),
                 metadata: String::from_utf8_lossy(&metadata).into_owned(),
             })
         });

@@ -9,6 +9,7 @@ mod journal;
 mod operations;
 mod queue;
 mod referentials;
+mod rules;
 mod search;
 
 use crate::*;
@@ -57,6 +58,7 @@ pub fn run(c: &dyn Catalog) {
     accounts::tokens(c);
     queue::requeue(c);
     operations::recorded_operation(c);
+    rules::graph(c);
 }
 
 /// A new tenant whose one ingest commits these units.
@@ -126,12 +128,18 @@ pub(crate) fn unit(id: &str, parents: &[&str], groups: &[&str]) -> UnitRow {
             .map(|g| ObjectId::new(*g).expect("id"))
             .collect(),
         keywords: vec!["k".into()],
-        rules: vec![UnitRule {
-            category: "AppraisalRule".into(),
-            rule: "APP-1".into(),
-            start_date: Some("2016-06-03".into()),
-            end_date: Some("2026-06-03".into()),
-        }],
+        management: {
+            let mut m = carnac_model::rules::Management::default();
+            let c = m.category_mut(carnac_model::referential::RuleCategory::AppraisalRule);
+            c.rules.push(carnac_model::rules::Rule {
+                rule: "APP-1".into(),
+                start_date: Some("2016-06-03".into()),
+                end_date: Some("2026-06-03".into()),
+                ..Default::default()
+            });
+            c.final_action = Some(carnac_model::rules::FinalAction::Destroy);
+            m
+        },
         metadata: format!("<ArchiveUnit id=\"x-{id}\"/>"),
     }
 }

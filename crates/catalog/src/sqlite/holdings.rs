@@ -28,6 +28,15 @@ pub(super) fn raw_object(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
 }
 
 /// A unit's parents, as the `units` table keeps them (identifiers separated by spaces).
+pub(super) fn management_of(json: &str) -> Result<Management, CatalogError> {
+    serde_json::from_str(json)
+        .map_err(|e| CatalogError::Corruption(format!("a unit's management rules: {e}")))
+}
+
+pub(super) fn management_json(m: &Management) -> Result<String, CatalogError> {
+    serde_json::to_string(m).map_err(|e| CatalogError::storage_in("encoding management rules", e))
+}
+
 fn parents_of(text: Option<String>) -> Result<Vec<UnitId>, CatalogError> {
     text.unwrap_or_default()
         .split_whitespace()
@@ -70,11 +79,18 @@ impl HoldingStore for SqliteCatalog {
     ) -> Result<Option<UnitDetails>, CatalogError> {
         let conn = self.read();
         let (t, u) = (tenant.as_str(), unit.as_str());
-        let Some((description_level, originating_agency)) = conn
+        let Some((description_level, originating_agency, management)) = conn
             .query_row(
-                "SELECT description_level, originating_agency FROM units WHERE tenant = ?1 AND id = ?2",
+                "SELECT description_level, originating_agency, management FROM units
+                 WHERE tenant = ?1 AND id = ?2",
                 params![t, u],
-                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
             )
             .optional()
             .map_err(storage)?
@@ -126,6 +142,7 @@ impl HoldingStore for SqliteCatalog {
             originating_agency,
             keywords,
             rules,
+            management: management.as_deref().map(management_of).transpose()?,
             children,
             object_groups,
         }))
@@ -203,7 +220,8 @@ impl HoldingStore for SqliteCatalog {
                 let mut unit_st = tx
                     .prepare_cached(
                         "INSERT INTO units (tenant, id, operation, xml_id, title, description_level, start_date,
-                         end_date, originating_agency, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         end_date, originating_agency, metadata, management)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     )
                     .map_err(storage)?;
                 let mut kw_st = tx
@@ -258,7 +276,8 @@ impl HoldingStore for SqliteCatalog {
                             u.start_date,
                             u.end_date,
                             u.originating_agency,
-                            u.metadata
+                            u.metadata,
+                            management_json(&u.management)?
                         ])
                         .map_err(storage)?;
                     let rowid = tx.last_insert_rowid();
@@ -276,9 +295,16 @@ impl HoldingStore for SqliteCatalog {
                     for k in &u.keywords {
                         kw_st.execute(params![t, u.id.as_str(), k]).map_err(storage)?;
                     }
-                    for r in &u.rules {
+                    for (category, r) in u.management.rules() {
                         rule_st
-                            .execute(params![t, u.id.as_str(), r.category, r.rule, r.start_date, r.end_date])
+                            .execute(params![
+                                t,
+                                u.id.as_str(),
+                                category.as_str(),
+                                r.rule,
+                                r.start_date,
+                                r.end_date
+                            ])
                             .map_err(storage)?;
                     }
                     for g in &u.object_groups {
@@ -525,5 +551,129 @@ impl HoldingStore for SqliteCatalog {
             ))
         })
         .collect()
+    }
+
+    fn rules_graph(
+        &self,
+        tenant: &TenantId,
+        units: &[UnitId],
+    ) -> Result<Vec<UnitRules>, CatalogError> {
+        let conn = self.read();
+        let t = tenant.as_str();
+        // The units and their ancestors, each once (UNION, not UNION ALL, also ends a cycle,
+        // which ingest refuses anyway). The starting ids go in as one JSON array.
+        let ids = serde_json::to_string(&units.iter().map(UnitId::as_str).collect::<Vec<_>>())
+            .map_err(|e| CatalogError::storage_in("encoding unit ids", e))?;
+        let mut st = conn
+            .prepare(
+                "WITH RECURSIVE up(id) AS (
+                     SELECT value FROM json_each(?2)
+                     UNION
+                     SELECT p.parent FROM unit_parents p JOIN up ON p.tenant = ?1 AND p.unit = up.id
+                 )
+                 SELECT u.id, u.originating_agency, u.management,
+                        (SELECT group_concat(parent, ' ') FROM unit_parents p
+                          WHERE p.tenant = u.tenant AND p.unit = u.id)
+                 FROM up JOIN units u ON u.tenant = ?1 AND u.id = up.id",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![t, ids], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .map_err(storage)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, originating_agency, management, parents) = row.map_err(storage)?;
+            out.push(UnitRules {
+                id: parse_id("unit id", id)?,
+                parents: parents_of(parents)?,
+                originating_agency,
+                management: management.as_deref().map(management_of).transpose()?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn units_to_fill(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<UnitToFill>, CatalogError> {
+        let conn = self.read();
+        let t = tenant.as_str();
+        let mut st = conn
+            .prepare(
+                "SELECT operation, id, xml_id FROM units
+                 WHERE tenant = ?1 AND management IS NULL ORDER BY operation, rowid LIMIT ?2",
+            )
+            .map_err(storage)?;
+        let found = st
+            .query_map(params![t, limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        let mut rules_st = conn
+            .prepare_cached(
+                "SELECT category, rule, start_date, end_date FROM unit_rules
+                 WHERE tenant = ?1 AND unit = ?2 ORDER BY rowid",
+            )
+            .map_err(storage)?;
+        let mut out = Vec::with_capacity(found.len());
+        for (operation, id, xml_id) in found {
+            let rules = rules_st
+                .query_map(params![t, id], |r| {
+                    Ok(UnitRule {
+                        category: r.get(0)?,
+                        rule: r.get(1)?,
+                        start_date: r.get(2)?,
+                        end_date: r.get(3)?,
+                    })
+                })
+                .map_err(storage)?
+                .collect::<Result<_, _>>()
+                .map_err(storage)?;
+            out.push(UnitToFill {
+                operation: parse_id("operation id", operation)?,
+                id: parse_id("unit id", id)?,
+                xml_id,
+                rules,
+            });
+        }
+        Ok(out)
+    }
+
+    fn fill_management(
+        &self,
+        tenant: &TenantId,
+        units: &[(UnitId, Management)],
+    ) -> Result<usize, CatalogError> {
+        let t = tenant.as_str();
+        self.write(|tx| {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE units SET management = ?3
+                     WHERE tenant = ?1 AND id = ?2 AND management IS NULL",
+                )
+                .map_err(storage)?;
+            let mut n = 0;
+            for (unit, m) in units {
+                n += st
+                    .execute(params![t, unit.as_str(), management_json(m)?])
+                    .map_err(storage)?;
+            }
+            Ok(n)
+        })
     }
 }

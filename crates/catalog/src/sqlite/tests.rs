@@ -159,6 +159,7 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
              DROP TABLE unit_counts; DROP TABLE unit_facets; DROP INDEX units_reach;
              CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
              CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
+             DROP TABLE unit_management_history; ALTER TABLE units DROP COLUMN management;
              PRAGMA user_version = 12;",
         )
         .unwrap();
@@ -440,7 +441,7 @@ fn wide_searches_are_capped_and_say_it() {
         parents: Vec::new(),
         object_groups: Vec::new(),
         keywords: Vec::new(),
-        rules: Vec::new(),
+        management: Default::default(),
         metadata: "<ArchiveUnit/>".into(),
     });
     crate::conformance::tenant_with_units(&cat, "t", units);
