@@ -25,6 +25,7 @@ pub mod ports;
 pub mod reading;
 pub mod referential;
 pub mod report;
+pub mod rules;
 pub mod system;
 pub mod throttle;
 pub mod timestamping;

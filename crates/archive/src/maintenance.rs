@@ -34,6 +34,10 @@ pub enum Duty {
     TimestampsRenewed {
         trees: usize,
     },
+    /// Units ingested before their management was kept, given it from their manifests.
+    ManagementFilled {
+        units: usize,
+    },
     /// Events `first` to `last` sealed.
     Sealed {
         first: u64,
@@ -46,6 +50,9 @@ impl std::fmt::Display for Duty {
         match self {
             Duty::Evidence { trees } => write!(f, "{trees} evidence tree(s) made"),
             Duty::DepositAttested { operation } => write!(f, "deposit {operation} attested"),
+            Duty::ManagementFilled { units } => {
+                write!(f, "management rules of {units} earlier unit(s) filled")
+            }
             Duty::TimestampsRenewed { trees } => {
                 write!(f, "{trees} evidence timestamp renewal(s)")
             }
@@ -68,6 +75,15 @@ impl Archive {
         };
         for t in tenants {
             let t = t.id;
+            match self.fill_management(&t) {
+                Ok(0) => {}
+                Ok(units) => m.done.push((t.clone(), Duty::ManagementFilled { units })),
+                Err(e) => m.failed.push((
+                    Some(t.clone()),
+                    "filling earlier units' management rules",
+                    e,
+                )),
+            }
             match self.create_evidence(&t, "system") {
                 Ok(b) if !b.is_empty() => {
                     m.done.push((t.clone(), Duty::Evidence { trees: b.len() }))

@@ -152,8 +152,8 @@ fn main() {
                     let c = m.category_mut(carnac_model::referential::RuleCategory::AppraisalRule);
                     c.rules.push(carnac_model::rules::Rule {
                         rule: "APP-1".into(),
-                        start_date: Some(format!("{year}-01-01").into()),
-                        end_date: Some(format!("{}-01-01", year + 10).into()),
+                        start_date: Some(format!("{year}-01-01")),
+                        end_date: Some(format!("{}-01-01", year + 10)),
                         ..Default::default()
                     });
                     c.final_action = Some(carnac_model::rules::FinalAction::Destroy);

@@ -788,13 +788,16 @@ pub trait HoldingStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<UnitToFill>, CatalogError>;
 
-    /// Records the management of units ingested before it was kept, in one transaction.
-    /// Only a unit that has none yet is changed: it is what the unit was given at ingest,
-    /// not a change, so it has no history entry.
+    /// Records the management of units ingested before it was kept, with the operation and
+    /// event that say so (`summary`, `event`), in one transaction; when no unit needed it,
+    /// nothing is written. Only a unit that has none yet is changed: it is what the unit was
+    /// given at ingest, not a change, so it has no history entry.
     fn fill_management(
         &self,
         tenant: &TenantId,
         units: &[(UnitId, Management)],
+        summary: &serde_json::Value,
+        event: &NewEvent,
     ) -> Result<usize, CatalogError>;
 }
 

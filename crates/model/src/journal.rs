@@ -92,6 +92,9 @@ event_kinds! {
     EvidenceExport = "EVIDENCE_EXPORT",
     EvidenceReport = "EVIDENCE_REPORT",
     DepositAttestation = "DEPOSIT_ATTESTATION",
+    /// Units ingested before their management rules were kept, given them from their
+    /// transfer's manifest.
+    RulesFill = "RULES_FILL",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome

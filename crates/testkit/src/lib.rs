@@ -43,9 +43,27 @@ pub fn archive(
     scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>>,
     scratch: &Path,
 ) -> Archive {
+    archive_on(
+        Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().expect("catalog")),
+        config,
+        offers,
+        scanner,
+        scratch,
+    )
+}
+
+/// [`archive`] on a given catalog (a file, to be changed behind the archive's back, or one
+/// already filled).
+pub fn archive_on(
+    catalog: Arc<dyn carnac_catalog::Catalog>,
+    config: IngestConfig,
+    offers: Vec<Arc<dyn BlobStore>>,
+    scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>>,
+    scratch: &Path,
+) -> Archive {
     let clock = clock();
     Archive::new(Parts {
-        catalog: Arc::new(carnac_catalog::sqlite::SqliteCatalog::in_memory().expect("catalog")),
+        catalog,
         offers,
         clock: clock.clone(),
         ids: Arc::new(SequentialIds::default()),

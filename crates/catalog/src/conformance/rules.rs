@@ -62,8 +62,13 @@ pub fn graph(c: &dyn Catalog) {
     // Every unit committed now has its management: nothing to fill.
     assert!(c.units_to_fill(&tenant, 10).expect("to fill").is_empty());
     assert_eq!(
-        c.fill_management(&tenant, &[(id("conf-r-top"), Management::default())])
-            .expect("fill"),
+        c.fill_management(
+            &tenant,
+            &[(id("conf-r-top"), Management::default())],
+            &json!({}),
+            &event("conf-r", "op-conf-r-fill", "RULES_FILL", Status::Ok),
+        )
+        .expect("fill"),
         0,
         "a unit's recorded management is never overwritten by a fill"
     );
@@ -74,5 +79,11 @@ pub fn graph(c: &dyn Catalog) {
             .management
             .as_ref(),
         Some(&top.management)
+    );
+    assert!(
+        c.operation(&tenant, &op("op-conf-r-fill"))
+            .expect("operation")
+            .is_none(),
+        "a fill that fills nothing records nothing"
     );
 }

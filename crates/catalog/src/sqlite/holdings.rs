@@ -658,7 +658,10 @@ impl HoldingStore for SqliteCatalog {
         &self,
         tenant: &TenantId,
         units: &[(UnitId, Management)],
+        summary: &serde_json::Value,
+        event: &NewEvent,
     ) -> Result<usize, CatalogError> {
+        check_event_tenant(tenant, event)?;
         let t = tenant.as_str();
         self.write(|tx| {
             let mut st = tx
@@ -672,6 +675,9 @@ impl HoldingStore for SqliteCatalog {
                 n += st
                     .execute(params![t, unit.as_str(), management_json(m)?])
                     .map_err(storage)?;
+            }
+            if n > 0 {
+                operations::record_done_operation(tx, tenant, summary, event)?;
             }
             Ok(n)
         })

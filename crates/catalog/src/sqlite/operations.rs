@@ -98,23 +98,7 @@ impl OperationStore for SqliteCatalog {
         event: &NewEvent,
     ) -> Result<u64, CatalogError> {
         check_event_tenant(tenant, event)?;
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary, agent)
-                 VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6, ?7)",
-                params![
-                    tenant.as_str(),
-                    event.operation.as_str(),
-                    event.kind.as_str(),
-                    event.outcome.as_str(),
-                    event.time,
-                    summary.to_string(),
-                    event.agent
-                ],
-            )
-            .map_err(storage)?;
-            append_event(tx, event)
-        })
+        self.write(|tx| record_done_operation(tx, tenant, summary, event))
     }
 
     fn start_operation(
@@ -265,4 +249,29 @@ impl OperationStore for SqliteCatalog {
         })
         .collect()
     }
+}
+
+/// An operation done in one step, with its event: both or neither, in the caller's
+/// transaction.
+pub(super) fn record_done_operation(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    summary: &serde_json::Value,
+    event: &NewEvent,
+) -> Result<u64, CatalogError> {
+    tx.execute(
+        "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary, agent)
+         VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6, ?7)",
+        params![
+            tenant.as_str(),
+            event.operation.as_str(),
+            event.kind.as_str(),
+            event.outcome.as_str(),
+            event.time,
+            summary.to_string(),
+            event.agent
+        ],
+    )
+    .map_err(storage)?;
+    append_event(tx, event)
 }

@@ -1,0 +1,360 @@
+//! Management rules after ingest: each unit's effective rules (its own and those inherited
+//! from every unit above it, each with its origin), and the one-time fill of units ingested
+//! before their management was kept.
+//!
+//! Effective rules are computed when read, not stored: a unit's rules change when a unit
+//! above it changes, and computing them takes the unit's ancestors only (a few per level of
+//! the tree). The rules themselves are `carnac_model::rules`; this module finds their input.
+
+use crate::ingest::checks;
+use crate::{Archive, ArchiveError};
+use carnac_catalog::{UnitRules, UnitToFill};
+use carnac_model::referential::RuleCategory;
+use carnac_model::rules::{EffectiveRules, Management, Rule, inherit};
+use carnac_model::{DigestAlgorithm, MultiHasher, OperationId, TenantId, UnitId};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+/// A unit's effective rules, and whether every unit they come from has its management
+/// recorded (a unit ingested before management was kept, not yet filled, counts as
+/// declaring nothing, and makes the result incomplete).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitEffectiveRules {
+    pub rules: EffectiveRules,
+    pub complete: bool,
+}
+
+/// The effective rules of every unit of `graph` (units with all their ancestors, as
+/// [`carnac_catalog::HoldingStore::rules_graph`] gives them), parents before children. A
+/// parent missing from the graph counts as declaring nothing. Walks without recursion: a
+/// tree may be as deep as transfers attached to one another make it.
+pub fn compute_effective(graph: &[UnitRules]) -> HashMap<UnitId, UnitEffectiveRules> {
+    let by_id: HashMap<&UnitId, &UnitRules> = graph.iter().map(|u| (&u.id, u)).collect();
+    let mut done: HashMap<UnitId, UnitEffectiveRules> = HashMap::with_capacity(graph.len());
+    let empty = Management::default();
+    // Units whose parents are being computed: met again below themselves, they are a cycle.
+    let mut in_progress: std::collections::HashSet<&UnitId> = Default::default();
+    for start in graph {
+        // Depth-first, children pushed back under their parents until the parents are done.
+        let mut stack = vec![(start, false)];
+        while let Some((u, parents_pushed)) = stack.pop() {
+            if done.contains_key(&u.id) || (!parents_pushed && in_progress.contains(&u.id)) {
+                continue;
+            }
+            let pending: Vec<&UnitRules> = u
+                .parents
+                .iter()
+                .filter(|p| !done.contains_key(*p) && !in_progress.contains(p))
+                .filter_map(|p| by_id.get(p).copied())
+                .collect();
+            if !pending.is_empty() && !parents_pushed {
+                in_progress.insert(&u.id);
+                stack.push((u, true));
+                stack.extend(pending.into_iter().map(|p| (p, false)));
+                continue;
+            }
+            // A parent still pending here is on a cycle (ingest refuses them): it is left
+            // out rather than looped on.
+            let parents: Vec<&UnitEffectiveRules> =
+                u.parents.iter().filter_map(|p| done.get(p)).collect();
+            let rules = inherit(
+                u.id.as_str(),
+                u.originating_agency.as_deref(),
+                u.management.as_ref().unwrap_or(&empty),
+                &parents.iter().map(|p| &p.rules).collect::<Vec<_>>(),
+            );
+            let complete = u.management.is_some()
+                && parents.iter().all(|p| p.complete)
+                && parents.len() == u.parents.len();
+            done.insert(u.id.clone(), UnitEffectiveRules { rules, complete });
+        }
+    }
+    done
+}
+
+/// How many units one pass of the fill reads.
+const FILL_BATCH: usize = 1_000;
+
+impl Archive {
+    /// The effective rules of `units` (unknown units are left out).
+    pub fn effective_rules(
+        &self,
+        tenant: &TenantId,
+        units: &[UnitId],
+    ) -> Result<HashMap<UnitId, UnitEffectiveRules>, ArchiveError> {
+        let graph = self.catalog.rules_graph(tenant, units)?;
+        let mut all = compute_effective(&graph);
+        all.retain(|id, _| units.contains(id));
+        Ok(all)
+    }
+
+    /// Records the management of the tenant's units ingested before it was kept, from
+    /// their transfer's manifest as stored in the offers (checked against its digest): the
+    /// same reader and checks as an ingest, the package's rules merged into root units, and
+    /// each rule's end date as it was recorded at ingest. A unit whose manifest no offer
+    /// gives back intact gets the rules recorded at ingest alone (no FinalAction: Keep) and
+    /// is reported. Returns how many units were filled.
+    pub fn fill_management(&self, tenant: &TenantId) -> Result<usize, ArchiveError> {
+        let mut filled = 0;
+        loop {
+            let batch = self.catalog.units_to_fill(tenant, FILL_BATCH)?;
+            if batch.is_empty() {
+                return Ok(filled);
+            }
+            let mut by_operation: Vec<(OperationId, Vec<UnitToFill>)> = Vec::new();
+            for u in batch {
+                match by_operation.last_mut() {
+                    Some((op, units)) if *op == u.operation => units.push(u),
+                    _ => by_operation.push((u.operation.clone(), vec![u])),
+                }
+            }
+            let mut rows = Vec::new();
+            let mut without_manifest = Vec::new();
+            for (operation, units) in by_operation {
+                let from_manifest = self.management_from_manifest(tenant, &operation)?;
+                if from_manifest.is_none() {
+                    without_manifest.push(operation.to_string());
+                    tracing::warn!(%tenant, %operation, "no intact manifest: management filled from the rules recorded at ingest");
+                }
+                for u in units {
+                    let mut m = from_manifest
+                        .as_ref()
+                        .and_then(|all| all.get(&u.xml_id).cloned())
+                        .unwrap_or_else(|| recorded_only(&u));
+                    keep_recorded_end_dates(&mut m, &u);
+                    rows.push((u.id, m));
+                }
+            }
+            let operation = self.new_operation()?;
+            let summary = serde_json::json!({
+                "units": rows.len(),
+                "without_manifest": without_manifest,
+            });
+            let event = carnac_model::journal::NewEvent {
+                tenant: tenant.clone(),
+                operation,
+                kind: carnac_model::journal::EventKind::RulesFill,
+                outcome: carnac_model::Status::Ok,
+                time: self.now().into(),
+                agent: "system".into(),
+                detail: summary.clone(),
+            };
+            let n = self
+                .catalog
+                .fill_management(tenant, &rows, &summary, &event)?;
+            if n == 0 {
+                // Nothing changed: another fill did it, or the rows are gone. Stop rather
+                // than read the same units again.
+                return Ok(filled);
+            }
+            filled += n;
+        }
+    }
+
+    /// Each unit's management (by its identifier in the manifest) as the ingest of
+    /// `operation` would build it now, or `None` if no offer gives the manifest back intact.
+    fn management_from_manifest(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Option<HashMap<String, Management>>, ArchiveError> {
+        let Some(op) = self.catalog.operation(tenant, operation)? else {
+            return Ok(None);
+        };
+        let Some(expected) = op
+            .summary
+            .as_ref()
+            .and_then(|s| s.get("manifest_sha256")?.as_str().map(str::to_owned))
+        else {
+            return Ok(None);
+        };
+        let key = carnac_blobstore::BlobKey {
+            tenant: tenant.clone(),
+            batch: operation.clone(),
+            name: "manifest.xml".into(),
+        };
+        let refs = self.referentials(tenant)?;
+        for offer in &self.offers {
+            let read = || -> Option<carnac_seda::manifest::Manifest> {
+                let version =
+                    carnac_seda::manifest::sniff_version(BufReader::new(offer.open(&key).ok()?))
+                        .ok()?;
+                let mut hashed = Hashed {
+                    inner: offer.open(&key).ok()?,
+                    hasher: MultiHasher::new(&[DigestAlgorithm::Sha256]),
+                };
+                let limits = carnac_seda::manifest::ReadLimits::default();
+                let mut sink = carnac_seda::manifest::NoMetadata;
+                let mut input = BufReader::new(&mut hashed);
+                let m = if version.describes_documents() {
+                    carnac_seda::v1::read_with(&mut input, &mut sink, &limits)
+                        .ok()?
+                        .0
+                } else {
+                    carnac_seda::manifest::read_with(&mut input, &mut sink, &limits).ok()?
+                };
+                // What the reader left unread still counts in the digest.
+                input.consume(input.buffer().len());
+                std::io::copy(&mut hashed, &mut std::io::sink()).ok()?;
+                let digest = hashed.hasher.finish().pop()?;
+                (digest.hex == expected).then_some(m)
+            };
+            let Some(mut m) = read() else { continue };
+            let content = checks::ContentFiles {
+                files: &[],
+                layout: checks::FileLayout::Package,
+                version: carnac_seda::SedaVersion::V2_1,
+            };
+            // The report is not wanted: the transfer was accepted; only the plan's tree and
+            // each unit's management are.
+            let mut report = carnac_model::Report::default();
+            checks::bound_header(&mut m, &mut report);
+            let mut plan = checks::check_package(&m, &content, &mut report);
+            checks::check_rules(&m, &refs, &mut plan, &mut report);
+            return Ok(Some(
+                plan.units
+                    .into_iter()
+                    .map(|u| (m.units[u.index].xml_id.clone(), u.management))
+                    .collect(),
+            ));
+        }
+        Ok(None)
+    }
+}
+
+/// A reader that hashes what passes through it.
+struct Hashed {
+    inner: Box<dyn Read + Send>,
+    hasher: MultiHasher,
+}
+
+impl Read for Hashed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The rules recorded at ingest, as a management that says nothing else.
+fn recorded_only(u: &UnitToFill) -> Management {
+    let mut m = Management::default();
+    for r in &u.rules {
+        if let Some(category) = RuleCategory::parse(&r.category) {
+            m.category_mut(category).rules.push(Rule {
+                rule: r.rule.clone(),
+                start_date: r.start_date.clone(),
+                end_date: r.end_date.clone(),
+                ..Rule::default()
+            });
+        }
+    }
+    m
+}
+
+/// End dates stay those computed at ingest: the referential may have changed since, and a
+/// change of a unit's dates is a rule change, journaled, not a side effect of a fill.
+fn keep_recorded_end_dates(m: &mut Management, u: &UnitToFill) {
+    for c in &mut m.categories {
+        for r in &mut c.rules {
+            if let Some(recorded) = u.rules.iter().find(|x| {
+                x.category == c.category.as_str()
+                    && x.rule == r.rule
+                    && x.start_date == r.start_date
+            }) {
+                r.end_date = recorded.end_date.clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carnac_model::rules::FinalAction;
+
+    fn id(s: &str) -> UnitId {
+        UnitId::new(s).unwrap()
+    }
+
+    fn node(name: &str, parents: &[&str], m: Option<Management>) -> UnitRules {
+        UnitRules {
+            id: id(name),
+            parents: parents.iter().map(|p| id(p)).collect(),
+            originating_agency: Some("sp".into()),
+            management: m,
+        }
+    }
+
+    fn destroy_after(end: &str) -> Management {
+        let mut m = Management::default();
+        let c = m.category_mut(RuleCategory::AppraisalRule);
+        c.final_action = Some(FinalAction::Destroy);
+        c.rules.push(Rule {
+            rule: "APP-1".into(),
+            end_date: Some(end.into()),
+            ..Rule::default()
+        });
+        m
+    }
+
+    #[test]
+    fn children_inherit_whatever_order_the_graph_comes_in() {
+        // Child first, parent last, a diamond in between.
+        let graph = vec![
+            node("leaf", &["a", "b"], Some(Management::default())),
+            node("a", &["top"], Some(Management::default())),
+            node("b", &["top"], Some(Management::default())),
+            node("top", &[], Some(destroy_after("2001-01-01"))),
+        ];
+        let all = compute_effective(&graph);
+        let leaf = &all[&id("leaf")];
+        assert!(leaf.complete);
+        let rules: Vec<_> = leaf.rules.of(RuleCategory::AppraisalRule).collect();
+        assert_eq!(rules.len(), 1, "one origin through two paths counts once");
+        assert_eq!(rules[0].origin.unit, "top");
+    }
+
+    #[test]
+    fn an_unfilled_unit_above_makes_the_result_incomplete() {
+        let graph = vec![
+            node("top", &[], None),
+            node("child", &["top"], Some(destroy_after("2001-01-01"))),
+        ];
+        let all = compute_effective(&graph);
+        assert!(!all[&id("top")].complete);
+        assert!(!all[&id("child")].complete);
+    }
+
+    #[test]
+    fn a_cycle_ends_instead_of_looping() {
+        let graph = vec![
+            node("x", &["y"], Some(Management::default())),
+            node("y", &["x"], Some(Management::default())),
+        ];
+        let all = compute_effective(&graph);
+        assert_eq!(all.len(), 2);
+        assert!(all.values().any(|e| !e.complete));
+    }
+
+    #[test]
+    fn a_deep_chain_is_walked_without_recursion() {
+        let n = 100_000;
+        let graph: Vec<UnitRules> = (0..n)
+            .map(|i| {
+                let parent = format!("u{}", i.max(1) - 1);
+                let parents: &[&str] = if i == 0 { &[] } else { &[parent.as_str()] };
+                let m = if i == 0 {
+                    destroy_after("2001-01-01")
+                } else {
+                    Management::default()
+                };
+                node(&format!("u{i}"), parents, Some(m))
+            })
+            .rev()
+            .collect();
+        let all = compute_effective(&graph);
+        let last = &all[&id(&format!("u{}", n - 1))];
+        assert_eq!(last.rules.of(RuleCategory::AppraisalRule).count(), 1);
+    }
+}

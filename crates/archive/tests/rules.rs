@@ -1,0 +1,368 @@
+//! Management rules through ingest: each unit's own rules kept as given (the package's
+//! merged into root units), effective rules inherited down a tree with several parents,
+//! and the refusals Vitam makes.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use carnac_model::referential::RuleCategory;
+use carnac_model::rules::{Exclusion, FinalAction, GivenIn, appraise};
+use carnac_model::{Status, UnitId};
+use common::*;
+use std::io::Write;
+
+/// A SEDA 2.2 transfer of units without objects: `units` is the `DescriptiveMetadata`,
+/// `package` the rules of `ManagementMetadata`.
+pub fn sip(units: &str, package: &str) -> Vec<u8> {
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2">
+  <Date>2026-12-04T04:00:00</Date><MessageIdentifier>rules</MessageIdentifier><ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
+  <CodeListVersions><ReplyCodeListVersion>v</ReplyCodeListVersion><MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion><FileFormatCodeListVersion>v</FileFormatCodeListVersion></CodeListVersions>
+  <DataObjectPackage>
+    <DescriptiveMetadata>{units}</DescriptiveMetadata>
+    <ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier>{package}</ManagementMetadata>
+  </DataObjectPackage>
+  <ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency>
+</ArchiveTransfer>"#
+    );
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    w.start_file("manifest.xml", opts).unwrap();
+    w.write_all(manifest.as_bytes()).unwrap();
+    w.add_directory("Content/", opts).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn unit(id: &str, management: &str, inner: &str) -> String {
+    format!(
+        r#"<ArchiveUnit id="{id}"><Management>{management}</Management><Content><DescriptionLevel>File</DescriptionLevel><Title>{id}</Title></Content>{inner}</ArchiveUnit>"#
+    )
+}
+
+/// R (the package's Destroy after APP-00002, 5 years from 2000) holds A (a hold without
+/// duration, ending 2030) and B (its own APP-00001 from 1900, Keep, inheritance cut); L is
+/// under A and, by reference, under B, and refuses B's APP-00001.
+const TREE: (&str, &str) = (
+    r#"<ArchiveUnit id="R"><Content><DescriptionLevel>Fonds</DescriptionLevel><Title>R</Title></Content>
+         <ArchiveUnit id="A"><Management><HoldRule><Rule>HOL-00002</Rule><StartDate>2020-01-01</StartDate><HoldEndDate>2030-01-01</HoldEndDate><HoldOwner>AD</HoldOwner><HoldReason>Contentieux</HoldReason><PreventRearrangement>true</PreventRearrangement></HoldRule></Management>
+           <Content><DescriptionLevel>File</DescriptionLevel><Title>A</Title></Content>
+           <ArchiveUnit id="L"><Management><AppraisalRule><RefNonRuleId>APP-00001</RefNonRuleId><FinalAction>Destroy</FinalAction></AppraisalRule></Management><Content><DescriptionLevel>Item</DescriptionLevel><Title>L</Title></Content></ArchiveUnit>
+         </ArchiveUnit>
+         <ArchiveUnit id="B"><Management><AppraisalRule><Rule>APP-00001</Rule><StartDate>1900-01-01</StartDate><PreventInheritance>true</PreventInheritance><FinalAction>Keep</FinalAction></AppraisalRule></Management>
+           <Content><DescriptionLevel>File</DescriptionLevel><Title>B</Title></Content>
+           <ArchiveUnit id="B-L"><ArchiveUnitRefId>L</ArchiveUnitRefId></ArchiveUnit>
+         </ArchiveUnit>
+       </ArchiveUnit>"#,
+    r#"<AppraisalRule><Rule>APP-00002</Rule><StartDate>2000-01-01</StartDate><FinalAction>Destroy</FinalAction></AppraisalRule>"#,
+);
+
+fn ingest(
+    f: &Fixture,
+    t: &carnac_model::TenantId,
+    bytes: Vec<u8>,
+) -> carnac_archive::IngestOutcome {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&bytes).unwrap();
+    f.archive
+        .ingest(t, file, "test", &carnac_archive::ports::NoProgress)
+        .unwrap()
+}
+
+fn by_title(
+    f: &Fixture,
+    t: &carnac_model::TenantId,
+    outcome: &carnac_archive::IngestOutcome,
+) -> std::collections::HashMap<String, UnitId> {
+    let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+    f.archive
+        .catalog()
+        .units_of_operation(t, &op)
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.title, u.id))
+        .collect()
+}
+
+#[test]
+fn rules_are_kept_as_given_and_inherited_down_the_tree() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let outcome = ingest(&f, &t, sip(TREE.0, TREE.1));
+    assert!(outcome.status().is_accepted(), "{:?}", outcome.summary);
+    let ids = by_title(&f, &t, &outcome);
+    let details = |title: &str| {
+        f.archive
+            .catalog()
+            .unit_details(&t, &ids[title])
+            .unwrap()
+            .unwrap()
+            .management
+            .unwrap()
+    };
+
+    // The root takes the package's rules, marked as such, with their end date.
+    let r = details("R");
+    let app = r.category(RuleCategory::AppraisalRule).unwrap();
+    assert_eq!(app.final_action, Some(FinalAction::Destroy));
+    assert_eq!(app.rules[0].rule, "APP-00002");
+    assert_eq!(app.rules[0].given_in, GivenIn::ManagementMetadata);
+    assert_eq!(app.rules[0].end_date.as_deref(), Some("2005-01-01"));
+    // Only the root: the package's rules reach the others by inheritance.
+    assert!(details("A").category(RuleCategory::AppraisalRule).is_none());
+
+    // The hold: every field, its end from HoldEndDate (its rule has no duration).
+    let a = details("A");
+    let hold = &a.category(RuleCategory::HoldRule).unwrap().rules[0];
+    assert_eq!(hold.end_date.as_deref(), Some("2030-01-01"));
+    assert_eq!(hold.hold.owner.as_deref(), Some("AD"));
+    assert_eq!(hold.hold.reason.as_deref(), Some("Contentieux"));
+    assert_eq!(hold.hold.prevent_rearrangement, Some(true));
+
+    let b = details("B");
+    let b_app = b.category(RuleCategory::AppraisalRule).unwrap();
+    assert!(b_app.prevent_inheritance);
+    assert_eq!(b_app.rules[0].end_date.as_deref(), Some("1980-01-01"));
+    let l = details("L");
+    assert_eq!(
+        l.category(RuleCategory::AppraisalRule)
+            .unwrap()
+            .ref_non_rule_ids,
+        ["APP-00001"]
+    );
+
+    // Effective rules.
+    let all: Vec<UnitId> = ids.values().cloned().collect();
+    let eff = f.archive.effective_rules(&t, &all).unwrap();
+    let of = |title: &str| &eff[&ids[title]];
+    assert!(eff.values().all(|e| e.complete));
+    // B cuts the package's APP-00002 and keeps its own.
+    let b_rules: Vec<_> = of("B")
+        .rules
+        .of(RuleCategory::AppraisalRule)
+        .map(|r| r.rule.rule.as_str())
+        .collect();
+    assert_eq!(b_rules, ["APP-00001"]);
+    // L has two parents: APP-00002 from R through A (B's APP-00001 refused), the hold from A,
+    // and its own Destroy replaces what both parents pass down.
+    let l_eff = &of("L").rules;
+    let l_rules: Vec<_> = l_eff
+        .of(RuleCategory::AppraisalRule)
+        .map(|r| (r.rule.rule.as_str(), r.origin.unit.as_str()))
+        .collect();
+    assert_eq!(l_rules, [("APP-00002", ids["R"].as_str())]);
+    let (l_unit, _) = f.archive.catalog().unit(&t, &ids["L"]).unwrap().unwrap();
+    assert_eq!(l_unit.parents.len(), 2, "L is under A and B");
+    // Without its RefNonRuleId, L would take B's APP-00001 too.
+    let bare = carnac_model::rules::inherit(
+        "L",
+        Some("FRAN_NP_009913"),
+        &Default::default(),
+        &[&of("A").rules, &of("B").rules],
+    );
+    assert_eq!(bare.of(RuleCategory::AppraisalRule).count(), 2);
+    let holds: Vec<_> = l_eff
+        .of(RuleCategory::HoldRule)
+        .map(|r| r.origin.unit.as_str())
+        .collect();
+    assert_eq!(holds, [ids["A"].as_str()]);
+    let actions: Vec<_> = l_eff
+        .final_actions_of(RuleCategory::AppraisalRule)
+        .map(|a| (a.final_action, a.origin.unit.as_str()))
+        .collect();
+    assert_eq!(actions, [(FinalAction::Destroy, ids["L"].as_str())]);
+
+    // What they decide in 2026: R may go, B is kept, L waits for its hold, A too.
+    let at = time::macros::date!(2026 - 12 - 04);
+    assert_eq!(appraise(&of("R").rules, at), Ok(()));
+    assert_eq!(appraise(&of("B").rules, at), Err(vec![Exclusion::Keep]));
+    assert_eq!(
+        appraise(&of("L").rules, at),
+        Err(vec![Exclusion::Hold {
+            rules: vec!["HOL-00002".into()]
+        }])
+    );
+    assert_eq!(
+        appraise(&of("L").rules, time::macros::date!(2030 - 01 - 01)),
+        Ok(())
+    );
+}
+
+#[test]
+fn rules_of_the_wrong_category_and_misplaced_hold_ends_are_refused() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let units = [
+        unit(
+            "X",
+            "<AppraisalRule><RefNonRuleId>HOL-00001</RefNonRuleId><FinalAction>Keep</FinalAction></AppraisalRule>",
+            "",
+        ),
+        unit(
+            "Y",
+            "<AccessRule><Rule>APP-00001</Rule></AccessRule>",
+            "",
+        ),
+        unit(
+            "Z",
+            "<HoldRule><Rule>HOL-00001</Rule><StartDate>2020-01-01</StartDate><HoldEndDate>2020-06-01</HoldEndDate></HoldRule>",
+            "",
+        ),
+        unit(
+            "W",
+            "<HoldRule><Rule>HOL-00002</Rule><StartDate>2020-01-01</StartDate><HoldEndDate>2019-06-01</HoldEndDate></HoldRule>",
+            "",
+        ),
+    ]
+    .concat();
+    let outcome = ingest(&f, &t, sip(&units, ""));
+    assert_eq!(outcome.status(), Status::Ko);
+    let codes: Vec<(&str, &str)> = outcome
+        .summary
+        .reasons
+        .iter()
+        .filter(|r| r.step == "UNITS_RULES_COMPUTE")
+        .map(|r| (r.code.as_str(), r.message.as_str()))
+        .collect();
+    let has = |code: &str, unit: &str| {
+        codes
+            .iter()
+            .any(|(c, m)| *c == code && m.contains(&format!("{unit:?}")))
+    };
+    assert!(has("REF_INCONSISTENCY", "X"), "{codes:?}");
+    assert!(has("CONSISTENCY", "Y"), "{codes:?}");
+    assert!(
+        has(
+            "HOLD_END_DATE_ONLY_ALLOWED_FOR_HOLD_RULE_WITH_UNDEFINED_DURATION",
+            "Z"
+        ),
+        "{codes:?}"
+    );
+    assert!(has("HOLD_END_DATE_BEFORE_START_DATE", "W"), "{codes:?}");
+    f.assert_nothing_stored(&t);
+}
+
+/// A catalog from before management was kept: units have their flat rules only. The fill
+/// reads each transfer's manifest back from an intact copy and gives every unit what an
+/// ingest gives it now, end dates as recorded; without an intact manifest, the recorded
+/// rules alone.
+#[test]
+fn units_ingested_before_get_their_management_from_the_stored_manifest() {
+    use carnac_blobstore::BlobStore;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("catalog.sqlite");
+    let offers = vec![
+        carnac_blobstore::memory::MemoryStore::new("offer-1"),
+        carnac_blobstore::memory::MemoryStore::new("offer-2"),
+    ];
+    let stores: Vec<std::sync::Arc<dyn BlobStore>> = offers
+        .iter()
+        .map(|o| std::sync::Arc::new(o.clone()) as _)
+        .collect();
+    let archive = carnac_testkit::archive_on(
+        std::sync::Arc::new(carnac_catalog::sqlite::SqliteCatalog::open(&path).unwrap()),
+        Default::default(),
+        stores,
+        None,
+        &tmp.path().join("tmp"),
+    );
+    let f = Fixture {
+        archive,
+        offers,
+        tmp,
+    };
+    let t = f.tenant_with("0", "tenant-0");
+    let first = ingest(&f, &t, sip(TREE.0, TREE.1));
+    let second = ingest(
+        &f,
+        &t,
+        sip(
+            &unit(
+                "S",
+                "<AppraisalRule><Rule>APP-00002</Rule><StartDate>2010-01-01</StartDate><FinalAction>Destroy</FinalAction></AppraisalRule>",
+                "",
+            ),
+            "",
+        ),
+    );
+    assert!(first.status().is_accepted() && second.status().is_accepted());
+    let mut ids = by_title(&f, &t, &first);
+    ids.extend(by_title(&f, &t, &second));
+    let management = |id: &UnitId| {
+        f.archive
+            .catalog()
+            .unit_details(&t, id)
+            .unwrap()
+            .unwrap()
+            .management
+    };
+    let before: Vec<_> = ids
+        .values()
+        .map(|id| (id.clone(), management(id)))
+        .collect();
+
+    // Back to the state migration 15 leaves an older catalog in; an end date recorded at
+    // ingest that today's referential would not give.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE units SET management = NULL", [])
+        .unwrap();
+    conn.execute(
+        "UPDATE unit_rules SET end_date = '2006-06-06' WHERE unit = ?1",
+        [ids["R"].as_str()],
+    )
+    .unwrap();
+    // The second transfer's manifest is damaged in both offers.
+    let op2 = carnac_model::OperationId::new(second.operation()).unwrap();
+    let key = carnac_blobstore::BlobKey {
+        tenant: t.clone(),
+        batch: op2,
+        name: "manifest.xml".into(),
+    };
+    for o in &f.offers {
+        o.corrupt(&key, b"<ArchiveTransfer/>".to_vec());
+    }
+    // And the first one's in the first offer only.
+    let op1 = carnac_model::OperationId::new(first.operation()).unwrap();
+    f.offers[0].corrupt(
+        &carnac_blobstore::BlobKey {
+            batch: op1,
+            ..key.clone()
+        },
+        b"garbage".to_vec(),
+    );
+    assert!(before.iter().all(|(id, _)| management(id).is_none()));
+
+    assert_eq!(f.archive.fill_management(&t).unwrap(), 5);
+    assert_eq!(f.archive.fill_management(&t).unwrap(), 0, "once only");
+    // Journaled, one operation, naming the transfer whose manifest was not intact.
+    let fills: Vec<_> = f
+        .archive
+        .catalog()
+        .operations(&t)
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.kind == carnac_model::journal::EventKind::RulesFill)
+        .collect();
+    assert_eq!(fills.len(), 1);
+    assert_eq!(
+        fills[0].summary.as_ref().unwrap()["without_manifest"],
+        serde_json::json!([second.operation()])
+    );
+    for (id, was) in &before {
+        let now = management(id).unwrap();
+        if *id == ids["R"] {
+            let mut expected = was.clone().unwrap();
+            expected.categories[0].rules[0].end_date = Some("2006-06-06".into());
+            assert_eq!(now, expected, "the recorded end date stays");
+        } else if *id == ids["S"] {
+            // No intact manifest: the recorded rule, no FinalAction (Keep).
+            let app = now.category(RuleCategory::AppraisalRule).unwrap();
+            assert_eq!(app.rules[0].rule, "APP-00002");
+            assert_eq!(app.rules[0].end_date.as_deref(), Some("2015-01-01"));
+            assert_eq!(app.final_action, None);
+        } else {
+            assert_eq!(Some(now), *was, "unit {id}");
+        }
+    }
+}
