@@ -22,6 +22,8 @@ pub struct UnitRecord {
     /// Its objects, physical ones included.
     pub objects: Vec<ObjectRow>,
     pub details: UnitDetails,
+    /// Its effective rules: its own and those inherited from every unit above it.
+    pub effective: crate::rules::UnitEffectiveRules,
 }
 
 /// An operation, or a transfer received and waiting for its ingest.
@@ -123,13 +125,23 @@ impl Archive {
     ) -> Result<Option<UnitRecord>, ArchiveError> {
         let found = self.catalog.unit(tenant, unit)?;
         let details = self.catalog.unit_details(tenant, unit)?;
-        Ok(found
-            .zip(details)
-            .map(|((unit, objects), details)| UnitRecord {
-                unit,
-                objects,
-                details,
-            }))
+        let Some(((found, objects), details)) = found.zip(details) else {
+            return Ok(None);
+        };
+        let effective = self
+            .effective_rules(tenant, std::slice::from_ref(unit))?
+            .remove(unit)
+            .ok_or_else(|| {
+                ArchiveError::Catalog(carnac_catalog::CatalogError::Corruption(format!(
+                    "unit {unit} is missing from its own rules graph"
+                )))
+            })?;
+        Ok(Some(UnitRecord {
+            unit: found,
+            objects,
+            details,
+            effective,
+        }))
     }
 
     /// An operation of the tenant, or its transfer still in the queue.

@@ -461,6 +461,164 @@ impl From<UnitRule> for RuleView {
     }
 }
 
+/// What a `HoldRule` says besides its rule.
+#[derive(Serialize)]
+pub(crate) struct HoldView {
+    pub end_date: Option<String>,
+    pub owner: Option<String>,
+    pub reason: Option<String>,
+    pub reassessing_date: Option<String>,
+    pub prevent_rearrangement: Option<bool>,
+}
+
+/// One rule as a unit declares it.
+#[derive(Serialize)]
+pub(crate) struct DeclaredRuleView {
+    pub rule: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    /// `Management`, `ManagementMetadata` (the package's, on a root unit) or `Change`.
+    pub given_in: &'static str,
+    /// SEDA 1.0's duration given in the transfer.
+    pub given_duration: Option<String>,
+    pub hold: Option<HoldView>,
+}
+
+impl From<&carnac_model::rules::Rule> for DeclaredRuleView {
+    fn from(r: &carnac_model::rules::Rule) -> Self {
+        use carnac_model::rules::GivenIn;
+        let h = &r.hold;
+        DeclaredRuleView {
+            rule: r.rule.clone(),
+            start_date: r.start_date.clone(),
+            end_date: r.end_date.clone(),
+            given_in: match r.given_in {
+                GivenIn::Management => "Management",
+                GivenIn::ManagementMetadata => "ManagementMetadata",
+                GivenIn::Change => "Change",
+            },
+            given_duration: r.given_duration.clone(),
+            hold: (!h.is_empty()).then(|| HoldView {
+                end_date: h.end_date.clone(),
+                owner: h.owner.clone(),
+                reason: h.reason.clone(),
+                reassessing_date: h.reassessing_date.clone(),
+                prevent_rearrangement: h.prevent_rearrangement,
+            }),
+        }
+    }
+}
+
+/// What a unit declares for one category.
+#[derive(Serialize)]
+pub(crate) struct CategoryView {
+    pub category: &'static str,
+    pub rules: Vec<DeclaredRuleView>,
+    pub prevent_inheritance: bool,
+    pub ref_non_rule_ids: Vec<String>,
+    pub final_action: Option<&'static str>,
+}
+
+/// A unit's own management rules, as given.
+#[derive(Serialize)]
+pub(crate) struct ManagementView {
+    pub categories: Vec<CategoryView>,
+}
+
+impl From<&carnac_model::rules::Management> for ManagementView {
+    fn from(m: &carnac_model::rules::Management) -> Self {
+        ManagementView {
+            categories: m
+                .categories
+                .iter()
+                .map(|c| CategoryView {
+                    category: c.category.as_str(),
+                    rules: c.rules.iter().map(Into::into).collect(),
+                    prevent_inheritance: c.prevent_inheritance,
+                    ref_non_rule_ids: c.ref_non_rule_ids.clone(),
+                    final_action: c.final_action.map(|a| a.as_str()),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct OriginView {
+    pub unit: String,
+    pub originating_agency: Option<String>,
+}
+
+impl From<&carnac_model::rules::Origin> for OriginView {
+    fn from(o: &carnac_model::rules::Origin) -> Self {
+        OriginView {
+            unit: o.unit.clone(),
+            originating_agency: o.originating_agency.clone(),
+        }
+    }
+}
+
+/// A rule a unit holds, its own or inherited, with where it comes from.
+#[derive(Serialize)]
+pub(crate) struct EffectiveRuleView {
+    pub category: &'static str,
+    #[serde(flatten)]
+    pub rule: DeclaredRuleView,
+    pub origin: OriginView,
+    pub inherited: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct EffectiveFinalActionView {
+    pub category: &'static str,
+    pub final_action: &'static str,
+    pub origin: OriginView,
+    pub inherited: bool,
+    /// Declared nowhere: appraisal's Keep for a unit of an originating agency.
+    pub implicit: bool,
+}
+
+/// A unit's effective rules: what every decision about it reads.
+#[derive(Serialize)]
+pub(crate) struct EffectiveRulesView {
+    /// False while a unit it inherits from (or itself) has not had its management filled.
+    pub complete: bool,
+    pub rules: Vec<EffectiveRuleView>,
+    pub final_actions: Vec<EffectiveFinalActionView>,
+}
+
+impl EffectiveRulesView {
+    fn of(unit: &UnitId, e: &carnac_archive::rules::UnitEffectiveRules) -> Self {
+        let inherited = |o: &carnac_model::rules::Origin| o.unit != unit.as_str();
+        EffectiveRulesView {
+            complete: e.complete,
+            rules: e
+                .rules
+                .rules
+                .iter()
+                .map(|r| EffectiveRuleView {
+                    category: r.category.as_str(),
+                    rule: (&r.rule).into(),
+                    origin: (&r.origin).into(),
+                    inherited: inherited(&r.origin),
+                })
+                .collect(),
+            final_actions: e
+                .rules
+                .final_actions
+                .iter()
+                .map(|a| EffectiveFinalActionView {
+                    category: a.category.as_str(),
+                    final_action: a.final_action.as_str(),
+                    origin: (&a.origin).into(),
+                    inherited: inherited(&a.origin),
+                    implicit: a.implicit,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One unit: its place in the tree, metadata (the SEDA XML kept whole), rules, keywords,
 /// objects.
 #[derive(Serialize)]
@@ -475,7 +633,12 @@ pub(crate) struct UnitView {
     pub parents: Vec<UnitId>,
     pub children: Vec<UnitId>,
     pub keywords: Vec<String>,
+    /// Its own rules, flat, as recorded at ingest.
     pub rules: Vec<RuleView>,
+    /// Its own management rules as given; null until a unit ingested before they were kept
+    /// is filled.
+    pub management: Option<ManagementView>,
+    pub effective_rules: EffectiveRulesView,
     pub object_groups: Vec<ObjectId>,
     pub objects: Vec<ObjectView>,
     pub metadata: String,
@@ -484,6 +647,7 @@ pub(crate) struct UnitView {
 impl From<carnac_archive::reading::UnitRecord> for UnitView {
     fn from(r: carnac_archive::reading::UnitRecord) -> UnitView {
         let (unit, details) = (r.unit, r.details);
+        let effective_rules = EffectiveRulesView::of(&unit.id, &r.effective);
         UnitView {
             id: unit.id,
             title: unit.title,
@@ -496,6 +660,8 @@ impl From<carnac_archive::reading::UnitRecord> for UnitView {
             children: details.children,
             keywords: details.keywords,
             rules: details.rules.into_iter().map(Into::into).collect(),
+            management: details.management.as_ref().map(Into::into),
+            effective_rules,
             object_groups: details.object_groups,
             objects: r.objects.into_iter().map(Into::into).collect(),
             metadata: unit.metadata,

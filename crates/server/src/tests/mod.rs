@@ -220,12 +220,23 @@ pub(crate) fn check_against_document(method: &str, route: &str, status: StatusCo
     fn json_schema(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(o) => {
-                if o.remove("nullable") == Some(serde_json::Value::Bool(true))
-                    && let Some(serde_json::Value::String(t)) = o.get("type").cloned()
-                {
-                    o.insert("type".into(), serde_json::json!([t, "null"]));
-                }
+                let nullable = o.remove("nullable") == Some(serde_json::Value::Bool(true));
                 o.values_mut().for_each(json_schema);
+                if nullable {
+                    if let Some(serde_json::Value::String(t)) = o.get("type").cloned() {
+                        o.insert("type".into(), serde_json::json!([t, "null"]));
+                    }
+                    if let Some(serde_json::Value::Array(values)) = o.get_mut("enum") {
+                        values.push(serde_json::Value::Null);
+                    }
+                    // A nullable reference (`allOf: [$ref]`): null, or what it names.
+                    if let Some(all) = o.remove("allOf") {
+                        o.insert(
+                            "anyOf".into(),
+                            serde_json::json!([{"type": "null"}, {"allOf": all}]),
+                        );
+                    }
+                }
             }
             serde_json::Value::Array(a) => a.iter_mut().for_each(json_schema),
             _ => {}

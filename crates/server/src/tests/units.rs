@@ -107,6 +107,21 @@ async fn search_a_unit_and_download_its_file_whole_or_in_part() {
             unit["metadata"].as_str().unwrap().contains("<"),
             "the metadata is kept whole"
         );
+        // No rule in this transfer: the effective rules say Keep, implicitly.
+        let effective = &unit["effective_rules"];
+        assert_eq!(effective["complete"], true, "{body}");
+        assert_eq!(effective["rules"], serde_json::json!([]), "{body}");
+        // The implicit Keep of the top unit of the agency, inherited below it.
+        let actions = effective["final_actions"].as_array().unwrap();
+        assert_eq!(actions.len(), 1, "{body}");
+        assert_eq!(actions[0]["final_action"], "Keep");
+        assert_eq!(actions[0]["implicit"], true);
+        assert_eq!(
+            actions[0]["inherited"],
+            actions[0]["origin"]["unit"] != unit["id"],
+            "{body}"
+        );
+        assert_eq!(unit["management"], serde_json::json!({"categories": []}));
         if unit["objects"]
             .as_array()
             .unwrap()
