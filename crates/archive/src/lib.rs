@@ -26,6 +26,7 @@ pub mod reading;
 pub mod referential;
 pub mod report;
 pub mod rules;
+pub mod selection;
 pub mod system;
 pub mod throttle;
 pub mod timestamping;
@@ -54,6 +55,13 @@ pub enum ArchiveError {
     Conflict(String),
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A request refused for every one of these reasons.
+    #[error("invalid request: {}", .0.join("; "))]
+    InvalidRequest(Vec<String>),
+    /// What was asked does not fit the state of things (an elimination not yet given its
+    /// visa, units whose rules changed since they were read…): `code` names the case.
+    #[error("{message}")]
+    State { code: &'static str, message: String },
     #[error("tenant {0} is suspended: it reads and exports its archives, it takes no transfer")]
     Suspended(TenantId),
     #[error("the referential folder is refused, nothing was imported:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]

@@ -358,3 +358,418 @@ mod tests {
         assert_eq!(last.rules.of(RuleCategory::AppraisalRule).count(), 1);
     }
 }
+
+/// At most this many actions in one rule change.
+pub const MAX_RULE_ACTIONS: usize = 100;
+/// Bytes of any one text a rule change carries (an identifier, a hold's reason…).
+const MAX_TEXT: usize = 1024;
+
+/// A rule change as a client writes it (`POST …/rules/changes`, `carnac rules change`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesChangeRequest {
+    #[serde(default)]
+    pub units: Vec<String>,
+    #[serde(default)]
+    pub query: Option<crate::selection::SelectionQuery>,
+    /// Each a [`carnac_model::rules::RuleAction`]; read by [`parse_actions`], which names
+    /// every field it does not know (a misspelt `start_date` is refused, not ignored).
+    pub actions: Vec<serde_json::Value>,
+    /// Say what would change, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// What a rule change did (or, in a dry run, would do).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RulesChangeReport {
+    /// The operation that made the change; none for a dry run or when nothing changed.
+    pub operation: Option<OperationId>,
+    pub dry_run: bool,
+    pub changed: Vec<UnitRulesChanged>,
+    /// Units the actions leave as they are: nothing to change, or why they cannot take them.
+    pub unchanged: Vec<UnitRulesUnchanged>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UnitRulesChanged {
+    pub id: UnitId,
+    pub changes: Vec<carnac_model::rules::RuleChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UnitRulesUnchanged {
+    pub id: String,
+    pub reasons: Vec<String>,
+}
+
+/// The fields each action takes, beside `action`.
+fn action_fields(action: &str) -> Option<&'static [&'static str]> {
+    const RULE: &[&str] = &["category", "rule", "start_date", "hold"];
+    Some(match action {
+        "add" => RULE,
+        "hold" => &["rule", "start_date", "hold"],
+        "update" => &["category", "replaces", "rule", "start_date"],
+        "remove" => &["category", "rule"],
+        "lift_hold" => &["rule"],
+        "set_final_action" => &["category", "final_action"],
+        "set_prevent_inheritance" => &["category", "prevent_inheritance"],
+        "recompute" => &["category"],
+        _ => return None,
+    })
+}
+
+/// The actions of a request, and every reason one of them cannot be read.
+pub fn parse_actions(
+    values: &[serde_json::Value],
+) -> (Vec<carnac_model::rules::RuleAction>, Vec<String>) {
+    let mut actions = Vec::new();
+    let mut problems = Vec::new();
+    for (i, v) in values.iter().enumerate().take(MAX_RULE_ACTIONS) {
+        let n = i + 1;
+        let Some(fields) = v.as_object() else {
+            problems.push(format!("action {n} is not an object"));
+            continue;
+        };
+        let name = fields.get("action").and_then(|a| a.as_str()).unwrap_or("");
+        let Some(known) = action_fields(name) else {
+            problems.push(format!(
+                "action {n}: {:?} is not an action (add, update, remove, set_final_action, set_prevent_inheritance, hold, lift_hold, recompute)",
+                carnac_model::journal::bounded_text(name, 40)
+            ));
+            continue;
+        };
+        let unknown: Vec<&str> = fields
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "action" && !known.contains(k))
+            .collect();
+        if !unknown.is_empty() {
+            problems.push(format!(
+                "action {n} ({name}): unknown field(s) {}; it takes {}",
+                unknown
+                    .iter()
+                    .take(5)
+                    .map(|k| format!("{:?}", carnac_model::journal::bounded_text(k, 40)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                known.join(", ")
+            ));
+            continue;
+        }
+        if let Some(hold) = fields.get("hold").and_then(|h| h.as_object()) {
+            const HOLD: [&str; 5] = [
+                "end_date",
+                "owner",
+                "reason",
+                "reassessing_date",
+                "prevent_rearrangement",
+            ];
+            if let Some(k) = hold.keys().find(|k| !HOLD.contains(&k.as_str())) {
+                problems.push(format!(
+                    "action {n} ({name}): hold has an unknown field {:?}; it takes {}",
+                    carnac_model::journal::bounded_text(k, 40),
+                    HOLD.join(", ")
+                ));
+                continue;
+            }
+        }
+        match serde_json::from_value(v.clone()) {
+            Ok(a) => actions.push(a),
+            Err(e) => problems.push(format!("action {n} ({name}): {e}")),
+        }
+    }
+    (actions, problems)
+}
+
+/// Every reason the actions themselves cannot run, whatever the units.
+fn action_problems(actions: &[carnac_model::rules::RuleAction]) -> Vec<String> {
+    use carnac_model::rules::RuleAction as A;
+    let mut out = Vec::new();
+    let date = |out: &mut Vec<String>, i: usize, name: &str, v: &Option<String>| {
+        if let Some(v) = v
+            && carnac_model::rules::parse_date(v).is_none()
+        {
+            out.push(format!(
+                "action {}: {name} {:?} is not a date (YYYY-MM-DD)",
+                i + 1,
+                carnac_model::journal::bounded_text(v, 40)
+            ));
+        }
+    };
+    let text = |out: &mut Vec<String>, i: usize, name: &str, v: Option<&str>| match v {
+        Some(v) if v.len() > MAX_TEXT => out.push(format!(
+            "action {}: {name} has {} bytes; at most {MAX_TEXT}",
+            i + 1,
+            v.len()
+        )),
+        Some("") => out.push(format!("action {}: {name} is empty", i + 1)),
+        _ => {}
+    };
+    for (i, a) in actions.iter().enumerate().take(MAX_RULE_ACTIONS) {
+        match a {
+            A::Add { rule, .. } | A::Hold { rule } => {
+                text(&mut out, i, "rule", Some(&rule.rule));
+                date(&mut out, i, "start_date", &rule.start_date);
+                date(&mut out, i, "hold.end_date", &rule.hold.end_date);
+                date(
+                    &mut out,
+                    i,
+                    "hold.reassessing_date",
+                    &rule.hold.reassessing_date,
+                );
+                for (name, v) in [
+                    ("hold.owner", &rule.hold.owner),
+                    ("hold.reason", &rule.hold.reason),
+                ] {
+                    text(&mut out, i, name, v.as_deref());
+                }
+                if rule.end_date.is_some() || rule.given_duration.is_some() {
+                    out.push(format!(
+                        "action {}: end_date and given_duration are computed by the archive, not given",
+                        i + 1
+                    ));
+                }
+                if matches!(a, A::Add { category, .. } if *category != carnac_model::referential::RuleCategory::HoldRule)
+                    && !rule.hold.is_empty()
+                {
+                    out.push(format!("action {}: only a hold has hold details", i + 1));
+                }
+            }
+            A::Update {
+                replaces,
+                rule,
+                start_date,
+                ..
+            } => {
+                text(&mut out, i, "replaces", Some(replaces));
+                text(&mut out, i, "rule", rule.as_deref());
+                date(&mut out, i, "start_date", start_date);
+                if rule.is_none() && start_date.is_none() {
+                    out.push(format!(
+                        "action {}: an update gives a new rule, a new start_date, or both",
+                        i + 1
+                    ));
+                }
+            }
+            A::Remove { rule, .. } | A::LiftHold { rule } => {
+                text(&mut out, i, "rule", Some(rule));
+            }
+            A::SetFinalAction {
+                category,
+                final_action: Some(f),
+            } if !f.fits(*category) => out.push(format!(
+                "action {}: a {} cannot have the FinalAction {}",
+                i + 1,
+                category.as_str(),
+                f.as_str()
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Archive {
+    /// Changes the management rules of a selection of units: each unit takes every action or
+    /// none (and says why), end dates come from the tenant's referential as it is now, each
+    /// unit's previous rules are kept in its history, and each change is journaled on the
+    /// unit, in one transaction with the operation (`RULES_CHANGE`). A dry run says the same
+    /// and changes nothing.
+    pub fn change_rules(
+        &self,
+        tenant: &TenantId,
+        request: &RulesChangeRequest,
+        agent: &str,
+    ) -> Result<RulesChangeReport, ArchiveError> {
+        use carnac_model::journal::{EventKind, NewEvent, bounded_text};
+        let (actions, mut problems) = parse_actions(&request.actions);
+        if request.actions.len() > MAX_RULE_ACTIONS {
+            problems.push(format!(
+                "{} actions; at most {MAX_RULE_ACTIONS} in one change",
+                request.actions.len()
+            ));
+        } else if request.actions.is_empty() {
+            problems.push("no action: say what to change (actions)".to_owned());
+        }
+        problems.extend(action_problems(&actions));
+        if let Some(c) = &request.comment
+            && c.len() > 4 * MAX_TEXT
+        {
+            problems.push(format!(
+                "comment has {} bytes; at most {}",
+                c.len(),
+                4 * MAX_TEXT
+            ));
+        }
+        let selected = match self.select_units(tenant, &request.units, request.query.as_ref()) {
+            Ok(s) => Some(s),
+            Err(ArchiveError::InvalidRequest(more)) => {
+                problems.extend(more);
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if !problems.is_empty() {
+            return Err(ArchiveError::InvalidRequest(problems));
+        }
+        let selected = selected.unwrap_or_default();
+        let refs = self.referentials(tenant)?;
+        let end = |category: RuleCategory, r: &Rule| -> Result<Option<String>, String> {
+            let def = refs
+                .rules
+                .as_ref()
+                .and_then(|rs| rs.get(&r.rule))
+                .ok_or_else(|| {
+                    format!(
+                        "the rule {:?} is not in the tenant's rules referential",
+                        r.rule
+                    )
+                })?;
+            if def.category != category {
+                return Err(format!(
+                    "the rule {:?} is a {} in the referential, used as a {}",
+                    r.rule,
+                    def.category.as_str(),
+                    category.as_str()
+                ));
+            }
+            let start = r
+                .start_date
+                .as_deref()
+                .and_then(carnac_model::rules::parse_date);
+            checks::rule_end(
+                category,
+                &r.rule,
+                r.hold.end_date.as_deref(),
+                def.duration,
+                start,
+            )
+            .map_err(|(_, m)| m)
+        };
+        let graph = self.catalog.rules_graph(tenant, &selected.units)?;
+        let by_id: HashMap<&UnitId, &UnitRules> = graph.iter().map(|u| (&u.id, u)).collect();
+        let mut report = RulesChangeReport {
+            operation: None,
+            dry_run: request.dry_run,
+            changed: Vec::new(),
+            unchanged: selected
+                .unknown
+                .iter()
+                .map(|id| UnitRulesUnchanged {
+                    id: id.clone(),
+                    reasons: vec!["no such unit in the tenant".into()],
+                })
+                .collect(),
+        };
+        let mut writes = Vec::new();
+        for id in &selected.units {
+            let Some(u) = by_id.get(id) else { continue };
+            let Some(before) = &u.management else {
+                report.unchanged.push(UnitRulesUnchanged {
+                    id: id.to_string(),
+                    reasons: vec![
+                        "its rules from before they were kept are not filled yet (the next maintenance fills them)".into(),
+                    ],
+                });
+                continue;
+            };
+            match carnac_model::rules::apply_changes(before, &actions, &end) {
+                Err(reasons) => report.unchanged.push(UnitRulesUnchanged {
+                    id: id.to_string(),
+                    reasons,
+                }),
+                Ok((_, changes)) if changes.is_empty() => {
+                    report.unchanged.push(UnitRulesUnchanged {
+                        id: id.to_string(),
+                        reasons: vec!["nothing to change".into()],
+                    })
+                }
+                Ok((after, changes)) => {
+                    writes.push((id.clone(), before.clone(), after, changes.clone()));
+                    report.changed.push(UnitRulesChanged {
+                        id: id.clone(),
+                        changes,
+                    });
+                }
+            }
+        }
+        if request.dry_run || writes.is_empty() {
+            return Ok(report);
+        }
+        let operation = self.new_operation()?;
+        let time: String = self.now().into();
+        let comment = request
+            .comment
+            .as_deref()
+            .map(|c| bounded_text(c, 4 * MAX_TEXT));
+        let units: Vec<carnac_catalog::UnitManagementChange> = writes
+            .into_iter()
+            .map(
+                |(unit, before, after, changes)| carnac_catalog::UnitManagementChange {
+                    event: NewEvent {
+                        tenant: tenant.clone(),
+                        operation: operation.clone(),
+                        kind: EventKind::UnitRulesChange,
+                        outcome: carnac_model::Status::Ok,
+                        time: time.clone(),
+                        agent: agent.into(),
+                        detail: serde_json::json!({"subject": unit, "changes": changes}),
+                    },
+                    unit,
+                    before,
+                    after,
+                },
+            )
+            .collect();
+        let summary = serde_json::json!({
+            "changed": units.len(),
+            "unchanged": report.unchanged.len(),
+            "actions": actions,
+            "comment": comment,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: EventKind::RulesChange,
+            outcome: if report.unchanged.is_empty() {
+                carnac_model::Status::Ok
+            } else {
+                carnac_model::Status::Warning
+            },
+            time,
+            agent: agent.into(),
+            detail: summary.clone(),
+        };
+        self.catalog
+            .change_management(
+                tenant,
+                carnac_catalog::ManagementChange {
+                    units: &units,
+                    summary: &summary,
+                    event: &event,
+                },
+            )
+            .map_err(|e| match e {
+                carnac_catalog::CatalogError::Conflict(m) => ArchiveError::State {
+                    code: "rules_changed_meanwhile",
+                    message: format!("{m}: nothing was changed; ask again"),
+                },
+                other => other.into(),
+            })?;
+        tracing::info!(%tenant, %operation, changed = units.len(), "management rules changed");
+        report.operation = Some(operation);
+        Ok(report)
+    }
+
+    /// The latest changes of a unit's rules, newest first.
+    pub fn rules_history(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Vec<carnac_catalog::ManagementHistoryRow>, ArchiveError> {
+        Ok(self.catalog.management_history(tenant, unit, 100)?)
+    }
+}

@@ -366,3 +366,277 @@ fn units_ingested_before_get_their_management_from_the_stored_manifest() {
         }
     }
 }
+
+fn change(
+    f: &Fixture,
+    t: &carnac_model::TenantId,
+    body: serde_json::Value,
+) -> Result<carnac_archive::rules::RulesChangeReport, carnac_archive::ArchiveError> {
+    let request: carnac_archive::rules::RulesChangeRequest = serde_json::from_value(body).unwrap();
+    f.archive.change_rules(t, &request, "archivist-1")
+}
+
+/// A rule change: a dry run that says everything and changes nothing, then the change,
+/// unit by unit, kept in each unit's history and journaled on each unit.
+#[test]
+fn a_rule_change_with_its_dry_run_history_and_journal() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let outcome = ingest(&f, &t, sip(TREE.0, TREE.1));
+    let ids = by_title(&f, &t, &outcome);
+    let body = |dry_run: bool| {
+        serde_json::json!({
+            "units": [ids["R"], ids["B"], "au-unknown"],
+            "actions": [
+                {"action": "update", "category": "AppraisalRule", "replaces": "APP-00002", "start_date": "2010-01-01"},
+                {"action": "hold", "rule": "HOL-00002", "start_date": "2026-12-01", "hold": {"reason": "Contentieux Dupont", "owner": "AD"}}
+            ],
+            "dry_run": dry_run,
+            "comment": "Contentieux en cours"
+        })
+    };
+    let management = |title: &str| {
+        f.archive
+            .catalog()
+            .unit_details(&t, &ids[title])
+            .unwrap()
+            .unwrap()
+            .management
+            .unwrap()
+    };
+    let r_before = management("R");
+    let journal_before = f.archive.catalog().journal(&t).unwrap().len();
+
+    let dry = change(&f, &t, body(true)).unwrap();
+    assert!(dry.dry_run && dry.operation.is_none());
+    assert_eq!(management("R"), r_before, "a dry run changes nothing");
+    assert_eq!(
+        f.archive.catalog().journal(&t).unwrap().len(),
+        journal_before
+    );
+    // R takes both; B declares no APP-00002 (it cut it off); the unknown id is named.
+    assert_eq!(dry.changed.len(), 1);
+    assert_eq!(dry.changed[0].id, ids["R"]);
+    let what: Vec<_> = dry.changed[0]
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.action.as_str(),
+                c.before["end_date"].clone(),
+                c.after["end_date"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        what,
+        [
+            ("update", "2005-01-01".into(), "2015-01-01".into()),
+            ("hold", serde_json::Value::Null, serde_json::Value::Null)
+        ]
+    );
+    let unchanged: Vec<_> = dry
+        .unchanged
+        .iter()
+        .map(|u| (u.id.as_str(), u.reasons.join("; ")))
+        .collect();
+    assert_eq!(unchanged.len(), 2, "{unchanged:?}");
+    assert!(unchanged.iter().any(|(id, why)| *id == ids["B"].as_str()
+        && why.contains("declares no AppraisalRule \"APP-00002\"")));
+    assert!(
+        unchanged
+            .iter()
+            .any(|(id, why)| *id == "au-unknown" && why.contains("no such unit"))
+    );
+
+    let done = change(&f, &t, body(false)).unwrap();
+    let operation = done.operation.clone().unwrap();
+    assert_eq!(
+        done.changed, dry.changed,
+        "the change is what the dry run said"
+    );
+    let r = management("R");
+    assert_eq!(
+        r.category(RuleCategory::AppraisalRule).unwrap().rules[0]
+            .end_date
+            .as_deref(),
+        Some("2015-01-01")
+    );
+    assert_eq!(
+        r.category(RuleCategory::HoldRule).unwrap().rules[0].given_in,
+        GivenIn::Change
+    );
+    // History: what R was before, under the operation.
+    let history = f.archive.rules_history(&t, &ids["R"]).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].previous.as_ref(), Some(&r_before));
+    assert_eq!(history[0].current, r);
+    assert_eq!(history[0].operation, operation);
+    assert!(f.archive.rules_history(&t, &ids["B"]).unwrap().is_empty());
+    // Journal: the operation and one event on R, which R's lifecycle shows.
+    let lifecycle = f
+        .archive
+        .lifecycle(
+            &t,
+            ids["R"].as_str(),
+            &carnac_archive::report::JournalPage::all(),
+        )
+        .unwrap();
+    let kinds: Vec<_> = lifecycle.events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"UNIT_RULES_CHANGE"), "{kinds:?}");
+    let events = f.archive.catalog().journal(&t).unwrap();
+    assert_eq!(events.len(), journal_before + 2);
+    let op_event = events
+        .iter()
+        .find(|e| {
+            e.event.operation == operation
+                && e.event.kind == carnac_model::journal::EventKind::RulesChange
+        })
+        .unwrap();
+    assert_eq!(
+        op_event.event.outcome,
+        Status::Warning,
+        "some units were left as they were"
+    );
+    assert_eq!(op_event.event.detail["comment"], "Contentieux en cours");
+    assert!(
+        f.archive
+            .verify_journal(&t, "test")
+            .unwrap()
+            .problems
+            .is_empty()
+    );
+
+    // R is now held: its effective rules say so below it.
+    let eff = f.archive.effective_rules(&t, &[ids["L"].clone()]).unwrap();
+    let holds: Vec<_> = eff[&ids["L"]]
+        .rules
+        .of(RuleCategory::HoldRule)
+        .map(|h| h.rule.rule.as_str())
+        .collect();
+    assert_eq!(holds.len(), 2, "A's hold and R's: {holds:?}");
+
+    // Lifting it.
+    let lifted = change(
+        &f,
+        &t,
+        serde_json::json!({"units": [ids["R"]], "actions": [{"action": "lift_hold", "rule": "HOL-00002"}]}),
+    )
+    .unwrap();
+    assert_eq!(lifted.changed.len(), 1);
+    assert!(management("R").category(RuleCategory::HoldRule).is_none());
+    assert_eq!(f.archive.rules_history(&t, &ids["R"]).unwrap().len(), 2);
+}
+
+#[test]
+fn a_rule_change_is_refused_with_every_reason() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let err = change(
+        &f,
+        &t,
+        serde_json::json!({
+            "units": ["not an id!"],
+            "actions": [
+                {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_dat": "2010-01-01"},
+                {"action": "destroy"},
+                {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2010-13-01"},
+                {"action": "set_final_action", "category": "AccessRule", "final_action": "Destroy"},
+                {"action": "update", "category": "AppraisalRule", "replaces": "APP-00002"}
+            ]
+        }),
+    )
+    .unwrap_err();
+    let carnac_archive::ArchiveError::InvalidRequest(reasons) = err else {
+        panic!("{err}")
+    };
+    let all = reasons.join("\n");
+    for expected in [
+        "unknown field(s) \"start_dat\"",
+        "\"destroy\" is not an action",
+        "\"2010-13-01\" is not a date",
+        "a AccessRule cannot have the FinalAction Destroy",
+        "an update gives a new rule",
+        "is not a unit identifier",
+    ] {
+        assert!(all.contains(expected), "{expected}: {all}");
+    }
+}
+
+/// A rule's duration changed in the referential: the units' end dates stay those computed
+/// when they were given (a court reads the date the archive recorded), until a `recompute`
+/// moves them, in a change like any other, dry run and history included.
+#[test]
+fn a_changed_duration_moves_end_dates_only_by_a_recompute() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let outcome = ingest(&f, &t, sip(TREE.0, TREE.1));
+    let ids = by_title(&f, &t, &outcome);
+    // APP-00002 now lasts 30 years instead of 5.
+    let dir = tempfile::tempdir().unwrap();
+    let source = testdata().join("referentials/tenant-0");
+    copy_dir(&source, dir.path());
+    let rules = dir.path().join("rules/rules_ok.csv");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    // The record may span lines (quoted descriptions): its duration is the first ",5,Year"
+    // after its identifier.
+    let at = text.find("\nAPP-00002,").unwrap();
+    let duration = at + text[at..].find(",5,Year").unwrap();
+    let changed = format!(
+        "{},30,Year{}",
+        &text[..duration],
+        &text[duration + ",5,Year".len()..]
+    );
+    assert_ne!(changed, text);
+    std::fs::write(&rules, changed).unwrap();
+    f.archive
+        .import_referentials(&t, dir.path(), "test")
+        .unwrap();
+
+    let end = |f: &Fixture| {
+        f.archive
+            .catalog()
+            .unit_details(&t, &ids["R"])
+            .unwrap()
+            .unwrap()
+            .management
+            .unwrap()
+            .category(RuleCategory::AppraisalRule)
+            .unwrap()
+            .rules[0]
+            .end_date
+            .clone()
+    };
+    assert_eq!(
+        end(&f).as_deref(),
+        Some("2005-01-01"),
+        "the import moves nothing"
+    );
+    let request = |dry_run: bool| {
+        serde_json::json!({
+            "units": [ids["R"], ids["A"], ids["B"], ids["L"]],
+            "actions": [{"action": "recompute", "category": "AppraisalRule"}],
+            "dry_run": dry_run
+        })
+    };
+    let dry = change(&f, &t, request(true)).unwrap();
+    assert_eq!(dry.changed.len(), 1, "only R declares APP-00002: {dry:?}");
+    assert_eq!(dry.changed[0].changes[0].after["end_date"], "2030-01-01");
+    assert_eq!(end(&f).as_deref(), Some("2005-01-01"));
+    change(&f, &t, request(false)).unwrap();
+    assert_eq!(end(&f).as_deref(), Some("2030-01-01"));
+    assert_eq!(f.archive.rules_history(&t, &ids["R"]).unwrap().len(), 1);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

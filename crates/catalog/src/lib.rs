@@ -266,6 +266,33 @@ pub struct UnitRules {
     pub management: Option<Management>,
 }
 
+/// One unit's management changed by a rule change: as it was read, as it becomes, and the
+/// unit's journal event.
+#[derive(Debug, Clone)]
+pub struct UnitManagementChange {
+    pub unit: UnitId,
+    pub before: Management,
+    pub after: Management,
+    pub event: NewEvent,
+}
+
+/// A unit's management before and after one change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagementHistoryRow {
+    pub operation: OperationId,
+    pub changed_at: Timestamp,
+    pub previous: Option<Management>,
+    pub current: Management,
+}
+
+/// A rule change, written in one transaction: every unit's new management, its history
+/// entry and event, then the operation (`summary`) and its event.
+pub struct ManagementChange<'a> {
+    pub units: &'a [UnitManagementChange],
+    pub summary: &'a serde_json::Value,
+    pub event: &'a NewEvent,
+}
+
 /// A unit ingested before its management was kept: what finding it again in its transfer's
 /// manifest takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -787,6 +814,23 @@ pub trait HoldingStore: Send + Sync {
         tenant: &TenantId,
         limit: usize,
     ) -> Result<Vec<UnitToFill>, CatalogError>;
+
+    /// Applies a rule change, all or nothing. A unit whose management is no longer what the
+    /// change read (`before`: another change came first) fails it with
+    /// [`CatalogError::Conflict`], and so does a unit that is gone.
+    fn change_management(
+        &self,
+        tenant: &TenantId,
+        change: ManagementChange<'_>,
+    ) -> Result<(), CatalogError>;
+
+    /// The latest `limit` changes of a unit's management, newest first.
+    fn management_history(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+        limit: usize,
+    ) -> Result<Vec<ManagementHistoryRow>, CatalogError>;
 
     /// Records the management of units ingested before it was kept, with the operation and
     /// event that say so (`summary`, `event`), in one transaction; when no unit needed it,

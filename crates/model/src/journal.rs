@@ -95,6 +95,10 @@ event_kinds! {
     /// Units ingested before their management rules were kept, given them from their
     /// transfer's manifest.
     RulesFill = "RULES_FILL",
+    /// Management rules of a selection of units changed (the operation).
+    RulesChange = "RULES_CHANGE",
+    /// One unit's management rules changed, with what was before and after.
+    UnitRulesChange = "UNIT_RULES_CHANGE",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome

@@ -449,3 +449,281 @@ pub fn appraise(rules: &EffectiveRules, at: Date) -> Result<(), Vec<Exclusion>> 
 
 #[cfg(test)]
 mod tests;
+
+/// One change a rule change makes to the units it selects. End dates are not the client's:
+/// [`apply_changes`] asks the caller's referential for each rule it adds or changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Declares a rule the unit does not declare yet.
+    Add {
+        category: RuleCategory,
+        #[serde(flatten)]
+        rule: Rule,
+    },
+    /// Changes a rule the unit declares (by its identifier): another rule of the same
+    /// category, a new start date, or both; what is not given stays.
+    Update {
+        category: RuleCategory,
+        replaces: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_date: Option<String>,
+    },
+    /// Removes a rule the unit declares.
+    Remove {
+        category: RuleCategory,
+        rule: String,
+    },
+    /// Sets (or, with none, removes) the category's FinalAction.
+    SetFinalAction {
+        category: RuleCategory,
+        final_action: Option<FinalAction>,
+    },
+    /// Cuts (or restores) what the category inherits.
+    SetPreventInheritance {
+        category: RuleCategory,
+        prevent_inheritance: bool,
+    },
+    /// Puts a hold on the unit (a `HoldRule`).
+    Hold {
+        #[serde(flatten)]
+        rule: Rule,
+    },
+    /// Lifts a hold the unit declares.
+    LiftHold { rule: String },
+    /// Gives each declared rule of the category (all categories if none) the end date the
+    /// referential gives it now (after its durations changed).
+    Recompute { category: Option<RuleCategory> },
+}
+
+/// A rule's end date from the referential as it is now, or why the rule cannot be used.
+pub type EndDate<'a> = dyn Fn(RuleCategory, &Rule) -> Result<Option<String>, String> + 'a;
+
+/// What one action changed on one unit: the value before and after (a rule, a FinalAction,
+/// a flag), absent when there was none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleChange {
+    pub category: RuleCategory,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// `actions` applied in order to a unit's management: the new management and what changed,
+/// or every reason the unit cannot take them (then nothing of them applies to it). An
+/// action that would change nothing (a FinalAction set to what it is) is not a change.
+///
+/// `end` computes a rule's end date from the referential as it is now (or says why the rule
+/// cannot be used: unknown, of another category, a HoldEndDate where the rule has a
+/// duration…).
+pub fn apply_changes(
+    m: &Management,
+    actions: &[RuleAction],
+    end: &EndDate<'_>,
+) -> Result<(Management, Vec<RuleChange>), Vec<String>> {
+    let mut out = m.clone();
+    let mut changes = Vec::new();
+    let mut problems = Vec::new();
+    let json = |r: &Rule| serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+    for action in actions {
+        match action {
+            RuleAction::Add { rule, .. } | RuleAction::Hold { rule } => {
+                let category = match action {
+                    RuleAction::Add { category, .. } => *category,
+                    _ => RuleCategory::HoldRule,
+                };
+                let c = out.category_mut(category);
+                if c.rules.iter().any(|r| r.rule == rule.rule) {
+                    problems.push(format!(
+                        "it already declares the {} {:?}",
+                        category.as_str(),
+                        rule.rule
+                    ));
+                    continue;
+                }
+                let mut added = Rule {
+                    given_in: GivenIn::Change,
+                    ..rule.clone()
+                };
+                match end(category, &added) {
+                    Ok(e) => added.end_date = e,
+                    Err(why) => {
+                        problems.push(why);
+                        continue;
+                    }
+                }
+                changes.push(RuleChange {
+                    category,
+                    action: if matches!(action, RuleAction::Hold { .. }) {
+                        "hold".into()
+                    } else {
+                        "add".into()
+                    },
+                    rule: Some(rule.rule.clone()),
+                    before: serde_json::Value::Null,
+                    after: json(&added),
+                });
+                c.rules.push(added);
+            }
+            RuleAction::Update {
+                category,
+                replaces,
+                rule,
+                start_date,
+            } => {
+                let c = out.category_mut(*category);
+                let Some(at) = c.rules.iter().position(|r| r.rule == *replaces) else {
+                    problems.push(format!(
+                        "it declares no {} {replaces:?} to update",
+                        category.as_str()
+                    ));
+                    continue;
+                };
+                let id = rule.clone().unwrap_or_else(|| replaces.clone());
+                if id != *replaces && c.rules.iter().any(|r| r.rule == id) {
+                    problems.push(format!(
+                        "it already declares the {} {id:?}",
+                        category.as_str(),
+                    ));
+                    continue;
+                }
+                let mut new = Rule {
+                    rule: id,
+                    start_date: start_date
+                        .clone()
+                        .or_else(|| c.rules[at].start_date.clone()),
+                    given_in: GivenIn::Change,
+                    ..c.rules[at].clone()
+                };
+                match end(*category, &new) {
+                    Ok(e) => new.end_date = e,
+                    Err(why) => {
+                        problems.push(why);
+                        continue;
+                    }
+                }
+                let old = std::mem::replace(&mut c.rules[at], new.clone());
+                if old != new {
+                    changes.push(RuleChange {
+                        category: *category,
+                        action: "update".into(),
+                        rule: Some(replaces.clone()),
+                        before: json(&old),
+                        after: json(&new),
+                    });
+                }
+            }
+            RuleAction::Remove { rule, .. } | RuleAction::LiftHold { rule } => {
+                let (category, verb) = match action {
+                    RuleAction::Remove { category, .. } => (*category, "remove"),
+                    _ => (RuleCategory::HoldRule, "lift_hold"),
+                };
+                let c = out.category_mut(category);
+                let Some(at) = c.rules.iter().position(|r| r.rule == *rule) else {
+                    problems.push(format!(
+                        "it declares no {} {rule:?} to {}",
+                        category.as_str(),
+                        if verb == "remove" { "remove" } else { "lift" }
+                    ));
+                    continue;
+                };
+                let old = c.rules.remove(at);
+                changes.push(RuleChange {
+                    category,
+                    action: verb.into(),
+                    rule: Some(rule.clone()),
+                    before: json(&old),
+                    after: serde_json::Value::Null,
+                });
+            }
+            RuleAction::SetFinalAction {
+                category,
+                final_action,
+            } => {
+                if let Some(a) = final_action
+                    && !a.fits(*category)
+                {
+                    problems.push(format!(
+                        "a {} cannot have the FinalAction {}",
+                        category.as_str(),
+                        a.as_str()
+                    ));
+                    continue;
+                }
+                let c = out.category_mut(*category);
+                if c.final_action != *final_action {
+                    changes.push(RuleChange {
+                        category: *category,
+                        action: "set_final_action".into(),
+                        rule: None,
+                        before: serde_json::to_value(c.final_action).unwrap_or_default(),
+                        after: serde_json::to_value(final_action).unwrap_or_default(),
+                    });
+                    c.final_action = *final_action;
+                }
+            }
+            RuleAction::SetPreventInheritance {
+                category,
+                prevent_inheritance,
+            } => {
+                let c = out.category_mut(*category);
+                if c.prevent_inheritance != *prevent_inheritance {
+                    changes.push(RuleChange {
+                        category: *category,
+                        action: "set_prevent_inheritance".into(),
+                        rule: None,
+                        before: c.prevent_inheritance.into(),
+                        after: (*prevent_inheritance).into(),
+                    });
+                    c.prevent_inheritance = *prevent_inheritance;
+                }
+            }
+            RuleAction::Recompute { category } => {
+                for c in &mut out.categories {
+                    if category.is_some_and(|only| only != c.category) {
+                        continue;
+                    }
+                    for r in &mut c.rules {
+                        // SEDA 1.0 rules carry their own duration: no referential to follow.
+                        if r.given_duration.is_some() {
+                            continue;
+                        }
+                        let now = match end(c.category, r) {
+                            Ok(e) => e,
+                            Err(why) => {
+                                problems.push(why);
+                                continue;
+                            }
+                        };
+                        if r.end_date != now {
+                            let old = r.clone();
+                            r.end_date = now;
+                            changes.push(RuleChange {
+                                category: c.category,
+                                action: "recompute".into(),
+                                rule: Some(r.rule.clone()),
+                                before: json(&old),
+                                after: json(r),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.categories.retain(|c| {
+        !c.rules.is_empty()
+            || c.prevent_inheritance
+            || !c.ref_non_rule_ids.is_empty()
+            || c.final_action.is_some()
+    });
+    if problems.is_empty() {
+        Ok((out, changes))
+    } else {
+        Err(problems)
+    }
+}

@@ -405,6 +405,15 @@ impl From<ArchiveError> for ApiError {
             ArchiveError::Invalid(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid", m.clone())
             }
+            ArchiveError::InvalidRequest(reasons) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("the request is refused for {} reason(s)", reasons.len()),
+            )
+            .with_details(reasons.clone()),
+            ArchiveError::State { code, message } => {
+                ApiError::new(StatusCode::CONFLICT, code, message.clone())
+            }
             ArchiveError::Suspended(_) => {
                 ApiError::new(StatusCode::CONFLICT, "tenant_suspended", e.to_string())
             }

@@ -11,7 +11,7 @@ use crate::referential::Referentials;
 use carnac_model::referential::{
     ArchiveProfile, DurationUnit, RuleCategory, RuleDuration, end_date,
 };
-use carnac_model::rules::{FinalAction, Hold, Management, Rule};
+use carnac_model::rules::{FinalAction, Management, Rule};
 use carnac_model::{Digest, DigestAlgorithm, Report};
 use carnac_seda::manifest::{Manifest, ObjectKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1053,6 +1053,39 @@ pub fn check_rules(m: &Manifest, refs: &Referentials, plan: &mut Plan, report: &
 /// A rule's end: its start plus the referential's duration. A hold (SEDA 2.2) whose rule has
 /// no duration ends at its `HoldEndDate`, or never; one whose rule has a duration cannot
 /// also give a `HoldEndDate` (Vitam: `HOLD_END_DATE_ONLY_ALLOWED_FOR_HOLD_RULE_WITH_UNDEFINED_DURATION`).
+/// A refusal is Vitam's code and a message naming the rule.
+pub(crate) fn rule_end(
+    category: RuleCategory,
+    rule: &str,
+    hold_end: Option<&str>,
+    duration: Option<RuleDuration>,
+    start: Option<time::Date>,
+) -> Result<Option<String>, (&'static str, String)> {
+    match (category, duration, hold_end) {
+        (RuleCategory::HoldRule, None, Some(given)) => {
+            let Some(end) = parse_date(given) else {
+                return Err((
+                    "INVALID_DATE",
+                    format!("hold {rule:?} has HoldEndDate {given:?}, not a date"),
+                ));
+            };
+            if start.is_some_and(|s| end.date < s) {
+                return Err((
+                    "HOLD_END_DATE_BEFORE_START_DATE",
+                    format!("hold {rule:?} ends ({given}) before it starts"),
+                ));
+            }
+            Ok(Some(end.date.to_string()))
+        }
+        (RuleCategory::HoldRule, Some(_), Some(given)) => Err((
+            "HOLD_END_DATE_ONLY_ALLOWED_FOR_HOLD_RULE_WITH_UNDEFINED_DURATION",
+            format!("hold {rule:?} gives HoldEndDate {given:?}, but its rule has a duration"),
+        )),
+        (_, Some(d), _) => Ok(start.and_then(|s| end_date(s, d)).map(|e| e.to_string())),
+        (_, None, _) => Ok(None),
+    }
+}
+
 fn hold_or_rule_end(
     owner: &str,
     r: &carnac_seda::manifest::RuleRef,
@@ -1060,45 +1093,17 @@ fn hold_or_rule_end(
     start: Option<time::Date>,
     report: &mut Report,
 ) -> Option<String> {
-    let Hold {
-        end_date: hold_end, ..
-    } = &r.hold;
-    match (r.category, duration, hold_end) {
-        (RuleCategory::HoldRule, None, Some(given)) => {
-            let Some(end) = parse_date(given) else {
-                report.error(
-                    STEP_RULES,
-                    "INVALID_DATE",
-                    format!(
-                        "{owner}: hold {:?} has HoldEndDate {given:?}, not a date",
-                        r.rule
-                    ),
-                );
-                return None;
-            };
-            if start.is_some_and(|s| end.date < s) {
-                report.error(
-                    STEP_RULES,
-                    "HOLD_END_DATE_BEFORE_START_DATE",
-                    format!("{owner}: hold {:?} ends ({given}) before it starts", r.rule),
-                );
-            }
-            Some(end.date.to_string())
-        }
-        (RuleCategory::HoldRule, Some(_), Some(given)) => {
-            report.error(
-                STEP_RULES,
-                "HOLD_END_DATE_ONLY_ALLOWED_FOR_HOLD_RULE_WITH_UNDEFINED_DURATION",
-                format!(
-                    "{owner}: hold {:?} gives HoldEndDate {given:?}, but its rule has a duration",
-                    r.rule
-                ),
-            );
-            None
-        }
-        (_, Some(d), _) => start.and_then(|s| end_date(s, d)).map(|e| e.to_string()),
-        (_, None, _) => None,
-    }
+    rule_end(
+        r.category,
+        &r.rule,
+        r.hold.end_date.as_deref(),
+        duration,
+        start,
+    )
+    .unwrap_or_else(|(code, message)| {
+        report.error(STEP_RULES, code, format!("{owner}: {message}"));
+        None
+    })
 }
 
 /// Every `ClassificationLevel` (of a unit or of the package's `ManagementMetadata`) is one

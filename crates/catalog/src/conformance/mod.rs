@@ -59,6 +59,7 @@ pub fn run(c: &dyn Catalog) {
     queue::requeue(c);
     operations::recorded_operation(c);
     rules::graph(c);
+    rules::change(c);
 }
 
 /// A new tenant whose one ingest commits these units.

@@ -87,3 +87,98 @@ pub fn graph(c: &dyn Catalog) {
         "a fill that fills nothing records nothing"
     );
 }
+
+/// A rule change writes every unit's new management, its flat rules, its history and its
+/// event, or nothing: a unit changed meanwhile fails the whole change.
+pub fn change(c: &dyn Catalog) {
+    let a = unit("conf-rc-a", &[], &[]);
+    let b = unit("conf-rc-b", &[], &[]);
+    tenant_with_units(c, "conf-rc", [a.clone(), b.clone()].into_iter());
+    let tenant = t("conf-rc");
+    let mut after = a.management.clone();
+    after.category_mut(RuleCategory::AppraisalRule).final_action = Some(FinalAction::Keep);
+    let unit_event = |u: &str| {
+        let mut e = event("conf-rc", "op-conf-rc-1", "UNIT_RULES_CHANGE", Status::Ok);
+        e.detail = json!({"subject": u});
+        e
+    };
+    let journal_len = |c: &dyn Catalog| c.journal(&tenant).expect("journal").len();
+    let before_len = journal_len(c);
+
+    // Stale: b is said to have had rules it never had. Nothing is written, a included.
+    let mut stale = b.management.clone();
+    stale.categories.clear();
+    let err = c
+        .change_management(
+            &tenant,
+            ManagementChange {
+                units: &[
+                    UnitManagementChange {
+                        unit: a.id.clone(),
+                        before: a.management.clone(),
+                        after: after.clone(),
+                        event: unit_event("conf-rc-a"),
+                    },
+                    UnitManagementChange {
+                        unit: b.id.clone(),
+                        before: stale,
+                        after: after.clone(),
+                        event: unit_event("conf-rc-b"),
+                    },
+                ],
+                summary: &json!({}),
+                event: &event("conf-rc", "op-conf-rc-1", "RULES_CHANGE", Status::Ok),
+            },
+        )
+        .expect_err("a stale unit fails the change");
+    assert!(matches!(err, CatalogError::Conflict(_)), "{err}");
+    assert_eq!(journal_len(c), before_len);
+    assert!(
+        c.operation(&tenant, &op("op-conf-rc-1"))
+            .expect("op")
+            .is_none()
+    );
+    assert_eq!(
+        c.unit_details(&tenant, &a.id)
+            .expect("d")
+            .expect("u")
+            .management,
+        Some(a.management.clone())
+    );
+    assert!(
+        c.management_history(&tenant, &a.id, 10)
+            .expect("h")
+            .is_empty()
+    );
+
+    // Fresh: written, with history, flat rules and events.
+    c.change_management(
+        &tenant,
+        ManagementChange {
+            units: &[UnitManagementChange {
+                unit: a.id.clone(),
+                before: a.management.clone(),
+                after: after.clone(),
+                event: unit_event("conf-rc-a"),
+            }],
+            summary: &json!({"units": 1}),
+            event: &event("conf-rc", "op-conf-rc-1", "RULES_CHANGE", Status::Ok),
+        },
+    )
+    .expect("change");
+    let d = c.unit_details(&tenant, &a.id).expect("d").expect("u");
+    assert_eq!(d.management, Some(after.clone()));
+    assert_eq!(d.rules.len(), after.rules().count());
+    let h = c.management_history(&tenant, &a.id, 10).expect("h");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].previous, Some(a.management.clone()));
+    assert_eq!(h[0].current, after);
+    assert_eq!(h[0].operation, op("op-conf-rc-1"));
+    assert_eq!(journal_len(c), before_len + 2);
+    assert!(
+        c.management_history(&t("conf-r2"), &a.id, 10)
+            .expect("h")
+            .is_empty(),
+        "another tenant sees no history"
+    );
+}

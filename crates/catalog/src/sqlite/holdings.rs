@@ -654,6 +654,123 @@ impl HoldingStore for SqliteCatalog {
         Ok(out)
     }
 
+    fn change_management(
+        &self,
+        tenant: &TenantId,
+        change: ManagementChange<'_>,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, change.event)?;
+        for u in change.units {
+            check_event_tenant(tenant, &u.event)?;
+        }
+        let t = tenant.as_str();
+        self.write(|tx| {
+            // The operation first: the history names it.
+            operations::record_done_operation(tx, tenant, change.summary, change.event)?;
+            let mut read = tx
+                .prepare_cached("SELECT management FROM units WHERE tenant = ?1 AND id = ?2")
+                .map_err(storage)?;
+            let mut update = tx
+                .prepare_cached("UPDATE units SET management = ?3 WHERE tenant = ?1 AND id = ?2")
+                .map_err(storage)?;
+            let mut clear = tx
+                .prepare_cached("DELETE FROM unit_rules WHERE tenant = ?1 AND unit = ?2")
+                .map_err(storage)?;
+            let mut rule = tx
+                .prepare_cached(
+                    "INSERT INTO unit_rules (tenant, unit, category, rule, start_date, end_date)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(storage)?;
+            let mut history = tx
+                .prepare_cached(
+                    "INSERT INTO unit_management_history (tenant, unit, operation, changed_at, previous, current)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(storage)?;
+            for u in change.units {
+                let id = u.unit.as_str();
+                let now: Option<Option<String>> = read
+                    .query_row(params![t, id], |r| r.get(0))
+                    .optional()
+                    .map_err(storage)?;
+                let Some(now) = now else {
+                    return Err(CatalogError::Conflict(format!(
+                        "unit {id} is no longer in the archive"
+                    )));
+                };
+                let now = now.as_deref().map(management_of).transpose()?;
+                if now.as_ref() != Some(&u.before) {
+                    return Err(CatalogError::Conflict(format!(
+                        "the rules of unit {id} changed since they were read"
+                    )));
+                }
+                let after = management_json(&u.after)?;
+                update.execute(params![t, id, after]).map_err(storage)?;
+                clear.execute(params![t, id]).map_err(storage)?;
+                for (category, r) in u.after.rules() {
+                    rule.execute(params![
+                        t,
+                        id,
+                        category.as_str(),
+                        r.rule,
+                        r.start_date,
+                        r.end_date
+                    ])
+                    .map_err(storage)?;
+                }
+                history
+                    .execute(params![
+                        t,
+                        id,
+                        change.event.operation.as_str(),
+                        change.event.time,
+                        management_json(&u.before)?,
+                        after
+                    ])
+                    .map_err(storage)?;
+                append_event(tx, &u.event)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn management_history(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+        limit: usize,
+    ) -> Result<Vec<ManagementHistoryRow>, CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare(
+                "SELECT operation, changed_at, previous, current FROM unit_management_history
+                 WHERE tenant = ?1 AND unit = ?2 ORDER BY rowid DESC LIMIT ?3",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str(), unit.as_str(), limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(storage)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (operation, changed_at, previous, current) = row.map_err(storage)?;
+            out.push(ManagementHistoryRow {
+                operation: parse_id("operation id", operation)?,
+                changed_at: stored_time(changed_at)?,
+                previous: previous.as_deref().map(management_of).transpose()?,
+                current: management_of(&current)?,
+            });
+        }
+        Ok(out)
+    }
+
     fn fill_management(
         &self,
         tenant: &TenantId,

@@ -534,3 +534,204 @@ fn final_actions_fit_their_categories() {
     assert!(FinalAction::Transfer.fits(RuleCategory::StorageRule));
     assert!(!FinalAction::Keep.fits(RuleCategory::AccessRule));
 }
+
+// ---- changes after ingest ----
+
+/// A referential of two appraisal rules (5 and 10 years) and a hold without duration.
+fn referential_end(category: RuleCategory, r: &Rule) -> Result<Option<String>, String> {
+    let years = match (category, r.rule.as_str()) {
+        (RuleCategory::AppraisalRule, "APP-5") => Some(5),
+        (RuleCategory::AppraisalRule, "APP-10") => Some(10),
+        (RuleCategory::HoldRule, "HOL-X") => None,
+        _ => {
+            return Err(format!(
+                "{} {:?} is not in the referential",
+                category.as_str(),
+                r.rule
+            ));
+        }
+    };
+    Ok(match years {
+        Some(y) => r.start_date.as_deref().and_then(parse_date).map(|d| {
+            crate::referential::end_date(
+                d,
+                crate::referential::RuleDuration {
+                    amount: y,
+                    unit: crate::referential::DurationUnit::Year,
+                },
+            )
+            .unwrap()
+            .to_string()
+        }),
+        None => r.hold.end_date.clone(),
+    })
+}
+
+#[test]
+fn changes_add_update_remove_and_say_what_they_changed() {
+    let m = management(
+        RuleCategory::AppraisalRule,
+        vec![rule("APP-5", Some("2000-01-01"), Some("2005-01-01"))],
+        Some(FinalAction::Keep),
+    );
+    let (after, changes) = apply_changes(
+        &m,
+        &[
+            RuleAction::Update {
+                category: RuleCategory::AppraisalRule,
+                replaces: "APP-5".into(),
+                rule: Some("APP-10".into()),
+                start_date: None,
+            },
+            RuleAction::SetFinalAction {
+                category: RuleCategory::AppraisalRule,
+                final_action: Some(FinalAction::Destroy),
+            },
+            RuleAction::Hold {
+                rule: Rule {
+                    hold: Hold {
+                        end_date: Some("2030-01-01".into()),
+                        reason: Some("contentieux".into()),
+                        ..Hold::default()
+                    },
+                    ..rule("HOL-X", Some("2026-01-01"), None)
+                },
+            },
+        ],
+        &referential_end,
+    )
+    .unwrap();
+    let app = after.category(RuleCategory::AppraisalRule).unwrap();
+    // The start date stays; the end follows the new rule.
+    assert_eq!(app.rules[0].rule, "APP-10");
+    assert_eq!(app.rules[0].start_date.as_deref(), Some("2000-01-01"));
+    assert_eq!(app.rules[0].end_date.as_deref(), Some("2010-01-01"));
+    assert_eq!(app.rules[0].given_in, GivenIn::Change);
+    assert_eq!(app.final_action, Some(FinalAction::Destroy));
+    let hold = &after.category(RuleCategory::HoldRule).unwrap().rules[0];
+    assert_eq!(hold.end_date.as_deref(), Some("2030-01-01"));
+    let actions: Vec<_> = changes.iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(actions, ["update", "set_final_action", "hold"]);
+    assert_eq!(changes[0].before["end_date"], "2005-01-01");
+    assert_eq!(changes[0].after["end_date"], "2010-01-01");
+    assert_eq!(changes[1].before, "Keep");
+
+    // Lifting the hold and removing the rule leave nothing of either.
+    let (bare, changes) = apply_changes(
+        &after,
+        &[
+            RuleAction::LiftHold {
+                rule: "HOL-X".into(),
+            },
+            RuleAction::Remove {
+                category: RuleCategory::AppraisalRule,
+                rule: "APP-10".into(),
+            },
+        ],
+        &referential_end,
+    )
+    .unwrap();
+    assert!(bare.category(RuleCategory::HoldRule).is_none());
+    assert!(
+        bare.category(RuleCategory::AppraisalRule)
+            .unwrap()
+            .rules
+            .is_empty()
+    );
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0].after, serde_json::Value::Null);
+}
+
+#[test]
+fn a_change_that_does_not_fit_the_unit_changes_nothing_and_says_every_reason() {
+    let m = management(
+        RuleCategory::AppraisalRule,
+        vec![rule("APP-5", Some("2000-01-01"), Some("2005-01-01"))],
+        None,
+    );
+    let why = apply_changes(
+        &m,
+        &[
+            RuleAction::Add {
+                category: RuleCategory::AppraisalRule,
+                rule: rule("APP-5", Some("2001-01-01"), None),
+            },
+            RuleAction::Remove {
+                category: RuleCategory::AccessRule,
+                rule: "ACC-1".into(),
+            },
+            RuleAction::SetFinalAction {
+                category: RuleCategory::AppraisalRule,
+                final_action: Some(FinalAction::Transfer),
+            },
+            RuleAction::Add {
+                category: RuleCategory::AppraisalRule,
+                rule: rule("APP-404", None, None),
+            },
+        ],
+        &referential_end,
+    )
+    .unwrap_err();
+    assert_eq!(why.len(), 4, "{why:?}");
+    assert!(why[0].contains("already declares"));
+    assert!(why[1].contains("declares no AccessRule"));
+    assert!(why[2].contains("cannot have the FinalAction Transfer"));
+    assert!(why[3].contains("not in the referential"));
+}
+
+#[test]
+fn recompute_follows_the_referential_and_leaves_seda_1_durations() {
+    let mut m = management(
+        RuleCategory::AppraisalRule,
+        // Computed when APP-5 lasted 3 years.
+        vec![rule("APP-5", Some("2000-01-01"), Some("2003-01-01"))],
+        None,
+    );
+    m.category_mut(RuleCategory::AccessRule).rules.push(Rule {
+        given_duration: Some("P25Y".into()),
+        ..rule("AR038", Some("2000-01-01"), Some("2025-01-01"))
+    });
+    let (after, changes) = apply_changes(
+        &m,
+        &[RuleAction::Recompute { category: None }],
+        &referential_end,
+    )
+    .unwrap();
+    assert_eq!(
+        after.category(RuleCategory::AppraisalRule).unwrap().rules[0]
+            .end_date
+            .as_deref(),
+        Some("2005-01-01")
+    );
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        after.category(RuleCategory::AccessRule),
+        m.category(RuleCategory::AccessRule)
+    );
+    // Once done, nothing more to do.
+    let (_, again) = apply_changes(
+        &after,
+        &[RuleAction::Recompute { category: None }],
+        &referential_end,
+    )
+    .unwrap();
+    assert!(again.is_empty());
+}
+
+#[test]
+fn rule_actions_read_as_clients_write_them() {
+    let a: Vec<RuleAction> = serde_json::from_str(
+        r#"[{"action": "add", "category": "AppraisalRule", "rule": "APP-5", "start_date": "2020-01-01"},
+            {"action": "update", "category": "AppraisalRule", "replaces": "APP-5", "start_date": "2021-01-01"},
+            {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Destroy"},
+            {"action": "hold", "rule": "HOL-X", "hold": {"reason": "contentieux", "end_date": "2030-01-01"}},
+            {"action": "lift_hold", "rule": "HOL-X"},
+            {"action": "recompute"}]"#,
+    )
+    .unwrap();
+    assert_eq!(a.len(), 6);
+    assert!(
+        matches!(&a[3], RuleAction::Hold { rule } if rule.hold.reason.as_deref() == Some("contentieux"))
+    );
+    assert!(matches!(a[5], RuleAction::Recompute { category: None }));
+}
