@@ -37,6 +37,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ReferentialCommand,
     },
+    /// Management rules of archive units, changed after ingest.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Ingests a SEDA transfer (zip, tar, tar.gz, tar.bz2). Exit 0: accepted; 2: rejected;
     /// 1: could not run.
     Ingest {
@@ -318,6 +323,26 @@ pub(crate) enum JournalCommand {
         event: u64,
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RulesCommand {
+    /// Changes the rules of a selection of units from a JSON file: `{"units": [...]?,
+    /// "query": {...}?, "actions": [...], "comment"?}` (as `POST …/rules/changes`). Prints
+    /// each unit changed and each left as it was, and why. Exit 0: done (or dry run); 1:
+    /// refused, with every reason.
+    Change {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// Say what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

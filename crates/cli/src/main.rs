@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant { command } => tenant::run(&archive, command),
         Command::Account { command } => account::run(&archive, command),
         Command::Referential { command } => referential::run(&archive, command),
+        Command::Rules { command } => rules::run(&archive, command),
         Command::Ingest {
             tenant: t,
             file,

@@ -122,13 +122,15 @@ pub enum Action {
     UnitSearch,
     UnitRead,
     ObjectDownload,
+    /// Change the management rules of units (holds included).
+    RulesChange,
     // Proof.
     JournalRead,
     EvidenceRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
@@ -143,6 +145,7 @@ impl Action {
         Action::UnitSearch,
         Action::UnitRead,
         Action::ObjectDownload,
+        Action::RulesChange,
         Action::JournalRead,
         Action::EvidenceRead,
     ];
@@ -162,6 +165,7 @@ impl Action {
             Action::OperationRead => "operation_read",
             Action::UnitSearch => "unit_search",
             Action::UnitRead => "unit_read",
+            Action::RulesChange => "rules_change",
             Action::ObjectDownload => "object_download",
             Action::JournalRead => "journal_read",
             Action::EvidenceRead => "evidence_read",
@@ -261,6 +265,7 @@ pub fn decide(
                     | UnitSearch
                     | UnitRead
                     | ObjectDownload
+                    | RulesChange
                     | JournalRead
                     | EvidenceRead
             ),

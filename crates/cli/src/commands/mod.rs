@@ -8,6 +8,7 @@ pub(crate) mod ingest;
 pub(crate) mod integrity;
 pub(crate) mod journal;
 pub(crate) mod referential;
+pub(crate) mod rules;
 pub(crate) mod serve;
 pub(crate) mod tenant;
 pub(crate) mod verify;

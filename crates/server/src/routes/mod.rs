@@ -16,6 +16,7 @@ pub(crate) mod meta;
 mod params;
 mod referentials;
 pub(crate) mod responses;
+mod rules;
 mod tenants;
 mod transfers;
 mod units;
@@ -205,6 +206,13 @@ pub(crate) const ROUTES: &[Route] = &[
         Some(Action::OperationRead),
         Param("operation"),
         || get(transfers::atr),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/rules/changes",
+        Some(Action::RulesChange),
+        Subject::None,
+        || post(rules::change),
     ),
     route(
         "GET",

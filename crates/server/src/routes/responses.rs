@@ -703,3 +703,68 @@ pub(crate) struct JournalView {
     /// Ask again with `after` = this to read on.
     pub next_after: Option<u64>,
 }
+
+/// `POST …/rules/changes`: what changed, unit by unit, and what did not, and why.
+#[derive(Serialize)]
+pub(crate) struct RulesChangeView {
+    pub operation: Option<OperationId>,
+    pub dry_run: bool,
+    pub changed: Vec<UnitRulesChangedView>,
+    pub unchanged: Vec<UnitRulesUnchangedView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UnitRulesChangedView {
+    pub id: UnitId,
+    pub changes: Vec<RuleChangeView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct RuleChangeView {
+    pub category: &'static str,
+    pub action: String,
+    pub rule: Option<String>,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UnitRulesUnchangedView {
+    pub id: String,
+    pub reasons: Vec<String>,
+}
+
+impl From<carnac_archive::rules::RulesChangeReport> for RulesChangeView {
+    fn from(r: carnac_archive::rules::RulesChangeReport) -> Self {
+        RulesChangeView {
+            operation: r.operation,
+            dry_run: r.dry_run,
+            changed: r
+                .changed
+                .into_iter()
+                .map(|u| UnitRulesChangedView {
+                    id: u.id,
+                    changes: u
+                        .changes
+                        .into_iter()
+                        .map(|c| RuleChangeView {
+                            category: c.category.as_str(),
+                            action: c.action,
+                            rule: c.rule,
+                            before: c.before,
+                            after: c.after,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            unchanged: r
+                .unchanged
+                .into_iter()
+                .map(|u| UnitRulesUnchangedView {
+                    id: u.id,
+                    reasons: u.reasons,
+                })
+                .collect(),
+        }
+    }
+}

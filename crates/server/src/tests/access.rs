@@ -279,6 +279,12 @@ async fn the_role_matrix_of_every_endpoint() {
             "",
             vec![Archivist, ControlAuthority, Auditor],
         ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/rules/changes",
+            r#"{"units":["{unit}"],"actions":[{"action":"set_final_action","category":"AppraisalRule","final_action":"Destroy"}]}"#,
+            vec![Archivist],
+        ),
         ("POST", "/api/v1/tenants/{t}/suspend", "", vec![Operator]),
         ("POST", "/api/v1/tenants/{t}/resume", "", vec![Operator]),
     ];
@@ -292,7 +298,7 @@ async fn the_role_matrix_of_every_endpoint() {
             .replace("{t}", "{tenant}")
             .replace("{op}", "{operation}")
             .replace("/spare/", "/{login}/")
-            .replace("/rules/", "/{kind}/")
+            .replace("/referentials/rules/", "/referentials/{kind}/")
             .replace("{spare_token}", "{token}")
     };
     let mut covered: Vec<String> = endpoints
@@ -365,7 +371,10 @@ async fn the_role_matrix_of_every_endpoint() {
                 let body: Body = match *body {
                     "SIP" => sip("OK_SIP-test-md5.zip").into(),
                     "REFS" => tar_gz(&testdata().join("referentials/tenant-0"), false).into(),
-                    b => b.replace("{n}", &n.to_string()).into(),
+                    b => b
+                        .replace("{n}", &n.to_string())
+                        .replace("{unit}", &unit)
+                        .into(),
                 };
                 let mut req = Request::builder().method(*method).uri(&path);
                 if role.is_some() {
