@@ -1,6 +1,8 @@
 //! `carnac rules change`: the contract outside scripts call (a file in, a report out, exit
 //! 0 when it ran, 1 when it is refused with every reason).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use common::*;
