@@ -7,6 +7,7 @@
 //! Nothing here fetches anything: schemas are embedded and network URLs are refused.
 
 pub mod asalae;
+pub mod authorization;
 pub mod manifest;
 pub mod reply;
 pub mod schema;
