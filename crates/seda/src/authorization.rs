@@ -199,7 +199,7 @@ pub fn write_request(
             "a request for authorisation names at least one unit",
         ));
     }
-    write!(w, "\n")?;
+    writeln!(w)?;
     organization(w, "Requester", &request.requester)?;
     for r in &request.replies {
         write!(
@@ -249,7 +249,7 @@ pub fn write_destruction_notification(
             "a destruction notification names at least one unit",
         ));
     }
-    write!(w, "\n")?;
+    writeln!(w)?;
     organization(w, "ArchivalAgency", &n.archival_agency)?;
     organization(w, "OriginatingAgency", &n.originating_agency)?;
     writeln!(w, "</ArchiveDestructionNotification>")
