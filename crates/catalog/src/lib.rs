@@ -15,6 +15,7 @@ pub mod search;
 pub mod sqlite;
 
 use carnac_model::access::{AccountKind, Role};
+use carnac_model::elimination::EliminationState;
 use carnac_model::journal::{Event, NewEvent, OperationKind};
 use carnac_model::rules::Management;
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId, Timestamp, UnitId};
@@ -944,6 +945,196 @@ pub trait SearchIndex: Send + Sync {
 
 /// Every part of the catalog: what an archive runs on. Use cases that need less ask for the
 /// narrower trait; anything that implements all of them is a `Catalog`.
+/// An elimination as the catalog keeps it: its state, the date its analysis ran for, every
+/// step taken (who, when, what, under which operation), and the totals of its bordereau.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EliminationRow {
+    /// The proposal's operation.
+    pub id: OperationId,
+    pub state: EliminationState,
+    /// The date the analysis ran for (`YYYY-MM-DD`).
+    pub at: String,
+    pub seda_version: String,
+    pub proposed_by: String,
+    pub proposed_at: Timestamp,
+    /// Every step after the proposal, in order: `{"step", "author", "at", "operation",
+    /// "decision", "comment", …}`.
+    pub steps: Vec<serde_json::Value>,
+    /// The bordereau's totals and what the analysis counted.
+    pub totals: serde_json::Value,
+    /// Blobs an execution still has to remove from the offers (after its commit).
+    pub purge_pending: bool,
+}
+
+/// Where a unit of an elimination stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EliminationUnitStatus {
+    /// On the bordereau.
+    Proposed,
+    /// In the selection, not eligible (with its reason).
+    Excluded,
+    /// Excepted from the visa.
+    VisaExcepted,
+    /// Taken out at execution, when checked again (with its reason).
+    Dropped,
+    Destroyed,
+}
+
+impl EliminationUnitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Proposed => "proposed",
+            Self::Excluded => "excluded",
+            Self::VisaExcepted => "visa_excepted",
+            Self::Dropped => "dropped",
+            Self::Destroyed => "destroyed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Proposed,
+            Self::Excluded,
+            Self::VisaExcepted,
+            Self::Dropped,
+            Self::Destroyed,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// One unit of an elimination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EliminationUnitRow {
+    /// The unit's identifier as given (an excluded one may name no unit).
+    pub unit: String,
+    pub status: EliminationUnitStatus,
+    /// Why it is excluded or dropped (`carnac_model::elimination::Excluded`).
+    pub reason: Option<serde_json::Value>,
+    /// Its line of the bordereau: title, dates, agency, rule and end date, objects, bytes.
+    pub record: serde_json::Value,
+}
+
+/// A proposal, written in one transaction with its operation and event.
+pub struct NewElimination<'a> {
+    pub row: &'a EliminationRow,
+    pub units: &'a mut dyn Iterator<Item = EliminationUnitRow>,
+    pub summary: &'a serde_json::Value,
+    pub event: &'a NewEvent,
+}
+
+/// A step (agreement, visa, withdrawal): from the state it was read in to the next, with
+/// units excepted (a partial visa), as one operation and its event.
+pub struct EliminationStepCommit<'a> {
+    pub id: &'a OperationId,
+    pub from: EliminationState,
+    pub to: EliminationState,
+    pub step: &'a serde_json::Value,
+    pub excepted: &'a [UnitId],
+    pub summary: &'a serde_json::Value,
+    pub event: &'a NewEvent,
+}
+
+/// What remains of a destroyed unit, forever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    pub unit: UnitId,
+    pub elimination: OperationId,
+    pub destroyed_at: Timestamp,
+    /// Identifier, title, dates, agency, the rule applied, its files' digests.
+    pub record: serde_json::Value,
+}
+
+/// A stored file an execution removed from the catalog, to remove from every offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgedBlob {
+    /// The ingest (blob batch) that stored it.
+    pub operation: OperationId,
+    pub object: ObjectId,
+}
+
+/// An execution, in one transaction: the units destroyed (with their groups, objects,
+/// copies, text index entries and counts; a group another unit keeps loses only the link),
+/// their tombstones and events, the units dropped when checked again, the state, and the
+/// operation and its event. It returns the blobs to remove from the offers, which stay
+/// recorded as pending until [`EliminationStore::purge_done`].
+pub struct EliminationExecution<'a> {
+    pub id: &'a OperationId,
+    pub destroy: &'a [(UnitId, serde_json::Value, NewEvent)],
+    pub dropped: &'a [(UnitId, serde_json::Value)],
+    pub step: &'a serde_json::Value,
+    pub destroyed_at: &'a Timestamp,
+    pub summary: &'a serde_json::Value,
+    pub event: &'a NewEvent,
+}
+
+/// Eliminations: proposals, their steps, their execution, and what remains.
+pub trait EliminationStore: Send + Sync {
+    /// Records a proposal. Fails with [`CatalogError::Conflict`] (writing nothing) if a
+    /// proposed unit is in another open elimination.
+    fn create_elimination(
+        &self,
+        tenant: &TenantId,
+        new: NewElimination<'_>,
+    ) -> Result<(), CatalogError>;
+
+    fn elimination(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<Option<EliminationRow>, CatalogError>;
+
+    /// Every elimination of the tenant, newest first.
+    fn eliminations(&self, tenant: &TenantId) -> Result<Vec<EliminationRow>, CatalogError>;
+
+    /// The units of an elimination, in the order proposed, handed to `each`.
+    fn each_elimination_unit(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        each: &mut dyn FnMut(EliminationUnitRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError>;
+
+    /// Which of `units` an open elimination has, and which one.
+    fn units_in_open_eliminations(
+        &self,
+        tenant: &TenantId,
+        units: &[UnitId],
+    ) -> Result<Vec<(UnitId, OperationId)>, CatalogError>;
+
+    /// Takes a step. Fails with [`CatalogError::Conflict`] if the elimination is no longer
+    /// in `from` (another step came first).
+    fn elimination_step(
+        &self,
+        tenant: &TenantId,
+        step: EliminationStepCommit<'_>,
+    ) -> Result<(), CatalogError>;
+
+    /// Executes. Fails with [`CatalogError::Conflict`] if it is no longer in a state a visa
+    /// grants (executed twice, withdrawn meanwhile).
+    fn execute_elimination(
+        &self,
+        tenant: &TenantId,
+        execution: EliminationExecution<'_>,
+    ) -> Result<Vec<PurgedBlob>, CatalogError>;
+
+    /// Executions whose blobs are not all removed yet, on every tenant: what recovery
+    /// finishes.
+    fn pending_purges(&self)
+    -> Result<Vec<(TenantId, OperationId, Vec<PurgedBlob>)>, CatalogError>;
+
+    /// Every blob of the execution is gone from every offer.
+    fn purge_done(&self, tenant: &TenantId, id: &OperationId) -> Result<(), CatalogError>;
+
+    /// What remains of a destroyed unit.
+    fn tombstone(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<Tombstone>, CatalogError>;
+}
+
 pub trait Catalog:
     TenantStore
     + AccountStore
@@ -954,6 +1145,7 @@ pub trait Catalog:
     + JournalStore
     + EvidenceStore
     + SearchIndex
+    + EliminationStore
 {
 }
 
@@ -967,6 +1159,7 @@ impl<
         + JournalStore
         + EvidenceStore
         + SearchIndex
+        + EliminationStore
         + ?Sized,
 > Catalog for T
 {
@@ -975,8 +1168,8 @@ impl<
 /// The catalog's traits, for callers that use several of them through a [`Catalog`].
 pub mod prelude {
     pub use crate::{
-        AccountStore, Catalog, EvidenceStore, HoldingStore, IntakeQueue, JournalStore,
-        OperationStore, ReferentialStore, SearchIndex, TenantStore,
+        AccountStore, Catalog, EliminationStore, EvidenceStore, HoldingStore, IntakeQueue,
+        JournalStore, OperationStore, ReferentialStore, SearchIndex, TenantStore,
     };
 }
 

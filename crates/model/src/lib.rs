@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod digest;
+pub mod elimination;
 pub mod id;
 pub mod journal;
 pub mod referential;

@@ -4,6 +4,7 @@
 //! there; `run` calls every part.
 
 mod accounts;
+mod eliminations;
 mod holdings;
 mod journal;
 mod operations;
@@ -60,6 +61,7 @@ pub fn run(c: &dyn Catalog) {
     operations::recorded_operation(c);
     rules::graph(c);
     rules::change(c);
+    eliminations::eliminations(c);
 }
 
 /// A new tenant whose one ingest commits these units.

@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_search_counts_and_facets.sql"),
     include_str!("migrations/0014_text_per_tenant.sql"),
     include_str!("migrations/0015_unit_management.sql"),
+    include_str!("migrations/0016_eliminations.sql"),
 ];
 
 /// The migration after which the units already there are indexed for free text, each in its

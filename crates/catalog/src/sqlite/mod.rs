@@ -11,6 +11,7 @@
 
 mod accounts;
 mod connection;
+mod eliminations;
 mod evidence;
 mod holdings;
 mod intake;

@@ -1,0 +1,330 @@
+//! Eliminations: a proposal holds its units against any other, steps move it only from the
+//! state they read, and an execution deletes what it destroys and nothing else (a group
+//! another unit keeps loses only its link), leaving tombstones.
+
+use super::*;
+use carnac_model::elimination::EliminationState as S;
+
+fn object(id: &str, group: &str) -> ObjectRow {
+    ObjectRow {
+        id: ObjectId::new(id).expect("id"),
+        group: ObjectId::new(group).expect("id"),
+        xml_id: format!("X{id}"),
+        physical: false,
+        version: Some("BinaryMaster_1".into()),
+        uri: Some(format!("Content/{id}")),
+        size: Some(3),
+        digest: Some(Digest {
+            algorithm: carnac_model::DigestAlgorithm::Sha256,
+            hex: "cd".repeat(32),
+        }),
+        puid: None,
+        format_name: None,
+        mime_type: None,
+        filename: None,
+    }
+}
+
+fn uid(s: &str) -> UnitId {
+    UnitId::new(s).expect("id")
+}
+
+fn row(id: &str) -> EliminationRow {
+    EliminationRow {
+        id: op(id),
+        state: S::Proposed,
+        at: "2026-12-04".into(),
+        seda_version: "2.2".into(),
+        proposed_by: "arch".into(),
+        proposed_at: at("2026-12-04T04:00:00Z"),
+        steps: vec![],
+        totals: json!({"units": 2}),
+        purge_pending: false,
+    }
+}
+
+fn proposed(unit: &str) -> EliminationUnitRow {
+    EliminationUnitRow {
+        unit: unit.into(),
+        status: EliminationUnitStatus::Proposed,
+        reason: None,
+        record: json!({"title": unit}),
+    }
+}
+
+fn propose(c: &dyn Catalog, tenant: &str, id: &str, units: &[&str]) -> Result<(), CatalogError> {
+    let r = row(id);
+    let mut list = units
+        .iter()
+        .map(|u| proposed(u))
+        .chain(std::iter::once(EliminationUnitRow {
+            unit: "no-such-unit".into(),
+            status: EliminationUnitStatus::Excluded,
+            reason: Some(json!({"reason": "unknown"})),
+            record: json!({}),
+        }));
+    c.create_elimination(
+        &t(tenant),
+        NewElimination {
+            row: &r,
+            units: &mut list,
+            summary: &json!({}),
+            event: &event(tenant, id, "ELIMINATION_PROPOSAL", Status::Ok),
+        },
+    )
+}
+
+fn step(
+    c: &dyn Catalog,
+    id: &str,
+    from: S,
+    to: S,
+    excepted: &[UnitId],
+) -> Result<(), CatalogError> {
+    let operation = format!("{id}-{}", to.as_str());
+    c.elimination_step(
+        &t("conf-e"),
+        EliminationStepCommit {
+            id: &op(id),
+            from,
+            to,
+            step: &json!({"step": to.as_str(), "operation": operation}),
+            excepted,
+            summary: &json!({}),
+            event: &event("conf-e", &operation, "ELIMINATION_STEP", Status::Ok),
+        },
+    )
+}
+
+pub fn eliminations(c: &dyn Catalog) {
+    // p (a parent) holds a (group ga, its own) and b (group gb, shared with k, which is kept).
+    c.create_tenant(
+        &t("conf-e"),
+        "e",
+        &event("conf-e", "op-conf-e", "TENANT_CREATE", Status::Ok),
+    )
+    .expect("tenant");
+    let operation = op("op-conf-e-ingest");
+    c.start_operation(
+        &t("conf-e"),
+        &operation,
+        &"INGEST".into(),
+        &at("2026-11-29T04:03:00Z"),
+        "test",
+    )
+    .expect("start");
+    let groups = ["ga", "gb"].map(|g| GroupRow {
+        id: ObjectId::new(g).expect("id"),
+        xml_id: g.to_uppercase(),
+    });
+    let objects = [object("oa", "ga"), object("ob", "gb")];
+    let mut units = vec![
+        Ok(unit("e-p", &[], &[])),
+        Ok(unit("e-a", &["e-p"], &["ga"])),
+        Ok(unit("e-b", &["e-p"], &["gb"])),
+        Ok(unit("e-k", &[], &["gb"])),
+    ]
+    .into_iter();
+    c.commit_ingest(
+        &t("conf-e"),
+        IngestCommit {
+            operation: &operation,
+            groups: &mut groups.iter().cloned().map(Ok),
+            objects: &mut objects.iter().cloned().map(Ok),
+            offers: &["offer-1".to_owned(), "offer-2".to_owned()],
+            units: &mut units,
+            status: Status::Ok,
+            summary: json!({"status": "OK"}),
+            reply: &mut &b"<ATR/>"[..],
+            ended_at: &at("2026-11-29T04:03:01Z"),
+            event: &event("conf-e", "op-conf-e-ingest", "INGEST", Status::Ok),
+        },
+    )
+    .expect("commit");
+
+    propose(c, "conf-e", "op-e1", &["e-p", "e-a", "e-b"]).expect("proposal");
+    let e1 = c
+        .elimination(&t("conf-e"), &op("op-e1"))
+        .expect("read")
+        .expect("e1");
+    assert_eq!(e1.state, S::Proposed);
+    assert_eq!(e1.totals, json!({"units": 2}));
+    let mut listed = Vec::new();
+    c.each_elimination_unit(&t("conf-e"), &op("op-e1"), &mut |u| {
+        listed.push((u.unit, u.status));
+        Ok(())
+    })
+    .expect("units");
+    assert_eq!(listed.len(), 4);
+    assert_eq!(
+        listed[3],
+        ("no-such-unit".into(), EliminationUnitStatus::Excluded)
+    );
+    // A unit proposed is held: another proposal of it fails whole.
+    let err = propose(c, "conf-e", "op-e2", &["e-k", "e-a"]).expect_err("held");
+    assert!(matches!(err, CatalogError::Conflict(_)), "{err}");
+    assert!(
+        c.elimination(&t("conf-e"), &op("op-e2"))
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        c.operation(&t("conf-e"), &op("op-e2"))
+            .expect("read")
+            .is_none()
+    );
+    let busy = c
+        .units_in_open_eliminations(&t("conf-e"), &[uid("e-a"), uid("e-k")])
+        .expect("busy");
+    assert_eq!(busy, [(uid("e-a"), op("op-e1"))]);
+
+    // Steps move from the state they read, only.
+    step(c, "op-e1", S::Proposed, S::Agreed, &[]).expect("agree");
+    let err = step(c, "op-e1", S::Proposed, S::Agreed, &[]).expect_err("stale");
+    assert!(matches!(err, CatalogError::Conflict(_)), "{err}");
+    assert!(
+        matches!(
+            step(c, "op-e1", S::Agreed, S::VisaPartlyGranted, &[uid("e-k")]),
+            Err(CatalogError::NotFound(_))
+        ),
+        "only a proposed unit can be excepted"
+    );
+    step(c, "op-e1", S::Agreed, S::VisaPartlyGranted, &[uid("e-b")]).expect("visa");
+    let e1 = c
+        .elimination(&t("conf-e"), &op("op-e1"))
+        .expect("read")
+        .expect("e1");
+    assert_eq!(e1.state, S::VisaPartlyGranted);
+    assert_eq!(e1.steps.len(), 2);
+    assert!(
+        c.operation(&t("conf-e"), &op("op-e1-agreed"))
+            .expect("op")
+            .is_some()
+    );
+
+    // Execution: p and a go; b was excepted (dropped here), k keeps gb and ob.
+    let journal = c.journal(&t("conf-e")).expect("journal").len();
+    let unit_event = |u: &str| {
+        let mut e = event("conf-e", "op-e1-exec", "UNIT_DESTROYED", Status::Ok);
+        e.detail = json!({"subject": u});
+        e
+    };
+    let execute = |c: &dyn Catalog, destroy: &[(UnitId, serde_json::Value, NewEvent)]| {
+        c.execute_elimination(
+            &t("conf-e"),
+            EliminationExecution {
+                id: &op("op-e1"),
+                destroy,
+                dropped: &[(uid("e-b"), json!({"reason": "visa_excepted"}))],
+                step: &json!({"step": "execution"}),
+                destroyed_at: &at("2026-12-05T04:00:00Z"),
+                summary: &json!({}),
+                event: &event("conf-e", "op-e1-exec", "ELIMINATION_EXECUTION", Status::Ok),
+            },
+        )
+    };
+    let purged = execute(
+        c,
+        &[
+            (uid("e-a"), json!({"title": "a"}), unit_event("e-a")),
+            (uid("e-p"), json!({"title": "p"}), unit_event("e-p")),
+        ],
+    )
+    .expect("execute");
+    assert_eq!(
+        purged,
+        [PurgedBlob {
+            operation: operation.clone(),
+            object: ObjectId::new("oa").expect("id")
+        }]
+    );
+    assert_eq!(c.journal(&t("conf-e")).expect("journal").len(), journal + 3);
+    let counts = c.counts(&t("conf-e")).expect("counts");
+    assert_eq!(
+        (
+            counts.units,
+            counts.object_groups,
+            counts.objects,
+            counts.copies
+        ),
+        (2, 1, 1, 2),
+        "b and k stay, with gb, ob and its two copies"
+    );
+    assert!(c.unit(&t("conf-e"), &uid("e-a")).expect("read").is_none());
+    let (b, _) = c
+        .unit(&t("conf-e"), &uid("e-b"))
+        .expect("read")
+        .expect("b stays");
+    assert!(
+        b.parents.is_empty(),
+        "its link to the destroyed parent is gone"
+    );
+    assert!(
+        c.object(&t("conf-e"), &ObjectId::new("oa").expect("id"))
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        c.object(&t("conf-e"), &ObjectId::new("ob").expect("id"))
+            .expect("read")
+            .is_some()
+    );
+    let stone = c
+        .tombstone(&t("conf-e"), &uid("e-a"))
+        .expect("read")
+        .expect("tombstone");
+    assert_eq!(stone.elimination, op("op-e1"));
+    assert_eq!(stone.record, json!({"title": "a"}));
+    assert!(
+        c.tombstone(&t("conf-e"), &uid("e-b"))
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        c.tombstone(&t("conf-a"), &uid("e-a"))
+            .expect("read")
+            .is_none(),
+        "per tenant"
+    );
+    // The execution's blobs wait for their removal, until said done.
+    let pending = c.pending_purges().expect("pending");
+    assert!(
+        pending
+            .iter()
+            .any(|(tn, id, blobs)| *tn == t("conf-e") && *id == op("op-e1") && blobs.len() == 1)
+    );
+    c.purge_done(&t("conf-e"), &op("op-e1")).expect("done");
+    assert!(
+        !c.pending_purges()
+            .expect("pending")
+            .iter()
+            .any(|(_, id, _)| *id == op("op-e1"))
+    );
+    // Twice: refused, nothing more written.
+    let journal = c.journal(&t("conf-e")).expect("journal").len();
+    let err = execute(c, &[]).expect_err("twice");
+    assert!(matches!(err, CatalogError::Conflict(_)), "{err}");
+    assert_eq!(c.journal(&t("conf-e")).expect("journal").len(), journal);
+    // Closed: its units are free again.
+    assert!(
+        c.units_in_open_eliminations(&t("conf-e"), &[uid("e-b")])
+            .expect("busy")
+            .is_empty()
+    );
+    // The search no longer finds what was destroyed.
+    let found = c
+        .search_units(
+            &t("conf-e"),
+            &UnitQuery {
+                text: Some("title".into()),
+                limit: 10,
+                ..Default::default()
+            },
+            &Interrupt::none(),
+        )
+        .expect("search");
+    let mut ids: Vec<_> = found.units.iter().map(|u| u.id.to_string()).collect();
+    ids.sort();
+    assert_eq!(ids, ["e-b", "e-k"]);
+    assert_eq!(found.total, 2);
+}

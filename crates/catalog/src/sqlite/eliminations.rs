@@ -1,0 +1,534 @@
+//! Eliminations: proposals, steps, the execution that deletes what the visa grants, and the
+//! tombstones that remain.
+
+use super::*;
+use carnac_model::elimination::EliminationState;
+
+const COLUMNS: &str = "id, state, at, seda_version, proposed_by, proposed_at, steps, totals, purge";
+
+type RawElimination = (
+    (String, String, String, String),
+    (String, String, String, String, Option<String>),
+);
+
+fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawElimination> {
+    Ok((
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+        (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?),
+    ))
+}
+
+fn json(text: &str, what: &str) -> Result<serde_json::Value, CatalogError> {
+    serde_json::from_str(text).map_err(|e| CatalogError::Corruption(format!("{what}: {e}")))
+}
+
+fn to_row(raw: RawElimination) -> Result<EliminationRow, CatalogError> {
+    let ((id, state, at, seda_version), (proposed_by, proposed_at, steps, totals, purge)) = raw;
+    let steps = match json(&steps, "an elimination's steps")? {
+        serde_json::Value::Array(a) => a,
+        _ => return Err(CatalogError::Corruption("an elimination's steps".into())),
+    };
+    Ok(EliminationRow {
+        id: parse_id("elimination id", id)?,
+        state: EliminationState::parse(&state)
+            .ok_or_else(|| CatalogError::Corruption(format!("elimination state {state:?}")))?,
+        at,
+        seda_version,
+        proposed_by,
+        proposed_at: stored_time(proposed_at)?,
+        steps,
+        totals: json(&totals, "an elimination's totals")?,
+        purge_pending: purge.is_some(),
+    })
+}
+
+fn read_state(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    id: &OperationId,
+) -> Result<(EliminationState, String), CatalogError> {
+    let (state, steps): (String, String) = tx
+        .query_row(
+            "SELECT state, steps FROM eliminations WHERE tenant = ?1 AND id = ?2",
+            params![tenant, id.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(storage)?
+        .ok_or_else(|| CatalogError::NotFound(format!("elimination {id}")))?;
+    let state = EliminationState::parse(&state)
+        .ok_or_else(|| CatalogError::Corruption(format!("elimination state {state:?}")))?;
+    Ok((state, steps))
+}
+
+fn push_step(steps: &str, step: &serde_json::Value) -> Result<String, CatalogError> {
+    let mut all = match json(steps, "an elimination's steps")? {
+        serde_json::Value::Array(a) => a,
+        _ => return Err(CatalogError::Corruption("an elimination's steps".into())),
+    };
+    all.push(step.clone());
+    Ok(serde_json::Value::Array(all).to_string())
+}
+
+impl EliminationStore for SqliteCatalog {
+    fn create_elimination(
+        &self,
+        tenant: &TenantId,
+        new: NewElimination<'_>,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, new.event)?;
+        let t = tenant.as_str();
+        let row = new.row;
+        self.write(|tx| {
+            operations::record_done_operation(tx, tenant, new.summary, new.event)?;
+            tx.execute(
+                "INSERT INTO eliminations (tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    t,
+                    row.id.as_str(),
+                    row.state.as_str(),
+                    row.at,
+                    row.seda_version,
+                    row.proposed_by,
+                    row.proposed_at.as_str(),
+                    serde_json::Value::Array(row.steps.clone()).to_string(),
+                    row.totals.to_string()
+                ],
+            )
+            .map_err(storage)?;
+            let mut busy = tx
+                .prepare_cached(
+                    "SELECT e.id FROM elimination_units u JOIN eliminations e
+                       ON e.tenant = u.tenant AND e.id = u.elimination
+                     WHERE u.tenant = ?1 AND u.unit = ?2 AND u.status = 'proposed'
+                       AND e.id <> ?3 AND e.state IN ('proposed', 'agreed', 'visa_granted', 'visa_partly_granted')
+                     LIMIT 1",
+                )
+                .map_err(storage)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO elimination_units (tenant, elimination, unit, status, reason, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(storage)?;
+            for u in new.units {
+                if u.status == EliminationUnitStatus::Proposed {
+                    let other: Option<String> = busy
+                        .query_row(params![t, u.unit, row.id.as_str()], |r| r.get(0))
+                        .optional()
+                        .map_err(storage)?;
+                    if let Some(other) = other {
+                        return Err(CatalogError::Conflict(format!(
+                            "unit {} is in the open elimination {other}",
+                            u.unit
+                        )));
+                    }
+                }
+                insert
+                    .execute(params![
+                        t,
+                        row.id.as_str(),
+                        u.unit,
+                        u.status.as_str(),
+                        u.reason.as_ref().map(|r| r.to_string()),
+                        u.record.to_string()
+                    ])
+                    .map_err(storage)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn elimination(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<Option<EliminationRow>, CatalogError> {
+        let conn = self.read();
+        conn.query_row(
+            &format!("SELECT {COLUMNS} FROM eliminations WHERE tenant = ?1 AND id = ?2"),
+            params![tenant.as_str(), id.as_str()],
+            raw,
+        )
+        .optional()
+        .map_err(storage)?
+        .map(to_row)
+        .transpose()
+    }
+
+    fn eliminations(&self, tenant: &TenantId) -> Result<Vec<EliminationRow>, CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM eliminations WHERE tenant = ?1 ORDER BY rowid DESC"
+            ))
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str()], raw)
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter().map(to_row).collect()
+    }
+
+    fn each_elimination_unit(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        each: &mut dyn FnMut(EliminationUnitRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare(
+                "SELECT unit, status, reason, record FROM elimination_units
+                 WHERE tenant = ?1 AND elimination = ?2 ORDER BY rowid",
+            )
+            .map_err(storage)?;
+        let mut rows = st
+            .query(params![tenant.as_str(), id.as_str()])
+            .map_err(storage)?;
+        while let Some(r) = rows.next().map_err(storage)? {
+            let status: String = r.get(1).map_err(storage)?;
+            let reason: Option<String> = r.get(2).map_err(storage)?;
+            let record: String = r.get(3).map_err(storage)?;
+            each(EliminationUnitRow {
+                unit: r.get(0).map_err(storage)?,
+                status: EliminationUnitStatus::parse(&status).ok_or_else(|| {
+                    CatalogError::Corruption(format!("elimination unit status {status:?}"))
+                })?,
+                reason: reason
+                    .as_deref()
+                    .map(|r| json(r, "an exclusion"))
+                    .transpose()?,
+                record: json(&record, "a bordereau line")?,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn units_in_open_eliminations(
+        &self,
+        tenant: &TenantId,
+        units: &[UnitId],
+    ) -> Result<Vec<(UnitId, OperationId)>, CatalogError> {
+        let conn = self.read();
+        let ids = serde_json::to_string(&units.iter().map(UnitId::as_str).collect::<Vec<_>>())
+            .map_err(|e| CatalogError::storage_in("encoding unit ids", e))?;
+        let mut st = conn
+            .prepare(
+                "SELECT u.unit, e.id FROM json_each(?2) j
+                 JOIN elimination_units u ON u.tenant = ?1 AND u.unit = j.value AND u.status = 'proposed'
+                 JOIN eliminations e ON e.tenant = u.tenant AND e.id = u.elimination
+                 WHERE e.state IN ('proposed', 'agreed', 'visa_granted', 'visa_partly_granted')",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str(), ids], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|(u, e)| Ok((parse_id("unit id", u)?, parse_id("elimination id", e)?)))
+            .collect()
+    }
+
+    fn elimination_step(
+        &self,
+        tenant: &TenantId,
+        step: EliminationStepCommit<'_>,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, step.event)?;
+        let t = tenant.as_str();
+        self.write(|tx| {
+            let (state, steps) = read_state(tx, t, step.id)?;
+            if state != step.from {
+                return Err(CatalogError::Conflict(format!(
+                    "elimination {} is {} now, no longer {}",
+                    step.id,
+                    state.as_str(),
+                    step.from.as_str()
+                )));
+            }
+            operations::record_done_operation(tx, tenant, step.summary, step.event)?;
+            tx.execute(
+                "UPDATE eliminations SET state = ?3, steps = ?4 WHERE tenant = ?1 AND id = ?2",
+                params![
+                    t,
+                    step.id.as_str(),
+                    step.to.as_str(),
+                    push_step(&steps, step.step)?
+                ],
+            )
+            .map_err(storage)?;
+            let mut except = tx
+                .prepare_cached(
+                    "UPDATE elimination_units SET status = 'visa_excepted'
+                     WHERE tenant = ?1 AND elimination = ?2 AND unit = ?3 AND status = 'proposed'",
+                )
+                .map_err(storage)?;
+            for u in step.excepted {
+                if except
+                    .execute(params![t, step.id.as_str(), u.as_str()])
+                    .map_err(storage)?
+                    == 0
+                {
+                    return Err(CatalogError::NotFound(format!(
+                        "unit {u} among the units proposed by elimination {}",
+                        step.id
+                    )));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn execute_elimination(
+        &self,
+        tenant: &TenantId,
+        x: EliminationExecution<'_>,
+    ) -> Result<Vec<PurgedBlob>, CatalogError> {
+        check_event_tenant(tenant, x.event)?;
+        for (_, _, e) in x.destroy {
+            check_event_tenant(tenant, e)?;
+        }
+        let t = tenant.as_str();
+        self.write(|tx| {
+            let (state, steps) = read_state(tx, t, x.id)?;
+            if !matches!(
+                state,
+                EliminationState::VisaGranted | EliminationState::VisaPartlyGranted
+            ) {
+                return Err(CatalogError::Conflict(format!(
+                    "elimination {} is {}: no visa grants its execution now",
+                    x.id,
+                    state.as_str()
+                )));
+            }
+            operations::record_done_operation(tx, tenant, x.summary, x.event)?;
+            let text = text_table(t);
+            let has_text: bool = tx
+                .query_row(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    params![text],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(storage)?
+                .is_some();
+            let mut purged = Vec::new();
+            {
+                let mut unit_row = tx
+                    .prepare_cached("SELECT rowid FROM units WHERE tenant = ?1 AND id = ?2")
+                    .map_err(storage)?;
+                let mut groups_of = tx
+                    .prepare_cached(
+                        "SELECT object_group FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2",
+                    )
+                    .map_err(storage)?;
+                let mut group_still_used = tx
+                    .prepare_cached(
+                        "SELECT 1 FROM unit_object_groups WHERE tenant = ?1 AND object_group = ?2 LIMIT 1",
+                    )
+                    .map_err(storage)?;
+                let mut objects_of = tx
+                    .prepare_cached(
+                        "SELECT id, operation, (SELECT COUNT(*) FROM copies c WHERE c.tenant = o.tenant AND c.object = o.id)
+                         FROM objects o WHERE tenant = ?1 AND object_group = ?2",
+                    )
+                    .map_err(storage)?;
+                let mut tombstone = tx
+                    .prepare_cached(
+                        "INSERT INTO tombstones (tenant, unit, elimination, destroyed_at, record)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(storage)?;
+                let mut mark = tx
+                    .prepare_cached(
+                        "UPDATE elimination_units SET status = ?4, reason = ?5
+                         WHERE tenant = ?1 AND elimination = ?2 AND unit = ?3",
+                    )
+                    .map_err(storage)?;
+                let del = |sql: &str, a: &str, b: &str| -> Result<usize, CatalogError> {
+                    tx.prepare_cached(sql)
+                        .map_err(storage)?
+                        .execute(params![a, b])
+                        .map_err(storage)
+                };
+                for (unit, record, event) in x.destroy {
+                    let u = unit.as_str();
+                    let rowid: i64 = unit_row
+                        .query_row(params![t, u], |r| r.get(0))
+                        .optional()
+                        .map_err(storage)?
+                        .ok_or_else(|| {
+                            CatalogError::Conflict(format!("unit {u} is no longer in the archive"))
+                        })?;
+                    let groups: Vec<String> = groups_of
+                        .query_map(params![t, u], |r| r.get(0))
+                        .map_err(storage)?
+                        .collect::<Result<_, _>>()
+                        .map_err(storage)?;
+                    del(
+                        "DELETE FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2",
+                        t,
+                        u,
+                    )?;
+                    for g in groups {
+                        if group_still_used
+                            .query_row(params![t, g], |_| Ok(()))
+                            .optional()
+                            .map_err(storage)?
+                            .is_some()
+                        {
+                            // Another unit keeps the group: only the link goes.
+                            continue;
+                        }
+                        let objects: Vec<(String, String, i64)> = objects_of
+                            .query_map(params![t, g], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                            .map_err(storage)?
+                            .collect::<Result<_, _>>()
+                            .map_err(storage)?;
+                        for (object, operation, copies) in objects {
+                            del("DELETE FROM copies WHERE tenant = ?1 AND object = ?2", t, &object)?;
+                            del(
+                                "DELETE FROM evidence_object_leaves WHERE tenant = ?1 AND object = ?2",
+                                t,
+                                &object,
+                            )?;
+                            del("DELETE FROM objects WHERE tenant = ?1 AND id = ?2", t, &object)?;
+                            if copies > 0 {
+                                purged.push(PurgedBlob {
+                                    operation: parse_id("operation id", operation)?,
+                                    object: parse_id("object id", object)?,
+                                });
+                            }
+                        }
+                        del("DELETE FROM object_groups WHERE tenant = ?1 AND id = ?2", t, &g)?;
+                    }
+                    for sql in [
+                        "DELETE FROM unit_keywords WHERE tenant = ?1 AND unit = ?2",
+                        "DELETE FROM unit_rules WHERE tenant = ?1 AND unit = ?2",
+                        "DELETE FROM unit_parents WHERE tenant = ?1 AND unit = ?2",
+                        "DELETE FROM unit_parents WHERE tenant = ?1 AND parent = ?2",
+                    ] {
+                        del(sql, t, u)?;
+                    }
+                    if has_text {
+                        tx.prepare_cached(&format!("DELETE FROM {text} WHERE rowid = ?1"))
+                            .map_err(storage)?
+                            .execute(params![rowid])
+                            .map_err(storage)?;
+                    }
+                    // The counts and facets follow by trigger.
+                    del("DELETE FROM units WHERE tenant = ?1 AND id = ?2", t, u)?;
+                    tombstone
+                        .execute(params![
+                            t,
+                            u,
+                            x.id.as_str(),
+                            x.destroyed_at.as_str(),
+                            record.to_string()
+                        ])
+                        .map_err(storage)?;
+                    mark.execute(params![t, x.id.as_str(), u, "destroyed", None::<String>])
+                        .map_err(storage)?;
+                    append_event(tx, event)?;
+                }
+                for (unit, reason) in x.dropped {
+                    mark.execute(params![
+                        t,
+                        x.id.as_str(),
+                        unit.as_str(),
+                        "dropped",
+                        reason.to_string()
+                    ])
+                    .map_err(storage)?;
+                }
+            }
+            let purge = if purged.is_empty() {
+                None
+            } else {
+                Some(
+                    serde_json::to_string(&purged)
+                        .map_err(|e| CatalogError::storage_in("encoding the purge", e))?,
+                )
+            };
+            tx.execute(
+                "UPDATE eliminations SET state = 'executed', steps = ?3, purge = ?4
+                 WHERE tenant = ?1 AND id = ?2",
+                params![t, x.id.as_str(), push_step(&steps, x.step)?, purge],
+            )
+            .map_err(storage)?;
+            Ok(purged)
+        })
+    }
+
+    fn pending_purges(
+        &self,
+    ) -> Result<Vec<(TenantId, OperationId, Vec<PurgedBlob>)>, CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare("SELECT tenant, id, purge FROM eliminations WHERE purge IS NOT NULL")
+            .map_err(storage)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|(t, id, purge)| {
+                Ok((
+                    parse_id("tenant id", t)?,
+                    parse_id("elimination id", id)?,
+                    serde_json::from_str(&purge)
+                        .map_err(|e| CatalogError::Corruption(format!("a purge: {e}")))?,
+                ))
+            })
+            .collect()
+    }
+
+    fn purge_done(&self, tenant: &TenantId, id: &OperationId) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE eliminations SET purge = NULL WHERE tenant = ?1 AND id = ?2",
+                params![tenant.as_str(), id.as_str()],
+            )
+            .map_err(storage)?;
+            Ok(())
+        })
+    }
+
+    fn tombstone(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+    ) -> Result<Option<Tombstone>, CatalogError> {
+        let conn = self.read();
+        let row: Option<(String, String, String)> = conn
+            .query_row(
+                "SELECT elimination, destroyed_at, record FROM tombstones WHERE tenant = ?1 AND unit = ?2",
+                params![tenant.as_str(), unit.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(storage)?;
+        row.map(|(elimination, at, record)| {
+            Ok(Tombstone {
+                unit: unit.clone(),
+                elimination: parse_id("elimination id", elimination)?,
+                destroyed_at: stored_time(at)?,
+                record: json(&record, "a tombstone")?,
+            })
+        })
+        .transpose()
+    }
+}

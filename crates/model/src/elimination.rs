@@ -1,0 +1,270 @@
+//! An elimination's life, as French archives practise it (Code du patrimoine R212-14: no
+//! destruction without the visa of the control authority): an archivist proposes, the
+//! producer agrees, the control authority grants its visa (for all or part of the list) or
+//! refuses it, an archivist executes. A proposal may be withdrawn until it is executed.
+//!
+//! ```text
+//! proposed ─agree─▶ agreed ─visa─▶ visa_granted | visa_partly_granted ─execute─▶ executed
+//!     │               │                 │
+//!     │               └─visa refused─▶ visa_refused
+//!     └─agreement refused─▶ agreement_refused
+//! (proposed, agreed, visa_granted, visa_partly_granted) ─withdraw─▶ withdrawn
+//! ```
+//!
+//! While an elimination is open its units belong to it: no other operation takes them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EliminationState {
+    Proposed,
+    Agreed,
+    AgreementRefused,
+    VisaGranted,
+    VisaPartlyGranted,
+    VisaRefused,
+    Withdrawn,
+    Executed,
+}
+
+/// What moves an elimination on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EliminationStep {
+    /// The producer's answer.
+    Agreement {
+        agreed: bool,
+    },
+    /// The control authority's answer; `partial` when it excepts some units.
+    Visa {
+        granted: bool,
+        partial: bool,
+    },
+    Execution,
+    Withdrawal,
+}
+
+impl EliminationState {
+    pub const ALL: [EliminationState; 8] = [
+        Self::Proposed,
+        Self::Agreed,
+        Self::AgreementRefused,
+        Self::VisaGranted,
+        Self::VisaPartlyGranted,
+        Self::VisaRefused,
+        Self::Withdrawn,
+        Self::Executed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Proposed => "proposed",
+            Self::Agreed => "agreed",
+            Self::AgreementRefused => "agreement_refused",
+            Self::VisaGranted => "visa_granted",
+            Self::VisaPartlyGranted => "visa_partly_granted",
+            Self::VisaRefused => "visa_refused",
+            Self::Withdrawn => "withdrawn",
+            Self::Executed => "executed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether its units are still its own: nothing else may take them.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Self::Proposed | Self::Agreed | Self::VisaGranted | Self::VisaPartlyGranted
+        )
+    }
+
+    /// The state `step` leads to, or why it cannot be taken now.
+    pub fn after(self, step: EliminationStep) -> Result<EliminationState, String> {
+        use EliminationState as S;
+        use EliminationStep as E;
+        match (self, step) {
+            (S::Proposed, E::Agreement { agreed: true }) => Ok(S::Agreed),
+            (S::Proposed, E::Agreement { agreed: false }) => Ok(S::AgreementRefused),
+            (S::Agreed, E::Visa { granted: false, .. }) => Ok(S::VisaRefused),
+            (S::Agreed, E::Visa { granted: true, partial: false }) => Ok(S::VisaGranted),
+            (S::Agreed, E::Visa { granted: true, partial: true }) => Ok(S::VisaPartlyGranted),
+            (S::VisaGranted | S::VisaPartlyGranted, E::Execution) => Ok(S::Executed),
+            (s, E::Withdrawal) if s.is_open() => Ok(S::Withdrawn),
+            (S::Proposed, E::Visa { .. }) => {
+                Err("the producer has not agreed yet: the visa comes after its agreement".into())
+            }
+            (S::Proposed | S::Agreed, E::Execution) => {
+                Err("no visa grants it: an elimination is executed only under the control authority's visa (Code du patrimoine R212-14)".into())
+            }
+            (S::VisaRefused, E::Execution) => {
+                Err("the control authority refused its visa: nothing may be destroyed".into())
+            }
+            (S::Executed, E::Execution) => Err("it is already executed".into()),
+            (s, step) => Err(format!(
+                "it is {}: {} is not a step it can take",
+                s.as_str(),
+                match step {
+                    E::Agreement { .. } => "the producer's agreement",
+                    E::Visa { .. } => "the visa",
+                    E::Execution => "execution",
+                    E::Withdrawal => "withdrawal",
+                }
+            )),
+        }
+    }
+}
+
+/// Why a unit of a selection is not proposed, or leaves a proposal before it is executed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Excluded {
+    /// Its own rules keep it (see [`crate::rules::Exclusion`]).
+    Rules { why: Vec<crate::rules::Exclusion> },
+    /// A unit below it is kept: destroying it would orphan what stays.
+    DescendantKept { descendant: String },
+    /// Another open operation has it.
+    InOtherOperation { operation: String },
+    /// Its rules, or a rule above it, are from before management was kept and not filled.
+    RulesIncomplete,
+    /// The control authority excepted it from its visa.
+    VisaExcepted,
+    /// No unit of the tenant has this identifier.
+    Unknown,
+}
+
+impl Excluded {
+    /// A short code for lists.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Rules { why } => why.first().map_or("keep", |w| w.code()),
+            Self::DescendantKept { .. } => "descendant_kept",
+            Self::InOtherOperation { .. } => "in_other_operation",
+            Self::RulesIncomplete => "rules_incomplete",
+            Self::VisaExcepted => "visa_excepted",
+            Self::Unknown => "unknown",
+        }
+    }
+    /// In words, for the bordereau and the reply.
+    pub fn describe(&self) -> String {
+        use crate::rules::Exclusion as X;
+        match self {
+            Self::Rules { why } => why
+                .iter()
+                .map(|w| match w {
+                    X::Keep => "its final action is Keep (none given means Keep)".to_owned(),
+                    X::FinalActionConflict => {
+                        "its inherited final actions disagree (Keep and Destroy)".to_owned()
+                    }
+                    X::NoAppraisalRule => "it has no appraisal rule".to_owned(),
+                    X::UndatedAppraisalRule { rule } => {
+                        format!("its appraisal rule {rule} has no end date")
+                    }
+                    X::NotExpired { rule, end_date } => {
+                        format!("its appraisal rule {rule} ends on {end_date}")
+                    }
+                    X::Hold { rules } => format!("it is on hold ({})", rules.join(", ")),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            Self::DescendantKept { descendant } => {
+                format!("a unit below it ({descendant}) is kept")
+            }
+            Self::InOtherOperation { operation } => {
+                format!("the open operation {operation} has it")
+            }
+            Self::RulesIncomplete => {
+                "its rules from before they were kept are not filled yet".to_owned()
+            }
+            Self::VisaExcepted => "the control authority excepted it from its visa".to_owned(),
+            Self::Unknown => "no such unit in the tenant".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use EliminationState as S;
+    use EliminationStep as E;
+
+    #[test]
+    fn the_path_to_execution() {
+        let s = S::Proposed
+            .after(E::Agreement { agreed: true })
+            .and_then(|s| {
+                s.after(E::Visa {
+                    granted: true,
+                    partial: true,
+                })
+            })
+            .and_then(|s| s.after(E::Execution))
+            .unwrap();
+        assert_eq!(s, S::Executed);
+    }
+
+    #[test]
+    fn no_execution_without_a_visa_that_grants() {
+        for s in [
+            S::Proposed,
+            S::Agreed,
+            S::VisaRefused,
+            S::AgreementRefused,
+            S::Withdrawn,
+            S::Executed,
+        ] {
+            assert!(s.after(E::Execution).is_err(), "{s:?}");
+        }
+        assert!(
+            S::VisaRefused
+                .after(E::Execution)
+                .unwrap_err()
+                .contains("refused")
+        );
+        assert!(
+            S::Executed
+                .after(E::Execution)
+                .unwrap_err()
+                .contains("already")
+        );
+    }
+
+    #[test]
+    fn the_visa_comes_after_the_agreement_and_once() {
+        assert!(
+            S::Proposed
+                .after(E::Visa {
+                    granted: true,
+                    partial: false
+                })
+                .is_err()
+        );
+        assert!(
+            S::VisaGranted
+                .after(E::Visa {
+                    granted: false,
+                    partial: false
+                })
+                .is_err()
+        );
+        assert!(S::Agreed.after(E::Agreement { agreed: true }).is_err());
+    }
+
+    #[test]
+    fn open_states_can_be_withdrawn_and_closed_ones_cannot() {
+        for s in S::ALL {
+            assert_eq!(s.after(E::Withdrawal).is_ok(), s.is_open(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn states_read_back_as_written() {
+        for s in S::ALL {
+            assert_eq!(S::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+}
