@@ -234,6 +234,9 @@ impl BlobStore for Gated {
     ) -> Result<(), carnac_blobstore::BlobError> {
         self.inner.discard(tenant, batch)
     }
+    fn delete(&self, key: &carnac_blobstore::BlobKey) -> Result<(), carnac_blobstore::BlobError> {
+        self.inner.delete(key)
+    }
     fn batches(
         &self,
     ) -> Result<Vec<(carnac_model::TenantId, carnac_model::OperationId)>, carnac_blobstore::BlobError>

@@ -66,6 +66,10 @@ impl<S: BlobStore> BlobStore for FaultyStore<S> {
         self.inner.discard(tenant, batch)
     }
 
+    fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
+        self.inner.delete(key)
+    }
+
     fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError> {
         self.inner.batches()
     }

@@ -111,6 +111,16 @@ impl BlobStore for FsStore {
         syncfs(&self.root).map_err(|e| self.io("syncing after discard".into(), e))
     }
 
+    fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
+        let path = self.path(key)?;
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io(format!("removing {}", path.display()), e)),
+        }
+        syncfs(&self.root).map_err(|e| self.io("syncing after a removal".into(), e))
+    }
+
     fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError> {
         let mut out = Vec::new();
         let read = |dir: &Path| -> Result<Vec<String>, BlobError> {

@@ -87,6 +87,11 @@ pub trait BlobStore: Send + Sync {
     /// Discarding a batch that does not exist is not an error.
     fn discard(&self, tenant: &TenantId, batch: &OperationId) -> Result<(), BlobError>;
 
+    /// Removes one committed blob for good (an elimination's file), durably before it
+    /// returns. Removing a blob that is not there is not an error: a purge interrupted is
+    /// run again whole.
+    fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
+
     /// Every batch present in the offer, for recovery and consistency checks.
     fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError>;
 
@@ -145,6 +150,38 @@ pub mod conformance {
         names_are_checked(store);
         empty_blob(store);
         a_committed_batch_takes_a_replacement(store);
+        one_blob_is_deleted_and_its_neighbours_stay(store);
+    }
+
+    /// An elimination removes a blob of a batch: gone, listed no more, its neighbours
+    /// untouched; again, no error.
+    fn one_blob_is_deleted_and_its_neighbours_stay(store: &dyn BlobStore) {
+        let (tenant, batch) = (t("conf-delete"), op("op-delete"));
+        let mut b = store.begin(&tenant, &batch).expect("begin");
+        write(&mut *b, "gone", b"destroyed");
+        write(&mut *b, "kept", b"kept");
+        b.commit().expect("commit");
+        let key = |name: &str| BlobKey {
+            tenant: tenant.clone(),
+            batch: batch.clone(),
+            name: name.into(),
+        };
+        store.delete(&key("gone")).expect("delete");
+        assert!(store.open(&key("gone")).err().expect("gone").is_not_found());
+        assert_eq!(store.list(&tenant, &batch).expect("list"), ["kept"]);
+        assert_eq!(read_all(store, &key("kept")).expect("read"), b"kept");
+        store.delete(&key("gone")).expect("delete twice");
+        store
+            .delete(&BlobKey {
+                batch: op("op-never"),
+                ..key("gone")
+            })
+            .expect("a batch that never was");
+        assert!(store.delete(&key("../kept")).is_err(), "names are checked");
+        assert!(
+            store.open(&key("kept")).is_ok(),
+            "the other tenant's and batch's blobs are untouched"
+        );
     }
 
     /// A damaged copy is repaired by writing the blob again into its batch: the old bytes

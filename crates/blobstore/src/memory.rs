@@ -92,6 +92,19 @@ impl BlobStore for MemoryStore {
         Ok(())
     }
 
+    fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
+        if !BlobKey::check_name(&key.name) {
+            return Err(BlobError::Invalid {
+                offer: self.name.clone(),
+                message: format!("invalid blob name {:?}", key.name),
+            });
+        }
+        self.lock()
+            .committed
+            .remove(&(key.tenant.clone(), key.batch.clone(), key.name.clone()));
+        Ok(())
+    }
+
     fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError> {
         let state = self.lock();
         let mut all: BTreeSet<_> = state.begun.clone();
