@@ -84,6 +84,23 @@ impl Archive {
                     _ => unrecorded_seals.push(op.id.clone()),
                 }
             }
+            // Documents an operation wrote beside its work (an elimination's bordereau,
+            // request, replies, notification, certificate), each with its digest.
+            if let Some(docs) = op
+                .summary
+                .as_ref()
+                .and_then(|s| s.get("documents"))
+                .and_then(|d| d.as_object())
+            {
+                for (name, hex) in docs {
+                    out.push(KeptFile {
+                        operation: op.id.clone(),
+                        name: name.clone(),
+                        label: format!("{name} of {}", op.id),
+                        digest: hex.as_str().map(|h| sha256(h.to_owned())),
+                    });
+                }
+            }
             if op.kind == crate::attestation::KIND {
                 let recorded = op
                     .summary
@@ -167,6 +184,8 @@ impl Archive {
         let mut problems = Vec::new();
         // (tenant, operation) → blob names expected in every offer.
         let mut expected: Expected = BTreeMap::new();
+        // Names of the files kept beside the objects: not objects, so not counted as copies.
+        let mut kept_names: BTreeSet<String> = BTreeSet::new();
         for tenant in self.catalog.tenants()? {
             let t = tenant.id;
             let operations = self.catalog.operations(&t)?;
@@ -190,6 +209,7 @@ impl Archive {
                 Ok(())
             })?;
             for kept in self.kept_files(&t, &operations)? {
+                kept_names.insert(kept.name.clone());
                 expected
                     .entry((t.clone(), kept.operation))
                     .or_default()
@@ -227,11 +247,7 @@ impl Archive {
                     m
                 });
             for ((tenant, op), blobs) in expected.iter().filter(|((tt, _), _)| tt == &t) {
-                for name in blobs.keys().filter(|n| {
-                    *n != "manifest.xml"
-                        && !crate::journal::SEGMENT_BLOBS.contains(&n.as_str())
-                        && !crate::attestation::ATTESTATION_BLOBS.contains(&n.as_str())
-                }) {
+                for name in blobs.keys().filter(|n| !kept_names.contains(*n)) {
                     let offers = per_object
                         .iter()
                         .find(|(o, _)| o.as_str() == name)

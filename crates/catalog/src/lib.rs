@@ -808,6 +808,20 @@ pub trait HoldingStore: Send + Sync {
         units: &[UnitId],
     ) -> Result<Vec<UnitRules>, CatalogError>;
 
+    /// Every unit below `units` (children, their children…), each once, `units` excluded
+    /// unless one is below another.
+    fn descendants(&self, tenant: &TenantId, units: &[UnitId])
+    -> Result<Vec<UnitId>, CatalogError>;
+
+    /// The tenant's units in identifier order, after `after`, at most `limit`: a walk of
+    /// all of them in pages.
+    fn unit_ids(
+        &self,
+        tenant: &TenantId,
+        after: Option<&UnitId>,
+        limit: usize,
+    ) -> Result<Vec<UnitId>, CatalogError>;
+
     /// Up to `limit` units of a tenant whose management is not recorded (ingested before it
     /// was kept), grouped by operation.
     fn units_to_fill(

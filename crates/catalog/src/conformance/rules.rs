@@ -59,6 +59,31 @@ pub fn graph(c: &dyn Catalog) {
             .is_empty(),
         "another tenant's units are not in the graph"
     );
+    // Below: the leaf, once, through both parents; nothing below the leaf.
+    let mut below: Vec<String> = c
+        .descendants(&tenant, &[id("conf-r-top")])
+        .expect("descendants")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    below.sort();
+    assert_eq!(below, ["conf-r-leaf", "conf-r-left", "conf-r-right"]);
+    assert!(
+        c.descendants(&tenant, &[id("conf-r-leaf")])
+            .expect("d")
+            .is_empty()
+    );
+    assert!(
+        c.descendants(&t("conf-r2"), &[id("conf-r-top")])
+            .expect("d")
+            .is_empty()
+    );
+    // All units, in pages.
+    let first = c.unit_ids(&tenant, None, 2).expect("page");
+    assert_eq!(first.len(), 2);
+    let rest = c.unit_ids(&tenant, first.last(), 10).expect("page");
+    assert_eq!(first.len() + rest.len(), 5);
+    assert!(rest.iter().all(|u| first.iter().all(|f| f < u)));
     // Every unit committed now has its management: nothing to fill.
     assert!(c.units_to_fill(&tenant, 10).expect("to fill").is_empty());
     assert_eq!(

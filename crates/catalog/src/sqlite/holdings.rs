@@ -600,6 +600,58 @@ impl HoldingStore for SqliteCatalog {
         Ok(out)
     }
 
+    fn descendants(
+        &self,
+        tenant: &TenantId,
+        units: &[UnitId],
+    ) -> Result<Vec<UnitId>, CatalogError> {
+        let conn = self.read();
+        let ids = serde_json::to_string(&units.iter().map(UnitId::as_str).collect::<Vec<_>>())
+            .map_err(|e| CatalogError::storage_in("encoding unit ids", e))?;
+        let mut st = conn
+            .prepare(
+                "WITH RECURSIVE down(id) AS (
+                     SELECT p.unit FROM json_each(?2) j
+                       JOIN unit_parents p ON p.tenant = ?1 AND p.parent = j.value
+                     UNION
+                     SELECT p.unit FROM unit_parents p JOIN down ON p.tenant = ?1 AND p.parent = down.id
+                 )
+                 SELECT id FROM down",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str(), ids], |r| r.get::<_, String>(0))
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter().map(|u| parse_id("unit id", u)).collect()
+    }
+
+    fn unit_ids(
+        &self,
+        tenant: &TenantId,
+        after: Option<&UnitId>,
+        limit: usize,
+    ) -> Result<Vec<UnitId>, CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare("SELECT id FROM units WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
+            .map_err(storage)?;
+        let rows = st
+            .query_map(
+                params![
+                    tenant.as_str(),
+                    after.map_or("", UnitId::as_str),
+                    limit as i64
+                ],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter().map(|u| parse_id("unit id", u)).collect()
+    }
+
     fn units_to_fill(
         &self,
         tenant: &TenantId,

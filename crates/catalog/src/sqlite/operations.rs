@@ -251,14 +251,47 @@ impl OperationStore for SqliteCatalog {
     }
 }
 
-/// An operation done in one step, with its event: both or neither, in the caller's
-/// transaction.
+/// An operation done, with its event: both or neither, in the caller's transaction. One
+/// recorded as running (it wrote files to the offers first) is ended; a done one is not
+/// recorded twice.
 pub(super) fn record_done_operation(
     tx: &Transaction<'_>,
     tenant: &TenantId,
     summary: &serde_json::Value,
     event: &NewEvent,
 ) -> Result<u64, CatalogError> {
+    let state: Option<String> = tx
+        .query_row(
+            "SELECT state FROM operations WHERE tenant = ?1 AND id = ?2",
+            params![tenant.as_str(), event.operation.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(storage)?;
+    match state.as_deref() {
+        Some("RUNNING") => {
+            tx.execute(
+                "UPDATE operations SET state = 'DONE', status = ?3, ended_at = ?4, summary = ?5
+                 WHERE tenant = ?1 AND id = ?2",
+                params![
+                    tenant.as_str(),
+                    event.operation.as_str(),
+                    event.outcome.as_str(),
+                    event.time,
+                    summary.to_string()
+                ],
+            )
+            .map_err(storage)?;
+            return append_event(tx, event);
+        }
+        Some(_) => {
+            return Err(CatalogError::Conflict(format!(
+                "operation {}",
+                event.operation
+            )));
+        }
+        None => {}
+    }
     tx.execute(
         "INSERT INTO operations (tenant, id, kind, state, status, started_at, ended_at, summary, agent)
          VALUES (?1, ?2, ?3, 'DONE', ?4, ?5, ?5, ?6, ?7)",
