@@ -65,6 +65,23 @@ impl Archive {
                     digest: text(op, "manifest_sha256").map(sha256),
                 });
             }
+            // Documents an operation wrote beside its work (an elimination's bordereau,
+            // request, replies, notification, certificate), each with its digest.
+            if let Some(docs) = op
+                .summary
+                .as_ref()
+                .and_then(|s| s.get("documents"))
+                .and_then(|d| d.as_object())
+            {
+                for (name, hex) in docs {
+                    out.push(KeptFile {
+                        operation: op.id.clone(),
+                        name: name.clone(),
+                        label: format!("{name} of {}", op.id),
+                        digest: hex.as_str().map(|h| sha256(h.to_owned())),
+                    });
+                }
+            }
             if op.status != Some(carnac_model::Status::Ok) {
                 continue;
             }
@@ -82,23 +99,6 @@ impl Archive {
                         }
                     }
                     _ => unrecorded_seals.push(op.id.clone()),
-                }
-            }
-            // Documents an operation wrote beside its work (an elimination's bordereau,
-            // request, replies, notification, certificate), each with its digest.
-            if let Some(docs) = op
-                .summary
-                .as_ref()
-                .and_then(|s| s.get("documents"))
-                .and_then(|d| d.as_object())
-            {
-                for (name, hex) in docs {
-                    out.push(KeptFile {
-                        operation: op.id.clone(),
-                        name: name.clone(),
-                        label: format!("{name} of {}", op.id),
-                        digest: hex.as_str().map(|h| sha256(h.to_owned())),
-                    });
                 }
             }
             if op.kind == crate::attestation::KIND {

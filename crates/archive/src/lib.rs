@@ -16,6 +16,7 @@ pub mod attestation;
 pub mod audit;
 pub mod chunks;
 pub mod consistency;
+pub mod elimination;
 pub mod evidence;
 mod files;
 pub mod ingest;
@@ -482,6 +483,10 @@ impl Archive {
                 &detail,
             )?;
             tracing::warn!(%tenant, %operation, "interrupted operation cleaned up");
+        }
+        // Eliminations whose files were still being removed from the offers.
+        for (tenant, elimination) in self.finish_purges()? {
+            tracing::warn!(%tenant, %elimination, "interrupted purge of an elimination finished");
         }
         // Scratch files of the dead process (not the incoming folder, whose containers are
         // the queued transfers').

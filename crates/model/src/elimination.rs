@@ -132,6 +132,9 @@ pub enum Excluded {
     RulesIncomplete,
     /// The control authority excepted it from its visa.
     VisaExcepted,
+    /// Its effective appraisal rules or final actions changed since the proposal (a rule
+    /// change, a referential): the visa was given on what they were.
+    RulesChanged,
     /// No unit of the tenant has this identifier.
     Unknown,
 }
@@ -145,6 +148,7 @@ impl Excluded {
             Self::InOtherOperation { .. } => "in_other_operation",
             Self::RulesIncomplete => "rules_incomplete",
             Self::VisaExcepted => "visa_excepted",
+            Self::RulesChanged => "rules_changed",
             Self::Unknown => "unknown",
         }
     }
@@ -180,6 +184,9 @@ impl Excluded {
                 "its rules from before they were kept are not filled yet".to_owned()
             }
             Self::VisaExcepted => "the control authority excepted it from its visa".to_owned(),
+            Self::RulesChanged => {
+                "its appraisal rules changed since the proposal the visa was given on".to_owned()
+            }
             Self::Unknown => "no such unit in the tenant".to_owned(),
         }
     }

@@ -99,6 +99,17 @@ event_kinds! {
     RulesChange = "RULES_CHANGE",
     /// One unit's management rules changed, with what was before and after.
     UnitRulesChange = "UNIT_RULES_CHANGE",
+    /// An elimination proposed: the analysis, the bordereau and the request for the visa.
+    EliminationProposal = "ELIMINATION_PROPOSAL",
+    /// The producer's agreement to an elimination, or its refusal.
+    EliminationAgreement = "ELIMINATION_AGREEMENT",
+    /// The control authority's visa, granted (for all or part) or refused.
+    EliminationVisa = "ELIMINATION_VISA",
+    EliminationWithdrawal = "ELIMINATION_WITHDRAWAL",
+    /// An elimination executed: what its visa granted destroyed.
+    EliminationExecution = "ELIMINATION_EXECUTION",
+    /// One unit destroyed by an elimination, with its files' digests.
+    UnitDestroyed = "UNIT_DESTROYED",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome
