@@ -1191,6 +1191,15 @@ impl Archive {
         Ok(done)
     }
 
+    /// What remains of the unit a destroyed file belonged to.
+    pub fn object_tombstone(
+        &self,
+        tenant: &TenantId,
+        object: &carnac_model::ObjectId,
+    ) -> Result<Option<Tombstone>, ArchiveError> {
+        Ok(self.catalog.object_tombstone(tenant, object)?)
+    }
+
     /// What remains of a destroyed unit.
     pub fn tombstone(
         &self,

@@ -1147,6 +1147,13 @@ pub trait EliminationStore: Send + Sync {
         tenant: &TenantId,
         unit: &UnitId,
     ) -> Result<Option<Tombstone>, CatalogError>;
+
+    /// The tombstone of the unit a destroyed object (file) belonged to.
+    fn object_tombstone(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<Option<Tombstone>, CatalogError>;
 }
 
 pub trait Catalog:

@@ -124,13 +124,23 @@ pub enum Action {
     ObjectDownload,
     /// Change the management rules of units (holds included).
     RulesChange,
+    /// Propose an elimination, withdraw it.
+    EliminationPropose,
+    /// An elimination, its bordereau and its documents: the archivists, and the producer and
+    /// control authority who must read what they agree to or give their visa to.
+    EliminationRead,
+    /// The producer's agreement.
+    EliminationAgree,
+    /// The control authority's visa (Code du patrimoine R212-14).
+    EliminationVisa,
+    EliminationExecute,
     // Proof.
     JournalRead,
     EvidenceRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 22] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
@@ -146,6 +156,11 @@ impl Action {
         Action::UnitRead,
         Action::ObjectDownload,
         Action::RulesChange,
+        Action::EliminationPropose,
+        Action::EliminationRead,
+        Action::EliminationAgree,
+        Action::EliminationVisa,
+        Action::EliminationExecute,
         Action::JournalRead,
         Action::EvidenceRead,
     ];
@@ -166,6 +181,11 @@ impl Action {
             Action::UnitSearch => "unit_search",
             Action::UnitRead => "unit_read",
             Action::RulesChange => "rules_change",
+            Action::EliminationPropose => "elimination_propose",
+            Action::EliminationRead => "elimination_read",
+            Action::EliminationAgree => "elimination_agree",
+            Action::EliminationVisa => "elimination_visa",
+            Action::EliminationExecute => "elimination_execute",
             Action::ObjectDownload => "object_download",
             Action::JournalRead => "journal_read",
             Action::EvidenceRead => "evidence_read",
@@ -266,14 +286,22 @@ pub fn decide(
                     | UnitRead
                     | ObjectDownload
                     | RulesChange
+                    | EliminationPropose
+                    | EliminationRead
+                    | EliminationExecute
                     | JournalRead
                     | EvidenceRead
             ),
-            Producer => matches!(action, TransferSubmit | OperationRead),
+            Producer => matches!(
+                action,
+                TransferSubmit | OperationRead | EliminationRead | EliminationAgree
+            ),
             ControlAuthority => matches!(
                 action,
                 ReferentialRead
                     | OperationRead
+                    | EliminationRead
+                    | EliminationVisa
                     | UnitSearch
                     | UnitRead
                     | ObjectDownload
@@ -339,17 +367,32 @@ mod tests {
                     UnitSearch,
                     UnitRead,
                     ObjectDownload,
+                    RulesChange,
+                    EliminationPropose,
+                    EliminationRead,
+                    EliminationExecute,
                     JournalRead,
                     EvidenceRead,
                 ],
             ),
-            (Role::Producer, &[Identify, TransferSubmit, OperationRead]),
+            (
+                Role::Producer,
+                &[
+                    Identify,
+                    TransferSubmit,
+                    OperationRead,
+                    EliminationRead,
+                    EliminationAgree,
+                ],
+            ),
             (
                 Role::ControlAuthority,
                 &[
                     Identify,
                     ReferentialRead,
                     OperationRead,
+                    EliminationRead,
+                    EliminationVisa,
                     UnitSearch,
                     UnitRead,
                     ObjectDownload,

@@ -359,6 +359,7 @@ impl EliminationStore for SqliteCatalog {
                 };
                 for (unit, record, event) in x.destroy {
                     let u = unit.as_str();
+                    let mut gone_objects: Vec<String> = Vec::new();
                     let rowid: i64 = unit_row
                         .query_row(params![t, u], |r| r.get(0))
                         .optional()
@@ -392,6 +393,7 @@ impl EliminationStore for SqliteCatalog {
                             .collect::<Result<_, _>>()
                             .map_err(storage)?;
                         for (object, operation, copies) in objects {
+                            gone_objects.push(object.clone());
                             del("DELETE FROM copies WHERE tenant = ?1 AND object = ?2", t, &object)?;
                             del(
                                 "DELETE FROM evidence_object_leaves WHERE tenant = ?1 AND object = ?2",
@@ -433,6 +435,14 @@ impl EliminationStore for SqliteCatalog {
                             record.to_string()
                         ])
                         .map_err(storage)?;
+                    for object in &gone_objects {
+                        tx.prepare_cached(
+                            "INSERT OR IGNORE INTO tombstone_objects (tenant, object, unit) VALUES (?1, ?2, ?3)",
+                        )
+                        .map_err(storage)?
+                        .execute(params![t, object, u])
+                        .map_err(storage)?;
+                    }
                     mark.execute(params![t, x.id.as_str(), u, "destroyed", None::<String>])
                         .map_err(storage)?;
                     append_event(tx, event)?;
@@ -505,6 +515,26 @@ impl EliminationStore for SqliteCatalog {
             .map_err(storage)?;
             Ok(())
         })
+    }
+
+    fn object_tombstone(
+        &self,
+        tenant: &TenantId,
+        object: &ObjectId,
+    ) -> Result<Option<Tombstone>, CatalogError> {
+        let unit: Option<String> = self
+            .read()
+            .query_row(
+                "SELECT unit FROM tombstone_objects WHERE tenant = ?1 AND object = ?2",
+                params![tenant.as_str(), object.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage)?;
+        match unit {
+            Some(u) => self.tombstone(tenant, &parse_id("unit id", u)?),
+            None => Ok(None),
+        }
     }
 
     fn tombstone(

@@ -160,7 +160,7 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
              CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
              CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
              DROP TABLE unit_management_history; ALTER TABLE units DROP COLUMN management;
-             DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
+             DROP TABLE tombstone_objects; DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
              PRAGMA user_version = 12;",
         )
         .unwrap();

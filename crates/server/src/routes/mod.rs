@@ -11,6 +11,7 @@
 //! every handler.
 
 mod accounts;
+mod eliminations;
 mod journal;
 pub(crate) mod meta;
 mod params;
@@ -209,6 +210,76 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "/api/v1/tenants/{tenant}/eliminations",
+        Some(Action::EliminationPropose),
+        Subject::None,
+        || post(eliminations::propose),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations",
+        Some(Action::EliminationRead),
+        Subject::None,
+        || get(eliminations::list),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || get(eliminations::show),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/request",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || get(eliminations::request),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/bordereau",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || get(eliminations::bordereau),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/notification",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || get(eliminations::notification),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/agreement",
+        Some(Action::EliminationAgree),
+        Param("elimination"),
+        || post(eliminations::agreement),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/visa",
+        Some(Action::EliminationVisa),
+        Param("elimination"),
+        || post(eliminations::visa),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/execution",
+        Some(Action::EliminationExecute),
+        Param("elimination"),
+        || post(eliminations::execution),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/withdrawal",
+        Some(Action::EliminationPropose),
+        Param("elimination"),
+        || post(eliminations::withdrawal),
+    ),
+    route(
+        "POST",
         "/api/v1/tenants/{tenant}/rules/changes",
         Some(Action::RulesChange),
         Subject::None,
@@ -321,6 +392,9 @@ async fn allow(state: &AppState, request: Request) -> Result<Request, ApiError> 
     if let Some(u) = param("unit") {
         UnitId::new(u)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
+    }
+    if let Some(e) = param("elimination") {
+        crate::operation_id(e)?;
     }
     if let Some(o) = param("object") {
         ObjectId::new(o)

@@ -768,3 +768,123 @@ impl From<carnac_archive::rules::RulesChangeReport> for RulesChangeView {
         }
     }
 }
+
+/// One unit of an elimination: its status, why it is out if it is, its bordereau line.
+#[derive(Serialize)]
+pub(crate) struct EliminationUnitView {
+    pub id: String,
+    pub status: &'static str,
+    pub reason: Option<serde_json::Value>,
+    pub record: serde_json::Value,
+}
+
+/// An elimination: its state, every step (who, when, what), its bordereau's units and the
+/// units of the selection left out, with why.
+#[derive(Serialize)]
+pub(crate) struct EliminationView {
+    pub id: OperationId,
+    pub state: &'static str,
+    pub at: String,
+    pub seda_version: String,
+    pub proposed_by: String,
+    pub proposed_at: String,
+    pub steps: Vec<serde_json::Value>,
+    pub totals: serde_json::Value,
+    pub units: Vec<EliminationUnitView>,
+    pub excluded: Vec<EliminationUnitView>,
+    pub purge_pending: bool,
+}
+
+impl From<carnac_archive::elimination::EliminationReport> for EliminationView {
+    fn from(r: carnac_archive::elimination::EliminationReport) -> Self {
+        let unit = |u: carnac_archive::elimination::EliminationUnit| EliminationUnitView {
+            id: u.id,
+            status: u.status.as_str(),
+            reason: u.reason,
+            record: u.record,
+        };
+        EliminationView {
+            id: r.id,
+            state: r.state.as_str(),
+            at: r.at,
+            seda_version: r.seda_version,
+            proposed_by: r.proposed_by,
+            proposed_at: r.proposed_at,
+            steps: r.steps,
+            totals: r.totals,
+            units: r.units.into_iter().map(unit).collect(),
+            excluded: r.excluded.into_iter().map(unit).collect(),
+            purge_pending: r.purge_pending,
+        }
+    }
+}
+
+/// `GET …/eliminations`: newest first, without their units.
+#[derive(Serialize)]
+pub(crate) struct EliminationList {
+    pub eliminations: Vec<EliminationSummaryView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct EliminationSummaryView {
+    pub id: OperationId,
+    pub state: &'static str,
+    pub at: String,
+    pub proposed_by: String,
+    pub proposed_at: String,
+    pub totals: serde_json::Value,
+}
+
+impl From<carnac_catalog::EliminationRow> for EliminationSummaryView {
+    fn from(r: carnac_catalog::EliminationRow) -> Self {
+        EliminationSummaryView {
+            id: r.id,
+            state: r.state.as_str(),
+            at: r.at,
+            proposed_by: r.proposed_by,
+            proposed_at: r.proposed_at.to_string(),
+            totals: r.totals,
+        }
+    }
+}
+
+/// What answers for a unit destroyed by an elimination (410).
+#[derive(Serialize)]
+pub(crate) struct TombstoneView {
+    pub error: ErrorBody,
+    pub tombstone: TombstoneBody,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TombstoneBody {
+    pub unit: UnitId,
+    pub elimination: OperationId,
+    pub destroyed_at: String,
+    pub record: serde_json::Value,
+}
+
+impl From<carnac_catalog::Tombstone> for TombstoneView {
+    fn from(t: carnac_catalog::Tombstone) -> Self {
+        TombstoneView {
+            error: ErrorBody {
+                code: "destroyed",
+                message: format!(
+                    "unit {} was destroyed on {} by elimination {}",
+                    t.unit, t.destroyed_at, t.elimination
+                ),
+            },
+            tombstone: TombstoneBody {
+                unit: t.unit,
+                elimination: t.elimination,
+                destroyed_at: t.destroyed_at.to_string(),
+                record: t.record,
+            },
+        }
+    }
+}

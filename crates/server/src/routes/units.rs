@@ -89,13 +89,28 @@ pub(super) async fn unit(
     let u = carnac_model::UnitId::new(&unit)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
     let archive = state.archive.clone();
-    let found = blocking(move || Ok(archive.unit_record(&t, &u)?)).await?;
-    let Some(record) = found else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such unit for this tenant",
-        ));
+    let found = blocking(move || {
+        Ok(match archive.unit_record(&t, &u)? {
+            Some(r) => Ok(r),
+            None => Err(archive.tombstone(&t, &u)?),
+        })
+    })
+    .await?;
+    let record = match found {
+        Ok(record) => record,
+        // Destroyed by an elimination: gone, and said so, with what remains of it.
+        Err(Some(tombstone)) => {
+            return Ok(
+                (StatusCode::GONE, axum::Json(TombstoneView::from(tombstone))).into_response(),
+            );
+        }
+        Err(None) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such unit for this tenant",
+            ));
+        }
     };
     Ok(axum::Json(UnitView::from(record)).into_response())
 }
@@ -147,11 +162,23 @@ pub(super) async fn download(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_object", e.to_string()))?;
     let archive = state.archive.clone();
     let found = blocking(move || match archive.stored_file(&t, &o) {
-        Ok(file) => Ok(Some(file)),
-        Err(carnac_archive::ArchiveError::NotFound(_)) => Ok(None),
+        Ok(file) => Ok(Ok(Some(file))),
+        Err(carnac_archive::ArchiveError::NotFound(_)) => match archive.object_tombstone(&t, &o)? {
+            Some(tombstone) => Ok(Err(tombstone)),
+            None => Ok(Ok(None)),
+        },
         Err(e) => Err(e.into()),
     })
     .await?;
+    let found = match found {
+        Ok(found) => found,
+        // Its unit was destroyed by an elimination: gone, and said so.
+        Err(tombstone) => {
+            return Ok(
+                (StatusCode::GONE, axum::Json(TombstoneView::from(tombstone))).into_response(),
+            );
+        }
+    };
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -186,6 +186,65 @@ async fn the_role_matrix_of_every_endpoint() {
             .unwrap();
         files.insert(tenant, (unit, object));
     }
+    // Three leaves of a second transfer of tenant 0 made destroyable: one elimination taken
+    // from proposal to execution by the matrix, one withdrawn, one unit it proposes.
+    let (elim, elim2, unit3) = {
+        use std::io::Write;
+        let t = TenantId::new("0").unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&std::fs::read(testdata().join("seda/OK_SIP_2_GO.zip")).unwrap())
+            .unwrap();
+        let outcome = archive
+            .ingest(&t, file, "test", &carnac_archive::ports::NoProgress)
+            .unwrap();
+        let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+        let leaves: Vec<carnac_model::UnitId> = archive
+            .catalog()
+            .units_of_operation(&t, &op)
+            .unwrap()
+            .into_iter()
+            .filter(|u| {
+                archive
+                    .catalog()
+                    .unit_details(&t, &u.id)
+                    .unwrap()
+                    .unwrap()
+                    .children
+                    .is_empty()
+            })
+            .map(|u| u.id)
+            .take(3)
+            .collect();
+        let change: carnac_archive::rules::RulesChangeRequest =
+            serde_json::from_value(serde_json::json!({
+                "units": leaves,
+                "actions": [
+                    {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+                    {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Destroy"}
+                ]
+            }))
+            .unwrap();
+        archive.change_rules(&t, &change, "test").unwrap();
+        let propose = |u: &carnac_model::UnitId| {
+            archive
+                .propose_elimination(
+                    &t,
+                    &carnac_archive::elimination::EliminationRequest {
+                        units: vec![u.to_string()],
+                        ..Default::default()
+                    },
+                    "test",
+                )
+                .unwrap()
+                .id
+                .to_string()
+        };
+        (
+            propose(&leaves[0]),
+            propose(&leaves[1]),
+            leaves[2].to_string(),
+        )
+    };
     use Role::*;
     // (method, path with {t}, {op}, {unit}, {object}, body, roles allowed on their own tenant).
     let endpoints: Vec<(&str, &str, &str, Vec<Role>)> = vec![
@@ -285,6 +344,66 @@ async fn the_role_matrix_of_every_endpoint() {
             r#"{"units":["{unit}"],"actions":[{"action":"set_final_action","category":"AppraisalRule","final_action":"Destroy"}]}"#,
             vec![Archivist],
         ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/request",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/bordereau",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/eliminations/{elim}/agreement",
+            r#"{"decision":"agreed"}"#,
+            vec![Producer],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/eliminations/{elim}/visa",
+            r#"{"decision":"granted","comment":"Vu"}"#,
+            vec![ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/eliminations/{elim}/execution",
+            "",
+            vec![Archivist],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/notification",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/eliminations/{elim2}/withdrawal",
+            "",
+            vec![Archivist],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/eliminations",
+            r#"{"units":["{unit3}"]}"#,
+            vec![Archivist],
+        ),
         ("POST", "/api/v1/tenants/{t}/suspend", "", vec![Operator]),
         ("POST", "/api/v1/tenants/{t}/resume", "", vec![Operator]),
     ];
@@ -300,6 +419,8 @@ async fn the_role_matrix_of_every_endpoint() {
             .replace("/spare/", "/{login}/")
             .replace("/referentials/rules/", "/referentials/{kind}/")
             .replace("{spare_token}", "{token}")
+            .replace("{elim}", "{elimination}")
+            .replace("{elim2}", "{elimination}")
     };
     let mut covered: Vec<String> = endpoints
         .iter()
@@ -356,7 +477,9 @@ async fn the_role_matrix_of_every_endpoint() {
                     .replace("{t}", tenant)
                     .replace("{op}", ops.get(tenant).map_or("", |s| s.as_str()))
                     .replace("{unit}", &unit)
-                    .replace("{object}", &object);
+                    .replace("{object}", &object)
+                    .replace("{elim}", &elim)
+                    .replace("{elim2}", &elim2);
                 // Each allowed revocation uses up a token; a refused one names any.
                 let path = if path.contains("{spare_token}") {
                     let id = if role == Some(Operator) && *tenant != "other" {
@@ -374,6 +497,7 @@ async fn the_role_matrix_of_every_endpoint() {
                     b => b
                         .replace("{n}", &n.to_string())
                         .replace("{unit}", &unit)
+                        .replace("{unit3}", &unit3)
                         .into(),
                 };
                 let mut req = Request::builder().method(*method).uri(&path);
@@ -471,6 +595,7 @@ async fn the_openapi_document_describes_exactly_the_routes() {
             let uri = path
                 .replace("{tenant}", "0")
                 .replace("{operation}", "op-x")
+                .replace("{elimination}", "op-e")
                 .replace("{login}", "l-x")
                 .replace("{unit}", "u-x")
                 .replace("{object}", "o-x")

@@ -43,3 +43,13 @@ CREATE TRIGGER tombstones_no_update BEFORE UPDATE ON tombstones
 BEGIN SELECT RAISE(ABORT, 'tombstones are kept as written'); END;
 CREATE TRIGGER tombstones_no_delete BEFORE DELETE ON tombstones
 BEGIN SELECT RAISE(ABORT, 'tombstones are kept as written'); END;
+
+-- The files of each destroyed unit, to answer for a destroyed object with its unit's
+-- tombstone.
+CREATE TABLE tombstone_objects (
+    tenant TEXT NOT NULL,
+    object TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    PRIMARY KEY (tenant, object),
+    FOREIGN KEY (tenant, unit) REFERENCES tombstones(tenant, unit)
+) STRICT;
