@@ -37,6 +37,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ReferentialCommand,
     },
+    /// Eliminations: list, show, execute (the operator's side of the workflow the web
+    /// application and the API carry).
+    Elimination {
+        #[command(subcommand)]
+        command: EliminationCommand,
+    },
     /// Management rules of archive units, changed after ingest.
     Rules {
         #[command(subcommand)]
@@ -323,6 +329,34 @@ pub(crate) enum JournalCommand {
         event: u64,
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum EliminationCommand {
+    /// The tenant's eliminations, newest first: id, state, date, units.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One elimination: its steps, its units and those left out, with why.
+    Show {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Executes what the visa grants. Exit 0: executed; 1: refused (no visa that grants
+    /// it, refused, already executed…), with the reason.
+    Execute {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -49,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Account { command } => account::run(&archive, command),
         Command::Referential { command } => referential::run(&archive, command),
         Command::Rules { command } => rules::run(&archive, command),
+        Command::Elimination { command } => elimination::run(&archive, command),
         Command::Ingest {
             tenant: t,
             file,

@@ -108,3 +108,40 @@ fn rules_change_from_a_file_with_its_dry_run() {
     assert!(stderr.contains("unknown field \"reson\""), "{stderr}");
     assert!(stderr.contains("is not a unit identifier"), "{stderr}");
 }
+
+/// `carnac elimination list|show|execute`: the operator's commands answer, and refuse what
+/// does not exist, exit 1 with the reason. (The workflow itself, with its roles, is tested
+/// over the API.)
+#[test]
+fn elimination_commands_answer_and_refuse() {
+    let data = data_with_tenant();
+    let list = run(data.path(), &["elimination", "list", "--tenant", "0"]);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    assert!(list.stdout.is_empty());
+    let json = run(
+        data.path(),
+        &["elimination", "list", "--tenant", "0", "--json"],
+    );
+    assert_eq!(String::from_utf8_lossy(&json.stdout).trim(), "[]");
+    for command in ["show", "execute"] {
+        let out = run(
+            data.path(),
+            &["elimination", command, "--tenant", "0", "op-none"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("elimination op-none not found"),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let bad = run(
+        data.path(),
+        &["elimination", "show", "--tenant", "0", "not an id"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -3,6 +3,7 @@
 
 mod access;
 mod asalae;
+mod eliminations;
 mod referentials;
 mod transfers;
 mod units;
