@@ -91,6 +91,19 @@ pub const BORDEREAU_HTML: &str = "bordereau.html";
 pub const AGREEMENT_XML: &str = "agreement.xml";
 pub const VISA_XML: &str = "visa.xml";
 pub const NOTIFICATION_XML: &str = "notification.xml";
+/// The destruction certificate: what was destroyed, when, under which visa, each file's
+/// digest; signed by the archive (`certificate.p7s`, CAdES-T: a detached CMS signature with
+/// a signature timestamp), verifiable offline with `signer.pem` and the TSA's root.
+pub const CERTIFICATE_JSON: &str = "certificate.json";
+pub const CERTIFICATE_P7S: &str = "certificate.p7s";
+pub const SIGNER_PEM: &str = "signer.pem";
+
+/// A document of a step: in memory (a short message) or a file (a certificate listing every
+/// unit).
+enum Document<'a> {
+    Bytes(&'a [u8]),
+    File(&'a std::path::Path),
+}
 
 /// A unit being analysed: what the bordereau says of it, and why it may not go.
 struct Analysed {
@@ -313,17 +326,58 @@ impl Archive {
         agent: &str,
         documents: &[(&str, &[u8])],
     ) -> Result<serde_json::Map<String, serde_json::Value>, ArchiveError> {
-        use sha2::Digest as _;
+        let docs: Vec<(&str, Document<'_>)> = documents
+            .iter()
+            .map(|(n, b)| (*n, Document::Bytes(b)))
+            .collect();
+        self.store_document_files(tenant, operation, kind, agent, &docs)
+    }
+
+    /// [`Archive::store_documents`], some documents being files (streamed, hashed on the way).
+    fn store_document_files(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        kind: EventKind,
+        agent: &str,
+        documents: &[(&str, Document<'_>)],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ArchiveError> {
         self.catalog
             .start_operation(tenant, operation, &kind, &self.now(), agent)?;
+        let mut digests = serde_json::Map::new();
         let written = (|| -> Result<(), ArchiveError> {
-            for offer in &self.offers {
+            for (i, offer) in self.offers.iter().enumerate() {
                 let mut batch = offer.begin(tenant, operation)?;
-                for (name, bytes) in documents {
-                    let mut w = batch.create(name)?;
-                    w.write_all(bytes)
-                        .map_err(|e| ArchiveError::io(format!("writing {name}"), e))?;
-                    w.finish()?;
+                for (name, doc) in documents {
+                    let w = batch.create(name)?;
+                    let mut hashing = crate::files::HashingWriter {
+                        inner: w,
+                        hasher: carnac_model::MultiHasher::new(&[
+                            carnac_model::DigestAlgorithm::Sha256,
+                        ]),
+                    };
+                    let io = |e| ArchiveError::io(format!("writing {name}"), e);
+                    match doc {
+                        Document::Bytes(b) => hashing.write_all(b).map_err(io)?,
+                        Document::File(p) => {
+                            let mut f = std::fs::File::open(p).map_err(io)?;
+                            std::io::copy(&mut f, &mut hashing).map_err(io)?;
+                        }
+                    }
+                    let crate::files::HashingWriter { inner, hasher } = hashing;
+                    inner.finish()?;
+                    let hex = hasher.finish().pop().map(|d| d.hex).unwrap_or_default();
+                    match digests.get(*name) {
+                        None if i == 0 => {
+                            digests.insert((*name).to_owned(), serde_json::Value::String(hex));
+                        }
+                        Some(v) if v.as_str() == Some(hex.as_str()) => {}
+                        _ => {
+                            return Err(ArchiveError::Invalid(format!(
+                                "{name} changed between two offers' copies"
+                            )));
+                        }
+                    }
                 }
                 batch.commit()?;
             }
@@ -333,15 +387,7 @@ impl Archive {
             self.abandon(tenant, operation, kind, agent, &e);
             return Err(e);
         }
-        Ok(documents
-            .iter()
-            .map(|(name, bytes)| {
-                (
-                    (*name).to_owned(),
-                    serde_json::Value::String(hex::encode(sha2::Sha256::digest(bytes))),
-                )
-            })
-            .collect())
+        Ok(digests)
     }
 
     /// Removes what a step wrote and closes its operation as failed.
@@ -1087,12 +1133,41 @@ impl Archive {
             )?;
             Default::default()
         } else {
-            self.store_documents(
+            let certificate = self.tmp.join(format!("{operation}.certificate.json"));
+            let _scratch = crate::files::Scratch(vec![certificate.clone()]);
+            let digest = write_certificate(
+                &certificate,
+                &serde_json::json!({
+                    "certificate": "DESTRUCTION",
+                    "format_version": 1,
+                    "archive": self.config.archival_agency,
+                    "tenant": tenant,
+                    "elimination": id,
+                    "execution": operation,
+                    "executed_at": now,
+                    "at": row.at,
+                    "agreement": row.steps.iter().rev().find(|s| s["step"] == "agreement"),
+                    "visa": visa,
+                    "notification": reply_id,
+                }),
+                &destroy_rows,
+            )
+            .map_err(|e| ArchiveError::io("writing the destruction certificate", e))?;
+            let signature = self
+                .signer
+                .sign_detached(&digest, &|imprint| self.tsa(tenant).stamp(imprint))?;
+            let (signer_pem, _) = self.signer.to_pem()?;
+            self.store_document_files(
                 tenant,
                 &operation,
                 EventKind::EliminationExecution,
                 agent,
-                &[(NOTIFICATION_XML, &notification)],
+                &[
+                    (NOTIFICATION_XML, Document::Bytes(&notification)),
+                    (CERTIFICATE_JSON, Document::File(&certificate)),
+                    (CERTIFICATE_P7S, Document::Bytes(&signature)),
+                    (SIGNER_PEM, Document::Bytes(signer_pem.as_bytes())),
+                ],
             )?
         };
         let step = serde_json::json!({
@@ -1208,6 +1283,35 @@ impl Archive {
     ) -> Result<Option<Tombstone>, ArchiveError> {
         Ok(self.catalog.tombstone(tenant, unit)?)
     }
+}
+
+/// Writes the certificate (`head` with the list of units destroyed, each with its files'
+/// digests) to `path`, one unit at a time; its SHA-256, for the signature.
+fn write_certificate(
+    path: &std::path::Path,
+    head: &serde_json::Value,
+    units: &[(UnitId, serde_json::Value, NewEvent)],
+) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::create(path)?;
+    let mut w = crate::files::HashingWriter {
+        inner: std::io::BufWriter::new(file),
+        hasher: carnac_model::MultiHasher::new(&[carnac_model::DigestAlgorithm::Sha256]),
+    };
+    let head = head.to_string();
+    // `{…head…, "units":[` : the head object opened up to append the list.
+    write!(w, "{},\"units\":[", &head[..head.len() - 1])?;
+    for (i, (_, record, _)) in units.iter().enumerate() {
+        write!(w, "{}{}", if i == 0 { "" } else { "," }, record)?;
+    }
+    write!(w, "]}}")?;
+    w.flush()?;
+    let crate::files::HashingWriter { inner, hasher } = w;
+    inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    hasher
+        .finish()
+        .pop()
+        .and_then(|d| hex::decode(d.hex).ok())
+        .ok_or_else(|| std::io::Error::other("hashing the certificate"))
 }
 
 fn excluded_json(why: &Excluded) -> serde_json::Value {

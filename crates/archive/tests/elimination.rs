@@ -133,6 +133,8 @@ fn an_elimination_from_proposal_to_what_remains() {
     let f = fixture();
     let t = f.tenant_with("0", "tenant-0");
     let ids = ingest(&f, &t);
+    // Evidence records of every file, before anything goes.
+    f.archive.create_evidence(&t, "test").unwrap();
     let name = |id: &str| {
         ids.iter()
             .find(|(_, u)| u.as_str() == id)
@@ -387,5 +389,77 @@ fn an_elimination_from_proposal_to_what_remains() {
         proposal.id
     )));
     assert_eq!(notification.matches("<UnitIdentifier>").count(), 1);
+
+    // The certificate: what was destroyed, under which visa, each file's digest; signed and
+    // timestamped, verified by Carnac's verifier and by OpenSSL, refused once changed.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["certificate.json", "certificate.p7s", "signer.pem"] {
+        std::fs::write(
+            dir.path().join(name),
+            f.archive
+                .elimination_document(&t, &proposal.id, name)
+                .unwrap(),
+        )
+        .unwrap();
+    }
+    let certificate: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("certificate.json")).unwrap())
+            .unwrap();
+    assert_eq!(certificate["certificate"], "DESTRUCTION");
+    assert_eq!(certificate["visa"]["author"], "ctl");
+    assert_eq!(certificate["units"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        certificate["units"][0]["files"][0]["digest"],
+        hex::encode(sha2::Sha256::digest(b"destroyed file"))
+    );
+    let signature = std::fs::read(dir.path().join("certificate.p7s")).unwrap();
+    let signer = x509_cert::Certificate::load_pem_chain(
+        &std::fs::read(dir.path().join("signer.pem")).unwrap(),
+    )
+    .unwrap();
+    let verified = carnac_archive::attestation::verify_attestation(
+        &dir.path().join("certificate.json"),
+        &signature,
+        &signer,
+        &f.archive.trust(),
+    )
+    .unwrap();
+    assert!(verified.signer.contains("O=Carnac"), "{}", verified.signer);
+    let openssl = std::process::Command::new("openssl")
+        .args(["cms", "-verify", "-binary", "-inform", "DER", "-in"])
+        .arg(dir.path().join("certificate.p7s"))
+        .arg("-content")
+        .arg(dir.path().join("certificate.json"))
+        .arg("-CAfile")
+        .arg(dir.path().join("signer.pem"))
+        .args(["-purpose", "any", "-out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(openssl.status.success(), "{openssl:?}");
+    let text = std::fs::read_to_string(dir.path().join("certificate.json")).unwrap();
+    let changed = text.replacen("Dossier D", "Dossier Z", 1);
+    assert_ne!(changed, text);
+    std::fs::write(dir.path().join("changed.json"), changed).unwrap();
+    assert!(
+        carnac_archive::attestation::verify_attestation(
+            &dir.path().join("changed.json"),
+            &signature,
+            &signer,
+            &f.archive.trust(),
+        )
+        .is_err()
+    );
+
+    // The evidence records of the files that stay still prove them.
+    let report = f
+        .archive
+        .evidence_report(&t, &ids["X"], dir.path(), "test")
+        .unwrap();
+    assert_eq!(report.files.len(), 1);
+    assert!(
+        report.files[0].evidence.starts_with("VALID"),
+        "{:?}",
+        report.files[0]
+    );
     let _ = Status::Ok;
 }

@@ -121,6 +121,51 @@ pub(super) async fn notification(
     .await
 }
 
+/// The destruction certificate (JSON), once executed.
+pub(super) async fn certificate(
+    State(state): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    document(
+        state,
+        tenant,
+        id,
+        carnac_archive::elimination::CERTIFICATE_JSON,
+        "application/json",
+    )
+    .await
+}
+
+/// The certificate's detached signature (CMS, DER, with its signature timestamp).
+pub(super) async fn certificate_signature(
+    State(state): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    document(
+        state,
+        tenant,
+        id,
+        carnac_archive::elimination::CERTIFICATE_P7S,
+        "application/pkcs7-signature",
+    )
+    .await
+}
+
+/// The certificate of the key that signed it (PEM).
+pub(super) async fn certificate_signer(
+    State(state): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    document(
+        state,
+        tenant,
+        id,
+        carnac_archive::elimination::SIGNER_PEM,
+        "application/x-pem-file",
+    )
+    .await
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Decision {

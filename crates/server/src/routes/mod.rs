@@ -251,6 +251,27 @@ pub(crate) const ROUTES: &[Route] = &[
         || get(eliminations::notification),
     ),
     route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/certificate",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || get(eliminations::certificate),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/certificate/signature",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || get(eliminations::certificate_signature),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/certificate/signer",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || get(eliminations::certificate_signer),
+    ),
+    route(
         "POST",
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/agreement",
         Some(Action::EliminationAgree),

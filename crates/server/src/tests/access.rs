@@ -393,6 +393,24 @@ async fn the_role_matrix_of_every_endpoint() {
             vec![Archivist, Producer, ControlAuthority],
         ),
         (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/certificate",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/certificate/signature",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/certificate/signer",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
             "POST",
             "/api/v1/tenants/{t}/eliminations/{elim2}/withdrawal",
             "",
