@@ -1,0 +1,357 @@
+//! A `carnac elimination execute` killed at random instants (SIGKILL, at least 30 times
+//! while it runs): after each restart the catalog, the offers and the journal agree, and the
+//! elimination is either done or can be done; once done, no copy of a destroyed file
+//! survives and no kept file is lost (`check --digests` re-hashes every copy).
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (String, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of a data folder: its offers' record names the copy's folders (it names folders
+/// by absolute path).
+fn copy_data(from: &std::path::Path, to: &std::path::Path) {
+    copy_dir(from, to);
+    let names = to.join("offers.json");
+    let text = std::fs::read_to_string(&names).unwrap();
+    std::fs::write(
+        &names,
+        text.replace(from.to_str().unwrap(), to.to_str().unwrap()),
+    )
+    .unwrap();
+}
+
+/// A data folder holding an elimination of half a transfer whose visa is granted (the
+/// other half kept): made once through the API, copied for every round.
+fn prepared() -> (tempfile::TempDir, String) {
+    let data = data_with_tenant();
+    let d = data.path();
+    let sip = d.join("transfer.zip");
+    write_sip(
+        &sip,
+        200,
+        |i| if i % 50 == 0 { 1 << 20 } else { 4 << 10 },
+        100,
+    );
+    let out = run(
+        d,
+        &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut tokens = Vec::new();
+    for (login, role) in [
+        ("arch", "archivist"),
+        ("prod", "producer"),
+        ("ctl", "control-authority"),
+    ] {
+        let file = d.join(format!("{login}.token"));
+        let out = run(
+            d,
+            &[
+                "account",
+                "create",
+                login,
+                "--role",
+                role,
+                "--tenant",
+                "0",
+                "--token-file",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokens.push(std::fs::read_to_string(&file).unwrap().trim().to_owned());
+    }
+    let (arch, prod, ctl) = (&tokens[0], &tokens[1], &tokens[2]);
+    let port = 20_000 + (std::process::id() % 10_000) as u16;
+    let mut serve = carnac(d)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Every unit destroyable, then the even pieces kept: their root stays with them.
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/tenants/0/rules/changes",
+        arch,
+        r#"{"query": {"agency": "FRAN_NP_009913"}, "actions": [
+            {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+            {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Destroy"}]}"#,
+    );
+    assert!(status.contains("201"), "{status} {body}");
+    let (_, body) = http(
+        port,
+        "GET",
+        "/api/v1/tenants/0/units?per_page=200&q=Pi%C3%A8ce",
+        arch,
+        "",
+    );
+    let units: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let pieces: Vec<(String, String)> = units["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_owned(),
+                u["title"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(pieces.len(), 200, "{body}");
+    let kept: Vec<&String> = pieces
+        .iter()
+        .filter(|(_, t)| t.trim_start_matches("Pièce ").parse::<u32>().unwrap() % 2 == 0)
+        .map(|(id, _)| id)
+        .collect();
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/tenants/0/rules/changes",
+        arch,
+        &serde_json::json!({"units": kept, "actions": [{"action": "set_final_action", "category": "AppraisalRule", "final_action": "Keep"}]}).to_string(),
+    );
+    assert!(status.contains("201"), "{status} {body}");
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/tenants/0/eliminations",
+        arch,
+        r#"{"at": "2026-12-04"}"#,
+    );
+    assert!(status.contains("201"), "{status} {body}");
+    let proposal: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        proposal["units"].as_array().unwrap().len(),
+        100,
+        "the odd pieces"
+    );
+    let id = proposal["id"].as_str().unwrap().to_owned();
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/api/v1/tenants/0/eliminations/{id}/agreement"),
+        prod,
+        r#"{"decision": "agreed"}"#,
+    );
+    assert!(status.contains("200"), "{status} {body}");
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/api/v1/tenants/0/eliminations/{id}/visa"),
+        ctl,
+        r#"{"decision": "granted"}"#,
+    );
+    assert!(status.contains("200"), "{status} {body}");
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    serve.wait().unwrap();
+    (data, id)
+}
+
+fn state(data: &std::path::Path, id: &str) -> serde_json::Value {
+    let out = run(
+        data,
+        &["elimination", "show", "--tenant", "0", id, "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn killed_executions_leave_an_archive_that_agrees_and_an_elimination_that_completes() {
+    let (template, id) = prepared();
+    let seed = std::env::var("CARNAC_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::UNIX_EPOCH
+                .elapsed()
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+                | 1
+        });
+    // One execution to the end, to know how long it takes.
+    let measure = tempfile::tempdir().unwrap();
+    copy_data(template.path(), measure.path());
+    let started = Instant::now();
+    let out = run(
+        measure.path(),
+        &["elimination", "execute", "--tenant", "0", &id],
+    );
+    let full = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = state(measure.path(), &id);
+    assert_eq!(done["state"], "executed");
+    let check = run(measure.path(), &["check", "--digests"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    eprintln!("elimination crash test: seed {seed}, a full execution takes {full:?}");
+
+    let mut rng = Rng(seed);
+    let mut window = full;
+    let (mut killed, mut finished, mut round) = (0, 0, 0);
+    // Where the kills landed: before the catalog's commit (still visa_granted) or after it.
+    let (mut before_commit, mut after_commit) = (0, 0);
+    while killed < 30 {
+        round += 1;
+        assert!(
+            round <= 150,
+            "only {killed} of 150 rounds killed an execution in progress"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        copy_data(template.path(), dir.path());
+        let d = dir.path();
+        let mut child = carnac(d)
+            .args(["elimination", "execute", "--tenant", "0", &id])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = Duration::from_micros(rng.next() % (window.as_micros() as u64 + 1));
+        std::thread::sleep(delay);
+        match child.try_wait().unwrap() {
+            Some(_) => {
+                finished += 1;
+                window = window * 4 / 5;
+            }
+            None => {
+                child.kill().unwrap();
+                killed += 1;
+            }
+        }
+        child.wait().unwrap();
+        let what = format!("round {round} (seed {seed}, killed after {delay:?})");
+        // The restart recovers (and finishes a purge cut short); everything agrees.
+        let check = run(d, &["check", "--digests"]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{what}: {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let verify = run(d, &["journal", "verify", "--tenant", "0"]);
+        assert!(
+            verify.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
+        // Done, or it can be done.
+        let now = state(d, &id);
+        match now["state"].as_str().unwrap() {
+            "executed" => after_commit += 1,
+            "visa_granted" => {
+                before_commit += 1;
+                let out = run(d, &["elimination", "execute", "--tenant", "0", &id]);
+                assert!(
+                    out.status.success(),
+                    "{what}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            other => panic!("{what}: the elimination is {other}"),
+        }
+        let after = state(d, &id);
+        assert_eq!(after["state"], "executed", "{what}");
+        assert!(!after["purge_pending"].as_bool().unwrap(), "{what}");
+        // The same outcome as the execution never interrupted, and every copy agrees: no
+        // destroyed file is left in an offer, no kept one is missing.
+        let destroyed = |v: &serde_json::Value| {
+            let mut ids: Vec<String> = v["units"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|u| u["status"] == "destroyed")
+                .map(|u| u["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(destroyed(&after), destroyed(&done), "{what}");
+        let check = run(d, &["check", "--digests"]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{what}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    eprintln!(
+        "elimination crash test: {killed} executions killed, {finished} finished before the kill; \
+         found before the commit {before_commit} times, after it {after_commit} times"
+    );
+}
