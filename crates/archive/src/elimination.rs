@@ -87,6 +87,8 @@ pub enum Visa {
 
 /// Names of the documents of each step, as stored in the offers.
 pub const REQUEST_XML: &str = "request.xml";
+/// The request to the producer (`AuthorizationOriginatingAgencyRequest`), the same list.
+pub const PRODUCER_REQUEST_XML: &str = "producer-request.xml";
 pub const BORDEREAU_HTML: &str = "bordereau.html";
 pub const AGREEMENT_XML: &str = "agreement.xml";
 pub const VISA_XML: &str = "visa.xml";
@@ -162,20 +164,29 @@ impl Archive {
         holds_at: time::Date,
         exclude_operation: Option<&OperationId>,
     ) -> Result<BTreeMap<UnitId, Analysed>, ArchiveError> {
+        let phase = std::time::Instant::now();
         let below = self.catalog.descendants(tenant, units)?;
+        tracing::debug!(elapsed = ?phase.elapsed(), below = below.len(), "analysis: descendants");
         let mut all: Vec<UnitId> = units.to_vec();
         let known: BTreeSet<&UnitId> = units.iter().collect();
         all.extend(below.iter().filter(|u| !known.contains(u)).cloned());
         let graph = self.catalog.rules_graph(tenant, &all)?;
+        tracing::debug!(elapsed = ?phase.elapsed(), units = graph.len(), "analysis: rules graph");
         let effective = crate::rules::compute_effective(&graph);
+        tracing::debug!(elapsed = ?phase.elapsed(), "analysis: effective rules");
         let parents: HashMap<&UnitId, &Vec<UnitId>> =
             graph.iter().map(|u| (&u.id, &u.parents)).collect();
+        let agencies: HashMap<&UnitId, Option<&str>> = graph
+            .iter()
+            .map(|u| (&u.id, u.originating_agency.as_deref()))
+            .collect();
         let busy: HashMap<UnitId, OperationId> = self
             .catalog
             .units_in_open_eliminations(tenant, &all)?
             .into_iter()
             .filter(|(_, e)| Some(e) != exclude_operation)
             .collect();
+        tracing::debug!(elapsed = ?phase.elapsed(), "analysis: open operations");
         // Each unit's own verdict first.
         let mut own: HashMap<UnitId, Option<Excluded>> = HashMap::new();
         for u in &all {
@@ -235,10 +246,13 @@ impl Archive {
                 }
             }
         }
+        tracing::debug!(elapsed = ?phase.elapsed(), "analysis: verdicts");
         let mut out = BTreeMap::new();
         for u in &all {
             let record = match effective.get(u) {
-                Some(e) => self.bordereau_line(tenant, u, &e.rules)?,
+                Some(e) => {
+                    self.bordereau_line(tenant, u, agencies.get(u).copied().flatten(), &e.rules)?
+                }
                 None => serde_json::json!({}),
             };
             out.insert(
@@ -249,6 +263,7 @@ impl Archive {
                 },
             );
         }
+        tracing::debug!(elapsed = ?phase.elapsed(), "analysis: bordereau lines");
         Ok(out)
     }
 
@@ -258,15 +273,12 @@ impl Archive {
         &self,
         tenant: &TenantId,
         unit: &UnitId,
+        agency: Option<&str>,
         rules: &carnac_model::rules::EffectiveRules,
     ) -> Result<serde_json::Value, ArchiveError> {
         let Some((u, objects)) = self.catalog.unit(tenant, unit)? else {
             return Ok(serde_json::json!({}));
         };
-        let agency = self
-            .catalog
-            .unit_details(tenant, unit)?
-            .and_then(|d| d.originating_agency);
         let appraisal: Vec<serde_json::Value> = rules
             .of(RuleCategory::AppraisalRule)
             .map(|r| {
@@ -555,6 +567,26 @@ impl Archive {
             &mut proposed.iter().map(|u| u.unit.clone()),
         )
         .map_err(|e| ArchiveError::io("writing the request for authorisation", e))?;
+        let mut producer_xml = Vec::new();
+        seda::write_request(
+            &mut producer_xml,
+            version,
+            &seda::AuthorizationRequest {
+                to: seda::Authority::OriginatingAgency,
+                message_identifier: format!("{operation}-producer"),
+                date: now.to_string(),
+                comments: comment.iter().cloned().collect(),
+                archival_agreement: None,
+                reason: "Destruction".into(),
+                request_date: at.to_string(),
+                requester: self.config.archival_agency.clone(),
+                archival_agency: self.config.archival_agency.clone(),
+                authority: producer.clone(),
+                replies: Vec::new(),
+            },
+            &mut proposed.iter().map(|u| u.unit.clone()),
+        )
+        .map_err(|e| ArchiveError::io("writing the request to the producer", e))?;
         let html = bordereau_html(
             &self.config.archival_agency,
             tenant,
@@ -572,6 +604,7 @@ impl Archive {
             agent,
             &[
                 (REQUEST_XML, &request_xml),
+                (PRODUCER_REQUEST_XML, &producer_xml),
                 (BORDEREAU_HTML, html.as_bytes()),
             ],
         )?;
@@ -1241,15 +1274,16 @@ impl Archive {
         id: &OperationId,
         blobs: &[carnac_catalog::PurgedBlob],
     ) -> Result<(), ArchiveError> {
-        for b in blobs {
-            let key = carnac_blobstore::BlobKey {
+        let keys: Vec<carnac_blobstore::BlobKey> = blobs
+            .iter()
+            .map(|b| carnac_blobstore::BlobKey {
                 tenant: tenant.clone(),
                 batch: b.operation.clone(),
                 name: b.object.to_string(),
-            };
-            for offer in &self.offers {
-                offer.delete(&key)?;
-            }
+            })
+            .collect();
+        for offer in &self.offers {
+            offer.delete_all(&keys)?;
         }
         self.catalog.purge_done(tenant, id)?;
         Ok(())

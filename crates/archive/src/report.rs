@@ -335,6 +335,8 @@ impl Archive {
         self.require_tenant(tenant)?;
         let mut operations = BTreeSet::new();
         let mut objects = BTreeSet::new();
+        // The files of a destroyed unit: named by events, no longer in the catalog.
+        let mut subjects_of_destroyed: BTreeSet<String> = BTreeSet::new();
         let kind;
         if let Ok(unit) = subject.parse::<UnitId>()
             && let Some((u, of_unit)) = self.catalog.unit(tenant, &unit)?
@@ -342,6 +344,21 @@ impl Archive {
             kind = "UNIT";
             operations.insert(u.operation.to_string());
             objects.extend(of_unit.iter().map(|o| o.id.to_string()));
+        } else if let Ok(unit) = subject.parse::<UnitId>()
+            && let Some(stone) = self.catalog.tombstone(tenant, &unit)?
+        {
+            // Destroyed: its lifecycle still answers, from what its tombstone keeps (its
+            // ingest, its files), and ends with its destruction.
+            kind = "UNIT";
+            if let Some(op) = stone.record["ingest"].as_str() {
+                operations.insert(op.to_owned());
+            }
+            for f in stone.record["files"].as_array().into_iter().flatten() {
+                if let Some(id) = f["id"].as_str() {
+                    subjects_of_destroyed.insert(id.to_owned());
+                }
+            }
+            operations.insert(stone.elimination.to_string());
         } else if let Ok(object) = subject.parse::<carnac_model::ObjectId>()
             && let Some((op, _)) = self.catalog.object(tenant, &object)?
         {
@@ -364,6 +381,7 @@ impl Archive {
             }
         }
         let mut subjects = objects;
+        subjects.extend(subjects_of_destroyed);
         subjects.insert(subject.to_owned());
         let (events, more) = self.events_concerning(tenant, &operations, &subjects, page)?;
         Ok(Lifecycle {

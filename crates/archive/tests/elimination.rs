@@ -189,6 +189,14 @@ fn an_elimination_from_proposal_to_what_remains() {
     .unwrap();
     assert_eq!(request.matches("<UnitIdentifier>").count(), 3);
     assert!(request.contains("<AuthorizationReason>Destruction</AuthorizationReason>"));
+    let to_producer = String::from_utf8(
+        f.archive
+            .elimination_document(&t, &proposal.id, "producer-request.xml")
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(to_producer.contains("<AuthorizationOriginatingAgencyRequest "));
+    assert!(to_producer.contains("<Identifier>FRAN_NP_009913</Identifier>"));
     let page = String::from_utf8(
         f.archive
             .elimination_document(&t, &proposal.id, "bordereau.html")
@@ -354,10 +362,21 @@ fn an_elimination_from_proposal_to_what_remains() {
         .unwrap();
     assert!(audit.intact(), "{audit:?}");
     // The journal says each step and the destruction, on the unit's lifecycle too.
-    let lifecycle = f.archive.lifecycle(
-        &t,
-        ids["D"].as_str(),
-        &carnac_archive::report::JournalPage::all(),
+    let lifecycle = f
+        .archive
+        .lifecycle(
+            &t,
+            ids["D"].as_str(),
+            &carnac_archive::report::JournalPage::all(),
+        )
+        .unwrap();
+    let steps: Vec<&str> = lifecycle.events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(steps.contains(&"INGEST"), "{steps:?}");
+    assert!(steps.contains(&"ELIMINATION_PROPOSAL"), "{steps:?}");
+    assert_eq!(
+        steps.iter().rev().find(|k| **k != "AUDIT"),
+        Some(&"UNIT_DESTROYED"),
+        "a destroyed unit's lifecycle ends with its destruction: {steps:?}"
     );
     let kinds: Vec<String> = f
         .archive
@@ -376,7 +395,6 @@ fn an_elimination_from_proposal_to_what_remains() {
     ] {
         assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
     }
-    let _ = lifecycle;
     // The notification cites the visa.
     let notification = String::from_utf8(
         f.archive

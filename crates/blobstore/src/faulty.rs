@@ -70,6 +70,10 @@ impl<S: BlobStore> BlobStore for FaultyStore<S> {
         self.inner.delete(key)
     }
 
+    fn delete_all(&self, keys: &[BlobKey]) -> Result<(), BlobError> {
+        self.inner.delete_all(keys)
+    }
+
     fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError> {
         self.inner.batches()
     }

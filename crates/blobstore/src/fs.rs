@@ -112,13 +112,23 @@ impl BlobStore for FsStore {
     }
 
     fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
-        let path = self.path(key)?;
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(self.io(format!("removing {}", path.display()), e)),
+        self.delete_all(std::slice::from_ref(key))
+    }
+
+    fn delete_all(&self, keys: &[BlobKey]) -> Result<(), BlobError> {
+        let paths = keys
+            .iter()
+            .map(|k| self.path(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        for path in &paths {
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.io(format!("removing {}", path.display()), e)),
+            }
         }
-        syncfs(&self.root).map_err(|e| self.io("syncing after a removal".into(), e))
+        // One sync for all: the removals are durable before this returns.
+        syncfs(&self.root).map_err(|e| self.io("syncing after removals".into(), e))
     }
 
     fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError> {

@@ -217,10 +217,11 @@ impl EliminationStore for SqliteCatalog {
             .map_err(|e| CatalogError::storage_in("encoding unit ids", e))?;
         let mut st = conn
             .prepare(
-                "SELECT u.unit, e.id FROM json_each(?2) j
-                 JOIN elimination_units u ON u.tenant = ?1 AND u.unit = j.value AND u.status = 'proposed'
+                "SELECT u.unit, e.id FROM elimination_units u
                  JOIN eliminations e ON e.tenant = u.tenant AND e.id = u.elimination
-                 WHERE e.state IN ('proposed', 'agreed', 'visa_granted', 'visa_partly_granted')",
+                 WHERE u.tenant = ?1 AND u.status = 'proposed'
+                   AND u.unit IN (SELECT value FROM json_each(?2))
+                   AND e.state IN ('proposed', 'agreed', 'visa_granted', 'visa_partly_granted')",
             )
             .map_err(storage)?;
         let rows = st

@@ -161,6 +161,8 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
              CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
              DROP TABLE unit_management_history; ALTER TABLE units DROP COLUMN management;
              DROP TABLE tombstone_objects; DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
+             DROP INDEX objects_group; DROP INDEX unit_object_groups_group; DROP INDEX unit_parents_parent;
+             CREATE INDEX unit_parents_parent ON unit_parents(tenant, parent);
              PRAGMA user_version = 12;",
         )
         .unwrap();

@@ -53,3 +53,14 @@ CREATE TABLE tombstone_objects (
     PRIMARY KEY (tenant, object),
     FOREIGN KEY (tenant, unit) REFERENCES tombstones(tenant, unit)
 ) STRICT;
+
+-- Objects by group, groups by unit's link: a unit's files are found without reading every
+-- object of the tenant (which a unit's page, and each unit an elimination reads or deletes,
+-- did before).
+CREATE INDEX objects_group ON objects(tenant, object_group);
+CREATE INDEX unit_object_groups_group ON unit_object_groups(tenant, object_group, unit);
+-- Children by parent, covering: without statistics SQLite prefers a covering index on the
+-- tenant alone (the primary key) to a narrower one that is not, and read every link of the
+-- tenant for each unit's children (13 s for the descendants of 10,000 units).
+DROP INDEX unit_parents_parent;
+CREATE INDEX unit_parents_parent ON unit_parents(tenant, parent, unit);
