@@ -938,7 +938,15 @@ impl Archive {
                         bounded_text(&reply.request, 80)
                     )]));
                 }
-                (reply.granted, Vec::new(), None, bytes, reply.identifier)
+                // The identifier is the authority's: bounded before it goes into the
+                // journal and the notification.
+                (
+                    reply.granted,
+                    Vec::new(),
+                    None,
+                    bytes,
+                    bounded_text(&reply.identifier, 256),
+                )
             }
         };
         let mut excepted = Vec::new();

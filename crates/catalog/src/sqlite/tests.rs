@@ -159,7 +159,7 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
              DROP TABLE unit_counts; DROP TABLE unit_facets; DROP INDEX units_reach;
              CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
              CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
-             DROP TABLE unit_management_history; ALTER TABLE units DROP COLUMN management;
+             DROP TABLE unit_management_history; DROP INDEX units_unfilled; ALTER TABLE units DROP COLUMN management;
              DROP TABLE tombstone_objects; DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
              DROP INDEX objects_group; DROP INDEX unit_object_groups_group; DROP INDEX unit_parents_parent;
              CREATE INDEX unit_parents_parent ON unit_parents(tenant, parent);

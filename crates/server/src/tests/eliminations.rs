@@ -217,6 +217,45 @@ async fn an_elimination_over_http_with_every_refusal() {
     let (status, body, _) = send(&app, get(&url("/notification"), arch)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("ArchiveDestructionNotification"));
+    // The search no longer finds it.
+    let (_, body, _) = send(&app, get("/api/v1/tenants/0/units?per_page=200", arch)).await;
+    assert!(
+        !json(&body)["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["id"] == a.as_str()),
+        "{body}"
+    );
+    // The certificate, as served, verifies with OpenSSL.
+    let dir = tempfile::tempdir().unwrap();
+    for (path, name) in [
+        ("/certificate", "certificate.json"),
+        ("/certificate/signature", "certificate.p7s"),
+        ("/certificate/signer", "signer.pem"),
+    ] {
+        let response = app
+            .clone()
+            .oneshot(get(&url(path), &tokens.control))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let openssl = std::process::Command::new("openssl")
+        .args(["cms", "-verify", "-binary", "-inform", "DER", "-in"])
+        .arg(dir.path().join("certificate.p7s"))
+        .arg("-content")
+        .arg(dir.path().join("certificate.json"))
+        .arg("-CAfile")
+        .arg(dir.path().join("signer.pem"))
+        .args(["-purpose", "any", "-out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(openssl.status.success(), "{openssl:?}");
 
     // A visa refused as the control authority's own SEDA reply, kept whole: then no
     // execution.

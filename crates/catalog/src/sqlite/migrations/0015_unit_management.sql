@@ -21,3 +21,5 @@ CREATE TRIGGER unit_management_history_no_update BEFORE UPDATE ON unit_managemen
 BEGIN SELECT RAISE(ABORT, 'the history of rules is append-only'); END;
 CREATE TRIGGER unit_management_history_no_delete BEFORE DELETE ON unit_management_history
 BEGIN SELECT RAISE(ABORT, 'the history of rules is append-only'); END;
+-- The units still to fill, found without reading the others (maintenance asks at every pass).
+CREATE INDEX units_unfilled ON units(tenant, operation) WHERE management IS NULL;
