@@ -11,7 +11,7 @@ mod common;
 use carnac_archive::elimination::{EliminationRequest, Visa};
 use carnac_catalog::EliminationUnitStatus;
 use carnac_model::elimination::EliminationState;
-use carnac_model::{Status, UnitId};
+use carnac_model::UnitId;
 use common::*;
 use sha2::Digest;
 use std::collections::HashMap;
@@ -479,5 +479,4 @@ fn an_elimination_from_proposal_to_what_remains() {
         "{:?}",
         report.files[0]
     );
-    let _ = Status::Ok;
 }

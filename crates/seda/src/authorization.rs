@@ -123,6 +123,30 @@ fn organization(w: &mut dyn Write, element: &str, identifier: &str) -> io::Resul
     )
 }
 
+/// `UnitIdentifier` elements, one a line; `what` names at least one.
+fn unit_identifiers(
+    w: &mut dyn Write,
+    units: &mut dyn Iterator<Item = String>,
+    what: &str,
+) -> io::Result<()> {
+    let mut any = false;
+    for u in units {
+        any = true;
+        write!(
+            w,
+            "\n<UnitIdentifier>{}</UnitIdentifier>",
+            escape(u.as_str())
+        )?;
+    }
+    if !any {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what} names at least one unit"),
+        ));
+    }
+    writeln!(w)
+}
+
 /// The body of a reply, inside its element (shared by a reply on its own and one embedded).
 fn reply_body(w: &mut dyn Write, r: &AuthorizationReply) -> io::Result<()> {
     message_head(w, &r.comments, &r.date, &r.message_identifier)?;
@@ -184,22 +208,7 @@ pub fn write_request(
         escape(request.reason.as_str()),
         escape(request.request_date.as_str())
     )?;
-    let mut any = false;
-    for u in units {
-        any = true;
-        write!(
-            w,
-            "\n<UnitIdentifier>{}</UnitIdentifier>",
-            escape(u.as_str())
-        )?;
-    }
-    if !any {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a request for authorisation names at least one unit",
-        ));
-    }
-    writeln!(w)?;
+    unit_identifiers(w, units, "a request for authorisation")?;
     organization(w, "Requester", &request.requester)?;
     for r in &request.replies {
         write!(
@@ -234,22 +243,7 @@ pub fn write_destruction_notification(
         "<CodeListVersions/><AuthorizationRequestReplyIdentifier>{}</AuthorizationRequestReplyIdentifier>",
         escape(n.reply_identifier.as_str())
     )?;
-    let mut any = false;
-    for u in units {
-        any = true;
-        write!(
-            w,
-            "\n<UnitIdentifier>{}</UnitIdentifier>",
-            escape(u.as_str())
-        )?;
-    }
-    if !any {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a destruction notification names at least one unit",
-        ));
-    }
-    writeln!(w)?;
+    unit_identifiers(w, units, "a destruction notification")?;
     organization(w, "ArchivalAgency", &n.archival_agency)?;
     organization(w, "OriginatingAgency", &n.originating_agency)?;
     writeln!(w, "</ArchiveDestructionNotification>")

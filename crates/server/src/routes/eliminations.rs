@@ -63,107 +63,21 @@ pub(super) async fn show(
     Ok(axum::Json(EliminationView::from(report)).into_response())
 }
 
-async fn document(
-    state: Arc<AppState>,
-    tenant: String,
-    id: String,
+/// A document of an elimination (`name`, as kept in the offers), served as `content_type`:
+/// the request, the bordereau, the notification, the certificate, its signature, its
+/// signer.
+pub(super) fn document(
     name: &'static str,
     content_type: &'static str,
-) -> Result<Response, ApiError> {
-    let (t, id) = ids(&tenant, &id)?;
-    let archive = state.archive.clone();
-    let bytes = blocking(move || Ok(archive.elimination_document(&t, &id, name)?)).await?;
-    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
-}
-
-/// The `AuthorizationControlAuthorityRequest`.
-pub(super) async fn request(
-    State(state): State<Arc<AppState>>,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    document(
-        state,
-        tenant,
-        id,
-        carnac_archive::elimination::REQUEST_XML,
-        "application/xml; charset=utf-8",
+) -> axum::routing::MethodRouter<Arc<AppState>> {
+    axum::routing::get(
+        move |State(state): State<Arc<AppState>>, Path((tenant, id)): Path<(String, String)>| async move {
+            let (t, id) = ids(&tenant, &id)?;
+            let archive = state.archive.clone();
+            let bytes = blocking(move || Ok(archive.elimination_document(&t, &id, name)?)).await?;
+            Ok::<_, ApiError>(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+        },
     )
-    .await
-}
-
-/// The bordereau, a page to read, print and sign.
-pub(super) async fn bordereau(
-    State(state): State<Arc<AppState>>,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    document(
-        state,
-        tenant,
-        id,
-        carnac_archive::elimination::BORDEREAU_HTML,
-        "text/html; charset=utf-8",
-    )
-    .await
-}
-
-/// The `ArchiveDestructionNotification`, once executed.
-pub(super) async fn notification(
-    State(state): State<Arc<AppState>>,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    document(
-        state,
-        tenant,
-        id,
-        carnac_archive::elimination::NOTIFICATION_XML,
-        "application/xml; charset=utf-8",
-    )
-    .await
-}
-
-/// The destruction certificate (JSON), once executed.
-pub(super) async fn certificate(
-    State(state): State<Arc<AppState>>,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    document(
-        state,
-        tenant,
-        id,
-        carnac_archive::elimination::CERTIFICATE_JSON,
-        "application/json",
-    )
-    .await
-}
-
-/// The certificate's detached signature (CMS, DER, with its signature timestamp).
-pub(super) async fn certificate_signature(
-    State(state): State<Arc<AppState>>,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    document(
-        state,
-        tenant,
-        id,
-        carnac_archive::elimination::CERTIFICATE_P7S,
-        "application/pkcs7-signature",
-    )
-    .await
-}
-
-/// The certificate of the key that signed it (PEM).
-pub(super) async fn certificate_signer(
-    State(state): State<Arc<AppState>>,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    document(
-        state,
-        tenant,
-        id,
-        carnac_archive::elimination::SIGNER_PEM,
-        "application/x-pem-file",
-    )
-    .await
 }
 
 #[derive(serde::Deserialize)]

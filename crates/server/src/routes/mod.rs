@@ -234,42 +234,72 @@ pub(crate) const ROUTES: &[Route] = &[
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/request",
         Some(Action::EliminationRead),
         Param("elimination"),
-        || get(eliminations::request),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::REQUEST_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
     ),
     route(
         "GET",
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/bordereau",
         Some(Action::EliminationRead),
         Param("elimination"),
-        || get(eliminations::bordereau),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::BORDEREAU_HTML,
+                "text/html; charset=utf-8",
+            )
+        },
     ),
     route(
         "GET",
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/notification",
         Some(Action::EliminationRead),
         Param("elimination"),
-        || get(eliminations::notification),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::NOTIFICATION_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
     ),
     route(
         "GET",
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/certificate",
         Some(Action::EliminationRead),
         Param("elimination"),
-        || get(eliminations::certificate),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::CERTIFICATE_JSON,
+                "application/json",
+            )
+        },
     ),
     route(
         "GET",
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/certificate/signature",
         Some(Action::EliminationRead),
         Param("elimination"),
-        || get(eliminations::certificate_signature),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::CERTIFICATE_P7S,
+                "application/pkcs7-signature",
+            )
+        },
     ),
     route(
         "GET",
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/certificate/signer",
         Some(Action::EliminationRead),
         Param("elimination"),
-        || get(eliminations::certificate_signer),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::SIGNER_PEM,
+                "application/x-pem-file",
+            )
+        },
     ),
     route(
         "POST",
