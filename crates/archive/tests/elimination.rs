@@ -10,8 +10,8 @@ mod common;
 
 use carnac_archive::elimination::{EliminationRequest, Visa};
 use carnac_catalog::EliminationUnitStatus;
-use carnac_model::elimination::EliminationState;
 use carnac_model::UnitId;
+use carnac_model::elimination::EliminationState;
 use common::*;
 use sha2::Digest;
 use std::collections::HashMap;
