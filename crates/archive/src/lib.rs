@@ -41,7 +41,7 @@ use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId};
 use ports::{Clock, IdGenerator, IdKind, VirusScanner};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -112,6 +112,13 @@ pub struct IngestConfig {
     pub ingest_workers: usize,
     /// The `ClassificationLevel`s a transfer may give (the platform's, for every tenant).
     pub classification_levels: Vec<String>,
+    /// Units an elimination's execution destroys per catalog transaction: small enough that
+    /// other tenants' writes wait a fraction of a second between two, large enough that the
+    /// steps' own costs (a sync of each offer) stay small.
+    pub execution_step_units: usize,
+    /// The control authority's identifier in the SEDA messages of eliminations (the
+    /// Archives départementales' code, as the operator knows it).
+    pub control_authority: String,
 }
 
 /// Vitam's default list of classification levels.
@@ -129,6 +136,8 @@ impl Default for IngestConfig {
             time_budget: Default::default(),
             ingest_workers: 2,
             classification_levels: DEFAULT_CLASSIFICATION_LEVELS.map(String::from).to_vec(),
+            execution_step_units: 500,
+            control_authority: elimination::DEFAULT_CONTROL_AUTHORITY.into(),
         }
     }
 }
@@ -148,6 +157,8 @@ pub struct Archive {
     pub(crate) tmp: PathBuf,
     /// Login locks, password-check permits, refusals waiting for their summary.
     pub(crate) gate: accounts::Gate,
+    /// The eliminations this process is executing now (one worker each).
+    pub(crate) executions: std::sync::Mutex<BTreeSet<(TenantId, OperationId)>>,
 }
 
 /// The parts an [`Archive`] is made of.
@@ -210,6 +221,7 @@ impl Archive {
             config: parts.config,
             tmp: parts.tmp,
             gate,
+            executions: Default::default(),
         })
     }
 
@@ -461,7 +473,14 @@ impl Archive {
     pub fn recover(&self) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
         // Queued transfers caught in their ingest go back to the queue, not to failure.
         self.requeue_interrupted()?;
-        let running = self.catalog.running_operations()?;
+        // An execution begun is completed, not undone (below).
+        let executions = self.execution_operations()?;
+        let running: Vec<_> = self
+            .catalog
+            .running_operations()?
+            .into_iter()
+            .filter(|(_, op)| !executions.contains(op))
+            .collect();
         for (tenant, operation) in &running {
             for offer in &self.offers {
                 offer.discard(tenant, operation)?;
@@ -487,6 +506,18 @@ impl Archive {
         // Eliminations whose files were still being removed from the offers.
         for (tenant, elimination) in self.finish_purges()? {
             tracing::warn!(%tenant, %elimination, "interrupted purge of an elimination finished");
+        }
+        // Eliminations whose execution a stop cut short: completed. One that cannot be now
+        // (an offer unreachable) stays executing, for the next start or a new request.
+        for (tenant, elimination, done) in self.complete_executions()? {
+            match done {
+                Ok(()) => {
+                    tracing::warn!(%tenant, %elimination, "interrupted elimination execution completed")
+                }
+                Err(e) => {
+                    tracing::error!(%tenant, %elimination, error = %e, "an interrupted elimination execution could not be completed")
+                }
+            }
         }
         // Scratch files of the dead process (not the incoming folder, whose containers are
         // the queued transfers').

@@ -1,7 +1,8 @@
 //! What the archive does on its own, at every seal interval of `serve` and on `carnac
 //! maintain`: for each tenant, evidence records for the files that have none, deposit
 //! attestations for the transfers that have none, timestamp renewals that are due, and a
-//! seal of the journal. Each duty may fail (a TSA unreachable) without stopping the others:
+//! seal of the journal; before them, the eliminations whose execution was left unfinished
+//! are completed. Each duty may fail (a TSA unreachable) without stopping the others:
 //! what was not done is done at the next pass.
 
 use crate::{Archive, ArchiveError};
@@ -43,6 +44,10 @@ pub enum Duty {
         first: u64,
         last: u64,
     },
+    /// An elimination's execution left unfinished (an offer that failed) completed.
+    ExecutionCompleted {
+        elimination: OperationId,
+    },
 }
 
 impl std::fmt::Display for Duty {
@@ -57,6 +62,9 @@ impl std::fmt::Display for Duty {
                 write!(f, "{trees} evidence timestamp renewal(s)")
             }
             Duty::Sealed { first, last } => write!(f, "events {first} to {last} sealed"),
+            Duty::ExecutionCompleted { elimination } => {
+                write!(f, "the execution of elimination {elimination} completed")
+            }
         }
     }
 }
@@ -66,6 +74,22 @@ impl Archive {
     /// certificates end evidence timestamps are renewed.
     pub fn maintain(&self, renew_before: std::time::Duration) -> Maintenance {
         let mut m = Maintenance::default();
+        match self.complete_executions() {
+            Ok(list) => {
+                for (t, elimination, done) in list {
+                    match done {
+                        Ok(()) => m.done.push((t, Duty::ExecutionCompleted { elimination })),
+                        Err(e) => {
+                            m.failed
+                                .push((Some(t), "completing an elimination's execution", e))
+                        }
+                    }
+                }
+            }
+            Err(e) => m
+                .failed
+                .push((None, "listing the executions to complete", e)),
+        }
         let tenants = match self.catalog.tenants() {
             Ok(t) => t,
             Err(e) => {

@@ -616,6 +616,21 @@ impl Archive {
             return Err(ArchiveError::InvalidRequest(problems));
         }
         let selected = selected.unwrap_or_default();
+        if !request.dry_run
+            && let Some((_, e)) = self
+                .catalog
+                .executing_eliminations()?
+                .into_iter()
+                .find(|(t, _)| t == tenant)
+        {
+            // Its visa was given on the rules as they were (the catalog refuses it too).
+            return Err(ArchiveError::State {
+                code: "elimination_executing",
+                message: format!(
+                    "elimination {e} is being executed in this tenant: rules change once it is done"
+                ),
+            });
+        }
         let refs = self.referentials(tenant)?;
         let end = |category: RuleCategory, r: &Rule| -> Result<Option<String>, String> {
             let def = refs

@@ -480,3 +480,293 @@ fn an_elimination_from_proposal_to_what_remains() {
         report.files[0]
     );
 }
+
+/// An offer whose deletions fail while `failing` is set (an unreachable site).
+struct FailingDeletes {
+    inner: carnac_blobstore::memory::MemoryStore,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl carnac_blobstore::BlobStore for FailingDeletes {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn begin(
+        &self,
+        tenant: &carnac_model::TenantId,
+        batch: &carnac_model::OperationId,
+    ) -> Result<Box<dyn carnac_blobstore::Batch>, carnac_blobstore::BlobError> {
+        self.inner.begin(tenant, batch)
+    }
+    fn open(
+        &self,
+        key: &carnac_blobstore::BlobKey,
+    ) -> Result<Box<dyn std::io::Read + Send>, carnac_blobstore::BlobError> {
+        self.inner.open(key)
+    }
+    fn size(&self, key: &carnac_blobstore::BlobKey) -> Result<u64, carnac_blobstore::BlobError> {
+        self.inner.size(key)
+    }
+    fn discard(
+        &self,
+        tenant: &carnac_model::TenantId,
+        batch: &carnac_model::OperationId,
+    ) -> Result<(), carnac_blobstore::BlobError> {
+        self.inner.discard(tenant, batch)
+    }
+    fn delete(&self, key: &carnac_blobstore::BlobKey) -> Result<(), carnac_blobstore::BlobError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(carnac_blobstore::BlobError::Invalid {
+                offer: self.inner.name().into(),
+                message: "the site is unreachable".into(),
+            });
+        }
+        self.inner.delete(key)
+    }
+    fn batches(
+        &self,
+    ) -> Result<Vec<(carnac_model::TenantId, carnac_model::OperationId)>, carnac_blobstore::BlobError>
+    {
+        self.inner.batches()
+    }
+    fn list(
+        &self,
+        tenant: &carnac_model::TenantId,
+        batch: &carnac_model::OperationId,
+    ) -> Result<Vec<String>, carnac_blobstore::BlobError> {
+        self.inner.list(tenant, batch)
+    }
+}
+
+/// An execution in steps of one unit, cut short after its first step by an offer that fails:
+/// descendants went first (the tree left has no orphan), the elimination stays `executing`
+/// (not withdrawn, and no rule of the tenant changes meanwhile), and the next maintenance
+/// completes it, with a certificate and a notification that list every unit destroyed.
+#[test]
+fn an_execution_cut_short_is_completed_with_the_tree_whole_meanwhile() {
+    let offers = vec![
+        carnac_blobstore::memory::MemoryStore::new("offer-1"),
+        carnac_blobstore::memory::MemoryStore::new("offer-2"),
+    ];
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stores: Vec<std::sync::Arc<dyn carnac_blobstore::BlobStore>> = vec![
+        std::sync::Arc::new(offers[0].clone()),
+        std::sync::Arc::new(FailingDeletes {
+            inner: offers[1].clone(),
+            failing: failing.clone(),
+        }),
+    ];
+    let f = fixture_stores(
+        carnac_archive::IngestConfig {
+            execution_step_units: 1,
+            ..Default::default()
+        },
+        None,
+        offers,
+        stores,
+    );
+    let t = f.tenant_with("0", "tenant-0");
+    // A ⊃ B ⊃ C, each with a file, all destroyable; K beside them, kept.
+    let units = [
+        unit(
+            "A",
+            "",
+            true,
+            &unit("B", "", true, &unit("C", "", true, "")),
+        ),
+        unit(
+            "K",
+            "<AppraisalRule><FinalAction>Keep</FinalAction></AppraisalRule>",
+            true,
+            "",
+        ),
+    ]
+    .concat();
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&sip(
+        &units,
+        "<AppraisalRule><Rule>APP-00002</Rule><StartDate>2000-01-01</StartDate><FinalAction>Destroy</FinalAction></AppraisalRule>",
+        &[("A", b"file A"), ("B", b"file B"), ("C", b"file C"), ("K", b"file K")],
+    ))
+    .unwrap();
+    let outcome = f
+        .archive
+        .ingest(&t, file, "test", &carnac_archive::ports::NoProgress)
+        .unwrap();
+    assert!(outcome.status().is_accepted(), "{:?}", outcome.summary);
+    let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+    let ids: HashMap<String, UnitId> = f
+        .archive
+        .catalog()
+        .units_of_operation(&t, &op)
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.title.trim_start_matches("Dossier ").to_owned(), u.id))
+        .collect();
+    let proposal = f
+        .archive
+        .propose_elimination(
+            &t,
+            &EliminationRequest {
+                at: Some("2026-12-04".into()),
+                // The root first: the order of the selection is not the order of execution.
+                units: ["A", "B", "C"].map(|n| ids[n].to_string()).to_vec(),
+                ..Default::default()
+            },
+            "arch",
+        )
+        .unwrap();
+    assert_eq!(proposal.units.len(), 3);
+    f.archive
+        .agree_elimination(&t, &proposal.id, true, None, "prod")
+        .unwrap();
+    f.archive
+        .visa_elimination(
+            &t,
+            &proposal.id,
+            Visa::Decision {
+                granted: true,
+                except: vec![],
+                comment: None,
+            },
+            "ctl",
+        )
+        .unwrap();
+
+    failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut seen = Vec::new();
+    let err = f
+        .archive
+        .execute_elimination_with(&t, &proposal.id, "arch", &mut |p| seen.push(p))
+        .unwrap_err();
+    assert!(err.to_string().contains("unreachable"), "{err}");
+    assert_eq!(seen.first().map(|p| (p.destroyed, p.total)), Some((0, 3)));
+    let report = f.archive.elimination_report(&t, &proposal.id).unwrap();
+    assert_eq!(report.state, EliminationState::Executing);
+    assert_eq!(report.execution.as_ref().unwrap()["agent"], "arch");
+    assert!(report.purge_pending, "the step's blobs wait for the offer");
+    // The first step destroyed C, the deepest: B and A stand, a tree without orphans.
+    assert!(f.archive.unit_record(&t, &ids["C"]).unwrap().is_none());
+    assert!(f.archive.tombstone(&t, &ids["C"]).unwrap().is_some());
+    for n in ["A", "B", "K"] {
+        assert!(f.archive.unit_record(&t, &ids[n]).unwrap().is_some(), "{n}");
+    }
+    let status: HashMap<String, EliminationUnitStatus> = report
+        .units
+        .iter()
+        .map(|u| {
+            let n = ids.iter().find(|(_, id)| id.as_str() == u.id).unwrap().0;
+            (n.clone(), u.status)
+        })
+        .collect();
+    assert_eq!(status["C"], EliminationUnitStatus::Destroyed);
+    assert_eq!(status["A"], EliminationUnitStatus::Destroying);
+    // Begun, it is completed, never withdrawn; the tenant's rules wait for it.
+    let err = f
+        .archive
+        .withdraw_elimination(&t, &proposal.id, None, "arch")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("completed, not withdrawn"),
+        "{err}"
+    );
+    let hold: carnac_archive::rules::RulesChangeRequest =
+        serde_json::from_value(serde_json::json!({
+            "units": [ids["K"]],
+            "actions": [{"action": "hold", "rule": "HOL-00002", "hold": {"reason": "Recours"}}]
+        }))
+        .unwrap();
+    let err = f.archive.change_rules(&t, &hold, "arch").unwrap_err();
+    assert!(err.to_string().contains("being executed"), "{err}");
+
+    // The site is back: the next maintenance completes the execution.
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let pass = f.archive.maintain(std::time::Duration::from_secs(86_400));
+    assert!(
+        pass.done.iter().any(|(_, d)| matches!(
+            d,
+            carnac_archive::maintenance::Duty::ExecutionCompleted { elimination } if *elimination == proposal.id
+        )),
+        "{pass:?}"
+    );
+    let done = f.archive.elimination_report(&t, &proposal.id).unwrap();
+    assert_eq!(done.state, EliminationState::Executed);
+    assert!(!done.purge_pending);
+    assert!(
+        done.units
+            .iter()
+            .all(|u| u.status == EliminationUnitStatus::Destroyed)
+    );
+    for n in ["A", "B", "C"] {
+        assert!(f.archive.unit_record(&t, &ids[n]).unwrap().is_none(), "{n}");
+    }
+    let certificate: serde_json::Value = serde_json::from_slice(
+        &f.archive
+            .elimination_document(&t, &proposal.id, "certificate.json")
+            .unwrap(),
+    )
+    .unwrap();
+    let listed: Vec<&str> = certificate["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["Dossier C", "Dossier B", "Dossier A"]);
+    let notification = String::from_utf8(
+        f.archive
+            .elimination_document(&t, &proposal.id, "notification.xml")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(notification.matches("<UnitIdentifier>").count(), 3);
+    assert_eq!(
+        f.archive.check_consistency(true).unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(
+        f.archive
+            .verify_journal(&t, "test")
+            .unwrap()
+            .problems
+            .is_empty()
+    );
+    // The list destroyed was timestamped before the first step: identifiers in the order
+    // of execution, one a line.
+    let start = f
+        .archive
+        .catalog()
+        .journal(&t)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event.kind == carnac_model::journal::EventKind::EliminationExecutionStart)
+        .unwrap();
+    let plan: String = ["C", "B", "A"]
+        .iter()
+        .map(|n| format!("{}\n", ids[*n]))
+        .collect();
+    let digest = sha2::Sha256::digest(plan.as_bytes()).to_vec();
+    assert_eq!(start.event.detail["plan_sha256"], hex::encode(&digest));
+    let token = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        start.event.detail["plan_timestamp"]["token"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    carnac_timestamp::verify::verify_token(
+        &token,
+        &carnac_timestamp::verify::Expected {
+            imprint: &carnac_timestamp::Imprint {
+                algorithm: carnac_timestamp::HashAlgorithm::Sha256,
+                digest,
+            },
+            nonce: None,
+            policy: None,
+        },
+        &f.archive.trust(),
+    )
+    .unwrap();
+    // Rules change again.
+    f.archive.change_rules(&t, &hold, "arch").unwrap();
+}

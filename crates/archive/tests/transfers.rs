@@ -297,6 +297,16 @@ fn a_slow_transfer_of_one_tenant_does_not_hold_another_tenants() {
     let Fixture { archive, tmp, .. } = f;
     let archive = std::sync::Arc::new(archive);
     let worker = carnac_archive::transfers::Worker::start(archive.clone()).unwrap();
+    // Declared after the worker, dropped before it: a failed assertion opens the gate, and
+    // the worker's threads, which the drop joins, are not left waiting at it forever.
+    struct OpenOnDrop(std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+    impl Drop for OpenOnDrop {
+        fn drop(&mut self) {
+            *self.0.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            self.0.1.notify_all();
+        }
+    }
+    let _open_on_failure = OpenOnDrop(gate.clone());
     let state = |t: &carnac_model::TenantId, q: &carnac_catalog::QueuedTransfer| {
         archive
             .catalog()
@@ -310,7 +320,13 @@ fn a_slow_transfer_of_one_tenant_does_not_hold_another_tenants() {
         std::thread::sleep(std::time::Duration::from_millis(50));
         waited += 1;
     }
-    assert_eq!(state(&a, &a1), Some(OperationState::Running), "a1 is stuck");
+    // a1 started (on a loaded machine, maybe after b1 ended) and is stuck at the gate.
+    waited = 0;
+    while state(&a, &a1) != Some(OperationState::Running) {
+        assert!(waited < 600, "a1 never started: {:?}", state(&a, &a1));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
     assert_eq!(state(&a, &a2), None, "a's next waits its turn, behind a1");
     // The gate opens: a's transfers go through, in their order.
     *gate.0.lock().unwrap() = true;

@@ -832,7 +832,8 @@ pub trait HoldingStore: Send + Sync {
 
     /// Applies a rule change, all or nothing. A unit whose management is no longer what the
     /// change read (`before`: another change came first) fails it with
-    /// [`CatalogError::Conflict`], and so does a unit that is gone.
+    /// [`CatalogError::Conflict`], and so does a unit that is gone, and so does any change
+    /// while an elimination of the tenant is executing.
     fn change_management(
         &self,
         tenant: &TenantId,
@@ -978,6 +979,8 @@ pub struct EliminationRow {
     pub totals: serde_json::Value,
     /// Blobs an execution still has to remove from the offers (after its commit).
     pub purge_pending: bool,
+    /// The execution, once begun: `{"operation", "agent", "started_at"}`.
+    pub execution: Option<serde_json::Value>,
 }
 
 /// Where a unit of an elimination stands.
@@ -992,6 +995,8 @@ pub enum EliminationUnitStatus {
     VisaExcepted,
     /// Taken out at execution, when checked again (with its reason).
     Dropped,
+    /// To be destroyed by the execution under way.
+    Destroying,
     Destroyed,
 }
 
@@ -1002,6 +1007,7 @@ impl EliminationUnitStatus {
             Self::Excluded => "excluded",
             Self::VisaExcepted => "visa_excepted",
             Self::Dropped => "dropped",
+            Self::Destroying => "destroying",
             Self::Destroyed => "destroyed",
         }
     }
@@ -1011,6 +1017,7 @@ impl EliminationUnitStatus {
             Self::Excluded,
             Self::VisaExcepted,
             Self::Dropped,
+            Self::Destroying,
             Self::Destroyed,
         ]
         .into_iter()
@@ -1068,17 +1075,35 @@ pub struct PurgedBlob {
     pub object: ObjectId,
 }
 
-/// An execution, in one transaction: the units destroyed (with their groups, objects,
-/// copies, text index entries and counts; a group another unit keeps loses only the link),
-/// their tombstones and events, the units dropped when checked again, the state, and the
-/// operation and its event. It returns the blobs to remove from the offers, which stay
-/// recorded as pending until [`EliminationStore::purge_done`].
-pub struct EliminationExecution<'a> {
+/// The beginning of an execution, in one transaction: the state becomes `executing`, the
+/// units dropped when checked again are marked so (with their reasons), those to destroy are
+/// marked `destroying` in the order given, the execution's operation is recorded as running,
+/// and the event is written. Nothing is deleted yet.
+pub struct ExecutionStart<'a> {
     pub id: &'a OperationId,
-    pub destroy: &'a [(UnitId, serde_json::Value, NewEvent)],
+    /// The execution's operation: running until the execution completes.
+    pub operation: &'a OperationId,
+    pub agent: &'a str,
+    pub started_at: &'a Timestamp,
+    /// The units to destroy, descendants before their ancestors, each with its line as
+    /// checked again.
+    pub destroy: &'a [(UnitId, serde_json::Value)],
     pub dropped: &'a [(UnitId, serde_json::Value)],
+    pub event: &'a NewEvent,
+}
+
+/// A unit destroyed by an execution's step: what its tombstone keeps and its event.
+pub struct DestroyedUnit {
+    pub unit: UnitId,
+    pub tombstone: serde_json::Value,
+    pub event: NewEvent,
+}
+
+/// The end of an execution: the state becomes `executed`, with its step, and the operation
+/// ends with its summary and event.
+pub struct ExecutionEnd<'a> {
+    pub id: &'a OperationId,
     pub step: &'a serde_json::Value,
-    pub destroyed_at: &'a Timestamp,
     pub summary: &'a serde_json::Value,
     pub event: &'a NewEvent,
 }
@@ -1125,21 +1150,68 @@ pub trait EliminationStore: Send + Sync {
         step: EliminationStepCommit<'_>,
     ) -> Result<(), CatalogError>;
 
-    /// Executes. Fails with [`CatalogError::Conflict`] if it is no longer in a state a visa
-    /// grants (executed twice, withdrawn meanwhile).
-    fn execute_elimination(
+    /// Begins an execution ([`ExecutionStart`]). Fails with [`CatalogError::Conflict`],
+    /// writing nothing, unless a visa grants it now (not executed yet, not withdrawn).
+    fn begin_execution(
         &self,
         tenant: &TenantId,
-        execution: EliminationExecution<'_>,
+        start: ExecutionStart<'_>,
+    ) -> Result<(), CatalogError>;
+
+    /// The next `limit` units an execution under way has to destroy, in its order, each
+    /// with its line.
+    fn units_to_destroy(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        limit: usize,
+    ) -> Result<Vec<(UnitId, serde_json::Value)>, CatalogError>;
+
+    /// One step of an execution, in one transaction: `units` (each still to destroy by
+    /// it) deleted with their groups, objects, copies, text index entries and counts (a
+    /// group another unit keeps loses only its link), their tombstones and events. It
+    /// returns the blobs to remove from the offers, which stay recorded as pending until
+    /// [`EliminationStore::purge_done`]. Fails with [`CatalogError::Conflict`], deleting
+    /// nothing, if the elimination is not executing or a unit is not one it has to destroy.
+    fn destroy_units(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        destroyed_at: &Timestamp,
+        units: &[DestroyedUnit],
     ) -> Result<Vec<PurgedBlob>, CatalogError>;
 
-    /// Executions whose blobs are not all removed yet, on every tenant: what recovery
-    /// finishes.
+    /// Ends an execution ([`ExecutionEnd`]). Fails with [`CatalogError::Conflict`] unless
+    /// it is executing with nothing left to destroy.
+    fn complete_execution(
+        &self,
+        tenant: &TenantId,
+        end: ExecutionEnd<'_>,
+    ) -> Result<(), CatalogError>;
+
+    /// Eliminations being executed, on every tenant: what recovery completes.
+    fn executing_eliminations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
+
+    /// The tombstones an elimination left, in the order its units were destroyed.
+    fn each_tombstone(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        each: &mut dyn FnMut(Tombstone) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError>;
+
+    /// Blobs that executions removed from the catalog and not yet from every offer, on
+    /// every tenant: what recovery finishes.
     fn pending_purges(&self)
     -> Result<Vec<(TenantId, OperationId, Vec<PurgedBlob>)>, CatalogError>;
 
-    /// Every blob of the execution is gone from every offer.
-    fn purge_done(&self, tenant: &TenantId, id: &OperationId) -> Result<(), CatalogError>;
+    /// These blobs of the execution are gone from every offer.
+    fn purge_done(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        blobs: &[PurgedBlob],
+    ) -> Result<(), CatalogError>;
 
     /// What remains of a destroyed unit.
     fn tombstone(

@@ -12,6 +12,9 @@ pub struct Config {
     pub archival_agency: String,
     /// The `ClassificationLevel`s a transfer may give, for every tenant.
     pub classification_levels: Vec<String>,
+    /// The control authority's identifier in eliminations' SEDA messages (the Archives
+    /// départementales' code).
+    pub control_authority: String,
     pub storage: Storage,
     pub limits: Limits,
     pub antivirus: Antivirus,
@@ -226,6 +229,8 @@ pub struct Limits {
     pub ingest_bytes_per_second: u64,
     /// Transfers received over the network ingested at once (each of another tenant).
     pub ingest_workers: usize,
+    /// Units an elimination's execution destroys per catalog transaction.
+    pub elimination_step_units: usize,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -338,6 +343,7 @@ impl Default for Config {
         Config {
             archival_agency: "carnac".into(),
             classification_levels: carnac_archive::IngestConfig::default().classification_levels,
+            control_authority: carnac_archive::IngestConfig::default().control_authority,
             storage: Storage::default(),
             limits: Limits::default(),
             antivirus: Antivirus::default(),
@@ -360,6 +366,7 @@ impl Default for Limits {
             ingest_seconds: ingest.time_budget.base.as_secs(),
             ingest_bytes_per_second: ingest.time_budget.bytes_per_second,
             ingest_workers: ingest.ingest_workers,
+            elimination_step_units: ingest.execution_step_units,
         }
     }
 }
@@ -549,6 +556,11 @@ mod tests {
             d.limits.ingest_bytes_per_second
         );
         assert_eq!(c.limits.ingest_workers, d.limits.ingest_workers);
+        assert_eq!(
+            c.limits.elimination_step_units,
+            d.limits.elimination_step_units
+        );
+        assert_eq!(c.control_authority, d.control_authority);
         // Every limit of the server: the example's values are the defaults.
         assert_eq!(c.server.limits(), d.server.limits());
         assert!(

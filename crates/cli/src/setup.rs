@@ -100,6 +100,8 @@ pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Conf
                 bytes_per_second: config.limits.ingest_bytes_per_second.max(1),
             },
             ingest_workers: config.limits.ingest_workers.max(1),
+            execution_step_units: config.limits.elimination_step_units.clamp(1, 100_000),
+            control_authority: config.control_authority.clone(),
             ..Default::default()
         },
         tmp: data.join("tmp"),

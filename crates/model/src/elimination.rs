@@ -4,14 +4,16 @@
 //! refuses it, an archivist executes. A proposal may be withdrawn until it is executed.
 //!
 //! ```text
-//! proposed ─agree─▶ agreed ─visa─▶ visa_granted | visa_partly_granted ─execute─▶ executed
-//!     │               │                 │
-//!     │               └─visa refused─▶ visa_refused
-//!     └─agreement refused─▶ agreement_refused
+//! proposed ─agree─▶ agreed ─visa─▶ visa_granted | visa_partly_granted ─execute─▶ executing
+//!     │               │                                                  │ complete
+//!     │               └─visa refused─▶ visa_refused                      ▼
+//!     └─agreement refused─▶ agreement_refused                         executed
 //! (proposed, agreed, visa_granted, visa_partly_granted) ─withdraw─▶ withdrawn
 //! ```
 //!
-//! While an elimination is open its units belong to it: no other operation takes them.
+//! While an elimination is open its units belong to it: no other operation takes them. An
+//! execution, once begun, is not withdrawn: it destroys its units in steps and is completed,
+//! after a stop too.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,8 @@ pub enum EliminationState {
     VisaPartlyGranted,
     VisaRefused,
     Withdrawn,
+    /// Its units are being destroyed, a few hundred at a time.
+    Executing,
     Executed,
 }
 
@@ -41,12 +45,15 @@ pub enum EliminationStep {
         granted: bool,
         partial: bool,
     },
+    /// Execution begins.
     Execution,
+    /// Every unit is destroyed: the execution ends.
+    Completion,
     Withdrawal,
 }
 
 impl EliminationState {
-    pub const ALL: [EliminationState; 8] = [
+    pub const ALL: [EliminationState; 9] = [
         Self::Proposed,
         Self::Agreed,
         Self::AgreementRefused,
@@ -54,6 +61,7 @@ impl EliminationState {
         Self::VisaPartlyGranted,
         Self::VisaRefused,
         Self::Withdrawn,
+        Self::Executing,
         Self::Executed,
     ];
 
@@ -66,6 +74,7 @@ impl EliminationState {
             Self::VisaPartlyGranted => "visa_partly_granted",
             Self::VisaRefused => "visa_refused",
             Self::Withdrawn => "withdrawn",
+            Self::Executing => "executing",
             Self::Executed => "executed",
         }
     }
@@ -78,7 +87,11 @@ impl EliminationState {
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            Self::Proposed | Self::Agreed | Self::VisaGranted | Self::VisaPartlyGranted
+            Self::Proposed
+                | Self::Agreed
+                | Self::VisaGranted
+                | Self::VisaPartlyGranted
+                | Self::Executing
         )
     }
 
@@ -92,7 +105,12 @@ impl EliminationState {
             (S::Agreed, E::Visa { granted: false, .. }) => Ok(S::VisaRefused),
             (S::Agreed, E::Visa { granted: true, partial: false }) => Ok(S::VisaGranted),
             (S::Agreed, E::Visa { granted: true, partial: true }) => Ok(S::VisaPartlyGranted),
-            (S::VisaGranted | S::VisaPartlyGranted, E::Execution) => Ok(S::Executed),
+            (S::VisaGranted | S::VisaPartlyGranted, E::Execution) => Ok(S::Executing),
+            (S::Executing, E::Completion) => Ok(S::Executed),
+            (S::Executing, E::Withdrawal) => {
+                Err("its execution has begun: it is completed, not withdrawn".into())
+            }
+            (S::Executing, E::Execution) => Err("it is being executed".into()),
             (s, E::Withdrawal) if s.is_open() => Ok(S::Withdrawn),
             (S::Proposed, E::Visa { .. }) => {
                 Err("the producer has not agreed yet: the visa comes after its agreement".into())
@@ -111,6 +129,7 @@ impl EliminationState {
                     E::Agreement { .. } => "the producer's agreement",
                     E::Visa { .. } => "the visa",
                     E::Execution => "execution",
+                    E::Completion => "the end of an execution",
                     E::Withdrawal => "withdrawal",
                 }
             )),
@@ -210,7 +229,8 @@ mod tests {
             })
             .and_then(|s| s.after(E::Execution))
             .unwrap();
-        assert_eq!(s, S::Executed);
+        assert_eq!(s, S::Executing);
+        assert_eq!(s.after(E::Completion), Ok(S::Executed));
     }
 
     #[test]
@@ -221,9 +241,13 @@ mod tests {
             S::VisaRefused,
             S::AgreementRefused,
             S::Withdrawn,
+            S::Executing,
             S::Executed,
         ] {
             assert!(s.after(E::Execution).is_err(), "{s:?}");
+        }
+        for s in S::ALL.into_iter().filter(|s| *s != S::Executing) {
+            assert!(s.after(E::Completion).is_err(), "{s:?}");
         }
         assert!(
             S::VisaRefused
@@ -262,9 +286,12 @@ mod tests {
 
     #[test]
     fn open_states_can_be_withdrawn_and_closed_ones_cannot() {
-        for s in S::ALL {
+        for s in S::ALL.into_iter().filter(|s| *s != S::Executing) {
             assert_eq!(s.after(E::Withdrawal).is_ok(), s.is_open(), "{s:?}");
         }
+        // Open (its units are its own) but past the point of return.
+        assert!(S::Executing.is_open());
+        assert!(S::Executing.after(E::Withdrawal).is_err());
     }
 
     #[test]

@@ -106,6 +106,9 @@ event_kinds! {
     /// The control authority's visa, granted (for all or part) or refused.
     EliminationVisa = "ELIMINATION_VISA",
     EliminationWithdrawal = "ELIMINATION_WITHDRAWAL",
+    /// An elimination's execution begun: the units it destroys (in steps), those taken out
+    /// when checked again.
+    EliminationExecutionStart = "ELIMINATION_EXECUTION_START",
     /// An elimination executed: what its visa granted destroyed.
     EliminationExecution = "ELIMINATION_EXECUTION",
     /// One unit destroyed by an elimination, with its files' digests.

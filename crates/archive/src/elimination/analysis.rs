@@ -8,6 +8,8 @@ use super::*;
 pub(super) struct Analysed {
     pub(super) record: serde_json::Value,
     pub(super) why: Option<Excluded>,
+    /// Its parents (in the tenant, whether analysed or not).
+    pub(super) parents: Vec<UnitId>,
 }
 
 impl Archive {
@@ -117,6 +119,7 @@ impl Archive {
                 Analysed {
                     record,
                     why: verdict.remove(u).flatten(),
+                    parents: parents.get(u).map(|p| p.to_vec()).unwrap_or_default(),
                 },
             );
         }

@@ -40,6 +40,18 @@ impl Archive {
     ) -> Result<serde_json::Map<String, serde_json::Value>, ArchiveError> {
         self.catalog
             .start_operation(tenant, operation, &kind, &self.now(), agent)?;
+        self.write_documents(tenant, operation, documents)
+            .inspect_err(|e| self.abandon(tenant, operation, kind, agent, e))
+    }
+
+    /// Writes `documents` to every offer under `operation`, already recorded as running:
+    /// their digests. On failure, what it wrote is left for the caller to discard.
+    pub(super) fn write_documents(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        documents: &[(&str, Document<'_>)],
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ArchiveError> {
         let mut digests = serde_json::Map::new();
         let written = (|| -> Result<(), ArchiveError> {
             for (i, offer) in self.offers.iter().enumerate() {
@@ -79,11 +91,7 @@ impl Archive {
             }
             Ok(())
         })();
-        if let Err(e) = written {
-            self.abandon(tenant, operation, kind, agent, &e);
-            return Err(e);
-        }
-        Ok(digests)
+        written.map(|()| digests)
     }
 
     /// Removes what a step wrote and closes its operation as failed.
@@ -159,32 +167,46 @@ impl Archive {
 }
 
 /// Writes the certificate (`head` with the list of units destroyed, each with its files'
-/// digests) to `path`, one unit at a time; its SHA-256, for the signature.
-pub(super) fn write_certificate(
-    path: &std::path::Path,
-    head: &serde_json::Value,
-    units: &[(UnitId, serde_json::Value, NewEvent)],
-) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::create(path)?;
-    let mut w = crate::files::HashingWriter {
-        inner: std::io::BufWriter::new(file),
-        hasher: carnac_model::MultiHasher::new(&[carnac_model::DigestAlgorithm::Sha256]),
-    };
-    let head = head.to_string();
-    // `{…head…, "units":[` : the head object opened up to append the list.
-    write!(w, "{},\"units\":[", &head[..head.len() - 1])?;
-    for (i, (_, record, _)) in units.iter().enumerate() {
-        write!(w, "{}{}", if i == 0 { "" } else { "," }, record)?;
+/// digests) one unit at a time; [`CertificateWriter::finish`] gives its SHA-256, for the
+/// signature.
+pub(super) struct CertificateWriter {
+    out: crate::files::HashingWriter<std::io::BufWriter<std::fs::File>>,
+    units: u64,
+}
+
+impl CertificateWriter {
+    pub(super) fn create(
+        path: &std::path::Path,
+        head: &serde_json::Value,
+    ) -> std::io::Result<CertificateWriter> {
+        let file = std::fs::File::create(path)?;
+        let mut out = crate::files::HashingWriter {
+            inner: std::io::BufWriter::new(file),
+            hasher: carnac_model::MultiHasher::new(&[carnac_model::DigestAlgorithm::Sha256]),
+        };
+        let head = head.to_string();
+        // `{…head…, "units":[` : the head object opened up to append the list.
+        write!(out, "{},\"units\":[", &head[..head.len() - 1])?;
+        Ok(CertificateWriter { out, units: 0 })
     }
-    write!(w, "]}}")?;
-    w.flush()?;
-    let crate::files::HashingWriter { inner, hasher } = w;
-    inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    hasher
-        .finish()
-        .pop()
-        .and_then(|d| hex::decode(d.hex).ok())
-        .ok_or_else(|| std::io::Error::other("hashing the certificate"))
+
+    pub(super) fn unit(&mut self, record: &serde_json::Value) -> std::io::Result<()> {
+        let sep = if self.units == 0 { "" } else { "," };
+        self.units += 1;
+        write!(self.out, "{sep}{record}")
+    }
+
+    pub(super) fn finish(mut self) -> std::io::Result<Vec<u8>> {
+        write!(self.out, "]}}")?;
+        self.out.flush()?;
+        let crate::files::HashingWriter { inner, hasher } = self.out;
+        inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        hasher
+            .finish()
+            .pop()
+            .and_then(|d| hex::decode(d.hex).ok())
+            .ok_or_else(|| std::io::Error::other("hashing the certificate"))
+    }
 }
 
 /// What the archive reads of a visa given as its SEDA reply.

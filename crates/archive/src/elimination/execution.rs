@@ -1,27 +1,113 @@
-//! The execution: every unit checked again, the deletion in one catalog transaction, the
-//! notification and the signed certificate, then every copy removed from every offer (a
-//! purge a stop cuts short is finished at the next start).
+//! The execution, in steps so that a large one does not hold the catalog's writer from
+//! other tenants for its whole length:
+//!
+//! 1. **Begin** (one transaction): every unit checked again (a hold put on since, a rule
+//!    changed since, takes it out with its reason, and its ancestors with it); the rest
+//!    marked `destroying`, descendants before their ancestors; the state `executing`.
+//!    From here the execution is completed, never withdrawn, and no rule of the tenant
+//!    changes until it is.
+//! 2. **Steps** (one transaction each, [`crate::IngestConfig::execution_step_units`]
+//!    units): units, groups, objects, copies, text entries deleted, tombstones and events
+//!    written; then the step's blobs removed from every offer.
+//! 3. **End**: the `ArchiveDestructionNotification` and the signed certificate, written from
+//!    the tombstones (so they list exactly what was destroyed), stored in every offer; then
+//!    the state `executed` with the operation's event.
+//!
+//! A stop anywhere leaves a state that [`Archive::recover`] (or executing again) completes:
+//! the begun execution is resumed from the units still marked, the blobs a step's commit
+//! left are purged, and documents half-written are written again.
 
 use super::*;
+use carnac_catalog::{DestroyedUnit, ExecutionEnd, ExecutionStart};
+
+/// An execution cut short that [`Archive::complete_executions`] tried to complete: its
+/// tenant, its elimination, and whether it is now done.
+pub type CompletedExecution = (TenantId, OperationId, Result<(), ArchiveError>);
+
+/// How far an execution has gone, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecutionProgress {
+    pub destroyed: u64,
+    /// Units it destroys in all (those taken out when checked again not counted).
+    pub total: u64,
+}
+
+/// The one worker of an execution in this process: a second request for it is refused
+/// while the first runs.
+struct ExecutionClaim<'a> {
+    archive: &'a Archive,
+    key: (TenantId, OperationId),
+}
+
+impl Drop for ExecutionClaim<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.archive.executions.lock() {
+            running.remove(&self.key);
+        }
+    }
+}
 
 impl Archive {
-    /// Executes an elimination whose visa grants it: every unit checked again (a hold put on
-    /// since, a rule changed since, takes it out, with the reason), the rest deleted from the
-    /// catalog in one transaction with their tombstones and events, then every copy removed
-    /// from every offer, and the `ArchiveDestructionNotification` written.
+    /// Executes an elimination whose visa grants it (see the module's comment), or completes
+    /// one whose execution was cut short.
     pub fn execute_elimination(
         &self,
         tenant: &TenantId,
         id: &OperationId,
         agent: &str,
     ) -> Result<EliminationReport, ArchiveError> {
+        self.execute_elimination_with(tenant, id, agent, &mut |_| {})
+    }
+
+    /// [`Archive::execute_elimination`], telling `progress` after each step.
+    pub fn execute_elimination_with(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        agent: &str,
+        progress: &mut dyn FnMut(ExecutionProgress),
+    ) -> Result<EliminationReport, ArchiveError> {
+        let _claim = self.claim_execution(tenant, id)?;
         let row = self
             .catalog
             .elimination(tenant, id)?
             .ok_or_else(|| ArchiveError::NotFound(format!("elimination {id}")))?;
-        row.state
-            .after(EliminationStep::Execution)
-            .map_err(|m| state_error(format!("elimination {id} cannot be executed: {m}")))?;
+        if row.state != EliminationState::Executing {
+            row.state
+                .after(EliminationStep::Execution)
+                .map_err(|m| state_error(format!("elimination {id} cannot be executed: {m}")))?;
+            self.begin_execution(tenant, &row, agent)?;
+        }
+        self.run_execution(tenant, id, progress)?;
+        self.elimination_report(tenant, id)
+    }
+
+    fn claim_execution(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<ExecutionClaim<'_>, ArchiveError> {
+        let key = (tenant.clone(), id.clone());
+        let mut running = self
+            .executions
+            .lock()
+            .map_err(|_| ArchiveError::Invalid("the executions' registry is poisoned".into()))?;
+        if !running.insert(key.clone()) {
+            return Err(state_error(format!(
+                "elimination {id} is being executed now; its report says when it is done"
+            )));
+        }
+        Ok(ExecutionClaim { archive: self, key })
+    }
+
+    /// Checks every unit again and begins: what goes, in which order, and what is taken out.
+    fn begin_execution(
+        &self,
+        tenant: &TenantId,
+        row: &EliminationRow,
+        agent: &str,
+    ) -> Result<(), ArchiveError> {
+        let id = &row.id;
         let at = parse_date(&row.at).ok_or_else(|| {
             ArchiveError::Catalog(CatalogError::Corruption(format!(
                 "elimination date {:?}",
@@ -44,15 +130,8 @@ impl Archive {
         // Checked again: the rules at the proposal's date, holds today, and what changed.
         let today = self.today();
         let analysed = self.analyse(tenant, &ids, at, today.max(at), Some(id))?;
-        let mut destroy = Vec::new();
-        let mut dropped: Vec<(UnitId, serde_json::Value)> = excepted
-            .iter()
-            .map(|u| (u.clone(), excluded_json(&Excluded::VisaExcepted)))
-            .collect();
-        let dropped_ids: BTreeSet<UnitId> = excepted.iter().cloned().collect();
-        let now = self.now();
-        let operation = self.new_operation()?;
-        let mut kept_below: BTreeSet<UnitId> = BTreeSet::new();
+        let mut dropped: Vec<(UnitId, serde_json::Value)> = Vec::new();
+        let mut destroy: Vec<UnitId> = Vec::new();
         for (u, record) in &proposed {
             let Some(a) = analysed.get(u) else { continue };
             let why = match &a.why {
@@ -65,82 +144,288 @@ impl Archive {
                 None => None,
             };
             match why {
-                Some(w) => {
-                    dropped.push((u.clone(), excluded_json(&w)));
-                    kept_below.insert(u.clone());
-                }
-                None => destroy.push((u.clone(), a.record.clone())),
+                Some(w) => dropped.push((u.clone(), excluded_json(&w))),
+                None => destroy.push(u.clone()),
             }
         }
         // A unit taken out (or excepted) keeps its ancestors: they cannot go without it.
-        let mut keep: BTreeSet<UnitId> = kept_below
+        let mut keep: BTreeSet<UnitId> = dropped
             .iter()
-            .chain(dropped_ids.iter())
-            .cloned()
+            .map(|(u, _)| u.clone())
+            .chain(excepted.iter().cloned())
             .collect();
-        loop {
-            let graph = self
-                .catalog
-                .rules_graph(tenant, &keep.iter().cloned().collect::<Vec<_>>())?;
-            let before = keep.len();
-            keep.extend(graph.into_iter().map(|g| g.id));
-            if keep.len() == before {
-                break;
+        let mut stack: Vec<UnitId> = keep.iter().cloned().collect();
+        while let Some(u) = stack.pop() {
+            let parents = match analysed.get(&u) {
+                Some(a) => a.parents.clone(),
+                None => self
+                    .catalog
+                    .rules_graph(tenant, std::slice::from_ref(&u))?
+                    .into_iter()
+                    .flat_map(|g| g.parents)
+                    .collect(),
+            };
+            for p in parents {
+                if keep.insert(p.clone()) {
+                    stack.push(p);
+                }
             }
         }
-        let (go, stay): (Vec<_>, Vec<_>) =
-            destroy.into_iter().partition(|(u, _)| !keep.contains(u));
-        for (u, _) in stay {
-            if !dropped.iter().any(|(d, _)| *d == u) {
+        let kept_below = "a unit of this elimination taken out";
+        destroy.retain(|u| {
+            if keep.contains(u) {
                 dropped.push((
-                    u,
+                    u.clone(),
                     excluded_json(&Excluded::DescendantKept {
-                        descendant: "a unit of this elimination taken out".into(),
+                        descendant: kept_below.into(),
                     }),
                 ));
+                false
+            } else {
+                true
+            }
+        });
+        for u in &excepted {
+            dropped.push((u.clone(), excluded_json(&Excluded::VisaExcepted)));
+        }
+        // Descendants before their ancestors: between two steps, the tree that is left
+        // has no unit whose parent is gone.
+        let order = below_first(&destroy, &analysed);
+        let lines: Vec<(UnitId, serde_json::Value)> = order
+            .into_iter()
+            .map(|u| {
+                let line = analysed[&u].record.clone();
+                (u, line)
+            })
+            .collect();
+        // The list to destroy, timestamped before anything goes: the date of the decision
+        // is proven, and a TSA that does not answer stops the execution here, not before
+        // its certificate, which is signed and timestamped once every unit is destroyed.
+        let plan = {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            for (u, _) in &lines {
+                h.update(u.as_str().as_bytes());
+                h.update(b"\n");
+            }
+            h.finalize().to_vec()
+        };
+        let token = self.tsa(tenant).stamp(&carnac_timestamp::Imprint {
+            algorithm: carnac_timestamp::HashAlgorithm::Sha256,
+            digest: plan.clone(),
+        })?;
+        let now = self.now();
+        let operation = self.new_operation()?;
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: EventKind::EliminationExecutionStart,
+            outcome: Status::Ok,
+            time: now.to_string(),
+            agent: agent.into(),
+            detail: serde_json::json!({
+                "elimination": id,
+                "to_destroy": lines.len(),
+                // SHA-256 of the identifiers to destroy, in order, one a line.
+                "plan_sha256": hex::encode(&plan),
+                "plan_timestamp": {
+                    "gen_time": token.gen_time_text,
+                    "serial": token.serial,
+                    "token": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &token.token),
+                },
+                "dropped": dropped
+                    .iter()
+                    .map(|(u, why)| serde_json::json!({"id": u, "reason": why}))
+                    .collect::<Vec<_>>(),
+            }),
+        };
+        self.catalog
+            .begin_execution(
+                tenant,
+                ExecutionStart {
+                    id,
+                    operation: &operation,
+                    agent,
+                    started_at: &now,
+                    destroy: &lines,
+                    dropped: &dropped,
+                    event: &event,
+                },
+            )
+            .map_err(|e| match e {
+                CatalogError::Conflict(m) => state_error(format!("{m}: nothing was destroyed")),
+                other => other.into(),
+            })?;
+        tracing::info!(%tenant, elimination = %id, %operation, units = lines.len(), dropped = dropped.len(), "elimination execution begun");
+        Ok(())
+    }
+
+    /// Destroys what the begun execution still has to, step by step, then ends it.
+    fn run_execution(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        progress: &mut dyn FnMut(ExecutionProgress),
+    ) -> Result<(), ArchiveError> {
+        let row = self
+            .catalog
+            .elimination(tenant, id)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("elimination {id}")))?;
+        let execution = row.execution.clone().unwrap_or_default();
+        let operation: OperationId = execution["operation"]
+            .as_str()
+            .and_then(|o| o.parse().ok())
+            .ok_or_else(|| {
+                ArchiveError::Catalog(CatalogError::Corruption(format!(
+                    "elimination {id} is executing under no operation"
+                )))
+            })?;
+        let agent = execution["agent"].as_str().unwrap_or("system").to_owned();
+        let visa = row
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s["step"] == "visa")
+            .cloned();
+        // A step cut short left blobs the catalog no longer has: removed first.
+        for (t, e, blobs) in self.catalog.pending_purges()? {
+            if t == *tenant && e == *id {
+                self.purge(tenant, id, &blobs)?;
             }
         }
-        let destroy_rows: Vec<(UnitId, serde_json::Value, NewEvent)> = go
-            .iter()
-            .map(|(u, record)| {
-                (
-                    u.clone(),
-                    serde_json::json!({
+        let mut destroyed = 0u64;
+        let mut total = None;
+        let step_units = self.config.execution_step_units.max(1);
+        loop {
+            let units = self.catalog.units_to_destroy(tenant, id, step_units)?;
+            if total.is_none() {
+                let mut left = 0u64;
+                self.catalog.each_elimination_unit(tenant, id, &mut |u| {
+                    match u.status {
+                        EliminationUnitStatus::Destroying => left += 1,
+                        EliminationUnitStatus::Destroyed => destroyed += 1,
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+                total = Some(destroyed + left);
+                progress(ExecutionProgress {
+                    destroyed,
+                    total: destroyed + left,
+                });
+            }
+            if units.is_empty() {
+                break;
+            }
+            let now = self.now();
+            let rows: Vec<DestroyedUnit> = units
+                .into_iter()
+                .map(|(u, line)| DestroyedUnit {
+                    tombstone: serde_json::json!({
                         "unit": u,
-                        "title": record["title"],
-                        "start_date": record["start_date"],
-                        "end_date": record["end_date"],
-                        "originating_agency": record["originating_agency"],
-                        "appraisal_rules": record["appraisal_rules"],
-                        "appraisal_end": record["appraisal_end"],
-                        "files": record["files"],
-                        "ingest": record["ingest"],
+                        "title": line["title"],
+                        "start_date": line["start_date"],
+                        "end_date": line["end_date"],
+                        "originating_agency": line["originating_agency"],
+                        "appraisal_rules": line["appraisal_rules"],
+                        "appraisal_end": line["appraisal_end"],
+                        "files": line["files"],
+                        "ingest": line["ingest"],
                         "elimination": id,
-                        "visa": row.steps.iter().rev().find(|s| s["step"] == "visa").cloned(),
+                        "visa": visa,
+                        "destroyed_at": now,
                     }),
-                    NewEvent {
+                    event: NewEvent {
                         tenant: tenant.clone(),
                         operation: operation.clone(),
                         kind: EventKind::UnitDestroyed,
                         outcome: Status::Ok,
                         time: now.to_string(),
-                        agent: agent.into(),
+                        agent: agent.clone(),
                         detail: serde_json::json!({
                             "subject": u,
                             "elimination": id,
-                            "files": record["files"],
+                            "files": line["files"],
                         }),
                     },
-                )
-            })
-            .collect();
-        let visa = row.steps.iter().rev().find(|s| s["step"] == "visa");
+                    unit: u,
+                })
+                .collect();
+            let purged = self.catalog.destroy_units(tenant, id, &now, &rows)?;
+            self.purge(tenant, id, &purged)?;
+            destroyed += rows.len() as u64;
+            progress(ExecutionProgress {
+                destroyed,
+                total: total.unwrap_or(destroyed).max(destroyed),
+            });
+        }
+        self.end_execution(tenant, &row, &operation, &agent, visa.as_ref())
+    }
+
+    /// Writes the notification and the certificate from the tombstones, and ends.
+    fn end_execution(
+        &self,
+        tenant: &TenantId,
+        row: &EliminationRow,
+        operation: &OperationId,
+        agent: &str,
+        visa: Option<&serde_json::Value>,
+    ) -> Result<(), ArchiveError> {
+        let id = &row.id;
+        // Documents a stop cut short are written again whole.
+        for offer in &self.offers {
+            offer.discard(tenant, operation)?;
+        }
+        let now = self.now();
         let reply_id = visa
             .and_then(|v| v["reply_identifier"].as_str())
             .unwrap_or_default()
             .to_owned();
-        let mut notification = Vec::new();
-        if !destroy_rows.is_empty() {
+        let certificate = self.tmp.join(format!("{operation}.certificate.json"));
+        let _scratch = crate::files::Scratch(vec![certificate.clone()]);
+        let mut writer = CertificateWriter::create(
+            &certificate,
+            &serde_json::json!({
+                "certificate": "DESTRUCTION",
+                "format_version": 1,
+                "archive": self.config.archival_agency,
+                "tenant": tenant,
+                "elimination": id,
+                "execution": operation,
+                "executed_at": now,
+                "at": row.at,
+                "agreement": row.steps.iter().rev().find(|s| s["step"] == "agreement"),
+                "visa": visa,
+                "notification": reply_id,
+            }),
+        )
+        .map_err(|e| ArchiveError::io("writing the destruction certificate", e))?;
+        let mut destroyed: Vec<UnitId> = Vec::new();
+        let mut agencies: HashMap<String, u64> = HashMap::new();
+        let mut failed = None;
+        self.catalog
+            .each_tombstone(tenant, id, &mut |t| {
+                if let Err(e) = writer.unit(&t.record) {
+                    failed = Some(e);
+                    return Err(CatalogError::Interrupted("writing the certificate".into()));
+                }
+                if let Some(a) = t.record["originating_agency"].as_str() {
+                    *agencies.entry(a.to_owned()).or_default() += 1;
+                }
+                destroyed.push(t.unit);
+                Ok(())
+            })
+            .map_err(|e| match failed.take() {
+                Some(io) => ArchiveError::io("writing the destruction certificate", io),
+                None => e.into(),
+            })?;
+        let digest = writer
+            .finish()
+            .map_err(|e| ArchiveError::io("writing the destruction certificate", e))?;
+        let documents = if destroyed.is_empty() {
+            Default::default()
+        } else {
+            let mut notification = Vec::new();
             seda::write_destruction_notification(
                 &mut notification,
                 parse_version(&row.seda_version),
@@ -150,74 +435,58 @@ impl Archive {
                     comments: Vec::new(),
                     reply_identifier: reply_id.clone(),
                     archival_agency: self.config.archival_agency.clone(),
-                    originating_agency: most_common_agency_of(go.iter().map(|(_, r)| r)),
+                    originating_agency: agencies
+                        .into_iter()
+                        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                        .map(|(a, _)| a)
+                        .unwrap_or_default(),
                 },
-                &mut destroy_rows.iter().map(|(u, _, _)| u.to_string()),
+                &mut destroyed.iter().map(|u| u.to_string()),
             )
             .map_err(|e| ArchiveError::io("writing the destruction notification", e))?;
-        }
-        let documents = if notification.is_empty() {
-            self.catalog.start_operation(
-                tenant,
-                &operation,
-                &EventKind::EliminationExecution,
-                &now,
-                agent,
-            )?;
-            Default::default()
-        } else {
-            let certificate = self.tmp.join(format!("{operation}.certificate.json"));
-            let _scratch = crate::files::Scratch(vec![certificate.clone()]);
-            let digest = write_certificate(
-                &certificate,
-                &serde_json::json!({
-                    "certificate": "DESTRUCTION",
-                    "format_version": 1,
-                    "archive": self.config.archival_agency,
-                    "tenant": tenant,
-                    "elimination": id,
-                    "execution": operation,
-                    "executed_at": now,
-                    "at": row.at,
-                    "agreement": row.steps.iter().rev().find(|s| s["step"] == "agreement"),
-                    "visa": visa,
-                    "notification": reply_id,
-                }),
-                &destroy_rows,
-            )
-            .map_err(|e| ArchiveError::io("writing the destruction certificate", e))?;
             let signature = self
                 .signer
                 .sign_detached(&digest, &|imprint| self.tsa(tenant).stamp(imprint))?;
             let (signer_pem, _) = self.signer.to_pem()?;
-            self.store_document_files(
+            self.write_documents(
                 tenant,
-                &operation,
-                EventKind::EliminationExecution,
-                agent,
+                operation,
                 &[
                     (NOTIFICATION_XML, Document::Bytes(&notification)),
                     (CERTIFICATE_JSON, Document::File(&certificate)),
                     (CERTIFICATE_P7S, Document::Bytes(&signature)),
                     (SIGNER_PEM, Document::Bytes(signer_pem.as_bytes())),
                 ],
-            )?
+            )
+            .inspect_err(|_| {
+                for offer in &self.offers {
+                    let _ = offer.discard(tenant, operation);
+                }
+            })?
         };
+        let mut dropped = Vec::new();
+        self.catalog.each_elimination_unit(tenant, id, &mut |u| {
+            if u.status == EliminationUnitStatus::Dropped {
+                dropped.push(serde_json::json!({"id": u.unit, "reason": u.reason}));
+            }
+            Ok(())
+        })?;
         let step = serde_json::json!({
             "step": "execution",
             "operation": operation,
             "author": agent,
+            "started_at": row.execution.as_ref().map(|e| e["started_at"].clone()),
             "at": now,
             "state": "executed",
-            "destroyed": destroy_rows.len(),
+            "destroyed": destroyed.len(),
             "dropped": dropped.len(),
             "reply_identifier": reply_id,
         });
         let summary = serde_json::json!({
             "elimination": id,
             "step": step,
-            "destroyed": destroy_rows.len(),
-            "dropped": dropped.iter().map(|(u, why)| serde_json::json!({"id": u, "reason": why})).collect::<Vec<_>>(),
+            "destroyed": destroyed.len(),
+            "dropped": dropped,
             "documents": documents,
         });
         let event = NewEvent {
@@ -233,40 +502,20 @@ impl Archive {
             agent: agent.into(),
             detail: summary.clone(),
         };
-        let purged = match self.catalog.execute_elimination(
+        self.catalog.complete_execution(
             tenant,
-            EliminationExecution {
+            ExecutionEnd {
                 id,
-                destroy: &destroy_rows,
-                dropped: &dropped,
                 step: &step,
-                destroyed_at: &now,
                 summary: &summary,
                 event: &event,
             },
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                let e = match e {
-                    CatalogError::Conflict(m) => state_error(format!("{m}: nothing was destroyed")),
-                    other => other.into(),
-                };
-                self.abandon(
-                    tenant,
-                    &operation,
-                    EventKind::EliminationExecution,
-                    agent,
-                    &e,
-                );
-                return Err(e);
-            }
-        };
-        tracing::info!(%tenant, elimination = %id, destroyed = destroy_rows.len(), blobs = purged.len(), "elimination executed");
-        self.purge(tenant, id, &purged)?;
-        self.elimination_report(tenant, id)
+        )?;
+        tracing::info!(%tenant, elimination = %id, destroyed = destroyed.len(), "elimination executed");
+        Ok(())
     }
 
-    /// Removes an execution's blobs from every offer, then says so; run again whole by
+    /// Removes blobs of an execution's step from every offer, then says so; run again by
     /// [`Archive::finish_purges`] if it was cut short.
     pub(super) fn purge(
         &self,
@@ -274,6 +523,9 @@ impl Archive {
         id: &OperationId,
         blobs: &[carnac_catalog::PurgedBlob],
     ) -> Result<(), ArchiveError> {
+        if blobs.is_empty() {
+            return Ok(());
+        }
         let keys: Vec<carnac_blobstore::BlobKey> = blobs
             .iter()
             .map(|b| carnac_blobstore::BlobKey {
@@ -285,12 +537,12 @@ impl Archive {
         for offer in &self.offers {
             offer.delete_all(&keys)?;
         }
-        self.catalog.purge_done(tenant, id)?;
+        self.catalog.purge_done(tenant, id, blobs)?;
         Ok(())
     }
 
     /// Finishes the purges that a stop cut short (run at start, with recovery, and by
-    /// maintenance): returns the eliminations finished.
+    /// maintenance): returns the eliminations whose purge it finished.
     pub fn finish_purges(&self) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
         let mut done = Vec::new();
         for (tenant, id, blobs) in self.catalog.pending_purges()? {
@@ -299,4 +551,89 @@ impl Archive {
         }
         Ok(done)
     }
+
+    /// Completes the executions a stop cut short (run at start, with recovery): returns
+    /// those completed, and those that could not be, with why (they stay executing, and
+    /// executing them again completes them).
+    pub fn complete_executions(&self) -> Result<Vec<CompletedExecution>, ArchiveError> {
+        let mut out = Vec::new();
+        for (tenant, id) in self.catalog.executing_eliminations()? {
+            let running = self
+                .executions
+                .lock()
+                .map(|r| r.contains(&(tenant.clone(), id.clone())))
+                .unwrap_or(true);
+            if running {
+                // A request of this process is on it.
+                continue;
+            }
+            let agent = self
+                .catalog
+                .elimination(&tenant, &id)?
+                .and_then(|r| r.execution?["agent"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "system".into());
+            let done = self.execute_elimination(&tenant, &id, &agent).map(|_| ());
+            out.push((tenant, id, done));
+        }
+        Ok(out)
+    }
+
+    /// The operations of executions under way: recovery leaves them to
+    /// [`Archive::complete_executions`].
+    pub(crate) fn execution_operations(&self) -> Result<BTreeSet<OperationId>, ArchiveError> {
+        let mut out = BTreeSet::new();
+        for (tenant, id) in self.catalog.executing_eliminations()? {
+            if let Some(op) = self
+                .catalog
+                .elimination(&tenant, &id)?
+                .and_then(|r| r.execution?["operation"].as_str()?.parse().ok())
+            {
+                out.insert(op);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `units` ordered so that each comes before its parents among them.
+fn below_first(units: &[UnitId], analysed: &BTreeMap<UnitId, analysis::Analysed>) -> Vec<UnitId> {
+    let set: BTreeSet<&UnitId> = units.iter().collect();
+    // Depth among `units`: 0 for a unit none of whose parents is among them. Iterative, as a
+    // tree may be deep.
+    let mut depth: HashMap<&UnitId, usize> = HashMap::new();
+    let mut visiting: BTreeSet<&UnitId> = BTreeSet::new();
+    for start in units {
+        let mut stack = vec![(start, false)];
+        while let Some((u, expanded)) = stack.pop() {
+            if depth.contains_key(u) || (!expanded && !visiting.insert(u)) {
+                // Done, or a cycle (which ingest cannot make): cut there.
+                continue;
+            }
+            let parents: Vec<&UnitId> = analysed
+                .get(u)
+                .map(|a| a.parents.iter().filter(|p| set.contains(p)).collect())
+                .unwrap_or_default();
+            if expanded {
+                let d = parents
+                    .iter()
+                    .filter_map(|p| depth.get(p))
+                    .map(|d| d + 1)
+                    .max()
+                    .unwrap_or(0);
+                depth.insert(u, d);
+                visiting.remove(u);
+            } else {
+                stack.push((u, true));
+                stack.extend(
+                    parents
+                        .into_iter()
+                        .filter(|p| !depth.contains_key(p))
+                        .map(|p| (p, false)),
+                );
+            }
+        }
+    }
+    let mut order: Vec<UnitId> = units.to_vec();
+    order.sort_by_key(|u| std::cmp::Reverse(depth.get(u).copied().unwrap_or(0)));
+    order
 }

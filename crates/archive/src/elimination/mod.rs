@@ -13,8 +13,8 @@
 use crate::selection::{MAX_SELECTED_UNITS, SelectionQuery};
 use crate::{Archive, ArchiveError};
 use carnac_catalog::{
-    CatalogError, EliminationExecution, EliminationRow, EliminationStepCommit, EliminationUnitRow,
-    EliminationUnitStatus, NewElimination, Tombstone,
+    CatalogError, EliminationRow, EliminationStepCommit, EliminationUnitRow, EliminationUnitStatus,
+    NewElimination, Tombstone,
 };
 use carnac_model::elimination::{EliminationState, EliminationStep, Excluded};
 use carnac_model::journal::{EventKind, NewEvent, bounded_text};
@@ -31,7 +31,8 @@ mod analysis;
 mod documents;
 mod execution;
 
-use documents::{Document, bordereau_html, read_visa_reply, write_certificate};
+use documents::{CertificateWriter, Document, bordereau_html, read_visa_reply};
+pub use execution::ExecutionProgress;
 
 /// The control authority's identifier in the SEDA messages when the operator names none.
 pub const DEFAULT_CONTROL_AUTHORITY: &str = "ControlAuthority";
@@ -77,6 +78,8 @@ pub struct EliminationReport {
     pub excluded: Vec<EliminationUnit>,
     /// Blobs of the execution not yet removed from every offer (recovery finishes them).
     pub purge_pending: bool,
+    /// The execution, once begun: `{"operation", "agent", "started_at"}`.
+    pub execution: Option<serde_json::Value>,
 }
 
 /// The control authority's visa, as a decision or as its SEDA reply.
@@ -301,7 +304,7 @@ impl Archive {
         let request_xml = request(
             seda::Authority::ControlAuthority,
             operation.to_string(),
-            DEFAULT_CONTROL_AUTHORITY.into(),
+            self.config.control_authority.clone(),
         )?;
         let producer_xml = request(
             seda::Authority::OriginatingAgency,
@@ -339,6 +342,7 @@ impl Archive {
             steps: Vec::new(),
             totals: totals.clone(),
             purge_pending: false,
+            execution: None,
         };
         let summary = serde_json::json!({
             "elimination": operation,
@@ -424,6 +428,7 @@ impl Archive {
             units,
             excluded,
             purge_pending: row.purge_pending,
+            execution: row.execution,
         })
     }
 

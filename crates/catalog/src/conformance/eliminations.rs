@@ -1,6 +1,7 @@
 //! Eliminations: a proposal holds its units against any other, steps move it only from the
-//! state they read, and an execution deletes what it destroys and nothing else (a group
-//! another unit keeps loses only its link), leaving tombstones.
+//! state they read, and an execution, begun once, deletes in steps what it destroys and
+//! nothing else (a group another unit keeps loses only its link), leaving tombstones and
+//! the blobs to purge, and ends once nothing is left.
 
 use super::*;
 use carnac_model::elimination::EliminationState as S;
@@ -40,6 +41,7 @@ fn row(id: &str) -> EliminationRow {
         steps: vec![],
         totals: json!({"units": 2}),
         purge_pending: false,
+        execution: None,
     }
 }
 
@@ -209,28 +211,119 @@ pub fn eliminations(c: &dyn Catalog) {
         e.detail = json!({"subject": u});
         e
     };
-    let execute = |c: &dyn Catalog, destroy: &[(UnitId, serde_json::Value, NewEvent)]| {
-        c.execute_elimination(
+    let destroyed = |u: &str| DestroyedUnit {
+        unit: uid(u),
+        tombstone: json!({"title": u}),
+        event: unit_event(u),
+    };
+    let begin = |c: &dyn Catalog| {
+        c.begin_execution(
             &t("conf-e"),
-            EliminationExecution {
+            ExecutionStart {
                 id: &op("op-e1"),
-                destroy,
+                operation: &op("op-e1-exec"),
+                agent: "arch",
+                started_at: &at("2026-12-05T04:00:00Z"),
+                // Below first: a before its parent p.
+                destroy: &[
+                    (uid("e-a"), json!({"line": "a"})),
+                    (uid("e-p"), json!({"line": "p"})),
+                ],
                 dropped: &[(uid("e-b"), json!({"reason": "visa_excepted"}))],
+                event: &event(
+                    "conf-e",
+                    "op-e1-exec",
+                    "ELIMINATION_EXECUTION_START",
+                    Status::Ok,
+                ),
+            },
+        )
+    };
+    let end = |c: &dyn Catalog| {
+        c.complete_execution(
+            &t("conf-e"),
+            ExecutionEnd {
+                id: &op("op-e1"),
                 step: &json!({"step": "execution"}),
-                destroyed_at: &at("2026-12-05T04:00:00Z"),
                 summary: &json!({}),
                 event: &event("conf-e", "op-e1-exec", "ELIMINATION_EXECUTION", Status::Ok),
             },
         )
     };
-    let purged = execute(
-        c,
-        &[
-            (uid("e-a"), json!({"title": "a"}), unit_event("e-a")),
-            (uid("e-p"), json!({"title": "p"}), unit_event("e-p")),
-        ],
-    )
-    .expect("execute");
+    let when = at("2026-12-05T04:00:01Z");
+    assert!(
+        matches!(
+            c.destroy_units(&t("conf-e"), &op("op-e1"), &when, &[destroyed("e-a")]),
+            Err(CatalogError::Conflict(_))
+        ),
+        "nothing is destroyed before the execution begins"
+    );
+    begin(c).expect("begin");
+    let e1 = c
+        .elimination(&t("conf-e"), &op("op-e1"))
+        .expect("read")
+        .expect("e1");
+    assert_eq!(e1.state, S::Executing);
+    assert_eq!(
+        e1.execution.as_ref().expect("execution")["operation"],
+        "op-e1-exec"
+    );
+    assert!(
+        c.executing_eliminations()
+            .expect("executing")
+            .contains(&(t("conf-e"), op("op-e1")))
+    );
+    assert!(
+        matches!(begin(c), Err(CatalogError::Conflict(_))),
+        "an execution begins once"
+    );
+    assert_eq!(
+        c.operation(&t("conf-e"), &op("op-e1-exec"))
+            .expect("read")
+            .expect("running")
+            .state,
+        OperationState::Running
+    );
+    // No rule of the tenant changes beneath it (a hold above a unit it destroys).
+    let journal_before = c.journal(&t("conf-e")).expect("journal").len();
+    let err = c
+        .change_management(
+            &t("conf-e"),
+            ManagementChange {
+                units: &[UnitManagementChange {
+                    unit: uid("e-k"),
+                    before: Default::default(),
+                    after: Default::default(),
+                    event: event("conf-e", "op-e-rules", "UNIT_RULES_CHANGE", Status::Ok),
+                }],
+                summary: &json!({}),
+                event: &event("conf-e", "op-e-rules", "RULES_CHANGE", Status::Ok),
+            },
+        )
+        .expect_err("no rule change while executing");
+    assert!(matches!(err, CatalogError::Conflict(_)), "{err}");
+    assert_eq!(
+        c.journal(&t("conf-e")).expect("journal").len(),
+        journal_before
+    );
+    // Its units stay its own while it runs.
+    assert_eq!(
+        c.units_in_open_eliminations(&t("conf-e"), &[uid("e-p"), uid("e-k")])
+            .expect("busy"),
+        [(uid("e-p"), op("op-e1"))]
+    );
+    // One step: the first unit in the order given.
+    let next = c
+        .units_to_destroy(&t("conf-e"), &op("op-e1"), 1)
+        .expect("next");
+    assert_eq!(next, [(uid("e-a"), json!({"line": "a"}))]);
+    assert!(
+        matches!(end(c), Err(CatalogError::Conflict(_))),
+        "not ended while a unit is left"
+    );
+    let purged = c
+        .destroy_units(&t("conf-e"), &op("op-e1"), &when, &[destroyed("e-a")])
+        .expect("step 1");
     assert_eq!(
         purged,
         [PurgedBlob {
@@ -238,7 +331,96 @@ pub fn eliminations(c: &dyn Catalog) {
             object: ObjectId::new("oa").expect("id")
         }]
     );
-    assert_eq!(c.journal(&t("conf-e")).expect("journal").len(), journal + 3);
+    assert!(
+        matches!(
+            c.destroy_units(
+                &t("conf-e"),
+                &op("op-e1"),
+                &when,
+                &[destroyed("e-p"), destroyed("e-a")]
+            ),
+            Err(CatalogError::Conflict(_))
+        ),
+        "a unit destroyed already fails the whole step"
+    );
+    assert!(
+        c.unit(&t("conf-e"), &uid("e-p")).expect("read").is_some(),
+        "a failed step deletes nothing"
+    );
+    // The step's blobs wait for their removal, until said done.
+    let pending = c.pending_purges().expect("pending");
+    assert!(
+        pending
+            .iter()
+            .any(|(tn, id, blobs)| *tn == t("conf-e") && *id == op("op-e1") && *blobs == purged)
+    );
+    assert!(
+        c.elimination(&t("conf-e"), &op("op-e1"))
+            .expect("read")
+            .expect("e1")
+            .purge_pending
+    );
+    c.purge_done(&t("conf-e"), &op("op-e1"), &purged)
+        .expect("done");
+    assert!(
+        !c.pending_purges()
+            .expect("pending")
+            .iter()
+            .any(|(_, id, _)| *id == op("op-e1"))
+    );
+    assert_eq!(
+        c.units_to_destroy(&t("conf-e"), &op("op-e1"), 10)
+            .expect("next"),
+        [(uid("e-p"), json!({"line": "p"}))]
+    );
+    assert!(
+        c.destroy_units(&t("conf-e"), &op("op-e1"), &when, &[destroyed("e-p")])
+            .expect("step 2")
+            .is_empty(),
+        "p has no file"
+    );
+    assert!(
+        c.units_to_destroy(&t("conf-e"), &op("op-e1"), 10)
+            .expect("next")
+            .is_empty()
+    );
+    end(c).expect("end");
+    assert!(matches!(end(c), Err(CatalogError::Conflict(_))), "once");
+    let e1 = c
+        .elimination(&t("conf-e"), &op("op-e1"))
+        .expect("read")
+        .expect("e1");
+    assert_eq!(e1.state, S::Executed);
+    assert!(!e1.purge_pending);
+    assert_eq!(
+        c.operation(&t("conf-e"), &op("op-e1-exec"))
+            .expect("read")
+            .expect("done")
+            .state,
+        OperationState::Done
+    );
+    assert!(
+        !c.executing_eliminations()
+            .expect("executing")
+            .contains(&(t("conf-e"), op("op-e1")))
+    );
+    // Begun, two units, ended: four events.
+    assert_eq!(c.journal(&t("conf-e")).expect("journal").len(), journal + 4);
+    let mut statuses = Vec::new();
+    c.each_elimination_unit(&t("conf-e"), &op("op-e1"), &mut |u| {
+        statuses.push((u.unit, u.status));
+        Ok(())
+    })
+    .expect("units");
+    assert_eq!(
+        statuses,
+        [
+            ("e-p".to_owned(), EliminationUnitStatus::Destroyed),
+            ("e-a".to_owned(), EliminationUnitStatus::Destroyed),
+            ("e-b".to_owned(), EliminationUnitStatus::Dropped),
+            ("no-such-unit".to_owned(), EliminationUnitStatus::Excluded),
+        ]
+    );
     let counts = c.counts(&t("conf-e")).expect("counts");
     assert_eq!(
         (
@@ -274,7 +456,14 @@ pub fn eliminations(c: &dyn Catalog) {
         .expect("read")
         .expect("tombstone");
     assert_eq!(stone.elimination, op("op-e1"));
-    assert_eq!(stone.record, json!({"title": "a"}));
+    assert_eq!(stone.record, json!({"title": "e-a"}));
+    assert_eq!(stone.destroyed_at, when);
+    assert_eq!(
+        c.object_tombstone(&t("conf-e"), &ObjectId::new("oa").expect("id"))
+            .expect("read")
+            .map(|s| s.unit),
+        Some(uid("e-a"))
+    );
     assert!(
         c.tombstone(&t("conf-e"), &uid("e-b"))
             .expect("read")
@@ -286,25 +475,13 @@ pub fn eliminations(c: &dyn Catalog) {
             .is_none(),
         "per tenant"
     );
-    // The execution's blobs wait for their removal, until said done.
-    let pending = c.pending_purges().expect("pending");
-    assert!(
-        pending
-            .iter()
-            .any(|(tn, id, blobs)| *tn == t("conf-e") && *id == op("op-e1") && blobs.len() == 1)
-    );
-    c.purge_done(&t("conf-e"), &op("op-e1")).expect("done");
-    assert!(
-        !c.pending_purges()
-            .expect("pending")
-            .iter()
-            .any(|(_, id, _)| *id == op("op-e1"))
-    );
-    // Twice: refused, nothing more written.
-    let journal = c.journal(&t("conf-e")).expect("journal").len();
-    let err = execute(c, &[]).expect_err("twice");
-    assert!(matches!(err, CatalogError::Conflict(_)), "{err}");
-    assert_eq!(c.journal(&t("conf-e")).expect("journal").len(), journal);
+    let mut stones = Vec::new();
+    c.each_tombstone(&t("conf-e"), &op("op-e1"), &mut |s| {
+        stones.push(s.unit);
+        Ok(())
+    })
+    .expect("tombstones");
+    assert_eq!(stones, [uid("e-a"), uid("e-p")], "in the order destroyed");
     // Closed: its units are free again.
     assert!(
         c.units_in_open_eliminations(&t("conf-e"), &[uid("e-b")])

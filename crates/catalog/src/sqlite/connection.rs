@@ -330,6 +330,13 @@ impl SqliteCatalog {
                 "the catalog has schema version {version}, newer than this program knows ({known})"
             )));
         }
+        // Foreign keys are off while migrating (a rebuilt table is dropped and replaced, as
+        // SQLite's manual says to) and checked before each migration commits.
+        let migrating = (version as usize) < MIGRATIONS.len();
+        if migrating {
+            conn.execute_batch("PRAGMA foreign_keys = OFF")
+                .map_err(storage)?;
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -338,9 +345,23 @@ impl SqliteCatalog {
             if i == TEXT_MIGRATION {
                 index_existing_units(&tx)?;
             }
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()
+                .map_err(storage)?;
+            if let Some(table) = broken {
+                return Err(CatalogError::Corruption(format!(
+                    "migration {} leaves a row of {table} whose reference is missing",
+                    i + 1
+                )));
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(storage)?;
             tx.commit().map_err(storage)?;
+        }
+        if migrating {
+            conn.execute_batch("PRAGMA foreign_keys = ON")
+                .map_err(storage)?;
         }
         backfill_chain(&mut conn)?;
         Ok(SqliteCatalog {

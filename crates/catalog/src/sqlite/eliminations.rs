@@ -2,19 +2,32 @@
 //! tombstones that remain.
 
 use super::*;
-use carnac_model::elimination::EliminationState;
+use carnac_model::elimination::{EliminationState, EliminationStep};
 
-const COLUMNS: &str = "id, state, at, seda_version, proposed_by, proposed_at, steps, totals, purge";
+const COLUMNS: &str = "id, state, at, seda_version, proposed_by, proposed_at, steps, totals,
+    EXISTS (SELECT 1 FROM elimination_purges p WHERE p.tenant = eliminations.tenant AND p.elimination = eliminations.id),
+    execution";
+
+/// The open states, in SQL: those of `EliminationState::is_open`.
+const OPEN_STATES: &str =
+    "('proposed', 'agreed', 'visa_granted', 'visa_partly_granted', 'executing')";
 
 type RawElimination = (
     (String, String, String, String),
-    (String, String, String, String, Option<String>),
+    (String, String, String, String, bool, Option<String>),
 );
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawElimination> {
     Ok((
         (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
-        (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?),
+        (
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+        ),
     ))
 }
 
@@ -23,7 +36,10 @@ fn json(text: &str, what: &str) -> Result<serde_json::Value, CatalogError> {
 }
 
 fn to_row(raw: RawElimination) -> Result<EliminationRow, CatalogError> {
-    let ((id, state, at, seda_version), (proposed_by, proposed_at, steps, totals, purge)) = raw;
+    let (
+        (id, state, at, seda_version),
+        (proposed_by, proposed_at, steps, totals, purge, execution),
+    ) = raw;
     let steps = match json(&steps, "an elimination's steps")? {
         serde_json::Value::Array(a) => a,
         _ => return Err(CatalogError::Corruption("an elimination's steps".into())),
@@ -38,7 +54,11 @@ fn to_row(raw: RawElimination) -> Result<EliminationRow, CatalogError> {
         proposed_at: stored_time(proposed_at)?,
         steps,
         totals: json(&totals, "an elimination's totals")?,
-        purge_pending: purge.is_some(),
+        purge_pending: purge,
+        execution: execution
+            .as_deref()
+            .map(|e| json(e, "an elimination's execution"))
+            .transpose()?,
     })
 }
 
@@ -98,13 +118,13 @@ impl EliminationStore for SqliteCatalog {
             )
             .map_err(storage)?;
             let mut busy = tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT e.id FROM elimination_units u JOIN eliminations e
                        ON e.tenant = u.tenant AND e.id = u.elimination
-                     WHERE u.tenant = ?1 AND u.unit = ?2 AND u.status = 'proposed'
-                       AND e.id <> ?3 AND e.state IN ('proposed', 'agreed', 'visa_granted', 'visa_partly_granted')
-                     LIMIT 1",
-                )
+                     WHERE u.tenant = ?1 AND u.unit = ?2 AND u.status IN ('proposed', 'destroying')
+                       AND e.id <> ?3 AND e.state IN {OPEN_STATES}
+                     LIMIT 1"
+                ))
                 .map_err(storage)?;
             let mut insert = tx
                 .prepare_cached(
@@ -216,13 +236,13 @@ impl EliminationStore for SqliteCatalog {
         let ids = serde_json::to_string(&units.iter().map(UnitId::as_str).collect::<Vec<_>>())
             .map_err(|e| CatalogError::storage_in("encoding unit ids", e))?;
         let mut st = conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT u.unit, e.id FROM elimination_units u
                  JOIN eliminations e ON e.tenant = u.tenant AND e.id = u.elimination
-                 WHERE u.tenant = ?1 AND u.status = 'proposed'
+                 WHERE u.tenant = ?1 AND u.status IN ('proposed', 'destroying')
                    AND u.unit IN (SELECT value FROM json_each(?2))
-                   AND e.state IN ('proposed', 'agreed', 'visa_granted', 'visa_partly_granted')",
-            )
+                   AND e.state IN {OPEN_STATES}"
+            ))
             .map_err(storage)?;
         let rows = st
             .query_map(params![tenant.as_str(), ids], |r| {
@@ -286,29 +306,130 @@ impl EliminationStore for SqliteCatalog {
         })
     }
 
-    fn execute_elimination(
+    fn begin_execution(
         &self,
         tenant: &TenantId,
-        x: EliminationExecution<'_>,
-    ) -> Result<Vec<PurgedBlob>, CatalogError> {
+        x: ExecutionStart<'_>,
+    ) -> Result<(), CatalogError> {
         check_event_tenant(tenant, x.event)?;
-        for (_, _, e) in x.destroy {
-            check_event_tenant(tenant, e)?;
+        let t = tenant.as_str();
+        let execution = serde_json::json!({
+            "operation": x.operation,
+            "agent": x.agent,
+            "started_at": x.started_at,
+        });
+        self.write(|tx| {
+            let (state, _) = read_state(tx, t, x.id)?;
+            state
+                .after(EliminationStep::Execution)
+                .map_err(|m| CatalogError::Conflict(format!("elimination {}: {m}", x.id)))?;
+            let n = tx
+                .execute(
+                    "INSERT INTO operations (tenant, id, kind, state, started_at, agent)
+                     VALUES (?1, ?2, 'ELIMINATION_EXECUTION', 'RUNNING', ?3, ?4)
+                     ON CONFLICT DO NOTHING",
+                    params![t, x.operation.as_str(), x.started_at.as_str(), x.agent],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(CatalogError::Conflict(format!("operation {}", x.operation)));
+            }
+            tx.execute(
+                "UPDATE eliminations SET state = 'executing', execution = ?3
+                 WHERE tenant = ?1 AND id = ?2",
+                params![t, x.id.as_str(), execution.to_string()],
+            )
+            .map_err(storage)?;
+            let mut destroying = tx
+                .prepare_cached(
+                    "UPDATE elimination_units SET status = 'destroying', record = ?4, position = ?5
+                     WHERE tenant = ?1 AND elimination = ?2 AND unit = ?3 AND status = 'proposed'",
+                )
+                .map_err(storage)?;
+            for (position, (unit, record)) in x.destroy.iter().enumerate() {
+                let n = destroying
+                    .execute(params![
+                        t,
+                        x.id.as_str(),
+                        unit.as_str(),
+                        record.to_string(),
+                        position as i64
+                    ])
+                    .map_err(storage)?;
+                if n != 1 {
+                    return Err(CatalogError::Conflict(format!(
+                        "unit {unit} is not among the units elimination {} proposes",
+                        x.id
+                    )));
+                }
+            }
+            let mut dropped = tx
+                .prepare_cached(
+                    "UPDATE elimination_units SET status = 'dropped', reason = ?4
+                     WHERE tenant = ?1 AND elimination = ?2 AND unit = ?3
+                       AND status IN ('proposed', 'visa_excepted')",
+                )
+                .map_err(storage)?;
+            for (unit, reason) in x.dropped {
+                dropped
+                    .execute(params![t, x.id.as_str(), unit.as_str(), reason.to_string()])
+                    .map_err(storage)?;
+            }
+            append_event(tx, x.event)?;
+            Ok(())
+        })
+    }
+
+    fn units_to_destroy(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        limit: usize,
+    ) -> Result<Vec<(UnitId, serde_json::Value)>, CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT unit, record FROM elimination_units
+                 WHERE tenant = ?1 AND elimination = ?2 AND status = 'destroying'
+                 ORDER BY position LIMIT ?3",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(
+                params![
+                    tenant.as_str(),
+                    id.as_str(),
+                    limit.min(i64::MAX as usize) as i64
+                ],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|(u, record)| Ok((parse_id("unit id", u)?, json(&record, "a bordereau line")?)))
+            .collect()
+    }
+
+    fn destroy_units(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        destroyed_at: &Timestamp,
+        units: &[DestroyedUnit],
+    ) -> Result<Vec<PurgedBlob>, CatalogError> {
+        for u in units {
+            check_event_tenant(tenant, &u.event)?;
         }
         let t = tenant.as_str();
         self.write(|tx| {
-            let (state, steps) = read_state(tx, t, x.id)?;
-            if !matches!(
-                state,
-                EliminationState::VisaGranted | EliminationState::VisaPartlyGranted
-            ) {
+            let (state, _) = read_state(tx, t, id)?;
+            if state != EliminationState::Executing {
                 return Err(CatalogError::Conflict(format!(
-                    "elimination {} is {}: no visa grants its execution now",
-                    x.id,
+                    "elimination {id} is {}, not executing",
                     state.as_str()
                 )));
             }
-            operations::record_done_operation(tx, tenant, x.summary, x.event)?;
             let text = text_table(t);
             let has_text: bool = tx
                 .query_row(
@@ -320,161 +441,146 @@ impl EliminationStore for SqliteCatalog {
                 .map_err(storage)?
                 .is_some();
             let mut purged = Vec::new();
-            {
-                let mut unit_row = tx
-                    .prepare_cached("SELECT rowid FROM units WHERE tenant = ?1 AND id = ?2")
-                    .map_err(storage)?;
-                let mut groups_of = tx
+            for u in units {
+                let marked = tx
                     .prepare_cached(
-                        "SELECT object_group FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2",
+                        "UPDATE elimination_units SET status = 'destroyed', position = NULL
+                         WHERE tenant = ?1 AND elimination = ?2 AND unit = ?3 AND status = 'destroying'",
                     )
+                    .map_err(storage)?
+                    .execute(params![t, id.as_str(), u.unit.as_str()])
                     .map_err(storage)?;
-                let mut group_still_used = tx
-                    .prepare_cached(
-                        "SELECT 1 FROM unit_object_groups WHERE tenant = ?1 AND object_group = ?2 LIMIT 1",
-                    )
-                    .map_err(storage)?;
-                let mut objects_of = tx
-                    .prepare_cached(
-                        "SELECT id, operation, (SELECT COUNT(*) FROM copies c WHERE c.tenant = o.tenant AND c.object = o.id)
-                         FROM objects o WHERE tenant = ?1 AND object_group = ?2",
-                    )
-                    .map_err(storage)?;
-                let mut tombstone = tx
-                    .prepare_cached(
-                        "INSERT INTO tombstones (tenant, unit, elimination, destroyed_at, record)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )
-                    .map_err(storage)?;
-                let mut mark = tx
-                    .prepare_cached(
-                        "UPDATE elimination_units SET status = ?4, reason = ?5
-                         WHERE tenant = ?1 AND elimination = ?2 AND unit = ?3",
-                    )
-                    .map_err(storage)?;
-                let del = |sql: &str, a: &str, b: &str| -> Result<usize, CatalogError> {
-                    tx.prepare_cached(sql)
-                        .map_err(storage)?
-                        .execute(params![a, b])
-                        .map_err(storage)
-                };
-                for (unit, record, event) in x.destroy {
-                    let u = unit.as_str();
-                    let mut gone_objects: Vec<String> = Vec::new();
-                    let rowid: i64 = unit_row
-                        .query_row(params![t, u], |r| r.get(0))
-                        .optional()
-                        .map_err(storage)?
-                        .ok_or_else(|| {
-                            CatalogError::Conflict(format!("unit {u} is no longer in the archive"))
-                        })?;
-                    let groups: Vec<String> = groups_of
-                        .query_map(params![t, u], |r| r.get(0))
-                        .map_err(storage)?
-                        .collect::<Result<_, _>>()
-                        .map_err(storage)?;
-                    del(
-                        "DELETE FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2",
-                        t,
-                        u,
-                    )?;
-                    for g in groups {
-                        if group_still_used
-                            .query_row(params![t, g], |_| Ok(()))
-                            .optional()
-                            .map_err(storage)?
-                            .is_some()
-                        {
-                            // Another unit keeps the group: only the link goes.
-                            continue;
-                        }
-                        let objects: Vec<(String, String, i64)> = objects_of
-                            .query_map(params![t, g], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                            .map_err(storage)?
-                            .collect::<Result<_, _>>()
-                            .map_err(storage)?;
-                        for (object, operation, copies) in objects {
-                            gone_objects.push(object.clone());
-                            del("DELETE FROM copies WHERE tenant = ?1 AND object = ?2", t, &object)?;
-                            del(
-                                "DELETE FROM evidence_object_leaves WHERE tenant = ?1 AND object = ?2",
-                                t,
-                                &object,
-                            )?;
-                            del("DELETE FROM objects WHERE tenant = ?1 AND id = ?2", t, &object)?;
-                            if copies > 0 {
-                                purged.push(PurgedBlob {
-                                    operation: parse_id("operation id", operation)?,
-                                    object: parse_id("object id", object)?,
-                                });
-                            }
-                        }
-                        del("DELETE FROM object_groups WHERE tenant = ?1 AND id = ?2", t, &g)?;
-                    }
-                    for sql in [
-                        "DELETE FROM unit_keywords WHERE tenant = ?1 AND unit = ?2",
-                        "DELETE FROM unit_rules WHERE tenant = ?1 AND unit = ?2",
-                        "DELETE FROM unit_parents WHERE tenant = ?1 AND unit = ?2",
-                        "DELETE FROM unit_parents WHERE tenant = ?1 AND parent = ?2",
-                    ] {
-                        del(sql, t, u)?;
-                    }
-                    if has_text {
-                        tx.prepare_cached(&format!("DELETE FROM {text} WHERE rowid = ?1"))
-                            .map_err(storage)?
-                            .execute(params![rowid])
-                            .map_err(storage)?;
-                    }
-                    // The counts and facets follow by trigger.
-                    del("DELETE FROM units WHERE tenant = ?1 AND id = ?2", t, u)?;
-                    tombstone
-                        .execute(params![
-                            t,
-                            u,
-                            x.id.as_str(),
-                            x.destroyed_at.as_str(),
-                            record.to_string()
-                        ])
-                        .map_err(storage)?;
-                    for object in &gone_objects {
-                        tx.prepare_cached(
-                            "INSERT OR IGNORE INTO tombstone_objects (tenant, object, unit) VALUES (?1, ?2, ?3)",
-                        )
-                        .map_err(storage)?
-                        .execute(params![t, object, u])
-                        .map_err(storage)?;
-                    }
-                    mark.execute(params![t, x.id.as_str(), u, "destroyed", None::<String>])
-                        .map_err(storage)?;
-                    append_event(tx, event)?;
+                if marked != 1 {
+                    return Err(CatalogError::Conflict(format!(
+                        "unit {} is not one that elimination {id} has to destroy",
+                        u.unit
+                    )));
                 }
-                for (unit, reason) in x.dropped {
-                    mark.execute(params![
-                        t,
-                        x.id.as_str(),
-                        unit.as_str(),
-                        "dropped",
-                        reason.to_string()
-                    ])
-                    .map_err(storage)?;
-                }
-            }
-            let purge = if purged.is_empty() {
-                None
-            } else {
-                Some(
-                    serde_json::to_string(&purged)
-                        .map_err(|e| CatalogError::storage_in("encoding the purge", e))?,
+                let gone = delete_unit(tx, t, &u.unit, has_text.then_some(text.as_str()))?;
+                tx.prepare_cached(
+                    "INSERT INTO tombstones (tenant, unit, elimination, destroyed_at, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
-            };
-            tx.execute(
-                "UPDATE eliminations SET state = 'executed', steps = ?3, purge = ?4
-                 WHERE tenant = ?1 AND id = ?2",
-                params![t, x.id.as_str(), push_step(&steps, x.step)?, purge],
-            )
-            .map_err(storage)?;
+                .map_err(storage)?
+                .execute(params![
+                    t,
+                    u.unit.as_str(),
+                    id.as_str(),
+                    destroyed_at.as_str(),
+                    u.tombstone.to_string()
+                ])
+                .map_err(storage)?;
+                let mut stone = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO tombstone_objects (tenant, object, unit) VALUES (?1, ?2, ?3)",
+                    )
+                    .map_err(storage)?;
+                let mut pending = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO elimination_purges (tenant, elimination, batch, object)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .map_err(storage)?;
+                for (object, batch, stored) in gone {
+                    stone
+                        .execute(params![t, object.as_str(), u.unit.as_str()])
+                        .map_err(storage)?;
+                    if stored {
+                        pending
+                            .execute(params![t, id.as_str(), batch.as_str(), object.as_str()])
+                            .map_err(storage)?;
+                        purged.push(PurgedBlob {
+                            operation: batch,
+                            object,
+                        });
+                    }
+                }
+                append_event(tx, &u.event)?;
+            }
             Ok(purged)
         })
+    }
+
+    fn complete_execution(
+        &self,
+        tenant: &TenantId,
+        end: ExecutionEnd<'_>,
+    ) -> Result<(), CatalogError> {
+        check_event_tenant(tenant, end.event)?;
+        let t = tenant.as_str();
+        self.write(|tx| {
+            let (state, steps) = read_state(tx, t, end.id)?;
+            state
+                .after(EliminationStep::Completion)
+                .map_err(|m| CatalogError::Conflict(format!("elimination {}: {m}", end.id)))?;
+            let left: Option<String> = tx
+                .query_row(
+                    "SELECT unit FROM elimination_units
+                     WHERE tenant = ?1 AND elimination = ?2 AND status = 'destroying' LIMIT 1",
+                    params![t, end.id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            if let Some(unit) = left {
+                return Err(CatalogError::Conflict(format!(
+                    "elimination {} still has to destroy unit {unit}",
+                    end.id
+                )));
+            }
+            operations::record_done_operation(tx, tenant, end.summary, end.event)?;
+            tx.execute(
+                "UPDATE eliminations SET state = 'executed', steps = ?3 WHERE tenant = ?1 AND id = ?2",
+                params![t, end.id.as_str(), push_step(&steps, end.step)?],
+            )
+            .map_err(storage)?;
+            Ok(())
+        })
+    }
+
+    fn executing_eliminations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare("SELECT tenant, id FROM eliminations WHERE state = 'executing' ORDER BY rowid")
+            .map_err(storage)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|(t, id)| Ok((parse_id("tenant id", t)?, parse_id("elimination id", id)?)))
+            .collect()
+    }
+
+    fn each_tombstone(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        each: &mut dyn FnMut(Tombstone) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare(
+                "SELECT unit, destroyed_at, record FROM tombstones
+                 WHERE tenant = ?1 AND elimination = ?2 ORDER BY rowid",
+            )
+            .map_err(storage)?;
+        let mut rows = st
+            .query(params![tenant.as_str(), id.as_str()])
+            .map_err(storage)?;
+        while let Some(r) = rows.next().map_err(storage)? {
+            let unit: String = r.get(0).map_err(storage)?;
+            let at: String = r.get(1).map_err(storage)?;
+            let record: String = r.get(2).map_err(storage)?;
+            each(Tombstone {
+                unit: parse_id("unit id", unit)?,
+                elimination: id.clone(),
+                destroyed_at: stored_time(at)?,
+                record: json(&record, "a tombstone")?,
+            })?;
+        }
+        Ok(())
     }
 
     fn pending_purges(
@@ -482,7 +588,10 @@ impl EliminationStore for SqliteCatalog {
     ) -> Result<Vec<(TenantId, OperationId, Vec<PurgedBlob>)>, CatalogError> {
         let conn = self.read();
         let mut st = conn
-            .prepare("SELECT tenant, id, purge FROM eliminations WHERE purge IS NOT NULL")
+            .prepare(
+                "SELECT tenant, elimination, batch, object FROM elimination_purges
+                 ORDER BY tenant, elimination",
+            )
             .map_err(storage)?;
         let rows = st
             .query_map([], |r| {
@@ -490,30 +599,43 @@ impl EliminationStore for SqliteCatalog {
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
                 ))
             })
             .map_err(storage)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(storage)?;
-        rows.into_iter()
-            .map(|(t, id, purge)| {
-                Ok((
-                    parse_id("tenant id", t)?,
-                    parse_id("elimination id", id)?,
-                    serde_json::from_str(&purge)
-                        .map_err(|e| CatalogError::Corruption(format!("a purge: {e}")))?,
-                ))
-            })
-            .collect()
+        let mut out: Vec<(TenantId, OperationId, Vec<PurgedBlob>)> = Vec::new();
+        for (t, e, batch, object) in rows {
+            let (t, e) = (parse_id("tenant id", t)?, parse_id("elimination id", e)?);
+            let blob = PurgedBlob {
+                operation: parse_id("operation id", batch)?,
+                object: parse_id("object id", object)?,
+            };
+            match out.last_mut() {
+                Some((lt, le, blobs)) if *lt == t && *le == e => blobs.push(blob),
+                _ => out.push((t, e, vec![blob])),
+            }
+        }
+        Ok(out)
     }
 
-    fn purge_done(&self, tenant: &TenantId, id: &OperationId) -> Result<(), CatalogError> {
+    fn purge_done(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        blobs: &[PurgedBlob],
+    ) -> Result<(), CatalogError> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE eliminations SET purge = NULL WHERE tenant = ?1 AND id = ?2",
-                params![tenant.as_str(), id.as_str()],
-            )
-            .map_err(storage)?;
+            let mut done = tx
+                .prepare_cached(
+                    "DELETE FROM elimination_purges WHERE tenant = ?1 AND elimination = ?2 AND object = ?3",
+                )
+                .map_err(storage)?;
+            for b in blobs {
+                done.execute(params![tenant.as_str(), id.as_str(), b.object.as_str()])
+                    .map_err(storage)?;
+            }
             Ok(())
         })
     }
@@ -562,4 +684,115 @@ impl EliminationStore for SqliteCatalog {
         })
         .transpose()
     }
+}
+
+/// Deletes a unit with what only it holds: its links, keywords, rules, text index entry
+/// (`text`, the tenant's index if it has one), and each group no other unit links to, with
+/// its objects and their copies (a group another unit keeps loses only the link). The
+/// counts and facets follow by trigger. Returns each object deleted with the batch that
+/// stored it and whether a copy of it was recorded (a blob to remove from the offers).
+fn delete_unit(
+    tx: &Transaction<'_>,
+    t: &str,
+    unit: &UnitId,
+    text: Option<&str>,
+) -> Result<Vec<(ObjectId, OperationId, bool)>, CatalogError> {
+    let u = unit.as_str();
+    let del = |sql: &str, a: &str, b: &str| -> Result<usize, CatalogError> {
+        tx.prepare_cached(sql)
+            .map_err(storage)?
+            .execute(params![a, b])
+            .map_err(storage)
+    };
+    let rowid: i64 = tx
+        .prepare_cached("SELECT rowid FROM units WHERE tenant = ?1 AND id = ?2")
+        .map_err(storage)?
+        .query_row(params![t, u], |r| r.get(0))
+        .optional()
+        .map_err(storage)?
+        .ok_or_else(|| CatalogError::Conflict(format!("unit {u} is no longer in the archive")))?;
+    let groups: Vec<String> = tx
+        .prepare_cached(
+            "SELECT object_group FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2",
+        )
+        .map_err(storage)?
+        .query_map(params![t, u], |r| r.get(0))
+        .map_err(storage)?
+        .collect::<Result<_, _>>()
+        .map_err(storage)?;
+    del(
+        "DELETE FROM unit_object_groups WHERE tenant = ?1 AND unit = ?2",
+        t,
+        u,
+    )?;
+    let mut gone = Vec::new();
+    for g in groups {
+        let still_used = tx
+            .prepare_cached(
+                "SELECT 1 FROM unit_object_groups WHERE tenant = ?1 AND object_group = ?2 LIMIT 1",
+            )
+            .map_err(storage)?
+            .query_row(params![t, g], |_| Ok(()))
+            .optional()
+            .map_err(storage)?
+            .is_some();
+        if still_used {
+            // Another unit keeps the group: only the link goes.
+            continue;
+        }
+        let objects: Vec<(String, String, i64)> = tx
+            .prepare_cached(
+                "SELECT id, operation, (SELECT COUNT(*) FROM copies c WHERE c.tenant = o.tenant AND c.object = o.id)
+                 FROM objects o WHERE tenant = ?1 AND object_group = ?2",
+            )
+            .map_err(storage)?
+            .query_map(params![t, g], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(storage)?
+            .collect::<Result<_, _>>()
+            .map_err(storage)?;
+        for (object, operation, copies) in objects {
+            del(
+                "DELETE FROM copies WHERE tenant = ?1 AND object = ?2",
+                t,
+                &object,
+            )?;
+            del(
+                "DELETE FROM evidence_object_leaves WHERE tenant = ?1 AND object = ?2",
+                t,
+                &object,
+            )?;
+            del(
+                "DELETE FROM objects WHERE tenant = ?1 AND id = ?2",
+                t,
+                &object,
+            )?;
+            gone.push((
+                parse_id("object id", object)?,
+                parse_id("operation id", operation)?,
+                copies > 0,
+            ));
+        }
+        del(
+            "DELETE FROM object_groups WHERE tenant = ?1 AND id = ?2",
+            t,
+            &g,
+        )?;
+    }
+    for sql in [
+        "DELETE FROM unit_keywords WHERE tenant = ?1 AND unit = ?2",
+        "DELETE FROM unit_rules WHERE tenant = ?1 AND unit = ?2",
+        "DELETE FROM unit_parents WHERE tenant = ?1 AND unit = ?2",
+        "DELETE FROM unit_parents WHERE tenant = ?1 AND parent = ?2",
+    ] {
+        del(sql, t, u)?;
+    }
+    if let Some(text) = text {
+        tx.prepare_cached(&format!("DELETE FROM {text} WHERE rowid = ?1"))
+            .map_err(storage)?
+            .execute(params![rowid])
+            .map_err(storage)?;
+    }
+    // The counts and facets follow by trigger.
+    del("DELETE FROM units WHERE tenant = ?1 AND id = ?2", t, u)?;
+    Ok(gone)
 }

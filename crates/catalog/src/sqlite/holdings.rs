@@ -724,6 +724,21 @@ impl HoldingStore for SqliteCatalog {
         }
         let t = tenant.as_str();
         self.write(|tx| {
+            // An execution under way destroys what its visa was given on: no rule (a hold
+            // above a unit it destroys) changes beneath it until it completes.
+            let executing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM eliminations WHERE tenant = ?1 AND state = 'executing' LIMIT 1",
+                    params![t],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            if let Some(e) = executing {
+                return Err(CatalogError::Conflict(format!(
+                    "elimination {e} is being executed in this tenant: rules change once it is done"
+                )));
+            }
             // The operation first: the history names it.
             operations::record_done_operation(tx, tenant, change.summary, change.event)?;
             let mut read = tx

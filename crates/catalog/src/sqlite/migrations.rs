@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_text_per_tenant.sql"),
     include_str!("migrations/0015_unit_management.sql"),
     include_str!("migrations/0016_eliminations.sql"),
+    include_str!("migrations/0017_elimination_in_steps.sql"),
 ];
 
 /// The migration after which the units already there are indexed for free text, each in its

@@ -160,7 +160,7 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
              CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
              CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
              DROP TABLE unit_management_history; DROP INDEX units_unfilled; ALTER TABLE units DROP COLUMN management;
-             DROP TABLE tombstone_objects; DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
+             DROP TABLE elimination_purges; DROP TABLE tombstone_objects; DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
              DROP INDEX objects_group; DROP INDEX unit_object_groups_group; DROP INDEX unit_parents_parent;
              CREATE INDEX unit_parents_parent ON unit_parents(tenant, parent);
              PRAGMA user_version = 12;",
@@ -178,6 +178,117 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
     assert_eq!(after[0].0, 3);
     assert_eq!(after[1], (0, vec![]));
     assert_eq!(after[3], (1, vec!["CONF-S-u0".to_owned()]));
+}
+
+/// A catalog of schema 16 (an execution in one transaction, its pending purge as JSON)
+/// keeps its eliminations, their units in order and their tombstones, and its pending purge
+/// becomes rows.
+#[test]
+fn eliminations_of_schema_16_keep_their_state_units_and_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.sqlite");
+    let rows = |conn: &rusqlite::Connection, sql: &str| -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let (eliminations, units, tombstones);
+    {
+        let cat = super::SqliteCatalog::open(&path).unwrap();
+        crate::conformance::run(&cat);
+        let conn = cat.lock();
+        eliminations = rows(
+            &conn,
+            "SELECT tenant || ' ' || id || ' ' || state || ' ' || steps FROM eliminations ORDER BY tenant, id",
+        );
+        units = rows(
+            &conn,
+            "SELECT elimination || ' ' || unit || ' ' || status FROM elimination_units ORDER BY rowid",
+        );
+        tombstones = rows(
+            &conn,
+            "SELECT unit || ' ' || record FROM tombstones ORDER BY rowid",
+        );
+        assert!(!eliminations.is_empty() && units.len() >= 4 && tombstones.len() >= 2);
+        // Back to schema 16's tables (0016_eliminations.sql), with a purge still pending.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             DROP TABLE elimination_purges;
+             CREATE TABLE e16 (tenant TEXT NOT NULL, id TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('proposed', 'agreed', 'agreement_refused',
+                    'visa_granted', 'visa_partly_granted', 'visa_refused', 'withdrawn', 'executed')),
+                at TEXT NOT NULL, seda_version TEXT NOT NULL, proposed_by TEXT NOT NULL,
+                proposed_at TEXT NOT NULL, steps TEXT NOT NULL, totals TEXT NOT NULL, purge TEXT,
+                PRIMARY KEY (tenant, id), FOREIGN KEY (tenant, id) REFERENCES operations(tenant, id)) STRICT;
+             INSERT INTO e16 SELECT tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals,
+                CASE WHEN state = 'executed' THEN '[{\"operation\":\"op-i\",\"object\":\"o-1\"},{\"operation\":\"op-i\",\"object\":\"o-2\"}]' END
+                FROM eliminations;
+             DROP TABLE eliminations; ALTER TABLE e16 RENAME TO eliminations;
+             CREATE TABLE u16 (tenant TEXT NOT NULL, elimination TEXT NOT NULL, unit TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('proposed', 'excluded', 'visa_excepted', 'dropped', 'destroyed')),
+                reason TEXT, record TEXT NOT NULL, PRIMARY KEY (tenant, elimination, unit),
+                FOREIGN KEY (tenant, elimination) REFERENCES eliminations(tenant, id)) STRICT;
+             INSERT INTO u16 (rowid, tenant, elimination, unit, status, reason, record)
+                SELECT rowid, tenant, elimination, unit, status, reason, record FROM elimination_units;
+             DROP TABLE elimination_units; ALTER TABLE u16 RENAME TO elimination_units;
+             CREATE INDEX elimination_units_unit ON elimination_units(tenant, unit) WHERE status = 'proposed';
+             DROP INDEX tombstones_elimination;
+             PRAGMA foreign_keys = ON;
+             PRAGMA user_version = 16;",
+        )
+        .unwrap();
+    }
+    let cat = super::SqliteCatalog::open(&path).unwrap();
+    let conn = cat.lock();
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT tenant || ' ' || id || ' ' || state || ' ' || steps FROM eliminations ORDER BY tenant, id"
+        ),
+        eliminations
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT elimination || ' ' || unit || ' ' || status FROM elimination_units ORDER BY rowid"
+        ),
+        units
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT unit || ' ' || record FROM tombstones ORDER BY rowid"
+        ),
+        tombstones
+    );
+    let executed = rows(
+        &conn,
+        "SELECT tenant FROM eliminations WHERE state = 'executed'",
+    )
+    .len();
+    assert!(executed >= 1);
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT batch || '/' || object FROM elimination_purges ORDER BY rowid"
+        )
+        .len(),
+        2 * executed
+    );
+    assert!(rows(&conn, "PRAGMA foreign_key_check").is_empty());
+    let fk: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1, "foreign keys are on again after migrating");
+    drop(conn);
+    let pending = crate::EliminationStore::pending_purges(&cat).unwrap();
+    assert_eq!(
+        pending.iter().map(|p| p.2.len()).sum::<usize>(),
+        2 * executed
+    );
 }
 
 /// A tenant's text index that names another tenant's unit (out of step with the units,

@@ -102,10 +102,29 @@ pub(crate) fn run(archive: &Archive, command: EliminationCommand) -> anyhow::Res
             tenant: t,
             id: e,
             json,
-        } => print(
-            &archive.execute_elimination(&tenant(&t)?, &id(&e)?, "cli")?,
-            json,
-        )?,
+        } => {
+            // Units, not bytes: a bar of its own, drawn only on a terminal.
+            use std::io::IsTerminal;
+            let bar = std::io::stderr().is_terminal().then(|| {
+                indicatif::ProgressBar::new(0).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "destroying [{bar:40}] {pos}/{len} units {per_sec} {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                )
+            });
+            let report =
+                archive.execute_elimination_with(&tenant(&t)?, &id(&e)?, "cli", &mut |p| {
+                    if let Some(b) = &bar {
+                        b.set_length(p.total);
+                        b.set_position(p.destroyed);
+                    }
+                });
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            print(&report?, json)?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -793,6 +793,7 @@ pub(crate) struct EliminationView {
     pub units: Vec<EliminationUnitView>,
     pub excluded: Vec<EliminationUnitView>,
     pub purge_pending: bool,
+    pub execution: Option<serde_json::Value>,
 }
 
 impl From<carnac_archive::elimination::EliminationReport> for EliminationView {
@@ -815,6 +816,7 @@ impl From<carnac_archive::elimination::EliminationReport> for EliminationView {
             units: r.units.into_iter().map(unit).collect(),
             excluded: r.excluded.into_iter().map(unit).collect(),
             purge_pending: r.purge_pending,
+            execution: r.execution,
         }
     }
 }
