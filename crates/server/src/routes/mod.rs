@@ -243,6 +243,42 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     route(
         "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/producer-request",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::PRODUCER_REQUEST_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/agreement",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::AGREEMENT_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/visa",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::VISA_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "GET",
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/bordereau",
         Some(Action::EliminationRead),
         Param("elimination"),

@@ -381,6 +381,24 @@ async fn the_role_matrix_of_every_endpoint() {
             vec![ControlAuthority],
         ),
         (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/producer-request",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/agreement",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/visa",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
             "POST",
             "/api/v1/tenants/{t}/eliminations/{elim}/execution",
             "",

@@ -103,6 +103,15 @@ async fn an_elimination_over_http_with_every_refusal() {
     assert_eq!(status, StatusCode::OK);
     assert!(ctype.unwrap().starts_with("text/html"));
     assert!(body.contains("Bordereau d’élimination"));
+    let (status, body, _) = send(&app, get(&url("/producer-request"), &tokens.producer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("<AuthorizationOriginatingAgencyRequest "),
+        "{body}"
+    );
+    // No answer yet: nothing to read.
+    let (status, _, _) = send(&app, get(&url("/visa"), &tokens.control)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A unit already in this proposal cannot go into another one.
     let (status, body, _) = send(
@@ -154,6 +163,19 @@ async fn an_elimination_over_http_with_every_refusal() {
     assert_eq!(granted["state"], "visa_partly_granted");
     assert_eq!(granted["steps"][1]["author"], "ctl");
     assert_eq!(granted["steps"][1]["except"], serde_json::json!([b]));
+    // The answers, kept as their SEDA replies.
+    let (status, body, _) = send(&app, get(&url("/agreement"), arch)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("<AuthorizationOriginatingAgencyRequestReply "),
+        "{body}"
+    );
+    let (status, body, _) = send(&app, get(&url("/visa"), arch)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("<AuthorizationControlAuthorityRequestReply "),
+        "{body}"
+    );
 
     // A hold on C between the visa and the execution.
     let (status, body, _) = send(
