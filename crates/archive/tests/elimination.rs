@@ -205,9 +205,47 @@ fn an_elimination_from_proposal_to_what_remains() {
     .unwrap();
     assert!(page.contains("Bordereau d’élimination") && page.contains("Dossier D"));
     assert!(
-        page.contains("a unit below it"),
+        page.contains("une unité qu’elle contient"),
         "the excluded are listed with why"
     );
+    // The same as a PDF, checked by qpdf and read back by poppler's pdftotext (Debian
+    // packages qpdf and poppler-utils), accents and typographic apostrophes included.
+    let pdf = f
+        .archive
+        .elimination_document(&t, &proposal.id, "bordereau.pdf")
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bordereau.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let qpdf = std::process::Command::new("qpdf")
+        .arg("--check")
+        .arg(&path)
+        .output()
+        .expect("qpdf (Debian package qpdf)");
+    assert!(qpdf.status.success(), "{qpdf:?}");
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian package poppler-utils)");
+    assert!(text.status.success(), "{text:?}");
+    let text = String::from_utf8(text.stdout).unwrap();
+    for expected in [
+        "Bordereau d’élimination",
+        "Unités proposées à l’élimination",
+        "Dossier D",
+        "Dossier X",
+        "APP-00002",
+        "Unités écartées",
+        "est conservée",
+        "Autorité de contrôle (visa, Code du patrimoine R212-14)",
+        "page 1 sur 1",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+    assert!(text.contains(ids["D"].as_str()), "{text}");
 
     // A unit proposed is held: a second proposal of it is refused.
     let err = f

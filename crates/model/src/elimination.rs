@@ -209,6 +209,55 @@ impl Excluded {
             Self::Unknown => "no such unit in the tenant".to_owned(),
         }
     }
+
+    /// In French, for the bordereau a French archivist reads and signs.
+    pub fn describe_fr(&self) -> String {
+        use crate::rules::Exclusion as X;
+        match self {
+            Self::Rules { why } => why
+                .iter()
+                .map(|w| match w {
+                    X::Keep => {
+                        "son sort final est la conservation (Keep, ou aucun sort final donné)"
+                            .to_owned()
+                    }
+                    X::FinalActionConflict => {
+                        "ses sorts finaux hérités se contredisent (conservation et destruction)"
+                            .to_owned()
+                    }
+                    X::NoAppraisalRule => {
+                        "elle n\u{2019}a pas de règle de durée d\u{2019}utilité administrative"
+                            .to_owned()
+                    }
+                    X::UndatedAppraisalRule { rule } => {
+                        format!("sa règle de DUA {rule} n\u{2019}a pas d\u{2019}échéance")
+                    }
+                    X::NotExpired { rule, end_date } => {
+                        format!("sa règle de DUA {rule} échoit le {end_date}")
+                    }
+                    X::Hold { rules } => format!("elle est gelée ({})", rules.join(", ")),
+                })
+                .collect::<Vec<_>>()
+                .join("\u{a0}; "),
+            Self::DescendantKept { descendant } => {
+                format!("une unité qu\u{2019}elle contient ({descendant}) est conservée")
+            }
+            Self::InOtherOperation { operation } => {
+                format!("l\u{2019}opération en cours {operation} la détient")
+            }
+            Self::RulesIncomplete => {
+                "ses règles, antérieures à leur conservation, ne sont pas encore reprises"
+                    .to_owned()
+            }
+            Self::VisaExcepted => {
+                "l\u{2019}autorité de contrôle l\u{2019}a exceptée de son visa".to_owned()
+            }
+            Self::RulesChanged => {
+                "ses règles de DUA ont changé depuis la proposition visée".to_owned()
+            }
+            Self::Unknown => "aucune unité de ce tenant ne porte cet identifiant".to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +265,42 @@ mod tests {
     use super::*;
     use EliminationState as S;
     use EliminationStep as E;
+
+    #[test]
+    fn every_reason_reads_in_french_too() {
+        use crate::rules::Exclusion as X;
+        let all = [
+            Excluded::Rules {
+                why: vec![
+                    X::Keep,
+                    X::NotExpired {
+                        rule: "APP-00001".into(),
+                        end_date: "2080-01-01".into(),
+                    },
+                ],
+            },
+            Excluded::DescendantKept {
+                descendant: "u-2".into(),
+            },
+            Excluded::InOtherOperation {
+                operation: "op-1".into(),
+            },
+            Excluded::RulesIncomplete,
+            Excluded::VisaExcepted,
+            Excluded::RulesChanged,
+            Excluded::Unknown,
+        ];
+        for e in &all {
+            assert!(!e.describe_fr().is_empty() && e.describe_fr() != e.describe());
+            // Read back from the JSON an elimination keeps.
+            let v = serde_json::to_value(e).unwrap();
+            assert_eq!(&serde_json::from_value::<Excluded>(v).unwrap(), e);
+        }
+        assert_eq!(
+            all[0].describe_fr(),
+            "son sort final est la conservation (Keep, ou aucun sort final donné)\u{a0}; sa règle de DUA APP-00001 échoit le 2080-01-01"
+        );
+    }
 
     #[test]
     fn the_path_to_execution() {

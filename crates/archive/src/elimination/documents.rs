@@ -318,9 +318,9 @@ pub(super) fn bordereau_html(
         tenant = e(tenant.as_str()),
         id = e(id.as_str()),
         at = e(at),
-        units = totals["units"],
-        objects = totals["objects"],
-        bytes = totals["bytes"],
+        units = super::bordereau_pdf::french_number(&totals["units"]),
+        objects = super::bordereau_pdf::french_number(&totals["objects"]),
+        bytes = super::bordereau_pdf::french_number(&totals["bytes"]),
     );
     for u in proposed {
         let r = &u.record;
@@ -339,8 +339,8 @@ pub(super) fn bordereau_html(
             s(&r["originating_agency"]),
             rules.join(", "),
             s(&r["appraisal_end"]),
-            r["objects"],
-            r["bytes"],
+            super::bordereau_pdf::french_number(&r["objects"]),
+            super::bordereau_pdf::french_number(&r["bytes"]),
         ));
     }
     out.push_str("</table>\n");
@@ -351,10 +351,7 @@ pub(super) fn bordereau_html(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 e(&u.unit),
                 s(&u.record["title"]),
-                u.reason
-                    .as_ref()
-                    .map(|r| s(&r["description"]))
-                    .unwrap_or_default()
+                e(&reason_fr(u.reason.as_ref()))
             ));
         }
         out.push_str("</table>\n");

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 
 mod analysis;
+mod bordereau_pdf;
 mod documents;
 mod execution;
 
@@ -99,6 +100,8 @@ pub const REQUEST_XML: &str = "request.xml";
 /// The request to the producer (`AuthorizationOriginatingAgencyRequest`), the same list.
 pub const PRODUCER_REQUEST_XML: &str = "producer-request.xml";
 pub const BORDEREAU_HTML: &str = "bordereau.html";
+/// The same bordereau as a PDF, to sign (by hand or in a signature workflow).
+pub const BORDEREAU_PDF: &str = "bordereau.pdf";
 pub const AGREEMENT_XML: &str = "agreement.xml";
 pub const VISA_XML: &str = "visa.xml";
 pub const NOTIFICATION_XML: &str = "notification.xml";
@@ -321,6 +324,16 @@ impl Archive {
             &excluded,
             &totals,
         );
+        let pdf = bordereau_pdf::bordereau_pdf(
+            &self.config.archival_agency,
+            tenant,
+            &operation,
+            &at.to_string(),
+            &producer,
+            &proposed,
+            &excluded,
+            &totals,
+        );
         let documents = self.store_documents(
             tenant,
             &operation,
@@ -330,6 +343,7 @@ impl Archive {
                 (REQUEST_XML, &request_xml),
                 (PRODUCER_REQUEST_XML, &producer_xml),
                 (BORDEREAU_HTML, html.as_bytes()),
+                (BORDEREAU_PDF, &pdf),
             ],
         )?;
         let row = EliminationRow {
@@ -702,6 +716,18 @@ impl Archive {
         unit: &UnitId,
     ) -> Result<Option<Tombstone>, ArchiveError> {
         Ok(self.catalog.tombstone(tenant, unit)?)
+    }
+}
+
+/// Why a unit is out, in French, from the reason an elimination keeps (its English
+/// description if it cannot be read back).
+fn reason_fr(reason: Option<&serde_json::Value>) -> String {
+    let Some(r) = reason else {
+        return String::new();
+    };
+    match serde_json::from_value::<Excluded>(r.clone()) {
+        Ok(e) => e.describe_fr(),
+        Err(_) => r["description"].as_str().unwrap_or_default().to_owned(),
     }
 }
 

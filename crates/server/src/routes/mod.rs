@@ -291,6 +291,18 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     route(
         "GET",
+        "/api/v1/tenants/{tenant}/eliminations/{elimination}/bordereau/pdf",
+        Some(Action::EliminationRead),
+        Param("elimination"),
+        || {
+            eliminations::document(
+                carnac_archive::elimination::BORDEREAU_PDF,
+                "application/pdf",
+            )
+        },
+    ),
+    route(
+        "GET",
         "/api/v1/tenants/{tenant}/eliminations/{elimination}/notification",
         Some(Action::EliminationRead),
         Param("elimination"),

@@ -369,6 +369,12 @@ async fn the_role_matrix_of_every_endpoint() {
             vec![Archivist, Producer, ControlAuthority],
         ),
         (
+            "GET",
+            "/api/v1/tenants/{t}/eliminations/{elim}/bordereau/pdf",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
             "POST",
             "/api/v1/tenants/{t}/eliminations/{elim}/agreement",
             r#"{"decision":"agreed"}"#,
