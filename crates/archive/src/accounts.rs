@@ -48,6 +48,9 @@ pub struct NewAccount<'a> {
     pub token: bool,
     /// A TLS client certificate (DER) that identifies it.
     pub certificate: Option<&'a [u8]>,
+    /// For a producer: the originating agencies (services) it speaks for, each in the
+    /// agencies referential of one of its tenants; none: every agency of its tenants.
+    pub agencies: &'a [String],
 }
 
 /// One request, as journaled.
@@ -235,6 +238,40 @@ impl Archive {
             }
             self.require_tenant(t)?;
         }
+        const MAX_AGENCIES: usize = 1_000;
+        let mut agencies = new.agencies.to_vec();
+        agencies.sort();
+        agencies.dedup();
+        if !agencies.is_empty() {
+            if new.role != Role::Producer {
+                return Err(ArchiveError::Invalid(format!(
+                    "agencies name the services a producer speaks for; a {} account has none",
+                    new.role
+                )));
+            }
+            if agencies.len() > MAX_AGENCIES {
+                return Err(ArchiveError::Invalid(format!(
+                    "a producer speaks for at most {MAX_AGENCIES} agencies"
+                )));
+            }
+            let mut known = std::collections::BTreeSet::new();
+            for t in &tenants {
+                if let Some(list) = self.referentials(t)?.agencies {
+                    known.extend(list.into_keys());
+                }
+            }
+            let unknown: Vec<String> = agencies
+                .iter()
+                .filter(|a| !known.contains(*a))
+                .map(|a| carnac_model::journal::bounded_text(a, 100))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(ArchiveError::Invalid(format!(
+                    "agencies not in the agencies referential of the account's tenants: {}",
+                    unknown.join(", ")
+                )));
+            }
+        }
         if new.password.is_none() && !new.token && new.certificate.is_none() {
             return Err(ArchiveError::Invalid(
                 "the account would have no credential: give it a password, a token or a certificate"
@@ -264,12 +301,14 @@ impl Archive {
             created_at: at.clone(),
             disabled_at: None,
             tenants: tenants.clone(),
+            agencies: agencies.clone(),
         };
         let detail = json!({
             "login": new.login,
             "role": new.role,
             "kind": new.kind,
             "tenants": tenants,
+            "agencies": agencies,
             "password": new.password.is_some(),
             "token": new.token,
             "certificate_sha256": certificate,

@@ -63,6 +63,10 @@ pub enum ArchiveError {
     /// visa, units whose rules changed since they were read…): `code` names the case.
     #[error("{message}")]
     State { code: &'static str, message: String },
+    /// The account may take this action, not on these records (a producer bound to other
+    /// originating agencies).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("tenant {0} is suspended: it reads and exports its archives, it takes no transfer")]
     Suspended(TenantId),
     #[error("the referential folder is refused, nothing was imported:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]

@@ -808,3 +808,84 @@ fn an_execution_cut_short_is_completed_with_the_tree_whole_meanwhile() {
     // Rules change again.
     f.archive.change_rules(&t, &hold, "arch").unwrap();
 }
+
+/// A producer bound to some originating agencies answers for their records only: its
+/// agreement to an elimination of another agency's records is refused (403 over HTTP), a
+/// producer of that agency, or of the whole tenant, gives it. Agencies are checked against
+/// the tenant's referential, and only producers have them.
+#[test]
+fn a_producer_agrees_for_its_own_agencies_only() {
+    use carnac_archive::accounts::NewAccount;
+    use carnac_model::access::{AccountKind, Role};
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    ingest(&f, &t);
+    let account = |login: &str, role: Role, agencies: &[String]| {
+        f.archive.create_account(
+            &NewAccount {
+                login,
+                role,
+                kind: AccountKind::Person,
+                tenants: std::slice::from_ref(&t),
+                password: None,
+                token: true,
+                certificate: None,
+                agencies,
+            },
+            "test",
+        )
+    };
+    let other = vec!["Identifier1".to_owned()];
+    let own = vec!["FRAN_NP_009913".to_owned()];
+    let (created, _) = account("other-service", Role::Producer, &other).unwrap();
+    assert_eq!(created.agencies, other);
+    account("own-service", Role::Producer, &own).unwrap();
+    let err = account("ghost", Role::Producer, &["NO-SUCH-AGENCY".to_owned()]).unwrap_err();
+    assert!(err.to_string().contains("NO-SUCH-AGENCY"), "{err}");
+    let err = account("arch2", Role::Archivist, &own).unwrap_err();
+    assert!(err.to_string().contains("producer"), "{err}");
+
+    let proposal = f
+        .archive
+        .propose_elimination(
+            &t,
+            &EliminationRequest {
+                at: Some("2026-12-04".into()),
+                ..Default::default()
+            },
+            "arch",
+        )
+        .unwrap();
+    let err = f
+        .archive
+        .agree_elimination(&t, &proposal.id, true, None, "other-service")
+        .unwrap_err();
+    assert!(
+        matches!(err, carnac_archive::ArchiveError::Forbidden(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("FRAN_NP_009913"), "{err}");
+    assert_eq!(
+        f.archive
+            .elimination_report(&t, &proposal.id)
+            .unwrap()
+            .state,
+        EliminationState::Proposed,
+        "nothing changed"
+    );
+    let agreed = f
+        .archive
+        .agree_elimination(&t, &proposal.id, true, None, "own-service")
+        .unwrap();
+    assert_eq!(agreed.state, EliminationState::Agreed);
+    let reply = String::from_utf8(
+        f.archive
+            .elimination_document(&t, &proposal.id, "agreement.xml")
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        reply.contains("<OriginatingAgency><Identifier>FRAN_NP_009913</Identifier>"),
+        "the reply names the producer as the request did: {reply}"
+    );
+}

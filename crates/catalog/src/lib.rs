@@ -159,6 +159,9 @@ pub struct Account {
     pub created_at: Timestamp,
     pub disabled_at: Option<Timestamp>,
     pub tenants: Vec<TenantId>,
+    /// The originating agencies a producer speaks for; empty: every agency of its tenants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agencies: Vec<String>,
 }
 
 /// The kinds of referential, each imported and versioned on its own.

@@ -179,6 +179,10 @@ pub(crate) enum AccountCommand {
         /// A TLS client certificate (PEM) that identifies the account over HTTPS.
         #[arg(long)]
         certificate: Option<PathBuf>,
+        /// For a producer: an originating agency (service) it speaks for, from its tenants'
+        /// agencies referential; repeat for several. None: every agency of its tenants.
+        #[arg(long)]
+        agency: Vec<String>,
     },
     /// Registers a TLS client certificate (PEM) as a credential of an existing account.
     Certificate {

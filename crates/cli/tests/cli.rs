@@ -313,6 +313,34 @@ fn account_create_is_the_contract() {
             vec!["account", "create", "x", "--role", "admin"],
             "invalid value",
         ),
+        (
+            vec![
+                "account",
+                "create",
+                "x",
+                "--role",
+                "producer",
+                "--tenant",
+                "0",
+                "--agency",
+                "NO-SUCH-AGENCY",
+            ],
+            "NO-SUCH-AGENCY",
+        ),
+        (
+            vec![
+                "account",
+                "create",
+                "x",
+                "--role",
+                "archivist",
+                "--tenant",
+                "0",
+                "--agency",
+                "FRAN_NP_009913",
+            ],
+            "a producer speaks for",
+        ),
     ] {
         let mut args = args;
         let file = p.join("refused.token");
@@ -323,6 +351,29 @@ fn account_create_is_the_contract() {
         assert!(err.contains(message), "{args:?}: {err}");
         assert!(!file.exists(), "{args:?} left a token file");
     }
+    // A producer of one service of the authority.
+    let service = p.join("service.token");
+    let out = run(
+        p,
+        &[
+            "account",
+            "create",
+            "service",
+            "--role",
+            "producer",
+            "--tenant",
+            "0",
+            "--agency",
+            "FRAN_NP_009913",
+            "--token-file",
+            service.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("for FRAN_NP_009913"),
+        "{out:?}"
+    );
     // A second token for the account.
     let second = p.join("second.token");
     let out = run(
@@ -361,7 +412,7 @@ fn account_create_is_the_contract() {
     let out = run(p, &["account", "revoke-token", "pastell", ids[0]]);
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
-    // The creation is in the tenant's journal.
+    // The creations (pastell, service) are in the tenant's journal, with the token's events.
     let conn = rusqlite::Connection::open(p.join("catalog.sqlite")).unwrap();
     let n: i64 = conn
         .query_row(
@@ -370,7 +421,7 @@ fn account_create_is_the_contract() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(n, 3);
+    assert_eq!(n, 4);
 }
 
 /// One HTTP/1.1 exchange on loopback (Connection: close): status line and body.

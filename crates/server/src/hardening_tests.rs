@@ -420,6 +420,7 @@ async fn logins_cost_the_same_whether_they_exist_and_failures_lock() {
                 password: None,
                 token: true,
                 certificate: None,
+                agencies: &[],
             },
             "test",
         )

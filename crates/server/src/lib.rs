@@ -414,6 +414,9 @@ impl From<ArchiveError> for ApiError {
             ArchiveError::State { code, message } => {
                 ApiError::new(StatusCode::CONFLICT, code, message.clone())
             }
+            ArchiveError::Forbidden(m) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", m.clone())
+            }
             ArchiveError::Suspended(_) => {
                 ApiError::new(StatusCode::CONFLICT, "tenant_suspended", e.to_string())
             }

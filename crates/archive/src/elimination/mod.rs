@@ -540,6 +540,39 @@ impl Archive {
             .catalog
             .elimination(tenant, id)?
             .ok_or_else(|| ArchiveError::NotFound(format!("elimination {id}")))?;
+        // The producer answers for its own records: an account bound to some originating
+        // agencies answers only for eliminations of theirs.
+        let mut proposed = Vec::new();
+        self.catalog.each_elimination_unit(tenant, id, &mut |u| {
+            if u.status == EliminationUnitStatus::Proposed {
+                proposed.push(u);
+            }
+            Ok(())
+        })?;
+        let producer = most_common_agency(&proposed);
+        if let Some(account) = self.catalog.account(agent)?
+            && !account.agencies.is_empty()
+        {
+            let foreign: BTreeSet<&str> = proposed
+                .iter()
+                .map(|u| u.record["originating_agency"].as_str().unwrap_or(""))
+                .filter(|a| !account.agencies.iter().any(|mine| mine == a))
+                .collect();
+            if !foreign.is_empty() {
+                return Err(ArchiveError::Forbidden(format!(
+                    "elimination {id} proposes records of {} that {agent} does not answer for \
+                     (it answers for {}): a producer of those agencies, or of the whole tenant, \
+                     gives the agreement",
+                    foreign
+                        .iter()
+                        .take(20)
+                        .map(|a| if a.is_empty() { "no agency" } else { a })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    account.agencies.join(", ")
+                )));
+            }
+        }
         let comment = comment.map(|c| bounded_text(c, 4096));
         let version = parse_version(&row.seda_version);
         let mut xml = Vec::new();
@@ -554,7 +587,8 @@ impl Archive {
                 request_identifier: id.to_string(),
                 reply_code: if agreed { "OK" } else { "KO" }.into(),
                 archival_agency: self.config.archival_agency.clone(),
-                authority: agent.into(),
+                // The producer, as the request to it names it.
+                authority: producer,
             },
         )
         .map_err(|e| ArchiveError::io("writing the agreement", e))?;

@@ -86,6 +86,7 @@ pub(super) fn account(login: &str, role: Role, tenants: &[&str]) -> Account {
         created_at: at("2026-11-29T04:00:00Z"),
         disabled_at: None,
         tenants: tenants.iter().map(|x| t(x)).collect(),
+        agencies: Vec::new(),
     }
 }
 
@@ -235,6 +236,33 @@ pub(super) fn accounts(c: &dyn Catalog) {
     let journal = c.journal(&t("conf-b")).expect("journal");
     assert_eq!(journal.len(), n + 2);
     assert_eq!(journal[n + 1].event.kind, "ACCESS_REFUSED");
+    let before = c.journal(&t("conf-a")).expect("journal").len();
+    // A producer for two of its authority's services: read back in order.
+    let mut clerk = account("clerk", Role::Producer, &["conf-a"]);
+    clerk.agencies = vec!["SERVICE-B".into(), "SERVICE-A".into()];
+    c.create_account(
+        &clerk,
+        None,
+        None,
+        &[event(
+            "conf-a",
+            "op-acc-clerk",
+            "ACCOUNT_CREATE",
+            Status::Ok,
+        )],
+    )
+    .expect("create");
+    assert_eq!(
+        c.account("clerk").expect("get").expect("clerk").agencies,
+        ["SERVICE-A", "SERVICE-B"]
+    );
+    assert!(
+        c.accounts()
+            .expect("list")
+            .iter()
+            .any(|a| a.login == "clerk" && a.agencies.len() == 2)
+    );
+    assert_eq!(c.journal(&t("conf-a")).expect("journal").len(), before + 1);
 }
 
 /// An account's API tokens, oldest first, each named by the first 16 hex digits of its

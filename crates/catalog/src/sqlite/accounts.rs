@@ -72,7 +72,15 @@ pub(super) fn read_account(
         .map_err(storage)?
         .map(|t| parse_id("tenant id", t.map_err(storage)?))
         .collect::<Result<_, _>>()?;
+    let agencies = conn
+        .prepare_cached("SELECT agency FROM account_agencies WHERE login = ?1 ORDER BY agency")
+        .map_err(storage)?
+        .query_map([&login], |r| r.get::<_, String>(0))
+        .map_err(storage)?
+        .collect::<Result<_, _>>()
+        .map_err(storage)?;
     Ok(Some(Account {
+        agencies,
         role: Role::parse(&role).ok_or_else(|| corrupt("account role", &role))?,
         kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind", &kind))?,
         login,
@@ -114,6 +122,13 @@ impl AccountStore for SqliteCatalog {
                 ],
             )
             .map_err(storage)?;
+            for a in &account.agencies {
+                tx.execute(
+                    "INSERT OR IGNORE INTO account_agencies (login, agency) VALUES (?1, ?2)",
+                    params![account.login, a],
+                )
+                .map_err(storage)?;
+            }
             for t in &account.tenants {
                 tx.execute(
                     "INSERT INTO account_tenants (login, tenant) VALUES (?1, ?2)",

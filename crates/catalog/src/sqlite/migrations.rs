@@ -20,6 +20,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_unit_management.sql"),
     include_str!("migrations/0016_eliminations.sql"),
     include_str!("migrations/0017_elimination_in_steps.sql"),
+    include_str!("migrations/0018_account_agencies.sql"),
 ];
 
 /// The migration after which the units already there are indexed for free text, each in its

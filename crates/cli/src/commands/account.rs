@@ -19,6 +19,7 @@ pub(crate) fn run(archive: &Archive, command: AccountCommand) -> anyhow::Result<
             token_file,
             kind,
             certificate,
+            agency: agencies,
         } => {
             let certificate = certificate.as_deref().map(read_certificate).transpose()?;
             let role = Role::parse(&role).context("unknown role")?;
@@ -39,6 +40,7 @@ pub(crate) fn run(archive: &Archive, command: AccountCommand) -> anyhow::Result<
                     password: password.as_deref(),
                     token: token_file.is_some(),
                     certificate: certificate.as_deref(),
+                    agencies: &agencies,
                 },
                 "cli",
             )?;
@@ -46,13 +48,18 @@ pub(crate) fn run(archive: &Archive, command: AccountCommand) -> anyhow::Result<
                 f.write(token)?;
             }
             println!(
-                "account {} created: {} on {}",
+                "account {} created: {} on {}{}",
                 account.login,
                 account.role,
                 if account.tenants.is_empty() {
                     "the platform".to_owned()
                 } else {
                     joined(&account.tenants, ", ")
+                },
+                if account.agencies.is_empty() {
+                    String::new()
+                } else {
+                    format!(", for {}", account.agencies.join(", "))
                 }
             );
         }

@@ -189,6 +189,7 @@ fn bootstrap_admin(archive: &Archive, data: &Path) -> anyhow::Result<()> {
             password: None,
             token: true,
             certificate: None,
+            agencies: &[],
         },
         "system",
     )?;

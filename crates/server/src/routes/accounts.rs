@@ -94,6 +94,9 @@ struct NewAccountBody {
     /// Give it an API token, returned once in the response.
     #[serde(default)]
     token: bool,
+    /// For a producer: the originating agencies it speaks for (none: all of its tenants').
+    #[serde(default)]
+    agencies: Vec<String>,
 }
 
 fn person() -> carnac_model::access::AccountKind {
@@ -122,6 +125,7 @@ pub(super) async fn create(
                 password: new.password.as_deref(),
                 token: new.token,
                 certificate: None,
+                agencies: &new.agencies,
             },
             &who.login,
         )?)

@@ -175,6 +175,7 @@ pub(crate) struct AccountView {
     pub created_at: Timestamp,
     pub disabled_at: Option<Timestamp>,
     pub tenants: Vec<TenantId>,
+    pub agencies: Vec<String>,
 }
 
 impl From<Account> for AccountView {
@@ -186,6 +187,7 @@ impl From<Account> for AccountView {
             created_at: a.created_at,
             disabled_at: a.disabled_at,
             tenants: a.tenants,
+            agencies: a.agencies,
         }
     }
 }

@@ -27,6 +27,7 @@ pub(crate) fn asalae_state(tmp: &tempfile::TempDir) -> Arc<AppState> {
                 password: Some("mot de passe"),
                 token: false,
                 certificate: None,
+                agencies: &[],
             },
             "test",
         )

@@ -21,6 +21,24 @@ fn post_json(uri: &str, token: &str, body: serde_json::Value) -> Request<Body> {
 async fn an_elimination_over_http_with_every_refusal() {
     let tmp = tempfile::tempdir().unwrap();
     let (st, tokens) = state_with_accounts(&tmp);
+    // A producer of another service of the authority.
+    let (_, other_service) = st
+        .archive
+        .create_account(
+            &carnac_archive::accounts::NewAccount {
+                login: "service-1",
+                role: Role::Producer,
+                kind: carnac_model::access::AccountKind::Person,
+                tenants: &[TenantId::new("0").unwrap()],
+                password: None,
+                token: true,
+                certificate: None,
+                agencies: &["Identifier1".to_owned()],
+            },
+            "test",
+        )
+        .unwrap();
+    let other_service = other_service.unwrap();
     let app = app(st);
     let op = submit(&app, "0", &tokens.producer, "OK_SIP_2_GO.zip").await;
     wait_done(&app, "0", &op, &tokens.producer).await;
@@ -146,6 +164,18 @@ async fn an_elimination_over_http_with_every_refusal() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("R212-14"), "{body}");
 
+    // Not its records: 403, nothing changes.
+    let (status, body, _) = send(
+        &app,
+        post_json(
+            &url("/agreement"),
+            &other_service,
+            serde_json::json!({"decision": "agreed"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "forbidden");
     let (status, body, _) = send(
         &app,
         post_json(

@@ -56,6 +56,7 @@ pub(crate) fn account(archive: &Archive, login: &str, role: Role, tenants: &[&st
                 password: Some("secret"),
                 token: true,
                 certificate: None,
+                agencies: &[],
             },
             "test",
         )
