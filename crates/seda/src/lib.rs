@@ -9,6 +9,7 @@
 pub mod asalae;
 pub mod authorization;
 pub mod manifest;
+pub mod package;
 pub mod reply;
 pub mod schema;
 pub mod unit_json;
