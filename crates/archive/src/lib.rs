@@ -22,6 +22,7 @@ mod files;
 pub mod ingest;
 pub mod journal;
 pub mod maintenance;
+pub mod package;
 pub mod ports;
 pub mod reading;
 pub mod referential;

@@ -816,6 +816,15 @@ pub trait HoldingStore: Send + Sync {
     fn descendants(&self, tenant: &TenantId, units: &[UnitId])
     -> Result<Vec<UnitId>, CatalogError>;
 
+    /// The identifier each of `groups` had in its transfer (`DataObjectGroup/@id`, or the
+    /// `DataObjectGroupId` of SEDA 2.1), as the units' metadata refers to it; groups of
+    /// another tenant, or none, are left out.
+    fn group_xml_ids(
+        &self,
+        tenant: &TenantId,
+        groups: &[ObjectId],
+    ) -> Result<Vec<(ObjectId, String)>, CatalogError>;
+
     /// The tenant's units in identifier order, after `after`, at most `limit`: a walk of
     /// all of them in pages.
     fn unit_ids(

@@ -144,6 +144,18 @@ pub fn eliminations(c: &dyn Catalog) {
     )
     .expect("commit");
 
+    // Groups' identifiers in their transfer, as units' metadata names them; per tenant.
+    let gid = |g: &str| ObjectId::new(g).expect("id");
+    assert_eq!(
+        c.group_xml_ids(&t("conf-e"), &[gid("ga"), gid("gb"), gid("nope")])
+            .expect("groups"),
+        [(gid("ga"), "GA".to_owned()), (gid("gb"), "GB".to_owned())]
+    );
+    assert!(
+        c.group_xml_ids(&t("conf-a"), &[gid("ga")])
+            .expect("groups")
+            .is_empty()
+    );
     propose(c, "conf-e", "op-e1", &["e-p", "e-a", "e-b"]).expect("proposal");
     let e1 = c
         .elimination(&t("conf-e"), &op("op-e1"))

@@ -634,6 +634,32 @@ impl HoldingStore for SqliteCatalog {
         rows.into_iter().map(|u| parse_id("unit id", u)).collect()
     }
 
+    fn group_xml_ids(
+        &self,
+        tenant: &TenantId,
+        groups: &[ObjectId],
+    ) -> Result<Vec<(ObjectId, String)>, CatalogError> {
+        let conn = self.read();
+        let ids = serde_json::to_string(&groups.iter().map(ObjectId::as_str).collect::<Vec<_>>())
+            .map_err(|e| CatalogError::storage_in("encoding group ids", e))?;
+        let mut st = conn
+            .prepare(
+                "SELECT g.id, g.xml_id FROM json_each(?2) j
+                   CROSS JOIN object_groups g ON g.tenant = ?1 AND g.id = j.value",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(params![tenant.as_str(), ids], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|(g, x)| Ok((parse_id("group id", g)?, x)))
+            .collect()
+    }
+
     fn unit_ids(
         &self,
         tenant: &TenantId,

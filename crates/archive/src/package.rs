@@ -1,0 +1,349 @@
+//! Packages going out: a zip of a SEDA `manifest.xml` and the files of a selection of units
+//! (each with everything below it), in the shape Carnac itself and any SAE ingest.
+//!
+//! Written in bounded memory: the units' tree is held as identifiers and links, each
+//! unit's metadata is read when its turn comes, the manifest is written to a scratch file as
+//! it goes, and each file is streamed from a copy checked against its digest on the way; a
+//! copy that does not match is dropped from the package for the next offer's, as the audit
+//! does. The files first, the manifest last (a zip's entries may come in any order).
+//!
+//! Not yet here (issue 18): the `evidence/` folder beside the SEDA content, and the
+//! management rules a selection's top units inherit from the units above them (each unit
+//! carries its own `Management` as the transfer gave it).
+
+use crate::{Archive, ArchiveError};
+use carnac_catalog::ObjectRow;
+use carnac_model::{MultiHasher, ObjectId, OperationId, TenantId, UnitId};
+use carnac_seda::SedaVersion;
+use carnac_seda::package::{
+    BinaryObject, ManifestWriter, ObjectGroup, PackageHeader, PhysicalObject, ReferenceKind,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{Read, Seek, Write};
+
+/// The most units one package holds (a tenant's export cuts its packages below this).
+pub const MAX_PACKAGE_UNITS: usize = crate::selection::MAX_SELECTED_UNITS;
+
+/// What a package holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSummary {
+    pub units: u64,
+    pub files: u64,
+    /// The files' bytes.
+    pub bytes: u64,
+    /// SHA-256 of `manifest.xml`.
+    pub manifest_sha256: String,
+    /// Copies found damaged on the way, and replaced by another offer's (`offer: object`).
+    pub damaged_copies: Vec<String>,
+}
+
+/// A file of the package: where it is stored and what it must be.
+struct File {
+    object: ObjectId,
+    batch: OperationId,
+    name: String,
+    size: u64,
+    digest: carnac_model::Digest,
+}
+
+impl Archive {
+    /// Writes to `out` the package of `roots` and every unit below them, in SEDA `version`
+    /// (2.1, 2.2 or 2.3), with `header`; its summary and `out`.
+    pub fn write_package<W: Write + Seek>(
+        &self,
+        tenant: &TenantId,
+        roots: &[UnitId],
+        version: SedaVersion,
+        header: PackageHeader,
+        out: W,
+    ) -> Result<(PackageSummary, W), ArchiveError> {
+        self.require_tenant(tenant)?;
+        let mut all: Vec<UnitId> = roots.to_vec();
+        let listed: BTreeSet<UnitId> = all.iter().cloned().collect();
+        all.extend(
+            self.catalog
+                .descendants(tenant, roots)?
+                .into_iter()
+                .filter(|u| !listed.contains(u)),
+        );
+        if all.len() > MAX_PACKAGE_UNITS {
+            return Err(ArchiveError::InvalidRequest(vec![format!(
+                "the selection holds {} units with those below them; a package holds at most {MAX_PACKAGE_UNITS}",
+                all.len()
+            )]));
+        }
+        let graph = self.catalog.rules_graph(tenant, &all)?;
+        if graph.len() != all.len() {
+            let known: BTreeSet<&UnitId> = graph.iter().map(|g| &g.id).collect();
+            let missing: Vec<String> = all
+                .iter()
+                .filter(|u| !known.contains(u))
+                .take(20)
+                .map(ToString::to_string)
+                .collect();
+            return Err(ArchiveError::InvalidRequest(vec![format!(
+                "no such unit in tenant {tenant}: {}",
+                missing.join(", ")
+            )]));
+        }
+        let inside: BTreeSet<&UnitId> = all.iter().collect();
+        // Each unit stands under its first parent in the package; under any other, a
+        // reference to it. Units with no parent in the package are its top.
+        let mut children: BTreeMap<&UnitId, Vec<(&UnitId, bool)>> = BTreeMap::new();
+        let mut top: Vec<&UnitId> = Vec::new();
+        let mut agencies: BTreeMap<&str, usize> = BTreeMap::new();
+        for g in &graph {
+            let mut parents = g.parents.iter().filter(|p| inside.contains(p));
+            match parents.next() {
+                Some(first) => {
+                    children.entry(first).or_default().push((&g.id, true));
+                    for other in parents {
+                        children.entry(other).or_default().push((&g.id, false));
+                    }
+                }
+                None => top.push(&g.id),
+            }
+            if let Some(a) = &g.originating_agency {
+                *agencies.entry(a.as_str()).or_default() += 1;
+            }
+        }
+        let agency = agencies
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(a, _)| a.to_owned());
+
+        let scratch = self.tmp.join(format!(
+            "package-{}.manifest.xml",
+            self.ids.next(crate::ports::IdKind::Operation)
+        ));
+        let _cleanup = crate::files::Scratch(vec![scratch.clone()]);
+        let manifest_file = std::fs::File::create(&scratch)
+            .map_err(|e| ArchiveError::io("a scratch file for the manifest", e))?;
+        let mut manifest = ManifestWriter::new(
+            crate::files::HashingWriter {
+                inner: std::io::BufWriter::new(manifest_file),
+                hasher: MultiHasher::new(&[carnac_model::DigestAlgorithm::Sha256]),
+            },
+            version,
+            header,
+        )
+        .map_err(package_error)?;
+        // The groups, each once, with the files they hold.
+        let mut files: Vec<File> = Vec::new();
+        let mut written: BTreeSet<ObjectId> = BTreeSet::new();
+        let mut renames: HashMap<UnitId, Vec<(ReferenceKind, String, String)>> = HashMap::new();
+        for u in &all {
+            let Some((unit, objects)) = self.catalog.unit(tenant, u)? else {
+                continue;
+            };
+            let mut by_group: BTreeMap<ObjectId, Vec<ObjectRow>> = BTreeMap::new();
+            for o in objects {
+                by_group.entry(o.group.clone()).or_default().push(o);
+            }
+            let groups: Vec<ObjectId> = by_group.keys().cloned().collect();
+            let mut rename = Vec::new();
+            for (group, xml_id) in self.catalog.group_xml_ids(tenant, &groups)? {
+                rename.push((ReferenceKind::Group, xml_id, group.to_string()));
+            }
+            for (group, objects) in by_group {
+                for o in &objects {
+                    rename.push((ReferenceKind::Object, o.xml_id.clone(), o.id.to_string()));
+                }
+                if !written.insert(group.clone()) {
+                    continue;
+                }
+                let mut g = ObjectGroup {
+                    id: group.to_string(),
+                    objects: Vec::new(),
+                    physical: Vec::new(),
+                };
+                for o in objects {
+                    if o.physical {
+                        g.physical.push(PhysicalObject {
+                            id: o.id.to_string(),
+                            version: o.version,
+                        });
+                        continue;
+                    }
+                    let (Some(size), Some(digest)) = (o.size, o.digest.clone()) else {
+                        return Err(ArchiveError::Catalog(
+                            carnac_catalog::CatalogError::Corruption(format!(
+                                "object {} has no size or digest",
+                                o.id
+                            )),
+                        ));
+                    };
+                    let name = format!("content/{}", o.id);
+                    g.objects.push(BinaryObject {
+                        id: o.id.to_string(),
+                        version: o.version.clone(),
+                        uri: name.clone(),
+                        digest_algorithm: digest.algorithm.seda_name().to_owned(),
+                        digest: digest.hex.clone(),
+                        size,
+                        format_id: o.puid.clone(),
+                        mime_type: o.mime_type.clone(),
+                        format_litteral: o.format_name.clone(),
+                        filename: o.filename.clone(),
+                    });
+                    files.push(File {
+                        object: o.id.clone(),
+                        batch: unit.operation.clone(),
+                        name,
+                        size,
+                        digest,
+                    });
+                }
+                manifest.group(&g).map_err(package_error)?;
+            }
+            renames.insert(u.clone(), rename);
+        }
+        // The units' tree, depth first, each unit's metadata read when written.
+        let mut stack: Vec<Step<'_>> = top.iter().rev().map(|u| Step::Open(u)).collect();
+        let mut units = 0u64;
+        while let Some(step) = stack.pop() {
+            match step {
+                Step::Close => manifest.close_unit().map_err(package_error)?,
+                Step::Reference(parent, unit) => manifest
+                    .unit_reference(&format!("ref-{parent}-{unit}"), unit.as_str())
+                    .map_err(package_error)?,
+                Step::Open(u) => {
+                    let Some((unit, _)) = self.catalog.unit(tenant, u)? else {
+                        continue;
+                    };
+                    let rename = renames.remove(u).unwrap_or_default();
+                    let lookup = |kind: ReferenceKind, old: &str| {
+                        rename
+                            .iter()
+                            .find(|(k, x, _)| *k == kind && x == old)
+                            .map(|(_, _, new)| new.clone())
+                    };
+                    manifest
+                        .open_unit(u.as_str(), &unit.metadata, &lookup)
+                        .map_err(package_error)?;
+                    units += 1;
+                    stack.push(Step::Close);
+                    for (child, here) in children.get(u).into_iter().flatten().rev() {
+                        stack.push(if *here {
+                            Step::Open(child)
+                        } else {
+                            Step::Reference(u, child)
+                        });
+                    }
+                }
+            }
+        }
+        let hashing = manifest.finish(agency.as_deref()).map_err(package_error)?;
+        let crate::files::HashingWriter { inner, hasher } = hashing;
+        inner
+            .into_inner()
+            .map_err(|e| ArchiveError::io("writing the manifest", e.into_error()))?
+            .sync_all()
+            .map_err(|e| ArchiveError::io("writing the manifest", e))?;
+        let manifest_sha256 = hasher.finish().pop().map(|d| d.hex).unwrap_or_default();
+
+        let mut zip = zip::ZipWriter::new(out);
+        let mut bytes = 0u64;
+        let mut damaged_copies = Vec::new();
+        for f in &files {
+            self.add_file(tenant, &mut zip, f, &mut damaged_copies)?;
+            bytes += f.size;
+        }
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        zip.start_file("manifest.xml", options)
+            .map_err(|e| ArchiveError::io("writing the package", std::io::Error::other(e)))?;
+        let mut m = std::fs::File::open(&scratch)
+            .map_err(|e| ArchiveError::io("reading the manifest back", e))?;
+        std::io::copy(&mut m, &mut zip).map_err(|e| ArchiveError::io("writing the package", e))?;
+        let out = zip
+            .finish()
+            .map_err(|e| ArchiveError::io("writing the package", std::io::Error::other(e)))?;
+        Ok((
+            PackageSummary {
+                units,
+                files: files.len() as u64,
+                bytes,
+                manifest_sha256,
+                damaged_copies,
+            },
+            out,
+        ))
+    }
+
+    /// One file into the package from the first offer whose copy has its digest: a copy
+    /// found damaged on the way is taken out of the zip again and the next offer's written.
+    fn add_file<W: Write + Seek>(
+        &self,
+        tenant: &TenantId,
+        zip: &mut zip::ZipWriter<W>,
+        f: &File,
+        damaged: &mut Vec<String>,
+    ) -> Result<(), ArchiveError> {
+        let key = carnac_blobstore::BlobKey {
+            tenant: tenant.clone(),
+            batch: f.batch.clone(),
+            name: f.object.to_string(),
+        };
+        let zip_error = |e: zip::result::ZipError| {
+            ArchiveError::io("writing the package", std::io::Error::other(e))
+        };
+        // Stored: archived formats are mostly compressed already, and a file passes once.
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(f.size >= u32::MAX as u64);
+        for offer in &self.offers {
+            let Ok(mut reader) = offer.open(&key) else {
+                damaged.push(format!("{}: {} (missing)", offer.name(), f.object));
+                continue;
+            };
+            zip.start_file(f.name.as_str(), options)
+                .map_err(zip_error)?;
+            let mut hasher = MultiHasher::new(&[f.digest.algorithm]);
+            let mut buf = vec![0u8; 1 << 16];
+            let mut size = 0u64;
+            let read_ok = loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(n) => {
+                        hasher.update(&buf[..n]);
+                        size += n as u64;
+                        zip.write_all(&buf[..n])
+                            .map_err(|e| ArchiveError::io("writing the package", e))?;
+                    }
+                    Err(_) => break false,
+                }
+            };
+            let good = read_ok
+                && size == f.size
+                && hasher.finish().pop().is_some_and(|d| d.hex == f.digest.hex);
+            if good {
+                return Ok(());
+            }
+            tracing::error!(%tenant, object = %f.object, offer = offer.name(), "a damaged copy left out of a package");
+            damaged.push(format!("{}: {}", offer.name(), f.object));
+            zip.abort_file().map_err(zip_error)?;
+        }
+        Err(ArchiveError::State {
+            code: "no_intact_copy",
+            message: format!(
+                "no offer holds an intact copy of {}: run the audit; nothing was packaged",
+                f.object
+            ),
+        })
+    }
+}
+
+enum Step<'a> {
+    Open(&'a UnitId),
+    Reference(&'a UnitId, &'a UnitId),
+    Close,
+}
+
+fn package_error(e: carnac_seda::package::PackageError) -> ArchiveError {
+    match e {
+        carnac_seda::package::PackageError::Io(io) => ArchiveError::io("writing the manifest", io),
+        other => ArchiveError::Invalid(other.to_string()),
+    }
+}
