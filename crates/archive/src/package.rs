@@ -7,12 +7,16 @@
 //! copy that does not match is dropped from the package for the next offer's, as the audit
 //! does. The files first, the manifest last (a zip's entries may come in any order).
 //!
-//! Not yet here (issue 18): the `evidence/` folder beside the SEDA content, and the
-//! management rules a selection's top units inherit from the units above them (each unit
-//! carries its own `Management` as the transfer gave it).
+//! Each unit carries its rules as they are now (changes after ingest included); a top unit
+//! of the package carries also what it inherits from the units above it, which the package
+//! does not hold, so that the receiver computes the same effective rules. SEDA 2.1 has no
+//! `HoldRule`: a hold is not carried in a 2.1 package.
+//!
+//! Not yet here (issue 18): the `evidence/` folder beside the SEDA content.
 
 use crate::{Archive, ArchiveError};
 use carnac_catalog::ObjectRow;
+use carnac_model::rules::{EffectiveRules, Management};
 use carnac_model::{MultiHasher, ObjectId, OperationId, TenantId, UnitId};
 use carnac_seda::SedaVersion;
 use carnac_seda::package::{
@@ -72,7 +76,10 @@ impl Archive {
                 all.len()
             )]));
         }
-        let graph = self.catalog.rules_graph(tenant, &all)?;
+        let inside: BTreeSet<&UnitId> = all.iter().collect();
+        // The units with those above them: only the package's are kept.
+        let mut graph = self.catalog.rules_graph(tenant, &all)?;
+        graph.retain(|g| inside.contains(&g.id));
         if graph.len() != all.len() {
             let known: BTreeSet<&UnitId> = graph.iter().map(|g| &g.id).collect();
             let missing: Vec<String> = all
@@ -86,7 +93,6 @@ impl Archive {
                 missing.join(", ")
             )]));
         }
-        let inside: BTreeSet<&UnitId> = all.iter().collect();
         // Each unit stands under its first parent in the package; under any other, a
         // reference to it. Units with no parent in the package are its top.
         let mut children: BTreeMap<&UnitId, Vec<(&UnitId, bool)>> = BTreeMap::new();
@@ -111,6 +117,21 @@ impl Archive {
             .into_iter()
             .max_by_key(|(_, n)| *n)
             .map(|(a, _)| a.to_owned());
+        // Each unit's rules as they are now; a top unit's with what it inherits from the
+        // units above it, which the package does not hold. A unit whose rules were never
+        // recorded (ingested before they were kept, not filled yet) keeps its metadata's.
+        let top_ids: Vec<UnitId> = top.iter().map(|u| (*u).clone()).collect();
+        let inherited = self.effective_rules(tenant, &top_ids)?;
+        let mut management: HashMap<UnitId, Management> = HashMap::new();
+        for g in &graph {
+            if let Some(own) = &g.management {
+                let m = match inherited.get(&g.id) {
+                    Some(e) if e.complete => as_own(&e.rules),
+                    _ => own.clone(),
+                };
+                management.insert(g.id.clone(), m);
+            }
+        }
 
         let scratch = self.tmp.join(format!(
             "package-{}.manifest.xml",
@@ -219,7 +240,7 @@ impl Archive {
                             .map(|(_, _, new)| new.clone())
                     };
                     manifest
-                        .open_unit(u.as_str(), &unit.metadata, &lookup)
+                        .open_unit(u.as_str(), &unit.metadata, &lookup, management.get(u))
                         .map_err(package_error)?;
                     units += 1;
                     stack.push(Step::Close);
@@ -333,6 +354,25 @@ impl Archive {
             ),
         })
     }
+}
+
+/// A top unit's effective rules as rules of its own: each rule once (its own first, as
+/// inheritance keeps them), each category's FinalAction the one that reaches it.
+fn as_own(e: &EffectiveRules) -> Management {
+    let mut m = Management::default();
+    for r in &e.rules {
+        let c = m.category_mut(r.category);
+        if !c.rules.iter().any(|x| x.rule == r.rule.rule) {
+            c.rules.push(r.rule.clone());
+        }
+    }
+    for a in &e.final_actions {
+        let c = m.category_mut(a.category);
+        if c.final_action.is_none() {
+            c.final_action = Some(a.final_action);
+        }
+    }
+    m
 }
 
 enum Step<'a> {

@@ -167,3 +167,96 @@ fn a_damaged_copy_is_replaced_by_another_offers_on_the_way() {
         "{err}"
     );
 }
+
+/// The rules a package carries are those of now: a rule changed after ingest, a hold put on
+/// since, and what a unit below the package's top inherits from units the package does not
+/// hold. Ingested again, its top unit has the same effective rules.
+#[test]
+fn a_package_carries_the_rules_of_now_and_what_its_top_inherits() {
+    use carnac_model::referential::RuleCategory as C;
+    let f = fixture();
+    let from = f.tenant_with("0", "tenant-0");
+    let to = f.tenant_with("1", "tenant-0");
+    f.archive
+        .ingest_path(&from, &testdata().join("seda/OK_SIP_2_GO.zip"), "test")
+        .unwrap();
+    let roots = tops(&f, &from);
+    let c = f.archive.catalog();
+    let child = c
+        .descendants(&from, &roots)
+        .unwrap()
+        .into_iter()
+        .find(|u| c.unit(&from, u).unwrap().unwrap().0.parents.len() == 1)
+        .unwrap();
+    let change = |units: Vec<String>, actions: serde_json::Value| {
+        let request: carnac_archive::rules::RulesChangeRequest =
+            serde_json::from_value(serde_json::json!({"units": units, "actions": actions}))
+                .unwrap();
+        f.archive.change_rules(&from, &request, "arch").unwrap();
+    };
+    let root = c.unit(&from, &child).unwrap().unwrap().0.parents[0].clone();
+    change(
+        vec![root.to_string()],
+        serde_json::json!([
+            {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+            {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Destroy"}
+        ]),
+    );
+    change(
+        vec![child.to_string()],
+        serde_json::json!([{"action": "hold", "rule": "HOL-00002", "hold": {"reason": "Recours"}}]),
+    );
+    let zip = tempfile::NamedTempFile::new().unwrap();
+    let (summary, _) = f
+        .archive
+        .write_package(
+            &from,
+            std::slice::from_ref(&child),
+            SedaVersion::V2_2,
+            header("package-4"),
+            zip.reopen().unwrap(),
+        )
+        .unwrap();
+    assert!(summary.units >= 1);
+    let outcome = f.archive.ingest_path(&to, zip.path(), "test").unwrap();
+    assert!(outcome.status().is_accepted(), "{:?}", outcome.summary);
+    let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+    let new_top = c
+        .units_of_operation(&to, &op)
+        .unwrap()
+        .into_iter()
+        .find(|u| u.parents.is_empty())
+        .unwrap();
+    let effective = |t: &carnac_model::TenantId, u: &carnac_model::UnitId| {
+        let e = f
+            .archive
+            .effective_rules(t, std::slice::from_ref(u))
+            .unwrap();
+        let rules = &e[u].rules;
+        let mut ids: Vec<(C, String)> = rules
+            .rules
+            .iter()
+            .map(|r| (r.category, r.rule.rule.clone()))
+            .collect();
+        ids.sort_by(|a, b| a.1.cmp(&b.1));
+        let actions: Vec<(C, &'static str)> = rules
+            .final_actions
+            .iter()
+            .map(|a| (a.category, a.final_action.as_str()))
+            .collect();
+        (ids, actions)
+    };
+    let (before, actions_before) = effective(&from, &child);
+    let (after, actions_after) = effective(&to, &new_top.id);
+    assert!(
+        before.contains(&(C::AppraisalRule, "APP-00002".into())),
+        "{before:?}"
+    );
+    assert!(
+        before.contains(&(C::HoldRule, "HOL-00002".into())),
+        "{before:?}"
+    );
+    assert_eq!(after, before);
+    assert_eq!(actions_after, actions_before);
+    assert!(actions_after.contains(&(C::AppraisalRule, "Destroy")));
+}

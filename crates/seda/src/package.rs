@@ -11,6 +11,8 @@
 //! Every manifest written here validates against the official XSD of its version (tests).
 
 use crate::SedaVersion;
+use carnac_model::referential::RuleCategory;
+use carnac_model::rules::{FinalAction, Management};
 use quick_xml::escape::escape;
 use quick_xml::events::{BytesStart, Event};
 use std::io::{self, Write};
@@ -88,6 +90,13 @@ pub enum PackageError {
         what: &'static str,
         id: String,
     },
+    #[error(
+        "unit {unit}: its {category} has no FinalAction, which SEDA requires: set one before packaging it"
+    )]
+    NoFinalAction {
+        unit: String,
+        category: &'static str,
+    },
     #[error("{0}")]
     Order(&'static str),
 }
@@ -103,6 +112,7 @@ enum Part {
 /// [`ManifestWriter::finish`].
 pub struct ManifestWriter<W: Write> {
     w: W,
+    version: SedaVersion,
     part: Part,
     open: usize,
     header: PackageHeader,
@@ -153,6 +163,7 @@ impl<W: Write> ManifestWriter<W> {
         )?;
         Ok(ManifestWriter {
             w,
+            version,
             part: Part::Groups,
             open: 0,
             header,
@@ -213,11 +224,15 @@ impl<W: Write> ManifestWriter<W> {
     /// Opens a unit: its element, named `id` in the package, with everything its metadata
     /// holds (references renamed by `rename`). Its children follow, then
     /// [`ManifestWriter::close_unit`].
+    /// `management`, when given, is written instead of the `Management` the metadata holds
+    /// (the unit's rules as they are now, or a top unit's with what it inherits), keeping
+    /// from it what rules do not say (a classification's level and owner, a log book…).
     pub fn open_unit(
         &mut self,
         id: &str,
         metadata: &str,
         rename: Rename<'_>,
+        management: Option<&Management>,
     ) -> Result<(), PackageError> {
         if self.part == Part::Groups {
             writeln!(self.w, "<DescriptiveMetadata>")?;
@@ -232,9 +247,66 @@ impl<W: Write> ManifestWriter<W> {
         let mut depth = 0usize;
         // The element whose text is a reference to rename, if inside one.
         let mut reference: Option<ReferenceKind> = None;
+        // The metadata's own Management, read aside while it is replaced.
+        let mut kept: Option<Kept> = None;
+        let mut management_written = management.is_none();
         loop {
             let event = reader.read_event().map_err(|e| bad(e.to_string()))?;
+            if let Some(k) = kept.as_mut() {
+                let closes = matches!(event, Event::End(_)) && depth == 2;
+                if !closes {
+                    k.take(&event, depth).map_err(|e| bad(e.to_string()))?;
+                    match event {
+                        Event::Start(_) => depth += 1,
+                        Event::End(_) => depth -= 1,
+                        _ => {}
+                    }
+                    continue;
+                }
+                depth -= 1;
+                let k = kept.take().unwrap_or_default();
+                if let Some(m) = management {
+                    write_management(out.get_mut(), self.version, id, m, &k)?;
+                }
+                management_written = true;
+                continue;
+            }
             match event {
+                Event::Start(e)
+                    if depth == 1
+                        && e.local_name().as_ref() == b"Management"
+                        && management.is_some() =>
+                {
+                    depth += 1;
+                    kept = Some(Kept::default());
+                }
+                Event::Empty(e)
+                    if depth == 1
+                        && e.local_name().as_ref() == b"Management"
+                        && management.is_some() =>
+                {
+                    if let Some(m) = management {
+                        write_management(out.get_mut(), self.version, id, m, &Kept::default())?;
+                    }
+                    management_written = true;
+                }
+                Event::Start(ref e) | Event::Empty(ref e)
+                    if depth == 1
+                        && !management_written
+                        && e.local_name().as_ref() == b"Content" =>
+                {
+                    // No Management in the metadata: it goes before the Content.
+                    if let Some(m) = management {
+                        write_management(out.get_mut(), self.version, id, m, &Kept::default())?;
+                    }
+                    management_written = true;
+                    let is_start = matches!(event, Event::Start(_));
+                    if is_start {
+                        depth += 1;
+                        reference = None;
+                    }
+                    out.write_event(event).map_err(|e| bad(e.to_string()))?;
+                }
                 Event::Start(e) if depth == 0 => {
                     depth = 1;
                     if e.local_name().as_ref() != b"ArchiveUnit" {
@@ -349,6 +421,197 @@ impl<W: Write> ManifestWriter<W> {
         w.flush()?;
         Ok(self.w)
     }
+}
+
+/// What a replaced `Management` held that rules do not say, serialised whole, by where it
+/// goes back.
+#[derive(Default)]
+struct Kept {
+    /// `ClassificationAudience`, then the level, owner and reassessment that follow the
+    /// choice of `PreventInheritance`/`RefNonRuleId`.
+    audience: Vec<u8>,
+    classification: Vec<u8>,
+    /// `LogBook`, `NeedAuthorization`: before `HoldRule`.
+    before_hold: Vec<u8>,
+    /// Extensions (`OtherManagementAbstract`): last.
+    last: Vec<u8>,
+    /// The element being copied, with the depth it opened at, and where it goes.
+    copying: Option<(usize, Slot)>,
+    /// The category element the reader is in.
+    category: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Audience,
+    Classification,
+    BeforeHold,
+    Last,
+}
+
+impl Kept {
+    /// Takes one event of the replaced Management (`depth`: before the event, the
+    /// Management element being at depth 2).
+    fn take(&mut self, event: &Event<'_>, depth: usize) -> Result<(), quick_xml::Error> {
+        if self.copying.is_none() {
+            if let Event::Start(e) | Event::Empty(e) = event {
+                let name = e.local_name().as_ref().to_vec();
+                let slot = match (depth, name.as_slice(), self.category.as_deref()) {
+                    (2, b"LogBook" | b"NeedAuthorization", _) => Some(Slot::BeforeHold),
+                    (2, n, _) if !is_rule_category(n) => Some(Slot::Last),
+                    (3, b"ClassificationAudience", Some(b"ClassificationRule")) => {
+                        Some(Slot::Audience)
+                    }
+                    (
+                        3,
+                        b"ClassificationLevel"
+                        | b"ClassificationOwner"
+                        | b"ClassificationReassessingDate"
+                        | b"NeedReassessingAuthorization",
+                        Some(b"ClassificationRule"),
+                    ) => Some(Slot::Classification),
+                    _ => None,
+                };
+                if depth == 2 && slot.is_none() && matches!(event, Event::Start(_)) {
+                    self.category = Some(name);
+                }
+                if let Some(slot) = slot {
+                    self.copying = Some((depth, slot));
+                }
+            } else if let Event::End(_) = event
+                && depth == 3
+            {
+                self.category = None;
+            }
+        }
+        let Some((at, slot)) = self.copying else {
+            return Ok(());
+        };
+        let buf = match slot {
+            Slot::Audience => &mut self.audience,
+            Slot::Classification => &mut self.classification,
+            Slot::BeforeHold => &mut self.before_hold,
+            Slot::Last => &mut self.last,
+        };
+        quick_xml::Writer::new(&mut *buf).write_event(event.borrow())?;
+        let ends = match event {
+            Event::Empty(_) => depth == at,
+            Event::End(_) => depth == at + 1,
+            _ => false,
+        };
+        if ends {
+            self.copying = None;
+        }
+        Ok(())
+    }
+}
+
+fn is_rule_category(name: &[u8]) -> bool {
+    RuleCategory::ALL
+        .iter()
+        .any(|c| c.as_str().as_bytes() == name)
+}
+
+/// Writes `m` as a unit's `Management`, in SEDA's order, with what `kept` holds; a hold
+/// cannot be written in SEDA 2.1, which has no `HoldRule`.
+fn write_management(
+    w: &mut dyn Write,
+    version: SedaVersion,
+    unit: &str,
+    m: &Management,
+    kept: &Kept,
+) -> Result<(), PackageError> {
+    use RuleCategory as C;
+    let holds = version != SedaVersion::V2_1;
+    let empty = m
+        .categories
+        .iter()
+        .all(|c| c.category == C::HoldRule && !holds)
+        && kept.before_hold.is_empty()
+        && kept.last.is_empty();
+    if empty {
+        return Ok(());
+    }
+    write!(w, "<Management>")?;
+    let order = [
+        C::StorageRule,
+        C::AppraisalRule,
+        C::AccessRule,
+        C::DisseminationRule,
+        C::ReuseRule,
+        C::ClassificationRule,
+    ];
+    let category = |w: &mut dyn Write, c: C| -> Result<(), PackageError> {
+        let Some(rules) = m.category(c) else {
+            return Ok(());
+        };
+        if c == C::ClassificationRule && kept.classification.is_empty() {
+            // Its level and owner are required and not rules: without them, nothing.
+            return Ok(());
+        }
+        write!(w, "<{}>", c.as_str())?;
+        for r in &rules.rules {
+            element(w, "Rule", &r.rule)?;
+            if let Some(d) = &r.start_date {
+                element(w, "StartDate", d)?;
+            }
+            if c == C::HoldRule {
+                let h = &r.hold;
+                for (name, value) in [
+                    ("HoldEndDate", &h.end_date),
+                    ("HoldOwner", &h.owner),
+                    ("HoldReassessingDate", &h.reassessing_date),
+                    ("HoldReason", &h.reason),
+                ] {
+                    if let Some(v) = value {
+                        element(w, name, v)?;
+                    }
+                }
+                if let Some(p) = h.prevent_rearrangement {
+                    element(w, "PreventRearrangement", if p { "true" } else { "false" })?;
+                }
+            }
+        }
+        if c == C::ClassificationRule {
+            w.write_all(&kept.audience)?;
+        }
+        if rules.prevent_inheritance {
+            write!(w, "<PreventInheritance>true</PreventInheritance>")?;
+        } else {
+            for id in &rules.ref_non_rule_ids {
+                element(w, "RefNonRuleId", id)?;
+            }
+        }
+        if c == C::ClassificationRule {
+            w.write_all(&kept.classification)?;
+        }
+        if matches!(c, C::StorageRule | C::AppraisalRule) {
+            let action = match (rules.final_action, c) {
+                (Some(a), _) => a,
+                // No FinalAction means Keep.
+                (None, C::AppraisalRule) => FinalAction::Keep,
+                (None, _) => {
+                    return Err(PackageError::NoFinalAction {
+                        unit: unit.to_owned(),
+                        category: c.as_str(),
+                    });
+                }
+            };
+            element(w, "FinalAction", action.as_str())?;
+        }
+        write!(w, "</{}>", c.as_str())?;
+        Ok(())
+    };
+    for c in order {
+        category(w, c)?;
+    }
+    w.write_all(&kept.before_hold)?;
+    if holds {
+        category(w, C::HoldRule)?;
+    }
+    w.write_all(&kept.last)?;
+    write!(w, "</Management>")?;
+    Ok(())
 }
 
 #[cfg(test)]

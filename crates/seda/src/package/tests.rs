@@ -142,6 +142,7 @@ fn repackage(sip: &str, version: SedaVersion) -> (manifest::Manifest, Vec<u8>) {
             &format!("U{at}"),
             std::str::from_utf8(&metadata[at]).unwrap(),
             rename,
+            None,
         )
         .unwrap();
         for c in children.get(&Some(at)).into_iter().flatten() {
@@ -235,10 +236,10 @@ fn a_reference_to_what_the_package_lacks_is_refused() {
     )
     .unwrap();
     let unit = r#"<ArchiveUnit xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2" id="X"><Content><Title>t</Title></Content><DataObjectReference><DataObjectGroupReferenceId>G9</DataObjectGroupReferenceId></DataObjectReference></ArchiveUnit>"#;
-    let err = w.open_unit("U1", unit, &|_, _| None).unwrap_err();
+    let err = w.open_unit("U1", unit, &|_, _| None, None).unwrap_err();
     assert!(err.to_string().contains("object group G9"), "{err}");
     let err = w
-        .open_unit("U2", "<ArchiveUnit><Content>", &|_, _| None)
+        .open_unit("U2", "<ArchiveUnit><Content>", &|_, _| None, None)
         .unwrap_err();
     assert!(err.to_string().contains("U2"), "{err}");
     assert!(matches!(
@@ -258,4 +259,132 @@ fn a_reference_to_what_the_package_lacks_is_refused() {
         .finish(None),
         Err(PackageError::Order(_))
     ));
+}
+
+/// A unit's rules as they are now replace those its metadata kept, and what rules do not
+/// say (a classification's level and owner, a log book) stays; SEDA 2.1 has no hold.
+#[test]
+fn the_rules_of_now_replace_those_kept_and_the_rest_stays() {
+    use carnac_model::referential::RuleCategory as C;
+    use carnac_model::rules::{CategoryRules, FinalAction, Hold, Management, Rule};
+    let kept = r#"<ArchiveUnit xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1" id="X"><Management>
+      <AppraisalRule><Rule>APP-00001</Rule><StartDate>2000-01-01</StartDate><FinalAction>Keep</FinalAction></AppraisalRule>
+      <ClassificationRule><Rule>CLASS-1</Rule><ClassificationAudience>Tous</ClassificationAudience><ClassificationLevel>Secret Défense</ClassificationLevel><ClassificationOwner>Préfecture</ClassificationOwner></ClassificationRule>
+      <LogBook><Event><EventDateTime>2020-01-01T00:00:00</EventDateTime></Event></LogBook>
+      </Management><Content><DescriptionLevel>Item</DescriptionLevel><Title>Dossier</Title></Content></ArchiveUnit>"#;
+    let rule = |id: &str, start: Option<&str>| Rule {
+        rule: id.into(),
+        start_date: start.map(Into::into),
+        ..Default::default()
+    };
+    let mut now = Management::default();
+    let appraisal = now.category_mut(C::AppraisalRule);
+    appraisal.rules.push(rule("APP-00002", Some("2001-02-03")));
+    appraisal.final_action = Some(FinalAction::Destroy);
+    now.category_mut(C::ClassificationRule)
+        .rules
+        .push(rule("CLASS-1", None));
+    now.category_mut(C::AccessRule)
+        .ref_non_rule_ids
+        .push("ACC-00003".into());
+    now.category_mut(C::HoldRule).rules.push(Rule {
+        hold: Hold {
+            reason: Some("Contentieux".into()),
+            end_date: Some("2030-01-01".into()),
+            ..Default::default()
+        },
+        ..rule("HOL-00002", Some("2026-01-01"))
+    });
+    let _: &CategoryRules = now.category(C::HoldRule).unwrap();
+    for version in [SedaVersion::V2_1, SedaVersion::V2_2, SedaVersion::V2_3] {
+        let mut w = ManifestWriter::new(
+            Vec::new(),
+            version,
+            PackageHeader {
+                message_identifier: "m".into(),
+                date: "2026-12-04T08:00:00".into(),
+                comments: vec![],
+                archival_agreement: None,
+                archival_agency: "A".into(),
+                transferring_agency: "T".into(),
+            },
+        )
+        .unwrap();
+        w.open_unit("U1", kept, &|_, _| None, Some(&now)).unwrap();
+        w.close_unit().unwrap();
+        let xml = w.finish(Some("AG")).unwrap();
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut tmp, &xml).unwrap();
+        let text = String::from_utf8(xml.clone()).unwrap();
+        if std::env::var_os("SHOW_PACKAGE").is_some() {
+            eprintln!("{text}");
+        }
+        if let Err(e) = crate::schema::validate_seda(version, tmp.path()) {
+            panic!("{version}: {e:?}\n{text}");
+        }
+        let back = manifest::read(&xml[..], &mut manifest::NoMetadata).unwrap();
+        let rules: Vec<(C, &str, Option<&str>)> = back.units[0]
+            .rules
+            .iter()
+            .map(|r| (r.category, r.rule.as_str(), r.start_date.as_deref()))
+            .collect();
+        let mut expected = vec![
+            (C::AppraisalRule, "APP-00002", Some("2001-02-03")),
+            (C::ClassificationRule, "CLASS-1", None),
+        ];
+        if version != SedaVersion::V2_1 {
+            expected.push((C::HoldRule, "HOL-00002", Some("2026-01-01")));
+        }
+        assert_eq!(rules, expected, "{version}");
+        assert_eq!(
+            back.units[0].final_actions,
+            [(C::AppraisalRule, "Destroy".to_owned())]
+        );
+        assert_eq!(
+            back.units[0].classification_level.as_deref(),
+            Some("Secret Défense")
+        );
+        assert_eq!(
+            back.units[0].ref_non_rules,
+            [(C::AccessRule, "ACC-00003".to_owned())]
+        );
+        assert!(text.contains("<ClassificationOwner>Préfecture</ClassificationOwner>"));
+        assert!(text.contains("<LogBook>"), "{text}");
+        assert!(
+            !text.contains("APP-00001"),
+            "the rule kept at ingest is gone"
+        );
+        if version != SedaVersion::V2_1 {
+            assert!(
+                text.contains("<HoldReason>Contentieux</HoldReason>"),
+                "{text}"
+            );
+        }
+    }
+    // A storage rule without its required FinalAction is named, not written invalid.
+    let mut storage = Management::default();
+    storage
+        .category_mut(C::StorageRule)
+        .rules
+        .push(rule("STO-00001", None));
+    let mut w = ManifestWriter::new(
+        Vec::new(),
+        SedaVersion::V2_2,
+        PackageHeader {
+            message_identifier: "m".into(),
+            date: "2026-12-04T08:00:00".into(),
+            comments: vec![],
+            archival_agreement: None,
+            archival_agency: "A".into(),
+            transferring_agency: "T".into(),
+        },
+    )
+    .unwrap();
+    let err = w
+        .open_unit("U9", kept, &|_, _| None, Some(&storage))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("U9") && err.to_string().contains("StorageRule"),
+        "{err}"
+    );
 }
