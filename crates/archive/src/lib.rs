@@ -16,6 +16,7 @@ pub mod attestation;
 pub mod audit;
 pub mod chunks;
 pub mod consistency;
+pub mod delivery;
 pub mod elimination;
 pub mod evidence;
 mod files;

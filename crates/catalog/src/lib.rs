@@ -686,6 +686,16 @@ pub trait OperationStore: Send + Sync {
         event: &NewEvent,
     ) -> Result<u64, CatalogError>;
 
+    /// [`OperationStore::record_operation`] with events about each of its subjects (every
+    /// unit a delivery gave out, for their lifecycles), all in one transaction.
+    fn record_operation_with_events(
+        &self,
+        tenant: &TenantId,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+        subjects: &[NewEvent],
+    ) -> Result<u64, CatalogError>;
+
     /// Records an operation as running, before it touches any offer, so that recovery knows
     /// what to clean if the process dies.
     fn start_operation(

@@ -43,6 +43,27 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: EliminationCommand,
     },
+    /// Communication: writes the package (DIP) of units and everything below them, if their
+    /// access rules let them be communicated today, and journals it. Exit 0: delivered; 1:
+    /// refused (every reason listed) or could not run.
+    Deliver {
+        #[arg(long)]
+        tenant: String,
+        /// A unit to deliver, with the units below it; repeat for several.
+        #[arg(long, required = true)]
+        unit: Vec<String>,
+        /// The package to write (a new file).
+        #[arg(long)]
+        out: PathBuf,
+        /// Who asks for it, as the journal and the package name them.
+        #[arg(long, default_value = "operator")]
+        requester: String,
+        #[arg(long)]
+        comment: Option<String>,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Management rules of archive units, changed after ingest.
     Rules {
         #[command(subcommand)]

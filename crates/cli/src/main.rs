@@ -50,6 +50,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Referential { command } => referential::run(&archive, command),
         Command::Rules { command } => rules::run(&archive, command),
         Command::Elimination { command } => elimination::run(&archive, command),
+        Command::Deliver {
+            tenant: t,
+            unit,
+            out,
+            requester,
+            comment,
+            json,
+        } => deliver::run(&archive, &t, unit, &out, requester, comment, json),
         Command::Ingest {
             tenant: t,
             file,

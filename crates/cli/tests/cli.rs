@@ -698,3 +698,61 @@ fn offers_keep_their_names_when_the_list_changes() {
     .unwrap();
     blamed("by name");
 }
+
+#[test]
+fn deliver_is_the_contract() {
+    let data = data_with_tenant();
+    let p = data.path();
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let out = run(
+        p,
+        &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let unit: String = rusqlite::Connection::open(p.join("catalog.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT id FROM units WHERE tenant = '0' AND id NOT IN (SELECT unit FROM unit_parents) LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let dip = p.join("dip.zip");
+    let args = [
+        "deliver",
+        "--tenant",
+        "0",
+        "--unit",
+        unit.as_str(),
+        "--out",
+        dip.to_str().unwrap(),
+        "--requester",
+        "Mairie",
+    ];
+    let out = run(p, &args);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("delivered"),
+        "{out:?}"
+    );
+    assert!(std::fs::metadata(&dip).unwrap().len() > 0);
+    // Never over an existing file; an unknown unit named: exit 1, every reason.
+    let mut again = args.to_vec();
+    again.extend(["--unit", "au-nothing"]);
+    let out = run(p, &again);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("exists") && err.contains("au-nothing"),
+        "{err}"
+    );
+    let n: i64 = rusqlite::Connection::open(p.join("catalog.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM journal WHERE tenant = '0' AND kind = 'DELIVERY'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}

@@ -113,6 +113,10 @@ event_kinds! {
     EliminationExecution = "ELIMINATION_EXECUTION",
     /// One unit destroyed by an elimination, with its files' digests.
     UnitDestroyed = "UNIT_DESTROYED",
+    /// A delivery (communication): units given to a requester as a package.
+    Delivery = "DELIVERY",
+    /// One unit given out by a delivery, to whom.
+    UnitDelivered = "UNIT_DELIVERED",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome

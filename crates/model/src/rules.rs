@@ -447,6 +447,20 @@ pub fn appraise(rules: &EffectiveRules, at: Date) -> Result<(), Vec<Exclusion>> 
     if why.is_empty() { Ok(()) } else { Err(why) }
 }
 
+/// The effective access rules that keep a unit from being communicated at `at` (an empty
+/// list: it may be): those not ended on or before `at`, and those without an end date (an
+/// unlimited duration never ends). A unit without access rule is freely communicable
+/// (Code du patrimoine L213-1: archives are communicable as of right unless a delay applies).
+pub fn access_restrictions(rules: &EffectiveRules, at: Date) -> Vec<&EffectiveRule> {
+    rules
+        .of(RuleCategory::AccessRule)
+        .filter(|r| match r.rule.end_date.as_deref().map(parse_date) {
+            None | Some(None) => true,
+            Some(Some(end)) => end > at,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;
 

@@ -131,7 +131,10 @@ impl Archive {
     /// The SEDA version the tenant's transfers speak (its latest accepted in SEDA 2); 2.1
     /// for a tenant whose transfers came in SEDA 1.0 or none yet, 2.1 being the version
     /// every SAE of the field reads.
-    fn tenant_seda_version(&self, tenant: &TenantId) -> Result<SedaVersion, ArchiveError> {
+    pub(crate) fn tenant_seda_version(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<SedaVersion, ArchiveError> {
         let operations = self.catalog.operations(tenant)?;
         let version = operations
             .iter()

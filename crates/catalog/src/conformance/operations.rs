@@ -144,4 +144,35 @@ pub(super) fn recorded_operation(c: &dyn Catalog) {
         .is_err()
     );
     assert_eq!(c.journal(&a).expect("journal").len(), before.len() + 1);
+    // With an event per subject: all, after the operation's, or none (a subject's event of
+    // another tenant refuses the whole).
+    let subject = |tenant: &str, unit: &str| {
+        let mut e = event(tenant, "op-deliver", "UNIT_DELIVERED", Status::Ok);
+        e.detail = json!({"subject": unit});
+        e
+    };
+    assert!(
+        c.record_operation_with_events(
+            &a,
+            &json!({}),
+            &event("conf-a", "op-deliver", "DELIVERY", Status::Ok),
+            &[subject("conf-a", "u1"), subject("conf-b", "u2")],
+        )
+        .is_err()
+    );
+    assert!(c.operation(&a, &op("op-deliver")).expect("read").is_none());
+    c.record_operation_with_events(
+        &a,
+        &json!({"units": 2}),
+        &event("conf-a", "op-deliver", "DELIVERY", Status::Ok),
+        &[subject("conf-a", "u1"), subject("conf-a", "u2")],
+    )
+    .expect("record");
+    let after = c.journal(&a).expect("journal");
+    assert_eq!(after.len(), before.len() + 4);
+    let kinds: Vec<String> = after[after.len() - 3..]
+        .iter()
+        .map(|e| e.event.kind.to_string())
+        .collect();
+    assert_eq!(kinds, ["DELIVERY", "UNIT_DELIVERED", "UNIT_DELIVERED"]);
 }

@@ -101,6 +101,26 @@ impl OperationStore for SqliteCatalog {
         self.write(|tx| record_done_operation(tx, tenant, summary, event))
     }
 
+    fn record_operation_with_events(
+        &self,
+        tenant: &TenantId,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+        subjects: &[NewEvent],
+    ) -> Result<u64, CatalogError> {
+        check_event_tenant(tenant, event)?;
+        for e in subjects {
+            check_event_tenant(tenant, e)?;
+        }
+        self.write(|tx| {
+            let seq = record_done_operation(tx, tenant, summary, event)?;
+            for e in subjects {
+                append_event(tx, e)?;
+            }
+            Ok(seq)
+        })
+    }
+
     fn start_operation(
         &self,
         tenant: &TenantId,

@@ -735,3 +735,52 @@ fn rule_actions_read_as_clients_write_them() {
     );
     assert!(matches!(a[5], RuleAction::Recompute { category: None }));
 }
+
+#[test]
+fn a_unit_is_communicable_once_every_access_rule_has_ended() {
+    let parent = inherit(
+        "p",
+        None,
+        &management(
+            RuleCategory::AccessRule,
+            vec![rule("ACC-00003", Some("2000-01-01"), Some("2025-01-01"))],
+            None,
+        ),
+        &[],
+    );
+    let at = date!(2026 - 12 - 04);
+    assert!(access_restrictions(&parent, at).is_empty(), "ended");
+    // Its child adds one that runs to 2076, and one without end (unlimited).
+    let child = inherit(
+        "c",
+        None,
+        &management(
+            RuleCategory::AccessRule,
+            vec![
+                rule("ACC-00020", Some("2001-01-01"), Some("2076-01-01")),
+                rule("ACC-00000", None, None),
+            ],
+            None,
+        ),
+        &[&parent],
+    );
+    let ids: Vec<&str> = access_restrictions(&child, at)
+        .iter()
+        .map(|r| r.rule.rule.as_str())
+        .collect();
+    assert_eq!(ids, ["ACC-00020", "ACC-00000"]);
+    // The day it ends, it is communicable (the end is the first free day).
+    let ended = inherit(
+        "e",
+        None,
+        &management(
+            RuleCategory::AccessRule,
+            vec![rule("ACC-00020", Some("1950-12-04"), Some("2026-12-04"))],
+            None,
+        ),
+        &[],
+    );
+    assert!(access_restrictions(&ended, at).is_empty());
+    // No access rule at all: communicable.
+    assert!(access_restrictions(&EffectiveRules::default(), at).is_empty());
+}

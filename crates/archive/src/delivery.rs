@@ -1,0 +1,220 @@
+//! Communication: units given to whoever asks, as a package (the DIP), when their access
+//! rules allow it (Code du patrimoine L213-1 and L213-2: communicable as of right, unless
+//! an access delay has not run out).
+//!
+//! Every unit of the package counts, the units asked for and every unit below them: one
+//! still restricted refuses the whole delivery, and every restricted unit is named with its
+//! rule and its end. The delivery is journaled, with an event on each unit given out (its
+//! lifecycle shows it), once the package is whole.
+//!
+//! Here so far (issue 18): the delivery of communicable units by the operator (`carnac
+//! deliver`). Not yet: the derogation and its authorisation by the control authority, a
+//! producer's own records, the `ArchiveDeliveryRequestReply`, the API and the packages kept
+//! for a time.
+
+use crate::package::PackageSummary;
+use crate::{Archive, ArchiveError};
+use carnac_model::journal::{EventKind, NewEvent, bounded_text};
+use carnac_model::{OperationId, Status, TenantId, UnitId};
+use std::collections::BTreeSet;
+
+/// A request for communication.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryRequest {
+    /// The units asked for; each comes with every unit below it.
+    pub units: Vec<String>,
+    /// Who asks (a person, a service), as the journal and the package name them.
+    pub requester: String,
+    pub comment: Option<String>,
+}
+
+/// A delivery made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub operation: OperationId,
+    pub package: PackageSummary,
+}
+
+const MAX_REQUESTER: usize = 255;
+const MAX_COMMENT: usize = 4096;
+
+impl Archive {
+    /// Checks that every unit asked for, and every unit below it, is communicable today,
+    /// writes their package to `out` (a new file: an existing one is never replaced), and
+    /// journals the delivery. Refused whole, with every reason, or done whole.
+    pub fn deliver_to_file(
+        &self,
+        tenant: &TenantId,
+        request: &DeliveryRequest,
+        agent: &str,
+        out: &std::path::Path,
+    ) -> Result<Delivery, ArchiveError> {
+        let mut problems = Vec::new();
+        let requester = request.requester.trim();
+        if requester.is_empty() {
+            problems.push("name the requester".to_owned());
+        } else if requester.len() > MAX_REQUESTER {
+            problems.push(format!(
+                "the requester has {} bytes; at most {MAX_REQUESTER}",
+                requester.len()
+            ));
+        }
+        if let Some(c) = &request.comment
+            && c.len() > MAX_COMMENT
+        {
+            problems.push(format!(
+                "comment has {} bytes; at most {MAX_COMMENT}",
+                c.len()
+            ));
+        }
+        if out.exists() {
+            problems.push(format!(
+                "{} exists: a delivery is written to a new file",
+                out.display()
+            ));
+        }
+        let selected = match self.select_units(tenant, &request.units, None) {
+            Ok(s) => Some(s),
+            Err(ArchiveError::InvalidRequest(p)) => {
+                problems.extend(p);
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let selected = selected.unwrap_or_default();
+        for u in &selected.unknown {
+            problems.push(format!(
+                "no unit {} in tenant {tenant}",
+                bounded_text(u, 80)
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(ArchiveError::InvalidRequest(problems));
+        }
+        let roots = selected.units;
+        let listed: BTreeSet<&UnitId> = roots.iter().collect();
+        let mut all: Vec<UnitId> = roots.clone();
+        all.extend(
+            self.catalog
+                .descendants(tenant, &roots)?
+                .into_iter()
+                .filter(|u| !listed.contains(u)),
+        );
+        if all.len() > crate::package::MAX_PACKAGE_UNITS {
+            return Err(ArchiveError::InvalidRequest(vec![format!(
+                "the units asked for hold {} units with those below them; a delivery holds at most {}",
+                all.len(),
+                crate::package::MAX_PACKAGE_UNITS
+            )]));
+        }
+        // Access rules as of today.
+        let today = self.clock.now().date();
+        let effective = self.effective_rules(tenant, &all)?;
+        for u in &all {
+            match effective.get(u) {
+                Some(e) if !e.complete => problems.push(format!(
+                    "unit {u}: its rules from before they were kept are not filled yet (maintenance fills them)"
+                )),
+                Some(e) => {
+                    for r in carnac_model::rules::access_restrictions(&e.rules, today) {
+                        problems.push(match &r.rule.end_date {
+                            Some(end) => format!(
+                                "unit {u} is not communicable before {end} (access rule {}{})",
+                                r.rule.rule,
+                                if r.origin.unit == u.as_str() {
+                                    String::new()
+                                } else {
+                                    format!(", from unit {}", r.origin.unit)
+                                }
+                            ),
+                            None => format!(
+                                "unit {u} is not communicable: access rule {} has no end",
+                                r.rule.rule
+                            ),
+                        });
+                    }
+                }
+                None => problems.push(format!("no unit {u} in tenant {tenant}")),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ArchiveError::InvalidRequest(problems));
+        }
+
+        let operation = self.new_operation()?;
+        let version = self.tenant_seda_version(tenant)?;
+        let comment = request
+            .comment
+            .as_deref()
+            .map(|c| bounded_text(c, MAX_COMMENT));
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let file = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| ArchiveError::io(format!("a file in {}", dir.display()), e))?;
+        let (package, written) = self.write_package(
+            tenant,
+            &roots,
+            version,
+            carnac_seda::package::PackageHeader {
+                message_identifier: operation.to_string(),
+                date: self.now().to_string(),
+                comments: comment.iter().cloned().collect(),
+                archival_agreement: None,
+                archival_agency: requester.to_owned(),
+                transferring_agency: self.config.archival_agency.clone(),
+            },
+            file,
+        )?;
+        written
+            .as_file()
+            .sync_all()
+            .map_err(|e| ArchiveError::io("writing the delivery", e))?;
+        // In place, then journaled: a delivery the journal cannot record is taken back.
+        written
+            .persist_noclobber(out)
+            .map_err(|e| ArchiveError::io(format!("writing {}", out.display()), e.error))?;
+        let now = self.now();
+        let summary = serde_json::json!({
+            "requester": requester,
+            "units": roots,
+            "delivered": package.units,
+            "files": package.files,
+            "bytes": package.bytes,
+            "manifest_sha256": package.manifest_sha256,
+            "seda_version": version.as_str(),
+            "comment": comment,
+            "damaged_copies": package.damaged_copies,
+        });
+        let event = |kind: EventKind, detail: serde_json::Value| NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind,
+            outcome: Status::Ok,
+            time: now.to_string(),
+            agent: agent.into(),
+            detail,
+        };
+        let units: Vec<NewEvent> = all
+            .iter()
+            .map(|u| {
+                event(
+                    EventKind::UnitDelivered,
+                    serde_json::json!({"subject": u, "requester": requester}),
+                )
+            })
+            .collect();
+        if let Err(e) = self.catalog.record_operation_with_events(
+            tenant,
+            &summary,
+            &event(EventKind::Delivery, summary.clone()),
+            &units,
+        ) {
+            let _ = std::fs::remove_file(out);
+            return Err(e.into());
+        }
+        tracing::info!(%tenant, %operation, units = package.units, files = package.files, requester, "delivered");
+        Ok(Delivery { operation, package })
+    }
+}
