@@ -366,33 +366,14 @@ impl Archive {
                 .map_err(|e| ArchiveError::io(format!("writing {}", target.display()), e))?;
             write_file(&dir.join("record.ers"), &der)?;
             let trust = self.trust();
-            let anchors = crate::files::anchors_pem(&trust)?;
-            write_file(&dir.join("trust.pem"), anchors.as_bytes())?;
-            let mut certificates = String::new();
-            let mut token_certs = Vec::new();
-            for ats in record.archive_time_stamp_sequence.iter().flatten() {
-                let token = ats.token()?;
-                for cert in carnac_timestamp::verify::token_certificates(&token)? {
-                    let p = crate::files::pem(&cert)?;
-                    if !certificates.contains(&p) {
-                        certificates.push_str(&p);
-                        token_certs.push(cert);
-                    }
-                }
-            }
-            write_file(&dir.join("certificates.pem"), certificates.as_bytes())?;
-            // The tenant's TSA, and the archive's when they differ (older tokens may be its).
-            let mut revocation = self.tsa(tenant).revocation(&token_certs);
-            if self.tenant_timestamps.contains_key(tenant) {
-                let more = self.timestamps.revocation(&token_certs);
-                revocation.crls.extend(more.crls);
-                revocation.notes.extend(more.notes);
-            }
-            let mut crls_pem = String::new();
-            for crl in &revocation.crls {
-                crls_pem.push_str(&crl.to_pem()?);
-            }
-            write_file(&dir.join("revocation.pem"), crls_pem.as_bytes())?;
+            let material = self.evidence_material(tenant, std::slice::from_ref(&record))?;
+            write_file(&dir.join("trust.pem"), material.trust.as_bytes())?;
+            write_file(
+                &dir.join("certificates.pem"),
+                material.certificates.as_bytes(),
+            )?;
+            write_file(&dir.join("revocation.pem"), material.revocation.as_bytes())?;
+            let revocation = material.crls;
             let data = digests
                 .iter()
                 .filter_map(|d| Some((hash_algorithm(d.algorithm)?, hex::decode(&d.hex).ok()?)))
@@ -403,9 +384,9 @@ impl Archive {
                 &data,
                 &trust,
                 std::time::Duration::from_nanos(now.unix_timestamp_nanos().max(0) as u64),
-                Some(&revocation.crls),
+                Some(&revocation),
             );
-            let mut revocation_problems = revocation.notes;
+            let mut revocation_problems = material.notes;
             revocation_problems.extend(checked.problems);
             write_file(
                 &dir.join("README.txt"),
@@ -438,6 +419,60 @@ impl Archive {
         };
         self.catalog.record_operation(tenant, &detail, &event)?;
         Ok(made)
+    }
+}
+
+/// What verifies evidence records without the archive: the TSAs' trust anchors, the
+/// certificates their tokens carry, and the CRLs of those certificates' issuers now (PEM).
+pub(crate) struct EvidenceMaterial {
+    pub(crate) trust: String,
+    pub(crate) certificates: String,
+    pub(crate) revocation: String,
+    pub(crate) crls: Vec<carnac_timestamp::revocation::Crl>,
+    /// What could not be had (a CRL unreachable…).
+    pub(crate) notes: Vec<String>,
+}
+
+impl Archive {
+    /// The material that verifies `records` offline.
+    pub(crate) fn evidence_material(
+        &self,
+        tenant: &TenantId,
+        records: &[EvidenceRecord],
+    ) -> Result<EvidenceMaterial, ArchiveError> {
+        let trust = crate::files::anchors_pem(&self.trust())?;
+        let mut certificates = String::new();
+        let mut token_certs = Vec::new();
+        for record in records {
+            for ats in record.archive_time_stamp_sequence.iter().flatten() {
+                let token = ats.token()?;
+                for cert in carnac_timestamp::verify::token_certificates(&token)? {
+                    let p = crate::files::pem(&cert)?;
+                    if !certificates.contains(&p) {
+                        certificates.push_str(&p);
+                        token_certs.push(cert);
+                    }
+                }
+            }
+        }
+        // The tenant's TSA, and the archive's when they differ (older tokens may be its).
+        let mut revocation = self.tsa(tenant).revocation(&token_certs);
+        if self.tenant_timestamps.contains_key(tenant) {
+            let more = self.timestamps.revocation(&token_certs);
+            revocation.crls.extend(more.crls);
+            revocation.notes.extend(more.notes);
+        }
+        let mut crls_pem = String::new();
+        for crl in &revocation.crls {
+            crls_pem.push_str(&crl.to_pem()?);
+        }
+        Ok(EvidenceMaterial {
+            trust,
+            certificates,
+            revocation: crls_pem,
+            crls: revocation.crls,
+            notes: revocation.notes,
+        })
     }
 }
 

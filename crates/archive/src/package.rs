@@ -12,7 +12,9 @@
 //! does not hold, so that the receiver computes the same effective rules. SEDA 2.1 has no
 //! `HoldRule`: a hold is not carried in a 2.1 package.
 //!
-//! Not yet here (issue 18): the `evidence/` folder beside the SEDA content.
+//! Beside the SEDA content, `evidence/` holds each file's evidence record with what verifies
+//! it offline. Not yet there (issue 18): the deposit attestations of the transfers the units
+//! came from, and the part of the journal that concerns them with its seals.
 
 use crate::{Archive, ArchiveError};
 use carnac_catalog::ObjectRow;
@@ -39,6 +41,11 @@ pub struct PackageSummary {
     pub manifest_sha256: String,
     /// Copies found damaged on the way, and replaced by another offer's (`offer: object`).
     pub damaged_copies: Vec<String>,
+    /// Files whose evidence record is in `evidence/`.
+    pub evidence_records: u64,
+    /// Files without an evidence record yet (made after each ingest and at each
+    /// maintenance): their package proves them by their digests alone.
+    pub evidence_pending: Vec<String>,
 }
 
 /// A file of the package: where it is stored and what it must be.
@@ -273,6 +280,7 @@ impl Archive {
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .large_file(true);
+        let (evidence_records, evidence_pending) = self.add_evidence(tenant, &mut zip, &files)?;
         zip.start_file("manifest.xml", options)
             .map_err(|e| ArchiveError::io("writing the package", std::io::Error::other(e)))?;
         let mut m = std::fs::File::open(&scratch)
@@ -288,9 +296,107 @@ impl Archive {
                 bytes,
                 manifest_sha256,
                 damaged_copies,
+                evidence_records,
+                evidence_pending,
             },
             out,
         ))
+    }
+
+    /// The `evidence/` folder: each file's evidence record (RFC 4998), the trust anchors,
+    /// the tokens' certificates and their issuers' CRLs, and a README saying how to verify
+    /// them without Carnac. Files without a record yet are listed in the README.
+    fn add_evidence<W: Write + Seek>(
+        &self,
+        tenant: &TenantId,
+        zip: &mut zip::ZipWriter<W>,
+        files: &[File],
+    ) -> Result<(u64, Vec<String>), ArchiveError> {
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(false);
+        let put = |zip: &mut zip::ZipWriter<W>, name: &str, bytes: &[u8]| {
+            zip.start_file(name, options)
+                .map_err(|e| ArchiveError::io("writing the package", std::io::Error::other(e)))?;
+            zip.write_all(bytes)
+                .map_err(|e| ArchiveError::io("writing the package", e))
+        };
+        let mut records = Vec::new();
+        let mut pending = Vec::new();
+        let mut listed = String::new();
+        for f in files {
+            match self.evidence_record(tenant, &f.object) {
+                Ok(record) => {
+                    put(
+                        zip,
+                        &format!("evidence/{}.ers", f.object),
+                        &record.to_der()?,
+                    )?;
+                    listed.push_str(&format!(
+                        "  carnac verify {} --evidence evidence/{}.ers --trust evidence/trust.pem --crl evidence/revocation.pem\n",
+                        f.name, f.object
+                    ));
+                    // The material needs the tokens only: the record's chains.
+                    records.push(record);
+                }
+                Err(ArchiveError::NotFound(_)) => pending.push(f.object.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        let material = self.evidence_material(tenant, &records)?;
+        put(zip, "evidence/trust.pem", material.trust.as_bytes())?;
+        put(
+            zip,
+            "evidence/certificates.pem",
+            material.certificates.as_bytes(),
+        )?;
+        put(
+            zip,
+            "evidence/revocation.pem",
+            material.revocation.as_bytes(),
+        )?;
+        let readme = format!(
+            "Evidence of this package's files, verifiable without the archive that made it\n\
+             \n\
+             manifest.xml                 the SEDA manifest: each file with its digest (MessageDigest)\n\
+             content/OBJECT               the files, each checked against its digest when packaged\n\
+             evidence/OBJECT.ers          each file's evidence record (RFC 4998, DER): its digest in\n\
+                                          hash trees timestamped (RFC 3161) since its deposit\n\
+             evidence/trust.pem           the timestamping authorities' trust anchors\n\
+             evidence/certificates.pem    the certificates the timestamps carry, for reference\n\
+             evidence/revocation.pem      their issuers' CRLs when the package was made (RFC 5280)\n\
+             \n\
+             Each file, with Carnac's verifier (any RFC 4998 implementation does: Bouncy Castle's\n\
+             org.bouncycastle.tsp.ers for one; each token with `openssl ts -verify`):\n\
+             \n\
+             {listed}\n\
+             {pending}{notes}",
+            pending = if pending.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "Files without an evidence record yet (their digests alone prove them):\n{}\n",
+                    pending
+                        .iter()
+                        .map(|p| format!("  content/{p}\n"))
+                        .collect::<String>()
+                )
+            },
+            notes = if material.notes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "Revocation data that could not be had:\n{}",
+                    material
+                        .notes
+                        .iter()
+                        .map(|n| format!("  {n}\n"))
+                        .collect::<String>()
+                )
+            },
+        );
+        put(zip, "evidence/README.txt", readme.as_bytes())?;
+        Ok((records.len() as u64, pending))
     }
 
     /// One file into the package from the first offer whose copy has its digest: a copy

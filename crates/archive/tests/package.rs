@@ -52,6 +52,26 @@ fn holdings(
         .collect()
 }
 
+/// The SEDA part of a package (its manifest and content, without `evidence/`), as a SAE
+/// is given it: a zip beside the package.
+fn seda_part(package: &std::path::Path) -> tempfile::NamedTempFile {
+    let mut from = zip::ZipArchive::new(std::fs::File::open(package).unwrap()).unwrap();
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut to = zip::ZipWriter::new(out.reopen().unwrap());
+    let mut evidence = 0;
+    for i in 0..from.len() {
+        let entry = from.by_index_raw(i).unwrap();
+        if entry.name().unwrap().starts_with("evidence/") {
+            evidence += 1;
+            continue;
+        }
+        to.raw_copy_file(entry).unwrap();
+    }
+    to.finish().unwrap();
+    assert!(evidence >= 4, "the package has its evidence folder");
+    out
+}
+
 fn tops(f: &Fixture, t: &carnac_model::TenantId) -> Vec<carnac_model::UnitId> {
     let c = f.archive.catalog();
     let mut out = Vec::new();
@@ -94,7 +114,10 @@ fn a_package_ingests_again_whole_into_another_tenant() {
         assert_eq!(summary.units as usize, before.len(), "{version}");
         assert_eq!(summary.files, 4, "OK_SIP_2_GO holds 4 files");
         assert!(summary.damaged_copies.is_empty());
-        let again = f.archive.ingest_path(&to, zip.path(), "test").unwrap();
+        let again = f
+            .archive
+            .ingest_path(&to, seda_part(zip.path()).path(), "test")
+            .unwrap();
         assert!(
             again.status().is_accepted(),
             "{version}: {:?}",
@@ -144,7 +167,7 @@ fn a_damaged_copy_is_replaced_by_another_offers_on_the_way() {
     let other = f.tenant_with("1", "tenant-0");
     assert!(
         f.archive
-            .ingest_path(&other, zip.path(), "test")
+            .ingest_path(&other, seda_part(zip.path()).path(), "test")
             .unwrap()
             .status()
             .is_accepted()
@@ -218,7 +241,10 @@ fn a_package_carries_the_rules_of_now_and_what_its_top_inherits() {
         )
         .unwrap();
     assert!(summary.units >= 1);
-    let outcome = f.archive.ingest_path(&to, zip.path(), "test").unwrap();
+    let outcome = f
+        .archive
+        .ingest_path(&to, seda_part(zip.path()).path(), "test")
+        .unwrap();
     assert!(outcome.status().is_accepted(), "{:?}", outcome.summary);
     let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
     let new_top = c

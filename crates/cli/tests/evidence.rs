@@ -477,3 +477,76 @@ fn a_tenant_with_its_own_tsa_over_https_and_its_revocation_data() {
     );
     assert!(readme.contains("keyCompromise"), "{readme}");
 }
+
+/// A delivered package proves its files without the archive: each file of `content/` verifies
+/// with its record of `evidence/`, the package's trust anchors and CRLs, by `carnac verify`
+/// run where there is no data folder; the README says how for each.
+#[test]
+fn a_delivered_package_verifies_without_the_archive() {
+    let data = data_with_tenant();
+    let objects = ingested(data.path());
+    let root: String = rusqlite::Connection::open(data.path().join("catalog.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT id FROM units WHERE tenant = '0' AND id NOT IN (SELECT unit FROM unit_parents) LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let dip = data.path().join("dip.zip");
+    let out = run(
+        data.path(),
+        &[
+            "deliver",
+            "--tenant",
+            "0",
+            "--unit",
+            &root,
+            "--out",
+            dip.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let dir = data.path().join("dip");
+    zip::ZipArchive::new(std::fs::File::open(&dip).unwrap())
+        .unwrap()
+        .extract(&dir)
+        .unwrap();
+    let b = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let readme = std::fs::read_to_string(dir.join("evidence/README.txt")).unwrap();
+    let mut verified = 0;
+    for (id, _) in &objects {
+        if !dir.join(format!("content/{id}")).exists() {
+            continue;
+        }
+        let (code, out) = verify_offline(&[
+            &b(&format!("content/{id}")),
+            "--evidence",
+            &b(&format!("evidence/{id}.ers")),
+            "--trust",
+            &b("evidence/trust.pem"),
+            "--crl",
+            &b("evidence/revocation.pem"),
+        ]);
+        assert_eq!(code, 0, "{id}: {out}");
+        assert!(readme.contains(&format!("evidence/{id}.ers")), "{readme}");
+        verified += 1;
+    }
+    assert!(verified >= 1, "the root's files are in the package");
+    // A file changed in the package no longer verifies.
+    let (id, _) = objects
+        .iter()
+        .find(|(id, _)| dir.join(format!("content/{id}")).exists())
+        .unwrap();
+    std::fs::write(dir.join(format!("content/{id}")), b"changed").unwrap();
+    let (code, _) = verify_offline(&[
+        &b(&format!("content/{id}")),
+        "--evidence",
+        &b(&format!("evidence/{id}.ers")),
+        "--trust",
+        &b("evidence/trust.pem"),
+        "--crl",
+        &b("evidence/revocation.pem"),
+    ]);
+    assert_ne!(code, 0);
+}
