@@ -201,7 +201,7 @@ impl Archive {
                             )),
                         ));
                     };
-                    let name = format!("content/{}", o.id);
+                    let name = format!("Content/{}", o.id);
                     g.objects.push(BinaryObject {
                         id: o.id.to_string(),
                         version: o.version.clone(),
@@ -359,7 +359,7 @@ impl Archive {
             "Evidence of this package's files, verifiable without the archive that made it\n\
              \n\
              manifest.xml                 the SEDA manifest: each file with its digest (MessageDigest)\n\
-             content/OBJECT               the files, each checked against its digest when packaged\n\
+             Content/OBJECT               the files, each checked against its digest when packaged\n\
              evidence/OBJECT.ers          each file's evidence record (RFC 4998, DER): its digest in\n\
                                           hash trees timestamped (RFC 3161) since its deposit\n\
              evidence/trust.pem           the timestamping authorities' trust anchors\n\
@@ -378,7 +378,7 @@ impl Archive {
                     "Files without an evidence record yet (their digests alone prove them):\n{}\n",
                     pending
                         .iter()
-                        .map(|p| format!("  content/{p}\n"))
+                        .map(|p| format!("  Content/{p}\n"))
                         .collect::<String>()
                 )
             },

@@ -77,7 +77,7 @@ fn communicable_units_are_delivered_and_a_restricted_one_refuses_the_whole() {
                 .unwrap()
                 .name()
                 .unwrap()
-                .starts_with("content/")
+                .starts_with("Content/")
         })
         .count();
     assert_eq!(files as u64, done.package.files);

@@ -516,11 +516,11 @@ fn a_delivered_package_verifies_without_the_archive() {
     let readme = std::fs::read_to_string(dir.join("evidence/README.txt")).unwrap();
     let mut verified = 0;
     for (id, _) in &objects {
-        if !dir.join(format!("content/{id}")).exists() {
+        if !dir.join(format!("Content/{id}")).exists() {
             continue;
         }
         let (code, out) = verify_offline(&[
-            &b(&format!("content/{id}")),
+            &b(&format!("Content/{id}")),
             "--evidence",
             &b(&format!("evidence/{id}.ers")),
             "--trust",
@@ -536,11 +536,11 @@ fn a_delivered_package_verifies_without_the_archive() {
     // A file changed in the package no longer verifies.
     let (id, _) = objects
         .iter()
-        .find(|(id, _)| dir.join(format!("content/{id}")).exists())
+        .find(|(id, _)| dir.join(format!("Content/{id}")).exists())
         .unwrap();
-    std::fs::write(dir.join(format!("content/{id}")), b"changed").unwrap();
+    std::fs::write(dir.join(format!("Content/{id}")), b"changed").unwrap();
     let (code, _) = verify_offline(&[
-        &b(&format!("content/{id}")),
+        &b(&format!("Content/{id}")),
         "--evidence",
         &b(&format!("evidence/{id}.ers")),
         "--trust",

@@ -58,7 +58,7 @@ fn repackage(sip: &str, version: SedaVersion) -> (manifest::Manifest, Vec<u8>) {
                 groups[at].1.objects.push(BinaryObject {
                     id: id.clone(),
                     version: o.version.clone(),
-                    uri: format!("content/{id}"),
+                    uri: format!("Content/{id}"),
                     digest_algorithm: algorithm,
                     digest,
                     size: o.size.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0),
