@@ -13,8 +13,8 @@
 //! `HoldRule`: a hold is not carried in a 2.1 package.
 //!
 //! Beside the SEDA content, `evidence/` holds each file's evidence record with what verifies
-//! it offline. Not yet there (issue 18): the deposit attestations of the transfers the units
-//! came from, and the part of the journal that concerns them with its seals.
+//! it offline, and the deposit attestation of each transfer the files came from. Not yet
+//! there (issue 18): the part of the journal that concerns the units, with its seals.
 
 use crate::{Archive, ArchiveError};
 use carnac_catalog::ObjectRow;
@@ -46,10 +46,16 @@ pub struct PackageSummary {
     /// Files without an evidence record yet (made after each ingest and at each
     /// maintenance): their package proves them by their digests alone.
     pub evidence_pending: Vec<String>,
+    /// The transfers the files came from whose deposit attestation is in `evidence/`, and
+    /// those not attested yet.
+    pub attestations: Vec<OperationId>,
+    pub attestations_pending: Vec<OperationId>,
 }
 
 /// A file of the package: where it is stored and what it must be.
 struct File {
+    /// The ingest that stored it (its transfer).
+    ingest: OperationId,
     object: ObjectId,
     batch: OperationId,
     name: String,
@@ -215,6 +221,7 @@ impl Archive {
                         filename: o.filename.clone(),
                     });
                     files.push(File {
+                        ingest: unit.operation.clone(),
                         object: o.id.clone(),
                         batch: unit.operation.clone(),
                         name,
@@ -281,6 +288,8 @@ impl Archive {
             .compression_method(zip::CompressionMethod::Deflated)
             .large_file(true);
         let (evidence_records, evidence_pending) = self.add_evidence(tenant, &mut zip, &files)?;
+        let (attestations, attestations_pending) =
+            self.add_attestations(tenant, &mut zip, &files)?;
         zip.start_file("manifest.xml", options)
             .map_err(|e| ArchiveError::io("writing the package", std::io::Error::other(e)))?;
         let mut m = std::fs::File::open(&scratch)
@@ -298,9 +307,81 @@ impl Archive {
                 damaged_copies,
                 evidence_records,
                 evidence_pending,
+                attestations,
+                attestations_pending,
             },
             out,
         ))
+    }
+
+    /// `evidence/attestations/INGEST/`: the deposit attestation of each transfer the files
+    /// came from (signed and timestamped when it was ingested), each file from a copy whose
+    /// digest is the one its operation recorded.
+    fn add_attestations<W: Write + Seek>(
+        &self,
+        tenant: &TenantId,
+        zip: &mut zip::ZipWriter<W>,
+        files: &[File],
+    ) -> Result<(Vec<OperationId>, Vec<OperationId>), ArchiveError> {
+        use sha2::Digest as _;
+        let ingests: BTreeSet<&OperationId> = files.iter().map(|f| &f.ingest).collect();
+        if ingests.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let operations = self.catalog.operations(tenant)?;
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        let (mut done, mut pending) = (Vec::new(), Vec::new());
+        for ingest in ingests {
+            let Some(op) = operations.iter().rev().find(|o| {
+                o.kind == crate::attestation::KIND
+                    && o.status == Some(carnac_model::Status::Ok)
+                    && o.summary.as_ref().and_then(|s| s.get("of")?.as_str())
+                        == Some(ingest.as_str())
+            }) else {
+                pending.push(ingest.clone());
+                continue;
+            };
+            let summary = op.summary.clone().unwrap_or_default();
+            for name in crate::attestation::ATTESTATION_BLOBS {
+                let expected = summary["blobs_sha256"][name]
+                    .as_str()
+                    .or_else(|| {
+                        (name == "attestation.json")
+                            .then(|| summary["sha256"].as_str())
+                            .flatten()
+                    })
+                    .map(str::to_owned);
+                let key = carnac_blobstore::BlobKey {
+                    tenant: tenant.clone(),
+                    batch: op.id.clone(),
+                    name: name.into(),
+                };
+                let bytes = self
+                    .offers
+                    .iter()
+                    .filter_map(|o| carnac_blobstore::read_all(&**o, &key).ok())
+                    .find(|b| {
+                        expected
+                            .as_deref()
+                            .is_none_or(|e| hex::encode(sha2::Sha256::digest(b)) == e)
+                    })
+                    .ok_or_else(|| ArchiveError::State {
+                        code: "no_intact_copy",
+                        message: format!(
+                            "no offer holds an intact copy of {name} of the attestation of {ingest}: run the audit; nothing was packaged"
+                        ),
+                    })?;
+                zip.start_file(format!("evidence/attestations/{ingest}/{name}"), options)
+                    .map_err(|e| {
+                        ArchiveError::io("writing the package", std::io::Error::other(e))
+                    })?;
+                zip.write_all(&bytes)
+                    .map_err(|e| ArchiveError::io("writing the package", e))?;
+            }
+            done.push(ingest.clone());
+        }
+        Ok((done, pending))
     }
 
     /// The `evidence/` folder: each file's evidence record (RFC 4998), the trust anchors,
@@ -365,6 +446,11 @@ impl Archive {
              evidence/trust.pem           the timestamping authorities' trust anchors\n\
              evidence/certificates.pem    the certificates the timestamps carry, for reference\n\
              evidence/revocation.pem      their issuers' CRLs when the package was made (RFC 5280)\n\
+             evidence/attestations/INGEST/  the deposit attestation of each transfer the files came\n\
+                                          from, signed by the archive and timestamped when deposited:\n\
+               carnac attestation verify attestation.json --signature attestation.p7s \\\n\
+                 --signer signer.pem --trust ../../trust.pem\n\
+               (signer.pem is the archive's certificate: compare it with the one it publishes)\n\
              \n\
              Each file, with Carnac's verifier (any RFC 4998 implementation does: Bouncy Castle's\n\
              org.bouncycastle.tsp.ers for one; each token with `openssl ts -verify`):\n\

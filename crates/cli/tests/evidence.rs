@@ -533,6 +533,32 @@ fn a_delivered_package_verifies_without_the_archive() {
         verified += 1;
     }
     assert!(verified >= 1, "the root's files are in the package");
+    // The deposit attestation of the transfer they came from, verified offline too.
+    let attestations: Vec<std::path::PathBuf> =
+        std::fs::read_dir(dir.join("evidence/attestations"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+    assert_eq!(attestations.len(), 1, "one transfer");
+    let a = |n: &str| attestations[0].join(n).to_str().unwrap().to_owned();
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carnac"))
+        .args([
+            "attestation",
+            "verify",
+            &a("attestation.json"),
+            "--signature",
+        ])
+        .arg(a("attestation.p7s"))
+        .arg("--signer")
+        .arg(a("signer.pem"))
+        .arg("--trust")
+        .arg(b("evidence/trust.pem"))
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(readme.contains("attestation verify"), "{readme}");
     // A file changed in the package no longer verifies.
     let (id, _) = objects
         .iter()
