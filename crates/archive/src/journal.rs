@@ -680,6 +680,61 @@ impl Archive {
         })
     }
 
+    /// The proofs of the events `sequences` names, seal by seal (each seal's events read
+    /// once), handed to `each`; the sequences no seal covers yet are returned.
+    pub(crate) fn prove_events(
+        &self,
+        tenant: &TenantId,
+        sequences: &std::collections::BTreeSet<u64>,
+        each: &mut dyn FnMut(EventProof) -> Result<(), ArchiveError>,
+    ) -> Result<Vec<u64>, ArchiveError> {
+        let mut left = sequences.clone();
+        for seal in self.catalog.seals(tenant)? {
+            let wanted: Vec<u64> = left.range(seal.first..=seal.last).copied().collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let mut events = Vec::new();
+            let walked = self.catalog.each_event(tenant, seal.first - 1, &mut |row| {
+                let e = readable(row)?;
+                if e.sequence > seal.last {
+                    // Past the seal: the walk stops here.
+                    return Err(carnac_catalog::CatalogError::Interrupted(String::new()));
+                }
+                events.push(e);
+                Ok(())
+            });
+            match walked {
+                Ok(()) | Err(carnac_catalog::CatalogError::Interrupted(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let leaves = events
+                .iter()
+                .map(|e| hex::decode(&e.hash).map_err(|err| ArchiveError::Invalid(err.to_string())))
+                .collect::<Result<Vec<_>, _>>()?;
+            let tree = HashTree::new(HashAlgorithm::Sha256, leaves)?;
+            let exported = ExportedSeal::from_row(&seal);
+            for sequence in wanted {
+                let Some(position) = events.iter().position(|e| e.sequence == sequence) else {
+                    continue;
+                };
+                let path = tree
+                    .reduced(position)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|list| list.into_iter().map(hex::encode).collect())
+                    .collect();
+                each(EventProof {
+                    event: events[position].clone(),
+                    path,
+                    seal: exported.clone(),
+                })?;
+                left.remove(&sequence);
+            }
+        }
+        Ok(left.into_iter().collect())
+    }
+
     /// The proof of one event: its Merkle path to the seal that covers it.
     pub fn prove_event(
         &self,

@@ -13,8 +13,8 @@
 //! `HoldRule`: a hold is not carried in a 2.1 package.
 //!
 //! Beside the SEDA content, `evidence/` holds each file's evidence record with what verifies
-//! it offline, and the deposit attestation of each transfer the files came from. Not yet
-//! there (issue 18): the part of the journal that concerns the units, with its seals.
+//! it offline, the deposit attestation of each transfer the files came from, and every
+//! journal event about the units, their files and transfers, each with its proof.
 
 use crate::{Archive, ArchiveError};
 use carnac_catalog::ObjectRow;
@@ -50,6 +50,12 @@ pub struct PackageSummary {
     /// those not attested yet.
     pub attestations: Vec<OperationId>,
     pub attestations_pending: Vec<OperationId>,
+    /// Journal events about the package's units, files and transfers, each in
+    /// `evidence/journal/` with its proof (its path to the timestamped seal that covers it);
+    /// and those no seal covered (the package seals the journal first; a TSA that did not
+    /// answer leaves the latest ones unsealed).
+    pub journal_proofs: u64,
+    pub journal_pending: Vec<u64>,
 }
 
 /// A file of the package: where it is stored and what it must be.
@@ -290,6 +296,7 @@ impl Archive {
         let (evidence_records, evidence_pending) = self.add_evidence(tenant, &mut zip, &files)?;
         let (attestations, attestations_pending) =
             self.add_attestations(tenant, &mut zip, &files)?;
+        let (journal_proofs, journal_pending) = self.add_journal(tenant, &mut zip, &all, &files)?;
         zip.start_file("manifest.xml", options)
             .map_err(|e| ArchiveError::io("writing the package", std::io::Error::other(e)))?;
         let mut m = std::fs::File::open(&scratch)
@@ -309,9 +316,62 @@ impl Archive {
                 evidence_pending,
                 attestations,
                 attestations_pending,
+                journal_proofs,
+                journal_pending,
             },
             out,
         ))
+    }
+
+    /// `evidence/journal/SEQUENCE.json`: every journal event about the package's units, its
+    /// files and the transfers they came from (their ingest, evidence, attestation, rule
+    /// changes, deliveries…), each with its proof; the journal is sealed first.
+    fn add_journal<W: Write + Seek>(
+        &self,
+        tenant: &TenantId,
+        zip: &mut zip::ZipWriter<W>,
+        units: &[UnitId],
+        files: &[File],
+    ) -> Result<(u64, Vec<u64>), ArchiveError> {
+        if let Err(e) = self.seal(tenant, "system") {
+            tracing::warn!(%tenant, error = %e, "the journal could not be sealed before packaging");
+        }
+        let subjects: BTreeSet<String> = units
+            .iter()
+            .map(ToString::to_string)
+            .chain(files.iter().map(|f| f.object.to_string()))
+            .collect();
+        let operations: BTreeSet<String> = files.iter().map(|f| f.ingest.to_string()).collect();
+        let mut sequences = BTreeSet::new();
+        self.catalog.each_event(tenant, 0, &mut |row| {
+            let Ok(e) = row else { return Ok(()) };
+            let detail = |key: &str| e.event.detail.get(key).and_then(|v| v.as_str());
+            if operations.contains(e.event.operation.as_str())
+                || detail("object").is_some_and(|o| subjects.contains(o))
+                || detail("subject").is_some_and(|o| subjects.contains(o))
+                || detail("of").is_some_and(|o| operations.contains(o))
+            {
+                sequences.insert(e.sequence);
+            }
+            Ok(())
+        })?;
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        let mut proofs = 0u64;
+        let pending = self.prove_events(tenant, &sequences, &mut |proof| {
+            let json = serde_json::to_vec_pretty(&proof)
+                .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+            zip.start_file(
+                format!("evidence/journal/{:012}.json", proof.event.sequence),
+                options,
+            )
+            .map_err(|e| ArchiveError::io("writing the package", std::io::Error::other(e)))?;
+            zip.write_all(&json)
+                .map_err(|e| ArchiveError::io("writing the package", e))?;
+            proofs += 1;
+            Ok(())
+        })?;
+        Ok((proofs, pending))
     }
 
     /// `evidence/attestations/INGEST/`: the deposit attestation of each transfer the files
@@ -451,6 +511,9 @@ impl Archive {
                carnac attestation verify attestation.json --signature attestation.p7s \\\n\
                  --signer signer.pem --trust ../../trust.pem\n\
                (signer.pem is the archive's certificate: compare it with the one it publishes)\n\
+             evidence/journal/SEQUENCE.json  each journal event about these units, files and\n\
+                                          transfers, with its path to the timestamped seal:\n\
+               carnac journal verify --proof evidence/journal/SEQUENCE.json --trust evidence/trust.pem\n\
              \n\
              Each file, with Carnac's verifier (any RFC 4998 implementation does: Bouncy Castle's\n\
              org.bouncycastle.tsp.ers for one; each token with `openssl ts -verify`):\n\

@@ -559,6 +559,28 @@ fn a_delivered_package_verifies_without_the_archive() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(readme.contains("attestation verify"), "{readme}");
+    // The journal's events about them, each proven by its seal, offline.
+    let proofs: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("evidence/journal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let mut kinds = Vec::new();
+    for proof in &proofs {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_carnac"))
+            .args(["journal", "verify", "--proof"])
+            .arg(proof)
+            .arg("--trust")
+            .arg(b("evidence/trust.pem"))
+            .current_dir(empty.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{proof:?}: {out:?}");
+        let p: serde_json::Value = serde_json::from_slice(&std::fs::read(proof).unwrap()).unwrap();
+        kinds.push(p["event"]["kind"].as_str().unwrap().to_owned());
+    }
+    for kind in ["INGEST", "DEPOSIT_ATTESTATION"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
     // A file changed in the package no longer verifies.
     let (id, _) = objects
         .iter()
