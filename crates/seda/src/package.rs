@@ -91,6 +91,10 @@ pub enum PackageError {
         id: String,
     },
     #[error(
+        "unit {unit} was ingested in SEDA 1.0 or 0.2 (its element is {element}): its metadata does not go into a SEDA 2 package yet"
+    )]
+    NotSeda2 { unit: String, element: String },
+    #[error(
         "unit {unit}: its {category} has no FinalAction, which SEDA requires: set one before packaging it"
     )]
     NoFinalAction {
@@ -310,7 +314,10 @@ impl<W: Write> ManifestWriter<W> {
                 Event::Start(e) if depth == 0 => {
                     depth = 1;
                     if e.local_name().as_ref() != b"ArchiveUnit" {
-                        return Err(bad("its element is not an ArchiveUnit".into()));
+                        return Err(PackageError::NotSeda2 {
+                            unit: id.to_owned(),
+                            element: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                        });
                     }
                     let mut start = BytesStart::new("ArchiveUnit");
                     start.push_attribute(("id", id));

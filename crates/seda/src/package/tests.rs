@@ -242,6 +242,17 @@ fn a_reference_to_what_the_package_lacks_is_refused() {
         .open_unit("U2", "<ArchiveUnit><Content>", &|_, _| None, None)
         .unwrap_err();
     assert!(err.to_string().contains("U2"), "{err}");
+    // A unit of a SEDA 1.0 transfer, kept as its Archive element: named, not mangled.
+    let err = w
+        .open_unit(
+            "U3",
+            "<Archive><Name>n</Name></Archive>",
+            &|_, _| None,
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(err, PackageError::NotSeda2 { .. }), "{err}");
+    assert!(err.to_string().contains("SEDA 1.0"), "{err}");
     assert!(matches!(
         ManifestWriter::new(
             Vec::new(),
