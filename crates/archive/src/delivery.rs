@@ -9,8 +9,7 @@
 //!
 //! Here so far (issue 18): the delivery of communicable units by the operator (`carnac
 //! deliver`). Not yet: the derogation and its authorisation by the control authority, a
-//! producer's own records, the `ArchiveDeliveryRequestReply`, the API and the packages kept
-//! for a time.
+//! producer's own records, the API and the packages kept for a time.
 
 use crate::package::PackageSummary;
 use crate::{Archive, ArchiveError};
@@ -26,6 +25,9 @@ pub struct DeliveryRequest {
     /// Who asks (a person, a service), as the journal and the package name them.
     pub requester: String,
     pub comment: Option<String>,
+    /// The request's own identifier (its `MessageIdentifier`), which the answer cites; the
+    /// delivery's operation when there is none.
+    pub request_identifier: Option<String>,
 }
 
 /// A delivery made.
@@ -33,6 +35,9 @@ pub struct DeliveryRequest {
 pub struct Delivery {
     pub operation: OperationId,
     pub package: PackageSummary,
+    /// The `ArchiveDeliveryRequestReply` (SEDA, the package's version), listing every unit
+    /// delivered.
+    pub reply: Vec<u8>,
 }
 
 const MAX_REQUESTER: usize = 255;
@@ -65,6 +70,14 @@ impl Archive {
             problems.push(format!(
                 "comment has {} bytes; at most {MAX_COMMENT}",
                 c.len()
+            ));
+        }
+        if let Some(r) = &request.request_identifier
+            && (r.trim().is_empty() || r.len() > MAX_REQUESTER)
+        {
+            problems.push(format!(
+                "the request's identifier has {} bytes; 1 to {MAX_REQUESTER}",
+                r.trim().len()
             ));
         }
         if out.exists() {
@@ -171,13 +184,39 @@ impl Archive {
             .as_file()
             .sync_all()
             .map_err(|e| ArchiveError::io("writing the delivery", e))?;
+        let now = self.now();
+        let mut reply = Vec::new();
+        carnac_seda::authorization::write_delivery_reply(
+            &mut reply,
+            version,
+            &carnac_seda::authorization::DeliveryReply {
+                message_identifier: format!("{operation}-reply"),
+                date: now.to_string(),
+                comments: comment.iter().cloned().collect(),
+                reply_code: "OK".into(),
+                request_identifier: request
+                    .request_identifier
+                    .as_deref()
+                    .map(|r| r.trim().to_owned())
+                    .unwrap_or_else(|| operation.to_string()),
+                authorization_reply: None,
+                archival_agency: self.config.archival_agency.clone(),
+                requester: requester.to_owned(),
+            },
+            &mut all.iter().map(ToString::to_string),
+        )
+        .map_err(|e| ArchiveError::io("writing the answer to the request", e))?;
+        let reply_sha256 = {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(&reply))
+        };
         // In place, then journaled: a delivery the journal cannot record is taken back.
         written
             .persist_noclobber(out)
             .map_err(|e| ArchiveError::io(format!("writing {}", out.display()), e.error))?;
-        let now = self.now();
         let summary = serde_json::json!({
             "requester": requester,
+            "reply_sha256": reply_sha256,
             "units": roots,
             "delivered": package.units,
             "files": package.files,
@@ -215,6 +254,10 @@ impl Archive {
             return Err(e.into());
         }
         tracing::info!(%tenant, %operation, units = package.units, files = package.files, requester, "delivered");
-        Ok(Delivery { operation, package })
+        Ok(Delivery {
+            operation,
+            package,
+            reply,
+        })
     }
 }

@@ -39,6 +39,7 @@ fn communicable_units_are_delivered_and_a_restricted_one_refuses_the_whole() {
         units,
         requester: "Mairie de Vannes, service urbanisme".into(),
         comment: Some("Demande du 4 décembre".into()),
+        request_identifier: Some("DEMANDE-2026-118".into()),
     };
 
     let journal = c.journal(&t).unwrap().len();
@@ -82,6 +83,16 @@ fn communicable_units_are_delivered_and_a_restricted_one_refuses_the_whole() {
         .count();
     assert_eq!(files as u64, done.package.files);
     assert!(String::from_utf8_lossy(&manifest).contains("Mairie de Vannes"));
+    // The answer cites the request and lists the unit delivered.
+    let reply = String::from_utf8(done.reply.clone()).unwrap();
+    assert!(reply.contains("<ArchiveDeliveryRequestReply "), "{reply}");
+    assert!(
+        reply.contains("<MessageRequestIdentifier>DEMANDE-2026-118</MessageRequestIdentifier>")
+    );
+    assert!(reply.contains(&format!("<UnitIdentifier>{}</UnitIdentifier>", free.id)));
+    let path = dir.path().join("reply.xml");
+    std::fs::write(&path, &done.reply).unwrap();
+    carnac_seda::schema::validate_seda(version, &path).unwrap();
     // Journaled: the delivery, and the unit's lifecycle.
     let events = c.journal(&t).unwrap();
     let delivery = events
@@ -118,6 +129,7 @@ fn communicable_units_are_delivered_and_a_restricted_one_refuses_the_whole() {
                 units: vec![free.id.to_string(), "au-nothing".into()],
                 requester: " ".into(),
                 comment: None,
+                request_identifier: None,
             },
             "op",
             &out,

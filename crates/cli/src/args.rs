@@ -60,6 +60,13 @@ pub(crate) enum Command {
         requester: String,
         #[arg(long)]
         comment: Option<String>,
+        /// The request's identifier, which the answer cites (default: the delivery's
+        /// operation).
+        #[arg(long)]
+        request_id: Option<String>,
+        /// Also write the answer (`ArchiveDeliveryRequestReply`) to this new file.
+        #[arg(long)]
+        reply: Option<PathBuf>,
         /// Print a JSON summary.
         #[arg(long)]
         json: bool,

@@ -56,8 +56,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             requester,
             comment,
+            request_id,
+            reply,
             json,
-        } => deliver::run(&archive, &t, unit, &out, requester, comment, json),
+        } => deliver::run(
+            &archive,
+            &t,
+            deliver::Asked {
+                units: unit,
+                requester,
+                comment,
+                request_id,
+            },
+            &out,
+            reply.as_deref(),
+            json,
+        ),
         Command::Ingest {
             tenant: t,
             file,

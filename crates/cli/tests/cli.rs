@@ -729,13 +729,24 @@ fn deliver_is_the_contract() {
         "--requester",
         "Mairie",
     ];
-    let out = run(p, &args);
+    let reply = p.join("reply.xml");
+    let mut first = args.to_vec();
+    first.extend([
+        "--reply",
+        reply.to_str().unwrap(),
+        "--request-id",
+        "DEMANDE-7",
+    ]);
+    let out = run(p, &first);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("delivered"),
         "{out:?}"
     );
     assert!(std::fs::metadata(&dip).unwrap().len() > 0);
+    let answer = std::fs::read_to_string(&reply).unwrap();
+    assert!(answer.contains("<MessageRequestIdentifier>DEMANDE-7</MessageRequestIdentifier>"));
+    assert!(answer.contains(&format!("<UnitIdentifier>{unit}</UnitIdentifier>")));
     // Never over an existing file; an unknown unit named: exit 1, every reason.
     let mut again = args.to_vec();
     again.extend(["--unit", "au-nothing"]);

@@ -249,6 +249,55 @@ pub fn write_destruction_notification(
     writeln!(w, "</ArchiveDestructionNotification>")
 }
 
+/// The answer to a request for communication (`ArchiveDeliveryRequestReply`): what was
+/// delivered, to whom, under which authorisation if a derogation was needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReply {
+    pub message_identifier: String,
+    pub date: String,
+    pub comments: Vec<String>,
+    /// `OK`, or SEDA's code of a refusal.
+    pub reply_code: String,
+    /// The request answered.
+    pub request_identifier: String,
+    /// The control authority's reply that authorised a derogation, if one was needed.
+    pub authorization_reply: Option<String>,
+    pub archival_agency: String,
+    pub requester: String,
+}
+
+/// Writes the answer to a request for communication listing the units delivered, streamed.
+pub fn write_delivery_reply(
+    w: &mut dyn Write,
+    version: SedaVersion,
+    r: &DeliveryReply,
+    units: &mut dyn Iterator<Item = String>,
+) -> io::Result<()> {
+    write!(
+        w,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ArchiveDeliveryRequestReply xmlns=\"{}\">",
+        namespace(version)?
+    )?;
+    message_head(w, &r.comments, &r.date, &r.message_identifier)?;
+    write!(
+        w,
+        "<CodeListVersions/><ReplyCode>{}</ReplyCode><MessageRequestIdentifier>{}</MessageRequestIdentifier>",
+        escape(r.reply_code.as_str()),
+        escape(r.request_identifier.as_str())
+    )?;
+    if let Some(a) = &r.authorization_reply {
+        write!(
+            w,
+            "<AuthorizationRequestReplyIdentifier>{}</AuthorizationRequestReplyIdentifier>",
+            escape(a.as_str())
+        )?;
+    }
+    unit_identifiers(w, units, "an answer to a request for communication")?;
+    organization(w, "ArchivalAgency", &r.archival_agency)?;
+    organization(w, "Requester", &r.requester)?;
+    writeln!(w, "</ArchiveDeliveryRequestReply>")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +430,58 @@ mod tests {
                 SedaVersion::V1_0,
                 &r,
                 &mut std::iter::once("u".to_owned())
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn delivery_replies_are_valid_in_every_version() {
+        for version in [SedaVersion::V2_1, SedaVersion::V2_2, SedaVersion::V2_3] {
+            for authorization in [None, Some("deroge-1-visa".to_owned())] {
+                let mut xml = Vec::new();
+                write_delivery_reply(
+                    &mut xml,
+                    version,
+                    &DeliveryReply {
+                        message_identifier: "op-1".into(),
+                        date: "2026-12-04T10:00:00Z".into(),
+                        comments: vec!["Communication à la mairie".into()],
+                        reply_code: "OK".into(),
+                        request_identifier: "demande-1".into(),
+                        authorization_reply: authorization.clone(),
+                        archival_agency: "CARNAC".into(),
+                        requester: "Mairie de Vannes".into(),
+                    },
+                    &mut ["u-1", "u-2"].into_iter().map(String::from),
+                )
+                .unwrap();
+                valid(version, &xml);
+                let text = String::from_utf8(xml).unwrap();
+                assert_eq!(text.matches("<UnitIdentifier>").count(), 2);
+                assert_eq!(
+                    text.contains("<AuthorizationRequestReplyIdentifier>"),
+                    authorization.is_some()
+                );
+            }
+        }
+        // No unit: no answer (SEDA asks for one at least).
+        let mut xml = Vec::new();
+        assert!(
+            write_delivery_reply(
+                &mut xml,
+                SedaVersion::V2_2,
+                &DeliveryReply {
+                    message_identifier: "m".into(),
+                    date: "2026-12-04T10:00:00Z".into(),
+                    comments: vec![],
+                    reply_code: "OK".into(),
+                    request_identifier: "r".into(),
+                    authorization_reply: None,
+                    archival_agency: "A".into(),
+                    requester: "R".into(),
+                },
+                &mut std::iter::empty(),
             )
             .is_err()
         );
