@@ -23,8 +23,9 @@ CREATE TABLE eliminations_new (
     PRIMARY KEY (tenant, id),
     FOREIGN KEY (tenant, id) REFERENCES operations(tenant, id)
 ) STRICT;
-INSERT INTO eliminations_new (tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals)
-    SELECT tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals FROM eliminations;
+-- Rows keep their rowid: lists are in the order eliminations were proposed.
+INSERT INTO eliminations_new (rowid, tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals)
+    SELECT rowid, tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals FROM eliminations;
 
 CREATE TABLE elimination_purges (
     tenant TEXT NOT NULL,
