@@ -81,8 +81,15 @@ impl Archive {
         out: W,
     ) -> Result<(PackageSummary, W), ArchiveError> {
         self.require_tenant(tenant)?;
+        // Each unit once, in the order given.
+        let mut listed: BTreeSet<UnitId> = BTreeSet::new();
+        let roots: Vec<UnitId> = roots
+            .iter()
+            .filter(|u| listed.insert((*u).clone()))
+            .cloned()
+            .collect();
+        let roots = roots.as_slice();
         let mut all: Vec<UnitId> = roots.to_vec();
-        let listed: BTreeSet<UnitId> = all.iter().cloned().collect();
         all.extend(
             self.catalog
                 .descendants(tenant, roots)?
