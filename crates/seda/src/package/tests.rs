@@ -327,9 +327,6 @@ fn the_rules_of_now_replace_those_kept_and_the_rest_stays() {
         let mut tmp = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut tmp, &xml).unwrap();
         let text = String::from_utf8(xml.clone()).unwrap();
-        if std::env::var_os("SHOW_PACKAGE").is_some() {
-            eprintln!("{text}");
-        }
         if let Err(e) = crate::schema::validate_seda(version, tmp.path()) {
             panic!("{version}: {e:?}\n{text}");
         }
