@@ -80,6 +80,22 @@ impl Archive {
                 r.trim().len()
             ));
         }
+        // Both go into XML, which has no place for control characters.
+        for (what, text) in [
+            ("the requester", Some(request.requester.as_str())),
+            (
+                "the request's identifier",
+                request.request_identifier.as_deref(),
+            ),
+            ("the comment", request.comment.as_deref()),
+        ] {
+            if text.is_some_and(|t| {
+                t.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            }) {
+                problems.push(format!("{what} holds control characters"));
+            }
+        }
         if out.exists() {
             problems.push(format!(
                 "{} exists: a delivery is written to a new file",

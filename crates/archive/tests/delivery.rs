@@ -129,14 +129,14 @@ fn communicable_units_are_delivered_and_a_restricted_one_refuses_the_whole() {
                 units: vec![free.id.to_string(), "au-nothing".into()],
                 requester: " ".into(),
                 comment: None,
-                request_identifier: None,
+                request_identifier: Some("DEMANDE\u{1}".into()),
             },
             "op",
             &out,
         )
         .unwrap_err();
     let text = err.to_string();
-    for reason in ["exists", "au-nothing", "requester"] {
+    for reason in ["exists", "au-nothing", "requester", "control characters"] {
         assert!(text.contains(reason), "{reason}: {text}");
     }
 }
