@@ -14,8 +14,7 @@
 use crate::package::PackageSummary;
 use crate::{Archive, ArchiveError};
 use carnac_model::journal::{EventKind, NewEvent, bounded_text};
-use carnac_model::{OperationId, Status, TenantId, UnitId};
-use std::collections::BTreeSet;
+use carnac_model::{OperationId, Status, TenantId};
 
 /// A request for communication.
 #[derive(Debug, Clone, Default)]
@@ -120,26 +119,12 @@ impl Archive {
         if !problems.is_empty() {
             return Err(ArchiveError::InvalidRequest(problems));
         }
-        let roots = selected.units;
-        let listed: BTreeSet<&UnitId> = roots.iter().collect();
-        let mut all: Vec<UnitId> = roots.clone();
-        all.extend(
-            self.catalog
-                .descendants(tenant, &roots)?
-                .into_iter()
-                .filter(|u| !listed.contains(u)),
-        );
-        if all.len() > crate::package::MAX_PACKAGE_UNITS {
-            return Err(ArchiveError::InvalidRequest(vec![format!(
-                "the units asked for hold {} units with those below them; a delivery holds at most {}",
-                all.len(),
-                crate::package::MAX_PACKAGE_UNITS
-            )]));
-        }
+        let units = self.package_units(tenant, &selected.units)?;
+        let (roots, all) = (&units.roots, &units.all);
         // Access rules as of today.
         let today = self.clock.now().date();
-        let effective = self.effective_rules(tenant, &all)?;
-        for u in &all {
+        let effective = self.effective_rules(tenant, all)?;
+        for u in all {
             match effective.get(u) {
                 Some(e) if !e.complete => problems.push(format!(
                     "unit {u}: its rules from before they were kept are not filled yet (maintenance fills them)"
@@ -182,9 +167,9 @@ impl Archive {
             .unwrap_or(std::path::Path::new("."));
         let file = tempfile::NamedTempFile::new_in(dir)
             .map_err(|e| ArchiveError::io(format!("a file in {}", dir.display()), e))?;
-        let (package, written) = self.write_package(
+        let (package, written) = self.write_package_of(
             tenant,
-            &roots,
+            &units,
             version,
             carnac_seda::package::PackageHeader {
                 message_identifier: operation.to_string(),

@@ -58,6 +58,13 @@ pub struct PackageSummary {
     pub journal_pending: Vec<u64>,
 }
 
+/// The units of a package: those asked for (each once, in order) and every unit below them.
+pub(crate) struct PackageUnits {
+    pub(crate) roots: Vec<UnitId>,
+    /// `roots` first, then the units below them.
+    pub(crate) all: Vec<UnitId>,
+}
+
 /// A file of the package: where it is stored and what it must be.
 struct File {
     /// The ingest that stored it (its transfer).
@@ -81,6 +88,16 @@ impl Archive {
         out: W,
     ) -> Result<(PackageSummary, W), ArchiveError> {
         self.require_tenant(tenant)?;
+        let units = self.package_units(tenant, roots)?;
+        self.write_package_of(tenant, &units, version, header, out)
+    }
+
+    /// The units a package of `roots` holds, bounded.
+    pub(crate) fn package_units(
+        &self,
+        tenant: &TenantId,
+        roots: &[UnitId],
+    ) -> Result<PackageUnits, ArchiveError> {
         // Each unit once, in the order given.
         let mut listed: BTreeSet<UnitId> = BTreeSet::new();
         let roots: Vec<UnitId> = roots
@@ -88,11 +105,10 @@ impl Archive {
             .filter(|u| listed.insert((*u).clone()))
             .cloned()
             .collect();
-        let roots = roots.as_slice();
-        let mut all: Vec<UnitId> = roots.to_vec();
+        let mut all: Vec<UnitId> = roots.clone();
         all.extend(
             self.catalog
-                .descendants(tenant, roots)?
+                .descendants(tenant, &roots)?
                 .into_iter()
                 .filter(|u| !listed.contains(u)),
         );
@@ -102,9 +118,22 @@ impl Archive {
                 all.len()
             )]));
         }
+        Ok(PackageUnits { roots, all })
+    }
+
+    /// [`Archive::write_package`] of units already listed by [`Archive::package_units`].
+    pub(crate) fn write_package_of<W: Write + Seek>(
+        &self,
+        tenant: &TenantId,
+        units: &PackageUnits,
+        version: SedaVersion,
+        header: PackageHeader,
+        out: W,
+    ) -> Result<(PackageSummary, W), ArchiveError> {
+        let all = &units.all;
         let inside: BTreeSet<&UnitId> = all.iter().collect();
         // The units with those above them: only the package's are kept.
-        let mut graph = self.catalog.rules_graph(tenant, &all)?;
+        let mut graph = self.catalog.rules_graph(tenant, all)?;
         graph.retain(|g| inside.contains(&g.id));
         if graph.len() != all.len() {
             let known: BTreeSet<&UnitId> = graph.iter().map(|g| &g.id).collect();
@@ -179,7 +208,7 @@ impl Archive {
         let mut files: Vec<File> = Vec::new();
         let mut written: BTreeSet<ObjectId> = BTreeSet::new();
         let mut renames: HashMap<UnitId, Vec<(ReferenceKind, String, String)>> = HashMap::new();
-        for u in &all {
+        for u in all {
             let Some((unit, objects)) = self.catalog.unit(tenant, u)? else {
                 continue;
             };
@@ -303,7 +332,7 @@ impl Archive {
         let (evidence_records, evidence_pending) = self.add_evidence(tenant, &mut zip, &files)?;
         let (attestations, attestations_pending) =
             self.add_attestations(tenant, &mut zip, &files)?;
-        let (journal_proofs, journal_pending) = self.add_journal(tenant, &mut zip, &all, &files)?;
+        let (journal_proofs, journal_pending) = self.add_journal(tenant, &mut zip, all, &files)?;
         zip.start_file("manifest.xml", options)
             .map_err(|e| ArchiveError::io("writing the package", std::io::Error::other(e)))?;
         let mut m = std::fs::File::open(&scratch)

@@ -59,18 +59,18 @@ impl Item<'_> {
     }
 }
 
-/// The bordereau as a PDF (same arguments as the HTML page).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn bordereau_pdf(
-    archive: &str,
-    tenant: &TenantId,
-    id: &OperationId,
-    at: &str,
-    producer: &str,
-    proposed: &[EliminationUnitRow],
-    excluded: &[EliminationUnitRow],
-    totals: &serde_json::Value,
-) -> Vec<u8> {
+/// The bordereau as a PDF, the same as its page.
+pub(super) fn bordereau_pdf(b: &Bordereau<'_>) -> Vec<u8> {
+    let &Bordereau {
+        archive,
+        tenant,
+        id,
+        at,
+        producer,
+        proposed,
+        excluded,
+        totals,
+    } = b;
     let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     let title = format!("Bordereau d\u{2019}élimination {id}");
     let mut items = vec![

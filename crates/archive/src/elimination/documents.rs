@@ -290,18 +290,31 @@ pub(super) fn read_visa_reply(
     })
 }
 
+/// The bordereau d'élimination: what its page and its PDF show.
+pub(super) struct Bordereau<'a> {
+    pub(super) archive: &'a str,
+    pub(super) tenant: &'a TenantId,
+    pub(super) id: &'a OperationId,
+    /// The date the analysis ran for.
+    pub(super) at: &'a str,
+    pub(super) producer: &'a str,
+    pub(super) proposed: &'a [EliminationUnitRow],
+    pub(super) excluded: &'a [EliminationUnitRow],
+    pub(super) totals: &'a serde_json::Value,
+}
+
 /// The bordereau d'élimination as a page a person reads, prints and signs.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn bordereau_html(
-    archive: &str,
-    tenant: &TenantId,
-    id: &OperationId,
-    at: &str,
-    producer: &str,
-    proposed: &[EliminationUnitRow],
-    excluded: &[EliminationUnitRow],
-    totals: &serde_json::Value,
-) -> String {
+pub(super) fn bordereau_html(b: &Bordereau<'_>) -> String {
+    let &Bordereau {
+        archive,
+        tenant,
+        id,
+        at,
+        producer,
+        proposed,
+        excluded,
+        totals,
+    } = b;
     use crate::files::html_escape as e;
     let s = |v: &serde_json::Value| v.as_str().map(e).unwrap_or_default();
     let mut out = format!(

@@ -401,7 +401,7 @@ impl Archive {
         )
         .map_err(|e| ArchiveError::io("writing the destruction certificate", e))?;
         let mut destroyed: Vec<UnitId> = Vec::new();
-        let mut agencies: HashMap<String, u64> = HashMap::new();
+        let mut agencies = AgencyCounts::default();
         let mut failed = None;
         self.catalog
             .each_tombstone(tenant, id, &mut |t| {
@@ -409,9 +409,7 @@ impl Archive {
                     failed = Some(e);
                     return Err(CatalogError::Interrupted("writing the certificate".into()));
                 }
-                if let Some(a) = t.record["originating_agency"].as_str() {
-                    *agencies.entry(a.to_owned()).or_default() += 1;
-                }
+                agencies.add(&t.record);
                 destroyed.push(t.unit);
                 Ok(())
             })
@@ -435,11 +433,7 @@ impl Archive {
                     comments: Vec::new(),
                     reply_identifier: reply_id.clone(),
                     archival_agency: self.config.archival_agency.clone(),
-                    originating_agency: agencies
-                        .into_iter()
-                        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-                        .map(|(a, _)| a)
-                        .unwrap_or_default(),
+                    originating_agency: agencies.most_common(),
                 },
                 &mut destroyed.iter().map(|u| u.to_string()),
             )

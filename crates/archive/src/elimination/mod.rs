@@ -32,7 +32,7 @@ mod bordereau_pdf;
 mod documents;
 mod execution;
 
-use documents::{CertificateWriter, Document, bordereau_html, read_visa_reply};
+use documents::{Bordereau, CertificateWriter, Document, bordereau_html, read_visa_reply};
 pub use execution::ExecutionProgress;
 
 /// The control authority's identifier in the SEDA messages when the operator names none.
@@ -317,26 +317,19 @@ impl Archive {
             format!("{operation}-producer"),
             producer.clone(),
         )?;
-        let html = bordereau_html(
-            &self.config.archival_agency,
+        let at_text = at.to_string();
+        let bordereau = Bordereau {
+            archive: &self.config.archival_agency,
             tenant,
-            &operation,
-            &at.to_string(),
-            &producer,
-            &proposed,
-            &excluded,
-            &totals,
-        );
-        let pdf = bordereau_pdf::bordereau_pdf(
-            &self.config.archival_agency,
-            tenant,
-            &operation,
-            &at.to_string(),
-            &producer,
-            &proposed,
-            &excluded,
-            &totals,
-        );
+            id: &operation,
+            at: &at_text,
+            producer: &producer,
+            proposed: &proposed,
+            excluded: &excluded,
+            totals: &totals,
+        };
+        let html = bordereau_html(&bordereau);
+        let pdf = bordereau_pdf::bordereau_pdf(&bordereau);
         let documents = self.store_documents(
             tenant,
             &operation,
@@ -784,19 +777,30 @@ fn parse_version(v: &str) -> SedaVersion {
 }
 
 fn most_common_agency(units: &[EliminationUnitRow]) -> String {
-    most_common_agency_of(units.iter().map(|u| &u.record))
+    let mut counts = AgencyCounts::default();
+    for u in units {
+        counts.add(&u.record);
+    }
+    counts.most_common()
 }
 
-fn most_common_agency_of<'a>(records: impl Iterator<Item = &'a serde_json::Value>) -> String {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for r in records {
-        if let Some(a) = r["originating_agency"].as_str() {
-            *counts.entry(a.to_owned()).or_default() += 1;
+/// The originating agencies of bordereau lines or tombstones, counted: the producer an
+/// elimination's messages name is the most common.
+#[derive(Default)]
+struct AgencyCounts(BTreeMap<String, usize>);
+
+impl AgencyCounts {
+    fn add(&mut self, record: &serde_json::Value) {
+        if let Some(a) = record["originating_agency"].as_str() {
+            *self.0.entry(a.to_owned()).or_default() += 1;
         }
     }
-    counts
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map(|(a, _)| a)
-        .unwrap_or_else(|| "unknown".into())
+
+    fn most_common(self) -> String {
+        self.0
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(a, _)| a)
+            .unwrap_or_else(|| "unknown".into())
+    }
 }
