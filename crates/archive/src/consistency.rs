@@ -1,8 +1,8 @@
 //! Checks that the catalog and the offers agree: every copy the catalog records exists in its
 //! offer with its size (and, on request, its digest), and every blob in an offer belongs to
 //! an object the tenant holds now (not to every object its ingests once brought: elimination
-//! and transfer out take objects away), to an accepted ingest (its manifest), a seal or an
-//! attestation. Every file the archive writes to the offers
+//! and transfer out take objects away), to an accepted ingest (its manifest), a seal, an
+//! attestation, a document of a step, or a delivered package not yet removed. Every file the archive writes to the offers
 //! has a digest to be checked against: objects and manifests theirs from the ingest, a seal's
 //! segment and seal theirs from the seal's event (or, for seals made before it recorded them,
 //! recomputed from the catalog's events and seal), an attestation's files theirs from its
@@ -51,6 +51,13 @@ impl Archive {
     ) -> Result<Vec<KeptFile>, ArchiveError> {
         let mut out = Vec::new();
         let mut unrecorded_seals = Vec::new();
+        // Delivered packages are kept until their time is up, then removed (and that
+        // removal recorded under an operation of its own).
+        let removed_packages: BTreeSet<&str> = operations
+            .iter()
+            .filter(|op| op.kind == EventKind::DeliveryPackageRemoved)
+            .filter_map(|op| op.summary.as_ref()?.get("package_operation")?.as_str())
+            .collect();
         let text = |op: &Operation, key: &str| {
             op.summary
                 .as_ref()
@@ -74,6 +81,22 @@ impl Archive {
                 .and_then(|d| d.as_object())
             {
                 for (name, hex) in docs {
+                    out.push(KeptFile {
+                        operation: op.id.clone(),
+                        name: name.clone(),
+                        label: format!("{name} of {}", op.id),
+                        digest: hex.as_str().map(|h| sha256(h.to_owned())),
+                    });
+                }
+            }
+            if let Some(package) = op
+                .summary
+                .as_ref()
+                .and_then(|s| s.get("package"))
+                .and_then(|d| d.as_object())
+                .filter(|_| !removed_packages.contains(op.id.as_str()))
+            {
+                for (name, hex) in package {
                     out.push(KeptFile {
                         operation: op.id.clone(),
                         name: name.clone(),

@@ -1,35 +1,79 @@
 //! Communication: units given to whoever asks, as a package (the DIP), when their access
 //! rules allow it (Code du patrimoine L213-1 and L213-2: communicable as of right, unless
-//! an access delay has not run out).
+//! an access delay has not run out), when they are the asking producer's own records, or
+//! when the control authority authorises a derogation (L213-3).
 //!
 //! Every unit of the package counts, the units asked for and every unit below them: one
-//! still restricted refuses the whole delivery, and every restricted unit is named with its
-//! rule and its end. The delivery is journaled, with an event on each unit given out (its
-//! lifecycle shows it), once the package is whole.
+//! still restricted refuses the whole delivery unless a derogation is asked, and every
+//! restricted unit is named with its rule and its end. A derogation asked becomes an
+//! `AuthorizationControlAuthorityRequest` (reason `Communication`) that waits for the
+//! control authority's answer; granted, the package is made then.
 //!
-//! Here so far (issue 18): the delivery of communicable units by the operator (`carnac
-//! deliver`). Not yet: the derogation and its authorisation by the control authority, a
-//! producer's own records, the API and the packages kept for a time.
+//! Two ways out:
+//! - `carnac deliver` (the operator, on the machine): the package is written to a file the
+//!   operator names, and the delivery journaled;
+//! - the API (`request_delivery`): the package is kept in every offer, beside its answer
+//!   (`ArchiveDeliveryRequestReply`), for `[deliveries] keep_days`, then removed by the
+//!   maintenance (journaled). A tenant keeps a bounded number and size of packages, and
+//!   makes one at a time.
+//!
+//! Every delivery is journaled, with an event on each unit given out (its lifecycle shows
+//! it), in the transaction that records it.
 
-use crate::package::PackageSummary;
+use crate::package::{PackageSummary, PackageUnits};
 use crate::{Archive, ArchiveError};
+use carnac_blobstore::BlobKey;
+use carnac_catalog::{CatalogError, DeliveryRow, DeliveryStepCommit};
+use carnac_model::access::Role;
+use carnac_model::delivery::{DeliveryState, DeliveryStep};
 use carnac_model::journal::{EventKind, NewEvent, bounded_text};
-use carnac_model::{OperationId, Status, TenantId};
+use carnac_model::{OperationId, Status, TenantId, Timestamp, UnitId};
+use carnac_seda::SedaVersion;
+use carnac_seda::authorization as seda;
+use std::collections::BTreeSet;
 
 /// A request for communication.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeliveryRequest {
     /// The units asked for; each comes with every unit below it.
     pub units: Vec<String>,
     /// Who asks (a person, a service), as the journal and the package name them.
     pub requester: String,
+    #[serde(default)]
     pub comment: Option<String>,
     /// The request's own identifier (its `MessageIdentifier`), which the answer cites; the
     /// delivery's operation when there is none.
+    #[serde(default)]
     pub request_identifier: Option<String>,
+    /// Whether units still restricted are asked for all the same, under a derogation the
+    /// control authority decides (Code du patrimoine L213-3).
+    #[serde(default)]
+    pub derogation: bool,
 }
 
-/// A delivery made.
+/// Limits of the packages kept for download.
+#[derive(Debug, Clone)]
+pub struct DeliveryLimits {
+    /// How long a package is kept after it is made.
+    pub keep: std::time::Duration,
+    /// Packages a tenant keeps at once.
+    pub max_kept_packages: u64,
+    /// Their bytes, in all: a new delivery is refused past it.
+    pub max_kept_bytes: u64,
+}
+
+impl Default for DeliveryLimits {
+    fn default() -> Self {
+        DeliveryLimits {
+            keep: std::time::Duration::from_secs(7 * 86_400),
+            max_kept_packages: 20,
+            max_kept_bytes: 64 << 30,
+        }
+    }
+}
+
+/// A delivery made to a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub operation: OperationId,
@@ -39,20 +83,66 @@ pub struct Delivery {
     pub reply: Vec<u8>,
 }
 
+/// The control authority's answer to a derogation.
+#[derive(Debug, Clone)]
+pub enum Authorization {
+    Decision {
+        granted: bool,
+        comment: Option<String>,
+    },
+    /// Its `AuthorizationControlAuthorityRequestReply`, signed outside, kept whole.
+    Seda(Vec<u8>),
+}
+
+/// The documents of a delivery, in the offers under the operation of the step that wrote
+/// them.
+pub const REQUEST_XML: &str = "request.xml";
+pub const AUTHORIZATION_XML: &str = "authorization.xml";
+pub const REPLY_XML: &str = "reply.xml";
+/// The package, kept until its time is up.
+pub const PACKAGE_ZIP: &str = "dip.zip";
+
 const MAX_REQUESTER: usize = 255;
 const MAX_COMMENT: usize = 4096;
+/// Deliveries listed at once.
+pub const MAX_LISTED: usize = 500;
+
+/// A request checked: its units, and those still restricted, each with why.
+struct Checked {
+    units: PackageUnits,
+    restricted: Vec<(UnitId, String)>,
+    requester: String,
+    comment: Option<String>,
+}
+
+/// A package made in a scratch file, and its answer.
+struct Made {
+    file: tempfile::NamedTempFile,
+    package: PackageSummary,
+    reply: Vec<u8>,
+}
+
+/// A package being read from the offers.
+pub struct PackageDownload {
+    pub reader: crate::reading::ObjectReader,
+    pub size: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+fn bad(problems: Vec<String>) -> ArchiveError {
+    ArchiveError::InvalidRequest(problems)
+}
 
 impl Archive {
-    /// Checks that every unit asked for, and every unit below it, is communicable today,
-    /// writes their package to `out` (a new file: an existing one is never replaced), and
-    /// journals the delivery. Refused whole, with every reason, or done whole.
-    pub fn deliver_to_file(
+    /// Checks a request: its text, its units (and every unit below them), and which of them
+    /// are restricted today for `agent` (an account: a producer's own records never are).
+    fn check_delivery(
         &self,
         tenant: &TenantId,
         request: &DeliveryRequest,
         agent: &str,
-        out: &std::path::Path,
-    ) -> Result<Delivery, ArchiveError> {
+    ) -> Result<Checked, ArchiveError> {
         let mut problems = Vec::new();
         let requester = request.requester.trim();
         if requester.is_empty() {
@@ -79,7 +169,7 @@ impl Archive {
                 r.trim().len()
             ));
         }
-        // Both go into XML, which has no place for control characters.
+        // All go into XML, which has no place for control characters.
         for (what, text) in [
             ("the requester", Some(request.requester.as_str())),
             (
@@ -94,12 +184,6 @@ impl Archive {
             }) {
                 problems.push(format!("{what} holds control characters"));
             }
-        }
-        if out.exists() {
-            problems.push(format!(
-                "{} exists: a delivery is written to a new file",
-                out.display()
-            ));
         }
         let selected = match self.select_units(tenant, &request.units, None) {
             Ok(s) => Some(s),
@@ -117,116 +201,161 @@ impl Archive {
             ));
         }
         if !problems.is_empty() {
-            return Err(ArchiveError::InvalidRequest(problems));
+            return Err(bad(problems));
         }
         let units = self.package_units(tenant, &selected.units)?;
-        let (roots, all) = (&units.roots, &units.all);
-        // Access rules as of today.
+        // A producer's own records come back to it whatever their access rules: those of
+        // its agencies, or of its whole tenant when it is bound to none.
+        let owner = self
+            .catalog
+            .account(agent)?
+            .filter(|a| a.role == Role::Producer && a.tenants.contains(tenant));
+        let graph = self.catalog.rules_graph(tenant, &units.all)?;
+        let agencies: std::collections::HashMap<&UnitId, Option<&str>> = graph
+            .iter()
+            .map(|g| (&g.id, g.originating_agency.as_deref()))
+            .collect();
+        let effective = crate::rules::compute_effective(&graph);
         let today = self.clock.now().date();
-        let effective = self.effective_rules(tenant, all)?;
-        for u in all {
+        let mut restricted = Vec::new();
+        for u in &units.all {
+            let own = owner.as_ref().is_some_and(|a| {
+                a.agencies.is_empty()
+                    || agencies
+                        .get(u)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|agency| a.agencies.iter().any(|m| m == agency))
+            });
             match effective.get(u) {
+                None => problems.push(format!("no unit {u} in tenant {tenant}")),
                 Some(e) if !e.complete => problems.push(format!(
                     "unit {u}: its rules from before they were kept are not filled yet (maintenance fills them)"
                 )),
+                Some(_) if own => {}
                 Some(e) => {
                     for r in carnac_model::rules::access_restrictions(&e.rules, today) {
-                        problems.push(match &r.rule.end_date {
-                            Some(end) => format!(
-                                "unit {u} is not communicable before {end} (access rule {}{})",
-                                r.rule.rule,
-                                if r.origin.unit == u.as_str() {
-                                    String::new()
-                                } else {
-                                    format!(", from unit {}", r.origin.unit)
-                                }
-                            ),
-                            None => format!(
-                                "unit {u} is not communicable: access rule {} has no end",
-                                r.rule.rule
-                            ),
-                        });
+                        let from = if r.origin.unit == u.as_str() {
+                            String::new()
+                        } else {
+                            format!(", from unit {}", r.origin.unit)
+                        };
+                        restricted.push((
+                            u.clone(),
+                            match &r.rule.end_date {
+                                Some(end) => format!(
+                                    "unit {u} is not communicable before {end} (access rule {}{from})",
+                                    r.rule.rule
+                                ),
+                                None => format!(
+                                    "unit {u} is not communicable: access rule {}{from} has no end",
+                                    r.rule.rule
+                                ),
+                            },
+                        ));
                     }
                 }
-                None => problems.push(format!("no unit {u} in tenant {tenant}")),
             }
         }
         if !problems.is_empty() {
-            return Err(ArchiveError::InvalidRequest(problems));
+            return Err(bad(problems));
         }
+        Ok(Checked {
+            units,
+            restricted,
+            requester: requester.to_owned(),
+            comment: request
+                .comment
+                .as_deref()
+                .map(|c| bounded_text(c, MAX_COMMENT)),
+        })
+    }
 
-        let operation = self.new_operation()?;
-        let version = self.tenant_seda_version(tenant)?;
-        let comment = request
-            .comment
-            .as_deref()
-            .map(|c| bounded_text(c, MAX_COMMENT));
-        let dir = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
+    /// Writes the package of `checked` into a scratch file in `dir`, and its answer.
+    #[allow(clippy::too_many_arguments)]
+    fn make_delivery(
+        &self,
+        tenant: &TenantId,
+        checked: &Checked,
+        version: SedaVersion,
+        operation: &OperationId,
+        request_identifier: &str,
+        authorization_reply: Option<String>,
+        dir: &std::path::Path,
+    ) -> Result<Made, ArchiveError> {
         let file = tempfile::NamedTempFile::new_in(dir)
             .map_err(|e| ArchiveError::io(format!("a file in {}", dir.display()), e))?;
-        let (package, written) = self.write_package_of(
+        let comments: Vec<String> = checked.comment.iter().cloned().collect();
+        let (package, file) = self.write_package_of(
             tenant,
-            &units,
+            &checked.units,
             version,
             carnac_seda::package::PackageHeader {
                 message_identifier: operation.to_string(),
                 date: self.now().to_string(),
-                comments: comment.iter().cloned().collect(),
+                comments: comments.clone(),
                 archival_agreement: None,
-                archival_agency: requester.to_owned(),
+                archival_agency: checked.requester.clone(),
                 transferring_agency: self.config.archival_agency.clone(),
             },
             file,
         )?;
-        written
-            .as_file()
+        file.as_file()
             .sync_all()
             .map_err(|e| ArchiveError::io("writing the delivery", e))?;
-        let now = self.now();
         let mut reply = Vec::new();
-        carnac_seda::authorization::write_delivery_reply(
+        seda::write_delivery_reply(
             &mut reply,
             version,
-            &carnac_seda::authorization::DeliveryReply {
+            &seda::DeliveryReply {
                 message_identifier: format!("{operation}-reply"),
-                date: now.to_string(),
-                comments: comment.iter().cloned().collect(),
+                date: self.now().to_string(),
+                comments,
                 reply_code: "OK".into(),
-                request_identifier: request
-                    .request_identifier
-                    .as_deref()
-                    .map(|r| r.trim().to_owned())
-                    .unwrap_or_else(|| operation.to_string()),
-                authorization_reply: None,
+                request_identifier: request_identifier.to_owned(),
+                authorization_reply,
                 archival_agency: self.config.archival_agency.clone(),
-                requester: requester.to_owned(),
+                requester: checked.requester.clone(),
             },
-            &mut all.iter().map(ToString::to_string),
+            &mut checked.units.all.iter().map(ToString::to_string),
         )
         .map_err(|e| ArchiveError::io("writing the answer to the request", e))?;
-        let reply_sha256 = {
-            use sha2::Digest as _;
-            hex::encode(sha2::Sha256::digest(&reply))
-        };
-        // In place, then journaled: a delivery the journal cannot record is taken back.
-        written
-            .persist_noclobber(out)
-            .map_err(|e| ArchiveError::io(format!("writing {}", out.display()), e.error))?;
-        let summary = serde_json::json!({
-            "requester": requester,
-            "reply_sha256": reply_sha256,
-            "units": roots,
-            "delivered": package.units,
-            "files": package.files,
-            "bytes": package.bytes,
-            "manifest_sha256": package.manifest_sha256,
+        Ok(Made {
+            file,
+            package,
+            reply,
+        })
+    }
+
+    /// The delivery's summary and its events (the delivery's, one per unit given out).
+    #[allow(clippy::too_many_arguments)]
+    fn delivery_events(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        checked: &Checked,
+        made: &Made,
+        version: SedaVersion,
+        agent: &str,
+        now: &Timestamp,
+        extra: serde_json::Value,
+    ) -> (serde_json::Value, NewEvent, Vec<NewEvent>) {
+        use sha2::Digest as _;
+        let mut summary = serde_json::json!({
+            "requester": checked.requester,
+            "reply_sha256": hex::encode(sha2::Sha256::digest(&made.reply)),
+            "units": checked.units.roots,
+            "delivered": made.package.units,
+            "files": made.package.files,
+            "bytes": made.package.bytes,
+            "manifest_sha256": made.package.manifest_sha256,
             "seda_version": version.as_str(),
-            "comment": comment,
-            "damaged_copies": package.damaged_copies,
+            "comment": checked.comment,
+            "damaged_copies": made.package.damaged_copies,
         });
+        if let (Some(s), serde_json::Value::Object(more)) = (summary.as_object_mut(), extra) {
+            s.extend(more);
+        }
         let event = |kind: EventKind, detail: serde_json::Value| NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
@@ -236,29 +365,794 @@ impl Archive {
             agent: agent.into(),
             detail,
         };
-        let units: Vec<NewEvent> = all
+        let units = checked
+            .units
+            .all
             .iter()
             .map(|u| {
                 event(
                     EventKind::UnitDelivered,
-                    serde_json::json!({"subject": u, "requester": requester}),
+                    serde_json::json!({"subject": u, "requester": checked.requester}),
                 )
             })
             .collect();
-        if let Err(e) = self.catalog.record_operation_with_events(
+        (summary.clone(), event(EventKind::Delivery, summary), units)
+    }
+
+    /// Checks that every unit asked for, and every unit below it, is communicable today,
+    /// writes their package to `out` (a new file: an existing one is never replaced), and
+    /// journals the delivery. Refused whole, with every reason, or done whole.
+    pub fn deliver_to_file(
+        &self,
+        tenant: &TenantId,
+        request: &DeliveryRequest,
+        agent: &str,
+        out: &std::path::Path,
+    ) -> Result<Delivery, ArchiveError> {
+        let exists = out.exists();
+        let checked = match self.check_delivery(tenant, request, agent) {
+            Err(ArchiveError::InvalidRequest(mut p)) if exists => {
+                p.push(format!(
+                    "{} exists: a delivery is written to a new file",
+                    out.display()
+                ));
+                return Err(bad(p));
+            }
+            other => other?,
+        };
+        let mut problems: Vec<String> = checked.restricted.iter().map(|r| r.1.clone()).collect();
+        if request.derogation {
+            problems.push(
+                "a derogation is asked of the control authority over the API (POST …/deliveries)"
+                    .into(),
+            );
+        }
+        if exists {
+            problems.push(format!(
+                "{} exists: a delivery is written to a new file",
+                out.display()
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(bad(problems));
+        }
+        let operation = self.new_operation()?;
+        let version = self.tenant_seda_version(tenant)?;
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let request_identifier = request
+            .request_identifier
+            .as_deref()
+            .map(|r| r.trim().to_owned())
+            .unwrap_or_else(|| operation.to_string());
+        let made = self.make_delivery(
             tenant,
-            &summary,
-            &event(EventKind::Delivery, summary.clone()),
-            &units,
-        ) {
+            &checked,
+            version,
+            &operation,
+            &request_identifier,
+            None,
+            dir,
+        )?;
+        let now = self.now();
+        let (summary, event, units) = self.delivery_events(
+            tenant,
+            &operation,
+            &checked,
+            &made,
+            version,
+            agent,
+            &now,
+            serde_json::json!({}),
+        );
+        // In place, then journaled: a delivery the journal cannot record is taken back.
+        let Made {
+            file,
+            package,
+            reply,
+        } = made;
+        file.persist_noclobber(out)
+            .map_err(|e| ArchiveError::io(format!("writing {}", out.display()), e.error))?;
+        if let Err(e) = self
+            .catalog
+            .record_operation_with_events(tenant, &summary, &event, &units)
+        {
             let _ = std::fs::remove_file(out);
             return Err(e.into());
         }
-        tracing::info!(%tenant, %operation, units = package.units, files = package.files, requester, "delivered");
+        tracing::info!(%tenant, %operation, units = package.units, files = package.files, requester = checked.requester, "delivered");
         Ok(Delivery {
             operation,
             package,
             reply,
         })
+    }
+
+    /// A request for communication over the API. Every unit communicable (or the asking
+    /// producer's own): the package is made, kept in the offers with its answer, and the
+    /// delivery is `delivered`. Some restricted, with a derogation asked: the request to the
+    /// control authority is kept and the delivery waits for its answer. Some restricted,
+    /// no derogation asked: refused, with every unit and rule, and nothing recorded.
+    pub fn request_delivery(
+        &self,
+        tenant: &TenantId,
+        request: &DeliveryRequest,
+        agent: &str,
+    ) -> Result<DeliveryRow, ArchiveError> {
+        let checked = self.check_delivery(tenant, request, agent)?;
+        if !checked.restricted.is_empty() && !request.derogation {
+            return Err(ArchiveError::NotCommunicable(
+                checked.restricted.iter().map(|r| r.1.clone()).collect(),
+            ));
+        }
+        let id = self.new_operation()?;
+        let version = self.tenant_seda_version(tenant)?;
+        let now = self.now();
+        let request_identifier = request
+            .request_identifier
+            .as_deref()
+            .map(|r| r.trim().to_owned())
+            .unwrap_or_else(|| id.to_string());
+        let mut row = DeliveryRow {
+            id: id.clone(),
+            state: DeliveryState::AwaitingAuthorization,
+            requested_by: agent.to_owned(),
+            requested_at: now.clone(),
+            request: serde_json::json!({
+                "requester": checked.requester,
+                "derogation": request.derogation,
+                "comment": checked.comment,
+                "request_identifier": request_identifier,
+                "units": checked.units.roots,
+                "seda_version": version.as_str(),
+            }),
+            restricted: Vec::new(),
+            steps: Vec::new(),
+            package: None,
+            expires_at: None,
+        };
+        if checked.restricted.is_empty() {
+            let _turn = self.delivery_turn(tenant)?;
+            let (summary, event, units, package, expires) = self.deliver_kept(
+                tenant,
+                &id,
+                &checked,
+                version,
+                &request_identifier,
+                None,
+                &[],
+                agent,
+            )?;
+            row.state = DeliveryState::Delivered;
+            row.package = Some(package);
+            row.expires_at = Some(expires);
+            let created = self
+                .catalog
+                .create_delivery(tenant, &row, &summary, &event, &units);
+            if let Err(e) = created {
+                self.discard_batches(tenant, &id);
+                return Err(e.into());
+            }
+            tracing::info!(%tenant, operation = %id, units = checked.units.all.len(), "delivered");
+            return Ok(row);
+        }
+        // The derogation: the request to the control authority, listing the units it
+        // must cover.
+        let restricted: BTreeSet<UnitId> = checked.restricted.iter().map(|r| r.0.clone()).collect();
+        let mut xml = Vec::new();
+        seda::write_request(
+            &mut xml,
+            version,
+            &seda::AuthorizationRequest {
+                to: seda::Authority::ControlAuthority,
+                message_identifier: id.to_string(),
+                date: now.to_string(),
+                comments: checked
+                    .comment
+                    .iter()
+                    .cloned()
+                    .chain([format!(
+                        "Demande de communication par dérogation pour {}",
+                        checked.requester
+                    )])
+                    .collect(),
+                archival_agreement: None,
+                reason: "Communication".into(),
+                request_date: now.to_datetime().date().to_string(),
+                requester: checked.requester.clone(),
+                archival_agency: self.config.archival_agency.clone(),
+                authority: self.config.control_authority.clone(),
+                replies: Vec::new(),
+            },
+            &mut restricted.iter().map(ToString::to_string),
+        )
+        .map_err(|e| ArchiveError::io("writing the request for a derogation", e))?;
+        let documents = self.store_documents(
+            tenant,
+            &id,
+            EventKind::DeliveryRequest,
+            agent,
+            &[(REQUEST_XML, &xml)],
+        )?;
+        row.restricted = restricted.into_iter().collect();
+        let summary = serde_json::json!({
+            "requester": checked.requester,
+            "units": checked.units.roots,
+            "restricted": checked.restricted.iter().take(1000).map(|r| &r.1).collect::<Vec<_>>(),
+            "restricted_units": row.restricted.len(),
+            "comment": checked.comment,
+            "documents": documents,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: id.clone(),
+            kind: EventKind::DeliveryRequest,
+            outcome: Status::Ok,
+            time: now.to_string(),
+            agent: agent.into(),
+            detail: summary.clone(),
+        };
+        if let Err(e) = self
+            .catalog
+            .create_delivery(tenant, &row, &summary, &event, &[])
+        {
+            let e = e.into();
+            self.abandon(tenant, &id, EventKind::DeliveryRequest, agent, &e);
+            return Err(e);
+        }
+        Ok(row)
+    }
+
+    /// Makes the package of `checked` and writes it with its answer (and `documents`) to
+    /// every offer under `operation` (recorded as running first): the summary, events,
+    /// package record and expiry to commit. On failure nothing stays.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn deliver_kept(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        checked: &Checked,
+        version: SedaVersion,
+        request_identifier: &str,
+        authorization: Option<(String, serde_json::Value)>,
+        documents: &[(&str, &[u8])],
+        agent: &str,
+    ) -> Result<
+        (
+            serde_json::Value,
+            NewEvent,
+            Vec<NewEvent>,
+            serde_json::Value,
+            Timestamp,
+        ),
+        ArchiveError,
+    > {
+        let limits = &self.config.deliveries;
+        let (kept, bytes) = self.catalog.kept_packages(tenant)?;
+        if kept >= limits.max_kept_packages || bytes >= limits.max_kept_bytes {
+            return Err(ArchiveError::State {
+                code: "too_many_packages",
+                message: format!(
+                    "tenant {tenant} keeps {kept} packages ({bytes} bytes) for download; at most {} ({} bytes): \
+                     a new one can be made when one is removed (after {} days)",
+                    limits.max_kept_packages,
+                    limits.max_kept_bytes,
+                    limits.keep.as_secs() / 86_400
+                ),
+            });
+        }
+        let kind = EventKind::Delivery;
+        self.catalog
+            .start_operation(tenant, operation, &kind, &self.now(), agent)?;
+        let made = (|| {
+            let made = self.make_delivery(
+                tenant,
+                checked,
+                version,
+                operation,
+                request_identifier,
+                authorization.as_ref().map(|a| a.0.clone()),
+                &self.tmp,
+            )?;
+            let size = made
+                .file
+                .as_file()
+                .metadata()
+                .map_err(|e| ArchiveError::io("the package", e))?
+                .len();
+            let mut docs: Vec<(&str, crate::elimination::Document<'_>)> = documents
+                .iter()
+                .map(|(n, b)| (*n, crate::elimination::Document::Bytes(b)))
+                .collect();
+            docs.push((REPLY_XML, crate::elimination::Document::Bytes(&made.reply)));
+            docs.push((
+                PACKAGE_ZIP,
+                crate::elimination::Document::File(made.file.path()),
+            ));
+            let digests = self.write_documents(tenant, operation, &docs)?;
+            Ok::<_, ArchiveError>((made, size, digests))
+        })();
+        let (made, size, mut digests) =
+            made.inspect_err(|e| self.abandon(tenant, operation, kind.clone(), agent, e))?;
+        let sha256 = digests
+            .remove(PACKAGE_ZIP)
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let now = self.now();
+        let expires = Timestamp::from_datetime(
+            now.to_datetime()
+                + time::Duration::try_from(limits.keep).unwrap_or(time::Duration::DAY * 7),
+        );
+        let package = serde_json::json!({
+            "operation": operation,
+            "name": PACKAGE_ZIP,
+            "sha256": sha256,
+            "bytes": size,
+            "units": made.package.units,
+            "files": made.package.files,
+            "file_bytes": made.package.bytes,
+            "manifest_sha256": made.package.manifest_sha256,
+            "seda_version": version.as_str(),
+            "damaged_copies": made.package.damaged_copies,
+        });
+        let mut extra = serde_json::json!({
+            "documents": digests,
+            "package": {PACKAGE_ZIP: sha256},
+            "package_bytes": size,
+            "expires_at": expires,
+        });
+        if let Some((_, a)) = authorization {
+            extra["authorization"] = a;
+        }
+        let (summary, event, units) = self.delivery_events(
+            tenant, operation, checked, &made, version, agent, &now, extra,
+        );
+        Ok((summary, event, units, package, expires))
+    }
+
+    /// Removes what an unfinished step wrote to the offers and closes its operation.
+    fn discard_batches(&self, tenant: &TenantId, operation: &OperationId) {
+        let e = ArchiveError::Invalid("the delivery could not be recorded".into());
+        self.abandon(tenant, operation, EventKind::Delivery, "system", &e);
+    }
+
+    /// One package made at a time per tenant: a second request waits for nothing, it is
+    /// told to come back.
+    fn delivery_turn(&self, tenant: &TenantId) -> Result<DeliveryTurn<'_>, ArchiveError> {
+        let mut busy = self
+            .deliveries_running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !busy.insert(tenant.clone()) {
+            return Err(ArchiveError::State {
+                code: "busy",
+                message: format!(
+                    "a package of tenant {tenant} is being made: ask again when it is done"
+                ),
+            });
+        }
+        Ok(DeliveryTurn {
+            archive: self,
+            tenant: tenant.clone(),
+        })
+    }
+
+    /// The control authority's answer to a derogation. Granted: the units are checked
+    /// again (none may be restricted that the request did not name) and the package is
+    /// made, kept with the authorisation and the answer. Refused: nothing is delivered.
+    pub fn authorize_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        authorization: Authorization,
+        agent: &str,
+    ) -> Result<DeliveryRow, ArchiveError> {
+        let row = self
+            .catalog
+            .delivery(tenant, id)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("delivery {id}")))?;
+        let version = match row.request["seda_version"].as_str() {
+            Some("2.1") => SedaVersion::V2_1,
+            Some("2.3") => SedaVersion::V2_3,
+            _ => SedaVersion::V2_2,
+        };
+        let (granted, comment, xml, reply_id) = match authorization {
+            Authorization::Decision { granted, comment } => {
+                let comment = comment.map(|c| bounded_text(&c, MAX_COMMENT));
+                let reply_id = format!("{id}-authorization");
+                let mut xml = Vec::new();
+                seda::write_reply(
+                    &mut xml,
+                    version,
+                    &seda::AuthorizationReply {
+                        from: seda::Authority::ControlAuthority,
+                        message_identifier: reply_id.clone(),
+                        date: self.now().to_string(),
+                        comments: comment.iter().cloned().collect(),
+                        request_identifier: id.to_string(),
+                        reply_code: if granted { "OK" } else { "KO" }.into(),
+                        archival_agency: self.config.archival_agency.clone(),
+                        authority: agent.into(),
+                    },
+                )
+                .map_err(|e| ArchiveError::io("writing the authorisation", e))?;
+                (granted, comment, xml, reply_id)
+            }
+            Authorization::Seda(bytes) => {
+                let reply = crate::elimination::read_visa_reply(&bytes, version)?;
+                if reply.request != id.as_str() {
+                    return Err(bad(vec![format!(
+                        "the reply answers {:?}, not delivery {id}",
+                        bounded_text(&reply.request, 80)
+                    )]));
+                }
+                (
+                    reply.granted,
+                    None,
+                    bytes,
+                    bounded_text(&reply.identifier, 256),
+                )
+            }
+        };
+        let step = DeliveryStep::Authorization { granted };
+        let to = row.state.after(step).map_err(|m| ArchiveError::State {
+            code: "invalid_state",
+            message: format!("delivery {id} cannot take this step: {m}"),
+        })?;
+        let operation = self.new_operation()?;
+        let now = self.now();
+        let step_json = serde_json::json!({
+            "step": "authorization",
+            "decision": if granted { "granted" } else { "refused" },
+            "comment": comment,
+            "reply_identifier": reply_id,
+            "operation": operation,
+            "author": agent,
+            "at": now,
+            "state": to.as_str(),
+        });
+        let conflict = |e: CatalogError| match e {
+            CatalogError::Conflict(m) => ArchiveError::State {
+                code: "invalid_state",
+                message: format!("{m}: nothing was recorded"),
+            },
+            other => other.into(),
+        };
+        if !granted {
+            let documents = self.store_documents(
+                tenant,
+                &operation,
+                EventKind::DeliveryRefusal,
+                agent,
+                &[(AUTHORIZATION_XML, &xml)],
+            )?;
+            let summary = serde_json::json!({
+                "delivery": id,
+                "step": step_json,
+                "documents": documents,
+            });
+            let event = NewEvent {
+                tenant: tenant.clone(),
+                operation: operation.clone(),
+                kind: EventKind::DeliveryRefusal,
+                outcome: Status::Ok,
+                time: now.to_string(),
+                agent: agent.into(),
+                detail: summary.clone(),
+            };
+            let taken = self.catalog.delivery_step(
+                tenant,
+                DeliveryStepCommit {
+                    id,
+                    from: row.state,
+                    to,
+                    step: &step_json,
+                    package: None,
+                    summary: &summary,
+                    event: &event,
+                    subjects: &[],
+                },
+            );
+            if let Err(e) = taken {
+                let e = conflict(e);
+                self.abandon(tenant, &operation, EventKind::DeliveryRefusal, agent, &e);
+                return Err(e);
+            }
+            return self.delivery(tenant, id);
+        }
+        // Granted: checked again, as the requester asked, today.
+        let request = DeliveryRequest {
+            units: row.request["units"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|u| u.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            requester: row.request["requester"].as_str().unwrap_or("").to_owned(),
+            comment: row.request["comment"].as_str().map(str::to_owned),
+            request_identifier: row.request["request_identifier"]
+                .as_str()
+                .map(str::to_owned),
+            derogation: true,
+        };
+        let checked = self.check_delivery(tenant, &request, &row.requested_by)?;
+        let covered: BTreeSet<&UnitId> = row.restricted.iter().collect();
+        let uncovered: Vec<String> = checked
+            .restricted
+            .iter()
+            .filter(|r| !covered.contains(&r.0))
+            .map(|r| format!("{} (restricted since the request)", r.1))
+            .collect();
+        if !uncovered.is_empty() {
+            return Err(ArchiveError::State {
+                code: "rules_changed",
+                message: format!(
+                    "the authorisation does not cover every unit now restricted: {}; nothing was recorded, a new request asks again",
+                    uncovered.join("; ")
+                ),
+            });
+        }
+        let _turn = self.delivery_turn(tenant)?;
+        let request_identifier = request
+            .request_identifier
+            .clone()
+            .unwrap_or_else(|| id.to_string());
+        let (mut summary, event, units, package, expires) = self.deliver_kept(
+            tenant,
+            &operation,
+            &checked,
+            version,
+            &request_identifier,
+            Some((reply_id.clone(), step_json.clone())),
+            &[(AUTHORIZATION_XML, &xml)],
+            agent,
+        )?;
+        summary["delivery"] = serde_json::json!(id);
+        let mut event = event;
+        event.detail = summary.clone();
+        let taken = self.catalog.delivery_step(
+            tenant,
+            DeliveryStepCommit {
+                id,
+                from: row.state,
+                to,
+                step: &step_json,
+                package: Some((&package, &expires)),
+                summary: &summary,
+                event: &event,
+                subjects: &units,
+            },
+        );
+        if let Err(e) = taken {
+            let e = conflict(e);
+            self.abandon(tenant, &operation, EventKind::Delivery, agent, &e);
+            return Err(e);
+        }
+        self.delivery(tenant, id)
+    }
+
+    pub fn delivery(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<DeliveryRow, ArchiveError> {
+        self.require_tenant(tenant)?;
+        self.catalog
+            .delivery(tenant, id)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("delivery {id}")))
+    }
+
+    /// The tenant's deliveries, newest first (at most [`MAX_LISTED`]); those `requested_by`
+    /// asked for alone when given.
+    pub fn deliveries(
+        &self,
+        tenant: &TenantId,
+        requested_by: Option<&str>,
+    ) -> Result<Vec<DeliveryRow>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        Ok(self.catalog.deliveries(tenant, requested_by, MAX_LISTED)?)
+    }
+
+    /// The operations a delivery's documents may be under: its own, then its steps'.
+    fn delivery_operations(row: &DeliveryRow) -> Vec<OperationId> {
+        let mut out = vec![row.id.clone()];
+        out.extend(
+            row.steps
+                .iter()
+                .filter_map(|s| s.get("operation")?.as_str()?.parse().ok()),
+        );
+        out
+    }
+
+    /// A document of a delivery (`request.xml`, `authorization.xml`, `reply.xml`), read from
+    /// the first offer whose copy matches the digest its step recorded.
+    pub fn delivery_document(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        name: &str,
+    ) -> Result<Vec<u8>, ArchiveError> {
+        let row = self.delivery(tenant, id)?;
+        self.kept_document(
+            tenant,
+            &Self::delivery_operations(&row),
+            name,
+            &format!("delivery {id}"),
+        )
+    }
+
+    /// The package of a delivered delivery, `length` bytes from `first` (verified against
+    /// its digest when read whole). Gone once removed.
+    pub fn open_delivery_package(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        range: impl FnOnce(u64) -> Option<(u64, u64)>,
+    ) -> Result<(PackageDownload, Option<(u64, u64)>), ArchiveError> {
+        let row = self.delivery(tenant, id)?;
+        let gone = |why: &str| ArchiveError::State {
+            code: "no_package",
+            message: format!("delivery {id} has no package to download: {why}"),
+        };
+        let package = match row.state {
+            DeliveryState::Delivered => row.package.as_ref().ok_or_else(|| gone("none"))?,
+            DeliveryState::Removed => {
+                return Err(gone("it was removed when its time was up; ask again"));
+            }
+            DeliveryState::AwaitingAuthorization => {
+                return Err(gone("it waits for the control authority's authorisation"));
+            }
+            DeliveryState::Refused => {
+                return Err(gone("the control authority refused the derogation"));
+            }
+        };
+        let operation: OperationId = package["operation"]
+            .as_str()
+            .and_then(|o| o.parse().ok())
+            .ok_or_else(|| ArchiveError::Invalid(format!("delivery {id}: its package record")))?;
+        let size = package["bytes"].as_u64().unwrap_or(0);
+        let sha256 = package["sha256"].as_str().unwrap_or("").to_owned();
+        let range = range(size);
+        let (first, length) = match range {
+            Some((a, b)) => (a, b - a + 1),
+            None => (0, size),
+        };
+        let reader = self.open_kept_blob(
+            BlobKey {
+                tenant: tenant.clone(),
+                batch: operation,
+                name: PACKAGE_ZIP.into(),
+            },
+            size,
+            carnac_model::Digest {
+                algorithm: carnac_model::DigestAlgorithm::Sha256,
+                hex: sha256.clone(),
+            },
+            format!("the package of delivery {id}"),
+            first,
+            length,
+        )?;
+        Ok((
+            PackageDownload {
+                reader,
+                size,
+                sha256,
+            },
+            range,
+        ))
+    }
+
+    /// Removes the packages whose time is up, on every tenant: from every offer first, then
+    /// recorded (with its event); a removal cut short is done again at the next pass.
+    /// Returns the deliveries whose package was removed.
+    pub fn remove_expired_deliveries(&self) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
+        let now = self.now();
+        let mut removed = Vec::new();
+        let mut failed = None;
+        for (tenant, id) in self.catalog.expired_deliveries(&now)? {
+            match self.remove_delivery_package(&tenant, &id, &now) {
+                Ok(()) => removed.push((tenant, id)),
+                Err(e) => {
+                    tracing::error!(%tenant, delivery = %id, error = %e, "removing a delivered package");
+                    failed = Some(e);
+                }
+            }
+        }
+        match failed {
+            Some(e) if removed.is_empty() => Err(e),
+            _ => Ok(removed),
+        }
+    }
+
+    fn remove_delivery_package(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        now: &Timestamp,
+    ) -> Result<(), ArchiveError> {
+        let row = self.delivery(tenant, id)?;
+        let to = row
+            .state
+            .after(DeliveryStep::Removal)
+            .map_err(|m| ArchiveError::State {
+                code: "invalid_state",
+                message: format!("delivery {id}: {m}"),
+            })?;
+        let package = row.package.clone().unwrap_or_default();
+        let batch: OperationId = package["operation"]
+            .as_str()
+            .and_then(|o| o.parse().ok())
+            .ok_or_else(|| ArchiveError::Invalid(format!("delivery {id}: its package record")))?;
+        let key = BlobKey {
+            tenant: tenant.clone(),
+            batch: batch.clone(),
+            name: PACKAGE_ZIP.into(),
+        };
+        for offer in &self.offers {
+            match offer.delete(&key) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let operation = self.new_operation()?;
+        let step = serde_json::json!({
+            "step": "removal",
+            "operation": operation,
+            "author": "system",
+            "at": now,
+            "state": to.as_str(),
+        });
+        let summary = serde_json::json!({
+            "delivery": id,
+            "package_operation": batch,
+            "sha256": package["sha256"],
+            "bytes": package["bytes"],
+            "expired_at": row.expires_at,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation,
+            kind: EventKind::DeliveryPackageRemoved,
+            outcome: Status::Ok,
+            time: now.to_string(),
+            agent: "system".into(),
+            detail: summary.clone(),
+        };
+        self.catalog.delivery_step(
+            tenant,
+            DeliveryStepCommit {
+                id,
+                from: row.state,
+                to,
+                step: &step,
+                package: None,
+                summary: &summary,
+                event: &event,
+                subjects: &[],
+            },
+        )?;
+        tracing::info!(%tenant, delivery = %id, "delivered package removed");
+        Ok(())
+    }
+}
+
+/// A tenant's turn to make a package, given back when dropped.
+struct DeliveryTurn<'a> {
+    archive: &'a Archive,
+    tenant: TenantId,
+}
+
+impl Drop for DeliveryTurn<'_> {
+    fn drop(&mut self) {
+        self.archive
+            .deliveries_running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.tenant);
     }
 }

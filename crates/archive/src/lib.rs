@@ -69,6 +69,10 @@ pub enum ArchiveError {
     /// originating agencies).
     #[error("{0}")]
     Forbidden(String),
+    /// Units asked for whose access rules have not run out, each with its rule and end
+    /// (Code du patrimoine L213-2): communicable under a derogation only.
+    #[error("not communicable: {}", .0.join("; "))]
+    NotCommunicable(Vec<String>),
     #[error("tenant {0} is suspended: it reads and exports its archives, it takes no transfer")]
     Suspended(TenantId),
     #[error("the referential folder is refused, nothing was imported:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
@@ -125,6 +129,8 @@ pub struct IngestConfig {
     /// The control authority's identifier in the SEDA messages of eliminations (the
     /// Archives départementales' code, as the operator knows it).
     pub control_authority: String,
+    /// The packages of deliveries kept for download: how long, how many, how large.
+    pub deliveries: delivery::DeliveryLimits,
 }
 
 /// Vitam's default list of classification levels.
@@ -144,6 +150,7 @@ impl Default for IngestConfig {
             classification_levels: DEFAULT_CLASSIFICATION_LEVELS.map(String::from).to_vec(),
             execution_step_units: 500,
             control_authority: elimination::DEFAULT_CONTROL_AUTHORITY.into(),
+            deliveries: Default::default(),
         }
     }
 }
@@ -165,6 +172,8 @@ pub struct Archive {
     pub(crate) gate: accounts::Gate,
     /// The eliminations this process is executing now (one worker each).
     pub(crate) executions: std::sync::Mutex<BTreeSet<(TenantId, OperationId)>>,
+    /// The tenants whose delivery package is being made now (one at a time each).
+    pub(crate) deliveries_running: std::sync::Mutex<BTreeSet<TenantId>>,
 }
 
 /// The parts an [`Archive`] is made of.
@@ -228,6 +237,7 @@ impl Archive {
             tmp: parts.tmp,
             gate,
             executions: Default::default(),
+            deliveries_running: Default::default(),
         })
     }
 

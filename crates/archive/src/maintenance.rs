@@ -2,7 +2,7 @@
 //! maintain`: for each tenant, evidence records for the files that have none, deposit
 //! attestations for the transfers that have none, timestamp renewals that are due, and a
 //! seal of the journal; before them, the eliminations whose execution was left unfinished
-//! are completed. Each duty may fail (a TSA unreachable) without stopping the others:
+//! are completed and the delivered packages whose time is up are removed. Each duty may fail (a TSA unreachable) without stopping the others:
 //! what was not done is done at the next pass.
 
 use crate::{Archive, ArchiveError};
@@ -48,6 +48,10 @@ pub enum Duty {
     ExecutionCompleted {
         elimination: OperationId,
     },
+    /// A delivered package removed, its time up.
+    PackageRemoved {
+        delivery: OperationId,
+    },
 }
 
 impl std::fmt::Display for Duty {
@@ -64,6 +68,9 @@ impl std::fmt::Display for Duty {
             Duty::Sealed { first, last } => write!(f, "events {first} to {last} sealed"),
             Duty::ExecutionCompleted { elimination } => {
                 write!(f, "the execution of elimination {elimination} completed")
+            }
+            Duty::PackageRemoved { delivery } => {
+                write!(f, "the package of delivery {delivery} removed")
             }
         }
     }
@@ -89,6 +96,15 @@ impl Archive {
             Err(e) => m
                 .failed
                 .push((None, "listing the executions to complete", e)),
+        }
+        match self.remove_expired_deliveries() {
+            Ok(list) => m.done.extend(
+                list.into_iter()
+                    .map(|(t, delivery)| (t, Duty::PackageRemoved { delivery })),
+            ),
+            Err(e) => m
+                .failed
+                .push((None, "removing delivered packages whose time is up", e)),
         }
         let tenants = match self.catalog.tenants() {
             Ok(t) => t,

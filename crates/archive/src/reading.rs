@@ -228,32 +228,53 @@ impl Archive {
         first: u64,
         length: u64,
     ) -> Result<ObjectReader, ArchiveError> {
-        let key = BlobKey {
-            tenant: file.tenant.clone(),
-            batch: file.operation.clone(),
-            name: file.object.to_string(),
-        };
+        self.open_kept_blob(
+            BlobKey {
+                tenant: file.tenant.clone(),
+                batch: file.operation.clone(),
+                name: file.object.to_string(),
+            },
+            file.size,
+            file.digest.clone(),
+            file.object.to_string(),
+            first,
+            length,
+        )
+    }
+
+    /// A reader of `length` bytes from `first` of the blob `key`, from a copy of `size`
+    /// bytes, verified against `digest` when read whole (see [`Archive::open_object`]);
+    /// `label` names it in errors and logs.
+    pub(crate) fn open_kept_blob(
+        &self,
+        key: BlobKey,
+        size: u64,
+        digest: Digest,
+        label: String,
+        first: u64,
+        length: u64,
+    ) -> Result<ObjectReader, ArchiveError> {
         let offer = self
             .offers
             .iter()
-            .find(|o| o.size(&key).is_ok_and(|s| s == file.size))
+            .find(|o| o.size(&key).is_ok_and(|s| s == size))
             .ok_or_else(|| {
-                tracing::error!(tenant = %file.tenant, object = %file.object, "no copy of the right size");
+                tracing::error!(tenant = %key.tenant, blob = %label, "no copy of the right size");
                 ArchiveError::io(
-                    format!("reading {}", file.object),
+                    format!("reading {label}"),
                     std::io::Error::other("no copy has its recorded size: run the audit"),
                 )
             })?;
         let reader = offer.open(&key)?;
-        let whole = first == 0 && length == file.size;
+        let whole = first == 0 && length == size;
         Ok(ObjectReader {
             inner: reader,
             offer: offer.name().to_owned(),
-            tenant: file.tenant.clone(),
-            object: file.object.clone(),
-            hasher: whole.then(|| MultiHasher::new(&[file.digest.algorithm])),
-            digest: file.digest.clone(),
-            size: file.size,
+            tenant: key.tenant,
+            label,
+            hasher: whole.then(|| MultiHasher::new(&[digest.algorithm])),
+            digest,
+            size,
             position: 0,
             first,
             end: first.saturating_add(length),
@@ -271,7 +292,8 @@ pub struct ObjectReader {
     inner: Box<dyn Read + Send>,
     offer: String,
     tenant: TenantId,
-    object: ObjectId,
+    /// What it is, for errors and logs (the object's identifier).
+    label: String,
     /// Present when the whole file is read: then it is verified.
     hasher: Option<MultiHasher>,
     digest: Digest,
@@ -298,11 +320,11 @@ impl ObjectReader {
         if let Some(hasher) = self.hasher.take() {
             let good = hasher.finish().contains(&self.digest);
             if !good || self.position != self.size {
-                tracing::error!(tenant = %self.tenant, object = %self.object, offer = %self.offer,
+                tracing::error!(tenant = %self.tenant, blob = %self.label, offer = %self.offer,
                     "a copy does not match its digest: read cut; run the audit");
                 return Err(std::io::Error::other(format!(
                     "the copy of {} in {} does not match its digest: run the audit",
-                    self.object, self.offer
+                    self.label, self.offer
                 )));
             }
         }

@@ -12,11 +12,13 @@
 //! `conformance` (feature `conformance`) is the suite every implementation passes.
 
 mod accounts;
+mod deliveries;
 mod eliminations;
 pub mod search;
 pub mod sqlite;
 
 pub use accounts::*;
+pub use deliveries::*;
 pub use eliminations::*;
 
 use carnac_model::access::{AccountKind, Role};
@@ -907,6 +909,7 @@ pub trait Catalog:
     + EvidenceStore
     + SearchIndex
     + EliminationStore
+    + DeliveryStore
 {
 }
 
@@ -921,6 +924,7 @@ impl<
         + EvidenceStore
         + SearchIndex
         + EliminationStore
+        + DeliveryStore
         + ?Sized,
 > Catalog for T
 {
@@ -929,8 +933,8 @@ impl<
 /// The catalog's traits, for callers that use several of them through a [`Catalog`].
 pub mod prelude {
     pub use crate::{
-        AccountStore, Catalog, EliminationStore, EvidenceStore, HoldingStore, IntakeQueue,
-        JournalStore, OperationStore, ReferentialStore, SearchIndex, TenantStore,
+        AccountStore, Catalog, DeliveryStore, EliminationStore, EvidenceStore, HoldingStore,
+        IntakeQueue, JournalStore, OperationStore, ReferentialStore, SearchIndex, TenantStore,
     };
 }
 

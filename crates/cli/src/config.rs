@@ -17,6 +17,7 @@ pub struct Config {
     pub control_authority: String,
     pub storage: Storage,
     pub limits: Limits,
+    pub deliveries: Deliveries,
     pub antivirus: Antivirus,
     pub server: Server,
     pub timestamp: Timestamp,
@@ -233,6 +234,40 @@ pub struct Limits {
     pub elimination_step_units: usize,
 }
 
+/// The packages of deliveries (communication) kept for download.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deliveries {
+    /// Days a package is kept after it is made, then removed (journaled).
+    pub keep_days: u64,
+    /// Packages a tenant keeps at once: past it, a new delivery waits for a removal.
+    pub max_kept_packages: u64,
+    /// Their bytes in all, per tenant.
+    pub max_kept_bytes: u64,
+}
+
+impl Default for Deliveries {
+    fn default() -> Self {
+        let d = carnac_archive::delivery::DeliveryLimits::default();
+        Deliveries {
+            keep_days: d.keep.as_secs() / 86_400,
+            max_kept_packages: d.max_kept_packages,
+            max_kept_bytes: d.max_kept_bytes,
+        }
+    }
+}
+
+impl Deliveries {
+    pub fn limits(&self) -> carnac_archive::delivery::DeliveryLimits {
+        carnac_archive::delivery::DeliveryLimits {
+            // A day at least, a year at most: a package is a copy made for one reader.
+            keep: std::time::Duration::from_secs(self.keep_days.clamp(1, 366) * 86_400),
+            max_kept_packages: self.max_kept_packages.max(1),
+            max_kept_bytes: self.max_kept_bytes.max(1),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Antivirus {
@@ -346,6 +381,7 @@ impl Default for Config {
             control_authority: carnac_archive::IngestConfig::default().control_authority,
             storage: Storage::default(),
             limits: Limits::default(),
+            deliveries: Deliveries::default(),
             antivirus: Antivirus::default(),
             server: Server::default(),
             timestamp: Timestamp::default(),
@@ -561,6 +597,12 @@ mod tests {
             d.limits.elimination_step_units
         );
         assert_eq!(c.control_authority, d.control_authority);
+        assert_eq!(c.deliveries.keep_days, d.deliveries.keep_days);
+        assert_eq!(
+            c.deliveries.max_kept_packages,
+            d.deliveries.max_kept_packages
+        );
+        assert_eq!(c.deliveries.max_kept_bytes, d.deliveries.max_kept_bytes);
         // Every limit of the server: the example's values are the defaults.
         assert_eq!(c.server.limits(), d.server.limits());
         assert!(

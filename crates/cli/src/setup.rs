@@ -102,6 +102,7 @@ pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Conf
             ingest_workers: config.limits.ingest_workers.max(1),
             execution_step_units: config.limits.elimination_step_units.clamp(1, 100_000),
             control_authority: config.control_authority.clone(),
+            deliveries: config.deliveries.limits(),
             ..Default::default()
         },
         tmp: data.join("tmp"),

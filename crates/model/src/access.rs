@@ -134,13 +134,19 @@ pub enum Action {
     /// The control authority's visa (Code du patrimoine R212-14).
     EliminationVisa,
     EliminationExecute,
+    /// Ask for units to be communicated (a producer: its own records, or communicable ones).
+    DeliveryRequest,
+    /// A delivery, its documents and its package: a producer only its own requests.
+    DeliveryRead,
+    /// The control authority's authorisation of a derogation (Code du patrimoine L213-3).
+    DeliveryAuthorize,
     // Proof.
     JournalRead,
     EvidenceRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 25] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
@@ -161,6 +167,9 @@ impl Action {
         Action::EliminationAgree,
         Action::EliminationVisa,
         Action::EliminationExecute,
+        Action::DeliveryRequest,
+        Action::DeliveryRead,
+        Action::DeliveryAuthorize,
         Action::JournalRead,
         Action::EvidenceRead,
     ];
@@ -186,6 +195,9 @@ impl Action {
             Action::EliminationAgree => "elimination_agree",
             Action::EliminationVisa => "elimination_visa",
             Action::EliminationExecute => "elimination_execute",
+            Action::DeliveryRequest => "delivery_request",
+            Action::DeliveryRead => "delivery_read",
+            Action::DeliveryAuthorize => "delivery_authorize",
             Action::ObjectDownload => "object_download",
             Action::JournalRead => "journal_read",
             Action::EvidenceRead => "evidence_read",
@@ -289,12 +301,19 @@ pub fn decide(
                     | EliminationPropose
                     | EliminationRead
                     | EliminationExecute
+                    | DeliveryRequest
+                    | DeliveryRead
                     | JournalRead
                     | EvidenceRead
             ),
             Producer => matches!(
                 action,
-                TransferSubmit | OperationRead | EliminationRead | EliminationAgree
+                TransferSubmit
+                    | OperationRead
+                    | EliminationRead
+                    | EliminationAgree
+                    | DeliveryRequest
+                    | DeliveryRead
             ),
             ControlAuthority => matches!(
                 action,
@@ -302,6 +321,8 @@ pub fn decide(
                     | OperationRead
                     | EliminationRead
                     | EliminationVisa
+                    | DeliveryRead
+                    | DeliveryAuthorize
                     | UnitSearch
                     | UnitRead
                     | ObjectDownload
@@ -371,6 +392,8 @@ mod tests {
                     EliminationPropose,
                     EliminationRead,
                     EliminationExecute,
+                    DeliveryRequest,
+                    DeliveryRead,
                     JournalRead,
                     EvidenceRead,
                 ],
@@ -383,6 +406,8 @@ mod tests {
                     OperationRead,
                     EliminationRead,
                     EliminationAgree,
+                    DeliveryRequest,
+                    DeliveryRead,
                 ],
             ),
             (
@@ -393,6 +418,8 @@ mod tests {
                     OperationRead,
                     EliminationRead,
                     EliminationVisa,
+                    DeliveryRead,
+                    DeliveryAuthorize,
                     UnitSearch,
                     UnitRead,
                     ObjectDownload,

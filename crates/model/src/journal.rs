@@ -117,6 +117,13 @@ event_kinds! {
     Delivery = "DELIVERY",
     /// One unit given out by a delivery, to whom.
     UnitDelivered = "UNIT_DELIVERED",
+    /// A request for communication of units still restricted, with a derogation asked of
+    /// the control authority (`AuthorizationControlAuthorityRequest`).
+    DeliveryRequest = "DELIVERY_REQUEST",
+    /// The control authority refused a derogation: nothing delivered.
+    DeliveryRefusal = "DELIVERY_REFUSAL",
+    /// A delivered package removed when its time was up.
+    DeliveryPackageRemoved = "DELIVERY_PACKAGE_REMOVED",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome

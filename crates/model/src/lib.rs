@@ -5,6 +5,7 @@
 //! in as arguments, which keeps every rule deterministic and testable.
 
 pub mod access;
+pub mod delivery;
 pub mod digest;
 pub mod elimination;
 pub mod id;

@@ -417,6 +417,15 @@ impl From<ArchiveError> for ApiError {
             ArchiveError::Forbidden(m) => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", m.clone())
             }
+            ArchiveError::NotCommunicable(reasons) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_communicable",
+                format!(
+                    "{} unit(s) are not communicable yet; ask for a derogation (\"derogation\": true) for the control authority to decide",
+                    reasons.len()
+                ),
+            )
+            .with_details(reasons.clone()),
             ArchiveError::Suspended(_) => {
                 ApiError::new(StatusCode::CONFLICT, "tenant_suspended", e.to_string())
             }

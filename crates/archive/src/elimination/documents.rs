@@ -6,7 +6,7 @@ use super::*;
 
 /// A document of a step: in memory (a short message) or a file (a certificate listing every
 /// unit).
-pub(super) enum Document<'a> {
+pub(crate) enum Document<'a> {
     Bytes(&'a [u8]),
     File(&'a std::path::Path),
 }
@@ -14,7 +14,7 @@ pub(super) enum Document<'a> {
 impl Archive {
     /// Writes `documents` to every offer under `operation` (recorded as running first): their
     /// digests, for the operation's summary. On failure nothing stays.
-    pub(super) fn store_documents(
+    pub(crate) fn store_documents(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
@@ -30,7 +30,7 @@ impl Archive {
     }
 
     /// [`Archive::store_documents`], some documents being files (streamed, hashed on the way).
-    pub(super) fn store_document_files(
+    pub(crate) fn store_document_files(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
@@ -46,7 +46,7 @@ impl Archive {
 
     /// Writes `documents` to every offer under `operation`, already recorded as running:
     /// their digests. On failure, what it wrote is left for the caller to discard.
-    pub(super) fn write_documents(
+    pub(crate) fn write_documents(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
@@ -95,7 +95,7 @@ impl Archive {
     }
 
     /// Removes what a step wrote and closes its operation as failed.
-    pub(super) fn abandon(
+    pub(crate) fn abandon(
         &self,
         tenant: &TenantId,
         operation: &OperationId,
@@ -120,7 +120,6 @@ impl Archive {
         id: &OperationId,
         name: &str,
     ) -> Result<Vec<u8>, ArchiveError> {
-        use sha2::Digest as _;
         let row = self
             .catalog
             .elimination(tenant, id)?
@@ -132,8 +131,22 @@ impl Archive {
                 .iter()
                 .filter_map(|s| s.get("operation")?.as_str()?.parse::<OperationId>().ok()),
         );
+        self.kept_document(tenant, &operations, name, &format!("elimination {id}"))
+    }
+
+    /// The document `name` that one of `operations` wrote beside its work (its digest in
+    /// the operation's summary), read from the first offer whose copy matches it; `what`
+    /// names their subject in errors.
+    pub(crate) fn kept_document(
+        &self,
+        tenant: &TenantId,
+        operations: &[OperationId],
+        name: &str,
+        what: &str,
+    ) -> Result<Vec<u8>, ArchiveError> {
+        use sha2::Digest as _;
         for op in operations {
-            let Some(o) = self.catalog.operation(tenant, &op)? else {
+            let Some(o) = self.catalog.operation(tenant, op)? else {
                 continue;
             };
             let Some(expected) = o
@@ -157,12 +170,10 @@ impl Archive {
             }
             return Err(ArchiveError::State {
                 code: "no_intact_copy",
-                message: format!("no offer holds an intact copy of {name} of elimination {id}"),
+                message: format!("no offer holds an intact copy of {name} of {what}"),
             });
         }
-        Err(ArchiveError::NotFound(format!(
-            "{name} of elimination {id}"
-        )))
+        Err(ArchiveError::NotFound(format!("{name} of {what}")))
     }
 }
 
@@ -210,16 +221,16 @@ impl CertificateWriter {
 }
 
 /// What the archive reads of a visa given as its SEDA reply.
-pub(super) struct VisaReply {
-    pub(super) identifier: String,
-    pub(super) request: String,
-    pub(super) granted: bool,
+pub(crate) struct VisaReply {
+    pub(crate) identifier: String,
+    pub(crate) request: String,
+    pub(crate) granted: bool,
 }
 
 /// Reads an `AuthorizationControlAuthorityRequestReply`: valid against the elimination's
 /// SEDA version, its identifier, the request it answers and its reply code (`OK` grants;
 /// any other code refuses).
-pub(super) fn read_visa_reply(
+pub(crate) fn read_visa_reply(
     bytes: &[u8],
     version: SedaVersion,
 ) -> Result<VisaReply, ArchiveError> {

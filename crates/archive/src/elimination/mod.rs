@@ -32,7 +32,8 @@ mod bordereau_pdf;
 mod documents;
 mod execution;
 
-use documents::{Bordereau, CertificateWriter, Document, bordereau_html, read_visa_reply};
+use documents::{Bordereau, CertificateWriter, bordereau_html};
+pub(crate) use documents::{Document, read_visa_reply};
 pub use execution::ExecutionProgress;
 
 /// The control authority's identifier in the SEDA messages when the operator names none.

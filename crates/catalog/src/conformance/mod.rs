@@ -4,6 +4,7 @@
 //! there; `run` calls every part.
 
 mod accounts;
+mod deliveries;
 mod eliminations;
 mod holdings;
 mod journal;
@@ -62,6 +63,7 @@ pub fn run(c: &dyn Catalog) {
     rules::graph(c);
     rules::change(c);
     eliminations::eliminations(c);
+    deliveries::deliveries(c);
 }
 
 /// A new tenant whose one ingest commits these units.

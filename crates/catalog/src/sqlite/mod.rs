@@ -11,6 +11,7 @@
 
 mod accounts;
 mod connection;
+mod deliveries;
 mod eliminations;
 mod evidence;
 mod holdings;

@@ -42,6 +42,7 @@ pub(crate) fn run(
             requester: asked.requester,
             comment: asked.comment,
             request_identifier: asked.request_id,
+            derogation: false,
         },
         "cli",
         out,

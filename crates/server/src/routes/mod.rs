@@ -11,6 +11,7 @@
 //! every handler.
 
 mod accounts;
+mod deliveries;
 mod eliminations;
 mod journal;
 pub(crate) mod meta;
@@ -379,6 +380,62 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "/api/v1/tenants/{tenant}/deliveries",
+        Some(Action::DeliveryRequest),
+        Subject::None,
+        || post(deliveries::request),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/deliveries",
+        Some(Action::DeliveryRead),
+        Subject::None,
+        || get(deliveries::list),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/deliveries/{delivery}",
+        Some(Action::DeliveryRead),
+        Param("delivery"),
+        || get(deliveries::show),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/deliveries/{delivery}/package",
+        Some(Action::DeliveryRead),
+        Param("delivery"),
+        || get(deliveries::package),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/deliveries/{delivery}/request",
+        Some(Action::DeliveryRead),
+        Param("delivery"),
+        || deliveries::document(carnac_archive::delivery::REQUEST_XML),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/deliveries/{delivery}/reply",
+        Some(Action::DeliveryRead),
+        Param("delivery"),
+        || deliveries::document(carnac_archive::delivery::REPLY_XML),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/deliveries/{delivery}/authorization",
+        Some(Action::DeliveryRead),
+        Param("delivery"),
+        || deliveries::document(carnac_archive::delivery::AUTHORIZATION_XML),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/deliveries/{delivery}/authorization",
+        Some(Action::DeliveryAuthorize),
+        Param("delivery"),
+        || post(deliveries::authorization),
+    ),
+    route(
+        "POST",
         "/api/v1/tenants/{tenant}/rules/changes",
         Some(Action::RulesChange),
         Subject::None,
@@ -492,8 +549,10 @@ async fn allow(state: &AppState, request: Request) -> Result<Request, ApiError> 
         UnitId::new(u)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
     }
-    if let Some(e) = param("elimination") {
-        crate::operation_id(e)?;
+    for name in ["elimination", "delivery"] {
+        if let Some(e) = param(name) {
+            crate::operation_id(e)?;
+        }
     }
     if let Some(o) = param("object") {
         ObjectId::new(o)

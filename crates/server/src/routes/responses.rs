@@ -892,3 +892,40 @@ impl From<carnac_catalog::Tombstone> for TombstoneView {
         }
     }
 }
+
+/// A delivery: its request, its state, every step, the units a derogation must cover, and
+/// its package while kept.
+#[derive(Serialize)]
+pub(crate) struct DeliveryView {
+    pub id: OperationId,
+    pub state: &'static str,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub request: serde_json::Value,
+    pub restricted: Vec<UnitId>,
+    pub steps: Vec<serde_json::Value>,
+    pub package: Option<serde_json::Value>,
+    pub expires_at: Option<String>,
+}
+
+impl From<carnac_catalog::DeliveryRow> for DeliveryView {
+    fn from(r: carnac_catalog::DeliveryRow) -> Self {
+        DeliveryView {
+            id: r.id,
+            state: r.state.as_str(),
+            requested_by: r.requested_by,
+            requested_at: r.requested_at.to_string(),
+            request: r.request,
+            restricted: r.restricted,
+            steps: r.steps,
+            package: r.package,
+            expires_at: r.expires_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// `GET …/deliveries`: newest first.
+#[derive(Serialize)]
+pub(crate) struct DeliveryList {
+    pub deliveries: Vec<DeliveryView>,
+}

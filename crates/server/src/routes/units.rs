@@ -117,7 +117,7 @@ pub(super) async fn unit(
 
 /// One `bytes=` range of a file of `size` bytes: (first, last) inclusive. `Ok(None)`: the
 /// whole file. `Err`: not satisfiable (416).
-fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
+pub(super) fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
         // No Range, or a unit other than bytes: the whole representation (RFC 9110 14.2).
         return Ok(None);
@@ -272,7 +272,7 @@ pub(super) async fn download(
 
 /// Sends what `reader` gives, in chunks, until its end, its error (a copy that does not
 /// match its digest: the download is cut before its last bytes), or the client's departure.
-fn send(
+pub(super) fn send(
     mut reader: carnac_archive::reading::ObjectReader,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
 ) {

@@ -188,7 +188,7 @@ async fn the_role_matrix_of_every_endpoint() {
     }
     // Three leaves of a second transfer of tenant 0 made destroyable: one elimination taken
     // from proposal to execution by the matrix, one withdrawn, one unit it proposes.
-    let (elim, elim2, unit3) = {
+    let (elim, elim2, unit3, free) = {
         use std::io::Write;
         let t = TenantId::new("0").unwrap();
         let mut file = tempfile::tempfile().unwrap();
@@ -213,7 +213,7 @@ async fn the_role_matrix_of_every_endpoint() {
                     .is_empty()
             })
             .map(|u| u.id)
-            .take(3)
+            .take(4)
             .collect();
         let change: carnac_archive::rules::RulesChangeRequest =
             serde_json::from_value(serde_json::json!({
@@ -243,7 +243,37 @@ async fn the_role_matrix_of_every_endpoint() {
             propose(&leaves[0]),
             propose(&leaves[1]),
             leaves[2].to_string(),
+            leaves[3].clone(),
         )
+    };
+    // A delivery the producer asked for, delivered; another of a unit still restricted
+    // and not of its agency, waiting for the control authority's authorisation.
+    let (deliv, deliv2) = {
+        let t = TenantId::new("0").unwrap();
+        let change: carnac_archive::rules::RulesChangeRequest =
+            serde_json::from_value(serde_json::json!({
+                "units": [files["0"].0],
+                "actions": [{"action": "add", "category": "AccessRule", "rule": "ACC-00003", "start_date": "2021-01-01"}]
+            }))
+            .unwrap();
+        archive.change_rules(&t, &change, "test").unwrap();
+        let ask = |unit: &str, derogation: bool| {
+            archive
+                .request_delivery(
+                    &t,
+                    &carnac_archive::delivery::DeliveryRequest {
+                        units: vec![unit.to_owned()],
+                        requester: "Mairie".into(),
+                        derogation,
+                        ..Default::default()
+                    },
+                    "prod",
+                )
+                .unwrap()
+                .id
+                .to_string()
+        };
+        (ask(free.as_str(), false), ask(&files["0"].0, true))
     };
     use Role::*;
     // (method, path with {t}, {op}, {unit}, {object}, body, roles allowed on their own tenant).
@@ -446,6 +476,54 @@ async fn the_role_matrix_of_every_endpoint() {
             r#"{"units":["{unit3}"]}"#,
             vec![Archivist],
         ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/deliveries",
+            r#"{"units":["{free}"],"requester":"Mairie"}"#,
+            vec![Archivist, Producer],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/deliveries",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/deliveries/{deliv}",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/deliveries/{deliv}/package",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/deliveries/{deliv}/reply",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/deliveries/{deliv2}/request",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/deliveries/{deliv2}/authorization",
+            r#"{"decision":"granted","comment":"Dérogation accordée"}"#,
+            vec![ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/deliveries/{deliv2}/authorization",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
         ("POST", "/api/v1/tenants/{t}/suspend", "", vec![Operator]),
         ("POST", "/api/v1/tenants/{t}/resume", "", vec![Operator]),
     ];
@@ -463,6 +541,8 @@ async fn the_role_matrix_of_every_endpoint() {
             .replace("{spare_token}", "{token}")
             .replace("{elim}", "{elimination}")
             .replace("{elim2}", "{elimination}")
+            .replace("{deliv}", "{delivery}")
+            .replace("{deliv2}", "{delivery}")
     };
     let mut covered: Vec<String> = endpoints
         .iter()
@@ -521,7 +601,9 @@ async fn the_role_matrix_of_every_endpoint() {
                     .replace("{unit}", &unit)
                     .replace("{object}", &object)
                     .replace("{elim}", &elim)
-                    .replace("{elim2}", &elim2);
+                    .replace("{elim2}", &elim2)
+                    .replace("{deliv}", &deliv)
+                    .replace("{deliv2}", &deliv2);
                 // Each allowed revocation uses up a token; a refused one names any.
                 let path = if path.contains("{spare_token}") {
                     let id = if role == Some(Operator) && *tenant != "other" {
@@ -540,6 +622,7 @@ async fn the_role_matrix_of_every_endpoint() {
                         .replace("{n}", &n.to_string())
                         .replace("{unit}", &unit)
                         .replace("{unit3}", &unit3)
+                        .replace("{free}", free.as_str())
                         .into(),
                 };
                 let mut req = Request::builder().method(*method).uri(&path);
@@ -638,6 +721,7 @@ async fn the_openapi_document_describes_exactly_the_routes() {
                 .replace("{tenant}", "0")
                 .replace("{operation}", "op-x")
                 .replace("{elimination}", "op-e")
+                .replace("{delivery}", "op-d")
                 .replace("{login}", "l-x")
                 .replace("{unit}", "u-x")
                 .replace("{object}", "o-x")

@@ -322,11 +322,13 @@ async fn an_elimination_over_http_with_every_refusal() {
     .await;
     let second = json(&body)["id"].as_str().unwrap().to_owned();
     let url2 = |s: &str| format!("/api/v1/tenants/0/eliminations/{second}{s}");
+    // E came with OK_SIP-test-md5, of another agency than `prod` speaks for: a producer of
+    // the whole tenant agrees.
     send(
         &app,
         post_json(
             &url2("/agreement"),
-            &tokens.producer,
+            &tokens.other_producer,
             serde_json::json!({"decision": "agreed"}),
         ),
     )

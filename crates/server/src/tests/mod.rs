@@ -3,6 +3,7 @@
 
 mod access;
 mod asalae;
+mod deliveries;
 mod eliminations;
 mod referentials;
 mod transfers;
@@ -45,6 +46,17 @@ impl Tokens {
 }
 
 pub(crate) fn account(archive: &Archive, login: &str, role: Role, tenants: &[&str]) -> String {
+    account_of(archive, login, role, tenants, &[])
+}
+
+/// [`account`], speaking for these originating agencies (a producer).
+pub(crate) fn account_of(
+    archive: &Archive,
+    login: &str,
+    role: Role,
+    tenants: &[&str],
+    agencies: &[String],
+) -> String {
     let tenants: Vec<TenantId> = tenants.iter().map(|t| TenantId::new(*t).unwrap()).collect();
     archive
         .create_account(
@@ -56,7 +68,7 @@ pub(crate) fn account(archive: &Archive, login: &str, role: Role, tenants: &[&st
                 password: Some("secret"),
                 token: true,
                 certificate: None,
-                agencies: &[],
+                agencies,
             },
             "test",
         )
@@ -75,7 +87,15 @@ pub(crate) fn state_with_accounts(tmp: &tempfile::TempDir) -> (Arc<AppState>, To
     let tokens = Tokens {
         operator: account(a, "op", Role::Operator, &[]),
         archivist: account(a, "arch", Role::Archivist, &["0"]),
-        producer: account(a, "prod", Role::Producer, &["0"]),
+        // The producer of one service (the agency of OK_SIP_2_GO's records, not of
+        // OK_SIP-test-md5's): its own records are those of that agency.
+        producer: account_of(
+            a,
+            "prod",
+            Role::Producer,
+            &["0"],
+            &["FRAN_NP_009913".to_owned()],
+        ),
         other_producer: account(a, "prod2", Role::Producer, &["0"]),
         control: account(a, "ctl", Role::ControlAuthority, &["0"]),
         auditor: account(a, "aud", Role::Auditor, &["0"]),
