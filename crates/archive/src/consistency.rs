@@ -51,12 +51,11 @@ impl Archive {
     ) -> Result<Vec<KeptFile>, ArchiveError> {
         let mut out = Vec::new();
         let mut unrecorded_seals = Vec::new();
-        // Delivered packages are kept until their time is up, then removed (and that
-        // removal recorded under an operation of its own).
+        // Packages (a delivery's, a transfer out's) are kept until their time is up, their
+        // purge or their withdrawal, which records their removal (`package_removed`).
         let removed_packages: BTreeSet<&str> = operations
             .iter()
-            .filter(|op| op.kind == EventKind::DeliveryPackageRemoved)
-            .filter_map(|op| op.summary.as_ref()?.get("package_operation")?.as_str())
+            .filter_map(|op| op.summary.as_ref()?.get("package_removed")?.as_str())
             .collect();
         let text = |op: &Operation, key: &str| {
             op.summary
@@ -285,7 +284,8 @@ impl Archive {
         for offer in &self.offers {
             let present: BTreeSet<(TenantId, OperationId)> = offer.batches()?.into_iter().collect();
             for batch in &present {
-                if !expected.contains_key(batch) {
+                // A batch whose every blob went (a package removed) holds nothing to account for.
+                if !expected.contains_key(batch) && !offer.list(&batch.0, &batch.1)?.is_empty() {
                     problems.push(format!(
                         "offer {}: {}/{} belongs to no held object, accepted ingest, seal or attestation",
                         offer.name(),

@@ -1109,7 +1109,7 @@ impl Archive {
         });
         let summary = serde_json::json!({
             "delivery": id,
-            "package_operation": batch,
+            "package_removed": batch,
             "sha256": package["sha256"],
             "bytes": package["bytes"],
             "expired_at": row.expires_at,

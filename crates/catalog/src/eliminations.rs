@@ -3,7 +3,7 @@
 //! tombstones that remain.
 
 use crate::CatalogError;
-use carnac_model::elimination::EliminationState;
+use carnac_model::elimination::{DisposalKind, EliminationState};
 use carnac_model::journal::NewEvent;
 use carnac_model::{ObjectId, OperationId, TenantId, Timestamp, UnitId};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub struct EliminationRow {
     /// The proposal's operation.
     pub id: OperationId,
+    /// An elimination, or a transfer out (which goes the same way).
+    pub kind: DisposalKind,
     pub state: EliminationState,
     /// The date the analysis ran for (`YYYY-MM-DD`).
     pub at: String,

@@ -17,6 +17,43 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What takes units out of the archive by the same steps (a selection analysed, an
+/// authority's answer, an execution in steps leaving tombstones): an elimination destroys
+/// them; a transfer out gives them to the definitive archives, then purges them.
+///
+/// ```text
+/// transfer out: sent ─reply KO─▶ rejected ─reply OK─▶ accepted | partly_accepted ─execute─▶ executing ─▶ executed
+///                 └────────────reply OK──────────────▲
+/// (sent, rejected) ─withdraw─▶ withdrawn
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisposalKind {
+    Elimination,
+    TransferOut,
+}
+
+impl DisposalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Elimination => "elimination",
+            Self::TransferOut => "transfer_out",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Elimination, Self::TransferOut]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+    /// How it is named in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Elimination => "elimination",
+            Self::TransferOut => "transfer out",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EliminationState {
@@ -30,6 +67,13 @@ pub enum EliminationState {
     /// Its units are being destroyed, a few hundred at a time.
     Executing,
     Executed,
+    /// A transfer out's package is sent; the definitive archives' reply is awaited.
+    Sent,
+    /// The definitive archives rejected it: nothing is purged, and a new reply may come.
+    Rejected,
+    /// The definitive archives accepted every unit, or some only.
+    Accepted,
+    PartlyAccepted,
 }
 
 /// What moves an elimination on.
@@ -50,10 +94,16 @@ pub enum EliminationStep {
     /// Every unit is destroyed: the execution ends.
     Completion,
     Withdrawal,
+    /// The definitive archives' reply to a transfer out; `partial` when it accepts some
+    /// units only.
+    Reply {
+        accepted: bool,
+        partial: bool,
+    },
 }
 
 impl EliminationState {
-    pub const ALL: [EliminationState; 9] = [
+    pub const ALL: [EliminationState; 13] = [
         Self::Proposed,
         Self::Agreed,
         Self::AgreementRefused,
@@ -63,6 +113,10 @@ impl EliminationState {
         Self::Withdrawn,
         Self::Executing,
         Self::Executed,
+        Self::Sent,
+        Self::Rejected,
+        Self::Accepted,
+        Self::PartlyAccepted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +130,10 @@ impl EliminationState {
             Self::Withdrawn => "withdrawn",
             Self::Executing => "executing",
             Self::Executed => "executed",
+            Self::Sent => "sent",
+            Self::Rejected => "rejected",
+            Self::Accepted => "accepted",
+            Self::PartlyAccepted => "partly_accepted",
         }
     }
 
@@ -92,6 +150,10 @@ impl EliminationState {
                 | Self::VisaGranted
                 | Self::VisaPartlyGranted
                 | Self::Executing
+                | Self::Sent
+                | Self::Rejected
+                | Self::Accepted
+                | Self::PartlyAccepted
         )
     }
 
@@ -107,6 +169,21 @@ impl EliminationState {
             (S::Agreed, E::Visa { granted: true, partial: true }) => Ok(S::VisaPartlyGranted),
             (S::VisaGranted | S::VisaPartlyGranted, E::Execution) => Ok(S::Executing),
             (S::Executing, E::Completion) => Ok(S::Executed),
+            (S::Sent | S::Rejected, E::Reply { accepted: false, .. }) => Ok(S::Rejected),
+            (S::Sent | S::Rejected, E::Reply { accepted: true, partial: false }) => Ok(S::Accepted),
+            (S::Sent | S::Rejected, E::Reply { accepted: true, partial: true }) => {
+                Ok(S::PartlyAccepted)
+            }
+            (S::Accepted | S::PartlyAccepted, E::Execution) => Ok(S::Executing),
+            (S::Accepted | S::PartlyAccepted, E::Withdrawal) => Err(
+                "the definitive archives accepted it: its purge is executed, not withdrawn".into(),
+            ),
+            (S::Accepted | S::PartlyAccepted, E::Reply { .. }) => {
+                Err("the definitive archives already accepted it".into())
+            }
+            (S::Sent | S::Rejected, E::Execution) => Err(
+                "the definitive archives have not accepted it: nothing is purged before their reply".into(),
+            ),
             (S::Executing, E::Withdrawal) => {
                 Err("its execution has begun: it is completed, not withdrawn".into())
             }
@@ -131,6 +208,7 @@ impl EliminationState {
                     E::Execution => "execution",
                     E::Completion => "the end of an execution",
                     E::Withdrawal => "withdrawal",
+                    E::Reply { .. } => "a reply of the definitive archives",
                 }
             )),
         }
@@ -156,6 +234,8 @@ pub enum Excluded {
     RulesChanged,
     /// No unit of the tenant has this identifier.
     Unknown,
+    /// The definitive archives' reply does not accept it: it stays.
+    NotAccepted,
 }
 
 impl Excluded {
@@ -169,6 +249,7 @@ impl Excluded {
             Self::VisaExcepted => "visa_excepted",
             Self::RulesChanged => "rules_changed",
             Self::Unknown => "unknown",
+            Self::NotAccepted => "not_accepted",
         }
     }
     /// In words, for the bordereau and the reply.
@@ -190,6 +271,9 @@ impl Excluded {
                         format!("its appraisal rule {rule} ends on {end_date}")
                     }
                     X::Hold { rules } => format!("it is on hold ({})", rules.join(", ")),
+                    X::Destroy => {
+                        "its final action is Destroy: it is eliminated, not transferred".to_owned()
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
@@ -207,6 +291,7 @@ impl Excluded {
                 "its appraisal rules changed since the proposal the visa was given on".to_owned()
             }
             Self::Unknown => "no such unit in the tenant".to_owned(),
+            Self::NotAccepted => "the definitive archives' reply does not accept it".to_owned(),
         }
     }
 
@@ -236,6 +321,10 @@ impl Excluded {
                         format!("sa règle de DUA {rule} échoit le {end_date}")
                     }
                     X::Hold { rules } => format!("elle est gelée ({})", rules.join(", ")),
+                    X::Destroy => {
+                        "son sort final est la destruction\u{a0}: elle est éliminée, non versée"
+                            .to_owned()
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("\u{a0}; "),
@@ -256,6 +345,10 @@ impl Excluded {
                 "ses règles de DUA ont changé depuis la proposition visée".to_owned()
             }
             Self::Unknown => "aucune unité de ce tenant ne porte cet identifiant".to_owned(),
+            Self::NotAccepted => {
+                "la réponse du service d\u{2019}archives définitives ne l\u{2019}accepte pas"
+                    .to_owned()
+            }
         }
     }
 }
@@ -289,6 +382,7 @@ mod tests {
             Excluded::VisaExcepted,
             Excluded::RulesChanged,
             Excluded::Unknown,
+            Excluded::NotAccepted,
         ];
         for e in &all {
             assert!(!e.describe_fr().is_empty() && e.describe_fr() != e.describe());
@@ -371,12 +465,59 @@ mod tests {
 
     #[test]
     fn open_states_can_be_withdrawn_and_closed_ones_cannot() {
-        for s in S::ALL.into_iter().filter(|s| *s != S::Executing) {
+        let past_return = [S::Executing, S::Accepted, S::PartlyAccepted];
+        for s in S::ALL.into_iter().filter(|s| !past_return.contains(s)) {
             assert_eq!(s.after(E::Withdrawal).is_ok(), s.is_open(), "{s:?}");
         }
-        // Open (its units are its own) but past the point of return.
-        assert!(S::Executing.is_open());
-        assert!(S::Executing.after(E::Withdrawal).is_err());
+        // Open (their units are their own) but past the point of return: executing, or
+        // accepted by the definitive archives, which hold the units now.
+        for s in past_return {
+            assert!(s.is_open());
+            assert!(s.after(E::Withdrawal).is_err(), "{s:?}");
+        }
+    }
+
+    /// A transfer out: replies until one accepts, then the purge; never the elimination's
+    /// steps, and no purge before an acceptance.
+    #[test]
+    fn a_transfer_out_is_purged_only_after_the_definitive_archives_accept_it() {
+        let ko = E::Reply {
+            accepted: false,
+            partial: false,
+        };
+        let ok = E::Reply {
+            accepted: true,
+            partial: false,
+        };
+        let some = E::Reply {
+            accepted: true,
+            partial: true,
+        };
+        assert_eq!(S::Sent.after(ko), Ok(S::Rejected));
+        assert_eq!(S::Rejected.after(ko), Ok(S::Rejected));
+        assert_eq!(S::Rejected.after(ok), Ok(S::Accepted));
+        assert_eq!(S::Sent.after(some), Ok(S::PartlyAccepted));
+        assert!(S::Accepted.after(ok).is_err());
+        for s in [S::Sent, S::Rejected] {
+            assert!(s.after(E::Execution).is_err(), "{s:?}");
+            assert!(s.after(E::Agreement { agreed: true }).is_err());
+            assert!(
+                s.after(E::Visa {
+                    granted: true,
+                    partial: false
+                })
+                .is_err()
+            );
+        }
+        assert_eq!(S::Accepted.after(E::Execution), Ok(S::Executing));
+        assert_eq!(S::PartlyAccepted.after(E::Execution), Ok(S::Executing));
+        // An elimination's states take no reply.
+        for s in [S::Proposed, S::Agreed, S::VisaGranted, S::Executed] {
+            assert!(s.after(ok).is_err(), "{s:?}");
+        }
+        for k in [DisposalKind::Elimination, DisposalKind::TransferOut] {
+            assert_eq!(DisposalKind::parse(k.as_str()), Some(k));
+        }
     }
 
     #[test]

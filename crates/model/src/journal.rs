@@ -124,6 +124,22 @@ event_kinds! {
     DeliveryRefusal = "DELIVERY_REFUSAL",
     /// A delivered package removed when its time was up.
     DeliveryPackageRemoved = "DELIVERY_PACKAGE_REMOVED",
+    /// A transfer out to the definitive archives: the selection analysed, its package made
+    /// (an `ArchiveTransfer` with its evidence) and sent.
+    TransferOut = "TRANSFER_OUT",
+    /// The definitive archives' acknowledgement of a transfer out.
+    TransferOutAcknowledgement = "TRANSFER_OUT_ACKNOWLEDGEMENT",
+    /// The definitive archives' `ArchiveTransferReply`: accepted (all or part) or rejected.
+    TransferOutReply = "TRANSFER_OUT_REPLY",
+    TransferOutWithdrawal = "TRANSFER_OUT_WITHDRAWAL",
+    /// The purge of what the definitive archives accepted, begun (in steps, as an
+    /// elimination's execution).
+    TransferOutPurgeStart = "TRANSFER_OUT_PURGE_START",
+    /// The purge done: the notification to the producer and the transfer certificate.
+    TransferOutPurge = "TRANSFER_OUT_PURGE",
+    /// One unit purged after the definitive archives accepted it: where it went, under
+    /// which identifier, its files' digests.
+    UnitTransferred = "UNIT_TRANSFERRED",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome

@@ -372,6 +372,8 @@ pub enum Exclusion {
     NotExpired { rule: String, end_date: String },
     /// A hold is active at the date.
     Hold { rules: Vec<String> },
+    /// Its effective appraisal says Destroy: it is eliminated, not transferred.
+    Destroy,
 }
 
 impl Exclusion {
@@ -384,6 +386,7 @@ impl Exclusion {
             Self::UndatedAppraisalRule { .. } => "undated_appraisal_rule",
             Self::NotExpired { .. } => "not_expired",
             Self::Hold { .. } => "hold",
+            Self::Destroy => "destroy",
         }
     }
 }
@@ -437,6 +440,65 @@ pub fn appraise(rules: &EffectiveRules, at: Date) -> Result<(), Vec<Exclusion>> 
     }
     if !any {
         why.push(Exclusion::NoAppraisalRule);
+    }
+    let holds = active_holds(rules, at);
+    if !holds.is_empty() {
+        why.push(Exclusion::Hold {
+            rules: holds.iter().map(|r| r.rule.rule.clone()).collect(),
+        });
+    }
+    if why.is_empty() { Ok(()) } else { Err(why) }
+}
+
+/// Why a unit may not be transferred to the definitive archives at `at` (an empty list: it
+/// may). (Its descendants and the operations using it are the caller's to check.)
+///
+/// Its retention is over and the definitive archives are its fate: every effective
+/// appraisal rule has ended and no appraisal FinalAction says Destroy (none means Keep, the
+/// definitive archives' part); or its storage rules have all ended and one says Transfer.
+/// No hold may be active either way.
+pub fn appraise_transfer(rules: &EffectiveRules, at: Date) -> Result<(), Vec<Exclusion>> {
+    let ended = |category: RuleCategory| -> (bool, Vec<Exclusion>) {
+        let mut why = Vec::new();
+        let mut any = false;
+        for r in rules.of(category) {
+            any = true;
+            match r.rule.end_date.as_deref().and_then(parse_date) {
+                None => why.push(Exclusion::UndatedAppraisalRule {
+                    rule: r.rule.rule.clone(),
+                }),
+                Some(end) if end > at => why.push(Exclusion::NotExpired {
+                    rule: r.rule.rule.clone(),
+                    end_date: r.rule.end_date.clone().unwrap_or_default(),
+                }),
+                Some(_) => {}
+            }
+        }
+        (any, why)
+    };
+    let storage_transfer = rules
+        .final_actions_of(RuleCategory::StorageRule)
+        .any(|p| p.final_action == FinalAction::Transfer);
+    let mut why = Vec::new();
+    let by_storage = storage_transfer && {
+        let (any, late) = ended(RuleCategory::StorageRule);
+        any && late.is_empty()
+    };
+    if !by_storage {
+        let actions: BTreeSet<FinalAction> = rules
+            .final_actions_of(RuleCategory::AppraisalRule)
+            .map(|p| p.final_action)
+            .collect();
+        if actions.contains(&FinalAction::Keep) && actions.contains(&FinalAction::Destroy) {
+            why.push(Exclusion::FinalActionConflict);
+        } else if actions.contains(&FinalAction::Destroy) {
+            why.push(Exclusion::Destroy);
+        }
+        let (any, late) = ended(RuleCategory::AppraisalRule);
+        why.extend(late);
+        if !any {
+            why.push(Exclusion::NoAppraisalRule);
+        }
     }
     let holds = active_holds(rules, at);
     if !holds.is_empty() {

@@ -249,6 +249,38 @@ pub fn write_destruction_notification(
     writeln!(w, "</ArchiveDestructionNotification>")
 }
 
+/// The notification to the producer that units changed hands or content
+/// (`ArchiveModificationNotification`): after a transfer out, the units now held by the
+/// definitive archives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModificationNotification {
+    pub message_identifier: String,
+    pub date: String,
+    pub comments: Vec<String>,
+    pub archival_agency: String,
+    pub originating_agency: String,
+}
+
+/// Writes the notification that `units` were modified (transferred out), streamed.
+pub fn write_modification_notification(
+    w: &mut dyn Write,
+    version: SedaVersion,
+    n: &ModificationNotification,
+    units: &mut dyn Iterator<Item = String>,
+) -> io::Result<()> {
+    write!(
+        w,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ArchiveModificationNotification xmlns=\"{}\">",
+        namespace(version)?
+    )?;
+    message_head(w, &n.comments, &n.date, &n.message_identifier)?;
+    write!(w, "<CodeListVersions/>")?;
+    unit_identifiers(w, units, "a modification notification")?;
+    organization(w, "ArchivalAgency", &n.archival_agency)?;
+    organization(w, "OriginatingAgency", &n.originating_agency)?;
+    writeln!(w, "</ArchiveModificationNotification>")
+}
+
 /// The answer to a request for communication (`ArchiveDeliveryRequestReply`): what was
 /// delivered, to whom, under which authorisation if a derogation was needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -394,6 +426,21 @@ mod tests {
                     originating_agency: "PROD".into(),
                 },
                 &mut ["au-1"].into_iter().map(String::from),
+            )
+            .unwrap();
+            valid(version, &out);
+            let mut out = Vec::new();
+            write_modification_notification(
+                &mut out,
+                version,
+                &ModificationNotification {
+                    message_identifier: "transfer-1".into(),
+                    date: "2026-12-05T09:00:00Z".into(),
+                    comments: vec!["Versées aux Archives départementales (AD56)".into()],
+                    archival_agency: "CARNAC".into(),
+                    originating_agency: "PROD".into(),
+                },
+                &mut ["au-1", "au-2"].into_iter().map(String::from),
             )
             .unwrap();
             valid(version, &out);

@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod package;
 pub mod reply;
 pub mod schema;
+pub mod transfer_reply;
 pub mod unit_json;
 pub mod v1;
 

@@ -13,8 +13,9 @@ pub(super) struct Analysed {
 }
 
 impl Archive {
-    /// Why each of `units` may not be destroyed at `at` (none: it may), with its bordereau
-    /// line: its own rules, its descendants, the operations that have it.
+    /// Why each of `units` may not be destroyed (or, for a transfer out, transferred) at
+    /// `at` (none: it may), with its bordereau line: its own rules, its descendants, the
+    /// operations that have it.
     pub(super) fn analyse(
         &self,
         tenant: &TenantId,
@@ -22,6 +23,7 @@ impl Archive {
         at: time::Date,
         holds_at: time::Date,
         exclude_operation: Option<&OperationId>,
+        kind: DisposalKind,
     ) -> Result<BTreeMap<UnitId, Analysed>, ArchiveError> {
         let phase = std::time::Instant::now();
         let below = self.catalog.descendants(tenant, units)?;
@@ -60,7 +62,13 @@ impl Archive {
                     operation: op.to_string(),
                 })
             } else {
-                let mut why = match appraise(&e.rules, at) {
+                let verdict = match kind {
+                    DisposalKind::Elimination => appraise(&e.rules, at),
+                    DisposalKind::TransferOut => {
+                        carnac_model::rules::appraise_transfer(&e.rules, at)
+                    }
+                };
+                let mut why = match verdict {
                     Ok(()) => Vec::new(),
                     Err(w) => w
                         .into_iter()

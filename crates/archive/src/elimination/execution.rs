@@ -129,7 +129,7 @@ impl Archive {
         let ids: Vec<UnitId> = proposed.iter().map(|(u, _)| u.clone()).collect();
         // Checked again: the rules at the proposal's date, holds today, and what changed.
         let today = self.today();
-        let analysed = self.analyse(tenant, &ids, at, today.max(at), Some(id))?;
+        let analysed = self.analyse(tenant, &ids, at, today.max(at), Some(id), row.kind)?;
         let mut dropped: Vec<(UnitId, serde_json::Value)> = Vec::new();
         let mut destroy: Vec<UnitId> = Vec::new();
         for (u, record) in &proposed {
@@ -185,8 +185,12 @@ impl Archive {
                 true
             }
         });
+        let not_granted = match row.kind {
+            DisposalKind::Elimination => Excluded::VisaExcepted,
+            DisposalKind::TransferOut => Excluded::NotAccepted,
+        };
         for u in &excepted {
-            dropped.push((u.clone(), excluded_json(&Excluded::VisaExcepted)));
+            dropped.push((u.clone(), excluded_json(&not_granted)));
         }
         // Descendants before their ancestors: between two steps, the tree that is left
         // has no unit whose parent is gone.
@@ -219,12 +223,16 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: EventKind::EliminationExecutionStart,
+            kind: match row.kind {
+                DisposalKind::Elimination => EventKind::EliminationExecutionStart,
+                DisposalKind::TransferOut => EventKind::TransferOutPurgeStart,
+            },
             outcome: Status::Ok,
             time: now.to_string(),
             agent: agent.into(),
             detail: serde_json::json!({
                 "elimination": id,
+                "kind": row.kind.as_str(),
                 "to_destroy": lines.len(),
                 // SHA-256 of the identifiers to destroy, in order, one a line.
                 "plan_sha256": hex::encode(&plan),
@@ -281,12 +289,22 @@ impl Archive {
                 )))
             })?;
         let agent = execution["agent"].as_str().unwrap_or("system").to_owned();
-        let visa = row
-            .steps
-            .iter()
-            .rev()
-            .find(|s| s["step"] == "visa")
-            .cloned();
+        // What authorised it: the visa, or the definitive archives' accepting reply (read
+        // back from the offers, for the identifier each unit has there).
+        let (visa, remote) = match row.kind {
+            DisposalKind::Elimination => (
+                row.steps
+                    .iter()
+                    .rev()
+                    .find(|s| s["step"] == "visa")
+                    .cloned(),
+                None,
+            ),
+            DisposalKind::TransferOut => {
+                let (step, reply) = self.accepting_reply(tenant, &row)?;
+                (Some(step), Some(reply))
+            }
+        };
         // A step cut short left blobs the catalog no longer has: removed first.
         for (t, e, blobs) in self.catalog.pending_purges()? {
             if t == *tenant && e == *id {
@@ -320,8 +338,8 @@ impl Archive {
             let now = self.now();
             let rows: Vec<DestroyedUnit> = units
                 .into_iter()
-                .map(|(u, line)| DestroyedUnit {
-                    tombstone: serde_json::json!({
+                .map(|(u, line)| {
+                    let mut tombstone = serde_json::json!({
                         "unit": u,
                         "title": line["title"],
                         "start_date": line["start_date"],
@@ -332,23 +350,44 @@ impl Archive {
                         "files": line["files"],
                         "ingest": line["ingest"],
                         "elimination": id,
-                        "visa": visa,
                         "destroyed_at": now,
-                    }),
-                    event: NewEvent {
-                        tenant: tenant.clone(),
-                        operation: operation.clone(),
-                        kind: EventKind::UnitDestroyed,
-                        outcome: Status::Ok,
-                        time: now.to_string(),
-                        agent: agent.clone(),
-                        detail: serde_json::json!({
-                            "subject": u,
-                            "elimination": id,
-                            "files": line["files"],
-                        }),
-                    },
-                    unit: u,
+                    });
+                    let mut detail = serde_json::json!({
+                        "subject": u,
+                        "elimination": id,
+                        "files": line["files"],
+                    });
+                    let kind = match &remote {
+                        None => {
+                            tombstone["visa"] = serde_json::json!(visa);
+                            EventKind::UnitDestroyed
+                        }
+                        Some(reply) => {
+                            // Where it went, and under which identifier there.
+                            let there = reply.units.get(u.as_str()).cloned().flatten();
+                            for v in [&mut tombstone, &mut detail] {
+                                v["transfer"] = serde_json::json!(id);
+                                v["transferred_to"] = row.totals["archival_agency"].clone();
+                                v["remote_identifier"] = serde_json::json!(there);
+                                v["reply_identifier"] = serde_json::json!(reply.identifier);
+                            }
+                            tombstone["transferred_at"] = serde_json::json!(now);
+                            EventKind::UnitTransferred
+                        }
+                    };
+                    DestroyedUnit {
+                        tombstone,
+                        event: NewEvent {
+                            tenant: tenant.clone(),
+                            operation: operation.clone(),
+                            kind,
+                            outcome: Status::Ok,
+                            time: now.to_string(),
+                            agent: agent.clone(),
+                            detail,
+                        },
+                        unit: u,
+                    }
                 })
                 .collect();
             let purged = self.catalog.destroy_units(tenant, id, &now, &rows)?;
@@ -381,11 +420,24 @@ impl Archive {
             .and_then(|v| v["reply_identifier"].as_str())
             .unwrap_or_default()
             .to_owned();
+        let transfer = row.kind == DisposalKind::TransferOut;
         let certificate = self.tmp.join(format!("{operation}.certificate.json"));
         let _scratch = crate::files::Scratch(vec![certificate.clone()]);
-        let mut writer = CertificateWriter::create(
-            &certificate,
-            &serde_json::json!({
+        let head = if transfer {
+            serde_json::json!({
+                "certificate": "TRANSFER",
+                "format_version": 1,
+                "archive": self.config.archival_agency,
+                "tenant": tenant,
+                "transfer": id,
+                "transferred_to": row.totals["archival_agency"],
+                "purge": operation,
+                "purged_at": now,
+                "reply": visa,
+                "notification": operation,
+            })
+        } else {
+            serde_json::json!({
                 "certificate": "DESTRUCTION",
                 "format_version": 1,
                 "archive": self.config.archival_agency,
@@ -397,9 +449,10 @@ impl Archive {
                 "agreement": row.steps.iter().rev().find(|s| s["step"] == "agreement"),
                 "visa": visa,
                 "notification": reply_id,
-            }),
-        )
-        .map_err(|e| ArchiveError::io("writing the destruction certificate", e))?;
+            })
+        };
+        let mut writer = CertificateWriter::create(&certificate, &head)
+            .map_err(|e| ArchiveError::io("writing the certificate", e))?;
         let mut destroyed: Vec<UnitId> = Vec::new();
         let mut agencies = AgencyCounts::default();
         let mut failed = None;
@@ -424,20 +477,39 @@ impl Archive {
             Default::default()
         } else {
             let mut notification = Vec::new();
-            seda::write_destruction_notification(
-                &mut notification,
-                parse_version(&row.seda_version),
-                &seda::DestructionNotification {
-                    message_identifier: operation.to_string(),
-                    date: now.to_string(),
-                    comments: Vec::new(),
-                    reply_identifier: reply_id.clone(),
-                    archival_agency: self.config.archival_agency.clone(),
-                    originating_agency: agencies.most_common(),
-                },
-                &mut destroyed.iter().map(|u| u.to_string()),
-            )
-            .map_err(|e| ArchiveError::io("writing the destruction notification", e))?;
+            if transfer {
+                seda::write_modification_notification(
+                    &mut notification,
+                    parse_version(&row.seda_version),
+                    &seda::ModificationNotification {
+                        message_identifier: operation.to_string(),
+                        date: now.to_string(),
+                        comments: vec![format!(
+                            "Unités versées au service d\u{2019}archives {} (réponse {reply_id}) puis retirées de {}",
+                            row.totals["archival_agency"].as_str().unwrap_or(""),
+                            self.config.archival_agency
+                        )],
+                        archival_agency: self.config.archival_agency.clone(),
+                        originating_agency: agencies.most_common(),
+                    },
+                    &mut destroyed.iter().map(|u| u.to_string()),
+                )
+            } else {
+                seda::write_destruction_notification(
+                    &mut notification,
+                    parse_version(&row.seda_version),
+                    &seda::DestructionNotification {
+                        message_identifier: operation.to_string(),
+                        date: now.to_string(),
+                        comments: Vec::new(),
+                        reply_identifier: reply_id.clone(),
+                        archival_agency: self.config.archival_agency.clone(),
+                        originating_agency: agencies.most_common(),
+                    },
+                    &mut destroyed.iter().map(|u| u.to_string()),
+                )
+            }
+            .map_err(|e| ArchiveError::io("writing the notification", e))?;
             let signature = self
                 .signer
                 .sign_detached(&digest, &|imprint| self.tsa(tenant).stamp(imprint))?;
@@ -476,17 +548,28 @@ impl Archive {
             "dropped": dropped.len(),
             "reply_identifier": reply_id,
         });
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "elimination": id,
             "step": step,
             "destroyed": destroyed.len(),
             "dropped": dropped,
             "documents": documents,
         });
+        if transfer {
+            // The package sent holds what is purged now: it goes too (before the commit that
+            // says so: a stop between is done again).
+            self.remove_transfer_package(tenant, id)?;
+            summary["package_removed"] = serde_json::json!(id);
+            summary["transferred_to"] = row.totals["archival_agency"].clone();
+        }
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: EventKind::EliminationExecution,
+            kind: if transfer {
+                EventKind::TransferOutPurge
+            } else {
+                EventKind::EliminationExecution
+            },
             outcome: if dropped.is_empty() {
                 Status::Ok
             } else {

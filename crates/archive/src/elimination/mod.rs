@@ -16,7 +16,7 @@ use carnac_catalog::{
     CatalogError, EliminationRow, EliminationStepCommit, EliminationUnitRow, EliminationUnitStatus,
     NewElimination, Tombstone,
 };
-use carnac_model::elimination::{EliminationState, EliminationStep, Excluded};
+use carnac_model::elimination::{DisposalKind, EliminationState, EliminationStep, Excluded};
 use carnac_model::journal::{EventKind, NewEvent, bounded_text};
 use carnac_model::referential::RuleCategory;
 use carnac_model::rules::{appraise, parse_date};
@@ -31,10 +31,12 @@ mod analysis;
 mod bordereau_pdf;
 mod documents;
 mod execution;
+mod transfer_out;
 
 use documents::{Bordereau, CertificateWriter, bordereau_html};
 pub(crate) use documents::{Document, read_visa_reply};
 pub use execution::ExecutionProgress;
+pub use transfer_out::{ACKNOWLEDGEMENT_XML, REPLY_XML, TRANSFER_ZIP, TransferOutRequest};
 
 /// The control authority's identifier in the SEDA messages when the operator names none.
 pub const DEFAULT_CONTROL_AUTHORITY: &str = "ControlAuthority";
@@ -208,7 +210,14 @@ impl Archive {
         if !problems.is_empty() {
             return Err(bad(problems));
         }
-        let analysed = self.analyse(tenant, &selected.units, at, at, None)?;
+        let analysed = self.analyse(
+            tenant,
+            &selected.units,
+            at,
+            at,
+            None,
+            DisposalKind::Elimination,
+        )?;
         let mut proposed = Vec::new();
         let mut excluded = Vec::new();
         for u in selected.unknown {
@@ -345,6 +354,7 @@ impl Archive {
         )?;
         let row = EliminationRow {
             id: operation.clone(),
+            kind: DisposalKind::Elimination,
             state: EliminationState::Proposed,
             at: at.to_string(),
             seda_version: version.as_str().into(),
@@ -446,7 +456,9 @@ impl Archive {
     /// The tenant's eliminations, newest first (without their units).
     pub fn eliminations(&self, tenant: &TenantId) -> Result<Vec<EliminationRow>, ArchiveError> {
         self.require_tenant(tenant)?;
-        Ok(self.catalog.eliminations(tenant)?)
+        let mut all = self.catalog.eliminations(tenant)?;
+        all.retain(|r| r.kind == DisposalKind::Elimination);
+        Ok(all)
     }
 
     /// Takes a step other than the execution: the producer's agreement, the visa, or a

@@ -33,6 +33,7 @@ fn uid(s: &str) -> UnitId {
 fn row(id: &str) -> EliminationRow {
     EliminationRow {
         id: op(id),
+        kind: carnac_model::elimination::DisposalKind::Elimination,
         state: S::Proposed,
         at: "2026-12-04".into(),
         seda_version: "2.2".into(),
@@ -516,4 +517,95 @@ pub fn eliminations(c: &dyn Catalog) {
     ids.sort();
     assert_eq!(ids, ["e-b", "e-k"]);
     assert_eq!(found.total, 2);
+}
+
+/// A transfer out goes the way of an elimination: its kind kept, its units held against
+/// any other operation while it waits for the definitive archives, its reply a step from
+/// the state read.
+pub fn transfers_out(c: &dyn Catalog) {
+    tenant_with_units(
+        c,
+        "conf-to",
+        [unit("to-a", &[], &[]), unit("to-b", &[], &[])].into_iter(),
+    );
+    let tenant = t("conf-to");
+    let mut r = row("to-1");
+    r.kind = carnac_model::elimination::DisposalKind::TransferOut;
+    r.state = S::Sent;
+    c.create_elimination(
+        &tenant,
+        NewElimination {
+            row: &r,
+            units: &mut ["to-a", "to-b"].iter().map(|u| proposed(u)),
+            summary: &json!({}),
+            event: &event("conf-to", "to-1", "TRANSFER_OUT", Status::Ok),
+        },
+    )
+    .expect("a transfer out");
+    let read = c
+        .elimination(&tenant, &op("to-1"))
+        .expect("read")
+        .expect("there");
+    assert_eq!(read, r, "read back whole, its kind with it");
+    // Its units are its own: an elimination of one of them is refused, writing nothing.
+    let mut other = row("to-2");
+    other.state = S::Proposed;
+    let refused = c.create_elimination(
+        &tenant,
+        NewElimination {
+            row: &other,
+            units: &mut std::iter::once(proposed("to-b")),
+            summary: &json!({}),
+            event: &event("conf-to", "to-2", "ELIMINATION_PROPOSAL", Status::Ok),
+        },
+    );
+    assert!(
+        matches!(refused, Err(CatalogError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert!(c.elimination(&tenant, &op("to-2")).expect("read").is_none());
+    assert_eq!(
+        c.units_in_open_eliminations(&tenant, &[uid("to-a")])
+            .expect("read"),
+        vec![(uid("to-a"), op("to-1"))]
+    );
+    // Rejected, then accepted for one unit only: the other excepted.
+    for (from, to, excepted) in [
+        (S::Sent, S::Rejected, vec![]),
+        (S::Rejected, S::PartlyAccepted, vec![uid("to-b")]),
+    ] {
+        let operation = format!("to-1-{}", to.as_str());
+        c.elimination_step(
+            &tenant,
+            EliminationStepCommit {
+                id: &op("to-1"),
+                from,
+                to,
+                step: &json!({"step": "reply", "operation": operation}),
+                excepted: &excepted,
+                summary: &json!({}),
+                event: &event("conf-to", &operation, "TRANSFER_OUT_REPLY", Status::Ok),
+            },
+        )
+        .expect("a reply");
+    }
+    let read = c
+        .elimination(&tenant, &op("to-1"))
+        .expect("read")
+        .expect("there");
+    assert_eq!(read.state, S::PartlyAccepted);
+    assert_eq!(read.steps.len(), 2);
+    let mut statuses = Vec::new();
+    c.each_elimination_unit(&tenant, &op("to-1"), &mut |u| {
+        statuses.push((u.unit, u.status));
+        Ok(())
+    })
+    .expect("units");
+    assert_eq!(
+        statuses,
+        vec![
+            ("to-a".to_owned(), EliminationUnitStatus::Proposed),
+            ("to-b".to_owned(), EliminationUnitStatus::VisaExcepted)
+        ]
+    );
 }

@@ -63,6 +63,7 @@ pub fn run(c: &dyn Catalog) {
     rules::graph(c);
     rules::change(c);
     eliminations::eliminations(c);
+    eliminations::transfers_out(c);
     deliveries::deliveries(c);
 }
 

@@ -2,24 +2,25 @@
 //! tombstones that remain.
 
 use super::*;
-use carnac_model::elimination::{EliminationState, EliminationStep};
+use carnac_model::elimination::{DisposalKind, EliminationState, EliminationStep};
 
 const COLUMNS: &str = "id, state, at, seda_version, proposed_by, proposed_at, steps, totals,
     EXISTS (SELECT 1 FROM elimination_purges p WHERE p.tenant = eliminations.tenant AND p.elimination = eliminations.id),
-    execution";
+    execution, kind";
 
 /// The open states, in SQL: those of `EliminationState::is_open`.
 const OPEN_STATES: &str =
-    "('proposed', 'agreed', 'visa_granted', 'visa_partly_granted', 'executing')";
+    "('proposed', 'agreed', 'visa_granted', 'visa_partly_granted', 'executing',
+    'sent', 'rejected', 'accepted', 'partly_accepted')";
 
 type RawElimination = (
-    (String, String, String, String),
+    (String, String, String, String, String),
     (String, String, String, String, bool, Option<String>),
 );
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawElimination> {
     Ok((
-        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(10)?),
         (
             r.get(4)?,
             r.get(5)?,
@@ -37,7 +38,7 @@ fn json(text: &str, what: &str) -> Result<serde_json::Value, CatalogError> {
 
 fn to_row(raw: RawElimination) -> Result<EliminationRow, CatalogError> {
     let (
-        (id, state, at, seda_version),
+        (id, state, at, seda_version, kind),
         (proposed_by, proposed_at, steps, totals, purge, execution),
     ) = raw;
     let steps = match json(&steps, "an elimination's steps")? {
@@ -46,6 +47,8 @@ fn to_row(raw: RawElimination) -> Result<EliminationRow, CatalogError> {
     };
     Ok(EliminationRow {
         id: parse_id("elimination id", id)?,
+        kind: DisposalKind::parse(&kind)
+            .ok_or_else(|| CatalogError::Corruption(format!("elimination kind {kind:?}")))?,
         state: EliminationState::parse(&state)
             .ok_or_else(|| CatalogError::Corruption(format!("elimination state {state:?}")))?,
         at,
@@ -102,8 +105,8 @@ impl EliminationStore for SqliteCatalog {
         self.write(|tx| {
             operations::record_done_operation(tx, tenant, new.summary, new.event)?;
             tx.execute(
-                "INSERT INTO eliminations (tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO eliminations (tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     t,
                     row.id.as_str(),
@@ -113,7 +116,8 @@ impl EliminationStore for SqliteCatalog {
                     row.proposed_by,
                     row.proposed_at.as_str(),
                     serde_json::Value::Array(row.steps.clone()).to_string(),
-                    row.totals.to_string()
+                    row.totals.to_string(),
+                    row.kind.as_str()
                 ],
             )
             .map_err(storage)?;

@@ -22,6 +22,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_elimination_in_steps.sql"),
     include_str!("migrations/0018_account_agencies.sql"),
     include_str!("migrations/0019_deliveries.sql"),
+    include_str!("migrations/0020_transfers_out.sql"),
 ];
 
 /// The migration after which the units already there are indexed for free text, each in its

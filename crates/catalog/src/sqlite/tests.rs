@@ -185,6 +185,12 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
 /// becomes rows.
 #[test]
 fn eliminations_of_schema_16_keep_their_state_units_and_purge() {
+    // Eliminations only: schema 16 knew no transfer out.
+    const ELIMINATIONS: &str =
+        "SELECT tenant || ' ' || id || ' ' || state || ' ' || steps FROM eliminations
+        WHERE kind = 'elimination' ORDER BY tenant, id";
+    const UNITS: &str = "SELECT elimination || ' ' || unit || ' ' || status FROM elimination_units
+        WHERE elimination IN (SELECT id FROM eliminations WHERE kind = 'elimination') ORDER BY rowid";
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("catalog.sqlite");
     let rows = |conn: &rusqlite::Connection, sql: &str| -> Vec<String> {
@@ -200,14 +206,8 @@ fn eliminations_of_schema_16_keep_their_state_units_and_purge() {
         let cat = super::SqliteCatalog::open(&path).unwrap();
         crate::conformance::run(&cat);
         let conn = cat.lock();
-        eliminations = rows(
-            &conn,
-            "SELECT tenant || ' ' || id || ' ' || state || ' ' || steps FROM eliminations ORDER BY tenant, id",
-        );
-        units = rows(
-            &conn,
-            "SELECT elimination || ' ' || unit || ' ' || status FROM elimination_units ORDER BY rowid",
-        );
+        eliminations = rows(&conn, ELIMINATIONS);
+        units = rows(&conn, UNITS);
         tombstones = rows(
             &conn,
             "SELECT unit || ' ' || record FROM tombstones ORDER BY rowid",
@@ -225,14 +225,15 @@ fn eliminations_of_schema_16_keep_their_state_units_and_purge() {
                 PRIMARY KEY (tenant, id), FOREIGN KEY (tenant, id) REFERENCES operations(tenant, id)) STRICT;
              INSERT INTO e16 SELECT tenant, id, state, at, seda_version, proposed_by, proposed_at, steps, totals,
                 CASE WHEN state = 'executed' THEN '[{\"operation\":\"op-i\",\"object\":\"o-1\"},{\"operation\":\"op-i\",\"object\":\"o-2\"}]' END
-                FROM eliminations;
+                FROM eliminations WHERE kind = 'elimination';
              DROP TABLE eliminations; ALTER TABLE e16 RENAME TO eliminations;
              CREATE TABLE u16 (tenant TEXT NOT NULL, elimination TEXT NOT NULL, unit TEXT NOT NULL,
                 status TEXT NOT NULL CHECK (status IN ('proposed', 'excluded', 'visa_excepted', 'dropped', 'destroyed')),
                 reason TEXT, record TEXT NOT NULL, PRIMARY KEY (tenant, elimination, unit),
                 FOREIGN KEY (tenant, elimination) REFERENCES eliminations(tenant, id)) STRICT;
              INSERT INTO u16 (rowid, tenant, elimination, unit, status, reason, record)
-                SELECT rowid, tenant, elimination, unit, status, reason, record FROM elimination_units;
+                SELECT rowid, tenant, elimination, unit, status, reason, record FROM elimination_units
+                WHERE elimination IN (SELECT id FROM eliminations);
              DROP TABLE elimination_units; ALTER TABLE u16 RENAME TO elimination_units;
              CREATE INDEX elimination_units_unit ON elimination_units(tenant, unit) WHERE status = 'proposed';
              DROP INDEX tombstones_elimination;
@@ -244,20 +245,8 @@ fn eliminations_of_schema_16_keep_their_state_units_and_purge() {
     }
     let cat = super::SqliteCatalog::open(&path).unwrap();
     let conn = cat.lock();
-    assert_eq!(
-        rows(
-            &conn,
-            "SELECT tenant || ' ' || id || ' ' || state || ' ' || steps FROM eliminations ORDER BY tenant, id"
-        ),
-        eliminations
-    );
-    assert_eq!(
-        rows(
-            &conn,
-            "SELECT elimination || ' ' || unit || ' ' || status FROM elimination_units ORDER BY rowid"
-        ),
-        units
-    );
+    assert_eq!(rows(&conn, ELIMINATIONS), eliminations);
+    assert_eq!(rows(&conn, UNITS), units);
     assert_eq!(
         rows(
             &conn,

@@ -784,3 +784,101 @@ fn a_unit_is_communicable_once_every_access_rule_has_ended() {
     // No access rule at all: communicable.
     assert!(access_restrictions(&EffectiveRules::default(), at).is_empty());
 }
+
+/// A transfer out takes what the retention hands to the definitive archives: appraisal
+/// ended with Keep (or no FinalAction), or storage ended with Transfer; never Destroy, never
+/// before the end, never on hold.
+#[test]
+fn what_may_be_transferred_to_the_definitive_archives() {
+    use crate::referential::RuleCategory as C;
+    let at = parse_date("2026-12-04").unwrap();
+    let origin = || Origin {
+        unit: "u".into(),
+        originating_agency: None,
+    };
+    let rule = |category: C, id: &str, end: Option<&str>| EffectiveRule {
+        category,
+        rule: super::tests::rule(id, Some("2000-01-01"), end),
+        origin: origin(),
+    };
+    let action = |category: C, a: FinalAction| EffectiveFinalAction {
+        category,
+        final_action: a,
+        origin: origin(),
+        implicit: false,
+    };
+    let rules =
+        |rules: Vec<EffectiveRule>, final_actions: Vec<EffectiveFinalAction>| EffectiveRules {
+            rules,
+            final_actions,
+        };
+    let ended = rule(C::AppraisalRule, "APP-1", Some("2020-01-01"));
+    // Keep, or nothing said: the definitive archives' part.
+    assert_eq!(
+        appraise_transfer(&rules(vec![ended.clone()], vec![]), at),
+        Ok(())
+    );
+    assert_eq!(
+        appraise_transfer(
+            &rules(
+                vec![ended.clone()],
+                vec![action(C::AppraisalRule, FinalAction::Keep)]
+            ),
+            at
+        ),
+        Ok(())
+    );
+    // Destroy: eliminated, not transferred.
+    assert_eq!(
+        appraise_transfer(
+            &rules(
+                vec![ended.clone()],
+                vec![action(C::AppraisalRule, FinalAction::Destroy)]
+            ),
+            at
+        ),
+        Err(vec![Exclusion::Destroy])
+    );
+    // Not ended, or no end, or no appraisal rule at all.
+    assert_eq!(
+        appraise_transfer(
+            &rules(
+                vec![rule(C::AppraisalRule, "APP-2", Some("2040-01-01"))],
+                vec![]
+            ),
+            at
+        ),
+        Err(vec![Exclusion::NotExpired {
+            rule: "APP-2".into(),
+            end_date: "2040-01-01".into()
+        }])
+    );
+    assert_eq!(
+        appraise_transfer(&rules(vec![], vec![]), at),
+        Err(vec![Exclusion::NoAppraisalRule])
+    );
+    // A storage rule ended with Transfer suffices, whatever the appraisal says.
+    let storage = rules(
+        vec![
+            rule(C::StorageRule, "STO-1", Some("2025-01-01")),
+            rule(C::AppraisalRule, "APP-2", Some("2040-01-01")),
+        ],
+        vec![action(C::StorageRule, FinalAction::Transfer)],
+    );
+    assert_eq!(appraise_transfer(&storage, at), Ok(()));
+    // Not before the storage rule ends.
+    let early = rules(
+        vec![rule(C::StorageRule, "STO-1", Some("2030-01-01"))],
+        vec![action(C::StorageRule, FinalAction::Transfer)],
+    );
+    assert!(appraise_transfer(&early, at).is_err());
+    // A hold stops it either way.
+    let mut held = storage.clone();
+    held.rules.push(rule(C::HoldRule, "HOL-1", None));
+    assert_eq!(
+        appraise_transfer(&held, at),
+        Err(vec![Exclusion::Hold {
+            rules: vec!["HOL-1".into()]
+        }])
+    );
+}

@@ -1,0 +1,712 @@
+//! Transfer out to the definitive archives (Code du patrimoine L212-3: at the end of their
+//! retention, records the appraisal keeps go to the public archives), the way an
+//! elimination goes, with the definitive archives' reply where the visa was:
+//!
+//! 1. **Proposal**: a selection analysed at today (`appraise_transfer`: retention ended
+//!    with Keep, or storage ended with Transfer; no hold; no other open operation; every
+//!    unit below a unit going with it), every refusal with its reason. The package is made
+//!    then (`ArchiveTransfer` from the archive, the TransferringAgency, to the definitive
+//!    archives, the ArchivalAgency from the agencies referential; with its `evidence/`
+//!    folder) and kept in every offer until the purge: state `sent`.
+//! 2. **Messages**: the receiver's `Acknowledgement` is recorded; its
+//!    `ArchiveTransferReply` that answers this transfer accepts (all units, or the units it
+//!    lists) or rejects (nothing purged; a new reply may come). Each is kept whole.
+//! 3. **Purge**: what was accepted is purged as an execution purges (in steps, resumed
+//!    after a stop, tombstones saying where each unit went and under which identifier),
+//!    then the `ArchiveModificationNotification` to the producer and the transfer
+//!    certificate (signed, timestamped); the package goes with the purge.
+
+use super::*;
+use carnac_seda::transfer_reply::{TransferMessage, TransferReply, read_transfer_message};
+
+/// The package sent, kept until the purge (or the withdrawal).
+pub const TRANSFER_ZIP: &str = "transfer.zip";
+/// The receiver's messages, each under the operation of the step that recorded it.
+pub const ACKNOWLEDGEMENT_XML: &str = "acknowledgement.xml";
+pub const REPLY_XML: &str = "reply.xml";
+
+/// A transfer out as a client writes it (`POST …/transfers-out`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOutRequest {
+    #[serde(default)]
+    pub units: Vec<String>,
+    #[serde(default)]
+    pub query: Option<SelectionQuery>,
+    /// The definitive archives' identifier, in the tenant's agencies referential.
+    pub archival_agency: String,
+    /// The agreement the receiver knows the transfer under (its `ArchivalAgreement`).
+    #[serde(default)]
+    pub archival_agreement: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+const MAX_IDENTIFIER: usize = 255;
+
+impl Archive {
+    /// Analyses a selection and, if some of it may go, makes its package and records the
+    /// transfer out as sent: every unit in the package or excluded with its reason.
+    pub fn propose_transfer_out(
+        &self,
+        tenant: &TenantId,
+        request: &TransferOutRequest,
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let mut problems = Vec::new();
+        let agency = request.archival_agency.trim();
+        let agencies = self.referentials(tenant)?.agencies.unwrap_or_default();
+        if agency.is_empty() {
+            problems.push("name the definitive archives (archival_agency)".to_owned());
+        } else if agency.len() > MAX_IDENTIFIER || !agencies.contains_key(agency) {
+            problems.push(format!(
+                "archival_agency {:?} is not in the tenant's agencies referential",
+                bounded_text(agency, 80)
+            ));
+        }
+        for (what, text) in [
+            ("archival_agreement", request.archival_agreement.as_deref()),
+            ("comment", request.comment.as_deref()),
+        ] {
+            if let Some(t) = text {
+                let max = if what == "comment" {
+                    4096
+                } else {
+                    MAX_IDENTIFIER
+                };
+                if t.len() > max || t.trim().is_empty() {
+                    problems.push(format!("{what} has {} bytes; 1 to {max}", t.len()));
+                }
+                if t.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+                {
+                    problems.push(format!("{what} holds control characters"));
+                }
+            }
+        }
+        let selected = match self.select_units(tenant, &request.units, request.query.as_ref()) {
+            Ok(s) => s,
+            Err(ArchiveError::InvalidRequest(p)) => {
+                problems.extend(p);
+                Default::default()
+            }
+            Err(e) => return Err(e),
+        };
+        if !problems.is_empty() {
+            return Err(bad(problems));
+        }
+        let today = self.today();
+        let analysed = self.analyse(
+            tenant,
+            &selected.units,
+            today,
+            today,
+            None,
+            DisposalKind::TransferOut,
+        )?;
+        let mut proposed = Vec::new();
+        let mut excluded: Vec<EliminationUnitRow> = selected
+            .unknown
+            .iter()
+            .map(|u| EliminationUnitRow {
+                unit: u.clone(),
+                status: EliminationUnitStatus::Excluded,
+                reason: Some(excluded_json(&Excluded::Unknown)),
+                record: serde_json::json!({}),
+            })
+            .collect();
+        let chosen: BTreeSet<UnitId> = selected.units.iter().cloned().collect();
+        let mut order: Vec<UnitId> = selected.units.clone();
+        order.extend(analysed.keys().filter(|u| !chosen.contains(*u)).cloned());
+        for u in order {
+            let a = &analysed[&u];
+            match &a.why {
+                None => proposed.push(EliminationUnitRow {
+                    unit: u.to_string(),
+                    status: EliminationUnitStatus::Proposed,
+                    reason: None,
+                    record: a.record.clone(),
+                }),
+                Some(why) if chosen.contains(&u) => excluded.push(EliminationUnitRow {
+                    unit: u.to_string(),
+                    status: EliminationUnitStatus::Excluded,
+                    reason: Some(excluded_json(why)),
+                    record: a.record.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+        if proposed.is_empty() {
+            return Err(ArchiveError::State {
+                code: "nothing_to_transfer",
+                message: format!(
+                    "no unit of the selection may go to the definitive archives now: {}",
+                    excluded
+                        .iter()
+                        .take(20)
+                        .map(|e| format!(
+                            "{} ({})",
+                            e.unit,
+                            e.reason
+                                .as_ref()
+                                .and_then(|r| r.get("description"))
+                                .and_then(|d| d.as_str())
+                                .unwrap_or("")
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            });
+        }
+        // The package's roots: proposed units none of whose parents is proposed (a unit
+        // below a proposed one is proposed with it, or keeps it out).
+        let going: BTreeSet<&str> = proposed.iter().map(|u| u.unit.as_str()).collect();
+        let roots: Vec<UnitId> = proposed
+            .iter()
+            .filter_map(|u| u.unit.parse::<UnitId>().ok())
+            .filter(|u| {
+                analysed[u]
+                    .parents
+                    .iter()
+                    .all(|p| !going.contains(p.as_str()))
+            })
+            .collect();
+        let version = self.tenant_seda_version(tenant)?;
+        let operation = self.new_operation()?;
+        let now = self.now();
+        let comment = request.comment.as_deref().map(|c| bounded_text(c, 4096));
+        let units = self.package_units(tenant, &roots)?;
+        if units.all.len() != proposed.len() {
+            return Err(state_error(format!(
+                "the package would hold {} units, the analysis proposes {}: the tree changed meanwhile; ask again",
+                units.all.len(),
+                proposed.len()
+            )));
+        }
+        let kind = EventKind::TransferOut;
+        self.catalog
+            .start_operation(tenant, &operation, &kind, &now, agent)?;
+        let made = (|| {
+            let file = tempfile::NamedTempFile::new_in(&self.tmp)
+                .map_err(|e| ArchiveError::io("a scratch file for the package", e))?;
+            let (package, file) = self.write_package_of(
+                tenant,
+                &units,
+                version,
+                carnac_seda::package::PackageHeader {
+                    message_identifier: operation.to_string(),
+                    date: now.to_string(),
+                    comments: comment.iter().cloned().collect(),
+                    archival_agreement: request
+                        .archival_agreement
+                        .as_deref()
+                        .map(|a| a.trim().to_owned()),
+                    archival_agency: agency.to_owned(),
+                    transferring_agency: self.config.archival_agency.clone(),
+                },
+                file,
+            )?;
+            file.as_file()
+                .sync_all()
+                .map_err(|e| ArchiveError::io("writing the package", e))?;
+            let size = file
+                .as_file()
+                .metadata()
+                .map_err(|e| ArchiveError::io("the package", e))?
+                .len();
+            let digests = self.write_documents(
+                tenant,
+                &operation,
+                &[(TRANSFER_ZIP, Document::File(file.path()))],
+            )?;
+            Ok::<_, ArchiveError>((package, size, digests))
+        })();
+        let (package, size, digests) =
+            made.inspect_err(|e| self.abandon(tenant, &operation, kind.clone(), agent, e))?;
+        let objects: u64 = proposed
+            .iter()
+            .filter_map(|u| u.record["objects"].as_u64())
+            .sum();
+        let bytes: u64 = proposed
+            .iter()
+            .filter_map(|u| u.record["bytes"].as_u64())
+            .sum();
+        let totals = serde_json::json!({
+            "units": proposed.len(),
+            "objects": objects,
+            "bytes": bytes,
+            "excluded": excluded.len(),
+            "archival_agency": agency,
+            "archival_agreement": request.archival_agreement,
+            "package": {
+                "name": TRANSFER_ZIP,
+                "sha256": digests.get(TRANSFER_ZIP),
+                "bytes": size,
+                "files": package.files,
+                "manifest_sha256": package.manifest_sha256,
+                "damaged_copies": package.damaged_copies,
+            },
+        });
+        let row = EliminationRow {
+            id: operation.clone(),
+            kind: DisposalKind::TransferOut,
+            state: EliminationState::Sent,
+            at: today.to_string(),
+            seda_version: version.as_str().into(),
+            proposed_by: agent.into(),
+            proposed_at: now.clone(),
+            steps: Vec::new(),
+            totals: totals.clone(),
+            purge_pending: false,
+            execution: None,
+        };
+        let summary = serde_json::json!({
+            "elimination": operation,
+            "kind": DisposalKind::TransferOut.as_str(),
+            "at": today.to_string(),
+            "totals": totals,
+            "comment": comment,
+            "package": digests,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: kind.clone(),
+            outcome: Status::Ok,
+            time: now.to_string(),
+            agent: agent.into(),
+            detail: summary.clone(),
+        };
+        let mut rows = proposed.into_iter().chain(excluded);
+        let created = self.catalog.create_elimination(
+            tenant,
+            NewElimination {
+                row: &row,
+                units: &mut rows,
+                summary: &summary,
+                event: &event,
+            },
+        );
+        if let Err(e) = created {
+            let e = match e {
+                CatalogError::Conflict(m) => ArchiveError::State {
+                    code: "unit_in_other_operation",
+                    message: format!("{m}: nothing was sent; ask again"),
+                },
+                other => other.into(),
+            };
+            self.abandon(tenant, &operation, kind, agent, &e);
+            return Err(e);
+        }
+        tracing::info!(%tenant, %operation, units = row.totals["units"].as_u64(), to = agency, "transfer out sent");
+        self.elimination_report(tenant, &operation)
+    }
+
+    /// A transfer out, or NotFound (an elimination is not one).
+    pub fn transfer_out(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<EliminationReport, ArchiveError> {
+        self.transfer_out_row(tenant, id)?;
+        self.elimination_report(tenant, id)
+    }
+
+    fn transfer_out_row(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<EliminationRow, ArchiveError> {
+        self.require_tenant(tenant)?;
+        self.catalog
+            .elimination(tenant, id)?
+            .filter(|r| r.kind == DisposalKind::TransferOut)
+            .ok_or_else(|| ArchiveError::NotFound(format!("transfer out {id}")))
+    }
+
+    /// The tenant's transfers out, newest first (without their units).
+    pub fn transfers_out(&self, tenant: &TenantId) -> Result<Vec<EliminationRow>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let mut all = self.catalog.eliminations(tenant)?;
+        all.retain(|r| r.kind == DisposalKind::TransferOut);
+        Ok(all)
+    }
+
+    /// A message of the definitive archives about a transfer out: its `Acknowledgement`
+    /// (recorded), or its `ArchiveTransferReply`. A reply that accepts it (all its units, or
+    /// those it lists) starts the purge of what it accepts at once; one that rejects it
+    /// purges nothing and leaves it open for another reply. Each message is kept whole.
+    pub fn transfer_out_message(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        bytes: &[u8],
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
+        let row = self.transfer_out_row(tenant, id)?;
+        let message = read_transfer_message(bytes).map_err(|e| bad(vec![e.to_string()]))?;
+        let answers = |what: &str, theirs: &str| {
+            bad(vec![format!(
+                "the {what} answers {:?}, not transfer out {id}",
+                bounded_text(theirs, 80)
+            )])
+        };
+        match message {
+            TransferMessage::Acknowledgement {
+                identifier,
+                received,
+            } => {
+                if received != id.as_str() {
+                    return Err(answers("acknowledgement", &received));
+                }
+                if !matches!(
+                    row.state,
+                    EliminationState::Sent | EliminationState::Rejected
+                ) {
+                    return Err(state_error(format!(
+                        "transfer out {id} is {}: an acknowledgement comes before the reply",
+                        row.state.as_str()
+                    )));
+                }
+                self.transfer_out_step(
+                    tenant,
+                    &row,
+                    row.state,
+                    EventKind::TransferOutAcknowledgement,
+                    serde_json::json!({"step": "acknowledgement", "message_identifier": bounded_text(&identifier, 256)}),
+                    &[],
+                    (ACKNOWLEDGEMENT_XML, bytes),
+                    agent,
+                )
+            }
+            TransferMessage::Reply(reply) => {
+                if !reply.answers(id.as_str()) {
+                    return Err(answers("reply", &reply.request));
+                }
+                let mut ours = Vec::new();
+                self.catalog.each_elimination_unit(tenant, id, &mut |u| {
+                    if u.status == EliminationUnitStatus::Proposed {
+                        ours.push(u.unit);
+                    }
+                    Ok(())
+                })?;
+                let accepted = reply.accepts();
+                // A reply that lists units accepts those; one that lists none, all.
+                let listed: Vec<&String> = ours
+                    .iter()
+                    .filter(|u| reply.units.contains_key(*u))
+                    .collect();
+                if accepted && !reply.units.is_empty() && listed.is_empty() {
+                    return Err(bad(vec![format!(
+                        "the reply lists {} units, none of transfer out {id}",
+                        reply.units.len()
+                    )]));
+                }
+                let excepted: Vec<UnitId> = if accepted && !reply.units.is_empty() {
+                    ours.iter()
+                        .filter(|u| !reply.units.contains_key(*u))
+                        .filter_map(|u| u.parse().ok())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let to = row
+                    .state
+                    .after(EliminationStep::Reply {
+                        accepted,
+                        partial: !excepted.is_empty(),
+                    })
+                    .map_err(|m| {
+                        state_error(format!("transfer out {id} cannot take this reply: {m}"))
+                    })?;
+                let step = serde_json::json!({
+                    "step": "reply",
+                    "decision": if accepted { "accepted" } else { "rejected" },
+                    "reply_code": bounded_text(&reply.reply_code, 64),
+                    "reply_identifier": bounded_text(&reply.identifier, 256),
+                    "grant_date": reply.grant_date.as_deref().map(|d| bounded_text(d, 64)),
+                    "accepted_units": if accepted { ours.len() - excepted.len() } else { 0 },
+                    "not_accepted": excepted.len(),
+                });
+                let report = self.transfer_out_step(
+                    tenant,
+                    &row,
+                    to,
+                    EventKind::TransferOutReply,
+                    step,
+                    &excepted,
+                    (REPLY_XML, bytes),
+                    agent,
+                )?;
+                if !accepted {
+                    return Ok(report);
+                }
+                // Accepted: purged now, as an execution (resumed by recovery if cut short).
+                self.execute_elimination(tenant, id, agent)
+            }
+        }
+    }
+
+    /// Records a step of a transfer out with the message that made it.
+    #[allow(clippy::too_many_arguments)]
+    fn transfer_out_step(
+        &self,
+        tenant: &TenantId,
+        row: &EliminationRow,
+        to: EliminationState,
+        kind: EventKind,
+        mut step: serde_json::Value,
+        excepted: &[UnitId],
+        document: (&str, &[u8]),
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
+        let id = &row.id;
+        let operation = self.new_operation()?;
+        let now = self.now();
+        let documents =
+            self.store_documents(tenant, &operation, kind.clone(), agent, &[document])?;
+        step["operation"] = serde_json::json!(operation);
+        step["author"] = serde_json::json!(agent);
+        step["at"] = serde_json::json!(now);
+        step["state"] = serde_json::json!(to.as_str());
+        let summary = serde_json::json!({
+            "elimination": id,
+            "kind": DisposalKind::TransferOut.as_str(),
+            "step": step,
+            "documents": documents,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: operation.clone(),
+            kind: kind.clone(),
+            outcome: Status::Ok,
+            time: now.to_string(),
+            agent: agent.into(),
+            detail: summary.clone(),
+        };
+        let taken = self.catalog.elimination_step(
+            tenant,
+            EliminationStepCommit {
+                id,
+                from: row.state,
+                to,
+                step: &step,
+                excepted,
+                summary: &summary,
+                event: &event,
+            },
+        );
+        if let Err(e) = taken {
+            let e = match e {
+                CatalogError::Conflict(m) => state_error(format!("{m}: nothing was recorded")),
+                CatalogError::NotFound(m) => bad(vec![format!("{m} not found")]),
+                other => other.into(),
+            };
+            self.abandon(tenant, &operation, kind, agent, &e);
+            return Err(e);
+        }
+        self.elimination_report(tenant, id)
+    }
+
+    /// Withdraws a transfer out the definitive archives have not accepted: its units are
+    /// free again and its package is removed.
+    pub fn withdraw_transfer_out(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        comment: Option<&str>,
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
+        let row = self.transfer_out_row(tenant, id)?;
+        let to = row
+            .state
+            .after(EliminationStep::Withdrawal)
+            .map_err(|m| state_error(format!("transfer out {id} cannot be withdrawn: {m}")))?;
+        // The package first: a stop before the record leaves a withdrawal to ask again.
+        self.remove_transfer_package(tenant, id)?;
+        let operation = self.new_operation()?;
+        let now = self.now();
+        let step = serde_json::json!({
+            "step": "withdrawal",
+            "comment": comment.map(|c| bounded_text(c, 4096)),
+            "operation": operation,
+            "author": agent,
+            "at": now,
+            "state": to.as_str(),
+        });
+        let summary = serde_json::json!({
+            "elimination": id,
+            "kind": DisposalKind::TransferOut.as_str(),
+            "step": step,
+            "package_removed": id,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation,
+            kind: EventKind::TransferOutWithdrawal,
+            outcome: Status::Ok,
+            time: now.to_string(),
+            agent: agent.into(),
+            detail: summary.clone(),
+        };
+        self.catalog
+            .elimination_step(
+                tenant,
+                EliminationStepCommit {
+                    id,
+                    from: row.state,
+                    to,
+                    step: &step,
+                    excepted: &[],
+                    summary: &summary,
+                    event: &event,
+                },
+            )
+            .map_err(|e| match e {
+                CatalogError::Conflict(m) => state_error(format!("{m}: nothing was recorded")),
+                other => other.into(),
+            })?;
+        self.elimination_report(tenant, id)
+    }
+
+    /// A document of a transfer out: its receiver's latest message of that name, or one of
+    /// its purge (`notification.xml`, `certificate.json`…).
+    pub fn transfer_out_document(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        name: &str,
+    ) -> Result<Vec<u8>, ArchiveError> {
+        let row = self.transfer_out_row(tenant, id)?;
+        let mut operations: Vec<OperationId> = row
+            .steps
+            .iter()
+            .rev()
+            .filter_map(|s| s.get("operation")?.as_str()?.parse().ok())
+            .collect();
+        operations.push(row.id.clone());
+        self.kept_document(tenant, &operations, name, &format!("transfer out {id}"))
+    }
+
+    /// The package of a transfer out not yet purged nor withdrawn, `length` bytes from
+    /// `first` (verified against its digest when read whole).
+    pub fn open_transfer_package(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        range: impl FnOnce(u64) -> Option<(u64, u64)>,
+    ) -> Result<(crate::delivery::PackageDownload, Option<(u64, u64)>), ArchiveError> {
+        let row = self.transfer_out_row(tenant, id)?;
+        if !matches!(
+            row.state,
+            EliminationState::Sent
+                | EliminationState::Rejected
+                | EliminationState::Accepted
+                | EliminationState::PartlyAccepted
+        ) {
+            return Err(ArchiveError::State {
+                code: "no_package",
+                message: format!(
+                    "transfer out {id} is {}: its package is gone with its purge or withdrawal",
+                    row.state.as_str()
+                ),
+            });
+        }
+        let package = &row.totals["package"];
+        let size = package["bytes"].as_u64().unwrap_or(0);
+        let sha256 = package["sha256"].as_str().unwrap_or("").to_owned();
+        let range = range(size);
+        let (first, length) = match range {
+            Some((a, b)) => (a, b - a + 1),
+            None => (0, size),
+        };
+        let reader = self.open_kept_blob(
+            carnac_blobstore::BlobKey {
+                tenant: tenant.clone(),
+                batch: id.clone(),
+                name: TRANSFER_ZIP.into(),
+            },
+            size,
+            carnac_model::Digest {
+                algorithm: carnac_model::DigestAlgorithm::Sha256,
+                hex: sha256.clone(),
+            },
+            format!("the package of transfer out {id}"),
+            first,
+            length,
+        )?;
+        Ok((
+            crate::delivery::PackageDownload {
+                reader,
+                size,
+                sha256,
+            },
+            range,
+        ))
+    }
+
+    /// The reply that accepted a transfer out, read back from the offers: its step and what
+    /// it says.
+    pub(super) fn accepting_reply(
+        &self,
+        tenant: &TenantId,
+        row: &EliminationRow,
+    ) -> Result<(serde_json::Value, TransferReply), ArchiveError> {
+        let step = row
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s["step"] == "reply" && s["decision"] == "accepted")
+            .cloned()
+            .ok_or_else(|| {
+                state_error(format!(
+                    "transfer out {} has no reply that accepts it",
+                    row.id
+                ))
+            })?;
+        let operation: OperationId = step["operation"]
+            .as_str()
+            .and_then(|o| o.parse().ok())
+            .ok_or_else(|| {
+                ArchiveError::Catalog(CatalogError::Corruption(format!(
+                    "transfer out {}: its reply's operation",
+                    row.id
+                )))
+            })?;
+        let bytes = self.kept_document(
+            tenant,
+            &[operation],
+            REPLY_XML,
+            &format!("transfer out {}", row.id),
+        )?;
+        match read_transfer_message(&bytes) {
+            Ok(TransferMessage::Reply(r)) => Ok((step, r)),
+            _ => Err(ArchiveError::Catalog(CatalogError::Corruption(format!(
+                "transfer out {}: its kept reply no longer reads",
+                row.id
+            )))),
+        }
+    }
+
+    /// Removes a transfer out's package from every offer (already gone: nothing to do).
+    pub(super) fn remove_transfer_package(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<(), ArchiveError> {
+        let key = carnac_blobstore::BlobKey {
+            tenant: tenant.clone(),
+            batch: id.clone(),
+            name: TRANSFER_ZIP.into(),
+        };
+        for offer in &self.offers {
+            match offer.delete(&key) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
