@@ -43,6 +43,13 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: EliminationCommand,
     },
+    /// Transfers to the definitive archives: send (the package written beside), feed
+    /// their acknowledgement or reply (a reply that accepts purges what it accepts), show,
+    /// list, withdraw.
+    TransferOut {
+        #[command(subcommand)]
+        command: TransferOutCommand,
+    },
     /// Communication: writes the package (DIP) of units and everything below them, if their
     /// access rules let them be communicated today, and journals it. Exit 0: delivered; 1:
     /// refused (every reason listed) or could not run.
@@ -387,6 +394,69 @@ pub(crate) enum EliminationCommand {
         #[arg(long)]
         tenant: String,
         id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TransferOutCommand {
+    /// Sends units (each with every unit below it) whose retention is over to the
+    /// definitive archives: the package is kept until the purge and written to `--out`.
+    /// Exit 0: sent (units left out listed with why); 1: refused, with every reason.
+    Send {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, required = true)]
+        unit: Vec<String>,
+        /// The definitive archives, in the tenant's agencies referential.
+        #[arg(long)]
+        archival_agency: String,
+        #[arg(long)]
+        archival_agreement: Option<String>,
+        #[arg(long)]
+        comment: Option<String>,
+        /// Where to write the package (a new file).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Feeds the definitive archives' Acknowledgement or ArchiveTransferReply (a file).
+    /// A reply that accepts purges what it accepts (in steps; a stop is completed at the
+    /// next start). Exit 0: recorded (accepted and purged, rejected, or acknowledged); 1:
+    /// refused (not a reply to this transfer…), with the reason.
+    Reply {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tenant's transfers out, newest first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One transfer out: its steps, its units and those left out, with why.
+    Show {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraws a transfer out not yet accepted: its units are free, its package removed.
+    Withdraw {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
         #[arg(long)]
         json: bool,
     },

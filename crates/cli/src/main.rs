@@ -50,6 +50,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Referential { command } => referential::run(&archive, command),
         Command::Rules { command } => rules::run(&archive, command),
         Command::Elimination { command } => elimination::run(&archive, command),
+        Command::TransferOut { command } => transfer_out::run(&archive, command),
         Command::Deliver {
             tenant: t,
             unit,

@@ -767,3 +767,119 @@ fn deliver_is_the_contract() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// `carnac transfer-out`: a refusal exits 1 naming every reason and writes nothing; a
+/// transfer out sent writes its package to a new file and shows in the list; a reply for
+/// another transfer exits 1; a withdrawal frees it.
+#[test]
+fn transfer_out_is_the_contract() {
+    let data = data_with_tenant();
+    let p = data.path();
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let out = run(
+        p,
+        &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let root: String = rusqlite::Connection::open(p.join("catalog.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT id FROM units WHERE tenant = '0' AND id NOT IN (SELECT unit FROM unit_parents) LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let package = p.join("to-ad.zip");
+    let send = |agency: &str| {
+        run(
+            p,
+            &[
+                "transfer-out",
+                "send",
+                "--tenant",
+                "0",
+                "--unit",
+                root.as_str(),
+                "--archival-agency",
+                agency,
+                "--out",
+                package.to_str().unwrap(),
+            ],
+        )
+    };
+    // The retention is not over: nothing may go, said why; an unknown agency too.
+    let out = send("AD-NOWHERE");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AD-NOWHERE"));
+    let out = send("Identifier1");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no unit of the selection may go"),
+        "{out:?}"
+    );
+    assert!(!package.exists());
+    let changes = p.join("changes.json");
+    std::fs::write(
+        &changes,
+        serde_json::json!({"units": [root], "actions": [
+            {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+            {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Keep"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = run(
+        p,
+        &[
+            "rules",
+            "change",
+            "--tenant",
+            "0",
+            "--file",
+            changes.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = send("Identifier1");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.starts_with("transfer out "), "{shown}");
+    let id = shown.split_whitespace().nth(2).unwrap().to_owned();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&package).unwrap()).unwrap();
+    assert!(zip.by_name("manifest.xml").is_ok());
+    // Never over an existing file.
+    assert_eq!(send("Identifier1").status.code(), Some(1));
+    let out = run(p, &["transfer-out", "list", "--tenant", "0"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{id}\tsent")));
+    // A reply for another transfer.
+    let other = p.join("other.xml");
+    std::fs::write(
+        &other,
+        "<ArchiveTransferReply xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T10:00:00</Date>\
+         <MessageIdentifier>X</MessageIdentifier><ReplyCode>OK</ReplyCode>\
+         <MessageRequestIdentifier>op-other</MessageRequestIdentifier></ArchiveTransferReply>",
+    )
+    .unwrap();
+    let out = run(
+        p,
+        &[
+            "transfer-out",
+            "reply",
+            "--tenant",
+            "0",
+            &id,
+            "--file",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("op-other"));
+    let out = run(
+        p,
+        &["transfer-out", "withdraw", "--tenant", "0", &id, "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "withdrawn");
+    let check = run(p, &["check", "--digests"]);
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+}

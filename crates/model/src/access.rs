@@ -140,13 +140,20 @@ pub enum Action {
     DeliveryRead,
     /// The control authority's authorisation of a derogation (Code du patrimoine L213-3).
     DeliveryAuthorize,
+    /// Send units to the definitive archives, withdraw a transfer out not yet accepted.
+    TransferOutPropose,
+    /// A transfer out, its package and its documents.
+    TransferOutRead,
+    /// Give the definitive archives' acknowledgement or reply (the archivist who receives
+    /// it, or the Archives départementales' own account).
+    TransferOutReply,
     // Proof.
     JournalRead,
     EvidenceRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 28] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
@@ -170,6 +177,9 @@ impl Action {
         Action::DeliveryRequest,
         Action::DeliveryRead,
         Action::DeliveryAuthorize,
+        Action::TransferOutPropose,
+        Action::TransferOutRead,
+        Action::TransferOutReply,
         Action::JournalRead,
         Action::EvidenceRead,
     ];
@@ -198,6 +208,9 @@ impl Action {
             Action::DeliveryRequest => "delivery_request",
             Action::DeliveryRead => "delivery_read",
             Action::DeliveryAuthorize => "delivery_authorize",
+            Action::TransferOutPropose => "transfer_out_propose",
+            Action::TransferOutRead => "transfer_out_read",
+            Action::TransferOutReply => "transfer_out_reply",
             Action::ObjectDownload => "object_download",
             Action::JournalRead => "journal_read",
             Action::EvidenceRead => "evidence_read",
@@ -303,6 +316,9 @@ pub fn decide(
                     | EliminationExecute
                     | DeliveryRequest
                     | DeliveryRead
+                    | TransferOutPropose
+                    | TransferOutRead
+                    | TransferOutReply
                     | JournalRead
                     | EvidenceRead
             ),
@@ -314,6 +330,7 @@ pub fn decide(
                     | EliminationAgree
                     | DeliveryRequest
                     | DeliveryRead
+                    | TransferOutRead
             ),
             ControlAuthority => matches!(
                 action,
@@ -323,6 +340,8 @@ pub fn decide(
                     | EliminationVisa
                     | DeliveryRead
                     | DeliveryAuthorize
+                    | TransferOutRead
+                    | TransferOutReply
                     | UnitSearch
                     | UnitRead
                     | ObjectDownload
@@ -394,6 +413,9 @@ mod tests {
                     EliminationExecute,
                     DeliveryRequest,
                     DeliveryRead,
+                    TransferOutPropose,
+                    TransferOutRead,
+                    TransferOutReply,
                     JournalRead,
                     EvidenceRead,
                 ],
@@ -408,6 +430,7 @@ mod tests {
                     EliminationAgree,
                     DeliveryRequest,
                     DeliveryRead,
+                    TransferOutRead,
                 ],
             ),
             (
@@ -420,6 +443,8 @@ mod tests {
                     EliminationVisa,
                     DeliveryRead,
                     DeliveryAuthorize,
+                    TransferOutRead,
+                    TransferOutReply,
                     UnitSearch,
                     UnitRead,
                     ObjectDownload,

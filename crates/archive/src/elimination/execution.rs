@@ -634,7 +634,22 @@ impl Archive {
     /// executing them again completes them).
     pub fn complete_executions(&self) -> Result<Vec<CompletedExecution>, ArchiveError> {
         let mut out = Vec::new();
-        for (tenant, id) in self.catalog.executing_eliminations()? {
+        let mut due = self.catalog.executing_eliminations()?;
+        // Transfers out the definitive archives accepted whose purge a stop kept from
+        // beginning: their acceptance is all the purge waits for.
+        for t in self.catalog.tenants()? {
+            for r in self.catalog.eliminations(&t.id)? {
+                if r.kind == DisposalKind::TransferOut
+                    && matches!(
+                        r.state,
+                        EliminationState::Accepted | EliminationState::PartlyAccepted
+                    )
+                {
+                    due.push((t.id.clone(), r.id));
+                }
+            }
+        }
+        for (tenant, id) in due {
             let running = self
                 .executions
                 .lock()

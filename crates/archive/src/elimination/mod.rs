@@ -33,6 +33,7 @@ mod documents;
 mod execution;
 mod transfer_out;
 
+pub use carnac_seda::transfer_reply::MAX_REPLY_BYTES;
 use documents::{Bordereau, CertificateWriter, bordereau_html};
 pub(crate) use documents::{Document, read_visa_reply};
 pub use execution::ExecutionProgress;
@@ -71,6 +72,7 @@ pub struct EliminationUnit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EliminationReport {
     pub id: OperationId,
+    pub kind: DisposalKind,
     pub state: EliminationState,
     pub at: String,
     pub seda_version: String,
@@ -439,6 +441,7 @@ impl Archive {
         })?;
         Ok(EliminationReport {
             id: row.id,
+            kind: row.kind,
             state: row.state,
             at: row.at,
             seda_version: row.seda_version,

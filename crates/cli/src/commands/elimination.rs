@@ -10,13 +10,14 @@ use carnac_model::OperationId;
 use super::tenant;
 use crate::args::EliminationCommand;
 
-fn print(report: &EliminationReport, json: bool) -> anyhow::Result<()> {
+pub(crate) fn print(report: &EliminationReport, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(report)?);
         return Ok(());
     }
     println!(
-        "elimination {} ({}), at {}, proposed by {} on {}",
+        "{} {} ({}), at {}, proposed by {} on {}",
+        report.kind.noun(),
         report.id,
         report.state.as_str(),
         report.at,

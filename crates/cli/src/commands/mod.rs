@@ -13,6 +13,7 @@ pub(crate) mod referential;
 pub(crate) mod rules;
 pub(crate) mod serve;
 pub(crate) mod tenant;
+pub(crate) mod transfer_out;
 pub(crate) mod verify;
 
 use anyhow::{Context, bail};

@@ -171,22 +171,43 @@ pub(super) async fn package(
     let opened = blocking(move || {
         let row = archive.delivery(&t, &id)?;
         let mut unsatisfiable = None;
-        let opened =
-            archive.open_delivery_package(&t, &id, |size| {
-                match super::units::byte_range(range.as_deref(), size) {
-                    Ok(r) => r,
-                    Err(()) => {
-                        unsatisfiable = Some(size);
-                        None
-                    }
-                }
-            });
+        let opened = archive.open_delivery_package(&t, &id, |size| {
+            ranged(range.as_deref(), size, &mut unsatisfiable)
+        });
         Ok((row, unsatisfiable, opened))
     })
     .await?;
     let (row, unsatisfiable, opened) = opened;
     readable(&who, &row)?;
-    let (download, range) = opened?;
+    package_response(opened?, unsatisfiable, &name)
+}
+
+/// The range of `header` in a package of `size` bytes; `unsatisfiable` set to the size when
+/// it cannot be served (416).
+pub(super) fn ranged(
+    header: Option<&str>,
+    size: u64,
+    unsatisfiable: &mut Option<u64>,
+) -> Option<(u64, u64)> {
+    match super::units::byte_range(header, size) {
+        Ok(r) => r,
+        Err(()) => {
+            *unsatisfiable = Some(size);
+            None
+        }
+    }
+}
+
+/// A package kept in the offers, as an answer: whole (200) or the range asked (206), its
+/// SHA-256 in `Repr-Digest` and `ETag`, or 416 when the range is outside it.
+pub(super) fn package_response(
+    (download, range): (
+        carnac_archive::delivery::PackageDownload,
+        Option<(u64, u64)>,
+    ),
+    unsatisfiable: Option<u64>,
+    name: &str,
+) -> Result<Response, ApiError> {
     if let Some(size) = unsatisfiable {
         let mut r = ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,

@@ -21,6 +21,7 @@ pub(crate) mod responses;
 mod rules;
 mod tenants;
 mod transfers;
+mod transfers_out;
 mod units;
 
 use std::sync::Arc;
@@ -436,6 +437,124 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "/api/v1/tenants/{tenant}/transfers-out",
+        Some(Action::TransferOutPropose),
+        Subject::None,
+        || post(transfers_out::propose),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out",
+        Some(Action::TransferOutRead),
+        Subject::None,
+        || get(transfers_out::list),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}",
+        Some(Action::TransferOutRead),
+        Param("transfer"),
+        || get(transfers_out::show),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/package",
+        Some(Action::TransferOutRead),
+        Param("transfer"),
+        || get(transfers_out::package),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/reply",
+        Some(Action::TransferOutReply),
+        Param("transfer"),
+        || {
+            post(transfers_out::message).layer(axum::extract::DefaultBodyLimit::max(
+                carnac_archive::elimination::MAX_REPLY_BYTES,
+            ))
+        },
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/withdrawal",
+        Some(Action::TransferOutPropose),
+        Param("transfer"),
+        || post(transfers_out::withdrawal),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/notification",
+        Some(Action::TransferOutRead),
+        Param("transfer"),
+        || {
+            transfers_out::document(
+                carnac_archive::elimination::NOTIFICATION_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/certificate",
+        Some(Action::TransferOutRead),
+        Param("transfer"),
+        || {
+            transfers_out::document(
+                carnac_archive::elimination::CERTIFICATE_JSON,
+                "application/json",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/certificate/signature",
+        Some(Action::TransferOutRead),
+        Param("transfer"),
+        || {
+            transfers_out::document(
+                carnac_archive::elimination::CERTIFICATE_P7S,
+                "application/pkcs7-signature",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/certificate/signer",
+        Some(Action::TransferOutRead),
+        Param("transfer"),
+        || {
+            transfers_out::document(
+                carnac_archive::elimination::SIGNER_PEM,
+                "application/x-pem-file",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/reply",
+        Some(Action::TransferOutRead),
+        Param("transfer"),
+        || {
+            transfers_out::document(
+                carnac_archive::elimination::REPLY_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/transfers-out/{transfer}/acknowledgement",
+        Some(Action::TransferOutRead),
+        Param("transfer"),
+        || {
+            transfers_out::document(
+                carnac_archive::elimination::ACKNOWLEDGEMENT_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "POST",
         "/api/v1/tenants/{tenant}/rules/changes",
         Some(Action::RulesChange),
         Subject::None,
@@ -549,7 +668,7 @@ async fn allow(state: &AppState, request: Request) -> Result<Request, ApiError> 
         UnitId::new(u)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
     }
-    for name in ["elimination", "delivery"] {
+    for name in ["elimination", "delivery", "transfer"] {
         if let Some(e) = param(name) {
             crate::operation_id(e)?;
         }

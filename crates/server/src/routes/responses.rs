@@ -785,6 +785,8 @@ pub(crate) struct EliminationUnitView {
 #[derive(Serialize)]
 pub(crate) struct EliminationView {
     pub id: OperationId,
+    /// `elimination`, or `transfer_out` (which goes the same way).
+    pub kind: &'static str,
     pub state: &'static str,
     pub at: String,
     pub seda_version: String,
@@ -808,6 +810,7 @@ impl From<carnac_archive::elimination::EliminationReport> for EliminationView {
         };
         EliminationView {
             id: r.id,
+            kind: r.kind.as_str(),
             state: r.state.as_str(),
             at: r.at,
             seda_version: r.seda_version,
@@ -876,12 +879,29 @@ pub(crate) struct TombstoneBody {
 impl From<carnac_catalog::Tombstone> for TombstoneView {
     fn from(t: carnac_catalog::Tombstone) -> Self {
         TombstoneView {
-            error: ErrorBody {
-                code: "destroyed",
-                message: format!(
-                    "unit {} was destroyed on {} by elimination {}",
-                    t.unit, t.destroyed_at, t.elimination
-                ),
+            error: match t.record.get("transferred_to").and_then(|a| a.as_str()) {
+                // Gone to the definitive archives, not destroyed: said where.
+                Some(to) => ErrorBody {
+                    code: "transferred",
+                    message: format!(
+                        "unit {} was transferred on {} to {to}{} by transfer out {}",
+                        t.unit,
+                        t.destroyed_at,
+                        t.record
+                            .get("remote_identifier")
+                            .and_then(|r| r.as_str())
+                            .map(|r| format!(" (there {r})"))
+                            .unwrap_or_default(),
+                        t.elimination
+                    ),
+                },
+                None => ErrorBody {
+                    code: "destroyed",
+                    message: format!(
+                        "unit {} was destroyed on {} by elimination {}",
+                        t.unit, t.destroyed_at, t.elimination
+                    ),
+                },
             },
             tombstone: TombstoneBody {
                 unit: t.unit,
@@ -928,4 +948,10 @@ impl From<carnac_catalog::DeliveryRow> for DeliveryView {
 #[derive(Serialize)]
 pub(crate) struct DeliveryList {
     pub deliveries: Vec<DeliveryView>,
+}
+
+/// `GET …/transfers-out`: newest first, without their units.
+#[derive(Serialize)]
+pub(crate) struct TransferOutList {
+    pub transfers_out: Vec<EliminationSummaryView>,
 }

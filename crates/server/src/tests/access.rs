@@ -275,6 +275,84 @@ async fn the_role_matrix_of_every_endpoint() {
         };
         (ask(free.as_str(), false), ask(&files["0"].0, true))
     };
+    // Transfers out, of the leaves of another OK_SIP_2_GO whose retention is over with
+    // Keep: one sent and rejected (replies to it may come again), one accepted and purged,
+    // one to withdraw, and a leaf for the matrix to send.
+    let (to_open, to_done, to_withdraw, to_unit) = {
+        use std::io::Write;
+        let t = TenantId::new("0").unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&std::fs::read(testdata().join("seda/OK_SIP_2_GO.zip")).unwrap())
+            .unwrap();
+        let outcome = archive
+            .ingest(&t, file, "test", &carnac_archive::ports::NoProgress)
+            .unwrap();
+        let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+        let units = archive.catalog().units_of_operation(&t, &op).unwrap();
+        let root = units.iter().find(|u| u.parents.is_empty()).unwrap();
+        let change: carnac_archive::rules::RulesChangeRequest =
+            serde_json::from_value(serde_json::json!({
+                "units": [root.id],
+                "actions": [
+                    {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+                    {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Keep"}
+                ]
+            }))
+            .unwrap();
+        archive.change_rules(&t, &change, "test").unwrap();
+        let leaves: Vec<String> = units
+            .iter()
+            .filter(|u| !units.iter().any(|o| o.parents.contains(&u.id)))
+            .map(|u| u.id.to_string())
+            .collect();
+        let send = |u: &str| {
+            archive
+                .propose_transfer_out(
+                    &t,
+                    &carnac_archive::elimination::TransferOutRequest {
+                        units: vec![u.to_owned()],
+                        archival_agency: "Identifier1".into(),
+                        ..Default::default()
+                    },
+                    "test",
+                )
+                .unwrap()
+                .id
+                .to_string()
+        };
+        let (open, done, withdraw) = (send(&leaves[0]), send(&leaves[1]), send(&leaves[2]));
+        let reply = |id: &str, code: &str| {
+            format!(
+                "<ArchiveTransferReply xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T10:00:00</Date>\
+                 <MessageIdentifier>AD-{code}-{id}</MessageIdentifier><CodeListVersions/><ReplyCode>{code}</ReplyCode>\
+                 <MessageRequestIdentifier>{id}</MessageRequestIdentifier></ArchiveTransferReply>"
+            )
+        };
+        let ack = format!(
+            "<Acknowledgement xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T10:00:00</Date>\
+             <MessageIdentifier>AD-ACK</MessageIdentifier><MessageReceivedIdentifier>{open}</MessageReceivedIdentifier></Acknowledgement>"
+        );
+        for (id, body) in [
+            (&open, ack),
+            (&open, reply(&open, "KO")),
+            (&done, reply(&done, "OK")),
+        ] {
+            archive
+                .transfer_out_message(
+                    &t,
+                    &carnac_model::OperationId::new(id).unwrap(),
+                    body.as_bytes(),
+                    "test",
+                )
+                .unwrap();
+        }
+        (open, done, withdraw, leaves[3].clone())
+    };
+    let rejection = format!(
+        "<ArchiveTransferReply xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T11:00:00</Date>\
+         <MessageIdentifier>AD-KO-2</MessageIdentifier><CodeListVersions/><ReplyCode>KO</ReplyCode>\
+         <MessageRequestIdentifier>{to_open}</MessageRequestIdentifier></ArchiveTransferReply>"
+    );
     use Role::*;
     // (method, path with {t}, {op}, {unit}, {object}, body, roles allowed on their own tenant).
     let endpoints: Vec<(&str, &str, &str, Vec<Role>)> = vec![
@@ -524,6 +602,78 @@ async fn the_role_matrix_of_every_endpoint() {
             "",
             vec![Archivist, Producer, ControlAuthority],
         ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/transfers-out",
+            r#"{"units":["{to_unit}"],"archival_agency":"Identifier1"}"#,
+            vec![Archivist],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out/{to_open}",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out/{to_open}/package",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/transfers-out/{to_open}/reply",
+            "REJECTION",
+            vec![Archivist, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out/{to_open}/reply",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out/{to_open}/acknowledgement",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out/{to_done}/notification",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out/{to_done}/certificate",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out/{to_done}/certificate/signature",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/transfers-out/{to_done}/certificate/signer",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/transfers-out/{to_withdraw}/withdrawal",
+            "",
+            vec![Archivist],
+        ),
         ("POST", "/api/v1/tenants/{t}/suspend", "", vec![Operator]),
         ("POST", "/api/v1/tenants/{t}/resume", "", vec![Operator]),
     ];
@@ -543,6 +693,9 @@ async fn the_role_matrix_of_every_endpoint() {
             .replace("{elim2}", "{elimination}")
             .replace("{deliv}", "{delivery}")
             .replace("{deliv2}", "{delivery}")
+            .replace("{to_open}", "{transfer}")
+            .replace("{to_done}", "{transfer}")
+            .replace("{to_withdraw}", "{transfer}")
     };
     let mut covered: Vec<String> = endpoints
         .iter()
@@ -603,7 +756,10 @@ async fn the_role_matrix_of_every_endpoint() {
                     .replace("{elim}", &elim)
                     .replace("{elim2}", &elim2)
                     .replace("{deliv}", &deliv)
-                    .replace("{deliv2}", &deliv2);
+                    .replace("{deliv2}", &deliv2)
+                    .replace("{to_open}", &to_open)
+                    .replace("{to_done}", &to_done)
+                    .replace("{to_withdraw}", &to_withdraw);
                 // Each allowed revocation uses up a token; a refused one names any.
                 let path = if path.contains("{spare_token}") {
                     let id = if role == Some(Operator) && *tenant != "other" {
@@ -618,11 +774,13 @@ async fn the_role_matrix_of_every_endpoint() {
                 let body: Body = match *body {
                     "SIP" => sip("OK_SIP-test-md5.zip").into(),
                     "REFS" => tar_gz(&testdata().join("referentials/tenant-0"), false).into(),
+                    "REJECTION" => rejection.clone().into(),
                     b => b
                         .replace("{n}", &n.to_string())
                         .replace("{unit}", &unit)
                         .replace("{unit3}", &unit3)
                         .replace("{free}", free.as_str())
+                        .replace("{to_unit}", &to_unit)
                         .into(),
                 };
                 let mut req = Request::builder().method(*method).uri(&path);
@@ -722,6 +880,7 @@ async fn the_openapi_document_describes_exactly_the_routes() {
                 .replace("{operation}", "op-x")
                 .replace("{elimination}", "op-e")
                 .replace("{delivery}", "op-d")
+                .replace("{transfer}", "op-t")
                 .replace("{login}", "l-x")
                 .replace("{unit}", "u-x")
                 .replace("{object}", "o-x")

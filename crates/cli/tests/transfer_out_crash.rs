@@ -1,0 +1,322 @@
+//! `carnac transfer-out reply` killed at random instants (SIGKILL, at least 30 times while
+//! it runs) as it records the definitive archives' reply and purges what it accepts (the
+//! odd pieces of a 200-unit transfer, 7 units a step): after each restart the catalog, the
+//! offers and the journal agree; the purge is done or can be done; once done exactly the
+//! accepted units are gone, with their package, and nothing not accepted is lost (`check
+//! --digests` re-hashes every copy of what stays).
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of a data folder, its offers' record naming the copy's folders.
+fn copy_data(from: &std::path::Path, to: &std::path::Path) {
+    copy_dir(from, to);
+    let names = to.join("offers.json");
+    let text = std::fs::read_to_string(&names).unwrap();
+    std::fs::write(
+        &names,
+        text.replace(from.to_str().unwrap(), to.to_str().unwrap()),
+    )
+    .unwrap();
+}
+
+fn ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A data folder with a transfer out sent (a 200-piece transfer whose retention is over
+/// with Keep), and the definitive archives' reply accepting its odd pieces: made once,
+/// copied for every round. Gives the transfer out's id and the units it accepts.
+fn prepared() -> (tempfile::TempDir, String, Vec<String>) {
+    let data = data_with_tenant();
+    let d = data.path();
+    let config = d.join("carnac.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+    text.push_str("\n[limits]\nelimination_step_units = 7\n");
+    std::fs::write(&config, text).unwrap();
+    let sip = d.join("transfer.zip");
+    write_sip(
+        &sip,
+        200,
+        |i| if i % 50 == 0 { 1 << 20 } else { 4 << 10 },
+        100,
+    );
+    let atr = d.join("ingest-atr.xml");
+    ok(&run(
+        d,
+        &[
+            "ingest",
+            "--tenant",
+            "0",
+            sip.to_str().unwrap(),
+            "--atr",
+            atr.to_str().unwrap(),
+        ],
+    ));
+    // The system identifier of each unit, from the ingest's reply.
+    let atr = std::fs::read_to_string(&atr).unwrap();
+    let ids: std::collections::BTreeMap<String, String> = atr
+        .split("<ArchiveUnit id=\"")
+        .skip(1)
+        .map(|chunk| {
+            let (xml_id, rest) = chunk.split_once('"').unwrap();
+            let system = rest
+                .split_once("<SystemId>")
+                .unwrap()
+                .1
+                .split_once("</SystemId>")
+                .unwrap()
+                .0;
+            (xml_id.to_owned(), system.to_owned())
+        })
+        .collect();
+    let root = &ids["ROOT"];
+    let changes = d.join("changes.json");
+    std::fs::write(
+        &changes,
+        serde_json::json!({"units": [root], "actions": [
+            {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+            {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Keep"}]})
+        .to_string(),
+    )
+    .unwrap();
+    ok(&run(
+        d,
+        &[
+            "rules",
+            "change",
+            "--tenant",
+            "0",
+            "--file",
+            changes.to_str().unwrap(),
+        ],
+    ));
+    let package = d.join("sent.zip");
+    let out = run(
+        d,
+        &[
+            "transfer-out",
+            "send",
+            "--tenant",
+            "0",
+            "--unit",
+            root,
+            "--archival-agency",
+            "Identifier1",
+            "--out",
+            package.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    ok(&out);
+    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sent["state"], "sent");
+    assert_eq!(sent["units"].as_array().unwrap().len(), 201);
+    assert!(std::fs::metadata(&package).unwrap().len() > 4 << 20);
+    let id = sent["id"].as_str().unwrap().to_owned();
+    // The definitive archives keep the odd pieces (the root and the even ones stay here).
+    let accepted: Vec<String> = (0..200)
+        .filter(|i| i % 2 == 1)
+        .map(|i| ids[&format!("U{i}")].clone())
+        .collect();
+    let units: String = accepted
+        .iter()
+        .enumerate()
+        .map(|(n, u)| {
+            format!("<ArchiveUnit id=\"{u}\"><Content><SystemId>ad-{n}</SystemId></Content></ArchiveUnit>")
+        })
+        .collect();
+    std::fs::write(
+        d.join("reply.xml"),
+        format!(
+            "<ArchiveTransferReply xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\">\
+             <Date>2026-12-04T10:00:00</Date><MessageIdentifier>AD-ATR-1</MessageIdentifier>\
+             <CodeListVersions/><DataObjectPackage><DescriptiveMetadata>{units}</DescriptiveMetadata>\
+             <ManagementMetadata/></DataObjectPackage><ReplyCode>OK</ReplyCode>\
+             <MessageRequestIdentifier>{id}</MessageRequestIdentifier>\
+             <ArchivalAgency><Identifier>Identifier1</Identifier></ArchivalAgency>\
+             <TransferringAgency><Identifier>carnac</Identifier></TransferringAgency>\
+             </ArchiveTransferReply>"
+        ),
+    )
+    .unwrap();
+    (data, id, accepted)
+}
+
+fn state(data: &std::path::Path, id: &str) -> serde_json::Value {
+    let out = run(
+        data,
+        &["transfer-out", "show", "--tenant", "0", id, "--json"],
+    );
+    ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn reply(d: &std::path::Path, id: &str) -> std::process::Command {
+    let mut c = carnac(d);
+    c.args([
+        "transfer-out",
+        "reply",
+        "--tenant",
+        "0",
+        id,
+        "--file",
+        d.join("reply.xml").to_str().unwrap(),
+    ]);
+    c
+}
+
+#[test]
+fn killed_purges_after_a_transfer_reply_complete_and_lose_nothing_not_accepted() {
+    let (template, id, accepted) = prepared();
+    let seed = std::env::var("CARNAC_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::UNIX_EPOCH
+                .elapsed()
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+                | 1
+        });
+    let gone = |v: &serde_json::Value| {
+        let mut ids: Vec<String> = v["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["status"] == "destroyed")
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut expected = accepted.clone();
+    expected.sort();
+    // One reply to the end, to know how long it takes.
+    let measure = tempfile::tempdir().unwrap();
+    copy_data(template.path(), measure.path());
+    let started = Instant::now();
+    ok(&reply(measure.path(), &id).output().unwrap());
+    let full = started.elapsed();
+    let done = state(measure.path(), &id);
+    assert_eq!(done["state"], "executed");
+    assert_eq!(gone(&done), expected, "exactly what the reply accepts");
+    ok(&run(measure.path(), &["check", "--digests"]));
+    eprintln!("transfer-out crash test: seed {seed}, a full reply and purge take {full:?}");
+
+    let mut rng = Rng(seed);
+    let mut window = full;
+    let (mut killed, mut finished, mut round) = (0, 0, 0);
+    let (mut before_reply, mut resumed, mut after_end) = (0, 0, 0);
+    while killed < 30 {
+        round += 1;
+        assert!(
+            round <= 150,
+            "only {killed} of 150 rounds killed a purge in progress"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        copy_data(template.path(), dir.path());
+        let d = dir.path();
+        let mut child = reply(d, &id)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = Duration::from_micros(rng.next() % (window.as_micros() as u64 + 1));
+        std::thread::sleep(delay);
+        match child.try_wait().unwrap() {
+            Some(_) => {
+                finished += 1;
+                window = window * 4 / 5;
+            }
+            None => {
+                child.kill().unwrap();
+                killed += 1;
+            }
+        }
+        child.wait().unwrap();
+        let what = format!("round {round} (seed {seed}, killed after {delay:?})");
+        // The restart recovers (a purge begun or accepted is completed); all agrees.
+        let check = carnac(d)
+            .env("RUST_LOG", "warn")
+            .args(["check", "--digests"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{what}: {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let completed_by_recovery = String::from_utf8_lossy(&check.stderr)
+            .contains("interrupted elimination execution completed");
+        ok(&run(d, &["journal", "verify", "--tenant", "0"]));
+        let now = state(d, &id);
+        match now["state"].as_str().unwrap() {
+            "executed" if completed_by_recovery => resumed += 1,
+            "executed" => after_end += 1,
+            // Killed before the reply was recorded: nothing purged, it is given again.
+            "sent" => {
+                before_reply += 1;
+                assert!(gone(&now).is_empty(), "{what}");
+                let out = reply(d, &id).output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{what}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            other => panic!("{what}: the transfer out is {other}"),
+        }
+        let after = state(d, &id);
+        assert_eq!(after["state"], "executed", "{what}");
+        assert!(!after["purge_pending"].as_bool().unwrap(), "{what}");
+        assert_eq!(gone(&after), expected, "{what}");
+        let check = run(d, &["check", "--digests"]);
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{what}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    eprintln!(
+        "transfer-out crash test: {killed} purges killed, {finished} finished before the kill; \
+         found before the reply was recorded {before_reply} times, while the purge ran \
+         {resumed} times, after it ended {after_end} times"
+    );
+}
