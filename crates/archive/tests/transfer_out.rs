@@ -447,3 +447,146 @@ fn a_withdrawn_transfer_out_frees_its_units_and_its_package() {
     assert!(f.archive.eliminations(&t).unwrap().is_empty());
     assert_eq!(f.archive.transfers_out(&t).unwrap().len(), 2);
 }
+
+/// A restitution: one producer's records whatever their retention (a hold alone keeps a
+/// unit, another producer's units stay), an `ArchiveRestitutionRequest` with the package;
+/// the producer's refusal rejects it, its agreement is recorded, and its acknowledgement of
+/// the package purges every copy, with a restitution certificate.
+#[test]
+fn a_restitution_goes_back_to_its_producer_then_every_copy_goes() {
+    use carnac_archive::elimination::RestitutionRequest;
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    // Not past any retention: a restitution does not ask.
+    let outcome = f
+        .archive
+        .ingest_path(&t, &testdata().join("seda/OK_SIP_2_GO.zip"), "test")
+        .unwrap();
+    let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+    let c = f.archive.catalog();
+    let units = c.units_of_operation(&t, &op).unwrap();
+    let other = f
+        .archive
+        .ingest_path(&t, &testdata().join("seda/OK_SIP-test-md5.zip"), "test")
+        .unwrap();
+    let other_unit = c
+        .units_of_operation(
+            &t,
+            &carnac_model::OperationId::new(other.operation()).unwrap(),
+        )
+        .unwrap()[0]
+        .id
+        .clone();
+    let ask = |units: Vec<String>| RestitutionRequest {
+        units,
+        originating_agency: "FRAN_NP_009913".into(),
+        comment: Some("Fin du contrat de tiers-archivage".into()),
+        ..Default::default()
+    };
+    let mut all: Vec<String> = units.iter().map(|u| u.id.to_string()).collect();
+    all.push(other_unit.to_string());
+    let sent = f
+        .archive
+        .propose_restitution(&t, &ask(all), "arch")
+        .unwrap();
+    assert_eq!(
+        sent.kind,
+        carnac_model::elimination::DisposalKind::Restitution
+    );
+    assert_eq!(sent.state, S::Sent);
+    assert_eq!(sent.units.len(), units.len(), "every unit of its own");
+    let excluded = &sent.excluded;
+    assert_eq!(excluded.len(), 1, "{excluded:?}");
+    assert_eq!(excluded[0].id, other_unit.as_str());
+    assert_eq!(
+        excluded[0].reason.as_ref().unwrap()["reason"],
+        "other_producer"
+    );
+    let kind = carnac_model::elimination::DisposalKind::Restitution;
+    let request = f
+        .archive
+        .outgoing_document(kind, &t, &sent.id, "request.xml")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("request.xml"), &request).unwrap();
+    let version = carnac_seda::SedaVersion::from_namespace(&format!(
+        "fr:gouv:culture:archivesdefrance:seda:v{}",
+        sent.seda_version
+    ))
+    .unwrap();
+    carnac_seda::schema::validate_seda(version, &dir.path().join("request.xml")).unwrap();
+    assert!(String::from_utf8_lossy(&request).contains("<ArchiveRestitutionRequest "));
+    // Not a transfer out.
+    assert!(f.archive.transfer_out(&t, &sent.id).is_err());
+    let reply = |code: &str| {
+        format!(
+            "<ArchiveRestitutionRequestReply xmlns=\"fr:gouv:culture:archivesdefrance:seda:v{}\">\
+             <Date>2026-12-04T10:00:00</Date><MessageIdentifier>PROD-{code}</MessageIdentifier>\
+             <CodeListVersions/><ReplyCode>{code}</ReplyCode>\
+             <MessageRequestIdentifier>{}</MessageRequestIdentifier>\
+             <UnitIdentifier>{}</UnitIdentifier>\
+             <ArchivalAgency><Identifier>carnac</Identifier></ArchivalAgency>\
+             <OriginatingAgency><Identifier>FRAN_NP_009913</Identifier></OriginatingAgency>\
+             </ArchiveRestitutionRequestReply>",
+            sent.seda_version, sent.id, units[0].id
+        )
+    };
+    // Refused by the producer: rejected, nothing purged; then agreed: recorded.
+    let refused = f
+        .archive
+        .outgoing_message(kind, &t, &sent.id, reply("KO").as_bytes(), "prod")
+        .unwrap();
+    assert_eq!(refused.state, S::Rejected);
+    let agreed = f
+        .archive
+        .outgoing_message(kind, &t, &sent.id, reply("OK").as_bytes(), "prod")
+        .unwrap();
+    assert_eq!(agreed.state, S::Rejected, "an agreement purges nothing yet");
+    assert_eq!(agreed.steps.last().unwrap()["decision"], "agreed");
+    for u in &units {
+        assert!(c.unit(&t, &u.id).unwrap().is_some());
+    }
+    // The producer acknowledges the package: every copy goes.
+    let ack = format!(
+        "<Acknowledgement xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-05T10:00:00</Date>\
+         <MessageIdentifier>PROD-ACK</MessageIdentifier><MessageReceivedIdentifier>{}</MessageReceivedIdentifier>\
+         </Acknowledgement>",
+        sent.id
+    );
+    let done = f
+        .archive
+        .outgoing_message(kind, &t, &sent.id, ack.as_bytes(), "prod")
+        .unwrap();
+    assert_eq!(done.state, S::Executed, "{:?}", done.steps);
+    for u in &units {
+        assert!(c.unit(&t, &u.id).unwrap().is_none());
+        let stone = f.archive.tombstone(&t, &u.id).unwrap().unwrap();
+        assert_eq!(stone.record["restitution"], true);
+        assert_eq!(stone.record["transferred_to"], "FRAN_NP_009913");
+    }
+    assert!(
+        c.unit(&t, &other_unit).unwrap().is_some(),
+        "another producer's stays"
+    );
+    let certificate: serde_json::Value = serde_json::from_slice(
+        &f.archive
+            .outgoing_document(kind, &t, &sent.id, "certificate.json")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(certificate["certificate"], "RESTITUTION");
+    assert_eq!(
+        f.archive.check_consistency(true).unwrap(),
+        Vec::<String>::new()
+    );
+    let events = c.journal(&t).unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event.kind.as_str() == "UNIT_RETURNED")
+            .count(),
+        units.len()
+    );
+    assert_eq!(f.archive.outgoing_list(kind, &t).unwrap().len(), 1);
+    assert!(f.archive.transfers_out(&t).unwrap().is_empty());
+}

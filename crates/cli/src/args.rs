@@ -50,6 +50,13 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: TransferOutCommand,
     },
+    /// Restitutions to the producer (the end of the contract): send (the package written
+    /// beside), feed its answer or acknowledgement (an acknowledgement purges every copy),
+    /// show, list, withdraw.
+    Restitution {
+        #[command(subcommand)]
+        command: RestitutionCommand,
+    },
     /// Communication: writes the package (DIP) of units and everything below them, if their
     /// access rules let them be communicated today, and journals it. Exit 0: delivered; 1:
     /// refused (every reason listed) or could not run.
@@ -451,6 +458,66 @@ pub(crate) enum TransferOutCommand {
         json: bool,
     },
     /// Withdraws a transfer out not yet accepted: its units are free, its package removed.
+    Withdraw {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RestitutionCommand {
+    /// Gives a producer back its records (units of its agency, each with every unit below
+    /// it; a hold keeps a unit): the `ArchiveRestitutionRequest` and the package are kept,
+    /// the package written to `--out`. Exit 0: sent (units left out listed with why); 1:
+    /// refused, with every reason.
+    Send {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, required = true)]
+        unit: Vec<String>,
+        /// The producer, in the tenant's agencies referential.
+        #[arg(long)]
+        originating_agency: String,
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Feeds the producer's ArchiveRestitutionRequestReply, Acknowledgement or
+    /// ArchiveTransferReply (a file). Its acknowledgement (or an accepting reply) purges
+    /// every copy. Exit 0: recorded; 1: refused, with the reason.
+    Reply {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tenant's restitutions, newest first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One restitution: its steps, its units and those left out, with why.
+    Show {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraws a restitution not yet acknowledged: its units are free, its package removed.
     Withdraw {
         #[arg(long)]
         tenant: String,

@@ -51,6 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules { command } => rules::run(&archive, command),
         Command::Elimination { command } => elimination::run(&archive, command),
         Command::TransferOut { command } => transfer_out::run(&archive, command),
+        Command::Restitution { command } => transfer_out::run_restitution(&archive, command),
         Command::Deliver {
             tenant: t,
             unit,

@@ -883,3 +883,80 @@ fn transfer_out_is_the_contract() {
     let check = run(p, &["check", "--digests"]);
     assert_eq!(check.status.code(), Some(0), "{check:?}");
 }
+
+/// `carnac restitution`: a producer's records sent back (its package written beside), its
+/// acknowledgement fed from a file purges every copy; the archive still agrees.
+#[test]
+fn restitution_is_the_contract() {
+    let data = data_with_tenant();
+    let p = data.path();
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let out = run(
+        p,
+        &["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let root: String = rusqlite::Connection::open(p.join("catalog.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT id FROM units WHERE tenant = '0' AND id NOT IN (SELECT unit FROM unit_parents) LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let package = p.join("back.zip");
+    let out = run(
+        p,
+        &[
+            "restitution",
+            "send",
+            "--tenant",
+            "0",
+            "--unit",
+            root.as_str(),
+            "--originating-agency",
+            "FRAN_NP_009913",
+            "--out",
+            package.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sent["kind"], "restitution");
+    let id = sent["id"].as_str().unwrap();
+    assert!(package.exists());
+    let ack = p.join("ack.xml");
+    std::fs::write(
+        &ack,
+        format!(
+            "<Acknowledgement xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-05T10:00:00</Date>\
+             <MessageIdentifier>PROD-ACK</MessageIdentifier><MessageReceivedIdentifier>{id}</MessageReceivedIdentifier>\
+             </Acknowledgement>"
+        ),
+    )
+    .unwrap();
+    let out = run(
+        p,
+        &[
+            "restitution",
+            "reply",
+            "--tenant",
+            "0",
+            id,
+            "--file",
+            ack.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let done: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["state"], "executed");
+    let out = run(p, &["restitution", "list", "--tenant", "0"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{id}\texecuted")));
+    // A transfer out of that id does not exist.
+    let out = run(p, &["transfer-out", "show", "--tenant", "0", id]);
+    assert_eq!(out.status.code(), Some(1));
+    let check = run(p, &["check", "--digests"]);
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+}

@@ -147,13 +147,19 @@ pub enum Action {
     /// Give the definitive archives' acknowledgement or reply (the archivist who receives
     /// it, or the Archives départementales' own account).
     TransferOutReply,
+    /// Give a producer its records back (the end of the contract), withdraw it.
+    RestitutionPropose,
+    /// A restitution, its package and its documents.
+    RestitutionRead,
+    /// The producer's answer, acknowledgement or reply to a restitution.
+    RestitutionReply,
     // Proof.
     JournalRead,
     EvidenceRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 31] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
@@ -180,6 +186,9 @@ impl Action {
         Action::TransferOutPropose,
         Action::TransferOutRead,
         Action::TransferOutReply,
+        Action::RestitutionPropose,
+        Action::RestitutionRead,
+        Action::RestitutionReply,
         Action::JournalRead,
         Action::EvidenceRead,
     ];
@@ -211,6 +220,9 @@ impl Action {
             Action::TransferOutPropose => "transfer_out_propose",
             Action::TransferOutRead => "transfer_out_read",
             Action::TransferOutReply => "transfer_out_reply",
+            Action::RestitutionPropose => "restitution_propose",
+            Action::RestitutionRead => "restitution_read",
+            Action::RestitutionReply => "restitution_reply",
             Action::ObjectDownload => "object_download",
             Action::JournalRead => "journal_read",
             Action::EvidenceRead => "evidence_read",
@@ -319,6 +331,9 @@ pub fn decide(
                     | TransferOutPropose
                     | TransferOutRead
                     | TransferOutReply
+                    | RestitutionPropose
+                    | RestitutionRead
+                    | RestitutionReply
                     | JournalRead
                     | EvidenceRead
             ),
@@ -331,6 +346,8 @@ pub fn decide(
                     | DeliveryRequest
                     | DeliveryRead
                     | TransferOutRead
+                    | RestitutionRead
+                    | RestitutionReply
             ),
             ControlAuthority => matches!(
                 action,
@@ -342,6 +359,7 @@ pub fn decide(
                     | DeliveryAuthorize
                     | TransferOutRead
                     | TransferOutReply
+                    | RestitutionRead
                     | UnitSearch
                     | UnitRead
                     | ObjectDownload
@@ -416,6 +434,9 @@ mod tests {
                     TransferOutPropose,
                     TransferOutRead,
                     TransferOutReply,
+                    RestitutionPropose,
+                    RestitutionRead,
+                    RestitutionReply,
                     JournalRead,
                     EvidenceRead,
                 ],
@@ -431,6 +452,8 @@ mod tests {
                     DeliveryRequest,
                     DeliveryRead,
                     TransferOutRead,
+                    RestitutionRead,
+                    RestitutionReply,
                 ],
             ),
             (
@@ -445,6 +468,7 @@ mod tests {
                     DeliveryAuthorize,
                     TransferOutRead,
                     TransferOutReply,
+                    RestitutionRead,
                     UnitSearch,
                     UnitRead,
                     ObjectDownload,

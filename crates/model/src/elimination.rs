@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 /// What takes units out of the archive by the same steps (a selection analysed, an
 /// authority's answer, an execution in steps leaving tombstones): an elimination destroys
-/// them; a transfer out gives them to the definitive archives, then purges them.
+/// them; a transfer out gives them to the definitive archives, then purges them; a
+/// restitution gives them back to their producer, then purges them.
 ///
 /// ```text
 /// transfer out: sent ─reply KO─▶ rejected ─reply OK─▶ accepted | partly_accepted ─execute─▶ executing ─▶ executed
@@ -31,6 +32,9 @@ use serde::{Deserialize, Serialize};
 pub enum DisposalKind {
     Elimination,
     TransferOut,
+    /// Records given back to their producer (Code du patrimoine L212-4: restitution at the
+    /// end of the archiver's contract), then every copy destroyed.
+    Restitution,
 }
 
 impl DisposalKind {
@@ -38,10 +42,11 @@ impl DisposalKind {
         match self {
             Self::Elimination => "elimination",
             Self::TransferOut => "transfer_out",
+            Self::Restitution => "restitution",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Elimination, Self::TransferOut]
+        [Self::Elimination, Self::TransferOut, Self::Restitution]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
@@ -50,7 +55,13 @@ impl DisposalKind {
         match self {
             Self::Elimination => "elimination",
             Self::TransferOut => "transfer out",
+            Self::Restitution => "restitution",
         }
+    }
+    /// Whether its units go to another archive, which answers (a transfer out, a
+    /// restitution), rather than being destroyed under a visa.
+    pub fn sends(self) -> bool {
+        self != Self::Elimination
     }
 }
 
@@ -236,6 +247,8 @@ pub enum Excluded {
     Unknown,
     /// The definitive archives' reply does not accept it: it stays.
     NotAccepted,
+    /// A restitution goes to one producer; this unit is another's (or no agency's).
+    OtherProducer { agency: String },
 }
 
 impl Excluded {
@@ -250,6 +263,7 @@ impl Excluded {
             Self::RulesChanged => "rules_changed",
             Self::Unknown => "unknown",
             Self::NotAccepted => "not_accepted",
+            Self::OtherProducer { .. } => "other_producer",
         }
     }
     /// In words, for the bordereau and the reply.
@@ -292,6 +306,12 @@ impl Excluded {
             }
             Self::Unknown => "no such unit in the tenant".to_owned(),
             Self::NotAccepted => "the definitive archives' reply does not accept it".to_owned(),
+            Self::OtherProducer { agency } if agency.is_empty() => {
+                "it has no originating agency: it is no producer's to take back".to_owned()
+            }
+            Self::OtherProducer { agency } => {
+                format!("it is the records of another producer ({agency})")
+            }
         }
     }
 
@@ -349,6 +369,13 @@ impl Excluded {
                 "la réponse du service d\u{2019}archives définitives ne l\u{2019}accepte pas"
                     .to_owned()
             }
+            Self::OtherProducer { agency } if agency.is_empty() => {
+                "elle n\u{2019}a pas de service producteur\u{a0}: nul ne peut la reprendre"
+                    .to_owned()
+            }
+            Self::OtherProducer { agency } => {
+                format!("elle relève d\u{2019}un autre service producteur ({agency})")
+            }
         }
     }
 }
@@ -383,6 +410,9 @@ mod tests {
             Excluded::RulesChanged,
             Excluded::Unknown,
             Excluded::NotAccepted,
+            Excluded::OtherProducer {
+                agency: "SERV-2".into(),
+            },
         ];
         for e in &all {
             assert!(!e.describe_fr().is_empty() && e.describe_fr() != e.describe());
@@ -515,7 +545,11 @@ mod tests {
         for s in [S::Proposed, S::Agreed, S::VisaGranted, S::Executed] {
             assert!(s.after(ok).is_err(), "{s:?}");
         }
-        for k in [DisposalKind::Elimination, DisposalKind::TransferOut] {
+        for k in [
+            DisposalKind::Elimination,
+            DisposalKind::TransferOut,
+            DisposalKind::Restitution,
+        ] {
             assert_eq!(DisposalKind::parse(k.as_str()), Some(k));
         }
     }

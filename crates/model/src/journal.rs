@@ -140,6 +140,17 @@ event_kinds! {
     /// One unit purged after the definitive archives accepted it: where it went, under
     /// which identifier, its files' digests.
     UnitTransferred = "UNIT_TRANSFERRED",
+    /// A restitution to the producer: the selection, its `ArchiveRestitutionRequest` and
+    /// its package (an `ArchiveTransfer` to the producer).
+    Restitution = "RESTITUTION",
+    /// The producer's `ArchiveRestitutionRequestReply`, acknowledgement or reply.
+    RestitutionReply = "RESTITUTION_REPLY",
+    RestitutionWithdrawal = "RESTITUTION_WITHDRAWAL",
+    RestitutionPurgeStart = "RESTITUTION_PURGE_START",
+    /// Every copy of what the producer took back destroyed: the restitution certificate.
+    RestitutionPurge = "RESTITUTION_PURGE",
+    /// One unit given back to its producer, every copy here destroyed.
+    UnitReturned = "UNIT_RETURNED",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome

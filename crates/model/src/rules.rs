@@ -509,6 +509,20 @@ pub fn appraise_transfer(rules: &EffectiveRules, at: Date) -> Result<(), Vec<Exc
     if why.is_empty() { Ok(()) } else { Err(why) }
 }
 
+/// Why a unit may not be given back to its producer at `at`: an active hold alone (the
+/// records are the producer's whatever their retention; a hold keeps them where they are
+/// until it is lifted).
+pub fn appraise_restitution(rules: &EffectiveRules, at: Date) -> Result<(), Vec<Exclusion>> {
+    let holds = active_holds(rules, at);
+    if holds.is_empty() {
+        Ok(())
+    } else {
+        Err(vec![Exclusion::Hold {
+            rules: holds.iter().map(|r| r.rule.rule.clone()).collect(),
+        }])
+    }
+}
+
 /// The effective access rules that keep a unit from being communicated at `at` (an empty
 /// list: it may be): those not ended on or before `at`, and those without an end date (an
 /// unlimited duration never ends). A unit without access rule is freely communicable

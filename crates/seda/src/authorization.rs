@@ -281,6 +281,27 @@ pub fn write_modification_notification(
     writeln!(w, "</ArchiveModificationNotification>")
 }
 
+/// The archive's request that the producer take its records back
+/// (`ArchiveRestitutionRequest`), streamed.
+pub fn write_restitution_request(
+    w: &mut dyn Write,
+    version: SedaVersion,
+    n: &ModificationNotification,
+    units: &mut dyn Iterator<Item = String>,
+) -> io::Result<()> {
+    write!(
+        w,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ArchiveRestitutionRequest xmlns=\"{}\">",
+        namespace(version)?
+    )?;
+    message_head(w, &n.comments, &n.date, &n.message_identifier)?;
+    write!(w, "<CodeListVersions/>")?;
+    unit_identifiers(w, units, "a restitution request")?;
+    organization(w, "ArchivalAgency", &n.archival_agency)?;
+    organization(w, "OriginatingAgency", &n.originating_agency)?;
+    writeln!(w, "</ArchiveRestitutionRequest>")
+}
+
 /// The answer to a request for communication (`ArchiveDeliveryRequestReply`): what was
 /// delivered, to whom, under which authorisation if a derogation was needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,6 +462,21 @@ mod tests {
                     originating_agency: "PROD".into(),
                 },
                 &mut ["au-1", "au-2"].into_iter().map(String::from),
+            )
+            .unwrap();
+            valid(version, &out);
+            let mut out = Vec::new();
+            write_restitution_request(
+                &mut out,
+                version,
+                &ModificationNotification {
+                    message_identifier: "restitution-1".into(),
+                    date: "2026-12-05T09:00:00Z".into(),
+                    comments: vec!["Fin du contrat".into()],
+                    archival_agency: "CARNAC".into(),
+                    originating_agency: "PROD".into(),
+                },
+                &mut ["au-1"].into_iter().map(String::from),
             )
             .unwrap();
             valid(version, &out);

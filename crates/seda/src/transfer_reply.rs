@@ -30,6 +30,8 @@ pub enum TransferMessage {
         received: String,
     },
     Reply(TransferReply),
+    /// The producer's `ArchiveRestitutionRequestReply` (its code, the request it answers).
+    RestitutionReply(TransferReply),
 }
 
 /// An `ArchiveTransferReply`, as read.
@@ -75,7 +77,9 @@ pub enum ReplyError {
     Doctype,
     #[error("the message nests elements deeper than {MAX_DEPTH}")]
     TooDeep,
-    #[error("the message is a {0}, not an Acknowledgement or an ArchiveTransferReply")]
+    #[error(
+        "the message is a {0}, not an Acknowledgement, an ArchiveTransferReply or an ArchiveRestitutionRequestReply"
+    )]
     NotAReply(String),
     #[error("the message's namespace {0:?} is not SEDA 1.0 or 2.x")]
     Namespace(String),
@@ -243,12 +247,12 @@ pub fn read_transfer_message(bytes: &[u8]) -> Result<TransferMessage, ReplyError
             identifier: take("identifier", "MessageIdentifier")?,
             received: take("received", "MessageReceivedIdentifier")?,
         }),
-        "ArchiveTransferReply" => {
+        "ArchiveTransferReply" | "ArchiveRestitutionRequestReply" => {
             let identifier = take("identifier", "MessageIdentifier")?;
             let reply_code = take("code", "ReplyCode")?;
             // Vitam leaves it empty in a rejection: then the reply answers nothing by it.
             let request = fields.remove("request").unwrap_or_default();
-            Ok(TransferMessage::Reply(TransferReply {
+            let reply = TransferReply {
                 version,
                 identifier,
                 request,
@@ -256,7 +260,12 @@ pub fn read_transfer_message(bytes: &[u8]) -> Result<TransferMessage, ReplyError
                 grant_date: fields.remove("grant_date"),
                 archival_agency: fields.remove("archival_agency"),
                 units,
-            }))
+            };
+            Ok(if element == "ArchiveTransferReply" {
+                TransferMessage::Reply(reply)
+            } else {
+                TransferMessage::RestitutionReply(reply)
+            })
         }
         other => Err(ReplyError::NotAReply(other.to_owned())),
     }

@@ -16,6 +16,7 @@ impl Archive {
     /// Why each of `units` may not be destroyed (or, for a transfer out, transferred) at
     /// `at` (none: it may), with its bordereau line: its own rules, its descendants, the
     /// operations that have it.
+    #[allow(clippy::too_many_arguments)] // Private: the analysis of the three kinds.
     pub(super) fn analyse(
         &self,
         tenant: &TenantId,
@@ -24,6 +25,7 @@ impl Archive {
         holds_at: time::Date,
         exclude_operation: Option<&OperationId>,
         kind: DisposalKind,
+        producer: Option<&str>,
     ) -> Result<BTreeMap<UnitId, Analysed>, ArchiveError> {
         let phase = std::time::Instant::now();
         let below = self.catalog.descendants(tenant, units)?;
@@ -67,7 +69,21 @@ impl Archive {
                     DisposalKind::TransferOut => {
                         carnac_model::rules::appraise_transfer(&e.rules, at)
                     }
+                    DisposalKind::Restitution => {
+                        carnac_model::rules::appraise_restitution(&e.rules, at)
+                    }
                 };
+                // A restitution gives one producer back its own records.
+                let agency = agencies.get(u).copied().flatten().unwrap_or("");
+                if kind == DisposalKind::Restitution && producer.is_some_and(|p| p != agency) {
+                    own.insert(
+                        u.clone(),
+                        Some(Excluded::OtherProducer {
+                            agency: agency.to_owned(),
+                        }),
+                    );
+                    continue;
+                }
                 let mut why = match verdict {
                     Ok(()) => Vec::new(),
                     Err(w) => w

@@ -129,7 +129,19 @@ impl Archive {
         let ids: Vec<UnitId> = proposed.iter().map(|(u, _)| u.clone()).collect();
         // Checked again: the rules at the proposal's date, holds today, and what changed.
         let today = self.today();
-        let analysed = self.analyse(tenant, &ids, at, today.max(at), Some(id), row.kind)?;
+        // A restitution's producer: the receiver of its package.
+        let producer = (row.kind == DisposalKind::Restitution)
+            .then(|| row.totals["archival_agency"].as_str())
+            .flatten();
+        let analysed = self.analyse(
+            tenant,
+            &ids,
+            at,
+            today.max(at),
+            Some(id),
+            row.kind,
+            producer,
+        )?;
         let mut dropped: Vec<(UnitId, serde_json::Value)> = Vec::new();
         let mut destroy: Vec<UnitId> = Vec::new();
         for (u, record) in &proposed {
@@ -185,9 +197,10 @@ impl Archive {
                 true
             }
         });
-        let not_granted = match row.kind {
-            DisposalKind::Elimination => Excluded::VisaExcepted,
-            DisposalKind::TransferOut => Excluded::NotAccepted,
+        let not_granted = if row.kind.sends() {
+            Excluded::NotAccepted
+        } else {
+            Excluded::VisaExcepted
         };
         for u in &excepted {
             dropped.push((u.clone(), excluded_json(&not_granted)));
@@ -226,6 +239,7 @@ impl Archive {
             kind: match row.kind {
                 DisposalKind::Elimination => EventKind::EliminationExecutionStart,
                 DisposalKind::TransferOut => EventKind::TransferOutPurgeStart,
+                DisposalKind::Restitution => EventKind::RestitutionPurgeStart,
             },
             outcome: Status::Ok,
             time: now.to_string(),
@@ -291,19 +305,18 @@ impl Archive {
         let agent = execution["agent"].as_str().unwrap_or("system").to_owned();
         // What authorised it: the visa, or the definitive archives' accepting reply (read
         // back from the offers, for the identifier each unit has there).
-        let (visa, remote) = match row.kind {
-            DisposalKind::Elimination => (
+        let (visa, remote) = if row.kind.sends() {
+            let (step, reply) = self.accepting_reply(tenant, &row)?;
+            (Some(step), Some(reply))
+        } else {
+            (
                 row.steps
                     .iter()
                     .rev()
                     .find(|s| s["step"] == "visa")
                     .cloned(),
                 None,
-            ),
-            DisposalKind::TransferOut => {
-                let (step, reply) = self.accepting_reply(tenant, &row)?;
-                (Some(step), Some(reply))
-            }
+            )
         };
         // A step cut short left blobs the catalog no longer has: removed first.
         for (t, e, blobs) in self.catalog.pending_purges()? {
@@ -363,16 +376,28 @@ impl Archive {
                             EventKind::UnitDestroyed
                         }
                         Some(reply) => {
-                            // Where it went, and under which identifier there.
-                            let there = reply.units.get(u.as_str()).cloned().flatten();
+                            // Where it went, and under which identifier there (a reply
+                            // may say; an acknowledgement does not).
+                            let there = reply
+                                .as_ref()
+                                .and_then(|r| r.units.get(u.as_str()).cloned().flatten());
+                            let returned = row.kind == DisposalKind::Restitution;
                             for v in [&mut tombstone, &mut detail] {
                                 v["transfer"] = serde_json::json!(id);
                                 v["transferred_to"] = row.totals["archival_agency"].clone();
                                 v["remote_identifier"] = serde_json::json!(there);
-                                v["reply_identifier"] = serde_json::json!(reply.identifier);
+                                v["reply_identifier"] =
+                                    serde_json::json!(reply.as_ref().map(|r| &r.identifier));
+                                if returned {
+                                    v["restitution"] = serde_json::json!(true);
+                                }
                             }
                             tombstone["transferred_at"] = serde_json::json!(now);
-                            EventKind::UnitTransferred
+                            if returned {
+                                EventKind::UnitReturned
+                            } else {
+                                EventKind::UnitTransferred
+                            }
                         }
                     };
                     DestroyedUnit {
@@ -420,12 +445,13 @@ impl Archive {
             .and_then(|v| v["reply_identifier"].as_str())
             .unwrap_or_default()
             .to_owned();
-        let transfer = row.kind == DisposalKind::TransferOut;
+        let transfer = row.kind.sends();
+        let returned = row.kind == DisposalKind::Restitution;
         let certificate = self.tmp.join(format!("{operation}.certificate.json"));
         let _scratch = crate::files::Scratch(vec![certificate.clone()]);
         let head = if transfer {
             serde_json::json!({
-                "certificate": "TRANSFER",
+                "certificate": if returned { "RESTITUTION" } else { "TRANSFER" },
                 "format_version": 1,
                 "archive": self.config.archival_agency,
                 "tenant": tenant,
@@ -484,11 +510,19 @@ impl Archive {
                     &seda::ModificationNotification {
                         message_identifier: operation.to_string(),
                         date: now.to_string(),
-                        comments: vec![format!(
-                            "Unités versées au service d\u{2019}archives {} (réponse {reply_id}) puis retirées de {}",
-                            row.totals["archival_agency"].as_str().unwrap_or(""),
-                            self.config.archival_agency
-                        )],
+                        comments: vec![if returned {
+                            format!(
+                                "Unités restituées au service producteur {} ({reply_id}), toutes leurs copies détruites dans {}",
+                                row.totals["archival_agency"].as_str().unwrap_or(""),
+                                self.config.archival_agency
+                            )
+                        } else {
+                            format!(
+                                "Unités versées au service d\u{2019}archives {} (réponse {reply_id}) puis retirées de {}",
+                                row.totals["archival_agency"].as_str().unwrap_or(""),
+                                self.config.archival_agency
+                            )
+                        }],
                         archival_agency: self.config.archival_agency.clone(),
                         originating_agency: agencies.most_common(),
                     },
@@ -565,10 +599,10 @@ impl Archive {
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
-            kind: if transfer {
-                EventKind::TransferOutPurge
-            } else {
-                EventKind::EliminationExecution
+            kind: match row.kind {
+                DisposalKind::Elimination => EventKind::EliminationExecution,
+                DisposalKind::TransferOut => EventKind::TransferOutPurge,
+                DisposalKind::Restitution => EventKind::RestitutionPurge,
             },
             outcome: if dropped.is_empty() {
                 Status::Ok
@@ -639,7 +673,7 @@ impl Archive {
         // beginning: their acceptance is all the purge waits for.
         for t in self.catalog.tenants()? {
             for r in self.catalog.eliminations(&t.id)? {
-                if r.kind == DisposalKind::TransferOut
+                if r.kind.sends()
                     && matches!(
                         r.state,
                         EliminationState::Accepted | EliminationState::PartlyAccepted

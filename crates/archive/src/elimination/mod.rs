@@ -37,7 +37,10 @@ pub use carnac_seda::transfer_reply::MAX_REPLY_BYTES;
 use documents::{Bordereau, CertificateWriter, bordereau_html};
 pub(crate) use documents::{Document, read_visa_reply};
 pub use execution::ExecutionProgress;
-pub use transfer_out::{ACKNOWLEDGEMENT_XML, REPLY_XML, TRANSFER_ZIP, TransferOutRequest};
+pub use transfer_out::{
+    ACKNOWLEDGEMENT_XML, REPLY_XML, RESTITUTION_REQUEST_XML, RestitutionRequest, TRANSFER_ZIP,
+    TransferOutRequest,
+};
 
 /// The control authority's identifier in the SEDA messages when the operator names none.
 pub const DEFAULT_CONTROL_AUTHORITY: &str = "ControlAuthority";
@@ -219,6 +222,7 @@ impl Archive {
             at,
             None,
             DisposalKind::Elimination,
+            None,
         )?;
         let mut proposed = Vec::new();
         let mut excluded = Vec::new();

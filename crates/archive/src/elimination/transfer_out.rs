@@ -1,6 +1,10 @@
 //! Transfer out to the definitive archives (Code du patrimoine L212-3: at the end of their
-//! retention, records the appraisal keeps go to the public archives), the way an
-//! elimination goes, with the definitive archives' reply where the visa was:
+//! retention, records the appraisal keeps go to the public archives), and restitution to the
+//! producer (L212-4, R212-22: at the end of the archiver's contract, the records go back and
+//! every copy is destroyed), the way an elimination goes, with the receiver's answer where
+//! the visa was. A restitution has no appraisal condition (the records are the producer's;
+//! a hold alone keeps a unit), sends an `ArchiveRestitutionRequest` with its package, and is
+//! purged once the producer acknowledges the package (or its SAE accepts it).
 //!
 //! 1. **Proposal**: a selection analysed at today (`appraise_transfer`: retention ended
 //!    with Keep, or storage ended with Transfer; no hold; no other open operation; every
@@ -24,6 +28,8 @@ pub const TRANSFER_ZIP: &str = "transfer.zip";
 /// The receiver's messages, each under the operation of the step that recorded it.
 pub const ACKNOWLEDGEMENT_XML: &str = "acknowledgement.xml";
 pub const REPLY_XML: &str = "reply.xml";
+/// A restitution's request to the producer (`ArchiveRestitutionRequest`), with its package.
+pub const RESTITUTION_REQUEST_XML: &str = "request.xml";
 
 /// A transfer out as a client writes it (`POST …/transfers-out`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -42,7 +48,35 @@ pub struct TransferOutRequest {
     pub comment: Option<String>,
 }
 
+/// A restitution as a client writes it (`POST …/restitutions`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestitutionRequest {
+    #[serde(default)]
+    pub units: Vec<String>,
+    #[serde(default)]
+    pub query: Option<SelectionQuery>,
+    /// The producer the records go back to: their originating agency, in the agencies
+    /// referential. Units of another agency stay.
+    pub originating_agency: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
 const MAX_IDENTIFIER: usize = 255;
+
+/// What a transfer out and a restitution ask alike.
+struct Outgoing<'a> {
+    units: &'a [String],
+    query: Option<&'a SelectionQuery>,
+    receiver: &'a str,
+    agreement: Option<&'a str>,
+    comment: Option<&'a str>,
+}
+
+fn noun(kind: DisposalKind) -> &'static str {
+    kind.noun()
+}
 
 impl Archive {
     /// Analyses a selection and, if some of it may go, makes its package and records the
@@ -53,21 +87,69 @@ impl Archive {
         request: &TransferOutRequest,
         agent: &str,
     ) -> Result<EliminationReport, ArchiveError> {
+        self.propose_outgoing(
+            DisposalKind::TransferOut,
+            tenant,
+            Outgoing {
+                units: &request.units,
+                query: request.query.as_ref(),
+                receiver: &request.archival_agency,
+                agreement: request.archival_agreement.as_deref(),
+                comment: request.comment.as_deref(),
+            },
+            agent,
+        )
+    }
+
+    /// Analyses a selection of one producer's records and, if some of it may go back,
+    /// makes its package, writes the `ArchiveRestitutionRequest` and records the
+    /// restitution as sent.
+    pub fn propose_restitution(
+        &self,
+        tenant: &TenantId,
+        request: &RestitutionRequest,
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
+        self.propose_outgoing(
+            DisposalKind::Restitution,
+            tenant,
+            Outgoing {
+                units: &request.units,
+                query: request.query.as_ref(),
+                receiver: &request.originating_agency,
+                agreement: None,
+                comment: request.comment.as_deref(),
+            },
+            agent,
+        )
+    }
+
+    fn propose_outgoing(
+        &self,
+        kind: DisposalKind,
+        tenant: &TenantId,
+        request: Outgoing<'_>,
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
         self.require_tenant(tenant)?;
         let mut problems = Vec::new();
-        let agency = request.archival_agency.trim();
+        let agency = request.receiver.trim();
+        let field = match kind {
+            DisposalKind::Restitution => "originating_agency",
+            _ => "archival_agency",
+        };
         let agencies = self.referentials(tenant)?.agencies.unwrap_or_default();
         if agency.is_empty() {
-            problems.push("name the definitive archives (archival_agency)".to_owned());
+            problems.push(format!("name the receiver ({field})"));
         } else if agency.len() > MAX_IDENTIFIER || !agencies.contains_key(agency) {
             problems.push(format!(
-                "archival_agency {:?} is not in the tenant's agencies referential",
+                "{field} {:?} is not in the tenant's agencies referential",
                 bounded_text(agency, 80)
             ));
         }
         for (what, text) in [
-            ("archival_agreement", request.archival_agreement.as_deref()),
-            ("comment", request.comment.as_deref()),
+            ("archival_agreement", request.agreement),
+            ("comment", request.comment),
         ] {
             if let Some(t) = text {
                 let max = if what == "comment" {
@@ -85,7 +167,7 @@ impl Archive {
                 }
             }
         }
-        let selected = match self.select_units(tenant, &request.units, request.query.as_ref()) {
+        let selected = match self.select_units(tenant, request.units, request.query) {
             Ok(s) => s,
             Err(ArchiveError::InvalidRequest(p)) => {
                 problems.extend(p);
@@ -103,7 +185,8 @@ impl Archive {
             today,
             today,
             None,
-            DisposalKind::TransferOut,
+            kind,
+            (kind == DisposalKind::Restitution).then_some(agency),
         )?;
         let mut proposed = Vec::new();
         let mut excluded: Vec<EliminationUnitRow> = selected
@@ -139,9 +222,18 @@ impl Archive {
         }
         if proposed.is_empty() {
             return Err(ArchiveError::State {
-                code: "nothing_to_transfer",
+                code: if kind == DisposalKind::Restitution {
+                    "nothing_to_return"
+                } else {
+                    "nothing_to_transfer"
+                },
                 message: format!(
-                    "no unit of the selection may go to the definitive archives now: {}",
+                    "no unit of the selection may go {} now: {}",
+                    if kind == DisposalKind::Restitution {
+                        "back to its producer"
+                    } else {
+                        "to the definitive archives"
+                    },
                     excluded
                         .iter()
                         .take(20)
@@ -175,7 +267,7 @@ impl Archive {
         let version = self.tenant_seda_version(tenant)?;
         let operation = self.new_operation()?;
         let now = self.now();
-        let comment = request.comment.as_deref().map(|c| bounded_text(c, 4096));
+        let comment = request.comment.map(|c| bounded_text(c, 4096));
         let units = self.package_units(tenant, &roots)?;
         if units.all.len() != proposed.len() {
             return Err(state_error(format!(
@@ -184,7 +276,11 @@ impl Archive {
                 proposed.len()
             )));
         }
-        let kind = EventKind::TransferOut;
+        let disposal = kind;
+        let kind = match disposal {
+            DisposalKind::Restitution => EventKind::Restitution,
+            _ => EventKind::TransferOut,
+        };
         self.catalog
             .start_operation(tenant, &operation, &kind, &now, agent)?;
         let made = (|| {
@@ -198,10 +294,7 @@ impl Archive {
                     message_identifier: operation.to_string(),
                     date: now.to_string(),
                     comments: comment.iter().cloned().collect(),
-                    archival_agreement: request
-                        .archival_agreement
-                        .as_deref()
-                        .map(|a| a.trim().to_owned()),
+                    archival_agreement: request.agreement.map(|a| a.trim().to_owned()),
                     archival_agency: agency.to_owned(),
                     transferring_agency: self.config.archival_agency.clone(),
                 },
@@ -215,15 +308,38 @@ impl Archive {
                 .metadata()
                 .map_err(|e| ArchiveError::io("the package", e))?
                 .len();
-            let digests = self.write_documents(
-                tenant,
-                &operation,
-                &[(TRANSFER_ZIP, Document::File(file.path()))],
-            )?;
+            // A restitution asks the producer to take its records back, listing them.
+            let mut request_xml = Vec::new();
+            if disposal == DisposalKind::Restitution {
+                seda::write_restitution_request(
+                    &mut request_xml,
+                    version,
+                    &seda::ModificationNotification {
+                        message_identifier: operation.to_string(),
+                        date: now.to_string(),
+                        comments: comment.iter().cloned().collect(),
+                        archival_agency: self.config.archival_agency.clone(),
+                        originating_agency: agency.to_owned(),
+                    },
+                    &mut units.all.iter().map(ToString::to_string),
+                )
+                .map_err(|e| ArchiveError::io("writing the restitution request", e))?;
+            }
+            let mut documents = vec![(TRANSFER_ZIP, Document::File(file.path()))];
+            if !request_xml.is_empty() {
+                documents.push((RESTITUTION_REQUEST_XML, Document::Bytes(&request_xml)));
+            }
+            let digests = self.write_documents(tenant, &operation, &documents)?;
             Ok::<_, ArchiveError>((package, size, digests))
         })();
-        let (package, size, digests) =
+        let (package, size, mut digests) =
             made.inspect_err(|e| self.abandon(tenant, &operation, kind.clone(), agent, e))?;
+        // The package is kept until the purge; the request, for good.
+        let package_digest: serde_json::Map<String, serde_json::Value> = digests
+            .remove(TRANSFER_ZIP)
+            .map(|d| (TRANSFER_ZIP.to_owned(), d))
+            .into_iter()
+            .collect();
         let objects: u64 = proposed
             .iter()
             .filter_map(|u| u.record["objects"].as_u64())
@@ -238,10 +354,10 @@ impl Archive {
             "bytes": bytes,
             "excluded": excluded.len(),
             "archival_agency": agency,
-            "archival_agreement": request.archival_agreement,
+            "archival_agreement": request.agreement,
             "package": {
                 "name": TRANSFER_ZIP,
-                "sha256": digests.get(TRANSFER_ZIP),
+                "sha256": package_digest.get(TRANSFER_ZIP),
                 "bytes": size,
                 "files": package.files,
                 "manifest_sha256": package.manifest_sha256,
@@ -250,7 +366,7 @@ impl Archive {
         });
         let row = EliminationRow {
             id: operation.clone(),
-            kind: DisposalKind::TransferOut,
+            kind: disposal,
             state: EliminationState::Sent,
             at: today.to_string(),
             seda_version: version.as_str().into(),
@@ -263,11 +379,12 @@ impl Archive {
         };
         let summary = serde_json::json!({
             "elimination": operation,
-            "kind": DisposalKind::TransferOut.as_str(),
+            "kind": disposal.as_str(),
             "at": today.to_string(),
             "totals": totals,
             "comment": comment,
-            "package": digests,
+            "package": package_digest,
+            "documents": digests,
         });
         let event = NewEvent {
             tenant: tenant.clone(),
@@ -299,7 +416,7 @@ impl Archive {
             self.abandon(tenant, &operation, kind, agent, &e);
             return Err(e);
         }
-        tracing::info!(%tenant, %operation, units = row.totals["units"].as_u64(), to = agency, "transfer out sent");
+        tracing::info!(%tenant, %operation, kind = disposal.as_str(), units = row.totals["units"].as_u64(), to = agency, "package sent");
         self.elimination_report(tenant, &operation)
     }
 
@@ -309,27 +426,47 @@ impl Archive {
         tenant: &TenantId,
         id: &OperationId,
     ) -> Result<EliminationReport, ArchiveError> {
-        self.transfer_out_row(tenant, id)?;
+        self.outgoing(DisposalKind::TransferOut, tenant, id)
+    }
+
+    /// A transfer out or a restitution (`kind`) with its units, or NotFound.
+    pub fn outgoing(
+        &self,
+        kind: DisposalKind,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<EliminationReport, ArchiveError> {
+        self.outgoing_row(kind, tenant, id)?;
         self.elimination_report(tenant, id)
     }
 
-    fn transfer_out_row(
+    fn outgoing_row(
         &self,
+        kind: DisposalKind,
         tenant: &TenantId,
         id: &OperationId,
     ) -> Result<EliminationRow, ArchiveError> {
         self.require_tenant(tenant)?;
         self.catalog
             .elimination(tenant, id)?
-            .filter(|r| r.kind == DisposalKind::TransferOut)
-            .ok_or_else(|| ArchiveError::NotFound(format!("transfer out {id}")))
+            .filter(|r| r.kind == kind)
+            .ok_or_else(|| ArchiveError::NotFound(format!("{} {id}", noun(kind))))
     }
 
     /// The tenant's transfers out, newest first (without their units).
     pub fn transfers_out(&self, tenant: &TenantId) -> Result<Vec<EliminationRow>, ArchiveError> {
+        self.outgoing_list(DisposalKind::TransferOut, tenant)
+    }
+
+    /// The tenant's transfers out or restitutions, newest first (without their units).
+    pub fn outgoing_list(
+        &self,
+        kind: DisposalKind,
+        tenant: &TenantId,
+    ) -> Result<Vec<EliminationRow>, ArchiveError> {
         self.require_tenant(tenant)?;
         let mut all = self.catalog.eliminations(tenant)?;
-        all.retain(|r| r.kind == DisposalKind::TransferOut);
+        all.retain(|r| r.kind == kind);
         Ok(all)
     }
 
@@ -344,13 +481,33 @@ impl Archive {
         bytes: &[u8],
         agent: &str,
     ) -> Result<EliminationReport, ArchiveError> {
-        let row = self.transfer_out_row(tenant, id)?;
+        self.outgoing_message(DisposalKind::TransferOut, tenant, id, bytes, agent)
+    }
+
+    /// A message about a transfer out or a restitution (`kind`). For a restitution, the
+    /// producer's `ArchiveRestitutionRequestReply` is recorded (one that refuses rejects
+    /// it), and its acknowledgement of the package, like a reply that accepts, starts the
+    /// purge of every unit.
+    pub fn outgoing_message(
+        &self,
+        disposal: DisposalKind,
+        tenant: &TenantId,
+        id: &OperationId,
+        bytes: &[u8],
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
+        let row = self.outgoing_row(disposal, tenant, id)?;
         let message = read_transfer_message(bytes).map_err(|e| bad(vec![e.to_string()]))?;
-        let answers = |what: &str, theirs: &str| {
+        let what = noun(disposal);
+        let answers = |message: &str, theirs: &str| {
             bad(vec![format!(
-                "the {what} answers {:?}, not transfer out {id}",
+                "the {message} answers {:?}, not {what} {id}",
                 bounded_text(theirs, 80)
             )])
+        };
+        let reply_kind = match disposal {
+            DisposalKind::Restitution => EventKind::RestitutionReply,
+            _ => EventKind::TransferOutReply,
         };
         match message {
             TransferMessage::Acknowledgement {
@@ -365,9 +522,30 @@ impl Archive {
                     EliminationState::Sent | EliminationState::Rejected
                 ) {
                     return Err(state_error(format!(
-                        "transfer out {id} is {}: an acknowledgement comes before the reply",
+                        "{what} {id} is {}: an acknowledgement comes before the reply",
                         row.state.as_str()
                     )));
+                }
+                if disposal == DisposalKind::Restitution {
+                    // The producer has its records back: every copy here goes.
+                    let to = row
+                        .state
+                        .after(EliminationStep::Reply {
+                            accepted: true,
+                            partial: false,
+                        })
+                        .map_err(|m| state_error(format!("{what} {id}: {m}")))?;
+                    self.transfer_out_step(
+                        tenant,
+                        &row,
+                        to,
+                        reply_kind,
+                        serde_json::json!({"step": "acknowledgement", "decision": "accepted", "reply_identifier": bounded_text(&identifier, 256)}),
+                        &[],
+                        (ACKNOWLEDGEMENT_XML, bytes),
+                        agent,
+                    )?;
+                    return self.execute_elimination(tenant, id, agent);
                 }
                 self.transfer_out_step(
                     tenant,
@@ -377,6 +555,43 @@ impl Archive {
                     serde_json::json!({"step": "acknowledgement", "message_identifier": bounded_text(&identifier, 256)}),
                     &[],
                     (ACKNOWLEDGEMENT_XML, bytes),
+                    agent,
+                )
+            }
+            TransferMessage::RestitutionReply(reply) => {
+                if disposal != DisposalKind::Restitution {
+                    return Err(bad(vec![format!(
+                        "an ArchiveRestitutionRequestReply answers a restitution, not {what} {id}"
+                    )]));
+                }
+                if !reply.answers(id.as_str()) {
+                    return Err(answers("restitution reply", &reply.request));
+                }
+                // Agreed: recorded, the package awaits its acknowledgement. Refused:
+                // rejected, nothing purged.
+                let to = if reply.accepts() {
+                    row.state
+                } else {
+                    row.state
+                        .after(EliminationStep::Reply {
+                            accepted: false,
+                            partial: false,
+                        })
+                        .map_err(|m| state_error(format!("{what} {id}: {m}")))?
+                };
+                self.transfer_out_step(
+                    tenant,
+                    &row,
+                    to,
+                    reply_kind,
+                    serde_json::json!({
+                        "step": "restitution_reply",
+                        "decision": if reply.accepts() { "agreed" } else { "refused" },
+                        "reply_code": bounded_text(&reply.reply_code, 64),
+                        "reply_identifier": bounded_text(&reply.identifier, 256),
+                    }),
+                    &[],
+                    (REPLY_XML, bytes),
                     agent,
                 )
             }
@@ -399,7 +614,7 @@ impl Archive {
                     .collect();
                 if accepted && !reply.units.is_empty() && listed.is_empty() {
                     return Err(bad(vec![format!(
-                        "the reply lists {} units, none of transfer out {id}",
+                        "the reply lists {} units, none of {what} {id}",
                         reply.units.len()
                     )]));
                 }
@@ -417,9 +632,7 @@ impl Archive {
                         accepted,
                         partial: !excepted.is_empty(),
                     })
-                    .map_err(|m| {
-                        state_error(format!("transfer out {id} cannot take this reply: {m}"))
-                    })?;
+                    .map_err(|m| state_error(format!("{what} {id} cannot take this reply: {m}")))?;
                 let step = serde_json::json!({
                     "step": "reply",
                     "decision": if accepted { "accepted" } else { "rejected" },
@@ -433,7 +646,7 @@ impl Archive {
                     tenant,
                     &row,
                     to,
-                    EventKind::TransferOutReply,
+                    reply_kind,
                     step,
                     &excepted,
                     (REPLY_XML, bytes),
@@ -472,7 +685,7 @@ impl Archive {
         step["state"] = serde_json::json!(to.as_str());
         let summary = serde_json::json!({
             "elimination": id,
-            "kind": DisposalKind::TransferOut.as_str(),
+            "kind": row.kind.as_str(),
             "step": step,
             "documents": documents,
         });
@@ -518,11 +731,24 @@ impl Archive {
         comment: Option<&str>,
         agent: &str,
     ) -> Result<EliminationReport, ArchiveError> {
-        let row = self.transfer_out_row(tenant, id)?;
+        self.withdraw_outgoing(DisposalKind::TransferOut, tenant, id, comment, agent)
+    }
+
+    /// Withdraws a transfer out or a restitution (`kind`) not yet accepted.
+    pub fn withdraw_outgoing(
+        &self,
+        disposal: DisposalKind,
+        tenant: &TenantId,
+        id: &OperationId,
+        comment: Option<&str>,
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
+        let row = self.outgoing_row(disposal, tenant, id)?;
+        let what = noun(disposal);
         let to = row
             .state
             .after(EliminationStep::Withdrawal)
-            .map_err(|m| state_error(format!("transfer out {id} cannot be withdrawn: {m}")))?;
+            .map_err(|m| state_error(format!("{what} {id} cannot be withdrawn: {m}")))?;
         // The package first: a stop before the record leaves a withdrawal to ask again.
         self.remove_transfer_package(tenant, id)?;
         let operation = self.new_operation()?;
@@ -537,14 +763,17 @@ impl Archive {
         });
         let summary = serde_json::json!({
             "elimination": id,
-            "kind": DisposalKind::TransferOut.as_str(),
+            "kind": disposal.as_str(),
             "step": step,
             "package_removed": id,
         });
         let event = NewEvent {
             tenant: tenant.clone(),
             operation,
-            kind: EventKind::TransferOutWithdrawal,
+            kind: match disposal {
+                DisposalKind::Restitution => EventKind::RestitutionWithdrawal,
+                _ => EventKind::TransferOutWithdrawal,
+            },
             outcome: Status::Ok,
             time: now.to_string(),
             agent: agent.into(),
@@ -578,7 +807,18 @@ impl Archive {
         id: &OperationId,
         name: &str,
     ) -> Result<Vec<u8>, ArchiveError> {
-        let row = self.transfer_out_row(tenant, id)?;
+        self.outgoing_document(DisposalKind::TransferOut, tenant, id, name)
+    }
+
+    /// A document of a transfer out or a restitution (`kind`).
+    pub fn outgoing_document(
+        &self,
+        disposal: DisposalKind,
+        tenant: &TenantId,
+        id: &OperationId,
+        name: &str,
+    ) -> Result<Vec<u8>, ArchiveError> {
+        let row = self.outgoing_row(disposal, tenant, id)?;
         let mut operations: Vec<OperationId> = row
             .steps
             .iter()
@@ -586,7 +826,12 @@ impl Archive {
             .filter_map(|s| s.get("operation")?.as_str()?.parse().ok())
             .collect();
         operations.push(row.id.clone());
-        self.kept_document(tenant, &operations, name, &format!("transfer out {id}"))
+        self.kept_document(
+            tenant,
+            &operations,
+            name,
+            &format!("{} {id}", noun(disposal)),
+        )
     }
 
     /// The package of a transfer out not yet purged nor withdrawn, `length` bytes from
@@ -597,7 +842,18 @@ impl Archive {
         id: &OperationId,
         range: impl FnOnce(u64) -> Option<(u64, u64)>,
     ) -> Result<(crate::delivery::PackageDownload, Option<(u64, u64)>), ArchiveError> {
-        let row = self.transfer_out_row(tenant, id)?;
+        self.open_outgoing_package(DisposalKind::TransferOut, tenant, id, range)
+    }
+
+    /// The package of a transfer out or a restitution (`kind`) not yet purged.
+    pub fn open_outgoing_package(
+        &self,
+        disposal: DisposalKind,
+        tenant: &TenantId,
+        id: &OperationId,
+        range: impl FnOnce(u64) -> Option<(u64, u64)>,
+    ) -> Result<(crate::delivery::PackageDownload, Option<(u64, u64)>), ArchiveError> {
+        let row = self.outgoing_row(disposal, tenant, id)?;
         if !matches!(
             row.state,
             EliminationState::Sent
@@ -608,7 +864,8 @@ impl Archive {
             return Err(ArchiveError::State {
                 code: "no_package",
                 message: format!(
-                    "transfer out {id} is {}: its package is gone with its purge or withdrawal",
+                    "{} {id} is {}: its package is gone with its purge or withdrawal",
+                    noun(disposal),
                     row.state.as_str()
                 ),
             });
@@ -632,7 +889,7 @@ impl Archive {
                 algorithm: carnac_model::DigestAlgorithm::Sha256,
                 hex: sha256.clone(),
             },
-            format!("the package of transfer out {id}"),
+            format!("the package of {} {id}", noun(disposal)),
             first,
             length,
         )?;
@@ -652,19 +909,24 @@ impl Archive {
         &self,
         tenant: &TenantId,
         row: &EliminationRow,
-    ) -> Result<(serde_json::Value, TransferReply), ArchiveError> {
+    ) -> Result<(serde_json::Value, Option<TransferReply>), ArchiveError> {
         let step = row
             .steps
             .iter()
             .rev()
-            .find(|s| s["step"] == "reply" && s["decision"] == "accepted")
+            .find(|s| s["decision"] == "accepted")
             .cloned()
             .ok_or_else(|| {
                 state_error(format!(
-                    "transfer out {} has no reply that accepts it",
+                    "{} {} has no reply that accepts it",
+                    noun(row.kind),
                     row.id
                 ))
             })?;
+        // A producer's acknowledgement accepts all and names no unit.
+        if step["step"] != "reply" {
+            return Ok((step, None));
+        }
         let operation: OperationId = step["operation"]
             .as_str()
             .and_then(|o| o.parse().ok())
@@ -681,7 +943,7 @@ impl Archive {
             &format!("transfer out {}", row.id),
         )?;
         match read_transfer_message(&bytes) {
-            Ok(TransferMessage::Reply(r)) => Ok((step, r)),
+            Ok(TransferMessage::Reply(r)) => Ok((step, Some(r))),
             _ => Err(ArchiveError::Catalog(CatalogError::Corruption(format!(
                 "transfer out {}: its kept reply no longer reads",
                 row.id

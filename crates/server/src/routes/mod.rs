@@ -33,6 +33,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use carnac_model::access::{Action, Principal};
+use carnac_model::elimination::DisposalKind;
 use carnac_model::{ObjectId, UnitId};
 
 use crate::{ApiError, AppState, auth};
@@ -447,39 +448,35 @@ pub(crate) const ROUTES: &[Route] = &[
         "/api/v1/tenants/{tenant}/transfers-out",
         Some(Action::TransferOutRead),
         Subject::None,
-        || get(transfers_out::list),
+        || transfers_out::list(DisposalKind::TransferOut),
     ),
     route(
         "GET",
         "/api/v1/tenants/{tenant}/transfers-out/{transfer}",
         Some(Action::TransferOutRead),
         Param("transfer"),
-        || get(transfers_out::show),
+        || transfers_out::show(DisposalKind::TransferOut),
     ),
     route(
         "GET",
         "/api/v1/tenants/{tenant}/transfers-out/{transfer}/package",
         Some(Action::TransferOutRead),
         Param("transfer"),
-        || get(transfers_out::package),
+        || transfers_out::package(DisposalKind::TransferOut),
     ),
     route(
         "POST",
         "/api/v1/tenants/{tenant}/transfers-out/{transfer}/reply",
         Some(Action::TransferOutReply),
         Param("transfer"),
-        || {
-            post(transfers_out::message).layer(axum::extract::DefaultBodyLimit::max(
-                carnac_archive::elimination::MAX_REPLY_BYTES,
-            ))
-        },
+        || transfers_out::message(DisposalKind::TransferOut),
     ),
     route(
         "POST",
         "/api/v1/tenants/{tenant}/transfers-out/{transfer}/withdrawal",
         Some(Action::TransferOutPropose),
         Param("transfer"),
-        || post(transfers_out::withdrawal),
+        || transfers_out::withdrawal(DisposalKind::TransferOut),
     ),
     route(
         "GET",
@@ -488,6 +485,7 @@ pub(crate) const ROUTES: &[Route] = &[
         Param("transfer"),
         || {
             transfers_out::document(
+                DisposalKind::TransferOut,
                 carnac_archive::elimination::NOTIFICATION_XML,
                 "application/xml; charset=utf-8",
             )
@@ -500,6 +498,7 @@ pub(crate) const ROUTES: &[Route] = &[
         Param("transfer"),
         || {
             transfers_out::document(
+                DisposalKind::TransferOut,
                 carnac_archive::elimination::CERTIFICATE_JSON,
                 "application/json",
             )
@@ -512,6 +511,7 @@ pub(crate) const ROUTES: &[Route] = &[
         Param("transfer"),
         || {
             transfers_out::document(
+                DisposalKind::TransferOut,
                 carnac_archive::elimination::CERTIFICATE_P7S,
                 "application/pkcs7-signature",
             )
@@ -524,6 +524,7 @@ pub(crate) const ROUTES: &[Route] = &[
         Param("transfer"),
         || {
             transfers_out::document(
+                DisposalKind::TransferOut,
                 carnac_archive::elimination::SIGNER_PEM,
                 "application/x-pem-file",
             )
@@ -536,6 +537,7 @@ pub(crate) const ROUTES: &[Route] = &[
         Param("transfer"),
         || {
             transfers_out::document(
+                DisposalKind::TransferOut,
                 carnac_archive::elimination::REPLY_XML,
                 "application/xml; charset=utf-8",
             )
@@ -548,6 +550,140 @@ pub(crate) const ROUTES: &[Route] = &[
         Param("transfer"),
         || {
             transfers_out::document(
+                DisposalKind::TransferOut,
+                carnac_archive::elimination::ACKNOWLEDGEMENT_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/restitutions",
+        Some(Action::RestitutionPropose),
+        Subject::None,
+        || post(transfers_out::propose_restitution),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions",
+        Some(Action::RestitutionRead),
+        Subject::None,
+        || transfers_out::list(DisposalKind::Restitution),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || transfers_out::show(DisposalKind::Restitution),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/package",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || transfers_out::package(DisposalKind::Restitution),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/reply",
+        Some(Action::RestitutionReply),
+        Param("restitution"),
+        || transfers_out::message(DisposalKind::Restitution),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/withdrawal",
+        Some(Action::RestitutionPropose),
+        Param("restitution"),
+        || transfers_out::withdrawal(DisposalKind::Restitution),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/request",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || {
+            transfers_out::document(
+                DisposalKind::Restitution,
+                carnac_archive::elimination::RESTITUTION_REQUEST_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/notification",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || {
+            transfers_out::document(
+                DisposalKind::Restitution,
+                carnac_archive::elimination::NOTIFICATION_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/certificate",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || {
+            transfers_out::document(
+                DisposalKind::Restitution,
+                carnac_archive::elimination::CERTIFICATE_JSON,
+                "application/json",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/certificate/signature",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || {
+            transfers_out::document(
+                DisposalKind::Restitution,
+                carnac_archive::elimination::CERTIFICATE_P7S,
+                "application/pkcs7-signature",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/certificate/signer",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || {
+            transfers_out::document(
+                DisposalKind::Restitution,
+                carnac_archive::elimination::SIGNER_PEM,
+                "application/x-pem-file",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/reply",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || {
+            transfers_out::document(
+                DisposalKind::Restitution,
+                carnac_archive::elimination::REPLY_XML,
+                "application/xml; charset=utf-8",
+            )
+        },
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/restitutions/{restitution}/acknowledgement",
+        Some(Action::RestitutionRead),
+        Param("restitution"),
+        || {
+            transfers_out::document(
+                DisposalKind::Restitution,
                 carnac_archive::elimination::ACKNOWLEDGEMENT_XML,
                 "application/xml; charset=utf-8",
             )
@@ -668,7 +804,7 @@ async fn allow(state: &AppState, request: Request) -> Result<Request, ApiError> 
         UnitId::new(u)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_unit", e.to_string()))?;
     }
-    for name in ["elimination", "delivery", "transfer"] {
+    for name in ["elimination", "delivery", "transfer", "restitution"] {
         if let Some(e) = param(name) {
             crate::operation_id(e)?;
         }

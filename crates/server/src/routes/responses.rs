@@ -880,6 +880,16 @@ impl From<carnac_catalog::Tombstone> for TombstoneView {
     fn from(t: carnac_catalog::Tombstone) -> Self {
         TombstoneView {
             error: match t.record.get("transferred_to").and_then(|a| a.as_str()) {
+                // Given back to its producer, every copy here destroyed.
+                Some(to) if t.record.get("restitution") == Some(&serde_json::Value::Bool(true)) => {
+                    ErrorBody {
+                        code: "returned",
+                        message: format!(
+                            "unit {} was returned on {} to its producer {to} by restitution {}",
+                            t.unit, t.destroyed_at, t.elimination
+                        ),
+                    }
+                }
                 // Gone to the definitive archives, not destroyed: said where.
                 Some(to) => ErrorBody {
                     code: "transferred",
@@ -954,4 +964,10 @@ pub(crate) struct DeliveryList {
 #[derive(Serialize)]
 pub(crate) struct TransferOutList {
     pub transfers_out: Vec<EliminationSummaryView>,
+}
+
+/// `GET …/restitutions`: newest first, without their units.
+#[derive(Serialize)]
+pub(crate) struct RestitutionList {
+    pub restitutions: Vec<EliminationSummaryView>,
 }

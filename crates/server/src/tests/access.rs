@@ -348,6 +348,63 @@ async fn the_role_matrix_of_every_endpoint() {
         }
         (open, done, withdraw, leaves[3].clone())
     };
+    // Restitutions to the producer of another OK_SIP_2_GO: one sent (the producer's
+    // refusals may come again), one acknowledged (so purged), one to withdraw, and a leaf
+    // for the matrix to give back.
+    let (re_open, re_done, re_withdraw, re_unit) = {
+        use std::io::Write;
+        let t = TenantId::new("0").unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&std::fs::read(testdata().join("seda/OK_SIP_2_GO.zip")).unwrap())
+            .unwrap();
+        let outcome = archive
+            .ingest(&t, file, "test", &carnac_archive::ports::NoProgress)
+            .unwrap();
+        let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+        let units = archive.catalog().units_of_operation(&t, &op).unwrap();
+        let leaves: Vec<String> = units
+            .iter()
+            .filter(|u| !units.iter().any(|o| o.parents.contains(&u.id)))
+            .map(|u| u.id.to_string())
+            .collect();
+        let give = |u: &str| {
+            archive
+                .propose_restitution(
+                    &t,
+                    &carnac_archive::elimination::RestitutionRequest {
+                        units: vec![u.to_owned()],
+                        originating_agency: "FRAN_NP_009913".into(),
+                        ..Default::default()
+                    },
+                    "test",
+                )
+                .unwrap()
+                .id
+                .to_string()
+        };
+        let (open, done, withdraw) = (give(&leaves[0]), give(&leaves[1]), give(&leaves[2]));
+        let ack = format!(
+            "<Acknowledgement xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T10:00:00</Date>\
+             <MessageIdentifier>PROD-ACK</MessageIdentifier><MessageReceivedIdentifier>{done}</MessageReceivedIdentifier></Acknowledgement>"
+        );
+        archive
+            .outgoing_message(
+                carnac_model::elimination::DisposalKind::Restitution,
+                &t,
+                &carnac_model::OperationId::new(&done).unwrap(),
+                ack.as_bytes(),
+                "test",
+            )
+            .unwrap();
+        (open, done, withdraw, leaves[3].clone())
+    };
+    let refusal = format!(
+        "<ArchiveRestitutionRequestReply xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T11:00:00</Date>\
+         <MessageIdentifier>PROD-KO</MessageIdentifier><CodeListVersions/><ReplyCode>KO</ReplyCode>\
+         <MessageRequestIdentifier>{re_open}</MessageRequestIdentifier><UnitIdentifier>x</UnitIdentifier>\
+         <ArchivalAgency><Identifier>carnac</Identifier></ArchivalAgency>\
+         <OriginatingAgency><Identifier>FRAN_NP_009913</Identifier></OriginatingAgency></ArchiveRestitutionRequestReply>"
+    );
     let rejection = format!(
         "<ArchiveTransferReply xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T11:00:00</Date>\
          <MessageIdentifier>AD-KO-2</MessageIdentifier><CodeListVersions/><ReplyCode>KO</ReplyCode>\
@@ -674,6 +731,84 @@ async fn the_role_matrix_of_every_endpoint() {
             "",
             vec![Archivist],
         ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/restitutions",
+            r#"{"units":["{re_unit}"],"originating_agency":"FRAN_NP_009913"}"#,
+            vec![Archivist],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_open}",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_open}/package",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_open}/request",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/restitutions/{re_open}/reply",
+            "REFUSAL",
+            vec![Archivist, Producer],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_open}/reply",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_done}/acknowledgement",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_done}/notification",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_done}/certificate",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_done}/certificate/signature",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/restitutions/{re_done}/certificate/signer",
+            "",
+            vec![Archivist, Producer, ControlAuthority],
+        ),
+        (
+            "POST",
+            "/api/v1/tenants/{t}/restitutions/{re_withdraw}/withdrawal",
+            "",
+            vec![Archivist],
+        ),
         ("POST", "/api/v1/tenants/{t}/suspend", "", vec![Operator]),
         ("POST", "/api/v1/tenants/{t}/resume", "", vec![Operator]),
     ];
@@ -696,6 +831,9 @@ async fn the_role_matrix_of_every_endpoint() {
             .replace("{to_open}", "{transfer}")
             .replace("{to_done}", "{transfer}")
             .replace("{to_withdraw}", "{transfer}")
+            .replace("{re_open}", "{restitution}")
+            .replace("{re_done}", "{restitution}")
+            .replace("{re_withdraw}", "{restitution}")
     };
     let mut covered: Vec<String> = endpoints
         .iter()
@@ -759,7 +897,10 @@ async fn the_role_matrix_of_every_endpoint() {
                     .replace("{deliv2}", &deliv2)
                     .replace("{to_open}", &to_open)
                     .replace("{to_done}", &to_done)
-                    .replace("{to_withdraw}", &to_withdraw);
+                    .replace("{to_withdraw}", &to_withdraw)
+                    .replace("{re_open}", &re_open)
+                    .replace("{re_done}", &re_done)
+                    .replace("{re_withdraw}", &re_withdraw);
                 // Each allowed revocation uses up a token; a refused one names any.
                 let path = if path.contains("{spare_token}") {
                     let id = if role == Some(Operator) && *tenant != "other" {
@@ -775,12 +916,14 @@ async fn the_role_matrix_of_every_endpoint() {
                     "SIP" => sip("OK_SIP-test-md5.zip").into(),
                     "REFS" => tar_gz(&testdata().join("referentials/tenant-0"), false).into(),
                     "REJECTION" => rejection.clone().into(),
+                    "REFUSAL" => refusal.clone().into(),
                     b => b
                         .replace("{n}", &n.to_string())
                         .replace("{unit}", &unit)
                         .replace("{unit3}", &unit3)
                         .replace("{free}", free.as_str())
                         .replace("{to_unit}", &to_unit)
+                        .replace("{re_unit}", &re_unit)
                         .into(),
                 };
                 let mut req = Request::builder().method(*method).uri(&path);
@@ -881,6 +1024,7 @@ async fn the_openapi_document_describes_exactly_the_routes() {
                 .replace("{elimination}", "op-e")
                 .replace("{delivery}", "op-d")
                 .replace("{transfer}", "op-t")
+                .replace("{restitution}", "op-r")
                 .replace("{login}", "l-x")
                 .replace("{unit}", "u-x")
                 .replace("{object}", "o-x")

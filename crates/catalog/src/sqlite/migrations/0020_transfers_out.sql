@@ -1,11 +1,12 @@
--- Transfers out to the definitive archives go the way of eliminations (a selection, an
+-- Transfers out to the definitive archives, and restitutions to producers, go the way of eliminations (a selection, an
 -- authority's answer, an execution in steps that leaves tombstones): an elimination row
 -- gets its kind, and the states of a transfer out (sent, rejected, accepted,
 -- partly_accepted). The table is rebuilt as migration 17 did, for its CHECK constraint.
 CREATE TABLE eliminations_new (
     tenant TEXT NOT NULL,
     id TEXT NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'elimination' CHECK (kind IN ('elimination', 'transfer_out')),
+    kind TEXT NOT NULL DEFAULT 'elimination' CHECK (kind IN ('elimination', 'transfer_out',
+        'restitution')),
     state TEXT NOT NULL CHECK (state IN ('proposed', 'agreed', 'agreement_refused',
         'visa_granted', 'visa_partly_granted', 'visa_refused', 'withdrawn', 'executing',
         'executed', 'sent', 'rejected', 'accepted', 'partly_accepted')),
