@@ -19,6 +19,7 @@ pub mod consistency;
 pub mod delivery;
 pub mod elimination;
 pub mod evidence;
+pub mod export;
 mod files;
 pub mod ingest;
 pub mod journal;

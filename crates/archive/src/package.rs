@@ -501,8 +501,9 @@ impl Archive {
         let mut records = Vec::new();
         let mut pending = Vec::new();
         let mut listed = String::new();
+        let mut trees = crate::evidence::TreeCache::default();
         for f in files {
-            match self.evidence_record(tenant, &f.object) {
+            match self.evidence_record_with(tenant, &f.object, &mut trees) {
                 Ok(record) => {
                     put(
                         zip,

@@ -198,6 +198,30 @@ pub(crate) enum TenantCommand {
     Suspend { id: String },
     /// Lifts a tenant's suspension.
     Resume { id: String },
+    /// Writes everything the tenant needs to leave and prove its past without Carnac to a
+    /// new folder: its units as SEDA packages by transfer (with evidence), the original
+    /// manifests and replies, referentials, journal and seals, attestations, certificates,
+    /// tombstones, a README, and a timestamped manifest of every file. Exit 0: written.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Units in one package at most (a unit and all below it are never split).
+        #[arg(long, default_value_t = carnac_archive::export::DEFAULT_UNITS_PER_PACKAGE)]
+        units_per_package: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Checks an export with its files alone: every file's SHA-256, nothing missing or
+    /// added, the manifest's timestamp. Exit 0: whole; 2: problems, each listed.
+    VerifyExport {
+        dir: PathBuf,
+        /// Trust anchors of the timestamp (PEM); the export's own `trust.pem` if none (get
+        /// them from the archive by another way to trust the answer).
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

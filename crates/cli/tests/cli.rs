@@ -960,3 +960,88 @@ fn restitution_is_the_contract() {
     let check = run(p, &["check", "--digests"]);
     assert_eq!(check.status.code(), Some(0), "{check:?}");
 }
+
+/// `carnac tenant export` then `carnac tenant verify-export` (offline): exit 0 on the
+/// export, 2 once a file changed; OpenSSL checks the manifest's timestamp and `sha256sum`
+/// every file, as the export's README says.
+#[test]
+fn tenant_export_is_the_contract() {
+    let data = data_with_tenant();
+    let p = data.path();
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let out = run(p, &["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(run(p, &["maintain"]).status.success());
+    let dir = p.join("export-0");
+    let out = run(
+        p,
+        &[
+            "tenant",
+            "export",
+            "--tenant",
+            "0",
+            "--out",
+            dir.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let export: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(export["transfers"], 1);
+    assert!(export["units"].as_u64().unwrap() > 1);
+    let verify = run(p, &["tenant", "verify-export", dir.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(0), "{verify:?}");
+    let openssl = std::process::Command::new("openssl")
+        .current_dir(&dir)
+        .args([
+            "ts",
+            "-verify",
+            "-data",
+            "MANIFEST.sha256",
+            "-in",
+            "MANIFEST.sha256.tsr",
+            "-token_in",
+            "-CAfile",
+            "trust.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(openssl.status.success(), "{openssl:?}");
+    let sums = std::process::Command::new("sha256sum")
+        .current_dir(&dir)
+        .args(["--quiet", "-c", "MANIFEST.sha256"])
+        .output()
+        .unwrap();
+    assert!(sums.status.success(), "{sums:?}");
+    // The journal in it checks offline too.
+    let journal = dir.join("journal");
+    let out = run(
+        p,
+        &[
+            "journal",
+            "verify",
+            "--export",
+            journal.to_str().unwrap(),
+            "--trust",
+            journal.join("trust.pem").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    std::fs::write(dir.join("referentials/rules.json"), "{}").unwrap();
+    let verify = run(p, &["tenant", "verify-export", dir.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(2), "{verify:?}");
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("referentials/rules.json"));
+    // Never into a folder that holds something.
+    let again = run(
+        p,
+        &[
+            "tenant",
+            "export",
+            "--tenant",
+            "0",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+}

@@ -78,6 +78,8 @@ event_kinds! {
     TenantCreate = "TENANT_CREATE",
     TenantSuspend = "TENANT_SUSPEND",
     TenantResume = "TENANT_RESUME",
+    /// A tenant exported whole (reversibility), with the digest of its timestamped manifest.
+    TenantExport = "TENANT_EXPORT",
     AccountCreate = "ACCOUNT_CREATE",
     AccountToken = "ACCOUNT_TOKEN",
     AccountTokenRevoked = "ACCOUNT_TOKEN_REVOKED",

@@ -39,6 +39,7 @@ pub(crate) fn offline(command: &Command) -> Option<anyhow::Result<ExitCode>> {
         } => Some(verify::verify_offline(file, evidence, trust, crl, *json)),
         Command::Attestation { command } => attestation::offline(command),
         Command::Journal { command } => journal::offline(command),
+        Command::Tenant { command } => tenant::offline(command),
         _ => None,
     }
 }

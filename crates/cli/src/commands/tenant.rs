@@ -38,6 +38,91 @@ pub(crate) fn run(archive: &Archive, command: TenantCommand) -> anyhow::Result<E
             archive.suspend_tenant(&tenant(&id)?, false, "cli")?;
             println!("tenant {id} resumed");
         }
+        TenantCommand::Export {
+            tenant: t,
+            out,
+            units_per_package,
+            json,
+        } => {
+            use std::io::IsTerminal;
+            let bar = std::io::stderr().is_terminal().then(|| {
+                indicatif::ProgressBar::new(0).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "exporting [{bar:40}] {pos}/{len} transfers {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                )
+            });
+            let export =
+                archive.export_tenant(&tenant(&t)?, &out, units_per_package, "cli", &mut |p| {
+                    if let Some(b) = &bar {
+                        b.set_length(p.total);
+                        b.set_position(p.transfers);
+                    }
+                });
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            let export = export?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&export)?);
+            } else {
+                println!(
+                    "tenant {t} exported to {}: {} transfers, {} packages, {} units, {} files, {} tombstones, {} journal events; manifest SHA-256 {}",
+                    out.display(),
+                    export.transfers,
+                    export.packages,
+                    export.units,
+                    export.files,
+                    export.tombstones,
+                    export.journal_events,
+                    export.manifest_sha256
+                );
+                if !export.attestations_pending.is_empty() {
+                    println!(
+                        "deposit attestations not made yet (run `carnac maintain`, then export again): {}",
+                        export
+                            .attestations_pending
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+        }
+        TenantCommand::VerifyExport { .. } => {
+            unreachable!("verified offline, without a data folder")
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `carnac tenant verify-export`: with the export's files alone.
+pub(crate) fn offline(command: &TenantCommand) -> Option<anyhow::Result<ExitCode>> {
+    let TenantCommand::VerifyExport { dir, trust } = command else {
+        return None;
+    };
+    Some((|| {
+        let files = if trust.is_empty() {
+            vec![dir.join("trust.pem")]
+        } else {
+            trust.clone()
+        };
+        let store = super::verify::trust_store(&files)?;
+        let (digest, problems) = carnac_archive::export::verify_tenant_export(dir, &store)?;
+        if problems.is_empty() {
+            println!(
+                "export {} is whole: manifest SHA-256 {digest}, timestamp verified",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        } else {
+            for p in &problems {
+                println!("{p}");
+            }
+            println!("export {}: {} problem(s)", dir.display(), problems.len());
+            Ok(ExitCode::from(2))
+        }
+    })())
 }
