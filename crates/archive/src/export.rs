@@ -74,10 +74,10 @@ impl Archive {
         progress: &mut dyn FnMut(ExportProgress),
     ) -> Result<TenantExport, ArchiveError> {
         self.require_tenant(tenant)?;
-        let io = |what: String| move |e: std::io::Error| ArchiveError::io(what, e);
+        // Never into a folder that holds something: nothing of it is touched.
         if dir.exists()
             && std::fs::read_dir(dir)
-                .map_err(io(format!("reading {}", dir.display())))?
+                .map_err(|e| ArchiveError::io(format!("reading {}", dir.display()), e))?
                 .next()
                 .is_some()
         {
@@ -86,6 +86,38 @@ impl Archive {
                 dir.display()
             )]));
         }
+        let existed = dir.exists();
+        let done = self.export_tenant_into(tenant, dir, units_per_package, agent, progress);
+        // A failed export leaves no folder that could be taken for one (an existing empty
+        // folder given is left, emptied).
+        if done.is_err() {
+            if existed {
+                if let Ok(entries) = std::fs::read_dir(dir) {
+                    for e in entries.flatten() {
+                        let p = e.path();
+                        let _ = if p.is_dir() {
+                            std::fs::remove_dir_all(&p)
+                        } else {
+                            std::fs::remove_file(&p)
+                        };
+                    }
+                }
+            } else {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        done
+    }
+
+    fn export_tenant_into(
+        &self,
+        tenant: &TenantId,
+        dir: &Path,
+        units_per_package: usize,
+        agent: &str,
+        progress: &mut dyn FnMut(ExportProgress),
+    ) -> Result<TenantExport, ArchiveError> {
+        let io = |what: String| move |e: std::io::Error| ArchiveError::io(what, e);
         let per_package = units_per_package.clamp(1, crate::package::MAX_PACKAGE_UNITS);
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         // Sealed first, so that the journal exported is covered up to now (a TSA that does

@@ -306,10 +306,11 @@ fn an_exported_tenant_checks_offline_and_ingests_again_whole() {
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems.iter().any(|p| p.contains("package-001.zip")));
     assert!(problems.iter().any(|p| p.contains("extra.txt")));
-    // An export goes to a new folder.
+    // An export goes to a new folder, and leaves one that holds something untouched.
     assert!(
         f.archive
             .export_tenant(&t, &dir, 3, "op", &mut |_| {})
             .is_err()
     );
+    assert!(dir.join("MANIFEST.sha256").is_file() && dir.join("extra.txt").is_file());
 }

@@ -546,6 +546,30 @@ fn a_restitution_goes_back_to_its_producer_then_every_copy_goes() {
     for u in &units {
         assert!(c.unit(&t, &u.id).unwrap().is_some());
     }
+    // A producer of another service does not answer for these records.
+    f.archive
+        .create_account(
+            &carnac_archive::accounts::NewAccount {
+                login: "other-service",
+                role: carnac_model::access::Role::Producer,
+                kind: carnac_model::access::AccountKind::Person,
+                tenants: std::slice::from_ref(&t),
+                password: None,
+                token: true,
+                certificate: None,
+                agencies: &["Identifier1".to_owned()],
+            },
+            "test",
+        )
+        .unwrap();
+    let err = f
+        .archive
+        .outgoing_message(kind, &t, &sent.id, reply("OK").as_bytes(), "other-service")
+        .unwrap_err();
+    assert!(
+        matches!(err, carnac_archive::ArchiveError::Forbidden(_)),
+        "{err:?}"
+    );
     // The producer acknowledges the package: every copy goes.
     let ack = format!(
         "<Acknowledgement xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-05T10:00:00</Date>\

@@ -497,6 +497,21 @@ impl Archive {
         agent: &str,
     ) -> Result<EliminationReport, ArchiveError> {
         let row = self.outgoing_row(disposal, tenant, id)?;
+        // A producer answers for its own agencies' records only (one bound to none, for
+        // its whole tenant).
+        if disposal == DisposalKind::Restitution
+            && let Some(account) = self.catalog.account(agent)?
+            && account.role == carnac_model::access::Role::Producer
+            && !account.agencies.is_empty()
+        {
+            let receiver = row.totals["archival_agency"].as_str().unwrap_or("");
+            if !account.agencies.iter().any(|a| a == receiver) {
+                return Err(ArchiveError::Forbidden(format!(
+                    "restitution {id} gives records back to {receiver}; {agent} answers for {}",
+                    account.agencies.join(", ")
+                )));
+            }
+        }
         let message = read_transfer_message(bytes).map_err(|e| bad(vec![e.to_string()]))?;
         let what = noun(disposal);
         let answers = |message: &str, theirs: &str| {
