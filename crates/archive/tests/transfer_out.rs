@@ -586,6 +586,7 @@ fn a_restitution_goes_back_to_its_producer_then_every_copy_goes() {
         assert!(c.unit(&t, &u.id).unwrap().is_none());
         let stone = f.archive.tombstone(&t, &u.id).unwrap().unwrap();
         assert_eq!(stone.record["restitution"], true);
+        assert_eq!(stone.record["reply_identifier"], "PROD-ACK");
         assert_eq!(stone.record["transferred_to"], "FRAN_NP_009913");
     }
     assert!(

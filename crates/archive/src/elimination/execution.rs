@@ -386,8 +386,14 @@ impl Archive {
                                 v["transfer"] = serde_json::json!(id);
                                 v["transferred_to"] = row.totals["archival_agency"].clone();
                                 v["remote_identifier"] = serde_json::json!(there);
-                                v["reply_identifier"] =
-                                    serde_json::json!(reply.as_ref().map(|r| &r.identifier));
+                                // The reply's own identifier, or the acknowledgement's.
+                                v["reply_identifier"] = serde_json::json!(
+                                    reply.as_ref().map(|r| r.identifier.clone()).or_else(|| {
+                                        visa.as_ref().and_then(|s| {
+                                            s["reply_identifier"].as_str().map(str::to_owned)
+                                        })
+                                    })
+                                );
                                 if returned {
                                     v["restitution"] = serde_json::json!(true);
                                 }
