@@ -53,17 +53,30 @@ impl Archive {
         let mut unrecorded_seals = Vec::new();
         // Packages (a delivery's, a transfer out's) are kept until their time is up, their
         // purge or their withdrawal, which records their removal (`package_removed`).
-        let removed_packages: BTreeSet<&str> = operations
+        let mut removed_packages: BTreeSet<&str> = operations
             .iter()
             .filter_map(|op| op.summary.as_ref()?.get("package_removed")?.as_str())
             .collect();
+        // A closed tenant's transfers' manifests and deliveries' packages went with it.
+        let listed = |key: &'static str| {
+            operations
+                .iter()
+                .filter_map(move |op| op.summary.as_ref()?.get(key)?.as_array())
+                .flatten()
+                .filter_map(|v| v.as_str())
+        };
+        removed_packages.extend(listed("packages_removed"));
+        let removed_manifests: BTreeSet<&str> = listed("manifests_removed").collect();
         let text = |op: &Operation, key: &str| {
             op.summary
                 .as_ref()
                 .and_then(|s| s.get(key)?.as_str().map(str::to_owned))
         };
         for op in operations {
-            if op.kind == EventKind::Ingest && op.status.is_some_and(|s| s.is_accepted()) {
+            if op.kind == EventKind::Ingest
+                && op.status.is_some_and(|s| s.is_accepted())
+                && !removed_manifests.contains(op.id.as_str())
+            {
                 out.push(KeptFile {
                     operation: op.id.clone(),
                     name: "manifest.xml".into(),

@@ -595,3 +595,210 @@ pub fn verify_tenant_export(
     }
     Ok((hex::encode(digest), problems))
 }
+
+/// Whether an operation after an export changed what the tenant holds (then the export no
+/// longer is the tenant's whole).
+fn changes_content(op: &carnac_catalog::Operation) -> bool {
+    use EventKind as K;
+    match &op.kind {
+        K::Ingest => op.status.is_some_and(|s| s.is_accepted()),
+        k => [
+            K::RulesChange,
+            K::RulesFill,
+            K::EliminationExecutionStart,
+            K::EliminationExecution,
+            K::TransferOutPurgeStart,
+            K::TransferOutPurge,
+            K::RestitutionPurgeStart,
+            K::RestitutionPurge,
+        ]
+        .contains(k),
+    }
+}
+
+impl Archive {
+    /// Closes a tenant at the end of its contract, once it has its export: refused, with
+    /// every reason, unless the tenant is suspended (it takes no transfer), `export`
+    /// verifies with its files alone, is the tenant's latest export (its manifest's digest
+    /// the one journaled) and nothing changed the tenant since, and no disposal is open.
+    /// Then every unit is purged as a disposal of its own (in steps, resumed after a stop,
+    /// tombstones kept), with its transfers' manifests and its deliveries' packages; the
+    /// journal, seals, attestations and certificates stay; the closing certificate
+    /// ("destruction intégrale des copies") is signed and timestamped.
+    pub fn close_tenant(
+        &self,
+        tenant: &TenantId,
+        export: &Path,
+        agent: &str,
+    ) -> Result<crate::elimination::EliminationReport, ArchiveError> {
+        use carnac_model::elimination::{DisposalKind, EliminationState};
+        let row = self
+            .catalog
+            .tenant(tenant)?
+            .ok_or_else(|| ArchiveError::NotFound(format!("tenant {tenant}")))?;
+        let mut problems = Vec::new();
+        if row.suspended_at.is_none() {
+            problems.push(format!(
+                "tenant {tenant} is not suspended: suspend it first (carnac tenant suspend), so that it takes no transfer while it closes"
+            ));
+        }
+        let digest = match verify_tenant_export(export, &self.trust()) {
+            Ok((digest, found)) => {
+                problems.extend(
+                    found
+                        .iter()
+                        .take(20)
+                        .map(|p| format!("the export {}: {p}", export.display())),
+                );
+                if found.len() > 20 {
+                    problems.push(format!("the export: {} more problems", found.len() - 20));
+                }
+                digest
+            }
+            Err(e) => {
+                problems.push(format!(
+                    "the export {} cannot be read: {e}",
+                    export.display()
+                ));
+                String::new()
+            }
+        };
+        let operations = self.catalog.operations(tenant)?;
+        match operations
+            .iter()
+            .rposition(|o| o.kind == EventKind::TenantExport && o.status == Some(Status::Ok))
+        {
+            None => problems.push(format!(
+                "no export of tenant {tenant} is recorded: run carnac tenant export"
+            )),
+            Some(i) => {
+                let recorded = operations[i]
+                    .summary
+                    .as_ref()
+                    .and_then(|s| s.get("manifest_sha256")?.as_str())
+                    .unwrap_or("");
+                if recorded != digest {
+                    problems.push(format!(
+                        "{} is not the tenant's latest export (operation {} of {} is): export again",
+                        export.display(),
+                        operations[i].id,
+                        operations[i].started_at
+                    ));
+                }
+                for o in operations[i + 1..].iter().filter(|o| changes_content(o)) {
+                    problems.push(format!(
+                        "operation {} ({}) changed the tenant after its export: export again",
+                        o.id, o.kind
+                    ));
+                }
+            }
+        }
+        for r in self.catalog.eliminations(tenant)? {
+            if r.state.is_open() {
+                problems.push(format!(
+                    "{} {} is open ({}): complete or withdraw it first",
+                    r.kind.noun(),
+                    r.id,
+                    r.state.as_str()
+                ));
+            }
+        }
+        let limit = crate::selection::MAX_SELECTED_UNITS;
+        let units = self.catalog.unit_ids(tenant, None, limit + 1)?;
+        if units.len() > limit {
+            problems.push(format!(
+                "tenant {tenant} holds more than {limit} units: closing so large a tenant is not supported yet"
+            ));
+        } else if units.is_empty() {
+            problems.push(format!("tenant {tenant} holds no unit: nothing to close"));
+        }
+        if !problems.is_empty() {
+            return Err(ArchiveError::InvalidRequest(problems));
+        }
+        let today = self.clock.now().date();
+        let analysed = self.analyse(
+            tenant,
+            &units,
+            today,
+            today,
+            None,
+            DisposalKind::Closure,
+            None,
+        )?;
+        let held: Vec<String> = analysed
+            .iter()
+            .filter_map(|(u, a)| {
+                a.why
+                    .as_ref()
+                    .map(|w| format!("unit {u}: {}", w.describe()))
+            })
+            .take(100)
+            .collect();
+        if !held.is_empty() {
+            return Err(ArchiveError::InvalidRequest(held));
+        }
+        let id = self.new_operation()?;
+        let now = self.now();
+        let step = serde_json::json!({
+            "step": "closure",
+            "decision": "accepted",
+            "reply_identifier": digest,
+            "export": export.display().to_string(),
+            "author": agent,
+            "at": now,
+            "state": EliminationState::Accepted.as_str(),
+        });
+        let totals = serde_json::json!({
+            "units": analysed.len(),
+            "archival_agency": tenant,
+            "export_manifest_sha256": digest,
+        });
+        let row = carnac_catalog::EliminationRow {
+            id: id.clone(),
+            kind: DisposalKind::Closure,
+            state: EliminationState::Accepted,
+            at: today.to_string(),
+            seda_version: self.tenant_seda_version(tenant)?.as_str().into(),
+            proposed_by: agent.into(),
+            proposed_at: now.clone(),
+            steps: vec![step],
+            totals: totals.clone(),
+            purge_pending: false,
+            execution: None,
+        };
+        let summary = serde_json::json!({
+            "elimination": id,
+            "kind": DisposalKind::Closure.as_str(),
+            "totals": totals,
+        });
+        let event = NewEvent {
+            tenant: tenant.clone(),
+            operation: id.clone(),
+            kind: EventKind::TenantClose,
+            outcome: Status::Ok,
+            time: now.to_string(),
+            agent: agent.into(),
+            detail: summary.clone(),
+        };
+        let mut rows = analysed
+            .into_iter()
+            .map(|(u, a)| carnac_catalog::EliminationUnitRow {
+                unit: u.to_string(),
+                status: carnac_catalog::EliminationUnitStatus::Proposed,
+                reason: None,
+                record: a.record,
+            });
+        self.catalog.create_elimination(
+            tenant,
+            carnac_catalog::NewElimination {
+                row: &row,
+                units: &mut rows,
+                summary: &summary,
+                event: &event,
+            },
+        )?;
+        tracing::warn!(%tenant, closure = %id, "tenant closing: every copy of its holdings is purged");
+        // Purged now; a stop is completed at the next start (its state says it).
+        self.execute_elimination(tenant, &id, agent)
+    }
+}

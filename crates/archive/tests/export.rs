@@ -314,3 +314,130 @@ fn an_exported_tenant_checks_offline_and_ingests_again_whole() {
     );
     assert!(dir.join("MANIFEST.sha256").is_file() && dir.join("extra.txt").is_file());
 }
+
+/// A tenant closes only on its latest export, verified, suspended, nothing changed since:
+/// then every copy of its holdings goes (units, files, manifests), its journal and
+/// certificates stay, and the closing certificate says so.
+#[test]
+fn a_tenant_closes_only_on_its_latest_verified_export() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let c = f.archive.catalog();
+    let o = f
+        .archive
+        .ingest_path(&t, &testdata().join("seda/OK_SIP_2_GO.zip"), "test")
+        .unwrap();
+    let op = carnac_model::OperationId::new(o.operation()).unwrap();
+    let units = c.units_of_operation(&t, &op).unwrap();
+    let objects: Vec<String> = units
+        .iter()
+        .flat_map(|u| c.unit(&t, &u.id).unwrap().unwrap().1)
+        .map(|o| o.id.to_string())
+        .collect();
+    assert!(
+        f.archive
+            .maintain(std::time::Duration::from_secs(86_400))
+            .is_ok()
+    );
+    let out = tempfile::tempdir().unwrap();
+    let first = out.path().join("first");
+    f.archive
+        .export_tenant(&t, &first, 100, "op", &mut |_| {})
+        .unwrap();
+    // Not suspended: refused, saying so.
+    let err = f.archive.close_tenant(&t, &first, "op").unwrap_err();
+    assert!(err.to_string().contains("suspend"), "{err}");
+    f.archive.suspend_tenant(&t, true, "op").unwrap();
+    // Changed since its export: refused.
+    change(
+        &f,
+        &t,
+        serde_json::json!([units[0].id]),
+        serde_json::json!([{"action": "set_final_action", "category": "AppraisalRule", "final_action": "Keep"}]),
+    );
+    let err = f.archive.close_tenant(&t, &first, "op").unwrap_err();
+    assert!(err.to_string().contains("RULES_CHANGE"), "{err}");
+    // Exported again: the first export is no longer the latest.
+    let second = out.path().join("second");
+    f.archive
+        .export_tenant(&t, &second, 100, "op", &mut |_| {})
+        .unwrap();
+    let err = f.archive.close_tenant(&t, &first, "op").unwrap_err();
+    assert!(err.to_string().contains("latest export"), "{err}");
+    // An export changed is refused too.
+    let copy = out.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in walkdir(&second) {
+        let to = copy.join(e.strip_prefix(&second).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&e, &to).unwrap();
+    }
+    std::fs::write(copy.join("tombstones.jsonl"), "{}\n").unwrap();
+    let err = f.archive.close_tenant(&t, &copy, "op").unwrap_err();
+    assert!(err.to_string().contains("tombstones.jsonl"), "{err}");
+
+    // Closed on its latest export.
+    let closed = f.archive.close_tenant(&t, &second, "op").unwrap();
+    assert_eq!(closed.state.as_str(), "executed", "{:?}", closed.steps);
+    for u in &units {
+        assert!(c.unit(&t, &u.id).unwrap().is_none());
+        let stone = f.archive.tombstone(&t, &u.id).unwrap().unwrap();
+        assert_eq!(stone.record["closure"], true);
+    }
+    // No copy of a file or a manifest is left; what proves the past stays.
+    for offer in &f.offers {
+        use carnac_blobstore::BlobStore;
+        for (tt, batch) in offer.batches().unwrap() {
+            if tt != t {
+                continue;
+            }
+            for name in offer.list(&tt, &batch).unwrap() {
+                assert!(
+                    name != "manifest.xml" && !objects.contains(&name),
+                    "{batch}/{name} left in {}",
+                    offer.name()
+                );
+            }
+        }
+    }
+    let certificate: serde_json::Value = serde_json::from_slice(
+        &f.archive
+            .elimination_document(&t, &closed.id, "certificate.json")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(certificate["certificate"], "CLOSURE");
+    assert_eq!(certificate["units"].as_array().unwrap().len(), units.len());
+    assert_eq!(
+        f.archive.check_consistency(true).unwrap(),
+        Vec::<String>::new()
+    );
+    let journal = c.journal(&t).unwrap();
+    assert!(
+        journal
+            .iter()
+            .any(|e| e.event.kind.as_str() == "TENANT_CLOSE")
+    );
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|e| e.event.kind.as_str() == "UNIT_CLOSED")
+            .count(),
+        units.len()
+    );
+    // Nothing left to close.
+    assert!(f.archive.close_tenant(&t, &second, "op").is_err());
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

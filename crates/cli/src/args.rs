@@ -213,6 +213,18 @@ pub(crate) enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Closes a suspended tenant whose latest export is `--export` (verified again, nothing
+    /// changed since): every copy of its holdings is destroyed, its journal, attestations and
+    /// certificates kept, and the closing certificate written. Exit 0: closed; 1: refused,
+    /// with every reason.
+    Close {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        export: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Checks an export with its files alone: every file's SHA-256, nothing missing or
     /// added, the manifest's timestamp. Exit 0: whole; 2: problems, each listed.
     VerifyExport {

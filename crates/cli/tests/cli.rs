@@ -1045,3 +1045,61 @@ fn tenant_export_is_the_contract() {
     );
     assert_eq!(again.status.code(), Some(1));
 }
+
+/// `carnac tenant close`: refused (exit 1, the reason) while the tenant is not suspended;
+/// once suspended, closed on its latest export (exit 0), and `check --digests` agrees.
+#[test]
+fn tenant_close_is_the_contract() {
+    let data = data_with_tenant();
+    let p = data.path();
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    assert!(
+        run(p, &["ingest", "--tenant", "0", sip.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(p, &["maintain"]).status.success());
+    let dir = p.join("export-0");
+    let out = run(
+        p,
+        &[
+            "tenant",
+            "export",
+            "--tenant",
+            "0",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let close = || {
+        run(
+            p,
+            &[
+                "tenant",
+                "close",
+                "--tenant",
+                "0",
+                "--export",
+                dir.to_str().unwrap(),
+                "--json",
+            ],
+        )
+    };
+    let out = close();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("suspend"),
+        "{out:?}"
+    );
+    assert!(run(p, &["tenant", "suspend", "0"]).status.success());
+    let out = close();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "closure");
+    assert_eq!(v["state"], "executed");
+    let check = run(p, &["check", "--digests"]);
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+    let verify = run(p, &["journal", "verify", "--tenant", "0"]);
+    assert_eq!(verify.status.code(), Some(0), "{verify:?}");
+}

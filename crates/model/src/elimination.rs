@@ -35,6 +35,9 @@ pub enum DisposalKind {
     /// Records given back to their producer (Code du patrimoine L212-4: restitution at the
     /// end of the archiver's contract), then every copy destroyed.
     Restitution,
+    /// A tenant's whole holdings purged once it has its verified export (the end of its
+    /// contract): every copy destroyed.
+    Closure,
 }
 
 impl DisposalKind {
@@ -43,12 +46,18 @@ impl DisposalKind {
             Self::Elimination => "elimination",
             Self::TransferOut => "transfer_out",
             Self::Restitution => "restitution",
+            Self::Closure => "closure",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Elimination, Self::TransferOut, Self::Restitution]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Self::Elimination,
+            Self::TransferOut,
+            Self::Restitution,
+            Self::Closure,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
     /// How it is named in messages.
     pub fn noun(self) -> &'static str {
@@ -56,6 +65,7 @@ impl DisposalKind {
             Self::Elimination => "elimination",
             Self::TransferOut => "transfer out",
             Self::Restitution => "restitution",
+            Self::Closure => "tenant closure",
         }
     }
     /// Whether its units go to another archive, which answers (a transfer out, a
@@ -549,6 +559,7 @@ mod tests {
             DisposalKind::Elimination,
             DisposalKind::TransferOut,
             DisposalKind::Restitution,
+            DisposalKind::Closure,
         ] {
             assert_eq!(DisposalKind::parse(k.as_str()), Some(k));
         }

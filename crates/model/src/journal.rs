@@ -153,6 +153,13 @@ event_kinds! {
     RestitutionPurge = "RESTITUTION_PURGE",
     /// One unit given back to its producer, every copy here destroyed.
     UnitReturned = "UNIT_RETURNED",
+    /// A tenant closed: its verified export checked, its whole holdings to purge.
+    TenantClose = "TENANT_CLOSE",
+    TenantClosePurgeStart = "TENANT_CLOSE_PURGE_START",
+    /// Every copy of the tenant's holdings destroyed: the closing certificate.
+    TenantClosePurge = "TENANT_CLOSE_PURGE",
+    /// One unit of a closed tenant, every copy destroyed (the tenant has it in its export).
+    UnitClosed = "UNIT_CLOSED",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome

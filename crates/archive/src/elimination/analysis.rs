@@ -5,9 +5,9 @@
 use super::*;
 
 /// A unit being analysed: what the bordereau says of it, and why it may not go.
-pub(super) struct Analysed {
-    pub(super) record: serde_json::Value,
-    pub(super) why: Option<Excluded>,
+pub(crate) struct Analysed {
+    pub(crate) record: serde_json::Value,
+    pub(crate) why: Option<Excluded>,
     /// Its parents (in the tenant, whether analysed or not).
     pub(super) parents: Vec<UnitId>,
 }
@@ -17,7 +17,7 @@ impl Archive {
     /// `at` (none: it may), with its bordereau line: its own rules, its descendants, the
     /// operations that have it.
     #[allow(clippy::too_many_arguments)] // Private: the analysis of the three kinds.
-    pub(super) fn analyse(
+    pub(crate) fn analyse(
         &self,
         tenant: &TenantId,
         units: &[UnitId],
@@ -69,7 +69,8 @@ impl Archive {
                     DisposalKind::TransferOut => {
                         carnac_model::rules::appraise_transfer(&e.rules, at)
                     }
-                    DisposalKind::Restitution => {
+                    // A hold keeps a unit whoever it goes to.
+                    DisposalKind::Restitution | DisposalKind::Closure => {
                         carnac_model::rules::appraise_restitution(&e.rules, at)
                     }
                 };

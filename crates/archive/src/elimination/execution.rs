@@ -240,6 +240,7 @@ impl Archive {
                 DisposalKind::Elimination => EventKind::EliminationExecutionStart,
                 DisposalKind::TransferOut => EventKind::TransferOutPurgeStart,
                 DisposalKind::Restitution => EventKind::RestitutionPurgeStart,
+                DisposalKind::Closure => EventKind::TenantClosePurgeStart,
             },
             outcome: Status::Ok,
             time: now.to_string(),
@@ -382,6 +383,7 @@ impl Archive {
                                 .as_ref()
                                 .and_then(|r| r.units.get(u.as_str()).cloned().flatten());
                             let returned = row.kind == DisposalKind::Restitution;
+                            let closed = row.kind == DisposalKind::Closure;
                             for v in [&mut tombstone, &mut detail] {
                                 v["transfer"] = serde_json::json!(id);
                                 v["transferred_to"] = row.totals["archival_agency"].clone();
@@ -397,10 +399,15 @@ impl Archive {
                                 if returned {
                                     v["restitution"] = serde_json::json!(true);
                                 }
+                                if closed {
+                                    v["closure"] = serde_json::json!(true);
+                                }
                             }
                             tombstone["transferred_at"] = serde_json::json!(now);
                             if returned {
                                 EventKind::UnitReturned
+                            } else if closed {
+                                EventKind::UnitClosed
                             } else {
                                 EventKind::UnitTransferred
                             }
@@ -453,11 +460,23 @@ impl Archive {
             .to_owned();
         let transfer = row.kind.sends();
         let returned = row.kind == DisposalKind::Restitution;
+        let closed = row.kind == DisposalKind::Closure;
         let certificate = self.tmp.join(format!("{operation}.certificate.json"));
         let _scratch = crate::files::Scratch(vec![certificate.clone()]);
         let head = if transfer {
             serde_json::json!({
-                "certificate": if returned { "RESTITUTION" } else { "TRANSFER" },
+                "certificate": if closed {
+                    "CLOSURE"
+                } else if returned {
+                    "RESTITUTION"
+                } else {
+                    "TRANSFER"
+                },
+                "statement": if closed {
+                    serde_json::json!("destruction intégrale des copies : le tenant détient son export vérifié")
+                } else {
+                    serde_json::Value::Null
+                },
                 "format_version": 1,
                 "archive": self.config.archival_agency,
                 "tenant": tenant,
@@ -516,7 +535,12 @@ impl Archive {
                     &seda::ModificationNotification {
                         message_identifier: operation.to_string(),
                         date: now.to_string(),
-                        comments: vec![if returned {
+                        comments: vec![if closed {
+                            format!(
+                                "Clôture du tenant {tenant} : toutes les copies de ses unités détruites dans {} après son export vérifié ({reply_id})",
+                                self.config.archival_agency
+                            )
+                        } else if returned {
                             format!(
                                 "Unités restituées au service producteur {} ({reply_id}), toutes leurs copies détruites dans {}",
                                 row.totals["archival_agency"].as_str().unwrap_or(""),
@@ -602,6 +626,15 @@ impl Archive {
             summary["package_removed"] = serde_json::json!(id);
             summary["transferred_to"] = row.totals["archival_agency"].clone();
         }
+        if closed {
+            // What else holds the tenant's content: its transfers' manifests and the
+            // packages of its deliveries. The journal, seals, attestations and
+            // certificates stay.
+            let (manifests, packages) = self.remove_tenant_content(tenant)?;
+            summary["manifests_removed"] = serde_json::json!(manifests);
+            summary["packages_removed"] = serde_json::json!(packages);
+            summary["export_manifest_sha256"] = row.totals["export_manifest_sha256"].clone();
+        }
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
@@ -609,6 +642,7 @@ impl Archive {
                 DisposalKind::Elimination => EventKind::EliminationExecution,
                 DisposalKind::TransferOut => EventKind::TransferOutPurge,
                 DisposalKind::Restitution => EventKind::RestitutionPurge,
+                DisposalKind::Closure => EventKind::TenantClosePurge,
             },
             outcome: if dropped.is_empty() {
                 Status::Ok

@@ -966,6 +966,51 @@ impl Archive {
         }
     }
 
+    /// Removes from every offer the manifests of the tenant's transfers and the packages of
+    /// its deliveries still kept (already gone: nothing to do); gives the operations whose
+    /// manifest and whose package went.
+    pub(super) fn remove_tenant_content(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<(Vec<OperationId>, Vec<OperationId>), ArchiveError> {
+        let mut manifests = Vec::new();
+        let mut packages = Vec::new();
+        let mut keys = Vec::new();
+        for op in self.catalog.operations(tenant)? {
+            if op.kind == EventKind::Ingest && op.status.is_some_and(|s| s.is_accepted()) {
+                keys.push(carnac_blobstore::BlobKey {
+                    tenant: tenant.clone(),
+                    batch: op.id.clone(),
+                    name: "manifest.xml".into(),
+                });
+                manifests.push(op.id.clone());
+            }
+            if op
+                .summary
+                .as_ref()
+                .and_then(|s| s.get("package")?.get(crate::delivery::PACKAGE_ZIP))
+                .is_some()
+            {
+                keys.push(carnac_blobstore::BlobKey {
+                    tenant: tenant.clone(),
+                    batch: op.id.clone(),
+                    name: crate::delivery::PACKAGE_ZIP.into(),
+                });
+                packages.push(op.id.clone());
+            }
+        }
+        for offer in &self.offers {
+            for key in &keys {
+                match offer.delete(key) {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok((manifests, packages))
+    }
+
     /// Removes a transfer out's package from every offer (already gone: nothing to do).
     pub(super) fn remove_transfer_package(
         &self,

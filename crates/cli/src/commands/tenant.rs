@@ -91,6 +91,14 @@ pub(crate) fn run(archive: &Archive, command: TenantCommand) -> anyhow::Result<E
                 }
             }
         }
+        TenantCommand::Close {
+            tenant: t,
+            export,
+            json,
+        } => {
+            let report = archive.close_tenant(&tenant(&t)?, &export, "cli")?;
+            super::elimination::print(&report, json)?;
+        }
         TenantCommand::VerifyExport { .. } => {
             unreachable!("verified offline, without a data folder")
         }

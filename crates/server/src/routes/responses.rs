@@ -880,6 +880,16 @@ impl From<carnac_catalog::Tombstone> for TombstoneView {
     fn from(t: carnac_catalog::Tombstone) -> Self {
         TombstoneView {
             error: match t.record.get("transferred_to").and_then(|a| a.as_str()) {
+                // Its tenant closed, every copy destroyed (the tenant has its export).
+                Some(_) if t.record.get("closure") == Some(&serde_json::Value::Bool(true)) => {
+                    ErrorBody {
+                        code: "closed",
+                        message: format!(
+                            "unit {} was purged on {} when its tenant closed ({})",
+                            t.unit, t.destroyed_at, t.elimination
+                        ),
+                    }
+                }
                 // Given back to its producer, every copy here destroyed.
                 Some(to) if t.record.get("restitution") == Some(&serde_json::Value::Bool(true)) => {
                     ErrorBody {

@@ -6,7 +6,7 @@ CREATE TABLE eliminations_new (
     tenant TEXT NOT NULL,
     id TEXT NOT NULL,
     kind TEXT NOT NULL DEFAULT 'elimination' CHECK (kind IN ('elimination', 'transfer_out',
-        'restitution')),
+        'restitution', 'closure')),
     state TEXT NOT NULL CHECK (state IN ('proposed', 'agreed', 'agreement_refused',
         'visa_granted', 'visa_partly_granted', 'visa_refused', 'withdrawn', 'executing',
         'executed', 'sent', 'rejected', 'accepted', 'partly_accepted')),
