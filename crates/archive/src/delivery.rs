@@ -1068,7 +1068,7 @@ impl Archive {
         }
     }
 
-    fn remove_delivery_package(
+    pub(crate) fn remove_delivery_package(
         &self,
         tenant: &TenantId,
         id: &OperationId,

@@ -737,8 +737,14 @@ impl Archive {
         if !held.is_empty() {
             return Err(ArchiveError::InvalidRequest(held));
         }
-        let id = self.new_operation()?;
+        // Its deliveries' packages go first, each removal recorded as at expiry.
         let now = self.now();
+        for d in self.catalog.deliveries(tenant, None, usize::MAX)? {
+            if d.state == carnac_model::delivery::DeliveryState::Delivered {
+                self.remove_delivery_package(tenant, &d.id, &now)?;
+            }
+        }
+        let id = self.new_operation()?;
         let step = serde_json::json!({
             "step": "closure",
             "decision": "accepted",

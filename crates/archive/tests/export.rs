@@ -339,6 +339,19 @@ fn a_tenant_closes_only_on_its_latest_verified_export() {
             .maintain(std::time::Duration::from_secs(86_400))
             .is_ok()
     );
+    // A delivery whose package is kept when the tenant closes.
+    let delivery = f
+        .archive
+        .request_delivery(
+            &t,
+            &carnac_archive::delivery::DeliveryRequest {
+                units: vec![units[0].id.to_string()],
+                requester: "Mairie".into(),
+                ..Default::default()
+            },
+            "arch",
+        )
+        .unwrap();
     let out = tempfile::tempdir().unwrap();
     let first = out.path().join("first");
     f.archive
@@ -407,6 +420,11 @@ fn a_tenant_closes_only_on_its_latest_verified_export() {
     )
     .unwrap();
     assert_eq!(certificate["certificate"], "CLOSURE");
+    assert_eq!(
+        f.archive.delivery(&t, &delivery.id).unwrap().state,
+        carnac_model::delivery::DeliveryState::Removed,
+        "its package went with the tenant"
+    );
     assert_eq!(certificate["units"].as_array().unwrap().len(), units.len());
     assert_eq!(
         f.archive.check_consistency(true).unwrap(),
