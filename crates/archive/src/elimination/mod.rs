@@ -31,6 +31,7 @@ mod analysis;
 mod bordereau_pdf;
 mod documents;
 mod execution;
+mod kept_packages;
 mod transfer_out;
 
 pub use carnac_seda::transfer_reply::MAX_REPLY_BYTES;

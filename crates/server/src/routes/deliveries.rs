@@ -131,17 +131,7 @@ pub(super) async fn authorization(
         Authorization::Seda(body.to_vec())
     } else {
         let d: Decision = json_body(&body)?;
-        let granted = match d.decision.as_str() {
-            "granted" => true,
-            "refused" => false,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    "decision is \"granted\" or \"refused\"",
-                ));
-            }
-        };
+        let granted = granted(&d.decision)?;
         Authorization::Decision {
             granted,
             comment: d.comment,

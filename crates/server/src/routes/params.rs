@@ -69,6 +69,19 @@ pub(super) fn day(params: &Params, name: &str) -> Result<Option<String>, ApiErro
     Ok(Some(v.clone()))
 }
 
+/// A control authority's decision as JSON says it: `"granted"` or `"refused"`.
+pub(super) fn granted(decision: &str) -> Result<bool, ApiError> {
+    match decision {
+        "granted" => Ok(true),
+        "refused" => Ok(false),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "decision is \"granted\" or \"refused\"",
+        )),
+    }
+}
+
 pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
