@@ -419,10 +419,24 @@ fn is_ours(url: &str) -> bool {
         || lower.starts_with("ftp:")
 }
 
-/// Registers the input callbacks; idempotent. Call before any libxml2 work on any thread.
+/// Initialises libxml2 and registers the input callbacks; idempotent. Call before any
+/// libxml2 work on any thread.
+#[allow(unsafe_code)]
 pub fn init() {
     static INIT: Once = Once::new();
-    INIT.call_once(|| libxml::io::register_input_callback(is_ours, resolve));
+    INIT.call_once(|| {
+        // libxml2 makes its global state (the catalog's mutex among it) lazily, on the first
+        // parse of each kind: two threads that parse first at once race, and a catalog mutex
+        // left locked makes the process hang in libxml2's destructor at exit. Made here, on
+        // one thread, before any parse.
+        // SAFETY: both take no argument and are idempotent; libxml2 asks that they run before
+        // any other thread uses it, which the `Once` and the callers of `init` ensure.
+        unsafe {
+            libxml::bindings::xmlInitParser();
+            libxml::bindings::xmlInitializeCatalog();
+        }
+        libxml::io::register_input_callback(is_ours, resolve)
+    });
 }
 
 thread_local! {
