@@ -605,6 +605,7 @@ fn changes_content(op: &carnac_catalog::Operation) -> bool {
         k => [
             K::RulesChange,
             K::RulesFill,
+            K::UnitMetadataChange,
             K::EliminationExecutionStart,
             K::EliminationExecution,
             K::TransferOutPurgeStart,

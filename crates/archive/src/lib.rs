@@ -24,6 +24,7 @@ mod files;
 pub mod ingest;
 pub mod journal;
 pub mod maintenance;
+pub mod metadata;
 pub mod package;
 pub mod ports;
 pub mod reading;
@@ -417,6 +418,9 @@ impl Archive {
         if let Some(m) = &r.unit_profiles {
             parts.push((ReferentialKind::UnitProfiles, to_json(m), m.len()));
         }
+        if let Some(m) = &r.access_contracts {
+            parts.push((ReferentialKind::AccessContracts, to_json(m), m.len()));
+        }
         if parts.is_empty() {
             // No path in the message: over HTTP the folder is the archive's scratch space.
             return Err(ArchiveError::Invalid(
@@ -481,6 +485,7 @@ impl Archive {
             profiles: load(c, tenant, ReferentialKind::ArchiveProfiles)?,
             formats: load(c, tenant, ReferentialKind::Formats)?,
             unit_profiles: load(c, tenant, ReferentialKind::UnitProfiles)?,
+            access_contracts: load(c, tenant, ReferentialKind::AccessContracts)?,
         })
     }
 

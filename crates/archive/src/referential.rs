@@ -41,6 +41,9 @@ pub struct Referentials {
     /// Archive unit profiles (absent from catalogs written before they were imported).
     #[serde(default)]
     pub unit_profiles: Option<BTreeMap<String, ArchiveUnitProfile>>,
+    /// Access contracts (absent from catalogs written before they were imported).
+    #[serde(default)]
+    pub access_contracts: Option<BTreeMap<String, AccessContract>>,
 }
 
 /// What a folder held, before it is stored.
@@ -265,8 +268,63 @@ fn contract_kind(m: &serde_json::Map<String, serde_json::Value>) -> Option<&'sta
     }
 }
 
+/// Access contracts from a `contracts/*.json` file (the objects with an access contract's
+/// fields); the others are [`parse_contracts`]'s.
+pub fn parse_access_contracts(
+    file: &str,
+    bytes: &[u8],
+    errors: &mut Vec<FileError>,
+) -> Vec<AccessContract> {
+    let mut out = Vec::new();
+    for m in json_array(file, bytes, errors) {
+        if contract_kind(&m) != Some("access contract") {
+            continue;
+        }
+        // parse_contracts reports a contract without an identifier.
+        let Some(id) = str_field(&m, "Identifier") else {
+            continue;
+        };
+        let flag = |key: &str, errors: &mut Vec<FileError>| match m.get(key) {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(_) => {
+                errors.push(err(file, None, format!("{id}: {key} is not true or false")));
+                false
+            }
+        };
+        let writing_permission = flag("WritingPermission", errors);
+        let writing_restricted_desc = flag("WritingRestrictedDesc", errors);
+        let every_originating_agency = flag("EveryOriginatingAgency", errors);
+        let originating_agencies = match m.get("OriginatingAgencies") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(a)) if a.iter().all(|v| v.is_string()) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            Some(_) => {
+                errors.push(err(
+                    file,
+                    None,
+                    format!("{id}: OriginatingAgencies is not an array of identifiers"),
+                ));
+                Vec::new()
+            }
+        };
+        out.push(AccessContract {
+            name: str_field(&m, "Name").unwrap_or_else(|| id.clone()),
+            active: active(file, &id, &m, errors),
+            identifier: id,
+            writing_permission,
+            writing_restricted_desc,
+            every_originating_agency,
+            originating_agencies,
+        });
+    }
+    out
+}
+
 /// Ingest contracts from a `contracts/*.json` file; access and management contracts are
-/// returned as skipped identifiers.
+/// returned as skipped identifiers (access contracts are [`parse_access_contracts`]'s).
 pub fn parse_contracts(
     file: &str,
     bytes: &[u8],
@@ -560,9 +618,26 @@ pub fn read_folder(dir: &Path) -> Result<FolderContent, Vec<FileError>> {
             skipped.extend(
                 others
                     .into_iter()
-                    .map(|s| (file.to_owned(), format!("{s}: not an ingest contract"))),
+                    .filter(|s| !s.ends_with("(access contract)"))
+                    .map(|s| {
+                        (
+                            file.to_owned(),
+                            format!("{s}: not an ingest or access contract"),
+                        )
+                    }),
             );
             contracts
+                .into_iter()
+                .map(|c| (c.identifier.clone(), c))
+                .collect()
+        },
+    );
+    r.access_contracts = gather(
+        dir,
+        list("contracts", &["json"]),
+        &mut errors,
+        |file, b, errors| {
+            parse_access_contracts(file, b, errors)
                 .into_iter()
                 .map(|c| (c.identifier.clone(), c))
                 .collect()
@@ -626,6 +701,14 @@ pub fn read_folder(dir: &Path) -> Result<FolderContent, Vec<FileError>> {
             ));
         }
     }
+    // Contract files are read twice (ingest, then access contracts): a malformed one once.
+    let mut unique: Vec<FileError> = Vec::with_capacity(errors.len());
+    for e in errors {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    let errors = unique;
     if errors.is_empty() {
         Ok(content)
     } else {
@@ -702,6 +785,51 @@ mod tests {
         assert!(
             errors.iter().any(|e| e.message.contains("RuleDuration")),
             "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn access_contracts_say_whose_units_may_be_written() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/referentials/light");
+        let content = read_folder(&base).expect("the folder reads");
+        let access = content
+            .referentials
+            .access_contracts
+            .expect("access contracts");
+        let tnr = &access["ContratTNR"];
+        assert!(tnr.writing_permission && tnr.every_originating_agency && tnr.active);
+        assert!(tnr.allows_writing(Some("anyone")) && tnr.allows_writing(None));
+        assert!(
+            content
+                .skipped
+                .iter()
+                .all(|(_, why)| !why.contains("ContratTNR")),
+            "{:?}",
+            content.skipped
+        );
+        let mut errors = Vec::new();
+        let parsed = parse_access_contracts(
+            "c.json",
+            br#"[{"Identifier": "AC-1", "WritingPermission": true, "OriginatingAgencies": ["AG1"]},
+                {"Identifier": "AC-2", "WritingPermission": false, "EveryOriginatingAgency": true},
+                {"Identifier": "AC-3", "WritingPermission": "yes", "OriginatingAgencies": "AG1"},
+                {"Identifier": "IC-1", "ArchiveProfiles": []}]"#,
+            &mut errors,
+        );
+        assert_eq!(parsed.len(), 3, "the ingest contract is not one");
+        assert!(parsed[0].allows_writing(Some("AG1")));
+        assert!(!parsed[0].allows_writing(Some("AG2")) && !parsed[0].allows_writing(None));
+        assert!(
+            !parsed[1].allows_writing(Some("AG1")),
+            "no writing permission"
+        );
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "AC-3: WritingPermission is not true or false",
+                "AC-3: OriginatingAgencies is not an array of identifiers"
+            ]
         );
     }
 

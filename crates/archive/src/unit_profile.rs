@@ -152,3 +152,52 @@ pub fn check_units(
     }
     Ok(())
 }
+
+/// Checks one unit's JSON (`carnac_seda::unit_json`) against the archive unit profile it
+/// declares, after a correction of its metadata: every problem, at most
+/// `MAX_ERRORS_PER_UNIT` schema errors.
+pub fn check_one(profile: &str, refs: &Referentials, json: &serde_json::Value) -> Vec<String> {
+    let shown = carnac_model::journal::bounded_text(profile, 128);
+    let found = refs.unit_profiles.as_ref().and_then(|p| p.get(profile));
+    let schema = match found {
+        None => {
+            return vec![format!(
+                "the archive unit profile {shown:?} the unit declares does not exist for this tenant"
+            )];
+        }
+        Some(p) if !p.active => {
+            return vec![format!(
+                "the archive unit profile {shown:?} the unit declares is inactive"
+            )];
+        }
+        Some(p) => match p.control_schema.as_deref() {
+            None => {
+                return vec![format!(
+                    "the archive unit profile {shown:?} has no control schema"
+                )];
+            }
+            Some(s) => s,
+        },
+    };
+    let validator = match compile(schema) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![format!(
+                "the control schema of {shown:?} cannot be used: {e}"
+            )];
+        }
+    };
+    validator
+        .iter_errors(json)
+        .take(MAX_ERRORS_PER_UNIT)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            let what = carnac_model::journal::bounded_text(&e.to_string(), 512);
+            if at.is_empty() {
+                format!("archive unit profile {shown:?}: {what}")
+            } else {
+                format!("archive unit profile {shown:?}: {what} (at {at})")
+            }
+        })
+        .collect()
+}

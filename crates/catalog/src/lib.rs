@@ -153,16 +153,18 @@ pub enum ReferentialKind {
     ArchiveProfiles,
     Formats,
     UnitProfiles,
+    AccessContracts,
 }
 
 impl ReferentialKind {
-    pub const ALL: [ReferentialKind; 6] = [
+    pub const ALL: [ReferentialKind; 7] = [
         Self::Agencies,
         Self::Rules,
         Self::IngestContracts,
         Self::ArchiveProfiles,
         Self::Formats,
         Self::UnitProfiles,
+        Self::AccessContracts,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -172,6 +174,7 @@ impl ReferentialKind {
             Self::ArchiveProfiles => "archive_profiles",
             Self::Formats => "formats",
             Self::UnitProfiles => "archive_unit_profiles",
+            Self::AccessContracts => "access_contracts",
         }
     }
 }
@@ -275,6 +278,37 @@ pub struct ManagementChange<'a> {
     pub units: &'a [UnitManagementChange],
     pub summary: &'a serde_json::Value,
     pub event: &'a NewEvent,
+}
+
+/// A correction of one unit's descriptive metadata, written in one transaction with its
+/// operation and event: the metadata as it was read (the change fails with
+/// [`CatalogError::Conflict`] if it is no longer that), as it becomes, and what the catalog
+/// keeps beside it, read from the new metadata.
+pub struct MetadataChange<'a> {
+    pub unit: &'a UnitId,
+    pub before: &'a str,
+    pub after: &'a str,
+    pub title: &'a str,
+    pub description_level: Option<&'a str>,
+    pub start_date: Option<&'a str>,
+    pub end_date: Option<&'a str>,
+    pub keywords: &'a [String],
+    /// The difference, field by field (JSON), kept in the history.
+    pub changes: &'a serde_json::Value,
+    pub summary: &'a serde_json::Value,
+    pub event: &'a NewEvent,
+}
+
+/// One correction of a unit's metadata: the operation, when, the difference, and the
+/// metadata before and after, whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataHistoryRow {
+    pub operation: OperationId,
+    pub changed_at: Timestamp,
+    pub agent: String,
+    pub changes: serde_json::Value,
+    pub previous: String,
+    pub current: String,
 }
 
 /// A unit ingested before its management was kept: what finding it again in its transfer's
@@ -785,6 +819,24 @@ pub trait HoldingStore: Send + Sync {
         unit: &UnitId,
         limit: usize,
     ) -> Result<Vec<ManagementHistoryRow>, CatalogError>;
+
+    /// Corrects a unit's descriptive metadata: its row, keywords, text index, facets and
+    /// counts follow, the previous version goes to its history. Refused
+    /// ([`CatalogError::Conflict`]) when the unit is gone, its metadata is no longer
+    /// `before`, or an elimination of the tenant is executing.
+    fn change_metadata(
+        &self,
+        tenant: &TenantId,
+        change: MetadataChange<'_>,
+    ) -> Result<(), CatalogError>;
+
+    /// The latest `limit` corrections of a unit's metadata, newest first.
+    fn metadata_history(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+        limit: usize,
+    ) -> Result<Vec<MetadataHistoryRow>, CatalogError>;
 
     /// Records the management of units ingested before it was kept, with the operation and
     /// event that say so (`summary`, `event`), in one transaction; when no unit needed it,

@@ -124,6 +124,8 @@ pub enum Action {
     ObjectDownload,
     /// Change the management rules of units (holds included).
     RulesChange,
+    /// Correct a unit's descriptive metadata (where an access contract allows writing).
+    UnitUpdate,
     /// Propose an elimination, withdraw it.
     EliminationPropose,
     /// An elimination, its bordereau and its documents: the archivists, and the producer and
@@ -159,7 +161,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
@@ -175,6 +177,7 @@ impl Action {
         Action::UnitRead,
         Action::ObjectDownload,
         Action::RulesChange,
+        Action::UnitUpdate,
         Action::EliminationPropose,
         Action::EliminationRead,
         Action::EliminationAgree,
@@ -209,6 +212,7 @@ impl Action {
             Action::UnitSearch => "unit_search",
             Action::UnitRead => "unit_read",
             Action::RulesChange => "rules_change",
+            Action::UnitUpdate => "unit_update",
             Action::EliminationPropose => "elimination_propose",
             Action::EliminationRead => "elimination_read",
             Action::EliminationAgree => "elimination_agree",
@@ -231,7 +235,7 @@ impl Action {
 
     /// Whether the action changes the archive's content (refused on a suspended tenant).
     pub fn writes_content(self) -> bool {
-        matches!(self, Action::TransferSubmit)
+        matches!(self, Action::TransferSubmit | Action::UnitUpdate)
     }
 }
 
@@ -323,6 +327,7 @@ pub fn decide(
                     | UnitRead
                     | ObjectDownload
                     | RulesChange
+                    | UnitUpdate
                     | EliminationPropose
                     | EliminationRead
                     | EliminationExecute
@@ -426,6 +431,7 @@ mod tests {
                     UnitRead,
                     ObjectDownload,
                     RulesChange,
+                    UnitUpdate,
                     EliminationPropose,
                     EliminationRead,
                     EliminationExecute,

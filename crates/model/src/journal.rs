@@ -101,6 +101,9 @@ event_kinds! {
     RulesChange = "RULES_CHANGE",
     /// One unit's management rules changed, with what was before and after.
     UnitRulesChange = "UNIT_RULES_CHANGE",
+    /// A unit's descriptive metadata corrected (the operation and its one event): the
+    /// difference field by field, who, under which access contract.
+    UnitMetadataChange = "UNIT_METADATA_CHANGE",
     /// An elimination proposed: the analysis, the bordereau and the request for the visa.
     EliminationProposal = "ELIMINATION_PROPOSAL",
     /// The producer's agreement to an elimination, or its refusal.

@@ -83,6 +83,35 @@ pub struct IngestContract {
     pub originating_agencies: Option<Vec<String>>,
 }
 
+/// An access contract (Vitam's): what the accounts working under it may do with the units of
+/// some originating agencies. Carnac reads from it whether units may be written
+/// (`WritingPermission`) and whose units it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessContract {
+    pub identifier: String,
+    pub name: String,
+    pub active: bool,
+    /// `WritingPermission`: units it covers may be corrected.
+    pub writing_permission: bool,
+    /// `WritingRestrictedDesc`: only their descriptive metadata (the only writing Carnac
+    /// does outside rule changes).
+    pub writing_restricted_desc: bool,
+    /// `EveryOriginatingAgency`: it covers every agency's units.
+    pub every_originating_agency: bool,
+    /// `OriginatingAgencies`: the agencies whose units it covers otherwise.
+    pub originating_agencies: Vec<String>,
+}
+
+impl AccessContract {
+    /// Whether it lets the units of `agency` (None: a unit without one) be corrected.
+    pub fn allows_writing(&self, agency: Option<&str>) -> bool {
+        self.active
+            && self.writing_permission
+            && (self.every_originating_agency
+                || agency.is_some_and(|a| self.originating_agencies.iter().any(|o| o == a)))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProfileFormat {
     RelaxNg,

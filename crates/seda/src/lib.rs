@@ -8,6 +8,7 @@
 
 pub mod asalae;
 pub mod authorization;
+pub mod edit;
 pub mod manifest;
 pub mod package;
 pub mod reply;

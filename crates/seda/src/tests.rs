@@ -894,3 +894,85 @@ fn a_unit_larger_than_the_limit_is_refused_by_the_readers() {
         Err(ManifestError::UnitTooLarge(_))
     ));
 }
+
+/// Over every SEDA 2 manifest of the Vitam corpus that reads and validates: each unit's
+/// summary read from its kept metadata is what the manifest reader took at ingest, and each
+/// unit as `edit::check_unit` cuts it validates against the official XSD, before a change
+/// and after one (so a refusal after a correction is the correction's, never the cut's).
+#[test]
+fn corrections_of_every_corpus_unit_read_and_validate_as_ingest_does() {
+    use crate::package::{ManifestWriter, PackageHeader};
+    let mut units_seen = 0;
+    let mut names: Vec<_> = std::fs::read_dir(corpus())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".zip"))
+        .collect();
+    names.sort();
+    for sip in names {
+        let Ok(bytes) = std::panic::catch_unwind(|| manifest_of(&sip)) else {
+            continue;
+        };
+        let Ok(version) = manifest::sniff_version(&bytes[..]) else {
+            continue;
+        };
+        if !matches!(
+            version,
+            SedaVersion::V2_1 | SedaVersion::V2_2 | SedaVersion::V2_3
+        ) {
+            continue;
+        }
+        let mut meta: Vec<Vec<u8>> = Vec::new();
+        let Ok(m) = manifest::read(&bytes[..], &mut meta) else {
+            continue;
+        };
+        for (i, u) in m.units.iter().enumerate() {
+            if u.ref_target.is_some() {
+                continue;
+            }
+            let xml = String::from_utf8(meta[i].clone()).unwrap();
+            let s = edit::unit_summary(&xml).unwrap();
+            assert_eq!(s.title, u.title(), "{sip} unit {}", u.xml_id);
+            assert_eq!(s.description_level, u.description_level, "{sip}");
+            assert_eq!(s.start_date, u.start_date, "{sip}");
+            assert_eq!(s.end_date, u.end_date, "{sip}");
+            assert_eq!(s.keywords, u.keywords, "{sip}");
+            let corrected = edit::apply_patch(
+                &xml,
+                serde_json::json!({"Title": "Titre corrigé", "Tag": ["corrigé"], "StartDate": "2001-02-03"})
+                    .as_object()
+                    .unwrap(),
+            )
+            .unwrap();
+            for metadata in [&xml, &corrected.metadata] {
+                let unit = edit::check_unit(metadata).unwrap();
+                let mut w = ManifestWriter::new(
+                    Vec::new(),
+                    version,
+                    PackageHeader {
+                        message_identifier: "check".into(),
+                        date: "2026-01-01T00:00:00".into(),
+                        comments: vec![],
+                        archival_agreement: None,
+                        archival_agency: "A".into(),
+                        transferring_agency: "T".into(),
+                    },
+                )
+                .unwrap();
+                w.open_unit("U", &unit, &|_, _| None, None).unwrap();
+                w.close_unit().unwrap();
+                let doc = w.finish(None).unwrap();
+                let f = temp_with(&doc);
+                if let Err(e) = schema::validate_seda(version, f.path()) {
+                    panic!(
+                        "{sip} unit {}: {e:?}\n{}",
+                        u.xml_id,
+                        String::from_utf8_lossy(&doc)
+                    );
+                }
+            }
+            units_seen += 1;
+        }
+    }
+    assert!(units_seen > 40, "{units_seen} units");
+}

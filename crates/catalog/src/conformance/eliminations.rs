@@ -271,7 +271,47 @@ pub fn eliminations(c: &dyn Catalog) {
         ),
         "nothing is destroyed before the execution begins"
     );
+    // A unit corrected before: its history goes with it (below), and no correction comes
+    // while the execution runs.
+    let (ea, _) = c
+        .unit(&t("conf-e"), &uid("e-a"))
+        .expect("read")
+        .expect("e-a");
+    let correction = |c: &dyn Catalog, before: &str, after: &str, operation: &str| {
+        let e = event("conf-e", operation, "UNIT_METADATA_CHANGE", Status::Ok);
+        c.change_metadata(
+            &t("conf-e"),
+            MetadataChange {
+                unit: &uid("e-a"),
+                before,
+                after,
+                title: "corrected",
+                description_level: None,
+                start_date: None,
+                end_date: None,
+                keywords: &[],
+                changes: &json!([]),
+                summary: &json!({}),
+                event: &e,
+            },
+        )
+    };
+    let corrected = format!("{}<!-- corrected -->", ea.metadata);
+    correction(c, &ea.metadata, &corrected, "op-e-md1").expect("corrected");
+    assert_eq!(
+        c.metadata_history(&t("conf-e"), &uid("e-a"), 5)
+            .expect("h")
+            .len(),
+        1
+    );
     begin(c).expect("begin");
+    assert!(
+        matches!(
+            correction(c, &corrected, &ea.metadata, "op-e-md2"),
+            Err(CatalogError::Conflict(_))
+        ),
+        "no correction while an execution runs"
+    );
     let e1 = c
         .elimination(&t("conf-e"), &op("op-e1"))
         .expect("read")
@@ -337,6 +377,12 @@ pub fn eliminations(c: &dyn Catalog) {
     let purged = c
         .destroy_units(&t("conf-e"), &op("op-e1"), &when, &[destroyed("e-a")])
         .expect("step 1");
+    assert!(
+        c.metadata_history(&t("conf-e"), &uid("e-a"), 5)
+            .expect("h")
+            .is_empty(),
+        "a destroyed unit's earlier metadata is destroyed with it"
+    );
     assert_eq!(
         purged,
         [PurgedBlob {
@@ -417,8 +463,8 @@ pub fn eliminations(c: &dyn Catalog) {
             .expect("executing")
             .contains(&(t("conf-e"), op("op-e1")))
     );
-    // Begun, two units, ended: four events.
-    assert_eq!(c.journal(&t("conf-e")).expect("journal").len(), journal + 4);
+    // The correction before; begun, two units, ended: five events.
+    assert_eq!(c.journal(&t("conf-e")).expect("journal").len(), journal + 5);
     let mut statuses = Vec::new();
     c.each_elimination_unit(&t("conf-e"), &op("op-e1"), &mut |u| {
         statuses.push((u.unit, u.status));

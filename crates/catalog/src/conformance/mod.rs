@@ -8,6 +8,7 @@ mod deliveries;
 mod eliminations;
 mod holdings;
 mod journal;
+mod metadata;
 mod operations;
 mod queue;
 mod referentials;
@@ -62,6 +63,7 @@ pub fn run(c: &dyn Catalog) {
     operations::recorded_operation(c);
     rules::graph(c);
     rules::change(c);
+    metadata::change(c);
     eliminations::eliminations(c);
     eliminations::transfers_out(c);
     deliveries::deliveries(c);

@@ -798,5 +798,12 @@ fn delete_unit(
     }
     // The counts and facets follow by trigger.
     del("DELETE FROM units WHERE tenant = ?1 AND id = ?2", t, u)?;
+    // Its earlier metadata goes with it (the journal keeps each change's difference, as the
+    // bordereau keeps its title).
+    del(
+        "DELETE FROM unit_metadata_history WHERE tenant = ?1 AND unit = ?2",
+        t,
+        u,
+    )?;
     Ok(gone)
 }

@@ -15,6 +15,7 @@ mod deliveries;
 mod eliminations;
 mod journal;
 pub(crate) mod meta;
+mod metadata;
 mod params;
 mod referentials;
 pub(crate) mod responses;
@@ -31,7 +32,7 @@ use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, patch, post};
 use carnac_model::access::{Action, Principal};
 use carnac_model::elimination::DisposalKind;
 use carnac_model::{ObjectId, UnitId};
@@ -709,6 +710,34 @@ pub(crate) const ROUTES: &[Route] = &[
         Some(Action::UnitRead),
         Param("unit"),
         || get(units::unit),
+    ),
+    route(
+        "PATCH",
+        "/api/v1/tenants/{tenant}/units/{unit}",
+        Some(Action::UnitUpdate),
+        Param("unit"),
+        || patch(metadata::correct),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/units/{unit}/history",
+        Some(Action::UnitRead),
+        Param("unit"),
+        || get(metadata::history),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/units/{unit}/history/{operation}",
+        Some(Action::UnitRead),
+        Param("unit"),
+        || get(metadata::version),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/units/{unit}/history/{operation}/notification",
+        Some(Action::UnitRead),
+        Param("unit"),
+        || get(metadata::notification),
     ),
     route(
         "GET",

@@ -981,3 +981,82 @@ pub(crate) struct TransferOutList {
 pub(crate) struct RestitutionList {
     pub restitutions: Vec<EliminationSummaryView>,
 }
+
+/// A correction of a unit's descriptive metadata.
+#[derive(Serialize)]
+pub(crate) struct MetadataCorrectionView {
+    pub unit: UnitId,
+    /// The `UNIT_METADATA_CHANGE` operation; null when nothing changed.
+    pub operation: Option<OperationId>,
+    pub access_contract: Option<String>,
+    pub changes: Vec<carnac_archive::metadata::FieldChange>,
+}
+
+impl From<carnac_archive::metadata::MetadataCorrection> for MetadataCorrectionView {
+    fn from(c: carnac_archive::metadata::MetadataCorrection) -> Self {
+        MetadataCorrectionView {
+            unit: c.unit,
+            operation: c.operation,
+            access_contract: c.access_contract,
+            changes: c.changes,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct MetadataHistoryItem {
+    pub operation: OperationId,
+    pub changed_at: Timestamp,
+    pub agent: String,
+    pub changes: serde_json::Value,
+}
+
+/// The corrections of a unit, newest first.
+#[derive(Serialize)]
+pub(crate) struct MetadataHistoryView {
+    pub unit: UnitId,
+    pub corrections: Vec<MetadataHistoryItem>,
+}
+
+impl MetadataHistoryView {
+    pub fn of(unit: UnitId, rows: Vec<carnac_catalog::MetadataHistoryRow>) -> Self {
+        MetadataHistoryView {
+            unit,
+            corrections: rows
+                .into_iter()
+                .map(|r| MetadataHistoryItem {
+                    operation: r.operation,
+                    changed_at: r.changed_at,
+                    agent: r.agent,
+                    changes: r.changes,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One correction with the metadata before and after it.
+#[derive(Serialize)]
+pub(crate) struct MetadataVersionView {
+    pub unit: UnitId,
+    pub operation: OperationId,
+    pub changed_at: Timestamp,
+    pub agent: String,
+    pub changes: serde_json::Value,
+    pub previous: String,
+    pub current: String,
+}
+
+impl From<(UnitId, carnac_catalog::MetadataHistoryRow)> for MetadataVersionView {
+    fn from((unit, r): (UnitId, carnac_catalog::MetadataHistoryRow)) -> Self {
+        MetadataVersionView {
+            unit,
+            operation: r.operation,
+            changed_at: r.changed_at,
+            agent: r.agent,
+            changes: r.changes,
+            previous: r.previous,
+            current: r.current,
+        }
+    }
+}

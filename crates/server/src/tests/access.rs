@@ -410,6 +410,18 @@ async fn the_role_matrix_of_every_endpoint() {
          <MessageIdentifier>AD-KO-2</MessageIdentifier><CodeListVersions/><ReplyCode>KO</ReplyCode>\
          <MessageRequestIdentifier>{to_open}</MessageRequestIdentifier></ArchiveTransferReply>"
     );
+    // A correction of the unit of tenant 0, for its history.
+    let mdop = archive
+        .correct_metadata(
+            &TenantId::new("0").unwrap(),
+            &carnac_model::UnitId::new(&files["0"].0).unwrap(),
+            serde_json::json!({"Tag": ["corrigé"]}).as_object().unwrap(),
+            "test",
+        )
+        .unwrap()
+        .operation
+        .unwrap()
+        .to_string();
     use Role::*;
     // (method, path with {t}, {op}, {unit}, {object}, body, roles allowed on their own tenant).
     let endpoints: Vec<(&str, &str, &str, Vec<Role>)> = vec![
@@ -494,6 +506,30 @@ async fn the_role_matrix_of_every_endpoint() {
         (
             "GET",
             "/api/v1/tenants/{t}/objects/{object}",
+            "",
+            vec![Archivist, ControlAuthority],
+        ),
+        (
+            "PATCH",
+            "/api/v1/tenants/{t}/units/{unit}",
+            r##"{"Title":"Titre corrigé {n}","#comment":"matrix"}"##,
+            vec![Archivist],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/units/{unit}/history",
+            "",
+            vec![Archivist, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/units/{unit}/history/{mdop}",
+            "",
+            vec![Archivist, ControlAuthority],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/units/{unit}/history/{mdop}/notification",
             "",
             vec![Archivist, ControlAuthority],
         ),
@@ -834,6 +870,7 @@ async fn the_role_matrix_of_every_endpoint() {
             .replace("{re_open}", "{restitution}")
             .replace("{re_done}", "{restitution}")
             .replace("{re_withdraw}", "{restitution}")
+            .replace("{mdop}", "{operation}")
     };
     let mut covered: Vec<String> = endpoints
         .iter()
@@ -900,7 +937,8 @@ async fn the_role_matrix_of_every_endpoint() {
                     .replace("{to_withdraw}", &to_withdraw)
                     .replace("{re_open}", &re_open)
                     .replace("{re_done}", &re_done)
-                    .replace("{re_withdraw}", &re_withdraw);
+                    .replace("{re_withdraw}", &re_withdraw)
+                    .replace("{mdop}", &mdop);
                 // Each allowed revocation uses up a token; a refused one names any.
                 let path = if path.contains("{spare_token}") {
                     let id = if role == Some(Operator) && *tenant != "other" {

@@ -281,3 +281,112 @@ pub(crate) fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A correction over HTTP: refused with every reason, then applied, searched at once, in the
+/// unit's history with both versions, and its notification for the producer.
+#[tokio::test]
+async fn a_unit_corrected_over_http_is_searched_at_once_and_kept_in_its_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = state(&tmp);
+    let archivist = account(&st.archive, "arch", Role::Archivist, &["0"]);
+    let producer = account(&st.archive, "prod", Role::Producer, &["0"]);
+    let app = app(st);
+    let op = submit(&app, "0", &producer, "OK_SIP_2_GO.zip").await;
+    wait_done(&app, "0", &op, &producer).await;
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+    let (_, body, _) = send(&app, get("/api/v1/tenants/0/units?per_page=1", &archivist)).await;
+    let unit = json(&body)["units"][0]["id"].as_str().unwrap().to_owned();
+    let patch = |body: &str| {
+        Request::patch(format!("/api/v1/tenants/0/units/{unit}"))
+            .header(header::AUTHORIZATION, format!("Bearer {archivist}"))
+            .header(header::CONTENT_TYPE, "application/merge-patch+json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+
+    let (status, body, _) = send(
+        &app,
+        patch(r#"{"SystemId": "x", "Tag": [3], "StartDate": "demain"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let details = body.clone();
+    assert!(
+        details.contains("SystemId cannot be corrected"),
+        "{details}"
+    );
+    assert!(details.contains("Tag: a string"), "{details}");
+    let (status, body, _) = send(&app, patch("[1]")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, body, _) = send(
+        &app,
+        patch(r##"{"Title": "Zéphyrin corrigé", "#comment": "coquille"}"##),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let done = json(&body);
+    let operation = done["operation"].as_str().unwrap().to_owned();
+    assert_eq!(done["changes"][0]["field"], "Title");
+
+    let (_, body, _) = send(&app, get("/api/v1/tenants/0/units?q=zephyrin", &archivist)).await;
+    assert_eq!(json(&body)["units"][0]["id"], unit.as_str(), "{body}");
+    let (_, body, _) = send(
+        &app,
+        get(&format!("/api/v1/tenants/0/units/{unit}"), &archivist),
+    )
+    .await;
+    assert_eq!(json(&body)["title"], "Zéphyrin corrigé");
+
+    let (status, body, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/units/{unit}/history"),
+            &archivist,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        json(&body)["corrections"][0]["operation"],
+        operation.as_str()
+    );
+    let (_, body, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/units/{unit}/history/{operation}"),
+            &archivist,
+        ),
+    )
+    .await;
+    let version = json(&body);
+    assert!(
+        version["current"]
+            .as_str()
+            .unwrap()
+            .contains("Zéphyrin corrigé")
+    );
+    assert!(
+        !version["previous"]
+            .as_str()
+            .unwrap()
+            .contains("Zéphyrin corrigé")
+    );
+    let (status, body, content_type) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/units/{unit}/history/{operation}/notification"),
+            &archivist,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.unwrap().starts_with("application/xml"));
+    assert!(body.contains("<ArchiveModificationNotification"), "{body}");
+    let (status, _, _) = send(
+        &app,
+        get("/api/v1/tenants/0/units/u-unknown/history", &archivist),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
