@@ -86,8 +86,24 @@ impl Archive {
                 dir.display()
             )]));
         }
+        let operation = self.new_operation()?;
+        self.export_tenant_as(tenant, dir, units_per_package, agent, operation, progress)
+    }
+
+    /// [`Archive::export_tenant`] under an operation chosen by the caller (a background
+    /// export names its operation before it starts).
+    pub(crate) fn export_tenant_as(
+        &self,
+        tenant: &TenantId,
+        dir: &Path,
+        units_per_package: usize,
+        agent: &str,
+        operation: OperationId,
+        progress: &mut dyn FnMut(ExportProgress),
+    ) -> Result<TenantExport, ArchiveError> {
         let existed = dir.exists();
-        let done = self.export_tenant_into(tenant, dir, units_per_package, agent, progress);
+        let done =
+            self.export_tenant_into(tenant, dir, units_per_package, agent, operation, progress);
         // A failed export leaves no folder that could be taken for one (an existing empty
         // folder given is left, emptied).
         if done.is_err() {
@@ -115,6 +131,7 @@ impl Archive {
         dir: &Path,
         units_per_package: usize,
         agent: &str,
+        operation: OperationId,
         progress: &mut dyn FnMut(ExportProgress),
     ) -> Result<TenantExport, ArchiveError> {
         let io = |what: String| move |e: std::io::Error| ArchiveError::io(what, e);
@@ -127,7 +144,7 @@ impl Archive {
         }
         let mut export = TenantExport {
             dir: dir.to_owned(),
-            operation: self.new_operation()?,
+            operation,
             transfers: 0,
             packages: 0,
             units: 0,

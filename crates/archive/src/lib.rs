@@ -20,6 +20,7 @@ pub mod delivery;
 pub mod elimination;
 pub mod evidence;
 pub mod export;
+pub mod export_jobs;
 mod files;
 pub mod ingest;
 pub mod journal;
@@ -176,6 +177,8 @@ pub struct Archive {
     pub(crate) executions: std::sync::Mutex<BTreeSet<(TenantId, OperationId)>>,
     /// The tenants whose delivery package is being made now (one at a time each).
     pub(crate) deliveries_running: std::sync::Mutex<BTreeSet<TenantId>>,
+    /// Background exports this process started (`export_jobs`).
+    pub(crate) export_jobs: export_jobs::ExportJobs,
 }
 
 /// The parts an [`Archive`] is made of.
@@ -240,6 +243,7 @@ impl Archive {
             gate,
             executions: Default::default(),
             deliveries_running: Default::default(),
+            export_jobs: Default::default(),
         })
     }
 
@@ -541,6 +545,7 @@ impl Archive {
                 }
             }
         }
+        self.remove_unfinished_exports()?;
         // Scratch files of the dead process (not the incoming folder, whose containers are
         // the queued transfers').
         if let Ok(entries) = std::fs::read_dir(&self.tmp) {

@@ -459,3 +459,42 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// At start, the folder of a background export a stop cut short goes; a finished one stays.
+#[test]
+fn recovery_removes_the_exports_a_stop_cut_short() {
+    let f = fixture();
+    let t = f.tenant_with("0", "tenant-0");
+    let o = f
+        .archive
+        .ingest_path(&t, &testdata().join("seda/OK_SIP_2_GO.zip"), "test")
+        .unwrap();
+    assert!(o.status().is_accepted());
+    let tenant_dir = f.archive.exports_dir().join("0");
+    std::fs::create_dir_all(&tenant_dir).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let done = f
+        .archive
+        .export_tenant(&t, &scratch.path().join("x"), 100, "test", &mut |_| {})
+        .unwrap();
+    let kept = tenant_dir.join(done.operation.as_str());
+    std::fs::rename(scratch.path().join("x"), &kept).unwrap();
+    let cut = tenant_dir.join("op-cut-short");
+    std::fs::create_dir_all(cut.join("packages")).unwrap();
+    std::fs::write(cut.join("packages/half.zip"), b"PK").unwrap();
+    f.archive.recover().unwrap();
+    assert!(!cut.exists(), "an unfinished export is removed");
+    assert!(
+        kept.join("MANIFEST.sha256").is_file(),
+        "a finished one stays"
+    );
+    let view = f.archive.export_job(&t, &done.operation).unwrap().unwrap();
+    assert_eq!(view.state, carnac_archive::export_jobs::ExportState::Done);
+    assert!(view.available);
+    assert!(
+        f.archive
+            .export_job(&t, &carnac_model::OperationId::new("op-cut-short").unwrap())
+            .unwrap()
+            .is_none()
+    );
+}

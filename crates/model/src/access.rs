@@ -108,6 +108,8 @@ pub enum Action {
     TenantCreate,
     TenantList,
     TenantSuspend,
+    /// Export a tenant whole (reversibility) and download the export.
+    TenantExport,
     AccountCreate,
     AccountList,
     /// Disable or enable an account.
@@ -161,11 +163,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
         Action::TenantSuspend,
+        Action::TenantExport,
         Action::AccountCreate,
         Action::AccountList,
         Action::AccountDisable,
@@ -202,6 +205,7 @@ impl Action {
             Action::TenantCreate => "tenant_create",
             Action::TenantList => "tenant_list",
             Action::TenantSuspend => "tenant_suspend",
+            Action::TenantExport => "tenant_export",
             Action::AccountCreate => "account_create",
             Action::AccountList => "account_list",
             Action::AccountDisable => "account_disable",
@@ -312,6 +316,7 @@ pub fn decide(
                 TenantCreate
                     | TenantList
                     | TenantSuspend
+                    | TenantExport
                     | AccountCreate
                     | AccountList
                     | AccountDisable
@@ -413,6 +418,7 @@ mod tests {
                     TenantCreate,
                     TenantList,
                     TenantSuspend,
+                    TenantExport,
                     AccountCreate,
                     AccountList,
                     AccountDisable,

@@ -13,6 +13,7 @@
 mod accounts;
 mod deliveries;
 mod eliminations;
+mod exports;
 mod journal;
 pub(crate) mod meta;
 mod metadata;
@@ -106,6 +107,34 @@ pub(crate) const ROUTES: &[Route] = &[
         Some(Action::TenantCreate),
         Subject::None,
         || post(tenants::create),
+    ),
+    route(
+        "POST",
+        "/api/v1/tenants/{tenant}/exports",
+        Some(Action::TenantExport),
+        Subject::None,
+        || post(exports::start),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/exports",
+        Some(Action::TenantExport),
+        Subject::None,
+        || get(exports::list),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/exports/{operation}",
+        Some(Action::TenantExport),
+        Param("operation"),
+        || get(exports::one),
+    ),
+    route(
+        "GET",
+        "/api/v1/tenants/{tenant}/exports/{operation}/archive",
+        Some(Action::TenantExport),
+        Param("operation"),
+        || get(exports::archive),
     ),
     route(
         "POST",

@@ -1060,3 +1060,9 @@ impl From<(UnitId, carnac_catalog::MetadataHistoryRow)> for MetadataVersionView 
         }
     }
 }
+
+/// A tenant's exports, recorded or running.
+#[derive(Serialize)]
+pub(crate) struct ExportList {
+    pub exports: Vec<carnac_archive::export_jobs::ExportJobView>,
+}

@@ -410,6 +410,27 @@ async fn the_role_matrix_of_every_endpoint() {
          <MessageIdentifier>AD-KO-2</MessageIdentifier><CodeListVersions/><ReplyCode>KO</ReplyCode>\
          <MessageRequestIdentifier>{to_open}</MessageRequestIdentifier></ArchiveTransferReply>"
     );
+    // A finished background export of each tenant, for the operator to follow and download.
+    let mut exports = std::collections::HashMap::new();
+    for tenant in ["0", "other"] {
+        let t = TenantId::new(tenant).unwrap();
+        let job = archive.start_export(&t, None, "test").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while archive
+            .export_job(&t, &job.operation)
+            .unwrap()
+            .unwrap()
+            .state
+            == carnac_archive::export_jobs::ExportState::Running
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the export never ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        exports.insert(tenant, job.operation.to_string());
+    }
     // A correction of the unit of tenant 0, for its history.
     let mdop = archive
         .correct_metadata(
@@ -845,6 +866,20 @@ async fn the_role_matrix_of_every_endpoint() {
             "",
             vec![Archivist],
         ),
+        ("GET", "/api/v1/tenants/{t}/exports", "", vec![Operator]),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/exports/{exp}",
+            "",
+            vec![Operator],
+        ),
+        (
+            "GET",
+            "/api/v1/tenants/{t}/exports/{exp}/archive",
+            "",
+            vec![Operator],
+        ),
+        ("POST", "/api/v1/tenants/{t}/exports", "", vec![Operator]),
         ("POST", "/api/v1/tenants/{t}/suspend", "", vec![Operator]),
         ("POST", "/api/v1/tenants/{t}/resume", "", vec![Operator]),
     ];
@@ -871,6 +906,7 @@ async fn the_role_matrix_of_every_endpoint() {
             .replace("{re_done}", "{restitution}")
             .replace("{re_withdraw}", "{restitution}")
             .replace("{mdop}", "{operation}")
+            .replace("{exp}", "{operation}")
     };
     let mut covered: Vec<String> = endpoints
         .iter()
@@ -938,7 +974,8 @@ async fn the_role_matrix_of_every_endpoint() {
                     .replace("{re_open}", &re_open)
                     .replace("{re_done}", &re_done)
                     .replace("{re_withdraw}", &re_withdraw)
-                    .replace("{mdop}", &mdop);
+                    .replace("{mdop}", &mdop)
+                    .replace("{exp}", exports.get(tenant).map_or("", |s| s.as_str()));
                 // Each allowed revocation uses up a token; a refused one names any.
                 let path = if path.contains("{spare_token}") {
                     let id = if role == Some(Operator) && *tenant != "other" {

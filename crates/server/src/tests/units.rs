@@ -390,3 +390,103 @@ async fn a_unit_corrected_over_http_is_searched_at_once_and_kept_in_its_history(
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The operator exports a tenant over HTTP: started in the background, followed to its end,
+/// downloaded as one tar stream that verifies offline; a new one replaces the folder of the
+/// last.
+#[tokio::test]
+async fn the_operator_exports_a_tenant_in_the_background_and_downloads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let archive = st.archive.clone();
+    let app = app(st);
+    let op = submit(&app, "0", &tokens.producer, "OK_SIP_2_GO.zip").await;
+    wait_done(&app, "0", &op, &tokens.producer).await;
+    let operator = &tokens.operator;
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+
+    let (status, body, _) = send(
+        &app,
+        post(
+            "/api/v1/tenants/0/exports",
+            operator,
+            r#"{"units_per_package": 0}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body, _) = send(
+        &app,
+        post(
+            "/api/v1/tenants/0/exports",
+            operator,
+            r#"{"units_per_package": 2}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let export = json(&body)["operation"].as_str().unwrap().to_owned();
+    let mut seen = json(&body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while seen["state"] == "running" {
+        assert!(std::time::Instant::now() < deadline, "never done: {seen}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (_, body, _) = send(
+            &app,
+            get(&format!("/api/v1/tenants/0/exports/{export}"), operator),
+        )
+        .await;
+        seen = json(&body);
+    }
+    assert_eq!(seen["state"], "done", "{seen}");
+    assert!(seen["available"].as_bool().unwrap());
+    assert_eq!(seen["transfers_done"], 1);
+    let digest = seen["summary"]["manifest_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, body, _) = send(&app, get("/api/v1/tenants/0/exports", operator)).await;
+    assert_eq!(json(&body)["exports"][0]["operation"], export.as_str());
+
+    // Downloaded whole, unpacked, verified offline with the archive's trust anchors.
+    let response = app
+        .clone()
+        .oneshot(get(
+            &format!("/api/v1/tenants/0/exports/{export}/archive"),
+            operator,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    tar::Archive::new(&bytes[..]).unpack(out.path()).unwrap();
+    let dir = out.path().join(format!("0-{export}"));
+    let (verified, problems) =
+        carnac_archive::export::verify_tenant_export(&dir, &archive.trust()).unwrap();
+    assert_eq!(problems, Vec::<String>::new());
+    assert_eq!(verified, digest);
+
+    // Only the latest export stays here.
+    let (status, body, _) = send(&app, post("/api/v1/tenants/0/exports", operator, "")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let second = json(&body)["operation"].as_str().unwrap().to_owned();
+    let (status, _, _) = send(
+        &app,
+        get(
+            &format!("/api/v1/tenants/0/exports/{export}/archive"),
+            operator,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "replaced by {second}");
+    // The archivist does not export.
+    let (status, _, _) = send(
+        &app,
+        post("/api/v1/tenants/0/exports", &tokens.archivist, ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
