@@ -110,6 +110,23 @@ impl Archive {
             .catalog
             .unit_details(tenant, unit)?
             .and_then(|d| d.originating_agency);
+        // Whether the tenant's agreement allows it, before anything of the patch is read.
+        let refs = self.referentials(tenant)?;
+        let contract = refs
+            .access_contracts
+            .iter()
+            .flat_map(|m| m.values())
+            .find(|c| c.allows_writing(agency.as_deref()))
+            .map(|c| c.identifier.clone());
+        let Some(contract) = contract else {
+            return Err(ArchiveError::Forbidden(format!(
+                "no active access contract of tenant {tenant} allows writing (WritingPermission) on the units of {}: \
+                 import one that does, covering that agency (OriginatingAgencies or EveryOriginatingAgency)",
+                agency
+                    .as_deref()
+                    .map_or("no agency".to_owned(), |a| format!("agency {a}"))
+            )));
+        };
         let edited = match edit::apply_patch(&row.metadata, &fields) {
             Ok(e) => Some(e),
             Err(EditError::Invalid(more)) => {
@@ -128,22 +145,6 @@ impl Archive {
             return Err(ArchiveError::InvalidRequest(problems));
         }
         let edited = edited.expect("no problem, so edited");
-        let refs = self.referentials(tenant)?;
-        let contract = refs
-            .access_contracts
-            .iter()
-            .flat_map(|m| m.values())
-            .find(|c| c.allows_writing(agency.as_deref()))
-            .map(|c| c.identifier.clone());
-        let Some(contract) = contract else {
-            return Err(ArchiveError::Forbidden(format!(
-                "no active access contract of tenant {tenant} allows writing (WritingPermission) on the units of {}: \
-                 import one that does, covering that agency (OriginatingAgencies or EveryOriginatingAgency)",
-                agency
-                    .as_deref()
-                    .map_or("no agency".to_owned(), |a| format!("agency {a}"))
-            )));
-        };
         if edited.changes.is_empty() {
             return Ok(MetadataCorrection {
                 operation: None,
