@@ -14,30 +14,16 @@ use common::*;
 use serde_json::{Map, Value, json};
 use std::io::{Read, Write};
 
+/// A fonds R and its file A, of agency FRAN_NP_009913, in SEDA 2.2.
 fn sip() -> Vec<u8> {
-    let units = r#"<ArchiveUnit id="R"><Content><DescriptionLevel>Fonds</DescriptionLevel><Title>Registre</Title>
+    units_sip(
+        r#"<ArchiveUnit id="R"><Content><DescriptionLevel>Fonds</DescriptionLevel><Title>Registre</Title>
           <Description>Délibérations du conseil</Description></Content>
         <ArchiveUnit id="A"><Content><DescriptionLevel>File</DescriptionLevel><Title>Budget primitif 2019</Title>
           <Keyword><KeywordContent>finances</KeywordContent></Keyword><StartDate>2019-01-01</StartDate></Content></ArchiveUnit>
-      </ArchiveUnit>"#;
-    let manifest = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2">
-  <Date>2026-12-04T04:00:00</Date><MessageIdentifier>corrections</MessageIdentifier><ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
-  <CodeListVersions><ReplyCodeListVersion>v</ReplyCodeListVersion><MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion><FileFormatCodeListVersion>v</FileFormatCodeListVersion></CodeListVersions>
-  <DataObjectPackage>
-    <DescriptiveMetadata>{units}</DescriptiveMetadata>
-    <ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier></ManagementMetadata>
-  </DataObjectPackage>
-  <ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency>
-</ArchiveTransfer>"#
-    );
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default();
-    w.start_file("manifest.xml", opts).unwrap();
-    w.write_all(manifest.as_bytes()).unwrap();
-    w.add_directory("Content/", opts).unwrap();
-    w.finish().unwrap().into_inner()
+      </ArchiveUnit>"#,
+        "",
+    )
 }
 
 /// A tenant with the referentials of `folder` and the transfer above: its units by title.

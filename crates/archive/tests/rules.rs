@@ -12,29 +12,6 @@ use carnac_model::{Status, UnitId};
 use common::*;
 use std::io::Write;
 
-/// A SEDA 2.2 transfer of units without objects: `units` is the `DescriptiveMetadata`,
-/// `package` the rules of `ManagementMetadata`.
-pub fn sip(units: &str, package: &str) -> Vec<u8> {
-    let manifest = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2">
-  <Date>2026-12-04T04:00:00</Date><MessageIdentifier>rules</MessageIdentifier><ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
-  <CodeListVersions><ReplyCodeListVersion>v</ReplyCodeListVersion><MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion><FileFormatCodeListVersion>v</FileFormatCodeListVersion></CodeListVersions>
-  <DataObjectPackage>
-    <DescriptiveMetadata>{units}</DescriptiveMetadata>
-    <ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier>{package}</ManagementMetadata>
-  </DataObjectPackage>
-  <ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency>
-</ArchiveTransfer>"#
-    );
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default();
-    w.start_file("manifest.xml", opts).unwrap();
-    w.write_all(manifest.as_bytes()).unwrap();
-    w.add_directory("Content/", opts).unwrap();
-    w.finish().unwrap().into_inner()
-}
-
 fn unit(id: &str, management: &str, inner: &str) -> String {
     format!(
         r#"<ArchiveUnit id="{id}"><Management>{management}</Management><Content><DescriptionLevel>File</DescriptionLevel><Title>{id}</Title></Content>{inner}</ArchiveUnit>"#
@@ -89,7 +66,7 @@ fn by_title(
 fn rules_are_kept_as_given_and_inherited_down_the_tree() {
     let f = fixture();
     let t = f.tenant_with("0", "tenant-0");
-    let outcome = ingest(&f, &t, sip(TREE.0, TREE.1));
+    let outcome = ingest(&f, &t, units_sip(TREE.0, TREE.1));
     assert!(outcome.status().is_accepted(), "{:?}", outcome.summary);
     let ids = by_title(&f, &t, &outcome);
     let details = |title: &str| {
@@ -216,7 +193,7 @@ fn rules_of_the_wrong_category_and_misplaced_hold_ends_are_refused() {
         ),
     ]
     .concat();
-    let outcome = ingest(&f, &t, sip(&units, ""));
+    let outcome = ingest(&f, &t, units_sip(&units, ""));
     assert_eq!(outcome.status(), Status::Ko);
     let codes: Vec<(&str, &str)> = outcome
         .summary
@@ -273,11 +250,11 @@ fn units_ingested_before_get_their_management_from_the_stored_manifest() {
         tmp,
     };
     let t = f.tenant_with("0", "tenant-0");
-    let first = ingest(&f, &t, sip(TREE.0, TREE.1));
+    let first = ingest(&f, &t, units_sip(TREE.0, TREE.1));
     let second = ingest(
         &f,
         &t,
-        sip(
+        units_sip(
             &unit(
                 "S",
                 "<AppraisalRule><Rule>APP-00002</Rule><StartDate>2010-01-01</StartDate><FinalAction>Destroy</FinalAction></AppraisalRule>",
@@ -382,7 +359,7 @@ fn change(
 fn a_rule_change_with_its_dry_run_history_and_journal() {
     let f = fixture();
     let t = f.tenant_with("0", "tenant-0");
-    let outcome = ingest(&f, &t, sip(TREE.0, TREE.1));
+    let outcome = ingest(&f, &t, units_sip(TREE.0, TREE.1));
     let ids = by_title(&f, &t, &outcome);
     let body = |dry_run: bool| {
         serde_json::json!({
@@ -570,7 +547,7 @@ fn a_rule_change_is_refused_with_every_reason() {
 fn a_changed_duration_moves_end_dates_only_by_a_recompute() {
     let f = fixture();
     let t = f.tenant_with("0", "tenant-0");
-    let outcome = ingest(&f, &t, sip(TREE.0, TREE.1));
+    let outcome = ingest(&f, &t, units_sip(TREE.0, TREE.1));
     let ids = by_title(&f, &t, &outcome);
     // APP-00002 now lasts 30 years instead of 5.
     let dir = tempfile::tempdir().unwrap();

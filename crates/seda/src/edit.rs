@@ -36,6 +36,9 @@ use quick_xml::escape::escape;
 use quick_xml::events::Event;
 use serde_json::{Map, Value};
 
+mod fields;
+use fields::*;
+
 /// The longest value of one field, in bytes.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// The most values of one repeated field or child.
@@ -55,190 +58,6 @@ pub enum EditError {
     /// The metadata kept is not what the archive writes.
     #[error("the unit's metadata cannot be read: {0}")]
     Unreadable(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    /// Written once, text only.
-    Text,
-    /// Repeated, text only.
-    Texts,
-    /// `Title`, `Description`: text, once without a language and once per language.
-    Lang,
-    /// Written once, with children.
-    Object(&'static [Child]),
-    /// Repeated, with children.
-    Objects(&'static [Child]),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Child {
-    name: &'static str,
-    shape: Shape,
-}
-
-const fn text(name: &'static str) -> Child {
-    Child {
-        name,
-        shape: Shape::Text,
-    }
-}
-
-const fn texts(name: &'static str) -> Child {
-    Child {
-        name,
-        shape: Shape::Texts,
-    }
-}
-
-// The children of the complex fields, in the order of SEDA 2.1 to 2.3's ontology schema.
-const KEYWORD: &[Child] = &[
-    text("KeywordContent"),
-    text("KeywordReference"),
-    text("KeywordType"),
-];
-const COVERAGE: &[Child] = &[texts("Spatial"), texts("Temporal"), texts("Juridictional")];
-const CUSTODIAL_HISTORY: &[Child] = &[texts("CustodialHistoryItem")];
-const PLACE: &[Child] = &[
-    text("Geogname"),
-    text("Address"),
-    text("PostalCode"),
-    text("City"),
-    text("Region"),
-    text("Country"),
-];
-const AGENT: &[Child] = &[
-    text("FirstName"),
-    text("BirthName"),
-    text("FullName"),
-    text("GivenName"),
-    text("Gender"),
-    text("BirthDate"),
-    Child {
-        name: "BirthPlace",
-        shape: Shape::Object(PLACE),
-    },
-    text("DeathDate"),
-    Child {
-        name: "DeathPlace",
-        shape: Shape::Object(PLACE),
-    },
-    texts("Nationality"),
-    text("Corpname"),
-    texts("Identifier"),
-    texts("Function"),
-    texts("Activity"),
-    texts("Position"),
-    texts("Role"),
-    texts("Mandate"),
-];
-const GPS: &[Child] = &[
-    text("GpsVersionID"),
-    text("GpsAltitude"),
-    text("GpsAltitudeRef"),
-    text("GpsLatitude"),
-    text("GpsLatitudeRef"),
-    text("GpsLongitude"),
-    text("GpsLongitudeRef"),
-    text("GpsDateStamp"),
-];
-
-/// Every element `Content` may hold, in the schema's order (2.1 to 2.3 together: no version
-/// has both `Signature` and `SigningInformation`), with what a patch may do with it.
-const CONTENT: &[(&str, Field)] = &[
-    ("DescriptionLevel", Field::Edit(Shape::Text, 1)),
-    ("Title", Field::Edit(Shape::Lang, 1)),
-    ("FilePlanPosition", Field::Edit(Shape::Texts, 1)),
-    ("SystemId", Field::Fixed(GIVEN_BY_ARCHIVE)),
-    ("OriginatingSystemId", Field::Fixed(PRODUCER_SYSTEM)),
-    (
-        "ArchivalAgencyArchiveUnitIdentifier",
-        Field::Fixed(GIVEN_BY_ARCHIVE),
-    ),
-    (
-        "OriginatingAgencyArchiveUnitIdentifier",
-        Field::Edit(Shape::Texts, 1),
-    ),
-    (
-        "TransferringAgencyArchiveUnitIdentifier",
-        Field::Edit(Shape::Texts, 1),
-    ),
-    ("Description", Field::Edit(Shape::Lang, 1)),
-    (
-        "CustodialHistory",
-        Field::Edit(Shape::Object(CUSTODIAL_HISTORY), 1),
-    ),
-    ("Type", Field::Edit(Shape::Text, 1)),
-    ("DocumentType", Field::Edit(Shape::Text, 1)),
-    ("Language", Field::Edit(Shape::Texts, 1)),
-    ("DescriptionLanguage", Field::Edit(Shape::Text, 1)),
-    ("Status", Field::Edit(Shape::Text, 1)),
-    ("Version", Field::Edit(Shape::Text, 1)),
-    ("Tag", Field::Edit(Shape::Texts, 1)),
-    ("Keyword", Field::Edit(Shape::Objects(KEYWORD), 1)),
-    ("Coverage", Field::Edit(Shape::Object(COVERAGE), 1)),
-    ("OriginatingAgency", Field::Fixed(OWNER)),
-    ("SubmissionAgency", Field::Fixed(OWNER)),
-    ("AgentAbstract", Field::Fixed(NOT_COVERED)),
-    ("Agent", Field::Fixed(NOT_COVERED)),
-    ("AuthorizedAgent", Field::Fixed(NOT_COVERED)),
-    ("Writer", Field::Edit(Shape::Objects(AGENT), 1)),
-    ("Addressee", Field::Edit(Shape::Objects(AGENT), 1)),
-    ("Recipient", Field::Edit(Shape::Objects(AGENT), 1)),
-    ("Transmitter", Field::Edit(Shape::Objects(AGENT), 1)),
-    ("Sender", Field::Edit(Shape::Objects(AGENT), 1)),
-    ("Source", Field::Edit(Shape::Text, 1)),
-    ("RelatedObjectReference", Field::Fixed(LINKS)),
-    ("CreatedDate", Field::Edit(Shape::Text, 1)),
-    ("TransactedDate", Field::Edit(Shape::Text, 1)),
-    ("AcquiredDate", Field::Edit(Shape::Text, 1)),
-    ("SentDate", Field::Edit(Shape::Text, 1)),
-    ("ReceivedDate", Field::Edit(Shape::Text, 1)),
-    ("RegisteredDate", Field::Edit(Shape::Text, 1)),
-    ("StartDate", Field::Edit(Shape::Text, 1)),
-    ("EndDate", Field::Edit(Shape::Text, 1)),
-    ("DateLitteral", Field::Edit(Shape::Text, 2)),
-    ("Event", Field::Fixed(HISTORY)),
-    ("Signature", Field::Fixed(HISTORY)),
-    ("SigningInformation", Field::Fixed(HISTORY)),
-    ("Gps", Field::Edit(Shape::Object(GPS), 1)),
-    ("OriginatingSystemIdReplyTo", Field::Fixed(PRODUCER_SYSTEM)),
-    ("TextContent", Field::Edit(Shape::Texts, 2)),
-    ("PersistentIdentifier", Field::Fixed(GIVEN_BY_ARCHIVE)),
-];
-
-const GIVEN_BY_ARCHIVE: &str = "it identifies the unit in the archive";
-const PRODUCER_SYSTEM: &str = "it identifies the unit in the producer's system";
-const OWNER: &str = "it says whose records these are, which decides who may read them";
-const LINKS: &str = "it links the unit to other units and objects";
-const HISTORY: &str = "it records the unit's history and signatures, not its description";
-const NOT_COVERED: &str = "it is not among the descriptive fields corrected here";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    /// May change; the minor SEDA 2 version it exists from (1 = 2.1).
-    Edit(Shape, u8),
-    /// Never changes here, and why.
-    Fixed(&'static str),
-}
-
-fn minor(version: SedaVersion) -> u8 {
-    match version {
-        SedaVersion::V2_2 => 2,
-        SedaVersion::V2_3 => 3,
-        _ => 1,
-    }
-}
-
-fn order_of(name: &str) -> usize {
-    CONTENT
-        .iter()
-        .position(|(n, _)| *n == name)
-        .unwrap_or(CONTENT.len())
-}
-
-fn field_of(name: &str) -> Option<Field> {
-    CONTENT.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
 /// An element as read: its local name, attributes (`xmlns` declarations apart), text and
@@ -775,16 +594,6 @@ pub fn apply_patch(metadata: &str, patch: &Map<String, Value>) -> Result<Edited,
     })
 }
 
-fn editable_names(version: SedaVersion) -> Vec<&'static str> {
-    CONTENT
-        .iter()
-        .filter_map(|(n, f)| match f {
-            Field::Edit(_, since) if *since <= minor(version) => Some(*n),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The metadata with `written` fields in place of theirs (each where its first element was,
 /// or where SEDA's order puts it), keeping the children `keep` says.
 fn assemble(
@@ -870,12 +679,21 @@ fn normalise(key: &str, shape: Shape, v: Value, problems: &mut Vec<String>) -> O
                 None
             }
         },
-        Shape::Texts => {
+        Shape::Texts | Shape::Objects(_) => {
+            // One value, or an array of them; a single value for an array of one.
+            let (one, what) = match shape {
+                Shape::Objects(children) => (Shape::Object(children), "objects"),
+                _ => (Shape::Text, "strings"),
+            };
+            let single = matches!(
+                (&v, one),
+                (Value::String(_), Shape::Text) | (Value::Object(_), Shape::Object(_))
+            );
             let items = match v {
                 Value::Array(a) => a,
-                s @ Value::String(_) => vec![s],
+                v if single => vec![v],
                 _ => {
-                    problems.push(format!("{key}: an array of strings"));
+                    problems.push(format!("{key}: an array of {what}"));
                     return None;
                 }
             };
@@ -888,20 +706,13 @@ fn normalise(key: &str, shape: Shape, v: Value, problems: &mut Vec<String>) -> O
             }
             let out: Vec<Value> = items
                 .into_iter()
-                .filter_map(|i| normalise(key, Shape::Text, i, problems))
+                .filter_map(|i| normalise(key, one, i, problems))
                 .collect();
             (!out.is_empty()).then_some(Value::Array(out))
         }
         Shape::Object(children) => {
             let Value::Object(m) = v else {
-                problems.push(format!(
-                    "{key}: an object of {}",
-                    children
-                        .iter()
-                        .map(|c| c.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                problems.push(format!("{key}: an object of {}", names(children)));
                 return None;
             };
             let mut out = Map::new();
@@ -910,11 +721,7 @@ fn normalise(key: &str, shape: Shape, v: Value, problems: &mut Vec<String>) -> O
                     None => problems.push(format!(
                         "{key}/{}: not a child of {key}; its children are {}",
                         bounded(&k),
-                        children
-                            .iter()
-                            .map(|c| c.name)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        names(children)
                     )),
                     Some(c) => {
                         if let Some(v) = normalise(&format!("{key}/{k}"), c.shape, v, problems) {
@@ -925,29 +732,15 @@ fn normalise(key: &str, shape: Shape, v: Value, problems: &mut Vec<String>) -> O
             }
             (!out.is_empty()).then_some(Value::Object(out))
         }
-        Shape::Objects(children) => {
-            let items = match v {
-                Value::Array(a) => a,
-                o @ Value::Object(_) => vec![o],
-                _ => {
-                    problems.push(format!("{key}: an array of objects"));
-                    return None;
-                }
-            };
-            if items.len() > MAX_VALUES {
-                problems.push(format!(
-                    "{key}: {} values; at most {MAX_VALUES}",
-                    items.len()
-                ));
-                return None;
-            }
-            let out: Vec<Value> = items
-                .into_iter()
-                .filter_map(|i| normalise(key, Shape::Object(children), i, problems))
-                .collect();
-            (!out.is_empty()).then_some(Value::Array(out))
-        }
     }
+}
+
+fn names(children: &[Child]) -> String {
+    children
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn check_text(key: &str, s: String, problems: &mut Vec<String>) -> Option<String> {
@@ -1113,240 +906,4 @@ pub fn check_unit(metadata: &str) -> Result<String, EditError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const NS: &str = "fr:gouv:culture:archivesdefrance:seda:v2.1";
-
-    fn unit(content: &str) -> String {
-        format!(
-            "<ArchiveUnit xmlns=\"{NS}\" id=\"ID1\"><Management><AppraisalRule><Rule>APP-1</Rule><StartDate>2000-01-01</StartDate></AppraisalRule></Management>\
-             <Content>{content}</Content><DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference></ArchiveUnit>"
-        )
-    }
-
-    fn patch(v: Value) -> Map<String, Value> {
-        v.as_object().expect("an object").clone()
-    }
-
-    #[test]
-    fn a_patched_field_is_written_again_and_the_others_kept_as_they_were() {
-        let m = unit(
-            "\n  <DescriptionLevel>Item</DescriptionLevel>\n  <Title>Délibération n°12</Title>\n  <Description>Vote &amp; budget</Description>\n  <StartDate>2019-03-01</StartDate>\n",
-        );
-        let e = apply_patch(
-            &m,
-            &patch(json!({"Title": "Délibération n° 12 du conseil"})),
-        )
-        .unwrap();
-        assert!(
-            e.metadata
-                .contains("<Title>Délibération n° 12 du conseil</Title>")
-        );
-        assert!(
-            e.metadata
-                .contains("<Description>Vote &amp; budget</Description>")
-        );
-        assert!(
-            e.metadata
-                .contains("<Management><AppraisalRule><Rule>APP-1</Rule>")
-        );
-        assert!(e.metadata.ends_with("</DataObjectReference></ArchiveUnit>"));
-        assert_eq!(
-            e.changes,
-            vec![FieldChange {
-                field: "Title".into(),
-                before: Some(json!("Délibération n°12")),
-                after: Some(json!("Délibération n° 12 du conseil")),
-            }]
-        );
-        // The rest, byte for byte.
-        assert_eq!(
-            e.metadata
-                .replace("Délibération n° 12 du conseil", "Délibération n°12"),
-            m
-        );
-    }
-
-    #[test]
-    fn a_new_field_goes_where_seda_puts_it_and_null_removes_one() {
-        let m = unit("<Title>T</Title><Description>D</Description><EndDate>2020-01-01</EndDate>");
-        let e = apply_patch(
-            &m,
-            &patch(json!({
-                "Keyword": [{"KeywordType": "subject", "KeywordContent": "voirie"}],
-                "DescriptionLevel": "File",
-                "StartDate": "2019-01-01",
-                "Description": null,
-            })),
-        )
-        .unwrap();
-        assert!(
-            e.metadata.contains(
-                "<Content><DescriptionLevel>File</DescriptionLevel><Title>T</Title>\
-                 <Keyword><KeywordContent>voirie</KeywordContent><KeywordType>subject</KeywordType></Keyword>\
-                 <StartDate>2019-01-01</StartDate><EndDate>2020-01-01</EndDate></Content>"
-            ),
-            "{}",
-            e.metadata
-        );
-        let fields: Vec<&str> = e.changes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["DescriptionLevel", "Description", "Keyword", "StartDate"]
-        );
-        assert_eq!(e.changes[1].after, None);
-    }
-
-    #[test]
-    fn objects_merge_and_languages_stay_apart() {
-        let m = unit(
-            "<Title>Plan</Title><Title xml:lang=\"en\">Map</Title>\
-             <Coverage><Spatial>Rennes</Spatial><Temporal>XXe siècle</Temporal></Coverage>",
-        );
-        let e = apply_patch(
-            &m,
-            &patch(json!({
-                "Title_": {"en": null, "br": "Steuñv"},
-                "Coverage": {"Spatial": ["Rennes", "Vitré"]},
-            })),
-        )
-        .unwrap();
-        assert!(e.metadata.contains(
-            "<Title>Plan</Title><Title xml:lang=\"br\">Steuñv</Title><Coverage><Spatial>Rennes</Spatial>\
-             <Spatial>Vitré</Spatial><Temporal>XXe siècle</Temporal></Coverage>"
-        ), "{}", e.metadata);
-    }
-
-    #[test]
-    fn every_problem_is_named_and_nothing_is_applied() {
-        let m = unit(
-            "<Title>T</Title><OriginatingAgency><Identifier>A</Identifier></OriginatingAgency>",
-        );
-        let Err(EditError::Invalid(problems)) = apply_patch(
-            &m,
-            &patch(json!({
-                "OriginatingAgency": {"Identifier": "B"},
-                "Bogus": "x",
-                "Title": "",
-                "Keyword": [{"KeywordContent": "a", "Colour": "red"}],
-                "Tag": [1],
-                "DateLitteral": "vers 1900",
-                "Title_": {"not a tag": "x"},
-                "Description": "bell \u{7}",
-            })),
-        ) else {
-            panic!("refused")
-        };
-        let all = problems.join("\n");
-        for needle in [
-            "OriginatingAgency cannot be corrected: it says whose records",
-            "Bogus: not a field",
-            "Title: empty",
-            "Keyword/Colour: not a child of Keyword",
-            "Tag: a string",
-            "DateLitteral exists from SEDA 2.2",
-            "not a language tag",
-            "U+0007",
-        ] {
-            assert!(all.contains(needle), "{needle} in {all}");
-        }
-    }
-
-    #[test]
-    fn a_field_that_would_lose_something_is_refused() {
-        let m = unit(
-            "<Title>T</Title><Source a=\"b\">S</Source><Coverage><Spatial>x</Spatial><Other>y</Other></Coverage>",
-        );
-        let Err(EditError::Invalid(p)) = apply_patch(
-            &m,
-            &patch(json!({"Source": "S2", "Coverage": {"Spatial": "z"}})),
-        ) else {
-            panic!("refused")
-        };
-        let all = p.join("\n");
-        assert!(
-            all.contains("Source cannot be corrected: Source has an attribute a"),
-            "{p:?}"
-        );
-        assert!(
-            all.contains("Coverage cannot be corrected: Coverage holds Other"),
-            "{p:?}"
-        );
-    }
-
-    #[test]
-    fn nothing_changes_when_the_patch_says_what_is_there() {
-        let m = unit("<Title>T</Title><Tag>a</Tag>");
-        let e = apply_patch(&m, &patch(json!({"Title": "T", "Tag": "a"}))).unwrap();
-        assert!(e.changes.is_empty());
-        assert_eq!(e.metadata, m);
-    }
-
-    #[test]
-    fn a_prefixed_content_gets_prefixed_fields() {
-        let m = format!(
-            "<ArchiveUnit xmlns=\"{NS}\" xmlns:s=\"{NS}\" id=\"U\"><s:Content><s:Title>T</s:Title></s:Content></ArchiveUnit>"
-        );
-        let e = apply_patch(&m, &patch(json!({"Tag": ["x"], "Title": "U"}))).unwrap();
-        assert!(
-            e.metadata
-                .contains("<s:Content><s:Title>U</s:Title><s:Tag>x</s:Tag></s:Content>"),
-            "{}",
-            e.metadata
-        );
-    }
-
-    #[test]
-    fn seda_1_units_are_refused() {
-        let m = "<Archive xmlns=\"fr:gouv:culture:archivesdefrance:seda:v1.0\"><Name>x</Name></Archive>";
-        assert_eq!(apply_patch(m, &Map::new()), Err(EditError::NotSeda2));
-    }
-
-    #[test]
-    fn the_summary_reads_what_ingest_reads() {
-        let m = unit(
-            "<DescriptionLevel> File </DescriptionLevel><Title xml:lang=\"fr\"> Un </Title><Title>Deux</Title>\
-             <Keyword><KeywordContent>k1</KeywordContent></Keyword><Keyword><KeywordContent> k2 </KeywordContent></Keyword>\
-             <StartDate>2001-01-01</StartDate>",
-        );
-        assert_eq!(
-            unit_summary(&m).unwrap(),
-            UnitSummary {
-                title: "Un".into(),
-                description_level: Some("File".into()),
-                start_date: Some("2001-01-01".into()),
-                end_date: None,
-                keywords: vec!["k1".into(), "k2".into()],
-            }
-        );
-    }
-
-    #[test]
-    fn the_unit_checked_holds_the_fields_that_change_only() {
-        let m = unit(
-            "<Title>T</Title><SystemId>x</SystemId><RelatedObjectReference><References><ArchiveUnitRefId>ID2</ArchiveUnitRefId></References></RelatedObjectReference><Tag>t</Tag>",
-        );
-        let c = check_unit(&m).unwrap();
-        assert_eq!(
-            c,
-            format!(
-                "<ArchiveUnit xmlns=\"{NS}\"><Content><Title>T</Title><Tag>t</Tag></Content></ArchiveUnit>"
-            )
-        );
-    }
-
-    #[test]
-    fn the_fields_read_are_those_a_patch_writes() {
-        let m = unit(
-            "<Title>T</Title><Title xml:lang=\"en\">E</Title><Tag>a</Tag><Keyword><KeywordContent>k</KeywordContent></Keyword><Event><EventIdentifier>e</EventIdentifier></Event>",
-        );
-        let (v, fields) = descriptive_fields(&m).unwrap();
-        assert_eq!(v, SedaVersion::V2_1);
-        assert_eq!(
-            Value::Object(fields),
-            json!({"Title": "T", "Title_": {"en": "E"}, "Tag": ["a"], "Keyword": [{"KeywordContent": "k"}]})
-        );
-    }
-}
+mod tests;

@@ -112,3 +112,27 @@ impl Fixture {
         assert!(leftovers.is_empty(), "scratch files left: {leftovers:?}");
     }
 }
+
+/// A SEDA 2.2 transfer of units without objects: `units` is the `DescriptiveMetadata`,
+/// `package` the rules of `ManagementMetadata`.
+pub fn units_sip(units: &str, package: &str) -> Vec<u8> {
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2">
+  <Date>2026-12-04T04:00:00</Date><MessageIdentifier>units</MessageIdentifier><ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
+  <CodeListVersions><ReplyCodeListVersion>v</ReplyCodeListVersion><MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion><FileFormatCodeListVersion>v</FileFormatCodeListVersion></CodeListVersions>
+  <DataObjectPackage>
+    <DescriptiveMetadata>{units}</DescriptiveMetadata>
+    <ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier>{package}</ManagementMetadata>
+  </DataObjectPackage>
+  <ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency>
+</ArchiveTransfer>"#
+    );
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    w.start_file("manifest.xml", opts).expect("a zip in memory");
+    w.write_all(manifest.as_bytes()).expect("a zip in memory");
+    w.add_directory("Content/", opts).expect("a zip in memory");
+    w.finish().expect("a zip in memory").into_inner()
+}

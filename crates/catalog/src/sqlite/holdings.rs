@@ -752,19 +752,7 @@ impl HoldingStore for SqliteCatalog {
         self.write(|tx| {
             // An execution under way destroys what its visa was given on: no rule (a hold
             // above a unit it destroys) changes beneath it until it completes.
-            let executing: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM eliminations WHERE tenant = ?1 AND state = 'executing' LIMIT 1",
-                    params![t],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(storage)?;
-            if let Some(e) = executing {
-                return Err(CatalogError::Conflict(format!(
-                    "elimination {e} is being executed in this tenant: rules change once it is done"
-                )));
-            }
+            refuse_while_executing(tx, t, "rules change")?;
             // The operation first: the history names it.
             operations::record_done_operation(tx, tenant, change.summary, change.event)?;
             let mut read = tx
@@ -876,104 +864,7 @@ impl HoldingStore for SqliteCatalog {
         tenant: &TenantId,
         change: MetadataChange<'_>,
     ) -> Result<(), CatalogError> {
-        check_event_tenant(tenant, change.event)?;
-        let t = tenant.as_str();
-        let id = change.unit.as_str();
-        self.write(|tx| {
-            // What an execution destroys was described to the control authority as it was.
-            let executing: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM eliminations WHERE tenant = ?1 AND state = 'executing' LIMIT 1",
-                    params![t],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(storage)?;
-            if let Some(e) = executing {
-                return Err(CatalogError::Conflict(format!(
-                    "elimination {e} is being executed in this tenant: metadata changes once it is done"
-                )));
-            }
-            let now: Option<(i64, String, Option<String>)> = tx
-                .query_row(
-                    "SELECT rowid, metadata, originating_agency FROM units WHERE tenant = ?1 AND id = ?2",
-                    params![t, id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(storage)?;
-            let Some((rowid, metadata, agency)) = now else {
-                return Err(CatalogError::Conflict(format!(
-                    "unit {id} is no longer in the archive"
-                )));
-            };
-            if metadata != change.before {
-                return Err(CatalogError::Conflict(format!(
-                    "the metadata of unit {id} changed since it was read"
-                )));
-            }
-            // The operation first: the history names it.
-            operations::record_done_operation(tx, tenant, change.summary, change.event)?;
-            // Counts and facets follow the dates by trigger.
-            tx.execute(
-                "UPDATE units SET title = ?2, description_level = ?3, start_date = ?4, end_date = ?5,
-                 metadata = ?6 WHERE rowid = ?1",
-                params![
-                    rowid,
-                    change.title,
-                    change.description_level,
-                    change.start_date,
-                    change.end_date,
-                    change.after
-                ],
-            )
-            .map_err(storage)?;
-            tx.execute(
-                "DELETE FROM unit_keywords WHERE tenant = ?1 AND unit = ?2",
-                params![t, id],
-            )
-            .map_err(storage)?;
-            for k in change.keywords {
-                tx.execute(
-                    "INSERT INTO unit_keywords (tenant, unit, keyword) VALUES (?1, ?2, ?3)",
-                    params![t, id, k],
-                )
-                .map_err(storage)?;
-            }
-            create_text_table(tx, t)?;
-            let text = text_table(t);
-            tx.execute(&format!("DELETE FROM {text} WHERE rowid = ?1"), params![rowid])
-                .map_err(storage)?;
-            let mut insert = tx
-                .prepare(&format!(
-                    "INSERT INTO {text} (rowid, title, body, tags) VALUES (?1, ?2, ?3, ?4)"
-                ))
-                .map_err(storage)?;
-            index_unit(
-                &mut insert,
-                rowid,
-                change.title,
-                agency.as_deref(),
-                change.keywords,
-                change.after,
-            )?;
-            tx.execute(
-                "INSERT INTO unit_metadata_history (tenant, unit, operation, changed_at, agent, changes, previous, current)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    t,
-                    id,
-                    change.event.operation.as_str(),
-                    change.event.time,
-                    change.event.agent,
-                    change.changes.to_string(),
-                    change.before,
-                    change.after
-                ],
-            )
-            .map_err(storage)?;
-            Ok(())
-        })
+        metadata::change_metadata(self, tenant, change)
     }
 
     fn metadata_history(
@@ -982,41 +873,7 @@ impl HoldingStore for SqliteCatalog {
         unit: &UnitId,
         limit: usize,
     ) -> Result<Vec<MetadataHistoryRow>, CatalogError> {
-        let conn = self.read();
-        let mut st = conn
-            .prepare(
-                "SELECT operation, changed_at, agent, changes, previous, current FROM unit_metadata_history
-                 WHERE tenant = ?1 AND unit = ?2 ORDER BY rowid DESC LIMIT ?3",
-            )
-            .map_err(storage)?;
-        let rows = st
-            .query_map(params![tenant.as_str(), unit.as_str(), limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })
-            .map_err(storage)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (operation, changed_at, agent, changes, previous, current) =
-                row.map_err(storage)?;
-            out.push(MetadataHistoryRow {
-                operation: parse_id("operation id", operation)?,
-                changed_at: stored_time(changed_at)?,
-                agent,
-                changes: serde_json::from_str(&changes).map_err(|e| {
-                    CatalogError::Corruption(format!("a metadata change's difference: {e}"))
-                })?,
-                previous,
-                current,
-            });
-        }
-        Ok(out)
+        metadata::metadata_history(self, tenant, unit, limit)
     }
 
     fn fill_management(
@@ -1046,5 +903,28 @@ impl HoldingStore for SqliteCatalog {
             }
             Ok(n)
         })
+    }
+}
+
+/// Refuses a change of what an elimination executing in the tenant was given its visa on
+/// (a hold above a unit it destroys, the description the control authority read).
+pub(super) fn refuse_while_executing(
+    tx: &Transaction<'_>,
+    t: &str,
+    what: &str,
+) -> Result<(), CatalogError> {
+    let executing: Option<String> = tx
+        .query_row(
+            "SELECT id FROM eliminations WHERE tenant = ?1 AND state = 'executing' LIMIT 1",
+            params![t],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(storage)?;
+    match executing {
+        Some(e) => Err(CatalogError::Conflict(format!(
+            "elimination {e} is being executed in this tenant: {what} once it is done"
+        ))),
+        None => Ok(()),
     }
 }

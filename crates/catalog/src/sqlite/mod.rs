@@ -17,6 +17,7 @@ mod evidence;
 mod holdings;
 mod intake;
 mod journal;
+mod metadata;
 mod migrations;
 mod operations;
 mod referentials;
