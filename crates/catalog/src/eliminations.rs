@@ -85,12 +85,17 @@ pub struct EliminationUnitRow {
     pub reason: Option<serde_json::Value>,
     /// Its line of the bordereau: title, dates, agency, rule and end date, objects, bytes.
     pub record: serde_json::Value,
+    /// Its place in the execution's order (lowest first) until it is destroyed: given at
+    /// the beginning of an execution, or with the proposal when it is decided already (a
+    /// closure's, descendants before their ancestors).
+    pub position: Option<i64>,
 }
 
-/// A proposal, written in one transaction with its operation and event.
+/// A proposal, written in one transaction with its operation and event. An error from
+/// `units` (a list read from a file) abandons it: nothing is written.
 pub struct NewElimination<'a> {
     pub row: &'a EliminationRow,
-    pub units: &'a mut dyn Iterator<Item = EliminationUnitRow>,
+    pub units: &'a mut dyn Iterator<Item = Result<EliminationUnitRow, CatalogError>>,
     pub summary: &'a serde_json::Value,
     pub event: &'a NewEvent,
 }
@@ -127,7 +132,7 @@ pub struct PurgedBlob {
 
 /// The beginning of an execution, in one transaction: the state becomes `executing`, the
 /// units dropped when checked again are marked so (with their reasons), those to destroy are
-/// marked `destroying` in the order given, the execution's operation is recorded as running,
+/// marked `destroying` in their order, the execution's operation is recorded as running,
 /// and the event is written. Nothing is deleted yet.
 pub struct ExecutionStart<'a> {
     pub id: &'a OperationId,
@@ -135,11 +140,20 @@ pub struct ExecutionStart<'a> {
     pub operation: &'a OperationId,
     pub agent: &'a str,
     pub started_at: &'a Timestamp,
-    /// The units to destroy, descendants before their ancestors, each with its line as
-    /// checked again.
-    pub destroy: &'a [(UnitId, serde_json::Value)],
+    pub destroy: ToDestroy<'a>,
     pub dropped: &'a [(UnitId, serde_json::Value)],
     pub event: &'a NewEvent,
+}
+
+/// Which units an execution destroys, and in which order.
+#[derive(Clone, Copy)]
+pub enum ToDestroy<'a> {
+    /// These, in this order (descendants before their ancestors), each with its line as
+    /// checked again; each must be proposed.
+    Listed(&'a [(UnitId, serde_json::Value)]),
+    /// Every unit proposed, each with the line and the position it was proposed with (a
+    /// closure's list, too long to pass whole); every one must have a position.
+    Proposed,
 }
 
 /// A unit destroyed by an execution's step: what its tombstone keeps and its event.
@@ -177,7 +191,8 @@ pub trait EliminationStore: Send + Sync {
     /// Every elimination of the tenant, newest first.
     fn eliminations(&self, tenant: &TenantId) -> Result<Vec<EliminationRow>, CatalogError>;
 
-    /// The units of an elimination, in the order proposed, handed to `each`.
+    /// The units of an elimination handed to `each`: those with a position in its order,
+    /// then the others in the order proposed.
     fn each_elimination_unit(
         &self,
         tenant: &TenantId,

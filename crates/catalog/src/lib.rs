@@ -805,7 +805,7 @@ pub trait HoldingStore: Send + Sync {
     /// Applies a rule change, all or nothing. A unit whose management is no longer what the
     /// change read (`before`: another change came first) fails it with
     /// [`CatalogError::Conflict`], and so does a unit that is gone, and so does any change
-    /// while an elimination of the tenant is executing.
+    /// while an elimination of the tenant is executing or a closure of it is open.
     fn change_management(
         &self,
         tenant: &TenantId,
@@ -823,7 +823,7 @@ pub trait HoldingStore: Send + Sync {
     /// Corrects a unit's descriptive metadata: its row, keywords, text index, facets and
     /// counts follow, the previous version goes to its history. Refused
     /// ([`CatalogError::Conflict`]) when the unit is gone, its metadata is no longer
-    /// `before`, or an elimination of the tenant is executing.
+    /// `before`, an elimination of the tenant is executing, or a closure of it is open.
     fn change_metadata(
         &self,
         tenant: &TenantId,

@@ -431,6 +431,18 @@ pub(crate) enum EliminationCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Writes an executed disposal's proof to --out (a folder): its certificate
+    /// (certificate.json), signed (certificate.p7s, by signer.pem), and its SEDA
+    /// notification (notification.xml), each checked against the digest recorded when it was
+    /// written. For eliminations, transfers out, restitutions and tenant closures alike.
+    /// Exit 0: written; 1: not found, not executed, or no intact copy.
+    Certificate {
+        #[arg(long)]
+        tenant: String,
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Executes what the visa grants. Exit 0: executed; 1: refused (no visa that grants
     /// it, refused, already executed…), with the reason.
     Execute {

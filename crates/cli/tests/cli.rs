@@ -1098,6 +1098,44 @@ fn tenant_close_is_the_contract() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["kind"], "closure");
     assert_eq!(v["state"], "executed");
+    // Its proof, written out checked.
+    let proof = p.join("closure-proof");
+    let out = run(
+        p,
+        &[
+            "elimination",
+            "certificate",
+            "--tenant",
+            "0",
+            v["id"].as_str().unwrap(),
+            "--out",
+            proof.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let certificate: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(proof.join("certificate.json")).unwrap()).unwrap();
+    assert_eq!(certificate["certificate"], "CLOSURE");
+    assert_eq!(
+        certificate["units"].as_array().unwrap().len(),
+        v["totals"]["units"].as_u64().unwrap() as usize
+    );
+    for name in ["certificate.p7s", "signer.pem", "notification.xml"] {
+        assert!(proof.join(name).is_file(), "{name}");
+    }
+    let out = run(
+        p,
+        &[
+            "elimination",
+            "certificate",
+            "--tenant",
+            "0",
+            "no-such",
+            "--out",
+            proof.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let check = run(p, &["check", "--digests"]);
     assert_eq!(check.status.code(), Some(0), "{check:?}");
     let verify = run(p, &["journal", "verify", "--tenant", "0"]);

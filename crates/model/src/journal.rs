@@ -158,6 +158,9 @@ event_kinds! {
     UnitReturned = "UNIT_RETURNED",
     /// A tenant closed: its verified export checked, its whole holdings to purge.
     TenantClose = "TENANT_CLOSE",
+    /// A closure given up before anything was destroyed (the tenant changed while its list
+    /// was drawn up): its units are free again.
+    TenantCloseWithdrawal = "TENANT_CLOSE_WITHDRAWAL",
     TenantClosePurgeStart = "TENANT_CLOSE_PURGE_START",
     /// Every copy of the tenant's holdings destroyed: the closing certificate.
     TenantClosePurge = "TENANT_CLOSE_PURGE",

@@ -53,54 +53,15 @@ impl Archive {
         // Each unit's own verdict first.
         let mut own: HashMap<UnitId, Option<Excluded>> = HashMap::new();
         for u in &all {
-            let Some(e) = effective.get(u) else {
-                own.insert(u.clone(), Some(Excluded::Unknown));
-                continue;
-            };
-            let verdict = if !e.complete {
-                Some(Excluded::RulesIncomplete)
-            } else if let Some(op) = busy.get(u) {
-                Some(Excluded::InOtherOperation {
-                    operation: op.to_string(),
-                })
-            } else {
-                let verdict = match kind {
-                    DisposalKind::Elimination => appraise(&e.rules, at),
-                    DisposalKind::TransferOut => {
-                        carnac_model::rules::appraise_transfer(&e.rules, at)
-                    }
-                    // A hold keeps a unit whoever it goes to.
-                    DisposalKind::Restitution | DisposalKind::Closure => {
-                        carnac_model::rules::appraise_restitution(&e.rules, at)
-                    }
-                };
-                // A restitution gives one producer back its own records.
-                let agency = agencies.get(u).copied().flatten().unwrap_or("");
-                if kind == DisposalKind::Restitution && producer.is_some_and(|p| p != agency) {
-                    own.insert(
-                        u.clone(),
-                        Some(Excluded::OtherProducer {
-                            agency: agency.to_owned(),
-                        }),
-                    );
-                    continue;
-                }
-                let mut why = match verdict {
-                    Ok(()) => Vec::new(),
-                    Err(w) => w
-                        .into_iter()
-                        .filter(|x| !matches!(x, carnac_model::rules::Exclusion::Hold { .. }))
-                        .collect(),
-                };
-                // Holds are read at their own date (today at execution).
-                let holds = carnac_model::rules::active_holds(&e.rules, holds_at);
-                if !holds.is_empty() {
-                    why.push(carnac_model::rules::Exclusion::Hold {
-                        rules: holds.iter().map(|h| h.rule.rule.clone()).collect(),
-                    });
-                }
-                (!why.is_empty()).then_some(Excluded::Rules { why })
-            };
+            let verdict = own_verdict(
+                kind,
+                effective.get(u),
+                busy.get(u),
+                agencies.get(u).copied().flatten().unwrap_or(""),
+                producer,
+                at,
+                holds_at,
+            );
             own.insert(u.clone(), verdict);
         }
         // A unit kept keeps every unit above it.
@@ -212,4 +173,59 @@ impl Archive {
             "ingest": u.operation,
         }))
     }
+}
+
+/// Why one unit may not go by itself (its descendants aside): its effective rules
+/// (`effective`, none for a unit unknown) at `at`, its holds at `holds_at`, the open
+/// operation that has it (`busy`), and for a restitution whether it is the producer's
+/// (`agency`, its originating agency).
+pub(crate) fn own_verdict(
+    kind: DisposalKind,
+    effective: Option<&crate::rules::UnitEffectiveRules>,
+    busy: Option<&OperationId>,
+    agency: &str,
+    producer: Option<&str>,
+    at: time::Date,
+    holds_at: time::Date,
+) -> Option<Excluded> {
+    let Some(e) = effective else {
+        return Some(Excluded::Unknown);
+    };
+    if !e.complete {
+        return Some(Excluded::RulesIncomplete);
+    }
+    if let Some(op) = busy {
+        return Some(Excluded::InOtherOperation {
+            operation: op.to_string(),
+        });
+    }
+    // A restitution gives one producer back its own records.
+    if kind == DisposalKind::Restitution && producer.is_some_and(|p| p != agency) {
+        return Some(Excluded::OtherProducer {
+            agency: agency.to_owned(),
+        });
+    }
+    let verdict = match kind {
+        DisposalKind::Elimination => appraise(&e.rules, at),
+        DisposalKind::TransferOut => carnac_model::rules::appraise_transfer(&e.rules, at),
+        // A hold keeps a unit whoever it goes to.
+        DisposalKind::Restitution | DisposalKind::Closure => {
+            carnac_model::rules::appraise_restitution(&e.rules, at)
+        }
+    };
+    let mut why = match verdict {
+        Ok(()) => Vec::new(),
+        Err(w) => w
+            .into_iter()
+            .filter(|x| !matches!(x, carnac_model::rules::Exclusion::Hold { .. }))
+            .collect(),
+    };
+    // Holds are read at their own date (today at execution).
+    let holds = carnac_model::rules::active_holds(&e.rules, holds_at);
+    if !holds.is_empty() {
+        why.push(carnac_model::rules::Exclusion::Hold {
+            rules: holds.iter().map(|h| h.rule.rule.clone()).collect(),
+        });
+    }
+    (!why.is_empty()).then_some(Excluded::Rules { why })
 }

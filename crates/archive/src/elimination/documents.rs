@@ -120,18 +120,28 @@ impl Archive {
         id: &OperationId,
         name: &str,
     ) -> Result<Vec<u8>, ArchiveError> {
+        let operations = self.disposal_operations(tenant, id)?;
+        self.kept_document(tenant, &operations, name, &format!("elimination {id}"))
+    }
+
+    /// The operations that may have written a disposal's documents: its proposal, then
+    /// each step after.
+    fn disposal_operations(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<Vec<OperationId>, ArchiveError> {
         let row = self
             .catalog
             .elimination(tenant, id)?
             .ok_or_else(|| ArchiveError::NotFound(format!("elimination {id}")))?;
-        // The step that wrote it: the proposal, or one of the steps after.
         let mut operations = vec![row.id.clone()];
         operations.extend(
             row.steps
                 .iter()
                 .filter_map(|s| s.get("operation")?.as_str()?.parse::<OperationId>().ok()),
         );
-        self.kept_document(tenant, &operations, name, &format!("elimination {id}"))
+        Ok(operations)
     }
 
     /// The document `name` that one of `operations` wrote beside its work (its digest in
@@ -144,7 +154,31 @@ impl Archive {
         name: &str,
         what: &str,
     ) -> Result<Vec<u8>, ArchiveError> {
-        use sha2::Digest as _;
+        let mut bytes = Vec::new();
+        self.copy_kept_document(tenant, operations, name, what, &mut |offer, key| {
+            bytes.clear();
+            offer
+                .open(key)?
+                .read_to_end(&mut bytes)
+                .map_err(|e| ArchiveError::io(format!("reading {key} from {}", offer.name()), e))?;
+            Ok(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)))
+        })?;
+        Ok(bytes)
+    }
+
+    /// Finds the document `name` of `operations` and hands each offer's copy to `copy`,
+    /// which gives its SHA-256, until one matches the recorded digest.
+    fn copy_kept_document(
+        &self,
+        tenant: &TenantId,
+        operations: &[OperationId],
+        name: &str,
+        what: &str,
+        copy: &mut dyn FnMut(
+            &dyn carnac_blobstore::BlobStore,
+            &carnac_blobstore::BlobKey,
+        ) -> Result<String, ArchiveError>,
+    ) -> Result<(), ArchiveError> {
         for op in operations {
             let Some(o) = self.catalog.operation(tenant, op)? else {
                 continue;
@@ -162,10 +196,14 @@ impl Archive {
                 name: name.into(),
             };
             for offer in &self.offers {
-                if let Ok(bytes) = carnac_blobstore::read_all(&**offer, &key)
-                    && hex::encode(sha2::Sha256::digest(&bytes)) == expected
-                {
-                    return Ok(bytes);
+                match copy(&**offer, &key) {
+                    Ok(digest) if digest == expected => return Ok(()),
+                    Ok(_) => {
+                        tracing::warn!(%key, offer = offer.name(), "a damaged copy of a document")
+                    }
+                    Err(e) => {
+                        tracing::warn!(%key, offer = offer.name(), error = %e, "a copy of a document unread")
+                    }
                 }
             }
             return Err(ArchiveError::State {
@@ -174,6 +212,64 @@ impl Archive {
             });
         }
         Err(ArchiveError::NotFound(format!("{name} of {what}")))
+    }
+
+    /// Writes the document `name` of a disposal to `dest`, streamed and checked against
+    /// its recorded digest on the way: `dest` appears only once a copy proved intact (a
+    /// closure's certificate lists a whole tenant).
+    pub fn save_elimination_document(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        name: &str,
+        dest: &std::path::Path,
+    ) -> Result<(), ArchiveError> {
+        let partial = dest.with_extension("partial");
+        let _scratch = crate::files::Scratch(vec![partial.clone()]);
+        let mut file = std::fs::File::create(&partial)
+            .map_err(|e| ArchiveError::io(format!("writing {}", partial.display()), e))?;
+        self.copy_elimination_document(tenant, id, name, &mut file)?;
+        file.sync_all()
+            .and_then(|()| std::fs::rename(&partial, dest))
+            .map_err(|e| ArchiveError::io(format!("writing {}", dest.display()), e))
+    }
+
+    /// Copies the document `name` of a disposal into `file` (emptied first), streamed and
+    /// checked against its recorded digest: on success `file` holds an intact copy, read
+    /// from its start.
+    pub fn copy_elimination_document(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        name: &str,
+        file: &mut std::fs::File,
+    ) -> Result<(), ArchiveError> {
+        use std::io::Seek as _;
+        let operations = self.disposal_operations(tenant, id)?;
+        let io = |e| ArchiveError::io(format!("copying {name} of elimination {id}"), e);
+        self.copy_kept_document(
+            tenant,
+            &operations,
+            name,
+            &format!("elimination {id}"),
+            &mut |offer, key| {
+                file.set_len(0).and_then(|()| file.rewind()).map_err(io)?;
+                let mut out = std::io::BufWriter::new(&mut *file);
+                let digests = crate::files::copy_hashed(
+                    &mut offer.open(key)?,
+                    &mut out,
+                    &[carnac_model::DigestAlgorithm::Sha256],
+                )
+                .map_err(io)?;
+                out.flush().map_err(io)?;
+                Ok(digests
+                    .into_iter()
+                    .next()
+                    .map(|d| d.hex)
+                    .unwrap_or_default())
+            },
+        )?;
+        file.rewind().map_err(io)
     }
 }
 

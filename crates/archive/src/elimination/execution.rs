@@ -76,7 +76,11 @@ impl Archive {
             row.state
                 .after(EliminationStep::Execution)
                 .map_err(|m| state_error(format!("elimination {id} cannot be executed: {m}")))?;
-            self.begin_execution(tenant, &row, agent)?;
+            if row.kind == DisposalKind::Closure {
+                self.begin_closure(tenant, &row, agent)?;
+            } else {
+                self.begin_execution(tenant, &row, agent)?;
+            }
         }
         self.run_execution(tenant, id, progress)?;
         self.elimination_report(tenant, id)
@@ -215,18 +219,35 @@ impl Archive {
                 (u, line)
             })
             .collect();
-        // The list to destroy, timestamped before anything goes: the date of the decision
-        // is proven, and a TSA that does not answer stops the execution here, not before
-        // its certificate, which is signed and timestamped once every unit is destroyed.
-        let plan = {
-            use sha2::Digest as _;
-            let mut h = sha2::Sha256::new();
-            for (u, _) in &lines {
-                h.update(u.as_str().as_bytes());
-                h.update(b"\n");
-            }
-            h.finalize().to_vec()
-        };
+        let mut plan = Plan::default();
+        for (u, _) in &lines {
+            plan.add(u);
+        }
+        self.start_execution(
+            tenant,
+            row,
+            agent,
+            plan,
+            carnac_catalog::ToDestroy::Listed(&lines),
+            &dropped,
+        )
+    }
+
+    /// Begins an execution on its list, `plan` (its identifiers, in `destroy`'s order): the
+    /// list timestamped before anything goes, so that the date of the decision is proven,
+    /// and a TSA that does not answer stops the execution here, not before its certificate,
+    /// which is signed and timestamped once every unit is destroyed.
+    pub(crate) fn start_execution(
+        &self,
+        tenant: &TenantId,
+        row: &EliminationRow,
+        agent: &str,
+        plan: Plan,
+        destroy: carnac_catalog::ToDestroy<'_>,
+        dropped: &[(UnitId, serde_json::Value)],
+    ) -> Result<(), ArchiveError> {
+        let id = &row.id;
+        let (plan, units) = plan.finish();
         let token = self.tsa(tenant).stamp(&carnac_timestamp::Imprint {
             algorithm: carnac_timestamp::HashAlgorithm::Sha256,
             digest: plan.clone(),
@@ -248,7 +269,7 @@ impl Archive {
             detail: serde_json::json!({
                 "elimination": id,
                 "kind": row.kind.as_str(),
-                "to_destroy": lines.len(),
+                "to_destroy": units,
                 // SHA-256 of the identifiers to destroy, in order, one a line.
                 "plan_sha256": hex::encode(&plan),
                 "plan_timestamp": {
@@ -270,8 +291,8 @@ impl Archive {
                     operation: &operation,
                     agent,
                     started_at: &now,
-                    destroy: &lines,
-                    dropped: &dropped,
+                    destroy,
+                    dropped,
                     event: &event,
                 },
             )
@@ -279,7 +300,7 @@ impl Archive {
                 CatalogError::Conflict(m) => state_error(format!("{m}: nothing was destroyed")),
                 other => other.into(),
             })?;
-        tracing::info!(%tenant, elimination = %id, %operation, units = lines.len(), dropped = dropped.len(), "elimination execution begun");
+        tracing::info!(%tenant, elimination = %id, %operation, units, dropped = dropped.len(), "elimination execution begun");
         Ok(())
     }
 
@@ -462,7 +483,15 @@ impl Archive {
         let returned = row.kind == DisposalKind::Restitution;
         let closed = row.kind == DisposalKind::Closure;
         let certificate = self.tmp.join(format!("{operation}.certificate.json"));
-        let _scratch = crate::files::Scratch(vec![certificate.clone()]);
+        // The identifiers destroyed, one a line, and the notification that lists them: on
+        // disk, as a closure lists every unit of a tenant.
+        let destroyed_list = self.tmp.join(format!("{operation}.destroyed"));
+        let notification = self.tmp.join(format!("{operation}.notification.xml"));
+        let _scratch = crate::files::Scratch(vec![
+            certificate.clone(),
+            destroyed_list.clone(),
+            notification.clone(),
+        ]);
         let head = if transfer {
             serde_json::json!({
                 "certificate": if closed {
@@ -504,17 +533,24 @@ impl Archive {
         };
         let mut writer = CertificateWriter::create(&certificate, &head)
             .map_err(|e| ArchiveError::io("writing the certificate", e))?;
-        let mut destroyed: Vec<UnitId> = Vec::new();
+        let mut ids = std::io::BufWriter::new(
+            std::fs::File::create(&destroyed_list)
+                .map_err(|e| ArchiveError::io("writing the list destroyed", e))?,
+        );
+        let mut destroyed = 0usize;
         let mut agencies = AgencyCounts::default();
         let mut failed = None;
         self.catalog
             .each_tombstone(tenant, id, &mut |t| {
-                if let Err(e) = writer.unit(&t.record) {
+                if let Err(e) = writer
+                    .unit(&t.record)
+                    .and_then(|()| writeln!(ids, "{}", t.unit))
+                {
                     failed = Some(e);
                     return Err(CatalogError::Interrupted("writing the certificate".into()));
                 }
                 agencies.add(&t.record);
-                destroyed.push(t.unit);
+                destroyed += 1;
                 Ok(())
             })
             .map_err(|e| match failed.take() {
@@ -524,13 +560,20 @@ impl Archive {
         let digest = writer
             .finish()
             .map_err(|e| ArchiveError::io("writing the destruction certificate", e))?;
-        let documents = if destroyed.is_empty() {
+        ids.into_inner()
+            .map_err(|e| ArchiveError::io("writing the list destroyed", e.into_error()))?;
+        let documents = if destroyed == 0 {
             Default::default()
         } else {
-            let mut notification = Vec::new();
+            let mut out = std::io::BufWriter::new(
+                std::fs::File::create(&notification)
+                    .map_err(|e| ArchiveError::io("writing the notification", e))?,
+            );
+            let mut listed = ListedUnits::open(&destroyed_list)
+                .map_err(|e| ArchiveError::io("reading the list destroyed", e))?;
             if transfer {
                 seda::write_modification_notification(
-                    &mut notification,
+                    &mut out,
                     parse_version(&row.seda_version),
                     &seda::ModificationNotification {
                         message_identifier: operation.to_string(),
@@ -556,11 +599,11 @@ impl Archive {
                         archival_agency: self.config.archival_agency.clone(),
                         originating_agency: agencies.most_common(),
                     },
-                    &mut destroyed.iter().map(|u| u.to_string()),
+                    &mut listed,
                 )
             } else {
                 seda::write_destruction_notification(
-                    &mut notification,
+                    &mut out,
                     parse_version(&row.seda_version),
                     &seda::DestructionNotification {
                         message_identifier: operation.to_string(),
@@ -570,9 +613,11 @@ impl Archive {
                         archival_agency: self.config.archival_agency.clone(),
                         originating_agency: agencies.most_common(),
                     },
-                    &mut destroyed.iter().map(|u| u.to_string()),
+                    &mut listed,
                 )
             }
+            .and_then(|()| listed.finish())
+            .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
             .map_err(|e| ArchiveError::io("writing the notification", e))?;
             let signature = self
                 .signer
@@ -582,7 +627,7 @@ impl Archive {
                 tenant,
                 operation,
                 &[
-                    (NOTIFICATION_XML, Document::Bytes(&notification)),
+                    (NOTIFICATION_XML, Document::File(&notification)),
                     (CERTIFICATE_JSON, Document::File(&certificate)),
                     (CERTIFICATE_P7S, Document::Bytes(&signature)),
                     (SIGNER_PEM, Document::Bytes(signer_pem.as_bytes())),
@@ -608,14 +653,14 @@ impl Archive {
             "started_at": row.execution.as_ref().map(|e| e["started_at"].clone()),
             "at": now,
             "state": "executed",
-            "destroyed": destroyed.len(),
+            "destroyed": destroyed,
             "dropped": dropped.len(),
             "reply_identifier": reply_id,
         });
         let mut summary = serde_json::json!({
             "elimination": id,
             "step": step,
-            "destroyed": destroyed.len(),
+            "destroyed": destroyed,
             "dropped": dropped,
             "documents": documents,
         });
@@ -662,7 +707,7 @@ impl Archive {
                 event: &event,
             },
         )?;
-        tracing::info!(%tenant, elimination = %id, destroyed = destroyed.len(), "elimination executed");
+        tracing::info!(%tenant, elimination = %id, destroyed, "elimination executed");
         Ok(())
     }
 
@@ -761,11 +806,27 @@ impl Archive {
     }
 }
 
-/// `units` ordered so that each comes before its parents among them.
+/// `units` in an order where each comes before its parents among them (descendants before
+/// their ancestors).
 fn below_first(units: &[UnitId], analysed: &BTreeMap<UnitId, analysis::Analysed>) -> Vec<UnitId> {
     let set: BTreeSet<&UnitId> = units.iter().collect();
-    // Depth among `units`: 0 for a unit none of whose parents is among them. Iterative, as a
-    // tree may be deep.
+    let depth = depths(units, |u| {
+        analysed
+            .get(u)
+            .map(|a| a.parents.iter().filter(|p| set.contains(p)).collect())
+            .unwrap_or_default()
+    });
+    let mut order: Vec<UnitId> = units.to_vec();
+    order.sort_by_key(|u| std::cmp::Reverse(depth.get(u).copied().unwrap_or(0)));
+    order
+}
+
+/// The depth of each of `units` and of every unit above them: 0 for a unit without
+/// `parents`, else one more than its deepest parent. Iterative, as a tree may be deep.
+pub(crate) fn depths<'a>(
+    units: &'a [UnitId],
+    parents: impl Fn(&UnitId) -> Vec<&'a UnitId>,
+) -> HashMap<&'a UnitId, usize> {
     let mut depth: HashMap<&UnitId, usize> = HashMap::new();
     let mut visiting: BTreeSet<&UnitId> = BTreeSet::new();
     for start in units {
@@ -775,12 +836,9 @@ fn below_first(units: &[UnitId], analysed: &BTreeMap<UnitId, analysis::Analysed>
                 // Done, or a cycle (which ingest cannot make): cut there.
                 continue;
             }
-            let parents: Vec<&UnitId> = analysed
-                .get(u)
-                .map(|a| a.parents.iter().filter(|p| set.contains(p)).collect())
-                .unwrap_or_default();
+            let above = parents(u);
             if expanded {
-                let d = parents
+                let d = above
                     .iter()
                     .filter_map(|p| depth.get(p))
                     .map(|d| d + 1)
@@ -791,7 +849,7 @@ fn below_first(units: &[UnitId], analysed: &BTreeMap<UnitId, analysis::Analysed>
             } else {
                 stack.push((u, true));
                 stack.extend(
-                    parents
+                    above
                         .into_iter()
                         .filter(|p| !depth.contains_key(p))
                         .map(|p| (p, false)),
@@ -799,7 +857,66 @@ fn below_first(units: &[UnitId], analysed: &BTreeMap<UnitId, analysis::Analysed>
             }
         }
     }
-    let mut order: Vec<UnitId> = units.to_vec();
-    order.sort_by_key(|u| std::cmp::Reverse(depth.get(u).copied().unwrap_or(0)));
-    order
+    depth
+}
+
+/// The list an execution destroys, as its start event commits to it: the SHA-256 of the
+/// identifiers, in the order destroyed, one a line.
+#[derive(Default)]
+pub(crate) struct Plan {
+    hasher: sha2::Sha256,
+    units: usize,
+}
+
+impl Plan {
+    pub(crate) fn add(&mut self, unit: &UnitId) {
+        use sha2::Digest as _;
+        self.hasher.update(unit.as_str().as_bytes());
+        self.hasher.update(b"\n");
+        self.units += 1;
+    }
+
+    pub(crate) fn units(&self) -> usize {
+        self.units
+    }
+
+    fn finish(self) -> (Vec<u8>, usize) {
+        use sha2::Digest as _;
+        (self.hasher.finalize().to_vec(), self.units)
+    }
+}
+
+/// The identifiers of a list written one a line, read back for a writer that pulls them;
+/// a read that fails ends the list, and [`ListedUnits::finish`] says so.
+struct ListedUnits {
+    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    failed: Option<std::io::Error>,
+}
+
+impl ListedUnits {
+    fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        use std::io::BufRead as _;
+        Ok(Self {
+            lines: std::io::BufReader::new(std::fs::File::open(path)?).lines(),
+            failed: None,
+        })
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
+impl Iterator for ListedUnits {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        match self.lines.next()? {
+            Ok(line) => Some(line),
+            Err(e) => {
+                self.failed = Some(e);
+                None
+            }
+        }
+    }
 }

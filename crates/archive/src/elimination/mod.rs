@@ -29,12 +29,14 @@ use std::io::Write;
 
 mod analysis;
 mod bordereau_pdf;
+mod closure;
 mod documents;
 mod execution;
 mod kept_packages;
 mod transfer_out;
 
 pub use carnac_seda::transfer_reply::MAX_REPLY_BYTES;
+pub use closure::ClosureProgress;
 use documents::{Bordereau, CertificateWriter, bordereau_html};
 pub(crate) use documents::{Document, read_visa_reply};
 pub use execution::ExecutionProgress;
@@ -84,6 +86,8 @@ pub struct EliminationReport {
     pub proposed_at: String,
     pub steps: Vec<serde_json::Value>,
     pub totals: serde_json::Value,
+    /// Its units, and below those it left out; none for a closure (a whole tenant, which
+    /// its certificate lists; `totals.units` counts them).
     pub units: Vec<EliminationUnit>,
     pub excluded: Vec<EliminationUnit>,
     /// Blobs of the execution not yet removed from every offer (recovery finishes them).
@@ -233,6 +237,7 @@ impl Archive {
                 status: EliminationUnitStatus::Excluded,
                 reason: Some(excluded_json(&Excluded::Unknown)),
                 record: serde_json::json!({}),
+                position: None,
             });
         }
         // The selection first, in its order; then what lies below it.
@@ -247,12 +252,14 @@ impl Archive {
                     status: EliminationUnitStatus::Proposed,
                     reason: None,
                     record: a.record.clone(),
+                    position: None,
                 }),
                 Some(why) if chosen.contains(&u) => excluded.push(EliminationUnitRow {
                     unit: u.to_string(),
                     status: EliminationUnitStatus::Excluded,
                     reason: Some(excluded_json(why)),
                     record: a.record.clone(),
+                    position: None,
                 }),
                 // A unit below the selection that may not go keeps its ancestors, which say
                 // so; it is not itself part of what was asked.
@@ -388,7 +395,7 @@ impl Archive {
             agent: agent.into(),
             detail: summary.clone(),
         };
-        let mut rows = proposed.into_iter().chain(excluded);
+        let mut rows = proposed.into_iter().chain(excluded).map(Ok);
         let created = self.catalog.create_elimination(
             tenant,
             NewElimination {
@@ -431,19 +438,23 @@ impl Archive {
             .ok_or_else(|| ArchiveError::NotFound(format!("elimination {id}")))?;
         let mut units = Vec::new();
         let mut excluded = Vec::new();
-        self.catalog.each_elimination_unit(tenant, id, &mut |u| {
-            let unit = EliminationUnit {
-                id: u.unit,
-                status: u.status,
-                reason: u.reason,
-                record: u.record,
-            };
-            match u.status {
-                EliminationUnitStatus::Excluded => excluded.push(unit),
-                _ => units.push(unit),
-            }
-            Ok(())
-        })?;
+        // A closure's units are a whole tenant: its certificate lists them (streamed, see
+        // `save_elimination_document`), its report does not.
+        if row.kind != DisposalKind::Closure {
+            self.catalog.each_elimination_unit(tenant, id, &mut |u| {
+                let unit = EliminationUnit {
+                    id: u.unit,
+                    status: u.status,
+                    reason: u.reason,
+                    record: u.record,
+                };
+                match u.status {
+                    EliminationUnitStatus::Excluded => excluded.push(unit),
+                    _ => units.push(unit),
+                }
+                Ok(())
+            })?;
+        }
         Ok(EliminationReport {
             id: row.id,
             kind: row.kind,

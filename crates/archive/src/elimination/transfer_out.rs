@@ -193,6 +193,7 @@ impl Archive {
                 status: EliminationUnitStatus::Excluded,
                 reason: Some(excluded_json(&Excluded::Unknown)),
                 record: serde_json::json!({}),
+                position: None,
             })
             .collect();
         let chosen: BTreeSet<UnitId> = selected.units.iter().cloned().collect();
@@ -206,12 +207,14 @@ impl Archive {
                     status: EliminationUnitStatus::Proposed,
                     reason: None,
                     record: a.record.clone(),
+                    position: None,
                 }),
                 Some(why) if chosen.contains(&u) => excluded.push(EliminationUnitRow {
                     unit: u.to_string(),
                     status: EliminationUnitStatus::Excluded,
                     reason: Some(excluded_json(why)),
                     record: a.record.clone(),
+                    position: None,
                 }),
                 Some(_) => {}
             }
@@ -391,7 +394,7 @@ impl Archive {
             agent: agent.into(),
             detail: summary.clone(),
         };
-        let mut rows = proposed.into_iter().chain(excluded);
+        let mut rows = proposed.into_iter().chain(excluded).map(Ok);
         let created = self.catalog.create_elimination(
             tenant,
             NewElimination {

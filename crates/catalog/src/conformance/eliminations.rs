@@ -52,6 +52,7 @@ fn proposed(unit: &str) -> EliminationUnitRow {
         status: EliminationUnitStatus::Proposed,
         reason: None,
         record: json!({"title": unit}),
+        position: None,
     }
 }
 
@@ -65,7 +66,9 @@ fn propose(c: &dyn Catalog, tenant: &str, id: &str, units: &[&str]) -> Result<()
             status: EliminationUnitStatus::Excluded,
             reason: Some(json!({"reason": "unknown"})),
             record: json!({}),
-        }));
+            position: None,
+        }))
+        .map(Ok);
     c.create_elimination(
         &t(tenant),
         NewElimination {
@@ -238,10 +241,10 @@ pub fn eliminations(c: &dyn Catalog) {
                 agent: "arch",
                 started_at: &at("2026-12-05T04:00:00Z"),
                 // Below first: a before its parent p.
-                destroy: &[
+                destroy: ToDestroy::Listed(&[
                     (uid("e-a"), json!({"line": "a"})),
                     (uid("e-p"), json!({"line": "p"})),
-                ],
+                ]),
                 dropped: &[(uid("e-b"), json!({"reason": "visa_excepted"}))],
                 event: &event(
                     "conf-e",
@@ -474,6 +477,7 @@ pub fn eliminations(c: &dyn Catalog) {
     assert_eq!(
         statuses,
         [
+            // Destroyed, a unit has no place left: all in the order proposed.
             ("e-p".to_owned(), EliminationUnitStatus::Destroyed),
             ("e-a".to_owned(), EliminationUnitStatus::Destroyed),
             ("e-b".to_owned(), EliminationUnitStatus::Dropped),
@@ -582,7 +586,7 @@ pub fn transfers_out(c: &dyn Catalog) {
         &tenant,
         NewElimination {
             row: &r,
-            units: &mut ["to-a", "to-b"].iter().map(|u| proposed(u)),
+            units: &mut ["to-a", "to-b"].iter().map(|u| Ok(proposed(u))),
             summary: &json!({}),
             event: &event("conf-to", "to-1", "TRANSFER_OUT", Status::Ok),
         },
@@ -600,7 +604,7 @@ pub fn transfers_out(c: &dyn Catalog) {
         &tenant,
         NewElimination {
             row: &other,
-            units: &mut std::iter::once(proposed("to-b")),
+            units: &mut std::iter::once(Ok(proposed("to-b"))),
             summary: &json!({}),
             event: &event("conf-to", "to-2", "ELIMINATION_PROPOSAL", Status::Ok),
         },
@@ -653,5 +657,179 @@ pub fn transfers_out(c: &dyn Catalog) {
             ("to-a".to_owned(), EliminationUnitStatus::Proposed),
             ("to-b".to_owned(), EliminationUnitStatus::VisaExcepted)
         ]
+    );
+}
+
+/// A closure's list is decided at its proposal: each unit placed in the execution's order,
+/// the tenant's rules frozen while it is open, its execution begun on that list and order.
+pub fn closures(c: &dyn Catalog) {
+    tenant_with_units(
+        c,
+        "conf-cl",
+        [unit("cl-p", &[], &[]), unit("cl-a", &["cl-p"], &[])].into_iter(),
+    );
+    let tenant = t("conf-cl");
+    let placed = |u: &str, position: i64| EliminationUnitRow {
+        position: Some(position),
+        ..proposed(u)
+    };
+    let mut r = row("cl-1");
+    r.kind = carnac_model::elimination::DisposalKind::Closure;
+    r.state = S::Accepted;
+    // A list that fails to read midway writes nothing.
+    let journal = c.journal(&tenant).expect("journal").len();
+    let failed = c.create_elimination(
+        &tenant,
+        NewElimination {
+            row: &r,
+            units: &mut [
+                Ok(placed("cl-a", -5)),
+                Err(CatalogError::Interrupted("reading the list".into())),
+            ]
+            .into_iter(),
+            summary: &json!({}),
+            event: &event("conf-cl", "cl-1", "TENANT_CLOSE", Status::Ok),
+        },
+    );
+    assert!(failed.is_err());
+    assert!(c.elimination(&tenant, &op("cl-1")).expect("read").is_none());
+    assert!(
+        c.units_in_open_eliminations(&tenant, &[uid("cl-a")])
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(c.journal(&tenant).expect("journal").len(), journal);
+    // A unit without a place: its execution cannot begin on the list proposed.
+    let begin = |id: &str| {
+        let operation = format!("{id}-exec");
+        c.begin_execution(
+            &tenant,
+            ExecutionStart {
+                id: &op(id),
+                operation: &op(&operation),
+                agent: "op",
+                started_at: &at("2026-12-05T04:00:00Z"),
+                destroy: ToDestroy::Proposed,
+                dropped: &[],
+                event: &event(
+                    "conf-cl",
+                    &operation,
+                    "TENANT_CLOSE_PURGE_START",
+                    Status::Ok,
+                ),
+            },
+        )
+    };
+    c.create_elimination(
+        &tenant,
+        NewElimination {
+            row: &r,
+            units: &mut [Ok(placed("cl-a", -5)), Ok(proposed("cl-p"))].into_iter(),
+            summary: &json!({}),
+            event: &event("conf-cl", "cl-1", "TENANT_CLOSE", Status::Ok),
+        },
+    )
+    .expect("a closure");
+    assert!(matches!(begin("cl-1"), Err(CatalogError::Conflict(_))));
+    assert_eq!(
+        c.elimination(&tenant, &op("cl-1"))
+            .expect("read")
+            .expect("there")
+            .state,
+        S::Accepted,
+        "nothing begun"
+    );
+    c.elimination_step(
+        &tenant,
+        EliminationStepCommit {
+            id: &op("cl-1"),
+            from: S::Accepted,
+            to: S::Withdrawn,
+            step: &json!({"step": "withdrawal"}),
+            excepted: &[],
+            summary: &json!({}),
+            event: &event("conf-cl", "cl-1-w", "ELIMINATION_WITHDRAWAL", Status::Ok),
+        },
+    )
+    .expect("withdrawn");
+    // Placed, the parent last.
+    let mut r = row("cl-2");
+    r.kind = carnac_model::elimination::DisposalKind::Closure;
+    r.state = S::Accepted;
+    c.create_elimination(
+        &tenant,
+        NewElimination {
+            row: &r,
+            units: &mut [Ok(placed("cl-p", 7)), Ok(placed("cl-a", -3))].into_iter(),
+            summary: &json!({}),
+            event: &event("conf-cl", "cl-2", "TENANT_CLOSE", Status::Ok),
+        },
+    )
+    .expect("a closure");
+    let mut order = Vec::new();
+    c.each_elimination_unit(&tenant, &op("cl-2"), &mut |u| {
+        order.push((u.unit, u.position));
+        Ok(())
+    })
+    .expect("units");
+    assert_eq!(
+        order,
+        [("cl-a".to_owned(), Some(-3)), ("cl-p".to_owned(), Some(7))],
+        "in the order placed"
+    );
+    // Open, it freezes the tenant's rules and descriptions.
+    let refused = c.change_management(
+        &tenant,
+        ManagementChange {
+            units: &[UnitManagementChange {
+                unit: uid("cl-a"),
+                before: Default::default(),
+                after: Default::default(),
+                event: event("conf-cl", "cl-rules", "UNIT_RULES_CHANGE", Status::Ok),
+            }],
+            summary: &json!({}),
+            event: &event("conf-cl", "cl-rules", "RULES_CHANGE", Status::Ok),
+        },
+    );
+    assert!(
+        matches!(refused, Err(CatalogError::Conflict(_))),
+        "{refused:?}"
+    );
+    let (a, _) = c.unit(&tenant, &uid("cl-a")).expect("read").expect("a");
+    let refused = c.change_metadata(
+        &tenant,
+        MetadataChange {
+            unit: &uid("cl-a"),
+            before: &a.metadata,
+            after: &format!("{}<!-- corrected -->", a.metadata),
+            title: "corrected",
+            description_level: None,
+            start_date: None,
+            end_date: None,
+            keywords: &[],
+            changes: &json!([]),
+            summary: &json!({}),
+            event: &event("conf-cl", "cl-md", "UNIT_METADATA_CHANGE", Status::Ok),
+        },
+    );
+    assert!(
+        matches!(refused, Err(CatalogError::Conflict(_))),
+        "{refused:?}"
+    );
+    begin("cl-2").expect("begun on its list");
+    assert_eq!(
+        c.units_to_destroy(&tenant, &op("cl-2"), 10).expect("next"),
+        [
+            (uid("cl-a"), json!({"title": "cl-a"})),
+            (uid("cl-p"), json!({"title": "cl-p"}))
+        ],
+        "each with its line, in its place"
+    );
+    assert_eq!(
+        c.elimination(&tenant, &op("cl-2"))
+            .expect("read")
+            .expect("there")
+            .state,
+        S::Executing
     );
 }

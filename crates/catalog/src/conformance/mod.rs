@@ -66,6 +66,7 @@ pub fn run(c: &dyn Catalog) {
     metadata::change(c);
     eliminations::eliminations(c);
     eliminations::transfers_out(c);
+    eliminations::closures(c);
     deliveries::deliveries(c);
 }
 

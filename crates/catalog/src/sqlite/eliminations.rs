@@ -9,7 +9,7 @@ const COLUMNS: &str = "id, state, at, seda_version, proposed_by, proposed_at, st
     execution, kind";
 
 /// The open states, in SQL: those of `EliminationState::is_open`.
-const OPEN_STATES: &str =
+pub(super) const OPEN_STATES: &str =
     "('proposed', 'agreed', 'visa_granted', 'visa_partly_granted', 'executing',
     'sent', 'rejected', 'accepted', 'partly_accepted')";
 
@@ -132,11 +132,12 @@ impl EliminationStore for SqliteCatalog {
                 .map_err(storage)?;
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO elimination_units (tenant, elimination, unit, status, reason, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO elimination_units (tenant, elimination, unit, status, reason, record, position)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(storage)?;
             for u in new.units {
+                let u = u?;
                 if u.status == EliminationUnitStatus::Proposed {
                     let other: Option<String> = busy
                         .query_row(params![t, u.unit, row.id.as_str()], |r| r.get(0))
@@ -156,7 +157,8 @@ impl EliminationStore for SqliteCatalog {
                         u.unit,
                         u.status.as_str(),
                         u.reason.as_ref().map(|r| r.to_string()),
-                        u.record.to_string()
+                        u.record.to_string(),
+                        u.position
                     ])
                     .map_err(storage)?;
             }
@@ -205,8 +207,8 @@ impl EliminationStore for SqliteCatalog {
         let conn = self.read();
         let mut st = conn
             .prepare(
-                "SELECT unit, status, reason, record FROM elimination_units
-                 WHERE tenant = ?1 AND elimination = ?2 ORDER BY rowid",
+                "SELECT unit, status, reason, record, position FROM elimination_units
+                 WHERE tenant = ?1 AND elimination = ?2 ORDER BY position IS NULL, position, rowid",
             )
             .map_err(storage)?;
         let mut rows = st
@@ -226,6 +228,7 @@ impl EliminationStore for SqliteCatalog {
                     .map(|r| json(r, "an exclusion"))
                     .transpose()?,
                 record: json(&record, "a bordereau line")?,
+                position: r.get(4).map_err(storage)?,
             })?;
         }
         Ok(())
@@ -350,21 +353,49 @@ impl EliminationStore for SqliteCatalog {
                      WHERE tenant = ?1 AND elimination = ?2 AND unit = ?3 AND status = 'proposed'",
                 )
                 .map_err(storage)?;
-            for (position, (unit, record)) in x.destroy.iter().enumerate() {
-                let n = destroying
-                    .execute(params![
-                        t,
-                        x.id.as_str(),
-                        unit.as_str(),
-                        record.to_string(),
-                        position as i64
-                    ])
+            match x.destroy {
+                ToDestroy::Listed(list) => {
+                    for (position, (unit, record)) in list.iter().enumerate() {
+                        let n = destroying
+                            .execute(params![
+                                t,
+                                x.id.as_str(),
+                                unit.as_str(),
+                                record.to_string(),
+                                position as i64
+                            ])
+                            .map_err(storage)?;
+                        if n != 1 {
+                            return Err(CatalogError::Conflict(format!(
+                                "unit {unit} is not among the units elimination {} proposes",
+                                x.id
+                            )));
+                        }
+                    }
+                }
+                ToDestroy::Proposed => {
+                    let unplaced: Option<String> = tx
+                        .query_row(
+                            "SELECT unit FROM elimination_units
+                             WHERE tenant = ?1 AND elimination = ?2 AND status = 'proposed'
+                               AND position IS NULL LIMIT 1",
+                            params![t, x.id.as_str()],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(storage)?;
+                    if let Some(unit) = unplaced {
+                        return Err(CatalogError::Conflict(format!(
+                            "unit {unit} of elimination {} has no place in its order",
+                            x.id
+                        )));
+                    }
+                    tx.execute(
+                        "UPDATE elimination_units SET status = 'destroying'
+                         WHERE tenant = ?1 AND elimination = ?2 AND status = 'proposed'",
+                        params![t, x.id.as_str()],
+                    )
                     .map_err(storage)?;
-                if n != 1 {
-                    return Err(CatalogError::Conflict(format!(
-                        "unit {unit} is not among the units elimination {} proposes",
-                        x.id
-                    )));
                 }
             }
             let mut dropped = tx

@@ -907,22 +907,31 @@ impl HoldingStore for SqliteCatalog {
 }
 
 /// Refuses a change of what an elimination executing in the tenant was given its visa on
-/// (a hold above a unit it destroys, the description the control authority read).
+/// (a hold above a unit it destroys, the description the control authority read), or of a
+/// tenant whose closure is open (its list is being checked against its export).
 pub(super) fn refuse_while_executing(
     tx: &Transaction<'_>,
     t: &str,
     what: &str,
 ) -> Result<(), CatalogError> {
-    let executing: Option<String> = tx
+    let busy: Option<(String, String)> = tx
         .query_row(
-            "SELECT id FROM eliminations WHERE tenant = ?1 AND state = 'executing' LIMIT 1",
+            &format!(
+                "SELECT id, kind FROM eliminations WHERE tenant = ?1
+                   AND (state = 'executing' OR (kind = 'closure' AND state IN {}))
+                 LIMIT 1",
+                super::eliminations::OPEN_STATES
+            ),
             params![t],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .map_err(storage)?;
-    match executing {
-        Some(e) => Err(CatalogError::Conflict(format!(
+    match busy {
+        Some((e, kind)) if kind == "closure" => Err(CatalogError::Conflict(format!(
+            "the tenant is closing (closure {e}): no {what}"
+        ))),
+        Some((e, _)) => Err(CatalogError::Conflict(format!(
             "elimination {e} is being executed in this tenant: {what} once it is done"
         ))),
         None => Ok(()),

@@ -94,6 +94,26 @@ pub(crate) fn run(archive: &Archive, command: EliminationCommand) -> anyhow::Res
                 }
             }
         }
+        EliminationCommand::Certificate {
+            tenant: t,
+            id: e,
+            out,
+        } => {
+            use carnac_archive::elimination::{
+                CERTIFICATE_JSON, CERTIFICATE_P7S, NOTIFICATION_XML, SIGNER_PEM,
+            };
+            let (t, e) = (tenant(&t)?, id(&e)?);
+            std::fs::create_dir_all(&out)?;
+            for name in [
+                CERTIFICATE_JSON,
+                CERTIFICATE_P7S,
+                SIGNER_PEM,
+                NOTIFICATION_XML,
+            ] {
+                archive.save_elimination_document(&t, &e, name, &out.join(name))?;
+                println!("{}", out.join(name).display());
+            }
+        }
         EliminationCommand::Show {
             tenant: t,
             id: e,

@@ -96,8 +96,66 @@ pub(crate) fn run(archive: &Archive, command: TenantCommand) -> anyhow::Result<E
             export,
             json,
         } => {
-            let report = archive.close_tenant(&tenant(&t)?, &export, "cli")?;
-            super::elimination::print(&report, json)?;
+            use carnac_archive::elimination::ClosureProgress;
+            use std::io::IsTerminal;
+            let bar = std::io::stderr().is_terminal().then(|| {
+                indicatif::ProgressBar::new(0).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:40}] {pos}/{len} units {per_sec} {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                )
+            });
+            let closed = archive.close_tenant_with(&tenant(&t)?, &export, "cli", &mut |p| {
+                if let Some(b) = &bar {
+                    let (phase, done, total) = match p {
+                        ClosureProgress::Listing { units, total } => ("listing", units, total),
+                        ClosureProgress::Destroying(p) => ("destroying", p.destroyed, p.total),
+                    };
+                    if b.message() != phase {
+                        b.set_message(phase);
+                        b.reset();
+                    }
+                    b.set_length(total);
+                    b.set_position(done);
+                }
+            });
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            let closed = closed?;
+            // The closure without its units: the certificate lists them, a tenant's worth.
+            let summary = serde_json::json!({
+                "id": closed.id,
+                "kind": closed.kind.as_str(),
+                "state": closed.state.as_str(),
+                "at": closed.at,
+                "proposed_by": closed.proposed_by,
+                "proposed_at": closed.proposed_at,
+                "steps": closed.steps,
+                "totals": closed.totals,
+                "execution": closed.execution,
+            });
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "{} {} ({}): {} units, every copy destroyed; its certificate: carnac elimination certificate --tenant {t} {} --out DIR",
+                    closed.kind.noun(),
+                    closed.id,
+                    closed.state.as_str(),
+                    closed.totals["units"],
+                    closed.id
+                );
+                for s in &closed.steps {
+                    println!(
+                        "  {} by {} on {}",
+                        s["step"].as_str().unwrap_or("?"),
+                        s["author"].as_str().unwrap_or("?"),
+                        s["at"].as_str().unwrap_or("?"),
+                    );
+                }
+            }
         }
         TenantCommand::VerifyExport { .. } => {
             unreachable!("verified offline, without a data folder")
