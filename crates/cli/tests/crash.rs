@@ -9,19 +9,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-/// A small xorshift generator; the seed is printed so that a failure can be replayed
-/// (`CARNAC_CRASH_SEED`).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
@@ -59,16 +46,7 @@ fn killed_ingests_leave_a_consistent_archive() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let seed = std::env::var("CARNAC_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::UNIX_EPOCH
-                .elapsed()
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-                | 1
-        });
+    let seed = crash_seed();
     eprintln!("crash test: seed {seed}, a full ingest takes {full:?}");
     let mut rng = Rng(seed);
     // Until 50 ingests have been killed while running; when one finishes first (the machine

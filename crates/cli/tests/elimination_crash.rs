@@ -13,17 +13,6 @@ use common::*;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (String, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let head = format!(
@@ -39,32 +28,6 @@ fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (String
         head.lines().next().unwrap_or("").to_owned(),
         body.to_owned(),
     )
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A copy of a data folder: its offers' record names the copy's folders (it names folders
-/// by absolute path).
-fn copy_data(from: &std::path::Path, to: &std::path::Path) {
-    copy_dir(from, to);
-    let names = to.join("offers.json");
-    let text = std::fs::read_to_string(&names).unwrap();
-    std::fs::write(
-        &names,
-        text.replace(from.to_str().unwrap(), to.to_str().unwrap()),
-    )
-    .unwrap();
 }
 
 /// A data folder holding an elimination of half a transfer whose visa is granted (the
@@ -233,16 +196,7 @@ fn state(data: &std::path::Path, id: &str) -> serde_json::Value {
 #[test]
 fn killed_executions_leave_an_archive_that_agrees_and_an_elimination_that_completes() {
     let (template, id) = prepared();
-    let seed = std::env::var("CARNAC_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::UNIX_EPOCH
-                .elapsed()
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-                | 1
-        });
+    let seed = crash_seed();
     // One execution to the end, to know how long it takes.
     let measure = tempfile::tempdir().unwrap();
     copy_data(template.path(), measure.path());

@@ -12,42 +12,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A copy of a data folder, its offers' record naming the copy's folders.
-fn copy_data(from: &std::path::Path, to: &std::path::Path) {
-    copy_dir(from, to);
-    let names = to.join("offers.json");
-    let text = std::fs::read_to_string(&names).unwrap();
-    std::fs::write(
-        &names,
-        text.replace(from.to_str().unwrap(), to.to_str().unwrap()),
-    )
-    .unwrap();
-}
-
 fn ok(out: &std::process::Output) {
     assert!(
         out.status.success(),
@@ -202,16 +166,7 @@ fn reply(d: &std::path::Path, id: &str) -> std::process::Command {
 #[test]
 fn killed_purges_after_a_transfer_reply_complete_and_lose_nothing_not_accepted() {
     let (template, id, accepted) = prepared();
-    let seed = std::env::var("CARNAC_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::UNIX_EPOCH
-                .elapsed()
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-                | 1
-        });
+    let seed = crash_seed();
     let gone = |v: &serde_json::Value| {
         let mut ids: Vec<String> = v["units"]
             .as_array()

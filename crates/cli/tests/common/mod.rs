@@ -112,3 +112,56 @@ pub fn content(i: usize, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A small xorshift generator for the crash tests; the seed is printed so that a failure
+/// can be replayed ([`crash_seed`]).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A crash test's seed: `CARNAC_CRASH_SEED`, or the clock's nanoseconds (odd, never 0).
+pub fn crash_seed() -> u64 {
+    std::env::var("CARNAC_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::UNIX_EPOCH
+                .elapsed()
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+                | 1
+        })
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of a data folder: its offers' record names the copy's folders (it names folders
+/// by absolute path).
+pub fn copy_data(from: &Path, to: &Path) {
+    copy_dir(from, to);
+    let names = to.join("offers.json");
+    let text = std::fs::read_to_string(&names).unwrap();
+    std::fs::write(
+        &names,
+        text.replace(from.to_str().unwrap(), to.to_str().unwrap()),
+    )
+    .unwrap();
+}
