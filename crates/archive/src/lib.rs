@@ -38,6 +38,7 @@ pub mod throttle;
 pub mod timestamping;
 pub mod transfers;
 pub mod unit_profile;
+pub mod web_sessions;
 
 use carnac_blobstore::{BlobError, BlobStore};
 use carnac_catalog::{Catalog, CatalogError, OperationEnd, ReferentialKind};
@@ -134,6 +135,8 @@ pub struct IngestConfig {
     pub control_authority: String,
     /// The packages of deliveries kept for download: how long, how many, how large.
     pub deliveries: delivery::DeliveryLimits,
+    /// How long a web session lasts.
+    pub web_sessions: web_sessions::SessionLimits,
 }
 
 /// Vitam's default list of classification levels.
@@ -154,6 +157,7 @@ impl Default for IngestConfig {
             execution_step_units: 500,
             control_authority: elimination::DEFAULT_CONTROL_AUTHORITY.into(),
             deliveries: Default::default(),
+            web_sessions: Default::default(),
         }
     }
 }

@@ -52,6 +52,10 @@ pub enum Duty {
     PackageRemoved {
         delivery: OperationId,
     },
+    /// Web sessions ended, idle or open too long (in the platform's journal).
+    SessionsExpired {
+        sessions: usize,
+    },
 }
 
 impl std::fmt::Display for Duty {
@@ -71,6 +75,9 @@ impl std::fmt::Display for Duty {
             }
             Duty::PackageRemoved { delivery } => {
                 write!(f, "the package of delivery {delivery} removed")
+            }
+            Duty::SessionsExpired { sessions } => {
+                write!(f, "{sessions} web session(s) ended, idle or open too long")
             }
         }
     }
@@ -105,6 +112,16 @@ impl Archive {
             Err(e) => m
                 .failed
                 .push((None, "removing delivered packages whose time is up", e)),
+        }
+        match self.expire_web_sessions() {
+            Ok(0) => {}
+            Ok(sessions) => match self.platform() {
+                Ok(p) => m.done.push((p, Duty::SessionsExpired { sessions })),
+                Err(e) => m.failed.push((None, "naming the platform's journal", e)),
+            },
+            Err(e) => m
+                .failed
+                .push((None, "ending web sessions idle or open too long", e)),
         }
         let tenants = match self.catalog.tenants() {
             Ok(t) => t,

@@ -68,8 +68,8 @@ pub trait AccountStore: Send + Sync {
         events: &[NewEvent],
     ) -> Result<(), CatalogError>;
 
-    /// Disables an account (every credential of it stops working) or enables it again, with
-    /// its events.
+    /// Disables an account (every credential of it stops working, its web sessions end) or
+    /// enables it again, with its events.
     fn set_account_disabled(
         &self,
         login: &str,

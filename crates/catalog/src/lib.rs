@@ -15,11 +15,13 @@ mod accounts;
 mod deliveries;
 mod eliminations;
 pub mod search;
+mod sessions;
 pub mod sqlite;
 
 pub use accounts::*;
 pub use deliveries::*;
 pub use eliminations::*;
+pub use sessions::*;
 
 use carnac_model::access::{AccountKind, Role};
 use carnac_model::journal::{Event, NewEvent, OperationKind};
@@ -962,6 +964,7 @@ pub trait Catalog:
     + SearchIndex
     + EliminationStore
     + DeliveryStore
+    + SessionStore
 {
 }
 
@@ -977,6 +980,7 @@ impl<
         + SearchIndex
         + EliminationStore
         + DeliveryStore
+        + SessionStore
         + ?Sized,
 > Catalog for T
 {
@@ -986,7 +990,8 @@ impl<
 pub mod prelude {
     pub use crate::{
         AccountStore, Catalog, DeliveryStore, EliminationStore, EvidenceStore, HoldingStore,
-        IntakeQueue, JournalStore, OperationStore, ReferentialStore, SearchIndex, TenantStore,
+        IntakeQueue, JournalStore, OperationStore, ReferentialStore, SearchIndex, SessionStore,
+        TenantStore,
     };
 }
 

@@ -166,6 +166,12 @@ event_kinds! {
     TenantClosePurge = "TENANT_CLOSE_PURGE",
     /// One unit of a closed tenant, every copy destroyed (the tenant has it in its export).
     UnitClosed = "UNIT_CLOSED",
+    /// A person signed in to the web application (a session opened).
+    WebSignIn = "WEB_SIGN_IN",
+    /// A person signed out (their session ended on the server).
+    WebSignOut = "WEB_SIGN_OUT",
+    /// Sessions ended for their idle time or their lifetime (one event for those found).
+    WebSessionsExpired = "WEB_SESSIONS_EXPIRED",
 }
 
 /// What an operation does. An operation is named by the event that records its outcome

@@ -11,6 +11,7 @@ mod fair;
 pub mod listen;
 mod routes;
 pub mod tls;
+pub mod web;
 
 pub use listen::{ClientAddress, HttpLimits, serve};
 

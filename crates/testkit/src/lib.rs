@@ -61,7 +61,19 @@ pub fn archive_on(
     scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>>,
     scratch: &Path,
 ) -> Archive {
-    let clock = clock();
+    archive_with_clock(catalog, config, offers, scanner, scratch, clock())
+}
+
+/// [`archive_on`] living at `clock`'s time (a [`carnac_archive::system::fixed::ManualClock`]
+/// for expiries).
+pub fn archive_with_clock(
+    catalog: Arc<dyn carnac_catalog::Catalog>,
+    config: IngestConfig,
+    offers: Vec<Arc<dyn BlobStore>>,
+    scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>>,
+    scratch: &Path,
+    clock: Arc<dyn carnac_archive::ports::Clock>,
+) -> Archive {
     Archive::new(Parts {
         catalog,
         offers,

@@ -14,6 +14,7 @@ mod queue;
 mod referentials;
 mod rules;
 mod search;
+mod sessions;
 
 use crate::*;
 use serde_json::json;
@@ -68,6 +69,7 @@ pub fn run(c: &dyn Catalog) {
     eliminations::transfers_out(c);
     eliminations::closures(c);
     deliveries::deliveries(c);
+    sessions::sessions(c);
 }
 
 /// A new tenant whose one ingest commits these units.

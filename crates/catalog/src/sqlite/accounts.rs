@@ -240,6 +240,11 @@ impl AccountStore for SqliteCatalog {
             if n == 0 {
                 return Err(CatalogError::NotFound(format!("account {login}")));
             }
+            // Its sessions end with it.
+            if disabled_at.is_some() {
+                tx.execute("DELETE FROM web_sessions WHERE login = ?1", params![login])
+                    .map_err(storage)?;
+            }
             record_admin_events(tx, events)?;
             Ok(())
         })

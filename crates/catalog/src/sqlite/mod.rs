@@ -22,6 +22,7 @@ mod migrations;
 mod operations;
 mod referentials;
 mod search;
+mod sessions;
 mod tenants;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,185 @@
+//! Sessions of the web application. Times are stored in one form (UTC, to the
+//! millisecond), so that comparing them as text compares the instants.
+
+use super::*;
+
+fn canonical(t: &Timestamp) -> String {
+    Timestamp::from_datetime(t.to_datetime())
+        .as_str()
+        .to_owned()
+}
+
+impl SessionStore for SqliteCatalog {
+    fn open_session(&self, session: &SessionRow, events: &[NewEvent]) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            let enabled: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT disabled_at FROM accounts WHERE login = ?1",
+                    params![session.login],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            if !matches!(enabled, Some(None)) {
+                return Err(CatalogError::NotFound(format!(
+                    "enabled account {}",
+                    session.login
+                )));
+            }
+            if let Some(t) = &session.tenant {
+                require_account_tenant(tx, &session.login, t)?;
+            }
+            let n = tx
+                .execute(
+                    "INSERT INTO web_sessions (token_sha256, login, csrf, opened_at, last_seen, address, tenant)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    params![
+                        session.token_sha256,
+                        session.login,
+                        session.csrf,
+                        canonical(&session.opened_at),
+                        canonical(&session.last_seen),
+                        session.address,
+                        session.tenant.as_ref().map(TenantId::as_str),
+                    ],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(CatalogError::Conflict("a session of this token".into()));
+            }
+            record_admin_events(tx, events)
+        })
+    }
+
+    fn session(&self, token_sha256: &str) -> Result<Option<SessionRow>, CatalogError> {
+        let conn = self.read();
+        conn.query_row(
+            "SELECT s.token_sha256, s.login, s.csrf, s.opened_at, s.last_seen, s.address, s.tenant
+             FROM web_sessions s JOIN accounts a ON a.login = s.login
+             WHERE s.token_sha256 = ?1 AND a.disabled_at IS NULL",
+            params![token_sha256],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    time_at(r, 3)?,
+                    time_at(r, 4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(storage)?
+        .map(
+            |(token_sha256, login, csrf, opened_at, last_seen, address, tenant)| {
+                Ok(SessionRow {
+                    token_sha256,
+                    login,
+                    csrf,
+                    opened_at,
+                    last_seen,
+                    address,
+                    tenant: tenant.map(|t| parse_id("tenant", t)).transpose()?,
+                })
+            },
+        )
+        .transpose()
+    }
+
+    fn touch_session(&self, token_sha256: &str, at: &Timestamp) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE web_sessions SET last_seen = max(last_seen, ?2) WHERE token_sha256 = ?1",
+                params![token_sha256, canonical(at)],
+            )
+            .map_err(storage)?;
+            Ok(())
+        })
+    }
+
+    fn choose_session_tenant(
+        &self,
+        token_sha256: &str,
+        tenant: &TenantId,
+    ) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            let login: Option<String> = tx
+                .query_row(
+                    "SELECT login FROM web_sessions WHERE token_sha256 = ?1",
+                    params![token_sha256],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            let Some(login) = login else {
+                return Err(CatalogError::NotFound("session".into()));
+            };
+            require_account_tenant(tx, &login, tenant)?;
+            tx.execute(
+                "UPDATE web_sessions SET tenant = ?2 WHERE token_sha256 = ?1",
+                params![token_sha256, tenant.as_str()],
+            )
+            .map_err(storage)?;
+            Ok(())
+        })
+    }
+
+    fn close_session(&self, token_sha256: &str, events: &[NewEvent]) -> Result<(), CatalogError> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM web_sessions WHERE token_sha256 = ?1",
+                    params![token_sha256],
+                )
+                .map_err(storage)?;
+            if n == 0 {
+                return Err(CatalogError::NotFound("session".into()));
+            }
+            record_admin_events(tx, events)
+        })
+    }
+
+    fn expire_sessions(
+        &self,
+        idle_before: &Timestamp,
+        opened_before: &Timestamp,
+        event: &dyn Fn(usize) -> NewEvent,
+    ) -> Result<usize, CatalogError> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM web_sessions WHERE last_seen < ?1 OR opened_at < ?2",
+                    params![canonical(idle_before), canonical(opened_before)],
+                )
+                .map_err(storage)?;
+            if n > 0 {
+                record_admin_events(tx, &[event(n)])?;
+            }
+            Ok(n)
+        })
+    }
+}
+
+/// `NotFound` unless `login` works on `tenant`.
+fn require_account_tenant(
+    tx: &Transaction<'_>,
+    login: &str,
+    tenant: &TenantId,
+) -> Result<(), CatalogError> {
+    let found: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM account_tenants WHERE login = ?1 AND tenant = ?2",
+            params![login, tenant.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(storage)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(CatalogError::NotFound(format!(
+            "tenant {tenant} of account {login}"
+        ))),
+    }
+}
