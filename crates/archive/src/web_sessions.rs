@@ -165,15 +165,24 @@ impl Archive {
         }))
     }
 
-    /// Chooses the tenant a session works in: one of its account's (`NotFound` otherwise,
-    /// saying nothing of other tenants).
+    /// Chooses the tenant a session works in: one its account may work on (any, for the
+    /// operator); `NotFound` otherwise, saying nothing of other tenants.
     pub fn choose_web_tenant(&self, token: &str, tenant: &TenantId) -> Result<(), ArchiveError> {
+        let not_found = || ArchiveError::NotFound(format!("tenant {tenant}"));
+        let session = self.web_session(token)?.ok_or_else(not_found)?;
+        let decision = carnac_model::access::decide(
+            &session.principal,
+            carnac_model::access::Action::Identify,
+            Some(tenant),
+            None,
+        );
+        if decision != carnac_model::access::Decision::Allow {
+            return Err(not_found());
+        }
         self.catalog
             .choose_session_tenant(&sha256_hex(token), tenant)
             .map_err(|e| match e {
-                carnac_catalog::CatalogError::NotFound(_) => {
-                    ArchiveError::NotFound(format!("tenant {tenant}"))
-                }
+                carnac_catalog::CatalogError::NotFound(_) => not_found(),
                 other => other.into(),
             })
     }

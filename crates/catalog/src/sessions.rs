@@ -36,7 +36,8 @@ pub trait SessionStore: Send + Sync {
     /// Records a request of the session at `at`.
     fn touch_session(&self, token_sha256: &str, at: &Timestamp) -> Result<(), CatalogError>;
 
-    /// Chooses the session's tenant (one of its account's: `NotFound` otherwise).
+    /// Chooses the session's tenant (whether its account may work there is the caller's
+    /// decision); `NotFound` for an unknown session or tenant.
     fn choose_session_tenant(
         &self,
         token_sha256: &str,

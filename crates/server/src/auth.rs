@@ -85,10 +85,15 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Presented {
     }
 }
 
-enum Credentials {
+pub(crate) enum Credentials {
     None,
+    /// A web session's account, found from its cookie ([`crate::web`]).
+    Session(Principal),
     Token(String),
-    Basic { login: String, digest: String },
+    Basic {
+        login: String,
+        digest: String,
+    },
     Certificate(Vec<u8>),
     Malformed,
 }
@@ -129,6 +134,17 @@ pub(crate) async fn authorize(
     request: Request<'_>,
 ) -> Result<Principal, ApiError> {
     let credentials = credentials(&presented.headers, presented.client.as_ref());
+    authorize_as(state, presented, credentials, request).await
+}
+
+/// [`authorize`] with the credentials given (a web session's account, which only the web
+/// application's routes take: the API does not read cookies).
+pub(crate) async fn authorize_as(
+    state: &AppState,
+    presented: &Presented,
+    credentials: Credentials,
+    request: Request<'_>,
+) -> Result<Principal, ApiError> {
     let archive = state.archive.clone();
     let method = request.method.to_string();
     let path = request.path.to_owned();
@@ -387,6 +403,7 @@ fn authenticate(
 ) -> Result<Caller, ApiError> {
     Ok(match credentials {
         Credentials::None => Caller::Unknown("anonymous".to_owned()),
+        Credentials::Session(p) => Caller::Known(p.login.clone(), p),
         Credentials::Malformed => Caller::Unknown("anonymous (malformed credentials)".to_owned()),
         Credentials::Token(token) => match archive.authenticate_token(&token)? {
             Some(p) => Caller::Known(p.login.clone(), p),

@@ -332,6 +332,7 @@ fn routes(state: Arc<AppState>) -> Router {
     Router::new()
         .nest(&base, asalae::routes())
         .merge(routes::router(state.clone()))
+        .merge(web::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::journal_guard,

@@ -58,6 +58,10 @@ impl Default for HttpLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
+/// A request that came over TLS (its cookies are `Secure`).
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
 /// Open connections, in all and per address; a slot is given back when its guard drops.
 #[derive(Default)]
 struct Connections {
@@ -155,7 +159,7 @@ pub async fn serve(
                     let _slot = slot;
                     match acceptor {
                         None => {
-                            let connection = connection(&limits, TokioIo::new(tcp), router, archive, peer, None);
+                            let connection = connection(&limits, TokioIo::new(tcp), router, archive, peer, false, None);
                             if let Err(e) = watcher.watch(connection).await {
                                 tracing::debug!(%peer, error = %e, "connection ended");
                             }
@@ -176,7 +180,7 @@ pub async fn serve(
                                 .peer_certificates()
                                 .and_then(|c| c.first())
                                 .map(|c| ClientCertificate(c.to_vec()));
-                            let connection = connection(&limits, TokioIo::new(stream), router, archive, peer, client);
+                            let connection = connection(&limits, TokioIo::new(stream), router, archive, peer, true, client);
                             if let Err(e) = watcher.watch(connection).await {
                                 tracing::debug!(%peer, error = %e, "connection ended");
                             }
@@ -202,13 +206,15 @@ pub async fn serve(
 }
 
 /// One HTTP/1.1 connection with the limits applied, every request carrying the client's
-/// address (and certificate, over TLS).
+/// address (and over TLS, [`OverTls`] and the client's certificate).
+#[allow(clippy::too_many_arguments)] // Private: the two kinds of connection's one body.
 fn connection<I>(
     limits: &HttpLimits,
     io: TokioIo<I>,
     router: axum::Router,
     archive: Arc<carnac_archive::Archive>,
     peer: SocketAddr,
+    over_tls: bool,
     client: Option<ClientCertificate>,
 ) -> hyper::server::conn::http1::Connection<
     TokioIo<I>,
@@ -248,6 +254,9 @@ where
             let mut request =
                 request.map(|body| Body::new(ProgressTimeout::new(body, body_timeout)));
             request.extensions_mut().insert(ClientAddress(peer.ip()));
+            if over_tls {
+                request.extensions_mut().insert(OverTls);
+            }
             if let Some(c) = &client {
                 request.extensions_mut().insert(c.clone());
             }

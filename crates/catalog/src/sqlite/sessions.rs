@@ -105,23 +105,26 @@ impl SessionStore for SqliteCatalog {
         tenant: &TenantId,
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
-            let login: Option<String> = tx
+            let known: Option<i64> = tx
                 .query_row(
-                    "SELECT login FROM web_sessions WHERE token_sha256 = ?1",
-                    params![token_sha256],
+                    "SELECT 1 FROM tenants WHERE id = ?1",
+                    params![tenant.as_str()],
                     |r| r.get(0),
                 )
                 .optional()
                 .map_err(storage)?;
-            let Some(login) = login else {
+            if known.is_none() {
+                return Err(CatalogError::NotFound(format!("tenant {tenant}")));
+            }
+            let n = tx
+                .execute(
+                    "UPDATE web_sessions SET tenant = ?2 WHERE token_sha256 = ?1",
+                    params![token_sha256, tenant.as_str()],
+                )
+                .map_err(storage)?;
+            if n == 0 {
                 return Err(CatalogError::NotFound("session".into()));
-            };
-            require_account_tenant(tx, &login, tenant)?;
-            tx.execute(
-                "UPDATE web_sessions SET tenant = ?2 WHERE token_sha256 = ?1",
-                params![token_sha256, tenant.as_str()],
-            )
-            .map_err(storage)?;
+            }
             Ok(())
         })
     }

@@ -1,4 +1,4 @@
-//! The home page, health, the OpenAPI document, and who am I.
+//! Health, the OpenAPI document, and who am I.
 
 use std::sync::Arc;
 
@@ -9,17 +9,6 @@ use axum::response::{IntoResponse, Response};
 use super::Caller;
 use super::responses::*;
 use crate::{ApiError, AppState, blocking};
-
-pub(super) async fn home() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Carnac</title></head><body>\
-         <h1>Carnac</h1><p>Archive électronique à valeur probante.</p>\
-         <p>API : <code>POST /api/v1/tenants/{id}/transfers</code>, \
-         <code>GET /api/v1/tenants/{id}/operations/{op}</code>, <code>…/atr</code>. \
-         État : <a href=\"/health\">/health</a>.</p></body></html>",
-    )
-}
 
 /// The API's description, committed beside the code (`crates/server/openapi.json`); a test
 /// checks that it and the router name the same endpoints.

@@ -82,7 +82,6 @@ use Subject::{Param, Query};
 /// Every route of the API; the as@lae intake, with its own paths and credentials, is
 /// [`crate::asalae`].
 pub(crate) const ROUTES: &[Route] = &[
-    route("GET", "/", None, Subject::None, || get(meta::home)),
     route("GET", "/health", None, Subject::None, || get(meta::health)),
     route("GET", "/api/v1/openapi.json", None, Subject::None, || {
         get(meta::openapi)

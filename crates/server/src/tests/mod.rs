@@ -8,6 +8,7 @@ mod eliminations;
 mod referentials;
 mod transfers;
 mod units;
+mod web;
 
 pub(crate) use access::check;
 pub(crate) use asalae::*;

@@ -1,5 +1,153 @@
 //! The web application for archivists, producers, the control authority and the operator
 //! (issue 19, decision 13): pages rendered by the binary, in French, over the same use
-//! cases, decisions and journal as the API. Built in steps; so far its French.
+//! cases, decisions and journal as the API. Built in steps: signing in and out, the choice
+//! of a tenant and its volume so far.
+//!
+//! A page finds its session from the `carnac_session` cookie, then asks
+//! [`crate::auth::authorize_as`] for the action it shows (journaled as an API request is);
+//! every form carries the session's CSRF token, and the sign-in form one bound to a
+//! short-lived cookie of its own. Every answer carries [`security_headers`].
 
 pub mod fr;
+mod pages;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+/// The session's cookie: its token, never anything else.
+pub(crate) const SESSION_COOKIE: &str = "carnac_session";
+/// The sign-in form's cookie: the CSRF token of a form shown before any session.
+pub(crate) const LOGIN_COOKIE: &str = "carnac_connexion";
+
+/// The web application's routes (the API keeps `/api/v1`, the as@lae intake its base path).
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/connexion", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/deconnexion", post(pages::sign_out))
+        .route("/tenant", post(pages::choose_tenant))
+        .route("/static/{file}", get(pages::asset))
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// The stylesheet, embedded, served under a name that changes with its content (cached
+/// for a year).
+pub(crate) const STYLESHEET: &str = include_str!("../../static/carnac.css");
+
+/// The stylesheet's path: `/static/carnac-<first 12 hex of its SHA-256>.css`.
+pub(crate) fn stylesheet_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        use sha2::Digest as _;
+        let hash = hex::encode(sha2::Sha256::digest(STYLESHEET.as_bytes()));
+        format!("/static/carnac-{}.css", &hash[..12])
+    })
+}
+
+/// The headers every page and asset carries: no inline script or style, no framing, no
+/// sniffing, no referrer outside the archive, no browser feature it does not use.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let over_tls = request
+        .extensions()
+        .get::<crate::listen::OverTls>()
+        .is_some();
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "same-origin");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(h, "cross-origin-resource-policy", "same-origin");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    );
+    set(h, "x-frame-options", "DENY");
+    if over_tls {
+        set(h, "strict-transport-security", "max-age=31536000");
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    response
+}
+
+/// The value of cookie `name` in the request's headers.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, on the whole site, Secure over TLS;
+/// `max_age` 0 removes it.
+pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<u64>, over_tls: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if over_tls {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// Whether two tokens are equal, in a time that does not depend on where they differ.
+pub(crate) fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && !a.is_empty() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_by_name_and_written_strict() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; carnac_session=xyz; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("xyz"));
+        assert_eq!(cookie(&h, "carnac"), None);
+        assert_eq!(
+            set_cookie(SESSION_COOKIE, "t", None, true),
+            "carnac_session=t; Path=/; HttpOnly; SameSite=Strict; Secure"
+        );
+        assert_eq!(
+            set_cookie(LOGIN_COOKIE, "", Some(0), false),
+            "carnac_connexion=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd"));
+        assert!(!same_token("abc", "ab"));
+        assert!(!same_token("", ""), "an empty token matches nothing");
+    }
+}

@@ -1,0 +1,514 @@
+//! The pages: their data, their templates (`templates/`, checked when the binary builds,
+//! HTML-escaped) and their handlers.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use carnac_archive::web_sessions::{SignIn, WebSession};
+use carnac_model::TenantId;
+use carnac_model::access::{Action, Decision, Principal, Role};
+
+use super::{LOGIN_COOKIE, SESSION_COOKIE, cookie, fr, same_token, set_cookie};
+use crate::auth::{self, Credentials, Presented};
+use crate::{ApiError, AppState, blocking};
+
+/// What every page's frame shows.
+pub(crate) struct Page {
+    title: String,
+    css: &'static str,
+    /// The account signed in.
+    who: Option<String>,
+    tenant: Option<String>,
+    /// The token of its forms.
+    csrf: String,
+}
+
+impl Page {
+    fn new(title: &str, session: Option<&WebSession>) -> Page {
+        Page {
+            title: fr::typography(title),
+            css: super::stylesheet_path(),
+            who: session.map(|s| s.principal.login.clone()),
+            tenant: session.and_then(|s| s.tenant.as_ref().map(ToString::to_string)),
+            csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "connexion.html")]
+struct SignInPage {
+    page: Page,
+    error: Option<String>,
+    login: String,
+}
+
+#[derive(Template)]
+#[template(path = "accueil.html")]
+struct HomePage {
+    page: Page,
+    heading: String,
+    message: Option<String>,
+    volume: Option<Volume>,
+    tenants: Vec<TenantChoice>,
+}
+
+struct Volume {
+    units: String,
+    files: String,
+    copies: String,
+}
+
+struct TenantChoice {
+    id: String,
+    name: String,
+    chosen: bool,
+}
+
+#[derive(Template)]
+#[template(path = "erreur.html")]
+struct ErrorPage {
+    page: Page,
+    message: String,
+}
+
+fn html(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne").into_response()
+        }
+    }
+}
+
+/// A page that says what went wrong and what to do.
+fn error_page(status: StatusCode, session: Option<&WebSession>, message: &str) -> Response {
+    let title = match status {
+        StatusCode::FORBIDDEN => "Accès refusé",
+        StatusCode::NOT_FOUND => "Page introuvable",
+        StatusCode::BAD_REQUEST => "Demande incorrecte",
+        StatusCode::TOO_MANY_REQUESTS => "Trop de demandes",
+        StatusCode::SERVICE_UNAVAILABLE => "Archive occupée",
+        _ => "Erreur",
+    };
+    html(
+        status,
+        &ErrorPage {
+            page: Page::new(title, session),
+            message: fr::typography(message),
+        },
+    )
+}
+
+/// An API error as a page (an unauthenticated one sends to the sign-in page).
+fn refusal(e: ApiError, session: Option<&WebSession>) -> Response {
+    let status = e.status();
+    let message = match status {
+        StatusCode::UNAUTHORIZED => return Redirect::to("/connexion").into_response(),
+        StatusCode::FORBIDDEN => {
+            "Votre compte n’a pas accès à cette page. Si vous pensez qu’il le devrait, adressez-vous à l’administrateur de l’archive."
+        }
+        StatusCode::NOT_FOUND => {
+            "Ce que vous cherchez n’existe pas, ou votre compte n’y a pas accès."
+        }
+        StatusCode::TOO_MANY_REQUESTS => {
+            "Trop de demandes en peu de temps : attendez quelques minutes, puis réessayez."
+        }
+        StatusCode::SERVICE_UNAVAILABLE => "L’archive est occupée : réessayez dans un instant.",
+        StatusCode::BAD_REQUEST => {
+            "La demande est incorrecte : revenez à la page précédente et vérifiez ce que vous avez saisi."
+        }
+        _ => {
+            "Une erreur est survenue ; elle est consignée dans les journaux de l’archive. Réessayez, puis prévenez l’administrateur si elle se répète."
+        }
+    };
+    error_page(status, session, message)
+}
+
+/// What a page's handler reads of its request.
+pub(crate) struct Ctx {
+    presented: Presented,
+    over_tls: bool,
+    method: String,
+    path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Ctx, Self::Rejection> {
+        let presented = Presented::from_request_parts(parts, state).await?;
+        Ok(Ctx {
+            presented,
+            over_tls: parts.extensions.get::<crate::listen::OverTls>().is_some(),
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+impl Ctx {
+    fn headers(&self) -> &HeaderMap {
+        &self.presented.headers
+    }
+}
+
+/// The session of the request's cookie, with its token.
+async fn session(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+) -> Result<Option<(String, WebSession)>, ApiError> {
+    let Some(token) = cookie(ctx.headers(), SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let archive = state.archive.clone();
+    blocking(move || Ok(archive.web_session(&token)?.map(|session| (token, session)))).await
+}
+
+/// The decision for `action` (on `tenant`), journaled as the API's are.
+async fn authorize(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    principal: &Principal,
+    action: Action,
+    tenant: Option<&TenantId>,
+) -> Result<Principal, ApiError> {
+    auth::authorize_as(
+        state,
+        &ctx.presented,
+        Credentials::Session(principal.clone()),
+        auth::Request {
+            method: &axum::http::Method::from_bytes(ctx.method.as_bytes())
+                .unwrap_or(axum::http::Method::GET),
+            path: &ctx.path,
+            action,
+            tenant,
+            operation: None,
+            subject: None,
+        },
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct SignInForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct TenantForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tenant: String,
+}
+
+/// The sign-in form, with a fresh token bound to a cookie of its own (10 minutes).
+fn sign_in_page(ctx: &Ctx, status: StatusCode, error: Option<&str>, login: &str) -> Response {
+    let mut bytes = [0u8; 24];
+    let csrf = match getrandom::fill(&mut bytes) {
+        Ok(()) => hex::encode(bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "drawing a form token");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "Une erreur est survenue ; réessayez dans un instant.",
+            );
+        }
+    };
+    let mut page = Page::new("Connexion", None);
+    page.csrf = csrf.clone();
+    let mut response = html(
+        status,
+        &SignInPage {
+            page,
+            error: error.map(fr::typography),
+            login: login.chars().take(128).collect(),
+        },
+    );
+    if let Ok(v) = set_cookie(LOGIN_COOKIE, &csrf, Some(600), ctx.over_tls).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+pub(crate) async fn sign_in_form(State(state): State<Arc<AppState>>, ctx: Ctx) -> Response {
+    match session(&state, &ctx).await {
+        Ok(Some(_)) => Redirect::to("/").into_response(),
+        Ok(None) => sign_in_page(&ctx, StatusCode::OK, None, ""),
+        Err(e) => refusal(e, None),
+    }
+}
+
+pub(crate) async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let expected = cookie(ctx.headers(), LOGIN_COOKIE).unwrap_or_default();
+    if !same_token(&expected, &form.csrf) {
+        return sign_in_page(
+            &ctx,
+            StatusCode::FORBIDDEN,
+            Some(
+                "Le formulaire a expiré ou ne vient pas de cette archive : saisissez de nouveau votre identifiant et votre mot de passe.",
+            ),
+            &form.login,
+        );
+    }
+    if form.login.len() > 128 || form.password.len() > 1024 {
+        return sign_in_page(
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            Some("Identifiant ou mot de passe incorrect."),
+            "",
+        );
+    }
+    let archive = state.archive.clone();
+    let address = ctx.presented.address;
+    let login = form.login.clone();
+    let path = ctx.path.clone();
+    let outcome = blocking(move || {
+        let outcome = archive.sign_in(&login, &form.password, address)?;
+        // A refusal is journaled as the API's are (a success is, with its session).
+        let refused = match &outcome {
+            SignIn::Opened { .. } => None,
+            SignIn::Refused => Some((Decision::Unauthenticated, "wrong credentials")),
+            SignIn::Locked(_) => Some((Decision::Throttled, "locked after failed logins")),
+            SignIn::Busy => Some((Decision::Throttled, "not checked: busy")),
+        };
+        if let Some((decision, why)) = refused {
+            let given = carnac_model::journal::bounded_text(&login, 128);
+            archive.record_access(&carnac_archive::accounts::Access {
+                who: &format!("{given} ({why})"),
+                principal: None,
+                address,
+                method: "POST",
+                path: &path,
+                action: "web_sign_in",
+                tenant: None,
+                decision: &decision,
+                subject: None,
+            })?;
+        }
+        Ok(outcome)
+    })
+    .await;
+    match outcome {
+        Ok(SignIn::Opened { token, .. }) => {
+            let mut response = Redirect::to("/").into_response();
+            let headers = response.headers_mut();
+            for c in [
+                set_cookie(SESSION_COOKIE, &token, None, ctx.over_tls),
+                set_cookie(LOGIN_COOKIE, "", Some(0), ctx.over_tls),
+            ] {
+                if let Ok(v) = c.parse() {
+                    headers.append(header::SET_COOKIE, v);
+                }
+            }
+            response
+        }
+        Ok(SignIn::Refused) => sign_in_page(
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            Some("Identifiant ou mot de passe incorrect."),
+            &form.login,
+        ),
+        Ok(SignIn::Locked(_)) | Ok(SignIn::Busy) => {
+            tokio::time::sleep(crate::TARPIT).await;
+            sign_in_page(
+                &ctx,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(
+                    "Trop de tentatives de connexion : attendez quelques minutes, puis réessayez.",
+                ),
+                &form.login,
+            )
+        }
+        Err(e) => refusal(e, None),
+    }
+}
+
+pub(crate) async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (token, session) = match session(&state, &ctx).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/connexion").into_response(),
+        Err(e) => return refusal(e, None),
+    };
+    if !same_token(&session.csrf, &form.csrf) {
+        return forged(&session);
+    }
+    let archive = state.archive.clone();
+    if let Err(e) = blocking(move || Ok(archive.sign_out(&token)?)).await {
+        return refusal(e, Some(&session));
+    }
+    let mut response = Redirect::to("/connexion").into_response();
+    if let Ok(v) = set_cookie(SESSION_COOKIE, "", Some(0), ctx.over_tls).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// A form whose token is not its session's: refused, nothing done.
+fn forged(session: &WebSession) -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        Some(session),
+        "La demande n’a pas pu être vérifiée (elle ne vient pas d’un formulaire de cette session) : rechargez la page, puis recommencez.",
+    )
+}
+
+pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Response {
+    let session = match session(&state, &ctx).await {
+        Ok(Some((_, s))) => s,
+        Ok(None) => return Redirect::to("/connexion").into_response(),
+        Err(e) => return refusal(e, None),
+    };
+    let principal = match authorize(&state, &ctx, &session.principal, Action::Identify, None).await
+    {
+        Ok(p) => p,
+        Err(e) => return refusal(e, Some(&session)),
+    };
+    // The volume of the tenant chosen, if the account may search it.
+    let volume = match &session.tenant {
+        Some(t) => authorize(&state, &ctx, &principal, Action::UnitSearch, Some(t))
+            .await
+            .ok()
+            .map(|_| t.clone()),
+        None => None,
+    };
+    let archive = state.archive.clone();
+    let chosen = session.tenant.clone();
+    let data = blocking(move || {
+        let all = archive.catalog().tenants()?;
+        let tenants: Vec<TenantChoice> = all
+            .into_iter()
+            .filter(|t| !carnac_model::access::is_reserved(&t.id))
+            .filter(|t| principal.role == Role::Operator || principal.tenants.contains(&t.id))
+            .map(|t| TenantChoice {
+                chosen: chosen.as_ref() == Some(&t.id),
+                id: t.id.to_string(),
+                name: t.name,
+            })
+            .collect();
+        let volume = match volume {
+            Some(t) => {
+                let c = archive.catalog().counts(&t)?;
+                Some(Volume {
+                    units: fr::integer(c.units),
+                    files: fr::integer(c.objects),
+                    copies: fr::integer(c.copies),
+                })
+            }
+            None => None,
+        };
+        Ok((tenants, volume))
+    })
+    .await;
+    let (tenants, volume) = match data {
+        Ok(d) => d,
+        Err(e) => return refusal(e, Some(&session)),
+    };
+    let heading = match &session.tenant {
+        Some(t) => format!("Accueil — {t}"),
+        None => "Accueil".to_owned(),
+    };
+    let message = (session.tenant.is_none() && !tenants.is_empty())
+        .then(|| fr::typography("Choisissez le service d’archives sur lequel travailler."));
+    html(
+        StatusCode::OK,
+        &HomePage {
+            page: Page::new("Accueil", Some(&session)),
+            heading,
+            message,
+            volume,
+            // An account of one tenant has nothing to choose.
+            tenants: if tenants.len() > 1 || session.tenant.is_none() {
+                tenants
+            } else {
+                Vec::new()
+            },
+        },
+    )
+}
+
+pub(crate) async fn choose_tenant(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Form(form): Form<TenantForm>,
+) -> Response {
+    let (token, session) = match session(&state, &ctx).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/connexion").into_response(),
+        Err(e) => return refusal(e, None),
+    };
+    if !same_token(&session.csrf, &form.csrf) {
+        return forged(&session);
+    }
+    let Ok(tenant) = TenantId::new(&form.tenant) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            Some(&session),
+            "Ce service d’archives n’existe pas : choisissez-en un dans la liste.",
+        );
+    };
+    if let Err(e) = authorize(
+        &state,
+        &ctx,
+        &session.principal,
+        Action::Identify,
+        Some(&tenant),
+    )
+    .await
+    {
+        return refusal(e, Some(&session));
+    }
+    let archive = state.archive.clone();
+    match blocking(move || Ok(archive.choose_web_tenant(&token, &tenant)?)).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => refusal(e, Some(&session)),
+    }
+}
+
+/// The stylesheet, under its content's name only.
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+    if format!("/static/{file}") != super::stylesheet_path() {
+        return (StatusCode::NOT_FOUND, "").into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        super::STYLESHEET,
+    )
+        .into_response()
+}
