@@ -1,0 +1,107 @@
+//! The web application in a real browser (issue 19 §3): `carnac serve` on a free loopback
+//! port over a prepared data folder, driven by `tests/browser/web.py` (Debian's chromium
+//! through a pinned Playwright, axe-core on every page), stopped by its PID. `scripts/test`
+//! installs chromium and the Python packages and sets `CARNAC_REQUIRE_ORACLES=1`, which
+//! turns their absence into a failure; elsewhere the test says it is skipped.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// Whether Playwright, axe-playwright-python and chromium are here.
+fn browser_available() -> bool {
+    std::path::Path::new("/usr/bin/chromium").exists()
+        && std::process::Command::new("python3")
+            .args(["-c", "import playwright, axe_playwright_python"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// `carnac serve`, killed when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_web_application_works_in_a_browser_and_passes_axe() {
+    if !browser_available() {
+        assert!(
+            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
+            "chromium or Playwright is missing (scripts/test installs them)"
+        );
+        eprintln!("skipped: chromium or Playwright is missing (scripts/test installs them)");
+        return;
+    }
+    let data = data_with_tenant();
+    let d = data.path();
+    assert!(run(d, &["tenant", "create", "1"]).status.success());
+    let password = d.join("marie.pw");
+    std::fs::write(&password, "Mot de passe très long\n").unwrap();
+    let out = run(
+        d,
+        &[
+            "account",
+            "create",
+            "marie",
+            "--role",
+            "archivist",
+            "--tenant",
+            "0",
+            "--tenant",
+            "1",
+            "--password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A free port: the system gives one, which `serve` takes at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let served = Served(
+        carnac(d)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut up = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(up, "carnac serve did not listen on {port}");
+    let profile = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/web.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg(profile.path())
+        .output()
+        .unwrap();
+    drop(served);
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
