@@ -20,6 +20,36 @@ fn browser_available() -> bool {
             .is_ok_and(|o| o.status.success())
 }
 
+/// A SEDA 2.2 transfer of one unit titled `title` with one file.
+fn write_unit_sip(path: &std::path::Path, title: &str, content: &[u8]) {
+    use sha2::Digest as _;
+    use std::io::Write;
+    let escaped = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2">
+<Date>2026-12-04T04:00:00</Date><MessageIdentifier>web</MessageIdentifier><ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
+<CodeListVersions><ReplyCodeListVersion>v</ReplyCodeListVersion><MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion><FileFormatCodeListVersion>v</FileFormatCodeListVersion></CodeListVersions>
+<DataObjectPackage><DataObjectGroup id="G1"><BinaryDataObject id="O1"><DataObjectVersion>BinaryMaster_1</DataObjectVersion><Uri>Content/f.txt</Uri><MessageDigest algorithm="SHA-256">{}</MessageDigest><Size>{}</Size><FileInfo><Filename>deliberation.txt</Filename></FileInfo></BinaryDataObject></DataObjectGroup>
+<DescriptiveMetadata><ArchiveUnit id="U1"><Content><DescriptionLevel>Item</DescriptionLevel><Title>{escaped}</Title><StartDate>2019-03-04</StartDate><EndDate>2019-03-04</EndDate></Content><DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference></ArchiveUnit></DescriptiveMetadata>
+<ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier></ManagementMetadata>
+</DataObjectPackage><ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency></ArchiveTransfer>"#,
+        hex::encode(sha2::Sha256::digest(content)),
+        content.len()
+    );
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    w.start_file("manifest.xml", opts).unwrap();
+    w.write_all(manifest.as_bytes()).unwrap();
+    w.start_file("Content/f.txt", opts).unwrap();
+    w.write_all(content).unwrap();
+    w.finish().unwrap();
+}
+
 /// `carnac serve`, killed when dropped.
 struct Served(std::process::Child);
 
@@ -61,6 +91,19 @@ fn the_web_application_works_in_a_browser_and_passes_axe() {
             password.to_str().unwrap(),
         ],
     );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A unit whose title holds markup and quotes, with a file.
+    let sip = d.join("web.zip");
+    write_unit_sip(
+        &sip,
+        "Délibération <script>alert(\"x\")</script> d'O'Brien",
+        b"Le conseil municipal delibere.\n",
+    );
+    let out = run(d, &["ingest", "--tenant", "0", sip.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",

@@ -6,12 +6,15 @@ prepared data folder and reads this script's exit code.
 Usage: web.py BASE_URL PROFILE_DIR
 """
 
+import hashlib
+import re
 import sys
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 BASE, PROFILE = sys.argv[1], sys.argv[2]
+TITLE = "Délibération <script>alert(\"x\")</script> d'O'Brien"
 PASSWORD = "Mot de passe très long"
 axe = Axe()
 visited = []
@@ -106,6 +109,30 @@ with sync_playwright() as p:
     page.goto(f"{BASE}/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Accueil")
     check_page(page, "accueil après une demande refusée")
+
+    # A search with a facet, then the unit, then its file, whose digest is checked. A title
+    # with markup is shown as text, and nothing in it runs.
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.get_by_label("Service d’archives", exact=True).select_option("0")
+    page.get_by_role("button", name="Choisir").click()
+    page.get_by_label("Rechercher").fill("délibération")
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page.get_by_role("heading", level=2).first).to_have_text("1 résultat")
+    check_page(page, "recherche")
+    page.get_by_role("link", name="FRAN_NP_009913").click()
+    expect(page.get_by_text("retirer ce filtre")).to_be_visible()
+    check_page(page, "recherche avec une facette")
+    page.get_by_role("link", name=re.compile("^Délibération")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+    check_page(page, "unité")
+    digest = page.locator("code.empreinte").first.inner_text().split()[-1]
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Télécharger")).first.click()
+    with open(download.value.path(), "rb") as f:
+        got = hashlib.sha256(f.read()).hexdigest()
+    assert got == digest, (got, digest)
+    assert not dialogs, dialogs
 
     browser.close()
 

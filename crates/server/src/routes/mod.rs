@@ -24,7 +24,7 @@ mod rules;
 mod tenants;
 mod transfers;
 mod transfers_out;
-mod units;
+pub(crate) mod units;
 
 use std::sync::Arc;
 

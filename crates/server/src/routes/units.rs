@@ -29,16 +29,6 @@ pub(super) async fn search(
     )?;
     let page = number(&params, "page", 1, 1_000_000)?;
     let per_page = number(&params, "per_page", 20, 200)?;
-    let window = state.archive.search_window();
-    if (page - 1) * per_page >= window {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "too_deep",
-            format!(
-                "pages stop at the first {window} matches: narrow the search (words, agency, dates)"
-            ),
-        ));
-    }
     let query = carnac_catalog::UnitQuery {
         text: params.get("q").cloned(),
         title: params.get("title").cloned(),
@@ -49,6 +39,28 @@ pub(super) async fn search(
         offset: (page - 1) * per_page,
         limit: per_page,
     };
+    let found = search_units(&state, t, query).await?;
+    Ok(axum::Json(SearchPage::new(found, page, per_page)).into_response())
+}
+
+/// A search of a tenant's units, for the API and the web application alike: refused beyond
+/// the backend's window or when too wide, run in the tenant's share of searches, given up at
+/// its time limit or when the client leaves.
+pub(crate) async fn search_units(
+    state: &Arc<AppState>,
+    t: carnac_model::TenantId,
+    query: carnac_catalog::UnitQuery,
+) -> Result<carnac_catalog::UnitPage, ApiError> {
+    let window = state.archive.search_window();
+    if query.offset >= window {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too_deep",
+            format!(
+                "pages stop at the first {window} matches: narrow the search (words, agency, dates)"
+            ),
+        ));
+    }
     let problems = query.problems();
     if !problems.is_empty() {
         return Err(ApiError::new(
@@ -75,8 +87,7 @@ pub(super) async fn search(
         vec![cancelled, state.stopping.clone()],
     );
     let archive = state.archive.clone();
-    let found = blocking(move || Ok(archive.search_units(&t, &query, &interrupt)?)).await?;
-    Ok(axum::Json(SearchPage::new(found, page, per_page)).into_response())
+    blocking(move || Ok(archive.search_units(&t, &query, &interrupt)?)).await
 }
 
 /// A unit: its place in the tree, its metadata (the SEDA XML kept whole), rules, keywords
@@ -151,7 +162,7 @@ pub(super) fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64,
 /// (RFC 9530) and `ETag`. The copy is hashed as it is sent: a whole download whose bytes do
 /// not match the catalog's digest is cut before its end, so the client cannot take it for
 /// good (and the mismatch is logged for the audit).
-pub(super) async fn download(
+pub(crate) async fn download(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((tenant, object)): Path<(String, String)>,

@@ -255,3 +255,136 @@ async fn the_stylesheet_is_served_by_its_content_name_only() {
     let (status, _, _) = exchange(&app, page("/static/carnac.css", "")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A SEDA 2.2 transfer of one unit titled `title` with one file.
+fn unit_with_file(title: &str, content: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    use std::io::Write;
+    let escaped = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2">
+<Date>2026-12-04T04:00:00</Date><MessageIdentifier>web</MessageIdentifier><ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
+<CodeListVersions><ReplyCodeListVersion>v</ReplyCodeListVersion><MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion><FileFormatCodeListVersion>v</FileFormatCodeListVersion></CodeListVersions>
+<DataObjectPackage><DataObjectGroup id="G1"><BinaryDataObject id="O1"><DataObjectVersion>BinaryMaster_1</DataObjectVersion><Uri>Content/f.txt</Uri><MessageDigest algorithm="SHA-256">{}</MessageDigest><Size>{}</Size><FileInfo><Filename>délibération.txt</Filename></FileInfo></BinaryDataObject></DataObjectGroup>
+<DescriptiveMetadata><ArchiveUnit id="U1"><Content><DescriptionLevel>Item</DescriptionLevel><Title>{escaped}</Title><StartDate>2019-03-04</StartDate><EndDate>2019-03-04</EndDate></Content><DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference></ArchiveUnit></DescriptiveMetadata>
+<ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier></ManagementMetadata>
+</DataObjectPackage><ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency></ArchiveTransfer>"#,
+        hex::encode(sha2::Sha256::digest(content)),
+        content.len()
+    );
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    w.start_file("manifest.xml", opts).unwrap();
+    w.write_all(manifest.as_bytes()).unwrap();
+    w.start_file("Content/f.txt", opts).unwrap();
+    w.write_all(content).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_search_leads_to_a_unit_and_its_file_shown_as_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st);
+    let title = "Délibération <script>alert(\"x\")</script> d'O'Brien";
+    let content = b"Le conseil municipal, r\xc3\xa9uni le 4 mars 2019, d\xc3\xa9lib\xc3\xa8re.\n";
+    let (status, body, _) = send(
+        &app,
+        post(
+            "/api/v1/tenants/0/transfers",
+            &tokens.archivist,
+            unit_with_file(title, content),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let op: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let done = wait_done(
+        &app,
+        "0",
+        op["operation"].as_str().unwrap(),
+        &tokens.archivist,
+    )
+    .await;
+    assert_eq!(done["status"], "OK", "{done}");
+    let session = signed_in(&app, "arch").await;
+    // The home page offers the search, labelled as the contract says.
+    let (_, _, body) = exchange(&app, page("/", &session)).await;
+    assert!(
+        body.contains("<label for=\"q\">Rechercher</label>"),
+        "{body}"
+    );
+    // A search: the count, the unit as text, the facets.
+    let (status, _, body) =
+        exchange(&app, page("/recherche?q=d%C3%A9lib%C3%A9ration", &session)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("1 résultat"), "{body}");
+    assert!(!body.contains("<script>alert"), "a title is text: {body}");
+    assert!(body.contains("&#60;script&#62;"), "{body}");
+    assert!(body.contains("4\u{a0}mars\u{a0}2019"), "{body}");
+    assert!(body.contains("agency=FRAN_NP_009913"), "a facet: {body}");
+    assert!(body.contains("year=2019"), "{body}");
+    let at = body.find("href=\"/unites/").unwrap() + "href=\"".len();
+    let unit_path = body[at..].split('"').next().unwrap().to_owned();
+    // A facet chosen: the filter said, removable.
+    let (_, _, faceted) = exchange(
+        &app,
+        page(
+            "/recherche?q=d%C3%A9lib%C3%A9ration&agency=FRAN_NP_009913&year=2019",
+            &session,
+        ),
+    )
+    .await;
+    assert!(faceted.contains("1 résultat") && faceted.contains("retirer ce filtre"));
+    let (_, _, none) = exchange(
+        &app,
+        page("/recherche?q=d%C3%A9lib%C3%A9ration&year=1900", &session),
+    )
+    .await;
+    assert!(none.contains("0 résultat"), "{none}");
+    // The unit: its fields, its file with size and digest, its download checked.
+    let (status, _, body) = exchange(&app, page(&unit_path, &session)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.contains("<script>alert"), "{body}");
+    assert!(body.contains("délibération.txt"), "{body}");
+    use sha2::Digest as _;
+    let digest = hex::encode(sha2::Sha256::digest(content));
+    assert!(body.contains(&digest), "{body}");
+    let at = body.find("/fichiers/").unwrap();
+    let start = body[..at].rfind('"').unwrap() + 1;
+    let file_path = body[start..].split('"').next().unwrap().to_owned();
+    let (status, h, got) = exchange(&app, page(&file_path, &session)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got.as_bytes(), content);
+    assert!(
+        h.contains_key("repr-digest") || h.contains_key("digest"),
+        "{h:?}"
+    );
+    // Without a session, nothing; a unit of nowhere, a page that says so.
+    let (status, h, _) = exchange(&app, page(&unit_path, "")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h[header::LOCATION], "/connexion");
+    let (status, _, _) = exchange(&app, page("/unites/au-nowhere", &session)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Another tenant's archivist does not see it, by search or by address.
+    let other = signed_in(&app, "arch-other").await;
+    let (_, _, body) = exchange(&app, page("/recherche?q=d%C3%A9lib%C3%A9ration", &other)).await;
+    assert!(body.contains("0 résultat"), "{body}");
+    let (status, _, _) = exchange(&app, page(&unit_path, &other)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = exchange(&app, page(&file_path, &other)).await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
+    // A producer may not search: said so.
+    let producer = signed_in(&app, "prod").await;
+    let (status, _, _) =
+        exchange(&app, page("/recherche?q=d%C3%A9lib%C3%A9ration", &producer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

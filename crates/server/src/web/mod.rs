@@ -1,7 +1,7 @@
 //! The web application for archivists, producers, the control authority and the operator
 //! (issue 19, decision 13): pages rendered by the binary, in French, over the same use
 //! cases, decisions and journal as the API. Built in steps: signing in and out, the choice
-//! of a tenant and its volume so far.
+//! of a tenant and its volume, search and the page of a unit so far.
 //!
 //! A page finds its session from the `carnac_session` cookie, then asks
 //! [`crate::auth::authorize_as`] for the action it shows (journaled as an API request is);
@@ -10,6 +10,7 @@
 
 pub mod fr;
 mod pages;
+mod units;
 
 use std::sync::Arc;
 
@@ -34,6 +35,9 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/connexion", get(pages::sign_in_form).post(pages::sign_in))
         .route("/deconnexion", post(pages::sign_out))
         .route("/tenant", post(pages::choose_tenant))
+        .route("/recherche", get(units::search))
+        .route("/unites/{unit}", get(units::unit))
+        .route("/unites/{unit}/fichiers/{object}", get(units::download))
         .route("/static/{file}", get(pages::asset))
         .layer(axum::middleware::from_fn(security_headers))
 }

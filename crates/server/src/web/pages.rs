@@ -18,17 +18,17 @@ use crate::{ApiError, AppState, blocking};
 
 /// What every page's frame shows.
 pub(crate) struct Page {
-    title: String,
-    css: &'static str,
+    pub(super) title: String,
+    pub(super) css: &'static str,
     /// The account signed in.
-    who: Option<String>,
-    tenant: Option<String>,
+    pub(super) who: Option<String>,
+    pub(super) tenant: Option<String>,
     /// The token of its forms.
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 impl Page {
-    fn new(title: &str, session: Option<&WebSession>) -> Page {
+    pub(super) fn new(title: &str, session: Option<&WebSession>) -> Page {
         Page {
             title: fr::typography(title),
             css: super::stylesheet_path(),
@@ -53,6 +53,8 @@ struct HomePage {
     page: Page,
     heading: String,
     message: Option<String>,
+    /// Whether the account may search the tenant chosen.
+    searchable: bool,
     volume: Option<Volume>,
     tenants: Vec<TenantChoice>,
 }
@@ -76,7 +78,7 @@ struct ErrorPage {
     message: String,
 }
 
-fn html(status: StatusCode, page: &impl Template) -> Response {
+pub(super) fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (
             status,
@@ -92,7 +94,11 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
 }
 
 /// A page that says what went wrong and what to do.
-fn error_page(status: StatusCode, session: Option<&WebSession>, message: &str) -> Response {
+pub(super) fn error_page(
+    status: StatusCode,
+    session: Option<&WebSession>,
+    message: &str,
+) -> Response {
     let title = match status {
         StatusCode::FORBIDDEN => "Accès refusé",
         StatusCode::NOT_FOUND => "Page introuvable",
@@ -111,7 +117,7 @@ fn error_page(status: StatusCode, session: Option<&WebSession>, message: &str) -
 }
 
 /// An API error as a page (an unauthenticated one sends to the sign-in page).
-fn refusal(e: ApiError, session: Option<&WebSession>) -> Response {
+pub(super) fn refusal(e: ApiError, session: Option<&WebSession>) -> Response {
     let status = e.status();
     let message = match status {
         StatusCode::UNAUTHORIZED => return Redirect::to("/connexion").into_response(),
@@ -166,7 +172,7 @@ impl Ctx {
 }
 
 /// The session of the request's cookie, with its token.
-async fn session(
+pub(super) async fn session(
     state: &Arc<AppState>,
     ctx: &Ctx,
 ) -> Result<Option<(String, WebSession)>, ApiError> {
@@ -178,7 +184,7 @@ async fn session(
 }
 
 /// The decision for `action` (on `tenant`), journaled as the API's are.
-async fn authorize(
+pub(super) async fn authorize(
     state: &Arc<AppState>,
     ctx: &Ctx,
     principal: &Principal,
@@ -449,6 +455,7 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
             page: Page::new("Accueil", Some(&session)),
             heading,
             message,
+            searchable: volume.is_some(),
             volume,
             // An account of one tenant has nothing to choose.
             tenants: if tenants.len() > 1 || session.tenant.is_none() {

@@ -1,0 +1,474 @@
+//! Search and consultation: the search page (free text, facets by agency and year, pages,
+//! the count exact or "au moins"), the page of a unit (its description, its place in the
+//! tree, its files, its effective rules) and the download of a file, checked against its
+//! digest as the API's is.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use carnac_model::access::Action;
+use carnac_model::referential::RuleCategory;
+use carnac_model::{ObjectId, UnitId};
+
+use super::fr;
+use super::pages::{Ctx, Page, authorize, error_page, html, refusal, session};
+use crate::{AppState, blocking};
+
+/// Results a page shows.
+const PER_PAGE: u64 = 20;
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct SearchForm {
+    #[serde(default)]
+    q: String,
+    agency: Option<String>,
+    year: Option<String>,
+    page: Option<u64>,
+}
+
+impl SearchForm {
+    /// The search's address with `change` applied (a facet chosen, a filter removed, a page).
+    fn href(&self, change: impl FnOnce(&mut SearchForm)) -> String {
+        let mut f = SearchForm {
+            q: self.q.clone(),
+            agency: self.agency.clone(),
+            year: self.year.clone(),
+            page: None,
+        };
+        change(&mut f);
+        let mut parts = vec![format!("q={}", encode(&f.q))];
+        if let Some(a) = &f.agency {
+            parts.push(format!("agency={}", encode(a)));
+        }
+        if let Some(y) = &f.year {
+            parts.push(format!("year={}", encode(y)));
+        }
+        if let Some(p) = f.page.filter(|p| *p > 1) {
+            parts.push(format!("page={p}"));
+        }
+        format!("/recherche?{}", parts.join("&"))
+    }
+}
+
+/// A query's value, every character but RFC 3986's unreserved ones encoded.
+fn encode(s: &str) -> String {
+    const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, QUERY).to_string()
+}
+
+struct Found {
+    id: String,
+    title: String,
+    dates: String,
+    agency: Option<String>,
+}
+
+struct FacetLink {
+    label: String,
+    count: String,
+    href: String,
+}
+
+struct Filter {
+    label: String,
+    remove: String,
+}
+
+#[derive(Template)]
+#[template(path = "recherche.html")]
+struct SearchPage {
+    page: Page,
+    q: String,
+    agency: Option<String>,
+    year: Option<String>,
+    /// "1 234 résultats", "au moins 10 000 résultats"; none before a search.
+    count: Option<String>,
+    filters: Vec<Filter>,
+    units: Vec<Found>,
+    first: u64,
+    previous: Option<String>,
+    next: Option<String>,
+    agencies: Vec<FacetLink>,
+    years: Vec<FacetLink>,
+}
+
+/// `2019`, `du 3 février 2019 au 5 mars 2020`, or nothing known.
+fn dates(start: Option<&str>, end: Option<&str>) -> String {
+    match (start, end) {
+        (Some(s), Some(e)) if s.get(..10) == e.get(..10) => fr::iso_date(s),
+        (Some(s), Some(e)) => format!("du {} au {}", fr::iso_date(s), fr::iso_date(e)),
+        (Some(s), None) => format!("depuis le {}", fr::iso_date(s)),
+        (None, Some(e)) => format!("jusqu’au {}", fr::iso_date(e)),
+        (None, None) => "dates non renseignées".to_owned(),
+    }
+}
+
+pub(crate) async fn search(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Query(form): Query<SearchForm>,
+) -> Response {
+    let session = match session(&state, &ctx).await {
+        Ok(Some((_, s))) => s,
+        Ok(None) => return Redirect::to("/connexion").into_response(),
+        Err(e) => return refusal(e, None),
+    };
+    let Some(tenant) = session.tenant.clone() else {
+        return Redirect::to("/").into_response();
+    };
+    if let Err(e) = authorize(
+        &state,
+        &ctx,
+        &session.principal,
+        Action::UnitSearch,
+        Some(&tenant),
+    )
+    .await
+    {
+        return refusal(e, Some(&session));
+    }
+    let searched = !form.q.trim().is_empty() || form.agency.is_some() || form.year.is_some();
+    let mut page = SearchPage {
+        page: Page::new("Rechercher", Some(&session)),
+        q: form.q.clone(),
+        agency: form.agency.clone(),
+        year: form.year.clone(),
+        count: None,
+        filters: Vec::new(),
+        units: Vec::new(),
+        first: 1,
+        previous: None,
+        next: None,
+        agencies: Vec::new(),
+        years: Vec::new(),
+    };
+    if !searched {
+        return html(StatusCode::OK, &page);
+    }
+    let number = form.page.unwrap_or(1).clamp(1, 100_000);
+    let year = match form.year.as_deref().map(str::parse::<i32>) {
+        None => None,
+        Some(Ok(y)) if (1..=9999).contains(&y) => Some(y),
+        Some(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                Some(&session),
+                "L’année demandée n’en est pas une : choisissez-en une dans la liste.",
+            );
+        }
+    };
+    let query = carnac_catalog::UnitQuery {
+        text: (!form.q.trim().is_empty()).then(|| form.q.clone()),
+        agency: form.agency.clone(),
+        from: year.map(|y| format!("{y:04}-01-01")),
+        to: year.map(|y| format!("{y:04}-12-31")),
+        offset: (number - 1) * PER_PAGE,
+        limit: PER_PAGE,
+        ..Default::default()
+    };
+    let found = match crate::routes::units::search_units(&state, tenant, query).await {
+        Ok(f) => f,
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                Some(&session),
+                "Cette recherche est trop large ou va trop loin dans les résultats : précisez-la (des mots, un service, une année).",
+            );
+        }
+        Err(e) => return refusal(e, Some(&session)),
+    };
+    let plural = if found.total > 1 { "s" } else { "" };
+    page.count = Some(if found.total_exact {
+        format!("{} résultat{plural}", fr::integer(found.total))
+    } else {
+        format!("au moins {} résultats", fr::integer(found.total))
+    });
+    if let Some(a) = &form.agency {
+        page.filters.push(Filter {
+            label: format!("Service producteur : {a}"),
+            remove: form.href(|f| f.agency = None),
+        });
+    }
+    if let Some(y) = &form.year {
+        page.filters.push(Filter {
+            label: format!("Année : {y}"),
+            remove: form.href(|f| f.year = None),
+        });
+    }
+    page.first = (number - 1) * PER_PAGE + 1;
+    page.units = found
+        .units
+        .into_iter()
+        .map(|u| Found {
+            id: u.id.to_string(),
+            title: u.title,
+            dates: dates(u.start_date.as_deref(), u.end_date.as_deref()),
+            agency: u.originating_agency,
+        })
+        .collect();
+    if number > 1 {
+        page.previous = Some(form.href(|f| f.page = Some(number - 1)));
+    }
+    if number * PER_PAGE < found.total {
+        page.next = Some(form.href(|f| f.page = Some(number + 1)));
+    }
+    if form.agency.is_none() {
+        page.agencies = found
+            .agencies
+            .iter()
+            .take(20)
+            .map(|f| FacetLink {
+                label: f.value.clone(),
+                count: fr::integer(f.count),
+                href: form.href(|x| x.agency = Some(f.value.clone())),
+            })
+            .collect();
+    }
+    if form.year.is_none() {
+        page.years = found
+            .years
+            .iter()
+            .take(30)
+            .map(|f| FacetLink {
+                label: f.value.clone(),
+                count: fr::integer(f.count),
+                href: form.href(|x| x.year = Some(f.value.clone())),
+            })
+            .collect();
+    }
+    html(StatusCode::OK, &page)
+}
+
+struct FileRow {
+    name: String,
+    format: String,
+    size: String,
+    digest: String,
+    href: Option<String>,
+}
+
+struct RuleRow {
+    category: &'static str,
+    rule: String,
+    start: String,
+    end: String,
+    origin: String,
+}
+
+#[derive(Template)]
+#[template(path = "unite.html")]
+struct UnitPage {
+    page: Page,
+    title: String,
+    fields: Vec<(&'static str, String)>,
+    parents: Vec<(String, String)>,
+    files: Vec<FileRow>,
+    rules: Vec<RuleRow>,
+}
+
+fn category_fr(c: RuleCategory) -> &'static str {
+    match c {
+        RuleCategory::AppraisalRule => "Durée d’utilité administrative",
+        RuleCategory::AccessRule => "Communicabilité",
+        RuleCategory::StorageRule => "Durée d’utilité courante",
+        RuleCategory::DisseminationRule => "Diffusion",
+        RuleCategory::ReuseRule => "Réutilisation",
+        RuleCategory::ClassificationRule => "Classification",
+        RuleCategory::HoldRule => "Gel",
+    }
+}
+
+pub(crate) async fn unit(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Path(unit): Path<String>,
+) -> Response {
+    let session = match session(&state, &ctx).await {
+        Ok(Some((_, s))) => s,
+        Ok(None) => return Redirect::to("/connexion").into_response(),
+        Err(e) => return refusal(e, None),
+    };
+    let Some(tenant) = session.tenant.clone() else {
+        return Redirect::to("/").into_response();
+    };
+    let Ok(unit) = UnitId::new(&unit) else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            Some(&session),
+            "Cette unité d’archives n’existe pas.",
+        );
+    };
+    if let Err(e) = authorize(
+        &state,
+        &ctx,
+        &session.principal,
+        Action::UnitRead,
+        Some(&tenant),
+    )
+    .await
+    {
+        return refusal(e, Some(&session));
+    }
+    let archive = state.archive.clone();
+    let t = tenant.clone();
+    let found = blocking(move || {
+        let Some(record) = archive.unit_record(&t, &unit)? else {
+            return Ok(None);
+        };
+        // The parents' titles, for their links.
+        let mut parents = Vec::new();
+        for p in &record.unit.parents {
+            let title = archive
+                .unit_record(&t, p)?
+                .map(|r| r.unit.title)
+                .unwrap_or_else(|| p.to_string());
+            parents.push((p.to_string(), title));
+        }
+        Ok(Some((record, parents)))
+    })
+    .await;
+    let (record, parents) = match found {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                Some(&session),
+                "Cette unité d’archives n’existe pas dans ce service, ou elle n’y est plus.",
+            );
+        }
+        Err(e) => return refusal(e, Some(&session)),
+    };
+    let mut fields = vec![(
+        "Dates",
+        dates(
+            record.unit.start_date.as_deref(),
+            record.unit.end_date.as_deref(),
+        ),
+    )];
+    if let Some(level) = &record.details.description_level {
+        fields.push(("Niveau de description", level.clone()));
+    }
+    if let Some(agency) = &record.details.originating_agency {
+        fields.push(("Service producteur", agency.clone()));
+    }
+    if !record.details.keywords.is_empty() {
+        fields.push(("Mots-clés", record.details.keywords.join(", ")));
+    }
+    fields.push(("Identifiant", record.unit.id.to_string()));
+    fields.push(("Versement", record.unit.operation.to_string()));
+    let files = record
+        .objects
+        .iter()
+        .map(|o| FileRow {
+            name: o
+                .filename
+                .clone()
+                .or_else(|| o.uri.clone())
+                .unwrap_or_else(|| o.id.to_string()),
+            format: o
+                .format_name
+                .clone()
+                .or_else(|| o.mime_type.clone())
+                .unwrap_or_else(|| "inconnu".to_owned()),
+            size: o.size.map(fr::size).unwrap_or_default(),
+            digest: o
+                .digest
+                .as_ref()
+                .map(|d| format!("{} {}", d.algorithm.seda_name(), d.hex))
+                .unwrap_or_default(),
+            href: (!o.physical).then(|| format!("/unites/{}/fichiers/{}", record.unit.id, o.id)),
+        })
+        .collect();
+    let own = record.unit.id.as_str();
+    let rules = RuleCategory::ALL
+        .into_iter()
+        .flat_map(|c| {
+            record.effective.rules.of(c).map(move |r| RuleRow {
+                category: category_fr(c),
+                rule: r.rule.rule.clone(),
+                start: r
+                    .rule
+                    .start_date
+                    .as_deref()
+                    .map(fr::iso_date)
+                    .unwrap_or_default(),
+                end: r
+                    .rule
+                    .end_date
+                    .as_deref()
+                    .map(fr::iso_date)
+                    .unwrap_or_default(),
+                origin: if r.origin.unit == own {
+                    "cette unité".to_owned()
+                } else {
+                    format!("héritée de {}", r.origin.unit)
+                },
+            })
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        &UnitPage {
+            page: Page::new(&record.unit.title, Some(&session)),
+            title: record.unit.title.clone(),
+            fields,
+            parents,
+            files,
+            rules,
+        },
+    )
+}
+
+/// A file of a unit, streamed from a copy checked against its digest (the API's download,
+/// after the page's own decision).
+pub(crate) async fn download(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((_unit, object)): Path<(String, String)>,
+) -> Response {
+    let session = match session(&state, &ctx).await {
+        Ok(Some((_, s))) => s,
+        Ok(None) => return Redirect::to("/connexion").into_response(),
+        Err(e) => return refusal(e, None),
+    };
+    let Some(tenant) = session.tenant.clone() else {
+        return Redirect::to("/").into_response();
+    };
+    if ObjectId::new(&object).is_err() {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            Some(&session),
+            "Ce fichier n’existe pas.",
+        );
+    }
+    if let Err(e) = authorize(
+        &state,
+        &ctx,
+        &session.principal,
+        Action::ObjectDownload,
+        Some(&tenant),
+    )
+    .await
+    {
+        return refusal(e, Some(&session));
+    }
+    match crate::routes::units::download(State(state), headers, Path((tenant.to_string(), object)))
+        .await
+    {
+        Ok(r) if r.status() != StatusCode::GONE => r,
+        Ok(_) => error_page(
+            StatusCode::GONE,
+            Some(&session),
+            "Ce fichier n’est plus conservé : son unité a quitté l’archive.",
+        ),
+        Err(e) => refusal(e, Some(&session)),
+    }
+}
