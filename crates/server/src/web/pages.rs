@@ -145,7 +145,7 @@ pub(super) fn refusal(e: ApiError, session: Option<&WebSession>) -> Response {
 pub(crate) struct Ctx {
     presented: Presented,
     over_tls: bool,
-    method: String,
+    method: axum::http::Method,
     path: String,
 }
 
@@ -159,7 +159,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         Ok(Ctx {
             presented,
             over_tls: parts.extensions.get::<crate::listen::OverTls>().is_some(),
-            method: parts.method.to_string(),
+            method: parts.method.clone(),
             path: parts.uri.path().to_owned(),
         })
     }
@@ -196,8 +196,7 @@ pub(super) async fn authorize(
         &ctx.presented,
         Credentials::Session(principal.clone()),
         auth::Request {
-            method: &axum::http::Method::from_bytes(ctx.method.as_bytes())
-                .unwrap_or(axum::http::Method::GET),
+            method: &ctx.method,
             path: &ctx.path,
             action,
             tenant,
@@ -403,14 +402,12 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
         Ok(p) => p,
         Err(e) => return refusal(e, Some(&session)),
     };
-    // The volume of the tenant chosen, if the account may search it.
-    let volume = match &session.tenant {
-        Some(t) => authorize(&state, &ctx, &principal, Action::UnitSearch, Some(t))
-            .await
-            .ok()
-            .map(|_| t.clone()),
-        None => None,
-    };
+    // The volume of the tenant chosen, if the account may search it (a part of the page,
+    // decided as the search would be; the page itself is what is journaled).
+    let volume = session.tenant.clone().filter(|t| {
+        carnac_model::access::decide(&principal, Action::UnitSearch, Some(t), None)
+            == Decision::Allow
+    });
     let archive = state.archive.clone();
     let chosen = session.tenant.clone();
     let data = blocking(move || {

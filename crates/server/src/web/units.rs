@@ -326,8 +326,9 @@ pub(crate) async fn unit(
         let mut parents = Vec::new();
         for p in &record.unit.parents {
             let title = archive
-                .unit_record(&t, p)?
-                .map(|r| r.unit.title)
+                .catalog()
+                .unit(&t, p)?
+                .map(|(u, _)| u.title)
                 .unwrap_or_else(|| p.to_string());
             parents.push((p.to_string(), title));
         }
