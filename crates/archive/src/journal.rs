@@ -930,3 +930,133 @@ pub fn export_from_offer(
         problems,
     })
 }
+
+/// Which events a page of a tenant's journal shows ([`Archive::journal_backwards`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalFilter {
+    pub kind: Option<EventKind>,
+    pub outcome: Option<Status>,
+}
+
+/// A page of a tenant's journal, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalBrowse {
+    pub events: Vec<crate::report::ReportedEvent>,
+    /// Where the next (older) page starts: pass it as `before`; none once the journal's first
+    /// event is reached.
+    pub next_before: Option<u64>,
+    /// The tenant's last event when the page was read.
+    pub last: u64,
+    /// The time limit ended the reading before the page was full (a filter that matches
+    /// little of a long journal): the page holds what was found, and `next_before` goes on
+    /// from where the reading stopped.
+    pub interrupted: bool,
+}
+
+/// Events read at a time, going back through a journal: a window the catalog walks forward
+/// and stops at its end, so that no reading holds the catalog for a whole journal.
+const BROWSE_WINDOW: u64 = 1000;
+
+impl Archive {
+    /// The seals of `tenant`'s journal, in order.
+    pub fn seals(&self, tenant: &TenantId) -> Result<Vec<carnac_catalog::SealRow>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        Ok(self.catalog.seals(tenant)?)
+    }
+
+    /// A page of `tenant`'s journal, newest first: at most `limit` events before sequence
+    /// `before` (all, when `None`) that match `filter`, each with the seal that covers it.
+    /// Reads back from the end a window at a time, and stops at `interrupt`.
+    pub fn journal_backwards(
+        &self,
+        tenant: &TenantId,
+        before: Option<u64>,
+        filter: &JournalFilter,
+        limit: usize,
+        interrupt: &carnac_catalog::Interrupt,
+    ) -> Result<JournalBrowse, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let last = self.catalog.last_sequence(tenant)?;
+        let seals = self.catalog.seals(tenant)?;
+        let sealed_by = |sequence: u64| {
+            // Seals are in order of their ranges, which follow each other.
+            let i = seals.partition_point(|s| s.last < sequence);
+            seals
+                .get(i)
+                .filter(|s| s.first <= sequence)
+                .map(|s| (s.last, s.stamped_at.to_string()))
+        };
+        // Events `[start, end)` are read at each turn, `end` going down.
+        let mut end = before.unwrap_or(last + 1).min(last + 1);
+        let mut events = Vec::new();
+        let mut interrupted = false;
+        while end > 1 && events.len() < limit {
+            if interrupt.is_due() {
+                interrupted = true;
+                break;
+            }
+            let start = end.saturating_sub(BROWSE_WINDOW).max(1);
+            let mut window = Vec::new();
+            let walked = self.catalog.each_event(tenant, start - 1, &mut |row| {
+                let sequence = match &row {
+                    Ok(e) => e.sequence,
+                    Err(u) => u.sequence,
+                };
+                if sequence >= end {
+                    return Err(carnac_catalog::CatalogError::Interrupted(String::new()));
+                }
+                // An event that cannot be read is shown as such: the verification says why.
+                let reported = match row {
+                    Ok(e) => {
+                        if filter.kind.as_ref().is_some_and(|k| k != &e.event.kind)
+                            || filter.outcome.is_some_and(|o| o != e.event.outcome)
+                        {
+                            return Ok(());
+                        }
+                        crate::report::ReportedEvent {
+                            sequence,
+                            kind: e.event.kind.to_string(),
+                            time: e.event.time.clone(),
+                            outcome: e.event.outcome.as_str().into(),
+                            operation: e.event.operation.to_string(),
+                            agent: e.event.agent.clone(),
+                            sealed_by: sealed_by(sequence),
+                        }
+                    }
+                    Err(_) if filter != &JournalFilter::default() => return Ok(()),
+                    Err(_) => crate::report::ReportedEvent {
+                        sequence,
+                        kind: "UNREADABLE".into(),
+                        time: String::new(),
+                        outcome: "KO".into(),
+                        operation: String::new(),
+                        agent: String::new(),
+                        sealed_by: sealed_by(sequence),
+                    },
+                };
+                window.push(reported);
+                Ok(())
+            });
+            match walked {
+                Ok(()) | Err(carnac_catalog::CatalogError::Interrupted(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            for e in window.into_iter().rev() {
+                if events.len() == limit {
+                    break;
+                }
+                end = e.sequence;
+                events.push(e);
+            }
+            if events.len() < limit {
+                end = start;
+            }
+        }
+        Ok(JournalBrowse {
+            next_before: (end > 1).then_some(end),
+            events,
+            last,
+            interrupted,
+        })
+    }
+}

@@ -8,7 +8,7 @@ use std::io::Read;
 
 use carnac_blobstore::BlobKey;
 use carnac_catalog::{
-    IntakeMessage, Interrupt, ObjectRow, Operation, QueuedTransfer, ReferentialKind,
+    IntakeMessage, Interrupt, ObjectRow, Operation, OperationPage, QueuedTransfer, ReferentialKind,
     ReferentialVersion, ReferentialVersionInfo, Tenant, Unit, UnitDetails, UnitPage, UnitQuery,
 };
 use carnac_model::{Digest, MultiHasher, ObjectId, OperationId, TenantId, UnitId};
@@ -25,6 +25,19 @@ pub struct UnitRecord {
     /// Its effective rules: its own and those inherited from every unit above it.
     pub effective: crate::rules::UnitEffectiveRules,
 }
+
+/// Where a tenant's proof stands, for its home page: the last audit of its copies, the last
+/// seal of its journal, and how many files wait for their evidence record.
+#[derive(Debug, Clone)]
+pub struct IntegrityState {
+    pub last_audit: Option<Operation>,
+    pub last_seal: Option<Operation>,
+    /// Files without an evidence record yet, counted up to [`PENDING_COUNTED`].
+    pub evidence_pending: usize,
+}
+
+/// How far [`Archive::integrity_state`] counts files waiting for evidence.
+pub const PENDING_COUNTED: usize = 10_000;
 
 /// An operation, or a transfer received and waiting for its ingest.
 #[derive(Debug, Clone)]
@@ -158,6 +171,64 @@ impl Archive {
             (Some(o), _) => Some(OperationFound::Operation(o)),
             (None, Some(q)) => Some(OperationFound::Queued(q)),
             (None, None) => None,
+        })
+    }
+
+    /// A page of a tenant's transfers, newest first: on the first page (no
+    /// `page.before`, no status asked), those still waiting in the queue come first; then
+    /// the ingests, running or done, as `page` asks (its kind is set here).
+    pub fn transfers(
+        &self,
+        tenant: &TenantId,
+        page: &OperationPage,
+    ) -> Result<(Vec<QueuedTransfer>, Vec<Operation>), ArchiveError> {
+        self.require_tenant(tenant)?;
+        let page = OperationPage {
+            kind: carnac_model::journal::EventKind::Ingest,
+            ..page.clone()
+        };
+        let mut queued = Vec::new();
+        if page.before.is_none() && page.status.is_none() {
+            // The queue holds what the tenants' shares of it let in: a bounded list.
+            queued = self
+                .catalog
+                .queued_transfers()?
+                .into_iter()
+                .filter(|q| &q.tenant == tenant)
+                .filter(|q| page.agent.as_ref().is_none_or(|a| a == &q.agent))
+                .collect();
+            queued.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+        }
+        let mut operations = self.catalog.operations_page(tenant, &page)?;
+        // An ingest the worker has started is both queued and running: shown once.
+        operations.retain(|o| !queued.iter().any(|q| q.operation == o.id));
+        Ok((queued, operations))
+    }
+
+    /// Where `tenant`'s proof stands (see [`IntegrityState`]): three reads of an index each.
+    pub fn integrity_state(&self, tenant: &TenantId) -> Result<IntegrityState, ArchiveError> {
+        self.require_tenant(tenant)?;
+        let latest = |kind: carnac_model::journal::EventKind| {
+            self.catalog
+                .operations_page(
+                    tenant,
+                    &OperationPage {
+                        kind,
+                        status: None,
+                        agent: None,
+                        before: None,
+                        limit: 1,
+                    },
+                )
+                .map(|mut ops| ops.pop())
+        };
+        Ok(IntegrityState {
+            last_audit: latest(carnac_model::journal::EventKind::Audit)?,
+            last_seal: latest(carnac_model::journal::EventKind::JournalSeal)?,
+            evidence_pending: self
+                .catalog
+                .pending_evidence(tenant, PENDING_COUNTED)?
+                .len(),
         })
     }
 

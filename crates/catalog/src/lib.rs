@@ -224,6 +224,23 @@ pub struct Operation {
     pub agent: Option<String>,
 }
 
+/// The most operations one [`OperationStore::operations_page`] returns.
+pub const MAX_OPERATIONS_PAGE: u64 = 200;
+
+/// Which operations a page lists (see [`OperationStore::operations_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationPage {
+    pub kind: OperationKind,
+    /// Done with this status; `None`: any, running ones included.
+    pub status: Option<Status>,
+    /// Started by this account only.
+    pub agent: Option<String>,
+    /// Only those after this one in the order (started earlier, or at the same instant
+    /// with a smaller id): the last of the previous page.
+    pub before: Option<(Timestamp, OperationId)>,
+    pub limit: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitRow {
     pub id: UnitId,
@@ -683,6 +700,16 @@ pub trait OperationStore: Send + Sync {
     /// Every operation of a tenant, oldest first, without their replies.
     fn operations(&self, tenant: &TenantId) -> Result<Vec<Operation>, CatalogError>;
 
+    /// A page of a tenant's operations of one kind, newest first, without their replies:
+    /// those started before `page.before` (an operation's place in that order), with the
+    /// status and agent asked for. At most `page.limit` (capped at
+    /// [`MAX_OPERATIONS_PAGE`]).
+    fn operations_page(
+        &self,
+        tenant: &TenantId,
+        page: &OperationPage,
+    ) -> Result<Vec<Operation>, CatalogError>;
+
     /// Operations left running by a process that died, on every tenant (used by recovery).
     fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
 }
@@ -868,6 +895,10 @@ pub trait JournalStore: Send + Sync {
         after: u64,
         each: &mut dyn FnMut(JournalRow) -> Result<(), CatalogError>,
     ) -> Result<(), CatalogError>;
+
+    /// The sequence number of a tenant's last event, 0 when it has none: a tenant's events
+    /// are numbered from 1, without a gap.
+    fn last_sequence(&self, tenant: &TenantId) -> Result<u64, CatalogError>;
 
     /// Every event of a tenant's journal; an unreadable one is an error.
     fn journal(&self, tenant: &TenantId) -> Result<Vec<Event>, CatalogError> {

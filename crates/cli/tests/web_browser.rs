@@ -20,8 +20,9 @@ fn browser_available() -> bool {
             .is_ok_and(|o| o.status.success())
 }
 
-/// A SEDA 2.2 transfer of one unit titled `title` with one file.
-fn write_unit_sip(path: &std::path::Path, title: &str, content: &[u8]) {
+/// A SEDA 2.2 transfer of one unit titled `title` with one file, whose manifest declares
+/// the size and digest of `declared`.
+fn write_unit_sip(path: &std::path::Path, title: &str, declared: &[u8], content: &[u8]) {
     use sha2::Digest as _;
     use std::io::Write;
     let escaped = title
@@ -38,8 +39,8 @@ fn write_unit_sip(path: &std::path::Path, title: &str, content: &[u8]) {
 <DescriptiveMetadata><ArchiveUnit id="U1"><Content><DescriptionLevel>Item</DescriptionLevel><Title>{escaped}</Title><StartDate>2019-03-04</StartDate><EndDate>2019-03-04</EndDate></Content><DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference></ArchiveUnit></DescriptiveMetadata>
 <ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier></ManagementMetadata>
 </DataObjectPackage><ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency></ArchiveTransfer>"#,
-        hex::encode(sha2::Sha256::digest(content)),
-        content.len()
+        hex::encode(sha2::Sha256::digest(declared)),
+        declared.len()
     );
     let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let opts = zip::write::SimpleFileOptions::default();
@@ -102,7 +103,31 @@ fn the_web_application_works_in_a_browser_and_passes_axe() {
         &sip,
         "Délibération <script>alert(\"x\")</script> d'O'Brien",
         b"Le conseil municipal delibere.\n",
+        b"Le conseil municipal delibere.\n",
     );
+    // A producer of tenant 0, and the transfer it will send from the browser: its file does
+    // not match the digest its manifest declares.
+    let out = run(
+        d,
+        &[
+            "account",
+            "create",
+            "paul",
+            "--role",
+            "producer",
+            "--tenant",
+            "0",
+            "--password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refused = d.join("refuse.zip");
+    write_unit_sip(&refused, "Arrêté", b"declared", b"received");
     let out = run(d, &["ingest", "--tenant", "0", sip.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -137,6 +162,7 @@ fn the_web_application_works_in_a_browser_and_passes_axe() {
         .arg(&script)
         .arg(format!("http://127.0.0.1:{port}"))
         .arg(profile.path())
+        .arg(&refused)
         .output()
         .unwrap();
     drop(served);

@@ -30,6 +30,9 @@ pub(crate) struct Request<'a> {
     pub tenant: Option<&'a TenantId>,
     /// The operation a [`Action::OperationRead`] is about: its owner decides for producers.
     pub operation: Option<&'a OperationId>,
+    /// The request is about the account's own operations only (a list of them): a
+    /// producer may then read them without naming one.
+    pub own: bool,
     /// What the request is about, for the journal.
     pub subject: Option<&'a str>,
 }
@@ -151,6 +154,7 @@ pub(crate) async fn authorize_as(
     let action = request.action;
     let tenant = request.tenant.cloned();
     let operation = request.operation.cloned();
+    let own = request.own;
     let subject = request.subject.map(str::to_owned);
     let address = presented.address;
     let mark = presented.mark.clone();
@@ -158,6 +162,7 @@ pub(crate) async fn authorize_as(
     let principal = blocking(move || {
         let caller = authenticate(&archive, credentials, address)?;
         let mut decision = match &caller {
+            Caller::Known(_, p) if own => decide(p, action, tenant.as_ref(), Some(&p.login)),
             Caller::Known(_, p) => {
                 decide_owned(&archive, p, action, tenant.as_ref(), operation.as_ref())?
             }

@@ -89,7 +89,13 @@ pub(super) fn chained(c: &dyn Catalog) {
         })
         .expect("events");
         assert_eq!(after, (3..=events.len() as u64).collect::<Vec<_>>());
+        assert_eq!(
+            c.last_sequence(&tenant).expect("last"),
+            events.len() as u64,
+            "numbered from 1 without a gap"
+        );
     }
+    assert_eq!(c.last_sequence(&t("conf-none")).expect("none"), 0);
 }
 
 pub(super) fn tree(id: &str, kind: EvidenceKind, operation: &str) -> EvidenceTreeRow {

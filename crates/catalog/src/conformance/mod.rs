@@ -62,6 +62,7 @@ pub fn run(c: &dyn Catalog) {
     accounts::tokens(c);
     queue::requeue(c);
     operations::recorded_operation(c);
+    operations::paged_operations(c);
     rules::graph(c);
     rules::change(c);
     metadata::change(c);

@@ -176,3 +176,141 @@ pub(super) fn recorded_operation(c: &dyn Catalog) {
         .collect();
     assert_eq!(kinds, ["DELIVERY", "UNIT_DELIVERED", "UNIT_DELIVERED"]);
 }
+
+/// Pages of a tenant's operations of one kind: newest first, by status and by agent, each
+/// page going on where the last ended (two at the same instant included), never another
+/// tenant's or another kind's.
+pub(super) fn paged_operations(c: &dyn Catalog) {
+    let p = t("conf-pages");
+    c.create_tenant(
+        &p,
+        "pages",
+        &event("conf-pages", "op-pages", "TENANT_CREATE", Status::Ok),
+    )
+    .expect("tenant");
+    // Seven ingests, the fourth and fifth started at the same instant; two by "alice", the
+    // third rejected, the last still running; and an operation of another kind.
+    let starts = [
+        ("pg-1", "04:01", "bob", Some(Status::Ok)),
+        ("pg-2", "04:02", "alice", Some(Status::Warning)),
+        ("pg-3", "04:03", "bob", Some(Status::Ko)),
+        ("pg-4", "04:04", "bob", Some(Status::Ok)),
+        ("pg-5", "04:04", "alice", Some(Status::Ok)),
+        ("pg-6", "04:06", "bob", Some(Status::Ok)),
+        ("pg-7", "04:07", "bob", None),
+    ];
+    for (id, minute, agent, status) in starts {
+        let started = at(&format!("2026-11-29T{minute}:00.000Z"));
+        c.start_operation(&p, &op(id), &"INGEST".into(), &started, agent)
+            .expect("start");
+        if let Some(status) = status {
+            c.finish_operation(
+                &p,
+                OperationEnd {
+                    operation: &op(id),
+                    status,
+                    summary: &json!({"status": status.as_str()}),
+                    reply: Some(&mut &b"<ATR/>"[..]),
+                    ended_at: &started,
+                    event: &event("conf-pages", id, "INGEST", status),
+                },
+            )
+            .expect("finish");
+        }
+    }
+    c.record_operation(
+        &p,
+        &json!({}),
+        &event("conf-pages", "pg-verify", "JOURNAL_VERIFY", Status::Ok),
+    )
+    .expect("other kind");
+    let page = |status, agent: Option<&str>, before: Option<(&str, &str)>, limit| {
+        c.operations_page(
+            &p,
+            &OperationPage {
+                kind: "INGEST".into(),
+                status,
+                agent: agent.map(str::to_owned),
+                before: before
+                    .map(|(minute, id)| (at(&format!("2026-11-29T{minute}:00.000Z")), op(id))),
+                limit,
+            },
+        )
+        .expect("page")
+        .into_iter()
+        .map(|o| o.id.to_string())
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        page(None, None, None, 3),
+        ["pg-7", "pg-6", "pg-5"],
+        "newest first, the running one included; at one instant, the larger id first"
+    );
+    assert_eq!(
+        page(None, None, Some(("04:04", "pg-5")), 3),
+        ["pg-4", "pg-3", "pg-2"]
+    );
+    assert_eq!(page(None, None, Some(("04:02", "pg-2")), 3), ["pg-1"]);
+    assert_eq!(
+        page(Some(Status::Ok), None, None, 10),
+        ["pg-6", "pg-5", "pg-4", "pg-1"]
+    );
+    assert_eq!(page(Some(Status::Ko), None, None, 10), ["pg-3"]);
+    assert_eq!(page(None, Some("alice"), None, 10), ["pg-5", "pg-2"]);
+    assert_eq!(
+        page(Some(Status::Ok), Some("alice"), None, 10),
+        ["pg-5"],
+        "both filters at once"
+    );
+    assert_eq!(page(None, Some("nobody"), None, 10), Vec::<String>::new());
+    assert_eq!(
+        page(None, None, None, 10_000).len(),
+        7,
+        "a page never holds more than its cap, nor another kind"
+    );
+    let other = c
+        .operations_page(
+            &t("conf-a"),
+            &OperationPage {
+                kind: "INGEST".into(),
+                status: None,
+                agent: Some("alice".into()),
+                before: None,
+                limit: 10,
+            },
+        )
+        .expect("other tenant");
+    assert!(
+        other.is_empty(),
+        "another tenant's operations are not listed"
+    );
+    let capped = c
+        .operations_page(
+            &p,
+            &OperationPage {
+                kind: "INGEST".into(),
+                status: None,
+                agent: None,
+                before: None,
+                limit: u64::MAX,
+            },
+        )
+        .expect("capped");
+    assert!(capped.len() as u64 <= MAX_OPERATIONS_PAGE);
+    let o = &c
+        .operations_page(
+            &p,
+            &OperationPage {
+                kind: "INGEST".into(),
+                status: Some(Status::Ko),
+                agent: None,
+                before: None,
+                limit: 1,
+            },
+        )
+        .expect("one")[0];
+    assert_eq!(
+        (o.agent.as_deref(), o.has_reply, o.state),
+        (Some("bob"), true, OperationState::Done)
+    );
+}

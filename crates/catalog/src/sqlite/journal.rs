@@ -329,6 +329,18 @@ impl JournalStore for SqliteCatalog {
         .collect()
     }
 
+    fn last_sequence(&self, tenant: &TenantId) -> Result<u64, CatalogError> {
+        let conn = self.lock();
+        let last: Option<i64> = conn
+            .query_row(
+                "SELECT MAX(sequence) FROM journal WHERE tenant = ?1",
+                [tenant.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(storage)?;
+        Ok(last.unwrap_or(0) as u64)
+    }
+
     fn each_event(
         &self,
         tenant: &TenantId,

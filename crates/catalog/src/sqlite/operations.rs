@@ -253,6 +253,50 @@ impl OperationStore for SqliteCatalog {
             .collect()
     }
 
+    fn operations_page(
+        &self,
+        tenant: &TenantId,
+        page: &OperationPage,
+    ) -> Result<Vec<Operation>, CatalogError> {
+        let conn = self.lock();
+        // The archive's clock writes every time in one RFC 3339 form (UTC, to the
+        // millisecond), so that their text order is their time order.
+        let (before_at, before_id) = match &page.before {
+            Some((at, id)) => (Some(at.as_str().to_owned()), Some(id.as_str().to_owned())),
+            None => (None, None),
+        };
+        let mut st = conn
+            .prepare_cached(
+                "SELECT id, kind, state, status, started_at, ended_at, summary,
+                        EXISTS(SELECT 1 FROM operation_replies r WHERE r.tenant = o.tenant AND r.operation = o.id),
+                        agent
+                 FROM operations o
+                 WHERE tenant = ?1 AND kind = ?2
+                   AND (?3 IS NULL OR status = ?3)
+                   AND (?4 IS NULL OR agent = ?4)
+                   AND (?5 IS NULL OR (started_at, id) < (?5, ?6))
+                 ORDER BY started_at DESC, id DESC
+                 LIMIT ?7",
+            )
+            .map_err(storage)?;
+        let rows = st
+            .query_map(
+                rusqlite::params![
+                    tenant.as_str(),
+                    page.kind.as_str(),
+                    page.status.map(|s| s.as_str()),
+                    page.agent,
+                    before_at,
+                    before_id,
+                    page.limit.min(MAX_OPERATIONS_PAGE) as i64,
+                ],
+                raw_operation,
+            )
+            .map_err(storage)?;
+        rows.map(|r| to_operation(tenant, r.map_err(storage)?))
+            .collect()
+    }
+
     fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError> {
         let conn = self.lock();
         let mut st = conn

@@ -3,7 +3,7 @@ scripts/test, never `playwright install`), axe-core (pinned, through axe-playwri
 run on every page visited. Started by crates/cli/tests/web_browser.rs, which serves a
 prepared data folder and reads this script's exit code.
 
-Usage: web.py BASE_URL PROFILE_DIR
+Usage: web.py BASE_URL PROFILE_DIR REFUSED_TRANSFER
 """
 
 import hashlib
@@ -13,7 +13,7 @@ import sys
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
-BASE, PROFILE = sys.argv[1], sys.argv[2]
+BASE, PROFILE, REFUSED = sys.argv[1], sys.argv[2], sys.argv[3]
 TITLE = "Délibération <script>alert(\"x\")</script> d'O'Brien"
 PASSWORD = "Mot de passe très long"
 axe = Axe()
@@ -52,6 +52,9 @@ with sync_playwright() as p:
         locale="fr-FR",
     )
     page = browser.new_page()
+    # What the page's script says (errors, the CSP's refusals) goes to the test's output.
+    page.on("console", lambda m: print(f"console {m.type}: {m.text}", file=sys.stderr))
+    page.on("pageerror", lambda e: print(f"page error: {e}", file=sys.stderr))
 
     # Nobody signed in: the sign-in page.
     page.goto(f"{BASE}/")
@@ -90,7 +93,8 @@ with sync_playwright() as p:
     page.get_by_label("Service d’archives", exact=True).select_option("0")
     page.get_by_role("button", name="Choisir").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Accueil — 0")
-    expect(page.get_by_text("Unités d’archives")).to_be_visible()
+    expect(page.get_by_text("Unités d’archives", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Intégrité et preuves")).to_be_visible()
     check_page(page, "accueil d'un service")
 
     # Signed out: the session ends on the server; its cookie, replayed, opens nothing.
@@ -133,6 +137,51 @@ with sync_playwright() as p:
         got = hashlib.sha256(f.read()).hexdigest()
     assert got == digest, (got, digest)
     assert not dialogs, dialogs
+
+    # The journal, from the menu; its verification, which the journal then records.
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Journal et preuves").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Journal et preuves")
+    check_page(page, "journal")
+    page.get_by_label("Type d’événement").select_option("INGEST")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page.locator("tbody tr").first).to_contain_text("INGEST")
+    check_page(page, "journal filtré")
+    page.get_by_role("button", name="Vérifier le journal").click()
+    expect(page.get_by_role("status")).to_contain_text("Journal intact")
+    check_page(page, "vérification du journal")
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Versements").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Versements")
+    check_page(page, "versements (archiviste)")
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    # A producer sends a transfer from the browser (its progress shown by the script), then
+    # reads why it was refused; it may not open the journal.
+    sign_in(page, "paul")
+    expect(page).to_have_url(f"{BASE}/")
+    page.get_by_role("link", name="Versements").first.click()
+    check_page(page, "versements (producteur)")
+    page.get_by_role("link", name="Envoyer un versement").click()
+    check_page(page, "envoi d'un versement")
+    page.get_by_label("Fichier du versement (zip ou tar)").set_input_files(REFUSED)
+    page.get_by_role("button", name="Envoyer").click()
+    expect(page).to_have_url(re.compile(r"/versements/(?!nouveau)[^/]+$"), timeout=30000)
+    for _ in range(100):
+        if "Refusé" in page.get_by_role("heading", level=1).inner_text():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Refusé")
+    expect(page.get_by_role("heading", name="Motifs du refus")).to_be_visible()
+    expect(page.locator(".motifs")).to_contain_text("empreinte")
+    check_page(page, "versement refusé")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Réponse au versement")).click()
+    with open(download.value.path(), encoding="utf-8") as f:
+        assert "ArchiveTransferReply" in f.read()
+    response = page.goto(f"{BASE}/journal")
+    assert response.status == 403, response.status
+    expect(page.get_by_role("heading", level=1)).to_have_text("Accès refusé")
+    check_page(page, "accès refusé")
 
     browser.close()
 

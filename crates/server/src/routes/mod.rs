@@ -22,7 +22,7 @@ mod referentials;
 pub(crate) mod responses;
 mod rules;
 mod tenants;
-mod transfers;
+pub(crate) mod transfers;
 mod transfers_out;
 pub(crate) mod units;
 
@@ -897,6 +897,7 @@ async fn allow(state: &AppState, request: Request) -> Result<Request, ApiError> 
             action,
             tenant: tenant.as_ref(),
             operation: operation.as_ref(),
+            own: false,
             subject: subject.as_deref(),
         },
     )

@@ -12,6 +12,8 @@ use super::Caller;
 use super::responses::*;
 use crate::{ApiError, AppState, blocking, file_stream, operation_id, queue_room, tenant_id};
 use carnac_archive::reading::OperationFound;
+use carnac_catalog::QueuedTransfer;
+use carnac_model::TenantId;
 
 /// The body is the container; it is streamed to a file (never held in memory), then ingested.
 pub(super) async fn submit(
@@ -21,7 +23,24 @@ pub(super) async fn submit(
     body: Body,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_id(&tenant)?;
-    queue_room(&state, &tenant, 0)?;
+    let transfer = receive(&state, tenant, who.login, body.into_data_stream()).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(TransferReceived::from(&transfer)),
+    )
+        .into_response())
+}
+
+/// Receives a transfer's container as it comes (the API's body, the web application's
+/// form) into the archive's incoming folder, then hands it to the ingest queue: the sender
+/// gets its operation once the container is durably the archive's.
+pub(crate) async fn receive<E: std::fmt::Display>(
+    state: &Arc<AppState>,
+    tenant: TenantId,
+    agent: String,
+    chunks: impl futures_util::Stream<Item = Result<axum::body::Bytes, E>>,
+) -> Result<QueuedTransfer, ApiError> {
+    queue_room(state, &tenant, 0)?;
     let internal = |e: std::io::Error| {
         tracing::error!(error = %e, "writing an upload");
         ApiError::new(
@@ -30,20 +49,13 @@ pub(super) async fn submit(
             "the upload could not be stored",
         )
     };
-    // Received into the archive's incoming folder, then handed over whole: the sender gets
-    // its operation once the container is durably the archive's.
     let file = tempfile::Builder::new()
         .prefix(".upload")
         .tempfile_in(state.archive.incoming_dir())
         .map_err(internal)?;
     let (std_file, temp_path) = file.into_parts();
-    let (file, received) = crate::stream_to_file(
-        body.into_data_stream(),
-        std_file,
-        state.limits.max_upload,
-        "a transfer",
-    )
-    .await?;
+    let (file, received) =
+        crate::stream_to_file(chunks, std_file, state.limits.max_upload, "a transfer").await?;
     if received == 0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -51,19 +63,18 @@ pub(super) async fn submit(
             "the request body must be the transfer container",
         ));
     }
-    queue_room(&state, &tenant, received)?;
+    queue_room(state, &tenant, received)?;
     let archive = state.archive.clone();
     let transfer = blocking(move || {
         file.sync_all().map_err(internal)?;
         drop(file);
         // The path is the archive's from here: moved into the queue, or removed if refused.
         let path = temp_path.keep().map_err(|e| internal(e.error))?;
-        Ok(archive.receive_transfer(&tenant, &path, &who.login)?)
+        Ok(archive.receive_transfer(&tenant, &path, &agent)?)
     })
     .await?;
-    let body = TransferReceived::from(&transfer);
-    state.worker.submit(transfer);
-    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+    state.worker.submit(transfer.clone());
+    Ok(transfer)
 }
 
 /// An operation of a tenant (its reading was authorized with the route), or its transfer
@@ -98,7 +109,7 @@ pub(super) async fn operation(
 
 /// The acknowledgement of a transfer: made when its manifest is read (at receipt for the
 /// as@lae intake), in the transfer's SEDA version.
-pub(super) async fn ack(
+pub(crate) async fn ack(
     State(state): State<Arc<AppState>>,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -129,7 +140,7 @@ pub(super) async fn ack(
 
 /// The reply is copied from the catalog to a temporary file (a short local copy: the catalog
 /// is not held while a slow client reads), then streamed from that file.
-pub(super) async fn atr(
+pub(crate) async fn atr(
     State(state): State<Arc<AppState>>,
     Path((tenant, op)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {

@@ -258,6 +258,11 @@ async fn the_stylesheet_is_served_by_its_content_name_only() {
 
 /// A SEDA 2.2 transfer of one unit titled `title` with one file.
 fn unit_with_file(title: &str, content: &[u8]) -> Vec<u8> {
+    unit_with_file_declared(title, content, content)
+}
+
+/// [`unit_with_file`] whose manifest declares the size and digest of `declared`.
+fn unit_with_file_declared(title: &str, declared: &[u8], content: &[u8]) -> Vec<u8> {
     use sha2::Digest as _;
     use std::io::Write;
     let escaped = title
@@ -274,8 +279,8 @@ fn unit_with_file(title: &str, content: &[u8]) -> Vec<u8> {
 <DescriptiveMetadata><ArchiveUnit id="U1"><Content><DescriptionLevel>Item</DescriptionLevel><Title>{escaped}</Title><StartDate>2019-03-04</StartDate><EndDate>2019-03-04</EndDate></Content><DataObjectReference><DataObjectGroupReferenceId>G1</DataObjectGroupReferenceId></DataObjectReference></ArchiveUnit></DescriptiveMetadata>
 <ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier></ManagementMetadata>
 </DataObjectPackage><ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency></ArchiveTransfer>"#,
-        hex::encode(sha2::Sha256::digest(content)),
-        content.len()
+        hex::encode(sha2::Sha256::digest(declared)),
+        declared.len()
     );
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default();
@@ -387,4 +392,254 @@ async fn a_search_leads_to_a_unit_and_its_file_shown_as_text() {
     let (status, _, _) =
         exchange(&app, page("/recherche?q=d%C3%A9lib%C3%A9ration", &producer)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// A multipart form of the transfer page: its fields in this order, the file last.
+fn upload(cookie: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> Request<Body> {
+    let boundary = "carnac-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some(file) = file {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"versement\"; filename=\"v.zip\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Request::post("/versements")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// Follows a transfer's page until its ingest is done.
+async fn transfer_done(app: &Router, cookie: &str, path: &str) -> String {
+    for _ in 0..600 {
+        let (status, _, body) = exchange(app, page(path, cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if !body.contains("en cours de traitement") && !body.contains("En attente") {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} not done");
+}
+
+#[tokio::test]
+async fn a_producer_sends_a_transfer_and_reads_why_it_was_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    let app = app(st);
+    let producer = signed_in(&app, "prod").await;
+    let (status, _, form_page) = exchange(&app, page("/versements/nouveau", &producer)).await;
+    assert_eq!(status, StatusCode::OK, "{form_page}");
+    assert!(form_page.contains("enctype=\"multipart/form-data\""));
+    assert!(
+        form_page.contains(crate::web::script_path()),
+        "the progress script"
+    );
+    let csrf = csrf_of(&form_page);
+    // No token, or the file before it: refused before the file is read.
+    let (status, _, _) = exchange(&app, upload(&producer, &[], Some(b"x"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = exchange(&app, upload(&producer, &[("csrf", "forged")], Some(b"x"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // No file: the form again, saying what to do.
+    let (status, _, body) = exchange(&app, upload(&producer, &[("csrf", &csrf)], None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.contains("Choisissez le fichier") && body.contains("aria-invalid"),
+        "{body}"
+    );
+    // A transfer whose file does not match its declared digest: refused, and why, in French.
+    let bad = unit_with_file_declared("Arrêté du maire", b"original", b"ORIGINAL");
+    let (status, h, body) = exchange(&app, upload(&producer, &[("csrf", &csrf)], Some(&bad))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let refused_path = h[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(refused_path.starts_with("/versements/"), "{refused_path}");
+    let body = transfer_done(&app, &producer, &refused_path).await;
+    assert!(
+        body.contains("Refusé") && body.contains("Motifs du refus"),
+        "{body}"
+    );
+    assert!(body.contains("empreinte"), "the reason in French: {body}");
+    assert!(body.contains("Détail technique"), "{body}");
+    assert!(
+        body.contains("/reponse") && body.contains("/accuse"),
+        "{body}"
+    );
+    let (status, h, atr) =
+        exchange(&app, page(&format!("{refused_path}/reponse"), &producer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(atr.contains("ArchiveTransferReply"), "{atr}");
+    assert!(
+        h[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"ATR-")
+    );
+    let (status, _, ack) = exchange(&app, page(&format!("{refused_path}/accuse"), &producer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ack.contains("Acknowledgement"), "{ack}");
+    // A good one: accepted.
+    let (status, h, _) = exchange(
+        &app,
+        upload(
+            &producer,
+            &[("csrf", &csrf)],
+            Some(&unit_with_file("Délibération", b"bon")),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let accepted_path = h[header::LOCATION].to_str().unwrap().to_owned();
+    let body = transfer_done(&app, &producer, &accepted_path).await;
+    assert!(
+        body.contains("Accepté") && body.contains("Unités d’archives"),
+        "{body}"
+    );
+    // The list: both, newest first; filtered by state.
+    let (status, _, list) = exchange(&app, page("/versements", &producer)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let (a, r) = (
+        list.find(&accepted_path).expect("accepted listed"),
+        list.find(&refused_path).expect("refused listed"),
+    );
+    assert!(a < r, "newest first");
+    let (_, _, refused_only) = exchange(&app, page("/versements?etat=refuses", &producer)).await;
+    assert!(refused_only.contains(&refused_path) && !refused_only.contains(&accepted_path));
+    let (status, _, _) = exchange(&app, page("/versements?etat=n", &producer)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = exchange(&app, page("/versements?avant=x&id=y", &producer)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Its home page lists them; another producer's does not.
+    let (_, _, home) = exchange(&app, page("/", &producer)).await;
+    assert!(
+        home.contains("Derniers versements") && home.contains(&refused_path),
+        "{home}"
+    );
+    assert!(
+        !home.contains("Intégrité et preuves"),
+        "not the producer's: {home}"
+    );
+    // Another producer of the tenant sees neither; the archivist sees both.
+    let other = signed_in(&app, "prod2").await;
+    let (_, _, home) = exchange(&app, page("/", &other)).await;
+    assert!(
+        !home.contains(&refused_path) && home.contains("Aucun versement"),
+        "{home}"
+    );
+    let (_, _, list) = exchange(&app, page("/versements", &other)).await;
+    assert!(
+        !list.contains(&refused_path) && list.contains("Aucun versement"),
+        "{list}"
+    );
+    let (status, _, _) = exchange(&app, page(&refused_path, &other)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = exchange(&app, page(&format!("{refused_path}/reponse"), &other)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let archivist = signed_in(&app, "arch").await;
+    let (_, _, list) = exchange(&app, page("/versements", &archivist)).await;
+    assert!(list.contains(&refused_path) && list.contains(&accepted_path));
+    let (_, _, home) = exchange(&app, page("/", &archivist)).await;
+    assert!(home.contains("Unités d’archives par année"), "{home}");
+    assert!(home.contains("year=2019\">2019</a>"), "{home}");
+    // The control authority reads them, but may not send one.
+    let control = signed_in(&app, "ctl").await;
+    let (_, _, list) = exchange(&app, page("/versements", &control)).await;
+    assert!(list.contains(&refused_path) && !list.contains("/versements/nouveau"));
+    let (status, _, _) = exchange(&app, page("/versements/nouveau", &control)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Another tenant's archivist: nothing of it.
+    let stranger = signed_in(&app, "arch-other").await;
+    let (status, _, _) = exchange(&app, page(&refused_path, &stranger)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_journal_is_read_by_pages_and_verified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    st.archive
+        .seal(&TenantId::new("0").unwrap(), "test")
+        .unwrap()
+        .expect("a seal");
+    let app = app(st);
+    let archivist = signed_in(&app, "arch").await;
+    // The menu leads there; the home page says where the proof stands.
+    let (_, _, home) = exchange(&app, page("/", &archivist)).await;
+    assert!(home.contains("href=\"/journal\""), "{home}");
+    assert!(home.contains("Intégrité et preuves"), "{home}");
+    assert!(home.contains("aucun audit pour l’instant"), "{home}");
+    let seal_line = home.split("Dernier scellement du journal").nth(1).unwrap();
+    assert!(seal_line.contains("(réussi)"), "{home}");
+    let (status, _, body) = exchange(&app, page("/journal", &archivist)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("Création du service d’archives"), "{body}");
+    assert!(
+        body.contains("Derniers sceaux") && body.contains("scellé le"),
+        "{body}"
+    );
+    assert!(
+        body.contains("pas encore scellé"),
+        "later events are not: {body}"
+    );
+    // Filtered: seals only; a kind not offered is refused.
+    let (_, _, seals) = exchange(&app, page("/journal?type=JOURNAL_SEAL", &archivist)).await;
+    assert!(
+        seals.contains("Scellement du journal <code>JOURNAL_SEAL</code>"),
+        "{seals}"
+    );
+    assert!(!seals.contains("<code>TENANT_CREATE</code>"), "{seals}");
+    let (status, _, _) = exchange(&app, page("/journal?type=%3Cscript%3E", &archivist)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = exchange(&app, page("/journal?resultat=PEUT-ETRE", &archivist)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Verified: intact, and the verification journaled.
+    let csrf = csrf_of(&body);
+    let (status, _, _) = exchange(
+        &app,
+        form("/journal/verifier", &archivist, &[("csrf", "x")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a forged form does nothing");
+    let (status, _, result) = exchange(
+        &app,
+        form("/journal/verifier", &archivist, &[("csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert!(result.contains("Journal intact"), "{result}");
+    let (_, _, verifications) =
+        exchange(&app, page("/journal?type=JOURNAL_VERIFY", &archivist)).await;
+    assert_eq!(
+        verifications.matches("<code>JOURNAL_VERIFY</code>").count(),
+        1,
+        "{verifications}"
+    );
+    // The auditor reads it; a producer may not (and its menu does not offer it).
+    let auditor = signed_in(&app, "aud").await;
+    let (status, _, _) = exchange(&app, page("/journal", &auditor)).await;
+    assert_eq!(status, StatusCode::OK);
+    let producer = signed_in(&app, "prod").await;
+    let (status, _, _) = exchange(&app, page("/journal", &producer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, _, home) = exchange(&app, page("/", &producer)).await;
+    assert!(!home.contains("href=\"/journal\"") && home.contains("href=\"/versements\""));
+    // Another tenant's archivist reads its own journal only.
+    let other = signed_in(&app, "arch-other").await;
+    let (_, _, body) = exchange(&app, page("/journal?type=JOURNAL_VERIFY", &other)).await;
+    assert!(!body.contains("<code>JOURNAL_VERIFY</code>"), "{body}");
 }

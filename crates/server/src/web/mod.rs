@@ -9,7 +9,10 @@
 //! short-lived cookie of its own. Every answer carries [`security_headers`].
 
 pub mod fr;
+mod journal;
 mod pages;
+mod reasons;
+mod transfers;
 mod units;
 
 use std::sync::Arc;
@@ -38,6 +41,21 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/recherche", get(units::search))
         .route("/unites/{unit}", get(units::unit))
         .route("/unites/{unit}/fichiers/{object}", get(units::download))
+        .route(
+            "/versements",
+            get(transfers::list).post(transfers::send).layer(
+                // The file is streamed to disk and bounded there, as the API's uploads are.
+                axum::extract::DefaultBodyLimit::disable(),
+            ),
+        )
+        .route("/versements/nouveau", get(transfers::send_form))
+        .route("/versements/{operation}", get(transfers::one))
+        .route(
+            "/versements/{operation}/{document}",
+            get(transfers::document),
+        )
+        .route("/journal", get(journal::journal))
+        .route("/journal/verifier", post(journal::verify))
         .route("/static/{file}", get(pages::asset))
         .layer(axum::middleware::from_fn(security_headers))
 }
@@ -46,14 +64,27 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 /// for a year).
 pub(crate) const STYLESHEET: &str = include_str!("../../static/carnac.css");
 
-/// The stylesheet's path: `/static/carnac-<first 12 hex of its SHA-256>.css`.
+/// The script, embedded: it only improves pages that work without it (an upload's
+/// progress, a confirmation before an irreversible step).
+pub(crate) const SCRIPT: &str = include_str!("../../static/carnac.js");
+
+/// An asset's path: `/static/carnac-<first 12 hex of its SHA-256>.<extension>`.
+fn hashed_path(content: &str, extension: &str) -> String {
+    use sha2::Digest as _;
+    let hash = hex::encode(sha2::Sha256::digest(content.as_bytes()));
+    format!("/static/carnac-{}.{extension}", &hash[..12])
+}
+
+/// The stylesheet's path, named by its content.
 pub(crate) fn stylesheet_path() -> &'static str {
     static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
-        use sha2::Digest as _;
-        let hash = hex::encode(sha2::Sha256::digest(STYLESHEET.as_bytes()));
-        format!("/static/carnac-{}.css", &hash[..12])
-    })
+    PATH.get_or_init(|| hashed_path(STYLESHEET, "css"))
+}
+
+/// The script's path, named by its content.
+pub(crate) fn script_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| hashed_path(SCRIPT, "js"))
 }
 
 /// The headers every page and asset carries: no inline script or style, no framing, no
@@ -71,7 +102,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
     set(
         h,
         "content-security-policy",
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
          form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
     set(h, "x-content-type-options", "nosniff");
@@ -145,6 +176,29 @@ mod tests {
             set_cookie(LOGIN_COOKIE, "", Some(0), false),
             "carnac_connexion=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
         );
+    }
+
+    /// The templates' own text follows French spacing: no plain space before `: ; ? !` or
+    /// inside « » (a no-break one, written `&nbsp;` or `&#8239;`), template tags aside.
+    #[test]
+    fn templates_use_french_spacing() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let tag = regex::Regex::new(r"\{[%{].*?[%}]\}").unwrap();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = tag.replace_all(&text, "");
+            for bad in [" :", " ;", " ?", " !", "« ", " »"] {
+                assert!(
+                    !text.contains(bad),
+                    "{}: a plain space in {bad:?}",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 8, "{checked} templates");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use carnac_archive::web_sessions::{SignIn, WebSession};
-use carnac_model::TenantId;
 use carnac_model::access::{Action, Decision, Principal, Role};
+use carnac_model::{OperationId, TenantId};
 
 use super::{LOGIN_COOKIE, SESSION_COOKIE, cookie, fr, same_token, set_cookie};
 use crate::auth::{self, Credentials, Presented};
@@ -25,7 +25,16 @@ pub(crate) struct Page {
     pub(super) tenant: Option<String>,
     /// The token of its forms.
     pub(super) csrf: String,
+    /// The menu: the pages the account may open on the tenant it chose.
+    pub(super) menu: Vec<(&'static str, &'static str)>,
 }
+
+/// The pages of the menu, each with the action that opens it (on the tenant chosen).
+const MENU: &[(&str, &str, Action)] = &[
+    ("/recherche", "Rechercher", Action::UnitSearch),
+    ("/versements", "Versements", Action::OperationRead),
+    ("/journal", "Journal et preuves", Action::JournalRead),
+];
 
 impl Page {
     pub(super) fn new(title: &str, session: Option<&WebSession>) -> Page {
@@ -35,8 +44,27 @@ impl Page {
             who: session.map(|s| s.principal.login.clone()),
             tenant: session.and_then(|s| s.tenant.as_ref().map(ToString::to_string)),
             csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
+            menu: session.map(menu).unwrap_or_default(),
         }
     }
+}
+
+/// What the menu offers: decided as the pages will be (a producer reads its own transfers),
+/// so that it shows no page that would refuse.
+fn menu(session: &WebSession) -> Vec<(&'static str, &'static str)> {
+    let mut menu = vec![("/", "Accueil")];
+    if let Some(tenant) = &session.tenant {
+        let p = &session.principal;
+        menu.extend(
+            MENU.iter()
+                .filter(|(_, _, action)| {
+                    carnac_model::access::decide(p, *action, Some(tenant), Some(&p.login))
+                        == Decision::Allow
+                })
+                .map(|(href, label, _)| (*href, *label)),
+        );
+    }
+    menu
 }
 
 #[derive(Template)]
@@ -56,13 +84,43 @@ struct HomePage {
     /// Whether the account may search the tenant chosen.
     searchable: bool,
     volume: Option<Volume>,
+    /// The latest transfers (the account's own for a producer), when it may read them.
+    transfers: Option<Vec<super::transfers::Row>>,
+    integrity: Option<Integrity>,
     tenants: Vec<TenantChoice>,
+}
+
+struct Integrity {
+    audit: String,
+    seal: String,
+    pending: String,
 }
 
 struct Volume {
     units: String,
     files: String,
     copies: String,
+    /// Units by year of their dates, the latest years first.
+    years: Vec<(String, String)>,
+}
+
+/// Transfers the home page lists.
+const HOME_TRANSFERS: u64 = 5;
+
+/// `le 2 décembre 2026 à 14 h 05 (réussi)`, or what says there was none.
+fn last_done(o: Option<&carnac_catalog::Operation>, none: &str) -> String {
+    match o {
+        None => none.to_owned(),
+        Some(o) => {
+            let outcome = match o.status {
+                Some(carnac_model::Status::Ok) => "réussi",
+                Some(carnac_model::Status::Warning) => "avec avertissements",
+                Some(carnac_model::Status::Ko) => "en échec",
+                None => "en cours",
+            };
+            format!("le {} ({outcome})", fr::timestamp(&o.started_at))
+        }
+    }
 }
 
 struct TenantChoice {
@@ -183,12 +241,32 @@ pub(super) async fn session(
     blocking(move || Ok(archive.web_session(&token)?.map(|session| (token, session)))).await
 }
 
-/// The decision for `action` (on `tenant`), journaled as the API's are.
+/// What a page asks to do: an action, about an operation or the account's own ones.
+#[derive(Clone, Copy)]
+pub(super) struct Ask<'a> {
+    pub action: Action,
+    /// The operation a [`Action::OperationRead`] is about (its owner decides for producers).
+    pub operation: Option<&'a OperationId>,
+    /// About the account's own operations only (a producer's list of its transfers).
+    pub own: bool,
+}
+
+impl Ask<'_> {
+    pub(super) fn to(action: Action) -> Ask<'static> {
+        Ask {
+            action,
+            operation: None,
+            own: false,
+        }
+    }
+}
+
+/// The decision for `ask` (on `tenant`), journaled as the API's are.
 pub(super) async fn authorize(
     state: &Arc<AppState>,
     ctx: &Ctx,
     principal: &Principal,
-    action: Action,
+    ask: Ask<'_>,
     tenant: Option<&TenantId>,
 ) -> Result<Principal, ApiError> {
     auth::authorize_as(
@@ -198,13 +276,53 @@ pub(super) async fn authorize(
         auth::Request {
             method: &ctx.method,
             path: &ctx.path,
-            action,
+            action: ask.action,
             tenant,
-            operation: None,
-            subject: None,
+            operation: ask.operation,
+            own: ask.own,
+            subject: ask.operation.map(OperationId::as_str),
         },
     )
     .await
+}
+
+/// A request of a signed-in account, on the tenant it chose, allowed what its page asks.
+pub(super) struct Signed {
+    pub session: WebSession,
+    pub principal: Principal,
+    pub tenant: TenantId,
+}
+
+/// The session of the request, its tenant and the decision for `ask`; with `csrf`, the
+/// form's token checked first. Otherwise the answer to send: the sign-in page without a
+/// session, the home page (to choose one) without a tenant, a refusal.
+pub(super) async fn signed(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    ask: Ask<'_>,
+    csrf: Option<&str>,
+) -> Result<Signed, Response> {
+    let session = match session(state, ctx).await {
+        Ok(Some((_, s))) => s,
+        Ok(None) => return Err(Redirect::to("/connexion").into_response()),
+        Err(e) => return Err(refusal(e, None)),
+    };
+    if let Some(csrf) = csrf
+        && !same_token(&session.csrf, csrf)
+    {
+        return Err(forged(&session));
+    }
+    let Some(tenant) = session.tenant.clone() else {
+        return Err(Redirect::to("/").into_response());
+    };
+    match authorize(state, ctx, &session.principal, ask, Some(&tenant)).await {
+        Ok(principal) => Ok(Signed {
+            session,
+            principal,
+            tenant,
+        }),
+        Err(e) => Err(refusal(e, Some(&session))),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -383,7 +501,7 @@ pub(crate) async fn sign_out(
 }
 
 /// A form whose token is not its session's: refused, nothing done.
-fn forged(session: &WebSession) -> Response {
+pub(super) fn forged(session: &WebSession) -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         Some(session),
@@ -397,17 +515,30 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
         Ok(None) => return Redirect::to("/connexion").into_response(),
         Err(e) => return refusal(e, None),
     };
-    let principal = match authorize(&state, &ctx, &session.principal, Action::Identify, None).await
+    let principal = match authorize(
+        &state,
+        &ctx,
+        &session.principal,
+        Ask::to(Action::Identify),
+        None,
+    )
+    .await
     {
         Ok(p) => p,
         Err(e) => return refusal(e, Some(&session)),
     };
-    // The volume of the tenant chosen, if the account may search it (a part of the page,
-    // decided as the search would be; the page itself is what is journaled).
-    let volume = session.tenant.clone().filter(|t| {
-        carnac_model::access::decide(&principal, Action::UnitSearch, Some(t), None)
-            == Decision::Allow
-    });
+    // The parts of the page, each decided as its own page would be (a producer's
+    // transfers are its own); the page itself is what is journaled.
+    let allowed = |action: Action| {
+        session.tenant.clone().filter(|t| {
+            carnac_model::access::decide(&principal, action, Some(t), Some(&principal.login))
+                == Decision::Allow
+        })
+    };
+    let volume = allowed(Action::UnitSearch);
+    let transfers = allowed(Action::OperationRead);
+    let integrity = allowed(Action::JournalRead);
+    let own = (principal.role == Role::Producer).then(|| principal.login.clone());
     let archive = state.archive.clone();
     let chosen = session.tenant.clone();
     let data = blocking(move || {
@@ -422,24 +553,79 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
                 name: t.name,
             })
             .collect();
-        let volume = match volume {
+        let volume = match &volume {
             Some(t) => {
-                let c = archive.catalog().counts(&t)?;
+                let c = archive.catalog().counts(t)?;
                 Some(Volume {
                     units: fr::integer(c.units),
                     files: fr::integer(c.objects),
                     copies: fr::integer(c.copies),
+                    years: Vec::new(),
                 })
             }
             None => None,
         };
-        Ok((tenants, volume))
+        let transfers = match &transfers {
+            Some(t) => {
+                let (queued, done) = archive.transfers(
+                    t,
+                    &carnac_catalog::OperationPage {
+                        kind: carnac_model::journal::EventKind::Ingest,
+                        status: None,
+                        agent: own,
+                        before: None,
+                        limit: HOME_TRANSFERS,
+                    },
+                )?;
+                Some(
+                    queued
+                        .iter()
+                        .map(super::transfers::queued_row)
+                        .chain(done.iter().map(super::transfers::operation_row))
+                        .take(HOME_TRANSFERS as usize)
+                        .collect::<Vec<_>>(),
+                )
+            }
+            None => None,
+        };
+        let integrity = match &integrity {
+            Some(t) => {
+                let i = archive.integrity_state(t)?;
+                Some(Integrity {
+                    audit: last_done(i.last_audit.as_ref(), "aucun audit pour l’instant"),
+                    seal: last_done(i.last_seal.as_ref(), "aucun sceau pour l’instant"),
+                    pending: if i.evidence_pending >= carnac_archive::reading::PENDING_COUNTED {
+                        format!("au moins {}", fr::integer(i.evidence_pending as u64))
+                    } else {
+                        fr::integer(i.evidence_pending as u64)
+                    },
+                })
+            }
+            None => None,
+        };
+        Ok((tenants, volume, transfers, integrity))
     })
     .await;
-    let (tenants, volume) = match data {
+    let (tenants, mut volume, transfers, integrity) = match data {
         Ok(d) => d,
         Err(e) => return refusal(e, Some(&session)),
     };
+    // Units by year: the search's own facet, counted as the search counts it.
+    if let (Some(v), Some(t)) = (volume.as_mut(), session.tenant.clone()) {
+        let all = carnac_catalog::UnitQuery {
+            limit: 0,
+            ..Default::default()
+        };
+        if let Ok(found) = crate::routes::units::search_units(&state, t, all).await {
+            let mut years: Vec<_> = found.years.iter().collect();
+            years.sort_by(|a, b| b.value.cmp(&a.value));
+            v.years = years
+                .into_iter()
+                .take(12)
+                .map(|f| (f.value.clone(), fr::integer(f.count)))
+                .collect();
+        }
+    }
     let heading = match &session.tenant {
         Some(t) => format!("Accueil — {t}"),
         None => "Accueil".to_owned(),
@@ -454,6 +640,8 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
             message,
             searchable: volume.is_some(),
             volume,
+            transfers,
+            integrity,
             // An account of one tenant has nothing to choose.
             tenants: if tenants.len() > 1 || session.tenant.is_none() {
                 tenants
@@ -488,7 +676,7 @@ pub(crate) async fn choose_tenant(
         &state,
         &ctx,
         &session.principal,
-        Action::Identify,
+        Ask::to(Action::Identify),
         Some(&tenant),
     )
     .await
@@ -502,17 +690,22 @@ pub(crate) async fn choose_tenant(
     }
 }
 
-/// The stylesheet, under its content's name only.
+/// The stylesheet and the script, under their content's name only.
 pub(crate) async fn asset(Path(file): Path<String>) -> Response {
-    if format!("/static/{file}") != super::stylesheet_path() {
+    let path = format!("/static/{file}");
+    let (kind, body) = if path == super::stylesheet_path() {
+        ("text/css; charset=utf-8", super::STYLESHEET)
+    } else if path == super::script_path() {
+        ("text/javascript; charset=utf-8", super::SCRIPT)
+    } else {
         return (StatusCode::NOT_FOUND, "").into_response();
-    }
+    };
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        super::STYLESHEET,
+        body,
     )
         .into_response()
 }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use carnac_model::access::Action;
 use carnac_model::referential::RuleCategory;
 use carnac_model::{ObjectId, UnitId};
 
 use super::fr;
-use super::pages::{Ctx, Page, authorize, error_page, html, refusal, session};
+use super::pages::{Ask, Ctx, Page, Signed, error_page, html, refusal, signed};
 use crate::{AppState, blocking};
 
 /// Results a page shows.
@@ -54,7 +54,7 @@ impl SearchForm {
 }
 
 /// A query's value, every character but RFC 3986's unreserved ones encoded.
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
@@ -115,25 +115,12 @@ pub(crate) async fn search(
     ctx: Ctx,
     Query(form): Query<SearchForm>,
 ) -> Response {
-    let session = match session(&state, &ctx).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return Redirect::to("/connexion").into_response(),
-        Err(e) => return refusal(e, None),
+    let Signed {
+        session, tenant, ..
+    } = match signed(&state, &ctx, Ask::to(Action::UnitSearch), None).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
-    let Some(tenant) = session.tenant.clone() else {
-        return Redirect::to("/").into_response();
-    };
-    if let Err(e) = authorize(
-        &state,
-        &ctx,
-        &session.principal,
-        Action::UnitSearch,
-        Some(&tenant),
-    )
-    .await
-    {
-        return refusal(e, Some(&session));
-    }
     let searched = !form.q.trim().is_empty() || form.agency.is_some() || form.year.is_some();
     let mut page = SearchPage {
         page: Page::new("Rechercher", Some(&session)),
@@ -290,13 +277,11 @@ pub(crate) async fn unit(
     ctx: Ctx,
     Path(unit): Path<String>,
 ) -> Response {
-    let session = match session(&state, &ctx).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return Redirect::to("/connexion").into_response(),
-        Err(e) => return refusal(e, None),
-    };
-    let Some(tenant) = session.tenant.clone() else {
-        return Redirect::to("/").into_response();
+    let Signed {
+        session, tenant, ..
+    } = match signed(&state, &ctx, Ask::to(Action::UnitRead), None).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let Ok(unit) = UnitId::new(&unit) else {
         return error_page(
@@ -305,17 +290,6 @@ pub(crate) async fn unit(
             "Cette unité d’archives n’existe pas.",
         );
     };
-    if let Err(e) = authorize(
-        &state,
-        &ctx,
-        &session.principal,
-        Action::UnitRead,
-        Some(&tenant),
-    )
-    .await
-    {
-        return refusal(e, Some(&session));
-    }
     let archive = state.archive.clone();
     let t = tenant.clone();
     let found = blocking(move || {
@@ -435,13 +409,11 @@ pub(crate) async fn download(
     headers: HeaderMap,
     Path((_unit, object)): Path<(String, String)>,
 ) -> Response {
-    let session = match session(&state, &ctx).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return Redirect::to("/connexion").into_response(),
-        Err(e) => return refusal(e, None),
-    };
-    let Some(tenant) = session.tenant.clone() else {
-        return Redirect::to("/").into_response();
+    let Signed {
+        session, tenant, ..
+    } = match signed(&state, &ctx, Ask::to(Action::ObjectDownload), None).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     if ObjectId::new(&object).is_err() {
         return error_page(
@@ -449,17 +421,6 @@ pub(crate) async fn download(
             Some(&session),
             "Ce fichier n’existe pas.",
         );
-    }
-    if let Err(e) = authorize(
-        &state,
-        &ctx,
-        &session.principal,
-        Action::ObjectDownload,
-        Some(&tenant),
-    )
-    .await
-    {
-        return refusal(e, Some(&session));
     }
     match crate::routes::units::download(State(state), headers, Path((tenant.to_string(), object)))
         .await
