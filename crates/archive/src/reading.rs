@@ -447,3 +447,153 @@ impl Read for ObjectReader {
         }
     }
 }
+
+/// One line of a unit's descriptive metadata laid out for reading: an element at its depth,
+/// its name, and its text when it has some (attributes as `name=value` after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataLine {
+    pub depth: usize,
+    pub name: String,
+    pub text: Option<String>,
+}
+
+/// The lines [`outline`] gives at most, and the length of a text it keeps.
+pub const OUTLINE_LINES: usize = 2000;
+const OUTLINE_TEXT: usize = 4000;
+
+/// A unit's metadata (its SEDA `Content` as the catalog keeps it) as lines to read, in the
+/// order of the XML: every element with its depth, name (without namespace prefix) and text.
+/// What cannot be read ends the outline there: it shows what came before. At most
+/// [`OUTLINE_LINES`] lines, each text at most a few thousand characters.
+pub fn outline(xml: &str) -> Vec<MetadataLine> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut lines: Vec<MetadataLine> = Vec::new();
+    // The line of each open element.
+    let mut open: Vec<usize> = Vec::new();
+    let name_of = |raw: &[u8]| {
+        let name = String::from_utf8_lossy(raw);
+        name.rsplit(':').next().unwrap_or_default().to_owned()
+    };
+    let attributes = |e: &quick_xml::events::BytesStart<'_>| {
+        e.attributes()
+            .filter_map(Result::ok)
+            .filter(|a| !a.key.as_ref().starts_with(b"xmlns"))
+            .map(|a| {
+                format!(
+                    "{}={}",
+                    name_of(a.key.as_ref()),
+                    a.unescape_value().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // The text of the element open last, gathered across its pieces (text, references,
+    // CDATA), given to its line when something else begins or it ends.
+    let mut pending = String::new();
+    let flush = |pending: &mut String, lines: &mut Vec<MetadataLine>, open: &[usize]| {
+        let text = pending.trim();
+        if let (false, Some(&i)) = (text.is_empty(), open.last()) {
+            let mut kept: String = text.chars().take(OUTLINE_TEXT).collect();
+            if kept.len() < text.len() {
+                kept.push('…');
+            }
+            let line = &mut lines[i];
+            line.text = Some(match line.text.take() {
+                Some(before) => format!("{before} {kept}"),
+                None => kept,
+            });
+        }
+        pending.clear();
+    };
+    while lines.len() < OUTLINE_LINES {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                flush(&mut pending, &mut lines, &open);
+                let attrs = attributes(&e);
+                open.push(lines.len());
+                lines.push(MetadataLine {
+                    depth: open.len() - 1,
+                    name: name_of(e.name().as_ref()),
+                    text: (!attrs.is_empty()).then(|| attrs.join(" ")),
+                });
+            }
+            Ok(Event::Empty(e)) => {
+                flush(&mut pending, &mut lines, &open);
+                let attrs = attributes(&e);
+                lines.push(MetadataLine {
+                    depth: open.len(),
+                    name: name_of(e.name().as_ref()),
+                    text: (!attrs.is_empty()).then(|| attrs.join(" ")),
+                });
+            }
+            Ok(Event::Text(t)) => {
+                if let Ok(s) = t.decode()
+                    && pending.len() < OUTLINE_TEXT * 4
+                {
+                    pending
+                        .push_str(&quick_xml::escape::unescape(&s).unwrap_or_else(|_| s.clone()));
+                }
+            }
+            Ok(Event::GeneralRef(r)) => {
+                let text = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.to_string()),
+                    _ => r.decode().ok().and_then(|name| {
+                        quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned)
+                    }),
+                };
+                pending.push_str(&text.unwrap_or_default());
+            }
+            Ok(Event::CData(t)) => {
+                if pending.len() < OUTLINE_TEXT * 4 {
+                    pending.push_str(&String::from_utf8_lossy(&t));
+                }
+            }
+            Ok(Event::End(_)) => {
+                flush(&mut pending, &mut lines, &open);
+                open.pop();
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod outline_tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_laid_out_element_by_element() {
+        let xml = r#"<Content xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2"><Title>Délibération &lt;b&gt;</Title><Keyword><KeywordContent>voirie</KeywordContent></Keyword><Description lang="fr">Le conseil</Description><Empty a="1"/></Content>"#;
+        let lines = outline(xml);
+        let view: Vec<(usize, &str, Option<&str>)> = lines
+            .iter()
+            .map(|l| (l.depth, l.name.as_str(), l.text.as_deref()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (0, "Content", None),
+                (1, "Title", Some("Délibération <b>")),
+                (1, "Keyword", None),
+                (2, "KeywordContent", Some("voirie")),
+                (1, "Description", Some("lang=fr Le conseil")),
+                (1, "Empty", Some("a=1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_outline_is_bounded_and_stops_at_what_cannot_be_read() {
+        let many = format!("<C>{}</C>", "<T>x</T>".repeat(OUTLINE_LINES * 2));
+        assert_eq!(outline(&many).len(), OUTLINE_LINES);
+        let long = format!("<T>{}</T>", "é".repeat(OUTLINE_TEXT * 2));
+        let text = outline(&long)[0].text.clone().unwrap();
+        assert_eq!(text.chars().count(), OUTLINE_TEXT + 1);
+        let broken = outline("<A><B>one</B></C><D>two</D>");
+        assert!(broken.iter().any(|l| l.name == "B"));
+        assert!(!broken.iter().any(|l| l.name == "D"), "{broken:?}");
+    }
+}

@@ -137,6 +137,9 @@ with sync_playwright() as p:
         got = hashlib.sha256(f.read()).hexdigest()
     assert got == digest, (got, digest)
     assert not dialogs, dialogs
+    page.get_by_role("link", name="Historique de l’unité (journal)").click()
+    expect(page.locator("tbody")).to_contain_text("INGEST")
+    check_page(page, "historique d'une unité")
 
     # The journal, from the menu; its verification, which the journal then records.
     page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Journal et preuves").click()

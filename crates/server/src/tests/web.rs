@@ -360,6 +360,24 @@ async fn a_search_leads_to_a_unit_and_its_file_shown_as_text() {
     use sha2::Digest as _;
     let digest = hex::encode(sha2::Sha256::digest(content));
     assert!(body.contains(&digest), "{body}");
+    // Its description laid out whole, in French where SEDA has a usual name, as text.
+    assert!(body.contains("Description complète"), "{body}");
+    assert!(
+        body.contains("<dt>Intitulé</dt><dd>Délibération &#60;script&#62;"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<dt>Date de début</dt><dd>2019-03-04</dd>"),
+        "{body}"
+    );
+    // Its history: the ingest that brought it, with the API's lifecycle.
+    let (status, _, history) =
+        exchange(&app, page(&format!("{unit_path}/historique"), &session)).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert!(
+        history.contains("Versement traité <code>INGEST</code>"),
+        "{history}"
+    );
     let at = body.find("/fichiers/").unwrap();
     let start = body[..at].rfind('"').unwrap() + 1;
     let file_path = body[start..].split('"').next().unwrap().to_owned();

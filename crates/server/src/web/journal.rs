@@ -115,7 +115,7 @@ const FILTER_KINDS: &[&str] = &[
     "RESTITUTION",
 ];
 
-fn outcome_label(outcome: &str) -> &'static str {
+pub(crate) fn outcome_label(outcome: &str) -> &'static str {
     match outcome {
         "OK" => "Réussi",
         "WARNING" => "Avertissement",

@@ -41,6 +41,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/recherche", get(units::search))
         .route("/unites/{unit}", get(units::unit))
         .route("/unites/{unit}/fichiers/{object}", get(units::download))
+        .route("/unites/{unit}/historique", get(units::history))
         .route(
             "/versements",
             get(transfers::list).post(transfers::send).layer(

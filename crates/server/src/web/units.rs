@@ -249,13 +249,80 @@ struct RuleRow {
     origin: String,
 }
 
+/// Children a unit's page names (the count says how many more).
+const CHILDREN_SHOWN: usize = 50;
+
+/// A line of the description: its depth, its label, its text.
+struct DescriptionLine {
+    indent: &'static str,
+    label: String,
+    text: String,
+}
+
+/// The French name of a SEDA element an archivist reads often; others keep theirs.
+fn element_label(name: &str) -> String {
+    match name {
+        "Title" => "Intitulé",
+        "Description" => "Description",
+        "DescriptionLevel" => "Niveau de description",
+        "StartDate" => "Date de début",
+        "EndDate" => "Date de fin",
+        "CreatedDate" => "Date de création",
+        "ReceivedDate" => "Date de réception",
+        "SentDate" => "Date d’envoi",
+        "AcquiredDate" => "Date d’acquisition",
+        "TransactedDate" => "Date de la transaction",
+        "RegisteredDate" => "Date d’enregistrement",
+        "OriginatingAgency" => "Service producteur",
+        "SubmissionAgency" => "Service versant",
+        "Identifier" => "Identifiant",
+        "OriginatingAgencyArchiveUnitIdentifier" => "Cote du producteur",
+        "ArchivalAgencyArchiveUnitIdentifier" => "Cote du service d’archives",
+        "TransferringAgencyArchiveUnitIdentifier" => "Cote du service versant",
+        "FilePlanPosition" => "Position dans le plan de classement",
+        "DocumentType" => "Type de document",
+        "Language" | "DescriptionLanguage" => "Langue",
+        "Status" => "Statut",
+        "Version" => "Version",
+        "Keyword" => "Mot-clé",
+        "KeywordContent" => "Contenu",
+        "KeywordType" => "Type",
+        "KeywordReference" => "Référence",
+        "Coverage" => "Couverture",
+        "Spatial" => "Spatiale",
+        "Temporal" => "Temporelle",
+        "Juridictional" => "Juridictionnelle",
+        "Writer" => "Rédacteur",
+        "Addressee" => "Destinataire",
+        "Recipient" => "Destinataire en copie",
+        "Sender" => "Expéditeur",
+        "Transmitter" => "Transmetteur",
+        "Signature" => "Signature",
+        "Signer" => "Signataire",
+        "FullName" => "Nom complet",
+        "FirstName" => "Prénom",
+        "BirthName" => "Nom de naissance",
+        "Corpname" => "Raison sociale",
+        "Source" => "Source",
+        "CustodialHistory" => "Historique de conservation",
+        "CustodialHistoryItem" => "Étape",
+        other => other,
+    }
+    .to_owned()
+}
+
 #[derive(Template)]
 #[template(path = "unite.html")]
 struct UnitPage {
     page: Page,
+    id: String,
     title: String,
     fields: Vec<(&'static str, String)>,
     parents: Vec<(String, String)>,
+    children: Vec<(String, String)>,
+    /// "et 1 234 autres", when there are more children than shown.
+    more_children: Option<String>,
+    description: Vec<DescriptionLine>,
     files: Vec<FileRow>,
     rules: Vec<RuleRow>,
 }
@@ -296,20 +363,32 @@ pub(crate) async fn unit(
         let Some(record) = archive.unit_record(&t, &unit)? else {
             return Ok(None);
         };
-        // The parents' titles, for their links.
-        let mut parents = Vec::new();
-        for p in &record.unit.parents {
+        // The parents' and the first children's titles, for their links.
+        let title_of = |u: &UnitId| -> Result<(String, String), crate::ApiError> {
             let title = archive
                 .catalog()
-                .unit(&t, p)?
+                .unit(&t, u)?
                 .map(|(u, _)| u.title)
-                .unwrap_or_else(|| p.to_string());
-            parents.push((p.to_string(), title));
-        }
-        Ok(Some((record, parents)))
+                .unwrap_or_else(|| u.to_string());
+            Ok((u.to_string(), title))
+        };
+        let parents = record
+            .unit
+            .parents
+            .iter()
+            .map(title_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let children = record
+            .details
+            .children
+            .iter()
+            .take(CHILDREN_SHOWN)
+            .map(title_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((record, parents, children)))
     })
     .await;
-    let (record, parents) = match found {
+    let (record, parents, children) = match found {
         Ok(Some(r)) => r,
         Ok(None) => {
             return error_page(
@@ -392,9 +471,31 @@ pub(crate) async fn unit(
         StatusCode::OK,
         &UnitPage {
             page: Page::new(&record.unit.title, Some(&session)),
+            id: record.unit.id.to_string(),
             title: record.unit.title.clone(),
             fields,
             parents,
+            more_children: (record.details.children.len() > children.len()).then(|| {
+                format!(
+                    "et {} autres",
+                    fr::integer((record.details.children.len() - children.len()) as u64)
+                )
+            }),
+            children,
+            description: carnac_archive::reading::outline(&record.unit.metadata)
+                .into_iter()
+                .map(|l| DescriptionLine {
+                    indent: match l.depth {
+                        0 => "n0",
+                        1 => "n1",
+                        2 => "n2",
+                        3 => "n3",
+                        _ => "n4",
+                    },
+                    label: element_label(&l.name),
+                    text: l.text.unwrap_or_default(),
+                })
+                .collect(),
             files,
             rules,
         },
@@ -433,4 +534,98 @@ pub(crate) async fn download(
         ),
         Err(e) => refusal(e, Some(&session)),
     }
+}
+
+struct HistoryRow {
+    time: String,
+    label: &'static str,
+    kind: String,
+    outcome: &'static str,
+    agent: String,
+    seal: String,
+}
+
+#[derive(Template)]
+#[template(path = "historique.html")]
+struct HistoryPage {
+    page: Page,
+    id: String,
+    events: Vec<HistoryRow>,
+    more: bool,
+}
+
+/// Events a unit's history shows.
+const HISTORY_EVENTS: usize = 200;
+
+/// The lifecycle of a unit: the journal's events that concern it, each with its seal (the
+/// API's lifecycle, under the same time limit and per-tenant gate).
+pub(crate) async fn history(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Path(unit): Path<String>,
+) -> Response {
+    let Signed {
+        session, tenant, ..
+    } = match signed(&state, &ctx, Ask::to(Action::JournalRead), None).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Ok(unit) = UnitId::new(&unit) else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            Some(&session),
+            "Cette unité d’archives n’existe pas.",
+        );
+    };
+    let limits = &state.limits.search;
+    let Some(_permit) = state
+        .gates()
+        .journal
+        .enter(tenant.as_str(), limits.journal_timeout)
+        .await
+    else {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(&session),
+            "Le journal est déjà en cours de lecture pour ce service : réessayez dans un instant.",
+        );
+    };
+    let page = carnac_archive::report::JournalPage {
+        after: 0,
+        limit: HISTORY_EVENTS,
+        interrupt: carnac_catalog::Interrupt::new(
+            Some(std::time::Instant::now() + limits.journal_timeout),
+            vec![state.stopping.clone()],
+        ),
+    };
+    let archive = state.archive.clone();
+    let id = unit.to_string();
+    let found = blocking(move || Ok(archive.lifecycle(&tenant, unit.as_str(), &page)?)).await;
+    let lifecycle = match found {
+        Ok(l) => l,
+        Err(e) => return refusal(e, Some(&session)),
+    };
+    html(
+        StatusCode::OK,
+        &HistoryPage {
+            page: Page::new("Historique de l’unité", Some(&session)),
+            id,
+            more: lifecycle.more,
+            events: lifecycle
+                .events
+                .iter()
+                .map(|e| HistoryRow {
+                    time: fr::timestamp(&e.time),
+                    label: super::journal::event_label(&e.kind),
+                    kind: e.kind.clone(),
+                    outcome: super::journal::outcome_label(&e.outcome),
+                    agent: e.agent.clone(),
+                    seal: match &e.sealed_by {
+                        Some((_, at)) => format!("scellé le {}", fr::timestamp(at)),
+                        None => "pas encore scellé".to_owned(),
+                    },
+                })
+                .collect(),
+        },
+    )
 }
