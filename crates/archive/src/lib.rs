@@ -284,7 +284,8 @@ impl Archive {
             .map_or(&*self.timestamps, |t| &**t)
     }
 
-    pub(crate) fn now(&self) -> carnac_model::Timestamp {
+    /// The time by the archive's clock (what its records are dated with).
+    pub fn now(&self) -> carnac_model::Timestamp {
         carnac_model::Timestamp::from_datetime(self.clock.now())
     }
 

@@ -376,6 +376,11 @@ impl ApiError {
         )
     }
 
+    /// What the error says (in English, as the API gives it).
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(crate) fn status(&self) -> StatusCode {
         self.status
     }

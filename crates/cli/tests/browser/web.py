@@ -117,7 +117,12 @@ with sync_playwright() as p:
     # A search with a facet, then the unit, then its file, whose digest is checked. A title
     # with markup is shown as text, and nothing in it runs.
     dialogs = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def no_dialog(d):
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", no_dialog)
     page.get_by_label("Service d’archives", exact=True).select_option("0")
     page.get_by_role("button", name="Choisir").click()
     page.get_by_label("Rechercher").fill("délibération")
@@ -137,6 +142,7 @@ with sync_playwright() as p:
         got = hashlib.sha256(f.read()).hexdigest()
     assert got == digest, (got, digest)
     assert not dialogs, dialogs
+    page.remove_listener("dialog", no_dialog)
     page.get_by_role("link", name="Historique de l’unité (journal)").click()
     expect(page.locator("tbody")).to_contain_text("INGEST")
     check_page(page, "historique d'une unité")
@@ -185,6 +191,80 @@ with sync_playwright() as p:
     assert response.status == 403, response.status
     expect(page.get_by_role("heading", level=1)).to_have_text("Accès refusé")
     check_page(page, "accès refusé")
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    # An elimination across three accounts: the archivist proposes the units of a search,
+    # the producer agrees, the control authority gives its visa with the keyboard only,
+    # the archivist executes it (confirmed), and the certificate is there.
+    sign_in(page, "marie")
+    page.get_by_label("Service d’archives", exact=True).select_option("0")
+    page.get_by_role("button", name="Choisir").click()
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Éliminations").click()
+    check_page(page, "éliminations")
+    page.get_by_role("link", name="Proposer une élimination").click()
+    check_page(page, "proposition d'élimination")
+    page.get_by_label("Les unités d’une recherche", exact=True).check()
+    page.get_by_label("Mots de la recherche").fill("Registre")
+    page.get_by_role("button", name="Analyser et proposer").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Proposée")
+    expect(page.locator("table")).to_contain_text("Registre à éliminer")
+    check_page(page, "élimination proposée")
+    elimination = page.url
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    sign_in(page, "paul")
+    page.goto(elimination)
+    expect(page.get_by_role("button", name="Enregistrer le visa")).to_have_count(0)
+    check_page(page, "élimination, réponse du producteur")
+    page.get_by_label("J’accepte l’élimination des unités du bordereau").check()
+    page.get_by_role("button", name="Enregistrer ma réponse").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Acceptée par le producteur")
+    response = page.request.post(f"{elimination}/visa", form={"csrf": "forged", "decision": "accorde"})
+    assert response.status == 403, response.status
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    sign_in(page, "claire")
+    page.goto(elimination)
+    check_page(page, "élimination, visa")
+    # From the skip link to the visa's first choice, then to its button: keys only, and
+    # the focus always visible.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+
+    def tab_to(element_id, most=80):
+        for _ in range(most):
+            page.keyboard.press("Tab")
+            focused = page.evaluate("document.activeElement.id || document.activeElement.textContent")
+            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none", f"focus not visible on {focused}"
+            if focused == element_id:
+                return
+        raise SystemExit(f"{element_id} not reached with the keyboard")
+
+    tab_to("visa-oui")
+    page.keyboard.press("Space")
+    expect(page.get_by_label("J’accorde le visa (sauf les unités exceptées ci-dessous)")).to_be_checked()
+    tab_to("Enregistrer le visa")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Visa accordé")
+    check_page(page, "élimination, visa accordé")
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    sign_in(page, "marie")
+    page.get_by_label("Service d’archives", exact=True).select_option("0")
+    page.get_by_role("button", name="Choisir").click()
+    page.goto(elimination)
+    confirmations = []
+    page.on("dialog", lambda d: (confirmations.append(d.message), d.accept()))
+    page.get_by_role("button", name="Exécuter l’élimination").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Exécutée")
+    assert confirmations and "Détruire" in confirmations[0], confirmations
+    with page.expect_download() as download:
+        page.get_by_role("link", name="certificat (JSON)").click()
+    with open(download.value.path(), encoding="utf-8") as f:
+        certificate = f.read()
+    assert "Registre à éliminer" in certificate, certificate[:2000]
+    check_page(page, "élimination exécutée")
 
     browser.close()
 

@@ -661,3 +661,236 @@ async fn the_journal_is_read_by_pages_and_verified() {
     let (_, _, body) = exchange(&app, page("/journal?type=JOURNAL_VERIFY", &other)).await;
     assert!(!body.contains("<code>JOURNAL_VERIFY</code>"), "{body}");
 }
+
+/// Follows a form's redirect: the page it leads to.
+async fn after(app: &Router, cookie: &str, req: Request<Body>) -> String {
+    let (status, h, body) = exchange(app, req).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (status, _, body) =
+        exchange(app, page(h[header::LOCATION].to_str().unwrap(), cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn an_elimination_across_three_accounts_to_its_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st);
+    let title = "Registre <b>\"provisoire\"</b> d'état civil";
+    let (status, body, _) = send(
+        &app,
+        post(
+            "/api/v1/tenants/0/transfers",
+            &tokens.archivist,
+            unit_with_file(title, b"registre"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let op: serde_json::Value = serde_json::from_str(&body).unwrap();
+    wait_done(
+        &app,
+        "0",
+        op["operation"].as_str().unwrap(),
+        &tokens.archivist,
+    )
+    .await;
+    let (_, body, _) = send(
+        &app,
+        get("/api/v1/tenants/0/units?q=Registre", &tokens.archivist),
+    )
+    .await;
+    let unit = serde_json::from_str::<serde_json::Value>(&body).unwrap()["units"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Its retention over, its final action Destroy.
+    let (status, body, _) = send(
+        &app,
+        Request::post("/api/v1/tenants/0/rules/changes")
+            .header(header::AUTHORIZATION, format!("Bearer {}", tokens.archivist))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({
+                    "units": [unit],
+                    "actions": [
+                        {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+                        {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Destroy"}
+                    ]
+                })
+                .to_string(),
+            ))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The archivist proposes the units of a search.
+    let archivist = signed_in(&app, "arch").await;
+    let (status, _, form_page) = exchange(&app, page("/eliminations/nouvelle", &archivist)).await;
+    assert_eq!(status, StatusCode::OK, "{form_page}");
+    let csrf = csrf_of(&form_page);
+    let (status, _, refused) = exchange(
+        &app,
+        form(
+            "/eliminations",
+            &archivist,
+            &[("csrf", &csrf), ("date", "hier"), ("selection", "tout")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("AAAA-MM-JJ"), "{refused}");
+    let proposed = after(
+        &app,
+        &archivist,
+        form(
+            "/eliminations",
+            &archivist,
+            &[
+                ("csrf", &csrf),
+                ("date", "2026-12-04"),
+                ("selection", "recherche"),
+                ("q", "Registre"),
+                ("commentaire", "Registres en double"),
+            ],
+        ),
+    )
+    .await;
+    assert!(
+        proposed.contains("Proposée, en attente de l’accord du producteur"),
+        "{proposed}"
+    );
+    assert!(
+        proposed.contains("Registre &#60;b&#62;"),
+        "the title as text: {proposed}"
+    );
+    assert!(
+        !proposed.contains("Votre réponse de producteur")
+            && !proposed.contains("Enregistrer le visa")
+    );
+    let at = proposed.find("/eliminations/").unwrap();
+    let path: String = proposed[at..]
+        .split(['"', '/'])
+        .filter(|s| !s.is_empty())
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("/");
+    let path = format!("/{path}");
+    // The control authority may not give its visa before the producer's answer; the producer
+    // may not give a visa at all.
+    let control = signed_in(&app, "ctl").await;
+    let (_, _, before) = exchange(&app, page(&path, &control)).await;
+    assert!(!before.contains("Enregistrer le visa"), "{before}");
+    let producer = signed_in(&app, "prod").await;
+    // What waits for each: the producer's answer, on its home page; nothing for the visa yet.
+    let (_, _, home) = exchange(&app, page("/", &producer)).await;
+    assert!(
+        home.contains("attend votre réponse de producteur") && home.contains(&path),
+        "{home}"
+    );
+    let (_, _, home) = exchange(&app, page("/", &control)).await;
+    assert!(!home.contains("Ce qui vous attend"), "{home}");
+    let (_, _, for_producer) = exchange(&app, page(&path, &producer)).await;
+    assert!(
+        for_producer.contains("Votre réponse de producteur"),
+        "{for_producer}"
+    );
+    let pcsrf = csrf_of(&for_producer);
+    let (status, _, _) = exchange(
+        &app,
+        form(
+            &format!("{path}/visa"),
+            &producer,
+            &[("csrf", &pcsrf), ("decision", "accorde")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = exchange(
+        &app,
+        form(
+            &format!("{path}/accord"),
+            &producer,
+            &[("csrf", "forged"), ("decision", "accord")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a forged form does nothing");
+    let agreed = after(
+        &app,
+        &producer,
+        form(
+            &format!("{path}/accord"),
+            &producer,
+            &[("csrf", &pcsrf), ("decision", "accord")],
+        ),
+    )
+    .await;
+    assert!(agreed.contains("Acceptée par le producteur"), "{agreed}");
+    // The visa, with the unit offered as an exception.
+    let (_, _, home) = exchange(&app, page("/", &control)).await;
+    assert!(home.contains("attend votre visa"), "{home}");
+    let (_, _, for_control) = exchange(&app, page(&path, &control)).await;
+    assert!(for_control.contains("Enregistrer le visa"), "{for_control}");
+    assert!(
+        for_control.contains(&format!("value=\"{unit}\"")),
+        "{for_control}"
+    );
+    let ccsrf = csrf_of(&for_control);
+    let granted = after(
+        &app,
+        &control,
+        form(
+            &format!("{path}/visa"),
+            &control,
+            &[
+                ("csrf", &ccsrf),
+                ("decision", "accorde"),
+                ("commentaire", "Vu"),
+            ],
+        ),
+    )
+    .await;
+    assert!(granted.contains("Visa accordé, à exécuter"), "{granted}");
+    // Executed by the archivist; the certificate to download.
+    let (_, _, for_archivist) = exchange(&app, page(&path, &archivist)).await;
+    assert!(for_archivist.contains("data-confirmer"), "{for_archivist}");
+    let executed = after(
+        &app,
+        &archivist,
+        form(&format!("{path}/execution"), &archivist, &[("csrf", &csrf)]),
+    )
+    .await;
+    assert!(
+        executed.contains("Exécutée") && executed.contains("certificat.p7s"),
+        "{executed}"
+    );
+    let (status, h, certificate) = exchange(
+        &app,
+        page(&format!("{path}/documents/certificat.json"), &archivist),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(certificate.contains(&unit), "{certificate}");
+    assert!(
+        h[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("certificat.json")
+    );
+    let (status, _, pdf) = exchange(
+        &app,
+        page(&format!("{path}/documents/bordereau.pdf"), &producer),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(pdf.starts_with("%PDF"), "the printable bordereau");
+    // The list; another tenant's archivist sees nothing of it.
+    let (_, _, list) = exchange(&app, page("/eliminations", &archivist)).await;
+    assert!(list.contains(&path) && list.contains("Exécutée"), "{list}");
+    let stranger = signed_in(&app, "arch-other").await;
+    let (status, _, _) = exchange(&app, page(&path, &stranger)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

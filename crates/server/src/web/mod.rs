@@ -8,6 +8,7 @@
 //! every form carries the session's CSRF token, and the sign-in form one bound to a
 //! short-lived cookie of its own. Every answer carries [`security_headers`].
 
+mod eliminations;
 pub mod fr;
 mod journal;
 mod pages;
@@ -54,6 +55,20 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route(
             "/versements/{operation}/{document}",
             get(transfers::document),
+        )
+        .route(
+            "/eliminations",
+            get(eliminations::list).post(eliminations::propose),
+        )
+        .route("/eliminations/nouvelle", get(eliminations::propose_form))
+        .route("/eliminations/{elimination}", get(eliminations::one))
+        .route(
+            "/eliminations/{elimination}/documents/{document}",
+            get(eliminations::document),
+        )
+        .route(
+            "/eliminations/{elimination}/{step}",
+            post(eliminations::step),
         )
         .route("/journal", get(journal::journal))
         .route("/journal/verifier", post(journal::verify))

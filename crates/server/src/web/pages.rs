@@ -27,12 +27,15 @@ pub(crate) struct Page {
     pub(super) csrf: String,
     /// The menu: the pages the account may open on the tenant it chose.
     pub(super) menu: Vec<(&'static str, &'static str)>,
+    /// The script's path, for the pages that use it.
+    pub(super) script: &'static str,
 }
 
 /// The pages of the menu, each with the action that opens it (on the tenant chosen).
 const MENU: &[(&str, &str, Action)] = &[
     ("/recherche", "Rechercher", Action::UnitSearch),
     ("/versements", "Versements", Action::OperationRead),
+    ("/eliminations", "Éliminations", Action::EliminationRead),
     ("/journal", "Journal et preuves", Action::JournalRead),
 ];
 
@@ -45,6 +48,7 @@ impl Page {
             tenant: session.and_then(|s| s.tenant.as_ref().map(ToString::to_string)),
             csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
             menu: session.map(menu).unwrap_or_default(),
+            script: super::script_path(),
         }
     }
 }
@@ -87,6 +91,8 @@ struct HomePage {
     /// The latest transfers (the account's own for a producer), when it may read them.
     transfers: Option<Vec<super::transfers::Row>>,
     integrity: Option<Integrity>,
+    /// What waits for the account's step: (link, text).
+    waiting: Vec<(String, String)>,
     tenants: Vec<TenantChoice>,
 }
 
@@ -538,6 +544,35 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
     let volume = allowed(Action::UnitSearch);
     let transfers = allowed(Action::OperationRead);
     let integrity = allowed(Action::JournalRead);
+    // The eliminations waiting for a step this account takes: its states, and what to say.
+    let steps: Vec<(carnac_model::elimination::EliminationState, &str)> = {
+        use carnac_model::elimination::EliminationState as S;
+        [
+            (
+                Action::EliminationAgree,
+                S::Proposed,
+                "attend votre réponse de producteur",
+            ),
+            (Action::EliminationVisa, S::Agreed, "attend votre visa"),
+            (
+                Action::EliminationExecute,
+                S::VisaGranted,
+                "a son visa et attend son exécution",
+            ),
+            (
+                Action::EliminationExecute,
+                S::VisaPartlyGranted,
+                "a son visa (avec exceptions) et attend son exécution",
+            ),
+        ]
+        .into_iter()
+        .filter(|(action, _, _)| allowed(*action).is_some())
+        .map(|(_, state, text)| (state, text))
+        .collect()
+    };
+    let eliminations = (!steps.is_empty())
+        .then(|| allowed(Action::EliminationRead))
+        .flatten();
     let own = (principal.role == Role::Producer).then(|| principal.login.clone());
     let archive = state.archive.clone();
     let chosen = session.tenant.clone();
@@ -603,10 +638,25 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
             }
             None => None,
         };
-        Ok((tenants, volume, transfers, integrity))
+        let mut waiting = Vec::new();
+        if let Some(t) = &eliminations {
+            for e in archive.eliminations(t)? {
+                if let Some((_, text)) = steps.iter().find(|(s, _)| *s == e.state) {
+                    waiting.push((
+                        format!("/eliminations/{}", e.id),
+                        format!(
+                            "L’élimination proposée le {} ({} unités) {text}.",
+                            fr::timestamp(&e.proposed_at),
+                            fr::integer(e.totals["units"].as_u64().unwrap_or(0))
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok((tenants, volume, transfers, integrity, waiting))
     })
     .await;
-    let (tenants, mut volume, transfers, integrity) = match data {
+    let (tenants, mut volume, transfers, integrity, waiting) = match data {
         Ok(d) => d,
         Err(e) => return refusal(e, Some(&session)),
     };
@@ -642,6 +692,7 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
             volume,
             transfers,
             integrity,
+            waiting,
             // An account of one tenant has nothing to choose.
             tenants: if tenants.len() > 1 || session.tenant.is_none() {
                 tenants
