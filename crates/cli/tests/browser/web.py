@@ -266,6 +266,24 @@ with sync_playwright() as p:
     assert "Registre à éliminer" in certificate, certificate[:2000]
     check_page(page, "élimination exécutée")
 
+    # A delivery: from a unit's page, asked, delivered, its package downloaded.
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Rechercher").click()
+    page.get_by_label("Rechercher").fill("délibération")
+    page.get_by_role("button", name="Rechercher").click()
+    page.get_by_role("link", name=re.compile("^Délibération")).click()
+    page.get_by_role("link", name="Demander la communication de cette unité").click()
+    check_page(page, "demande de communication")
+    page.get_by_label("Demandeur (la personne ou le service qui demande)").fill("M. Le Goff")
+    page.get_by_role("button", name="Demander").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("paquet à télécharger")
+    check_page(page, "communication")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Télécharger le paquet (zip)").click()
+    with open(download.value.path(), "rb") as f:
+        assert f.read(2) == b"PK"
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Communications").click()
+    check_page(page, "communications")
+
     browser.close()
 
 print(f"web: {len(visited)} pages checked with axe: {' | '.join(visited)}")

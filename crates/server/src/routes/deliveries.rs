@@ -174,7 +174,7 @@ pub(super) async fn package(
 
 /// The range of `header` in a package of `size` bytes; `unsatisfiable` set to the size when
 /// it cannot be served (416).
-pub(super) fn ranged(
+pub(crate) fn ranged(
     header: Option<&str>,
     size: u64,
     unsatisfiable: &mut Option<u64>,
@@ -190,7 +190,7 @@ pub(super) fn ranged(
 
 /// A package kept in the offers, as an answer: whole (200) or the range asked (206), its
 /// SHA-256 in `Repr-Digest` and `ETag`, or 416 when the range is outside it.
-pub(super) fn package_response(
+pub(crate) fn package_response(
     (download, range): (
         carnac_archive::delivery::PackageDownload,
         Option<(u64, u64)>,

@@ -11,7 +11,7 @@
 //! every handler.
 
 mod accounts;
-mod deliveries;
+pub(crate) mod deliveries;
 mod eliminations;
 mod exports;
 mod journal;

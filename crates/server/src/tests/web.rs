@@ -894,3 +894,137 @@ async fn an_elimination_across_three_accounts_to_its_certificate() {
     let (status, _, _) = exchange(&app, page(&path, &stranger)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_delivery_with_a_derogation_authorised_then_downloaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let archive = st.archive.clone();
+    let app = app(st);
+    let (_, body, _) = send(
+        &app,
+        post(
+            "/api/v1/tenants/0/transfers",
+            &tokens.archivist,
+            unit_with_file("Dossier de personnel", b"dossier"),
+        ),
+    )
+    .await;
+    let op: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let op = op["operation"].as_str().unwrap().to_owned();
+    wait_done(&app, "0", &op, &tokens.archivist).await;
+    let t = TenantId::new("0").unwrap();
+    let unit = archive
+        .catalog()
+        .units_of_operation(&t, &carnac_model::OperationId::new(&op).unwrap())
+        .unwrap()[0]
+        .id
+        .to_string();
+    let change: carnac_archive::rules::RulesChangeRequest = serde_json::from_value(
+        serde_json::json!({"units": [unit], "actions": [
+            {"action": "add", "category": "AccessRule", "rule": "ACC-00003", "start_date": "2021-01-01"}]}),
+    )
+    .unwrap();
+    archive.change_rules(&t, &change, "test").unwrap();
+    // From the unit's page, the request form, the unit filled in.
+    let archivist = signed_in(&app, "arch").await;
+    let (_, _, unit_page) = exchange(&app, page(&format!("/unites/{unit}"), &archivist)).await;
+    let link = format!("/communications/nouvelle?unite={unit}");
+    assert!(unit_page.contains(&link), "{unit_page}");
+    let (status, _, request_page) = exchange(&app, page(&link, &archivist)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        request_page.contains(&format!(">{unit}</textarea>")),
+        "{request_page}"
+    );
+    let csrf = csrf_of(&request_page);
+    // Restricted, no derogation asked: said, in French, with what to do.
+    let (status, _, refused) = exchange(
+        &app,
+        form(
+            "/communications",
+            &archivist,
+            &[
+                ("csrf", &csrf),
+                ("unites", &unit),
+                ("demandeur", "M. Le Goff"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.contains("dérogation") && refused.contains("role=\"alert\""),
+        "{refused}"
+    );
+    let (status, h, _) = exchange(
+        &app,
+        form(
+            "/communications",
+            &archivist,
+            &[
+                ("csrf", &csrf),
+                ("unites", &unit),
+                ("demandeur", "M. Le Goff"),
+                ("derogation", "oui"),
+                ("commentaire", "Recherche généalogique"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let path = h[header::LOCATION].to_str().unwrap().to_owned();
+    let (_, _, awaiting) = exchange(&app, page(&path, &archivist)).await;
+    assert!(
+        awaiting.contains("En attente de l’autorisation"),
+        "{awaiting}"
+    );
+    assert!(awaiting.contains("Recherche généalogique"), "{awaiting}");
+    assert!(
+        !awaiting.contains("Enregistrer la décision"),
+        "not the archivist's to decide"
+    );
+    // The control authority: waited for on its home page, then granted.
+    let control = signed_in(&app, "ctl").await;
+    let (_, _, home) = exchange(&app, page("/", &control)).await;
+    assert!(
+        home.contains("attend votre décision sur sa dérogation"),
+        "{home}"
+    );
+    let (_, _, for_control) = exchange(&app, page(&path, &control)).await;
+    assert!(
+        for_control.contains("Enregistrer la décision"),
+        "{for_control}"
+    );
+    let ccsrf = csrf_of(&for_control);
+    let delivered = after(
+        &app,
+        &control,
+        form(
+            &format!("{path}/autorisation"),
+            &control,
+            &[("csrf", &ccsrf), ("decision", "accorde")],
+        ),
+    )
+    .await;
+    assert!(
+        delivered.contains("Communiquée, paquet à télécharger"),
+        "{delivered}"
+    );
+    // The package, checked on the way as the API's.
+    let (status, h, zip) = exchange(&app, page(&format!("{path}/paquet"), &archivist)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(zip.starts_with("PK"), "a zip");
+    assert!(h.contains_key("repr-digest"));
+    // A producer who did not ask sees nothing of it; another tenant's archivist neither.
+    let producer = signed_in(&app, "prod").await;
+    let (_, _, list) = exchange(&app, page("/communications", &producer)).await;
+    assert!(!list.contains(&path), "{list}");
+    let (status, _, _) = exchange(&app, page(&path, &producer)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = exchange(&app, page(&format!("{path}/paquet"), &producer)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let stranger = signed_in(&app, "arch-other").await;
+    let (status, _, _) = exchange(&app, page(&path, &stranger)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -8,6 +8,7 @@
 //! every form carries the session's CSRF token, and the sign-in form one bound to a
 //! short-lived cookie of its own. Every answer carries [`security_headers`].
 
+mod deliveries;
 mod eliminations;
 pub mod fr;
 mod journal;
@@ -69,6 +70,20 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route(
             "/eliminations/{elimination}/{step}",
             post(eliminations::step),
+        )
+        .route(
+            "/communications",
+            get(deliveries::list).post(deliveries::request),
+        )
+        .route("/communications/nouvelle", get(deliveries::request_form))
+        .route("/communications/{delivery}", get(deliveries::one))
+        .route(
+            "/communications/{delivery}/paquet",
+            get(deliveries::package),
+        )
+        .route(
+            "/communications/{delivery}/autorisation",
+            post(deliveries::authorize),
         )
         .route("/journal", get(journal::journal))
         .route("/journal/verifier", post(journal::verify))

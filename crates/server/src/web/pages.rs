@@ -36,6 +36,7 @@ const MENU: &[(&str, &str, Action)] = &[
     ("/recherche", "Rechercher", Action::UnitSearch),
     ("/versements", "Versements", Action::OperationRead),
     ("/eliminations", "Éliminations", Action::EliminationRead),
+    ("/communications", "Communications", Action::DeliveryRead),
     ("/journal", "Journal et preuves", Action::JournalRead),
 ];
 
@@ -573,6 +574,7 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
     let eliminations = (!steps.is_empty())
         .then(|| allowed(Action::EliminationRead))
         .flatten();
+    let authorizations = allowed(Action::DeliveryAuthorize);
     let own = (principal.role == Role::Producer).then(|| principal.login.clone());
     let archive = state.archive.clone();
     let chosen = session.tenant.clone();
@@ -648,6 +650,20 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
                             "L’élimination proposée le {} ({} unités) {text}.",
                             fr::timestamp(&e.proposed_at),
                             fr::integer(e.totals["units"].as_u64().unwrap_or(0))
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(t) = &authorizations {
+            for d in archive.deliveries(t, None)? {
+                if d.state == carnac_model::delivery::DeliveryState::AwaitingAuthorization {
+                    waiting.push((
+                        format!("/communications/{}", d.id),
+                        format!(
+                            "La communication demandée le {} par {} attend votre décision sur sa dérogation.",
+                            fr::timestamp(&d.requested_at),
+                            d.requested_by
                         ),
                     ));
                 }

@@ -323,6 +323,8 @@ struct UnitPage {
     /// "et 1 234 autres", when there are more children than shown.
     more_children: Option<String>,
     description: Vec<DescriptionLine>,
+    /// Whether the account may ask for its communication.
+    may_request: bool,
     files: Vec<FileRow>,
     rules: Vec<RuleRow>,
 }
@@ -345,7 +347,9 @@ pub(crate) async fn unit(
     Path(unit): Path<String>,
 ) -> Response {
     let Signed {
-        session, tenant, ..
+        session,
+        principal,
+        tenant,
     } = match signed(&state, &ctx, Ask::to(Action::UnitRead), None).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -472,6 +476,12 @@ pub(crate) async fn unit(
         &UnitPage {
             page: Page::new(&record.unit.title, Some(&session)),
             id: record.unit.id.to_string(),
+            may_request: carnac_model::access::decide(
+                &principal,
+                Action::DeliveryRequest,
+                Some(&tenant),
+                None,
+            ) == carnac_model::access::Decision::Allow,
             title: record.unit.title.clone(),
             fields,
             parents,
