@@ -145,6 +145,23 @@ fn the_web_application_works_in_a_browser_and_passes_axe() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let out = run(
+        d,
+        &[
+            "account",
+            "create",
+            "olivier",
+            "--role",
+            "operator",
+            "--password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A unit to eliminate: its retention over, its final action Destroy.
     let register = d.join("registre.zip");
     write_unit_sip(&register, "Registre à éliminer", b"registre", b"registre");

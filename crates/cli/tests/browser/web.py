@@ -283,6 +283,28 @@ with sync_playwright() as p:
         assert f.read(2) == b"PK"
     page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Communications").click()
     check_page(page, "communications")
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    # The operator creates a tenant and an account for it; the account signs in there.
+    sign_in(page, "olivier")
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Administration").click()
+    check_page(page, "administration, services")
+    page.get_by_label("Identifiant du service (lettres, chiffres, tirets)").fill("brest")
+    page.get_by_label("Nom (la collectivité)").fill("Ville de Brest")
+    page.get_by_role("button", name="Créer le service").click()
+    expect(page.locator("table")).to_contain_text("Ville de Brest")
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Comptes").click()
+    check_page(page, "administration, comptes")
+    page.get_by_label("Identifiant", exact=True).fill("lea")
+    page.get_by_label("Rôle").select_option("archivist")
+    page.get_by_label("Services d’archives (identifiants, séparés par des virgules)").fill("brest")
+    page.get_by_label("Mot de passe (12 caractères au moins)").fill(PASSWORD)
+    page.get_by_role("button", name="Créer le compte").click()
+    expect(page.get_by_role("status")).to_contain_text("est créé")
+    check_page(page, "administration, compte créé")
+    page.get_by_role("button", name="Se déconnecter").click()
+    sign_in(page, "lea")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Accueil — brest")
 
     browser.close()
 

@@ -1028,3 +1028,185 @@ async fn a_delivery_with_a_derogation_authorised_then_downloaded() {
     let (status, _, _) = exchange(&app, page(&path, &stranger)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_operator_creates_a_tenant_and_an_account() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    let app = app(st);
+    let operator = signed_in(&app, "op").await;
+    let (_, _, home) = exchange(&app, page("/", &operator)).await;
+    assert!(home.contains("href=\"/administration\""), "{home}");
+    let (status, _, admin) = exchange(&app, page("/administration", &operator)).await;
+    assert_eq!(status, StatusCode::OK, "{admin}");
+    let csrf = csrf_of(&admin);
+    let created = after(
+        &app,
+        &operator,
+        form(
+            "/administration/services",
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("identifiant", "saint-malo"),
+                ("nom", "Ville de Saint-Malo"),
+            ],
+        ),
+    )
+    .await;
+    assert!(
+        created.contains("Ville de Saint-Malo") && created.contains("Actif"),
+        "{created}"
+    );
+    // The same again, and an identifier that is not one: refused, said.
+    let (status, _, again) = exchange(
+        &app,
+        form(
+            "/administration/services",
+            &operator,
+            &[("csrf", &csrf), ("identifiant", "saint-malo")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert!(again.contains("n’a pas pu être créé"), "{again}");
+    let (status, _, _) = exchange(
+        &app,
+        form(
+            "/administration/services",
+            &operator,
+            &[("csrf", &csrf), ("identifiant", "saint malo")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // An account for it: its problems all said at once, then created with a token shown once.
+    let (status, _, bad) = exchange(
+        &app,
+        form(
+            "/administration/comptes",
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("identifiant", "julie"),
+                ("role", "chef"),
+                ("services", "saint malo?"),
+                ("mot_de_passe", "court"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.contains("choisissez un rôle")
+            && bad.contains("12 caractères")
+            && bad.contains("n’est pas un identifiant"),
+        "{bad}"
+    );
+    let (status, _, made) = exchange(
+        &app,
+        form(
+            "/administration/comptes",
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("identifiant", "julie"),
+                ("role", "archivist"),
+                ("services", "saint-malo"),
+                ("mot_de_passe", "secret"),
+                ("jeton", "oui"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a short password: {made}");
+    let (status, _, made) = exchange(
+        &app,
+        form(
+            "/administration/comptes",
+            &operator,
+            &[
+                ("csrf", &csrf),
+                ("identifiant", "julie"),
+                ("role", "archivist"),
+                ("services", "saint-malo"),
+                ("mot_de_passe", "un mot de passe assez long"),
+                ("jeton", "oui"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    assert!(
+        made.contains("Le compte <strong>julie</strong> est créé"),
+        "{made}"
+    );
+    assert!(made.contains("carnac_"), "its token, once: {made}");
+    let (_, _, later) = exchange(&app, page("/administration/comptes", &operator)).await;
+    assert!(!later.contains("affiché cette fois seulement"), "{later}");
+    // Julie signs in to her tenant; disabled, her session ends.
+    let (_, h, body) = exchange(&app, page("/connexion", "")).await;
+    let pre = cookie_value(&h, "carnac_connexion").unwrap();
+    let (status, h, _) = exchange(
+        &app,
+        form(
+            "/connexion",
+            &format!("carnac_connexion={pre}"),
+            &[
+                ("csrf", &csrf_of(&body)),
+                ("login", "julie"),
+                ("password", "un mot de passe assez long"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let julie = format!(
+        "carnac_session={}",
+        cookie_value(&h, "carnac_session").unwrap()
+    );
+    let (_, _, home) = exchange(&app, page("/", &julie)).await;
+    assert!(home.contains("saint-malo"), "{home}");
+    let disabled = after(
+        &app,
+        &operator,
+        form(
+            "/administration/comptes/julie/etat",
+            &operator,
+            &[("csrf", &csrf), ("action", "desactiver")],
+        ),
+    )
+    .await;
+    assert!(disabled.contains("Désactivé"), "{disabled}");
+    let (status, h, _) = exchange(&app, page("/", &julie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h[header::LOCATION], "/connexion");
+    // The tenant suspended, then resumed.
+    let suspended = after(
+        &app,
+        &operator,
+        form(
+            "/administration/services/saint-malo/suspension",
+            &operator,
+            &[("csrf", &csrf), ("action", "suspendre")],
+        ),
+    )
+    .await;
+    assert!(suspended.contains("Suspendu"), "{suspended}");
+    // Nobody but the operator: an archivist is refused, and sees no link.
+    let archivist = signed_in(&app, "arch").await;
+    let (status, _, _) = exchange(&app, page("/administration", &archivist)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = exchange(
+        &app,
+        form(
+            "/administration/services",
+            &archivist,
+            &[("csrf", "x"), ("identifiant", "pirate")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, _, home) = exchange(&app, page("/", &archivist)).await;
+    assert!(!home.contains("href=\"/administration\""));
+}

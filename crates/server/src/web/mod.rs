@@ -8,6 +8,7 @@
 //! every form carries the session's CSRF token, and the sign-in form one bound to a
 //! short-lived cookie of its own. Every answer carries [`security_headers`].
 
+mod administration;
 mod deliveries;
 mod eliminations;
 pub mod fr;
@@ -84,6 +85,23 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route(
             "/communications/{delivery}/autorisation",
             post(deliveries::authorize),
+        )
+        .route("/administration", get(administration::tenants))
+        .route(
+            "/administration/services",
+            post(administration::create_tenant),
+        )
+        .route(
+            "/administration/services/{tenant}/suspension",
+            post(administration::suspension),
+        )
+        .route(
+            "/administration/comptes",
+            get(administration::accounts).post(administration::create_account),
+        )
+        .route(
+            "/administration/comptes/{login}/etat",
+            post(administration::disable),
         )
         .route("/journal", get(journal::journal))
         .route("/journal/verifier", post(journal::verify))

@@ -58,8 +58,8 @@ impl Page {
 /// so that it shows no page that would refuse.
 fn menu(session: &WebSession) -> Vec<(&'static str, &'static str)> {
     let mut menu = vec![("/", "Accueil")];
+    let p = &session.principal;
     if let Some(tenant) = &session.tenant {
-        let p = &session.principal;
         menu.extend(
             MENU.iter()
                 .filter(|(_, _, action)| {
@@ -68,6 +68,9 @@ fn menu(session: &WebSession) -> Vec<(&'static str, &'static str)> {
                 })
                 .map(|(href, label, _)| (*href, *label)),
         );
+    }
+    if carnac_model::access::decide(p, Action::TenantList, None, None) == Decision::Allow {
+        menu.push(("/administration", "Administration"));
     }
     menu
 }
@@ -291,6 +294,32 @@ pub(super) async fn authorize(
         },
     )
     .await
+}
+
+/// A request of a signed-in account for a page of the platform (no tenant of its own, or
+/// `tenant` given by the page), allowed what it asks; with `csrf`, the form's token checked
+/// first.
+pub(super) async fn signed_platform(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    ask: Ask<'_>,
+    tenant: Option<&TenantId>,
+    csrf: Option<&str>,
+) -> Result<(WebSession, Principal), Response> {
+    let session = match session(state, ctx).await {
+        Ok(Some((_, s))) => s,
+        Ok(None) => return Err(Redirect::to("/connexion").into_response()),
+        Err(e) => return Err(refusal(e, None)),
+    };
+    if let Some(csrf) = csrf
+        && !same_token(&session.csrf, csrf)
+    {
+        return Err(forged(&session));
+    }
+    match authorize(state, ctx, &session.principal, ask, tenant).await {
+        Ok(principal) => Ok((session, principal)),
+        Err(e) => Err(refusal(e, Some(&session))),
+    }
 }
 
 /// A request of a signed-in account, on the tenant it chose, allowed what its page asks.
