@@ -21,6 +21,39 @@ pub struct Config {
     pub antivirus: Antivirus,
     pub server: Server,
     pub timestamp: Timestamp,
+    pub web: Web,
+}
+
+/// The web application's sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// Minutes without a request after which a session ends.
+    pub idle_minutes: u64,
+    /// Hours after which a session ends, however it is used.
+    pub lifetime_hours: u64,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        let d = carnac_archive::web_sessions::SessionLimits::default();
+        Web {
+            idle_minutes: d.idle.as_secs() / 60,
+            lifetime_hours: d.lifetime.as_secs() / 3600,
+        }
+    }
+}
+
+impl Web {
+    pub fn limits(&self) -> carnac_archive::web_sessions::SessionLimits {
+        // A minute to a day idle, an hour to a week in all: a session is a person at work.
+        let idle = self.idle_minutes.clamp(1, 24 * 60) * 60;
+        let lifetime = (self.lifetime_hours.clamp(1, 7 * 24) * 3600).max(idle);
+        carnac_archive::web_sessions::SessionLimits {
+            idle: std::time::Duration::from_secs(idle),
+            lifetime: std::time::Duration::from_secs(lifetime),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -385,6 +418,7 @@ impl Default for Config {
             antivirus: Antivirus::default(),
             server: Server::default(),
             timestamp: Timestamp::default(),
+            web: Web::default(),
         }
     }
 }
@@ -550,6 +584,27 @@ mod tests {
     }
 
     #[test]
+    fn web_sessions_are_bounded() {
+        let web: Config =
+            toml::from_str("[web]\nidle_minutes = 0\nlifetime_hours = 100000\n").expect("parses");
+        let l = web.web.limits();
+        assert_eq!(
+            l.idle,
+            std::time::Duration::from_secs(60),
+            "a minute at least"
+        );
+        assert_eq!(
+            l.lifetime,
+            std::time::Duration::from_secs(7 * 24 * 3600),
+            "a week at most"
+        );
+        let web: Config =
+            toml::from_str("[web]\nidle_minutes = 1440\nlifetime_hours = 1\n").expect("parses");
+        assert!(web.web.limits().lifetime >= web.web.limits().idle);
+        assert!(toml::from_str::<Config>("[web]\nidle = 3\n").is_err());
+    }
+
+    #[test]
     fn the_example_file_is_the_defaults() {
         let text = include_str!("../../../carnac.example.toml");
         let c: Config = toml::from_str(text).unwrap();
@@ -603,6 +658,8 @@ mod tests {
             d.deliveries.max_kept_packages
         );
         assert_eq!(c.deliveries.max_kept_bytes, d.deliveries.max_kept_bytes);
+        assert_eq!(c.web.idle_minutes, d.web.idle_minutes);
+        assert_eq!(c.web.lifetime_hours, d.web.lifetime_hours);
         // Every limit of the server: the example's values are the defaults.
         assert_eq!(c.server.limits(), d.server.limits());
         assert!(

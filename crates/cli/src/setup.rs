@@ -103,6 +103,7 @@ pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Conf
             execution_step_units: config.limits.elimination_step_units.clamp(1, 100_000),
             control_authority: config.control_authority.clone(),
             deliveries: config.deliveries.limits(),
+            web_sessions: config.web.limits(),
             ..Default::default()
         },
         tmp: data.join("tmp"),

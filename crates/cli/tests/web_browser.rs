@@ -51,6 +51,26 @@ fn write_unit_sip(path: &std::path::Path, title: &str, declared: &[u8], content:
     w.finish().unwrap();
 }
 
+/// A free port: the system gives one, which `serve` takes at once.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on `port`.
+fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("carnac serve did not listen on {port}");
+}
+
 /// `carnac serve`, killed when dropped.
 struct Served(std::process::Child);
 
@@ -223,12 +243,7 @@ fn the_web_application_works_in_a_browser_and_passes_axe() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // A free port: the system gives one, which `serve` takes at once.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let served = Served(
         carnac(d)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -236,15 +251,43 @@ fn the_web_application_works_in_a_browser_and_passes_axe() {
             .spawn()
             .unwrap(),
     );
-    let mut up = false;
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(up, "carnac serve did not listen on {port}");
+    wait_listening(port);
+    // A second archive whose sessions end after a minute without a request: the browser
+    // signs in there first and comes back once the minute is over.
+    let short = data_with_tenant();
+    std::fs::write(
+        short.path().join("carnac.toml"),
+        "[web]\nidle_minutes = 1\n",
+    )
+    .unwrap();
+    let out = run(
+        short.path(),
+        &[
+            "account",
+            "create",
+            "marie",
+            "--role",
+            "archivist",
+            "--tenant",
+            "0",
+            "--password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let short_port = free_port();
+    let short_served = Served(
+        carnac(short.path())
+            .args(["serve", "--listen", &format!("127.0.0.1:{short_port}")])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(short_port);
     let profile = tempfile::tempdir().unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/web.py");
     let out = std::process::Command::new("python3")
@@ -252,9 +295,11 @@ fn the_web_application_works_in_a_browser_and_passes_axe() {
         .arg(format!("http://127.0.0.1:{port}"))
         .arg(profile.path())
         .arg(&refused)
+        .arg(format!("http://127.0.0.1:{short_port}"))
         .output()
         .unwrap();
     drop(served);
+    drop(short_served);
     eprintln!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(
         out.status.success(),

@@ -3,17 +3,20 @@ scripts/test, never `playwright install`), axe-core (pinned, through axe-playwri
 run on every page visited. Started by crates/cli/tests/web_browser.rs, which serves a
 prepared data folder and reads this script's exit code.
 
-Usage: web.py BASE_URL PROFILE_DIR REFUSED_TRANSFER
+Usage: web.py BASE_URL PROFILE_DIR REFUSED_TRANSFER SHORT_SESSIONS_URL
+
+SHORT_SESSIONS_URL serves an archive whose sessions end after a minute without a request.
 """
 
 import hashlib
 import re
 import sys
+import time
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
-BASE, PROFILE, REFUSED = sys.argv[1], sys.argv[2], sys.argv[3]
+BASE, PROFILE, REFUSED, SHORT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 TITLE = "Délibération <script>alert(\"x\")</script> d'O'Brien"
 PASSWORD = "Mot de passe très long"
 axe = Axe()
@@ -51,6 +54,20 @@ with sync_playwright() as p:
         args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
         locale="fr-FR",
     )
+    # A session on the archive of short sessions, in a browser of its own (cookies are not
+    # told apart by port): left alone until its minute is over, at the end.
+    other = p.chromium.launch(
+        executable_path="/usr/bin/chromium",
+        args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+    )
+    idle = other.new_context(locale="fr-FR").new_page()
+    idle.goto(f"{SHORT}/connexion")
+    idle.get_by_label("Identifiant").fill("marie")
+    idle.get_by_label("Mot de passe").fill(PASSWORD)
+    idle.get_by_role("button", name="Se connecter").click()
+    expect(idle).to_have_url(f"{SHORT}/")
+    idle_since = time.monotonic()
+
     page = browser.new_page()
     # What the page's script says (errors, the CSP's refusals) goes to the test's output.
     page.on("console", lambda m: print(f"console {m.type}: {m.text}", file=sys.stderr))
@@ -103,7 +120,8 @@ with sync_playwright() as p:
     expect(page).to_have_url(f"{BASE}/connexion")
     browser.add_cookies([cookie])
     page.goto(f"{BASE}/")
-    expect(page).to_have_url(f"{BASE}/connexion")
+    expect(page).to_have_url(f"{BASE}/connexion?session=terminee")
+    expect(page.get_by_role("status")).to_contain_text("Votre session a pris fin")
 
     # A form posted from elsewhere (no token of this session) is refused.
     sign_in(page, "marie")
@@ -305,6 +323,15 @@ with sync_playwright() as p:
     page.get_by_role("button", name="Se déconnecter").click()
     sign_in(page, "lea")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Accueil — brest")
+
+    # The idle session: once its minute is over, the next page is the sign-in page, which
+    # says the session ended.
+    time.sleep(max(0.0, idle_since + 65 - time.monotonic()))
+    idle.goto(f"{SHORT}/recherche?q=x")
+    expect(idle).to_have_url(f"{SHORT}/connexion?session=terminee")
+    expect(idle.get_by_role("status")).to_contain_text("Votre session a pris fin")
+    check_page(idle, "session expirée")
+    other.close()
 
     browser.close()
 

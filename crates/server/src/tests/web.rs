@@ -182,10 +182,20 @@ async fn signing_in_and_out() {
             .iter()
             .any(|c| c.starts_with("carnac_session=;") && c.contains("Max-Age=0"))
     );
-    // Ended on the server: the old cookie opens nothing.
+    // Ended on the server: the old cookie opens nothing; the sign-in page says the session
+    // ended, and the cookie is forgotten.
     let (status, h, _) = exchange(&app, page("/", &session)).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(h[header::LOCATION], "/connexion");
+    assert_eq!(h[header::LOCATION], "/connexion?session=terminee");
+    assert!(
+        set_cookies(&h)
+            .iter()
+            .any(|c| c.starts_with("carnac_session=;"))
+    );
+    let (_, _, notice) = exchange(&app, page("/connexion?session=terminee", "")).await;
+    assert!(notice.contains("Votre session a pris fin"), "{notice}");
+    let (_, _, plain) = exchange(&app, page("/connexion", "")).await;
+    assert!(!plain.contains("Votre session a pris fin"));
 }
 
 #[tokio::test]
@@ -1180,7 +1190,7 @@ async fn the_operator_creates_a_tenant_and_an_account() {
     assert!(disabled.contains("Désactivé"), "{disabled}");
     let (status, h, _) = exchange(&app, page("/", &julie)).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(h[header::LOCATION], "/connexion");
+    assert_eq!(h[header::LOCATION], "/connexion?session=terminee");
     // The tenant suspended, then resumed.
     let suspended = after(
         &app,

@@ -80,6 +80,8 @@ fn menu(session: &WebSession) -> Vec<(&'static str, &'static str)> {
 struct SignInPage {
     page: Page,
     error: Option<String>,
+    /// What to know before signing in (a session that ended).
+    notice: Option<String>,
     login: String,
 }
 
@@ -239,6 +241,20 @@ impl Ctx {
     }
 }
 
+/// Where a request without a session goes: the sign-in page, which says the session ended
+/// when the request still carried one's cookie (expired, or ended elsewhere), and forgets
+/// that cookie.
+pub(super) fn to_sign_in(ctx: &Ctx) -> Response {
+    if cookie(ctx.headers(), SESSION_COOKIE).is_none_or(|c| c.is_empty()) {
+        return Redirect::to("/connexion").into_response();
+    }
+    let mut response = Redirect::to("/connexion?session=terminee").into_response();
+    if let Ok(v) = set_cookie(SESSION_COOKIE, "", Some(0), ctx.over_tls).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
 /// The session of the request's cookie, with its token.
 pub(super) async fn session(
     state: &Arc<AppState>,
@@ -308,7 +324,7 @@ pub(super) async fn signed_platform(
 ) -> Result<(WebSession, Principal), Response> {
     let session = match session(state, ctx).await {
         Ok(Some((_, s))) => s,
-        Ok(None) => return Err(Redirect::to("/connexion").into_response()),
+        Ok(None) => return Err(to_sign_in(ctx)),
         Err(e) => return Err(refusal(e, None)),
     };
     if let Some(csrf) = csrf
@@ -340,7 +356,7 @@ pub(super) async fn signed(
 ) -> Result<Signed, Response> {
     let session = match session(state, ctx).await {
         Ok(Some((_, s))) => s,
-        Ok(None) => return Err(Redirect::to("/connexion").into_response()),
+        Ok(None) => return Err(to_sign_in(ctx)),
         Err(e) => return Err(refusal(e, None)),
     };
     if let Some(csrf) = csrf
@@ -385,40 +401,67 @@ pub(crate) struct TenantForm {
     tenant: String,
 }
 
-/// The sign-in form, with a fresh token bound to a cookie of its own (10 minutes).
-fn sign_in_page(ctx: &Ctx, status: StatusCode, error: Option<&str>, login: &str) -> Response {
-    let mut bytes = [0u8; 24];
-    let csrf = match getrandom::fill(&mut bytes) {
-        Ok(()) => hex::encode(bytes),
-        Err(e) => {
-            tracing::error!(error = %e, "drawing a form token");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                None,
-                "Une erreur est survenue ; réessayez dans un instant.",
-            );
-        }
-    };
-    let mut page = Page::new("Connexion", None);
-    page.csrf = csrf.clone();
-    let mut response = html(
-        status,
-        &SignInPage {
+impl SignInPage {
+    /// The sign-in form, with a fresh token (bound to a cookie of its own by
+    /// [`SignInPage::respond`]).
+    fn new(error: Option<&str>, login: &str) -> SignInPage {
+        let mut bytes = [0u8; 24];
+        // A failure to draw leaves the token empty: the form is then refused when sent, as
+        // one from elsewhere is, and says so.
+        let csrf = match getrandom::fill(&mut bytes) {
+            Ok(()) => hex::encode(bytes),
+            Err(e) => {
+                tracing::error!(error = %e, "drawing a form token");
+                String::new()
+            }
+        };
+        let mut page = Page::new("Connexion", None);
+        page.csrf = csrf;
+        SignInPage {
             page,
             error: error.map(fr::typography),
+            notice: None,
             login: login.chars().take(128).collect(),
-        },
-    );
-    if let Ok(v) = set_cookie(LOGIN_COOKIE, &csrf, Some(600), ctx.over_tls).parse() {
-        response.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
-    response
+
+    /// The page, its token's cookie set for 10 minutes.
+    fn respond(self, ctx: &Ctx, status: StatusCode) -> Response {
+        let csrf = self.page.csrf.clone();
+        let mut response = html(status, &self);
+        if let Ok(v) = set_cookie(LOGIN_COOKIE, &csrf, Some(600), ctx.over_tls).parse() {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        response
+    }
 }
 
-pub(crate) async fn sign_in_form(State(state): State<Arc<AppState>>, ctx: Ctx) -> Response {
+/// The sign-in form with an error (or none), the login given kept.
+fn sign_in_page(ctx: &Ctx, status: StatusCode, error: Option<&str>, login: &str) -> Response {
+    SignInPage::new(error, login).respond(ctx, status)
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct SignInQuery {
+    session: Option<String>,
+}
+
+pub(crate) async fn sign_in_form(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<SignInQuery>,
+) -> Response {
     match session(&state, &ctx).await {
         Ok(Some(_)) => Redirect::to("/").into_response(),
-        Ok(None) => sign_in_page(&ctx, StatusCode::OK, None, ""),
+        Ok(None) => {
+            let mut page = SignInPage::new(None, "");
+            if q.session.as_deref() == Some("terminee") {
+                page.notice = Some(fr::typography(
+                    "Votre session a pris fin (après un temps sans activité, ou fermée ailleurs) : reconnectez-vous pour continuer.",
+                ));
+            }
+            page.respond(&ctx, StatusCode::OK)
+        }
         Err(e) => refusal(e, None),
     }
 }
@@ -548,7 +591,7 @@ pub(super) fn forged(session: &WebSession) -> Response {
 pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Response {
     let session = match session(&state, &ctx).await {
         Ok(Some((_, s))) => s,
-        Ok(None) => return Redirect::to("/connexion").into_response(),
+        Ok(None) => return to_sign_in(&ctx),
         Err(e) => return refusal(e, None),
     };
     let principal = match authorize(
