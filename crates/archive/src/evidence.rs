@@ -504,7 +504,7 @@ impl Archive {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
     std::fs::write(path, bytes)
         .map_err(|e| ArchiveError::io(format!("writing {}", path.display()), e))
 }

@@ -205,6 +205,12 @@ impl Archive {
         Ok((queued, operations))
     }
 
+    /// How many units, groups, files and copies `tenant` holds.
+    pub fn counts(&self, tenant: &TenantId) -> Result<carnac_catalog::Counts, ArchiveError> {
+        self.require_tenant(tenant)?;
+        Ok(self.catalog.counts(tenant)?)
+    }
+
     /// Where `tenant`'s proof stands (see [`IntegrityState`]): three reads of an index each.
     pub fn integrity_state(&self, tenant: &TenantId) -> Result<IntegrityState, ArchiveError> {
         self.require_tenant(tenant)?;

@@ -463,3 +463,51 @@ fn html(r: &EvidenceReport, sha256: &str) -> String {
     ));
     out
 }
+
+/// Files of a unit whose evidence records go into its bundle; beyond, the report alone
+/// lists them (each file's record is also had alone, `carnac evidence export`).
+pub const BUNDLE_RECORDS: usize = 1000;
+
+impl Archive {
+    /// The evidence bundle of `unit`, written to `dir`: its evidence report (signed, see
+    /// [`Archive::evidence_report`]), the evidence record of each of its stored files that
+    /// has one (`records/<object>.ers`, at most [`BUNDLE_RECORDS`]), and what verifies them
+    /// without the archive (`trust.pem`, `certificates.pem`, `revocation.pem`). The files
+    /// themselves are not in it: they are downloaded on their own, and checked with it.
+    pub fn unit_evidence_bundle(
+        &self,
+        tenant: &TenantId,
+        unit: &UnitId,
+        dir: &Path,
+        agent: &str,
+    ) -> Result<EvidenceReport, ArchiveError> {
+        let report = self.evidence_report(tenant, unit, dir, agent)?;
+        let records_dir = dir.join("records");
+        std::fs::create_dir_all(&records_dir)
+            .map_err(|e| ArchiveError::io(format!("creating {}", records_dir.display()), e))?;
+        let mut records = Vec::new();
+        for f in report.files.iter().take(BUNDLE_RECORDS) {
+            let Ok(object) = carnac_model::ObjectId::new(&f.object) else {
+                continue;
+            };
+            // A file without evidence yet (made by the next maintenance) has no record.
+            let record = match self.evidence_record(tenant, &object) {
+                Ok(r) => r,
+                Err(ArchiveError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let der = record.to_der()?;
+            crate::evidence::write_file(&records_dir.join(format!("{object}.ers")), &der)?;
+            records.push(record);
+        }
+        let material = self.evidence_material(tenant, &records)?;
+        for (name, text) in [
+            ("trust.pem", &material.trust),
+            ("certificates.pem", &material.certificates),
+            ("revocation.pem", &material.revocation),
+        ] {
+            crate::evidence::write_file(&dir.join(name), text.as_bytes())?;
+        }
+        Ok(report)
+    }
+}

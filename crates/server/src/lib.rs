@@ -47,7 +47,19 @@ struct Gates {
     /// Every authenticated request, by account.
     requests: fair::FairGate,
     rates: Arc<auth::AccountRates>,
+    /// Each tenant's counts as the web application's home page last read them, and when:
+    /// counting a large tenant takes tens of milliseconds, which a page seen by many need
+    /// not pay at each view.
+    volumes: std::sync::Mutex<
+        std::collections::HashMap<
+            carnac_model::TenantId,
+            (std::time::Instant, carnac_catalog::Counts),
+        >,
+    >,
 }
+
+/// How long the home page's counts of a tenant are reused.
+pub(crate) const VOLUME_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl AppState {
     /// A state with the default limits and the as@lae intake at its default place.
@@ -93,8 +105,33 @@ impl AppState {
                 rates: Arc::new(auth::AccountRates::new(
                     self.limits.requests_per_second_per_account,
                 )),
+                volumes: Default::default(),
             }
         })
+    }
+
+    /// `tenant`'s counts, as read at most [`VOLUME_FOR`] ago (read now otherwise; in a
+    /// blocking context).
+    pub(crate) fn counts(
+        &self,
+        tenant: &carnac_model::TenantId,
+    ) -> Result<carnac_catalog::Counts, carnac_archive::ArchiveError> {
+        let volumes = &self.gates().volumes;
+        let known = volumes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .filter(|(at, _)| at.elapsed() < VOLUME_FOR)
+            .map(|(_, c)| *c);
+        if let Some(c) = known {
+            return Ok(c);
+        }
+        let c = self.archive.counts(tenant)?;
+        let mut map = volumes.lock().unwrap_or_else(|p| p.into_inner());
+        // A few hundred tenants at most: forget the stale ones rather than grow.
+        map.retain(|_, (at, _)| at.elapsed() < VOLUME_FOR);
+        map.insert(tenant.clone(), (std::time::Instant::now(), c));
+        Ok(c)
     }
 }
 
@@ -379,6 +416,11 @@ impl ApiError {
     /// What the error says (in English, as the API gives it).
     pub(crate) fn message(&self) -> &str {
         &self.message
+    }
+
+    /// Every reason, when it refuses for several.
+    pub(crate) fn details(&self) -> &[String] {
+        &self.details
     }
 
     pub(crate) fn status(&self) -> StatusCode {

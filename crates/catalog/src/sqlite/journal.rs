@@ -330,7 +330,7 @@ impl JournalStore for SqliteCatalog {
     }
 
     fn last_sequence(&self, tenant: &TenantId) -> Result<u64, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         let last: Option<i64> = conn
             .query_row(
                 "SELECT MAX(sequence) FROM journal WHERE tenant = ?1",

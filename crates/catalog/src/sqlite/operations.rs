@@ -258,7 +258,7 @@ impl OperationStore for SqliteCatalog {
         tenant: &TenantId,
         page: &OperationPage,
     ) -> Result<Vec<Operation>, CatalogError> {
-        let conn = self.lock();
+        let conn = self.read();
         // The archive's clock writes every time in one RFC 3339 form (UTC, to the
         // millisecond), so that their text order is their time order.
         let (before_at, before_id) = match &page.before {

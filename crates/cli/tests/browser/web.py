@@ -161,6 +161,10 @@ with sync_playwright() as p:
     assert got == digest, (got, digest)
     assert not dialogs, dialogs
     page.remove_listener("dialog", no_dialog)
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Relevé de valeur probante")).click()
+    with open(download.value.path(), "rb") as f:
+        assert f.read(512)[257:262] == b"ustar", "a tar"
     page.get_by_role("link", name="Historique de l’unité (journal)").click()
     expect(page.locator("tbody")).to_contain_text("INGEST")
     check_page(page, "historique d'une unité")
@@ -320,6 +324,11 @@ with sync_playwright() as p:
     page.get_by_role("button", name="Créer le compte").click()
     expect(page.get_by_role("status")).to_contain_text("est créé")
     check_page(page, "administration, compte créé")
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Référentiels").click()
+    page.get_by_label("Service d’archives").select_option("0")
+    page.get_by_role("button", name="Afficher").click()
+    expect(page.get_by_role("heading", name="Règles de gestion")).to_be_visible()
+    check_page(page, "administration, référentiels")
     page.get_by_role("button", name="Se déconnecter").click()
     sign_in(page, "lea")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Accueil — brest")

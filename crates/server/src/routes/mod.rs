@@ -18,7 +18,7 @@ mod journal;
 pub(crate) mod meta;
 mod metadata;
 mod params;
-mod referentials;
+pub(crate) mod referentials;
 pub(crate) mod responses;
 mod rules;
 mod tenants;

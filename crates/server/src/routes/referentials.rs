@@ -43,6 +43,23 @@ pub(super) async fn import(
     body: Body,
 ) -> Result<Response, ApiError> {
     let t = tenant_id(&tenant)?;
+    let outcome = import_container(&state, t, who.login, body.into_data_stream()).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(ReferentialImport::from(outcome)),
+    )
+        .into_response())
+}
+
+/// Receives a referential folder's container as it comes (the API's body, the web
+/// application's form), unpacks it safely and imports it whole, or refuses it with every
+/// reason.
+pub(crate) async fn import_container<E: std::fmt::Display>(
+    state: &Arc<AppState>,
+    t: carnac_model::TenantId,
+    agent: String,
+    chunks: impl futures_util::Stream<Item = Result<axum::body::Bytes, E>>,
+) -> Result<carnac_archive::ImportOutcome, ApiError> {
     let internal = |e: std::io::Error| {
         tracing::error!(error = %e, "receiving a referential folder");
         ApiError::new(
@@ -56,9 +73,9 @@ pub(super) async fn import(
     let work = tempfile::tempdir_in(&state.uploads).map_err(internal)?;
     let upload = work.path().join("folder.container");
     let file = std::fs::File::create(&upload).map_err(internal)?;
-    drop(crate::stream_to_file(body.into_data_stream(), file, MAX, "a referential folder").await?);
+    drop(crate::stream_to_file(chunks, file, MAX, "a referential folder").await?);
     let archive = state.archive.clone();
-    let outcome = blocking(move || {
+    blocking(move || {
         let dir = work.path().join("folder");
         std::fs::create_dir(&dir).map_err(internal)?;
         let container = std::fs::File::open(&upload).map_err(internal)?;
@@ -93,16 +110,11 @@ pub(super) async fn import(
             }
             _ => dir,
         };
-        let outcome = archive.import_referentials(&t, &root, &who.login)?;
+        let outcome = archive.import_referentials(&t, &root, &agent)?;
         drop(work);
         Ok(outcome)
     })
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(ReferentialImport::from(outcome)),
-    )
-        .into_response())
+    .await
 }
 
 /// Every version of one referential of a tenant.

@@ -380,6 +380,35 @@ async fn a_search_leads_to_a_unit_and_its_file_shown_as_text() {
         body.contains("<dt>Date de début</dt><dd>2019-03-04</dd>"),
         "{body}"
     );
+    // Its evidence bundle: the signed report, its file's record, what verifies them.
+    let response = app
+        .clone()
+        .oneshot(page(&format!("{unit_path}/preuves"), &session))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let mut names: Vec<String> = tar::Archive::new(&bytes[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for needed in [
+        "preuves/report.json",
+        "preuves/report.p7s",
+        "preuves/trust.pem",
+    ] {
+        assert!(names.iter().any(|n| n == needed), "{needed} in {names:?}");
+    }
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("preuves/records/") && n.ends_with(".ers")),
+        "{names:?}"
+    );
     // Its history: the ingest that brought it, with the API's lifecycle.
     let (status, _, history) =
         exchange(&app, page(&format!("{unit_path}/historique"), &session)).await;
@@ -1219,4 +1248,125 @@ async fn the_operator_creates_a_tenant_and_an_account() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, _, home) = exchange(&app, page("/", &archivist)).await;
     assert!(!home.contains("href=\"/administration\""));
+}
+
+/// A zip of a folder's files, under their paths relative to it.
+fn zip_folder(dir: &std::path::Path) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                w.start_file(name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                w.write_all(&std::fs::read(&path).unwrap()).unwrap();
+            }
+        }
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A multipart form posted to `uri`: the token first, then the file under `name`.
+fn upload_to(uri: &str, cookie: &str, csrf: &str, name: &str, file: &[u8]) -> Request<Body> {
+    let boundary = "carnac-test-boundary-7f3a";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"f.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post(uri)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_operator_imports_referentials_and_sees_their_versions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    let app = app(st);
+    let operator = signed_in(&app, "op").await;
+    let (status, _, body) = exchange(
+        &app,
+        page("/administration/referentiels?service=other", &operator),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("Règles de gestion") && body.contains("version 1"),
+        "{body}"
+    );
+    let csrf = csrf_of(&body);
+    let folder = zip_folder(&testdata().join("referentials/tenant-0"));
+    let (status, _, imported) = exchange(
+        &app,
+        upload_to(
+            "/administration/referentiels/other",
+            &operator,
+            &csrf,
+            "dossier",
+            &folder,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{imported}");
+    assert!(
+        imported.contains("Importés") && imported.contains("version 2"),
+        "{imported}"
+    );
+    // A container that is not one: nothing imported, and why.
+    let (status, _, refused) = exchange(
+        &app,
+        upload_to(
+            "/administration/referentiels/other",
+            &operator,
+            &csrf,
+            "dossier",
+            b"not a zip",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains("Rien n’a été importé"), "{refused}");
+    // A forged form, and an archivist: refused before the file is read.
+    let (status, _, _) = exchange(
+        &app,
+        upload_to(
+            "/administration/referentiels/other",
+            &operator,
+            "forged",
+            "dossier",
+            &folder,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let archivist = signed_in(&app, "arch").await;
+    let acsrf = csrf_of(&exchange(&app, page("/", &archivist)).await.2);
+    let (status, _, _) = exchange(
+        &app,
+        upload_to(
+            "/administration/referentiels/0",
+            &archivist,
+            &acsrf,
+            "dossier",
+            &folder,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

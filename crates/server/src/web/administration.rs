@@ -424,3 +424,222 @@ pub(crate) async fn disable(
         Err(e) => refusal(e, Some(&session)),
     }
 }
+
+fn kind_label(k: carnac_catalog::ReferentialKind) -> &'static str {
+    use carnac_catalog::ReferentialKind as K;
+    match k {
+        K::Agencies => "Services (producteurs et versants)",
+        K::Rules => "Règles de gestion",
+        K::IngestContracts => "Contrats d’entrée",
+        K::ArchiveProfiles => "Profils d’archivage",
+        K::Formats => "Formats",
+        K::UnitProfiles => "Profils d’unité archivistique",
+        K::AccessContracts => "Contrats d’accès",
+    }
+}
+
+struct ReferentialRow {
+    label: &'static str,
+    kind: String,
+    current: String,
+    entries: String,
+    versions: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "administration-referentiels.html")]
+struct ReferentialsPage {
+    page: Page,
+    tenants: Vec<(String, String)>,
+    chosen: String,
+    referentials: Vec<ReferentialRow>,
+    error: Option<String>,
+    imported: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct ReferentialsQuery {
+    service: Option<String>,
+}
+
+async fn referentials_page(
+    state: &Arc<AppState>,
+    session: &carnac_archive::web_sessions::WebSession,
+    tenant: Option<TenantId>,
+    status: StatusCode,
+    error: Option<String>,
+    imported: Option<String>,
+) -> Response {
+    let archive = state.archive.clone();
+    let t = tenant.clone();
+    let read = blocking(move || {
+        let tenants = archive.member_tenants()?;
+        let mut rows = Vec::new();
+        if let Some(t) = &t {
+            for (kind, current) in archive.current_referentials(t)? {
+                let versions = archive.referential_versions(t, kind)?;
+                rows.push(ReferentialRow {
+                    label: kind_label(kind),
+                    kind: kind.as_str().to_owned(),
+                    current: format!(
+                        "version {}, importée le {}",
+                        current.version,
+                        fr::timestamp(&current.imported_at)
+                    ),
+                    entries: match &current.content {
+                        serde_json::Value::Array(a) => fr::integer(a.len() as u64),
+                        serde_json::Value::Object(o) => fr::integer(o.len() as u64),
+                        _ => String::new(),
+                    },
+                    versions: versions
+                        .iter()
+                        .rev()
+                        .take(20)
+                        .map(|v| {
+                            format!(
+                                "version {} — {} (opération {})",
+                                v.version,
+                                fr::timestamp(&v.imported_at),
+                                v.operation
+                            )
+                        })
+                        .collect(),
+                });
+            }
+        }
+        Ok((tenants, rows))
+    })
+    .await;
+    let (tenants, referentials) = match read {
+        Ok(r) => r,
+        Err(e) => return refusal(e, Some(session)),
+    };
+    html(
+        status,
+        &ReferentialsPage {
+            page: Page::new("Administration — référentiels", Some(session)),
+            tenants: tenants
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.name))
+                .collect(),
+            chosen: tenant.map(|t| t.to_string()).unwrap_or_default(),
+            referentials,
+            error: error.map(|e| fr::typography(&e)),
+            imported,
+        },
+    )
+}
+
+pub(crate) async fn referentials(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<ReferentialsQuery>,
+) -> Response {
+    let tenant = match q.service.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match TenantId::new(s) {
+            Ok(t) => Some(t),
+            Err(_) => return (StatusCode::NOT_FOUND, "").into_response(),
+        },
+    };
+    let (session, _) = match signed_platform(
+        &state,
+        &ctx,
+        Ask::to(Action::ReferentialRead),
+        tenant.as_ref(),
+        None,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    referentials_page(&state, &session, tenant, StatusCode::OK, None, None).await
+}
+
+/// A referential folder sent as a container (zip or tar) from the form: its token first,
+/// checked before a byte of the file is read, then the file, imported whole or refused
+/// with every reason.
+pub(crate) async fn import_referentials(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Path(tenant): Path<String>,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let Ok(tenant) = TenantId::new(&tenant) else {
+        return (StatusCode::NOT_FOUND, "").into_response();
+    };
+    let csrf = match form.next_field().await {
+        Ok(Some(f)) if f.name() == Some("csrf") => f.text().await.unwrap_or_default(),
+        _ => String::new(),
+    };
+    let csrf = csrf.chars().take(128).collect::<String>();
+    let (session, principal) = match signed_platform(
+        &state,
+        &ctx,
+        Ask::to(Action::ReferentialImport),
+        Some(&tenant),
+        Some(&csrf),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let field = match form.next_field().await {
+        Ok(Some(f)) if f.name() == Some("dossier") => f,
+        _ => {
+            return referentials_page(
+                &state,
+                &session,
+                Some(tenant),
+                StatusCode::BAD_REQUEST,
+                Some("Choisissez l’archive (zip ou tar) du dossier de référentiels.".to_owned()),
+                None,
+            )
+            .await;
+        }
+    };
+    let imported = crate::routes::referentials::import_container(
+        &state,
+        tenant.clone(),
+        principal.login.clone(),
+        field,
+    )
+    .await;
+    match imported {
+        Ok(outcome) => {
+            let said = outcome
+                .versions
+                .iter()
+                .map(|(k, v)| format!("{} (version {v})", kind_label(*k)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            referentials_page(
+                &state,
+                &session,
+                Some(tenant),
+                StatusCode::OK,
+                None,
+                Some(format!("Importés : {said}.")),
+            )
+            .await
+        }
+        Err(e) if matches!(e.status().as_u16(), 400 | 413 | 422) => {
+            let mut why = e.message().to_owned();
+            if !e.details().is_empty() {
+                why = format!("{why} — {}", e.details().join(" ; "));
+            }
+            referentials_page(
+                &state,
+                &session,
+                Some(tenant),
+                e.status(),
+                Some(format!("Rien n’a été importé : {why}")),
+                None,
+            )
+            .await
+        }
+        Err(e) => refusal(e, Some(&session)),
+    }
+}

@@ -45,6 +45,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/unites/{unit}", get(units::unit))
         .route("/unites/{unit}/fichiers/{object}", get(units::download))
         .route("/unites/{unit}/historique", get(units::history))
+        .route("/unites/{unit}/preuves", get(units::evidence))
         .route(
             "/versements",
             get(transfers::list).post(transfers::send).layer(
@@ -102,6 +103,15 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route(
             "/administration/comptes/{login}/etat",
             post(administration::disable),
+        )
+        .route(
+            "/administration/referentiels",
+            get(administration::referentials),
+        )
+        .route(
+            "/administration/referentiels/{tenant}",
+            post(administration::import_referentials)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/journal", get(journal::journal))
         .route("/journal/verifier", post(journal::verify))

@@ -650,6 +650,7 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
     let own = (principal.role == Role::Producer).then(|| principal.login.clone());
     let archive = state.archive.clone();
     let chosen = session.tenant.clone();
+    let st = state.clone();
     let data = blocking(move || {
         let all = archive.catalog().tenants()?;
         let tenants: Vec<TenantChoice> = all
@@ -664,7 +665,7 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
             .collect();
         let volume = match &volume {
             Some(t) => {
-                let c = archive.catalog().counts(t)?;
+                let c = st.counts(t)?;
                 Some(Volume {
                     units: fr::integer(c.units),
                     files: fr::integer(c.objects),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use carnac_model::access::Action;
 use carnac_model::referential::RuleCategory;
 use carnac_model::{ObjectId, UnitId};
@@ -325,6 +325,8 @@ struct UnitPage {
     description: Vec<DescriptionLine>,
     /// Whether the account may ask for its communication.
     may_request: bool,
+    /// Whether the account may download its evidence bundle.
+    may_prove: bool,
     files: Vec<FileRow>,
     rules: Vec<RuleRow>,
 }
@@ -479,6 +481,12 @@ pub(crate) async fn unit(
             may_request: carnac_model::access::decide(
                 &principal,
                 Action::DeliveryRequest,
+                Some(&tenant),
+                None,
+            ) == carnac_model::access::Decision::Allow,
+            may_prove: carnac_model::access::decide(
+                &principal,
+                Action::EvidenceRead,
                 Some(&tenant),
                 None,
             ) == carnac_model::access::Decision::Allow,
@@ -638,4 +646,67 @@ pub(crate) async fn history(
                 .collect(),
         },
     )
+}
+
+/// The evidence bundle of a unit, as a tar: its signed evidence report, the evidence record
+/// of each of its files and what verifies them without the archive (journaled as the
+/// report is).
+pub(crate) async fn evidence(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Path(unit): Path<String>,
+) -> Response {
+    let Signed {
+        session,
+        principal,
+        tenant,
+    } = match signed(&state, &ctx, Ask::to(Action::EvidenceRead), None).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Ok(unit) = UnitId::new(&unit) else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            Some(&session),
+            "Cette unité d’archives n’existe pas.",
+        );
+    };
+    let archive = state.archive.clone();
+    let uploads = state.uploads.clone();
+    let name = format!("preuves-{unit}.tar");
+    let made = blocking(move || {
+        let internal = |e: std::io::Error| {
+            tracing::error!(error = %e, "making an evidence bundle");
+            crate::ApiError::internal()
+        };
+        let work = tempfile::tempdir_in(&uploads).map_err(internal)?;
+        let dir = work.path().join("preuves");
+        archive.unit_evidence_bundle(&tenant, &unit, &dir, &principal.login)?;
+        let mut out = tempfile::tempfile_in(&uploads).map_err(internal)?;
+        {
+            let mut tar = tar::Builder::new(&mut out);
+            tar.append_dir_all("preuves", &dir).map_err(internal)?;
+            tar.finish().map_err(internal)?;
+        }
+        std::io::Seek::rewind(&mut out).map_err(internal)?;
+        Ok(out)
+    })
+    .await;
+    match made {
+        Ok(file) => {
+            let mut r = (
+                [(axum::http::header::CONTENT_TYPE, "application/x-tar")],
+                axum::body::Body::from_stream(crate::file_stream(tokio::fs::File::from_std(file))),
+            )
+                .into_response();
+            if let Ok(v) =
+                axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+            {
+                r.headers_mut()
+                    .insert(axum::http::header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(e) => refusal(e, Some(&session)),
+    }
 }
