@@ -1183,6 +1183,33 @@ async fn the_operator_creates_a_tenant_and_an_account() {
     assert!(made.contains("carnac_"), "its token, once: {made}");
     let (_, _, later) = exchange(&app, page("/administration/comptes", &operator)).await;
     assert!(!later.contains("affiché cette fois seulement"), "{later}");
+    // The token works, until it is revoked from the account's page.
+    let token = made
+        .split("<code class=\"empreinte\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = send(&app, get("/api/v1/me", &token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, account_page) =
+        exchange(&app, page("/administration/comptes/julie", &operator)).await;
+    assert_eq!(status, StatusCode::OK, "{account_page}");
+    assert!(!account_page.contains(&token), "never the token itself");
+    let at = account_page.find("/jetons/").unwrap();
+    let start = account_page[..at].rfind('"').unwrap() + 1;
+    let revoke = account_page[start..].split('"').next().unwrap().to_owned();
+    let revoked = after(
+        &app,
+        &operator,
+        form(&revoke, &operator, &[("csrf", &csrf)]),
+    )
+    .await;
+    assert!(revoked.contains("Révoqué le"), "{revoked}");
+    let (status, _, _) = send(&app, get("/api/v1/me", &token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Julie signs in to her tenant; disabled, her session ends.
     let (_, h, body) = exchange(&app, page("/connexion", "")).await;
     let pre = cookie_value(&h, "carnac_connexion").unwrap();
@@ -1369,4 +1396,73 @@ async fn the_operator_imports_referentials_and_sees_their_versions() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_unit_names_its_children_and_its_parent() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let app = app(st);
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ArchiveTransfer xmlns="fr:gouv:culture:archivesdefrance:seda:v2.2">
+<Date>2026-12-04T04:00:00</Date><MessageIdentifier>tree</MessageIdentifier><ArchivalAgreement>ArchivalAgreement0</ArchivalAgreement>
+<CodeListVersions><ReplyCodeListVersion>v</ReplyCodeListVersion><MessageDigestAlgorithmCodeListVersion>v</MessageDigestAlgorithmCodeListVersion><FileFormatCodeListVersion>v</FileFormatCodeListVersion></CodeListVersions>
+<DataObjectPackage>
+<DescriptiveMetadata><ArchiveUnit id="P"><Content><DescriptionLevel>File</DescriptionLevel><Title>Dossier des marchés de voirie</Title></Content>
+<ArchiveUnit id="C1"><Content><DescriptionLevel>Item</DescriptionLevel><Title>Cahier des clauses</Title></Content></ArchiveUnit>
+<ArchiveUnit id="C2"><Content><DescriptionLevel>Item</DescriptionLevel><Title>Acte d’engagement</Title></Content></ArchiveUnit>
+</ArchiveUnit></DescriptiveMetadata>
+<ManagementMetadata><OriginatingAgencyIdentifier>FRAN_NP_009913</OriginatingAgencyIdentifier></ManagementMetadata>
+</DataObjectPackage><ArchivalAgency><Identifier>A</Identifier></ArchivalAgency><TransferringAgency><Identifier>T</Identifier></TransferringAgency></ArchiveTransfer>"#;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("manifest.xml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(manifest.as_bytes()).unwrap();
+    let zip = w.finish().unwrap().into_inner();
+    let (status, body, _) = send(
+        &app,
+        post("/api/v1/tenants/0/transfers", &tokens.archivist, zip),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let op: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let done = wait_done(
+        &app,
+        "0",
+        op["operation"].as_str().unwrap(),
+        &tokens.archivist,
+    )
+    .await;
+    assert_eq!(done["status"], "WARNING", "accepted, without files: {done}");
+    let session = signed_in(&app, "arch").await;
+    let (_, _, found) = exchange(&app, page("/recherche?q=voirie", &session)).await;
+    let at = found.find("href=\"/unites/").unwrap() + "href=\"".len();
+    let parent = found[at..].split('"').next().unwrap().to_owned();
+    let (status, _, body) = exchange(&app, page(&parent, &session)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let contains = body
+        .split("id=\"titre-enfants\"")
+        .nth(1)
+        .expect("its children");
+    assert!(
+        contains.contains("Cahier des clauses") && contains.contains("Acte d’engagement"),
+        "{body}"
+    );
+    let at = contains.find("href=\"/unites/").unwrap() + "href=\"".len();
+    let child = contains[at..].split('"').next().unwrap().to_owned();
+    let (_, _, body) = exchange(&app, page(&child, &session)).await;
+    let within = body
+        .split("id=\"titre-parents\"")
+        .nth(1)
+        .expect("its parent");
+    assert!(
+        within.contains(&format!("href=\"{parent}\""))
+            && within.contains("Dossier des marchés de voirie"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("id=\"titre-enfants\""),
+        "a leaf names no children"
+    );
 }

@@ -643,3 +643,79 @@ pub(crate) async fn import_referentials(
         Err(e) => refusal(e, Some(&session)),
     }
 }
+
+struct TokenLine {
+    id: String,
+    created: String,
+    revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "administration-compte.html")]
+struct AccountPage {
+    page: Page,
+    login: String,
+    tokens: Vec<TokenLine>,
+}
+
+/// An account's API tokens (named by the beginning of their SHA-256, never shown whole),
+/// each revocable.
+pub(crate) async fn account(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Path(login): Path<String>,
+) -> Response {
+    let (session, _) =
+        match signed_platform(&state, &ctx, Ask::to(Action::AccountList), None, None).await {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+    let archive = state.archive.clone();
+    let l = login.clone();
+    let tokens = match blocking(move || Ok(archive.tokens(&l)?)).await {
+        Ok(t) => t,
+        Err(e) => return refusal(e, Some(&session)),
+    };
+    html(
+        StatusCode::OK,
+        &AccountPage {
+            page: Page::new(&format!("Compte {login}"), Some(&session)),
+            login,
+            tokens: tokens
+                .into_iter()
+                .map(|t| TokenLine {
+                    id: t.id,
+                    created: fr::timestamp(&t.created_at),
+                    revoked: t.revoked_at.map(|at| fr::timestamp(&at)),
+                })
+                .collect(),
+        },
+    )
+}
+
+pub(crate) async fn revoke(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Path((login, token)): Path<(String, String)>,
+    Form(form): Form<crate::web::pages::CsrfForm>,
+) -> Response {
+    let (session, principal) = match signed_platform(
+        &state,
+        &ctx,
+        Ask::to(Action::AccountDisable),
+        None,
+        Some(form.csrf()),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let archive = state.archive.clone();
+    let agent = principal.login.clone();
+    let l = login.clone();
+    match blocking(move || Ok(archive.revoke_token(&l, &token, &agent)?)).await {
+        Ok(()) => Redirect::to(&format!("/administration/comptes/{login}")).into_response(),
+        Err(e) => refusal(e, Some(&session)),
+    }
+}

@@ -13,7 +13,7 @@ mod deliveries;
 mod eliminations;
 pub mod fr;
 mod journal;
-mod pages;
+pub(crate) mod pages;
 mod reasons;
 mod transfers;
 mod units;
@@ -103,6 +103,14 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route(
             "/administration/comptes/{login}/etat",
             post(administration::disable),
+        )
+        .route(
+            "/administration/comptes/{login}",
+            get(administration::account),
+        )
+        .route(
+            "/administration/comptes/{login}/jetons/{token}/revocation",
+            post(administration::revoke),
         )
         .route(
             "/administration/referentiels",

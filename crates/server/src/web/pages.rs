@@ -393,6 +393,12 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
+impl CsrfForm {
+    pub(crate) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub(crate) struct TenantForm {
     #[serde(default)]
