@@ -513,6 +513,10 @@ async fn a_producer_sends_a_transfer_and_reads_why_it_was_refused() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, _) = exchange(&app, upload(&producer, &[("csrf", "forged")], Some(b"x"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // A "token" of megabytes (read no further than 128 bytes) is refused as a forged one.
+    let huge = format!("{csrf}{}", "0".repeat(4 << 20));
+    let (status, _, _) = exchange(&app, upload(&producer, &[("csrf", &huge)], Some(b"x"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     // No file: the form again, saying what to do.
     let (status, _, body) = exchange(&app, upload(&producer, &[("csrf", &csrf)], None)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -569,11 +569,8 @@ pub(crate) async fn import_referentials(
     let Ok(tenant) = TenantId::new(&tenant) else {
         return (StatusCode::NOT_FOUND, "").into_response();
     };
-    let csrf = match form.next_field().await {
-        Ok(Some(f)) if f.name() == Some("csrf") => f.text().await.unwrap_or_default(),
-        _ => String::new(),
-    };
-    let csrf = csrf.chars().take(128).collect::<String>();
+    // The token is the form's first field: read (a few bytes) before anything else.
+    let csrf = super::multipart_token(&mut form).await;
     let (session, principal) = match signed_platform(
         &state,
         &ctx,

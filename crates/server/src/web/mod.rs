@@ -216,6 +216,26 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<u64>, over_tls
     c
 }
 
+/// The form's token from the first field of a multipart form: read a chunk at a time and
+/// given up past 128 bytes (a "token" of a gigabyte is not read into memory), empty when the
+/// first field is not the token.
+pub(crate) async fn multipart_token(form: &mut axum::extract::Multipart) -> String {
+    let Ok(Some(mut field)) = form.next_field().await else {
+        return String::new();
+    };
+    if field.name() != Some("csrf") {
+        return String::new();
+    }
+    let mut token = Vec::new();
+    while let Ok(Some(chunk)) = field.chunk().await {
+        if token.len() + chunk.len() > 128 {
+            return String::new();
+        }
+        token.extend_from_slice(&chunk);
+    }
+    String::from_utf8(token).unwrap_or_default()
+}
+
 /// Whether two tokens are equal, in a time that does not depend on where they differ.
 pub(crate) fn same_token(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());

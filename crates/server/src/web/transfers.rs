@@ -458,12 +458,8 @@ pub(crate) async fn send(
     ctx: Ctx,
     mut form: Multipart,
 ) -> Response {
-    // The token is the form's first field: read it (a few bytes) before anything else.
-    let csrf = match form.next_field().await {
-        Ok(Some(f)) if f.name() == Some("csrf") => f.text().await.unwrap_or_default(),
-        _ => String::new(),
-    };
-    let csrf = csrf.chars().take(128).collect::<String>();
+    // The token is the form's first field: read (a few bytes) before anything else.
+    let csrf = super::multipart_token(&mut form).await;
     let Signed {
         session,
         principal,
