@@ -205,6 +205,27 @@ impl Archive {
         Ok((queued, operations))
     }
 
+    /// The latest `limit` operations of `kind` of `tenant`, newest first (at most
+    /// [`carnac_catalog::MAX_OPERATIONS_PAGE`]).
+    pub fn recent_operations(
+        &self,
+        tenant: &TenantId,
+        kind: carnac_model::journal::EventKind,
+        limit: u64,
+    ) -> Result<Vec<Operation>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        Ok(self.catalog.operations_page(
+            tenant,
+            &OperationPage {
+                kind,
+                status: None,
+                agent: None,
+                before: None,
+                limit,
+            },
+        )?)
+    }
+
     /// How many units, groups, files and copies `tenant` holds.
     pub fn counts(&self, tenant: &TenantId) -> Result<carnac_catalog::Counts, ArchiveError> {
         self.require_tenant(tenant)?;

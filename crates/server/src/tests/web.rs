@@ -571,6 +571,48 @@ async fn a_producer_sends_a_transfer_and_reads_why_it_was_refused() {
         body.contains("Accepté") && body.contains("Unités d’archives"),
         "{body}"
     );
+    // Its deposit attestation, signed and timestamped right after the ingest; a refused
+    // transfer has none, and is told so.
+    assert!(
+        body.contains(&format!("{accepted_path}/attestation")),
+        "{body}"
+    );
+    let (status, _, none) = exchange(
+        &app,
+        page(&format!("{refused_path}/attestation"), &producer),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(none.contains("seuls les versements acceptés"), "{none}");
+    for _ in 0..200 {
+        let (status, _, _) = exchange(
+            &app,
+            page(&format!("{accepted_path}/attestation"), &producer),
+        )
+        .await;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let response = app
+        .clone()
+        .oneshot(page(&format!("{accepted_path}/attestation"), &producer))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let names: Vec<String> = tar::Archive::new(&bytes[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "attestation/attestation.p7s"),
+        "{names:?}"
+    );
     // The list: both, newest first; filtered by state.
     let (status, _, list) = exchange(&app, page("/versements", &producer)).await;
     assert_eq!(status, StatusCode::OK, "{list}");
@@ -614,6 +656,11 @@ async fn a_producer_sends_a_transfer_and_reads_why_it_was_refused() {
     let archivist = signed_in(&app, "arch").await;
     let (_, _, list) = exchange(&app, page("/versements", &archivist)).await;
     assert!(list.contains(&refused_path) && list.contains(&accepted_path));
+    let (_, _, journal) = exchange(&app, page("/journal", &archivist)).await;
+    assert!(
+        journal.contains(&format!("{accepted_path}/attestation")),
+        "the attestation listed: {journal}"
+    );
     let (_, _, home) = exchange(&app, page("/", &archivist)).await;
     assert!(home.contains("Unités d’archives par année"), "{home}");
     assert!(home.contains("year=2019\">2019</a>"), "{home}");

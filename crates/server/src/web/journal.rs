@@ -23,6 +23,8 @@ use crate::{AppState, blocking};
 const PER_PAGE: usize = 50;
 /// Seals the page lists (the latest).
 const SEALS_SHOWN: usize = 10;
+/// Deposit attestations the page lists (the latest).
+const ATTESTATIONS_SHOWN: u64 = 20;
 
 /// What an event records, in French; the journal's own name is shown beside it.
 pub(crate) fn event_label(kind: &str) -> &'static str {
@@ -164,6 +166,8 @@ struct JournalPage {
     interrupted: bool,
     seals: Vec<SealView>,
     unsealed: String,
+    /// The latest deposit attestations: when, and of which transfer.
+    attestations: Vec<(String, String)>,
 }
 
 pub(crate) async fn journal(
@@ -228,10 +232,12 @@ pub(crate) async fn journal(
     let read = blocking(move || {
         let browse = archive.journal_backwards(&t, before, &f, PER_PAGE, &interrupt)?;
         let seals = archive.seals(&t)?;
-        Ok((browse, seals))
+        let attestations =
+            archive.recent_operations(&t, EventKind::DepositAttestation, ATTESTATIONS_SHOWN)?;
+        Ok((browse, seals, attestations))
     })
     .await;
-    let (browse, seals) = match read {
+    let (browse, seals, attestations) = match read {
         Ok(r) => r,
         Err(e) => return refusal(e, Some(&session)),
     };
@@ -286,6 +292,14 @@ pub(crate) async fn journal(
             interrupted: browse.interrupted,
             seals: seal_views,
             unsealed: fr::integer(browse.last.saturating_sub(sealed_up_to)),
+            attestations: attestations
+                .iter()
+                .filter(|o| o.status == Some(Status::Ok))
+                .filter_map(|o| {
+                    let of = o.summary.as_ref()?.get("of")?.as_str()?.to_owned();
+                    Some((fr::timestamp(&o.started_at), of))
+                })
+                .collect(),
         },
     )
 }

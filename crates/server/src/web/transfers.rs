@@ -238,6 +238,8 @@ struct TransferPage {
     ack: bool,
     atr: bool,
     waiting: bool,
+    /// Accepted: its deposit attestation may be had.
+    accepted: bool,
 }
 
 /// A transfer's page for an identifier that is not one.
@@ -291,6 +293,11 @@ pub(crate) async fn one(
     let mut fields = Vec::new();
     let mut reasons_rows = Vec::new();
     let mut omitted = String::new();
+    let accepted = matches!(
+        &found,
+        OperationFound::Operation(o) if o.state == OperationState::Done
+            && o.status.is_some_and(|s| s.is_accepted())
+    );
     let (label, class, atr, waiting) = match &found {
         OperationFound::Queued(q) => {
             fields.push(("Reçu le", fr::timestamp(&q.received_at)));
@@ -367,6 +374,7 @@ pub(crate) async fn one(
             ack,
             atr,
             waiting,
+            accepted,
         },
     )
 }
@@ -392,6 +400,9 @@ pub(crate) async fn document(
     };
     if op.is_none() {
         return no_such_transfer(&session);
+    }
+    if which == "attestation" {
+        return attestation(&state, &session, tenant, id).await;
     }
     let path = Path((tenant.to_string(), id.clone()));
     let (answer, name) = match which.as_str() {
@@ -424,6 +435,60 @@ pub(crate) async fn document(
             "Ce document n’existe pas encore : le versement est en cours de traitement. Revenez dans un instant.",
         ),
         Err(e) => refusal(e, Some(&session)),
+    }
+}
+
+/// The deposit attestation of an accepted transfer (signed by the archive and timestamped,
+/// made right after the ingest, or by the next maintenance), as a tar of its documents.
+async fn attestation(
+    state: &Arc<AppState>,
+    session: &carnac_archive::web_sessions::WebSession,
+    tenant: carnac_model::TenantId,
+    id: String,
+) -> Response {
+    let Ok(op) = OperationId::new(&id) else {
+        return no_such_transfer(session);
+    };
+    let archive = state.archive.clone();
+    let uploads = state.uploads.clone();
+    let made = blocking(move || {
+        let internal = |e: std::io::Error| {
+            tracing::error!(error = %e, "copying an attestation");
+            crate::ApiError::internal()
+        };
+        let work = tempfile::tempdir_in(&uploads).map_err(internal)?;
+        let dir = work.path().join("attestation");
+        archive.export_attestation(&tenant, &op, &dir)?;
+        let mut out = tempfile::tempfile_in(&uploads).map_err(internal)?;
+        {
+            let mut tar = tar::Builder::new(&mut out);
+            tar.append_dir_all("attestation", &dir).map_err(internal)?;
+            tar.finish().map_err(internal)?;
+        }
+        std::io::Seek::rewind(&mut out).map_err(internal)?;
+        Ok(out)
+    })
+    .await;
+    match made {
+        Ok(file) => {
+            let mut r = (
+                [(header::CONTENT_TYPE, "application/x-tar")],
+                axum::body::Body::from_stream(crate::file_stream(tokio::fs::File::from_std(file))),
+            )
+                .into_response();
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("attachment; filename=\"attestation-{id}.tar\""))
+            {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(e) if e.status() == StatusCode::NOT_FOUND => error_page(
+            StatusCode::NOT_FOUND,
+            Some(session),
+            "Ce versement n’a pas d’attestation de dépôt : seuls les versements acceptés en reçoivent une, signée et horodatée juste après leur acceptation (ou à la maintenance suivante si elle n’a pas pu être faite alors).",
+        ),
+        Err(e) => refusal(e, Some(session)),
     }
 }
 
