@@ -9,7 +9,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use carnac_archive::elimination::{EliminationReport, EliminationRequest, Visa};
 use carnac_archive::selection::SelectionQuery;
@@ -667,17 +667,7 @@ pub(crate) async fn document(
     })
     .await;
     match copied {
-        Ok(out) => {
-            let mut r = (
-                [(header::CONTENT_TYPE, kind)],
-                axum::body::Body::from_stream(crate::file_stream(tokio::fs::File::from_std(out))),
-            )
-                .into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
-                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-            }
-            r
-        }
+        Ok(out) => super::attachment(out, kind, file),
         Err(e) => refusal(e, Some(&session)),
     }
 }

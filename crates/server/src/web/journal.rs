@@ -19,6 +19,28 @@ use super::fr;
 use super::pages::{Ask, Ctx, Page, Signed, error_page, html, refusal, signed};
 use crate::{AppState, blocking};
 
+/// A turn among the readings of `tenant`'s journal (one at a time per tenant, as the API's
+/// journal views), and when the reading must end; or the page that says to wait.
+pub(super) async fn journal_turn(
+    state: &Arc<AppState>,
+    tenant: &carnac_model::TenantId,
+    session: &carnac_archive::web_sessions::WebSession,
+) -> Result<(crate::fair::FairPermit, carnac_catalog::Interrupt), Response> {
+    let wait = state.limits.search.journal_timeout;
+    let Some(permit) = state.gates().journal.enter(tenant.as_str(), wait).await else {
+        return Err(error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(session),
+            "Le journal est déjà en cours de lecture pour ce service : réessayez dans un instant.",
+        ));
+    };
+    let interrupt = carnac_catalog::Interrupt::new(
+        Some(std::time::Instant::now() + wait),
+        vec![state.stopping.clone()],
+    );
+    Ok((permit, interrupt))
+}
+
 /// Events a page shows.
 const PER_PAGE: usize = 50;
 /// Seals the page lists (the latest).
@@ -206,25 +228,12 @@ pub(crate) async fn journal(
         kind: kind.as_deref().map(EventKind::from),
         outcome,
     };
-    let limits = &state.limits.search;
     // A reading of the journal waits its turn among the tenant's, and stops at the same
     // time limit as the API's journal views.
-    let Some(_permit) = state
-        .gates()
-        .journal
-        .enter(tenant.as_str(), limits.journal_timeout)
-        .await
-    else {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(&session),
-            "Le journal est déjà en cours de lecture pour ce service : réessayez dans un instant.",
-        );
+    let (_permit, interrupt) = match journal_turn(&state, &tenant, &session).await {
+        Ok(turn) => turn,
+        Err(r) => return r,
     };
-    let interrupt = carnac_catalog::Interrupt::new(
-        Some(std::time::Instant::now() + limits.journal_timeout),
-        vec![state.stopping.clone()],
-    );
     let archive = state.archive.clone();
     let t = tenant.clone();
     let before = form.avant;
@@ -359,17 +368,9 @@ pub(crate) async fn verify(
         Err(r) => return r,
     };
     // One reading of a tenant's journal at a time: a verification reads it whole.
-    let Some(_permit) = state
-        .gates()
-        .journal
-        .enter(tenant.as_str(), state.limits.search.journal_timeout)
-        .await
-    else {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(&session),
-            "Le journal est déjà en cours de lecture pour ce service : réessayez dans un instant.",
-        );
+    let _turn = match journal_turn(&state, &tenant, &session).await {
+        Ok(turn) => turn,
+        Err(r) => return r,
     };
     let archive = state.archive.clone();
     let t = tenant.clone();

@@ -216,6 +216,53 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<u64>, over_tls
     c
 }
 
+/// `response` saved by the browser under `name` rather than shown.
+pub(crate) fn named(mut response: Response, name: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+/// A scratch file made for one answer, streamed as `content_type`, saved under `name`.
+pub(crate) fn attachment(file: std::fs::File, content_type: &'static str, name: &str) -> Response {
+    use axum::response::IntoResponse as _;
+    named(
+        (
+            [(header::CONTENT_TYPE, content_type)],
+            axum::body::Body::from_stream(crate::file_stream(tokio::fs::File::from_std(file))),
+        )
+            .into_response(),
+        name,
+    )
+}
+
+/// A folder the archive writes (`fill` makes `top` in a scratch folder of `uploads`) as a
+/// tar in a scratch file, read from its start. Blocking.
+pub(crate) fn tar_of(
+    uploads: &std::path::Path,
+    top: &str,
+    fill: impl FnOnce(&std::path::Path) -> Result<(), crate::ApiError>,
+) -> Result<std::fs::File, crate::ApiError> {
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "making a tar of {top}");
+        crate::ApiError::internal()
+    };
+    let work = tempfile::tempdir_in(uploads).map_err(internal)?;
+    let dir = work.path().join(top);
+    fill(&dir)?;
+    let mut out = tempfile::tempfile_in(uploads).map_err(internal)?;
+    {
+        let mut tar = tar::Builder::new(&mut out);
+        tar.append_dir_all(top, &dir).map_err(internal)?;
+        tar.finish().map_err(internal)?;
+    }
+    std::io::Seek::rewind(&mut out).map_err(internal)?;
+    Ok(out)
+}
+
 /// The form's token from the first field of a multipart form: read a chunk at a time and
 /// given up past 128 bytes (a "token" of a gigabyte is not read into memory), empty when the
 /// first field is not the token.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use carnac_archive::ingest::IngestSummary;
 use carnac_archive::reading::OperationFound;
@@ -423,12 +423,7 @@ pub(crate) async fn document(
         }
     };
     match answer {
-        Ok(mut r) => {
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-            }
-            r
-        }
+        Ok(r) => super::named(r, &name),
         Err(e) if e.status() == StatusCode::CONFLICT => error_page(
             StatusCode::CONFLICT,
             Some(&session),
@@ -452,37 +447,13 @@ async fn attestation(
     let archive = state.archive.clone();
     let uploads = state.uploads.clone();
     let made = blocking(move || {
-        let internal = |e: std::io::Error| {
-            tracing::error!(error = %e, "copying an attestation");
-            crate::ApiError::internal()
-        };
-        let work = tempfile::tempdir_in(&uploads).map_err(internal)?;
-        let dir = work.path().join("attestation");
-        archive.export_attestation(&tenant, &op, &dir)?;
-        let mut out = tempfile::tempfile_in(&uploads).map_err(internal)?;
-        {
-            let mut tar = tar::Builder::new(&mut out);
-            tar.append_dir_all("attestation", &dir).map_err(internal)?;
-            tar.finish().map_err(internal)?;
-        }
-        std::io::Seek::rewind(&mut out).map_err(internal)?;
-        Ok(out)
+        super::tar_of(&uploads, "attestation", |dir| {
+            Ok(archive.export_attestation(&tenant, &op, dir)?)
+        })
     })
     .await;
     match made {
-        Ok(file) => {
-            let mut r = (
-                [(header::CONTENT_TYPE, "application/x-tar")],
-                axum::body::Body::from_stream(crate::file_stream(tokio::fs::File::from_std(file))),
-            )
-                .into_response();
-            if let Ok(v) =
-                HeaderValue::from_str(&format!("attachment; filename=\"attestation-{id}.tar\""))
-            {
-                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-            }
-            r
-        }
+        Ok(file) => super::attachment(file, "application/x-tar", &format!("attestation-{id}.tar")),
         Err(e) if e.status() == StatusCode::NOT_FOUND => error_page(
             StatusCode::NOT_FOUND,
             Some(session),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use carnac_model::access::Action;
 use carnac_model::referential::RuleCategory;
 use carnac_model::{ObjectId, UnitId};
@@ -595,26 +595,14 @@ pub(crate) async fn history(
             "Cette unité d’archives n’existe pas.",
         );
     };
-    let limits = &state.limits.search;
-    let Some(_permit) = state
-        .gates()
-        .journal
-        .enter(tenant.as_str(), limits.journal_timeout)
-        .await
-    else {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(&session),
-            "Le journal est déjà en cours de lecture pour ce service : réessayez dans un instant.",
-        );
+    let (_permit, interrupt) = match super::journal::journal_turn(&state, &tenant, &session).await {
+        Ok(turn) => turn,
+        Err(r) => return r,
     };
     let page = carnac_archive::report::JournalPage {
         after: 0,
         limit: HISTORY_EVENTS,
-        interrupt: carnac_catalog::Interrupt::new(
-            Some(std::time::Instant::now() + limits.journal_timeout),
-            vec![state.stopping.clone()],
-        ),
+        interrupt,
     };
     let archive = state.archive.clone();
     let id = unit.to_string();
@@ -675,38 +663,14 @@ pub(crate) async fn evidence(
     let uploads = state.uploads.clone();
     let name = format!("preuves-{unit}.tar");
     let made = blocking(move || {
-        let internal = |e: std::io::Error| {
-            tracing::error!(error = %e, "making an evidence bundle");
-            crate::ApiError::internal()
-        };
-        let work = tempfile::tempdir_in(&uploads).map_err(internal)?;
-        let dir = work.path().join("preuves");
-        archive.unit_evidence_bundle(&tenant, &unit, &dir, &principal.login)?;
-        let mut out = tempfile::tempfile_in(&uploads).map_err(internal)?;
-        {
-            let mut tar = tar::Builder::new(&mut out);
-            tar.append_dir_all("preuves", &dir).map_err(internal)?;
-            tar.finish().map_err(internal)?;
-        }
-        std::io::Seek::rewind(&mut out).map_err(internal)?;
-        Ok(out)
+        super::tar_of(&uploads, "preuves", |dir| {
+            archive.unit_evidence_bundle(&tenant, &unit, dir, &principal.login)?;
+            Ok(())
+        })
     })
     .await;
     match made {
-        Ok(file) => {
-            let mut r = (
-                [(axum::http::header::CONTENT_TYPE, "application/x-tar")],
-                axum::body::Body::from_stream(crate::file_stream(tokio::fs::File::from_std(file))),
-            )
-                .into_response();
-            if let Ok(v) =
-                axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-            {
-                r.headers_mut()
-                    .insert(axum::http::header::CONTENT_DISPOSITION, v);
-            }
-            r
-        }
+        Ok(file) => super::attachment(file, "application/x-tar", &name),
         Err(e) => refusal(e, Some(&session)),
     }
 }
