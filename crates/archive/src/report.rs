@@ -7,6 +7,7 @@
 use crate::evidence::hash_algorithm;
 use crate::files::html_escape as esc;
 use crate::{Archive, ArchiveError};
+use carnac_catalog::JournalSubject;
 use carnac_evidence::verify::{required_algorithms, verify};
 use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
@@ -268,7 +269,8 @@ impl JournalPage {
 impl Archive {
     /// Journal events about one of `operations` (or attesting one of them), naming one of
     /// `subjects` (objects, units, operations: what a request or an export was about), and
-    /// every audit; each with the seal that covers it.
+    /// every audit; each with the seal that covers it. Read through the journal's index of
+    /// subjects: the cost is these events', not the tenant's journal's.
     fn events_concerning(
         &self,
         tenant: &TenantId,
@@ -280,26 +282,32 @@ impl Archive {
         let mut events = Vec::new();
         let mut more = false;
         let mut read = 0u64;
-        let walked = self.catalog.each_event(tenant, page.after, &mut |row| {
-            read += 1;
-            if read.is_multiple_of(1024) && page.interrupt.is_due() {
-                return Err(carnac_catalog::CatalogError::Interrupted(
-                    page.interrupt.reason().into(),
-                ));
-            }
-            let Ok(e) = row else { return Ok(()) };
-            let detail = |key: &str| e.event.detail.get(key).and_then(|v| v.as_str());
-            if operations.contains(e.event.operation.as_str())
-                || detail("object").is_some_and(|o| subjects.contains(o))
-                || detail("subject").is_some_and(|o| subjects.contains(o))
-                || detail("of").is_some_and(|o| operations.contains(o))
-                || e.event.kind == EventKind::Audit
-            {
+        let about: Vec<JournalSubject> = operations
+            .iter()
+            .map(|o| JournalSubject::Operation(o.clone()))
+            .chain(subjects.iter().map(|s| JournalSubject::Named(s.clone())))
+            .chain([JournalSubject::Audits])
+            .collect();
+        let walked = self
+            .catalog
+            .each_event_about(tenant, &about, page.after, &mut |row| {
+                read += 1;
+                if read.is_multiple_of(1024) && page.interrupt.is_due() {
+                    return Err(carnac_catalog::CatalogError::Interrupted(
+                        page.interrupt.reason().into(),
+                    ));
+                }
+                let Ok(e) = row else { return Ok(()) };
                 if events.len() >= page.limit {
                     more = true;
                     // Stops the walk: the page is full.
                     return Err(carnac_catalog::CatalogError::Interrupted(String::new()));
                 }
+                // Seals are in order and follow each other: the first ending at or after it.
+                let sealed_by = seals
+                    .get(seals.partition_point(|s| s.last < e.sequence))
+                    .filter(|s| s.first <= e.sequence)
+                    .map(|s| (s.last, s.stamped_at.to_string()));
                 events.push(ReportedEvent {
                     sequence: e.sequence,
                     kind: e.event.kind.to_string(),
@@ -307,14 +315,10 @@ impl Archive {
                     outcome: e.event.outcome.as_str().into(),
                     operation: e.event.operation.to_string(),
                     agent: e.event.agent.clone(),
-                    sealed_by: seals
-                        .iter()
-                        .find(|s| (s.first..=s.last).contains(&e.sequence))
-                        .map(|s| (s.last, s.stamped_at.to_string())),
+                    sealed_by,
                 });
-            }
-            Ok(())
-        });
+                Ok(())
+            });
         match walked {
             Err(carnac_catalog::CatalogError::Interrupted(_)) if more => {}
             other => other?,

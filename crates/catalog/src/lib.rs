@@ -501,6 +501,36 @@ pub struct UnreadableEvent {
 
 pub type JournalRow = Result<Event, UnreadableEvent>;
 
+/// What a journal event can be about, for reading one unit's, object's or operation's
+/// events ([`JournalStore::each_event_about`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum JournalSubject {
+    /// The events of this operation, and those whose detail names it in `of` (what attests
+    /// or renews what it made).
+    Operation(String),
+    /// The events whose detail names this object, unit or operation in `object` or
+    /// `subject` (requests, exports, audits of one file).
+    Named(String),
+    /// Every audit.
+    Audits,
+}
+
+impl JournalSubject {
+    /// Whether `event` is about this subject: the rule every implementation follows.
+    pub fn concerns(&self, event: &NewEvent) -> bool {
+        let detail = |key: &str| event.detail.get(key).and_then(|v| v.as_str());
+        match self {
+            JournalSubject::Operation(id) => {
+                event.operation.as_str() == id || detail("of") == Some(id.as_str())
+            }
+            JournalSubject::Named(id) => {
+                detail("object") == Some(id.as_str()) || detail("subject") == Some(id.as_str())
+            }
+            JournalSubject::Audits => event.kind == carnac_model::journal::EventKind::Audit,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub units: u64,
@@ -892,6 +922,18 @@ pub trait JournalStore: Send + Sync {
     fn each_event(
         &self,
         tenant: &TenantId,
+        after: u64,
+        each: &mut dyn FnMut(JournalRow) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError>;
+
+    /// The events of a tenant's journal after sequence number `after` that concern one of
+    /// `about` ([`JournalSubject::concerns`]), in order, handed to `each` as by
+    /// [`each_event`](Self::each_event). Reads what the subjects' index names, not the whole
+    /// journal: a unit's lifecycle costs its own events, however long the tenant's journal.
+    fn each_event_about(
+        &self,
+        tenant: &TenantId,
+        about: &[JournalSubject],
         after: u64,
         each: &mut dyn FnMut(JournalRow) -> Result<(), CatalogError>,
     ) -> Result<(), CatalogError>;

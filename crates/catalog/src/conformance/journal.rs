@@ -170,3 +170,116 @@ pub(super) fn evidence(c: &dyn Catalog) {
             .is_empty()
     );
 }
+
+/// A subject's events are those [`JournalSubject::concerns`] picks from the whole journal,
+/// in order, after the sequence asked for, of the tenant asked for only.
+pub(super) fn subjects(c: &dyn Catalog) {
+    let with = |tenant: &str, operation: &str, kind: &str, detail: serde_json::Value| NewEvent {
+        detail,
+        ..event(tenant, operation, kind, Status::Ok)
+    };
+    c.append_events(&[
+        with("conf-a", "op-subj-1", "INGEST", json!({"k": 1})),
+        with(
+            "conf-a",
+            "op-subj-2",
+            "EVIDENCE",
+            json!({"of": "op-subj-1"}),
+        ),
+        with(
+            "conf-a",
+            "op-subj-3",
+            "ACCESS",
+            json!({"object": "obj-subj"}),
+        ),
+        with(
+            "conf-a",
+            "op-subj-4",
+            "EXPORT",
+            json!({"subject": "unit-subj"}),
+        ),
+        with("conf-a", "op-subj-5", "AUDIT", json!({"checked": 3})),
+        with(
+            "conf-a",
+            "op-subj-6",
+            "ACCESS",
+            json!({"object": ["obj-subj"], "of": 7}),
+        ),
+        with(
+            "conf-a",
+            "op-subj-7",
+            "ACCESS",
+            json!({"subject": "op-subj-1"}),
+        ),
+        with(
+            "conf-b",
+            "op-subj-1",
+            "INGEST",
+            json!({"object": "obj-subj"}),
+        ),
+    ])
+    .expect("events");
+    let a = t("conf-a");
+    let all = c.journal(&a).expect("journal");
+    let about = |subjects: &[JournalSubject], after: u64| {
+        let mut got = Vec::new();
+        c.each_event_about(&a, subjects, after, &mut |row| {
+            got.push(row.expect("readable").sequence);
+            Ok(())
+        })
+        .expect("events about");
+        got
+    };
+    let expected = |subjects: &[JournalSubject], after: u64| {
+        all.iter()
+            .filter(|e| e.sequence > after && subjects.iter().any(|s| s.concerns(&e.event)))
+            .map(|e| e.sequence)
+            .collect::<Vec<_>>()
+    };
+    let sets = [
+        vec![JournalSubject::Operation("op-subj-1".into())],
+        vec![JournalSubject::Named("obj-subj".into())],
+        vec![JournalSubject::Named("unit-subj".into())],
+        vec![JournalSubject::Named("op-subj-1".into())],
+        vec![JournalSubject::Audits],
+        vec![
+            JournalSubject::Operation("op-subj-1".into()),
+            JournalSubject::Named("op-subj-1".into()),
+            JournalSubject::Named("obj-subj".into()),
+            JournalSubject::Audits,
+        ],
+        vec![JournalSubject::Named("nothing".into())],
+        vec![],
+    ];
+    let last = all.last().expect("events").sequence;
+    for subjects in &sets {
+        for after in [0, last - 5, last] {
+            assert_eq!(
+                about(subjects, after),
+                expected(subjects, after),
+                "{subjects:?} after {after}"
+            );
+        }
+    }
+    // Each event once, even when it is about several of the subjects asked for.
+    let both = about(&sets[5], 0);
+    let mut once = both.clone();
+    once.dedup();
+    assert_eq!(both, once);
+    assert_eq!(
+        about(&[JournalSubject::Operation("op-subj-1".into())], last - 8).len(),
+        2,
+        "its ingest and the evidence of it, not conf-b's event"
+    );
+    // A page stops where its reader stops it.
+    let mut first = Vec::new();
+    let stopped = c.each_event_about(&a, &sets[5], 0, &mut |row| {
+        first.push(row.expect("readable").sequence);
+        if first.len() == 2 {
+            return Err(CatalogError::Interrupted(String::new()));
+        }
+        Ok(())
+    });
+    assert!(matches!(stopped, Err(CatalogError::Interrupted(_))));
+    assert_eq!(first.len(), 2);
+}

@@ -54,6 +54,7 @@ pub fn run(c: &dyn Catalog) {
     journal::seals(c);
     journal::evidence(c);
     journal::chained(c);
+    journal::subjects(c);
     accounts::accounts(c);
     accounts::suspension(c);
     search::search(c);

@@ -160,7 +160,7 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
              CREATE INDEX units_reach ON units(tenant, COALESCE(end_date, start_date));
              CREATE VIRTUAL TABLE unit_text USING fts5(title, body, tags, tokenize = 'unicode61 remove_diacritics 2');
              DROP TABLE unit_management_history; DROP INDEX units_unfilled; ALTER TABLE units DROP COLUMN management;
-             DROP INDEX operations_by_kind; DROP INDEX operations_by_agent; DROP TABLE web_sessions; DROP TABLE unit_metadata_history; DROP TABLE deliveries; DROP TABLE account_agencies; DROP TABLE elimination_purges; DROP TABLE tombstone_objects; DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
+             DROP TRIGGER journal_subjects_written; DROP TABLE journal_subjects; DROP INDEX operations_by_kind; DROP INDEX operations_by_agent; DROP TABLE web_sessions; DROP TABLE unit_metadata_history; DROP TABLE deliveries; DROP TABLE account_agencies; DROP TABLE elimination_purges; DROP TABLE tombstone_objects; DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
              DROP INDEX objects_group; DROP INDEX unit_object_groups_group; DROP INDEX unit_parents_parent;
              CREATE INDEX unit_parents_parent ON unit_parents(tenant, parent);
              PRAGMA user_version = 12;",
@@ -178,6 +178,23 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
     assert_eq!(after[0].0, 3);
     assert_eq!(after[1], (0, vec![]));
     assert_eq!(after[3], (1, vec!["CONF-S-u0".to_owned()]));
+    // The events written before migration 24 are found by what they are about.
+    for tenant in cat.tenants().unwrap() {
+        let journal = cat.journal(&tenant.id).unwrap();
+        assert!(!journal.is_empty());
+        for event in &journal {
+            let about = [crate::JournalSubject::Operation(
+                event.event.operation.to_string(),
+            )];
+            let mut found = Vec::new();
+            cat.each_event_about(&tenant.id, &about, 0, &mut |row| {
+                found.push(row.unwrap().sequence);
+                Ok(())
+            })
+            .unwrap();
+            assert!(found.contains(&event.sequence), "{tenant:?} {event:?}");
+        }
+    }
 }
 
 /// A catalog of schema 16 (an execution in one transaction, its pending purge as JSON)
@@ -237,7 +254,7 @@ fn eliminations_of_schema_16_keep_their_state_units_and_purge() {
              DROP TABLE elimination_units; ALTER TABLE u16 RENAME TO elimination_units;
              CREATE INDEX elimination_units_unit ON elimination_units(tenant, unit) WHERE status = 'proposed';
              DROP INDEX tombstones_elimination;
-             DROP INDEX operations_by_kind; DROP INDEX operations_by_agent; DROP TABLE web_sessions; DROP TABLE unit_metadata_history; DROP TABLE deliveries; DROP TABLE account_agencies;
+             DROP TRIGGER journal_subjects_written; DROP TABLE journal_subjects; DROP INDEX operations_by_kind; DROP INDEX operations_by_agent; DROP TABLE web_sessions; DROP TABLE unit_metadata_history; DROP TABLE deliveries; DROP TABLE account_agencies;
              PRAGMA foreign_keys = ON;
              PRAGMA user_version = 16;",
         )
