@@ -226,6 +226,15 @@ impl Archive {
         )?)
     }
 
+    /// What the tenant's accepted ingests brought in, by year of deposit, the latest first.
+    pub fn intake_by_year(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<carnac_catalog::YearIntake>, ArchiveError> {
+        self.require_tenant(tenant)?;
+        Ok(self.catalog.intake_by_year(tenant)?)
+    }
+
     /// How many units, groups, files and copies `tenant` holds.
     pub fn counts(&self, tenant: &TenantId) -> Result<carnac_catalog::Counts, ArchiveError> {
         self.require_tenant(tenant)?;

@@ -537,6 +537,20 @@ pub struct Counts {
     pub object_groups: u64,
     pub objects: u64,
     pub copies: u64,
+    /// The objects' sizes added up (one copy of each).
+    pub bytes: u64,
+}
+
+/// What a tenant's accepted ingests brought in during one year (of their deposit): what an
+/// annual activity report counts, eliminations and transfers out notwithstanding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YearIntake {
+    /// `2026`.
+    pub year: String,
+    pub transfers: u64,
+    pub units: u64,
+    pub objects: u64,
+    pub bytes: u64,
 }
 
 /// A unit as read back.
@@ -676,6 +690,10 @@ pub trait ReferentialStore: Send + Sync {
 /// Operations (ingests, imports, seals, verifications…): running, then done with their
 /// summary and reply.
 pub trait OperationStore: Send + Sync {
+    /// What the tenant's accepted ingests (OK or WARNING) brought in, by year of deposit,
+    /// the latest year first: from each one's summary (`units`, `objects`, `bytes`).
+    fn intake_by_year(&self, tenant: &TenantId) -> Result<Vec<YearIntake>, CatalogError>;
+
     /// Records an operation that changed nothing but the journal (a verification, an export…),
     /// done at once: the operation, its summary and its event, in one transaction.
     fn record_operation(

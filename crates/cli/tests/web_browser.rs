@@ -182,59 +182,65 @@ fn the_web_application_works_in_a_browser_and_passes_axe() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // A unit to eliminate: its retention over, its final action Destroy.
-    let register = d.join("registre.zip");
-    write_unit_sip(&register, "Registre à éliminer", b"registre", b"registre");
-    let atr = d.join("registre-atr.xml");
-    let out = run(
-        d,
-        &[
-            "ingest",
-            "--tenant",
-            "0",
-            register.to_str().unwrap(),
-            "--atr",
-            atr.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let atr = std::fs::read_to_string(&atr).unwrap();
-    let unit = atr
-        .split_once("<SystemId>")
-        .unwrap()
-        .1
-        .split_once("</SystemId>")
-        .unwrap()
-        .0;
-    let changes = d.join("changes.json");
-    std::fs::write(
-        &changes,
-        serde_json::json!({"units": [unit], "actions": [
-            {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
-            {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Destroy"}]})
-        .to_string(),
-    )
-    .unwrap();
-    let out = run(
-        d,
-        &[
-            "rules",
-            "change",
-            "--tenant",
-            "0",
-            "--file",
-            changes.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // A unit to eliminate (its retention over, its final action Destroy) and one to
+    // transfer to the definitive archives (its retention over, to be kept).
+    let ended = |name: &str, title: &str, final_action: &str| {
+        let sip = d.join(format!("{name}.zip"));
+        write_unit_sip(&sip, title, name.as_bytes(), name.as_bytes());
+        let atr = d.join(format!("{name}-atr.xml"));
+        let out = run(
+            d,
+            &[
+                "ingest",
+                "--tenant",
+                "0",
+                sip.to_str().unwrap(),
+                "--atr",
+                atr.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let atr = std::fs::read_to_string(&atr).unwrap();
+        let unit = atr
+            .split_once("<SystemId>")
+            .unwrap()
+            .1
+            .split_once("</SystemId>")
+            .unwrap()
+            .0
+            .to_owned();
+        let changes = d.join(format!("{name}-changes.json"));
+        std::fs::write(
+            &changes,
+            serde_json::json!({"units": [unit], "actions": [
+                {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+                {"action": "set_final_action", "category": "AppraisalRule", "final_action": final_action}]})
+            .to_string(),
+        )
+        .unwrap();
+        let out = run(
+            d,
+            &[
+                "rules",
+                "change",
+                "--tenant",
+                "0",
+                "--file",
+                changes.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ended("registre", "Registre à éliminer", "Destroy");
+    ended("dossier", "Dossier à transférer", "Keep");
     let refused = d.join("refuse.zip");
     write_unit_sip(&refused, "Arrêté", b"declared", b"received");
     let out = run(d, &["ingest", "--tenant", "0", sip.to_str().unwrap()]);

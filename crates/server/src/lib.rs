@@ -51,11 +51,15 @@ struct Gates {
     /// counting a large tenant takes tens of milliseconds, which a page seen by many need
     /// not pay at each view.
     volumes: std::sync::Mutex<
-        std::collections::HashMap<
-            carnac_model::TenantId,
-            (std::time::Instant, carnac_catalog::Counts),
-        >,
+        std::collections::HashMap<carnac_model::TenantId, (std::time::Instant, Arc<Volume>)>,
     >,
+}
+
+/// What a tenant holds, and what came in each year: the home page's volume.
+#[derive(Debug)]
+pub(crate) struct Volume {
+    pub counts: carnac_catalog::Counts,
+    pub intake: Vec<carnac_catalog::YearIntake>,
 }
 
 /// How long the home page's counts of a tenant are reused.
@@ -110,28 +114,31 @@ impl AppState {
         })
     }
 
-    /// `tenant`'s counts, as read at most [`VOLUME_FOR`] ago (read now otherwise; in a
+    /// `tenant`'s volume, as read at most [`VOLUME_FOR`] ago (read now otherwise; in a
     /// blocking context).
-    pub(crate) fn counts(
+    pub(crate) fn volume(
         &self,
         tenant: &carnac_model::TenantId,
-    ) -> Result<carnac_catalog::Counts, carnac_archive::ArchiveError> {
+    ) -> Result<Arc<Volume>, carnac_archive::ArchiveError> {
         let volumes = &self.gates().volumes;
         let known = volumes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(tenant)
             .filter(|(at, _)| at.elapsed() < VOLUME_FOR)
-            .map(|(_, c)| *c);
-        if let Some(c) = known {
-            return Ok(c);
+            .map(|(_, v)| v.clone());
+        if let Some(v) = known {
+            return Ok(v);
         }
-        let c = self.archive.counts(tenant)?;
+        let v = Arc::new(Volume {
+            counts: self.archive.counts(tenant)?,
+            intake: self.archive.intake_by_year(tenant)?,
+        });
         let mut map = volumes.lock().unwrap_or_else(|p| p.into_inner());
         // A few hundred tenants at most: forget the stale ones rather than grow.
         map.retain(|_, (at, _)| at.elapsed() < VOLUME_FOR);
-        map.insert(tenant.clone(), (std::time::Instant::now(), c));
-        Ok(c)
+        map.insert(tenant.clone(), (std::time::Instant::now(), v.clone()));
+        Ok(v)
     }
 }
 

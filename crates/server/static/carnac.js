@@ -48,3 +48,25 @@ function confirmBefore(form) {
 
 document.querySelectorAll("form[data-envoi]").forEach(progressiveUpload);
 document.querySelectorAll("form[data-confirmer]").forEach(confirmBefore);
+
+// An export's progress is asked for every few seconds and shown; once the export ends, the
+// page is loaded again (with its download link). Without the script, a link reloads it.
+function followProgress(bar) {
+  const text = bar.closest(".etape").querySelector("[data-suivi-texte]");
+  const ask = function () {
+    fetch(bar.dataset.suivi, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (p) {
+        if (!p) { return; }
+        if (!p.running) { window.location.reload(); return; }
+        bar.max = p.total;
+        bar.value = p.done;
+        if (text.textContent !== p.text) { text.textContent = p.text; }
+        window.setTimeout(ask, 3000);
+      })
+      .catch(function () { window.setTimeout(ask, 10000); });
+  };
+  window.setTimeout(ask, 3000);
+}
+
+document.querySelectorAll("progress[data-suivi]").forEach(followProgress);

@@ -632,6 +632,40 @@ impl Archive {
         )
     }
 
+    /// Whether the account `login` answers for every unit an elimination still proposes
+    /// (an account bound to no agency answers for its whole tenant), the condition of its
+    /// agreement: read until the first unit of another agency.
+    pub fn answers_for(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+        login: &str,
+    ) -> Result<bool, ArchiveError> {
+        let agencies = self
+            .catalog
+            .account(login)?
+            .map(|a| a.agencies)
+            .unwrap_or_default();
+        if agencies.is_empty() {
+            return Ok(true);
+        }
+        let mut foreign = false;
+        let walked = self.catalog.each_elimination_unit(tenant, id, &mut |u| {
+            let agency = u.record["originating_agency"].as_str().unwrap_or("");
+            if u.status == EliminationUnitStatus::Proposed && !agencies.iter().any(|a| a == agency)
+            {
+                foreign = true;
+                return Err(carnac_catalog::CatalogError::Interrupted(String::new()));
+            }
+            Ok(())
+        });
+        match walked {
+            Err(carnac_catalog::CatalogError::Interrupted(_)) if foreign => {}
+            other => other?,
+        }
+        Ok(!foreign)
+    }
+
     /// The control authority's visa: granted (possibly except for some units) or refused,
     /// kept as its SEDA reply; or that reply itself, signed outside, kept whole.
     pub fn visa_elimination(

@@ -64,6 +64,11 @@ pub(super) fn accepted_ingest(c: &dyn Catalog) {
         ),
         (2, 1, 1, 2)
     );
+    assert_eq!(
+        counts.bytes,
+        objects.iter().map(|o| o.size.unwrap_or(0)).sum::<u64>(),
+        "one copy of each object's bytes"
+    );
     let us = c.units_of_operation(&a, &operation).expect("units");
     assert_eq!(us.len(), 2);
     let u2 = us.iter().find(|u| u.id.as_str() == "u2").expect("u2");

@@ -64,6 +64,7 @@ pub fn run(c: &dyn Catalog) {
     queue::requeue(c);
     operations::recorded_operation(c);
     operations::paged_operations(c);
+    operations::intake_by_year(c);
     rules::graph(c);
     rules::change(c);
     metadata::change(c);

@@ -314,3 +314,68 @@ pub(super) fn paged_operations(c: &dyn Catalog) {
         (Some("bob"), true, OperationState::Done)
     );
 }
+
+/// A year's intake adds up the accepted ingests started that year, from their summaries;
+/// rejected and running ones, other kinds and other tenants count for nothing.
+pub(super) fn intake_by_year(c: &dyn Catalog) {
+    let p = t("conf-intake");
+    c.create_tenant(
+        &p,
+        "intake",
+        &event("conf-intake", "op-intake", "TENANT_CREATE", Status::Ok),
+    )
+    .expect("tenant");
+    assert_eq!(c.intake_by_year(&p).expect("none yet"), []);
+    let ingests = [
+        ("in-1", "2024-03-01", Some(Status::Ok), 3, 5, 1_000),
+        ("in-2", "2025-01-02", Some(Status::Warning), 2, 2, 20),
+        ("in-3", "2025-12-31", Some(Status::Ok), 1, 4, 300),
+        ("in-4", "2025-06-01", Some(Status::Ko), 9, 9, 9_000),
+        ("in-5", "2026-02-01", None, 7, 7, 7_000),
+    ];
+    for (id, day, status, units, objects, bytes) in ingests {
+        let started = at(&format!("{day}T10:00:00Z"));
+        c.start_operation(&p, &op(id), &"INGEST".into(), &started, "bob")
+            .expect("start");
+        if let Some(status) = status {
+            c.finish_operation(
+                &p,
+                OperationEnd {
+                    operation: &op(id),
+                    status,
+                    summary: &json!({"status": status.as_str(), "units": units, "objects": objects, "bytes": bytes}),
+                    reply: None,
+                    ended_at: &started,
+                    event: &event("conf-intake", id, "INGEST", status),
+                },
+            )
+            .expect("finish");
+        }
+    }
+    c.record_operation(
+        &p,
+        &json!({"units": 100}),
+        &event("conf-intake", "in-verify", "JOURNAL_VERIFY", Status::Ok),
+    )
+    .expect("other kind");
+    let year = |year: &str, transfers, units, objects, bytes| YearIntake {
+        year: year.into(),
+        transfers,
+        units,
+        objects,
+        bytes,
+    };
+    assert_eq!(
+        c.intake_by_year(&p).expect("intake"),
+        [year("2025", 2, 3, 6, 320), year("2024", 1, 3, 5, 1_000)]
+    );
+    assert_eq!(
+        c.intake_by_year(&t("conf-pages"))
+            .expect("another tenant's")
+            .iter()
+            .map(|y| y.units)
+            .sum::<u64>(),
+        0,
+        "its ingests' summaries name no units"
+    );
+}

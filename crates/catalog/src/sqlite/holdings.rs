@@ -348,11 +348,19 @@ impl HoldingStore for SqliteCatalog {
             .map(|n| n as u64)
             .map_err(storage)
         };
+        let bytes: i64 = conn
+            .query_row(
+                "SELECT COALESCE(SUM(size), 0) FROM objects WHERE tenant = ?1",
+                [tenant.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(storage)?;
         Ok(Counts {
             units: count("units")?,
             object_groups: count("object_groups")?,
             objects: count("objects")?,
             copies: count("copies")?,
+            bytes: bytes.max(0) as u64,
         })
     }
 

@@ -91,6 +91,36 @@ pub(super) fn to_operation(
 }
 
 impl OperationStore for SqliteCatalog {
+    fn intake_by_year(&self, tenant: &TenantId) -> Result<Vec<YearIntake>, CatalogError> {
+        // The ingests only (operations_by_kind), on a reader; a summary that is not JSON
+        // counts its transfer and nothing else.
+        let conn = self.read();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT substr(started_at, 1, 4), COUNT(*),
+                        SUM(CASE WHEN json_valid(summary) THEN json_extract(summary, '$.units') END),
+                        SUM(CASE WHEN json_valid(summary) THEN json_extract(summary, '$.objects') END),
+                        SUM(CASE WHEN json_valid(summary) THEN json_extract(summary, '$.bytes') END)
+                 FROM operations
+                 WHERE tenant = ?1 AND kind = 'INGEST' AND state = 'DONE' AND status IN ('OK', 'WARNING')
+                 GROUP BY 1 ORDER BY 1 DESC",
+            )
+            .map_err(storage)?;
+        let n = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+        st.query_map([tenant.as_str()], |r| {
+            Ok(YearIntake {
+                year: r.get(0)?,
+                transfers: n(r.get(1)?),
+                units: n(r.get(2)?),
+                objects: n(r.get(3)?),
+                bytes: n(r.get(4)?),
+            })
+        })
+        .map_err(storage)?
+        .collect::<Result<_, _>>()
+        .map_err(storage)
+    }
+
     fn record_operation(
         &self,
         tenant: &TenantId,

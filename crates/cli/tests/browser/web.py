@@ -153,6 +153,7 @@ with sync_playwright() as p:
     page.get_by_role("link", name=re.compile("^Délibération")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
     check_page(page, "unité")
+    unit_page = page.url
     digest = page.locator("code.empreinte").first.inner_text().split()[-1]
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile("Télécharger")).first.click()
@@ -305,6 +306,74 @@ with sync_playwright() as p:
         assert f.read(2) == b"PK"
     page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Communications").click()
     check_page(page, "communications")
+
+    # A transfer to the definitive archives: proposed from a search, its package sent, the
+    # archives' acceptance recorded from a file (confirmed), the units purged.
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Transferts").click()
+    check_page(page, "transferts")
+    page.get_by_role("link", name="Proposer un transfert aux archives définitives").click()
+    check_page(page, "proposition de transfert")
+    page.get_by_label("Service d’archives destinataire").select_option("Identifier1")
+    page.get_by_label("Les unités d’une recherche", exact=True).check()
+    page.get_by_label("Mots de la recherche").fill("transférer")
+    page.get_by_role("button", name="Analyser et envoyer le paquet").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Envoyé")
+    expect(page.locator("table")).to_contain_text("Dossier à transférer")
+    check_page(page, "transfert envoyé")
+    transfer = page.locator("dl.fiche code").inner_text()
+    reply = (
+        '<ArchiveTransferReply xmlns="fr:gouv:culture:archivesdefrance:seda:v2.1">'
+        "<Date>2026-12-04T10:00:00</Date><MessageIdentifier>AD-OK</MessageIdentifier>"
+        f"<CodeListVersions/><ReplyCode>OK</ReplyCode><MessageRequestIdentifier>{transfer}"
+        "</MessageRequestIdentifier></ArchiveTransferReply>"
+    )
+    page.get_by_label("Fichier du message (XML)").set_input_files(
+        files=[{"name": "reponse.xml", "mimeType": "application/xml", "buffer": reply.encode()}]
+    )
+    page.get_by_role("button", name="Enregistrer le message").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Terminé")
+    assert any("purgées" in c for c in confirmations), confirmations
+    expect(page.get_by_role("link", name="Télécharger le certificat (JSON)")).to_be_visible()
+    check_page(page, "transfert terminé")
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Restitutions").click()
+    check_page(page, "restitutions")
+    page.get_by_role("link", name="Proposer une restitution au producteur").click()
+    check_page(page, "proposition de restitution")
+    transfer_page = f"{BASE}/transferts/{transfer}"
+
+    # Reflow (WCAG 1.4.10): at 320 px wide, and at 640 px (a 1280 px screen at 200 %), no
+    # page scrolls sideways; wide tables scroll inside their own region.
+    wide = page.viewport_size
+    for width in (320, 640):
+        page.set_viewport_size({"width": width, "height": 800})
+        for path in (
+            "/",
+            "/recherche?q=d%C3%A9lib%C3%A9ration",
+            "/versements",
+            "/eliminations",
+            elimination[len(BASE):],
+            unit_page[len(BASE):],
+            unit_page[len(BASE):] + "/historique",
+            "/communications",
+            "/transferts",
+            transfer_page[len(BASE):],
+            "/restitutions/nouvelle",
+            "/journal",
+        ):
+            page.goto(f"{BASE}{path}")
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            if scroll > width:
+                # The elements that stick out, to say what to fix.
+                out = page.evaluate(
+                    """w => [...document.querySelectorAll('body *')]
+                    .filter(e => e.getBoundingClientRect().right > w + 1)
+                    .slice(0, 8)
+                    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""",
+                    width,
+                )
+                raise SystemExit(f"{path} is {scroll} px wide at {width} px: {out}")
+            expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+    page.set_viewport_size(wide)
     page.get_by_role("button", name="Se déconnecter").click()
 
     # The operator creates a tenant and an account for it; the account signs in there.
@@ -333,6 +402,20 @@ with sync_playwright() as p:
     page.get_by_role("button", name="Afficher").click()
     expect(page.get_by_role("heading", name="Règles de gestion")).to_be_visible()
     check_page(page, "administration, référentiels")
+    # A tenant's export, followed until it ends (the script reloads the page then), and
+    # downloaded.
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Exports").click()
+    page.get_by_label("Service d’archives").select_option("0")
+    page.get_by_role("button", name="Afficher").click()
+    check_page(page, "administration, exports")
+    page.get_by_role("button", name="Lancer l’export").click()
+    download_link = page.get_by_role("link", name="Télécharger l’export (tar)")
+    expect(download_link).to_be_visible(timeout=60000)
+    with page.expect_download() as download:
+        download_link.click()
+    with open(download.value.path(), "rb") as f:
+        assert f.read(512)[257:262] == b"ustar", "a tar"
+    check_page(page, "administration, export terminé")
     page.get_by_role("button", name="Se déconnecter").click()
     sign_in(page, "lea")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Accueil — brest")

@@ -83,8 +83,16 @@ pub(super) async fn archive(
     State(state): State<Arc<AppState>>,
     Path((tenant, operation)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let t = tenant_id(&tenant)?;
-    let o = operation_id(&operation)?;
+    tar_stream(&state, tenant_id(&tenant)?, operation_id(&operation)?).await
+}
+
+/// An export's folder as one tar stream, built while it is sent (the web application's
+/// download too).
+pub(crate) async fn tar_stream(
+    state: &Arc<AppState>,
+    t: carnac_model::TenantId,
+    o: carnac_model::OperationId,
+) -> Result<Response, ApiError> {
     let archive = state.archive.clone();
     let (t2, o2) = (t.clone(), o.clone());
     let folder = blocking(move || Ok(archive.export_folder(&t2, &o2)?))
@@ -116,7 +124,7 @@ pub(super) async fn archive(
             (header::CONTENT_TYPE, "application/x-tar".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{tenant}-{operation}.tar\""),
+                format!("attachment; filename=\"{t}-{o}.tar\""),
             ),
         ],
         body,

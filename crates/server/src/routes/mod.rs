@@ -13,7 +13,7 @@
 mod accounts;
 pub(crate) mod deliveries;
 mod eliminations;
-mod exports;
+pub(crate) mod exports;
 mod journal;
 pub(crate) mod meta;
 mod metadata;

@@ -766,6 +766,14 @@ async fn after(app: &Router, cookie: &str, req: Request<Body>) -> String {
 async fn an_elimination_across_three_accounts_to_its_certificate() {
     let tmp = tempfile::tempdir().unwrap();
     let (st, tokens) = state_with_accounts(&tmp);
+    // A producer of another agency of the same tenant: not asked for this agreement.
+    account_of(
+        &st.archive,
+        "prod-ailleurs",
+        Role::Producer,
+        &["0"],
+        &["Identifier1".to_owned()],
+    );
     let app = app(st);
     let title = "Registre <b>\"provisoire\"</b> d'état civil";
     let (status, body, _) = send(
@@ -882,6 +890,12 @@ async fn an_elimination_across_three_accounts_to_its_certificate() {
     );
     let (_, _, home) = exchange(&app, page("/", &control)).await;
     assert!(!home.contains("Ce qui vous attend"), "{home}");
+    let elsewhere = signed_in(&app, "prod-ailleurs").await;
+    let (_, _, home) = exchange(&app, page("/", &elsewhere)).await;
+    assert!(
+        !home.contains("Ce qui vous attend"),
+        "not its records: {home}"
+    );
     let (_, _, for_producer) = exchange(&app, page(&path, &producer)).await;
     assert!(
         for_producer.contains("Votre réponse de producteur"),
@@ -1516,4 +1530,404 @@ async fn a_unit_names_its_children_and_its_parent() {
         !body.contains("id=\"titre-enfants\""),
         "a leaf names no children"
     );
+}
+
+/// Ingests OK_SIP_2_GO into tenant 0: its operation's units, leaves (units without
+/// children) first.
+fn ingested(st: &AppState) -> (Vec<String>, Vec<String>) {
+    use std::io::Write;
+    let t = TenantId::new("0").unwrap();
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&std::fs::read(testdata().join("seda/OK_SIP_2_GO.zip")).unwrap())
+        .unwrap();
+    let outcome = st
+        .archive
+        .ingest(&t, file, "test", &carnac_archive::ports::NoProgress)
+        .unwrap();
+    let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+    let units = st.archive.catalog().units_of_operation(&t, &op).unwrap();
+    let leaves = units
+        .iter()
+        .filter(|u| !units.iter().any(|o| o.parents.contains(&u.id)))
+        .map(|u| u.id.to_string())
+        .collect();
+    let all = units.iter().map(|u| u.id.to_string()).collect();
+    (leaves, all)
+}
+
+/// A SEDA message sent from a page's form, as a file.
+fn message_to(uri: &str, cookie: &str, csrf: &str, xml: &str) -> Request<Body> {
+    upload_to(uri, cookie, csrf, "message", xml.as_bytes())
+}
+
+#[tokio::test]
+async fn a_transfer_out_and_a_restitution_from_their_pages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    let (leaves, all) = ingested(&st);
+    let t = TenantId::new("0").unwrap();
+    // Every unit's retention over, to be kept: all may go to the definitive archives.
+    let change: carnac_archive::rules::RulesChangeRequest =
+        serde_json::from_value(serde_json::json!({
+            "units": all,
+            "actions": [
+                {"action": "add", "category": "AppraisalRule", "rule": "APP-00002", "start_date": "2000-01-01"},
+                {"action": "set_final_action", "category": "AppraisalRule", "final_action": "Keep"}
+            ]
+        }))
+        .unwrap();
+    st.archive.change_rules(&t, &change, "test").unwrap();
+    let app = app(st.clone());
+    let archivist = signed_in(&app, "arch").await;
+    let producer = signed_in(&app, "prod").await;
+
+    // The home page counts what came in that year, and what is held.
+    let intake = st.archive.intake_by_year(&t).unwrap();
+    assert_eq!(intake.len(), 1, "{intake:?}");
+    assert_eq!(intake[0].units as usize, all.len());
+    let (_, _, home) = exchange(&app, page("/", &archivist)).await;
+    assert!(home.contains("Entrées par année de versement"), "{home}");
+    assert!(
+        home.contains(&format!(
+            "<tr><td>{}</td><td>1</td><td>{}</td>",
+            intake[0].year,
+            all.len()
+        )),
+        "{home}"
+    );
+    assert!(home.contains("<dt>Taille</dt>"), "{home}");
+
+    // The archivist proposes two leaves and an unknown unit: the page lists the package's
+    // units and says why the unknown one is left out.
+    let (status, _, list) = exchange(&app, page("/transferts", &archivist)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list.contains("Proposer un transfert"), "{list}");
+    let (status, _, form_page) = exchange(&app, page("/transferts/nouveau", &archivist)).await;
+    assert_eq!(status, StatusCode::OK, "{form_page}");
+    assert!(
+        form_page.contains("<option value=\"Identifier1\""),
+        "{form_page}"
+    );
+    let csrf = csrf_of(&form_page);
+    let (status, _, refused) = exchange(
+        &app,
+        form(
+            "/transferts",
+            &archivist,
+            &[
+                ("csrf", &csrf),
+                ("destinataire", "NOBODY"),
+                ("selection", "unites"),
+                ("unites", &leaves[0]),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused.contains("n’a pas pu être faite") && refused.contains("NOBODY"),
+        "{refused}"
+    );
+    let chosen = format!("{}\n{}\nUNIT-INCONNUE\n", leaves[0], leaves[1]);
+    let sent = after(
+        &app,
+        &archivist,
+        form(
+            "/transferts",
+            &archivist,
+            &[
+                ("csrf", &csrf),
+                ("destinataire", "Identifier1"),
+                ("accord", "AD-2026-12"),
+                ("selection", "unites"),
+                ("unites", &chosen),
+            ],
+        ),
+    )
+    .await;
+    assert!(
+        sent.contains("Envoyé, en attente de la réponse du destinataire"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains(&leaves[0]) && sent.contains(&leaves[1]),
+        "{sent}"
+    );
+    assert!(sent.contains("UNIT-INCONNUE"), "left out, said: {sent}");
+    assert!(sent.contains("AD-2026-12"), "{sent}");
+    let at = sent.find("/transferts/").unwrap();
+    let id = sent[at + "/transferts/".len()..]
+        .split(['/', '"'])
+        .next()
+        .unwrap()
+        .to_owned();
+    let base = format!("/transferts/{id}");
+    let (status, h, package) =
+        exchange(&app, page(&format!("{base}/documents/paquet"), &archivist)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/zip");
+    assert!(package.starts_with("PK"), "a zip");
+
+    // The producer reads it, records nothing, proposes nothing.
+    let (status, _, seen) = exchange(&app, page(&base, &producer)).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert!(!seen.contains("Enregistrer un message reçu"), "{seen}");
+    let (status, _, _) = exchange(&app, page("/transferts/nouveau", &producer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The definitive archives' acknowledgement, a reply to another transfer (refused, with
+    // its reason), then their acceptance: the units are purged, the certificate is there.
+    let csrf = csrf_of(&sent);
+    let ack = format!(
+        "<Acknowledgement xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T10:00:00</Date>\
+         <MessageIdentifier>AD-ACK</MessageIdentifier><MessageReceivedIdentifier>{id}</MessageReceivedIdentifier></Acknowledgement>"
+    );
+    let acknowledged = after(
+        &app,
+        &archivist,
+        message_to(&format!("{base}/message"), &archivist, &csrf, &ack),
+    )
+    .await;
+    assert!(
+        acknowledged.contains("Accusé de réception du destinataire"),
+        "{acknowledged}"
+    );
+    let reply = |to: &str, code: &str| {
+        format!(
+            "<ArchiveTransferReply xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T10:00:00</Date>\
+             <MessageIdentifier>AD-{code}</MessageIdentifier><CodeListVersions/><ReplyCode>{code}</ReplyCode>\
+             <MessageRequestIdentifier>{to}</MessageRequestIdentifier></ArchiveTransferReply>"
+        )
+    };
+    let (status, _, wrong) = exchange(
+        &app,
+        message_to(
+            &format!("{base}/message"),
+            &archivist,
+            &csrf,
+            &reply("AUTRE", "OK"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
+    assert!(
+        wrong.contains("n’a pas été enregistré") && wrong.contains("AUTRE"),
+        "{wrong}"
+    );
+    let (status, _, forged) = exchange(
+        &app,
+        message_to(
+            &format!("{base}/message"),
+            &archivist,
+            "forged",
+            &reply(&id, "OK"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{forged}");
+    let done = after(
+        &app,
+        &archivist,
+        message_to(
+            &format!("{base}/message"),
+            &archivist,
+            &csrf,
+            &reply(&id, "OK"),
+        ),
+    )
+    .await;
+    assert!(done.contains("Terminé"), "{done}");
+    assert!(done.contains("documents/certificat.json"), "{done}");
+    let (status, _, certificate) = exchange(
+        &app,
+        page(&format!("{base}/documents/certificat.json"), &archivist),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(certificate.contains(&leaves[0]), "{certificate}");
+    let (status, _, _) = exchange(&app, page(&format!("/unites/{}", leaves[0]), &archivist)).await;
+    assert_ne!(status, StatusCode::OK, "transferred, so purged");
+
+    // Another one, withdrawn.
+    let second = after(
+        &app,
+        &archivist,
+        form(
+            "/transferts",
+            &archivist,
+            &[
+                ("csrf", &csrf),
+                ("destinataire", "Identifier1"),
+                ("selection", "unites"),
+                ("unites", &leaves[2]),
+            ],
+        ),
+    )
+    .await;
+    let at = second.find("/retrait\"").unwrap();
+    let action = &second[second[..at].rfind('"').unwrap() + 1..at + "/retrait".len()];
+    let withdrawn = after(
+        &app,
+        &archivist,
+        form(
+            action,
+            &archivist,
+            &[("csrf", &csrf), ("commentaire", "Erreur de sélection")],
+        ),
+    )
+    .await;
+    assert!(withdrawn.contains("Retiré"), "{withdrawn}");
+    assert!(withdrawn.contains("Erreur de sélection"), "{withdrawn}");
+
+    // A restitution of everything the producer's agency has left: the producer
+    // acknowledges the package from its page, and every copy goes.
+    let (status, _, form_page) = exchange(&app, page("/restitutions/nouvelle", &archivist)).await;
+    assert_eq!(status, StatusCode::OK, "{form_page}");
+    let given = after(
+        &app,
+        &archivist,
+        form(
+            "/restitutions",
+            &archivist,
+            &[
+                ("csrf", &csrf),
+                ("destinataire", "FRAN_NP_009913"),
+                ("selection", "tout"),
+            ],
+        ),
+    )
+    .await;
+    assert!(
+        given.contains("Envoyée, en attente de la réponse du producteur"),
+        "{given}"
+    );
+    let at = given.find("/restitutions/").unwrap();
+    let rid = given[at + "/restitutions/".len()..]
+        .split(['/', '"'])
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _, request) = exchange(
+        &app,
+        page(&format!("/restitutions/{rid}/documents/demande"), &producer),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(request.contains("ArchiveRestitutionRequest"), "{request}");
+    let (_, _, producer_page) =
+        exchange(&app, page(&format!("/restitutions/{rid}"), &producer)).await;
+    assert!(
+        producer_page.contains("Enregistrer un message reçu"),
+        "{producer_page}"
+    );
+    let ack = format!(
+        "<Acknowledgement xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.1\"><Date>2026-12-04T10:00:00</Date>\
+         <MessageIdentifier>PROD-ACK</MessageIdentifier><MessageReceivedIdentifier>{rid}</MessageReceivedIdentifier></Acknowledgement>"
+    );
+    let returned = after(
+        &app,
+        &producer,
+        message_to(
+            &format!("/restitutions/{rid}/message"),
+            &producer,
+            &csrf_of(&producer_page),
+            &ack,
+        ),
+    )
+    .await;
+    assert!(returned.contains("Terminée"), "{returned}");
+    let (_, _, list) = exchange(&app, page("/restitutions", &producer)).await;
+    assert!(list.contains(&rid) && list.contains("Terminée"), "{list}");
+}
+
+#[tokio::test]
+async fn the_operator_exports_a_tenant_and_downloads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, _) = state_with_accounts(&tmp);
+    ingested(&st);
+    let app = app(st.clone());
+    let operator = signed_in(&app, "op").await;
+    let (status, _, chooser) = exchange(&app, page("/administration/exports", &operator)).await;
+    assert_eq!(status, StatusCode::OK, "{chooser}");
+    assert!(chooser.contains("<option value=\"other\""), "{chooser}");
+    let (_, _, none) = exchange(&app, page("/administration/exports?service=0", &operator)).await;
+    assert!(none.contains("Aucun export"), "{none}");
+    let csrf = csrf_of(&none);
+    let (status, _, refused) = exchange(
+        &app,
+        form(
+            "/administration/exports/0",
+            &operator,
+            &[("csrf", &csrf), ("unites", "beaucoup")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("nombre entier"), "{refused}");
+    let (status, h, _) = exchange(
+        &app,
+        form(
+            "/administration/exports/0",
+            &operator,
+            &[("csrf", &csrf), ("unites", "")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h[header::LOCATION], "/administration/exports?service=0");
+    let t = TenantId::new("0").unwrap();
+    let job = st.archive.export_jobs(&t).unwrap().remove(0);
+    let progress = format!("/administration/exports/0/{}/etat", job.operation);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, h, body) = exchange(&app, page(&progress, &operator)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(h[header::CONTENT_TYPE], "application/json");
+        let p: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(p["done"].as_u64().unwrap() <= p["total"].as_u64().unwrap());
+        if p["running"] == false {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the export ends");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, _, done) = exchange(&app, page("/administration/exports?service=0", &operator)).await;
+    assert!(done.contains("Terminé"), "{done}");
+    let link = format!("/administration/exports/0/{}/archive", job.operation);
+    assert!(done.contains(&link), "{done}");
+    let res = app.clone().oneshot(page(&link, &operator)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/x-tar");
+    let tar = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let mut names = Vec::new();
+    for entry in tar::Archive::new(&tar[..]).entries().unwrap() {
+        names.push(entry.unwrap().path().unwrap().display().to_string());
+    }
+    let root = format!("0-{}/", job.operation);
+    assert!(names.iter().all(|n| n.starts_with(&root)), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("manifest.json") || n.contains("manifest")),
+        "{names:?}"
+    );
+
+    // Not the archivist's, nor another tenant's through this tenant's path.
+    let archivist = signed_in(&app, "arch").await;
+    let (status, _, _) =
+        exchange(&app, page("/administration/exports?service=0", &archivist)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = exchange(&app, page(&link, &archivist)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = exchange(
+        &app,
+        page(
+            &format!("/administration/exports/other/{}/archive", job.operation),
+            &operator,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

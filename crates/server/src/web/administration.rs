@@ -623,10 +623,7 @@ pub(crate) async fn import_referentials(
             .await
         }
         Err(e) if matches!(e.status().as_u16(), 400 | 413 | 422) => {
-            let mut why = e.message().to_owned();
-            if !e.details().is_empty() {
-                why = format!("{why} — {}", e.details().join(" ; "));
-            }
+            let why = super::every_reason(&e);
             referentials_page(
                 &state,
                 &session,

@@ -11,8 +11,10 @@
 mod administration;
 mod deliveries;
 mod eliminations;
+mod exports;
 pub mod fr;
 mod journal;
+mod outgoing;
 pub(crate) mod pages;
 mod reasons;
 mod transfers;
@@ -36,7 +38,9 @@ pub(crate) const LOGIN_COOKIE: &str = "carnac_connexion";
 
 /// The web application's routes (the API keeps `/api/v1`, the as@lae intake its base path).
 pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new()
+    let router = outgoing::routes(Router::new(), &outgoing::TRANSFERS);
+    let router = outgoing::routes(router, &outgoing::RESTITUTIONS);
+    router
         .route("/", get(pages::home))
         .route("/connexion", get(pages::sign_in_form).post(pages::sign_in))
         .route("/deconnexion", post(pages::sign_out))
@@ -120,6 +124,16 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
             "/administration/referentiels/{tenant}",
             post(administration::import_referentials)
                 .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/administration/exports", get(exports::exports))
+        .route("/administration/exports/{tenant}", post(exports::start))
+        .route(
+            "/administration/exports/{tenant}/{operation}/etat",
+            get(exports::progress_of),
+        )
+        .route(
+            "/administration/exports/{tenant}/{operation}/archive",
+            get(exports::download),
         )
         .route("/journal", get(journal::journal))
         .route("/journal/verifier", post(journal::verify))
@@ -281,6 +295,15 @@ pub(crate) async fn multipart_token(form: &mut axum::extract::Multipart) -> Stri
         token.extend_from_slice(&chunk);
     }
     String::from_utf8(token).unwrap_or_default()
+}
+
+/// An error's message and every reason it gives, for a page to show them all.
+pub(crate) fn every_reason(e: &crate::ApiError) -> String {
+    if e.details().is_empty() {
+        e.message().to_owned()
+    } else {
+        format!("{} — {}", e.message(), e.details().join(" ; "))
+    }
 }
 
 /// Whether two tokens are equal, in a time that does not depend on where they differ.

@@ -37,6 +37,8 @@ const MENU: &[(&str, &str, Action)] = &[
     ("/versements", "Versements", Action::OperationRead),
     ("/eliminations", "Éliminations", Action::EliminationRead),
     ("/communications", "Communications", Action::DeliveryRead),
+    ("/transferts", "Transferts", Action::TransferOutRead),
+    ("/restitutions", "Restitutions", Action::RestitutionRead),
     ("/journal", "Journal et preuves", Action::JournalRead),
 ];
 
@@ -111,9 +113,12 @@ struct Integrity {
 struct Volume {
     units: String,
     files: String,
+    bytes: String,
     copies: String,
     /// Units by year of their dates, the latest years first.
     years: Vec<(String, String)>,
+    /// What came in each year: (year, transfers, units, files, size), the latest first.
+    intake: Vec<(String, String, String, String, String)>,
 }
 
 /// Transfers the home page lists.
@@ -671,12 +676,28 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
             .collect();
         let volume = match &volume {
             Some(t) => {
-                let c = st.counts(t)?;
+                let v = st.volume(t)?;
+                let c = &v.counts;
                 Some(Volume {
                     units: fr::integer(c.units),
                     files: fr::integer(c.objects),
+                    bytes: fr::size(c.bytes),
                     copies: fr::integer(c.copies),
                     years: Vec::new(),
+                    intake: v
+                        .intake
+                        .iter()
+                        .take(12)
+                        .map(|y| {
+                            (
+                                y.year.clone(),
+                                fr::integer(y.transfers),
+                                fr::integer(y.units),
+                                fr::integer(y.objects),
+                                fr::size(y.bytes),
+                            )
+                        })
+                        .collect(),
                 })
             }
             None => None,
@@ -723,6 +744,12 @@ pub(crate) async fn home(State(state): State<Arc<AppState>>, ctx: Ctx) -> Respon
         if let Some(t) = &eliminations {
             for e in archive.eliminations(t)? {
                 if let Some((_, text)) = steps.iter().find(|(s, _)| *s == e.state) {
+                    // A producer bound to some agencies answers for theirs only.
+                    if e.state == carnac_model::elimination::EliminationState::Proposed
+                        && !archive.answers_for(t, &e.id, &principal.login)?
+                    {
+                        continue;
+                    }
                     waiting.push((
                         format!("/eliminations/{}", e.id),
                         format!(
