@@ -416,6 +416,23 @@ with sync_playwright() as p:
     with open(download.value.path(), "rb") as f:
         assert f.read(512)[257:262] == b"ustar", "a tar"
     check_page(page, "administration, export terminé")
+    # The script's following of a running export, against the real progress answer (the
+    # export above ends before its page is shown): asked after 3 s, it answers "not
+    # running", and the page is loaded again.
+    href = page.get_by_role("link", name="Télécharger l’export (tar)").get_attribute("href")
+    with page.expect_navigation(timeout=20000):
+        page.evaluate(
+            """url => {
+                const step = document.createElement('div');
+                step.className = 'etape';
+                step.innerHTML = '<progress data-suivi="' + url + '"></progress><p data-suivi-texte></p>';
+                document.querySelector('main').appendChild(step);
+                followProgress(step.querySelector('progress'));
+            }""",
+            href.replace("/archive", "/etat"),
+        )
+    expect(page.locator("progress")).to_have_count(0)
+    expect(download_link).to_be_visible()
     page.get_by_role("button", name="Se déconnecter").click()
     sign_in(page, "lea")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Accueil — brest")
