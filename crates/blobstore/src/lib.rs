@@ -1,5 +1,5 @@
-//! File storage offers behind one trait: local filesystem and in-memory, with batched durable
-//! writes.
+//! File storage offers behind one trait: local filesystem, S3 and in-memory, with batched
+//! durable writes.
 //!
 //! An offer stores the blobs of one operation as a *batch*: every blob is written under a
 //! temporary name, and [`Batch::commit`] makes the whole batch durable (data synced, then
@@ -14,6 +14,7 @@
 pub mod faulty;
 pub mod fs;
 pub mod memory;
+pub mod s3;
 
 use carnac_model::{OperationId, TenantId};
 use std::io::{self, Read, Write};
