@@ -39,7 +39,7 @@ const SIGNED_FOR: Duration = Duration::from_secs(3600);
 const STAGING: &str = ".staging/";
 
 /// Where an S3 offer is and how to reach it.
-#[derive(Debug, Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct S3Config {
     /// `https://s3.example.org` (or `http://127.0.0.1:8333` for a local server).
     pub endpoint: String,
@@ -54,6 +54,21 @@ pub struct S3Config {
     pub prefix: String,
     /// Time limit of one request.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for S3Config {
+    /// Everything but the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("path_style", &self.path_style)
+            .field("access_key", &self.access_key)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {

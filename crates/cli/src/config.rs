@@ -125,22 +125,144 @@ pub struct Storage {
 }
 
 /// One offer declared by name: `name` is what the catalog's copies record, so it must never
-/// change; `path` may (the folder moved).
+/// change; where it is may (the folder moved, the endpoint changed).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OfferConfig {
     pub name: String,
-    /// `fs`: a folder. (S3 offers come with their own issue.)
+    /// `fs`: a folder (`path`); `s3`: a bucket (`endpoint`, `bucket`, `region`,
+    /// `access_key`, `secret_key_file`, and `path_style`, `prefix` if needed).
     pub kind: String,
-    pub path: PathBuf,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub bucket: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub access_key: Option<String>,
+    /// A file holding the secret key alone (relative paths are under the data folder).
+    #[serde(default)]
+    pub secret_key_file: Option<PathBuf>,
+    /// Path-style URLs (`endpoint/bucket/key`): most servers but AWS want them.
+    #[serde(default)]
+    pub path_style: Option<bool>,
+    /// Keys start with it (ending with `/`): several archives can share a bucket.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Time limit of one request, in seconds (default 60).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
 }
 
 /// An offer as the archive opens it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedOffer {
     pub name: String,
-    /// Absolute.
-    pub root: PathBuf,
+    pub location: OfferLocation,
+}
+
+/// Where an offer keeps its blobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfferLocation {
+    /// A folder, absolute.
+    Folder(PathBuf),
+    S3(carnac_blobstore::s3::S3Config),
+}
+
+impl OfferConfig {
+    /// Where the offer is, every missing or wrong field said at once.
+    fn location(&self, absolute: &dyn Fn(&Path) -> PathBuf) -> anyhow::Result<OfferLocation> {
+        let name = &self.name;
+        let mut problems = Vec::new();
+        let s3_fields = [
+            ("endpoint", self.endpoint.is_some()),
+            ("bucket", self.bucket.is_some()),
+            ("region", self.region.is_some()),
+            ("access_key", self.access_key.is_some()),
+            ("secret_key_file", self.secret_key_file.is_some()),
+            ("path_style", self.path_style.is_some()),
+            ("prefix", self.prefix.is_some()),
+            ("timeout_seconds", self.timeout_seconds.is_some()),
+        ];
+        match self.kind.as_str() {
+            "fs" => {
+                for (field, given) in s3_fields {
+                    if given {
+                        problems.push(format!("{field} is for an offer of kind \"s3\""));
+                    }
+                }
+                match &self.path {
+                    Some(p) if problems.is_empty() => {
+                        return Ok(OfferLocation::Folder(absolute(p)));
+                    }
+                    Some(_) => {}
+                    None => problems.push("path (its folder) is missing".into()),
+                }
+            }
+            "s3" => {
+                if self.path.is_some() {
+                    problems.push("path is for an offer of kind \"fs\"".into());
+                }
+                let required = |field: &str, v: &Option<String>, problems: &mut Vec<String>| match v
+                    .as_deref()
+                    .map(str::trim)
+                {
+                    Some(v) if !v.is_empty() => v.to_owned(),
+                    _ => {
+                        problems.push(format!("{field} is missing"));
+                        String::new()
+                    }
+                };
+                let endpoint = required("endpoint", &self.endpoint, &mut problems);
+                let bucket = required("bucket", &self.bucket, &mut problems);
+                let region = required("region", &self.region, &mut problems);
+                let access_key = required("access_key", &self.access_key, &mut problems);
+                let secret_key = match &self.secret_key_file {
+                    None => {
+                        problems.push("secret_key_file is missing".into());
+                        String::new()
+                    }
+                    Some(f) => {
+                        let f = absolute(f);
+                        match std::fs::read_to_string(&f) {
+                            Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+                            Ok(_) => {
+                                problems.push(format!("secret_key_file {} is empty", f.display()));
+                                String::new()
+                            }
+                            Err(e) => {
+                                problems.push(format!("secret_key_file {}: {e}", f.display()));
+                                String::new()
+                            }
+                        }
+                    }
+                };
+                let timeout = self.timeout_seconds.unwrap_or(60);
+                if !(1..=3600).contains(&timeout) {
+                    problems.push(format!("timeout_seconds {timeout} is not 1 to 3600"));
+                }
+                if problems.is_empty() {
+                    return Ok(OfferLocation::S3(carnac_blobstore::s3::S3Config {
+                        endpoint,
+                        bucket,
+                        region,
+                        path_style: self.path_style.unwrap_or(true),
+                        access_key,
+                        secret_key,
+                        prefix: self.prefix.clone().unwrap_or_default(),
+                        timeout: std::time::Duration::from_secs(timeout),
+                    }));
+                }
+            }
+            other => problems.push(format!(
+                "kind {other:?} is not supported (\"fs\", a folder, or \"s3\", a bucket)"
+            )),
+        }
+        anyhow::bail!("storage.offer {name:?}: {}", problems.join("; "))
+    }
 }
 
 /// Where the names of the first form's offers are recorded, in the data folder.
@@ -183,15 +305,9 @@ impl Storage {
                     "storage.offer: the name {:?} is given twice",
                     o.name
                 );
-                anyhow::ensure!(
-                    o.kind == "fs",
-                    "storage.offer {:?}: kind {:?} is not supported (only \"fs\", a folder)",
-                    o.name,
-                    o.kind
-                );
                 out.push(NamedOffer {
                     name: o.name.clone(),
-                    root: absolute(&o.path),
+                    location: o.location(&absolute)?,
                 });
             }
             return Ok(out);
@@ -227,7 +343,10 @@ impl Storage {
                 "storage.offers: the folder {} is given twice",
                 root.display()
             );
-            out.push(NamedOffer { name, root });
+            out.push(NamedOffer {
+                name,
+                location: OfferLocation::Folder(root),
+            });
         }
         if changed {
             let tmp = data.join(format!("{OFFER_NAMES}.tmp"));
@@ -535,7 +654,10 @@ mod tests {
             s.resolve(data.path())
                 .unwrap()
                 .into_iter()
-                .map(|o| (o.name, o.root))
+                .map(|o| match o.location {
+                    OfferLocation::Folder(root) => (o.name, root),
+                    OfferLocation::S3(_) => panic!("a folder"),
+                })
                 .collect()
         };
         let at = |p: &str| data.path().join(p);
@@ -576,10 +698,49 @@ mod tests {
             "[[storage.offer]]\nname = \"a/b\"\nkind = \"fs\"\npath = \"x\"",
             "[[storage.offer]]\nname = \"\"\nkind = \"fs\"\npath = \"x\"",
             "[[storage.offer]]\nname = \"a\"\nkind = \"s3\"\npath = \"x\"",
+            "[[storage.offer]]\nname = \"a\"\nkind = \"tape\"\npath = \"x\"",
+            "[[storage.offer]]\nname = \"a\"\nkind = \"fs\"",
+            "[[storage.offer]]\nname = \"a\"\nkind = \"fs\"\npath = \"x\"\nbucket = \"b\"",
             "[[storage.offer]]\nname = \"a\"\nkind = \"fs\"\npath = \"x\"\n[[storage.offer]]\nname = \"a\"\nkind = \"fs\"\npath = \"y\"",
             "[storage]\noffers = [\"x\"]\n[[storage.offer]]\nname = \"a\"\nkind = \"fs\"\npath = \"x\"",
         ] {
             assert!(storage(bad).resolve(data.path()).is_err(), "{bad}");
+        }
+    }
+
+    /// An S3 offer: its secret read from its file; every missing field said at once.
+    #[test]
+    fn s3_offers_are_declared_with_their_secret_in_a_file() {
+        let data = tempfile::tempdir().unwrap();
+        std::fs::write(data.path().join("s3.secret"), "the secret\n").unwrap();
+        let offers = storage(
+            "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"a\"\n\
+             [[storage.offer]]\nname = \"site-b\"\nkind = \"s3\"\nendpoint = \"http://127.0.0.1:8333\"\n\
+             bucket = \"carnac\"\nregion = \"us-east-1\"\naccess_key = \"carnac\"\n\
+             secret_key_file = \"s3.secret\"\nprefix = \"archive-1/\"",
+        )
+        .resolve(data.path())
+        .unwrap();
+        let OfferLocation::S3(s3) = &offers[1].location else {
+            panic!("an S3 offer: {offers:?}")
+        };
+        assert_eq!(offers[1].name, "site-b");
+        assert_eq!(s3.secret_key, "the secret");
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("carnac", "archive-1/")
+        );
+        assert!(s3.path_style, "path-style by default");
+        assert!(
+            !format!("{offers:?}").contains("the secret"),
+            "the secret is not shown"
+        );
+        let e = storage("[[storage.offer]]\nname = \"b\"\nkind = \"s3\"\nbucket = \"x\"")
+            .resolve(data.path())
+            .unwrap_err()
+            .to_string();
+        for missing in ["endpoint", "region", "access_key", "secret_key_file"] {
+            assert!(e.contains(&format!("{missing} is missing")), "{e}");
         }
     }
 

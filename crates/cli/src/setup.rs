@@ -46,10 +46,17 @@ pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Conf
         .context("opening the catalog")?;
     let mut offers: Vec<Arc<dyn BlobStore>> = Vec::new();
     for offer in config.storage.resolve(data)? {
-        offers.push(Arc::new(
-            carnac_blobstore::fs::FsStore::open(offer.name, offer.root)
-                .context("opening a storage offer")?,
-        ));
+        let store: Arc<dyn BlobStore> = match &offer.location {
+            config::OfferLocation::Folder(root) => Arc::new(
+                carnac_blobstore::fs::FsStore::open(offer.name.clone(), root)
+                    .context("opening a storage offer")?,
+            ),
+            config::OfferLocation::S3(s3) => Arc::new(
+                carnac_blobstore::s3::S3Store::new(offer.name.clone(), s3)
+                    .context("opening a storage offer")?,
+            ),
+        };
+        offers.push(store);
     }
     let scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>> =
         match &config.antivirus.clamd_socket {

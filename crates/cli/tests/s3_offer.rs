@@ -1,0 +1,124 @@
+//! An archive whose second offer is an S3 bucket (the SeaweedFS server `scripts/services`
+//! starts, named by `CARNAC_TEST_S3_*`): transfers are ingested into both offers, `check`
+//! reads every copy back, a copy removed from the bucket is found missing and repaired by
+//! the audit from the folder offer.
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+use common::*;
+
+use carnac_blobstore::BlobStore;
+
+/// The S3 server's settings, or none (a failure where every oracle is required).
+fn s3() -> Option<[String; 5]> {
+    let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
+    let Some(endpoint) = var("ENDPOINT") else {
+        assert!(
+            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
+            "no S3 server: run the tests through scripts/test, which starts one"
+        );
+        eprintln!("skipped: no S3 server (CARNAC_TEST_S3_ENDPOINT)");
+        return None;
+    };
+    Some([
+        endpoint,
+        var("BUCKET").unwrap_or_else(|| "carnac".into()),
+        var("REGION").unwrap_or_else(|| "us-east-1".into()),
+        var("ACCESS_KEY").expect("CARNAC_TEST_S3_ACCESS_KEY"),
+        var("SECRET_KEY").expect("CARNAC_TEST_S3_SECRET_KEY"),
+    ])
+}
+
+#[test]
+fn an_archive_keeps_its_second_copy_in_s3() {
+    let Some([endpoint, bucket, region, access_key, secret]) = s3() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // This run's own folder of the bucket, which outlives the tests.
+    let prefix = format!(
+        "cli-{}/",
+        d.file_name().unwrap().to_string_lossy().to_lowercase()
+    );
+    std::fs::write(d.join("s3.secret"), format!("{secret}\n")).unwrap();
+    std::fs::write(
+        d.join("carnac.toml"),
+        format!(
+            "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n\n\
+             [[storage.offer]]\nname = \"site-b\"\nkind = \"s3\"\nendpoint = \"{endpoint}\"\n\
+             bucket = \"{bucket}\"\nregion = \"{region}\"\naccess_key = \"{access_key}\"\n\
+             secret_key_file = \"s3.secret\"\nprefix = \"{prefix}\"\n"
+        ),
+    )
+    .unwrap();
+    let ok = |args: &[&str]| {
+        let out = run(d, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&["tenant", "create", "0"]);
+    let refs = testdata().join("referentials/tenant-0");
+    ok(&[
+        "referential",
+        "import",
+        "--tenant",
+        "0",
+        refs.to_str().unwrap(),
+    ]);
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let ingested = ok(&["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&ingested).unwrap();
+    let operation = v["operation"].as_str().unwrap().to_owned();
+    let object = v["objects"][0]["id"].as_str().unwrap().to_owned();
+    ok(&["check", "--digests"]);
+
+    // The bucket holds the copies, under the offer's prefix.
+    let store = carnac_blobstore::s3::S3Store::new(
+        "site-b",
+        &carnac_blobstore::s3::S3Config {
+            endpoint,
+            bucket,
+            region,
+            path_style: true,
+            access_key,
+            secret_key: secret,
+            prefix,
+            timeout: std::time::Duration::from_secs(30),
+        },
+    )
+    .unwrap();
+    let tenant = carnac_model::TenantId::new("0").unwrap();
+    let batch = carnac_model::OperationId::new(&operation).unwrap();
+    let names = store.list(&tenant, &batch).unwrap();
+    assert!(names.contains(&object), "{names:?}");
+    assert!(
+        store.batches().unwrap().iter().all(|(t, _)| t == &tenant),
+        "only tenant 0's batches"
+    );
+
+    // A copy lost in the bucket: found, then repaired from the folder offer.
+    store
+        .delete(&carnac_blobstore::BlobKey {
+            tenant: tenant.clone(),
+            batch: batch.clone(),
+            name: object.clone(),
+        })
+        .unwrap();
+    let out = run(d, &["check", "--digests"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("site-b"),
+        "{out:?}"
+    );
+    let out = run(d, &["audit", "--tenant", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("repaired from site-a"), "{text}");
+    ok(&["check", "--digests"]);
+    assert!(store.list(&tenant, &batch).unwrap().contains(&object));
+}
