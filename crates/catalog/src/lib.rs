@@ -840,6 +840,18 @@ pub trait HoldingStore: Send + Sync {
     /// Every copy of every object of a tenant, with the operation (blob batch) it belongs to.
     fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError>;
 
+    /// Records copies written to an offer after their objects' ingest (an offer added to a
+    /// running archive), with the operation that wrote them and its event, in one
+    /// transaction. A copy already recorded stays as it is; a copy of an object the tenant
+    /// does not hold is refused (`NotFound`), and nothing is recorded.
+    fn record_copies(
+        &self,
+        tenant: &TenantId,
+        copies: &[CopyRow],
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError>;
+
     /// `units` and every unit above them (parents, their parents…), each once, with what
     /// its effective rules are computed from. Unknown units are left out.
     fn rules_graph(

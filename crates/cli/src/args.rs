@@ -181,6 +181,26 @@ pub(crate) enum Command {
         #[arg(long)]
         digests: bool,
     },
+    /// Storage offers: fill one added to a running archive.
+    Offers {
+        #[command(subcommand)]
+        command: OffersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OffersCommand {
+    /// Copies into an offer every file it lacks (an offer added to the configuration),
+    /// from the other offers, each checked against the catalog's digest; records the copies
+    /// (journaled). Run again after a stop: it goes on. Exit 0: the offer holds everything;
+    /// 2: some files have no good copy to copy from (listed).
+    Sync {
+        /// The offer's name, as `[[storage.offer]]` declares it.
+        #[arg(long)]
+        offer: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

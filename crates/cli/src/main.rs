@@ -90,6 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attestation { command } => attestation::run(&archive, command),
         Command::Audit { tenant: t, json } => integrity::audit(&archive, &t, json),
         Command::Check { digests } => integrity::check(&archive, digests),
+        Command::Offers {
+            command: args::OffersCommand::Sync { offer, json },
+        } => integrity::sync_offer(&archive, &offer, json),
         Command::Lifecycle {
             tenant: t,
             subject,

@@ -122,3 +122,58 @@ fn an_archive_keeps_its_second_copy_in_s3() {
     ok(&["check", "--digests"]);
     assert!(store.list(&tenant, &batch).unwrap().contains(&object));
 }
+
+/// An S3 offer added to an archive of two folders: `offers sync` fills it, and `check`
+/// reads back every copy there.
+#[test]
+fn an_s3_offer_added_later_is_filled_by_a_sync() {
+    let Some([endpoint, bucket, region, access_key, secret]) = s3() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let prefix = format!(
+        "sync-{}/",
+        d.file_name().unwrap().to_string_lossy().to_lowercase()
+    );
+    std::fs::write(d.join("s3.secret"), &secret).unwrap();
+    let folders = "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n\
+                   [[storage.offer]]\nname = \"site-b\"\nkind = \"fs\"\npath = \"offers/site-b\"\n";
+    std::fs::write(d.join("carnac.toml"), folders).unwrap();
+    let ok = |args: &[&str]| {
+        let out = run(d, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&["tenant", "create", "0"]);
+    let refs = testdata().join("referentials/tenant-0");
+    ok(&[
+        "referential",
+        "import",
+        "--tenant",
+        "0",
+        refs.to_str().unwrap(),
+    ]);
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    ok(&["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    std::fs::write(
+        d.join("carnac.toml"),
+        format!(
+            "{folders}[[storage.offer]]\nname = \"site-s3\"\nkind = \"s3\"\nendpoint = \"{endpoint}\"\n\
+             bucket = \"{bucket}\"\nregion = \"{region}\"\naccess_key = \"{access_key}\"\n\
+             secret_key_file = \"s3.secret\"\nprefix = \"{prefix}\"\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(run(d, &["check"]).status.code(), Some(2), "behind");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&["offers", "sync", "--offer", "site-s3", "--json"])).unwrap();
+    assert!(report["copied"].as_u64().unwrap() > 0, "{report}");
+    ok(&["check", "--digests"]);
+    ok(&["audit", "--tenant", "0"]);
+}

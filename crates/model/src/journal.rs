@@ -68,6 +68,8 @@ event_kinds! {
     JournalVerify = "JOURNAL_VERIFY",
     JournalExport = "JOURNAL_EXPORT",
     Audit = "AUDIT",
+    /// Copies written to an offer that lacked them (an offer added to a running archive).
+    OfferSync = "OFFER_SYNC",
     /// A request allowed.
     Access = "ACCESS",
     AccessRefused = "ACCESS_REFUSED",

@@ -74,11 +74,49 @@ pub fn archive_with_clock(
     scratch: &Path,
     clock: Arc<dyn carnac_archive::ports::Clock>,
 ) -> Archive {
+    archive_with_ids(
+        catalog,
+        config,
+        offers,
+        scanner,
+        scratch,
+        clock,
+        Arc::new(SequentialIds::default()),
+    )
+}
+
+/// [`archive_on`] with random identifiers, as in production: several archives over one
+/// catalog (the same archive restarted with other offers) never draw the same one.
+pub fn archive_reopened(
+    catalog: Arc<dyn carnac_catalog::Catalog>,
+    offers: Vec<Arc<dyn BlobStore>>,
+    scratch: &Path,
+) -> Archive {
+    archive_with_ids(
+        catalog,
+        IngestConfig::default(),
+        offers,
+        None,
+        scratch,
+        clock(),
+        Arc::new(carnac_archive::system::RandomIds),
+    )
+}
+
+fn archive_with_ids(
+    catalog: Arc<dyn carnac_catalog::Catalog>,
+    config: IngestConfig,
+    offers: Vec<Arc<dyn BlobStore>>,
+    scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>>,
+    scratch: &Path,
+    clock: Arc<dyn carnac_archive::ports::Clock>,
+    ids: Arc<dyn carnac_archive::ports::IdGenerator>,
+) -> Archive {
     Archive::new(Parts {
         catalog,
         offers,
         clock: clock.clone(),
-        ids: Arc::new(SequentialIds::default()),
+        ids,
         scanner,
         identifier: identifier(),
         timestamps: Arc::new(

@@ -209,3 +209,64 @@ pub(super) fn isolation(c: &dyn Catalog) {
     assert!(jb.iter().all(|e| e.event.tenant == b));
     assert_eq!(jb.len(), 1);
 }
+
+/// Copies written later to a new offer are recorded with their operation's event, once
+/// each; a copy of an object the tenant does not hold is refused with the others.
+pub(super) fn copies_recorded_later(c: &dyn Catalog) {
+    let a = t("conf-a");
+    let o1 = ObjectId::new("o1").expect("id");
+    let offers_of = |object: &ObjectId| {
+        let mut offers: Vec<String> = c
+            .copies(&a)
+            .expect("copies")
+            .into_iter()
+            .filter(|(_, copy)| &copy.object == object)
+            .map(|(_, copy)| copy.offer)
+            .collect();
+        offers.sort();
+        offers
+    };
+    assert_eq!(offers_of(&o1), ["offer-1", "offer-2"]);
+    let copy = |object: &str, offer: &str| CopyRow {
+        object: ObjectId::new(object).expect("id"),
+        offer: offer.into(),
+        blob: object.into(),
+        size: 3,
+    };
+    let events = c.last_sequence(&a).expect("last");
+    let refused = c.record_copies(
+        &a,
+        &[copy("o1", "site-c"), copy("not-held", "site-c")],
+        &json!({}),
+        &event("conf-a", "op-sync-1", "OFFER_SYNC", Status::Ok),
+    );
+    assert!(
+        matches!(refused, Err(CatalogError::NotFound(_))),
+        "{refused:?}"
+    );
+    assert_eq!(offers_of(&o1), ["offer-1", "offer-2"], "nothing recorded");
+    assert_eq!(c.last_sequence(&a).expect("last"), events, "no event");
+    for attempt in ["op-sync-2", "op-sync-3"] {
+        c.record_copies(
+            &a,
+            &[copy("o1", "site-c")],
+            &json!({"copies": 1}),
+            &event("conf-a", attempt, "OFFER_SYNC", Status::Ok),
+        )
+        .expect("recorded");
+    }
+    assert_eq!(offers_of(&o1), ["offer-1", "offer-2", "site-c"], "once");
+    assert_eq!(c.last_sequence(&a).expect("last"), events + 2);
+    let recorded = c
+        .operation(&a, &op("op-sync-2"))
+        .expect("operation")
+        .expect("recorded");
+    assert_eq!(recorded.summary, Some(json!({"copies": 1})));
+    assert!(
+        c.copies(&t("conf-b"))
+            .expect("copies")
+            .iter()
+            .all(|(_, copy)| copy.offer != "site-c"),
+        "another tenant's copies untouched"
+    );
+}

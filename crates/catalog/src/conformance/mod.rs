@@ -51,6 +51,7 @@ pub fn run(c: &dyn Catalog) {
     holdings::failed_commit_leaves_nothing(c);
     operations::large_reply(c);
     holdings::isolation(c);
+    holdings::copies_recorded_later(c);
     journal::seals(c);
     journal::evidence(c);
     journal::chained(c);

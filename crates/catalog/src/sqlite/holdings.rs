@@ -528,6 +528,50 @@ impl HoldingStore for SqliteCatalog {
         Ok(())
     }
 
+    fn record_copies(
+        &self,
+        tenant: &TenantId,
+        copies: &[CopyRow],
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            {
+                let mut held = tx
+                    .prepare_cached("SELECT 1 FROM objects WHERE tenant = ?1 AND id = ?2")
+                    .map_err(storage)?;
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO copies (tenant, object, offer, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .map_err(storage)?;
+                for c in copies {
+                    if !held
+                        .exists(params![tenant.as_str(), c.object.as_str()])
+                        .map_err(storage)?
+                    {
+                        return Err(CatalogError::NotFound(format!(
+                            "object {} of tenant {tenant}",
+                            c.object
+                        )));
+                    }
+                    insert
+                        .execute(params![
+                            tenant.as_str(),
+                            c.object.as_str(),
+                            c.offer,
+                            c.blob,
+                            c.size as i64
+                        ])
+                        .map_err(storage)?;
+                }
+            }
+            super::operations::record_done_operation(tx, tenant, summary, event)
+        })
+    }
+
     fn copies(&self, tenant: &TenantId) -> Result<Vec<(OperationId, CopyRow)>, CatalogError> {
         let conn = self.lock();
         let mut st = conn

@@ -58,6 +58,35 @@ pub(crate) fn audit(archive: &Archive, t: &str, json: bool) -> anyhow::Result<Ex
     })
 }
 
+/// Fills an offer with what it lacks; exit 2 when some file has no good copy to copy from.
+pub(crate) fn sync_offer(archive: &Archive, offer: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let bar = Bar::new();
+    let report = archive.sync_offer(offer, "cli", &bar)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        for b in &report.bad_sources {
+            println!("SET ASIDE {b}");
+        }
+        for f in &report.failed {
+            println!("NOT COPIED {f}: no good copy in another offer");
+        }
+        println!(
+            "offer {}: {} files copied ({} bytes), {} already there, {} not copied",
+            report.offer,
+            report.copied,
+            report.bytes,
+            report.present,
+            report.failed.len()
+        );
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
 /// Exit 2 when the catalog and the offers disagree.
 pub(crate) fn check(archive: &Archive, digests: bool) -> anyhow::Result<ExitCode> {
     let problems = archive.check_consistency(digests)?;
