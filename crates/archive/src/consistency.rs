@@ -35,6 +35,9 @@ pub(crate) struct KeptFile {
     pub digest: Option<Digest>,
 }
 
+/// Problems of one kind a check names one by one, per tenant or offer, before counting.
+pub const SHOWN_PER_KIND: u64 = 20;
+
 fn sha256(hex: String) -> Digest {
     Digest {
         algorithm: carnac_model::DigestAlgorithm::Sha256,
@@ -214,7 +217,9 @@ impl Archive {
         Ok(out)
     }
 
-    /// Every disagreement found, in words; empty when all is consistent.
+    /// Every disagreement between the catalog and the offers, in words; empty when all is
+    /// consistent. Files missing from an offer and objects short of copies are named
+    /// [`SHOWN_PER_KIND`] at a time, then counted.
     pub fn check_consistency(&self, verify_digests: bool) -> Result<Vec<String>, ArchiveError> {
         let mut problems = Vec::new();
         // (tenant, operation) → blob names expected in every offer.
@@ -274,27 +279,36 @@ impl Archive {
                     ));
                 }
             }
-            let per_object: BTreeMap<_, BTreeSet<_>> =
+            // Objects short of copies: the first few named, then how many (an offer just
+            // added lacks them all).
+            let mut short = 0u64;
+            let per_object: BTreeMap<String, BTreeSet<_>> =
                 copies.iter().fold(BTreeMap::new(), |mut m, (_, c)| {
-                    m.entry(c.object.clone())
+                    m.entry(c.object.to_string())
                         .or_insert_with(BTreeSet::new)
                         .insert(c.offer.clone());
                     m
                 });
             for ((tenant, op), blobs) in expected.iter().filter(|((tt, _), _)| tt == &t) {
                 for name in blobs.keys().filter(|n| !kept_names.contains(*n)) {
-                    let offers = per_object
-                        .iter()
-                        .find(|(o, _)| o.as_str() == name)
-                        .map(|(_, s)| s.len())
-                        .unwrap_or(0);
+                    let offers = per_object.get(name).map(BTreeSet::len).unwrap_or(0);
                     if offers != self.offers.len() {
-                        problems.push(format!("tenant {tenant}: object {name} of {op} has {offers} recorded copies, not {}", self.offers.len()));
+                        short += 1;
+                        if short <= SHOWN_PER_KIND {
+                            problems.push(format!("tenant {tenant}: object {name} of {op} has {offers} recorded copies, not {}", self.offers.len()));
+                        }
                     }
                 }
             }
+            if short > SHOWN_PER_KIND {
+                problems.push(format!(
+                    "tenant {t}: {} more objects short of copies ({short} in all)",
+                    short - SHOWN_PER_KIND
+                ));
+            }
         }
         for offer in &self.offers {
+            let mut missing = 0u64;
             let present: BTreeSet<(TenantId, OperationId)> = offer.batches()?.into_iter().collect();
             for batch in &present {
                 // A batch whose every blob went (a package removed) holds nothing to account for.
@@ -317,10 +331,13 @@ impl Archive {
                 }
                 for (name, ExpectedBlob { size, digest }) in blobs {
                     if !names.contains(name) {
-                        problems.push(format!(
-                            "offer {}: {tenant}/{op}/{name} is missing",
-                            offer.name()
-                        ));
+                        missing += 1;
+                        if missing <= SHOWN_PER_KIND {
+                            problems.push(format!(
+                                "offer {}: {tenant}/{op}/{name} is missing",
+                                offer.name()
+                            ));
+                        }
                         continue;
                     }
                     let key = BlobKey {
@@ -360,6 +377,15 @@ impl Archive {
                         }
                     }
                 }
+            }
+            if missing > SHOWN_PER_KIND {
+                problems.push(format!(
+                    "offer {}: {} more files missing ({missing} in all): an offer added to the \
+                     archive is filled by `carnac offers sync --offer {}`",
+                    offer.name(),
+                    missing - SHOWN_PER_KIND,
+                    offer.name()
+                ));
             }
         }
         Ok(problems)

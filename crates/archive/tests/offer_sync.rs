@@ -35,6 +35,12 @@ fn a_new_offer_is_filled_once_and_a_failure_records_nothing() {
         .ingest_path(&t, &testdata().join("seda/OK_SIP_2_GO.zip"), "test")
         .unwrap();
     let op = carnac_model::OperationId::new(outcome.operation()).unwrap();
+    // More transfers: more files than a check names one by one.
+    for _ in 0..5 {
+        before
+            .ingest_path(&t, &testdata().join("seda/OK_SIP_2_GO.zip"), "test")
+            .unwrap();
+    }
     let three = |target: Arc<dyn BlobStore>| {
         let mut offers = two.clone();
         offers.push(target);
@@ -71,13 +77,35 @@ fn a_new_offer_is_filled_once_and_a_failure_records_nothing() {
 
     // Then it works: every object recorded once, with the catalog's bytes.
     let archive = three(Arc::new(third.clone()));
+    // Before: the check names the first files missing, then counts them.
+    let problems = archive.check_consistency(false).unwrap();
+    let named = problems
+        .iter()
+        .filter(|p| p.starts_with("offer offer-3:") && p.ends_with("is missing"))
+        .count();
+    assert_eq!(
+        named as u64,
+        carnac_archive::consistency::SHOWN_PER_KIND,
+        "{problems:#?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("more files missing")
+            && p.contains("carnac offers sync --offer offer-3")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("more objects short of copies")),
+        "{problems:#?}"
+    );
     let report = archive
         .sync_offer("offer-3", "test", &carnac_archive::ports::NoProgress)
         .unwrap();
     let objects = archive.catalog().objects_of_operation(&t, &op).unwrap();
     let stored: Vec<_> = objects.iter().filter(|o| !o.physical).collect();
     assert!(!stored.is_empty());
-    assert_eq!(in_third(&archive), stored.len());
+    assert_eq!(in_third(&archive), 6 * stored.len(), "six transfers' files");
     assert!(
         report.copied as usize > stored.len(),
         "and the kept files: {report:?}"
