@@ -312,6 +312,10 @@ impl BlobStore for FailingDeletes {
     ) -> Result<Vec<(TenantId, carnac_model::OperationId)>, carnac_blobstore::BlobError> {
         self.inner.batches()
     }
+    fn probe(&self) -> Result<(), carnac_blobstore::BlobError> {
+        self.inner.probe()
+    }
+
     fn list(
         &self,
         tenant: &TenantId,

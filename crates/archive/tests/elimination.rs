@@ -567,6 +567,10 @@ impl carnac_blobstore::BlobStore for FailingDeletes {
     {
         self.inner.batches()
     }
+    fn probe(&self) -> Result<(), carnac_blobstore::BlobError> {
+        self.inner.probe()
+    }
+
     fn list(
         &self,
         tenant: &carnac_model::TenantId,

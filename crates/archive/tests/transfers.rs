@@ -243,6 +243,10 @@ impl BlobStore for Gated {
     {
         self.inner.batches()
     }
+    fn probe(&self) -> Result<(), carnac_blobstore::BlobError> {
+        self.inner.probe()
+    }
+
     fn list(
         &self,
         tenant: &carnac_model::TenantId,

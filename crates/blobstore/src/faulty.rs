@@ -81,6 +81,10 @@ impl<S: BlobStore> BlobStore for FaultyStore<S> {
     fn list(&self, tenant: &TenantId, batch: &OperationId) -> Result<Vec<String>, BlobError> {
         self.inner.list(tenant, batch)
     }
+
+    fn probe(&self) -> Result<(), BlobError> {
+        self.inner.probe()
+    }
 }
 
 struct FaultyBatch {

@@ -159,6 +159,13 @@ impl BlobStore for FsStore {
         Ok(out)
     }
 
+    fn probe(&self) -> Result<(), BlobError> {
+        // Its folder is there and can be listed (a mount that went away cannot).
+        fs::read_dir(&self.root)
+            .map(|_| ())
+            .map_err(|e| self.io(format!("reading {}", self.root.display()), e))
+    }
+
     fn list(&self, tenant: &TenantId, batch: &OperationId) -> Result<Vec<String>, BlobError> {
         let dir = self.batch_dir(tenant, batch);
         let entries = match fs::read_dir(&dir) {

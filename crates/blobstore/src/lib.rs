@@ -104,6 +104,9 @@ pub trait BlobStore: Send + Sync {
 
     /// Names of the committed blobs of a batch (temporary files excluded).
     fn list(&self, tenant: &TenantId, batch: &OperationId) -> Result<Vec<String>, BlobError>;
+
+    /// Whether the offer answers now, for a readiness probe: one cheap request, no blob read.
+    fn probe(&self) -> Result<(), BlobError>;
 }
 
 /// The blobs of one operation being written.
@@ -151,6 +154,7 @@ pub mod conformance {
     }
 
     pub fn run(store: &dyn BlobStore) {
+        store.probe().expect("a working offer answers its probe");
         commit_makes_blobs_visible(store);
         uncommitted_blobs_are_invisible_and_discardable(store);
         tenants_are_isolated(store);

@@ -117,6 +117,10 @@ impl BlobStore for MemoryStore {
         Ok(all.into_iter().collect())
     }
 
+    fn probe(&self) -> Result<(), BlobError> {
+        Ok(())
+    }
+
     fn list(&self, tenant: &TenantId, batch: &OperationId) -> Result<Vec<String>, BlobError> {
         Ok(self
             .lock()

@@ -615,6 +615,11 @@ impl BlobStore for S3Store {
         Ok(found.into_iter().collect())
     }
 
+    fn probe(&self) -> Result<(), BlobError> {
+        // The bucket answers to these credentials: a listing of one key, under the prefix.
+        self.inner.any(&self.inner.prefix).map(|_| ())
+    }
+
     fn list(&self, tenant: &TenantId, batch: &OperationId) -> Result<Vec<String>, BlobError> {
         let inner = &self.inner;
         let prefix = inner.batch_prefix(tenant, batch);
@@ -903,6 +908,7 @@ mod tests {
         let store = S3Store::new("site-b", &config).expect("store");
         let e = store.batches().expect_err("refused");
         assert!(e.to_string().contains("site-b"), "{e}");
+        assert!(store.probe().is_err(), "the probe fails too");
         assert!(e.to_string().contains("403"), "{e}");
     }
 }

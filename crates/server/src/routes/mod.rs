@@ -83,6 +83,9 @@ use Subject::{Param, Query};
 /// [`crate::asalae`].
 pub(crate) const ROUTES: &[Route] = &[
     route("GET", "/health", None, Subject::None, || get(meta::health)),
+    route("GET", "/health/ready", None, Subject::None, || {
+        get(meta::ready)
+    }),
     route("GET", "/api/v1/openapi.json", None, Subject::None, || {
         get(meta::openapi)
     }),

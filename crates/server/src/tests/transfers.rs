@@ -3,6 +3,35 @@
 
 use super::*;
 
+/// Readiness, for a load balancer: ready while the catalog and every offer answer; 503
+/// naming the offer that does not (a folder that went away), and nothing more.
+#[tokio::test]
+async fn readiness_names_an_offer_that_does_not_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = carnac_blobstore::fs::FsStore::open("site-a", tmp.path().join("a")).unwrap();
+    let b = carnac_blobstore::fs::FsStore::open("site-b", tmp.path().join("b")).unwrap();
+    let archive = Arc::new(carnac_testkit::archive(
+        Default::default(),
+        vec![Arc::new(a), Arc::new(b)],
+        None,
+        &tmp.path().join("tmp"),
+    ));
+    let worker = Arc::new(carnac_archive::transfers::Worker::start(archive.clone()).unwrap());
+    let app = app(Arc::new(AppState::new(
+        archive,
+        tmp.path().join("tmp"),
+        worker,
+    )));
+    let ready = || Request::get("/health/ready").body(Body::empty()).unwrap();
+    let (status, body, _) = send(&app, ready()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, r#"{"status":"ready"}"#);
+    std::fs::remove_dir_all(tmp.path().join("b")).unwrap();
+    let (status, body, _) = send(&app, ready()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body, r#"{"failing":["offer site-b"],"status":"not_ready"}"#);
+}
+
 #[tokio::test]
 async fn a_transfer_its_operation_and_its_reply() {
     let tmp = tempfile::tempdir().unwrap();
