@@ -97,67 +97,25 @@ impl Archive {
             .map(|o| o.name().to_owned())
             .filter(|n| n != offer)
             .collect();
-        // What every tenant lacks, by batch; then written.
-        let mut plan: Vec<(TenantId, BTreeMap<OperationId, Vec<Wanted>>)> = Vec::new();
+        // The bytes to copy, from the copies' recorded sizes (for the progress); then each
+        // tenant planned and written in turn, so that what is held in memory is one tenant's.
+        let tenants: Vec<TenantId> = self.catalog.tenants()?.into_iter().map(|t| t.id).collect();
         let mut total = 0u64;
-        for tenant in self.catalog.tenants()? {
-            let t = tenant.id;
-            let mut batches: BTreeMap<OperationId, Vec<Wanted>> = BTreeMap::new();
-            let mut by_object: BTreeMap<ObjectId, (OperationId, String, BTreeSet<String>)> =
-                BTreeMap::new();
-            for (op, copy) in self.catalog.copies(&t)? {
-                by_object
-                    .entry(copy.object.clone())
-                    .or_insert_with(|| (op, copy.blob.clone(), BTreeSet::new()))
-                    .2
-                    .insert(copy.offer);
+        for t in &tenants {
+            let mut sizes: BTreeMap<ObjectId, (u64, bool)> = BTreeMap::new();
+            for (_, copy) in self.catalog.copies(t)? {
+                let entry = sizes.entry(copy.object).or_insert((copy.size, false));
+                entry.1 |= copy.offer == offer;
             }
-            for (object, (op, blob, offers)) in by_object {
-                if offers.contains(offer) {
-                    report.present += 1;
-                    continue;
-                }
-                let (_, row) = self
-                    .catalog
-                    .object(&t, &object)?
-                    .ok_or_else(|| ArchiveError::NotFound(format!("object {object}")))?;
-                let digest = row.digest.ok_or_else(|| {
-                    ArchiveError::Invalid(format!("object {object} has copies but no digest"))
-                })?;
-                let size = row.size.unwrap_or(0);
-                total += size;
-                batches.entry(op).or_default().push(Wanted {
-                    name: blob,
-                    sources: offers.into_iter().collect(),
-                    digest,
-                    object: Some((object, size)),
-                });
-            }
-            let operations = self.catalog.operations(&t)?;
-            let mut listed: BTreeMap<OperationId, HashSet<String>> = BTreeMap::new();
-            for kept in self.kept_files(&t, &operations)? {
-                let Some(digest) = kept.digest else { continue };
-                if !listed.contains_key(&kept.operation) {
-                    let names = target.list(&t, &kept.operation)?.into_iter().collect();
-                    listed.insert(kept.operation.clone(), names);
-                }
-                if listed[&kept.operation].contains(&kept.name) {
-                    report.present += 1;
-                    continue;
-                }
-                batches.entry(kept.operation).or_default().push(Wanted {
-                    name: kept.name,
-                    sources: others.clone(),
-                    digest,
-                    object: None,
-                });
-            }
-            if !batches.is_empty() {
-                plan.push((t, batches));
-            }
+            total += sizes
+                .values()
+                .filter(|(_, there)| !there)
+                .map(|(s, _)| s)
+                .sum::<u64>();
         }
         progress.start("copying", total);
-        for (tenant, batches) in plan {
+        for tenant in tenants {
+            let batches = self.plan_sync(&tenant, offer, &*target, &others, &mut report)?;
             let mut unrecorded: Vec<CopyRow> = Vec::new();
             let mut batches_done = Vec::new();
             for (op, files) in batches {
@@ -200,6 +158,67 @@ impl Archive {
         }
         progress.finish();
         Ok(report)
+    }
+
+    /// What `t` lacks in the offer, by batch.
+    fn plan_sync(
+        &self,
+        t: &TenantId,
+        offer: &str,
+        target: &dyn BlobStore,
+        others: &[String],
+        report: &mut SyncReport,
+    ) -> Result<BTreeMap<OperationId, Vec<Wanted>>, ArchiveError> {
+        let mut batches: BTreeMap<OperationId, Vec<Wanted>> = BTreeMap::new();
+        let mut by_object: BTreeMap<ObjectId, (OperationId, String, BTreeSet<String>)> =
+            BTreeMap::new();
+        for (op, copy) in self.catalog.copies(t)? {
+            by_object
+                .entry(copy.object.clone())
+                .or_insert_with(|| (op, copy.blob.clone(), BTreeSet::new()))
+                .2
+                .insert(copy.offer);
+        }
+        for (object, (op, blob, offers)) in by_object {
+            if offers.contains(offer) {
+                report.present += 1;
+                continue;
+            }
+            let (_, row) = self
+                .catalog
+                .object(t, &object)?
+                .ok_or_else(|| ArchiveError::NotFound(format!("object {object}")))?;
+            let digest = row.digest.ok_or_else(|| {
+                ArchiveError::Invalid(format!("object {object} has copies but no digest"))
+            })?;
+            let size = row.size.unwrap_or(0);
+            batches.entry(op).or_default().push(Wanted {
+                name: blob,
+                sources: offers.into_iter().collect(),
+                digest,
+                object: Some((object, size)),
+            });
+        }
+        let operations = self.catalog.operations(t)?;
+        let mut listed: BTreeMap<OperationId, HashSet<String>> = BTreeMap::new();
+        for kept in self.kept_files(t, &operations)? {
+            let Some(digest) = kept.digest else { continue };
+            if !listed.contains_key(&kept.operation) {
+                let names = target.list(t, &kept.operation)?.into_iter().collect();
+                listed.insert(kept.operation.clone(), names);
+            }
+            if listed[&kept.operation].contains(&kept.name) {
+                report.present += 1;
+                continue;
+            }
+            batches.entry(kept.operation).or_default().push(Wanted {
+                name: kept.name,
+                sources: others.to_vec(),
+                digest,
+                object: None,
+            });
+        }
+        Ok(batches)
     }
 
     /// Writes `files` into the offer as one batch, each from a source whose bytes are the
