@@ -273,24 +273,39 @@ impl Inner {
         Ok(())
     }
 
+    /// One page of the listing of `prefix`: with `delimiter`, the folders one level below;
+    /// at most `max_keys` keys; after `token`.
+    fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: bool,
+        max_keys: Option<usize>,
+        token: Option<&str>,
+    ) -> Result<rusty_s3::actions::list_objects_v2::ListObjectsV2Response, BlobError> {
+        let mut list = ListObjectsV2::new(&self.bucket, Some(&self.credentials));
+        list.with_prefix(prefix);
+        if delimiter {
+            list.with_delimiter("/");
+        }
+        if let Some(n) = max_keys {
+            list.with_max_keys(n);
+        }
+        if let Some(t) = token {
+            list.with_continuation_token(t.to_owned());
+        }
+        let url = list.sign(SIGNED_FOR);
+        let what = format!("listing {prefix}");
+        let answer = self.expect_ok(&what, "GET", url.as_str(), &[], &[])?;
+        ListObjectsV2::parse_response(&answer.body).map_err(|e| self.io(what, io::Error::other(e)))
+    }
+
     /// Every key under `prefix` (a batch's), all pages of the listing.
     fn keys(&self, prefix: &str) -> Result<Vec<(String, u64)>, BlobError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut list = ListObjectsV2::new(&self.bucket, Some(&self.credentials));
-            list.with_prefix(prefix);
-            if let Some(t) = &token {
-                list.with_continuation_token(t.clone());
-            }
-            let url = list.sign(SIGNED_FOR);
-            let answer =
-                self.expect_ok(&format!("listing {prefix}"), "GET", url.as_str(), &[], &[])?;
-            let page = ListObjectsV2::parse_response(&answer.body)
-                .map_err(|e| self.io(format!("listing {prefix}"), io::Error::other(e)))?;
-            for c in page.contents {
-                out.push((decode(&c.key), c.size));
-            }
+            let page = self.list_page(prefix, false, None, token.as_deref())?;
+            out.extend(page.contents.into_iter().map(|c| (decode(&c.key), c.size)));
             match page.next_continuation_token {
                 Some(t) if !t.is_empty() => token = Some(t),
                 _ => return Ok(out),
@@ -300,14 +315,10 @@ impl Inner {
 
     /// Whether some object's key starts with `prefix`.
     fn any(&self, prefix: &str) -> Result<bool, BlobError> {
-        let mut list = ListObjectsV2::new(&self.bucket, Some(&self.credentials));
-        list.with_prefix(prefix);
-        list.with_max_keys(1);
-        let url = list.sign(SIGNED_FOR);
-        let answer = self.expect_ok(&format!("listing {prefix}"), "GET", url.as_str(), &[], &[])?;
-        let page = ListObjectsV2::parse_response(&answer.body)
-            .map_err(|e| self.io(format!("listing {prefix}"), io::Error::other(e)))?;
-        Ok(!page.contents.is_empty())
+        Ok(!self
+            .list_page(prefix, false, Some(1), None)?
+            .contents
+            .is_empty())
     }
 
     /// The names one level below `prefix` (`a/`, `b/`), all pages.
@@ -315,17 +326,7 @@ impl Inner {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut list = ListObjectsV2::new(&self.bucket, Some(&self.credentials));
-            list.with_prefix(prefix);
-            list.with_delimiter("/");
-            if let Some(t) = &token {
-                list.with_continuation_token(t.clone());
-            }
-            let url = list.sign(SIGNED_FOR);
-            let answer =
-                self.expect_ok(&format!("listing {prefix}"), "GET", url.as_str(), &[], &[])?;
-            let page = ListObjectsV2::parse_response(&answer.body)
-                .map_err(|e| self.io(format!("listing {prefix}"), io::Error::other(e)))?;
+            let page = self.list_page(prefix, true, None, token.as_deref())?;
             for p in page.common_prefixes {
                 let p = decode(&p.prefix);
                 if let Some(name) = p.strip_prefix(prefix).and_then(|r| r.strip_suffix('/')) {

@@ -14,25 +14,8 @@ fn an_offer_added_later_is_filled_from_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("carnac.toml"), TWO).unwrap();
-    let ok = |args: &[&str]| {
-        let out = run(d, args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    ok(&["tenant", "create", "0"]);
-    let refs = testdata().join("referentials/tenant-0");
-    ok(&[
-        "referential",
-        "import",
-        "--tenant",
-        "0",
-        refs.to_str().unwrap(),
-    ]);
+    let ok = |args: &[&str]| run_ok(d, args);
+    add_tenant_0(d);
     let sip = testdata().join("seda/OK_SIP_2_GO.zip");
     let v: serde_json::Value = serde_json::from_str(&ok(&[
         "ingest",

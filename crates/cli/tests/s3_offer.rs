@@ -52,25 +52,8 @@ fn an_archive_keeps_its_second_copy_in_s3() {
         ),
     )
     .unwrap();
-    let ok = |args: &[&str]| {
-        let out = run(d, args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    ok(&["tenant", "create", "0"]);
-    let refs = testdata().join("referentials/tenant-0");
-    ok(&[
-        "referential",
-        "import",
-        "--tenant",
-        "0",
-        refs.to_str().unwrap(),
-    ]);
+    let ok = |args: &[&str]| run_ok(d, args);
+    add_tenant_0(d);
     let sip = testdata().join("seda/OK_SIP_2_GO.zip");
     let ingested = ok(&["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_str(&ingested).unwrap();
@@ -140,25 +123,8 @@ fn an_s3_offer_added_later_is_filled_by_a_sync() {
     let folders = "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n\
                    [[storage.offer]]\nname = \"site-b\"\nkind = \"fs\"\npath = \"offers/site-b\"\n";
     std::fs::write(d.join("carnac.toml"), folders).unwrap();
-    let ok = |args: &[&str]| {
-        let out = run(d, args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    ok(&["tenant", "create", "0"]);
-    let refs = testdata().join("referentials/tenant-0");
-    ok(&[
-        "referential",
-        "import",
-        "--tenant",
-        "0",
-        refs.to_str().unwrap(),
-    ]);
+    let ok = |args: &[&str]| run_ok(d, args);
+    add_tenant_0(d);
     let sip = testdata().join("seda/OK_SIP_2_GO.zip");
     ok(&["ingest", "--tenant", "0", sip.to_str().unwrap()]);
     std::fs::write(

@@ -24,15 +24,17 @@ pub fn testdata() -> PathBuf {
 /// A data folder with tenant 0 and its referentials.
 pub fn data_with_tenant() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["tenant", "create", "0"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    add_tenant_0(dir.path());
+    dir
+}
+
+/// Creates tenant 0 with its referentials in `data` (whose `carnac.toml` may be written
+/// first).
+pub fn add_tenant_0(data: &Path) {
+    run_ok(data, &["tenant", "create", "0"]);
     let refs = testdata().join("referentials/tenant-0");
-    let out = run(
-        dir.path(),
+    run_ok(
+        data,
         &[
             "referential",
             "import",
@@ -41,12 +43,18 @@ pub fn data_with_tenant() -> tempfile::TempDir {
             refs.to_str().unwrap(),
         ],
     );
+}
+
+/// Runs `carnac` and expects success: its standard output.
+pub fn run_ok(data: &Path, args: &[&str]) -> String {
+    let out = run(data, args);
     assert!(
         out.status.success(),
-        "{}",
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    dir
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Writes a valid SEDA 2.1 transfer: one unit per file under a root unit, each file

@@ -340,6 +340,51 @@ fn optional(s: &str, max: usize) -> Option<String> {
     (!s.is_empty()).then(|| s.chars().take(max).collect())
 }
 
+/// The units a proposal names (by identifier) or its search, or what the form lacks.
+fn selection(
+    kind: &Kind,
+    form: &ProposeForm,
+    receiver: &str,
+) -> Result<(Vec<String>, Option<SelectionQuery>), &'static str> {
+    match form.selection.as_str() {
+        "tout" if kind.disposal == DisposalKind::Restitution => Ok((
+            Vec::new(),
+            Some(SelectionQuery {
+                agency: Some(receiver.to_owned()),
+                ..Default::default()
+            }),
+        )),
+        "recherche" => {
+            let q = SelectionQuery {
+                q: optional(&form.q, 512),
+                agency: optional(&form.agency, 256),
+                ..Default::default()
+            };
+            if q.q.is_none() && q.agency.is_none() {
+                return Err(
+                    "Pour proposer les unités d’une recherche, donnez des mots ou un service producteur.",
+                );
+            }
+            Ok((Vec::new(), Some(q)))
+        }
+        "unites" => {
+            let units: Vec<String> = form
+                .unites
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .take(IDENTIFIERS_LISTED + 1)
+                .map(str::to_owned)
+                .collect();
+            if units.is_empty() {
+                return Err("Donnez les identifiants des unités, un par ligne.");
+            }
+            Ok((units, None))
+        }
+        _ => Err("Choisissez les unités proposées."),
+    }
+}
+
 pub(crate) async fn propose(
     state: Arc<AppState>,
     ctx: Ctx,
@@ -360,59 +405,9 @@ pub(crate) async fn propose(
         .chars()
         .take(256)
         .collect::<String>();
-    let mut units = Vec::new();
-    let query = match form.selection.as_str() {
-        "tout" if kind.disposal == DisposalKind::Restitution => Some(SelectionQuery {
-            agency: Some(receiver.clone()),
-            ..Default::default()
-        }),
-        "recherche" => {
-            let q = SelectionQuery {
-                q: optional(&form.q, 512),
-                agency: optional(&form.agency, 256),
-                ..Default::default()
-            };
-            if q.q.is_none() && q.agency.is_none() {
-                let message = "Pour proposer les unités d’une recherche, donnez des mots ou un service producteur.";
-                return propose_page(
-                    &state,
-                    &session,
-                    &tenant,
-                    kind,
-                    form,
-                    StatusCode::BAD_REQUEST,
-                    Some(message),
-                )
-                .await;
-            }
-            Some(q)
-        }
-        "unites" => {
-            units = form
-                .unites
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .take(IDENTIFIERS_LISTED + 1)
-                .map(str::to_owned)
-                .collect();
-            if units.is_empty() {
-                let message = "Donnez les identifiants des unités, un par ligne.";
-                return propose_page(
-                    &state,
-                    &session,
-                    &tenant,
-                    kind,
-                    form,
-                    StatusCode::BAD_REQUEST,
-                    Some(message),
-                )
-                .await;
-            }
-            None
-        }
-        _ => {
-            let message = "Choisissez les unités proposées.";
+    let (units, query) = match selection(kind, &form, &receiver) {
+        Ok(chosen) => chosen,
+        Err(message) => {
             return propose_page(
                 &state,
                 &session,
