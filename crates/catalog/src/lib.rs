@@ -14,6 +14,7 @@
 mod accounts;
 mod deliveries;
 mod eliminations;
+pub mod rows;
 pub mod search;
 mod sessions;
 pub mod sqlite;

@@ -91,6 +91,12 @@ impl Interrupt {
             || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
+    /// How long until the deadline, if there is one (zero once past).
+    pub fn time_left(&self) -> Option<std::time::Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
     /// Why it is due, in words.
     pub fn reason(&self) -> &'static str {
         if self.flags.iter().any(|f| f.load(Ordering::Relaxed)) {

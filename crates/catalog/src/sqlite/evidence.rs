@@ -5,38 +5,12 @@ use super::*;
 pub(super) const TREE_COLUMNS: &str =
     "id, kind, algorithm, leaves, token, stamped_at, certificate_until, tsa, builtin, operation";
 
-pub(super) type RawTree = (
-    (String, String, String),
-    (Vec<u8>, Vec<u8>),
-    (String, String, String, bool, String),
-);
-
 pub(super) fn raw_tree(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTree> {
     Ok((
         (r.get(0)?, r.get(1)?, r.get(2)?),
         (r.get(3)?, r.get(4)?),
         (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?),
     ))
-}
-
-pub(super) fn to_tree(raw: RawTree) -> Result<EvidenceTreeRow, CatalogError> {
-    let (
-        (id, kind, algorithm),
-        (leaves, token),
-        (stamped_at, certificate_until, tsa, builtin, operation),
-    ) = raw;
-    Ok(EvidenceTreeRow {
-        kind: EvidenceKind::parse(&kind).ok_or_else(|| corrupt("evidence kind", &kind))?,
-        id,
-        algorithm,
-        leaves,
-        token,
-        stamped_at: stored_time(stamped_at)?,
-        certificate_until: stored_time(certificate_until)?,
-        tsa,
-        builtin,
-        operation: parse_id("operation id", operation)?,
-    })
 }
 
 impl EvidenceStore for SqliteCatalog {

@@ -6,18 +6,6 @@ pub(super) const OBJECT_COLUMNS: &str =
     "id, object_group, xml_id, physical, version, uri, size, digest_algorithm, digest, puid,
                         format_name, mime_type, filename";
 
-pub(super) type RawObject = (
-    (String, String, String, bool),
-    (Option<String>, Option<String>, Option<i64>),
-    (Option<String>, Option<String>),
-    (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ),
-);
-
 pub(super) fn raw_object(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
     Ok((
         (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
@@ -25,50 +13,6 @@ pub(super) fn raw_object(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
         (r.get(7)?, r.get(8)?),
         (r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?),
     ))
-}
-
-/// A unit's parents, as the `units` table keeps them (identifiers separated by spaces).
-pub(super) fn management_of(json: &str) -> Result<Management, CatalogError> {
-    serde_json::from_str(json)
-        .map_err(|e| CatalogError::Corruption(format!("a unit's management rules: {e}")))
-}
-
-pub(super) fn management_json(m: &Management) -> Result<String, CatalogError> {
-    serde_json::to_string(m).map_err(|e| CatalogError::storage_in("encoding management rules", e))
-}
-
-fn parents_of(text: Option<String>) -> Result<Vec<UnitId>, CatalogError> {
-    text.unwrap_or_default()
-        .split_whitespace()
-        .map(|p| parse_id("unit id", p.to_owned()))
-        .collect()
-}
-
-pub(super) fn to_object(raw: RawObject) -> Result<ObjectRow, CatalogError> {
-    let (
-        (id, group, xml_id, physical),
-        (version, uri, size),
-        (algo, hex),
-        (puid, format_name, mime_type, filename),
-    ) = raw;
-    let digest = match (algo, hex) {
-        (Some(a), Some(hex)) => Some(digest_of(&a, hex)?),
-        _ => None,
-    };
-    Ok(ObjectRow {
-        id: parse_id("object id", id)?,
-        group: parse_id("object group id", group)?,
-        xml_id,
-        physical,
-        version,
-        uri,
-        size: size.map(|s| s as u64),
-        digest,
-        puid,
-        format_name,
-        mime_type,
-        filename,
-    })
 }
 
 impl HoldingStore for SqliteCatalog {

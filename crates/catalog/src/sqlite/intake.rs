@@ -22,10 +22,6 @@ pub(super) fn insert_queued(
     Ok(())
 }
 
-pub(super) fn parse_intake(s: &str) -> Result<Intake, CatalogError> {
-    Intake::parse(s).ok_or_else(|| CatalogError::Corruption(format!("unknown intake {s:?}")))
-}
-
 impl IntakeQueue for SqliteCatalog {
     fn enqueue_transfer(
         &self,

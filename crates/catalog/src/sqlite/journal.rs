@@ -114,21 +114,6 @@ pub(super) fn backfill_chain(conn: &mut Connection) -> Result<(), CatalogError> 
 
 pub(super) const EVENT_COLUMNS: &str = "tenant, sequence, format_version, operation, kind, outcome, time, agent, detail, previous_hash, hash";
 
-/// A journal row as stored, before any parsing: a tampered row must still be reported.
-pub(super) struct RawEvent {
-    pub(super) tenant: String,
-    pub(super) sequence: i64,
-    pub(super) format_version: i64,
-    pub(super) operation: String,
-    pub(super) kind: String,
-    pub(super) outcome: String,
-    pub(super) time: String,
-    pub(super) agent: String,
-    pub(super) detail: String,
-    pub(super) previous: Option<String>,
-    pub(super) hash: Option<String>,
-}
-
 pub(super) fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
     Ok(RawEvent {
         tenant: r.get(0)?,
@@ -143,36 +128,6 @@ pub(super) fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
         previous: r.get(9)?,
         hash: r.get(10)?,
     })
-}
-
-pub(super) fn to_event(raw: RawEvent) -> Result<Event, (u64, String)> {
-    let sequence = raw.sequence as u64;
-    let bad = |what: &str, e: &dyn std::fmt::Display| (sequence, format!("{what}: {e}"));
-    Ok(Event {
-        format_version: u32::try_from(raw.format_version).map_err(|e| bad("format version", &e))?,
-        sequence,
-        event: NewEvent {
-            tenant: raw.tenant.parse().map_err(|e| bad("tenant", &e))?,
-            operation: raw.operation.parse().map_err(|e| bad("operation", &e))?,
-            kind: raw.kind.into(),
-            outcome: Status::parse(&raw.outcome).ok_or_else(|| bad("outcome", &raw.outcome))?,
-            time: raw.time,
-            agent: raw.agent,
-            detail: serde_json::from_str(&raw.detail).map_err(|e| bad("detail", &e))?,
-        },
-        previous: raw.previous.unwrap_or_default(),
-        hash: raw.hash.unwrap_or_default(),
-    })
-}
-
-pub(super) fn check_event_tenant(tenant: &TenantId, event: &NewEvent) -> Result<(), CatalogError> {
-    if &event.tenant != tenant {
-        return Err(CatalogError::Corruption(format!(
-            "an event of tenant {} cannot record a change of tenant {tenant}",
-            event.tenant
-        )));
-    }
-    Ok(())
 }
 
 impl JournalStore for SqliteCatalog {

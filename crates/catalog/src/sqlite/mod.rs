@@ -28,6 +28,7 @@ mod tenants;
 mod tests;
 
 use self::{connection::*, journal::*, migrations::*, operations::*, search::*};
+use crate::rows::*;
 use crate::*;
 use carnac_model::journal::{EVENT_FORMAT_VERSION, GENESIS, event_hash};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -73,10 +74,6 @@ fn storage(e: rusqlite::Error) -> CatalogError {
     CatalogError::storage(e)
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> CatalogError {
-    CatalogError::Corruption(format!("{what}: {e}"))
-}
-
 /// An operation that is done as soon as it is recorded (administration), with its event.
 fn record_done_operation(
     tx: &Transaction<'_>,
@@ -108,21 +105,6 @@ fn record_admin_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<(), 
     Ok(())
 }
 
-fn digest_of(algorithm: &str, hex: String) -> Result<Digest, CatalogError> {
-    Ok(Digest {
-        algorithm: carnac_model::DigestAlgorithm::from_seda_name(algorithm)
-            .ok_or_else(|| corrupt("digest algorithm", algorithm))?,
-        hex,
-    })
-}
-
-fn parse_id<T: std::str::FromStr>(what: &str, s: String) -> Result<T, CatalogError>
-where
-    T::Err: std::fmt::Display,
-{
-    s.parse().map_err(|e| corrupt(what, e))
-}
-
 /// A time column as a [`Timestamp`]: a stored text that is not RFC 3339 is an error that
 /// names its column, never a silent string.
 pub(super) fn time_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Timestamp> {
@@ -144,9 +126,4 @@ pub(super) fn optional_time_at(
         })
     })
     .transpose()
-}
-
-/// A stored time read as text elsewhere, checked.
-pub(super) fn stored_time(text: String) -> Result<Timestamp, CatalogError> {
-    Timestamp::parse(&text).map_err(|e| CatalogError::storage_failed(format!("a stored time: {e}")))
 }

@@ -40,18 +40,6 @@ pub(super) fn store_reply(
     Ok(())
 }
 
-pub(super) type RawOperation = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    bool,
-    Option<String>,
-);
-
 pub(super) fn raw_operation(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawOperation> {
     Ok((
         r.get(0)?,
@@ -64,30 +52,6 @@ pub(super) fn raw_operation(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawOperat
         r.get(7)?,
         r.get(8)?,
     ))
-}
-
-pub(super) fn to_operation(
-    tenant: &TenantId,
-    raw: RawOperation,
-) -> Result<Operation, CatalogError> {
-    let (id, kind, state, status, started_at, ended_at, summary, has_reply, agent) = raw;
-    Ok(Operation {
-        tenant: tenant.clone(),
-        id: parse_id("operation id", id)?,
-        kind: OperationKind::from(kind),
-        state: match state.as_str() {
-            "RUNNING" => OperationState::Running,
-            _ => OperationState::Done,
-        },
-        status: status.as_deref().and_then(Status::parse),
-        started_at: stored_time(started_at)?,
-        ended_at: ended_at.map(stored_time).transpose()?,
-        summary: summary
-            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("operation summary", e)))
-            .transpose()?,
-        has_reply,
-        agent,
-    })
 }
 
 impl OperationStore for SqliteCatalog {

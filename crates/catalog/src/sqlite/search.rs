@@ -134,26 +134,6 @@ pub(super) fn index_tenant_units(tx: &Transaction<'_>, tenant: &str) -> Result<(
     Ok(())
 }
 
-/// Facets from counts by value: agencies most first, years in order; at most 100.
-pub(super) fn facets<'a>(
-    counts: impl Iterator<Item = (&'a str, u64)>,
-    by_count: bool,
-) -> Vec<Facet> {
-    let mut facets: Vec<Facet> = counts
-        .map(|(v, count)| Facet {
-            value: v.to_owned(),
-            count,
-        })
-        .collect();
-    if by_count {
-        facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-    } else {
-        facets.sort_by(|a, b| a.value.cmp(&b.value));
-    }
-    facets.truncate(100);
-    facets
-}
-
 /// The summaries of a page of units, read by rowid in the page's order.
 /// The page's units, read by rowid. Each must be the tenant's: a rowid that is not (a text
 /// index out of step with the units) is an error, never another tenant's unit shown.

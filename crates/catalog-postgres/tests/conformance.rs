@@ -1,0 +1,137 @@
+//! The catalog's conformance suite on a real PostgreSQL server (`CARNAC_TEST_POSTGRES`, as
+//! `scripts/services` starts it), each run in a schema of its own, dropped afterwards.
+//! Without a server the test says so and passes, unless `CARNAC_REQUIRE_ORACLES` asks for
+//! every external check.
+
+#![allow(clippy::unwrap_used)]
+
+use carnac_catalog_postgres::{PostgresCatalog, PostgresConfig};
+
+/// A catalog in a new schema of the test server, or `None` without one.
+fn fresh_catalog(name: &str) -> Option<(PostgresCatalog, String)> {
+    let Ok(url) = std::env::var("CARNAC_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
+            "CARNAC_TEST_POSTGRES is not set (scripts/services start DIR gives it)"
+        );
+        eprintln!("skipped: no PostgreSQL (CARNAC_TEST_POSTGRES)");
+        return None;
+    };
+    let mut suffix = [0u8; 6];
+    getrandom::fill(&mut suffix).unwrap();
+    let schema = format!("test_{name}_{}", hex::encode(suffix));
+    let mut config = PostgresConfig::new(url.clone());
+    config.schema = schema.clone();
+    config.pool_size = 4;
+    Some((PostgresCatalog::open(&config).unwrap(), url))
+}
+
+fn drop_schema(url: &str, schema: &str) {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}
+
+#[test]
+fn conformance() {
+    let Some((catalog, url)) = fresh_catalog("conformance") else {
+        return;
+    };
+    let schema = catalog.schema().to_owned();
+    carnac_catalog::conformance::run(&catalog);
+    drop(catalog);
+    drop_schema(&url, &schema);
+}
+
+/// The journal and its seals refuse updates, deletes and truncation in the database itself,
+/// whoever connects.
+#[test]
+fn the_journal_is_append_only_in_the_database() {
+    let Some((catalog, url)) = fresh_catalog("append_only") else {
+        return;
+    };
+    let schema = catalog.schema().to_owned();
+    carnac_catalog::conformance::run(&catalog);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for sql in [
+        "UPDATE {s}.journal SET outcome = 'OK'",
+        "DELETE FROM {s}.journal",
+        "TRUNCATE {s}.journal CASCADE",
+        "DELETE FROM {s}.journal_seals",
+        "UPDATE {s}.journal_subjects SET subject = 'x'",
+        "DELETE FROM {s}.tombstones",
+    ] {
+        let sql = sql.replace("{s}", &schema);
+        let err = client.batch_execute(&sql).unwrap_err();
+        let message = err.as_db_error().unwrap().message().to_owned();
+        assert!(
+            message.contains("append-only") || message.contains("kept as written"),
+            "{sql}: {message}"
+        );
+    }
+    drop(catalog);
+    drop_schema(&url, &schema);
+}
+
+/// Two catalogs on one database (two nodes), each with threads appending to the same
+/// tenants' journals at once: every chain stays whole, numbered without a gap, each event
+/// linked to the one before it.
+#[test]
+fn concurrent_writers_keep_each_chain_exact() {
+    use carnac_catalog::prelude::*;
+    use carnac_model::journal::{GENESIS, NewEvent, event_hash};
+    let Some((first, url)) = fresh_catalog("chains") else {
+        return;
+    };
+    let schema = first.schema().to_owned();
+    let mut config = PostgresConfig::new(url.clone());
+    config.schema = schema.clone();
+    config.pool_size = 4;
+    let second = PostgresCatalog::open(&config).unwrap();
+    let tenants = ["chain-a", "chain-b"];
+    let event = |tenant: &str, op: &str| NewEvent {
+        tenant: tenant.parse().unwrap(),
+        operation: op.parse().unwrap(),
+        kind: "ACCESS".into(),
+        outcome: carnac_model::Status::Ok,
+        time: "2026-12-05T08:00:00.000Z".into(),
+        agent: "test".into(),
+        detail: serde_json::json!({"op": op}),
+    };
+    for t in tenants {
+        first
+            .create_tenant(&t.parse().unwrap(), t, &event(t, &format!("op-{t}-create")))
+            .unwrap();
+    }
+    let nodes = [&first, &second];
+    std::thread::scope(|s| {
+        for (n, node) in nodes.iter().enumerate() {
+            for thread in 0..3 {
+                s.spawn(move || {
+                    for i in 0..40 {
+                        let events: Vec<NewEvent> = tenants
+                            .iter()
+                            .map(|t| event(t, &format!("op-{n}-{thread}-{i}")))
+                            .collect();
+                        node.append_events(&events).unwrap();
+                    }
+                });
+            }
+        }
+    });
+    for t in tenants {
+        let journal = second.journal(&t.parse().unwrap()).unwrap();
+        assert_eq!(journal.len(), 1 + 2 * 3 * 40);
+        let mut previous = GENESIS.to_owned();
+        for (i, e) in journal.iter().enumerate() {
+            assert_eq!(e.sequence, i as u64 + 1);
+            assert_eq!(e.previous, previous);
+            let hash = event_hash(e.format_version, e.sequence, &e.event, &previous).unwrap();
+            assert_eq!(e.hash, hash, "event {} of {t}", e.sequence);
+            previous = hash;
+        }
+    }
+    drop((first, second));
+    drop_schema(&url, &schema);
+}
