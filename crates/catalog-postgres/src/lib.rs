@@ -35,8 +35,9 @@ use carnac_catalog::CatalogError;
 use carnac_catalog::rows::*;
 use carnac_model::TenantId;
 use carnac_model::journal::NewEvent;
-use postgres::{NoTls, Transaction};
+use postgres::Transaction;
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use migrations::MIGRATIONS;
 
@@ -51,6 +52,18 @@ pub struct PostgresConfig {
     pub schema: String,
     /// Connections kept open at most.
     pub pool_size: u32,
+    pub tls: Tls,
+}
+
+/// Whether connections are encrypted, and whom they trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// Plain connections (a server on loopback, or on a private network the operator
+    /// trusts).
+    Off,
+    /// TLS required, the server's certificate checked against these certificates (PEM
+    /// text), or against the web's public roots when there are none.
+    Required { trust: Vec<String> },
 }
 
 impl std::fmt::Debug for PostgresConfig {
@@ -60,6 +73,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("password", &self.password.as_ref().map(|_| "…"))
             .field("schema", &self.schema)
             .field("pool_size", &self.pool_size)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -73,6 +87,7 @@ impl PostgresConfig {
             password: None,
             schema: Self::DEFAULT_SCHEMA.to_owned(),
             pool_size: 16,
+            tls: Tls::Off,
         }
     }
 
@@ -93,7 +108,43 @@ impl PostgresConfig {
         if !(1..=256).contains(&self.pool_size) {
             out.push(format!("pool size {}: 1 to 256", self.pool_size));
         }
+        if let Err(e) = self.connector() {
+            out.push(e);
+        }
         out
+    }
+}
+
+impl PostgresConfig {
+    /// The TLS connector: rustls on ring (the provider the rest of the program uses).
+    fn connector(&self) -> Result<MakeRustlsConnect, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.tls {
+            Tls::Required { trust } if !trust.is_empty() => {
+                use rustls::pki_types::{CertificateDer, pem::PemObject};
+                for pem in trust {
+                    let mut any = false;
+                    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                        let cert = cert.map_err(|e| format!("a catalog TLS trust anchor: {e}"))?;
+                        roots
+                            .add(cert)
+                            .map_err(|e| format!("a catalog TLS trust anchor: {e}"))?;
+                        any = true;
+                    }
+                    if !any {
+                        return Err("a catalog TLS trust file holds no certificate".into());
+                    }
+                }
+            }
+            _ => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("catalog TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(MakeRustlsConnect::new(config))
     }
 }
 
@@ -106,7 +157,7 @@ fn valid_schema_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 
 pub struct PostgresCatalog {
     pool: Pool,
@@ -128,6 +179,19 @@ pub(crate) fn storage(e: postgres::Error) -> CatalogError {
         },
         None => CatalogError::storage(e),
     }
+}
+
+/// An error and its causes, in one line: the client's own message alone ("error performing
+/// TLS handshake") does not say what to fix.
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 pub(crate) fn pool_error(e: r2d2::Error) -> CatalogError {
@@ -152,6 +216,11 @@ impl PostgresCatalog {
             pg.application_name("carnac");
         }
         pg.connect_timeout(std::time::Duration::from_secs(10));
+        pg.ssl_mode(match config.tls {
+            Tls::Off => postgres::config::SslMode::Disable,
+            Tls::Required { .. } => postgres::config::SslMode::Require,
+        });
+        let tls = config.connector().map_err(CatalogError::storage_failed)?;
         // Every session reads and writes the catalog's schema, and `public` for the
         // extensions' functions.
         pg.options(&format!(
@@ -160,9 +229,11 @@ impl PostgresCatalog {
         ));
         // One connection first, whose error says why (the pool's says only that it timed
         // out).
-        pg.connect(NoTls)
-            .map_err(|e| CatalogError::storage_in("connecting to the catalog", e))?;
-        let manager = PostgresConnectionManager::new(pg, NoTls);
+        pg.connect(tls.clone()).map_err(|e| CatalogError::Storage {
+            message: format!("connecting to the catalog: {}", with_causes(&e)),
+            source: Some(Box::new(e)),
+        })?;
+        let manager = PostgresConnectionManager::new(pg, tls);
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(1))
@@ -184,7 +255,8 @@ impl PostgresCatalog {
 
     pub(crate) fn conn(
         &self,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, CatalogError> {
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>, CatalogError>
+    {
         self.pool.get().map_err(pool_error)
     }
 

@@ -135,3 +135,29 @@ fn concurrent_writers_keep_each_chain_exact() {
     drop((first, second));
     drop_schema(&url, &schema);
 }
+
+/// `tls = true`: the connection is encrypted and the server's certificate checked, against
+/// the configured authority (accepted) or the web's roots alone (refused: a private
+/// authority's certificate is not one of theirs).
+#[test]
+fn tls_connections_check_the_server() {
+    use carnac_catalog::prelude::*;
+    use carnac_catalog_postgres::Tls;
+    let Some((plain, url)) = fresh_catalog("tls") else {
+        return;
+    };
+    let schema = plain.schema().to_owned();
+    let ca = std::env::var("CARNAC_TEST_POSTGRES_CA").expect("scripts/services gives the CA");
+    let mut config = PostgresConfig::new(url.clone());
+    config.schema = schema.clone();
+    config.tls = Tls::Required {
+        trust: vec![std::fs::read_to_string(ca).unwrap()],
+    };
+    let tls = PostgresCatalog::open(&config).unwrap();
+    assert!(tls.tenants().unwrap().is_empty());
+    config.tls = Tls::Required { trust: vec![] };
+    let refused = PostgresCatalog::open(&config).err().expect("an unknown authority");
+    assert!(refused.to_string().contains("certificate"), "{refused}");
+    drop((plain, tls));
+    drop_schema(&url, &schema);
+}

@@ -22,6 +22,111 @@ pub struct Config {
     pub server: Server,
     pub timestamp: Timestamp,
     pub web: Web,
+    pub catalog: CatalogConfig,
+}
+
+/// Where the catalog is: the embedded SQLite file in the data folder (no `url`), or a
+/// PostgreSQL database that several nodes share.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// `postgres://user@host:port/database`, without its password.
+    pub url: Option<String>,
+    /// A file holding the password (relative to the data folder); else the environment's
+    /// `CARNAC_CATALOG_PASSWORD`, if set.
+    pub password_file: Option<PathBuf>,
+    /// The schema holding the catalog (`carnac`).
+    pub schema: Option<String>,
+    /// Connections kept open at most (16).
+    pub pool_size: Option<u32>,
+    /// Encrypted connections, the server's certificate checked (against `tls_trust`, or the
+    /// web's public roots).
+    pub tls: bool,
+    /// PEM files of the authorities that certify the database server.
+    pub tls_trust: Vec<PathBuf>,
+}
+
+/// The environment variable a catalog password may come from.
+pub const CATALOG_PASSWORD_ENV: &str = "CARNAC_CATALOG_PASSWORD";
+
+impl CatalogConfig {
+    /// The PostgreSQL catalog's settings, files read; `None` for the embedded one. Every
+    /// problem is named, all at once.
+    pub fn postgres(
+        &self,
+        data: &Path,
+    ) -> anyhow::Result<Option<carnac_catalog_postgres::PostgresConfig>> {
+        let Some(url) = &self.url else {
+            let set: Vec<&str> = [
+                ("password_file", self.password_file.is_some()),
+                ("schema", self.schema.is_some()),
+                ("pool_size", self.pool_size.is_some()),
+                ("tls", self.tls),
+                ("tls_trust", !self.tls_trust.is_empty()),
+            ]
+            .into_iter()
+            .filter_map(|(k, set)| set.then_some(k))
+            .collect();
+            if !set.is_empty() {
+                anyhow::bail!(
+                    "catalog: {} given without `url` (the embedded catalog has no such setting)",
+                    set.join(", ")
+                );
+            }
+            return Ok(None);
+        };
+        let mut problems = Vec::new();
+        let mut config = carnac_catalog_postgres::PostgresConfig::new(url.clone());
+        match url.parse::<postgres::Config>() {
+            Ok(parsed) if parsed.get_password().is_some() => problems.push(
+                "catalog.url holds a password: give it in password_file or CARNAC_CATALOG_PASSWORD, not in carnac.toml".to_owned(),
+            ),
+            _ => {}
+        }
+        config.password = match &self.password_file {
+            Some(f) => {
+                let path = data.join(f);
+                match std::fs::read_to_string(&path) {
+                    Ok(s) if s.trim().is_empty() => {
+                        problems.push(format!("catalog.password_file {} is empty", path.display()));
+                        None
+                    }
+                    Ok(s) => Some(s.trim().to_owned()),
+                    Err(e) => {
+                        problems.push(format!("catalog.password_file {}: {e}", path.display()));
+                        None
+                    }
+                }
+            }
+            None => std::env::var(CATALOG_PASSWORD_ENV).ok(),
+        };
+        if let Some(s) = &self.schema {
+            config.schema = s.clone();
+        }
+        if let Some(n) = self.pool_size {
+            config.pool_size = n;
+        }
+        if self.tls {
+            let mut trust = Vec::new();
+            for f in &self.tls_trust {
+                let path = data.join(f);
+                match std::fs::read_to_string(&path) {
+                    Ok(pem) => trust.push(pem),
+                    Err(e) => problems.push(format!("catalog.tls_trust {}: {e}", path.display())),
+                }
+            }
+            config.tls = carnac_catalog_postgres::Tls::Required { trust };
+        } else if !self.tls_trust.is_empty() {
+            problems.push("catalog.tls_trust given without tls = true".into());
+        }
+        if problems.is_empty() {
+            problems.extend(config.problems().into_iter().map(|p| format!("catalog: {p}")));
+        }
+        if !problems.is_empty() {
+            anyhow::bail!("{}", problems.join("; "));
+        }
+        Ok(Some(config))
+    }
 }
 
 /// The web application's sessions.
@@ -538,6 +643,7 @@ impl Default for Config {
             server: Server::default(),
             timestamp: Timestamp::default(),
             web: Web::default(),
+            catalog: CatalogConfig::default(),
         }
     }
 }

@@ -39,11 +39,28 @@ pub(crate) fn lock(data: &Path) -> anyhow::Result<DataLock> {
     Ok(DataLock(file))
 }
 
+/// The catalog the configuration names: PostgreSQL with `[catalog] url`, else the embedded
+/// SQLite file of the data folder.
+pub(crate) fn open_catalog(
+    data: &Path,
+    config: &config::Config,
+) -> anyhow::Result<Arc<dyn carnac_catalog::Catalog>> {
+    Ok(match config.catalog.postgres(data)? {
+        Some(pg) => Arc::new(
+            carnac_catalog_postgres::PostgresCatalog::open(&pg)
+                .with_context(|| format!("opening the catalog at {}", pg.url))?,
+        ),
+        None => Arc::new(
+            carnac_catalog::sqlite::SqliteCatalog::open(&data.join("catalog.sqlite"))
+                .context("opening the catalog")?,
+        ),
+    })
+}
+
 pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLock)> {
     let guard = lock(data)?;
     let config = config::Config::load(data)?;
-    let catalog = carnac_catalog::sqlite::SqliteCatalog::open(&data.join("catalog.sqlite"))
-        .context("opening the catalog")?;
+    let catalog = open_catalog(data, &config)?;
     let mut offers: Vec<Arc<dyn BlobStore>> = Vec::new();
     for offer in config.storage.resolve(data)? {
         let store: Arc<dyn BlobStore> = match &offer.location {
@@ -82,7 +99,7 @@ pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Conf
     )
     .context("opening the archive's signing key")?;
     let archive = Archive::new(Parts {
-        catalog: Arc::new(catalog),
+        catalog,
         offers,
         clock,
         ids: Arc::new(carnac_archive::system::RandomIds),

@@ -1,0 +1,133 @@
+//! An archive whose catalog is PostgreSQL (`CARNAC_TEST_POSTGRES`, as `scripts/services`
+//! starts it) and whose second offer is S3 when a server is there: the same commands, the
+//! same answers as on the embedded catalog, and nothing of the catalog in the data folder.
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+mod common;
+use common::*;
+
+/// The server's connection string split into what `carnac.toml` names (without the
+/// password) and the password, which goes into a file.
+fn postgres() -> Option<(String, String)> {
+    let Ok(url) = std::env::var("CARNAC_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
+            "no PostgreSQL: run the tests through scripts/test, which starts one"
+        );
+        eprintln!("skipped: no PostgreSQL (CARNAC_TEST_POSTGRES)");
+        return None;
+    };
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, host) = rest.split_once('@').unwrap();
+    let (user, password) = userinfo.split_once(':').unwrap();
+    Some((format!("{scheme}://{user}@{host}"), password.to_owned()))
+}
+
+/// `[[storage.offer]]` entries: a folder, and the S3 server's bucket if there is one.
+fn offers(d: &std::path::Path) -> String {
+    let mut toml = "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n".to_owned();
+    let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
+    match var("ENDPOINT") {
+        Some(endpoint) => {
+            std::fs::write(d.join("s3.secret"), var("SECRET_KEY").unwrap()).unwrap();
+            let prefix = format!(
+                "pg-{}/",
+                d.file_name().unwrap().to_string_lossy().to_lowercase()
+            );
+            toml.push_str(&format!(
+                "[[storage.offer]]\nname = \"site-b\"\nkind = \"s3\"\nendpoint = \"{endpoint}\"\n\
+                 bucket = \"{}\"\nregion = \"{}\"\naccess_key = \"{}\"\n\
+                 secret_key_file = \"s3.secret\"\nprefix = \"{prefix}\"\n",
+                var("BUCKET").unwrap(),
+                var("REGION").unwrap(),
+                var("ACCESS_KEY").unwrap()
+            ));
+        }
+        None => toml.push_str(
+            "[[storage.offer]]\nname = \"site-b\"\nkind = \"fs\"\npath = \"offers/site-b\"\n",
+        ),
+    }
+    toml
+}
+
+fn schema_of(d: &std::path::Path) -> String {
+    format!(
+        "cli_{}",
+        d.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    )
+}
+
+#[test]
+fn an_archive_on_postgresql_ingests_checks_and_proves() {
+    let Some((url, password)) = postgres() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("catalog.password"), format!("{password}\n")).unwrap();
+    std::fs::write(
+        d.join("carnac.toml"),
+        format!(
+            "[catalog]\nurl = \"{url}\"\npassword_file = \"catalog.password\"\nschema = \"{}\"\n\n{}",
+            schema_of(d),
+            offers(d)
+        ),
+    )
+    .unwrap();
+    let ok = |args: &[&str]| run_ok(d, args);
+    add_tenant_0(d);
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let ingested: serde_json::Value = serde_json::from_str(&ok(&[
+        "ingest",
+        "--tenant",
+        "0",
+        sip.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(ingested["units"], 7, "{ingested}");
+    let object = ingested["objects"][0]["id"].as_str().unwrap().to_owned();
+    ok(&["check", "--digests"]);
+    ok(&["maintain"]);
+    ok(&["journal", "verify", "--tenant", "0"]);
+    ok(&["audit", "--tenant", "0"]);
+    let lifecycle = ok(&["lifecycle", "--tenant", "0", "--subject", &object]);
+    assert!(lifecycle.contains("AUDIT"), "{lifecycle}");
+    assert!(
+        !d.join("catalog.sqlite").exists(),
+        "the catalog is the database's, not the data folder's"
+    );
+}
+
+/// A password in `carnac.toml`, trust without TLS, settings without a url: refused, every
+/// reason named.
+#[test]
+fn catalog_settings_are_checked() {
+    let Some((url, password)) = postgres() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let with_password = url.replacen('@', &format!(":{password}@"), 1);
+    std::fs::write(
+        d.join("carnac.toml"),
+        format!("[catalog]\nurl = \"{with_password}\"\ntls_trust = [\"ca.pem\"]\n"),
+    )
+    .unwrap();
+    let out = run(d, &["tenant", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("holds a password"), "{err}");
+    assert!(err.contains("tls_trust given without tls"), "{err}");
+    assert!(!err.contains(&password), "the password is never shown: {err}");
+    std::fs::write(d.join("carnac.toml"), "[catalog]\nschema = \"x\"\n").unwrap();
+    let out = run(d, &["tenant", "list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("without `url`"),
+        "{out:?}"
+    );
+}
