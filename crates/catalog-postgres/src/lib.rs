@@ -22,6 +22,7 @@ mod deliveries;
 mod eliminations;
 mod evidence;
 mod holdings;
+mod import;
 mod intake;
 mod journal;
 mod migrations;
@@ -39,6 +40,7 @@ use postgres::Transaction;
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+pub use import::ImportReport;
 pub use migrations::MIGRATIONS;
 
 /// Where the catalog is: a connection string and the schema it lives in.

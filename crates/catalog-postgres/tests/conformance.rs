@@ -156,7 +156,9 @@ fn tls_connections_check_the_server() {
     let tls = PostgresCatalog::open(&config).unwrap();
     assert!(tls.tenants().unwrap().is_empty());
     config.tls = Tls::Required { trust: vec![] };
-    let refused = PostgresCatalog::open(&config).err().expect("an unknown authority");
+    let refused = PostgresCatalog::open(&config)
+        .err()
+        .expect("an unknown authority");
     assert!(refused.to_string().contains("certificate"), "{refused}");
     drop((plain, tls));
     drop_schema(&url, &schema);

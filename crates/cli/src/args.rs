@@ -186,6 +186,37 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: OffersCommand,
     },
+    /// The catalog: move an embedded one to PostgreSQL
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CatalogCommand {
+    /// Copies this data folder's embedded catalog (catalog.sqlite) into an empty PostgreSQL
+    /// catalog, then checks the copy (rows of every table, each tenant's journal chain and
+    /// its last hash, the seals) before it reports success. The embedded catalog is left as
+    /// it was; `[catalog] url` in carnac.toml then switches the archive. The archive must be
+    /// stopped. Exit 0: copied and checked; 1: not done (the reason given).
+    Migrate {
+        /// `postgres://user@host:port/database` (the password from --password-file or
+        /// CARNAC_CATALOG_PASSWORD).
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The schema to create the catalog in (`carnac`).
+        #[arg(long)]
+        schema: Option<String>,
+        /// Encrypted connection, the server checked against --tls-trust (PEM) or the web's
+        /// roots.
+        #[arg(long)]
+        tls: bool,
+        #[arg(long)]
+        tls_trust: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -120,7 +120,12 @@ impl CatalogConfig {
             problems.push("catalog.tls_trust given without tls = true".into());
         }
         if problems.is_empty() {
-            problems.extend(config.problems().into_iter().map(|p| format!("catalog: {p}")));
+            problems.extend(
+                config
+                    .problems()
+                    .into_iter()
+                    .map(|p| format!("catalog: {p}")),
+            );
         }
         if !problems.is_empty() {
             anyhow::bail!("{}", problems.join("; "));

@@ -43,6 +43,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(done) = commands::offline(&cli.command) {
         return done;
     }
+    // Moving the catalog opens no archive: it needs the embedded catalog alone.
+    if let Command::Catalog { command } = &cli.command {
+        return commands::catalog::run(&cli.data, command);
+    }
     let (archive, config, _lock) = setup::open_archive(&cli.data)?;
     let renew_before = setup::renew_before(&config);
     use commands::*;
@@ -93,6 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Offers {
             command: args::OffersCommand::Sync { offer, json },
         } => integrity::sync_offer(&archive, &offer, json),
+        Command::Catalog { .. } => unreachable!("handled before the archive is opened"),
         Command::Lifecycle {
             tenant: t,
             subject,

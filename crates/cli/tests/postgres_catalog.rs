@@ -25,7 +25,9 @@ fn postgres() -> Option<(String, String)> {
 
 /// `[[storage.offer]]` entries: a folder, and the S3 server's bucket if there is one.
 fn offers(d: &std::path::Path) -> String {
-    let mut toml = "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n".to_owned();
+    let mut toml =
+        "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n"
+            .to_owned();
     let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
     match var("ENDPOINT") {
         Some(endpoint) => {
@@ -123,11 +125,83 @@ fn catalog_settings_are_checked() {
     assert!(!out.status.success());
     assert!(err.contains("holds a password"), "{err}");
     assert!(err.contains("tls_trust given without tls"), "{err}");
-    assert!(!err.contains(&password), "the password is never shown: {err}");
+    assert!(
+        !err.contains(&password),
+        "the password is never shown: {err}"
+    );
     std::fs::write(d.join("carnac.toml"), "[catalog]\nschema = \"x\"\n").unwrap();
     let out = run(d, &["tenant", "list"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("without `url`"),
+        "{out:?}"
+    );
+}
+
+/// An embedded archive moved to PostgreSQL: the copy is checked before success, the archive
+/// then runs on it (its journals go on from where they were), and a second move into the
+/// same catalog is refused.
+#[test]
+fn an_embedded_catalog_moves_to_postgresql() {
+    let Some((url, password)) = postgres() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let offers = "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n\
+                  [[storage.offer]]\nname = \"site-b\"\nkind = \"fs\"\npath = \"offers/site-b\"\n";
+    std::fs::write(d.join("carnac.toml"), offers).unwrap();
+    let ok = |args: &[&str]| run_ok(d, args);
+    add_tenant_0(d);
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    for _ in 0..2 {
+        ok(&["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    }
+    ok(&["maintain"]);
+    let password_file = d.join("pg.password");
+    std::fs::write(&password_file, &password).unwrap();
+    let schema = schema_of(d);
+    let migrate = |extra: &[&str]| {
+        let mut args = vec![
+            "catalog",
+            "migrate",
+            "--to",
+            &url,
+            "--password-file",
+            password_file.to_str().unwrap(),
+            "--schema",
+            &schema,
+        ];
+        args.extend_from_slice(extra);
+        run(d, &args)
+    };
+    let out = migrate(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("journal of 0:"), "{text}");
+    assert!(text.contains("chain whole"), "{text}");
+    let again = migrate(&[]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("empty"),
+        "{again:?}"
+    );
+    std::fs::write(
+        d.join("carnac.toml"),
+        format!(
+            "[catalog]\nurl = \"{url}\"\npassword_file = \"pg.password\"\nschema = \"{schema}\"\n\n{offers}"
+        ),
+    )
+    .unwrap();
+    ok(&["check", "--digests"]);
+    ok(&["journal", "verify", "--tenant", "0"]);
+    ok(&["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    ok(&["maintain"]);
+    ok(&["journal", "verify", "--tenant", "0"]);
+    ok(&["audit", "--tenant", "0"]);
+    // The running archive's catalog is PostgreSQL now: moving it again is refused.
+    let out = migrate(&[]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already PostgreSQL"),
         "{out:?}"
     );
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod attestation;
+pub(crate) mod catalog;
 pub(crate) mod deliver;
 pub(crate) mod elimination;
 pub(crate) mod evidence;
