@@ -82,6 +82,7 @@ fn archive(dir: &Path) -> (Archive, Arc<Counting>) {
         ),
         config: IngestConfig::default(),
         tmp: dir.join("tmp"),
+        incoming: None,
     })
     .unwrap();
     (archive, tsa)

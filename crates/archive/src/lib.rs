@@ -176,6 +176,8 @@ pub struct Archive {
     pub(crate) config: IngestConfig,
     /// Scratch files of running operations (manifest copies, metadata spools).
     pub(crate) tmp: PathBuf,
+    /// Received transfers shared between nodes ([`Parts::incoming`]).
+    pub(crate) incoming: Option<Arc<dyn BlobStore>>,
     /// Login locks, password-check permits, refusals waiting for their summary.
     pub(crate) gate: accounts::Gate,
     /// The eliminations this process is executing now (one worker each).
@@ -202,6 +204,10 @@ pub struct Parts {
     pub signer: Arc<carnac_timestamp::signature::Signer>,
     pub config: IngestConfig,
     pub tmp: PathBuf,
+    /// Where received transfers wait when several nodes serve the archive (a folder or a
+    /// bucket they all reach), so that any node can ingest what another received; `None`:
+    /// this process's incoming folder only (one node).
+    pub incoming: Option<Arc<dyn BlobStore>>,
 }
 
 /// The outcome of a referential import.
@@ -245,6 +251,7 @@ impl Archive {
             signer: parts.signer,
             config: parts.config,
             tmp: parts.tmp,
+            incoming: parts.incoming,
             gate,
             executions: Default::default(),
             deliveries_running: Default::default(),
@@ -499,17 +506,27 @@ impl Archive {
         })
     }
 
-    /// Ends what a dead process left running: every operation still marked running has its
-    /// blobs removed from every offer, and is closed as interrupted in its tenant's journal.
-    /// Run at every start, before serving.
-    pub fn recover(&self) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
+    /// What gone nodes left, safe to run at any time: their queued transfers caught in
+    /// their ingest go back to the queue, their other running operations are cleaned (their
+    /// partial blobs discarded) and closed as failed. Never a live node's work: with one
+    /// node, what a previous process left; with several, what a node whose lease lapsed left.
+    pub fn recover_abandoned(&self) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
+        self.clean_abandoned(false)
+    }
+
+    /// [`Archive::recover_abandoned`], this node's own running operations included at start
+    /// (`at_start`: it has started nothing yet).
+    fn clean_abandoned(
+        &self,
+        at_start: bool,
+    ) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
         // Queued transfers caught in their ingest go back to the queue, not to failure.
-        self.requeue_interrupted()?;
-        // An execution begun is completed, not undone (below).
+        self.requeue_interrupted(at_start)?;
+        // An execution begun is completed, not undone (`complete_executions`).
         let executions = self.execution_operations()?;
         let running: Vec<_> = self
             .catalog
-            .running_operations()?
+            .abandoned_operations(at_start)?
             .into_iter()
             .filter(|(_, op)| !executions.contains(op))
             .collect();
@@ -535,6 +552,15 @@ impl Archive {
             )?;
             tracing::warn!(%tenant, %operation, "interrupted operation cleaned up");
         }
+        Ok(running)
+    }
+
+    /// Ends what a dead process left: every operation it left running has its blobs removed
+    /// from every offer and is closed as interrupted in its tenant's journal
+    /// ([`Archive::recover_abandoned`]), its purges and executions are finished, its scratch
+    /// files removed. Run at every start, before serving.
+    pub fn recover(&self) -> Result<Vec<(TenantId, OperationId)>, ArchiveError> {
+        let running = self.clean_abandoned(true)?;
         // Eliminations whose files were still being removed from the offers.
         for (tenant, elimination) in self.finish_purges()? {
             tracing::warn!(%tenant, %elimination, "interrupted purge of an elimination finished");

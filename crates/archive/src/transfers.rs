@@ -20,6 +20,10 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
+/// The names of a received transfer's files in the shared incoming store.
+const CONTAINER: &str = "container";
+const BORDEREAU: &str = "bordereau.xml";
+
 impl Archive {
     /// Where received containers wait for their ingest.
     pub fn incoming_dir(&self) -> PathBuf {
@@ -57,6 +61,10 @@ impl Archive {
         let target = self.incoming_path(tenant, &operation);
         write_durably_rename(upload, &target)
             .map_err(|e| refuse(ArchiveError::io(format!("keeping {}", target.display()), e)))?;
+        if let Err(e) = self.share_incoming(tenant, &operation, &[(CONTAINER, &target)]) {
+            let _ = std::fs::remove_file(&target);
+            return Err(e);
+        }
         let transfer = QueuedTransfer {
             tenant: tenant.clone(),
             operation: operation.clone(),
@@ -76,6 +84,7 @@ impl Archive {
         };
         if let Err(e) = self.catalog.enqueue_transfer(&transfer, &event) {
             let _ = std::fs::remove_file(&target);
+            self.forget_incoming(tenant, &operation);
             return Err(e.into());
         }
         tracing::info!(%tenant, %operation, bytes, "transfer received");
@@ -208,15 +217,96 @@ impl Archive {
                 "acknowledgement": format!("ACK_{operation}"),
             }),
         };
+        let mut shared: Vec<(&str, &Path)> = vec![(BORDEREAU, &kept_bordereau)];
+        if attachments.is_some() {
+            shared.push((CONTAINER, &kept_attachments));
+        }
+        if let Err(e) = self.share_incoming(tenant, &operation, &shared) {
+            forget();
+            return Err(e);
+        }
         if let Err(e) = self
             .catalog
             .enqueue_intake_message(&transfer, &message, &event)
         {
             forget();
+            self.forget_incoming(tenant, &operation);
             return Err(e.into());
         }
         tracing::info!(%tenant, %operation, bytes, origin = %message.origin, message = %message.message_id, "as@lae transfer received");
         Ok((transfer, message))
+    }
+
+    /// Copies a received transfer's files (kept, synced) to the store the nodes share, in one
+    /// batch, before the transfer is queued: acknowledged, it is there for any node.
+    fn share_incoming(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        files: &[(&str, &Path)],
+    ) -> Result<(), ArchiveError> {
+        let Some(store) = &self.incoming else {
+            return Ok(());
+        };
+        let mut batch = store.begin(tenant, operation)?;
+        for (name, path) in files {
+            let mut file = std::fs::File::open(path)
+                .map_err(|e| ArchiveError::io(format!("reading {}", path.display()), e))?;
+            let mut w = batch.create(name)?;
+            std::io::copy(&mut file, &mut w).map_err(|e| {
+                ArchiveError::io("keeping the transfer where every node reads it", e)
+            })?;
+            w.finish()?;
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Brings a queued transfer's files from the shared store when another node received
+    /// it (they are not in this node's incoming folder).
+    fn fetch_incoming(
+        &self,
+        transfer: &QueuedTransfer,
+        container: &Path,
+        bordereau: &Path,
+    ) -> Result<(), ArchiveError> {
+        let Some(store) = &self.incoming else {
+            return Ok(());
+        };
+        let wanted: &[(&str, &Path)] = match transfer.intake {
+            Intake::Package => &[(CONTAINER, container)],
+            Intake::Asalae => &[(BORDEREAU, bordereau), (CONTAINER, container)],
+        };
+        let names = store.list(&transfer.tenant, &transfer.operation)?;
+        for (name, path) in wanted {
+            if path.exists() || !names.iter().any(|n| n == name) {
+                continue;
+            }
+            let key = carnac_blobstore::BlobKey {
+                tenant: transfer.tenant.clone(),
+                batch: transfer.operation.clone(),
+                name: (*name).to_owned(),
+            };
+            let mut from = store.open(&key)?;
+            let partial = path.with_extension("fetching");
+            let mut to = std::fs::File::create(&partial)
+                .map_err(|e| ArchiveError::io(format!("writing {}", partial.display()), e))?;
+            std::io::copy(&mut from, &mut to)
+                .map_err(|e| ArchiveError::io(format!("writing {}", partial.display()), e))?;
+            write_durably_rename(&partial, path)
+                .map_err(|e| ArchiveError::io(format!("keeping {}", path.display()), e))?;
+        }
+        Ok(())
+    }
+
+    /// Removes a transfer's files from the shared store (ingested, or never queued).
+    fn forget_incoming(&self, tenant: &TenantId, operation: &OperationId) {
+        let Some(store) = &self.incoming else {
+            return;
+        };
+        if let Err(e) = store.discard(tenant, operation) {
+            tracing::warn!(%tenant, %operation, error = %e, "removing a transfer from the shared incoming store");
+        }
     }
 
     /// Ingests one queued transfer, then forgets its container. An ingest that cannot run
@@ -231,6 +321,7 @@ impl Archive {
             .operation(tenant, operation)?
             .is_some_and(|o| o.state == carnac_catalog::OperationState::Done);
         if !done {
+            self.fetch_incoming(transfer, &path, &bordereau)?;
             let open = |p: &Path| {
                 std::fs::File::open(p)
                     .map_err(|e| ArchiveError::io(format!("opening {}", p.display()), e))
@@ -275,6 +366,7 @@ impl Archive {
             }
         }
         self.catalog.dequeue_transfer(tenant, operation)?;
+        self.forget_incoming(tenant, operation);
         for p in [&path, &bordereau] {
             match std::fs::remove_file(p) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -286,17 +378,22 @@ impl Archive {
         Ok(())
     }
 
-    /// At start, before recovery: the queued transfers whose ingest was interrupted are
-    /// put back in the queue (their running operation forgotten, journaled), so that recovery
+    /// Before recovery: the queued transfers whose ingest a gone node left are put back in
+    /// the queue (their running operation forgotten, journaled), so that recovery
     /// discards their partial blobs and the worker ingests them again.
-    pub(crate) fn requeue_interrupted(&self) -> Result<Vec<OperationId>, ArchiveError> {
+    pub(crate) fn requeue_interrupted(
+        &self,
+        at_start: bool,
+    ) -> Result<Vec<OperationId>, ArchiveError> {
         let mut out = Vec::new();
+        // Only those a gone node was ingesting: a live node's ingest is its own.
+        let abandoned: std::collections::BTreeSet<(TenantId, OperationId)> = self
+            .catalog
+            .abandoned_operations(at_start)?
+            .into_iter()
+            .collect();
         for t in self.catalog.queued_transfers()? {
-            let running = self
-                .catalog
-                .operation(&t.tenant, &t.operation)?
-                .is_some_and(|o| o.state == carnac_catalog::OperationState::Running);
-            if !running {
+            if !abandoned.contains(&(t.tenant.clone(), t.operation.clone())) {
                 continue;
             }
             for offer in &self.offers {
@@ -333,12 +430,19 @@ pub struct Worker {
 struct Shared {
     queue: Mutex<Queue>,
     changed: Condvar,
+    /// The scout's own wake-up (the stop): a worker's notification must never go to it.
+    scout: Condvar,
 }
 
 #[derive(Default)]
 struct Queue {
     /// Each tenant's transfers, oldest first.
     waiting: HashMap<TenantId, VecDeque<QueuedTransfer>>,
+    /// Every transfer waiting or in its ingest here: the scout adds only the others.
+    known: std::collections::HashSet<(TenantId, OperationId)>,
+    /// Transfers whose processing failed here, and when: the scout offers them again only
+    /// after [`RETRY_AFTER`] (the next start, at once).
+    failed: HashMap<(TenantId, OperationId), std::time::Instant>,
     /// Tenants with a transfer waiting and none running, in the order they are served.
     turn: VecDeque<TenantId>,
     /// Tenants with a transfer in its ingest, and its bytes.
@@ -348,6 +452,17 @@ struct Queue {
 
 impl Queue {
     fn push(&mut self, transfer: QueuedTransfer) {
+        let key = (transfer.tenant.clone(), transfer.operation.clone());
+        if self
+            .failed
+            .get(&key)
+            .is_some_and(|at| at.elapsed() < RETRY_AFTER)
+        {
+            return;
+        }
+        if !self.known.insert(key) {
+            return;
+        }
         let tenant = transfer.tenant.clone();
         self.waiting
             .entry(tenant.clone())
@@ -367,7 +482,8 @@ impl Queue {
     }
 
     /// A tenant's transfer is done: its next one, if any, takes its turn after the others'.
-    fn done(&mut self, tenant: &TenantId) {
+    fn done(&mut self, tenant: &TenantId, operation: &OperationId) {
+        self.known.remove(&(tenant.clone(), operation.clone()));
         self.running.remove(tenant);
         match self.waiting.get(tenant) {
             Some(w) if !w.is_empty() => self.turn.push_back(tenant.clone()),
@@ -384,6 +500,7 @@ impl Worker {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             changed: Condvar::new(),
+            scout: Condvar::new(),
         });
         {
             let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -392,6 +509,15 @@ impl Worker {
             }
         }
         let mut threads = Vec::new();
+        {
+            let shared = shared.clone();
+            let archive = archive.clone();
+            let thread = std::thread::Builder::new()
+                .name("ingest-scout".into())
+                .spawn(move || scout(&archive, &shared))
+                .map_err(|e| ArchiveError::io("starting the ingest scout", e))?;
+            threads.push(thread);
+        }
         for i in 0..archive.config.ingest_workers.max(1) {
             let shared = shared.clone();
             let archive = archive.clone();
@@ -439,9 +565,48 @@ impl Worker {
             .unwrap_or_else(|p| p.into_inner())
             .stopping = true;
         self.shared.changed.notify_all();
+        self.shared.scout.notify_all();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for t in threads {
             let _ = t.join();
+        }
+    }
+}
+
+/// How long a transfer whose processing failed waits before this node tries it again.
+pub const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// How often a node looks for work a gone node left: its running operations and its
+/// queued transfers (their node's lease lapsed).
+pub const SCOUT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Until the stop: cleans what gone nodes left, and hands their queued transfers (and any
+/// queued one this node does not know) to the workers, which claim them.
+fn scout(archive: &Archive, shared: &Shared) {
+    loop {
+        {
+            let q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let (q, _) = shared
+                .scout
+                .wait_timeout_while(q, SCOUT_EVERY, |q| !q.stopping)
+                .unwrap_or_else(|p| p.into_inner());
+            if q.stopping {
+                return;
+            }
+        }
+        if let Err(e) = archive.recover_abandoned() {
+            tracing::error!(error = %e, "recovering what a gone node left");
+            continue;
+        }
+        match archive.catalog.queued_transfers() {
+            Ok(all) => {
+                let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+                for t in all {
+                    q.push(t);
+                }
+                shared.changed.notify_all();
+            }
+            Err(e) => tracing::error!(error = %e, "reading the transfer queue"),
         }
     }
 }
@@ -461,12 +626,28 @@ fn work(archive: &Archive, shared: &Shared) {
                 q = shared.changed.wait(q).unwrap_or_else(|p| p.into_inner());
             }
         };
-        if let Err(e) = archive.process_transfer(&transfer) {
-            // It stays queued: the next start takes it again.
+        // Another node alive may have it (it received it): then it is that node's.
+        let claimed = archive
+            .catalog
+            .claim_transfer(&transfer.tenant, &transfer.operation);
+        let result = match claimed {
+            Ok(true) => archive.process_transfer(&transfer),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+        let failed = result.is_err();
+        if let Err(e) = result {
+            // It stays queued: tried again after RETRY_AFTER, or at the next start.
             tracing::error!(tenant = %transfer.tenant, operation = %transfer.operation, error = %e, "a queued transfer could not be processed");
         }
         let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.done(&transfer.tenant);
+        q.done(&transfer.tenant, &transfer.operation);
+        let key = (transfer.tenant.clone(), transfer.operation.clone());
+        if failed {
+            q.failed.insert(key, std::time::Instant::now());
+        } else {
+            q.failed.remove(&key);
+        }
         shared.changed.notify_one();
     }
 }

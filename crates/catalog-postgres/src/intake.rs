@@ -4,10 +4,14 @@ use super::*;
 use carnac_catalog::{IntakeMessage, IntakeQueue, QueuedTransfer};
 use carnac_model::OperationId;
 
-fn insert_queued(tx: &mut Transaction<'_>, transfer: &QueuedTransfer) -> Result<(), CatalogError> {
+fn insert_queued(
+    tx: &mut Transaction<'_>,
+    transfer: &QueuedTransfer,
+    node: &str,
+) -> Result<(), CatalogError> {
     tx.execute(
-        "INSERT INTO transfer_queue (tenant, operation, received_at, agent, bytes, intake)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO transfer_queue (tenant, operation, received_at, agent, bytes, intake, node)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &transfer.tenant.as_str(),
             &transfer.operation.as_str(),
@@ -15,6 +19,7 @@ fn insert_queued(tx: &mut Transaction<'_>, transfer: &QueuedTransfer) -> Result<
             &transfer.agent,
             &big(transfer.bytes),
             &transfer.intake.as_str(),
+            &node,
         ],
     )
     .map_err(storage)?;
@@ -42,7 +47,7 @@ impl IntakeQueue for PostgresCatalog {
     ) -> Result<(), CatalogError> {
         check_event_tenant(&transfer.tenant, event)?;
         self.write(Some(&transfer.tenant), |tx| {
-            insert_queued(tx, transfer)?;
+            insert_queued(tx, transfer, &self.node)?;
             journal::append_event(tx, event)?;
             Ok(())
         })
@@ -91,7 +96,7 @@ impl IntakeQueue for PostgresCatalog {
                 ],
             )
             .map_err(storage)?;
-            insert_queued(tx, transfer)?;
+            insert_queued(tx, transfer, &self.node)?;
             journal::append_event(tx, event)?;
             Ok(())
         })

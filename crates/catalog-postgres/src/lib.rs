@@ -26,6 +26,7 @@ mod import;
 mod intake;
 mod journal;
 mod migrations;
+mod nodes;
 mod operations;
 mod referentials;
 mod search;
@@ -164,6 +165,19 @@ type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 pub struct PostgresCatalog {
     pool: Pool,
     schema: String,
+    /// This process's name among the catalog's nodes.
+    node: String,
+    /// Renews this node's lease until the catalog is dropped (the sender with it).
+    heartbeat: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl Drop for PostgresCatalog {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.heartbeat.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The advisory lock class of this catalog's locks (`'CARN'`), so that they do not meet an
@@ -235,6 +249,7 @@ impl PostgresCatalog {
             message: format!("connecting to the catalog: {}", with_causes(&e)),
             source: Some(Box::new(e)),
         })?;
+        let pg_for_lease = (pg.clone(), tls.clone());
         let manager = PostgresConnectionManager::new(pg, tls);
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size)
@@ -242,12 +257,48 @@ impl PostgresCatalog {
             .connection_timeout(std::time::Duration::from_secs(30))
             .build(manager)
             .map_err(pool_error)?;
-        let catalog = PostgresCatalog {
+        let mut catalog = PostgresCatalog {
             pool,
             schema: config.schema.clone(),
+            node: carnac_catalog::new_node_name()?,
+            heartbeat: None,
         };
         migrations::migrate(&catalog)?;
+        nodes::renew(&mut *catalog.conn()?, &catalog.node)?;
+        catalog.heartbeat = Some(catalog.renew_in_background(pg_for_lease)?);
         Ok(catalog)
+    }
+
+    /// A thread that renews this node's lease on a connection of its own (not the pool's:
+    /// a pool exhausted by requests must not let the node die).
+    fn renew_in_background(
+        &self,
+        (pg, tls): (postgres::Config, MakeRustlsConnect),
+    ) -> Result<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>), CatalogError> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let node = self.node.clone();
+        let thread = std::thread::Builder::new()
+            .name("catalog-lease".into())
+            .spawn(move || {
+                let mut conn: Option<postgres::Client> = None;
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(nodes::NODE_RENEWAL)
+                {
+                    if conn.is_none() {
+                        conn = pg.connect(tls.clone()).ok();
+                    }
+                    let renewed = match conn.as_mut() {
+                        Some(c) => nodes::renew(c, &node),
+                        None => Err(CatalogError::storage_failed("no catalog connection")),
+                    };
+                    if let Err(e) = renewed {
+                        tracing::warn!(error = %e, %node, "renewing this node's lease");
+                        conn = None;
+                    }
+                }
+            })
+            .map_err(|e| CatalogError::storage_in("starting the lease thread", e))?;
+        Ok((stop, thread))
     }
 
     /// The schema the catalog lives in.

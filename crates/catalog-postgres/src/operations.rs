@@ -149,14 +149,15 @@ impl OperationStore for PostgresCatalog {
         self.write(None, |tx| {
             let n = tx
                 .execute(
-                    "INSERT INTO operations (tenant, id, kind, state, started_at, agent)
-                     VALUES ($1, $2, $3, 'RUNNING', $4, $5) ON CONFLICT DO NOTHING",
+                    "INSERT INTO operations (tenant, id, kind, state, started_at, agent, node)
+                     VALUES ($1, $2, $3, 'RUNNING', $4, $5, $6) ON CONFLICT DO NOTHING",
                     &[
                         &tenant.as_str(),
                         &operation.as_str(),
                         &kind.as_str(),
                         &at.as_str(),
                         &agent,
+                        &self.node,
                     ],
                 )
                 .map_err(storage)?;

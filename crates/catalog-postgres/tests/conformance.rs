@@ -163,3 +163,85 @@ fn tls_connections_check_the_server() {
     drop((plain, tls));
     drop_schema(&url, &schema);
 }
+
+/// Two nodes on one catalog: while the first is alive, its running operation is not
+/// abandoned, its queued transfer and its duty are not the second's; once its lease has
+/// lapsed (its process gone), they are.
+#[test]
+fn a_gone_node_leaves_its_work_to_another() {
+    use carnac_catalog::prelude::*;
+    use carnac_catalog::{Intake, QueuedTransfer};
+    use carnac_model::journal::NewEvent;
+    let Some((first, url)) = fresh_catalog("nodes") else {
+        return;
+    };
+    let schema = first.schema().to_owned();
+    let mut config = PostgresConfig::new(url.clone());
+    config.schema = schema.clone();
+    config.pool_size = 2;
+    let second = PostgresCatalog::open(&config).unwrap();
+    assert_ne!(first.node(), second.node());
+    let tenant: carnac_model::TenantId = "nodes".parse().unwrap();
+    let event = |op: &str, kind: &str| NewEvent {
+        tenant: tenant.clone(),
+        operation: op.parse().unwrap(),
+        kind: kind.into(),
+        outcome: carnac_model::Status::Ok,
+        time: "2026-12-05T08:00:00.000Z".into(),
+        agent: "test".into(),
+        detail: serde_json::json!({}),
+    };
+    first
+        .create_tenant(&tenant, "nodes", &event("op-nodes-create", "TENANT_CREATE"))
+        .unwrap();
+    let ingest: carnac_model::OperationId = "op-nodes-ingest".parse().unwrap();
+    first
+        .start_operation(
+            &tenant,
+            &ingest,
+            &"INGEST".into(),
+            &carnac_model::Timestamp::parse("2026-12-05T08:00:01.000Z").unwrap(),
+            "test",
+        )
+        .unwrap();
+    let queued: carnac_model::OperationId = "op-nodes-queued".parse().unwrap();
+    first
+        .enqueue_transfer(
+            &QueuedTransfer {
+                tenant: tenant.clone(),
+                operation: queued.clone(),
+                received_at: carnac_model::Timestamp::parse("2026-12-05T08:00:02.000Z").unwrap(),
+                agent: "test".into(),
+                bytes: 10,
+                intake: Intake::Package,
+            },
+            &event("op-nodes-queued", "TRANSFER_RECEIVED"),
+        )
+        .unwrap();
+    let lease = std::time::Duration::from_secs(60);
+    assert!(first.lead("maintenance", lease).unwrap());
+    // The first is alive: nothing of its work is the second's.
+    assert!(second.abandoned_operations(false).unwrap().is_empty());
+    assert!(!second.claim_transfer(&tenant, &queued).unwrap());
+    assert!(!second.lead("maintenance", lease).unwrap());
+    // The first's process is gone: its lease lapses (here at once).
+    let first_node = first.node().to_owned();
+    drop(first);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .execute(
+            &format!(
+                "UPDATE {schema}.nodes SET lease_until = now() - interval '1 second' WHERE id = $1"
+            ),
+            &[&first_node],
+        )
+        .unwrap();
+    assert_eq!(
+        second.abandoned_operations(false).unwrap(),
+        vec![(tenant.clone(), ingest)]
+    );
+    assert!(second.claim_transfer(&tenant, &queued).unwrap());
+    assert!(second.lead("maintenance", lease).unwrap());
+    drop(second);
+    drop_schema(&url, &schema);
+}

@@ -759,7 +759,8 @@ pub trait OperationStore: Send + Sync {
         page: &OperationPage,
     ) -> Result<Vec<Operation>, CatalogError>;
 
-    /// Operations left running by a process that died, on every tenant (used by recovery).
+    /// Every running operation, on every tenant, whatever node runs it (recovery asks
+    /// [`NodeStore::abandoned_operations`]).
     fn running_operations(&self) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
 }
 
@@ -1054,6 +1055,50 @@ pub trait SearchIndex: Send + Sync {
     ) -> Result<UnitPage, CatalogError>;
 }
 
+/// Several processes (nodes) serving one catalog: who is alive, who ingests which queued
+/// transfer, who runs a periodic duty. A node is alive while its lease runs (the catalog
+/// renews it from the process itself); what a node left running is abandoned only once its
+/// lease has lapsed. An embedded catalog has one node, the process that holds its data
+/// folder's lock: whatever another process left is abandoned.
+pub trait NodeStore: Send + Sync {
+    /// This process's name among the catalog's nodes (recorded with what it starts).
+    fn node(&self) -> &str;
+
+    /// Running operations whose node is gone (or unknown), on every tenant: what recovery
+    /// may clean. Never a live node's; this node's own only with `including_this_node`
+    /// (recovery at start, before this node has started anything: what carries its name
+    /// then was left by an earlier use of the same catalog handle, as tests simulate a stop).
+    fn abandoned_operations(
+        &self,
+        including_this_node: bool,
+    ) -> Result<Vec<(TenantId, OperationId)>, CatalogError>;
+
+    /// Takes a queued transfer for this node to ingest: true when it is now this node's
+    /// (unclaimed, already this node's, or its node is gone), false while a node alive has
+    /// it. Two nodes asking at once: one gets it.
+    fn claim_transfer(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<bool, CatalogError>;
+
+    /// Takes or keeps the lead of a periodic duty for `lease`: true when this node is to
+    /// run it now, false while another node alive holds it.
+    fn lead(&self, duty: &str, lease: std::time::Duration) -> Result<bool, CatalogError>;
+}
+
+/// A node's name: random, with the process's id for the operator who reads it.
+pub fn new_node_name() -> Result<String, CatalogError> {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| CatalogError::storage_failed(format!("no randomness for a node name: {e}")))?;
+    Ok(format!(
+        "node-{}-{}",
+        std::process::id(),
+        hex::encode(bytes)
+    ))
+}
+
 /// Every part of the catalog: what an archive runs on. Use cases that need less ask for the
 /// narrower trait; anything that implements all of them is a `Catalog`.
 pub trait Catalog:
@@ -1069,6 +1114,7 @@ pub trait Catalog:
     + EliminationStore
     + DeliveryStore
     + SessionStore
+    + NodeStore
 {
 }
 
@@ -1085,6 +1131,7 @@ impl<
         + EliminationStore
         + DeliveryStore
         + SessionStore
+        + NodeStore
         + ?Sized,
 > Catalog for T
 {
@@ -1094,8 +1141,8 @@ impl<
 pub mod prelude {
     pub use crate::{
         AccountStore, Catalog, DeliveryStore, EliminationStore, EvidenceStore, HoldingStore,
-        IntakeQueue, JournalStore, OperationStore, ReferentialStore, SearchIndex, SessionStore,
-        TenantStore,
+        IntakeQueue, JournalStore, NodeStore, OperationStore, ReferentialStore, SearchIndex,
+        SessionStore, TenantStore,
     };
 }
 

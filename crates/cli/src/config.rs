@@ -232,6 +232,10 @@ pub struct Storage {
     pub offers: Option<Vec<PathBuf>>,
     /// Offers declared by name and kind (`[[storage.offer]]`); either this or `offers`.
     pub offer: Vec<OfferConfig>,
+    /// Where received transfers wait for their ingest when several nodes serve the
+    /// archive (`[storage.incoming]`, a folder or a bucket every node reaches, declared as
+    /// an offer is, without a name); none: the data folder's own.
+    pub incoming: Option<OfferConfig>,
 }
 
 /// One offer declared by name: `name` is what the catalog's copies record, so it must never
@@ -239,6 +243,8 @@ pub struct Storage {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OfferConfig {
+    /// Required for an offer; `[storage.incoming]` has none.
+    #[serde(default)]
     pub name: String,
     /// `fs`: a folder (`path`); `s3`: a bucket (`endpoint`, `bucket`, `region`,
     /// `access_key`, `secret_key_file`, and `path_style`, `prefix` if needed).
@@ -372,6 +378,30 @@ impl OfferConfig {
             )),
         }
         anyhow::bail!("storage.offer {name:?}: {}", problems.join("; "))
+    }
+}
+
+impl Storage {
+    /// Where received transfers wait, when `[storage.incoming]` names a shared place.
+    pub fn incoming(&self, data: &Path) -> anyhow::Result<Option<OfferLocation>> {
+        let Some(incoming) = &self.incoming else {
+            return Ok(None);
+        };
+        if !incoming.name.is_empty() {
+            anyhow::bail!("storage.incoming has no name (it is not an offer)");
+        }
+        let absolute = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                data.join(p)
+            }
+        };
+        let named = OfferConfig {
+            name: "incoming".into(),
+            ..incoming.clone()
+        };
+        named.location(&absolute).map(Some)
     }
 }
 

@@ -61,20 +61,27 @@ pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Conf
     let guard = lock(data)?;
     let config = config::Config::load(data)?;
     let catalog = open_catalog(data, &config)?;
+    let open_store =
+        |name: &str, location: &config::OfferLocation| -> anyhow::Result<Arc<dyn BlobStore>> {
+            Ok(match location {
+                config::OfferLocation::Folder(root) => Arc::new(
+                    carnac_blobstore::fs::FsStore::open(name.to_owned(), root)
+                        .with_context(|| format!("opening the store {name}"))?,
+                ),
+                config::OfferLocation::S3(s3) => Arc::new(
+                    carnac_blobstore::s3::S3Store::new(name.to_owned(), s3)
+                        .with_context(|| format!("opening the store {name}"))?,
+                ),
+            })
+        };
     let mut offers: Vec<Arc<dyn BlobStore>> = Vec::new();
     for offer in config.storage.resolve(data)? {
-        let store: Arc<dyn BlobStore> = match &offer.location {
-            config::OfferLocation::Folder(root) => Arc::new(
-                carnac_blobstore::fs::FsStore::open(offer.name.clone(), root)
-                    .context("opening a storage offer")?,
-            ),
-            config::OfferLocation::S3(s3) => Arc::new(
-                carnac_blobstore::s3::S3Store::new(offer.name.clone(), s3)
-                    .context("opening a storage offer")?,
-            ),
-        };
-        offers.push(store);
+        offers.push(open_store(&offer.name, &offer.location)?);
     }
+    let incoming = match config.storage.incoming(data)? {
+        Some(location) => Some(open_store("incoming", &location)?),
+        None => None,
+    };
     let scanner: Option<Arc<dyn carnac_archive::ports::VirusScanner>> =
         match &config.antivirus.clamd_socket {
             Some(socket) => {
@@ -131,6 +138,7 @@ pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Conf
             ..Default::default()
         },
         tmp: data.join("tmp"),
+        incoming,
     })?;
     let recovered = archive
         .recover()

@@ -6,23 +6,6 @@
 mod common;
 use common::*;
 
-/// The server's connection string split into what `carnac.toml` names (without the
-/// password) and the password, which goes into a file.
-fn postgres() -> Option<(String, String)> {
-    let Ok(url) = std::env::var("CARNAC_TEST_POSTGRES") else {
-        assert!(
-            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
-            "no PostgreSQL: run the tests through scripts/test, which starts one"
-        );
-        eprintln!("skipped: no PostgreSQL (CARNAC_TEST_POSTGRES)");
-        return None;
-    };
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (userinfo, host) = rest.split_once('@').unwrap();
-    let (user, password) = userinfo.split_once(':').unwrap();
-    Some((format!("{scheme}://{user}@{host}"), password.to_owned()))
-}
-
 /// `[[storage.offer]]` entries: a folder, and the S3 server's bucket if there is one.
 fn offers(d: &std::path::Path) -> String {
     let mut toml =
@@ -65,7 +48,7 @@ fn schema_of(d: &std::path::Path) -> String {
 
 #[test]
 fn an_archive_on_postgresql_ingests_checks_and_proves() {
-    let Some((url, password)) = postgres() else {
+    let Some((url, password)) = postgres_url() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +92,7 @@ fn an_archive_on_postgresql_ingests_checks_and_proves() {
 /// reason named.
 #[test]
 fn catalog_settings_are_checked() {
-    let Some((url, password)) = postgres() else {
+    let Some((url, password)) = postgres_url() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -142,7 +125,7 @@ fn catalog_settings_are_checked() {
 /// same catalog is refused.
 #[test]
 fn an_embedded_catalog_moves_to_postgresql() {
-    let Some((url, password)) = postgres() else {
+    let Some((url, password)) = postgres_url() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

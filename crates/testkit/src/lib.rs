@@ -133,6 +133,7 @@ fn archive_with_ids(
         ),
         config,
         tmp: scratch.to_owned(),
+        incoming: None,
     })
     .expect("archive")
 }

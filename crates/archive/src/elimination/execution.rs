@@ -768,6 +768,14 @@ impl Archive {
                 }
             }
         }
+        // Executions whose operation another node alive runs are that node's to finish
+        // (this node's own are in `executions` while they run).
+        let abandoned: BTreeSet<OperationId> = self
+            .catalog
+            .abandoned_operations(true)?
+            .into_iter()
+            .map(|(_, op)| op)
+            .collect();
         for (tenant, id) in due {
             let running = self
                 .executions
@@ -776,6 +784,27 @@ impl Archive {
                 .unwrap_or(true);
             if running {
                 // A request of this process is on it.
+                continue;
+            }
+            let live_elsewhere = self
+                .catalog
+                .elimination(&tenant, &id)?
+                .and_then(|r| {
+                    r.execution?["operation"]
+                        .as_str()?
+                        .parse::<OperationId>()
+                        .ok()
+                })
+                .is_some_and(|op| {
+                    !abandoned.contains(&op)
+                        && self
+                            .catalog
+                            .operation(&tenant, &op)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|o| o.state == carnac_catalog::OperationState::Running)
+                });
+            if live_elsewhere {
                 continue;
             }
             let agent = self

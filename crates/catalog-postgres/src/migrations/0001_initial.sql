@@ -36,6 +36,8 @@ CREATE TABLE operations (
     ended_at TEXT COLLATE "C",
     summary TEXT COLLATE "C",
     agent TEXT COLLATE "C",
+    -- The node that runs it, while it runs.
+    node TEXT COLLATE "C",
     PRIMARY KEY (tenant, id)
 );
 CREATE INDEX operations_running ON operations(state) WHERE state = 'RUNNING';
@@ -346,6 +348,8 @@ CREATE TABLE transfer_queue (
     agent TEXT COLLATE "C" NOT NULL,
     bytes BIGINT NOT NULL,
     intake TEXT COLLATE "C" NOT NULL DEFAULT 'package',
+    -- The node that ingests it (the one that received it, until it is gone).
+    node TEXT COLLATE "C",
     PRIMARY KEY (tenant, operation)
 );
 
@@ -507,3 +511,18 @@ CREATE TABLE web_sessions (
 CREATE INDEX web_sessions_login ON web_sessions(login);
 CREATE INDEX web_sessions_last_seen ON web_sessions(last_seen);
 CREATE INDEX web_sessions_opened_at ON web_sessions(opened_at);
+
+-- The processes serving this catalog: each alive until its lease ends (it renews it every
+-- few seconds). Times are the server's, so that the nodes' clocks do not matter.
+CREATE TABLE nodes (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    lease_until TIMESTAMPTZ NOT NULL
+);
+
+-- Periodic duties that one node at a time runs (maintenance), and until when it leads.
+CREATE TABLE leads (
+    duty TEXT COLLATE "C" PRIMARY KEY,
+    node TEXT COLLATE "C" NOT NULL,
+    until TIMESTAMPTZ NOT NULL
+);

@@ -9,6 +9,7 @@ mod eliminations;
 mod holdings;
 mod journal;
 mod metadata;
+mod nodes;
 mod operations;
 mod queue;
 mod referentials;
@@ -74,6 +75,7 @@ pub fn run(c: &dyn Catalog) {
     eliminations::closures(c);
     deliveries::deliveries(c);
     sessions::sessions(c);
+    nodes::one_node(c);
 }
 
 /// A new tenant whose one ingest commits these units.

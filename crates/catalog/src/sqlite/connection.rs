@@ -372,6 +372,7 @@ impl SqliteCatalog {
             generation: AtomicU64::new(0),
             checkpointer: None,
             group: Mutex::new(Group::default()),
+            node: crate::new_node_name()?,
         })
     }
 

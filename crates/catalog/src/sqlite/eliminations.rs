@@ -332,10 +332,16 @@ impl EliminationStore for SqliteCatalog {
                 .map_err(|m| CatalogError::Conflict(format!("elimination {}: {m}", x.id)))?;
             let n = tx
                 .execute(
-                    "INSERT INTO operations (tenant, id, kind, state, started_at, agent)
-                     VALUES (?1, ?2, 'ELIMINATION_EXECUTION', 'RUNNING', ?3, ?4)
+                    "INSERT INTO operations (tenant, id, kind, state, started_at, agent, node)
+                     VALUES (?1, ?2, 'ELIMINATION_EXECUTION', 'RUNNING', ?3, ?4, ?5)
                      ON CONFLICT DO NOTHING",
-                    params![t, x.operation.as_str(), x.started_at.as_str(), x.agent],
+                    params![
+                        t,
+                        x.operation.as_str(),
+                        x.started_at.as_str(),
+                        x.agent,
+                        self.node
+                    ],
                 )
                 .map_err(storage)?;
             if n == 0 {

@@ -5,17 +5,19 @@ use super::*;
 pub(super) fn insert_queued(
     tx: &rusqlite::Transaction<'_>,
     transfer: &QueuedTransfer,
+    node: &str,
 ) -> Result<(), CatalogError> {
     tx.execute(
-        "INSERT INTO transfer_queue (tenant, operation, received_at, agent, bytes, intake)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO transfer_queue (tenant, operation, received_at, agent, bytes, intake, node)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             transfer.tenant.as_str(),
             transfer.operation.as_str(),
             transfer.received_at.as_str(),
             transfer.agent,
             transfer.bytes as i64,
-            transfer.intake.as_str()
+            transfer.intake.as_str(),
+            node
         ],
     )
     .map_err(storage)?;
@@ -30,7 +32,7 @@ impl IntakeQueue for SqliteCatalog {
     ) -> Result<(), CatalogError> {
         check_event_tenant(&transfer.tenant, event)?;
         self.write(|tx| {
-            insert_queued(tx, transfer)?;
+            insert_queued(tx, transfer, &self.node)?;
             append_event(tx, event)?;
             Ok(())
         })
@@ -79,7 +81,7 @@ impl IntakeQueue for SqliteCatalog {
                 ],
             )
             .map_err(storage)?;
-            insert_queued(tx, transfer)?;
+            insert_queued(tx, transfer, &self.node)?;
             append_event(tx, event)?;
             Ok(())
         })

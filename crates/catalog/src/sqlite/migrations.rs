@@ -27,6 +27,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0022_web_sessions.sql"),
     include_str!("migrations/0023_operations_by_kind.sql"),
     include_str!("migrations/0024_journal_subjects.sql"),
+    include_str!("migrations/0025_operation_nodes.sql"),
 ];
 
 /// The migration after which the units already there are indexed for free text, each in its

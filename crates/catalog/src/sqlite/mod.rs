@@ -19,6 +19,7 @@ mod intake;
 mod journal;
 mod metadata;
 mod migrations;
+mod nodes;
 mod operations;
 mod referentials;
 mod search;
@@ -49,6 +50,8 @@ pub struct SqliteCatalog {
     /// Counts the releases of the writer but those that only appended journal events (which
     /// searches do not read): a search snapshot taken before the last one is not reused.
     generation: AtomicU64,
+    /// This process's name among the catalog's nodes.
+    node: String,
     /// Events waiting for the next group commit (`append_events`).
     group: Mutex<Group>,
     /// The thread that checkpoints the write-ahead log (file catalogs only); it stops when

@@ -126,9 +126,17 @@ impl OperationStore for SqliteCatalog {
         self.write(|tx| {
             let n = tx
                 .execute(
-                    "INSERT INTO operations (tenant, id, kind, state, started_at, agent) VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5)
+                    "INSERT INTO operations (tenant, id, kind, state, started_at, agent, node)
+                     VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5, ?6)
                      ON CONFLICT DO NOTHING",
-                    params![tenant.as_str(), operation.as_str(), kind.as_str(), at.as_str(), agent],
+                    params![
+                        tenant.as_str(),
+                        operation.as_str(),
+                        kind.as_str(),
+                        at.as_str(),
+                        agent,
+                        self.node
+                    ],
                 )
                 .map_err(storage)?;
             if n == 0 {

@@ -163,6 +163,7 @@ fn units_of_schema_12_are_counted_copied_and_indexed_by_tenant() {
              DROP TRIGGER journal_subjects_written; DROP TABLE journal_subjects; DROP INDEX operations_by_kind; DROP INDEX operations_by_agent; DROP TABLE web_sessions; DROP TABLE unit_metadata_history; DROP TABLE deliveries; DROP TABLE account_agencies; DROP TABLE elimination_purges; DROP TABLE tombstone_objects; DROP TABLE tombstones; DROP TABLE elimination_units; DROP TABLE eliminations;
              DROP INDEX objects_group; DROP INDEX unit_object_groups_group; DROP INDEX unit_parents_parent;
              CREATE INDEX unit_parents_parent ON unit_parents(tenant, parent);
+             ALTER TABLE operations DROP COLUMN node; ALTER TABLE transfer_queue DROP COLUMN node;
              PRAGMA user_version = 12;",
         )
         .unwrap();
@@ -255,6 +256,7 @@ fn eliminations_of_schema_16_keep_their_state_units_and_purge() {
              CREATE INDEX elimination_units_unit ON elimination_units(tenant, unit) WHERE status = 'proposed';
              DROP INDEX tombstones_elimination;
              DROP TRIGGER journal_subjects_written; DROP TABLE journal_subjects; DROP INDEX operations_by_kind; DROP INDEX operations_by_agent; DROP TABLE web_sessions; DROP TABLE unit_metadata_history; DROP TABLE deliveries; DROP TABLE account_agencies;
+             ALTER TABLE operations DROP COLUMN node; ALTER TABLE transfer_queue DROP COLUMN node;
              PRAGMA foreign_keys = ON;
              PRAGMA user_version = 16;",
         )

@@ -114,8 +114,17 @@ fn serve(
         std::thread::Builder::new()
             .name("maintenance".into())
             .spawn(move || {
+                // With several nodes, one at a time seals and renews: the lead lasts a few
+                // intervals, renewed at each pass, taken by another node once it lapses.
+                let lease = (interval * 3).max(std::time::Duration::from_secs(60));
                 loop {
-                    maintain(&archive, renew_before);
+                    match archive.catalog().lead("maintenance", lease) {
+                        Ok(true) => {
+                            maintain(&archive, renew_before);
+                        }
+                        Ok(false) => tracing::debug!("another node runs the maintenance"),
+                        Err(e) => tracing::error!(error = %e, "taking the maintenance's lead"),
+                    }
                     if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
                         stopped.recv_timeout(interval)
                     {

@@ -173,3 +173,20 @@ pub fn copy_data(from: &Path, to: &Path) {
     )
     .unwrap();
 }
+
+/// The server's connection string split into what `carnac.toml` names (without the
+/// password) and the password, which goes into a file.
+pub fn postgres_url() -> Option<(String, String)> {
+    let Ok(url) = std::env::var("CARNAC_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
+            "no PostgreSQL: run the tests through scripts/test, which starts one"
+        );
+        eprintln!("skipped: no PostgreSQL (CARNAC_TEST_POSTGRES)");
+        return None;
+    };
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, host) = rest.split_once('@').unwrap();
+    let (user, password) = userinfo.split_once(':').unwrap();
+    Some((format!("{scheme}://{user}@{host}"), password.to_owned()))
+}
