@@ -188,3 +188,74 @@ fn an_embedded_catalog_moves_to_postgresql() {
         "{out:?}"
     );
 }
+
+/// PostgreSQL's own tools, Debian's newest.
+fn pg_tool(name: &str) -> std::path::PathBuf {
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .map(|e| e.unwrap().path().join("bin"))
+        .filter(|p| p.join(name).exists())
+        .collect();
+    dirs.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    dirs.pop().expect("PostgreSQL's tools").join(name)
+}
+
+/// What `docs/deploy.md` says a restore needs: a dump of the catalog's schema (pg_dump),
+/// restored into an emptied database, gives back an archive that passes `check --digests`
+/// and `journal verify`, and goes on.
+#[test]
+fn a_catalog_dump_restores_an_archive_that_checks() {
+    let Some((url, password)) = postgres_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schema = schema_of(d);
+    std::fs::write(d.join("catalog.password"), &password).unwrap();
+    std::fs::write(
+        d.join("carnac.toml"),
+        format!(
+            "[catalog]\nurl = \"{url}\"\npassword_file = \"catalog.password\"\nschema = \"{schema}\"\n\n\
+             [[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n\
+             [[storage.offer]]\nname = \"site-b\"\nkind = \"fs\"\npath = \"offers/site-b\"\n"
+        ),
+    )
+    .unwrap();
+    let ok = |args: &[&str]| run_ok(d, args);
+    add_tenant_0(d);
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    ok(&["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    ok(&["maintain"]);
+    let full_url = std::env::var("CARNAC_TEST_POSTGRES").unwrap();
+    let dump = d.join("catalog.dump");
+    let out = std::process::Command::new(pg_tool("pg_dump"))
+        .args(["--format=custom", "--schema", &schema, "--file"])
+        .arg(&dump)
+        .arg(&full_url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // The catalog is lost…
+    let mut client = postgres::Client::connect(&full_url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+    // …and restored from its dump.
+    let out = std::process::Command::new(pg_tool("pg_restore"))
+        .args(["--no-owner", "--exit-on-error", "--dbname", &full_url])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    ok(&["check", "--digests"]);
+    ok(&["journal", "verify", "--tenant", "0"]);
+    ok(&["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    ok(&["journal", "verify", "--tenant", "0"]);
+    ok(&["audit", "--tenant", "0"]);
+}
