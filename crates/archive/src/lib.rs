@@ -26,6 +26,7 @@ pub mod ingest;
 pub mod journal;
 pub mod maintenance;
 pub mod metadata;
+pub mod offer_removal;
 pub mod offer_sync;
 pub mod package;
 pub mod ports;

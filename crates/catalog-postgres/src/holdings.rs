@@ -497,6 +497,26 @@ impl HoldingStore for PostgresCatalog {
         })
     }
 
+    fn forget_offer(
+        &self,
+        tenant: &TenantId,
+        offer: &str,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(Some(tenant), |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM copies WHERE tenant = $1 AND offer = $2",
+                    &[&tenant.as_str(), &offer],
+                )
+                .map_err(storage)?;
+            operations::record_done_operation(tx, tenant, summary, event)?;
+            Ok(n)
+        })
+    }
+
     fn rules_graph(
         &self,
         tenant: &TenantId,

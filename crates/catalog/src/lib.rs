@@ -854,6 +854,17 @@ pub trait HoldingStore: Send + Sync {
         event: &NewEvent,
     ) -> Result<u64, CatalogError>;
 
+    /// Forgets every copy of the tenant's objects that `offer` holds (an offer removed from
+    /// the archive), with the operation that says so and its event, in one transaction; the
+    /// number of copies forgotten. The offer's blobs are the operator's to decommission.
+    fn forget_offer(
+        &self,
+        tenant: &TenantId,
+        offer: &str,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError>;
+
     /// `units` and every unit above them (parents, their parents…), each once, with what
     /// its effective rules are computed from. Unknown units are left out.
     fn rules_graph(

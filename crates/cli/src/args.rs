@@ -232,6 +232,17 @@ pub(crate) enum OffersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Removes an offer from the archive: the catalog forgets every copy it holds, in each
+    /// tenant with a journaled OFFER_REMOVAL operation; its blobs are left for the operator
+    /// to decommission, and its `[[storage.offer]]` is then removed from carnac.toml.
+    /// Refused while a file would keep fewer than two copies in the other offers. Exit 0:
+    /// removed; 1: refused (every reason listed).
+    Remove {
+        #[arg(long)]
+        offer: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

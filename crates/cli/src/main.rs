@@ -97,6 +97,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Offers {
             command: args::OffersCommand::Sync { offer, json },
         } => integrity::sync_offer(&archive, &offer, json),
+        Command::Offers {
+            command: args::OffersCommand::Remove { offer, json },
+        } => integrity::remove_offer(&archive, &offer, json),
         Command::Catalog { .. } => unreachable!("handled before the archive is opened"),
         Command::Lifecycle {
             tenant: t,

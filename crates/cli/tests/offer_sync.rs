@@ -109,3 +109,50 @@ fn an_offer_added_later_is_filled_from_the_others() {
         "{text}"
     );
 }
+
+/// An offer removed: refused while a file would keep fewer than two copies, done (and
+/// journaled) once a third offer holds them; the archive then checks clean without it.
+#[test]
+fn an_offer_is_removed_only_when_two_copies_remain_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let two = "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n\
+               [[storage.offer]]\nname = \"site-b\"\nkind = \"fs\"\npath = \"offers/site-b\"\n";
+    std::fs::write(d.join("carnac.toml"), two).unwrap();
+    add_tenant_0(d);
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    run_ok(d, &["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    let refused = run(d, &["offers", "remove", "--offer", "site-b"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("would keep 1 copy"), "{why}");
+    assert!(why.contains("offers sync"), "{why}");
+    let three = format!(
+        "{two}[[storage.offer]]\nname = \"site-c\"\nkind = \"fs\"\npath = \"offers/site-c\"\n"
+    );
+    std::fs::write(d.join("carnac.toml"), &three).unwrap();
+    run_ok(d, &["offers", "sync", "--offer", "site-c"]);
+    let report: serde_json::Value = serde_json::from_str(&run_ok(
+        d,
+        &["offers", "remove", "--offer", "site-b", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(report["tenants"][0][0], "0", "{report}");
+    assert!(report["tenants"][0][1].as_u64().unwrap() > 0, "{report}");
+    let without_b = three.replace(
+        "[[storage.offer]]\nname = \"site-b\"\nkind = \"fs\"\npath = \"offers/site-b\"\n",
+        "",
+    );
+    std::fs::write(d.join("carnac.toml"), without_b).unwrap();
+    run_ok(d, &["check", "--digests"]);
+    run_ok(d, &["journal", "verify", "--tenant", "0"]);
+    let conn = rusqlite::Connection::open(d.join("catalog.sqlite")).unwrap();
+    let journaled: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM journal WHERE tenant = '0' AND kind = 'OFFER_REMOVAL' AND operation = ?1",
+            [report["tenants"][0][2].as_str().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(journaled, 1);
+}

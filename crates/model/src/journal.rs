@@ -70,6 +70,8 @@ event_kinds! {
     Audit = "AUDIT",
     /// Copies written to an offer that lacked them (an offer added to a running archive).
     OfferSync = "OFFER_SYNC",
+    /// An offer removed from the archive: its copies forgotten.
+    OfferRemoval = "OFFER_REMOVAL",
     /// A request allowed.
     Access = "ACCESS",
     AccessRefused = "ACCESS_REFUSED",

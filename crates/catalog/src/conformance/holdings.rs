@@ -269,4 +269,19 @@ pub(super) fn copies_recorded_later(c: &dyn Catalog) {
             .all(|(_, copy)| copy.offer != "site-c"),
         "another tenant's copies untouched"
     );
+    // The offer removed: its copies forgotten, with their operation and event; the other
+    // offers' and the other tenant's stay.
+    let before = c.last_sequence(&a).expect("last");
+    let forgotten = c
+        .forget_offer(
+            &a,
+            "site-c",
+            &json!({"offer": "site-c"}),
+            &event("conf-a", "op-forget-c", "OFFER_REMOVAL", Status::Ok),
+        )
+        .expect("forgotten");
+    assert_eq!(forgotten, 1);
+    assert_eq!(offers_of(&o1), ["offer-1", "offer-2"]);
+    assert_eq!(c.last_sequence(&a).expect("last"), before + 1);
+    assert!(c.operation(&a, &op("op-forget-c")).expect("op").is_some());
 }

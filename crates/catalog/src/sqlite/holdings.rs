@@ -551,6 +551,26 @@ impl HoldingStore for SqliteCatalog {
         .collect()
     }
 
+    fn forget_offer(
+        &self,
+        tenant: &TenantId,
+        offer: &str,
+        summary: &serde_json::Value,
+        event: &NewEvent,
+    ) -> Result<u64, CatalogError> {
+        check_event_tenant(tenant, event)?;
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM copies WHERE tenant = ?1 AND offer = ?2",
+                    params![tenant.as_str(), offer],
+                )
+                .map_err(storage)?;
+            operations::record_done_operation(tx, tenant, summary, event)?;
+            Ok(n as u64)
+        })
+    }
+
     fn rules_graph(
         &self,
         tenant: &TenantId,

@@ -87,6 +87,21 @@ pub(crate) fn sync_offer(archive: &Archive, offer: &str, json: bool) -> anyhow::
     })
 }
 
+pub(crate) fn remove_offer(archive: &Archive, offer: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let report = archive.remove_offer(offer, "cli")?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        for (tenant, copies, operation) in &report.tenants {
+            println!("tenant {tenant}: {copies} copies forgotten (operation {operation})");
+        }
+        println!(
+            "offer {offer} removed from the archive: remove its [[storage.offer]] from carnac.toml; its files are yours to decommission"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Exit 2 when the catalog and the offers disagree.
 pub(crate) fn check(archive: &Archive, digests: bool) -> anyhow::Result<ExitCode> {
     let problems = archive.check_consistency(digests)?;

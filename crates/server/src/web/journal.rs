@@ -59,6 +59,8 @@ pub(crate) fn event_label(kind: &str) -> &'static str {
         "JOURNAL_VERIFY" => "Vérification du journal",
         "JOURNAL_EXPORT" => "Export du journal",
         "AUDIT" => "Audit des copies",
+        "OFFER_SYNC" => "Copies ajoutées à une offre de stockage",
+        "OFFER_REMOVAL" => "Offre de stockage retirée",
         "ACCESS" => "Consultation ou action autorisée",
         "ACCESS_REFUSED" => "Demande refusée",
         "ACCESS_REFUSED_SUMMARY" => "Demandes refusées (résumé)",
