@@ -177,6 +177,17 @@ impl Archive {
         agent: &str,
         progress: &dyn Progress,
     ) -> Result<AuditReport, ArchiveError> {
+        let report = self.audit_counted(tenant, agent, progress)?;
+        self.stats.audit(report.damaged.len() as u64);
+        Ok(report)
+    }
+
+    fn audit_counted(
+        &self,
+        tenant: &TenantId,
+        agent: &str,
+        progress: &dyn Progress,
+    ) -> Result<AuditReport, ArchiveError> {
         self.require_tenant(tenant)?;
         let operation = self.new_operation()?;
         let started = self.now();

@@ -35,6 +35,7 @@ pub mod referential;
 pub mod report;
 pub mod rules;
 pub mod selection;
+pub mod stats;
 pub mod system;
 pub mod throttle;
 pub mod timestamping;
@@ -179,6 +180,8 @@ pub struct Archive {
     pub(crate) tmp: PathBuf,
     /// Received transfers shared between nodes ([`Parts::incoming`]).
     pub(crate) incoming: Option<Arc<dyn BlobStore>>,
+    /// What this process has done, for monitoring.
+    pub(crate) stats: stats::Stats,
     /// Login locks, password-check permits, refusals waiting for their summary.
     pub(crate) gate: accounts::Gate,
     /// The eliminations this process is executing now (one worker each).
@@ -253,6 +256,7 @@ impl Archive {
             config: parts.config,
             tmp: parts.tmp,
             incoming: parts.incoming,
+            stats: stats::Stats::default(),
             gate,
             executions: Default::default(),
             deliveries_running: Default::default(),
@@ -262,6 +266,11 @@ impl Archive {
 
     pub fn catalog(&self) -> &dyn Catalog {
         &*self.catalog
+    }
+
+    /// What this process has done since it started (ingests, duties, audits).
+    pub fn stats(&self) -> stats::StatsSnapshot {
+        self.stats.snapshot()
     }
 
     /// The limits and names the ingest works with.

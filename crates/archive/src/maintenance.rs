@@ -58,6 +58,22 @@ pub enum Duty {
     },
 }
 
+impl Duty {
+    /// Its kind, as the metrics name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Duty::Evidence { .. } => "evidence",
+            Duty::DepositAttested { .. } => "attestation",
+            Duty::TimestampsRenewed { .. } => "renewal",
+            Duty::ManagementFilled { .. } => "management_fill",
+            Duty::Sealed { .. } => "seal",
+            Duty::ExecutionCompleted { .. } => "execution_completion",
+            Duty::PackageRemoved { .. } => "package_removal",
+            Duty::SessionsExpired { .. } => "session_expiry",
+        }
+    }
+}
+
 impl std::fmt::Display for Duty {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -185,6 +201,12 @@ impl Archive {
                 Ok(None) => {}
                 Err(e) => m.failed.push((Some(t.clone()), "sealing the journal", e)),
             }
+        }
+        for (_, duty) in &m.done {
+            self.stats.duty(duty.kind());
+        }
+        for _ in &m.failed {
+            self.stats.duty_failed();
         }
         m
     }

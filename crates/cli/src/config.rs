@@ -580,6 +580,8 @@ pub struct Server {
     pub tls_client_ca: Option<PathBuf>,
     /// Where the as@lae-compatible intake (Pastell's "as@lae (REST)" connector) is served.
     pub asalae_base_path: String,
+    /// The tenants `/metrics` names in its labels (at most 20); the others are summed.
+    pub metrics_tenants: Vec<String>,
     /// The largest upload taken over HTTP, in bytes (a transfer, an attachments archive, or
     /// all the chunks of one).
     pub max_upload_bytes: u64,
@@ -713,6 +715,7 @@ impl Default for Server {
             tls_key: None,
             tls_client_ca: None,
             asalae_base_path: "/restservices".into(),
+            metrics_tenants: Vec::new(),
             max_upload_bytes: carnac_server::DEFAULT_MAX_UPLOAD,
             max_header_bytes: http.max_header_bytes,
             header_timeout_seconds: http.header_timeout.as_secs(),

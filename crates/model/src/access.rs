@@ -160,10 +160,12 @@ pub enum Action {
     // Proof.
     JournalRead,
     EvidenceRead,
+    /// The platform's metrics (Prometheus): counts, never records.
+    MetricsRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::Identify,
         Action::TenantCreate,
         Action::TenantList,
@@ -197,6 +199,7 @@ impl Action {
         Action::RestitutionReply,
         Action::JournalRead,
         Action::EvidenceRead,
+        Action::MetricsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -234,6 +237,7 @@ impl Action {
             Action::ObjectDownload => "object_download",
             Action::JournalRead => "journal_read",
             Action::EvidenceRead => "evidence_read",
+            Action::MetricsRead => "metrics_read",
         }
     }
 
@@ -322,6 +326,7 @@ pub fn decide(
                     | AccountDisable
                     | ReferentialImport
                     | ReferentialRead
+                    | MetricsRead
             ),
             Archivist => matches!(
                 action,
@@ -424,6 +429,7 @@ mod tests {
                     AccountDisable,
                     ReferentialImport,
                     ReferentialRead,
+                    MetricsRead,
                 ],
             ),
             (

@@ -9,6 +9,7 @@ pub mod asalae;
 mod auth;
 mod fair;
 pub mod listen;
+mod metrics;
 mod routes;
 pub mod tls;
 pub mod web;
@@ -38,6 +39,10 @@ pub struct AppState {
     pub stopping: Arc<AtomicBool>,
     /// The gates of costly reads, made from `limits` at their first use.
     gates: std::sync::OnceLock<Gates>,
+    /// Requests counted for `/metrics`.
+    pub(crate) metrics: metrics::HttpMetrics,
+    /// The tenants `/metrics` names; the others are summed as `other`.
+    pub metrics_tenants: Vec<carnac_model::TenantId>,
 }
 
 /// Costly reads, each shared fairly between tenants.
@@ -80,7 +85,15 @@ impl AppState {
             limits: Limits::default(),
             stopping: Arc::default(),
             gates: std::sync::OnceLock::new(),
+            metrics: metrics::HttpMetrics::default(),
+            metrics_tenants: Vec::new(),
         }
+    }
+
+    /// The same state naming these tenants in its metrics.
+    pub fn with_metrics_tenants(mut self, tenants: Vec<carnac_model::TenantId>) -> AppState {
+        self.metrics_tenants = tenants;
+        self
     }
 
     /// The same state with these limits.

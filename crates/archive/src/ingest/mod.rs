@@ -310,6 +310,20 @@ impl Archive {
         agent: &str,
         progress: &dyn Progress,
     ) -> Result<IngestOutcome, ArchiveError> {
+        let outcome = self.ingest_counted(tenant, operation, source, agent, progress);
+        self.stats
+            .ingest(tenant, outcome.as_ref().ok().map(IngestOutcome::status));
+        outcome
+    }
+
+    fn ingest_counted(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+        source: Source,
+        agent: &str,
+        progress: &dyn Progress,
+    ) -> Result<IngestOutcome, ArchiveError> {
         let operation = operation.clone();
         let asalae = matches!(source, Source::Bordereau { .. });
         match self.catalog.tenant(tenant)? {

@@ -103,6 +103,21 @@ fn serve(
         );
     }
     bootstrap_admin(&archive, data)?;
+    // Labels are bounded: a few tenants by name, the rest summed.
+    if server.metrics_tenants.len() > 20 {
+        bail!(
+            "server.metrics_tenants names {} tenants; at most 20 (the others are summed as \"other\")",
+            server.metrics_tenants.len()
+        );
+    }
+    let metrics_tenants = server
+        .metrics_tenants
+        .iter()
+        .map(|t| {
+            carnac_model::TenantId::new(t)
+                .map_err(|e| anyhow::anyhow!("server.metrics_tenants: {t:?}: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let uploads = data.join("tmp");
     let archive = Arc::new(archive);
     let interval = std::time::Duration::from_secs(seal_interval);
@@ -140,7 +155,8 @@ fn serve(
     let state = Arc::new(
         carnac_server::AppState::new(archive, uploads, worker.clone())
             .with_limits(server.limits())
-            .with_asalae_base(server.asalae_base_path.clone()),
+            .with_asalae_base(server.asalae_base_path.clone())
+            .with_metrics_tenants(metrics_tenants),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

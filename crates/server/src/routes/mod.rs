@@ -91,6 +91,13 @@ pub(crate) const ROUTES: &[Route] = &[
     }),
     route(
         "GET",
+        "/metrics",
+        Some(Action::MetricsRead),
+        Subject::None,
+        || get(crate::metrics::metrics),
+    ),
+    route(
+        "GET",
         "/api/v1/me",
         Some(Action::Identify),
         Subject::None,
@@ -792,7 +799,15 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     for r in ROUTES {
         router = router.route(r.path, (r.handler)());
     }
-    router.route_layer(axum::middleware::from_fn_with_state(state, authorize_route))
+    router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authorize_route,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::metrics::measure,
+        ))
 }
 
 /// The entry of a matched route. A HEAD is the GET without its body.

@@ -448,6 +448,7 @@ async fn the_role_matrix_of_every_endpoint() {
     let endpoints: Vec<(&str, &str, &str, Vec<Role>)> = vec![
         ("GET", "/api/v1/me", "", Role::ALL.to_vec()),
         ("GET", "/api/v1/tenants", "", vec![Operator]),
+        ("GET", "/metrics", "", vec![Operator]),
         (
             "POST",
             "/api/v1/tenants",

@@ -264,3 +264,50 @@ async fn large_uploads_stream_to_disk_in_flat_memory_and_stop_at_the_limit() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// `/metrics`: an operator's token reads the counters (requests by route template, ingests
+/// by status with only the configured tenants named, the queue's depth); others are
+/// refused, and no path value becomes a label.
+#[tokio::test]
+async fn metrics_count_requests_and_ingests_with_bounded_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (st, tokens) = state_with_accounts(&tmp);
+    let st = Arc::new(
+        Arc::try_unwrap(st)
+            .ok()
+            .expect("one owner")
+            .with_metrics_tenants(vec![TenantId::new("0").unwrap()]),
+    );
+    let app = app(st);
+    let op = submit(&app, "0", &tokens.producer, "OK_SIP-test-md5.zip").await;
+    wait_done(&app, "0", &op, &tokens.producer).await;
+    let (status, _, _) = send(&app, get("/metrics", &tokens.archivist)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body, content_type) = send(&app, get("/metrics", &tokens.operator)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        content_type
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    assert!(
+        body.contains(r#"carnac_ingests_total{tenant="0",status="OK"} 1"#),
+        "{body}"
+    );
+    assert!(body.contains("carnac_transfer_queue_depth 0"), "{body}");
+    assert!(
+        body.contains(
+            r#"carnac_http_requests_total{method="GET",route="/api/v1/tenants/{tenant}/operations/{operation}",status="2xx"}"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"carnac_http_request_duration_seconds_bucket{le="#)
+            || body.contains("carnac_http_request_duration_seconds_count"),
+        "{body}"
+    );
+    assert!(!body.contains(&op), "no operation identifier as a label");
+    assert!(body.ends_with("# EOF\n"));
+}
