@@ -288,7 +288,10 @@ impl Archive {
                 name: (*name).to_owned(),
             };
             let mut from = store.open(&key)?;
-            let partial = path.with_extension("fetching");
+            // Beside it under a name no queued transfer has (removed at start if left).
+            let mut partial = path.as_os_str().to_owned();
+            partial.push(".fetching");
+            let partial = PathBuf::from(partial);
             let mut to = std::fs::File::create(&partial)
                 .map_err(|e| ArchiveError::io(format!("writing {}", partial.display()), e))?;
             std::io::copy(&mut from, &mut to)
