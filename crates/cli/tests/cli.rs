@@ -1,4 +1,8 @@
 //! The command line as outside scripts see it: arguments, exit codes, outputs.
+//!
+//! About 1,100 lines because each command's contract (its arguments, exit codes and JSON)
+//! is one short test here, and outside scripts' authors read them as one list; the longer
+//! scenarios have files of their own (`crash.rs`, `offer_sync.rs`, `two_nodes.rs`…).
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 

@@ -502,24 +502,51 @@ impl Archive {
             .state
             .after(step)
             .map_err(|m| state_error(format!("elimination {id} cannot take this step: {m}")))?;
+        let document = document
+            .as_ref()
+            .map(|(name, bytes)| (*name, bytes.as_slice()));
+        self.record_step(tenant, &row, to, kind, record, excepted, document, agent)
+    }
+
+    /// Records a step (of an elimination or a transfer out) with the message that made it,
+    /// if one did: the message kept in the offers, then the step, its state and its event
+    /// in one catalog transaction. A step refused there abandons its operation (the message
+    /// stays, journaled as abandoned).
+    #[allow(clippy::too_many_arguments)] // Private: every step's one body.
+    pub(crate) fn record_step(
+        &self,
+        tenant: &TenantId,
+        row: &EliminationRow,
+        to: EliminationState,
+        kind: EventKind,
+        mut step: serde_json::Value,
+        excepted: &[UnitId],
+        document: Option<(&str, &[u8])>,
+        agent: &str,
+    ) -> Result<EliminationReport, ArchiveError> {
+        let id = &row.id;
         let operation = self.new_operation()?;
         let now = self.now();
-        let documents = match &document {
-            Some((name, bytes)) => {
-                self.store_documents(tenant, &operation, kind.clone(), agent, &[(name, bytes)])?
+        let documents = match document {
+            Some(document) => {
+                self.store_documents(tenant, &operation, kind.clone(), agent, &[document])?
             }
             None => Default::default(),
         };
-        let mut step_json = record;
-        step_json["operation"] = serde_json::json!(operation);
-        step_json["author"] = serde_json::json!(agent);
-        step_json["at"] = serde_json::json!(now);
-        step_json["state"] = serde_json::json!(to.as_str());
-        let summary = serde_json::json!({
+        step["operation"] = serde_json::json!(operation);
+        step["author"] = serde_json::json!(agent);
+        step["at"] = serde_json::json!(now);
+        step["state"] = serde_json::json!(to.as_str());
+        let mut summary = serde_json::json!({
             "elimination": id,
-            "step": step_json,
+            "step": step,
             "documents": documents,
         });
+        // An elimination's events have always said what they are by their kind; a transfer
+        // out or a restitution names its own.
+        if row.kind != DisposalKind::Elimination {
+            summary["kind"] = serde_json::json!(row.kind.as_str());
+        }
         let event = NewEvent {
             tenant: tenant.clone(),
             operation: operation.clone(),
@@ -535,7 +562,7 @@ impl Archive {
                 id,
                 from: row.state,
                 to,
-                step: &step_json,
+                step: &step,
                 excepted,
                 summary: &summary,
                 event: &event,

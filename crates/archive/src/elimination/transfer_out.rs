@@ -683,57 +683,12 @@ impl Archive {
         row: &EliminationRow,
         to: EliminationState,
         kind: EventKind,
-        mut step: serde_json::Value,
+        step: serde_json::Value,
         excepted: &[UnitId],
         document: (&str, &[u8]),
         agent: &str,
     ) -> Result<EliminationReport, ArchiveError> {
-        let id = &row.id;
-        let operation = self.new_operation()?;
-        let now = self.now();
-        let documents =
-            self.store_documents(tenant, &operation, kind.clone(), agent, &[document])?;
-        step["operation"] = serde_json::json!(operation);
-        step["author"] = serde_json::json!(agent);
-        step["at"] = serde_json::json!(now);
-        step["state"] = serde_json::json!(to.as_str());
-        let summary = serde_json::json!({
-            "elimination": id,
-            "kind": row.kind.as_str(),
-            "step": step,
-            "documents": documents,
-        });
-        let event = NewEvent {
-            tenant: tenant.clone(),
-            operation: operation.clone(),
-            kind: kind.clone(),
-            outcome: Status::Ok,
-            time: now.to_string(),
-            agent: agent.into(),
-            detail: summary.clone(),
-        };
-        let taken = self.catalog.elimination_step(
-            tenant,
-            EliminationStepCommit {
-                id,
-                from: row.state,
-                to,
-                step: &step,
-                excepted,
-                summary: &summary,
-                event: &event,
-            },
-        );
-        if let Err(e) = taken {
-            let e = match e {
-                CatalogError::Conflict(m) => state_error(format!("{m}: nothing was recorded")),
-                CatalogError::NotFound(m) => bad(vec![format!("{m} not found")]),
-                other => other.into(),
-            };
-            self.abandon(tenant, &operation, kind, agent, &e);
-            return Err(e);
-        }
-        self.elimination_report(tenant, id)
+        self.record_step(tenant, row, to, kind, step, excepted, Some(document), agent)
     }
 
     /// Withdraws a transfer out the definitive archives have not accepted: its units are

@@ -14,14 +14,7 @@ use carnac_model::access::{Principal, Role};
 use super::Caller;
 use super::params::*;
 use super::responses::*;
-use crate::{ApiError, AppState, blocking, operation_id, tenant_id};
-
-fn ids(
-    tenant: &str,
-    id: &str,
-) -> Result<(carnac_model::TenantId, carnac_model::OperationId), ApiError> {
-    Ok((tenant_id(tenant)?, operation_id(id)?))
-}
+use crate::{ApiError, AppState, blocking, tenant_id};
 
 /// A producer reads only what it asked for; the others, every delivery of their tenants.
 fn readable(who: &Principal, row: &carnac_catalog::DeliveryRow) -> Result<(), ApiError> {

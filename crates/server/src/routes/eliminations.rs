@@ -11,14 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::Caller;
 use super::params::*;
 use super::responses::*;
-use crate::{ApiError, AppState, blocking, operation_id, tenant_id};
-
-fn ids(
-    tenant: &str,
-    id: &str,
-) -> Result<(carnac_model::TenantId, carnac_model::OperationId), ApiError> {
-    Ok((tenant_id(tenant)?, operation_id(id)?))
-}
+use crate::{ApiError, AppState, blocking, tenant_id};
 
 /// Body: `{"at"?, "units"?, "query"?, "comment"?}`; no units nor query: every unit of the
 /// tenant eligible at the date. Answers 201 with the proposal.

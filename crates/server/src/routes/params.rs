@@ -86,3 +86,11 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
 }
+
+/// A tenant's and an operation's identifiers from a path, each checked.
+pub(super) fn ids(
+    tenant: &str,
+    id: &str,
+) -> Result<(carnac_model::TenantId, carnac_model::OperationId), ApiError> {
+    Ok((crate::tenant_id(tenant)?, crate::operation_id(id)?))
+}

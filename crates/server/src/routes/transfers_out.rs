@@ -14,14 +14,7 @@ use carnac_model::elimination::DisposalKind;
 use super::Caller;
 use super::params::*;
 use super::responses::*;
-use crate::{ApiError, AppState, blocking, operation_id, tenant_id};
-
-fn ids(
-    tenant: &str,
-    id: &str,
-) -> Result<(carnac_model::TenantId, carnac_model::OperationId), ApiError> {
-    Ok((tenant_id(tenant)?, operation_id(id)?))
-}
+use crate::{ApiError, AppState, blocking, tenant_id};
 
 /// Body: `{"units"? | "query"?, "archival_agency", "archival_agreement"?, "comment"?}`.
 /// Answers 201 with the transfer out, `sent`.
