@@ -28,7 +28,7 @@ impl Default for TimeBudget {
 pub(crate) struct Deadline {
     started: std::time::Instant,
     budget: TimeBudget,
-    pub(super) bytes: std::cell::Cell<u64>,
+    bytes: std::cell::Cell<u64>,
 }
 
 impl Deadline {
@@ -38,6 +38,11 @@ impl Deadline {
             budget,
             bytes: std::cell::Cell::new(bytes),
         }
+    }
+
+    /// The bytes the budget is counted on so far.
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes.get()
     }
 
     /// The transfer holds this many bytes (expanded): the budget grows with them.

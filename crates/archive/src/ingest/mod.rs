@@ -441,7 +441,7 @@ impl Archive {
             manifest_file: None,
             object_ids: Vec::new(),
         };
-        let received = deadline.bytes.get();
+        let received = deadline.bytes();
         // Past the ingest's time, the transfer is rejected with what was found so far.
         let over = |r: &mut Report| match deadline.over() {
             Some(why) => {
