@@ -7,7 +7,7 @@
 
 use crate::ports::Progress;
 use crate::{Archive, ArchiveError};
-use carnac_blobstore::{BlobKey, BlobStore};
+use carnac_blobstore::{BlobKey, BlobStore, Lock};
 use carnac_model::journal::EventKind;
 use carnac_model::journal::NewEvent;
 use carnac_model::{Digest, MultiHasher, ObjectId, OperationId, Status, TenantId};
@@ -143,6 +143,24 @@ fn check_copy(
     (Check::Good, read)
 }
 
+impl Archive {
+    /// The lock of a repaired copy on a WORM offer: the damaged copy's (a new version beside
+    /// it, which stays locked too), else the good copy's, else what the units' rules say.
+    fn repair_lock(&self, source: &dyn BlobStore, target: &dyn BlobStore, key: &BlobKey) -> Lock {
+        let held = |store: &dyn BlobStore| store.locked_until(key).ok().flatten();
+        if let Some(until) = held(target).or_else(|| held(source)) {
+            return Lock::Until(until);
+        }
+        match self.worm_locks_of_operation(&key.tenant, &key.batch) {
+            Ok(mut locks) => locks.remove(&key.name).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "the rules of a repaired copy: locked for the minimum");
+                Lock::Minimum
+            }
+        }
+    }
+}
+
 /// Rewrites `key` in `target` from `source`, hashing the bytes as they pass: committed only if
 /// they are the catalog's.
 fn repair(
@@ -150,11 +168,13 @@ fn repair(
     target: &dyn BlobStore,
     key: &BlobKey,
     digest: &Digest,
+    lock: Lock,
 ) -> Result<(), String> {
     let mut reader = source.open(key).map_err(|e| e.to_string())?;
     let mut batch = target
         .begin(&key.tenant, &key.batch)
         .map_err(|e| e.to_string())?;
+    batch.lock(&key.name, lock);
     {
         let mut writer = batch.create(&key.name).map_err(|e| e.to_string())?;
         let digests = crate::files::copy_hashed(&mut reader, &mut writer, &[digest.algorithm])
@@ -309,7 +329,12 @@ impl Archive {
                         else {
                             continue;
                         };
-                        match repair(&**source, &**target, &key, &digest) {
+                        let lock = if target.is_worm() {
+                            self.repair_lock(&**source, &**target, &key)
+                        } else {
+                            Lock::Minimum
+                        };
+                        match repair(&**source, &**target, &key, &digest, lock) {
                             Ok(()) => damage.repaired_from = Some(source.name().to_owned()),
                             Err(e) => damage.detail.push_str(&format!("; not repaired: {e}")),
                         }

@@ -541,12 +541,16 @@ impl Archive {
             .filter(|(_, op)| !executions.contains(op))
             .collect();
         for (tenant, operation) in &running {
-            for offer in &self.offers {
-                offer.discard(tenant, operation)?;
+            let locked = self.discard_everywhere(tenant, operation)?;
+            let mut reasons = vec![
+                json!({"step": "RECOVERY", "code": "INTERRUPTED", "message": "the operation was interrupted (the process stopped); nothing of it was kept"}),
+            ];
+            for l in locked {
+                reasons.push(json!({"step": "RECOVERY", "code": "WORM_RETENTION", "message": format!("what it stored stays until its retention ends, unused: {l}")}));
             }
             let detail = json!({
                 "status": "KO",
-                "reasons": [{"step": "RECOVERY", "code": "INTERRUPTED", "message": "the operation was interrupted (the process stopped); nothing of it was kept"}],
+                "reasons": reasons,
             });
             let kind = self
                 .catalog
@@ -563,6 +567,28 @@ impl Archive {
             tracing::warn!(%tenant, %operation, "interrupted operation cleaned up");
         }
         Ok(running)
+    }
+
+    /// Discards a batch from every offer. What a WORM offer still locks (a batch committed
+    /// just before the process stopped) stays there until its retention ends: each such
+    /// offer's refusal is returned, not raised, so that recovery goes on.
+    pub(crate) fn discard_everywhere(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<Vec<String>, ArchiveError> {
+        let mut locked = Vec::new();
+        for offer in &self.offers {
+            match offer.discard(tenant, operation) {
+                Ok(()) => {}
+                Err(e) if e.is_locked() => {
+                    tracing::warn!(%tenant, %operation, offer = offer.name(), error = %e, "a discarded batch stays under a WORM retention");
+                    locked.push(e.to_string());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(locked)
     }
 
     /// Ends what a dead process left: every operation it left running has its blobs removed

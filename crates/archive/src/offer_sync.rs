@@ -13,7 +13,7 @@
 
 use crate::ports::Progress;
 use crate::{Archive, ArchiveError};
-use carnac_blobstore::{BlobKey, BlobStore};
+use carnac_blobstore::{BlobKey, BlobStore, Lock};
 use carnac_catalog::CopyRow;
 use carnac_model::journal::{EventKind, NewEvent};
 use carnac_model::{Digest, ObjectId, OperationId, Status, TenantId};
@@ -234,8 +234,29 @@ impl Archive {
     ) -> Result<Vec<&'f Wanted>, ArchiveError> {
         // Copies found bad: (file, offer).
         let mut set_aside: HashSet<(String, String)> = HashSet::new();
+        // A WORM offer locks each copy as the ingest would have.
+        let locks = if target.is_worm() {
+            self.worm_locks_of_operation(tenant, op)?
+        } else {
+            Default::default()
+        };
         'attempt: loop {
             let mut batch = target.begin(tenant, op)?;
+            if target.is_worm() {
+                for file in files {
+                    let lock = if [
+                        crate::delivery::PACKAGE_ZIP,
+                        crate::elimination::TRANSFER_ZIP,
+                    ]
+                    .contains(&file.name.as_str())
+                    {
+                        Lock::Temporary
+                    } else {
+                        locks.get(&file.name).cloned().unwrap_or_default()
+                    };
+                    batch.lock(&file.name, lock);
+                }
+            }
             let mut written = Vec::new();
             for file in files {
                 let Some(source) = file

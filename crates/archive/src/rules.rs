@@ -88,6 +88,50 @@ impl Archive {
         Ok(all)
     }
 
+    /// What a WORM offer should lock the files of an ingest until, from the units it holds
+    /// today (as the ingest set them, see `ingest::locks`): each object until its units may
+    /// leave the archive, `manifest.xml` until the last of them may. For copies written
+    /// after the ingest: an offer added later, a repair. Files with no dated unit are left
+    /// out (the offer's minimum applies).
+    pub(crate) fn worm_locks_of_operation(
+        &self,
+        tenant: &TenantId,
+        operation: &OperationId,
+    ) -> Result<HashMap<String, carnac_blobstore::Lock>, ArchiveError> {
+        let units = self.catalog.units_of_operation(tenant, operation)?;
+        let ids: Vec<UnitId> = units.iter().map(|u| u.id.clone()).collect();
+        let effective = self.effective_rules(tenant, &ids)?;
+        let mut dates: HashMap<String, time::Date> = HashMap::new();
+        let mut last: Option<time::Date> = None;
+        for id in &ids {
+            let Some(date) = effective
+                .get(id)
+                .and_then(|e| carnac_model::rules::disposal_date(&e.rules))
+            else {
+                continue;
+            };
+            last = Some(last.map_or(date, |l| l.max(date)));
+            let Some((_, objects)) = self.catalog.unit(tenant, id)? else {
+                continue;
+            };
+            for o in objects {
+                let slot = dates.entry(o.id.to_string()).or_insert(date);
+                *slot = (*slot).max(date);
+            }
+        }
+        let lock = |d: time::Date| {
+            carnac_blobstore::Lock::Until(carnac_model::Timestamp::from_datetime(
+                d.midnight().assume_utc(),
+            ))
+        };
+        let mut out: HashMap<String, carnac_blobstore::Lock> =
+            dates.into_iter().map(|(k, d)| (k, lock(d))).collect();
+        if let Some(d) = last {
+            out.insert("manifest.xml".into(), lock(d));
+        }
+        Ok(out)
+    }
+
     /// Records the management of the tenant's units ingested before it was kept, from
     /// their transfer's manifest as stored in the offers (checked against its digest): the
     /// same reader and checks as an ingest, the package's rules merged into root units, and

@@ -399,9 +399,7 @@ impl Archive {
             if !abandoned.contains(&(t.tenant.clone(), t.operation.clone())) {
                 continue;
             }
-            for offer in &self.offers {
-                offer.discard(&t.tenant, &t.operation)?;
-            }
+            self.discard_everywhere(&t.tenant, &t.operation)?;
             let event = NewEvent {
                 tenant: t.tenant.clone(),
                 operation: t.operation.clone(),

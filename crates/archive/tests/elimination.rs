@@ -893,3 +893,171 @@ fn a_producer_agrees_for_its_own_agencies_only() {
         "the reply names the producer as the request did: {reply}"
     );
 }
+
+/// The bucket with Object Lock of the S3 server `scripts/services` starts, as a WORM offer
+/// with this minimum; none without the server (a failure where every oracle is required).
+fn s3_worm(minimum_days: u32) -> Option<carnac_blobstore::s3::S3Store> {
+    let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
+    let Some(endpoint) = var("ENDPOINT") else {
+        assert!(
+            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
+            "no S3 server: run the tests through scripts/test, which starts one"
+        );
+        eprintln!("skipped: no S3 server (CARNAC_TEST_S3_ENDPOINT)");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!(
+        "elim-{}/",
+        dir.path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase()
+    );
+    let store = carnac_blobstore::s3::S3Store::new(
+        "site-worm",
+        &carnac_blobstore::s3::S3Config {
+            endpoint,
+            bucket: var("WORM_BUCKET").expect("CARNAC_TEST_S3_WORM_BUCKET"),
+            region: var("REGION").unwrap_or_else(|| "us-east-1".into()),
+            path_style: true,
+            access_key: var("ACCESS_KEY").expect("CARNAC_TEST_S3_ACCESS_KEY"),
+            secret_key: var("SECRET_KEY").expect("CARNAC_TEST_S3_SECRET_KEY"),
+            prefix,
+            timeout: std::time::Duration::from_secs(30),
+            compliance: Some(carnac_blobstore::s3::Compliance { minimum_days }),
+        },
+    )
+    .unwrap();
+    store.verify_worm().unwrap();
+    Some(store)
+}
+
+/// On a WORM offer, the files of an ingest are locked until their units may go (here D's
+/// appraisal ended in 2005, so only the offer's minimum of one day holds its file), and
+/// an execution that would meet a locked file is refused before it begins, each unit named
+/// with its date; nothing changes. Without the minimum, the same elimination goes through.
+/// In memory, and on the S3 server with Object Lock.
+#[test]
+fn a_worm_offer_holds_an_execution_until_its_locks_end() {
+    use carnac_blobstore::memory::MemoryStore;
+    use carnac_blobstore::{BlobKey, BlobStore};
+    use std::sync::Arc;
+    let mut cases: Vec<(u32, Arc<dyn BlobStore>)> = vec![
+        (1, Arc::new(MemoryStore::worm("site-worm", 1))),
+        (0, Arc::new(MemoryStore::worm("site-worm", 0))),
+    ];
+    for days in [1, 0] {
+        if let Some(s3) = s3_worm(days) {
+            cases.push((days, Arc::new(s3)));
+        }
+    }
+    for (minimum_days, worm) in cases {
+        let plain = MemoryStore::new("offer-1");
+        let stores: Vec<Arc<dyn BlobStore>> = vec![Arc::new(plain.clone()), worm.clone()];
+        let f = fixture_stores(
+            carnac_archive::IngestConfig::default(),
+            None,
+            vec![plain],
+            stores,
+        );
+        let t = f.tenant_with("0", "tenant-0");
+        let ids = ingest(&f, &t);
+        // The ingest locked the file of D for the minimum at least.
+        let (op, d_object) = {
+            let (_, objects) = f.archive.catalog().unit(&t, &ids["D"]).unwrap().unwrap();
+            let (op, row) = f
+                .archive
+                .catalog()
+                .object(&t, &objects[0].id)
+                .unwrap()
+                .unwrap();
+            (op, row.id)
+        };
+        let key = |name: &str| BlobKey {
+            tenant: t.clone(),
+            batch: op.clone(),
+            name: name.into(),
+        };
+        assert_eq!(
+            worm.locked_until(&key(d_object.as_str()))
+                .unwrap()
+                .is_some(),
+            minimum_days > 0
+        );
+        // The manifest until the last unit may go: N, whose 80 years run from 2000.
+        assert_eq!(
+            worm.locked_until(&key("manifest.xml"))
+                .unwrap()
+                .unwrap()
+                .to_datetime(),
+            time::macros::datetime!(2080-01-01 00:00 UTC)
+        );
+        let proposal = f
+            .archive
+            .propose_elimination(
+                &t,
+                &EliminationRequest {
+                    at: Some("2026-12-04".into()),
+                    units: vec![ids["D"].to_string()],
+                    ..Default::default()
+                },
+                "arch",
+            )
+            .unwrap();
+        f.archive
+            .agree_elimination(&t, &proposal.id, true, None, "prod")
+            .unwrap();
+        f.archive
+            .visa_elimination(
+                &t,
+                &proposal.id,
+                Visa::Decision {
+                    granted: true,
+                    except: vec![],
+                    comment: None,
+                },
+                "ctl",
+            )
+            .unwrap();
+        let executed = f.archive.execute_elimination(&t, &proposal.id, "arch");
+        let has_d = || {
+            worm.list(&t, &op)
+                .unwrap()
+                .iter()
+                .any(|n| n == d_object.as_str())
+        };
+        if minimum_days == 0 {
+            assert_eq!(executed.unwrap().state, EliminationState::Executed);
+            assert!(!has_d(), "{}: the file went", worm.name());
+            continue;
+        }
+        let err = executed.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                carnac_archive::ArchiveError::State {
+                    code: "worm_retention",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("unit {}", ids["D"]))
+                && text.contains("site-worm")
+                && text.contains("nothing was destroyed"),
+            "{text}"
+        );
+        let report = f.archive.elimination_report(&t, &proposal.id).unwrap();
+        assert_eq!(
+            report.state,
+            EliminationState::VisaGranted,
+            "nothing changed"
+        );
+        assert!(f.archive.catalog().unit(&t, &ids["D"]).unwrap().is_some());
+        assert!(has_d());
+    }
+}

@@ -1,8 +1,8 @@
 //! An offer that fails on purpose, wrapping another: to test that a storage failure at any
 //! step leaves nothing behind.
 
-use crate::{Batch, BlobError, BlobKey, BlobStore, BlobWriter};
-use carnac_model::{OperationId, TenantId};
+use crate::{Batch, BlobError, BlobKey, BlobStore, BlobWriter, Lock};
+use carnac_model::{OperationId, TenantId, Timestamp};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +85,14 @@ impl<S: BlobStore> BlobStore for FaultyStore<S> {
     fn probe(&self) -> Result<(), BlobError> {
         self.inner.probe()
     }
+
+    fn is_worm(&self) -> bool {
+        self.inner.is_worm()
+    }
+
+    fn locked_until(&self, key: &BlobKey) -> Result<Option<Timestamp>, BlobError> {
+        self.inner.locked_until(key)
+    }
 }
 
 struct FaultyBatch {
@@ -102,6 +110,10 @@ impl Batch for FaultyBatch {
             fault: self.fault,
             written: self.written.clone(),
         }))
+    }
+
+    fn lock(&mut self, name: &str, lock: Lock) {
+        self.inner.lock(name, lock);
     }
 
     fn commit(self: Box<Self>) -> Result<(), BlobError> {

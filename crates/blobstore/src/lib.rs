@@ -16,7 +16,7 @@ pub mod fs;
 pub mod memory;
 pub mod s3;
 
-use carnac_model::{OperationId, TenantId};
+use carnac_model::{OperationId, TenantId, Timestamp};
 use std::io::{self, Read, Write};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,11 +33,56 @@ pub enum BlobError {
     NotFound { offer: String, key: String },
     #[error("offer {offer}: {message}")]
     Invalid { offer: String, message: String },
+    /// A WORM offer's server refused to delete a version under an Object Lock retention.
+    #[error("offer {offer}: {key} is under a WORM retention{}", until.as_ref().map(|u| format!(" until {u}")).unwrap_or_default())]
+    Locked {
+        offer: String,
+        key: String,
+        until: Option<Timestamp>,
+    },
 }
 
 impl BlobError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, BlobError::NotFound { .. })
+    }
+    pub fn is_locked(&self) -> bool {
+        matches!(self, BlobError::Locked { .. })
+    }
+}
+
+/// How long a blob of a WORM offer stays undeletable ([`Batch::lock`]). Other offers take
+/// no notice. Whatever the archive asks, a WORM offer never locks for less than its minimum,
+/// except a [`Lock::Temporary`] blob.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Lock {
+    /// The offer's minimum retention: every blob's unless said otherwise (a journal
+    /// segment, an attestation).
+    #[default]
+    Minimum,
+    /// Until this instant, or the offer's minimum if that is later: an archived file, until
+    /// the first day its units may leave the archive.
+    Until(Timestamp),
+    /// Not locked: a package kept for a while and then removed (a delivery, a transfer
+    /// out's package).
+    Temporary,
+}
+
+impl Lock {
+    /// Until when a WORM offer whose minimum is `minimum_days` keeps a blob locked so, from
+    /// `now`: none when not at all (temporary, or a date passed with no minimum).
+    pub fn until(
+        &self,
+        minimum_days: u32,
+        now: time::OffsetDateTime,
+    ) -> Option<time::OffsetDateTime> {
+        let floor = (minimum_days > 0).then(|| now + time::Duration::days(i64::from(minimum_days)));
+        let until = match self {
+            Lock::Temporary => None,
+            Lock::Minimum => floor,
+            Lock::Until(t) => Some(floor.map_or(t.to_datetime(), |f| f.max(t.to_datetime()))),
+        };
+        until.filter(|u| *u > now)
     }
 }
 
@@ -85,12 +130,13 @@ pub trait BlobStore: Send + Sync {
     fn size(&self, key: &BlobKey) -> Result<u64, BlobError>;
 
     /// Removes everything a batch wrote, committed or not, temporary files included.
-    /// Discarding a batch that does not exist is not an error.
+    /// Discarding a batch that does not exist is not an error. On a WORM offer, what is
+    /// still locked stays, and the answer is [`BlobError::Locked`] once the rest is gone.
     fn discard(&self, tenant: &TenantId, batch: &OperationId) -> Result<(), BlobError>;
 
     /// Removes one committed blob for good (an elimination's file), durably before it
     /// returns. Removing a blob that is not there is not an error: a purge interrupted is
-    /// run again whole.
+    /// run again whole. A blob still locked on a WORM offer is [`BlobError::Locked`].
     fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
 
     /// [`BlobStore::delete`] of many blobs, durable once it returns: an offer may make them
@@ -107,12 +153,30 @@ pub trait BlobStore: Send + Sync {
 
     /// Whether the offer answers now, for a readiness probe: one cheap request, no blob read.
     fn probe(&self) -> Result<(), BlobError>;
+
+    /// Whether the offer is WORM: its server refuses to delete a blob before its lock ends.
+    fn is_worm(&self) -> bool {
+        false
+    }
+
+    /// Until when the server refuses to delete a committed blob; none when it is not locked
+    /// (or the lock has ended, or the offer is not WORM).
+    fn locked_until(&self, key: &BlobKey) -> Result<Option<Timestamp>, BlobError> {
+        let _ = key;
+        Ok(None)
+    }
 }
 
 /// The blobs of one operation being written.
 pub trait Batch: Send {
     /// Creates a blob; its bytes are not visible under `name` before [`Batch::commit`].
     fn create(&mut self, name: &str) -> Result<Box<dyn BlobWriter + '_>, BlobError>;
+
+    /// How long a created blob stays undeletable once committed, on a WORM offer; the others
+    /// ignore it. A blob not named here gets [`Lock::Minimum`].
+    fn lock(&mut self, name: &str, lock: Lock) {
+        let _ = (name, lock);
+    }
 
     /// Makes every created blob durable and visible under its final name.
     fn commit(self: Box<Self>) -> Result<(), BlobError>;
@@ -123,6 +187,15 @@ pub trait Batch: Send {
 pub trait BlobWriter: Write + Send {
     /// Ends the blob; returns the number of bytes written.
     fn finish(self: Box<Self>) -> Result<u64, BlobError>;
+}
+
+/// Now, as a storage server sees it: the one place the offers read the wall clock. A WORM
+/// lock is enforced by the server against its own clock, so its minimum counts from the
+/// server's now, not from the archive's clock (which a test holds still in the
+/// past).
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn server_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
 }
 
 /// Reads a whole blob into memory; for small blobs (manifests, replies) and tests.
@@ -162,6 +235,69 @@ pub mod conformance {
         empty_blob(store);
         a_committed_batch_takes_a_replacement(store);
         one_blob_is_deleted_and_its_neighbours_stay(store);
+    }
+
+    /// A WORM offer whose minimum retention is 0 days: a blob locked for ten minutes is
+    /// refused to every removal (a delete, a discard), with its date, once the others are
+    /// gone; its lock's date reads back; a temporary blob and one whose date has passed are
+    /// not locked.
+    pub fn worm(store: &dyn BlobStore) {
+        assert!(store.is_worm());
+        let (tenant, batch) = (t("conf-worm"), op("op-worm"));
+        let key = |name: &str| BlobKey {
+            tenant: tenant.clone(),
+            batch: batch.clone(),
+            name: name.into(),
+        };
+        let until = crate::server_now() + time::Duration::minutes(10);
+        let mut b = store.begin(&tenant, &batch).expect("begin");
+        for name in ["kept", "temporary", "plain", "ended"] {
+            write(&mut *b, name, name.as_bytes());
+        }
+        b.lock("kept", Lock::Until(Timestamp::from_datetime(until)));
+        b.lock("temporary", Lock::Temporary);
+        b.lock(
+            "ended",
+            Lock::Until(Timestamp::parse("2001-01-01T00:00:00Z").expect("time")),
+        );
+        b.commit().expect("commit");
+        let got = store
+            .locked_until(&key("kept"))
+            .expect("lock")
+            .expect("locked")
+            .to_datetime();
+        assert!(
+            got >= until - time::Duration::SECOND && got <= until + time::Duration::SECOND,
+            "{got} for {until}"
+        );
+        for name in ["temporary", "plain", "ended"] {
+            assert_eq!(
+                store.locked_until(&key(name)).expect("lock"),
+                None,
+                "{name}: no minimum, so no lock"
+            );
+        }
+        let e = store
+            .delete_all(&[key("kept"), key("plain")])
+            .expect_err("locked");
+        assert!(e.is_locked(), "{e}");
+        assert!(e.to_string().contains("kept"), "{e}");
+        assert!(read_all(store, &key("kept")).expect("still there") == b"kept");
+        assert!(
+            read_all(store, &key("plain")).is_err(),
+            "the other one went"
+        );
+        let e = store.delete(&key("kept")).expect_err("locked");
+        assert!(e.is_locked(), "{e}");
+        let e = store.discard(&tenant, &batch).expect_err("locked");
+        assert!(e.is_locked(), "{e}");
+        assert_eq!(store.list(&tenant, &batch).expect("list"), ["kept"]);
+        assert!(
+            store
+                .locked_until(&key("plain"))
+                .expect_err("gone")
+                .is_not_found()
+        );
     }
 
     /// An elimination removes a blob of a batch: gone, listed no more, its neighbours

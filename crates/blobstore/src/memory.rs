@@ -1,23 +1,30 @@
-//! An offer in memory, for tests of the use cases.
+//! An offer in memory, for tests of the use cases; WORM if asked ([`MemoryStore::worm`]),
+//! refusing to delete a blob before its lock ends as an S3 server with Object Lock does (but
+//! keeping one version of each blob: a blob written again replaces it, its lock kept if later).
 
-use crate::{Batch, BlobError, BlobKey, BlobStore, BlobWriter};
-use carnac_model::{OperationId, TenantId};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::{Batch, BlobError, BlobKey, BlobStore, BlobWriter, Lock};
+use carnac_model::{OperationId, TenantId, Timestamp};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 type Blobs = BTreeMap<(TenantId, OperationId, String), Arc<Vec<u8>>>;
 
+type Key = (TenantId, OperationId, String);
+
 #[derive(Default)]
 struct State {
     committed: Blobs,
     begun: BTreeSet<(TenantId, OperationId)>,
+    locks: BTreeMap<Key, time::OffsetDateTime>,
 }
 
 #[derive(Clone)]
 pub struct MemoryStore {
     name: String,
     state: Arc<Mutex<State>>,
+    /// WORM, with this minimum retention in days.
+    worm: Option<u32>,
 }
 
 impl MemoryStore {
@@ -25,6 +32,32 @@ impl MemoryStore {
         MemoryStore {
             name: name.into(),
             state: Arc::default(),
+            worm: None,
+        }
+    }
+
+    /// A WORM offer whose minimum retention is `minimum_days`.
+    pub fn worm(name: impl Into<String>, minimum_days: u32) -> MemoryStore {
+        MemoryStore {
+            worm: Some(minimum_days),
+            ..MemoryStore::new(name)
+        }
+    }
+
+    /// The lock of `key` if it has not ended.
+    fn locked(state: &State, key: &Key) -> Option<time::OffsetDateTime> {
+        state
+            .locks
+            .get(key)
+            .copied()
+            .filter(|u| *u > crate::server_now())
+    }
+
+    fn locked_error(&self, key: &Key, until: time::OffsetDateTime) -> BlobError {
+        BlobError::Locked {
+            offer: self.name.clone(),
+            key: format!("{}/{}/{}", key.0, key.1, key.2),
+            until: Some(Timestamp::from_datetime(until)),
         }
     }
 
@@ -62,6 +95,7 @@ impl BlobStore for MemoryStore {
             batch: batch.clone(),
             pending: Arc::default(),
             names: std::collections::HashSet::new(),
+            locks: HashMap::new(),
         }))
     }
 
@@ -85,24 +119,74 @@ impl BlobStore for MemoryStore {
 
     fn discard(&self, tenant: &TenantId, batch: &OperationId) -> Result<(), BlobError> {
         let mut state = self.lock();
-        state
+        let mut kept = None;
+        let keys: Vec<Key> = state
             .committed
-            .retain(|(t, b, _), _| !(t == tenant && b == batch));
+            .keys()
+            .filter(|(t, b, _)| t == tenant && b == batch)
+            .cloned()
+            .collect();
+        for key in keys {
+            match Self::locked(&state, &key) {
+                Some(until) => {
+                    kept.get_or_insert((key, until));
+                }
+                None => {
+                    state.committed.remove(&key);
+                }
+            }
+        }
         state.begun.remove(&(tenant.clone(), batch.clone()));
-        Ok(())
+        match kept {
+            Some((key, until)) => Err(self.locked_error(&key, until)),
+            None => Ok(()),
+        }
     }
 
     fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
-        if !BlobKey::check_name(&key.name) {
+        self.delete_all(std::slice::from_ref(key))
+    }
+
+    fn delete_all(&self, keys: &[BlobKey]) -> Result<(), BlobError> {
+        if let Some(key) = keys.iter().find(|k| !BlobKey::check_name(&k.name)) {
             return Err(BlobError::Invalid {
                 offer: self.name.clone(),
                 message: format!("invalid blob name {:?}", key.name),
             });
         }
-        self.lock()
-            .committed
-            .remove(&(key.tenant.clone(), key.batch.clone(), key.name.clone()));
-        Ok(())
+        let mut state = self.lock();
+        let mut kept = None;
+        for key in keys {
+            let key = (key.tenant.clone(), key.batch.clone(), key.name.clone());
+            match Self::locked(&state, &key) {
+                Some(until) => {
+                    kept.get_or_insert((key, until));
+                }
+                None => {
+                    state.committed.remove(&key);
+                }
+            }
+        }
+        match kept {
+            Some((key, until)) => Err(self.locked_error(&key, until)),
+            None => Ok(()),
+        }
+    }
+
+    fn is_worm(&self) -> bool {
+        self.worm.is_some()
+    }
+
+    fn locked_until(&self, key: &BlobKey) -> Result<Option<Timestamp>, BlobError> {
+        let state = self.lock();
+        let key = (key.tenant.clone(), key.batch.clone(), key.name.clone());
+        if !state.committed.contains_key(&key) {
+            return Err(BlobError::NotFound {
+                offer: self.name.clone(),
+                key: format!("{}/{}/{}", key.0, key.1, key.2),
+            });
+        }
+        Ok(Self::locked(&state, &key).map(Timestamp::from_datetime))
     }
 
     fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError> {
@@ -149,6 +233,7 @@ struct MemoryBatch {
     pending: Pending,
     /// Names written in this batch, to refuse a second one in constant time.
     names: std::collections::HashSet<String>,
+    locks: HashMap<String, Lock>,
 }
 
 impl Batch for MemoryBatch {
@@ -176,6 +261,10 @@ impl Batch for MemoryBatch {
         }))
     }
 
+    fn lock(&mut self, name: &str, lock: Lock) {
+        self.locks.insert(name.to_owned(), lock);
+    }
+
     fn commit(self: Box<Self>) -> Result<(), BlobError> {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((name, _, _)) = pending.iter().find(|(_, _, finished)| !finished) {
@@ -184,13 +273,17 @@ impl Batch for MemoryBatch {
                 message: format!("blob {name:?} was not finished; the batch cannot be committed"),
             });
         }
+        let now = crate::server_now();
         let mut state = self.store.lock();
         for (name, buf, _) in pending.iter() {
             let bytes = buf.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            state.committed.insert(
-                (self.tenant.clone(), self.batch.clone(), name.clone()),
-                Arc::new(bytes),
-            );
+            let key = (self.tenant.clone(), self.batch.clone(), name.clone());
+            let lock = self.locks.get(name).cloned().unwrap_or_default();
+            if let Some(until) = self.store.worm.and_then(|days| lock.until(days, now)) {
+                let slot = state.locks.entry(key.clone()).or_insert(until);
+                *slot = (*slot).max(until);
+            }
+            state.committed.insert(key, Arc::new(bytes));
         }
         Ok(())
     }
@@ -225,8 +318,16 @@ impl BlobWriter for MemoryWriter {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn conformance() {
-        crate::conformance::run(&super::MemoryStore::new("memory"));
+        crate::conformance::run(&MemoryStore::new("memory"));
+        crate::conformance::run(&MemoryStore::worm("memory-worm", 0));
+    }
+
+    #[test]
+    fn a_worm_store_keeps_a_locked_blob() {
+        crate::conformance::worm(&MemoryStore::worm("memory-worm", 0));
     }
 }

@@ -10,16 +10,25 @@
 //! removes too. This is also what a WORM offer needs: only the copy to the final key
 //! carries a retention, so an abandoned batch can always be cleaned.
 //!
+//! A WORM offer (`compliance`) is a bucket with S3 Object Lock: each blob copied to its
+//! final key gets a COMPLIANCE retention (`PutObjectRetention`, since servers ignore the
+//! lock headers of a copy) until the date the archive asks ([`Lock`]), never shorter than
+//! the offer's minimum. Such a bucket keeps versions, and a delete without a version only
+//! hides the data behind a delete marker: there, every removal lists the versions and
+//! deletes each, so that what the server refuses to delete is known and said
+//! ([`BlobError::Locked`]). [`S3Store::verify_worm`] checks, before an archive trusts the
+//! offer, that the server really refuses to delete a locked object.
+//!
 //! Requests are signed with `rusty-s3` (presigned URLs, AWS Signature V4) and sent with
 //! `ureq`; no async SDK. Blobs go up in parts of [`PART_SIZE`] once they outgrow one part
 //! (so a writer holds at most one part in memory), and every request is retried a few times
 //! with a growing pause: each one is idempotent (a part, a whole small object, a copy, a
 //! read, a delete).
 
-use crate::{Batch, BlobError, BlobKey, BlobStore, BlobWriter};
-use carnac_model::{OperationId, TenantId};
+use crate::{Batch, BlobError, BlobKey, BlobStore, BlobWriter, Lock};
+use carnac_model::{OperationId, TenantId, Timestamp};
 use rusty_s3::actions::{CreateMultipartUpload, ListObjectsV2, ObjectIdentifier};
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use rusty_s3::{Bucket, Credentials, Method, S3Action, UrlStyle};
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -37,6 +46,18 @@ const ATTEMPTS: u32 = 4;
 const SIGNED_FOR: Duration = Duration::from_secs(3600);
 /// The prefix of batches being written.
 const STAGING: &str = ".staging/";
+/// The prefix of the objects [`S3Store::verify_worm`] writes to see a lock enforced.
+const PROBES: &str = ".probe/";
+/// How long a probe object is locked: long enough for the delete that must fail.
+const PROBE_LOCK: Duration = Duration::from_secs(120);
+
+/// What makes an offer WORM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compliance {
+    /// The shortest retention of a blob ([`Lock::Minimum`]), in days; 0 leaves blobs that
+    /// have no date of their own unlocked.
+    pub minimum_days: u32,
+}
 
 /// Where an S3 offer is and how to reach it.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,6 +75,8 @@ pub struct S3Config {
     pub prefix: String,
     /// Time limit of one request.
     pub timeout: Duration,
+    /// WORM: every blob under an S3 Object Lock retention in COMPLIANCE mode.
+    pub compliance: Option<Compliance>,
 }
 
 impl std::fmt::Debug for S3Config {
@@ -67,6 +90,7 @@ impl std::fmt::Debug for S3Config {
             .field("access_key", &self.access_key)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("compliance", &self.compliance)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +104,7 @@ struct Inner {
     /// [`COPY_MAX`] and [`COPY_PART`], smaller in a test of the copy in parts.
     copy_max: u64,
     copy_part: u64,
+    compliance: Option<Compliance>,
 }
 
 /// An S3 offer; cheap to clone.
@@ -89,9 +114,14 @@ pub struct S3Store {
 }
 
 /// An answer read whole (small: XML of a list, a multipart upload, an error).
+#[derive(Default)]
 struct Answer {
     status: u16,
     etag: Option<String>,
+    /// `x-amz-version-id`: the version a write made, on a versioned bucket.
+    version: Option<String>,
+    /// `x-amz-object-lock-retain-until-date`, of a HEAD.
+    retain_until: Option<String>,
     body: Vec<u8>,
 }
 
@@ -140,8 +170,91 @@ impl S3Store {
                 prefix: config.prefix.clone(),
                 copy_max: COPY_MAX,
                 copy_part: COPY_PART,
+                compliance: config.compliance.clone(),
             }),
         })
+    }
+}
+
+impl S3Store {
+    /// Checks that the bucket enforces S3 Object Lock, before an archive trusts a WORM offer:
+    /// Object Lock enabled with no default retention (it would lock unfinished batches),
+    /// then a probe object locked for a short while, whose delete the server must refuse.
+    /// A server that takes the headers and ignores them (Garage answers 501 to the
+    /// configuration yet lets a locked object go) is refused, with the reason.
+    pub fn verify_worm(&self) -> Result<(), BlobError> {
+        let inner = &self.inner;
+        let refuse = |why: String| BlobError::Invalid {
+            offer: inner.name.clone(),
+            message: format!(
+                "declared WORM (retention = \"compliance\") but {why}; a WORM offer needs a \
+                 bucket created with S3 Object Lock on a server that enforces it"
+            ),
+        };
+        if inner.compliance.is_none() {
+            return Err(refuse("no compliance settings were given".into()));
+        }
+        let url = inner.signed(Method::Get, None, &[("object-lock", "")])?;
+        let what = "reading the bucket's Object Lock configuration";
+        let answer = inner.send(what, "GET", &url, &[], &[])?;
+        if !(200..300).contains(&answer.status) {
+            let e = inner.failed(what.into(), &answer);
+            return Err(refuse(format!(
+                "bucket {:?} has no Object Lock configuration ({e})",
+                inner.bucket.name()
+            )));
+        }
+        let text = String::from_utf8_lossy(&answer.body);
+        if !text.contains("<ObjectLockEnabled>Enabled</ObjectLockEnabled>") {
+            return Err(refuse(format!(
+                "bucket {:?} does not have Object Lock enabled",
+                inner.bucket.name()
+            )));
+        }
+        if text.contains("<Rule>") {
+            return Err(refuse(format!(
+                "bucket {:?} has a default retention, which would lock unfinished batches \
+                 too (remove it: the archive sets each object's)",
+                inner.bucket.name()
+            )));
+        }
+        // Probes of earlier starts whose lock has ended; those still locked stay a while.
+        let probes = format!("{}{PROBES}", inner.prefix);
+        match inner.delete_versions(&inner.versions(&probes)?) {
+            Ok(()) | Err(BlobError::Locked { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let key = format!("{probes}{}", unique_name());
+        let url = inner
+            .bucket
+            .put_object(Some(&inner.credentials), &key)
+            .sign(SIGNED_FOR);
+        let answer = inner.expect_ok(
+            &format!("writing the probe {key}"),
+            "PUT",
+            url.as_str(),
+            &[],
+            b"a WORM probe of the archive: its delete must be refused",
+        )?;
+        let Some(version) = answer.version else {
+            return Err(refuse(format!(
+                "bucket {:?} keeps no versions (Object Lock keeps them)",
+                inner.bucket.name()
+            )));
+        };
+        let until = crate::server_now() + PROBE_LOCK;
+        inner
+            .retain(&key, Some(&version), until)
+            .map_err(|e| refuse(format!("the server refused a COMPLIANCE retention ({e})")))?;
+        let url = inner.signed(Method::Delete, Some(&key), &[("versionId", &version)])?;
+        let answer = inner.send("deleting the locked probe", "DELETE", &url, &[], &[])?;
+        if (200..300).contains(&answer.status) {
+            return Err(refuse(format!(
+                "the server deleted the probe {key} while it was under a COMPLIANCE retention"
+            )));
+        }
+        tracing::info!(offer = %inner.name, status = answer.status, "the offer enforces Object Lock");
+        Ok(())
     }
 }
 
@@ -214,11 +327,16 @@ impl Inner {
             match self.agent.run(request) {
                 Ok(mut response) => {
                     let status = response.status().as_u16();
-                    let etag = response
-                        .headers()
-                        .get("etag")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
+                    let header = |name: &str| {
+                        response
+                            .headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    let etag = header("etag");
+                    let version = header("x-amz-version-id").filter(|v| v != "null");
+                    let retain_until = header("x-amz-object-lock-retain-until-date");
                     let mut bytes = Vec::new();
                     response
                         .body_mut()
@@ -229,6 +347,8 @@ impl Inner {
                     let answer = Answer {
                         status,
                         etag,
+                        version,
+                        retain_until,
                         body: bytes,
                     };
                     if status >= 500 || status == 429 {
@@ -368,7 +488,8 @@ impl Inner {
     }
 
     /// Copies `from` to `to` on the server: one request up to 5 GiB, in parts beyond.
-    fn copy(&self, from: &str, to: &str, size: u64) -> Result<(), BlobError> {
+    /// Returns the version made, on a versioned bucket.
+    fn copy(&self, from: &str, to: &str, size: u64) -> Result<Option<String>, BlobError> {
         let source = format!("/{}/{}", self.bucket.name(), encode(from));
         let what = format!("copying {from} to {to}");
         if size <= self.copy_max {
@@ -388,7 +509,7 @@ impl Inner {
             if String::from_utf8_lossy(&answer.body).contains("<Error>") {
                 return Err(self.failed(what, &answer));
             }
-            return Ok(());
+            return Ok(answer.version);
         }
         let upload = self.start_upload(to)?;
         let mut etags = Vec::new();
@@ -441,7 +562,12 @@ impl Inner {
         Ok(parsed.upload_id().to_owned())
     }
 
-    fn complete_upload(&self, key: &str, upload: &str, etags: &[String]) -> Result<(), BlobError> {
+    fn complete_upload(
+        &self,
+        key: &str,
+        upload: &str,
+        etags: &[String],
+    ) -> Result<Option<String>, BlobError> {
         let action = self.bucket.complete_multipart_upload(
             Some(&self.credentials),
             key,
@@ -455,7 +581,7 @@ impl Inner {
         if String::from_utf8_lossy(&answer.body).contains("<Error>") {
             return Err(self.failed(what, &answer));
         }
-        Ok(())
+        Ok(answer.version)
     }
 
     fn abort_upload(&self, key: &str, upload: &str) {
@@ -467,6 +593,261 @@ impl Inner {
             tracing::warn!(offer = %self.name, key, error = %e, "an unfinished upload left behind");
         }
     }
+}
+
+impl Inner {
+    /// A signed URL for a request that `rusty-s3` has no action for (`?object-lock`,
+    /// `?versions`, `?retention`, a delete of one version): on the bucket, or on `object`.
+    fn signed(
+        &self,
+        method: Method,
+        object: Option<&str>,
+        query: &[(&str, &str)],
+    ) -> Result<String, BlobError> {
+        let url = match object {
+            None => self.bucket.base_url().clone(),
+            Some(key) => self
+                .bucket
+                .object_url(key)
+                .map_err(|e| self.io(format!("the URL of {key}"), io::Error::other(e)))?,
+        };
+        // The signature merges this with its own parameters: both in order.
+        let mut query = query.to_vec();
+        query.sort();
+        Ok(rusty_s3::signing::sign(
+            &jiff::Timestamp::now(),
+            method,
+            url,
+            self.credentials.key(),
+            self.credentials.secret(),
+            self.credentials.token(),
+            self.bucket.region(),
+            SIGNED_FOR.as_secs(),
+            query.iter().copied(),
+            std::iter::empty(),
+        )
+        .to_string())
+    }
+
+    /// Every version and delete marker under `prefix`, all pages: `(key, version id)`.
+    fn versions(&self, prefix: &str) -> Result<Vec<(String, String)>, BlobError> {
+        let what = format!("listing the versions under {prefix}");
+        let mut out = Vec::new();
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let mut query = vec![("versions", ""), ("prefix", prefix)];
+            if let Some((key, version)) = &after {
+                query.push(("key-marker", key));
+                query.push(("version-id-marker", version));
+            }
+            let url = self.signed(Method::Get, None, &query)?;
+            let answer = self.expect_ok(&what, "GET", &url, &[], &[])?;
+            let page = parse_versions(&answer.body)
+                .map_err(|e| self.io(what.clone(), io::Error::other(e)))?;
+            out.extend(page.entries);
+            match page.next {
+                // A server that gives the same page again would loop forever.
+                Some(next) if page.truncated && after.as_ref() != Some(&next) => after = Some(next),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Deletes these versions, 1,000 a request. What the server refuses (a lock) is said as
+    /// [`BlobError::Locked`], naming the first such key, once the rest is gone.
+    fn delete_versions(&self, versions: &[(String, String)]) -> Result<(), BlobError> {
+        let mut locked = None;
+        for chunk in versions.chunks(1000) {
+            let objects: Vec<ObjectIdentifier> = chunk
+                .iter()
+                .map(|(key, version)| ObjectIdentifier {
+                    key: key.clone(),
+                    version_id: Some(version.clone()),
+                })
+                .collect();
+            let mut action = self
+                .bucket
+                .delete_objects(Some(&self.credentials), objects.iter());
+            // Only the failures come back.
+            action.set_quiet(true);
+            let url = action.sign(SIGNED_FOR);
+            let (body, md5) = action.body_with_md5();
+            let what = format!("deleting {} versions", chunk.len());
+            let answer = self.expect_ok(
+                &what,
+                "POST",
+                url.as_str(),
+                &[("Content-MD5", &md5)],
+                body.as_bytes(),
+            )?;
+            let parsed = rusty_s3::actions::DeleteObjectsResponse::parse(&answer.body)
+                .map_err(|e| self.io(what.clone(), io::Error::other(e)))?;
+            for error in parsed.errors {
+                if error.code == "AccessDenied" || error.code.contains("Lock") {
+                    locked.get_or_insert(error.key);
+                } else {
+                    return Err(self.io(
+                        what,
+                        io::Error::other(format!(
+                            "{}: {} {}",
+                            error.key, error.code, error.message
+                        )),
+                    ));
+                }
+            }
+        }
+        match locked {
+            Some(key) => Err(BlobError::Locked {
+                offer: self.name.clone(),
+                key,
+                until: None,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes everything under these prefixes (every version, on a WORM offer).
+    fn remove_under(&self, prefixes: &[String]) -> Result<(), BlobError> {
+        if self.compliance.is_some() {
+            let mut all = Vec::new();
+            for p in prefixes {
+                all.extend(self.versions(p)?);
+            }
+            self.delete_versions(&all)
+        } else {
+            let mut keys = Vec::new();
+            for p in prefixes {
+                keys.extend(self.keys(p)?.into_iter().map(|(k, _)| k));
+            }
+            self.delete_keys(&keys)
+        }
+    }
+
+    /// Until when a blob with this lock must stay, from `now`: none when it is not to be
+    /// locked (not WORM, temporary, or a date passed and no minimum).
+    fn lock_until(&self, lock: &Lock, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
+        lock.until(self.compliance.as_ref()?.minimum_days, now)
+    }
+
+    /// Locks a version of `key` in COMPLIANCE mode until `until` (to the second, rounded
+    /// up). A lock is never shortened: the server refuses, and so the request fails.
+    fn retain(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        until: time::OffsetDateTime,
+    ) -> Result<(), BlobError> {
+        let date = s3_date(until);
+        let body = format!(
+            "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>COMPLIANCE</Mode><RetainUntilDate>{date}</RetainUntilDate></Retention>"
+        );
+        let md5 = {
+            use base64::Engine as _;
+            use md5::Digest as _;
+            base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body.as_bytes()))
+        };
+        let mut query = vec![("retention", "")];
+        if let Some(v) = version {
+            query.push(("versionId", v));
+        }
+        let url = self.signed(Method::Put, Some(key), &query)?;
+        self.expect_ok(
+            &format!("locking {key} until {date}"),
+            "PUT",
+            &url,
+            &[("Content-MD5", &md5), ("Content-Type", "application/xml")],
+            body.as_bytes(),
+        )?;
+        Ok(())
+    }
+}
+
+/// `2026-12-05T14:00:01Z`: an instant as S3 takes it, rounded up to the second.
+fn s3_date(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = if t.nanosecond() > 0 {
+        t.replace_nanosecond(0).unwrap_or(t) + time::Duration::SECOND
+    } else {
+        t
+    };
+    t.format(&time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))
+    .unwrap_or_else(|_| "9999-12-31T23:59:59Z".to_owned())
+}
+
+/// One page of `ListObjectVersions`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct VersionsPage {
+    /// `(key, version id)` of each version and delete marker.
+    entries: Vec<(String, String)>,
+    truncated: bool,
+    /// `NextKeyMarker` and `NextVersionIdMarker`.
+    next: Option<(String, String)>,
+}
+
+/// Reads a `ListVersionsResult`. By hand over quick-xml's events: its versions and delete
+/// markers come interleaved, which its serde reader does not take into one list.
+fn parse_versions(xml: &[u8]) -> Result<VersionsPage, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut text = String::new();
+    let mut page = VersionsPage::default();
+    let (mut key, mut version) = (None, None);
+    let (mut next_key, mut next_version) = (None, None);
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| e.to_string())?;
+        match &event {
+            Event::Start(e) => {
+                path.push(e.local_name().as_ref().to_vec());
+                text.clear();
+            }
+            Event::Text(t) => {
+                text.push_str(&t.xml10_content().map_err(|e| e.to_string())?);
+            }
+            Event::GeneralRef(r) => {
+                let name = r.decode().map_err(|e| e.to_string())?;
+                if let Some(v) = quick_xml::escape::resolve_xml_entity(&name) {
+                    text.push_str(v);
+                } else if let Some(c) = r.resolve_char_ref().map_err(|e| e.to_string())? {
+                    text.push(c);
+                }
+            }
+            Event::End(_) => {
+                let name = path.pop().unwrap_or_default();
+                let value = std::mem::take(&mut text);
+                match (path.len(), name.as_slice()) {
+                    (1, b"IsTruncated") => page.truncated = value.trim() == "true",
+                    (1, b"NextKeyMarker") => next_key = Some(value),
+                    (1, b"NextVersionIdMarker") => next_version = Some(value),
+                    (1, b"Version" | b"DeleteMarker") => match (key.take(), version.take()) {
+                        (Some(k), Some(v)) => page.entries.push((k, v)),
+                        _ => return Err("a version without its key or its id".into()),
+                    },
+                    (2, b"Key") => key = Some(value),
+                    (2, b"VersionId") => version = Some(value),
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    page.next = next_key.zip(next_version);
+    Ok(page)
+}
+
+/// A name no other start of an archive takes: its time and its process.
+fn unique_name() -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = crate::server_now().unix_timestamp_nanos();
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{nanos}-{}-{n}", std::process::id())
 }
 
 /// A listed key, as the server percent-encodes it (`encoding-type=url`).
@@ -535,8 +916,8 @@ impl BlobStore for S3Store {
                         .read_to_end(&mut body);
                     let answer = Answer {
                         status,
-                        etag: None,
                         body,
+                        ..Answer::default()
                     };
                     last = Some(inner.failed(what.clone(), &answer));
                     if status < 500 && status != 429 {
@@ -567,18 +948,10 @@ impl BlobStore for S3Store {
 
     fn discard(&self, tenant: &TenantId, batch: &OperationId) -> Result<(), BlobError> {
         let inner = &self.inner;
-        let mut keys: Vec<String> = inner
-            .keys(&inner.staging_prefix(tenant, batch))?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        keys.extend(
-            inner
-                .keys(&inner.batch_prefix(tenant, batch))?
-                .into_iter()
-                .map(|(k, _)| k),
-        );
-        inner.delete_keys(&keys)
+        inner.remove_under(&[
+            inner.staging_prefix(tenant, batch),
+            inner.batch_prefix(tenant, batch),
+        ])
     }
 
     fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
@@ -591,7 +964,63 @@ impl BlobStore for S3Store {
             inner.check(k)?;
         }
         let objects: Vec<String> = keys.iter().map(|k| inner.key(k)).collect();
-        inner.delete_keys(&objects)
+        if inner.compliance.is_none() {
+            return inner.delete_keys(&objects);
+        }
+        // Every version of each key: one listing per batch, not per blob.
+        let wanted: BTreeSet<&str> = objects.iter().map(String::as_str).collect();
+        let batches: BTreeSet<String> = keys
+            .iter()
+            .map(|k| inner.batch_prefix(&k.tenant, &k.batch))
+            .collect();
+        let mut versions = Vec::new();
+        for prefix in &batches {
+            versions.extend(
+                inner
+                    .versions(prefix)?
+                    .into_iter()
+                    .filter(|(k, _)| wanted.contains(k.as_str())),
+            );
+        }
+        inner.delete_versions(&versions)
+    }
+
+    fn is_worm(&self) -> bool {
+        self.inner.compliance.is_some()
+    }
+
+    fn locked_until(&self, key: &BlobKey) -> Result<Option<Timestamp>, BlobError> {
+        let inner = &self.inner;
+        if inner.compliance.is_none() {
+            return Ok(None);
+        }
+        inner.check(key)?;
+        let object = inner.key(key);
+        let url = inner
+            .bucket
+            .head_object(Some(&inner.credentials), &object)
+            .sign(SIGNED_FOR);
+        let what = format!("reading the retention of {key}");
+        let answer = inner.send(&what, "HEAD", url.as_str(), &[], &[])?;
+        match answer.status {
+            200..300 => {}
+            404 => {
+                return Err(BlobError::NotFound {
+                    offer: inner.name.clone(),
+                    key: key.to_string(),
+                });
+            }
+            _ => return Err(inner.failed(what, &answer)),
+        }
+        let Some(until) = answer.retain_until else {
+            return Ok(None);
+        };
+        let until = time::OffsetDateTime::parse(
+            until.trim(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_err(|_| inner.io(what, io::Error::other(format!("retain-until {until:?}"))))?;
+        Ok((until > crate::server_now()).then(|| Timestamp::from_datetime(until)))
     }
 
     fn batches(&self) -> Result<Vec<(TenantId, OperationId)>, BlobError> {
@@ -635,11 +1064,13 @@ impl BlobStore for S3Store {
     }
 }
 
-/// What a batch's writers made: each name created, and its size once finished.
+/// What a batch's writers made: each name created, and its size once finished; the locks
+/// asked.
 #[derive(Default)]
 struct Blobs {
     created: Vec<String>,
     finished: HashMap<String, u64>,
+    locks: HashMap<String, Lock>,
 }
 
 struct S3Batch {
@@ -679,6 +1110,11 @@ impl Batch for S3Batch {
         }))
     }
 
+    fn lock(&mut self, name: &str, lock: Lock) {
+        let mut blobs = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
+        blobs.locks.insert(name.to_owned(), lock);
+    }
+
     fn commit(self: Box<Self>) -> Result<(), BlobError> {
         let blobs = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(open) = blobs
@@ -696,14 +1132,26 @@ impl Batch for S3Batch {
         }
         let staging = self.inner.staging_prefix(&self.tenant, &self.batch);
         let last = self.inner.batch_prefix(&self.tenant, &self.batch);
+        let now = crate::server_now();
         let mut done = Vec::new();
         for name in &blobs.created {
             let from = format!("{staging}{name}");
-            self.inner
-                .copy(&from, &format!("{last}{name}"), blobs.finished[name])?;
+            let to = format!("{last}{name}");
+            let version = self.inner.copy(&from, &to, blobs.finished[name])?;
+            // The copy takes no lock (servers ignore its headers): set after, on the
+            // version it made. Staging objects are never locked, so an abandoned batch is
+            // always removed whole.
+            let lock = blobs.locks.get(name).cloned().unwrap_or_default();
+            if let Some(until) = self.inner.lock_until(&lock, now) {
+                self.inner.retain(&to, version.as_deref(), until)?;
+            }
             done.push(from);
         }
-        self.inner.delete_keys(&done)
+        if self.inner.compliance.is_some() {
+            self.inner.remove_under(&[staging])
+        } else {
+            self.inner.delete_keys(&done)
+        }
     }
 }
 
@@ -825,7 +1273,187 @@ mod tests {
             // Each run in a folder of its own: the bucket outlives the tests.
             prefix: format!("test-{prefix}/"),
             timeout: Duration::from_secs(30),
+            compliance: None,
         })
+    }
+
+    /// The same server's bucket with Object Lock (`CARNAC_TEST_S3_WORM_BUCKET`), as a WORM
+    /// offer whose minimum retention is `minimum_days`.
+    pub(crate) fn worm_config(minimum_days: u32) -> Option<S3Config> {
+        let mut config = test_config()?;
+        config.bucket = std::env::var("CARNAC_TEST_S3_WORM_BUCKET")
+            .expect("CARNAC_TEST_S3_WORM_BUCKET, which scripts/services sets");
+        config.compliance = Some(Compliance { minimum_days });
+        Some(config)
+    }
+
+    fn key(tenant: &TenantId, batch: &OperationId, name: &str) -> BlobKey {
+        BlobKey {
+            tenant: tenant.clone(),
+            batch: batch.clone(),
+            name: name.into(),
+        }
+    }
+
+    /// A WORM offer behaves as any other where nothing is locked (no minimum): its deletes
+    /// reach every version, not only the current one.
+    #[test]
+    fn conformance_on_a_worm_bucket() {
+        let Some(config) = worm_config(0) else { return };
+        let store = S3Store::new("s3-worm", &config).expect("store");
+        store.verify_worm().expect("SeaweedFS enforces Object Lock");
+        crate::conformance::run(&store);
+        // What the suite removed is gone whole: no noncurrent version, no delete marker.
+        let inner = &store.inner;
+        let left: Vec<(String, String)> = inner
+            .versions(&inner.prefix)
+            .expect("versions")
+            .into_iter()
+            .filter(|(k, _)| !k.contains(PROBES))
+            .collect();
+        let current: BTreeSet<String> = inner
+            .keys(&inner.prefix)
+            .expect("keys")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert!(
+            left.iter().all(|(k, _)| current.contains(k)),
+            "only the versions of current objects: {left:?} beside {current:?}"
+        );
+    }
+
+    /// Issue 20's WORM test, at the server: the shared WORM suite, then a delete of the
+    /// locked blob's version sent by hand, refused; no staging object or delete marker left.
+    #[test]
+    fn a_locked_blob_is_not_deleted_by_the_server() {
+        let Some(config) = worm_config(0) else { return };
+        let store = S3Store::new("s3-worm", &config).expect("store");
+        crate::conformance::worm(&store);
+        let inner = &store.inner;
+        let (tenant, batch) = (
+            TenantId::new("conf-worm").expect("id"),
+            OperationId::new("op-worm").expect("id"),
+        );
+        let object = inner.key(&key(&tenant, &batch, "kept"));
+        let versions = inner.versions(&object).expect("versions");
+        assert_eq!(versions.len(), 1, "{versions:?}");
+        let url = inner
+            .signed(
+                Method::Delete,
+                Some(&object),
+                &[("versionId", &versions[0].1)],
+            )
+            .expect("url");
+        let answer = inner
+            .send("delete", "DELETE", &url, &[], &[])
+            .expect("answer");
+        assert_eq!(
+            answer.status,
+            403,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(
+            crate::read_all(&store, &key(&tenant, &batch, "kept")).expect("still there"),
+            b"kept"
+        );
+        let left: Vec<String> = inner
+            .versions(&inner.prefix)
+            .expect("versions")
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !k.contains(PROBES))
+            .collect();
+        assert_eq!(left, [object], "no staging object, no delete marker");
+    }
+
+    /// The minimum applies to every blob but the temporary ones, and to a date before it.
+    #[test]
+    fn the_minimum_retention_is_a_floor() {
+        let Some(config) = worm_config(1) else { return };
+        let store = S3Store::new("s3-worm", &config).expect("store");
+        let (tenant, batch) = (
+            TenantId::new("t").expect("id"),
+            OperationId::new("op-floor").expect("id"),
+        );
+        let mut b = store.begin(&tenant, &batch).expect("begin");
+        for name in ["plain", "soon", "temporary"] {
+            let mut w = b.create(name).expect("create");
+            w.write_all(b"x").expect("write");
+            w.finish().expect("finish");
+        }
+        let soon = crate::server_now() + Duration::from_secs(60);
+        b.lock("soon", Lock::Until(Timestamp::from_datetime(soon)));
+        b.lock("temporary", Lock::Temporary);
+        b.commit().expect("commit");
+        let day = crate::server_now() + Duration::from_secs(86_400 - 120);
+        for name in ["plain", "soon"] {
+            let until = store
+                .locked_until(&key(&tenant, &batch, name))
+                .expect("head")
+                .expect("locked");
+            assert!(until.to_datetime() > day, "{name}: {until}");
+        }
+        store
+            .delete(&key(&tenant, &batch, "temporary"))
+            .expect("a temporary blob goes");
+    }
+
+    /// A bucket without Object Lock is refused as a WORM offer, with the reason.
+    #[test]
+    fn a_bucket_without_object_lock_is_refused() {
+        let Some(mut config) = test_config() else {
+            return;
+        };
+        config.compliance = Some(Compliance { minimum_days: 1 });
+        let store = S3Store::new("site-c", &config).expect("store");
+        let e = store.verify_worm().expect_err("no lock on this bucket");
+        let text = e.to_string();
+        assert!(
+            text.contains("site-c") && text.contains("Object Lock"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn versions_are_read_interleaved_with_delete_markers() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Name>b</Name><Prefix>p/</Prefix><KeyMarker></KeyMarker>
+  <IsTruncated>true</IsTruncated>
+  <NextKeyMarker>p/b</NextKeyMarker><NextVersionIdMarker>v3</NextVersionIdMarker>
+  <Version><Key>p/a</Key><VersionId>v1</VersionId><IsLatest>true</IsLatest><Owner><ID>x</ID></Owner></Version>
+  <DeleteMarker><Key>p/b</Key><VersionId>v2</VersionId></DeleteMarker>
+  <Version><Key>p/b&amp;c</Key><VersionId>v3</VersionId></Version>
+</ListVersionsResult>"#;
+        let page = parse_versions(xml).expect("parsed");
+        assert_eq!(
+            page,
+            VersionsPage {
+                entries: vec![
+                    ("p/a".into(), "v1".into()),
+                    ("p/b".into(), "v2".into()),
+                    ("p/b&c".into(), "v3".into()),
+                ],
+                truncated: true,
+                next: Some(("p/b".into(), "v3".into())),
+            }
+        );
+        assert!(
+            parse_versions(
+                b"<ListVersionsResult><Version><Key>k</Key></Version></ListVersionsResult>"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn s3_dates_are_whole_seconds_rounded_up() {
+        let t = time::macros::datetime!(2026-12-05 14:00:00.001 UTC);
+        assert_eq!(s3_date(t), "2026-12-05T14:00:01Z");
+        let t = time::macros::datetime!(2026-12-05 14:00:00 UTC);
+        assert_eq!(s3_date(t), "2026-12-05T14:00:00Z");
     }
 
     #[test]

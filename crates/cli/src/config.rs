@@ -271,7 +271,20 @@ pub struct OfferConfig {
     /// Time limit of one request, in seconds (default 60).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// `"compliance"`: a WORM offer (an `s3` bucket with S3 Object Lock), each file locked
+    /// until its units may leave the archive. Checked at every start.
+    #[serde(default)]
+    pub retention: Option<String>,
+    /// A WORM offer's shortest lock, in days (default 30; 0: files without a date of
+    /// their own are not locked).
+    #[serde(default)]
+    pub retention_minimum_days: Option<u32>,
 }
+
+/// The default of `retention_minimum_days`.
+pub const RETENTION_MINIMUM_DAYS: u32 = 30;
+/// The largest `retention_minimum_days`: a century.
+const RETENTION_MINIMUM_DAYS_MAX: u32 = 36_525;
 
 /// An offer as the archive opens it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,6 +315,11 @@ impl OfferConfig {
             ("path_style", self.path_style.is_some()),
             ("prefix", self.prefix.is_some()),
             ("timeout_seconds", self.timeout_seconds.is_some()),
+            ("retention", self.retention.is_some()),
+            (
+                "retention_minimum_days",
+                self.retention_minimum_days.is_some(),
+            ),
         ];
         match self.kind.as_str() {
             "fs" => {
@@ -360,6 +378,34 @@ impl OfferConfig {
                 if !(1..=3600).contains(&timeout) {
                     problems.push(format!("timeout_seconds {timeout} is not 1 to 3600"));
                 }
+                let compliance = match self.retention.as_deref() {
+                    None => {
+                        if self.retention_minimum_days.is_some() {
+                            problems.push(
+                                "retention_minimum_days is for a WORM offer (retention = \"compliance\")"
+                                    .into(),
+                            );
+                        }
+                        None
+                    }
+                    Some("compliance") => {
+                        let days = self
+                            .retention_minimum_days
+                            .unwrap_or(RETENTION_MINIMUM_DAYS);
+                        if days > RETENTION_MINIMUM_DAYS_MAX {
+                            problems.push(format!(
+                                "retention_minimum_days {days} is more than {RETENTION_MINIMUM_DAYS_MAX} (a century)"
+                            ));
+                        }
+                        Some(carnac_blobstore::s3::Compliance { minimum_days: days })
+                    }
+                    Some(other) => {
+                        problems.push(format!(
+                            "retention {other:?} is not supported (\"compliance\": S3 Object Lock in COMPLIANCE mode; governance mode can be lifted by whoever holds the right, so it is not WORM)"
+                        ));
+                        None
+                    }
+                };
                 if problems.is_empty() {
                     return Ok(OfferLocation::S3(carnac_blobstore::s3::S3Config {
                         endpoint,
@@ -370,6 +416,7 @@ impl OfferConfig {
                         secret_key,
                         prefix: self.prefix.clone().unwrap_or_default(),
                         timeout: std::time::Duration::from_secs(timeout),
+                        compliance,
                     }));
                 }
             }
@@ -389,6 +436,12 @@ impl Storage {
         };
         if !incoming.name.is_empty() {
             anyhow::bail!("storage.incoming has no name (it is not an offer)");
+        }
+        if incoming.retention.is_some() || incoming.retention_minimum_days.is_some() {
+            // Received transfers are removed once ingested: a lock would keep them.
+            anyhow::bail!(
+                "storage.incoming cannot be WORM (retention): its files are removed once ingested"
+            );
         }
         let absolute = |p: &Path| {
             if p.is_absolute() {

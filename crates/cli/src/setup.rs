@@ -68,10 +68,16 @@ pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Conf
                     carnac_blobstore::fs::FsStore::open(name.to_owned(), root)
                         .with_context(|| format!("opening the store {name}"))?,
                 ),
-                config::OfferLocation::S3(s3) => Arc::new(
-                    carnac_blobstore::s3::S3Store::new(name.to_owned(), s3)
-                        .with_context(|| format!("opening the store {name}"))?,
-                ),
+                config::OfferLocation::S3(s3) => {
+                    let store = carnac_blobstore::s3::S3Store::new(name.to_owned(), s3)
+                        .with_context(|| format!("opening the store {name}"))?;
+                    if s3.compliance.is_some() {
+                        // Before anything is written: a server that takes lock headers and
+                        // ignores them would leave the archive believing in a WORM copy.
+                        store.verify_worm()?;
+                    }
+                    Arc::new(store)
+                }
             })
         };
     let mut offers: Vec<Arc<dyn BlobStore>> = Vec::new();

@@ -73,6 +73,7 @@ fn an_archive_keeps_its_second_copy_in_s3() {
             secret_key: secret,
             prefix,
             timeout: std::time::Duration::from_secs(30),
+            compliance: None,
         },
     )
     .unwrap();
@@ -142,4 +143,89 @@ fn an_s3_offer_added_later_is_filled_by_a_sync() {
     assert!(report["copied"].as_u64().unwrap() > 0, "{report}");
     ok(&["check", "--digests"]);
     ok(&["audit", "--tenant", "0"]);
+}
+
+/// A WORM offer (`retention = "compliance"`): refused at start on a bucket without Object
+/// Lock, and on a folder offer by the configuration; on the bucket with Object Lock, the
+/// archive starts, ingests and checks as with any offer.
+#[test]
+fn a_worm_offer_is_verified_before_the_archive_starts() {
+    let Some([endpoint, bucket, region, access_key, secret]) = s3() else {
+        return;
+    };
+    let worm_bucket =
+        std::env::var("CARNAC_TEST_S3_WORM_BUCKET").expect("CARNAC_TEST_S3_WORM_BUCKET");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let prefix = format!(
+        "worm-{}/",
+        d.file_name().unwrap().to_string_lossy().to_lowercase()
+    );
+    std::fs::write(d.join("s3.secret"), &secret).unwrap();
+    let config = |bucket: &str, extra: &str| {
+        format!(
+            "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n{extra}\n\
+             [[storage.offer]]\nname = \"site-w\"\nkind = \"s3\"\nendpoint = \"{endpoint}\"\n\
+             bucket = \"{bucket}\"\nregion = \"{region}\"\naccess_key = \"{access_key}\"\n\
+             secret_key_file = \"s3.secret\"\nprefix = \"{prefix}\"\n\
+             retention = \"compliance\"\nretention_minimum_days = 1\n"
+        )
+    };
+    // A folder cannot be WORM.
+    std::fs::write(
+        d.join("carnac.toml"),
+        config(&worm_bucket, "retention = \"compliance\""),
+    )
+    .unwrap();
+    let out = run(d, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("site-a") && err.contains("retention"), "{err}");
+    // A bucket without Object Lock is refused, with the reason.
+    std::fs::write(d.join("carnac.toml"), config(&bucket, "")).unwrap();
+    let out = run(d, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("site-w") && err.contains("Object Lock"),
+        "{err}"
+    );
+    // A bucket that enforces it.
+    std::fs::write(d.join("carnac.toml"), config(&worm_bucket, "")).unwrap();
+    let ok = |args: &[&str]| run_ok(d, args);
+    add_tenant_0(d);
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    let ingested = ok(&["ingest", "--tenant", "0", sip.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&ingested).unwrap();
+    let operation = v["operation"].as_str().unwrap().to_owned();
+    let object = v["objects"][0]["id"].as_str().unwrap().to_owned();
+    ok(&["check", "--digests"]);
+    let store = carnac_blobstore::s3::S3Store::new(
+        "site-w",
+        &carnac_blobstore::s3::S3Config {
+            endpoint,
+            bucket: worm_bucket,
+            region,
+            path_style: true,
+            access_key,
+            secret_key: secret,
+            prefix,
+            timeout: std::time::Duration::from_secs(30),
+            compliance: Some(carnac_blobstore::s3::Compliance { minimum_days: 1 }),
+        },
+    )
+    .unwrap();
+    let key = carnac_blobstore::BlobKey {
+        tenant: carnac_model::TenantId::new("0").unwrap(),
+        batch: carnac_model::OperationId::new(&operation).unwrap(),
+        name: object,
+    };
+    let until = store.locked_until(&key).unwrap().expect("locked");
+    #[allow(clippy::disallowed_methods)] // The server's lock runs on real time.
+    let now = time::OffsetDateTime::now_utc();
+    assert!(
+        until.to_datetime() > now + time::Duration::hours(23),
+        "{until}"
+    );
+    assert!(store.delete(&key).unwrap_err().is_locked());
 }

@@ -407,6 +407,35 @@ pub fn active_holds(rules: &EffectiveRules, at: Date) -> Vec<&EffectiveRule> {
         .collect()
 }
 
+/// The first day a unit may leave the archive by a disposal its rules decide, holds aside:
+/// the end of its last appraisal rule (elimination or transfer, whichever its FinalAction),
+/// or, if it is to be transferred by its storage rules, the end of the last of those when
+/// that comes first. None when no rule dates it (no rule, or one without an end): then only
+/// a restitution, which has no date, lets it go.
+///
+/// A WORM offer keeps the unit's files locked until this day: later, the disposal it allows
+/// is not blocked; before, nothing the rules allow is.
+pub fn disposal_date(rules: &EffectiveRules) -> Option<Date> {
+    let last_end = |category: RuleCategory| -> Option<Date> {
+        let mut last = None;
+        for r in rules.of(category) {
+            let end = r.rule.end_date.as_deref().and_then(parse_date)?;
+            last = Some(last.map_or(end, |l: Date| l.max(end)));
+        }
+        last
+    };
+    let by_appraisal = last_end(RuleCategory::AppraisalRule);
+    let by_storage = rules
+        .final_actions_of(RuleCategory::StorageRule)
+        .any(|p| p.final_action == FinalAction::Transfer)
+        .then(|| last_end(RuleCategory::StorageRule))
+        .flatten();
+    match (by_appraisal, by_storage) {
+        (Some(a), Some(s)) => Some(a.min(s)),
+        (a, s) => a.or(s),
+    }
+}
+
 /// Whether a unit's own rules let it be destroyed at `at`, and if not, every reason why.
 /// (Its descendants and the operations using it are the caller's to check.)
 ///

@@ -418,6 +418,29 @@ impl Archive {
             ));
             return Err(ArchiveError::InvalidRequest(reasons));
         }
+        if self.has_worm_offer() {
+            let mut files = Vec::new();
+            self.catalog
+                .each_elimination_unit(tenant, &row.id, &mut |u| {
+                    if u.status == EliminationUnitStatus::Proposed
+                        && let Some((batch, names)) = worm::unit_files(&u.record)
+                    {
+                        files.push((format!("unit {}", u.unit), batch, names));
+                    }
+                    Ok(())
+                })?;
+            // Its transfers' manifests go too (`remove_tenant_content`).
+            for op in self.catalog.operations(tenant)? {
+                if op.kind == EventKind::Ingest && op.status.is_some_and(|s| s.is_accepted()) {
+                    files.push((
+                        format!("the manifest of transfer {}", op.id),
+                        op.id,
+                        vec!["manifest.xml".to_owned()],
+                    ));
+                }
+            }
+            self.refuse_worm_locked(tenant, &format!("closure {}", row.id), &files)?;
+        }
         // Its deliveries' packages go first, each removal recorded as at expiry.
         let now = self.now();
         for d in self.catalog.deliveries(tenant, None, usize::MAX)? {

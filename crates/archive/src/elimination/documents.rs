@@ -57,6 +57,15 @@ impl Archive {
             for (i, offer) in self.offers.iter().enumerate() {
                 let mut batch = offer.begin(tenant, operation)?;
                 for (name, doc) in documents {
+                    if [
+                        crate::delivery::PACKAGE_ZIP,
+                        super::transfer_out::TRANSFER_ZIP,
+                    ]
+                    .contains(name)
+                    {
+                        // Removed once fetched or expired: a WORM offer must not keep it.
+                        batch.lock(name, carnac_blobstore::Lock::Temporary);
+                    }
                     let w = batch.create(name)?;
                     let mut hashing = crate::files::HashingWriter {
                         inner: w,

@@ -219,6 +219,15 @@ impl Archive {
                 (u, line)
             })
             .collect();
+        if self.has_worm_offer() {
+            let files: Vec<_> = lines
+                .iter()
+                .filter_map(|(u, line)| {
+                    worm::unit_files(line).map(|(batch, files)| (format!("unit {u}"), batch, files))
+                })
+                .collect();
+            self.refuse_worm_locked(tenant, &format!("{} {id}", row.kind.as_str()), &files)?;
+        }
         let mut plan = Plan::default();
         for (u, _) in &lines {
             plan.add(u);
@@ -470,10 +479,9 @@ impl Archive {
         visa: Option<&serde_json::Value>,
     ) -> Result<(), ArchiveError> {
         let id = &row.id;
-        // Documents a stop cut short are written again whole.
-        for offer in &self.offers {
-            offer.discard(tenant, operation)?;
-        }
+        // Documents a stop cut short are written again whole (over those a WORM offer
+        // keeps, as newer versions).
+        self.discard_everywhere(tenant, operation)?;
         let now = self.now();
         let reply_id = visa
             .and_then(|v| v["reply_identifier"].as_str())

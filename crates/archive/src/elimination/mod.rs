@@ -34,6 +34,7 @@ mod documents;
 mod execution;
 mod kept_packages;
 mod transfer_out;
+mod worm;
 
 pub use carnac_seda::transfer_reply::MAX_REPLY_BYTES;
 pub use closure::ClosureProgress;

@@ -70,6 +70,15 @@ impl Archive {
                     w.finish()?;
                 }
             }
+            if self.offers.iter().any(|o| o.is_worm()) {
+                let (objects, manifest) = locks::transfer_locks(&exam.plan);
+                for batch in exam.batches.iter_mut() {
+                    for (name, lock) in object_ids.iter().zip(&objects) {
+                        batch.lock(name, lock.clone());
+                    }
+                    batch.lock("manifest.xml", manifest.clone());
+                }
+            }
             for batch in std::mem::take(&mut exam.batches) {
                 batch.commit()?;
             }

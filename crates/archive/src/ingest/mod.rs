@@ -19,6 +19,7 @@ pub mod checks;
 mod conclude;
 mod copy;
 mod deadline;
+mod locks;
 mod reply;
 pub mod spool;
 pub mod store;

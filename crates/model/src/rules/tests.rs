@@ -882,3 +882,58 @@ fn what_may_be_transferred_to_the_definitive_archives() {
         }])
     );
 }
+
+// ---- The disposal date (a WORM offer's lock) ----
+
+fn effective(m: &Management) -> EffectiveRules {
+    inherit("u", None, m, &[])
+}
+
+#[test]
+fn the_disposal_date_is_the_end_of_the_last_appraisal_rule() {
+    let m = management(
+        RuleCategory::AppraisalRule,
+        vec![
+            rule("APP-1", Some("2000-01-01"), Some("2010-01-01")),
+            rule("APP-2", Some("2000-01-01"), Some("2030-06-30")),
+        ],
+        Some(FinalAction::Destroy),
+    );
+    let rules = effective(&m);
+    assert_eq!(disposal_date(&rules), Some(date!(2030 - 06 - 30)));
+    // The day it is eligible, and not the day before.
+    assert!(appraise(&rules, date!(2030 - 06 - 30)).is_ok());
+    assert!(appraise(&rules, date!(2030 - 06 - 29)).is_err());
+}
+
+#[test]
+fn an_undated_appraisal_rule_gives_no_disposal_date() {
+    let m = management(
+        RuleCategory::AppraisalRule,
+        vec![
+            rule("APP-1", Some("2000-01-01"), Some("2010-01-01")),
+            rule("APP-2", None, None),
+        ],
+        Some(FinalAction::Keep),
+    );
+    assert_eq!(disposal_date(&effective(&m)), None);
+    assert_eq!(disposal_date(&EffectiveRules::default()), None, "no rule");
+}
+
+#[test]
+fn a_transfer_by_storage_rules_comes_first_when_it_ends_first() {
+    let mut m = management(
+        RuleCategory::AppraisalRule,
+        vec![rule("APP-1", Some("2000-01-01"), Some("2040-01-01"))],
+        Some(FinalAction::Keep),
+    );
+    let storage = m.category_mut(RuleCategory::StorageRule);
+    storage.rules = vec![rule("STO-1", Some("2000-01-01"), Some("2020-01-01"))];
+    storage.final_action = Some(FinalAction::Transfer);
+    let rules = effective(&m);
+    assert_eq!(disposal_date(&rules), Some(date!(2020 - 01 - 01)));
+    assert!(appraise_transfer(&rules, date!(2020 - 01 - 01)).is_ok());
+    // Storage rules that do not transfer do not count.
+    m.category_mut(RuleCategory::StorageRule).final_action = Some(FinalAction::Copy);
+    assert_eq!(disposal_date(&effective(&m)), Some(date!(2040 - 01 - 01)));
+}
