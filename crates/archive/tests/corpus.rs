@@ -93,7 +93,20 @@ const DEVIATIONS: &[(&str, &str)] = &[
 
 #[test]
 fn the_vitam_corpus() {
-    let f = fixture();
+    corpus(&fixture());
+}
+
+/// The same on the distributed engines: a PostgreSQL catalog, and an S3 offer beside one in
+/// memory (issue 20).
+#[test]
+fn the_vitam_corpus_on_postgresql_and_s3() {
+    let Some(f) = fixture_distributed("corpus") else {
+        return;
+    };
+    corpus(&f);
+}
+
+fn corpus(f: &Fixture) {
     for (id, folder) in [("0", "tenant-0"), ("1", "tenant-1"), ("light", "light")] {
         f.tenant_with(id, folder);
     }

@@ -130,9 +130,22 @@ fn ingest(f: &Fixture, t: &carnac_model::TenantId) -> HashMap<String, UnitId> {
 
 #[test]
 fn an_elimination_from_proposal_to_what_remains() {
-    let f = fixture();
+    from_proposal_to_what_remains(&fixture());
+}
+
+/// The same on the distributed engines: a PostgreSQL catalog, and an S3 offer beside one in
+/// memory (issue 20).
+#[test]
+fn an_elimination_on_postgresql_and_s3() {
+    let Some(f) = fixture_distributed("elimination") else {
+        return;
+    };
+    from_proposal_to_what_remains(&f);
+}
+
+fn from_proposal_to_what_remains(f: &Fixture) {
     let t = f.tenant_with("0", "tenant-0");
-    let ids = ingest(&f, &t);
+    let ids = ingest(f, &t);
     // Evidence records of every file, before anything goes.
     f.archive.create_evidence(&t, "test").unwrap();
     let name = |id: &str| {
@@ -358,9 +371,9 @@ fn an_elimination_from_proposal_to_what_remains() {
         hex::encode(sha2::Sha256::digest(b"destroyed file"))
     );
     let object = file["id"].as_str().unwrap();
-    for offer in &f.offers {
-        for (tenant, batch) in carnac_blobstore::BlobStore::batches(offer).unwrap() {
-            let names = carnac_blobstore::BlobStore::list(offer, &tenant, &batch).unwrap();
+    for offer in &f.stores {
+        for (tenant, batch) in offer.batches().unwrap() {
+            let names = offer.list(&tenant, &batch).unwrap();
             assert!(
                 !names.iter().any(|n| n == object),
                 "a copy of the destroyed file survives"
@@ -895,43 +908,12 @@ fn a_producer_agrees_for_its_own_agencies_only() {
 }
 
 /// The bucket with Object Lock of the S3 server `scripts/services` starts, as a WORM offer
-/// with this minimum; none without the server (a failure where every oracle is required).
+/// with this minimum; none without the server.
 fn s3_worm(minimum_days: u32) -> Option<carnac_blobstore::s3::S3Store> {
-    let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
-    let Some(endpoint) = var("ENDPOINT") else {
-        assert!(
-            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
-            "no S3 server: run the tests through scripts/test, which starts one"
-        );
-        eprintln!("skipped: no S3 server (CARNAC_TEST_S3_ENDPOINT)");
-        return None;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = format!(
-        "elim-{}/",
-        dir.path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_lowercase()
-    );
-    let store = carnac_blobstore::s3::S3Store::new(
+    carnac_testkit::s3_offer(
         "site-worm",
-        &carnac_blobstore::s3::S3Config {
-            endpoint,
-            bucket: var("WORM_BUCKET").expect("CARNAC_TEST_S3_WORM_BUCKET"),
-            region: var("REGION").unwrap_or_else(|| "us-east-1".into()),
-            path_style: true,
-            access_key: var("ACCESS_KEY").expect("CARNAC_TEST_S3_ACCESS_KEY"),
-            secret_key: var("SECRET_KEY").expect("CARNAC_TEST_S3_SECRET_KEY"),
-            prefix,
-            timeout: std::time::Duration::from_secs(30),
-            compliance: Some(carnac_blobstore::s3::Compliance { minimum_days }),
-        },
+        Some(carnac_blobstore::s3::Compliance { minimum_days }),
     )
-    .unwrap();
-    store.verify_worm().unwrap();
-    Some(store)
 }
 
 /// On a WORM offer, the files of an ingest are locked until their units may go (here D's

@@ -240,13 +240,14 @@ fn units_ingested_before_get_their_management_from_the_stored_manifest() {
     let archive = carnac_testkit::archive_on(
         std::sync::Arc::new(carnac_catalog::sqlite::SqliteCatalog::open(&path).unwrap()),
         Default::default(),
-        stores,
+        stores.clone(),
         None,
         &tmp.path().join("tmp"),
     );
     let f = Fixture {
         archive,
         offers,
+        stores,
         tmp,
     };
     let t = f.tenant_with("0", "tenant-0");

@@ -177,6 +177,17 @@ impl S3Store {
 }
 
 impl S3Store {
+    /// The keys of unfinished batches (under the staging prefix), which recovery removes:
+    /// what the tests that kill an archive look for.
+    pub fn staging_keys(&self) -> Result<Vec<String>, BlobError> {
+        let inner = &self.inner;
+        Ok(inner
+            .keys(&format!("{}{STAGING}", inner.prefix))?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
     /// Checks that the bucket enforces S3 Object Lock, before an archive trusts a WORM offer:
     /// Object Lock enabled with no default retention (it would lock unfinished batches),
     /// then a probe object locked for a short while, whose delete the server must refuse.

@@ -56,6 +56,11 @@ pub struct PostgresConfig {
     /// Connections kept open at most.
     pub pool_size: u32,
     pub tls: Tls,
+    /// This node's name, under which its running operations and claims are recorded: the
+    /// same across restarts of one data folder, so that a node restarted after a crash
+    /// takes back at once what it left (it holds the folder's lock: the previous process is
+    /// gone). None: a name of this process's own.
+    pub node: Option<String>,
 }
 
 /// Whether connections are encrypted, and whom they trust.
@@ -77,6 +82,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("schema", &self.schema)
             .field("pool_size", &self.pool_size)
             .field("tls", &self.tls)
+            .field("node", &self.node)
             .finish()
     }
 }
@@ -91,6 +97,7 @@ impl PostgresConfig {
             schema: Self::DEFAULT_SCHEMA.to_owned(),
             pool_size: 16,
             tls: Tls::Off,
+            node: None,
         }
     }
 
@@ -110,6 +117,11 @@ impl PostgresConfig {
         }
         if !(1..=256).contains(&self.pool_size) {
             out.push(format!("pool size {}: 1 to 256", self.pool_size));
+        }
+        if let Some(n) = &self.node
+            && !(1..=64).contains(&n.len())
+        {
+            out.push(format!("node name {n:?}: 1 to 64 characters"));
         }
         if let Err(e) = self.connector() {
             out.push(e);
@@ -260,7 +272,10 @@ impl PostgresCatalog {
         let mut catalog = PostgresCatalog {
             pool,
             schema: config.schema.clone(),
-            node: carnac_catalog::new_node_name()?,
+            node: match &config.node {
+                Some(n) => n.clone(),
+                None => carnac_catalog::new_node_name()?,
+            },
             heartbeat: None,
         };
         migrations::migrate(&catalog)?;

@@ -46,15 +46,50 @@ pub(crate) fn open_catalog(
     config: &config::Config,
 ) -> anyhow::Result<Arc<dyn carnac_catalog::Catalog>> {
     Ok(match config.catalog.postgres(data)? {
-        Some(pg) => Arc::new(
-            carnac_catalog_postgres::PostgresCatalog::open(&pg)
-                .with_context(|| format!("opening the catalog at {}", pg.url))?,
-        ),
+        Some(mut pg) => {
+            pg.node = Some(node_name(data)?);
+            Arc::new(
+                carnac_catalog_postgres::PostgresCatalog::open(&pg)
+                    .with_context(|| format!("opening the catalog at {}", pg.url))?,
+            )
+        }
         None => Arc::new(
             carnac_catalog::sqlite::SqliteCatalog::open(&data.join("catalog.sqlite"))
                 .context("opening the catalog")?,
         ),
     })
+}
+
+/// Where a data folder keeps its node name for a shared catalog.
+const NODE_NAME: &str = "node-name";
+
+/// This data folder's node name in a shared catalog: made once and kept (`node-name`, with
+/// the host and the folder it was made for), so that a restart after a crash takes back at
+/// once what the dead process left: it holds the folder's lock, so that process is gone. A
+/// folder copied to make another node (another host, or another path) gets a name of its
+/// own, so that two live nodes never share one.
+fn node_name(data: &Path) -> anyhow::Result<String> {
+    let file = data.join(NODE_NAME);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let folder = data
+        .canonicalize()
+        .with_context(|| format!("the data folder {}", data.display()))?;
+    let owner = format!("{host}\t{}", folder.display());
+    if let Ok(text) = std::fs::read_to_string(&file)
+        && let Some((name, recorded)) = text.trim_end_matches('\n').split_once('\t')
+        && recorded == owner
+        && !name.is_empty()
+    {
+        return Ok(name.to_owned());
+    }
+    let name = carnac_catalog::new_node_name()?;
+    let tmp = data.join(format!(".{NODE_NAME}.tmp"));
+    std::fs::write(&tmp, format!("{name}\t{owner}\n"))
+        .and_then(|()| std::fs::rename(&tmp, &file))
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(name)
 }
 
 pub(crate) fn open_archive(data: &Path) -> anyhow::Result<(Archive, config::Config, DataLock)> {

@@ -5,7 +5,9 @@
 //!   spot;
 //! - [`testdata`]: the repository's test data (transfers, referentials, profiles);
 //! - [`targz`], [`multipart`]: the containers and uploads clients send;
-//! - [`rss_mib`]: resident memory, for the tests that prove a flat footprint.
+//! - [`rss_mib`]: resident memory, for the tests that prove a flat footprint;
+//! - [`postgres_catalog`], [`s3_offer`]: a catalog and an offer on the servers
+//!   `scripts/services` starts, for the suites that run on the distributed engines too.
 //!
 //! A dev-dependency only: nothing here is in the release binary.
 
@@ -178,4 +180,77 @@ pub fn rss_mib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4096 / (1 << 20)
+}
+
+/// Whether the tests must find every server and tool (`CARNAC_REQUIRE_ORACLES`, as
+/// `scripts/test` sets it): a missing one is then a failure, not a skip.
+fn required(what: &str, variable: &str) {
+    assert!(
+        std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
+        "no {what} ({variable}): run the tests through scripts/test, which starts one"
+    );
+    eprintln!("skipped: no {what} ({variable})");
+}
+
+/// A random lowercase hex suffix, for a schema or a bucket prefix of one test's own.
+fn suffix() -> String {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("random");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A PostgreSQL catalog in a new schema (`test_{name}_…`) of the server `scripts/services`
+/// starts (`CARNAC_TEST_POSTGRES`); none without it. The schema stays (the server is the
+/// test run's own).
+pub fn postgres_catalog(name: &str) -> Option<Arc<dyn carnac_catalog::Catalog>> {
+    let Ok(url) = std::env::var("CARNAC_TEST_POSTGRES") else {
+        required("PostgreSQL", "CARNAC_TEST_POSTGRES");
+        return None;
+    };
+    let mut config = carnac_catalog_postgres::PostgresConfig::new(url);
+    config.schema = format!("test_{name}_{}", suffix());
+    config.pool_size = 4;
+    Some(Arc::new(
+        carnac_catalog_postgres::PostgresCatalog::open(&config).expect("PostgreSQL catalog"),
+    ))
+}
+
+/// An offer `name` in the bucket of the S3 server `scripts/services` starts
+/// (`CARNAC_TEST_S3_*`), under a prefix of its own; WORM in the bucket with Object Lock
+/// when `compliance` is given. None without the server.
+pub fn s3_offer(
+    name: &str,
+    compliance: Option<carnac_blobstore::s3::Compliance>,
+) -> Option<carnac_blobstore::s3::S3Store> {
+    let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
+    let Some(endpoint) = var("ENDPOINT") else {
+        required("S3 server", "CARNAC_TEST_S3_ENDPOINT");
+        return None;
+    };
+    let bucket = if compliance.is_some() {
+        var("WORM_BUCKET").expect("CARNAC_TEST_S3_WORM_BUCKET")
+    } else {
+        var("BUCKET").unwrap_or_else(|| "carnac".into())
+    };
+    let store = carnac_blobstore::s3::S3Store::new(
+        name,
+        &carnac_blobstore::s3::S3Config {
+            endpoint,
+            bucket,
+            region: var("REGION").unwrap_or_else(|| "us-east-1".into()),
+            path_style: true,
+            access_key: var("ACCESS_KEY").expect("CARNAC_TEST_S3_ACCESS_KEY"),
+            secret_key: var("SECRET_KEY").expect("CARNAC_TEST_S3_SECRET_KEY"),
+            prefix: format!("{name}-{}/", suffix()),
+            timeout: std::time::Duration::from_secs(30),
+            compliance: compliance.clone(),
+        },
+    )
+    .expect("S3 offer");
+    if compliance.is_some() {
+        store
+            .verify_worm()
+            .expect("the bucket enforces Object Lock");
+    }
+    Some(store)
 }

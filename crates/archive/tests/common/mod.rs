@@ -13,7 +13,10 @@ pub use carnac_testkit::testdata;
 
 pub struct Fixture {
     pub archive: Archive,
+    /// The memory offers, to look into or damage.
     pub offers: Vec<MemoryStore>,
+    /// Every offer the archive writes to, as it sees them.
+    pub stores: Vec<Arc<dyn BlobStore>>,
     pub tmp: tempfile::TempDir,
 }
 
@@ -42,12 +45,37 @@ pub fn fixture_stores(
     stores: Vec<Arc<dyn BlobStore>>,
 ) -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let archive = carnac_testkit::archive(config, stores, scanner, &tmp.path().join("tmp"));
+    let archive = carnac_testkit::archive(config, stores.clone(), scanner, &tmp.path().join("tmp"));
     Fixture {
         archive,
         offers,
+        stores,
         tmp,
     }
+}
+
+/// An archive on the distributed engines (issue 20): a PostgreSQL catalog in a schema of
+/// its own (`name`), a memory offer (`offer-1`, in `offers`) and an S3 offer (`site-s3`);
+/// none without the servers `scripts/services` starts.
+pub fn fixture_distributed(name: &str) -> Option<Fixture> {
+    let catalog = carnac_testkit::postgres_catalog(name)?;
+    let s3 = carnac_testkit::s3_offer("site-s3", None)?;
+    let memory = MemoryStore::new("offer-1");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let stores: Vec<Arc<dyn BlobStore>> = vec![Arc::new(memory.clone()), Arc::new(s3)];
+    let archive = carnac_testkit::archive_on(
+        catalog,
+        IngestConfig::default(),
+        stores.clone(),
+        None,
+        &tmp.path().join("tmp"),
+    );
+    Some(Fixture {
+        archive,
+        offers: vec![memory],
+        stores,
+        tmp,
+    })
 }
 
 pub fn fixture() -> Fixture {

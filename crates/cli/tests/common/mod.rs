@@ -190,3 +190,47 @@ pub fn postgres_url() -> Option<(String, String)> {
     let (user, password) = userinfo.split_once(':').unwrap();
     Some((format!("{scheme}://{user}@{host}"), password.to_owned()))
 }
+
+/// A data folder on the distributed engines (issue 20): a `carnac.toml` naming the test
+/// PostgreSQL server (a schema of the folder's own) and two offers, a folder
+/// (`offers/site-a`) and the S3 server's bucket (`site-b`, under a prefix of the folder's
+/// own), then tenant 0. Also the S3 prefix; none without both servers.
+pub fn data_distributed() -> Option<(tempfile::TempDir, String)> {
+    let (url, password) = postgres_url()?;
+    let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
+    let Some(endpoint) = var("ENDPOINT") else {
+        assert!(
+            std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
+            "no S3 server: run the tests through scripts/test, which starts one"
+        );
+        eprintln!("skipped: no S3 server (CARNAC_TEST_S3_ENDPOINT)");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let name = d
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_lowercase()
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let prefix = format!("dist-{name}/");
+    std::fs::write(d.join("catalog.password"), format!("{password}\n")).unwrap();
+    std::fs::write(d.join("s3.secret"), var("SECRET_KEY").unwrap()).unwrap();
+    std::fs::write(
+        d.join("carnac.toml"),
+        format!(
+            "[catalog]\nurl = \"{url}\"\npassword_file = \"catalog.password\"\nschema = \"dist_{name}\"\n\n\
+             [[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n\n\
+             [[storage.offer]]\nname = \"site-b\"\nkind = \"s3\"\nendpoint = \"{endpoint}\"\n\
+             bucket = \"{}\"\nregion = \"{}\"\naccess_key = \"{}\"\n\
+             secret_key_file = \"s3.secret\"\nprefix = \"{prefix}\"\n",
+            var("BUCKET").unwrap_or_else(|| "carnac".into()),
+            var("REGION").unwrap_or_else(|| "us-east-1".into()),
+            var("ACCESS_KEY").unwrap()
+        ),
+    )
+    .unwrap();
+    add_tenant_0(d);
+    Some((dir, prefix))
+}
