@@ -1,18 +1,28 @@
 //! An offer in an S3 bucket (any server that speaks the S3 API): `prefix/tenant/batch/name`.
 //!
-//! S3 has no rename, so a batch is written under a staging prefix
-//! (`prefix/.staging/tenant/batch/name`, which no tenant identifier can shadow: they never
-//! start with a dot), and [`Batch::commit`] copies each blob to its final key on the server
-//! (no byte comes back through the archive), then removes the staging objects. An
-//! interrupted batch leaves only staging objects (or unfinished multipart uploads, which
-//! are aborted when their writer goes), which [`BlobStore::discard`] removes; a commit
-//! interrupted half-way leaves final objects that the catalog never names, which discard
-//! removes too. This is also what a WORM offer needs: only the copy to the final key
-//! carries a retention, so an abandoned batch can always be cleaned.
+//! S3 has no rename; what makes a batch's blobs appear only at [`Batch::commit`] depends on
+//! their size:
+//! - a blob past [`SMALL`] goes up as a multipart upload to its final key, its parts sent
+//!   while the batch is written; an upload is invisible until it is completed, which the
+//!   commit does (one request, no byte copied);
+//! - a small blob is held in memory (up to [`HELD`] bytes a batch) and written to its final
+//!   key by the commit, one request;
+//! - a small blob beyond that goes up to a staging key (`prefix/.staging/tenant/batch/name`,
+//!   which no tenant identifier can shadow: they never start with a dot), which the commit
+//!   copies to its final key on the server, then removes.
 //!
-//! A WORM offer (`compliance`) is a bucket with S3 Object Lock: each blob copied to its
-//! final key gets a COMPLIANCE retention (`PutObjectRetention`, since servers ignore the
-//! lock headers of a copy) until the date the archive asks ([`Lock`]), never shorter than
+//! An interrupted batch leaves only staging objects and unfinished uploads (aborted when
+//! the batch goes unfinished), which [`BlobStore::discard`] removes, uploads included; a
+//! commit interrupted half-way leaves final objects that the catalog never names, which
+//! discard removes too. This is also what a WORM offer needs: nothing is locked before the
+//! commit, so an abandoned batch can always be cleaned. The requests that carry bytes go on
+//! a few threads (the parts and staging objects while the batch is written, the
+//! completions, writes and copies of the commit): each is a round trip spent mostly waiting
+//! on the server.
+//!
+//! A WORM offer (`compliance`) is a bucket with S3 Object Lock: each blob made visible under
+//! its final key gets a COMPLIANCE retention (`PutObjectRetention` on the version made, since
+//! servers ignore the lock headers of a copy) until the date the archive asks ([`Lock`]), never shorter than
 //! the offer's minimum. Such a bucket keeps versions, and a delete without a version only
 //! hides the data behind a delete marker: there, every removal lists the versions and
 //! deletes each, so that what the server refuses to delete is known and said
@@ -20,10 +30,10 @@
 //! offer, that the server really refuses to delete a locked object.
 //!
 //! Requests are signed with `rusty-s3` (presigned URLs, AWS Signature V4) and sent with
-//! `ureq`; no async SDK. Blobs go up in parts of [`PART_SIZE`] once they outgrow one part
-//! (so a writer holds at most one part in memory), and every request is retried a few times
+//! `ureq`; no async SDK. Parts are [`PART_SIZE`] bytes (a writer fills one while at most
+//! `BUDGET` bytes of its batch are on their way), and every request is retried a few times
 //! with a growing pause: each one is idempotent (a part, a whole small object, a copy, a
-//! read, a delete).
+//! completion, a read, a delete).
 
 use crate::{Batch, BlobError, BlobKey, BlobStore, BlobWriter, Lock};
 use carnac_model::{OperationId, TenantId, Timestamp};
@@ -36,16 +46,23 @@ use std::time::Duration;
 
 /// The size of a part of a multipart upload (S3 wants at least 5 MiB but for the last).
 pub const PART_SIZE: usize = 8 << 20;
-/// The largest object one `CopyObject` copies; larger ones are copied in parts.
-const COPY_MAX: u64 = 5 << 30;
-/// The size of a part of a copy in parts.
-const COPY_PART: u64 = 1 << 30;
 /// Attempts of each request.
 const ATTEMPTS: u32 = 4;
 /// How long a signed request stays valid.
 const SIGNED_FOR: Duration = Duration::from_secs(3600);
 /// The prefix of batches being written.
 const STAGING: &str = ".staging/";
+/// Requests of one batch in flight at once: the small blobs' uploads while the batch is
+/// written, the copies (and locks) of its commit. Each is a round trip mostly spent
+/// waiting on the server, so a few threads overlap them.
+const PARALLEL: usize = 16;
+/// Blobs up to this size are held in memory until the commit writes them to their final
+/// keys, one request each rather than a write, a copy and a delete ([`HELD`] bytes at most
+/// a batch); beyond that, they go up to staging keys in the background ([`Uploads`]).
+/// Larger ones, at most [`PARALLEL`] of them queued, would hold too much memory.
+const SMALL: usize = 1 << 20;
+/// The bytes of small blobs a batch holds for its commit.
+const HELD: usize = 32 << 20;
 /// The prefix of the objects [`S3Store::verify_worm`] writes to see a lock enforced.
 const PROBES: &str = ".probe/";
 /// How long a probe object is locked: long enough for the delete that must fail.
@@ -101,9 +118,8 @@ struct Inner {
     credentials: Credentials,
     agent: ureq::Agent,
     prefix: String,
-    /// [`COPY_MAX`] and [`COPY_PART`], smaller in a test of the copy in parts.
-    copy_max: u64,
-    copy_part: u64,
+    /// [`HELD`], smaller in a test of the overflow to staging.
+    held_max: usize,
     compliance: Option<Compliance>,
 }
 
@@ -168,8 +184,7 @@ impl S3Store {
                 credentials: Credentials::new(config.access_key.clone(), config.secret_key.clone()),
                 agent,
                 prefix: config.prefix.clone(),
-                copy_max: COPY_MAX,
-                copy_part: COPY_PART,
+                held_max: HELD,
                 compliance: config.compliance.clone(),
             }),
         })
@@ -395,13 +410,14 @@ impl Inner {
         }
     }
 
-    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError> {
+    /// Writes a whole object: the version it made, on a versioned bucket.
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<Option<String>, BlobError> {
         let url = self
             .bucket
             .put_object(Some(&self.credentials), key)
             .sign(SIGNED_FOR);
-        self.expect_ok(&format!("writing {key}"), "PUT", url.as_str(), &[], bytes)?;
-        Ok(())
+        let answer = self.expect_ok(&format!("writing {key}"), "PUT", url.as_str(), &[], bytes)?;
+        Ok(answer.version)
     }
 
     /// One page of the listing of `prefix`: with `delimiter`, the folders one level below;
@@ -498,68 +514,58 @@ impl Inner {
         Ok(())
     }
 
-    /// Copies `from` to `to` on the server: one request up to 5 GiB, in parts beyond.
-    /// Returns the version made, on a versioned bucket.
-    fn copy(&self, from: &str, to: &str, size: u64) -> Result<Option<String>, BlobError> {
+    /// Copies `from` to `to` on the server (a small blob that waited under its staging
+    /// key): the version made, on a versioned bucket.
+    fn copy(&self, from: &str, to: &str) -> Result<Option<String>, BlobError> {
         let source = format!("/{}/{}", self.bucket.name(), encode(from));
         let what = format!("copying {from} to {to}");
-        if size <= self.copy_max {
-            let mut action = self.bucket.put_object(Some(&self.credentials), to);
-            action
-                .headers_mut()
-                .insert("x-amz-copy-source", source.clone());
-            let url = action.sign(SIGNED_FOR);
-            let answer = self.expect_ok(
-                &what,
-                "PUT",
-                url.as_str(),
-                &[("x-amz-copy-source", &source)],
-                &[],
-            )?;
-            // A copy may fail after its 200 has been sent: the error is then in the body.
-            if String::from_utf8_lossy(&answer.body).contains("<Error>") {
-                return Err(self.failed(what, &answer));
+        let mut action = self.bucket.put_object(Some(&self.credentials), to);
+        action
+            .headers_mut()
+            .insert("x-amz-copy-source", source.clone());
+        let url = action.sign(SIGNED_FOR);
+        let answer = self.expect_ok(
+            &what,
+            "PUT",
+            url.as_str(),
+            &[("x-amz-copy-source", &source)],
+            &[],
+        )?;
+        // A copy may fail after its 200 has been sent: the error is then in the body.
+        if String::from_utf8_lossy(&answer.body).contains("<Error>") {
+            return Err(self.failed(what, &answer));
+        }
+        Ok(answer.version)
+    }
+
+    /// Aborts every unfinished multipart upload under `prefix` (what a stopped process
+    /// left), all pages.
+    fn abort_uploads_under(&self, prefix: &str) -> Result<(), BlobError> {
+        let what = format!("listing the unfinished uploads under {prefix}");
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let mut query = vec![("uploads", ""), ("prefix", prefix)];
+            if let Some((key, id)) = &after {
+                query.push(("key-marker", key));
+                query.push(("upload-id-marker", id));
             }
-            return Ok(answer.version);
+            let url = self.signed(Method::Get, None, &query)?;
+            let answer = self.expect_ok(&what, "GET", &url, &[], &[])?;
+            let page = parse_listing(
+                &answer.body,
+                &[b"Upload"],
+                b"UploadId",
+                b"NextUploadIdMarker",
+            )
+            .map_err(|e| self.io(what.clone(), io::Error::other(e)))?;
+            for (key, id) in &page.entries {
+                self.abort_upload(key, id);
+            }
+            match page.next {
+                Some(next) if page.truncated && after.as_ref() != Some(&next) => after = Some(next),
+                _ => return Ok(()),
+            }
         }
-        let upload = self.start_upload(to)?;
-        let mut etags = Vec::new();
-        let mut first = 0u64;
-        let mut number = 1u16;
-        while first < size {
-            let last = (first + self.copy_part).min(size) - 1;
-            let range = format!("bytes={first}-{last}");
-            let mut action = self
-                .bucket
-                .upload_part(Some(&self.credentials), to, number, &upload);
-            action
-                .headers_mut()
-                .insert("x-amz-copy-source", source.clone());
-            action
-                .headers_mut()
-                .insert("x-amz-copy-source-range", range.clone());
-            let url = action.sign(SIGNED_FOR);
-            let answer = self.expect_ok(
-                &what,
-                "PUT",
-                url.as_str(),
-                &[
-                    ("x-amz-copy-source", &source),
-                    ("x-amz-copy-source-range", &range),
-                ],
-                &[],
-            )?;
-            let text = String::from_utf8_lossy(&answer.body);
-            let etag = text
-                .split_once("<ETag>")
-                .and_then(|(_, r)| r.split_once("</ETag>"))
-                .map(|(e, _)| e.replace("&quot;", "\""))
-                .ok_or_else(|| self.failed(what.clone(), &answer))?;
-            etags.push(etag);
-            first = last + 1;
-            number += 1;
-        }
-        self.complete_upload(to, &upload, &etags)
     }
 
     fn start_upload(&self, key: &str) -> Result<String, BlobError> {
@@ -653,8 +659,13 @@ impl Inner {
             }
             let url = self.signed(Method::Get, None, &query)?;
             let answer = self.expect_ok(&what, "GET", &url, &[], &[])?;
-            let page = parse_versions(&answer.body)
-                .map_err(|e| self.io(what.clone(), io::Error::other(e)))?;
+            let page = parse_listing(
+                &answer.body,
+                &[b"Version", b"DeleteMarker"],
+                b"VersionId",
+                b"NextVersionIdMarker",
+            )
+            .map_err(|e| self.io(what.clone(), io::Error::other(e)))?;
             out.extend(page.entries);
             match page.next {
                 // A server that gives the same page again would loop forever.
@@ -787,25 +798,33 @@ fn s3_date(t: time::OffsetDateTime) -> String {
     .unwrap_or_else(|_| "9999-12-31T23:59:59Z".to_owned())
 }
 
-/// One page of `ListObjectVersions`.
+/// One page of `ListObjectVersions` or `ListMultipartUploads`.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct VersionsPage {
-    /// `(key, version id)` of each version and delete marker.
+struct ListingPage {
+    /// `(key, id)` of each entry: a version or delete marker and its version id, an
+    /// upload and its upload id.
     entries: Vec<(String, String)>,
     truncated: bool,
-    /// `NextKeyMarker` and `NextVersionIdMarker`.
+    /// `NextKeyMarker` and the next id marker.
     next: Option<(String, String)>,
 }
 
-/// Reads a `ListVersionsResult`. By hand over quick-xml's events: its versions and delete
-/// markers come interleaved, which its serde reader does not take into one list.
-fn parse_versions(xml: &[u8]) -> Result<VersionsPage, String> {
+/// Reads a `ListVersionsResult` (`entries`: `Version` and `DeleteMarker`, `id`:
+/// `VersionId`) or a `ListMultipartUploadsResult` (`Upload`, `UploadId`). By hand over
+/// quick-xml's events: versions and delete markers come interleaved, which its serde reader
+/// does not take into one list.
+fn parse_listing(
+    xml: &[u8],
+    entries: &[&[u8]],
+    id: &[u8],
+    next_id: &[u8],
+) -> Result<ListingPage, String> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(xml);
     let mut buf = Vec::new();
     let mut path: Vec<Vec<u8>> = Vec::new();
     let mut text = String::new();
-    let mut page = VersionsPage::default();
+    let mut page = ListingPage::default();
     let (mut key, mut version) = (None, None);
     let (mut next_key, mut next_version) = (None, None);
     loop {
@@ -831,16 +850,17 @@ fn parse_versions(xml: &[u8]) -> Result<VersionsPage, String> {
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 let value = std::mem::take(&mut text);
-                match (path.len(), name.as_slice()) {
-                    (1, b"IsTruncated") => page.truncated = value.trim() == "true",
-                    (1, b"NextKeyMarker") => next_key = Some(value),
-                    (1, b"NextVersionIdMarker") => next_version = Some(value),
-                    (1, b"Version" | b"DeleteMarker") => match (key.take(), version.take()) {
+                let name = name.as_slice();
+                match path.len() {
+                    1 if name == b"IsTruncated" => page.truncated = value.trim() == "true",
+                    1 if name == b"NextKeyMarker" => next_key = Some(value),
+                    1 if name == next_id => next_version = Some(value),
+                    1 if entries.contains(&name) => match (key.take(), version.take()) {
                         (Some(k), Some(v)) => page.entries.push((k, v)),
-                        _ => return Err("a version without its key or its id".into()),
+                        _ => return Err("an entry without its key or its id".into()),
                     },
-                    (2, b"Key") => key = Some(value),
-                    (2, b"VersionId") => version = Some(value),
+                    2 if name == b"Key" => key = Some(value),
+                    2 if name == id => version = Some(value),
                     _ => {}
                 }
             }
@@ -890,6 +910,8 @@ impl BlobStore for S3Store {
             tenant: tenant.clone(),
             batch: batch.clone(),
             blobs: Arc::new(Mutex::new(Blobs::default())),
+            uploads: Arc::new(Uploads::new(self.inner.clone())),
+            committed: false,
         }))
     }
 
@@ -959,6 +981,7 @@ impl BlobStore for S3Store {
 
     fn discard(&self, tenant: &TenantId, batch: &OperationId) -> Result<(), BlobError> {
         let inner = &self.inner;
+        inner.abort_uploads_under(&inner.batch_prefix(tenant, batch))?;
         inner.remove_under(&[
             inner.staging_prefix(tenant, batch),
             inner.batch_prefix(tenant, batch),
@@ -1075,13 +1098,200 @@ impl BlobStore for S3Store {
     }
 }
 
-/// What a batch's writers made: each name created, and its size once finished; the locks
-/// asked.
+/// A blob's multipart upload to its final key, completed by the commit: its id, and its
+/// parts' ETags as they come back (none while a part is on its way or failed).
+#[derive(Clone)]
+struct Multipart {
+    id: String,
+    etags: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+/// What a batch's writers made: each name created (in order, and as a set), and its size
+/// once finished; the locks asked; where each finished blob waits for the commit.
 #[derive(Default)]
 struct Blobs {
     created: Vec<String>,
+    names: std::collections::HashSet<String>,
     finished: HashMap<String, u64>,
     locks: HashMap<String, Lock>,
+    /// Small blobs' bytes, written by the commit: where each is in `arena`, which holds
+    /// them one after the other (one allocation, not one per blob).
+    held: HashMap<String, std::ops::Range<usize>>,
+    arena: Vec<u8>,
+    /// Larger blobs: their uploads to their final keys, which the commit completes.
+    multipart: HashMap<String, Multipart>,
+}
+
+/// A request sent by the batch's threads.
+enum Job {
+    /// A whole small blob to its staging key.
+    Put { key: String, bytes: Vec<u8> },
+    /// A part of a multipart upload; its ETag goes to `etags[number - 1]`.
+    Part {
+        key: String,
+        upload: Multipart,
+        number: u16,
+        bytes: Vec<u8>,
+    },
+}
+
+impl Job {
+    fn len(&self) -> usize {
+        match self {
+            Job::Put { bytes, .. } | Job::Part { bytes, .. } => bytes.len(),
+        }
+    }
+}
+
+/// The requests that carry a batch's bytes, sent on [`PARALLEL`] threads while the batch
+/// goes on: a writer queues a part or a small blob and goes on reading; at most
+/// [`BUDGET`] bytes are queued or on their way (a writer waits beyond), so memory stays
+/// bounded whatever the transfer. The commit waits for every request and fails if one
+/// did.
+struct Uploads {
+    inner: Arc<Inner>,
+    queue: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Bytes queued or on their way, and its change.
+    pending: Arc<(Mutex<usize>, std::sync::Condvar)>,
+    failed: Arc<Mutex<Option<BlobError>>>,
+}
+
+/// The bytes a batch's requests hold at most (two parts per thread would be 256 MiB).
+const BUDGET: usize = 4 * PART_SIZE;
+
+impl Uploads {
+    fn new(inner: Arc<Inner>) -> Uploads {
+        Uploads {
+            inner,
+            queue: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+            pending: Arc::default(),
+            failed: Arc::default(),
+        }
+    }
+
+    /// Runs one job on a thread of the pool.
+    fn run(inner: &Inner, job: Job) -> Result<(), BlobError> {
+        match job {
+            Job::Put { key, bytes } => inner.put(&key, &bytes).map(|_| ()),
+            Job::Part {
+                key,
+                upload,
+                number,
+                bytes,
+            } => {
+                let url = inner
+                    .bucket
+                    .upload_part(Some(&inner.credentials), &key, number, &upload.id)
+                    .sign(SIGNED_FOR);
+                let what = format!("writing part {number} of {key}");
+                let answer = inner.expect_ok(&what, "PUT", url.as_str(), &[], &bytes)?;
+                let etag = answer
+                    .etag
+                    .ok_or_else(|| inner.io(what, io::Error::other("no ETag")))?;
+                let mut etags = upload.etags.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(slot) = etags.get_mut(usize::from(number) - 1) {
+                    *slot = Some(etag);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues a job, starting the threads the first time; waits while the budget is spent.
+    fn send(&self, job: Job) -> Result<(), BlobError> {
+        // The failure itself stays for the commit to say.
+        if self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Err(self.inner.io(
+                "writing a blob".into(),
+                io::Error::other("an earlier request of this batch failed"),
+            ));
+        }
+        let len = job.len();
+        {
+            let (lock, changed) = &*self.pending;
+            let mut pending = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while *pending > 0 && *pending + len > BUDGET {
+                pending = changed.wait(pending).unwrap_or_else(|p| p.into_inner());
+            }
+            *pending += len;
+        }
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.is_none() {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let rx = Arc::new(Mutex::new(rx));
+            let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+            for _ in 0..PARALLEL {
+                let (rx, inner, failed, pending) = (
+                    rx.clone(),
+                    self.inner.clone(),
+                    self.failed.clone(),
+                    self.pending.clone(),
+                );
+                let thread = std::thread::Builder::new()
+                    .name("s3-upload".into())
+                    .spawn(move || {
+                        loop {
+                            let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                            let Ok(job) = job else { return };
+                            let len = job.len();
+                            if let Err(e) = Uploads::run(&inner, job) {
+                                failed
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .get_or_insert(e);
+                            }
+                            let (lock, changed) = &*pending;
+                            *lock.lock().unwrap_or_else(|p| p.into_inner()) -= len;
+                            changed.notify_all();
+                        }
+                    })
+                    .map_err(|e| self.inner.io("starting an upload thread".into(), e))?;
+                threads.push(thread);
+            }
+            *queue = Some(tx);
+        }
+        if let Some(tx) = queue.as_ref() {
+            tx.send(job).map_err(|_| {
+                self.inner.io(
+                    "queueing a request".into(),
+                    io::Error::other("the upload threads stopped"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every queued request: the first failure, if any.
+    fn wait(&self) -> Result<(), BlobError> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        for t in self
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            let _ = t.join();
+        }
+        match self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Uploads {
+    /// A batch given up: what is queued still goes (to staging keys and uploads that its
+    /// discard removes), and no thread outlives it.
+    fn drop(&mut self) {
+        let _ = self.wait();
+    }
 }
 
 struct S3Batch {
@@ -1089,6 +1299,9 @@ struct S3Batch {
     tenant: TenantId,
     batch: OperationId,
     blobs: Arc<Mutex<Blobs>>,
+    uploads: Arc<Uploads>,
+    /// Set once committed: a batch dropped before aborts its blobs' uploads.
+    committed: bool,
 }
 
 impl Batch for S3Batch {
@@ -1100,7 +1313,7 @@ impl Batch for S3Batch {
         };
         self.inner.check(&key)?;
         let mut blobs = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
-        if blobs.created.iter().any(|n| n == name) {
+        if !blobs.names.insert(name.to_owned()) {
             return Err(BlobError::Invalid {
                 offer: self.inner.name.clone(),
                 message: format!("blob {key} created twice in one batch"),
@@ -1109,12 +1322,14 @@ impl Batch for S3Batch {
         blobs.created.push(name.to_owned());
         Ok(Box::new(S3Writer {
             inner: self.inner.clone(),
-            object: format!(
+            staging: format!(
                 "{}{name}",
                 self.inner.staging_prefix(&self.tenant, &self.batch)
             ),
+            last: self.inner.key(&key),
             name: name.to_owned(),
             blobs: self.blobs.clone(),
+            uploads: self.uploads.clone(),
             buffer: Vec::new(),
             upload: None,
             written: 0,
@@ -1126,7 +1341,8 @@ impl Batch for S3Batch {
         blobs.locks.insert(name.to_owned(), lock);
     }
 
-    fn commit(self: Box<Self>) -> Result<(), BlobError> {
+    fn commit(mut self: Box<Self>) -> Result<(), BlobError> {
+        self.uploads.wait()?;
         let blobs = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(open) = blobs
             .created
@@ -1144,67 +1360,147 @@ impl Batch for S3Batch {
         let staging = self.inner.staging_prefix(&self.tenant, &self.batch);
         let last = self.inner.batch_prefix(&self.tenant, &self.batch);
         let now = crate::server_now();
-        let mut done = Vec::new();
-        for name in &blobs.created {
-            let from = format!("{staging}{name}");
+        // Each blob made visible under its final key (and locked) by one of a few threads:
+        // a small one written from memory, a large one's upload completed, one that went
+        // to staging copied on the server.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed: Mutex<Option<BlobError>> = Mutex::new(None);
+        let commit_one = |name: &String| -> Result<(), BlobError> {
             let to = format!("{last}{name}");
-            let version = self.inner.copy(&from, &to, blobs.finished[name])?;
-            // The copy takes no lock (servers ignore its headers): set after, on the
-            // version it made. Staging objects are never locked, so an abandoned batch is
-            // always removed whole.
+            let version = if let Some(range) = blobs.held.get(name) {
+                self.inner.put(&to, &blobs.arena[range.clone()])?
+            } else if let Some(upload) = blobs.multipart.get(name) {
+                let etags: Option<Vec<String>> = upload
+                    .etags
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .cloned()
+                    .collect();
+                let etags = etags.ok_or_else(|| {
+                    self.inner.io(
+                        format!("completing {to}"),
+                        io::Error::other("a part has no ETag"),
+                    )
+                })?;
+                self.inner.complete_upload(&to, &upload.id, &etags)?
+            } else {
+                self.inner.copy(&format!("{staging}{name}"), &to)?
+            };
+            // Neither a copy nor a completion takes a lock (servers ignore a copy's lock
+            // headers): set after, on the version made. Nothing is locked before this, so an
+            // abandoned batch is always removed whole.
             let lock = blobs.locks.get(name).cloned().unwrap_or_default();
             if let Some(until) = self.inner.lock_until(&lock, now) {
                 self.inner.retain(&to, version.as_deref(), until)?;
             }
-            done.push(from);
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..PARALLEL.min(blobs.created.len()) {
+                scope.spawn(|| {
+                    loop {
+                        if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+                            return;
+                        }
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(name) = blobs.created.get(i) else {
+                            return;
+                        };
+                        if let Err(e) = commit_one(name) {
+                            failed
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            // The uploads not completed are aborted by the drop; what was completed is
+            // removed by the batch's discard.
+            return Err(e);
         }
-        if self.inner.compliance.is_some() {
+        let staged: Vec<String> = blobs
+            .created
+            .iter()
+            .filter(|name| !blobs.held.contains_key(*name) && !blobs.multipart.contains_key(*name))
+            .map(|name| format!("{staging}{name}"))
+            .collect();
+        drop(blobs);
+        self.committed = true;
+        if staged.is_empty() {
+            Ok(())
+        } else if self.inner.compliance.is_some() {
             self.inner.remove_under(&[staging])
         } else {
-            self.inner.delete_keys(&done)
+            self.inner.delete_keys(&staged)
+        }
+    }
+}
+
+impl Drop for S3Batch {
+    /// Not committed: its blobs' uploads are aborted (their parts would stay, invisible,
+    /// until the bucket's lifecycle rules remove them).
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        let _ = self.uploads.wait();
+        let blobs = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, upload) in &blobs.multipart {
+            let key = format!(
+                "{}{name}",
+                self.inner.batch_prefix(&self.tenant, &self.batch)
+            );
+            self.inner.abort_upload(&key, &upload.id);
         }
     }
 }
 
 struct S3Writer {
     inner: Arc<Inner>,
-    /// Its staging key.
-    object: String,
+    /// Its staging key (a small blob beyond what the batch holds in memory).
+    staging: String,
+    /// Its final key (a large blob's multipart upload).
+    last: String,
     name: String,
     blobs: Arc<Mutex<Blobs>>,
+    uploads: Arc<Uploads>,
     buffer: Vec<u8>,
-    /// The multipart upload once the blob outgrew one part: its id and its parts' ETags.
-    upload: Option<(String, Vec<String>)>,
+    /// The multipart upload once the blob outgrew one part.
+    upload: Option<Multipart>,
     written: u64,
 }
 
 impl S3Writer {
+    /// Queues the buffer as the next part of the blob's upload (started the first time).
     fn send_part(&mut self) -> Result<(), BlobError> {
         if self.upload.is_none() {
-            self.upload = Some((self.inner.start_upload(&self.object)?, Vec::new()));
+            self.upload = Some(Multipart {
+                id: self.inner.start_upload(&self.last)?,
+                etags: Arc::default(),
+            });
         }
-        let Some((upload, etags)) = &mut self.upload else {
+        let Some(upload) = &self.upload else {
             return Ok(());
         };
-        let number = u16::try_from(etags.len() + 1).map_err(|_| BlobError::Invalid {
-            offer: self.inner.name.clone(),
-            message: format!("{}: more than 65,535 parts", self.object),
-        })?;
-        let url = self
-            .inner
-            .bucket
-            .upload_part(Some(&self.inner.credentials), &self.object, number, upload)
-            .sign(SIGNED_FOR);
-        let what = format!("writing part {number} of {}", self.object);
-        let answer = self
-            .inner
-            .expect_ok(&what, "PUT", url.as_str(), &[], &self.buffer)?;
-        let etag = answer
-            .etag
-            .ok_or_else(|| self.inner.io(what, io::Error::other("no ETag")))?;
-        etags.push(etag);
-        self.buffer.clear();
-        Ok(())
+        let number = {
+            let mut etags = upload.etags.lock().unwrap_or_else(|p| p.into_inner());
+            etags.push(None);
+            u16::try_from(etags.len()).map_err(|_| BlobError::Invalid {
+                offer: self.inner.name.clone(),
+                message: format!("{}: more than 65,535 parts", self.last),
+            })?
+        };
+        let bytes = std::mem::replace(&mut self.buffer, Vec::with_capacity(PART_SIZE));
+        self.uploads.send(Job::Part {
+            key: self.last.clone(),
+            upload: upload.clone(),
+            number,
+            bytes,
+        })
     }
 }
 
@@ -1227,16 +1523,30 @@ impl Write for S3Writer {
 
 impl BlobWriter for S3Writer {
     fn finish(mut self: Box<Self>) -> Result<u64, BlobError> {
-        match self.upload.take() {
-            None => self.inner.put(&self.object, &self.buffer)?,
-            Some(upload) => {
-                self.upload = Some(upload);
-                if !self.buffer.is_empty() {
-                    self.send_part()?;
-                }
-                if let Some((id, etags)) = self.upload.take() {
-                    self.inner.complete_upload(&self.object, &id, &etags)?;
-                }
+        if self.upload.is_none() && self.buffer.len() <= SMALL {
+            let bytes = std::mem::take(&mut self.buffer);
+            let mut blobs = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
+            let start = blobs.arena.len();
+            if start + bytes.len() <= self.inner.held_max {
+                blobs.arena.extend_from_slice(&bytes);
+                blobs
+                    .held
+                    .insert(self.name.clone(), start..start + bytes.len());
+            } else {
+                drop(blobs);
+                self.uploads.send(Job::Put {
+                    key: self.staging.clone(),
+                    bytes,
+                })?;
+            }
+        } else {
+            // The last part (any size), or the only one of a blob past the small ones.
+            if !self.buffer.is_empty() || self.upload.is_none() {
+                self.send_part()?;
+            }
+            if let Some(upload) = self.upload.take() {
+                let mut blobs = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
+                blobs.multipart.insert(self.name.clone(), upload);
             }
         }
         let mut blobs = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -1248,9 +1558,9 @@ impl BlobWriter for S3Writer {
 impl Drop for S3Writer {
     fn drop(&mut self) {
         // Unfinished: its parts would stay, invisible, until the bucket's lifecycle rules
-        // remove them.
-        if let Some((id, _)) = self.upload.take() {
-            self.inner.abort_upload(&self.object, &id);
+        // remove them. (Parts still queued then fail, and the batch with them.)
+        if let Some(upload) = self.upload.take() {
+            self.inner.abort_upload(&self.last, &upload.id);
         }
     }
 }
@@ -1438,10 +1748,12 @@ mod tests {
   <DeleteMarker><Key>p/b</Key><VersionId>v2</VersionId></DeleteMarker>
   <Version><Key>p/b&amp;c</Key><VersionId>v3</VersionId></Version>
 </ListVersionsResult>"#;
-        let page = parse_versions(xml).expect("parsed");
+        let versions: [&[u8]; 2] = [b"Version", b"DeleteMarker"];
+        let page =
+            parse_listing(xml, &versions, b"VersionId", b"NextVersionIdMarker").expect("parsed");
         assert_eq!(
             page,
-            VersionsPage {
+            ListingPage {
                 entries: vec![
                     ("p/a".into(), "v1".into()),
                     ("p/b".into(), "v2".into()),
@@ -1452,8 +1764,11 @@ mod tests {
             }
         );
         assert!(
-            parse_versions(
-                b"<ListVersionsResult><Version><Key>k</Key></Version></ListVersionsResult>"
+            parse_listing(
+                b"<ListVersionsResult><Version><Key>k</Key></Version></ListVersionsResult>",
+                &versions,
+                b"VersionId",
+                b"NextVersionIdMarker"
             )
             .is_err()
         );
@@ -1496,6 +1811,24 @@ mod tests {
             cut.write_all(&bytes[..PART_SIZE + 1]).expect("write");
         }
         assert!(b.commit().is_err(), "an unfinished blob");
+        assert!(store.list(&tenant, &batch).expect("list").is_empty());
+        assert!(
+            uploads(&store).is_empty(),
+            "the batch's uploads are aborted"
+        );
+        // A process that stops leaves its uploads: the batch's discard aborts them.
+        let mut b = store.begin(&tenant, &batch).expect("begin");
+        let mut w = b.create("big").expect("create");
+        w.write_all(&bytes).expect("write");
+        w.finish().expect("finish");
+        std::mem::forget(b);
+        assert!(
+            store.list(&tenant, &batch).expect("list").is_empty(),
+            "not visible"
+        );
+        assert_eq!(uploads(&store).len(), 1);
+        store.discard(&tenant, &batch).expect("discard");
+        assert!(uploads(&store).is_empty());
         let mut b = store.begin(&tenant, &batch).expect("begin");
         let mut w = b.create("big").expect("create");
         w.write_all(&bytes).expect("write");
@@ -1513,29 +1846,52 @@ mod tests {
         assert!(store.batches().expect("batches").is_empty());
     }
 
-    /// Past the largest object one request copies, a commit copies in parts (here with
-    /// limits of 8 and 5 MiB rather than 5 GiB and 1 GiB).
+    /// The unfinished multipart uploads under the store's prefix.
+    fn uploads(store: &S3Store) -> Vec<(String, String)> {
+        let inner = &store.inner;
+        let url = inner
+            .signed(
+                Method::Get,
+                None,
+                &[("uploads", ""), ("prefix", &inner.prefix)],
+            )
+            .expect("url");
+        let answer = inner
+            .expect_ok("uploads", "GET", &url, &[], &[])
+            .expect("listing");
+        parse_listing(
+            &answer.body,
+            &[b"Upload"],
+            b"UploadId",
+            b"NextUploadIdMarker",
+        )
+        .expect("parsed")
+        .entries
+    }
+
+    /// Small blobs beyond what a batch holds in memory go up to staging keys in the
+    /// background, then are copied: all read back, and no staging object is left.
     #[test]
-    fn large_blobs_are_committed_by_a_copy_in_parts() {
+    fn small_blobs_beyond_what_is_held_go_up_in_the_background() {
         let Some(config) = test_config() else { return };
         let mut store = S3Store::new("s3-test", &config).expect("store");
-        let inner = Arc::get_mut(&mut store.inner).expect("one owner");
-        inner.copy_max = 8 << 20;
-        inner.copy_part = 5 << 20;
+        Arc::get_mut(&mut store.inner).expect("one owner").held_max = 1000;
         let tenant = TenantId::new("t").expect("id");
-        let batch = OperationId::new("op-copy").expect("id");
-        let bytes: Vec<u8> = (0..(16 << 20) + 777).map(|i| (i % 253) as u8).collect();
+        let batch = OperationId::new("op-small").expect("id");
         let mut b = store.begin(&tenant, &batch).expect("begin");
-        let mut w = b.create("big").expect("create");
-        w.write_all(&bytes).expect("write");
-        w.finish().expect("finish");
+        for i in 0..50 {
+            let mut w = b.create(&format!("b{i}")).expect("create");
+            w.write_all(&[i as u8; 100]).expect("write");
+            w.finish().expect("finish");
+        }
         b.commit().expect("commit");
-        let key = BlobKey {
-            tenant: tenant.clone(),
-            batch: batch.clone(),
-            name: "big".into(),
-        };
-        assert!(crate::read_all(&store, &key).expect("read") == bytes);
+        for i in 0..50 {
+            let bytes =
+                crate::read_all(&store, &key(&tenant, &batch, &format!("b{i}"))).expect("read");
+            assert!(bytes == [i as u8; 100], "b{i}");
+        }
+        assert_eq!(store.list(&tenant, &batch).expect("list").len(), 50);
+        assert!(store.staging_keys().expect("staging").is_empty());
         store.discard(&tenant, &batch).expect("discard");
     }
 
