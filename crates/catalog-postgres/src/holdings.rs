@@ -4,8 +4,8 @@
 use super::*;
 use carnac_catalog::search::UnitDetails;
 use carnac_catalog::{
-    CopyRow, Counts, HoldingStore, IngestCommit, ManagementChange, ManagementHistoryRow,
-    MetadataChange, MetadataHistoryRow, ObjectRow, Unit, UnitRule, UnitRules, UnitToFill,
+    CopyRow, Counts, GroupRow, HoldingStore, IngestCommit, ManagementChange, ManagementHistoryRow,
+    MetadataChange, MetadataHistoryRow, ObjectRow, Unit, UnitRow, UnitRule, UnitRules, UnitToFill,
 };
 use carnac_model::rules::Management;
 use carnac_model::{ObjectId, OperationId, UnitId};
@@ -75,6 +75,200 @@ fn ids_of(rows: Vec<postgres::Row>, what: &str) -> Result<Vec<UnitId>, CatalogEr
     rows.into_iter().map(|r| parse_id(what, r.get(0))).collect()
 }
 
+/// Rows that `commit_ingest` sends in one statement.
+const ROWS: usize = 1000;
+
+fn insert_groups(
+    tx: &mut Transaction<'_>,
+    t: &str,
+    op: &str,
+    rows: &[GroupRow],
+) -> Result<(), CatalogError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = rows.iter().map(|g| g.id.as_str()).collect();
+    let xml_ids: Vec<&str> = rows.iter().map(|g| g.xml_id.as_str()).collect();
+    tx.execute(
+        "INSERT INTO object_groups (tenant, id, operation, xml_id)
+         SELECT $1, id, $2, x FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS r(id, x, i)
+         ORDER BY i",
+        &[&t, &op, &ids, &xml_ids],
+    )
+    .map_err(storage)?;
+    Ok(())
+}
+
+fn insert_objects(
+    tx: &mut Transaction<'_>,
+    t: &str,
+    op: &str,
+    offers: &[String],
+    rows: &[ObjectRow],
+) -> Result<(), CatalogError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    fn column<'a, T>(rows: &'a [ObjectRow], f: impl Fn(&'a ObjectRow) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    tx.execute(
+        "INSERT INTO objects (tenant, id, object_group, operation, xml_id, physical, version, uri,
+         size, digest_algorithm, digest, puid, format_name, mime_type, filename)
+         SELECT $1, id, g, $2, x, p, v, u, s, da, d, pu, f, m, fi
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[],
+                     $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                     $15::text[])
+              WITH ORDINALITY AS r(id, g, x, p, v, u, s, da, d, pu, f, m, fi, i)
+         ORDER BY i",
+        &[
+            &t,
+            &op,
+            &column(rows, |o| o.id.as_str()),
+            &column(rows, |o| o.group.as_str()),
+            &column(rows, |o| o.xml_id.as_str()),
+            &column(rows, |o| o.physical),
+            &column(rows, |o| o.version.as_deref()),
+            &column(rows, |o| o.uri.as_deref()),
+            &column(rows, |o| o.size.map(big)),
+            &column(rows, |o| o.digest.as_ref().map(|d| d.algorithm.seda_name())),
+            &column(rows, |o| o.digest.as_ref().map(|d| d.hex.as_str())),
+            &column(rows, |o| o.puid.as_deref()),
+            &column(rows, |o| o.format_name.as_deref()),
+            &column(rows, |o| o.mime_type.as_deref()),
+            &column(rows, |o| o.filename.as_deref()),
+        ],
+    )
+    .map_err(storage)?;
+    let stored: Vec<&ObjectRow> = rows.iter().filter(|o| !o.physical).collect();
+    if !stored.is_empty() {
+        let ids: Vec<&str> = stored.iter().map(|o| o.id.as_str()).collect();
+        let sizes: Vec<i64> = stored.iter().map(|o| big(o.size.unwrap_or(0))).collect();
+        tx.execute(
+            "INSERT INTO copies (tenant, object, offer, blob, size)
+             SELECT $1, o, offer, o, s
+             FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS r(o, s, i),
+                  unnest($4::text[]) WITH ORDINALITY AS f(offer, j)
+             ORDER BY i, j",
+            &[&t, &ids, &sizes, &offers],
+        )
+        .map_err(storage)?;
+    }
+    Ok(())
+}
+
+fn insert_units(
+    tx: &mut Transaction<'_>,
+    t: &str,
+    op: &str,
+    rows: &[UnitRow],
+) -> Result<(), CatalogError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    fn column<'a, T>(rows: &'a [UnitRow], f: impl Fn(&'a UnitRow) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    let management = rows
+        .iter()
+        .map(|u| management_json(&u.management))
+        .collect::<Result<Vec<String>, _>>()?;
+    let words = column(rows, |u| {
+        words_of(
+            &u.title,
+            u.originating_agency.as_deref(),
+            &u.keywords,
+            &u.metadata,
+        )
+    });
+    tx.execute(
+        &format!(
+            "INSERT INTO units (tenant, id, operation, xml_id, title, description_level, start_date,
+             end_date, originating_agency, metadata, management, words)
+             SELECT $1, id, $2, x, ti, l, sd, ed, a, md, mg, to_tsvector('{}'::regconfig, w)
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                         $9::text[], $10::text[], $11::text[], $12::text[])
+                  WITH ORDINALITY AS r(id, x, ti, l, sd, ed, a, md, mg, w, i)
+             ORDER BY i",
+            migrations::TEXT_CONFIG
+        ),
+        &[
+            &t,
+            &op,
+            &column(rows, |u| u.id.as_str()),
+            &column(rows, |u| u.xml_id.as_str()),
+            &column(rows, |u| u.title.as_str()),
+            &column(rows, |u| u.description_level.as_deref()),
+            &column(rows, |u| u.start_date.as_deref()),
+            &column(rows, |u| u.end_date.as_deref()),
+            &column(rows, |u| u.originating_agency.as_deref()),
+            &column(rows, |u| u.metadata.as_str()),
+            &management,
+            &words,
+        ],
+    )
+    .map_err(storage)?;
+    let (mut units, mut keywords) = (Vec::new(), Vec::new());
+    for u in rows {
+        for k in &u.keywords {
+            units.push(u.id.as_str());
+            keywords.push(k.as_str());
+        }
+    }
+    if !units.is_empty() {
+        tx.execute(
+            "INSERT INTO unit_keywords (tenant, unit, keyword)
+             SELECT $1, u, k FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS r(u, k, i)
+             ORDER BY i",
+            &[&t, &units, &keywords],
+        )
+        .map_err(storage)?;
+    }
+    let mut rules: (
+        Vec<&str>,
+        Vec<&str>,
+        Vec<&str>,
+        Vec<Option<&str>>,
+        Vec<Option<&str>>,
+    ) = Default::default();
+    for u in rows {
+        for (category, r) in u.management.rules() {
+            rules.0.push(u.id.as_str());
+            rules.1.push(category.as_str());
+            rules.2.push(r.rule.as_str());
+            rules.3.push(r.start_date.as_deref());
+            rules.4.push(r.end_date.as_deref());
+        }
+    }
+    if !rules.0.is_empty() {
+        tx.execute(
+            "INSERT INTO unit_rules (tenant, unit, category, rule, start_date, end_date)
+             SELECT $1, u, c, r, s, e
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                  WITH ORDINALITY AS x(u, c, r, s, e, i)
+             ORDER BY i",
+            &[&t, &rules.0, &rules.1, &rules.2, &rules.3, &rules.4],
+        )
+        .map_err(storage)?;
+    }
+    let (mut units, mut groups) = (Vec::new(), Vec::new());
+    for u in rows {
+        for g in &u.object_groups {
+            units.push(u.id.as_str());
+            groups.push(g.as_str());
+        }
+    }
+    if !units.is_empty() {
+        tx.execute(
+            "INSERT INTO unit_object_groups (tenant, unit, object_group)
+             SELECT $1, u, g FROM unnest($2::text[], $3::text[]) AS r(u, g) ON CONFLICT DO NOTHING",
+            &[&t, &units, &groups],
+        )
+        .map_err(storage)?;
+    }
+    Ok(())
+}
+
 impl HoldingStore for PostgresCatalog {
     fn commit_ingest(&self, tenant: &TenantId, c: IngestCommit<'_>) -> Result<(), CatalogError> {
         check_event_tenant(tenant, c.event)?;
@@ -92,86 +286,31 @@ impl HoldingStore for PostgresCatalog {
                 return Err(CatalogError::NotFound(format!("running operation {op}")));
             }
             operations::store_reply(tx, t, op, c.reply)?;
-            let group_st = tx
-                .prepare("INSERT INTO object_groups (tenant, id, operation, xml_id) VALUES ($1, $2, $3, $4)")
-                .map_err(storage)?;
+            // Rows go ROWS at a time, one statement over arrays each: a round trip per
+            // row is what a 10,000-unit transfer (or a fill of millions) would wait on.
+            let mut rows = Vec::with_capacity(ROWS);
             for g in c.groups {
-                let g = g?;
-                tx.execute(&group_st, &[&t, &g.id.as_str(), &op, &g.xml_id])
-                    .map_err(storage)?;
-            }
-            let object_st = tx
-                .prepare(
-                    "INSERT INTO objects (tenant, id, object_group, operation, xml_id, physical, version, uri, size,
-                     digest_algorithm, digest, puid, format_name, mime_type, filename)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                )
-                .map_err(storage)?;
-            let copy_st = tx
-                .prepare(
-                    "INSERT INTO copies (tenant, object, offer, blob, size)
-                     SELECT $1, $2, offer, $2, $4 FROM unnest($3::text[]) offer",
-                )
-                .map_err(storage)?;
-            for o in c.objects {
-                let o = o?;
-                tx.execute(
-                    &object_st,
-                    &[
-                        &t,
-                        &o.id.as_str(),
-                        &o.group.as_str(),
-                        &op,
-                        &o.xml_id,
-                        &o.physical,
-                        &o.version,
-                        &o.uri,
-                        &o.size.map(big),
-                        &o.digest.as_ref().map(|d| d.algorithm.seda_name()),
-                        &o.digest.as_ref().map(|d| d.hex.as_str()),
-                        &o.puid,
-                        &o.format_name,
-                        &o.mime_type,
-                        &o.filename,
-                    ],
-                )
-                .map_err(storage)?;
-                if !o.physical {
-                    tx.execute(&copy_st, &[&t, &o.id.as_str(), &c.offers, &big(o.size.unwrap_or(0))])
-                        .map_err(storage)?;
+                rows.push(g?);
+                if rows.len() == ROWS {
+                    insert_groups(tx, t, op, &rows)?;
+                    rows.clear();
                 }
             }
+            insert_groups(tx, t, op, &rows)?;
+            let mut rows = Vec::with_capacity(ROWS);
+            for o in c.objects {
+                rows.push(o?);
+                if rows.len() == ROWS {
+                    insert_objects(tx, t, op, c.offers, &rows)?;
+                    rows.clear();
+                }
+            }
+            insert_objects(tx, t, op, c.offers, &rows)?;
             // Parents are inserted once every unit exists (a parent may come later in the
             // stream), so they wait in a list of small pairs.
             let mut parents: Vec<(UnitId, UnitId)> = Vec::new();
-            let unit_st = tx
-                .prepare(&format!(
-                    "INSERT INTO units (tenant, id, operation, xml_id, title, description_level, start_date,
-                     end_date, originating_agency, metadata, management, words)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                             to_tsvector('{}'::regconfig, $12))",
-                    migrations::TEXT_CONFIG
-                ))
-                .map_err(storage)?;
-            let keyword_st = tx
-                .prepare(
-                    "INSERT INTO unit_keywords (tenant, unit, keyword)
-                     SELECT $1, $2, k FROM unnest($3::text[]) WITH ORDINALITY AS x(k, i) ORDER BY i",
-                )
-                .map_err(storage)?;
-            let rule_st = tx
-                .prepare(
-                    "INSERT INTO unit_rules (tenant, unit, category, rule, start_date, end_date)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .map_err(storage)?;
-            let unit_group_st = tx
-                .prepare(
-                    "INSERT INTO unit_object_groups (tenant, unit, object_group)
-                     SELECT $1, $2, g FROM unnest($3::text[]) g ON CONFLICT DO NOTHING",
-                )
-                .map_err(storage)?;
             let mut counts: HashMap<(String, String), i64> = HashMap::new();
+            let mut rows = Vec::with_capacity(ROWS);
             for unit in c.units {
                 let u = unit?;
                 *counts
@@ -183,43 +322,14 @@ impl HoldingStore for PostgresCatalog {
                             .unwrap_or_default(),
                     ))
                     .or_default() += 1;
-                let words = words_of(&u.title, u.originating_agency.as_deref(), &u.keywords, &u.metadata);
-                tx.execute(
-                    &unit_st,
-                    &[
-                        &t,
-                        &u.id.as_str(),
-                        &op,
-                        &u.xml_id,
-                        &u.title,
-                        &u.description_level,
-                        &u.start_date,
-                        &u.end_date,
-                        &u.originating_agency,
-                        &u.metadata,
-                        &management_json(&u.management)?,
-                        &words,
-                    ],
-                )
-                .map_err(storage)?;
-                if !u.keywords.is_empty() {
-                    tx.execute(&keyword_st, &[&t, &u.id.as_str(), &u.keywords])
-                        .map_err(storage)?;
-                }
-                for (category, r) in u.management.rules() {
-                    tx.execute(
-                        &rule_st,
-                        &[&t, &u.id.as_str(), &category.as_str(), &r.rule, &r.start_date, &r.end_date],
-                    )
-                    .map_err(storage)?;
-                }
-                if !u.object_groups.is_empty() {
-                    let groups: Vec<&str> = u.object_groups.iter().map(ObjectId::as_str).collect();
-                    tx.execute(&unit_group_st, &[&t, &u.id.as_str(), &groups])
-                        .map_err(storage)?;
-                }
                 parents.extend(u.parents.iter().map(|p| (u.id.clone(), p.clone())));
+                rows.push(u);
+                if rows.len() == ROWS {
+                    insert_units(tx, t, op, &rows)?;
+                    rows.clear();
+                }
             }
+            insert_units(tx, t, op, &rows)?;
             let count_st = tx
                 .prepare(
                     "INSERT INTO unit_counts (tenant, agency, year, n) VALUES ($1, $2, $3, $4)
@@ -229,15 +339,16 @@ impl HoldingStore for PostgresCatalog {
             for ((agency, year), n) in counts {
                 tx.execute(&count_st, &[&t, &agency, &year, &n]).map_err(storage)?;
             }
-            let parent_st = tx
-                .prepare(
-                    "INSERT INTO unit_parents (tenant, unit, parent) VALUES ($1, $2, $3)
+            for chunk in parents.chunks(ROWS) {
+                let (units, parents): (Vec<&str>, Vec<&str>) =
+                    chunk.iter().map(|(u, p)| (u.as_str(), p.as_str())).unzip();
+                tx.execute(
+                    "INSERT INTO unit_parents (tenant, unit, parent)
+                     SELECT $1, u, p FROM unnest($2::text[], $3::text[]) AS r(u, p)
                      ON CONFLICT DO NOTHING",
+                    &[&t, &units, &parents],
                 )
                 .map_err(storage)?;
-            for (unit, parent) in &parents {
-                tx.execute(&parent_st, &[&t, &unit.as_str(), &parent.as_str()])
-                    .map_err(storage)?;
             }
             journal::append_event(tx, c.event)?;
             Ok(())

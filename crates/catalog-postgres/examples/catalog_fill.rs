@@ -11,13 +11,19 @@
 //! and year afresh for each unit: no catalog looks like that, but it is the worst case for a
 //! search that crosses words with an agency, each match in another part of the index.
 //!
-//! Usage: cargo run --release -p carnac-catalog --example catalog_fill CATALOG.sqlite TENANT UNITS [transfers|uniform]
+//! The catalog is an embedded one (a path to its SQLite file) or one on PostgreSQL (a
+//! `postgres://` connection string, the schema in `CARNAC_FILL_SCHEMA`, `carnac` by
+//! default; created by the first open as `carnac serve` would). It lives here, beside the
+//! PostgreSQL catalog, as the one crate that has both.
+//!
+//! Usage: cargo run --release -p carnac-catalog-postgres --example catalog_fill CATALOG TENANT UNITS [transfers|uniform]
 
 #![allow(clippy::unwrap_used)] // A benchmark tool: a failure is a crash with its message.
 
 use carnac_catalog::prelude::*;
 use carnac_catalog::sqlite::SqliteCatalog;
 use carnac_catalog::{IngestCommit, UnitRow};
+use carnac_catalog_postgres::{PostgresCatalog, PostgresConfig};
 use carnac_model::journal::NewEvent;
 use carnac_model::{OperationId, Status, TenantId, UnitId};
 
@@ -92,7 +98,15 @@ fn main() {
         TenantId::new(&args[2]).unwrap(),
         args[3].parse::<u64>().unwrap(),
     );
-    let catalog = SqliteCatalog::open(std::path::Path::new(path)).unwrap();
+    let catalog: Box<dyn Catalog> = if path.starts_with("postgres://") {
+        let mut config = PostgresConfig::new(path.as_str());
+        if let Ok(schema) = std::env::var("CARNAC_FILL_SCHEMA") {
+            config.schema = schema;
+        }
+        Box::new(PostgresCatalog::open(&config).unwrap())
+    } else {
+        Box::new(SqliteCatalog::open(std::path::Path::new(path)).unwrap())
+    };
     let uniform = match args.get(4).map(String::as_str) {
         None | Some("transfers") => false,
         Some("uniform") => true,
