@@ -224,30 +224,39 @@ fn insert_units(
         )
         .map_err(storage)?;
     }
-    let mut rules: (
-        Vec<&str>,
-        Vec<&str>,
-        Vec<&str>,
-        Vec<Option<&str>>,
-        Vec<Option<&str>>,
-    ) = Default::default();
+    #[derive(Default)]
+    struct Rules<'a> {
+        unit: Vec<&'a str>,
+        category: Vec<&'a str>,
+        rule: Vec<&'a str>,
+        start: Vec<Option<&'a str>>,
+        end: Vec<Option<&'a str>>,
+    }
+    let mut rules = Rules::default();
     for u in rows {
         for (category, r) in u.management.rules() {
-            rules.0.push(u.id.as_str());
-            rules.1.push(category.as_str());
-            rules.2.push(r.rule.as_str());
-            rules.3.push(r.start_date.as_deref());
-            rules.4.push(r.end_date.as_deref());
+            rules.unit.push(u.id.as_str());
+            rules.category.push(category.as_str());
+            rules.rule.push(r.rule.as_str());
+            rules.start.push(r.start_date.as_deref());
+            rules.end.push(r.end_date.as_deref());
         }
     }
-    if !rules.0.is_empty() {
+    if !rules.unit.is_empty() {
         tx.execute(
             "INSERT INTO unit_rules (tenant, unit, category, rule, start_date, end_date)
              SELECT $1, u, c, r, s, e
              FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                   WITH ORDINALITY AS x(u, c, r, s, e, i)
              ORDER BY i",
-            &[&t, &rules.0, &rules.1, &rules.2, &rules.3, &rules.4],
+            &[
+                &t,
+                &rules.unit,
+                &rules.category,
+                &rules.rule,
+                &rules.start,
+                &rules.end,
+            ],
         )
         .map_err(storage)?;
     }
