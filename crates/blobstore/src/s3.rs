@@ -98,6 +98,10 @@ pub struct S3Config {
     pub timeout: Duration,
     /// WORM: every blob under an S3 Object Lock retention in COMPLIANCE mode.
     pub compliance: Option<Compliance>,
+    /// For an `https://` endpoint: the certificates (DER) of the authorities its server's
+    /// certificate must chain to (an operator's private authority); empty: the web's public
+    /// roots.
+    pub tls_trust: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for S3Config {
@@ -112,6 +116,7 @@ impl std::fmt::Debug for S3Config {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("compliance", &self.compliance)
+            .field("tls_trust", &self.tls_trust.len())
             .finish_non_exhaustive()
     }
 }
@@ -185,9 +190,27 @@ impl S3Store {
                 config.prefix
             )));
         }
+        if !config.tls_trust.is_empty() && !config.endpoint.starts_with("https://") {
+            return Err(invalid(format!(
+                "tls_trust is for an https:// endpoint, not {:?}",
+                config.endpoint
+            )));
+        }
+        let roots = if config.tls_trust.is_empty() {
+            ureq::tls::RootCerts::WebPki
+        } else {
+            ureq::tls::RootCerts::Specific(Arc::new(
+                config
+                    .tls_trust
+                    .iter()
+                    .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                    .collect(),
+            ))
+        };
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false)
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
             .build()
             .into();
         Ok(S3Store {

@@ -27,6 +27,7 @@ pub(crate) fn test_config() -> Option<S3Config> {
         prefix: format!("test-{prefix}/"),
         timeout: Duration::from_secs(30),
         compliance: None,
+        tls_trust: Vec::new(),
     })
 }
 
@@ -336,4 +337,41 @@ fn a_wrong_secret_is_an_error_that_names_the_offer() {
     assert!(e.to_string().contains("site-b"), "{e}");
     assert!(store.probe().is_err(), "the probe fails too");
     assert!(e.to_string().contains("403"), "{e}");
+}
+
+/// An `https://` endpoint: its server's certificate is checked against `tls_trust` (the
+/// private authority `scripts/services` made); without it, the web's roots refuse it.
+#[test]
+fn tls_trust_names_whom_the_server_must_chain_to() {
+    let Some(mut config) = test_config() else {
+        return;
+    };
+    config.endpoint = std::env::var("CARNAC_TEST_S3_TLS_ENDPOINT")
+        .expect("CARNAC_TEST_S3_TLS_ENDPOINT, which scripts/services sets");
+    let ca = std::fs::read(std::env::var("CARNAC_TEST_S3_CA").expect("CARNAC_TEST_S3_CA"))
+        .expect("the authority's certificate");
+    let untrusted = S3Store::new("s3-tls", &config).expect("store");
+    let refused = untrusted
+        .probe()
+        .expect_err("a private authority is not a web root");
+    let said = format!("{refused} {:?}", std::error::Error::source(&refused));
+    assert!(said.contains("UnknownIssuer"), "{said}");
+
+    config.tls_trust = ureq::tls::parse_pem(&ca)
+        .filter_map(|item| match item.expect("PEM") {
+            ureq::tls::PemItem::Certificate(c) => Some(c.der().to_vec()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(config.tls_trust.len(), 1);
+    let store = S3Store::new("s3-tls", &config).expect("store");
+    store.probe().expect("the server chains to tls_trust");
+    crate::conformance::run(&store);
+
+    let mut plain = config.clone();
+    plain.endpoint = std::env::var("CARNAC_TEST_S3_ENDPOINT").expect("endpoint");
+    let Err(BlobError::Invalid { message, .. }) = S3Store::new("s3-plain", &plain) else {
+        panic!("tls_trust with an http:// endpoint is refused");
+    };
+    assert!(message.contains("https://"), "{message}");
 }

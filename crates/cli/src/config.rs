@@ -274,6 +274,10 @@ pub struct OfferConfig {
     /// Time limit of one request, in seconds (default 60).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// For an `https://` endpoint: PEM files of the authorities its server's certificate
+    /// must chain to (relative paths are under the data folder); none: the web's roots.
+    #[serde(default)]
+    pub tls_trust: Option<Vec<PathBuf>>,
     /// `"compliance"`: a WORM offer (an `s3` bucket with S3 Object Lock), each file locked
     /// until its units may leave the archive. Checked at every start.
     #[serde(default)]
@@ -318,6 +322,7 @@ impl OfferConfig {
             ("path_style", self.path_style.is_some()),
             ("prefix", self.prefix.is_some()),
             ("timeout_seconds", self.timeout_seconds.is_some()),
+            ("tls_trust", self.tls_trust.is_some()),
             ("retention", self.retention.is_some()),
             (
                 "retention_minimum_days",
@@ -377,6 +382,29 @@ impl OfferConfig {
                         }
                     }
                 };
+                let mut tls_trust = Vec::new();
+                for f in self.tls_trust.iter().flatten() {
+                    let f = absolute(f);
+                    match std::fs::read(&f)
+                        .map_err(|e| e.to_string())
+                        .and_then(|pem| {
+                            carnac_timestamp::certificates_from_pem(&pem).map_err(|e| e.to_string())
+                        }) {
+                        Ok(certs) if certs.is_empty() => {
+                            problems.push(format!("tls_trust {}: no certificate", f.display()))
+                        }
+                        Ok(certs) => tls_trust.extend(certs),
+                        Err(e) => problems.push(format!("tls_trust {}: {e}", f.display())),
+                    }
+                }
+                if self.tls_trust.is_some()
+                    && !endpoint.is_empty()
+                    && !endpoint.starts_with("https://")
+                {
+                    problems.push(format!(
+                        "tls_trust is for an https:// endpoint, not {endpoint:?}"
+                    ));
+                }
                 let timeout = self.timeout_seconds.unwrap_or(60);
                 if !(1..=3600).contains(&timeout) {
                     problems.push(format!("timeout_seconds {timeout} is not 1 to 3600"));
@@ -420,6 +448,7 @@ impl OfferConfig {
                         prefix: self.prefix.clone().unwrap_or_default(),
                         timeout: std::time::Duration::from_secs(timeout),
                         compliance,
+                        tls_trust,
                     }));
                 }
             }

@@ -45,6 +45,7 @@ fn killed_ingests_leave_a_consistent_archive_on_postgresql_and_s3() {
             prefix,
             timeout: Duration::from_secs(30),
             compliance: None,
+            tls_trust: Vec::new(),
         },
     )
     .unwrap();

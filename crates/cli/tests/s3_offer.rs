@@ -74,6 +74,7 @@ fn an_archive_keeps_its_second_copy_in_s3() {
             prefix,
             timeout: std::time::Duration::from_secs(30),
             compliance: None,
+            tls_trust: Vec::new(),
         },
     )
     .unwrap();
@@ -212,6 +213,7 @@ fn a_worm_offer_is_verified_before_the_archive_starts() {
             prefix,
             timeout: std::time::Duration::from_secs(30),
             compliance: Some(carnac_blobstore::s3::Compliance { minimum_days: 1 }),
+            tls_trust: Vec::new(),
         },
     )
     .unwrap();
@@ -228,4 +230,64 @@ fn a_worm_offer_is_verified_before_the_archive_starts() {
         "{until}"
     );
     assert!(store.delete(&key).unwrap_err().is_locked());
+}
+
+/// An offer reached over TLS whose server's certificate comes from a private authority:
+/// refused without `tls_trust` (the web's roots do not know it), and with a `tls_trust` on an
+/// `http://` endpoint; with it, the archive ingests and checks as over plain HTTP.
+#[test]
+fn an_s3_offer_over_tls_trusts_the_authority_it_is_given() {
+    let Some([_, bucket, region, access_key, secret]) = s3() else {
+        return;
+    };
+    let endpoint = std::env::var("CARNAC_TEST_S3_TLS_ENDPOINT")
+        .expect("CARNAC_TEST_S3_TLS_ENDPOINT, which scripts/services sets");
+    let ca = std::env::var("CARNAC_TEST_S3_CA").expect("CARNAC_TEST_S3_CA");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let prefix = format!(
+        "tls-{}/",
+        d.file_name().unwrap().to_string_lossy().to_lowercase()
+    );
+    std::fs::write(d.join("s3.secret"), &secret).unwrap();
+    std::fs::copy(&ca, d.join("s3-ca.pem")).unwrap();
+    let config = |endpoint: &str, extra: &str| {
+        format!(
+            "[[storage.offer]]\nname = \"site-a\"\nkind = \"fs\"\npath = \"offers/site-a\"\n\n\
+             [[storage.offer]]\nname = \"site-t\"\nkind = \"s3\"\nendpoint = \"{endpoint}\"\n\
+             bucket = \"{bucket}\"\nregion = \"{region}\"\naccess_key = \"{access_key}\"\n\
+             secret_key_file = \"s3.secret\"\nprefix = \"{prefix}\"\ntimeout_seconds = 5\n{extra}"
+        )
+    };
+    std::fs::write(d.join("carnac.toml"), config(&endpoint, "")).unwrap();
+    let out = run(d, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("site-t") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
+
+    std::fs::write(
+        d.join("carnac.toml"),
+        config("http://127.0.0.1:8333", "tls_trust = [\"s3-ca.pem\"]\n"),
+    )
+    .unwrap();
+    let out = run(d, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("tls_trust is for an https:// endpoint"),
+        "{err}"
+    );
+
+    std::fs::write(
+        d.join("carnac.toml"),
+        config(&endpoint, "tls_trust = [\"s3-ca.pem\"]\n"),
+    )
+    .unwrap();
+    add_tenant_0(d);
+    let sip = testdata().join("seda/OK_SIP_2_GO.zip");
+    run_ok(d, &["ingest", "--tenant", "0", sip.to_str().unwrap()]);
+    run_ok(d, &["check", "--digests"]);
 }

@@ -244,6 +244,7 @@ pub fn s3_offer(
             prefix: format!("{name}-{}/", suffix()),
             timeout: std::time::Duration::from_secs(30),
             compliance: compliance.clone(),
+            tls_trust: Vec::new(),
         },
     )
     .expect("S3 offer");
