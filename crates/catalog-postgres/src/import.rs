@@ -210,7 +210,8 @@ fn target_columns(
     Ok(statement
         .columns()
         .iter()
-        .filter(|c| !matches!(c.name(), "seq" | "words"))
+        // `unit_seq` is the trigger's to set.
+        .filter(|c| !matches!(c.name(), "seq" | "words" | "title_words" | "unit_seq"))
         .map(|c| (c.name().to_owned(), c.type_().clone()))
         .collect())
 }

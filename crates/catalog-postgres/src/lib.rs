@@ -179,6 +179,8 @@ pub struct PostgresCatalog {
     schema: String,
     /// This process's name among the catalog's nodes.
     node: String,
+    /// How connections are made: a search's cancel request goes on a connection of its own.
+    tls: MakeRustlsConnect,
     /// Renews this node's lease until the catalog is dropped (the sender with it).
     heartbeat: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
@@ -195,8 +197,9 @@ impl Drop for PostgresCatalog {
 /// The advisory lock class of this catalog's locks (`'CARN'`), so that they do not meet an
 /// application's own.
 const LOCK_CLASS: i32 = 0x4341_524e;
-/// The lock (in `LOCK_CLASS`) held while the schema is created or migrated.
-const MIGRATION_LOCK: i32 = 0;
+/// The class of the lock held while a schema is created or migrated (`'CARM'`), keyed by
+/// the schema's hash: archives in other schemas of the database do not wait for it.
+const MIGRATION_CLASS: i32 = 0x4341_524d;
 
 pub(crate) fn storage(e: postgres::Error) -> CatalogError {
     // A broken rule of the schema (a trigger's refusal, a constraint) says what it refused.
@@ -277,6 +280,7 @@ impl PostgresCatalog {
                 None => carnac_catalog::new_node_name()?,
             },
             heartbeat: None,
+            tls: pg_for_lease.1.clone(),
         };
         migrations::migrate(&catalog)?;
         nodes::renew(&mut *catalog.conn()?, &catalog.node)?;

@@ -5,7 +5,10 @@
 use super::*;
 
 /// Schema migrations, in order; the index + 1 is the version each leads to.
-pub const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_search_at_scale.sql"),
+];
 
 /// The text search configuration of units' words (made by the first migration, in the
 /// catalog's schema).
@@ -14,14 +17,14 @@ pub(crate) const TEXT_CONFIG: &str = "carnac_french";
 pub(crate) fn migrate(c: &PostgresCatalog) -> Result<(), CatalogError> {
     let mut conn = c.conn()?;
     conn.execute(
-        "SELECT pg_advisory_lock($1, $2)",
-        &[&LOCK_CLASS, &MIGRATION_LOCK],
+        "SELECT pg_advisory_lock($1, hashtext($2))",
+        &[&MIGRATION_CLASS, &c.schema],
     )
     .map_err(storage)?;
     let result = run(&mut conn, &c.schema);
     let unlocked = conn.execute(
-        "SELECT pg_advisory_unlock($1, $2)",
-        &[&LOCK_CLASS, &MIGRATION_LOCK],
+        "SELECT pg_advisory_unlock($1, hashtext($2))",
+        &[&MIGRATION_CLASS, &c.schema],
     );
     result?;
     unlocked.map_err(storage)?;
@@ -52,12 +55,10 @@ fn run(conn: &mut postgres::Client, schema: &str) -> Result<(), CatalogError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
         let mut tx = conn.transaction().map_err(storage)?;
-        let sql = if i == 0 {
+        if i == 0 {
             text_search_setup(&mut tx, schema)?;
-            sql.replace("{text_config}", &format!("{schema}.{TEXT_CONFIG}"))
-        } else {
-            (*sql).to_owned()
-        };
+        }
+        let sql = sql.replace("{text_config}", &format!("{schema}.{TEXT_CONFIG}"));
         tx.batch_execute(&sql).map_err(|e| {
             CatalogError::storage_in(&format!("migration {} of the catalog", i + 1), e)
         })?;

@@ -245,3 +245,53 @@ fn a_gone_node_leaves_its_work_to_another() {
     drop(second);
     drop_schema(&url, &schema);
 }
+
+/// A search whose asker goes while its statement runs is cancelled at the server (here the
+/// statement waits on a lock another session holds, as a long search would run): it ends
+/// with `Interrupted` at once, not when the statement would have ended.
+#[test]
+fn a_search_no_longer_wanted_is_cancelled_at_the_server() {
+    use carnac_catalog::SearchIndex;
+    use carnac_catalog::search::{Interrupt, UnitQuery};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some((catalog, url)) = fresh_catalog("cancel") else {
+        return;
+    };
+    let schema = catalog.schema().to_owned();
+    // Held 10 s at most: without the cancel, the search would end then (too late).
+    let mut holder = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE {schema}.units IN ACCESS EXCLUSIVE MODE"
+        ))
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(10));
+        holder.batch_execute("ROLLBACK").unwrap();
+    });
+    let gone = Arc::new(AtomicBool::new(false));
+    let interrupt = Interrupt::new(None, vec![gone.clone()]);
+    let started = std::time::Instant::now();
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            gone.store(true, Ordering::Relaxed);
+        });
+        let query = UnitQuery {
+            text: Some("budget".into()),
+            limit: 10,
+            ..UnitQuery::default()
+        };
+        catalog.search_units(&"0".parse().unwrap(), &query, &interrupt)
+    });
+    let took = started.elapsed();
+    assert!(
+        matches!(outcome, Err(carnac_catalog::CatalogError::Interrupted(_))),
+        "{outcome:?}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    release.join().unwrap();
+    drop(catalog);
+    drop_schema(&url, &schema);
+}
