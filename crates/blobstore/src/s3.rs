@@ -549,9 +549,12 @@ impl Inner {
                 .iter()
                 .map(|k| ObjectIdentifier::new(k.clone()))
                 .collect();
-            let action = self
+            let mut action = self
                 .bucket
                 .delete_objects(Some(&self.credentials), objects.iter());
+            // Quiet: the answer lists only failures. (Not quiet, the request carries an
+            // empty `<Quiet/>`, which Garage refuses as invalid.)
+            action.set_quiet(true);
             let url = action.sign(SIGNED_FOR);
             let (body, md5) = action.body_with_md5();
             let answer = self.expect_ok(
