@@ -3,7 +3,9 @@
 //! odd pieces of a 200-unit transfer, 7 units a step): after each restart the catalog, the
 //! offers and the journal agree; the purge is done or can be done; once done exactly the
 //! accepted units are gone, with their package, and nothing not accepted is lost (`check
-//! --digests` re-hashes every copy of what stays).
+//! --digests` re-hashes every copy of what stays). On the embedded engines (each round a
+//! copy of one prepared data folder), and on PostgreSQL + S3 (each round prepared afresh in
+//! a schema and a prefix of its own).
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
@@ -21,11 +23,13 @@ fn ok(out: &std::process::Output) {
     );
 }
 
-/// A data folder with a transfer out sent (a 200-piece transfer whose retention is over
-/// with Keep), and the definitive archives' reply accepting its odd pieces: made once,
-/// copied for every round. Gives the transfer out's id and the units it accepts.
-fn prepared() -> (tempfile::TempDir, String, Vec<String>) {
-    let data = data_with_tenant();
+/// A prepared data folder, its transfer out and the units its reply accepts (sorted).
+type Prepared = (tempfile::TempDir, String, Vec<String>);
+
+/// `data` (with tenant 0) with a transfer out sent (a 200-piece transfer whose retention is
+/// over with Keep), and the definitive archives' reply accepting its odd pieces. Gives the
+/// transfer out's id and the units it accepts.
+fn prepare(data: tempfile::TempDir) -> Prepared {
     let d = data.path();
     let config = d.join("carnac.toml");
     let mut text = std::fs::read_to_string(&config).unwrap_or_default();
@@ -137,6 +141,8 @@ fn prepared() -> (tempfile::TempDir, String, Vec<String>) {
         ),
     )
     .unwrap();
+    let mut accepted = accepted;
+    accepted.sort();
     (data, id, accepted)
 }
 
@@ -165,24 +171,43 @@ fn reply(d: &std::path::Path, id: &str) -> std::process::Command {
 
 #[test]
 fn killed_purges_after_a_transfer_reply_complete_and_lose_nothing_not_accepted() {
-    let (template, id, accepted) = prepared();
-    let seed = crash_seed();
-    let gone = |v: &serde_json::Value| {
-        let mut ids: Vec<String> = v["units"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|u| u["status"] == "destroyed")
-            .map(|u| u["id"].as_str().unwrap().to_owned())
-            .collect();
-        ids.sort();
-        ids
+    let (template, id, accepted) = prepare(data_with_tenant());
+    let fresh = || {
+        let dir = tempfile::tempdir().unwrap();
+        copy_data(template.path(), dir.path());
+        (dir, id.clone(), accepted.clone())
     };
-    let mut expected = accepted.clone();
-    expected.sort();
+    killed_purges(&fresh, 30);
+}
+
+#[test]
+fn killed_purges_after_a_transfer_reply_complete_on_postgresql_and_s3() {
+    if data_distributed().is_none() {
+        return;
+    }
+    let fresh = || prepare(data_distributed().unwrap().0);
+    killed_purges(&fresh, 20);
+}
+
+/// The units a transfer out purged, sorted.
+fn gone(v: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["status"] == "destroyed")
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Replies killed at random instants until `kills` of them were killed while running, each
+/// in a data folder `fresh` gives.
+fn killed_purges(fresh: &dyn Fn() -> Prepared, kills: usize) {
+    let seed = crash_seed();
     // One reply to the end, to know how long it takes.
-    let measure = tempfile::tempdir().unwrap();
-    copy_data(template.path(), measure.path());
+    let (measure, id, expected) = fresh();
     let started = Instant::now();
     ok(&reply(measure.path(), &id).output().unwrap());
     let full = started.elapsed();
@@ -196,14 +221,14 @@ fn killed_purges_after_a_transfer_reply_complete_and_lose_nothing_not_accepted()
     let mut window = full;
     let (mut killed, mut finished, mut round) = (0, 0, 0);
     let (mut before_reply, mut resumed, mut after_end) = (0, 0, 0);
-    while killed < 30 {
+    while killed < kills {
         round += 1;
         assert!(
-            round <= 150,
-            "only {killed} of 150 rounds killed a purge in progress"
+            round <= 5 * kills,
+            "only {killed} of {} rounds killed a purge in progress",
+            5 * kills
         );
-        let dir = tempfile::tempdir().unwrap();
-        copy_data(template.path(), dir.path());
+        let (dir, id, expected) = fresh();
         let d = dir.path();
         let mut child = reply(d, &id)
             .stdout(std::process::Stdio::null())
