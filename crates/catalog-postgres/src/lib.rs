@@ -23,6 +23,7 @@ mod eliminations;
 mod evidence;
 mod holdings;
 mod import;
+mod ingest_rows;
 mod intake;
 mod journal;
 mod migrations;
