@@ -3,7 +3,9 @@
 //! it seven units a step: after each restart the catalog, the offers and the journal agree;
 //! the closure either never began (nothing destroyed), or is completed by the restart or by
 //! running `tenant close` again; once done every unit is gone, the certificate lists every
-//! one, and the journal and attestations stay.
+//! one, and the journal and attestations stay. On the embedded engines (each round a copy
+//! of one prepared data folder), and on PostgreSQL + S3 (each round prepared afresh in a
+//! schema and a prefix of its own: a catalog on a server is not copied with a folder).
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
@@ -21,10 +23,9 @@ fn ok(out: &std::process::Output) {
     );
 }
 
-/// A data folder whose tenant 0 holds a 200-piece transfer, is suspended and exported to
-/// `export/` inside it: made once, copied for every round.
-fn prepared() -> tempfile::TempDir {
-    let data = data_with_tenant();
+/// `data` (with tenant 0) whose tenant holds a 200-piece transfer, is suspended and
+/// exported to `export/` inside the folder.
+fn prepare(data: tempfile::TempDir) -> tempfile::TempDir {
     let d = data.path();
     let config = d.join("carnac.toml");
     let mut text = std::fs::read_to_string(&config).unwrap_or_default();
@@ -63,23 +64,62 @@ fn close(d: &std::path::Path) -> std::process::Command {
     c
 }
 
+/// Rows of the folder's catalog, read straight from its database (not through Carnac):
+/// `catalog.sqlite`, or the PostgreSQL schema its `carnac.toml` names.
+fn catalog_rows(d: &std::path::Path, sql: &str) -> Vec<(i64, String)> {
+    let file = d.join("catalog.sqlite");
+    if file.exists() {
+        let conn = rusqlite::Connection::open(file).unwrap();
+        let mut st = conn.prepare(sql).unwrap();
+        return st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    }
+    let config = std::fs::read_to_string(d.join("carnac.toml")).unwrap();
+    let schema = config
+        .lines()
+        .find_map(|l| l.strip_prefix("schema = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap();
+    let mut client = postgres::Client::connect(
+        &std::env::var("CARNAC_TEST_POSTGRES").unwrap(),
+        postgres::NoTls,
+    )
+    .unwrap();
+    client
+        .batch_execute(&format!("SET search_path = {schema}"))
+        .unwrap();
+    client
+        .query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
 /// The tenant's units, and its closures' states.
 fn state(d: &std::path::Path) -> (u64, Vec<String>) {
-    let conn = rusqlite::Connection::open(d.join("catalog.sqlite")).unwrap();
-    let units: u64 = conn
-        .query_row("SELECT count(*) FROM units WHERE tenant = '0'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    let mut st = conn
-        .prepare("SELECT state FROM eliminations WHERE tenant = '0' AND kind = 'closure'")
-        .unwrap();
-    let states = st
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let units = catalog_rows(d, "SELECT count(*), '' FROM units WHERE tenant = '0'")[0].0 as u64;
+    let states = catalog_rows(
+        d,
+        "SELECT CAST(0 AS BIGINT), state FROM eliminations WHERE tenant = '0' AND kind = 'closure'",
+    )
+    .into_iter()
+    .map(|(_, s)| s)
+    .collect();
     (units, states)
+}
+
+/// The tenant's closure.
+fn closure_id(d: &std::path::Path) -> String {
+    let rows = catalog_rows(
+        d,
+        "SELECT CAST(0 AS BIGINT), id FROM eliminations WHERE tenant = '0' AND kind = 'closure'",
+    );
+    assert_eq!(rows.len(), 1);
+    rows[0].1.clone()
 }
 
 fn certified(d: &std::path::Path, id: &str) -> usize {
@@ -104,11 +144,30 @@ fn certified(d: &std::path::Path, id: &str) -> usize {
 
 #[test]
 fn killed_closures_destroy_nothing_or_complete_and_certify_every_unit() {
-    let template = prepared();
+    let template = prepare(data_with_tenant());
+    let fresh = || {
+        let dir = tempfile::tempdir().unwrap();
+        copy_data(template.path(), dir.path());
+        dir
+    };
+    killed_closures(&fresh, 30);
+}
+
+#[test]
+fn killed_closures_destroy_nothing_or_complete_on_postgresql_and_s3() {
+    if data_distributed().is_none() {
+        return;
+    }
+    let fresh = || prepare(data_distributed().unwrap().0);
+    killed_closures(&fresh, 20);
+}
+
+/// Closures killed at random instants until `kills` of them were killed while running,
+/// each in a data folder `fresh` gives.
+fn killed_closures(fresh: &dyn Fn() -> tempfile::TempDir, kills: usize) {
     let seed = crash_seed();
     // One closure to the end, to know how long it takes.
-    let measure = tempfile::tempdir().unwrap();
-    copy_data(template.path(), measure.path());
+    let measure = fresh();
     let (held, _) = state(measure.path());
     assert_eq!(held, 201);
     let started = Instant::now();
@@ -128,14 +187,14 @@ fn killed_closures_destroy_nothing_or_complete_and_certify_every_unit() {
     let mut window = full;
     let (mut killed, mut finished, mut round) = (0, 0, 0);
     let (mut not_begun, mut accepted, mut resumed, mut after_end) = (0, 0, 0, 0);
-    while killed < 30 {
+    while killed < kills {
         round += 1;
         assert!(
-            round <= 150,
-            "only {killed} of 150 rounds killed a closure in progress"
+            round <= 5 * kills,
+            "only {killed} of {} rounds killed a closure in progress",
+            5 * kills
         );
-        let dir = tempfile::tempdir().unwrap();
-        copy_data(template.path(), dir.path());
+        let dir = fresh();
         let d = dir.path();
         let mut child = close(d)
             .stdout(std::process::Stdio::null())
@@ -143,18 +202,12 @@ fn killed_closures_destroy_nothing_or_complete_and_certify_every_unit() {
             .spawn()
             .unwrap();
         let delay = Duration::from_micros(rng.next() % (window.as_micros() as u64 + 1));
-        std::thread::sleep(delay);
-        match child.try_wait().unwrap() {
-            Some(_) => {
-                finished += 1;
-                window = window * 4 / 5;
-            }
-            None => {
-                child.kill().unwrap();
-                killed += 1;
-            }
+        if kill_after(&mut child, delay) {
+            killed += 1;
+        } else {
+            finished += 1;
+            window = window * 4 / 5;
         }
-        child.wait().unwrap();
         let what = format!("round {round} (seed {seed}, killed after {delay:?})");
         // The restart recovers (an execution begun is completed); all agrees.
         let check = carnac(d)
@@ -203,14 +256,7 @@ fn killed_closures_destroy_nothing_or_complete_and_certify_every_unit() {
             (0, &["executed".to_owned()][..]),
             "{what}"
         );
-        let id: String = rusqlite::Connection::open(d.join("catalog.sqlite"))
-            .unwrap()
-            .query_row(
-                "SELECT id FROM eliminations WHERE tenant = '0' AND kind = 'closure'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let id = closure_id(d);
         assert_eq!(certified(d, &id), 201, "{what}");
         let check = run(d, &["check", "--digests"]);
         assert_eq!(

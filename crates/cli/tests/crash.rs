@@ -97,18 +97,12 @@ fn killed_ingests(data: &tempfile::TempDir, staged: &dyn Fn() -> Vec<String>) {
             .spawn()
             .unwrap();
         let delay = Duration::from_micros(rng.next() % (window.as_micros() as u64 + 1));
-        std::thread::sleep(delay);
-        match child.try_wait().unwrap() {
-            Some(_) => {
-                finished += 1;
-                window = window * 4 / 5;
-            }
-            None => {
-                child.kill().unwrap();
-                killed += 1;
-            }
+        if kill_after(&mut child, delay) {
+            killed += 1;
+        } else {
+            finished += 1;
+            window = window * 4 / 5;
         }
-        child.wait().unwrap();
 
         // The next start recovers; then everything must agree.
         let out = run(data.path(), &["check", "--digests"]);

@@ -236,18 +236,12 @@ fn killed_purges(fresh: &dyn Fn() -> Prepared, kills: usize) {
             .spawn()
             .unwrap();
         let delay = Duration::from_micros(rng.next() % (window.as_micros() as u64 + 1));
-        std::thread::sleep(delay);
-        match child.try_wait().unwrap() {
-            Some(_) => {
-                finished += 1;
-                window = window * 4 / 5;
-            }
-            None => {
-                child.kill().unwrap();
-                killed += 1;
-            }
+        if kill_after(&mut child, delay) {
+            killed += 1;
+        } else {
+            finished += 1;
+            window = window * 4 / 5;
         }
-        child.wait().unwrap();
         let what = format!("round {round} (seed {seed}, killed after {delay:?})");
         // The restart recovers (a purge begun or accepted is completed); all agrees.
         let check = carnac(d)

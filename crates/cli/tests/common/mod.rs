@@ -134,6 +134,25 @@ impl Rng {
     }
 }
 
+/// Kills `child` (SIGKILL) once `delay` has passed, unless it ended before: a child that
+/// ends early is not waited for beyond its end, so that a long first measurement (a loaded
+/// machine) does not turn every later round into a sleep. True: killed while it ran.
+pub fn kill_after(child: &mut std::process::Child, delay: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        let left = delay.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(2)));
+    }
+}
+
 /// A crash test's seed: `CARNAC_CRASH_SEED`, or the clock's nanoseconds (odd, never 0).
 pub fn crash_seed() -> u64 {
     std::env::var("CARNAC_CRASH_SEED")
