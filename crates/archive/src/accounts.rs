@@ -95,8 +95,6 @@ pub(crate) struct Gate {
     dummy: std::sync::OnceLock<String>,
     /// Password hashes computed, real or dummy (a metric; the tests read it too).
     hashed: std::sync::atomic::AtomicU64,
-    /// Held while an account is disabled (see [`Archive::set_account_disabled`]).
-    accounts: std::sync::Mutex<()>,
 }
 
 impl Gate {
@@ -109,7 +107,6 @@ impl Gate {
             verified: Default::default(),
             dummy: std::sync::OnceLock::new(),
             hashed: Default::default(),
-            accounts: Default::default(),
         }
     }
 }
@@ -393,25 +390,9 @@ impl Archive {
             .catalog
             .account(login)?
             .ok_or_else(|| ArchiveError::NotFound(format!("account {login}")))?;
-        // One change of accounts at a time in this process, so that two operators disabling
-        // each other at once cannot both pass the check below.
-        let _serial = lock(&self.gate.accounts);
         if disabled && login == agent {
             return Err(ArchiveError::Invalid(format!(
                 "account {login} cannot disable itself: another operator must do it"
-            )));
-        }
-        if disabled
-            && account.role == Role::Operator
-            && account.disabled_at.is_none()
-            && !self
-                .catalog
-                .accounts()?
-                .iter()
-                .any(|a| a.login != login && a.role == Role::Operator && a.disabled_at.is_none())
-        {
-            return Err(ArchiveError::Invalid(format!(
-                "account {login} is the last enabled operator: disabling it would leave nobody to administer the archive; create or enable another operator first"
             )));
         }
         let at = self.now();
@@ -426,9 +407,16 @@ impl Archive {
             &at,
             &json!({ "login": login }),
         )?;
-        self.catalog
-            .set_account_disabled(login, disabled.then_some(&at), &events)?;
-        Ok(())
+        // The catalog refuses to disable the last enabled operator, in the change's own
+        // transaction: two operators disabling each other at once, on one node or two,
+        // cannot both pass.
+        match self
+            .catalog
+            .set_account_disabled(login, disabled.then_some(&at), &events)
+        {
+            Err(carnac_catalog::CatalogError::Refused(why)) => Err(ArchiveError::Invalid(why)),
+            other => Ok(other?),
+        }
     }
 
     /// Registers a TLS client certificate (DER) as a credential of `login`.

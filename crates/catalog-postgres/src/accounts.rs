@@ -207,6 +207,24 @@ impl AccountStore for PostgresCatalog {
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         self.write(None, |tx| {
+            if disabled_at.is_some() {
+                // Every enabled operator's row locked: a concurrent disabling of another waits
+                // here, and then reads that one disabled (READ COMMITTED re-checks a row it
+                // waited for), so at most one of them passes.
+                let enabled: Vec<String> = tx
+                    .query(
+                        "SELECT login FROM accounts WHERE role = 'operator' \
+                         AND disabled_at IS NULL ORDER BY login FOR UPDATE",
+                        &[],
+                    )
+                    .map_err(storage)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                if enabled == [login] {
+                    return Err(carnac_catalog::last_operator(login));
+                }
+            }
             let n = tx
                 .execute(
                     "UPDATE accounts SET disabled_at = $2 WHERE login = $1",

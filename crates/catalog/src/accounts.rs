@@ -69,7 +69,9 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<(), CatalogError>;
 
     /// Disables an account (every credential of it stops working, its web sessions end) or
-    /// enables it again, with its events.
+    /// enables it again, with its events. `Refused` when it is the last enabled operator:
+    /// checked in the change's transaction, so that operators disabling each other at once,
+    /// on any nodes, cannot leave the archive without one.
     fn set_account_disabled(
         &self,
         login: &str,
@@ -95,4 +97,12 @@ pub trait AccountStore: Send + Sync {
     fn account_by_token(&self, token_hash: &str) -> Result<Option<Account>, CatalogError>;
 
     fn accounts(&self) -> Result<Vec<Account>, CatalogError>;
+}
+
+/// The refusal of [`AccountStore::set_account_disabled`] for the last enabled operator.
+pub fn last_operator(login: &str) -> CatalogError {
+    CatalogError::Refused(format!(
+        "account {login} is the last enabled operator: disabling it would leave nobody to \
+         administer the archive; create or enable another operator first"
+    ))
 }

@@ -54,6 +54,11 @@ pub enum CatalogError {
     /// A read given up on the way ([`Interrupt`]): past its time limit, or no longer wanted.
     #[error("{0}")]
     Interrupted(String),
+    /// A change that would break a rule the catalog keeps whoever writes to it (the last
+    /// enabled operator disabled), checked within the change's own transaction so that
+    /// two nodes cannot both pass it.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CatalogError {

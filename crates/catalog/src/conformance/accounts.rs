@@ -331,3 +331,64 @@ pub(super) fn tokens(c: &dyn Catalog) {
     assert_eq!(c.journal(&t("conf-a")).expect("journal").len(), before + 1);
     assert_eq!(c.account_by_token(&first).expect("by token"), Some(dave));
 }
+
+/// The last enabled operator cannot be disabled: not by one change, nor by two operators
+/// disabling each other at once (on two nodes, two connections to the catalog).
+pub(super) fn last_operator(c: &dyn Catalog) {
+    let when = at("2026-11-29T05:00:00Z");
+    let enabled: Vec<String> = c
+        .accounts()
+        .expect("list")
+        .into_iter()
+        .filter(|a| a.role == Role::Operator && a.disabled_at.is_none())
+        .map(|a| a.login)
+        .collect();
+    c.create_account(&account("op-x", Role::Operator, &[]), None, None, &[])
+        .expect("op-x");
+    for login in &enabled {
+        c.set_account_disabled(login, Some(&when), &[])
+            .expect("another operator is left");
+    }
+    let refused = c.set_account_disabled("op-x", Some(&when), &[]);
+    assert!(
+        matches!(&refused, Err(CatalogError::Refused(m)) if m.contains("last enabled operator")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        c.account("op-x").expect("get").expect("op-x").disabled_at,
+        None
+    );
+    // Enabling, and disabling an account that is not an operator, are not concerned.
+    c.set_account_disabled("op-x", None, &[]).expect("enable");
+    c.create_account(
+        &account("aud-x", Role::Auditor, &["conf-a"]),
+        None,
+        None,
+        &[],
+    )
+    .expect("aud-x");
+    c.set_account_disabled("aud-x", Some(&when), &[])
+        .expect("an auditor");
+    c.create_account(&account("op-y", Role::Operator, &[]), None, None, &[])
+        .expect("op-y");
+    for round in 0..20 {
+        let results = std::thread::scope(|s| {
+            let x = s.spawn(|| c.set_account_disabled("op-x", Some(&when), &[]));
+            let y = s.spawn(|| c.set_account_disabled("op-y", Some(&when), &[]));
+            [x.join().expect("x"), y.join().expect("y")]
+        });
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(()) | Err(CatalogError::Refused(_)))),
+            "round {round}: {results:?}"
+        );
+        c.set_account_disabled("op-x", None, &[]).expect("enable x");
+        c.set_account_disabled("op-y", None, &[]).expect("enable y");
+    }
+}

@@ -76,6 +76,7 @@ pub fn run(c: &dyn Catalog) {
     deliveries::deliveries(c);
     sessions::sessions(c);
     nodes::one_node(c);
+    accounts::last_operator(c);
 }
 
 /// A new tenant whose one ingest commits these units.

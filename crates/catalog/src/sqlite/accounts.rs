@@ -231,6 +231,29 @@ impl AccountStore for SqliteCatalog {
         events: &[NewEvent],
     ) -> Result<(), CatalogError> {
         self.write(|tx| {
+            // The writer's transaction is the only one: nothing changes between this count
+            // and the update.
+            if disabled_at.is_some() {
+                let others: i64 = tx
+                    .query_row(
+                        "SELECT count(*) FROM accounts WHERE role = 'operator' \
+                         AND disabled_at IS NULL AND login <> ?1",
+                        params![login],
+                        |r| r.get(0),
+                    )
+                    .map_err(storage)?;
+                let enabled_operator: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM accounts WHERE login = ?1 \
+                         AND role = 'operator' AND disabled_at IS NULL)",
+                        params![login],
+                        |r| r.get(0),
+                    )
+                    .map_err(storage)?;
+                if enabled_operator && others == 0 {
+                    return Err(crate::last_operator(login));
+                }
+            }
             let n = tx
                 .execute(
                     "UPDATE accounts SET disabled_at = ?2 WHERE login = ?1",
