@@ -168,7 +168,9 @@ pub(crate) enum Command {
         json: bool,
     },
     /// One pass of the periodic duties `serve` runs: pending evidence records, timestamp
-    /// renewals that are due, journal seals; for every tenant.
+    /// renewals that are due, journal seals; for every tenant. Exit 0: done; 1: a duty
+    /// failed (each logged); 3: another node alive, on the same catalog, holds the
+    /// maintenance's lead and runs them itself: nothing done.
     Maintain,
     /// The tenants' journals.
     Journal {

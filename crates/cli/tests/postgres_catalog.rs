@@ -88,6 +88,48 @@ fn an_archive_on_postgresql_ingests_checks_and_proves() {
     );
 }
 
+/// `carnac maintain` leaves the pass to a node alive that holds the maintenance's lead
+/// (exit 3, nothing done), and runs it where the lead is its own.
+#[test]
+fn maintain_leaves_the_pass_to_the_node_that_leads() {
+    let Some((url, password)) = postgres_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path();
+    std::fs::write(a.join("catalog.password"), format!("{password}\n")).unwrap();
+    std::fs::write(
+        a.join("carnac.toml"),
+        format!(
+            "[catalog]\nurl = \"{url}\"\npassword_file = \"catalog.password\"\nschema = \"{}\"\n\n{}",
+            schema_of(a),
+            offers(a)
+        ),
+    )
+    .unwrap();
+    add_tenant_0(a);
+    // The first pass takes the lead; its node stays alive 30 s after the process ends.
+    let first = run(a, &["maintain"]);
+    assert_eq!(first.status.code(), Some(0));
+    // Another node of the same archive (a copy of the folder: the same catalog and keys,
+    // a node name of its own) leaves the pass to it.
+    let other = tempfile::tempdir().unwrap();
+    copy_dir(a, other.path());
+    let out = run(other.path(), &["maintain"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("holds the maintenance's lead"), "{said}");
+    assert!(!said.contains("tenant 0:"), "nothing done: {said}");
+    // The node that leads runs it again.
+    let again = run(a, &["maintain"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
 /// A password in `carnac.toml`, trust without TLS, settings without a url: refused, every
 /// reason named.
 #[test]

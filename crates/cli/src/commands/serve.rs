@@ -62,12 +62,34 @@ pub(crate) fn run(
 
 /// `carnac maintain`: exit 1 when a duty failed.
 pub(crate) fn maintain_once(archive: &Archive, config: &config::Config) -> ExitCode {
+    // The pass is the lead's, as in `serve`: on a catalog that several nodes share, a node
+    // alive that holds the lead runs it and this process leaves it alone. Taken here, the
+    // lead stays this process's while it runs (its node's lease is renewed meanwhile), and
+    // goes to another node once the process ended and its node's lease lapsed.
+    match archive.catalog().lead("maintenance", MAINTAIN_LEASE) {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!(
+                "carnac maintain: another node, alive, holds the maintenance's lead and runs \
+                 these duties itself at each interval; nothing done here"
+            );
+            return ExitCode::from(3);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "taking the maintenance's lead");
+            return ExitCode::from(1);
+        }
+    }
     if maintain(archive, renew_before(config)) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
 }
+
+/// The lead `carnac maintain` takes: longer than any pass, since it ends with the process's
+/// node anyway.
+const MAINTAIN_LEASE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// One maintenance pass (`Archive::maintain`), said on stderr; false if a duty failed
 /// (failures are logged, and retried at the next pass).
