@@ -60,7 +60,7 @@ pub(crate) fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `carnac maintain`: exit 1 when a duty failed.
+/// `carnac maintain`: exit 1 when a duty failed, 3 when another node leads the duties.
 pub(crate) fn maintain_once(archive: &Archive, config: &config::Config) -> ExitCode {
     // The pass is the lead's, as in `serve`: on a catalog that several nodes share, a node
     // alive that holds the lead runs it and this process leaves it alone. Taken here, the
