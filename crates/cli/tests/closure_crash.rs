@@ -155,7 +155,7 @@ fn killed_closures_destroy_nothing_or_complete_and_certify_every_unit() {
 
 #[test]
 fn killed_closures_destroy_nothing_or_complete_on_postgresql_and_s3() {
-    if data_distributed().is_none() {
+    if !distributed_engines() {
         return;
     }
     let fresh = || prepare(data_distributed().unwrap().0);

@@ -218,7 +218,7 @@ fn killed_executions_leave_an_archive_that_agrees_and_an_elimination_that_comple
 
 #[test]
 fn killed_executions_leave_an_archive_that_agrees_on_postgresql_and_s3() {
-    if data_distributed().is_none() {
+    if !distributed_engines() {
         return;
     }
     let fresh = || prepare(data_distributed().unwrap().0);

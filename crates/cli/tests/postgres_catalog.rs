@@ -46,13 +46,9 @@ fn schema_of(d: &std::path::Path) -> String {
     )
 }
 
-#[test]
-fn an_archive_on_postgresql_ingests_checks_and_proves() {
-    let Some((url, password)) = postgres_url() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// Writes `d`'s `carnac.toml`: the catalog in a schema of the folder's own on `url`, and
+/// [`offers`].
+fn on_postgresql(d: &std::path::Path, url: &str, password: &str) {
     std::fs::write(d.join("catalog.password"), format!("{password}\n")).unwrap();
     std::fs::write(
         d.join("carnac.toml"),
@@ -63,6 +59,16 @@ fn an_archive_on_postgresql_ingests_checks_and_proves() {
         ),
     )
     .unwrap();
+}
+
+#[test]
+fn an_archive_on_postgresql_ingests_checks_and_proves() {
+    let Some((url, password)) = postgres_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    on_postgresql(d, &url, &password);
     let ok = |args: &[&str]| run_ok(d, args);
     add_tenant_0(d);
     let sip = testdata().join("seda/OK_SIP_2_GO.zip");
@@ -97,16 +103,7 @@ fn maintain_leaves_the_pass_to_the_node_that_leads() {
     };
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path();
-    std::fs::write(a.join("catalog.password"), format!("{password}\n")).unwrap();
-    std::fs::write(
-        a.join("carnac.toml"),
-        format!(
-            "[catalog]\nurl = \"{url}\"\npassword_file = \"catalog.password\"\nschema = \"{}\"\n\n{}",
-            schema_of(a),
-            offers(a)
-        ),
-    )
-    .unwrap();
+    on_postgresql(a, &url, &password);
     add_tenant_0(a);
     // The first pass takes the lead; its node stays alive 30 s after the process ends.
     let first = run(a, &["maintain"]);

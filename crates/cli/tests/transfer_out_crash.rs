@@ -182,7 +182,7 @@ fn killed_purges_after_a_transfer_reply_complete_and_lose_nothing_not_accepted()
 
 #[test]
 fn killed_purges_after_a_transfer_reply_complete_on_postgresql_and_s3() {
-    if data_distributed().is_none() {
+    if !distributed_engines() {
         return;
     }
     let fresh = || prepare(data_distributed().unwrap().0);

@@ -210,21 +210,35 @@ pub fn postgres_url() -> Option<(String, String)> {
     Some((format!("{scheme}://{user}@{host}"), password.to_owned()))
 }
 
-/// A data folder on the distributed engines (issue 20): a `carnac.toml` naming the test
-/// PostgreSQL server (a schema of the folder's own) and two offers, a folder
-/// (`offers/site-a`) and the S3 server's bucket (`site-b`, under a prefix of the folder's
-/// own), then tenant 0. Also the S3 prefix; none without both servers.
-pub fn data_distributed() -> Option<(tempfile::TempDir, String)> {
-    let (url, password) = postgres_url()?;
-    let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
-    let Some(endpoint) = var("ENDPOINT") else {
+/// Whether the servers of [`data_distributed`] are there (PostgreSQL and S3), without
+/// making anything on them; when they are not, the test is skipped, or fails under
+/// `CARNAC_REQUIRE_ORACLES`.
+pub fn distributed_engines() -> bool {
+    if postgres_url().is_none() {
+        return false;
+    }
+    if std::env::var_os("CARNAC_TEST_S3_ENDPOINT").is_none() {
         assert!(
             std::env::var_os("CARNAC_REQUIRE_ORACLES").is_none(),
             "no S3 server: run the tests through scripts/test, which starts one"
         );
         eprintln!("skipped: no S3 server (CARNAC_TEST_S3_ENDPOINT)");
+        return false;
+    }
+    true
+}
+
+/// A data folder on the distributed engines (issue 20): a `carnac.toml` naming the test
+/// PostgreSQL server (a schema of the folder's own) and two offers, a folder
+/// (`offers/site-a`) and the S3 server's bucket (`site-b`, under a prefix of the folder's
+/// own), then tenant 0. Also the S3 prefix; none without both servers.
+pub fn data_distributed() -> Option<(tempfile::TempDir, String)> {
+    if !distributed_engines() {
         return None;
-    };
+    }
+    let (url, password) = postgres_url()?;
+    let var = |k: &str| std::env::var(format!("CARNAC_TEST_S3_{k}")).ok();
+    let endpoint = var("ENDPOINT")?;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let name = d
